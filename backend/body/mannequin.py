@@ -54,16 +54,20 @@ class _Part:
 
 
 def _loft(path, up_ref, half_u, half_v, n_around, exponent=2.0, cap_start=None,
-          cap_end=None, n_cap=3):
+          cap_end=None, n_cap=3, axis=None):
     """Closed tube through ``path`` with superelliptic rings and rounded end caps.
 
-    Returns vertices, faces (outward winding), the arc-length parameter of each vertex,
+    Rings are perpendicular to the path, or to ``axis`` when given (a head or torso whose
+    centre line leans must keep level rings, or its front would tilt away). Returns vertices, faces (outward winding), the arc-length parameter of each vertex,
     its axis point, and the vertex ids of each ring (caps excluded).
     """
     path = np.asarray(path, float)
     half_u = np.asarray(half_u, float)
     half_v = np.asarray(half_v, float)
-    tangents = np.gradient(path, axis=0)
+    if axis is None:
+        tangents = np.gradient(path, axis=0)
+    else:
+        tangents = np.repeat(np.asarray(axis, float)[None], len(path), 0)
     tangents /= np.linalg.norm(tangents, axis=1, keepdims=True)
     up = np.asarray(up_ref, float)
     u = up - (tangents @ up)[:, None] * tangents
@@ -192,7 +196,7 @@ def _torso() -> _Part:
     zb = np.interp(ys, knots_y, back)
     path = np.stack([np.zeros_like(ys), ys, (zf + zb) / 2], 1)
     out = _loft(path, (0, 0, 1), (zf - zb) / 2, np.interp(ys, knots_y, half_w), 40,
-                exponent=2.4, cap_start=0.05, cap_end=0.02)
+                exponent=2.4, cap_start=0.05, cap_end=0.02, axis=(0, 1, 0))
     verts, _, params, _, _ = out
     y = verts[:, 1]
     spine = ["pelvis", "spine1", "spine2", "spine3", "neck"]
@@ -259,7 +263,7 @@ def _head() -> _Part:
     zb = np.interp(ys, _HEAD_KNOTS_Y, _HEAD_BACK)
     path = np.stack([np.zeros_like(ys), ys, (zf + zb) / 2], 1)
     out = _loft(path, (0, 0, 1), (zf - zb) / 2, np.interp(ys, _HEAD_KNOTS_Y, _HEAD_HALF_W), 48,
-                exponent=2.2, cap_start=0.012, cap_end=0.012, n_cap=4)
+                exponent=2.2, cap_start=0.012, cap_end=0.012, n_cap=4, axis=(0, 1, 0))
     verts = _face_relief(out[0])
     out = (verts,) + out[1:]
     y, z = verts[:, 1], verts[:, 2]
