@@ -178,7 +178,7 @@ class Body:
         betas = self._betas(motion.betas)
         with torch.no_grad():
             for s in range(0, motion.num_frames, chunk):
-                p = torch.from_numpy(np.ascontiguousarray(motion.poses[s:s + chunk]))
+                p = torch.tensor(motion.poses[s:s + chunk])
                 n = len(p)
                 out = self.model(
                     betas=betas.expand(n, -1), global_orient=p[:, 0],
@@ -186,8 +186,8 @@ class Body:
                     leye_pose=p[:, 23], reye_pose=p[:, 24],
                     left_hand_pose=p[:, 25:40].reshape(n, -1),
                     right_hand_pose=p[:, 40:55].reshape(n, -1),
-                    expression=torch.from_numpy(np.ascontiguousarray(motion.expression[s:s + chunk])),
-                    transl=torch.from_numpy(np.ascontiguousarray(motion.trans[s:s + chunk])),
+                    expression=torch.tensor(motion.expression[s:s + chunk]),
+                    transl=torch.tensor(motion.trans[s:s + chunk]),
                     return_verts=True)
                 verts.append(out.vertices.numpy())
                 joints.append(out.joints[:, :NUM_JOINTS].numpy())

@@ -1,0 +1,1 @@
+"""SMPL-X body layer: skeleton tables, rotations, features, mannequin, provider, sites."""

@@ -1,0 +1,57 @@
+"""Pick a reader or writer by file suffix; the one entry point for motion files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from ..motion import Motion
+from .errors import MotionFileError
+from .handmdm import read_handmdm, write_handmdm
+from .npz import read_npz, write_npz
+
+READ_SUFFIXES = (".npz", ".npy")
+WRITE_SUFFIXES = (".npz", ".npy", ".bvh")
+
+
+def _readable(path: Path) -> None:
+    if not path.exists():
+        raise MotionFileError(path, "no such file")
+    if path.is_dir():
+        raise MotionFileError(path, "is a folder, not a motion file")
+    if path.stat().st_size == 0:
+        raise MotionFileError(path, "is empty")
+
+
+def load_motion(path: str | os.PathLike, fps: float | None = None) -> Motion:
+    """Read a motion; ``fps`` overrides (or supplies) the file's frame rate."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".bvh":
+        raise MotionFileError(path, "BVH is an export format here; import .npz or .npy motions")
+    if suffix not in READ_SUFFIXES:
+        raise MotionFileError(path, f"unknown extension {suffix or '(none)'!r}; "
+                                    f"readable: {', '.join(READ_SUFFIXES)}")
+    _readable(path)
+    readers: dict[str, Callable[..., Motion]] = {".npz": read_npz, ".npy": read_handmdm}
+    return readers[suffix](path, fps=fps)
+
+
+def save_motion(motion: Motion, path: str | os.PathLike, body=None) -> Path:
+    """Write ``motion`` by suffix. BVH needs a rest skeleton: ``body`` or the default body."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        raise MotionFileError(path, f"unknown extension {suffix or '(none)'!r}; "
+                                    f"writable: {', '.join(WRITE_SUFFIXES)}")
+    if suffix == ".npz":
+        write_npz(motion, path)
+    elif suffix == ".npy":
+        write_handmdm(motion, path)
+    else:
+        from ..body.model import Body
+        from .bvh import write_bvh
+
+        body = body or Body.load()
+        write_bvh(motion, path, body.rest_joints(motion.betas))
+    return path

@@ -1,0 +1,41 @@
+"""Shared fixtures: a private cache folder and one mannequin body per test session."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signforge_cache(tmp_path_factory):
+    """Keep generated models out of the user's ~/.cache and independent of $SIGNFORGE_SMPLX."""
+    cache = tmp_path_factory.mktemp("signforge-cache")
+    old = {k: os.environ.get(k) for k in ("SIGNFORGE_CACHE", "SIGNFORGE_SMPLX")}
+    os.environ["SIGNFORGE_CACHE"] = str(cache)
+    os.environ.pop("SIGNFORGE_SMPLX", None)
+    yield cache
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def body(signforge_cache):
+    from backend.body.model import Body
+
+    return Body.load()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def random_motion(rng, frames=12, fps=25.0, scale=0.4, **kwargs):
+    from backend.motion import Motion
+
+    return Motion(rng.normal(size=(frames, 55, 3)) * scale, rng.normal(size=(frames, 3)) * 0.1,
+                  rng.normal(size=(frames, 10)), fps, betas=rng.normal(size=10) * 0.5, **kwargs)
