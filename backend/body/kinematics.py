@@ -37,7 +37,8 @@ def forward_kinematics(local_rot: torch.Tensor | np.ndarray, rest_joints: torch.
     glob_t = torch.stack(glob, 1)
     pos_t = torch.stack(pos, 1)
     if trans is not None:
-        pos_t = pos_t + torch.as_tensor(trans, dtype=pos_t.dtype)[:, None]
+        trans_t = torch.tensor(np.asarray(trans)) if isinstance(trans, np.ndarray) else trans
+        pos_t = pos_t + trans_t.to(pos_t.dtype)[:, None]
     if as_numpy:
         return glob_t.numpy(), pos_t.numpy()
     return glob_t, pos_t

@@ -83,7 +83,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray) 
     euler = np.degrees(R.matrix_to_euler(mats[:, order], ORDER))  # (T, 55, 3)
     root_pos = rest[0] + motion.trans.astype(np.float64)
     values = np.concatenate([root_pos, euler.reshape(motion.num_frames, -1)], 1)
-    out.write(f"MOTION\nFrames: {motion.num_frames}\nFrame Time: {1.0 / motion.fps:.8f}\n")
+    out.write(f"MOTION\nFrames: {motion.num_frames}\nFrame Time: {1.0 / motion.fps:.10f}\n")
     np.savetxt(out, values, fmt="%.6f")
     with atomic_path(path) as tmp:
         tmp.write_text(out.getvalue())
