@@ -1,0 +1,1 @@
+"""SignForge training: reproduces every model from data (see README.md)."""
