@@ -1,1 +1,0 @@
-"""SignForge training: reproduces every model from data (see README.md)."""
