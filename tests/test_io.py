@@ -9,7 +9,7 @@ import pytest
 from backend.body import rotations as R
 from backend.body.skeleton import FEATURE_JOINTS
 from backend.io import MotionFileError, load_motion, save_motion
-from backend.io.atomic import atomic_path
+from backend.atomic import atomic_path
 from backend.motion import Motion
 from conftest import random_motion
 

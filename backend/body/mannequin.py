@@ -13,12 +13,12 @@ Pure numpy; no torch, no bpy.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from . import anthropometry as A
 from .skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR, NUM_JOINTS, PARENTS
 
@@ -719,12 +719,6 @@ def export_mannequin(directory: str | os.PathLike) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "SMPLX_NEUTRAL.npz"
     arrays = build_model_arrays()
-    fd, tmp = tempfile.mkstemp(prefix=".SMPLX_NEUTRAL.", suffix=".npz", dir=out_dir)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
     return target

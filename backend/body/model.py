@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
 from .mannequin import MANNEQUIN_VERSION, export_mannequin
 from .skeleton import NUM_JOINTS
 
@@ -101,15 +101,8 @@ def _pickle_free_copy(p: Path) -> Path:
     key = hashlib.sha1(f"{p.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = cache_dir() / "smplx-clean" / key / "smplx" / MODEL_FILE
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=target.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, **plain)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **plain)
     return target
 
 

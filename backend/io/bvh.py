@@ -17,7 +17,7 @@ import numpy as np
 from ..body import rotations as R
 from ..body.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 from ..motion import Motion
-from .atomic import atomic_path
+from ..atomic import atomic_path
 
 ORDER = "ZXY"
 _CHANNELS = {"Z": "Zrotation", "X": "Xrotation", "Y": "Yrotation"}

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..body.skeleton import FEATURE_DIM
 from ..motion import Motion, MotionError
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .errors import MotionFileError
 
 DEFAULT_FPS = 25.0

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..body.skeleton import FEATURE_DIM, NUM_EXPRESSION, NUM_JOINTS, POSES_DIM
 from ..motion import Motion, MotionError
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .errors import MotionFileError
 
 SMPLH_POSES_DIM = 156  # 52 joints: body 22 | hands 30
