@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import sys
 from dataclasses import dataclass
@@ -111,12 +112,17 @@ def create_smplx(model_file: Path | None, batch_size: int = 1):
     import smplx
 
     model_path = mannequin_root() if model_file is None else _pickle_free_copy(model_file)
-    # smplx prints warnings to stdout; keep stdout clean for the JSON-lines server.
-    with contextlib.redirect_stdout(sys.stderr):
-        return smplx.create(str(model_path), model_type="smplx", gender="neutral",
+    # smplx prints warnings to stdout, which must stay clean for the JSON-lines server.
+    # For the mannequin they only say it has 10 shape and 10 expression directions.
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        model = smplx.create(str(model_path), model_type="smplx", gender="neutral",
                             use_pca=False, flat_hand_mean=True, num_betas=NUM_BETAS,
                             num_expression_coeffs=10, use_face_contour=False,
                             batch_size=batch_size)
+    if model_file is not None and printed.getvalue():
+        sys.stderr.write(printed.getvalue())
+    return model
 
 
 @dataclass
