@@ -49,4 +49,5 @@ def test_bvh_round_trip_through_blender(tmp_path, body, rng):
         head = np.array(arm.matrix_world @ arm.pose.bones["pelvis"].head)
         np.testing.assert_allclose(conv.T @ head, body.rest_joints(motion.betas)[0] + motion.trans[t],
                                    atol=1e-4)
+    print(f"BVH round trip: largest joint rotation error {worst:.2e} rad")
     assert worst < 1e-3, f"largest joint rotation error {worst:.2e} rad"
