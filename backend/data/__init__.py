@@ -1,0 +1,1 @@
+"""The sign data factory: lexicon -> synthesized motion -> HandMotionScript cues -> text -> datasets."""
