@@ -25,6 +25,12 @@ Array = TypeVar("Array", np.ndarray, torch.Tensor)
 _EPS = 1e-8
 
 
+def _writable(a: np.ndarray) -> np.ndarray:
+    """float64 and writable (torch refuses read-only views such as np.broadcast_to's)."""
+    a = np.asarray(a, dtype=np.float64)
+    return a if a.flags.writeable else a.copy()
+
+
 def _numpy_compatible(fn: Callable[..., torch.Tensor]) -> Callable:
     """Let a torch implementation take and return numpy arrays too."""
 
@@ -34,8 +40,7 @@ def _numpy_compatible(fn: Callable[..., torch.Tensor]) -> Callable:
             dtype = next(a.dtype for a in args if isinstance(a, np.ndarray))
             if not np.issubdtype(dtype, np.floating):
                 dtype = np.dtype(np.float64)
-            targs = [torch.from_numpy(np.asarray(a, dtype=np.float64)) if isinstance(a, np.ndarray)
-                     else a for a in args]
+            targs = [torch.from_numpy(_writable(a)) if isinstance(a, np.ndarray) else a for a in args]
             out = fn(*targs, **kwargs)
             return out.numpy().astype(dtype, copy=False)
         return fn(*args, **kwargs)

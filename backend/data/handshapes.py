@@ -1,4 +1,4 @@
-"""All 58 ASL-LEX handshapes (and the non-dominant extras) as SMPL-X finger rotations.
+"""Every ASL-LEX handshape (the 58 counted ones, n and the non-dominant extras) as SMPL-X finger rotations.
 
 A handshape is five finger states (knuckle, middle and end joint flexion), a spread and
 a thumb state. Finger joints are hinges about the hand's flexion axis with abduction at
@@ -117,6 +117,7 @@ HANDSHAPES: dict[str, Handshape] = {h.name: h for h in [
     _hs("flat_ily", "B", "F", "F", "B", True, "ext", "an I-love-you hand bent flat"),
     _hs("closed_e", "T", "T", "T", "T", False, "tuck", "a closed E"),
     _hs("k", "E", "b", "F", "F", True, "opp-mid:middle", "a K, index up and middle finger angled out"),
+    _hs("n", "T", "T", "F", "F", False, "tuck", "an N, two fingers folded over the thumb"),
     # Non-dominant-only codings in ASL-LEX.
     _hs("curved_b", "C", "C", "C", "C", False, "across", "a flat hand cupped"),
     _hs("lax", "L", "L", "L", "L", False, "ext", "a relaxed hand"),

@@ -1,0 +1,93 @@
+"""A body's skeleton and its named sites for one set of betas, posed fast.
+
+``Body.pose`` skins all ~10k vertices; the data factory and the motion cues only need the
+joints and the ~50 body sites. Each site is a fixed blend of a few vertices, so its linear
+blend skinning folds into per-joint weights: site = sum_j A[s, j] p_j + G_j B[s, j], with
+A = R W and B[s, j] = sum_v R[s, v] W[v, j] (v_rest - J_j). Exact LBS for the sites;
+pose-corrective blend shapes are left out (millimetres). numpy only; never bpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import rotations as R
+from .skeleton import NUM_JOINTS, PARENTS
+from .sites import SITE_INDEX, SITE_NAMES
+
+
+@dataclass
+class Rig:
+    rest_joints: np.ndarray    # (55, 3)
+    site_weights: np.ndarray   # (S, 55): A
+    site_offsets: np.ndarray   # (S, 55, 3): B
+    betas: np.ndarray          # (10,)
+
+    @classmethod
+    def from_body(cls, body, betas=None) -> "Rig":
+        skin = _site_skin(body)
+        b = np.zeros(skin["shapedirs"].shape[-1])
+        if betas is not None:
+            flat = np.asarray(betas, float).reshape(-1)[: len(b)]
+            b[: len(flat)] = flat
+        rest = skin["j_template"] + np.einsum("jkl,l->jk", skin["j_shapedirs"], b)
+        verts = skin["v_template"] + np.einsum("vkl,l->vk", skin["shapedirs"], b)
+        rel = verts[:, None, :] - rest[None, :, :]                     # (v, 55, 3)
+        rw = skin["reg"][:, :, None] * skin["weights"][None]           # (S, v, 55)
+        return cls(rest, rw.sum(1), np.einsum("svj,vjk->sjk", rw, rel), b)
+
+    def fk(self, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(T, 55, 3) axis-angles (or (T, 55, 3, 3) matrices) -> global rotations and positions."""
+        return forward(poses, self.rest_joints)
+
+    def sites(self, glob: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """(T, S, 3) site positions for posed joints from ``fk``."""
+        return (np.einsum("sj,tjk->tsk", self.site_weights, pos)
+                + np.einsum("tjab,sjb->tsa", glob, self.site_offsets))
+
+    def site(self, name: str) -> int:
+        return SITE_INDEX[name]
+
+
+def forward(poses: np.ndarray, rest_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward kinematics in numpy: global rotations (T, 55, 3, 3) and positions (T, 55, 3)."""
+    rot = np.asarray(poses, float)
+    if rot.shape[-1] == 3 and rot.ndim == 3:
+        rot = R.axis_angle_to_matrix(rot)
+    offsets = rest_joints.copy()
+    offsets[1:] = rest_joints[1:] - rest_joints[list(PARENTS[1:])]
+    glob = np.empty(rot.shape)
+    pos = np.empty(rot.shape[:2] + (3,))
+    glob[:, 0] = rot[:, 0]
+    pos[:, 0] = offsets[0]
+    for j in range(1, NUM_JOINTS):
+        p = PARENTS[j]
+        glob[:, j] = glob[:, p] @ rot[:, j]
+        pos[:, j] = pos[:, p] + glob[:, p] @ offsets[j]
+    return glob, pos
+
+
+_SKINS: dict[int, dict] = {}
+
+
+def _site_skin(body) -> dict:
+    """The few vertices the sites use, with their skinning and shape data (cached per body)."""
+    key = id(body)
+    if key not in _SKINS:
+        reg = body.sites.regressor
+        used = np.flatnonzero(np.abs(reg).sum(0) > 0)
+        m = body.model
+        shapedirs = m.shapedirs.detach().numpy().astype(float)
+        jreg = m.J_regressor.detach().numpy().astype(float)[:NUM_JOINTS]
+        vt = m.v_template.detach().numpy().astype(float)
+        _SKINS[key] = {
+            "reg": reg[:, used].astype(float),
+            "weights": m.lbs_weights.detach().numpy()[used].astype(float),
+            "v_template": vt[used],
+            "shapedirs": shapedirs[used],
+            "j_template": jreg @ vt,
+            "j_shapedirs": np.einsum("jv,vkl->jkl", jreg, shapedirs),
+            "names": SITE_NAMES,
+        }
+    return _SKINS[key]

@@ -1,0 +1,882 @@
+"""ASL-LEX phonology -> a signed SMPL-X ``Motion`` (25 fps, at most 3 s).
+
+SignForge's own procedural signer. One sign is planned as a path of the dominant hand's
+contact point (fingertip, palm or fist) through body-site targets, with a palm direction
+and a finger direction at every frame; arm inverse kinematics (analytic two-bone solve,
+the elbow hanging toward a natural pole, soft wrist limits, corrected until the contact
+point lands) turns the path into shoulder, elbow and wrist rotations. The timeline is
+rest -> approach -> sign (the lexicon's duration) -> return, eased so joint velocity never
+jumps. A ``Signer`` (seeded) varies tempo, amplitude, location, tremor, body shape and
+handedness. Every plan records its ground truth (sites touched, palm direction, stroke
+directions, finger states) for the motion-cue checks. numpy + torch; never bpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..body import rotations as R
+from ..body.model import Body
+from ..body.rig import Rig, forward
+from ..body.skeleton import JOINT_INDEX as J
+from ..body.skeleton import NUM_EXPRESSION, NUM_JOINTS, hand_joints
+from ..motion.motion import Motion
+from . import handshapes as H
+from .lexicon import Entry, Phonology
+
+FPS = 25.0
+MAX_SECONDS = 3.0
+UP, DOWN = np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0])
+FRONT, BACK = np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])
+# Body's left is +X. The dominant hand is the right one (left-handers are mirrored).
+SX = {"left": 1.0, "right": -1.0}
+OTHER = {"left": "right", "right": "left"}
+
+# Palm and stroke directions by name, for the dominant RIGHT hand; "in" is toward the
+# body's midline, "out" away from it.
+DIRECTIONS = {
+    "up": UP, "down": DOWN, "forward": FRONT, "back": BACK,
+    "left": np.array([1.0, 0.0, 0.0]), "right": np.array([-1.0, 0.0, 0.0]),
+}
+PALM_LABELS = ("up", "down", "toward the body", "away from the body", "left", "right")
+PALM_VECTORS = np.stack([UP, DOWN, BACK, FRONT, DIRECTIONS["left"], DIRECTIONS["right"]])
+
+# ASL-LEX minor location -> (kind, site on the dominant "d" or non-dominant "n" side or
+# a central site). Kinds: head, body, arm (on the other arm), hand (on the other hand),
+# neutral, away (near a region, never touched).
+LOCATIONS: dict[str, tuple[str, str]] = {
+    "HeadTop": ("head", "head_top"), "Forehead": ("head", "forehead"), "Eye": ("head", "d_eye"),
+    "CheekNose": ("head", "d_cheek"), "UpperLip": ("head", "lip_upper"), "Mouth": ("head", "mouth"),
+    "Chin": ("head", "chin"), "UnderChin": ("head", "under_chin"), "Neck": ("body", "neck"),
+    "Shoulder": ("body", "d_shoulder"), "Clavicle": ("body", "clavicle"),
+    "TorsoTop": ("body", "chest"), "TorsoMid": ("body", "torso_mid"),
+    "TorsoBottom": ("body", "stomach"), "Waist": ("body", "waist"), "Hips": ("body", "hip"),
+    "UpperArm": ("arm", "n_upper_arm"), "ElbowFront": ("arm", "n_elbow_front"),
+    "ElbowBack": ("arm", "n_elbow"), "ForearmBack": ("arm", "n_forearm"),
+    "ForearmFront": ("arm", "n_forearm_inner"), "ForearmUlnar": ("arm", "n_forearm_ulnar"),
+    "ForearmRadial": ("arm", "n_forearm"),
+    "WristBack": ("arm", "n_wrist"), "WristFront": ("arm", "n_wrist_inner"),
+    "Palm": ("hand", "n_palm"), "PalmBack": ("hand", "n_back_of_hand"),
+    "FingerFront": ("hand", "n_finger_front"), "FingerBack": ("hand", "n_finger_back"),
+    "FingerRadial": ("hand", "n_index_side"), "FingerUlnar": ("hand", "n_pinky_side"),
+    "FingerTip": ("hand", "n_index_tip"), "Heel": ("hand", "n_heel"),
+    "Neutral": ("neutral", "neutral"), "Other": ("neutral", "neutral"),
+    "HeadAway": ("away", "face_away"), "BodyAway": ("away", "chest_away"),
+    "HandAway": ("away", "hand_away"), "ArmAway": ("away", "arm_away"),
+    "Away": ("away", "chest_away"), "OtherAway": ("away", "chest_away"),
+}
+MOVEMENTS = ("Straight", "Curved", "Circular", "BackAndForth", "Z-shaped", "X-shaped", "Other", "None")
+SIGN_TYPES = {
+    "OneHanded": "one", "SymmetricalOrAlternating": "symmetric", "SymmetryViolation": "symmetric",
+    "AsymmetricalSameHandshape": "base_same", "AsymmetricalDifferentHandshape": "base_other",
+    "DominanceViolation": "base_other",
+}
+# Sites on the other hand that the dominant hand touches with its own palm side facing down.
+_HAND_SITE_PALM = {"n_palm": "up", "n_heel": "up", "n_finger_front": "up",
+                   "n_back_of_hand": "down", "n_finger_back": "down"}
+
+
+class SynthError(ValueError):
+    """A lexicon entry that cannot be signed; the message names the reason."""
+
+
+# ------------------------------------------------------------------------ the signer
+
+@dataclass(frozen=True)
+class Signer:
+    """Seeded signer variability: the same seed always gives the same person and style."""
+    seed: int
+    tempo: float = 1.0          # > 1 is slower
+    amplitude: float = 1.0
+    jitter: float = 0.01        # metres, location noise for non-contact targets
+    tremor: float = 0.0015      # metres, smooth hand noise
+    betas: np.ndarray = field(default_factory=lambda: np.zeros(10))
+    left_handed: bool = False
+    posture: np.ndarray = field(default_factory=lambda: np.zeros(5))  # spine1..3, neck, head lean (rad)
+
+    @classmethod
+    def sample(cls, seed: int, left_handed: bool | None = None) -> "Signer":
+        rng = np.random.default_rng(seed)
+        betas = np.zeros(10)
+        betas[:4] = rng.normal(0.0, [0.9, 0.6, 0.4, 0.3])
+        lh = bool(rng.random() < 0.1) if left_handed is None else bool(left_handed)
+        return cls(seed=seed, tempo=float(rng.uniform(0.85, 1.2)), amplitude=float(rng.uniform(0.8, 1.2)),
+                   jitter=float(rng.uniform(0.004, 0.015)), tremor=float(rng.uniform(0.0005, 0.0025)),
+                   betas=betas, left_handed=lh, posture=rng.normal(0.0, 0.03, 5))
+
+
+@dataclass
+class Truth:
+    """What the synthesizer meant, per hand ("dominant"/"other" -> "right"/"left")."""
+    contact: dict = field(default_factory=dict)     # side -> (site label, touched?) or None
+    palm: dict = field(default_factory=dict)        # side -> list of palm labels over the sign
+    strokes: dict = field(default_factory=dict)     # side -> list of stroke direction labels
+    fingers: dict = field(default_factory=dict)     # side -> list of "open"/"closed"
+    targets: dict = field(default_factory=dict)     # side -> {site, frame, point, offset (wrist frame), contact}
+    sign_frames: tuple[int, int] = (0, 0)
+    handshape: dict = field(default_factory=dict)   # side -> handshape name(s)
+    location: str = ""
+    movement: str = ""
+    two_handed: str = "one"
+
+    def mirrored(self) -> "Truth":
+        swap = lambda d: {OTHER[k]: v for k, v in d.items()}  # noqa: E731
+        flip = {"left": "right", "right": "left"}
+        strokes = {OTHER[k]: [flip.get(s, s) for s in v] for k, v in self.strokes.items()}
+        palm = {OTHER[k]: [flip.get(s, s) for s in v] for k, v in self.palm.items()}
+        contact = {OTHER[k]: (None if v is None else (_mirror_site(v[0]), v[1]))
+                   for k, v in self.contact.items()}
+        m = np.array([-1.0, 1.0, 1.0])
+        targets = {OTHER[k]: dict(v, site=_mirror_site(v["site"]), point=v["point"] * m, offset=v["offset"] * m)
+                   for k, v in self.targets.items()}
+        return Truth(contact, palm, strokes, swap(self.fingers), targets, self.sign_frames,
+                     swap(self.handshape), self.location, self.movement, self.two_handed)
+
+
+def _mirror_site(name: str) -> str:
+    return name.replace("right_", "@").replace("left_", "right_").replace("@", "left_")
+
+
+# ------------------------------------------------------------------------ small maths
+
+def _unit(v) -> np.ndarray:
+    v = np.asarray(v, float)
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def ease(x) -> np.ndarray:
+    """Smoothstep: zero velocity at both ends, so eased pieces join without a velocity jump."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _soft_limit(v: np.ndarray, limit) -> np.ndarray:
+    """Identity inside 70% of the limit, then bends smoothly (C1) toward the limit."""
+    limit = np.asarray(limit, float)
+    knee = 0.7 * limit
+    a = np.abs(v)
+    over = (a - knee) / (limit - knee)
+    return np.where(a < knee, v, np.sign(v) * (knee + (limit - knee) * np.tanh(over)))
+
+
+def _rot_about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    return R.axis_angle_to_matrix(_unit(axis) * np.asarray(angle, float)[..., None])
+
+
+def _rodrigues(rv: np.ndarray) -> np.ndarray:
+    """(..., 3) rotation vectors -> (..., 3, 3) matrices, in numpy (the IK's inner loop)."""
+    theta = np.linalg.norm(rv, axis=-1)[..., None, None]
+    k = rv / np.maximum(theta[..., 0], 1e-12)
+    kx = np.zeros(rv.shape[:-1] + (3, 3))
+    kx[..., 0, 1], kx[..., 0, 2], kx[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
+    kx = kx - np.swapaxes(kx, -1, -2)
+    small = theta < 1e-8
+    sin = np.where(small, 0.0, np.sin(theta))
+    cos1 = np.where(small, 0.0, 1 - np.cos(theta))
+    return np.eye(3) + sin * kx + cos1 * (kx @ kx)
+
+
+def _palm_label(normals: np.ndarray) -> list[str]:
+    return [PALM_LABELS[i] for i in np.argmax(_unit(normals) @ PALM_VECTORS.T, axis=-1)]
+
+
+def direction_label(v: np.ndarray) -> str:
+    names = list(DIRECTIONS)
+    return names[int(np.argmax(np.stack(list(DIRECTIONS.values())) @ _unit(v)))]
+
+
+# ------------------------------------------------------------------------ arm IK
+
+WRIST_LIMITS = np.array([1.5, 0.6, 1.35])   # twist (x), deviation (y), flexion (z) in the wrist frame
+ELBOW_MAX = 2.5
+SWINGS = tuple(np.radians([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0]))
+# Joint limits that a synthesized motion must satisfy (rotation angle of the local axis-angle).
+JOINT_LIMITS = {"shoulder": 2.9, "elbow": ELBOW_MAX + 0.05, "wrist": float(np.linalg.norm(WRIST_LIMITS)),
+                "collar": 0.5, "spine": 0.4, "finger": 1.9}
+
+
+def hand_rotation(side: str, fingers: np.ndarray, palm: np.ndarray) -> np.ndarray:
+    """Global wrist rotation (..., 3, 3) that points the fingers and turns the palm as asked.
+
+    At rest both hands have the palm toward -Y; the left hand's fingers point +X and the
+    right hand's -X. ``palm`` wins; ``fingers`` is made perpendicular to it.
+    """
+    p = _unit(palm)
+    d = _unit(fingers - (fingers * p).sum(-1, keepdims=True) * p)
+    if side == "left":
+        cols = (d, -p, np.cross(d, -p))
+    else:
+        cols = (-d, -p, np.cross(d, p))
+    return np.stack(cols, -1)
+
+
+class Arm:
+    """Analytic IK for one arm of one rig, its torso held still."""
+
+    def __init__(self, rig: Rig, side: str, torso_glob: np.ndarray, torso_pos: np.ndarray):
+        self.side = side
+        rest = rig.rest_joints
+        self.sh, self.el, self.wr = (J[f"{side}_{n}"] for n in ("shoulder", "elbow", "wrist"))
+        self.collar = J[f"{side}_collar"]
+        self.g_collar = torso_glob[self.collar]
+        self.s_pos = torso_pos[self.sh]
+        self.a1 = rest[self.el] - rest[self.sh]
+        self.a2 = rest[self.wr] - rest[self.el]
+        self.l1, self.l2 = np.linalg.norm(self.a1), np.linalg.norm(self.a2)
+        a1h = _unit(self.a1)
+        self.hinge = _unit(np.cross(a1h, FRONT))           # elbow flexion axis at rest
+        self.rest_frame = np.stack([a1h, self.hinge, np.cross(a1h, self.hinge)], -1)
+        out = np.array([SX[side], 0.0, 0.0])
+        self.pole = _unit(DOWN + 0.45 * out + 0.25 * BACK)  # where a relaxed elbow points
+
+    def solve(self, contact: np.ndarray, hand_rot: np.ndarray, offset: np.ndarray,
+              iterations: int = 4, relax: bool = True):
+        """Local shoulder, elbow and wrist matrices (T, 3, 3) x 3 and the contact point reached.
+
+        ``contact`` (T, 3): where the hand's contact point must go; ``hand_rot`` (T, 3, 3):
+        the wished global hand rotation; ``offset`` (T, 3): contact point in the wrist frame.
+        """
+        goal = contact - np.einsum("tij,tj->ti", hand_rot, offset)
+        # Swing the elbow about the shoulder-wrist line (one angle for the whole path) to
+        # where the wrist needs the least bending, preferring the relaxed hanging elbow.
+        costs = []
+        for swing in SWINGS:
+            raw = self._solve_once(goal, hand_rot, offset, swing)[4]
+            over = np.maximum(np.abs(raw) / WRIST_LIMITS - 0.7, 0.0)
+            costs.append((over ** 2).sum(-1).mean() + 0.05 * swing ** 2)
+        swing = SWINGS[int(np.argmin(costs))]
+        best = None
+        for _ in range(iterations):
+            sh, el, wr, reached, _ = self._solve_once(goal, hand_rot, offset, swing)
+            err = np.linalg.norm(contact - reached, axis=-1)
+            if best is None:
+                best = [sh, el, wr, reached, err]
+            else:   # keep, per frame, the closest solve (an unreachable goal must not run away)
+                better = err < best[4]
+                for i, new in enumerate((sh, el, wr, reached, err)):
+                    best[i] = np.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, best[i])
+            goal = goal + (contact - reached)
+        if relax and best[4].max() > 0.003:
+            return self._refine(contact, hand_rot, offset, *best[:3])
+        return tuple(best[:4])
+
+    def _chain(self, x: np.ndarray, offset: np.ndarray):
+        """Shoulder rotvec (3), elbow angle (1), wrist rotvec (3) per frame -> matrices, contact."""
+        l_sh = _rodrigues(x[:, :3])
+        l_el = _rodrigues(self.hinge * x[:, 3:4])
+        l_wr = _rodrigues(x[:, 4:])
+        g_sh = self.g_collar @ l_sh
+        g_el = g_sh @ l_el
+        g_wr = g_el @ l_wr
+        point = self.s_pos + g_sh @ self.a1 + g_el @ self.a2 + np.einsum("tij,tj->ti", g_wr, offset)
+        return l_sh, l_el, l_wr, g_wr, point
+
+    def _residual(self, x, x0, contact, hand_rot, offset):
+        *_, g_wr, point = self._chain(x, offset)
+        lim = 0.9 * WRIST_LIMITS
+        return np.concatenate([
+            point - contact,                                                  # metres
+            0.02 * (g_wr - hand_rot).reshape(len(x), 9),                      # wished hand rotation
+            np.maximum(np.abs(x[:, 4:]) - lim, 0.0),                          # wrist range
+            np.maximum(x[:, 3:4] - ELBOW_MAX, 0.0) + np.maximum(0.05 - x[:, 3:4], 0.0),
+            np.maximum(np.linalg.norm(x[:, :3], axis=1, keepdims=True) - 2.7, 0.0),
+            0.005 * (x - x0),                                                 # stay near the analytic pose
+        ], 1)
+
+    def _refine(self, contact, hand_rot, offset, sh, el, wr, steps: int = 10):
+        """Damped Gauss-Newton from the analytic solve: the contact point first, then the wish."""
+        hinge_angle = R.matrix_to_axis_angle(el) @ self.hinge
+        x = np.concatenate([R.matrix_to_axis_angle(sh), hinge_angle[:, None],
+                            R.matrix_to_axis_angle(wr)], 1)
+        x0 = x.copy()
+        eps = 1e-5
+        damping = np.full(len(x), 1e-4)
+        for _ in range(steps):
+            r = self._residual(x, x0, contact, hand_rot, offset)
+            jac = np.empty(r.shape + (7,))
+            for i in range(7):
+                dx = x.copy()
+                dx[:, i] += eps
+                jac[:, :, i] = (self._residual(dx, x0, contact, hand_rot, offset) - r) / eps
+            jtj = np.einsum("tri,trj->tij", jac, jac) + damping[:, None, None] * np.eye(7)
+            step = np.linalg.solve(jtj, -np.einsum("tri,tr->ti", jac, r)[..., None])[..., 0]
+            size = np.linalg.norm(step, axis=1, keepdims=True)
+            trial = x + step * np.minimum(1.0, 0.3 / np.maximum(size, 1e-12))
+            better = (self._residual(trial, x0, contact, hand_rot, offset) ** 2).sum(1) < (r ** 2).sum(1)
+            x = np.where(better[:, None], trial, x)
+            damping = np.where(better, damping * 0.3, damping * 10.0)
+        l_sh, l_el, l_wr, _, point = self._chain(x, offset)
+        return l_sh, l_el, l_wr, point
+
+    def _solve_once(self, wrist_goal, hand_rot, offset, swing: float = 0.0):
+        v = wrist_goal - self.s_pos
+        dist = np.linalg.norm(v, axis=-1, keepdims=True)
+        u = v / np.maximum(dist, 1e-9)
+        d_min = np.sqrt(self.l1 ** 2 + self.l2 ** 2 - 2 * self.l1 * self.l2 * np.cos(np.pi - ELBOW_MAX))
+        d = np.clip(dist, d_min * 1.001, (self.l1 + self.l2) * 0.999)
+        cos_a = np.clip((self.l1 ** 2 + d ** 2 - self.l2 ** 2) / (2 * self.l1 * d), -1.0, 1.0)
+        pole = _unit(self.pole - (u @ self.pole)[:, None] * u)
+        if swing:
+            pole = np.cos(swing) * pole + np.sin(swing) * np.cross(u, pole)
+        elbow = self.s_pos + self.l1 * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
+        u1 = _unit(elbow - self.s_pos)
+        u2 = _unit(self.s_pos + u * d - elbow)
+        n = np.cross(u1, u2)
+        n = np.where(np.linalg.norm(n, axis=-1, keepdims=True) > 1e-6, n, np.cross(u1, -pole))
+        n = _unit(n)
+        target_frame = np.stack([u1, n, np.cross(u1, n)], -1)
+        g_sh = target_frame @ self.rest_frame.T
+        a2l = np.einsum("tji,tj->ti", g_sh, u2)            # forearm direction in the arm's rest frame
+        a2h = _unit(self.a2)
+        theta = np.arctan2(np.cross(a2h, a2l) @ self.hinge, a2l @ a2h)
+        local_el = _rot_about(np.broadcast_to(self.hinge, a2l.shape), theta)
+        g_el = g_sh @ local_el
+        local_wr = np.swapaxes(g_el, -1, -2) @ hand_rot
+        raw = R.matrix_to_axis_angle(local_wr)
+        rv = _soft_limit(raw, WRIST_LIMITS)
+        local_wr = R.axis_angle_to_matrix(rv)
+        g_wr = g_el @ local_wr
+        wrist = self.s_pos + g_sh @ self.a1 + g_el @ self.a2
+        reached = wrist + np.einsum("tij,tj->ti", g_wr, offset)
+        local_sh = self.g_collar.T @ g_sh
+        return local_sh, local_el, local_wr, reached, raw
+
+
+# ------------------------------------------------------------------------ handshapes
+
+_OPEN, _CLOSED = set("ELCb"), set("FTOKHP")
+
+
+def finger_state(shape_name: str) -> str:
+    """'open', 'closed' or 'mixed' for a handshape, from its long fingers."""
+    fingers = H.resolve(shape_name).fingers.values()
+    if sum(f in _OPEN for f in fingers) >= 3:
+        return "open"
+    if sum(f in _CLOSED for f in fingers) >= 3:
+        return "closed"
+    return "mixed"
+
+
+def _changed_shape(name: str) -> str:
+    """The handshape a FlexionChange ends in: open hands close, closed hands open."""
+    state = finger_state(name)
+    if state == "open":
+        return "flat_o" if not H.resolve(name).spread else "s"
+    if state == "closed":
+        return "5" if H.resolve(name).spread else "open_b"
+    return "s"
+
+
+def _contact_part(ph: Phonology, shape: str, kind: str) -> str:
+    """Which part of the dominant hand touches: a fingertip, the palm or the fist's front."""
+    hs = H.resolve(shape)
+    selected = ph.selected_fingers if ph.selected_fingers not in ("NA", "") else "i"
+    first = {"i": "index", "m": "middle", "r": "ring", "p": "pinky", "t": "thumb"}[selected[0]]
+    if first != "thumb" and hs.fingers[first] in "FT":
+        return "fist"
+    if selected == "imrp" and all(s in "ELbB" for s in hs.fingers.values()) and kind in ("body", "hand", "arm"):
+        return "palm"
+    return f"{first}_tip"
+
+
+# ------------------------------------------------------------------------ planning
+
+@dataclass
+class HandPlan:
+    """One hand's sign-phase path: everything as functions of u in [0, 1]."""
+    side: str
+    points: np.ndarray           # (K, 3) contact-point path, sampled at the sign frames
+    palm: np.ndarray             # (K, 3)
+    fingers: np.ndarray          # (K, 3)
+    shapes: tuple[str, str]      # handshape at the start and at the end
+    spread: tuple[bool, bool]
+    blend: np.ndarray            # (K,) 0 -> 1 from the first shape to the second
+    part: str                    # contact part: index_tip, palm, fist...
+    approach: np.ndarray         # (3,) contact point before the sign starts (pre-contact)
+    wiggle: np.ndarray | None = None  # (K,) extra finger flexion (rad), movement "Other"
+
+
+class Synthesizer:
+    """Signs lexicon entries on one body (the mannequin or a user's SMPL-X model)."""
+
+    def __init__(self, body: Body | None = None):
+        self.body = body if body is not None else Body.load()
+        H.left_hand_pose("lax")  # solve (or read) the handshape table once
+
+    # -- public -----------------------------------------------------------------
+    def synthesize(self, entry: Entry, signer: Signer | int = 0) -> tuple[Motion, Truth]:
+        signer = signer if isinstance(signer, Signer) else Signer.sample(int(signer))
+        ph = entry.phonology
+        check_phonology(ph)
+        rng = np.random.default_rng([signer.seed, _stable_hash(entry.entry_id)])
+        motion, truth = _Build(self.body, entry, ph, signer, rng).run()
+        if signer.left_handed:
+            return motion.mirror(), truth.mirrored()
+        return motion, truth
+
+
+def _stable_hash(text: str) -> int:
+    import zlib
+
+    return zlib.crc32(text.encode())
+
+
+def check_phonology(ph: Phonology) -> None:
+    """Raise SynthError naming the first coding this synthesizer cannot sign."""
+    if ph.handshape in ("NA", "") or ph.handshape not in H.HANDSHAPES and ph.handshape not in H.ALIASES:
+        raise SynthError(f"handshape {ph.handshape!r} is not coded or not known")
+    if ph.sign_type not in SIGN_TYPES:
+        raise SynthError(f"sign type {ph.sign_type!r} is not coded or not known")
+    if ph.minor_location not in LOCATIONS:
+        raise SynthError(f"minor location {ph.minor_location!r} is not coded or not known")
+    if ph.movement not in MOVEMENTS:
+        raise SynthError(f"movement {ph.movement!r} is not coded or not known")
+    if SIGN_TYPES[ph.sign_type] == "base_other":
+        nd = ph.nondominant_handshape
+        if nd not in H.HANDSHAPES and nd not in H.ALIASES and nd not in ("NA", "DominanceConditionViolation",
+                                                                         "SymmetryViolation"):
+            raise SynthError(f"non-dominant handshape {nd!r} is not known")
+
+
+_TORSO = ("spine1", "spine2", "spine3", "neck", "head")
+
+
+class _Build:
+    """One synthesis: the signer's body, the static torso, the plans and the timeline."""
+
+    def __init__(self, body: Body, entry: Entry, ph: Phonology, signer: Signer, rng):
+        self.entry, self.ph, self.signer, self.rng = entry, ph, signer, rng
+        self.rig = Rig.from_body(body, signer.betas)
+        self.kind, self.site = LOCATIONS[ph.minor_location]
+        self.two = SIGN_TYPES[ph.sign_type]
+        if self.kind in ("hand", "arm") and self.two in ("one", "symmetric"):
+            self.two = "base_same"   # the other hand holds still to be touched
+        if self.kind == "neutral" and ph.has_contact and self.two in ("base_same", "base_other"):
+            self.kind, self.site = "hand", str(rng.choice(["n_palm", "n_back_of_hand", "n_index_side"]))
+        self.rest = self._rest_pose()
+
+    # -- poses ------------------------------------------------------------------
+    def _rest_pose(self) -> np.ndarray:
+        pose = np.zeros((NUM_JOINTS, 3))
+        for name, lean in zip(_TORSO, self.signer.posture):
+            pose[J[name]] = (lean, 0.5 * lean, 0.0)
+        pose[J["left_shoulder"]] = (0.0, 0.0, -1.2)
+        pose[J["right_shoulder"]] = (0.0, 0.0, 1.2)
+        pose[J["left_elbow"]] = (0.0, -0.3, 0.0)
+        pose[J["right_elbow"]] = (0.0, 0.3, 0.0)
+        for side in ("left", "right"):
+            pose[list(hand_joints(side))] = H.hand_pose("lax", side)
+        return pose
+
+    def _frame(self, pose: np.ndarray):
+        glob, pos = forward(pose[None], self.rig.rest_joints)
+        return glob[0], pos[0], self.rig.sites(glob, pos)[0]
+
+    def _offset(self, side: str, part: str, shape: str, spread: bool) -> np.ndarray:
+        """The contact point in the wrist frame for a handshape (measured on the posed rig)."""
+        pose = self.rest.copy()
+        pose[list(hand_joints(side))] = H.hand_pose(shape, side, spread)
+        glob, pos, sites = self._frame(pose)
+        wr = J[f"{side}_wrist"]
+        if part == "fist":
+            point = pos[J[f"{side}_middle2"]] + glob[wr] @ np.array([SX[side] * 0.012, -0.01, 0.0])
+        elif part == "palm":
+            point = sites[self.rig.site(f"{side}_palm")]
+        else:
+            point = sites[self.rig.site(f"{side}_{part}")]
+        return glob[wr].T @ (point - pos[wr])
+
+    # -- targets ------------------------------------------------------------------
+    def _site_target(self, name: str, glob, pos, sites, side: str):
+        """(point, outward normal, nearest real site name) for a location name."""
+        s = lambda n: sites[self.rig.site(n)]  # noqa: E731
+        d, n = side, OTHER[side]
+        name = name.replace("d_", f"{d}_").replace("n_", f"{n}_") if name[:2] in ("d_", "n_") else name
+        head_c = (pos[J["left_eye_smplhf"]] + pos[J["right_eye_smplhf"]]) / 2 + BACK * 0.07
+        spine = pos[J["spine3"]]
+        lateral = np.array([SX[d], 0.0, 0.0])
+        wr = J[f"{n}_wrist"]
+        palm_n = glob[wr] @ DOWN
+        fdir = glob[wr] @ np.array([SX[n], 0.0, 0.0])
+        thumb = glob[wr] @ FRONT
+        derived = {
+            "head_top": (s("forehead") + UP * 0.06 + BACK * 0.04, UP),
+            "under_chin": (s("chin") + DOWN * 0.02 + BACK * 0.025, _unit(DOWN + 0.3 * FRONT)),
+            "clavicle": (s(f"{d}_chest") + UP * 0.05 - lateral * 0.02, _unit(FRONT + 0.5 * UP)),
+            "torso_mid": ((s("chest") + s("stomach")) / 2 + FRONT * 0.01, FRONT),
+            "waist": (s("stomach") + DOWN * 0.05 + lateral * 0.07, _unit(FRONT + 0.5 * lateral)),
+            "hip": (s("stomach") + DOWN * 0.14 + lateral * 0.14 + BACK * 0.03, _unit(lateral + FRONT)),
+            f"{n}_elbow_front": (s(f"{n}_forearm_inner") + 0.4 * (pos[J[f"{n}_elbow"]] - pos[wr]), -palm_n),
+            f"{n}_forearm_ulnar": ((s(f"{n}_forearm") + s(f"{n}_forearm_inner")) / 2 - thumb * 0.03, -thumb),
+            f"{n}_finger_front": ((s(f"{n}_palm") + s(f"{n}_middle_tip")) / 2 + palm_n * 0.005, palm_n),
+            f"{n}_finger_back": ((s(f"{n}_back_of_hand") + s(f"{n}_middle_tip")) / 2 - palm_n * 0.005, -palm_n),
+            f"{n}_index_side": (s(f"{n}_index_tip") - fdir * 0.035 + thumb * 0.009, thumb),
+            f"{n}_pinky_side": (s(f"{n}_pinky_tip") - fdir * 0.025 - thumb * 0.009, -thumb),
+            f"{n}_heel": (s(f"{n}_palm") + 0.5 * (s(f"{n}_wrist_inner") - s(f"{n}_palm")), palm_n),
+            "face_away": (s("nose") + FRONT * 0.2 + DOWN * 0.05, FRONT),
+            "chest_away": (s("chest") + FRONT * 0.28 + DOWN * 0.05, FRONT),
+            "hand_away": (s(f"{n}_palm") + UP * 0.1 + FRONT * 0.02, UP),
+            "arm_away": (s(f"{n}_forearm") + UP * 0.1, UP),
+            "neutral": (np.array([SX[d] * 0.12, spine[1] - 0.05, spine[2] + 0.32]), FRONT),
+        }
+        if name in derived:
+            point, normal = derived[name]
+        else:
+            point = s(name)
+            if name in (f"{n}_palm",):
+                normal = palm_n
+            elif name == f"{n}_back_of_hand":
+                normal = -palm_n
+            elif name.endswith("_tip"):
+                normal = fdir
+            elif name.startswith(n + "_"):
+                normal = _unit(point - pos[J[f"{n}_elbow"]])
+            elif name in ("neck",):
+                normal = FRONT
+            elif name.endswith("shoulder"):
+                normal = _unit(UP + 0.3 * FRONT)
+            elif name in ("chest", "stomach") or name.endswith("_chest"):
+                normal = _unit((point - spine) * np.array([1.0, 0.2, 1.0]))
+            else:
+                normal = _unit(point - head_c)
+        dist = np.linalg.norm(sites - point, axis=1)
+        nearest = self.rig_names()[int(np.argmin(dist))]
+        return point, _unit(normal), nearest
+
+    @staticmethod
+    def rig_names():
+        from ..body.sites import SITE_NAMES
+
+        return SITE_NAMES
+
+    # -- hand orientation -----------------------------------------------------------
+    def _orientation(self, part: str, kind: str, normal: np.ndarray, target: np.ndarray,
+                     shoulder: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+        """(palm, fingers) world directions for the dominant (right) hand at its location."""
+        medial = DIRECTIONS["left"]
+        rng = self.rng
+        if part == "palm" and kind not in ("neutral", "away"):
+            fingers = UP if kind == "head" else _unit(medial + 0.6 * UP + 0.2 * FRONT)
+            if self.site in ("waist", "hip"):
+                fingers = _unit(0.5 * medial + DOWN)
+            if abs(_unit(normal) @ UP) > 0.7:
+                fingers = _unit(FRONT + 0.3 * medial)
+            return -normal, fingers
+        if kind in ("neutral", "away"):
+            choice = rng.choice(4, p=[0.4, 0.3, 0.2, 0.1])
+            palm, fingers = [(medial, FRONT + 0.5 * UP), (DOWN, FRONT + 0.3 * medial),
+                             (BACK, UP + 0.3 * medial), (UP, FRONT + 0.3 * medial)][choice]
+            return palm, _unit(fingers + rng.normal(0, 0.1, 3))
+        # Fingertip or fist contact: the fingers point from where a relaxed wrist would be
+        # (out to the side, below and in front of the target) toward the target.
+        out = DIRECTIONS["right"]
+        n = _unit(normal)
+        if n @ UP > 0.6:                 # a surface facing up (the other palm): from above
+            return DOWN, _unit(FRONT + 0.4 * medial + 0.2 * DOWN)
+        if n @ UP < -0.6:                # a surface facing down (the back of a hand, under the chin)
+            return UP, _unit(FRONT + 0.4 * medial + 0.3 * UP)
+        wrist = out * 0.06 + DOWN * 0.10 + FRONT * 0.08 + n * 0.05
+        if self.site in ("d_shoulder", "clavicle"):   # folding back onto the own shoulder
+            wrist = FRONT * 0.14 + DOWN * 0.02 + medial * 0.04
+        for _ in range(15):  # an elbow bent less than its limit: keep the wrist off the shoulder
+            if np.linalg.norm(target + _unit(wrist) * reach - shoulder) >= 0.26:
+                break
+            wrist = wrist + FRONT * 0.03
+        fingers = _unit(-wrist + self.rng.normal(0, 0.05, 3))
+        palms = [BACK, medial, DOWN]
+        palm = palms[int(np.argmin([abs(p @ fingers) for p in palms]))]
+        return palm, fingers
+
+    # -- the other hand ---------------------------------------------------------------
+    def _base_pose(self, pose: np.ndarray, shape: str, spread: bool) -> np.ndarray | None:
+        """Put the passive (left) hand where the dominant hand's location needs it."""
+        glob, pos, sites = self._frame(pose)
+        spine = pos[J["spine3"]]
+        right = DIRECTIONS["right"]
+        site = self.site
+        if site in ("n_upper_arm", "n_elbow"):
+            return None                                    # the hanging arm is the base
+        if self.kind == "arm":
+            palm_up = site in ("n_forearm_inner", "n_wrist_inner", "n_elbow_front")
+            where = np.array([-0.02, spine[1] - 0.2, spine[2] + 0.3])
+            palm, fingers = (UP if palm_up else DOWN), right
+        elif site in ("n_palm", "n_heel", "n_finger_front"):
+            where, palm, fingers = np.array([0.04, spine[1] - 0.16, spine[2] + 0.3]), UP, _unit(FRONT + 0.6 * right)
+        elif site in ("n_back_of_hand", "n_finger_back"):
+            where, palm, fingers = np.array([0.04, spine[1] - 0.14, spine[2] + 0.3]), DOWN, _unit(FRONT + 0.6 * right)
+        elif self.kind == "hand" or site == "hand_away":
+            where, palm, fingers = np.array([0.05, spine[1] - 0.1, spine[2] + 0.3]), right, _unit(0.5 * FRONT + UP)
+        else:                                               # passive hand in neutral space
+            where, palm, fingers = np.array([0.12, spine[1] - 0.16, spine[2] + 0.28]), right, _unit(FRONT + 0.4 * UP)
+        where = where + self.rng.normal(0, 0.01, 3)
+        arm = Arm(self.rig, "left", glob, pos)
+        offset = self._offset("left", "palm", shape, spread)
+        rot = hand_rotation("left", fingers, palm)[None]
+        sh, el, wr, _ = arm.solve(where[None], rot, offset[None])
+        out = pose.copy()
+        out[J["left_shoulder"]] = R.matrix_to_axis_angle(sh[0])
+        out[J["left_elbow"]] = R.matrix_to_axis_angle(el[0])
+        out[J["left_wrist"]] = R.matrix_to_axis_angle(wr[0])
+        out[list(hand_joints("left"))] = H.hand_pose(shape, "left", spread)
+        return out
+
+    # -- the dominant path --------------------------------------------------------------
+    def _target(self, name: str, kind: str, frame, contact: bool):
+        point, normal, nearest = self._site_target(name, *frame, "right")
+        if kind in ("neutral", "away"):
+            point = point + self.rng.normal(0, self.signer.jitter, 3)
+        elif not contact:
+            point = point + normal * self.rng.uniform(0.04, 0.07)
+        else:
+            t = np.cross(normal, self.rng.normal(0, 1, 3))
+            point = point + _unit(t) * min(self.signer.jitter, 0.003)
+        return point, normal, nearest
+
+    def _path(self, p0, normal, kind, contact, frame, k):
+        """(k, 3) points over the sign and the stroke labels, by movement type."""
+        ph, rng, amp = self.ph, self.rng, self.signer.amplitude
+        medial = DIRECTIONS["left"]
+        n = _unit(normal)
+        t1 = _unit(medial - (medial @ n) * n) if abs(medial @ n) < 0.9 else _unit(UP - (UP @ n) * n)
+        t2 = np.cross(n, t1)
+        surface = kind not in ("neutral", "away")
+        reps = 2 if ph.repeated else 1
+        a = 0.1 * amp
+        move = ph.movement
+        second = LOCATIONS.get(ph.second_minor_location)
+        if move in ("Straight", "Curved"):
+            if second is not None and second[0] not in ("neutral", "away") and second[1] != self.site:
+                p1, n1, _ = self._target(second[1], second[0], frame, contact)
+                d = p1 - p0
+                bulge = _unit(n + n1) * 0.04 if move == "Straight" else _unit(n + n1) * 0.06
+            else:
+                if second is not None and second[0] in ("neutral", "away"):
+                    d = n * a
+                else:
+                    dirs = [n, DOWN, t1, UP] if surface else [FRONT, DOWN, medial, UP, -medial]
+                    probs = [0.4, 0.3, 0.2, 0.1] if surface else [0.3, 0.3, 0.2, 0.1, 0.1]
+                    d = dirs[rng.choice(len(dirs), p=probs)] * a
+                if surface:
+                    d = d - min(0.0, d @ n) * n + 0.3 * a * n
+                bulge = np.zeros(3) if move == "Straight" else _unit(np.cross(d, n if surface else FRONT)) * 0.3 * np.linalg.norm(d)
+            ways = [p0, p0 + d] * reps if reps > 1 else [p0, p0 + d]
+            bulges = [bulge if i % 2 == 0 else -bulge for i in range(len(ways) - 1)]
+            return _waypoints(ways, bulges, k)
+        if move == "Circular":
+            r = 0.045 * amp
+            e1, e2 = (t1, t2) if surface else (medial, UP)
+            turns = reps
+            s = ease(np.linspace(0, 1, k)) * 2 * np.pi * turns
+            c = p0 + r * e1
+            pts = c - r * np.cos(s)[:, None] * e1 + r * np.sin(s)[:, None] * e2
+            return pts, ["circle"] * turns
+        if move == "BackAndForth":
+            d = (t1 if surface else medial) * 0.05 * amp
+            cycles = 3 if reps > 1 else 2
+            ways = [p0 + d * (i % 2) for i in range(2 * cycles + 1)]
+            return _waypoints(ways, [np.zeros(3)] * (len(ways) - 1), k)
+        if move == "Z-shaped":
+            right, w, h = DIRECTIONS["right"], 0.08 * amp, 0.07 * amp
+            ways = [p0, p0 + right * w, p0 + DOWN * h, p0 + DOWN * h + right * w]
+            return _waypoints(ways, [np.zeros(3)] * 3, k)
+        if move == "X-shaped":
+            right, w = DIRECTIONS["right"], 0.07 * amp
+            ways = [p0, p0 + (right + DOWN) * w, p0 + right * w, p0 + DOWN * w]
+            return _waypoints(ways, [np.zeros(3)] * 3, k)
+        if move == "Other":
+            ways = [p0, p0 + t1 * 0.03 + t2 * 0.02, p0]
+            return _waypoints(ways, [np.zeros(3)] * 2, k)
+        # None: hold; repeated -> small taps
+        if reps > 1:
+            ways = [p0, p0 + n * 0.03, p0, p0 + n * 0.03, p0]
+            return _waypoints(ways, [np.zeros(3)] * 4, k)
+        return np.repeat(p0[None], k, 0), []
+
+    # -- the whole sign -------------------------------------------------------------------
+    def run(self) -> tuple[Motion, Truth]:
+        ph, rng, signer = self.ph, self.rng, self.signer
+        shape = H.resolve(ph.handshape).name
+        spread = H.resolve(shape).spread if ph.spread not in ("0", "1") else ph.spread == "1"
+        shape2 = _changed_shape(shape) if ph.flexion_change == "1" else shape
+        spread2 = (not spread) if ph.spread_change == "1" else (H.resolve(shape2).spread if shape2 != shape else spread)
+        contact = ph.has_contact and self.kind not in ("neutral", "away")
+        part = _contact_part(ph, shape, self.kind)
+        static = self.rest.copy()
+        truth = Truth(location=ph.minor_location, movement=ph.movement, two_handed=self.two)
+        base_shape = None
+        if self.two in ("base_same", "base_other"):
+            nd = ph.nondominant_handshape
+            base_shape = shape if self.two == "base_same" or nd not in H.HANDSHAPES and nd not in H.ALIASES \
+                else H.resolve(nd).name
+            based = self._base_pose(static, base_shape, H.resolve(base_shape).spread)
+            if based is not None:
+                static = based
+            truth.handshape["left"] = [base_shape]
+            truth.fingers["left"] = [finger_state(base_shape)]
+        frame = self._frame(static)
+        site = self.site
+        if self.two == "symmetric" and not site.startswith(("d_", "n_")):
+            pass  # central sites are shifted below
+        p0, normal, nearest = self._target(site, self.kind, frame, contact)
+        if self.two == "symmetric" and not site.startswith(("d_", "n_")) and self.kind != "neutral":
+            p0 = p0 + DIRECTIONS["right"] * 0.05
+        # timeline (frames)
+        tempo = signer.tempo
+        lead, tail = int(rng.integers(2, 5)), int(rng.integers(2, 4))
+        approach = int(round(0.44 * tempo * FPS))
+        settle = 5
+        ret = int(round(0.44 * tempo * FPS))
+        budget = int(MAX_SECONDS * FPS) + 1 - (lead + approach + settle + ret + tail)
+        sign = int(np.clip(round(self.entry.duration_ms / 1000.0 * tempo * FPS), 10, budget))
+        k = settle + sign
+        points, strokes = self._path(p0, normal, self.kind, contact, frame, sign)
+        off_a = self._offset("right", part, shape, spread)
+        palm0, fingers0 = self._orientation(part, self.kind, normal, p0, frame[1][J["right_shoulder"]],
+                                            float(np.linalg.norm(off_a)))
+        if part != "palm" and self.kind not in ("neutral", "away"):
+            palm0, fingers0 = _aim(hand_rotation("right", fingers0, palm0), off_a, fingers0)
+        u = np.linspace(0.0, 1.0, sign)
+        twist = np.zeros(sign)
+        if ph.ulnar_rotation == "1":
+            twist = (ease(u) - 0.5) * 2 * 0.75 * rng.choice([-1.0, 1.0])
+        palm = np.einsum("tij,j->ti", _rot_about(np.broadcast_to(fingers0, (sign, 3)), twist), _unit(palm0))
+        pre = p0 + normal * (0.07 if contact else 0.03)
+        settle_pts = pre + (p0 - pre) * ease(np.linspace(0, 1, settle + 1)[:-1])[:, None]
+        pts = np.concatenate([settle_pts, points])
+        palm_all = np.concatenate([np.repeat(palm[:1], settle, 0), palm])
+        blend = np.concatenate([np.zeros(settle), ease((u - 0.2) / 0.6) if shape2 != shape or spread2 != spread
+                                else np.zeros(sign)])
+        window = np.sin(np.linspace(0, np.pi, k)) ** 2
+        pts = pts + _smooth_noise(rng, k, signer.tremor) * window[:, None]
+        # dominant arm
+        off_b = self._offset("right", part, shape2, spread2)
+        offsets = off_a + blend[:, None] * (off_b - off_a)
+        rot = hand_rotation("right", np.broadcast_to(fingers0, (k, 3)), palm_all)
+        glob, pos, _ = frame
+        right = _solve_arm(Arm(self.rig, "right", glob, pos), pts, rot, offsets)
+        hands = {"right": _hand_track(shape, spread, shape2, spread2, blend, "right")}
+        arms = {"right": right}
+        if ph.movement == "Other":
+            hands["right"] = _wiggle(hands["right"], k, "right")
+        if self.two == "symmetric":
+            alternating = rng.random() < 0.4 and ph.movement != "None"
+            mirror = np.array([-1.0, 1.0, 1.0])
+            m_pts = (pts[::-1] if alternating else pts) * mirror
+            m_palm = (palm_all[::-1] if alternating else palm_all) * mirror
+            m_rot = hand_rotation("left", np.broadcast_to(fingers0 * mirror, (k, 3)), m_palm)
+            off_l = self._offset("left", part, shape, spread)
+            off_l2 = self._offset("left", part, shape2, spread2)
+            offs_l = off_l + blend[:, None] * (off_l2 - off_l)
+            arms["left"] = _solve_arm(Arm(self.rig, "left", glob, pos), m_pts, m_rot, offs_l)
+            hands["left"] = _hand_track(shape, spread, shape2, spread2, blend, "left")
+            truth.contact["left"] = (_mirror_site(nearest), contact) if self.kind not in ("neutral", "away") else None
+            truth.palm["left"] = _dedup(_palm_label(m_palm[[settle, -1]]))
+            truth.strokes["left"] = [{"left": "right", "right": "left"}.get(s, s) for s in strokes]
+            truth.fingers["left"] = _dedup([finger_state(shape), finger_state(shape2)])
+            truth.handshape["left"] = _dedup([shape, shape2])
+        poses = self._timeline(static, arms, hands, lead, approach, k, ret, tail)
+        first = lead + approach + settle
+        truth.sign_frames = (first, first + sign)
+        truth.contact["right"] = (nearest, contact) if self.kind not in ("neutral", "away") else None
+        truth.palm["right"] = _dedup(_palm_label(palm[[0, -1]]))
+        truth.strokes["right"] = strokes
+        truth.fingers["right"] = _dedup([finger_state(shape), finger_state(shape2)])
+        truth.handshape["right"] = _dedup([shape, shape2])
+        truth.targets["right"] = {"site": nearest, "frame": first, "point": p0, "offset": off_a,
+                                  "contact": contact}
+        motion = Motion(poses, np.zeros((len(poses), 3)), np.zeros((len(poses), NUM_EXPRESSION)), fps=FPS,
+                        betas=signer.betas.astype(np.float32), text="",
+                        provenance={"source": "signforge-synth", "entry": self.entry.entry_id,
+                                    "seed": str(signer.seed)})
+        return motion, truth
+
+    def _timeline(self, static, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
+        """Rest -> approach (eased slerp) -> the solved frames -> return (eased slerp) -> rest."""
+        rest = self.rest
+        n = lead + approach + k + ret + tail
+        q = np.repeat(R.axis_angle_to_quaternion(rest)[None], n, 0)
+        q_static = R.axis_angle_to_quaternion(static)
+        core = np.repeat(q_static[None], k, 0)
+        for side, (sh, el, wr) in arms.items():
+            for joint, mats in ((f"{side}_shoulder", sh), (f"{side}_elbow", el), (f"{side}_wrist", wr)):
+                core[:, J[joint]] = R.matrix_to_quaternion(mats)
+        for side, track in hands.items():
+            core[:, list(hand_joints(side))] = R.axis_angle_to_quaternion(track)
+        s0 = lead + approach
+        q[s0:s0 + k] = core
+        w_in = ease(np.arange(1, approach + 1) / approach)[:, None, None]
+        q[lead:s0] = R.quaternion_slerp(np.broadcast_to(q[0], (approach,) + q.shape[1:]),
+                                        np.broadcast_to(core[0], (approach,) + q.shape[1:]), w_in)
+        w_out = ease(np.arange(1, ret + 1) / ret)[:, None, None]
+        q[s0 + k:s0 + k + ret] = R.quaternion_slerp(np.broadcast_to(core[-1], (ret,) + q.shape[1:]),
+                                                    np.broadcast_to(q[0], (ret,) + q.shape[1:]), w_out)
+        return R.quaternion_to_axis_angle(q)
+
+
+def _aim(rot: np.ndarray, offset: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Turn a hand (least rotation) so its contact point lies along ``direction`` from the wrist.
+
+    A bent middle finger or a thumb tip is not where the fingers point; this keeps the
+    wrist where a relaxed arm puts it. Returns the new (palm, fingers) directions.
+    """
+    v, w = _unit(rot @ offset), _unit(direction)
+    axis = np.cross(v, w)
+    angle = np.arctan2(np.linalg.norm(axis), v @ w)
+    q = _rot_about(axis if np.linalg.norm(axis) > 1e-9 else UP, angle) @ rot
+    return q @ DOWN, q @ np.array([-1.0, 0.0, 0.0])
+
+
+def _solve_arm(arm: Arm, pts, rot, offsets):
+    sh, el, wr, _ = arm.solve(pts, rot, offsets)
+    return sh, el, wr
+
+
+def _hand_track(shape, spread, shape2, spread2, blend, side) -> np.ndarray:
+    a = R.axis_angle_to_quaternion(H.hand_pose(shape, side, spread))
+    b = R.axis_angle_to_quaternion(H.hand_pose(shape2, side, spread2))
+    k = len(blend)
+    q = R.quaternion_slerp(np.broadcast_to(a, (k,) + a.shape), np.broadcast_to(b, (k,) + b.shape),
+                           blend[:, None, None])
+    return R.quaternion_to_axis_angle(q)
+
+
+def _wiggle(track: np.ndarray, k: int, side: str) -> np.ndarray:
+    """Movement "Other": the long fingers flutter (two eased cycles)."""
+    out = track.copy()
+    phase = np.sin(np.linspace(0, 4 * np.pi, k)) * np.sin(np.linspace(0, np.pi, k)) ** 2 * 0.35
+    flex = -1.0 if side == "left" else 1.0
+    for f in range(4):   # index, middle, pinky, ring knuckles
+        out[:, 3 * f, 2] += flex * phase * (1 if f % 2 else -1) * -1
+    return out
+
+
+def _smooth_noise(rng, k: int, scale: float) -> np.ndarray:
+    raw = rng.normal(0, 1, (k + 12, 3))
+    kernel = np.hanning(9)
+    kernel /= kernel.sum()
+    sm = np.stack([np.convolve(raw[:, i], kernel, mode="same") for i in range(3)], 1)[6:6 + k]
+    return sm / max(sm.std(), 1e-9) * scale
+
+
+def _dedup(labels) -> list:
+    out = []
+    for x in labels:
+        if not out or out[-1] != x:
+            out.append(x)
+    return out
+
+
+def _waypoints(ways, bulges, k: int):
+    """Eased strokes through waypoints (each stroke starts and ends at rest) and their labels."""
+    ways = [np.asarray(w, float) for w in ways]
+    m = len(ways) - 1
+    u = np.linspace(0, 1, k) * m
+    i = np.minimum(u.astype(int), m - 1)
+    s = ease(u - i)[:, None]
+    w0, w1 = np.stack(ways[:-1])[i], np.stack(ways[1:])[i]
+    b = np.stack(bulges)[i]
+    pts = w0 + (w1 - w0) * s + b * np.sin(np.pi * s)
+    labels = [direction_label(ways[j + 1] - ways[j]) for j in range(m)
+              if np.linalg.norm(ways[j + 1] - ways[j]) > 0.015]
+    return pts, labels
