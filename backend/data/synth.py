@@ -161,7 +161,7 @@ def _soft_limit(v: np.ndarray, limit) -> np.ndarray:
 
 
 def _rot_about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    return R.axis_angle_to_matrix(_unit(axis) * np.asarray(angle, float)[..., None])
+    return _rodrigues(_unit(axis) * np.asarray(angle, float)[..., None])
 
 
 def _rodrigues(rv: np.ndarray) -> np.ndarray:
@@ -177,6 +177,52 @@ def _rodrigues(rv: np.ndarray) -> np.ndarray:
     return np.eye(3) + sin * kx + cos1 * (kx @ kx)
 
 
+def _smooth_quaternions(q: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    """Gaussian-smooth (T, J, 4) quaternions over time, first and last frames held fixed."""
+    q = q.copy()
+    for t in range(1, len(q)):   # one hemisphere, so averaging is meaningful
+        flip = (q[t] * q[t - 1]).sum(-1) < 0
+        q[t][flip] *= -1
+    radius = int(3 * sigma)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(q[:1], radius, 0), q, np.repeat(q[-1:], radius, 0)])
+    out = sum(w * padded[i:i + len(q)] for i, w in enumerate(kernel))
+    out /= np.linalg.norm(out, axis=-1, keepdims=True)
+    # hold the ends exactly, fading the smoothing in over the first and last frames
+    fade = np.minimum(1.0, np.minimum(np.arange(len(q)), np.arange(len(q))[::-1]) / radius)[:, None, None]
+    mixed = (1 - fade) * q + fade * out
+    return mixed / np.linalg.norm(mixed, axis=-1, keepdims=True)
+
+
+def _xzy_angles(m: np.ndarray) -> np.ndarray:
+    """Inverse of ``_euler_xzy``: (..., 3, 3) -> (twist, flexion, deviation)."""
+    flex = np.arcsin(np.clip(-m[..., 0, 1], -1.0, 1.0))
+    return np.stack([np.arctan2(m[..., 2, 1], m[..., 1, 1]), flex, np.arctan2(m[..., 0, 2], m[..., 0, 0])], -1)
+
+
+def _jumps(mats: np.ndarray, limit: float = 0.25) -> bool:
+    """Whether a joint turns more than ``limit`` rad between two neighbouring frames."""
+    if len(mats) < 2:
+        return False
+    rel = np.einsum("tji,tjk->tik", mats[:-1], mats[1:])
+    cos = np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
+    return bool(np.arccos(cos).max() > limit)
+
+
+def _euler_xzy(a: np.ndarray) -> np.ndarray:
+    """(..., 3) angles -> Rx(a0) @ Rz(a1) @ Ry(a2), in numpy (the wrist's WRIST_ORDER)."""
+    def axis(i, t):
+        m = np.zeros(t.shape + (3, 3))
+        c, s_ = np.cos(t), np.sin(t)
+        j, k = [(1, 2), (2, 0), (0, 1)][i]
+        m[..., i, i] = 1.0
+        m[..., j, j], m[..., k, k] = c, c
+        m[..., j, k], m[..., k, j] = -s_, s_
+        return m
+    return axis(0, a[..., 0]) @ axis(2, a[..., 1]) @ axis(1, a[..., 2])
+
+
 def _palm_label(normals: np.ndarray) -> list[str]:
     return [PALM_LABELS[i] for i in np.argmax(_unit(normals) @ PALM_VECTORS.T, axis=-1)]
 
@@ -188,9 +234,13 @@ def direction_label(v: np.ndarray) -> str:
 
 # ------------------------------------------------------------------------ arm IK
 
-WRIST_LIMITS = np.array([1.5, 0.6, 1.35])   # twist (x), deviation (y), flexion (z) in the wrist frame
-ELBOW_MAX = 2.5
-SWINGS = tuple(np.radians([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0]))
+# Wrist limits (rad) as twist about the forearm (x), then flexion (z), then deviation (y):
+# R = Rx(twist) Rz(flexion) Ry(deviation). Euler angles keep each limit on its own axis
+# (a rotation vector would wrap at pi and flip the hand between frames).
+WRIST_ORDER = "XZY"
+WRIST_LIMITS = np.array([1.5, 1.35, 0.6])
+ELBOW_MAX = 2.6
+SWINGS = tuple(np.radians([0.0, -35.0, 35.0, -70.0, 70.0]))
 # Joint limits that a synthesized motion must satisfy (rotation angle of the local axis-angle).
 JOINT_LIMITS = {"shoulder": 2.9, "elbow": ELBOW_MAX + 0.05, "wrist": float(np.linalg.norm(WRIST_LIMITS)),
                 "collar": 0.5, "spine": 0.4, "finger": 1.9}
@@ -229,9 +279,10 @@ class Arm:
         self.rest_frame = np.stack([a1h, self.hinge, np.cross(a1h, self.hinge)], -1)
         out = np.array([SX[side], 0.0, 0.0])
         self.pole = _unit(DOWN + 0.45 * out + 0.25 * BACK)  # where a relaxed elbow points
+        self.swing = 0.0                                    # the last solve's elbow swing
 
     def solve(self, contact: np.ndarray, hand_rot: np.ndarray, offset: np.ndarray,
-              iterations: int = 4, relax: bool = True):
+              iterations: int = 3, refine: bool = True):
         """Local shoulder, elbow and wrist matrices (T, 3, 3) x 3 and the contact point reached.
 
         ``contact`` (T, 3): where the hand's contact point must go; ``hand_rot`` (T, 3, 3):
@@ -244,36 +295,40 @@ class Arm:
         for swing in SWINGS:
             raw = self._solve_once(goal, hand_rot, offset, swing)[4]
             over = np.maximum(np.abs(raw) / WRIST_LIMITS - 0.7, 0.0)
-            costs.append((over ** 2).sum(-1).mean() + 0.05 * swing ** 2)
-        swing = SWINGS[int(np.argmin(costs))]
-        best = None
+            costs.append((over ** 2).sum(-1).mean() + 0.3 * swing ** 2)
+        swing = self.swing = SWINGS[int(np.argmin(costs))]
+        d_min = self._d_min() * 1.02
         for _ in range(iterations):
             sh, el, wr, reached, _ = self._solve_once(goal, hand_rot, offset, swing)
-            err = np.linalg.norm(contact - reached, axis=-1)
-            if best is None:
-                best = [sh, el, wr, reached, err]
-            else:   # keep, per frame, the closest solve (an unreachable goal must not run away)
-                better = err < best[4]
-                for i, new in enumerate((sh, el, wr, reached, err)):
-                    best[i] = np.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, best[i])
-            goal = goal + (contact - reached)
-        if relax and best[4].max() > 0.003:
-            return self._refine(contact, hand_rot, offset, *best[:3])
-        return tuple(best[:4])
+            # move the wrist goal by the miss, but keep it inside the arm's reach (a goal that
+            # cannot be reached must not drift, or neighbouring frames would part ways)
+            goal = goal + 0.8 * (contact - reached)
+            v = goal - self.s_pos
+            dist = np.linalg.norm(v, axis=-1, keepdims=True)
+            goal = self.s_pos + v / np.maximum(dist, 1e-9) * np.clip(dist, d_min, 0.98 * (self.l1 + self.l2))
+        sh, el, wr, reached, _ = self._solve_once(goal, hand_rot, offset, swing)
+        if refine and (np.linalg.norm(contact - reached, axis=-1).max() > 0.003 or _jumps(wr) or _jumps(sh)):
+            return self._refine(contact, hand_rot, offset, sh, el, wr)
+        return sh, el, wr, reached
+
+    def _d_min(self) -> float:
+        return float(np.sqrt(self.l1 ** 2 + self.l2 ** 2 - 2 * self.l1 * self.l2 * np.cos(np.pi - ELBOW_MAX)))
 
     def _chain(self, x: np.ndarray, offset: np.ndarray):
         """Shoulder rotvec (3), elbow angle (1), wrist rotvec (3) per frame -> matrices, contact."""
         l_sh = _rodrigues(x[:, :3])
         l_el = _rodrigues(self.hinge * x[:, 3:4])
-        l_wr = _rodrigues(x[:, 4:])
+        l_wr = _euler_xzy(x[:, 4:])
         g_sh = self.g_collar @ l_sh
         g_el = g_sh @ l_el
         g_wr = g_el @ l_wr
         point = self.s_pos + g_sh @ self.a1 + g_el @ self.a2 + np.einsum("tij,tj->ti", g_wr, offset)
         return l_sh, l_el, l_wr, g_wr, point
 
-    def _residual(self, x, x0, contact, hand_rot, offset):
-        *_, g_wr, point = self._chain(x, offset)
+    def _residual(self, x, x0, contact, hand_rot, offset, elbow0, stay=0.005):
+        """Per-frame residuals of the refinement (see ``_refine``)."""
+        l_sh, _, _, g_wr, point = self._chain(x, offset)
+        elbow = self.s_pos + (self.g_collar @ l_sh) @ self.a1
         lim = 0.9 * WRIST_LIMITS
         return np.concatenate([
             point - contact,                                                  # metres
@@ -281,39 +336,54 @@ class Arm:
             np.maximum(np.abs(x[:, 4:]) - lim, 0.0),                          # wrist range
             np.maximum(x[:, 3:4] - ELBOW_MAX, 0.0) + np.maximum(0.05 - x[:, 3:4], 0.0),
             np.maximum(np.linalg.norm(x[:, :3], axis=1, keepdims=True) - 2.7, 0.0),
-            0.005 * (x - x0),                                                 # stay near the analytic pose
+            0.2 * (elbow - elbow0),                                           # keep the analytic elbow swing
+            stay * (x - x0),                                                  # stay near the start pose
         ], 1)
 
     def _refine(self, contact, hand_rot, offset, sh, el, wr, steps: int = 10):
-        """Damped Gauss-Newton from the analytic solve: the contact point first, then the wish."""
+        """Damped Gauss-Newton from the analytic solve: the contact point first, then the wish.
+
+        Frames are solved together; a frame that lands in another solution than its
+        predecessor (a jump of the arm between frames) is solved again from the
+        predecessor's pose, so the arm never flips between neighbouring frames.
+        """
         hinge_angle = R.matrix_to_axis_angle(el) @ self.hinge
         x = np.concatenate([R.matrix_to_axis_angle(sh), hinge_angle[:, None],
-                            R.matrix_to_axis_angle(wr)], 1)
-        x0 = x.copy()
+                            _xzy_angles(wr)], 1)
+        elbow0 = self.s_pos + (self.g_collar @ sh) @ self.a1
+        args = (contact, hand_rot, offset, elbow0)
+        x = self._gauss_newton(x, x.copy(), args, steps)
+        for t in range(1, len(x)):
+            if np.abs(x[t] - x[t - 1]).max() > 0.25:
+                sub = tuple(a[t:t + 1] for a in args) + (0.1,)   # hold on to the previous frame
+                x[t] = self._gauss_newton(x[t - 1:t].copy(), x[t - 1:t].copy(), sub, steps)[0]
+        l_sh, l_el, l_wr, _, point = self._chain(x, offset)
+        return l_sh, l_el, l_wr, point
+
+    def _gauss_newton(self, x, x0, args, steps):
         eps = 1e-5
         damping = np.full(len(x), 1e-4)
         for _ in range(steps):
-            r = self._residual(x, x0, contact, hand_rot, offset)
-            jac = np.empty(r.shape + (7,))
-            for i in range(7):
-                dx = x.copy()
-                dx[:, i] += eps
-                jac[:, :, i] = (self._residual(dx, x0, contact, hand_rot, offset) - r) / eps
+            n = len(x)
+            probe = np.concatenate([x[None], x[None] + eps * np.eye(7)[:, None, :]]).reshape(8 * n, 7)
+            tiled = tuple(np.concatenate([a] * 8) if isinstance(a, np.ndarray) else a for a in args)
+            allr = self._residual(probe, np.concatenate([x0] * 8), *tiled).reshape(8, n, -1)
+            r = allr[0]
+            jac = np.moveaxis((allr[1:] - r[None]) / eps, 0, -1)
             jtj = np.einsum("tri,trj->tij", jac, jac) + damping[:, None, None] * np.eye(7)
             step = np.linalg.solve(jtj, -np.einsum("tri,tr->ti", jac, r)[..., None])[..., 0]
             size = np.linalg.norm(step, axis=1, keepdims=True)
             trial = x + step * np.minimum(1.0, 0.3 / np.maximum(size, 1e-12))
-            better = (self._residual(trial, x0, contact, hand_rot, offset) ** 2).sum(1) < (r ** 2).sum(1)
+            better = (self._residual(trial, x0, *args) ** 2).sum(1) < (r ** 2).sum(1)
             x = np.where(better[:, None], trial, x)
             damping = np.where(better, damping * 0.3, damping * 10.0)
-        l_sh, l_el, l_wr, _, point = self._chain(x, offset)
-        return l_sh, l_el, l_wr, point
+        return x
 
     def _solve_once(self, wrist_goal, hand_rot, offset, swing: float = 0.0):
         v = wrist_goal - self.s_pos
         dist = np.linalg.norm(v, axis=-1, keepdims=True)
         u = v / np.maximum(dist, 1e-9)
-        d_min = np.sqrt(self.l1 ** 2 + self.l2 ** 2 - 2 * self.l1 * self.l2 * np.cos(np.pi - ELBOW_MAX))
+        d_min = self._d_min()
         d = np.clip(dist, d_min * 1.001, (self.l1 + self.l2) * 0.999)
         cos_a = np.clip((self.l1 ** 2 + d ** 2 - self.l2 ** 2) / (2 * self.l1 * d), -1.0, 1.0)
         pole = _unit(self.pole - (u @ self.pole)[:, None] * u)
@@ -322,9 +392,7 @@ class Arm:
         elbow = self.s_pos + self.l1 * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
         u1 = _unit(elbow - self.s_pos)
         u2 = _unit(self.s_pos + u * d - elbow)
-        n = np.cross(u1, u2)
-        n = np.where(np.linalg.norm(n, axis=-1, keepdims=True) > 1e-6, n, np.cross(u1, -pole))
-        n = _unit(n)
+        n = _unit(np.cross(pole, u))   # the elbow's hinge axis: normal to the arm's plane, never ill-posed
         target_frame = np.stack([u1, n, np.cross(u1, n)], -1)
         g_sh = target_frame @ self.rest_frame.T
         a2l = np.einsum("tji,tj->ti", g_sh, u2)            # forearm direction in the arm's rest frame
@@ -333,9 +401,8 @@ class Arm:
         local_el = _rot_about(np.broadcast_to(self.hinge, a2l.shape), theta)
         g_el = g_sh @ local_el
         local_wr = np.swapaxes(g_el, -1, -2) @ hand_rot
-        raw = R.matrix_to_axis_angle(local_wr)
-        rv = _soft_limit(raw, WRIST_LIMITS)
-        local_wr = R.axis_angle_to_matrix(rv)
+        raw = _xzy_angles(local_wr)
+        local_wr = _euler_xzy(_soft_limit(raw, WRIST_LIMITS))
         g_wr = g_el @ local_wr
         wrist = self.s_pos + g_sh @ self.a1 + g_el @ self.a2
         reached = wrist + np.einsum("tij,tj->ti", g_wr, offset)
@@ -572,21 +639,35 @@ class _Build:
         # (out to the side, below and in front of the target) toward the target.
         out = DIRECTIONS["right"]
         n = _unit(normal)
-        if n @ UP > 0.6:                 # a surface facing up (the other palm): from above
+        if kind in ("hand", "arm") and n @ UP > 0.6:    # a surface facing up (the other palm): from above
             return DOWN, _unit(FRONT + 0.4 * medial + 0.2 * DOWN)
-        if n @ UP < -0.6:                # a surface facing down (the back of a hand, under the chin)
+        if kind in ("hand", "arm") and n @ UP < -0.6:   # a surface facing down: from below
             return UP, _unit(FRONT + 0.4 * medial + 0.3 * UP)
         wrist = out * 0.06 + DOWN * 0.10 + FRONT * 0.08 + n * 0.05
         if self.site in ("d_shoulder", "clavicle"):   # folding back onto the own shoulder
             wrist = FRONT * 0.14 + DOWN * 0.02 + medial * 0.04
         for _ in range(15):  # an elbow bent less than its limit: keep the wrist off the shoulder
-            if np.linalg.norm(target + _unit(wrist) * reach - shoulder) >= 0.26:
+            if np.linalg.norm(target + _unit(wrist) * reach - shoulder) >= 0.19:
                 break
             wrist = wrist + FRONT * 0.03
         fingers = _unit(-wrist + self.rng.normal(0, 0.05, 3))
         palms = [BACK, medial, DOWN]
         palm = palms[int(np.argmin([abs(p @ fingers) for p in palms]))]
         return palm, fingers
+
+    def _reachable_aim(self, frame, target, rot, offset, direction):
+        """A hand rotation that points the contact part at the target along ``direction``
+        and that the wrist can make from the forearm the arm IK gives there."""
+        arm = Arm(self.rig, "right", frame[0], frame[1])
+        for _ in range(3):
+            palm, fingers = _aim(rot, offset, direction)
+            rot = hand_rotation("right", fingers, palm)
+            wrist = target - rot @ offset
+            sh, el, *_ = arm._solve_once(wrist[None], rot[None], offset[None])
+            g_el = arm.g_collar @ sh[0] @ el[0]
+            angles = np.clip(_xzy_angles(g_el.T @ rot), -0.75 * WRIST_LIMITS, 0.75 * WRIST_LIMITS)
+            rot = g_el @ _euler_xzy(angles)
+        return _aim(rot, offset, direction)
 
     # -- the other hand ---------------------------------------------------------------
     def _base_pose(self, pose: np.ndarray, shape: str, spread: bool) -> np.ndarray | None:
@@ -596,7 +677,7 @@ class _Build:
         right = DIRECTIONS["right"]
         site = self.site
         if site in ("n_upper_arm", "n_elbow"):
-            return None                                    # the hanging arm is the base
+            return None, None                              # the hanging arm is the base
         if self.kind == "arm":
             palm_up = site in ("n_forearm_inner", "n_wrist_inner", "n_elbow_front")
             where = np.array([-0.02, spine[1] - 0.2, spine[2] + 0.3])
@@ -619,7 +700,7 @@ class _Build:
         out[J["left_elbow"]] = R.matrix_to_axis_angle(el[0])
         out[J["left_wrist"]] = R.matrix_to_axis_angle(wr[0])
         out[list(hand_joints("left"))] = H.hand_pose(shape, "left", spread)
-        return out
+        return out, (where, rot[0], offset)
 
     # -- the dominant path --------------------------------------------------------------
     def _target(self, name: str, kind: str, frame, contact: bool):
@@ -704,12 +785,12 @@ class _Build:
         part = _contact_part(ph, shape, self.kind)
         static = self.rest.copy()
         truth = Truth(location=ph.minor_location, movement=ph.movement, two_handed=self.two)
-        base_shape = None
+        base_shape, base_track = None, None
         if self.two in ("base_same", "base_other"):
             nd = ph.nondominant_handshape
             base_shape = shape if self.two == "base_same" or nd not in H.HANDSHAPES and nd not in H.ALIASES \
                 else H.resolve(nd).name
-            based = self._base_pose(static, base_shape, H.resolve(base_shape).spread)
+            based, base_track = self._base_pose(static, base_shape, H.resolve(base_shape).spread)
             if based is not None:
                 static = based
             truth.handshape["left"] = [base_shape]
@@ -735,7 +816,8 @@ class _Build:
         palm0, fingers0 = self._orientation(part, self.kind, normal, p0, frame[1][J["right_shoulder"]],
                                             float(np.linalg.norm(off_a)))
         if part != "palm" and self.kind not in ("neutral", "away"):
-            palm0, fingers0 = _aim(hand_rotation("right", fingers0, palm0), off_a, fingers0)
+            palm0, fingers0 = self._reachable_aim(frame, p0, hand_rotation("right", fingers0, palm0), off_a,
+                                                  fingers0)
         u = np.linspace(0.0, 1.0, sign)
         twist = np.zeros(sign)
         if ph.ulnar_rotation == "1":
@@ -754,9 +836,15 @@ class _Build:
         offsets = off_a + blend[:, None] * (off_b - off_a)
         rot = hand_rotation("right", np.broadcast_to(fingers0, (k, 3)), palm_all)
         glob, pos, _ = frame
-        right = _solve_arm(Arm(self.rig, "right", glob, pos), pts, rot, offsets)
+        hold = lambda x: np.repeat(np.asarray(x)[None], k, 0)  # noqa: E731
+        arms = {"right": self._arm_track("right", frame, pts, rot, offsets, approach, ret,
+                                         normal * (0.07 if contact else 0.03))}
         hands = {"right": _hand_track(shape, spread, shape2, spread2, blend, "right")}
-        arms = {"right": right}
+        if base_track is not None:
+            where, b_rot, b_off = base_track
+            arms["left"] = self._arm_track("left", frame, hold(where), hold(b_rot), hold(b_off), approach, ret,
+                                           np.zeros(3))
+            hands["left"] = hold(H.hand_pose(base_shape, "left"))
         if ph.movement == "Other":
             hands["right"] = _wiggle(hands["right"], k, "right")
         if self.two == "symmetric":
@@ -768,7 +856,8 @@ class _Build:
             off_l = self._offset("left", part, shape, spread)
             off_l2 = self._offset("left", part, shape2, spread2)
             offs_l = off_l + blend[:, None] * (off_l2 - off_l)
-            arms["left"] = _solve_arm(Arm(self.rig, "left", glob, pos), m_pts, m_rot, offs_l)
+            arms["left"] = self._arm_track("left", frame, m_pts, m_rot, offs_l, approach, ret,
+                                           normal * mirror * (0.07 if contact else 0.03))
             hands["left"] = _hand_track(shape, spread, shape2, spread2, blend, "left")
             truth.contact["left"] = (_mirror_site(nearest), contact) if self.kind not in ("neutral", "away") else None
             truth.palm["left"] = _dedup(_palm_label(m_palm[[settle, -1]]))
@@ -791,26 +880,69 @@ class _Build:
                                     "seed": str(signer.seed)})
         return motion, truth
 
+    def _arm_track(self, side, frame, pts, rot, offsets, approach, ret, lift):
+        """Local shoulder/elbow/wrist quaternions (approach + sign + return, 3, 4).
+
+        The sign frames are solved exactly. On the way in (and out) the contact point
+        travels from where it hangs at rest, bowing forward so the hand never cuts through
+        the body; the arm follows it with the sign's elbow swing, the wrist turns in its
+        own frame from rest to the sign's first pose, and the whole arm eases into the
+        rest pose at one end and into the sign's first (last) pose at the other.
+        """
+        glob, pos, _ = frame
+        r_glob, r_pos, _ = self._frame(self.rest)
+        wr = J[f"{side}_wrist"]
+        arm = Arm(self.rig, side, glob, pos)
+        sh, el, wrs, _ = arm.solve(pts, rot, offsets)
+        core = R.matrix_to_quaternion(np.stack([sh, el, wrs], 1))           # (k, 3, 4)
+        joints = [J[f"{side}_{n}"] for n in ("shoulder", "elbow", "wrist")]
+        q_rest = R.axis_angle_to_quaternion(self.rest[joints])
+        rest_pt = r_pos[wr] + r_glob[wr] @ offsets[0]
+
+        def travel(a, b, n, q_from, q_to, toward_sign_at_end):
+            s = ease(np.arange(1, n + 1) / n)
+            path = a + (b - a) * s[:, None] + (FRONT * 0.12 + lift)[None] * np.sin(np.pi * s)[:, None]
+            q_hand = R.matrix_to_quaternion(np.stack([r_glob[wr], rot[0] if toward_sign_at_end else rot[-1]]))
+            turn = R.quaternion_slerp(np.broadcast_to(q_hand[0], (n, 4)), np.broadcast_to(q_hand[1], (n, 4)),
+                                      (s if toward_sign_at_end else 1 - s)[:, None])
+            rots = R.quaternion_to_matrix(turn)
+            goal = path - np.einsum("tij,tj->ti", rots, np.repeat(offsets[:1], n, 0))
+            a_sh, a_el, *_ = arm._solve_once(goal, rots, np.repeat(offsets[:1], n, 0), arm.swing)
+            guide = R.matrix_to_quaternion(np.stack([a_sh, a_el, a_el], 1))
+            guide[:, 2] = q_from[2]
+            w_sign = s if toward_sign_at_end else 1 - s
+            near_rest = ease((s if toward_sign_at_end else 1 - s) / 0.75)
+            sign_q = q_to if toward_sign_at_end else q_from
+            rest_q = q_from if toward_sign_at_end else q_to
+            mid = R.quaternion_slerp(np.broadcast_to(rest_q, guide.shape), guide, near_rest[:, None, None])
+            mid[:, 2] = R.quaternion_slerp(np.broadcast_to(rest_q[2], (n, 4)), np.broadcast_to(sign_q[2], (n, 4)),
+                                           w_sign[:, None])
+            return R.quaternion_slerp(mid, np.broadcast_to(sign_q, guide.shape), (w_sign ** 2)[:, None, None])
+
+        q_in = _smooth_quaternions(np.concatenate([q_rest[None], travel(rest_pt, pts[0], approach, q_rest,
+                                                                       core[0], True)]))[1:]
+        q_out = _smooth_quaternions(np.concatenate([travel(pts[-1], rest_pt, ret, core[-1], q_rest, False),
+                                                    q_rest[None]]))[:-1]
+        return np.concatenate([q_in, core, q_out])
+
     def _timeline(self, static, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
-        """Rest -> approach (eased slerp) -> the solved frames -> return (eased slerp) -> rest."""
-        rest = self.rest
+        """Rest -> approach -> the solved frames -> return -> rest, as (T, 55, 3) axis-angles."""
         n = lead + approach + k + ret + tail
-        q = np.repeat(R.axis_angle_to_quaternion(rest)[None], n, 0)
-        q_static = R.axis_angle_to_quaternion(static)
-        core = np.repeat(q_static[None], k, 0)
-        for side, (sh, el, wr) in arms.items():
-            for joint, mats in ((f"{side}_shoulder", sh), (f"{side}_elbow", el), (f"{side}_wrist", wr)):
-                core[:, J[joint]] = R.matrix_to_quaternion(mats)
-        for side, track in hands.items():
-            core[:, list(hand_joints(side))] = R.axis_angle_to_quaternion(track)
-        s0 = lead + approach
-        q[s0:s0 + k] = core
-        w_in = ease(np.arange(1, approach + 1) / approach)[:, None, None]
-        q[lead:s0] = R.quaternion_slerp(np.broadcast_to(q[0], (approach,) + q.shape[1:]),
-                                        np.broadcast_to(core[0], (approach,) + q.shape[1:]), w_in)
-        w_out = ease(np.arange(1, ret + 1) / ret)[:, None, None]
-        q[s0 + k:s0 + k + ret] = R.quaternion_slerp(np.broadcast_to(core[-1], (ret,) + q.shape[1:]),
-                                                    np.broadcast_to(q[0], (ret,) + q.shape[1:]), w_out)
+        q = np.repeat(R.axis_angle_to_quaternion(self.rest)[None], n, 0)
+        span = slice(lead, lead + approach + k + ret)
+        for side, track in arms.items():
+            q[span, [J[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")]] = track
+        for side, fingers in hands.items():
+            joints = list(hand_joints(side))
+            lax = R.axis_angle_to_quaternion(self.rest[joints])
+            core = R.axis_angle_to_quaternion(fingers)
+            w_in = ease(np.arange(1, approach + 1) / approach)[:, None, None]
+            w_out = ease(np.arange(1, ret + 1) / ret)[:, None, None]
+            fin_in = R.quaternion_slerp(np.broadcast_to(lax, (approach,) + lax.shape),
+                                        np.broadcast_to(core[0], (approach,) + lax.shape), w_in)
+            fin_out = R.quaternion_slerp(np.broadcast_to(core[-1], (ret,) + lax.shape),
+                                         np.broadcast_to(lax, (ret,) + lax.shape), w_out)
+            q[span, joints] = np.concatenate([fin_in, core, fin_out])
         return R.quaternion_to_axis_angle(q)
 
 
@@ -825,11 +957,6 @@ def _aim(rot: np.ndarray, offset: np.ndarray, direction: np.ndarray) -> tuple[np
     angle = np.arctan2(np.linalg.norm(axis), v @ w)
     q = _rot_about(axis if np.linalg.norm(axis) > 1e-9 else UP, angle) @ rot
     return q @ DOWN, q @ np.array([-1.0, 0.0, 0.0])
-
-
-def _solve_arm(arm: Arm, pts, rot, offsets):
-    sh, el, wr, _ = arm.solve(pts, rot, offsets)
-    return sh, el, wr
 
 
 def _hand_track(shape, spread, shape2, spread2, blend, side) -> np.ndarray:
