@@ -23,6 +23,7 @@ from ..body.skeleton import JOINT_INDEX as J
 from ..body.skeleton import NUM_EXPRESSION, NUM_JOINTS, hand_joints
 from ..motion.motion import Motion
 from . import handshapes as H
+from .hms import region
 from .lexicon import Entry, Phonology
 
 FPS = 25.0
@@ -77,6 +78,12 @@ _HAND_SITE_PALM = {"n_palm": "up", "n_heel": "up", "n_finger_front": "up",
                    "n_back_of_hand": "down", "n_finger_back": "down"}
 
 
+# What a touch on the other hand is called in the cues.
+_HAND_REGIONS = {"n_palm": "left palm", "n_heel": "left palm", "n_back_of_hand": "left back of the hand",
+                 "n_finger_front": "left fingers", "n_finger_back": "left fingers", "n_index_side": "left fingers",
+                 "n_pinky_side": "left fingers", "n_index_tip": "left fingers"}
+
+
 class SynthError(ValueError):
     """A lexicon entry that cannot be signed; the message names the reason."""
 
@@ -109,7 +116,7 @@ class Signer:
 @dataclass
 class Truth:
     """What the synthesizer meant, per hand ("dominant"/"other" -> "right"/"left")."""
-    contact: dict = field(default_factory=dict)     # side -> (site label, touched?) or None
+    contact: dict = field(default_factory=dict)     # side -> (region label, touched?) or None
     palm: dict = field(default_factory=dict)        # side -> list of palm labels over the sign
     strokes: dict = field(default_factory=dict)     # side -> list of stroke direction labels
     fingers: dict = field(default_factory=dict)     # side -> list of "open"/"closed"
@@ -125,13 +132,17 @@ class Truth:
         flip = {"left": "right", "right": "left"}
         strokes = {OTHER[k]: [flip.get(s, s) for s in v] for k, v in self.strokes.items()}
         palm = {OTHER[k]: [flip.get(s, s) for s in v] for k, v in self.palm.items()}
-        contact = {OTHER[k]: (None if v is None else (_mirror_site(v[0]), v[1]))
+        contact = {OTHER[k]: (None if v is None else (_mirror_label(v[0]), v[1]))
                    for k, v in self.contact.items()}
         m = np.array([-1.0, 1.0, 1.0])
         targets = {OTHER[k]: dict(v, site=_mirror_site(v["site"]), point=v["point"] * m, offset=v["offset"] * m)
                    for k, v in self.targets.items()}
         return Truth(contact, palm, strokes, swap(self.fingers), targets, self.sign_frames,
                      swap(self.handshape), self.location, self.movement, self.two_handed)
+
+
+def _mirror_label(label: str) -> str:
+    return label.replace("right ", "@").replace("left ", "right ").replace("@", "left ")
 
 
 def _mirror_site(name: str) -> str:
@@ -291,11 +302,12 @@ class Arm:
         goal = contact - np.einsum("tij,tj->ti", hand_rot, offset)
         # Swing the elbow about the shoulder-wrist line (one angle for the whole path) to
         # where the wrist needs the least bending, preferring the relaxed hanging elbow.
-        costs = []
-        for swing in SWINGS:
-            raw = self._solve_once(goal, hand_rot, offset, swing)[4]
-            over = np.maximum(np.abs(raw) / WRIST_LIMITS - 0.7, 0.0)
-            costs.append((over ** 2).sum(-1).mean() + 0.3 * swing ** 2)
+        n, k = len(goal), len(SWINGS)
+        swings = np.repeat(np.array(SWINGS), n)[:, None]
+        raw = self._solve_once(np.tile(goal, (k, 1)), np.tile(hand_rot, (k, 1, 1)), np.tile(offset, (k, 1)),
+                               swings)[4].reshape(k, n, 3)
+        over = np.maximum(np.abs(raw) / WRIST_LIMITS - 0.7, 0.0)
+        costs = (over ** 2).sum(-1).mean(1) + 0.3 * np.array(SWINGS) ** 2
         swing = self.swing = SWINGS[int(np.argmin(costs))]
         d_min = self._d_min() * 1.02
         for _ in range(iterations):
@@ -379,7 +391,10 @@ class Arm:
             damping = np.where(better, damping * 0.3, damping * 10.0)
         return x
 
-    def _solve_once(self, wrist_goal, hand_rot, offset, swing: float = 0.0):
+    def _solve_once(self, wrist_goal, hand_rot, offset, swing=0.0):
+        """One analytic solve; ``swing`` (a number or (T, 1)) turns the elbow about the
+        shoulder-wrist line. Returns local shoulder, elbow, wrist, the contact point reached
+        and the wrist angles asked for before the limits."""
         v = wrist_goal - self.s_pos
         dist = np.linalg.norm(v, axis=-1, keepdims=True)
         u = v / np.maximum(dist, 1e-9)
@@ -387,7 +402,7 @@ class Arm:
         d = np.clip(dist, d_min * 1.001, (self.l1 + self.l2) * 0.999)
         cos_a = np.clip((self.l1 ** 2 + d ** 2 - self.l2 ** 2) / (2 * self.l1 * d), -1.0, 1.0)
         pole = _unit(self.pole - (u @ self.pole)[:, None] * u)
-        if swing:
+        if np.any(swing):
             pole = np.cos(swing) * pole + np.sin(swing) * np.cross(u, pole)
         elbow = self.s_pos + self.l1 * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
         u1 = _unit(elbow - self.s_pos)
@@ -412,7 +427,7 @@ class Arm:
 
 # ------------------------------------------------------------------------ handshapes
 
-_OPEN, _CLOSED = set("ELCb"), set("FTOKHP")
+_OPEN, _CLOSED = set("ELCb"), set("FTOKH")
 
 
 def finger_state(shape_name: str) -> str:
@@ -536,6 +551,12 @@ class _Build:
             pose[list(hand_joints(side))] = H.hand_pose("lax", side)
         return pose
 
+    @property
+    def rest_frame(self):
+        if not hasattr(self, "_rest_frame"):
+            self._rest_frame = self._frame(self.rest)
+        return self._rest_frame
+
     def _frame(self, pose: np.ndarray):
         glob, pos = forward(pose[None], self.rig.rest_joints)
         return glob[0], pos[0], self.rig.sites(glob, pos)[0]
@@ -608,6 +629,7 @@ class _Build:
             else:
                 normal = _unit(point - head_c)
         dist = np.linalg.norm(sites - point, axis=1)
+        self.site_gap = float(dist.min())    # how far the target lies from the nearest named site
         nearest = self.rig_names()[int(np.argmin(dist))]
         return point, _unit(normal), nearest
 
@@ -680,7 +702,7 @@ class _Build:
             return None, None                              # the hanging arm is the base
         if self.kind == "arm":
             palm_up = site in ("n_forearm_inner", "n_wrist_inner", "n_elbow_front")
-            where = np.array([-0.02, spine[1] - 0.2, spine[2] + 0.3])
+            where = np.array([-0.02, spine[1] - 0.12, spine[2] + 0.3])
             palm, fingers = (UP if palm_up else DOWN), right
         elif site in ("n_palm", "n_heel", "n_finger_front"):
             where, palm, fingers = np.array([0.04, spine[1] - 0.16, spine[2] + 0.3]), UP, _unit(FRONT + 0.6 * right)
@@ -738,8 +760,10 @@ class _Build:
                     dirs = [n, DOWN, t1, UP] if surface else [FRONT, DOWN, medial, UP, -medial]
                     probs = [0.4, 0.3, 0.2, 0.1] if surface else [0.3, 0.3, 0.2, 0.1, 0.1]
                     d = dirs[rng.choice(len(dirs), p=probs)] * a
-                if surface:
+                if surface:   # never into the surface: along it or away from it
                     d = d - min(0.0, d @ n) * n + 0.3 * a * n
+                    if np.linalg.norm(d) < 0.6 * a:
+                        d = 0.7 * a * n + 0.3 * a * t1
                 bulge = np.zeros(3) if move == "Straight" else _unit(np.cross(d, n if surface else FRONT)) * 0.3 * np.linalg.norm(d)
             ways = [p0, p0 + d] * reps if reps > 1 else [p0, p0 + d]
             bulges = [bulge if i % 2 == 0 else -bulge for i in range(len(ways) - 1)]
@@ -800,6 +824,10 @@ class _Build:
         if self.two == "symmetric" and not site.startswith(("d_", "n_")):
             pass  # central sites are shifted below
         p0, normal, nearest = self._target(site, self.kind, frame, contact)
+        # The cues name sites: a touch between named sites (the clavicle) reads as "near"
+        # the closest one; the other hand is touched anywhere on its fingers, palm or back.
+        touches_site = contact and (self.site_gap < 0.012 or self.kind == "hand")
+        label = _HAND_REGIONS.get(site, region(nearest)) if self.kind == "hand" else region(nearest)
         if self.two == "symmetric" and not site.startswith(("d_", "n_")) and self.kind != "neutral":
             p0 = p0 + DIRECTIONS["right"] * 0.05
         # timeline (frames)
@@ -859,15 +887,23 @@ class _Build:
             arms["left"] = self._arm_track("left", frame, m_pts, m_rot, offs_l, approach, ret,
                                            normal * mirror * (0.07 if contact else 0.03))
             hands["left"] = _hand_track(shape, spread, shape2, spread2, blend, "left")
-            truth.contact["left"] = (_mirror_site(nearest), contact) if self.kind not in ("neutral", "away") else None
+            truth.contact["left"] = ((region(_mirror_site(nearest)), touches_site)
+                                     if self.kind not in ("neutral", "away") else None)
             truth.palm["left"] = _dedup(_palm_label(m_palm[[settle, -1]]))
-            truth.strokes["left"] = [{"left": "right", "right": "left"}.get(s, s) for s in strokes]
+            flip = {"left": "right", "right": "left"}
+            if alternating:   # the other hand runs the path backwards: reversed, opposite strokes
+                opposite = {"up": "down", "down": "up", "forward": "back", "back": "forward",
+                            "left": "right", "right": "left"}
+                left_strokes = [opposite.get(x, x) for x in reversed(strokes)]
+            else:
+                left_strokes = list(strokes)
+            truth.strokes["left"] = [flip.get(x, x) for x in left_strokes]
             truth.fingers["left"] = _dedup([finger_state(shape), finger_state(shape2)])
             truth.handshape["left"] = _dedup([shape, shape2])
         poses = self._timeline(static, arms, hands, lead, approach, k, ret, tail)
         first = lead + approach + settle
         truth.sign_frames = (first, first + sign)
-        truth.contact["right"] = (nearest, contact) if self.kind not in ("neutral", "away") else None
+        truth.contact["right"] = (label, touches_site) if self.kind not in ("neutral", "away") else None
         truth.palm["right"] = _dedup(_palm_label(palm[[0, -1]]))
         truth.strokes["right"] = strokes
         truth.fingers["right"] = _dedup([finger_state(shape), finger_state(shape2)])
@@ -890,7 +926,7 @@ class _Build:
         rest pose at one end and into the sign's first (last) pose at the other.
         """
         glob, pos, _ = frame
-        r_glob, r_pos, _ = self._frame(self.rest)
+        r_glob, r_pos, _ = self.rest_frame
         wr = J[f"{side}_wrist"]
         arm = Arm(self.rig, side, glob, pos)
         sh, el, wrs, _ = arm.solve(pts, rot, offsets)

@@ -1,0 +1,249 @@
+"""HandMotionScript: discrete cues measured from any ``Motion`` (synthesized or from video).
+
+Per frame it measures where each hand is relative to the body's sites and to the other
+hand, which way each palm faces, how each wrist moves and whether the fingers are open
+or closed. Hysteresis turns those signals into short label sequences per hand, such as
+``touch: [near chin, touch chin]``, ``palm: [down, up]``, ``moves: [forward, back,
+forward]``, ``fingers: [open, closed]`` and, for both hands, ``hands: [apart, touch]``.
+It never reads the phonology the motion was made from. numpy; never bpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..body.rig import Rig
+from ..body.sites import SITE_INDEX, SITE_NAMES
+from ..body.skeleton import JOINT_INDEX as J
+from ..motion.motion import Motion
+
+SIDES = ("left", "right")
+TOUCH_IN, TOUCH_OUT = 0.018, 0.03      # metres: start touching below, stop touching above
+NEAR = 0.12                            # a hand is "near" a site closer than this
+OPEN_BELOW, CLOSED_ABOVE = 0.7, 0.8    # mean knuckle + middle joint flexion (rad)
+PALM_MARGIN = 0.2                      # how much better a new palm direction must score
+STROKE_MIN = 0.02                      # metres: shorter wrist movements are not strokes
+PALM_LABELS = ("up", "down", "toward the body", "away from the body", "left", "right")
+PALM_VECTORS = np.array([[0, 1, 0], [0, -1, 0], [0, 0, -1], [0, 0, 1], [1, 0, 0], [-1, 0, 0]], float)
+DIRECTIONS = {"up": (0, 1, 0), "down": (0, -1, 0), "forward": (0, 0, 1), "back": (0, 0, -1),
+              "left": (1, 0, 0), "right": (-1, 0, 0)}
+
+
+def region(site: str) -> str:
+    """A site's plain name for cues and text: 'right_cheek' -> 'right cheek', 'lip_upper' -> 'mouth'."""
+    side = ""
+    for s in SIDES:
+        if site.startswith(s + "_"):
+            side, site = s + " ", site[len(s) + 1:]
+    base = {"lip_upper": "mouth", "lip_lower": "mouth", "forearm_inner": "forearm", "wrist_inner": "wrist",
+            "back_of_hand": "back of the hand", "upper_arm": "upper arm"}.get(site, site)
+    if base.endswith("_tip"):
+        base = "fingers"
+    if base in ("chest",) and side:
+        side = ""
+    return f"{side}{base}"
+
+
+def _hand_sites(side: str) -> list[str]:
+    return [f"{side}_palm", f"{side}_back_of_hand"] + [f"{side}_{f}_tip" for f in
+                                                       ("thumb", "index", "middle", "ring", "pinky")]
+
+
+def _reachable_sites(side: str) -> np.ndarray:
+    """Body sites a hand can touch: everything but its own hand, wrist and arm."""
+    own = set(_hand_sites(side)) | {f"{side}_{n}" for n in ("wrist", "wrist_inner", "forearm", "forearm_inner",
+                                                           "elbow", "upper_arm")}
+    return np.array([i for i, n in enumerate(SITE_NAMES) if n not in own])
+
+
+@dataclass
+class HandCues:
+    touch: list[str] = field(default_factory=list)    # "near chin", "touch chin", ...
+    palm: list[str] = field(default_factory=list)
+    moves: list[str] = field(default_factory=list)    # stroke directions or "circle"
+    fingers: list[str] = field(default_factory=list)  # "open" / "closed"
+    active: bool = False
+
+
+@dataclass
+class Cues:
+    hands: dict[str, HandCues]
+    between: list[str]                 # the two hands: "apart", "close", "touch"
+    frames: tuple[int, int]            # the window the labels describe
+    signals: dict = field(default_factory=dict, repr=False)   # per-frame measurements
+
+    def as_dict(self) -> dict:
+        out = {s: {"touch": h.touch, "palm": h.palm, "moves": h.moves, "fingers": h.fingers,
+                   "active": h.active} for s, h in self.hands.items()}
+        out["hands"] = self.between
+        return out
+
+
+def _hysteresis(values: np.ndarray, low: float, high: float, below: str, above: str) -> list[str]:
+    """Per-frame labels of a scalar with a dead band: switch only when a threshold is crossed."""
+    state = below if values[0] < (low + high) / 2 else above
+    out = []
+    for v in values:
+        if state == below and v > high:
+            state = above
+        elif state == above and v < low:
+            state = below
+        out.append(state)
+    return out
+
+
+def _compress(labels: list[str], min_run: int = 2) -> list[str]:
+    """Runs of labels -> their sequence, dropping runs shorter than ``min_run`` frames."""
+    runs: list[list] = []
+    for lab in labels:
+        if runs and runs[-1][0] == lab:
+            runs[-1][1] += 1
+        else:
+            runs.append([lab, 1])
+    kept = [r for r in runs if r[1] >= min_run] or runs[:1]
+    out: list[str] = []
+    for lab, _ in kept:
+        if lab and (not out or out[-1] != lab):
+            out.append(lab)
+    return out
+
+
+class HMS:
+    """Measures HandMotionScript cues on one body (the mannequin or a user's SMPL-X)."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def measure(self, motion: Motion, window: tuple[int, int] | None = None) -> Cues:
+        rig = Rig.from_body(self.body, motion.betas)
+        glob, pos = rig.fk(motion.poses.astype(float))
+        pos = pos + motion.trans[:, None, :].astype(float)
+        sites = rig.sites(glob, pos - motion.trans[:, None, :]) + motion.trans[:, None, :]
+        t0, t1 = window if window is not None else (0, motion.num_frames)
+        if not 0 <= t0 < t1 <= motion.num_frames:
+            raise ValueError(f"window {window} is outside the motion's {motion.num_frames} frames")
+        signals, hands = {}, {}
+        points = {s: self._hand_points(s, glob, pos, sites) for s in SIDES}
+        for side in SIDES:
+            hands[side], signals[side] = self._hand(side, motion, glob, pos, sites, points, t0, t1)
+        gap = np.linalg.norm(points["left"][:, :, None] - points["right"][:, None, :], axis=-1).min((1, 2))
+        between = ["touch" if g < TOUCH_IN else "close" if g < NEAR else "apart" for g in gap[t0:t1]]
+        signals["hand_gap"] = gap
+        both_active = hands["left"].active and hands["right"].active
+        return Cues(hands, _compress(between) if both_active else [], (t0, t1), signals)
+
+    @staticmethod
+    def _hand_points(side, glob, pos, sites) -> np.ndarray:
+        """(T, 8, 3): palm, back, five fingertips and the front of the fist."""
+        ids = [SITE_INDEX[n] for n in _hand_sites(side)]
+        sx = 1.0 if side == "left" else -1.0
+        wr = J[f"{side}_wrist"]
+        fist = pos[:, J[f"{side}_middle2"]] + glob[:, wr] @ np.array([sx * 0.012, -0.01, 0.0])
+        return np.concatenate([sites[:, ids], fist[:, None]], 1)
+
+    def _hand(self, side, motion, glob, pos, sites, points, t0, t1):
+        wr = J[f"{side}_wrist"]
+        pelvis_y = pos[:, J["pelvis"], 1]
+        wrist = pos[:, wr]
+        hanging = self._hanging_wrist(side, motion.betas) + pos[:, J["pelvis"]]
+        raised = (wrist[:, 1] - pelvis_y > 0.05) | (np.linalg.norm(wrist - hanging, axis=1) > 0.12)
+        cues = HandCues(active=bool(raised[t0:t1].mean() > 0.3))
+        reach = _reachable_sites(side)
+        d = np.linalg.norm(points[side][:, :, None] - sites[:, None, reach], axis=-1).min(1)   # (T, S')
+        nearest = reach[d.argmin(1)]
+        dist = d.min(1)
+        # the other hand is more than its sites: its finger bones count too (skin ~1 cm out)
+        other = "right" if side == "left" else "left"
+        bones = pos[:, [J[f"{other}_{f}{k}"] for f in ("index", "middle", "ring", "pinky", "thumb")
+                        for k in (2, 3)]]
+        d_bone = np.linalg.norm(points[side][:, :, None] - bones[:, None], axis=-1).min((1, 2)) - 0.01
+        on_finger = d_bone < dist
+        dist = np.where(on_finger, np.maximum(d_bone, 0.0), dist)
+        nearest = np.where(on_finger, SITE_INDEX[f"{other}_middle_tip"], nearest)
+        # touch / near with hysteresis on the distance to the nearest site
+        touching = _hysteresis(dist, TOUCH_IN, TOUCH_OUT, "touch", "free")
+        contact = []
+        for t in range(t0, t1):
+            name = region(SITE_NAMES[nearest[t]])
+            contact.append(f"touch {name}" if touching[t] == "touch" else f"near {name}" if dist[t] < NEAR else "")
+        # palm direction with hysteresis
+        normal = glob[:, wr] @ np.array([0.0, -1.0, 0.0])
+        scores = normal @ PALM_VECTORS.T
+        current = int(scores[t0].argmax())
+        palm = []
+        for t in range(t0, t1):
+            best = int(scores[t].argmax())
+            if scores[t, best] > scores[t, current] + PALM_MARGIN:
+                current = best
+            palm.append(PALM_LABELS[current])
+        # finger flexion
+        flex = self._flexion(motion, side)
+        fingers = _hysteresis(flex, OPEN_BELOW, CLOSED_ABOVE, "open", "closed")[t0:t1]
+        if cues.active:
+            cues.touch = _compress(contact, 1)   # a tap may touch for a single frame
+            cues.palm = _compress(palm, 3)
+            cues.fingers = _compress(fingers, 3)
+            cues.moves = strokes(sites[t0:t1, SITE_INDEX[f"{side}_palm"]], motion.fps)
+        return cues, {"site_distance": dist, "nearest_site": nearest, "palm_normal": normal,
+                      "flexion": flex, "wrist": wrist}
+
+    def _hanging_wrist(self, side: str, betas) -> np.ndarray:
+        """Where this body's wrist hangs with the arms down, relative to the pelvis joint."""
+        pose = np.zeros((1, 55, 3))
+        sx = 1.0 if side == "left" else -1.0
+        pose[0, J[f"{side}_shoulder"]] = (0.0, 0.0, -1.2 * sx)
+        pose[0, J[f"{side}_elbow"]] = (0.0, -0.3 * sx, 0.0)
+        _, pos = Rig.from_body(self.body, betas).fk(pose)
+        return pos[0, J[f"{side}_wrist"]] - pos[0, J["pelvis"]]
+
+    @staticmethod
+    def _flexion(motion: Motion, side: str) -> np.ndarray:
+        joints = [J[f"{side}_{f}{k}"] for f in ("index", "middle", "ring", "pinky") for k in (1, 2)]
+        return np.linalg.norm(motion.poses[:, joints].astype(float), axis=-1).mean(1)
+
+
+def strokes(path: np.ndarray, fps: float) -> list[str]:
+    """A hand's path (T, 3) -> stroke labels: split at pauses, named by net direction or 'circle'."""
+    wrist = path
+    if len(wrist) < 3:
+        return []
+    kernel = np.array([1, 2, 3, 2, 1], float) / 9
+    smooth = np.stack([np.convolve(np.pad(wrist[:, i], 2, mode="edge"), kernel, mode="valid")
+                       for i in range(3)], 1)
+    vel = np.gradient(smooth, axis=0) * fps
+    speed = np.linalg.norm(vel, axis=1)
+    if speed.max() < 0.05:
+        return []
+    slow = speed < max(0.35 * speed.max(), 0.05)
+    # segment boundaries: the slowest frame of each slow run
+    cuts, t = [0], 0
+    while t < len(slow):
+        if slow[t]:
+            start = t
+            while t < len(slow) and slow[t]:
+                t += 1
+            cuts.append(start + int(np.argmin(speed[start:t])))
+        t += 1
+    cuts.append(len(wrist) - 1)
+    cuts = sorted(set(cuts))
+    labels = []
+    names = list(DIRECTIONS)
+    dirs = np.array(list(DIRECTIONS.values()), float)
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        seg = smooth[a:b + 1]
+        disp = seg[-1] - seg[0]
+        length = np.linalg.norm(np.diff(seg, axis=0), axis=1).sum()
+        if length < STROKE_MIN:
+            continue
+        v = np.diff(seg, axis=0)
+        v = v[np.linalg.norm(v, axis=1) > 1e-5]
+        turning = 0.0
+        if len(v) > 2:
+            u = v / np.linalg.norm(v, axis=1, keepdims=True)
+            turning = float(np.arccos(np.clip((u[1:] * u[:-1]).sum(1), -1, 1)).sum())
+        if turning > np.radians(270) and length > 2.5 * np.linalg.norm(disp):
+            labels.append("circle")
+        elif np.linalg.norm(disp) >= STROKE_MIN:
+            labels.append(names[int(np.argmax(dirs @ disp))])
+    return labels
