@@ -31,20 +31,31 @@ class Rig:
         if betas is not None:
             flat = np.asarray(betas, float).reshape(-1)[: len(b)]
             b[: len(flat)] = flat
-        rest = skin["j_template"] + np.einsum("jkl,l->jk", skin["j_shapedirs"], b)
-        verts = skin["v_template"] + np.einsum("vkl,l->vk", skin["shapedirs"], b)
-        rel = verts[:, None, :] - rest[None, :, :]                     # (v, 55, 3)
-        rw = skin["reg"][:, :, None] * skin["weights"][None]           # (S, v, 55)
-        return cls(rest, rw.sum(1), np.einsum("svj,vjk->sjk", rw, rel), b)
+        key = (id(body), b.tobytes())
+        if key in _RIGS:
+            return _RIGS[key]
+        rest = skin["j_template"] + skin["j_shapedirs"] @ b
+        verts = skin["v_template"] + skin["shapedirs"] @ b
+        reg, w = skin["reg"], skin["weights"]                           # (S, v), (v, 55)
+        a = reg @ w                                                     # (S, 55)
+        wv = (w[:, :, None] * verts[:, None, :]).reshape(len(verts), -1)  # (v, 55 * 3)
+        b_off = (reg @ wv).reshape(len(reg), NUM_JOINTS, 3) - a[:, :, None] * rest[None]
+        rig = cls(rest, a, b_off, b)
+        if len(_RIGS) > 256:
+            _RIGS.clear()
+        _RIGS[key] = rig
+        return rig
 
     def fk(self, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(T, 55, 3) axis-angles (or (T, 55, 3, 3) matrices) -> global rotations and positions."""
         return forward(poses, self.rest_joints)
 
     def sites(self, glob: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """(T, S, 3) site positions for posed joints from ``fk``."""
-        return (np.einsum("sj,tjk->tsk", self.site_weights, pos)
-                + np.einsum("tjab,sjb->tsa", glob, self.site_offsets))
+        """(T, S, 3) site positions for posed joints from ``fk`` (two matrix products)."""
+        t = len(glob)
+        rot = glob.transpose(0, 2, 1, 3).reshape(t, 3, NUM_JOINTS * 3)          # (T, a, j*b)
+        turned = rot @ self.site_offsets.reshape(len(self.site_offsets), -1).T  # (T, a, S)
+        return self.site_weights @ pos + turned.transpose(0, 2, 1)
 
     def site(self, name: str) -> int:
         return SITE_INDEX[name]
@@ -69,6 +80,7 @@ def forward(poses: np.ndarray, rest_joints: np.ndarray) -> tuple[np.ndarray, np.
 
 
 _SKINS: dict[int, dict] = {}
+_RIGS: dict[tuple, "Rig"] = {}   # (body, betas) -> rig: synthesis and cues reuse one signer's rig
 
 
 def _site_skin(body) -> dict:
@@ -87,7 +99,7 @@ def _site_skin(body) -> dict:
             "v_template": vt[used],
             "shapedirs": shapedirs[used],
             "j_template": jreg @ vt,
-            "j_shapedirs": np.einsum("jv,vkl->jkl", jreg, shapedirs),
+            "j_shapedirs": np.einsum("jv,vkl->jkl", jreg, shapedirs),   # (55, 3, betas)
             "names": SITE_NAMES,
         }
     return _SKINS[key]

@@ -220,3 +220,65 @@ def euler_to_matrix(angles: torch.Tensor, order: str = "ZXY") -> torch.Tensor:
     axes = {"X": 0, "Y": 1, "Z": 2}
     mats = [_axis_matrix(axes[c], angles[..., n]) for n, c in enumerate(order)]
     return mats[0] @ mats[1] @ mats[2]
+
+
+# ------------------------------------------------------------------ numpy fast path
+# The data factory calls these thousands of times on arrays of a few dozen frames, where
+# torch's per-call overhead dominates; they match the torch versions above (tested).
+
+def np_quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
+    """Short-arc slerp of (..., 4) quaternions, t broadcasting against (..., 1)."""
+    q0 = q0 / np.linalg.norm(q0, axis=-1, keepdims=True)
+    q1 = q1 / np.linalg.norm(q1, axis=-1, keepdims=True)
+    dot = np.sum(q0 * q1, -1, keepdims=True)
+    q1 = np.where(dot < 0, -q1, q1)
+    omega = np.arccos(np.clip(np.abs(dot), 0.0, 1.0))
+    sin = np.sin(omega)
+    safe = np.where(sin < 1e-6, 1.0, sin)
+    t = np.asarray(t, float)
+    w0 = np.where(sin < 1e-6, 1 - t, np.sin((1 - t) * omega) / safe)
+    w1 = np.where(sin < 1e-6, t, np.sin(t * omega) / safe)
+    out = w0 * q0 + w1 * q1
+    return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def np_matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) -> (..., 4) (w, x, y, z) with w >= 0, by the largest of 4w², 4x², 4y², 4z²."""
+    tr = np.trace(m, axis1=-2, axis2=-1)
+    d = np.stack([tr, m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], -1)
+    pick = np.argmax(np.stack([tr, 2 * d[..., 1] - tr, 2 * d[..., 2] - tr, 2 * d[..., 3] - tr], -1), -1)
+    a, b, c = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
+    e, f, g = m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1]
+    rows = np.stack([
+        np.stack([1 + tr, a, b, c], -1),
+        np.stack([a, 1 + 2 * d[..., 1] - tr, e, f], -1),
+        np.stack([b, e, 1 + 2 * d[..., 2] - tr, g], -1),
+        np.stack([c, f, g, 1 + 2 * d[..., 3] - tr], -1),
+    ], -2)
+    q = np.take_along_axis(rows, pick[..., None, None], -2)[..., 0, :]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return np.where(q[..., :1] < 0, -q, q)
+
+
+def np_quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = np.where(q[..., :1] < 0, -q, q)
+    s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
+    angle = 2 * np.arctan2(s, q[..., :1])
+    return q[..., 1:] * np.where(s < 1e-6, 2 + angle ** 2 / 12, angle / np.where(s < 1e-6, 1.0, s))
+
+
+def np_axis_angle_to_quaternion(aa: np.ndarray) -> np.ndarray:
+    theta = np.linalg.norm(aa, axis=-1, keepdims=True)
+    k = np.where(theta < 1e-6, 0.5 - theta ** 2 / 48, np.sin(theta / 2) / np.where(theta < 1e-6, 1.0, theta))
+    return np.concatenate([np.cos(theta / 2), aa * k], -1)
+
+
+def np_quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)

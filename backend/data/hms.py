@@ -114,6 +114,7 @@ class HMS:
 
     def __init__(self, body):
         self.body = body
+        self._hanging: dict[tuple, np.ndarray] = {}
 
     def measure(self, motion: Motion, window: tuple[int, int] | None = None) -> Cues:
         rig = Rig.from_body(self.body, motion.betas)
@@ -190,6 +191,12 @@ class HMS:
 
     def _hanging_wrist(self, side: str, betas) -> np.ndarray:
         """Where this body's wrist hangs with the arms down, relative to the pelvis joint."""
+        key = (side, np.asarray(betas, np.float32).tobytes())
+        if key not in self._hanging:
+            self._hanging[key] = self._hang(side, betas)
+        return self._hanging[key]
+
+    def _hang(self, side: str, betas) -> np.ndarray:
         pose = np.zeros((1, 55, 3))
         sx = 1.0 if side == "left" else -1.0
         pose[0, J[f"{side}_shoulder"]] = (0.0, 0.0, -1.2 * sx)

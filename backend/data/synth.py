@@ -28,6 +28,7 @@ from .lexicon import Entry, Phonology
 
 FPS = 25.0
 MAX_SECONDS = 3.0
+POPULATION = 48          # distinct signer bodies that Signer.sample draws from
 UP, DOWN = np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0])
 FRONT, BACK = np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])
 # Body's left is +X. The dominant hand is the right one (left-handers are mirrored).
@@ -102,15 +103,22 @@ class Signer:
     left_handed: bool = False
     posture: np.ndarray = field(default_factory=lambda: np.zeros(5))  # spine1..3, neck, head lean (rad)
 
+    person: int = 0             # which of the population's bodies (betas and posture)
+
     @classmethod
     def sample(cls, seed: int, left_handed: bool | None = None) -> "Signer":
+        """A signer from a population of ``POPULATION`` people, each signing in a style of
+        this seed's own (tempo, size of movement, precision, tremor). A finite population,
+        as in a real corpus, also lets a build reuse each body's solved geometry."""
         rng = np.random.default_rng(seed)
+        person = int(rng.integers(POPULATION))
+        body = np.random.default_rng([POPULATION, person])
         betas = np.zeros(10)
-        betas[:4] = rng.normal(0.0, [0.9, 0.6, 0.4, 0.3])
+        betas[:4] = body.normal(0.0, [0.9, 0.6, 0.4, 0.3])
         lh = bool(rng.random() < 0.1) if left_handed is None else bool(left_handed)
         return cls(seed=seed, tempo=float(rng.uniform(0.85, 1.2)), amplitude=float(rng.uniform(0.8, 1.2)),
                    jitter=float(rng.uniform(0.004, 0.015)), tremor=float(rng.uniform(0.0005, 0.0025)),
-                   betas=betas, left_handed=lh, posture=rng.normal(0.0, 0.03, 5))
+                   betas=betas, left_handed=lh, posture=body.normal(0.0, 0.03, 5), person=person)
 
 
 @dataclass
@@ -352,7 +360,7 @@ class Arm:
             stay * (x - x0),                                                  # stay near the start pose
         ], 1)
 
-    def _refine(self, contact, hand_rot, offset, sh, el, wr, steps: int = 10):
+    def _refine(self, contact, hand_rot, offset, sh, el, wr, steps: int = 6):
         """Damped Gauss-Newton from the analytic solve: the contact point first, then the wish.
 
         Frames are solved together; a frame that lands in another solution than its
@@ -485,6 +493,7 @@ class Synthesizer:
     def __init__(self, body: Body | None = None):
         self.body = body if body is not None else Body.load()
         H.left_hand_pose("lax")  # solve (or read) the handshape table once
+        self._cache: dict = {}
 
     # -- public -----------------------------------------------------------------
     def synthesize(self, entry: Entry, signer: Signer | int = 0) -> tuple[Motion, Truth]:
@@ -492,7 +501,9 @@ class Synthesizer:
         ph = entry.phonology
         check_phonology(ph)
         rng = np.random.default_rng([signer.seed, _stable_hash(entry.entry_id)])
-        motion, truth = _Build(self.body, entry, ph, signer, rng).run()
+        if len(self._cache) > 20000:
+            self._cache.clear()
+        motion, truth = _Build(self.body, entry, ph, signer, rng, self._cache).run()
         if signer.left_handed:
             return motion.mirror(), truth.mirrored()
         return motion, truth
@@ -527,8 +538,10 @@ _TORSO = ("spine1", "spine2", "spine3", "neck", "head")
 class _Build:
     """One synthesis: the signer's body, the static torso, the plans and the timeline."""
 
-    def __init__(self, body: Body, entry: Entry, ph: Phonology, signer: Signer, rng):
+    def __init__(self, body: Body, entry: Entry, ph: Phonology, signer: Signer, rng, cache: dict):
         self.entry, self.ph, self.signer, self.rng = entry, ph, signer, rng
+        self.cache = cache      # per body and posture: offsets and the rest frame
+        self.body_key = (signer.betas.tobytes(), signer.posture.tobytes())
         self.rig = Rig.from_body(body, signer.betas)
         self.kind, self.site = LOCATIONS[ph.minor_location]
         self.two = SIGN_TYPES[ph.sign_type]
@@ -553,9 +566,10 @@ class _Build:
 
     @property
     def rest_frame(self):
-        if not hasattr(self, "_rest_frame"):
-            self._rest_frame = self._frame(self.rest)
-        return self._rest_frame
+        key = (self.body_key, "rest")
+        if key not in self.cache:
+            self.cache[key] = self._frame(self.rest)
+        return self.cache[key]
 
     def _frame(self, pose: np.ndarray):
         glob, pos = forward(pose[None], self.rig.rest_joints)
@@ -563,6 +577,12 @@ class _Build:
 
     def _offset(self, side: str, part: str, shape: str, spread: bool) -> np.ndarray:
         """The contact point in the wrist frame for a handshape (measured on the posed rig)."""
+        key = (self.body_key, side, part, shape, spread)
+        if key not in self.cache:
+            self.cache[key] = self._measure_offset(side, part, shape, spread)
+        return self.cache[key]
+
+    def _measure_offset(self, side: str, part: str, shape: str, spread: bool) -> np.ndarray:
         pose = self.rest.copy()
         pose[list(hand_joints(side))] = H.hand_pose(shape, side, spread)
         glob, pos, sites = self._frame(pose)
@@ -930,30 +950,30 @@ class _Build:
         wr = J[f"{side}_wrist"]
         arm = Arm(self.rig, side, glob, pos)
         sh, el, wrs, _ = arm.solve(pts, rot, offsets)
-        core = R.matrix_to_quaternion(np.stack([sh, el, wrs], 1))           # (k, 3, 4)
+        core = R.np_matrix_to_quaternion(np.stack([sh, el, wrs], 1))           # (k, 3, 4)
         joints = [J[f"{side}_{n}"] for n in ("shoulder", "elbow", "wrist")]
-        q_rest = R.axis_angle_to_quaternion(self.rest[joints])
+        q_rest = R.np_axis_angle_to_quaternion(self.rest[joints])
         rest_pt = r_pos[wr] + r_glob[wr] @ offsets[0]
 
         def travel(a, b, n, q_from, q_to, toward_sign_at_end):
             s = ease(np.arange(1, n + 1) / n)
             path = a + (b - a) * s[:, None] + (FRONT * 0.12 + lift)[None] * np.sin(np.pi * s)[:, None]
-            q_hand = R.matrix_to_quaternion(np.stack([r_glob[wr], rot[0] if toward_sign_at_end else rot[-1]]))
-            turn = R.quaternion_slerp(np.broadcast_to(q_hand[0], (n, 4)), np.broadcast_to(q_hand[1], (n, 4)),
+            q_hand = R.np_matrix_to_quaternion(np.stack([r_glob[wr], rot[0] if toward_sign_at_end else rot[-1]]))
+            turn = R.np_quaternion_slerp(np.broadcast_to(q_hand[0], (n, 4)), np.broadcast_to(q_hand[1], (n, 4)),
                                       (s if toward_sign_at_end else 1 - s)[:, None])
-            rots = R.quaternion_to_matrix(turn)
+            rots = R.np_quaternion_to_matrix(turn)
             goal = path - np.einsum("tij,tj->ti", rots, np.repeat(offsets[:1], n, 0))
             a_sh, a_el, *_ = arm._solve_once(goal, rots, np.repeat(offsets[:1], n, 0), arm.swing)
-            guide = R.matrix_to_quaternion(np.stack([a_sh, a_el, a_el], 1))
+            guide = R.np_matrix_to_quaternion(np.stack([a_sh, a_el, a_el], 1))
             guide[:, 2] = q_from[2]
             w_sign = s if toward_sign_at_end else 1 - s
             near_rest = ease((s if toward_sign_at_end else 1 - s) / 0.75)
             sign_q = q_to if toward_sign_at_end else q_from
             rest_q = q_from if toward_sign_at_end else q_to
-            mid = R.quaternion_slerp(np.broadcast_to(rest_q, guide.shape), guide, near_rest[:, None, None])
-            mid[:, 2] = R.quaternion_slerp(np.broadcast_to(rest_q[2], (n, 4)), np.broadcast_to(sign_q[2], (n, 4)),
+            mid = R.np_quaternion_slerp(np.broadcast_to(rest_q, guide.shape), guide, near_rest[:, None, None])
+            mid[:, 2] = R.np_quaternion_slerp(np.broadcast_to(rest_q[2], (n, 4)), np.broadcast_to(sign_q[2], (n, 4)),
                                            w_sign[:, None])
-            return R.quaternion_slerp(mid, np.broadcast_to(sign_q, guide.shape), (w_sign ** 2)[:, None, None])
+            return R.np_quaternion_slerp(mid, np.broadcast_to(sign_q, guide.shape), (w_sign ** 2)[:, None, None])
 
         q_in = _smooth_quaternions(np.concatenate([q_rest[None], travel(rest_pt, pts[0], approach, q_rest,
                                                                        core[0], True)]))[1:]
@@ -964,22 +984,22 @@ class _Build:
     def _timeline(self, static, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
         """Rest -> approach -> the solved frames -> return -> rest, as (T, 55, 3) axis-angles."""
         n = lead + approach + k + ret + tail
-        q = np.repeat(R.axis_angle_to_quaternion(self.rest)[None], n, 0)
+        q = np.repeat(R.np_axis_angle_to_quaternion(self.rest)[None], n, 0)
         span = slice(lead, lead + approach + k + ret)
         for side, track in arms.items():
             q[span, [J[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")]] = track
         for side, fingers in hands.items():
             joints = list(hand_joints(side))
-            lax = R.axis_angle_to_quaternion(self.rest[joints])
-            core = R.axis_angle_to_quaternion(fingers)
+            lax = R.np_axis_angle_to_quaternion(self.rest[joints])
+            core = R.np_axis_angle_to_quaternion(fingers)
             w_in = ease(np.arange(1, approach + 1) / approach)[:, None, None]
             w_out = ease(np.arange(1, ret + 1) / ret)[:, None, None]
-            fin_in = R.quaternion_slerp(np.broadcast_to(lax, (approach,) + lax.shape),
+            fin_in = R.np_quaternion_slerp(np.broadcast_to(lax, (approach,) + lax.shape),
                                         np.broadcast_to(core[0], (approach,) + lax.shape), w_in)
-            fin_out = R.quaternion_slerp(np.broadcast_to(core[-1], (ret,) + lax.shape),
+            fin_out = R.np_quaternion_slerp(np.broadcast_to(core[-1], (ret,) + lax.shape),
                                          np.broadcast_to(lax, (ret,) + lax.shape), w_out)
             q[span, joints] = np.concatenate([fin_in, core, fin_out])
-        return R.quaternion_to_axis_angle(q)
+        return R.np_quaternion_to_axis_angle(q)
 
 
 def _aim(rot: np.ndarray, offset: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -996,12 +1016,12 @@ def _aim(rot: np.ndarray, offset: np.ndarray, direction: np.ndarray) -> tuple[np
 
 
 def _hand_track(shape, spread, shape2, spread2, blend, side) -> np.ndarray:
-    a = R.axis_angle_to_quaternion(H.hand_pose(shape, side, spread))
-    b = R.axis_angle_to_quaternion(H.hand_pose(shape2, side, spread2))
+    a = R.np_axis_angle_to_quaternion(H.hand_pose(shape, side, spread))
+    b = R.np_axis_angle_to_quaternion(H.hand_pose(shape2, side, spread2))
     k = len(blend)
-    q = R.quaternion_slerp(np.broadcast_to(a, (k,) + a.shape), np.broadcast_to(b, (k,) + b.shape),
+    q = R.np_quaternion_slerp(np.broadcast_to(a, (k,) + a.shape), np.broadcast_to(b, (k,) + b.shape),
                            blend[:, None, None])
-    return R.quaternion_to_axis_angle(q)
+    return R.np_quaternion_to_axis_angle(q)
 
 
 def _wiggle(track: np.ndarray, k: int, side: str) -> np.ndarray:

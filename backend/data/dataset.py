@@ -1,0 +1,395 @@
+"""The data factory's dataset builder: lexicon -> sharded motions, texts, splits and stats.
+
+``build(config)`` plans every sample from the seed alone (word, true dictionary entry,
+signer, split), then synthesizes shards in worker processes. Each shard is a pair of files
+written atomically: ``shard-NNNNN.npz`` (274-D features, SMPL-X poses, lengths, betas) and
+``shard-NNNNN.jsonl`` (ids, words, entries, texts for the three conditions, HMS cues,
+signer, word sets). A finished shard is never redone, so an interrupted build resumes
+where it stopped and gives the same bytes as an uninterrupted one. Normalization
+statistics come from the train split at the end.
+
+Splits follow the paper: ``train`` and ``test_seen`` share words; ``test_unseen`` holds
+~10% of English words never seen in training. Two word-level sets mirror SignAvatar's
+ASL3DWord (30 and 103 words, >= 15 samples per word from varied signers, split 8:2).
+Variant assignment picks, for a word with several dictionary variants, whose phonology
+the sample's text is written from: ``random`` here, ``retrieval`` with any scorer that
+implements ``MotionTextScorer`` (THMR, from the models issue). The true entry is kept so
+assignment accuracy can be measured. numpy + torch; never bpy.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..atomic import atomic_path
+from .lexicon import Lexicon, read_lexicon, resolve_lexicon_path
+from .synth import SynthError, check_phonology
+
+FORMAT_VERSION = 1
+LICENCE_NOTE = ("Motions and texts are derived from ASL-LEX 2.0 (CC BY-NC 4.0): "
+                "non-commercial use only, with attribution to the ASL-LEX authors.")
+SPLITS = ("train", "test_seen", "test_unseen")
+
+
+class DatasetError(ValueError):
+    """A dataset request or folder that cannot be honoured; the message names why."""
+
+
+class MotionTextScorer(Protocol):
+    """A text-motion retrieval model: higher scores mean a better match."""
+
+    def score(self, features: np.ndarray, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    out: str
+    lexicon: str | None = None
+    samples: int = 1000
+    seed: int = 0
+    workers: int = 2
+    shard_size: int = 64
+    texts_per_sample: int = 3
+    assign: str = "random"                  # random | retrieval
+    unseen_fraction: float = 0.1
+    test_seen_fraction: float = 0.1
+    word_sets: tuple[int, ...] = (30, 103)
+    word_set_samples: int = 15
+    left_handed_fraction: float = 0.1
+
+    def plan_key(self) -> dict:
+        """What the plan depends on (workers and the output folder do not change the data)."""
+        d = asdict(self)
+        for k in ("out", "workers", "lexicon"):
+            d.pop(k)
+        return d
+
+
+# ------------------------------------------------------------------------ planning
+
+def synthesizable(lex: Lexicon) -> tuple[set[str], dict[str, str]]:
+    """Entry ids the synthesizer can sign, and the reason for each one it cannot."""
+    ok, why = set(), {}
+    for e in lex.entries:
+        try:
+            check_phonology(e.phonology)
+            ok.add(e.entry_id)
+        except SynthError as err:
+            why[e.entry_id] = str(err)
+    return ok, why
+
+
+def _rng(*keys) -> np.random.Generator:
+    return np.random.default_rng([zlib.crc32(str(k).encode()) for k in keys])
+
+
+def plan(lex: Lexicon, cfg: BuildConfig) -> list[dict]:
+    """Every sample of the dataset as a small spec; a pure function of the lexicon and config."""
+    if cfg.samples < 1:
+        raise DatasetError(f"--samples must be at least 1; got {cfg.samples}")
+    if cfg.assign not in ("random", "retrieval"):
+        raise DatasetError(f"--assign must be random or retrieval; got {cfg.assign!r}")
+    ok, _ = synthesizable(lex)
+    words = {w: [e for e in ids if e in ok] for w, ids in lex.word_candidates().items()}
+    words = {w: ids for w, ids in words.items() if ids}
+    names = sorted(words)
+    if len(names) < 10:
+        raise DatasetError(f"the lexicon has only {len(names)} signable words; need at least 10")
+    rng = _rng("split", cfg.seed)
+    order = list(rng.permutation(len(names)))
+    n_unseen = max(1, int(round(cfg.unseen_fraction * len(names))))
+    unseen = {names[i] for i in order[:n_unseen]}
+    seen = [names[i] for i in order[n_unseen:]]
+    specs = []
+    for i in range(cfg.samples):
+        r = _rng("sample", cfg.seed, i)
+        word = names[int(r.integers(len(names)))]
+        split = "test_unseen" if word in unseen else ("test_seen" if r.random() < cfg.test_seen_fraction
+                                                      else "train")
+        specs.append(_spec(f"s{i:07d}", word, words[word], split, r, cfg, []))
+    # Word-level sets (ASL3DWord-like): one fixed variant per word, many signers, 8:2.
+    biggest = max(cfg.word_sets) if cfg.word_sets else 0
+    if biggest:
+        pool = [w for w in seen if " " not in w]
+        pick = [pool[i] for i in _rng("wordsets", cfg.seed).permutation(len(pool))[:biggest]]
+        for rank, word in enumerate(pick):
+            sets = [f"w{n}" for n in cfg.word_sets if rank < n]
+            for k in range(cfg.word_set_samples):
+                r = _rng("wordset", cfg.seed, word, k)
+                split = "train" if k < int(round(0.8 * cfg.word_set_samples)) else "test"
+                spec = _spec(f"w{rank:03d}_{k:02d}", word, words[word][:1], f"word_{split}", r, cfg, sets)
+                specs.append(spec)
+    return specs
+
+
+def _spec(sid, word, candidates, split, r, cfg, sets) -> dict:
+    return {"id": sid, "word": word, "entry": candidates[int(r.integers(len(candidates)))],
+            "candidates": list(candidates), "split": split, "signer_seed": int(r.integers(2 ** 31)),
+            "left_handed": bool(r.random() < cfg.left_handed_fraction), "word_sets": sets,
+            "assign_seed": int(r.integers(2 ** 31))}
+
+
+# ------------------------------------------------------------------------ assignment
+
+class RandomAssigner:
+    """Pick any candidate variant of the word: the paper's baseline."""
+    mode = "random"
+
+    def assign(self, spec: dict, features: np.ndarray, describe: Callable[[str], str]) -> str:
+        cands = spec["candidates"]
+        return cands[int(np.random.default_rng(spec["assign_seed"]).integers(len(cands)))]
+
+
+class RetrievalAssigner:
+    """Pick the candidate whose dictionary description the retrieval model scores highest."""
+    mode = "retrieval"
+
+    def __init__(self, scorer: MotionTextScorer):
+        self.scorer = scorer
+
+    def assign(self, spec: dict, features: np.ndarray, describe: Callable[[str], str]) -> str:
+        cands = spec["candidates"]
+        if len(cands) == 1:
+            return cands[0]
+        scores = np.asarray(self.scorer.score(features, [describe(c) for c in cands]), float)
+        if scores.shape != (len(cands),):
+            raise DatasetError(f"the retrieval model returned {scores.shape} scores for {len(cands)} texts")
+        return cands[int(np.argmax(scores))]
+
+
+def make_assigner(mode: str, scorer: MotionTextScorer | None = None):
+    if mode == "random":
+        return RandomAssigner()
+    if mode == "retrieval":
+        if scorer is None:
+            raise DatasetError("--assign retrieval needs a retrieval model (THMR); none was given. "
+                               "Use --assign random, or pass --retrieval-model RUN_DIR once one is trained.")
+        return RetrievalAssigner(scorer)
+    raise DatasetError(f"unknown assignment mode {mode!r}; choose random or retrieval")
+
+
+# ------------------------------------------------------------------------ workers
+
+class ShardWorker:
+    """Synthesizes shards; one per process (it holds the body, the synthesizer and HMS)."""
+
+    def __init__(self, lexicon_path: str, cfg: BuildConfig, scorer: MotionTextScorer | None = None):
+        from ..body.model import Body
+        from .hms import HMS
+        from .synth import Synthesizer
+
+        self.lex = read_lexicon(lexicon_path)
+        self.by_id = self.lex.by_id()
+        self.cfg = cfg
+        body = Body.load()
+        self.synth = Synthesizer(body)
+        self.hms = HMS(body)
+        self.assigner = make_assigner(cfg.assign, scorer)
+        self._dictionary: dict[str, str] = {}
+
+    def describe_entry(self, entry_id: str) -> str:
+        """A dictionary variant's own description (canonical signer), for retrieval assignment."""
+        if entry_id not in self._dictionary:
+            from .synth import Signer
+            from .text import texts_for
+
+            entry = self.by_id[entry_id]
+            motion, truth = self.synth.synthesize(entry, Signer(seed=0))
+            cues = self.hms.measure(motion, truth.sign_frames)
+            self._dictionary[entry_id] = texts_for(entry, cues, "right", np.random.default_rng(0), 1)[
+                "phonology+hms"][0]
+        return self._dictionary[entry_id]
+
+    def sample(self, spec: dict):
+        from .synth import Signer
+        from .text import texts_for
+
+        entry = self.by_id[spec["entry"]]
+        signer = Signer.sample(spec["signer_seed"], left_handed=spec["left_handed"])
+        motion, truth = self.synth.synthesize(entry, signer)
+        features = motion.to_features()
+        cues = self.hms.measure(motion, truth.sign_frames)
+        assigned = self.assigner.assign(spec, features, self.describe_entry)
+        dominant = "left" if signer.left_handed else "right"
+        texts = texts_for(self.by_id[assigned], cues, dominant, np.random.default_rng(spec["assign_seed"]),
+                          self.cfg.texts_per_sample, word=spec["word"])
+        record = dict(spec, assigned=assigned, assignment=self.assigner.mode, texts=texts,
+                      hms=cues.as_dict(), frames=motion.num_frames, sign_frames=list(truth.sign_frames),
+                      dominant=dominant,
+                      signer={"tempo": signer.tempo, "amplitude": signer.amplitude,
+                              "betas": [round(float(b), 4) for b in signer.betas]})
+        return record, features, motion.poses, motion.betas
+
+    def shard(self, specs: list[dict], path_npz: Path, path_jsonl: Path) -> int:
+        records, feats, poses, betas = [], [], [], []
+        for spec in specs:
+            rec, f, p, b = self.sample(spec)
+            records.append(rec)
+            feats.append(f.astype(np.float32))
+            poses.append(p.astype(np.float32))
+            betas.append(b.astype(np.float32))
+        lengths = np.array([len(f) for f in feats], np.int32)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        with atomic_path(path_npz) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, features=np.concatenate(feats), poses=np.concatenate(poses), lengths=lengths,
+                     offsets=offsets, betas=np.stack(betas))
+        for k, rec in enumerate(records):
+            rec["shard"], rec["row"] = path_npz.name, k
+        with atomic_path(path_jsonl) as tmp:
+            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+        return len(records)
+
+
+_WORKER: ShardWorker | None = None
+
+
+def _init_worker(lexicon_path: str, cfg: BuildConfig) -> None:
+    global _WORKER
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER = ShardWorker(lexicon_path, cfg)
+
+
+def _run_shard(job) -> int:
+    specs, npz, jsonl = job
+    return _WORKER.shard(specs, Path(npz), Path(jsonl))
+
+
+# ------------------------------------------------------------------------ build
+
+def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
+          scorer: MotionTextScorer | None = None) -> dict:
+    """Build (or finish) the dataset in ``cfg.out``; returns the manifest."""
+    lex_path = str(resolve_lexicon_path(cfg.lexicon))
+    lex = read_lexicon(lex_path)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = plan(lex, cfg)
+    make_assigner(cfg.assign, scorer)   # fail early, before any work
+    plan_hash = hashlib.sha256(json.dumps([cfg.plan_key(), specs], sort_keys=True).encode()).hexdigest()
+    plan_file = out / "plan.json"
+    if plan_file.exists():
+        old = json.loads(plan_file.read_text())
+        if old.get("plan_hash") != plan_hash:
+            raise DatasetError(f"{out} holds a dataset built with other settings; use a new --out folder")
+    else:
+        with atomic_path(plan_file) as tmp:
+            tmp.write_text(json.dumps({"plan_hash": plan_hash, "config": cfg.plan_key()}, indent=1))
+    jobs = []
+    for k, start in enumerate(range(0, len(specs), cfg.shard_size)):
+        npz, jsonl = out / f"shard-{k:05d}.npz", out / f"shard-{k:05d}.jsonl"
+        if not (npz.exists() and jsonl.exists()):
+            jobs.append((specs[start:start + cfg.shard_size], str(npz), str(jsonl)))
+    done = len(specs) - sum(len(j[0]) for j in jobs)
+    if progress:
+        progress(done, len(specs))
+    if jobs:
+        if cfg.workers > 1 and scorer is None:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(lex_path, cfg)) as pool:
+                for n in pool.imap_unordered(_run_shard, jobs):
+                    done += n
+                    if progress:
+                        progress(done, len(specs))
+        else:
+            worker = ShardWorker(lex_path, cfg, scorer)
+            for specs_k, npz, jsonl in jobs:
+                done += worker.shard(specs_k, Path(npz), Path(jsonl))
+                if progress:
+                    progress(done, len(specs))
+    return _finish(out, cfg, lex, specs)
+
+
+def _finish(out: Path, cfg: BuildConfig, lex: Lexicon, specs: list[dict]) -> dict:
+    """Normalization statistics (train split) and the manifest."""
+    total = np.zeros(274)
+    total_sq = np.zeros(274)
+    frames = 0
+    counts: dict[str, int] = {}
+    correct = 0
+    multi = 0
+    shards = sorted(p.name for p in out.glob("shard-*.npz"))
+    for name in shards:
+        records = read_records(out / name.replace(".npz", ".jsonl"))
+        with np.load(out / name, allow_pickle=False) as z:
+            feats, lengths, offsets = z["features"], z["lengths"], z["offsets"]
+        for rec, n, o in zip(records, lengths, offsets):
+            counts[rec["split"]] = counts.get(rec["split"], 0) + 1
+            if len(rec["candidates"]) > 1:
+                multi += 1
+                correct += rec["assigned"] == rec["entry"]
+            if rec["split"] == "train":
+                f = feats[o:o + n].astype(np.float64)
+                total += f.sum(0)
+                total_sq += (f ** 2).sum(0)
+                frames += n
+    if frames == 0:
+        raise DatasetError("the train split is empty: raise --samples")
+    mean = total / frames
+    std = np.sqrt(np.maximum(total_sq / frames - mean ** 2, 0.0))
+    std = np.where(std < 1e-4, 1.0, std)   # constant features (rest joints) are not scaled
+    with atomic_path(out / "stats.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, mean=mean.astype(np.float32), std=std.astype(np.float32), frames=np.int64(frames))
+    _, why = synthesizable(lex)
+    manifest = {
+        "format_version": FORMAT_VERSION, "licence": LICENCE_NOTE, "config": asdict(cfg),
+        "lexicon": {"path": lex.path, "sha256": hashlib.sha256(Path(lex.path).read_bytes()).hexdigest(),
+                    "entries": len(lex), "not_synthesized": why},
+        "samples": len(specs), "splits": counts, "shards": shards,
+        "assignment": {"mode": cfg.assign, "multi_variant_samples": multi,
+                       "accuracy": (correct / multi) if multi else None},
+    }
+    with atomic_path(out / "dataset.json") as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    return manifest
+
+
+def read_records(path: str | os.PathLike) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+@dataclass
+class Dataset:
+    """A built dataset folder, read back: records per split and their motions."""
+    root: Path
+    manifest: dict
+    records: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> "Dataset":
+        root = Path(root)
+        if not (root / "dataset.json").exists():
+            raise DatasetError(f"{root}: not a SignForge dataset (no dataset.json); build one with "
+                               f"`signforge data build`")
+        manifest = json.loads((root / "dataset.json").read_text())
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise DatasetError(f"{root}: dataset format {manifest.get('format_version')}, "
+                               f"this SignForge reads {FORMAT_VERSION}")
+        records = []
+        for name in manifest["shards"]:
+            records += read_records(root / name.replace(".npz", ".jsonl"))
+        return cls(root, manifest, records)
+
+    def split(self, name: str) -> list[dict]:
+        return [r for r in self.records if r["split"] == name]
+
+    def motion(self, record: dict):
+        """The record's ``Motion`` (poses, betas; 25 fps)."""
+        from ..motion.motion import Motion
+
+        with np.load(self.root / record["shard"], allow_pickle=False) as z:
+            o, n = int(z["offsets"][record["row"]]), int(z["lengths"][record["row"]])
+            poses, betas = z["poses"][o:o + n], z["betas"][record["row"]]
+        return Motion(poses, np.zeros((n, 3)), np.zeros((n, 10)), fps=25.0, betas=betas,
+                      text=(record["texts"]["phonology+hms"] or [""])[0],
+                      provenance={"dataset_id": record["id"], "entry": record["entry"]})
