@@ -158,6 +158,159 @@ def demo(
     console.print(f"right palm to chin: {reach.min() * 100:.1f} .. {reach.max() * 100:.1f} cm")
 
 
+data_app = typer.Typer(no_args_is_help=True, help="The sign data factory: lexicon -> motions, texts, datasets.")
+app.add_typer(data_app, name="data")
+LexiconOption = typer.Option(None, "--lexicon", envvar="SIGNFORGE_LEXICON",
+                             help="ASL-LEX 2.0 signdata.csv; default: the shared development copy.")
+
+
+def _lexicon(path):
+    from .data.lexicon import LexiconError, read_lexicon
+
+    try:
+        return read_lexicon(path)
+    except LexiconError as exc:
+        _fail(str(exc))
+
+
+@data_app.command("coverage")
+def data_coverage_cmd(lexicon: Optional[Path] = LexiconOption,
+                      full: bool = typer.Option(False, help="List every value and what it maps to.")) -> None:
+    """Report which lexicon values map to what, and which entries are synthesized.
+
+    Example: signforge data coverage --full
+    """
+    from .data.coverage import coverage
+
+    cov = coverage(_lexicon(lexicon))
+    lines = cov.lines()
+    if not full:
+        lines = [ln for ln in lines if not ln.startswith("  '") or "UNKNOWN" in ln]
+    for ln in lines:
+        console.print(ln, markup=False, highlight=False)
+    unknown = cov.unknown_values()
+    console.print(f"unknown values: {len(unknown)}", markup=False)
+
+
+@data_app.command("synth")
+def data_synth_cmd(
+    entry_id: str = typer.Argument(..., help="ASL-LEX EntryID, e.g. castle_2."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy or .bvh)."),
+    seed: int = typer.Option(0, help="Signer seed: body, tempo, amplitude, tremor."),
+    left_handed: bool = typer.Option(False, "--left-handed", help="A left-hand-dominant signer."),
+    lexicon: Optional[Path] = LexiconOption,
+    smplx_path: Optional[Path] = SmplxOption,
+) -> None:
+    """Synthesize one dictionary sign as a motion file.
+
+    Example: signforge data synth castle_2 --seed 3 -o castle.npz
+    """
+    from .body.model import Body, BodyModelError
+    from .data.hms import HMS
+    from .data.synth import Signer, SynthError, Synthesizer
+    from .data.text import texts_for
+    from .io import MotionFileError, save_motion
+
+    lex = _lexicon(lexicon)
+    entry = lex.by_id().get(entry_id)
+    if entry is None:
+        close = [e for e in lex.by_id() if e.startswith(entry_id.split("_")[0])][:8]
+        _fail(f"no entry {entry_id!r} in {lex.path}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+    try:
+        body = Body.load(smplx_path)
+        motion, truth = Synthesizer(body).synthesize(entry, Signer.sample(seed, left_handed=left_handed))
+        cues = HMS(body).measure(motion, truth.sign_frames)
+        side = "left" if left_handed else "right"
+        text = texts_for(entry, cues, side, np.random.default_rng(seed), 1)["phonology+hms"]
+        motion = motion.with_(text=text[0] if text else "")
+        save_motion(motion, out, body=body if out.suffix.lower() == ".bvh" else None)
+    except (SynthError, BodyModelError, MotionFileError) as exc:
+        _fail(str(exc))
+    console.print(f"wrote {out} ({motion.num_frames} frames, {motion.duration:.2f} s)")
+    console.print(f"text: {motion.text}", markup=False)
+
+
+@data_app.command("build")
+def data_build_cmd(
+    out: Path = typer.Option(..., "--out", help="Dataset folder (created; an unfinished one is resumed)."),
+    samples: int = typer.Option(1000, help="Number of main samples (word-set samples come on top)."),
+    seed: int = typer.Option(0, help="Seed: the same seed gives the same dataset."),
+    workers: int = typer.Option(2, help="Worker processes."),
+    shard_size: int = typer.Option(64, help="Samples per shard file."),
+    texts: int = typer.Option(3, help="Free-text descriptions per sample."),
+    assign: str = typer.Option("random", help="Variant assignment: random or retrieval."),
+    word_sets: str = typer.Option("30,103", help="Sizes of the SignAvatar-style word sets ('' for none)."),
+    word_set_samples: int = typer.Option(15, help="Samples per word in the word sets."),
+    lexicon: Optional[Path] = LexiconOption,
+) -> None:
+    """Build a training dataset: motions, texts, splits and normalization statistics.
+
+    Example: signforge data build --out data/asl-lex --samples 5000 --seed 0
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .data.dataset import BuildConfig, DatasetError, build
+
+    try:
+        sets = tuple(int(x) for x in word_sets.split(",") if x.strip())
+    except ValueError:
+        _fail(f"--word-sets must be comma-separated numbers; got {word_sets!r}")
+    cfg = BuildConfig(out=str(out), lexicon=str(lexicon) if lexicon else None, samples=samples, seed=seed,
+                      workers=max(1, workers), shard_size=max(1, shard_size), texts_per_sample=max(1, texts),
+                      assign=assign, word_sets=sets, word_set_samples=word_set_samples)
+    _lexicon(lexicon)
+    with Progress(TextColumn("[bold]building[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task("samples", total=None)
+        try:
+            manifest = build(cfg, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except DatasetError as exc:
+            _fail(str(exc))
+    console.print(f"wrote {out}: {manifest['samples']} samples, splits {manifest['splits']}")
+    acc = manifest["assignment"]["accuracy"]
+    if acc is not None:
+        console.print(f"variant assignment ({cfg.assign}): {acc:.1%} of multi-variant samples get their "
+                      f"true entry's text")
+
+
+@app.command()
+def preview(
+    source: Path = typer.Argument(..., help="A motion file (.npz/.npy) or a dataset folder."),
+    out: Path = typer.Option(..., "-o", "--out", help="Contact sheet PNG."),
+    count: int = typer.Option(6, help="Motions to show from a dataset."),
+    frames: int = typer.Option(6, help="Frames per row."),
+    split: str = typer.Option("train", help="Dataset split to draw from."),
+    smplx_path: Optional[Path] = SmplxOption,
+) -> None:
+    """Draw stick figures with fingers from front, side and three-quarter views.
+
+    Example: signforge preview castle.npz -o castle.png
+    """
+    from .body.model import Body, BodyModelError
+    from .body.rig import Rig
+    from .data.dataset import Dataset, DatasetError
+    from .io import MotionFileError, load_motion
+    from .motion.preview import render_sheet
+
+    try:
+        body = Body.load(smplx_path)
+        if source.is_dir():
+            ds = Dataset.open(source)
+            records = ds.split(split)
+            if not records:
+                _fail(f"{source} has no samples in split {split!r}")
+            idx = np.linspace(0, len(records) - 1, min(count, len(records))).round().astype(int)
+            motions = [ds.motion(records[i]) for i in idx]
+            labels = [f"{records[i]['word']} ({records[i]['entry']})" for i in idx]
+        else:
+            motions, labels = [load_motion(source)], [source.name]
+        path = render_sheet(motions, lambda b: Rig.from_body(body, b).rest_joints, out, frames=frames,
+                            labels=labels)
+    except (DatasetError, MotionFileError, BodyModelError, ValueError) as exc:
+        _fail(str(exc))
+    console.print(f"wrote {path}")
+
+
 def main() -> None:
     try:
         app()

@@ -856,7 +856,10 @@ class _Build:
         approach = int(round(0.44 * tempo * FPS))
         settle = 5
         ret = int(round(0.44 * tempo * FPS))
-        budget = int(MAX_SECONDS * FPS) + 1 - (lead + approach + settle + ret + tail)
+        budget = int(MAX_SECONDS * FPS) - (lead + approach + settle + ret + tail)
+        if budget < 10:   # a slow signer: shorter approach and return, never a longer motion
+            approach, ret = approach - (10 - budget) // 2 - 1, ret - (10 - budget) // 2 - 1
+            budget = int(MAX_SECONDS * FPS) - (lead + approach + settle + ret + tail)
         sign = int(np.clip(round(self.entry.duration_ms / 1000.0 * tempo * FPS), 10, budget))
         k = settle + sign
         points, strokes = self._path(p0, normal, self.kind, contact, frame, sign)
