@@ -1,6 +1,6 @@
 """Benchmark runner: medians of repeated timings, written as JSON.
 
-Run: python -m benchmarks.run [--frames 10000] [--repeats 5]
+Run: python -m benchmarks.run [--suite body|data|all] [--frames 10000] [--samples 1200]
 """
 from __future__ import annotations
 
@@ -65,21 +65,74 @@ def body_suite(frames: int, repeats: int) -> dict:
     return results
 
 
+def data_suite(samples: int, repeats: int) -> dict:
+    """The data factory: per-stage time per sample, and dataset-build throughput (2 workers).
+
+    Throughput is reported twice: over the whole build (with worker start-up) and at steady
+    state, as the slope between a small and a large build run side by side.
+    """
+    from backend.data.dataset import BuildConfig, ShardWorker, build, plan
+    from backend.data.synth import Signer
+    from backend.data.text import texts_for
+
+    cfg = BuildConfig(out="-", samples=max(samples, 300), word_sets=())
+    worker = ShardWorker(None, cfg)
+    specs = plan(worker.lex, cfg)
+    for spec in specs[:50]:
+        worker.sample(spec)   # warm caches the way a long build does
+    stages = {"synthesize": [], "features": [], "hms": [], "text": []}
+    for spec in specs[50:250]:
+        entry = worker.by_id[spec["entry"]]
+        signer = Signer.sample(spec["signer_seed"], left_handed=spec["left_handed"])
+        t0 = time.perf_counter()
+        motion, truth = worker.synth.synthesize(entry, signer)
+        t1 = time.perf_counter()
+        motion.to_features()
+        t2 = time.perf_counter()
+        cues = worker.hms.measure(motion, truth.sign_frames)
+        t3 = time.perf_counter()
+        texts_for(entry, cues, "right", np.random.default_rng(0), 3, word=spec["word"])
+        t4 = time.perf_counter()
+        for k, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            stages[k].append(dt)
+    results = {f"{k}_ms_per_sample": round(statistics.median(v) * 1000, 2) for k, v in stages.items()}
+    for k, v in results.items():
+        print(f"{k:32s} {v:8.2f}")
+    timings = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (samples // 4, samples):
+            t0 = time.perf_counter()
+            build(BuildConfig(out=f"{tmp}/{n}", samples=n, seed=0, workers=2, word_sets=()))
+            timings[n] = time.perf_counter() - t0
+    small, big = samples // 4, samples
+    results["build_samples"] = big
+    results["build_seconds"] = round(timings[big], 2)
+    results["build_samples_per_s"] = round(big / timings[big], 1)
+    results["build_steady_samples_per_s"] = round((big - small) / (timings[big] - timings[small]), 1)
+    print(f"dataset build, 2 workers: {big} samples in {timings[big]:.1f} s = "
+          f"{results['build_samples_per_s']} samples/s; steady state {results['build_steady_samples_per_s']}")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--suite", choices=("body", "data", "all"), default="all")
+    parser.add_argument("--samples", type=int, default=1200, help="dataset build size for the data suite")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    out = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
-        "repeats": args.repeats,
-        "results": body_suite(args.frames, args.repeats),
-    }
-    path = RESULTS / "body.json"
-    path.write_text(json.dumps(out, indent=2))
-    print(f"wrote {path}")
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(),
+               "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
+    suites = {"body": lambda: body_suite(args.frames, args.repeats),
+              "data": lambda: data_suite(args.samples, args.repeats)}
+    for name, run in suites.items():
+        if args.suite not in (name, "all"):
+            continue
+        out = {"machine": machine, "repeats": args.repeats, "results": run()}
+        path = RESULTS / f"{name}.json"
+        path.write_text(json.dumps(out, indent=2))
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
