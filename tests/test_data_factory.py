@@ -381,3 +381,17 @@ def test_numpy_rotation_fast_path_matches_torch(rng):
     q2 = R.axis_angle_to_quaternion(rng.normal(size=(100, 3)))
     t = rng.random((100, 1))
     assert np.allclose(R.np_quaternion_slerp(q, q2, t), R.quaternion_slerp(q, q2, t), atol=1e-12)
+
+
+def test_hand_penetration_sees_a_hand_inside_the_chest(body):
+    from backend.body.collide import hand_penetration
+    from backend.motion import Motion
+
+    rest = Motion(np.zeros((1, 55, 3)), np.zeros((1, 3)), np.zeros((1, 10)), 25.0)
+    assert hand_penetration(body, rest)["torso"].max() == 0.0
+    # fold the right arm so that the hand is pushed through the chest
+    poses = np.zeros((1, 55, 3))
+    poses[0, J["right_shoulder"]] = (0.0, 1.5, 0.0)     # upper arm swung forward and across
+    poses[0, J["right_elbow"]] = (0.0, 2.0, 0.0)        # forearm folded back into the body
+    inside = hand_penetration(body, Motion(poses, np.zeros((1, 3)), np.zeros((1, 10)), 25.0))
+    assert inside["torso"].max() > 0.02

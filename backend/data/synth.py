@@ -79,6 +79,12 @@ _HAND_SITE_PALM = {"n_palm": "up", "n_heel": "up", "n_finger_front": "up",
                    "n_back_of_hand": "down", "n_finger_back": "down"}
 
 
+# Targets built between sites, snapped onto the skin.
+_ON_SURFACE = ("head_top", "under_chin", "clavicle", "torso_mid", "waist", "hip")
+# Symmetric two-handed signs at a central site: where each hand goes instead.
+_SYMMETRIC_SITES = {"chest": "d_chest", "torso_mid": "d_chest", "forehead": "d_temple", "head_top": "d_temple",
+                    "nose": "d_cheek", "mouth": "d_cheek", "lip_upper": "d_cheek", "chin": "d_cheek",
+                    "under_chin": "d_cheek", "neck": "clavicle"}
 # What a touch on the other hand is called in the cues.
 _HAND_REGIONS = {"n_palm": "left palm", "n_heel": "left palm", "n_back_of_hand": "left back of the hand",
                  "n_finger_front": "left fingers", "n_finger_back": "left fingers", "n_index_side": "left fingers",
@@ -539,6 +545,7 @@ class _Build:
     """One synthesis: the signer's body, the static torso, the plans and the timeline."""
 
     def __init__(self, body: Body, entry: Entry, ph: Phonology, signer: Signer, rng, cache: dict):
+        self.body = body
         self.entry, self.ph, self.signer, self.rng = entry, ph, signer, rng
         self.cache = cache      # per body and posture: offsets and the rest frame
         self.body_key = (signer.betas.tobytes(), signer.posture.tobytes())
@@ -570,6 +577,28 @@ class _Build:
         if key not in self.cache:
             self.cache[key] = self._frame(self.rest)
         return self.cache[key]
+
+    def _skin(self):
+        """The head and torso skin of this signer at rest: vertices and outward normals."""
+        key = (self.body_key, "surface")
+        if key not in self.cache:
+            from ..body.collide import BODY_PARTS, _vertex_normals
+
+            body = self.body
+            rest = Motion(self.rest[None], np.zeros((1, 3)), np.zeros((1, NUM_EXPRESSION)), fps=FPS,
+                          betas=self.signer.betas.astype(np.float32))
+            verts = body.pose(rest).vertices[0].astype(np.float64)
+            normals = _vertex_normals(verts, body.faces)
+            owner = body.model.lbs_weights.numpy().argmax(1)
+            keep = np.isin(owner, [J[n] for part in BODY_PARTS.values() for n in part])
+            self.cache[key] = (verts[keep], normals[keep])
+        return self.cache[key]
+
+    def _on_surface(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest head or torso skin point (and its outward normal) to ``point``."""
+        verts, normals = self._skin()
+        i = int(np.argmin(((verts - point) ** 2).sum(1)))
+        return verts[i].copy(), normals[i].copy()
 
     def _frame(self, pose: np.ndarray):
         glob, pos = forward(pose[None], self.rig.rest_joints)
@@ -630,6 +659,8 @@ class _Build:
         }
         if name in derived:
             point, normal = derived[name]
+            if name in _ON_SURFACE:   # a point between sites may lie inside: put it on the skin
+                point, normal = self._on_surface(point)
         else:
             point = s(name)
             if name in (f"{n}_palm",):
@@ -686,15 +717,27 @@ class _Build:
         if kind in ("hand", "arm") and n @ UP < -0.6:   # a surface facing down: from below
             return UP, _unit(FRONT + 0.4 * medial + 0.3 * UP)
         wrist = out * 0.06 + DOWN * 0.10 + FRONT * 0.08 + n * 0.05
-        if self.site in ("d_shoulder", "clavicle"):   # folding back onto the own shoulder
+        if self.site == "d_shoulder":   # folding back onto the own shoulder
             wrist = FRONT * 0.14 + DOWN * 0.02 + medial * 0.04
-        for _ in range(15):  # an elbow bent less than its limit: keep the wrist off the shoulder
-            if np.linalg.norm(target + _unit(wrist) * reach - shoulder) >= 0.19:
+        for _ in range(20):
+            w = np.linalg.norm(wrist)
+            into = wrist @ n / w          # how straight the fingers point into the skin
+            if into > 0.6:                # graze rather than stab, so the other fingers stay out
+                wrist = wrist - n * (into - 0.55) * w
+            elif np.linalg.norm(target + wrist / w * reach - shoulder) < 0.19:
+                wrist = wrist + _unit(0.5 * out + DOWN + 0.5 * FRONT) * 0.03   # keep the elbow from folding shut
+            else:
                 break
-            wrist = wrist + FRONT * 0.03
         fingers = _unit(-wrist + self.rng.normal(0, 0.05, 3))
-        palms = [BACK, medial, DOWN]
-        palm = palms[int(np.argmin([abs(p @ fingers) for p in palms]))]
+        if part == "fist":                # a fist leads with its knuckles: fingers into the surface
+            fingers = _unit(-n + 0.2 * UP + self.rng.normal(0, 0.05, 3))
+        # The palm most across the fingers that neither faces into the skin (the curled
+        # fingers and a folded thumb lie on the palm side) nor turns the thumb side into it.
+        palms = [BACK, medial, DOWN, -medial]
+        thumb = [np.cross(fingers, p) for p in palms]     # the right hand's thumb side
+        score = [abs(p @ fingers) + 2.0 * max(0.0, -(_unit(t) @ n)) + 2.0 * max(0.0, -(p @ n) - 0.3)
+                 + (0.3 if i == 3 else 0.0) for i, (p, t) in enumerate(zip(palms, thumb))]
+        palm = palms[int(np.argmin(score))]
         return palm, fingers
 
     def _reachable_aim(self, frame, target, rot, offset, direction):
@@ -841,15 +884,15 @@ class _Build:
             truth.fingers["left"] = [finger_state(base_shape)]
         frame = self._frame(static)
         site = self.site
-        if self.two == "symmetric" and not site.startswith(("d_", "n_")):
-            pass  # central sites are shifted below
+        if self.two == "symmetric":   # both hands cannot share a central site: each takes its side's
+            site = _SYMMETRIC_SITES.get(site, site)
         p0, normal, nearest = self._target(site, self.kind, frame, contact)
         # The cues name sites: a touch between named sites (the clavicle) reads as "near"
         # the closest one; the other hand is touched anywhere on its fingers, palm or back.
         touches_site = contact and (self.site_gap < 0.012 or self.kind == "hand")
         label = _HAND_REGIONS.get(site, region(nearest)) if self.kind == "hand" else region(nearest)
-        if self.two == "symmetric" and not site.startswith(("d_", "n_")) and self.kind != "neutral":
-            p0 = p0 + DIRECTIONS["right"] * 0.05
+        if self.two == "symmetric" and not site.startswith(("d_", "n_")) and self.kind not in ("neutral", "away"):
+            p0 = p0 + DIRECTIONS["right"] * 0.05 + normal * 0.01
         # timeline (frames)
         tempo = signer.tempo
         lead, tail = int(rng.integers(2, 5)), int(rng.integers(2, 4))
@@ -903,7 +946,7 @@ class _Build:
             mirror = np.array([-1.0, 1.0, 1.0])
             m_pts = (pts[::-1] if alternating else pts) * mirror
             m_palm = (palm_all[::-1] if alternating else palm_all) * mirror
-            m_rot = hand_rotation("left", np.broadcast_to(fingers0 * mirror, (k, 3)), m_palm)
+            m_rot = mirror[:, None] * (rot[::-1] if alternating else rot) * mirror[None, :]   # M R M
             off_l = self._offset("left", part, shape, spread)
             off_l2 = self._offset("left", part, shape2, spread2)
             offs_l = off_l + blend[:, None] * (off_l2 - off_l)
@@ -960,7 +1003,9 @@ class _Build:
 
         def travel(a, b, n, q_from, q_to, toward_sign_at_end):
             s = ease(np.arange(1, n + 1) / n)
-            path = a + (b - a) * s[:, None] + (FRONT * 0.12 + lift)[None] * np.sin(np.pi * s)[:, None]
+            # bow forward, the more so the further the hand crosses in front of the body
+            bow = FRONT * (0.12 + 0.5 * abs(a[0] - b[0])) + lift
+            path = a + (b - a) * s[:, None] + bow[None] * np.sin(np.pi * s)[:, None]
             q_hand = R.np_matrix_to_quaternion(np.stack([r_glob[wr], rot[0] if toward_sign_at_end else rot[-1]]))
             turn = R.np_quaternion_slerp(np.broadcast_to(q_hand[0], (n, 4)), np.broadcast_to(q_hand[1], (n, 4)),
                                       (s if toward_sign_at_end else 1 - s)[:, None])

@@ -1,0 +1,49 @@
+"""How deep a motion's hands go into its own head and torso, measured on the skinned mesh.
+
+Hand points (fingertips, palms, wrists) are compared with the nearest vertex of the head
+and torso surfaces; a point behind that vertex's outward normal is inside by that much.
+For checks of synthesized and reconstructed motions. numpy + smplx; never bpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .sites import SITE_INDEX
+from .skeleton import JOINT_INDEX as J
+
+HAND_SITES = tuple(f"{side}_{n}" for side in ("left", "right")
+                   for n in ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip", "palm",
+                             "back_of_hand"))
+BODY_PARTS = {"head": ("head", "jaw", "neck"), "torso": ("spine1", "spine2", "spine3", "pelvis")}
+
+
+def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    n = np.zeros_like(verts)
+    tri = verts[:, faces] if verts.ndim == 3 else verts[faces]
+    fn = np.cross(tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :])
+    for k in range(3):
+        np.add.at(n, (slice(None), faces[:, k]) if verts.ndim == 3 else faces[:, k], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+
+
+def hand_penetration(body, motion, parts=("head", "torso")) -> dict[str, np.ndarray]:
+    """Per part, (T,) the deepest any hand point lies inside it (metres; 0 when outside)."""
+    posed = body.pose(motion)
+    verts = posed.vertices.astype(np.float64)
+    owner = body.model.lbs_weights.numpy().argmax(1)
+    normals = _vertex_normals(verts, body.faces)
+    sites = body.sites.positions(verts)
+    points = sites[:, [SITE_INDEX[n] for n in HAND_SITES]]
+    points = np.concatenate([points, posed.joints[:, [J["left_wrist"], J["right_wrist"]]]], 1)
+    out = {}
+    for part in parts:
+        ids = np.flatnonzero(np.isin(owner, [J[n] for n in BODY_PARTS[part]]))
+        v, nrm = verts[:, ids], normals[:, ids]
+        d2 = ((points[:, :, None, :] - v[:, None, :, :]) ** 2).sum(-1)       # (T, P, V)
+        near = d2.argmin(-1)
+        nv = np.take_along_axis(v, near[..., None].repeat(3, -1), 1)
+        nn = np.take_along_axis(nrm, near[..., None].repeat(3, -1), 1)
+        depth = -((points - nv) * nn).sum(-1)                                  # > 0: behind the surface
+        close = np.sqrt(np.take_along_axis(d2, near[..., None], -1)[..., 0]) < 0.06
+        out[part] = np.where(close, np.maximum(depth, 0.0), 0.0).max(1)
+    return out
