@@ -395,3 +395,17 @@ def test_hand_penetration_sees_a_hand_inside_the_chest(body):
     poses[0, J["right_elbow"]] = (0.0, 2.0, 0.0)        # forearm folded back into the body
     inside = hand_penetration(body, Motion(poses, np.zeros((1, 3)), np.zeros((1, 10)), 25.0))
     assert inside["torso"].max() > 0.02
+
+
+@needs_lexicon
+def test_compounds_sign_their_morphemes_in_turn(lex, synth):
+    from backend.data.synth import MAX_SECONDS
+
+    entry = next(e for e in lex.entries if len(e.morphemes) == 2
+                 and e.morphemes[0].handshape != e.morphemes[1].handshape)
+    motion, truth = synth.synthesize(entry, 2)
+    assert truth.handshape["right"] == [entry.morphemes[0].handshape, entry.morphemes[1].handshape] or \
+        truth.handshape["left"] == [entry.morphemes[0].handshape, entry.morphemes[1].handshape]
+    assert motion.duration <= MAX_SECONDS + 1e-6
+    single, _ = synth.synthesize(entry.__class__(**{**entry.__dict__, "morphemes": entry.morphemes[:1]}), 2)
+    assert motion.num_frames > single.num_frames - 5

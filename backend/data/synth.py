@@ -29,6 +29,7 @@ from .lexicon import Entry, Phonology
 FPS = 25.0
 MAX_SECONDS = 3.0
 POPULATION = 48          # distinct signer bodies that Signer.sample draws from
+MAX_MORPHEMES = 2        # compounds: the first two morphemes are signed
 UP, DOWN = np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0])
 FRONT, BACK = np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])
 # Body's left is +X. The dominant hand is the right one (left-handers are mirrored).
@@ -506,12 +507,54 @@ class Synthesizer:
         signer = signer if isinstance(signer, Signer) else Signer.sample(int(signer))
         ph = entry.phonology
         check_phonology(ph)
-        rng = np.random.default_rng([signer.seed, _stable_hash(entry.entry_id)])
         if len(self._cache) > 20000:
             self._cache.clear()
-        motion, truth = _Build(self.body, entry, ph, signer, rng, self._cache).run()
+        later = [m for m in entry.morphemes[1:MAX_MORPHEMES] if _signable(m)]
+        if later:
+            motion, truth = self._compound(entry, [ph] + later, signer)
+        else:
+            rng = np.random.default_rng([signer.seed, _stable_hash(entry.entry_id)])
+            motion, truth = _Build(self.body, entry, ph, signer, rng, self._cache).run()
         if signer.left_handed:
             return motion.mirror(), truth.mirrored()
+        return motion, truth
+
+    def _compound(self, entry: Entry, parts: list[Phonology], signer: Signer) -> tuple[Motion, Truth]:
+        """A compound sign: each morpheme signed in turn (its share of the duration), the
+        hands going straight from one morpheme to the next, fitted into MAX_SECONDS."""
+        from dataclasses import replace
+
+        gap = 8   # frames of eased travel from one morpheme's last pose to the next one's first
+        n = len(parts)
+        fixed = 8 + 2 * round(0.44 * signer.tempo * FPS) + n * 5 + (n - 1) * gap   # rest, approach, settles...
+        frames = min(entry.duration_ms / 1000 * signer.tempo * FPS / n, (MAX_SECONDS * FPS - fixed) / n)
+        share = max(frames, 10) / (signer.tempo * FPS) * 1000   # ms of sign per morpheme
+        pieces = []
+        for k, ph in enumerate(parts):
+            rng = np.random.default_rng([signer.seed, _stable_hash(entry.entry_id), k])
+            part = replace(entry, duration_ms=share, morphemes=(ph,))
+            pieces.append(_Build(self.body, part, ph, signer, rng, self._cache).run())
+        motion, truth = pieces[0]
+        motion = motion.cut(0, truth.sign_frames[1])          # up to the end of its sign (at rest)
+        sign_end = truth.sign_frames[1]
+        for m, t in pieces[1:]:
+            start = max(0, t.sign_frames[0] - 5)              # from its settle (at rest)
+            ends = Motion(np.stack([motion.poses[-1], m.poses[start]]), np.zeros((2, 3)),
+                          np.zeros((2, NUM_EXPRESSION)), fps=FPS)
+            travel = ends._sample(ease(np.arange(1, gap + 1) / (gap + 1)))
+            offset = motion.num_frames + gap - start
+            motion = motion.concat(travel.with_(betas=motion.betas)).concat(m.cut(start).with_(betas=motion.betas))
+            sign_end = t.sign_frames[1] + offset
+            truth.handshape["right"] = _dedup(truth.handshape["right"] + t.handshape["right"])
+            truth.strokes["right"] = truth.strokes["right"] + t.strokes.get("right", [])
+        truth.sign_frames = (truth.sign_frames[0], min(sign_end, motion.num_frames))
+        limit = int(MAX_SECONDS * FPS)
+        if motion.num_frames > limit:   # too long: play it faster, frames mapped along
+            scale = (limit - 1) / (motion.num_frames - 1)
+            motion = motion._sample(np.arange(limit) / scale)
+            truth.sign_frames = tuple(int(round(f * scale)) for f in truth.sign_frames)
+            for tg in truth.targets.values():
+                tg["frame"] = int(round(tg["frame"] * scale))
         return motion, truth
 
 
@@ -519,6 +562,14 @@ def _stable_hash(text: str) -> int:
     import zlib
 
     return zlib.crc32(text.encode())
+
+
+def _signable(ph: Phonology) -> bool:
+    try:
+        check_phonology(ph)
+        return True
+    except SynthError:
+        return False
 
 
 def check_phonology(ph: Phonology) -> None:
