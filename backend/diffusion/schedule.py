@@ -1,0 +1,111 @@
+"""The noise schedule and samplers of an x0-predicting diffusion model (HandMDM, MDM-style).
+
+``CosineSchedule`` is a plain object (no network): Nichol & Dhariwal's cosine alpha-bar
+over ``steps`` (100 in HandMDM), ``add_noise`` for training, the DDPM posterior ``step``
+and a DDIM ``ddim_step`` that reuse the same x0 predictions, so a trained model samples
+with any number of steps <= ``steps``. ``sample`` runs either, with classifier-free
+guidance whose conditional and unconditional passes share one batch. torch; never bpy.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor, object], torch.Tensor]   # (x_t, t, cond) -> x0
+
+
+@dataclass(frozen=True)
+class CosineSchedule:
+    steps: int
+    alpha_bars: torch.Tensor   # (steps,) float64, alpha_bar[t] for t = 0 .. steps-1
+
+    @classmethod
+    def create(cls, steps: int = 100, s: float = 0.008, max_beta: float = 0.999) -> "CosineSchedule":
+        if steps < 1:
+            raise ValueError(f"a schedule needs at least one step; got {steps}")
+        f = lambda t: math.cos((t / steps + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+        betas = [min(1 - f(i + 1) / f(i), max_beta) for i in range(steps)]
+        alpha_bars = torch.cumprod(1 - torch.tensor(betas, dtype=torch.float64), 0)
+        return cls(steps, alpha_bars)
+
+    def _ab(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """alpha_bar at integer steps t (B,), shaped to broadcast against ``like``; t = -1 is 1."""
+        ab = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bars])[t.long().cpu() + 1]
+        return ab.to(like.device, like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
+
+    def add_noise(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        ab = self._ab(t, x0)
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def step(self, x0_pred: torch.Tensor, x_t: torch.Tensor, t: int,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """DDPM: a sample of x_{t-1} from q(x_{t-1} | x_t, x0 = x0_pred)."""
+        tt = torch.full((len(x_t),), t)
+        ab, ab_prev = self._ab(tt, x_t), self._ab(tt - 1, x_t)
+        alpha = ab / ab_prev
+        mean = (ab_prev.sqrt() * (1 - alpha) * x0_pred + alpha.sqrt() * (1 - ab_prev) * x_t) / (1 - ab)
+        if t == 0:
+            return mean
+        var = (1 - ab_prev) / (1 - ab) * (1 - alpha)
+        noise = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype).to(x_t.device)
+        return mean + var.sqrt() * noise
+
+    def ddim_step(self, x0_pred: torch.Tensor, x_t: torch.Tensor, t: int, t_prev: int, eta: float = 0.0,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+        """DDIM from step t to t_prev (-1 is the clean end), deterministic when eta = 0."""
+        tt = torch.full((len(x_t),), t)
+        ab = self._ab(tt, x_t)
+        ab_prev = self._ab(torch.full((len(x_t),), t_prev), x_t)
+        eps = (x_t - ab.sqrt() * x0_pred) / (1 - ab).sqrt().clamp_min(1e-12)
+        sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).clamp_min(0).sqrt()
+        out = ab_prev.sqrt() * x0_pred + (1 - ab_prev - sigma ** 2).clamp_min(0).sqrt() * eps
+        if eta > 0 and t_prev >= 0:
+            out = out + sigma * torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype).to(x_t.device)
+        return out
+
+    def timesteps(self, k: int | None = None) -> list[int]:
+        """The steps a sampler visits, from the noisiest down: all of them, or ``k`` spread evenly."""
+        if k is None or k >= self.steps:
+            return list(range(self.steps - 1, -1, -1))
+        if k < 1:
+            raise ValueError(f"sampling needs at least one step; got {k}")
+        return sorted({int(round(x)) for x in torch.linspace(0, self.steps - 1, k).tolist()}, reverse=True)
+
+
+def guided(denoiser: Denoiser, guidance: float) -> Callable:
+    """x0 with classifier-free guidance: conditional and unconditional passes in one batch.
+
+    ``denoiser(x, t, cond)`` must accept ``cond=None`` rows through ``uncond`` semantics: the
+    returned function calls it once with the batch doubled and the second half's condition
+    dropped (``cond`` is a dict of tensors whose ``"drop"`` mask marks the dropped rows).
+    """
+    def x0(x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
+        if guidance == 1.0:
+            return denoiser(x_t, t, cond)
+        b = len(x_t)
+        both = {k: torch.cat([v, v]) if isinstance(v, torch.Tensor) else v for k, v in cond.items()}
+        both["drop"] = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)])
+        out = denoiser(torch.cat([x_t, x_t]), torch.cat([t, t]), both)
+        cond_x0, uncond_x0 = out[:b], out[b:]
+        return uncond_x0 + guidance * (cond_x0 - uncond_x0)
+    return x0
+
+
+@torch.no_grad()
+def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule, cond: dict,
+           guidance: float = 1.0, steps: int | None = None, eta: float = 0.0,
+           generator: torch.Generator | None = None, device: str = "cpu") -> torch.Tensor:
+    """Draw x0 samples: DDPM over every step when ``steps`` is None, else DDIM with ``steps``."""
+    x0_fn = guided(denoiser, guidance)
+    x = torch.randn(shape, generator=generator).to(device)
+    visit = schedule.timesteps(steps)
+    for i, t in enumerate(visit):
+        x0 = x0_fn(x, torch.full((shape[0],), t, device=device), cond)
+        if steps is None or steps >= schedule.steps:
+            x = schedule.step(x0, x, t, generator)
+        else:
+            x = schedule.ddim_step(x0, x, t, visit[i + 1] if i + 1 < len(visit) else -1, eta, generator)
+    return x

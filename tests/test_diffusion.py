@@ -1,0 +1,73 @@
+"""The cosine schedule and its samplers, checked with an oracle denoiser that knows x0."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from backend.diffusion import CosineSchedule, guided, sample
+
+
+def test_cosine_schedule_runs_from_clean_to_noise():
+    s = CosineSchedule.create(100)
+    ab = s.alpha_bars
+    assert s.steps == 100 and ab.shape == (100,)
+    assert (ab[1:] < ab[:-1]).all() and ab[0] > 0.999 and ab[-1] < 1e-4
+    with pytest.raises(ValueError, match="at least one step"):
+        CosineSchedule.create(0)
+
+
+def test_add_noise_has_the_right_statistics():
+    s = CosineSchedule.create(100)
+    x0 = torch.full((20000, 4), 2.0)
+    t = torch.full((20000,), 50)
+    xt = s.add_noise(x0, t, torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))
+    ab = float(s.alpha_bars[50])
+    assert abs(xt.mean().item() - 2.0 * ab ** 0.5) < 0.02
+    assert abs(xt.std().item() - (1 - ab) ** 0.5) < 0.02
+
+
+class Oracle:
+    """Returns the true clean sample: a perfect x0 predictor."""
+    def __init__(self, x0):
+        self.x0, self.calls, self.batch = x0, 0, []
+
+    def __call__(self, x_t, t, cond):
+        self.calls += 1
+        self.batch.append(len(x_t))
+        return self.x0.repeat(len(x_t) // len(self.x0), *([1] * (self.x0.dim() - 1)))
+
+
+@pytest.mark.parametrize("steps", [None, 10, 1])
+def test_samplers_land_on_x0_with_a_perfect_denoiser(steps):
+    s = CosineSchedule.create(100)
+    x0 = torch.randn(3, 8, 5, generator=torch.Generator().manual_seed(1))
+    oracle = Oracle(x0)
+    out = sample(oracle, x0.shape, s, {}, steps=steps, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(out, x0, atol=1e-5)
+    assert oracle.calls == (100 if steps is None else steps)
+
+
+def test_guidance_shares_one_batch_and_mixes_conditional_and_unconditional():
+    x = torch.zeros(2, 3)
+
+    def denoiser(x_t, t, cond):
+        out = torch.ones_like(x_t)                  # conditional: 1
+        out[cond["drop"]] = 0.0                    # unconditional: 0
+        return out
+
+    calls = []
+
+    def counting(x_t, t, cond):
+        calls.append(len(x_t))
+        return denoiser(x_t, t, cond)
+
+    fn = guided(counting, 2.5)
+    out = fn(x, torch.zeros(2), {"text": torch.zeros(2, 4)})
+    assert calls == [4] and torch.allclose(out, torch.full((2, 3), 2.5))
+
+
+def test_ddim_visits_a_spread_of_steps():
+    s = CosineSchedule.create(100)
+    assert s.timesteps() == list(range(99, -1, -1))
+    few = s.timesteps(10)
+    assert few[0] == 99 and few[-1] == 0 and len(few) == 10
