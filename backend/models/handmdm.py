@@ -1,0 +1,99 @@
+"""HandMDM's denoiser: a transformer over 274-D SMPL-X frames that predicts the clean motion.
+
+One sequence goes through a transformer encoder: learned register tokens, a timestep
+token, the projected text tokens, then the noisy motion frames with sinusoidal positions.
+The frames' outputs are read back as x0 (274-D). Dropping the condition (5% of training
+batches' rows, and the unconditional half under classifier-free guidance) swaps the text
+tokens for one learned null token. Padding masks cover short texts and short motions.
+torch; never bpy.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ..body.skeleton import FEATURE_DIM
+
+
+@dataclass(frozen=True)
+class HandMDMConfig:
+    layers: int = 8
+    width: int = 512
+    heads: int = 8
+    ff: int = 2048
+    dropout: float = 0.1
+    registers: int = 4
+    text_dim: int = 384          # MiniLM tokens; 512 for CLIP
+    max_frames: int = 196
+    features: int = FEATURE_DIM
+    cond_drop: float = 0.05
+
+    @classmethod
+    def named(cls, name: str, **overrides) -> "HandMDMConfig":
+        presets = {"paper": {}, "small": {"layers": 4, "width": 128, "heads": 4, "ff": 256, "registers": 2}}
+        if name not in presets:
+            raise ValueError(f"unknown HandMDM config {name!r}; choose {sorted(presets)}")
+        return cls(**{**presets[name], **overrides})
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def sinusoid(positions: torch.Tensor, width: int) -> torch.Tensor:
+    """(N,) positions or steps -> (N, width) sinusoidal embedding."""
+    half = width // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half).to(positions.device)
+    angles = positions.float()[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], -1)
+
+
+class HandMDM(nn.Module):
+    def __init__(self, cfg: HandMDMConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.motion_in = nn.Linear(cfg.features, w)
+        self.motion_out = nn.Linear(w, cfg.features)
+        self.text_in = nn.Linear(cfg.text_dim, w)
+        self.null_text = nn.Parameter(torch.zeros(1, 1, w))
+        self.registers = nn.Parameter(torch.randn(1, cfg.registers, w) * 0.02)
+        self.time_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
+        self.kind = nn.Parameter(torch.zeros(4, w))   # register, time, text, motion
+        layer = nn.TransformerEncoderLayer(w, cfg.heads, cfg.ff, cfg.dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(w)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
+        """x_t (B, T, 274), t (B,) steps, cond: ``text`` (B, L, text_dim), ``text_mask`` (B, L)
+        bool, optional ``frame_mask`` (B, T) bool and ``drop`` (B,) bool -> x0 (B, T, 274)."""
+        b, frames, _ = x_t.shape
+        if frames > self.cfg.max_frames:
+            raise ValueError(f"{frames} frames exceed this model's {self.cfg.max_frames}")
+        w = self.cfg.width
+        text = self.text_in(cond["text"])
+        text_mask = cond["text_mask"]
+        drop = cond.get("drop")
+        if drop is not None and drop.any():   # dropped rows see only the null token
+            text = torch.where(drop[:, None, None], self.null_text.expand_as(text), text)
+            text_mask = text_mask.clone()
+            text_mask[drop] = False
+            text_mask[drop, 0] = True
+        frame_mask = cond.get("frame_mask")
+        if frame_mask is None:
+            frame_mask = torch.ones(b, frames, dtype=torch.bool, device=x_t.device)
+        steps = self.time_mlp(sinusoid(t, w))[:, None]
+        motion = self.motion_in(x_t) + sinusoid(torch.arange(frames, device=x_t.device), w)[None]
+        seq = torch.cat([self.registers.expand(b, -1, -1) + self.kind[0], steps + self.kind[1],
+                         text + self.kind[2], motion + self.kind[3]], 1)
+        keep = torch.cat([torch.ones(b, self.cfg.registers + 1, dtype=torch.bool, device=x_t.device),
+                          text_mask, frame_mask], 1)
+        out = self.encoder(seq, src_key_padding_mask=~keep)
+        return self.motion_out(self.norm(out[:, -frames:]))
+
+    def training_drop(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Which rows lose their condition this step (``cond_drop`` of them, 5% in the paper)."""
+        return torch.rand(batch, generator=generator) < self.cfg.cond_drop
