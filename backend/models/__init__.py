@@ -1,5 +1,7 @@
-"""The generators and their judges (HandMDM, THMR; more land with the models issue) and metrics."""
+"""The generators and their judges (HandMDM, SignAvatar, THMR; more land with the models issue)."""
 from .handmdm import HandMDM, HandMDMConfig
+from .signavatar import SignAvatar, SignAvatarConfig, curriculum_ratio
 from .thmr import THMR, THMRConfig, THMRScorer
 
-__all__ = ["HandMDM", "HandMDMConfig", "THMR", "THMRConfig", "THMRScorer"]
+__all__ = ["HandMDM", "HandMDMConfig", "SignAvatar", "SignAvatarConfig", "THMR", "THMRConfig", "THMRScorer",
+           "curriculum_ratio"]
