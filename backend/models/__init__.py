@@ -1,7 +1,8 @@
-"""The generators and their judges (HandMDM, SignAvatar, THMR; more land with the models issue)."""
+"""The generators and their judges (HandMDM, SignAvatar, THMR, ST-GCN; training lands with the models issue)."""
 from .handmdm import HandMDM, HandMDMConfig
 from .signavatar import SignAvatar, SignAvatarConfig, curriculum_ratio
+from .stgcn import STGCN, STGCNConfig
 from .thmr import THMR, THMRConfig, THMRScorer
 
-__all__ = ["HandMDM", "HandMDMConfig", "SignAvatar", "SignAvatarConfig", "THMR", "THMRConfig", "THMRScorer",
-           "curriculum_ratio"]
+__all__ = ["HandMDM", "HandMDMConfig", "STGCN", "STGCNConfig", "SignAvatar", "SignAvatarConfig", "THMR",
+           "THMRConfig", "THMRScorer", "curriculum_ratio"]
