@@ -311,6 +311,36 @@ def preview(
     console.print(f"wrote {path}")
 
 
+@app.command()
+def train(
+    model: str = typer.Argument(..., help="handmdm, signavatar, thmr or stgcn."),
+    data: Path = typer.Option(..., "--data", help="A dataset folder from `signforge data build`."),
+    out: Path = typer.Option(..., "--out", help="Run folder (an existing one is resumed)."),
+    config: str = typer.Option("small", help="Model size: small or paper."),
+    epochs: int = typer.Option(10, help="Epochs in all (a resumed run continues to this)."),
+    batch: int = typer.Option(32, help="Batch size per process."),
+    lr: float = typer.Option(2e-4, help="Learning rate (AdamW)."),
+    seed: int = typer.Option(0),
+    condition: str = typer.Option("phonology+hms", help="Text condition: gloss, phonology or phonology+hms."),
+    max_frames: int = typer.Option(100, help="Longest motion the model takes (frames)."),
+    no_curriculum: bool = typer.Option(False, "--no-curriculum", help="SignAvatar without curriculum masking."),
+) -> None:
+    """Train a model on a factory dataset. For DDP: torchrun --nproc_per_node N -m training.train MODEL ...
+
+    Example: signforge train handmdm --data data/asl-lex --config small --out runs/handmdm
+    """
+    from training.train import TrainConfig
+    from training.train import train as run
+
+    cfg = TrainConfig(model, str(data), str(out), config, epochs, batch, lr, seed, condition=condition,
+                      max_frames=max_frames, curriculum=not no_curriculum)
+    try:
+        result = run(cfg)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    console.print(f"trained {model}: {result['steps']} steps; run folder {result['out']}")
+
+
 def main() -> None:
     try:
         app()

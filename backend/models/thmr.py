@@ -50,7 +50,7 @@ class _Summary(nn.Module):
 
     def __init__(self, width, heads, ff, layers, dropout):
         super().__init__()
-        self.token = nn.Parameter(torch.randn(1, 1, width) * 0.02)
+        self.token = nn.Parameter(torch.randn(width) * 0.02)
         layer = nn.TransformerEncoderLayer(width, heads, ff, dropout, activation="gelu", batch_first=True,
                                            norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
@@ -58,7 +58,7 @@ class _Summary(nn.Module):
 
     def forward(self, seq, mask):
         b = len(seq)
-        seq = torch.cat([self.token.expand(b, -1, -1), seq], 1)
+        seq = torch.cat([self.token.expand(b, 1, -1), seq], 1)
         keep = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=seq.device), mask], 1)
         return self.norm(self.encoder(seq, src_key_padding_mask=~keep)[:, 0])
 

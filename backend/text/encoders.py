@@ -174,7 +174,18 @@ class ClipEncoder(_Cached):
         return torch.nn.functional.normalize(emb, dim=-1).float().cpu()
 
 
+_LOADED: dict[tuple, TextEncoder] = {}
+
+
 def load_text_encoder(name: str = "minilm", device: str = "cpu", clip_weights=None) -> TextEncoder:
+    """The named encoder; one instance per (name, device, weights) in a process, so its cache is shared."""
+    key = (name, device, str(clip_weights))
+    if key not in _LOADED:
+        _LOADED[key] = _load(name, device, clip_weights)
+    return _LOADED[key]
+
+
+def _load(name: str, device: str, clip_weights) -> TextEncoder:
     if name == "minilm":
         return MiniLMEncoder(device)
     if name == "clip":

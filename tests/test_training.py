@@ -1,0 +1,67 @@
+"""Training runs on a tiny factory dataset: run folders, resume, and DDP with two processes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from backend.data.lexicon import resolve_lexicon_path
+
+pytestmark = pytest.mark.skipif(not resolve_lexicon_path().exists(), reason="ASL-LEX 2.0 not found")
+TINY = {"layers": 1, "width": 32, "heads": 2, "ff": 64}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from backend.data.dataset import BuildConfig, build
+
+    out = tmp_path_factory.mktemp("ds")
+    build(BuildConfig(out=str(out), samples=40, seed=3, workers=1, word_sets=(3,), word_set_samples=5))
+    return out
+
+
+@pytest.mark.parametrize("model", ["handmdm", "signavatar", "thmr", "stgcn"])
+def test_each_model_trains_into_a_run_folder_and_resumes(dataset, tmp_path, model):
+    from training.train import TrainConfig, train
+
+    overrides = {} if model == "stgcn" else TINY
+    cfg = TrainConfig(model, str(dataset), str(tmp_path / model), epochs=1, batch=16, overrides=overrides)
+    first = train(cfg, progress=False)
+    run = tmp_path / model
+    for name in ("config.json", "weights.safetensors", "stats.npz", "losses.csv", "trainer.json",
+                 "optimizer.safetensors"):
+        assert (run / name).exists(), name
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["format_version"] == 1 and meta["run"]["model"] == model
+    assert load_file(str(run / "weights.safetensors"))
+    again = train(TrainConfig(**{**cfg.__dict__, "epochs": 2}), progress=False)
+    assert again["steps"] == 2 * first["steps"]
+    rows = (run / "losses.csv").read_text().splitlines()
+    assert rows[0] == "step,epoch,loss" and len(rows) == 1 + again["steps"]
+
+
+def test_a_different_run_in_the_same_folder_is_refused(dataset, tmp_path):
+    from training.train import TrainConfig, train
+
+    train(TrainConfig("thmr", str(dataset), str(tmp_path / "r"), epochs=1, batch=16, overrides=TINY), progress=False)
+    with pytest.raises(ValueError, match="different run"):
+        train(TrainConfig("handmdm", str(dataset), str(tmp_path / "r"), epochs=1, batch=16, overrides=TINY),
+              progress=False)
+
+
+def test_ddp_with_two_processes_on_gloo(dataset, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "training.train", "thmr",
+           "--data", str(dataset), "--out", str(out), "--epochs", "1", "--batch", "8"]
+    cmd += sum([["--override", f"{k}={v}"] for k, v in TINY.items()], [])
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1], env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    # two processes share the 40 train-split samples: each takes half, so fewer steps than one process
+    assert result["steps"] >= 1 and (out / "weights.safetensors").exists()

@@ -1,0 +1,1 @@
+"""Reproduces SignForge's models from data-factory datasets (see README.md)."""
