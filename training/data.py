@@ -16,7 +16,7 @@ class MotionTextData(torch.utils.data.Dataset):
     def __init__(self, root, splits: tuple[str, ...], condition: str = "phonology+hms", max_frames: int = 196,
                  word_set: str | None = None):
         self.ds = Dataset.open(root)
-        records = [r for r in self.ds.records if r["split"] in splits]
+        records = [r for r in self.ds.records if r["split"] in splits and r["texts"].get(condition)]
         if word_set:
             records = [r for r in records if word_set in r["word_sets"]]
         if not records:

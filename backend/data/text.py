@@ -78,6 +78,27 @@ def leaks(text: str, forbidden: set[str]) -> list[str]:
     return found
 
 
+# Other words for description words that are also glosses ("hands", "finger", "over"...).
+REWORDS = {
+    "hands": "palms", "hand": "palm", "fingers": "digits", "finger": "digit", "fingertips": "digit tips",
+    "thumb": "first digit", "middle": "third", "index": "pointer", "over": "across", "shoulder": "top of the arm",
+    "shoulders": "tops of the arms", "palm": "inner hand", "palms": "inner hands", "chest": "upper torso",
+    "up": "upward", "down": "downward", "back": "backward", "open": "unfolded", "close": "fold",
+    "closes": "folds", "opens": "unfolds", "touch": "contact", "touches": "contacts", "twice": "two times",
+    "left": "leftward", "right": "rightward", "circle": "ring", "forward": "outward", "side": "flank",
+    "across": "onto", "after": "following", "near": "close to", "then": "next", "both": "the two",
+}
+
+
+def reword(text: str, words: list[str]) -> str:
+    """Replace whole-word occurrences of ``words`` by their ``REWORDS`` alternatives."""
+    for w in words:
+        alt = REWORDS.get(w.lower())
+        if alt:
+            text = re.sub(r"(?<![A-Za-z0-9])" + re.escape(w) + r"(?![A-Za-z0-9])", alt, text, flags=re.IGNORECASE)
+    return text
+
+
 def forbidden_words(entry: Entry) -> set[str]:
     """Everything an entry is called: gloss, lemma, English and SignBank translations."""
     return {n for n in entry.names if n}
@@ -121,6 +142,8 @@ class TemplateTranslator:
             text = self._one(phonology, cues, dominant, rng, plain=rng.random() < 0.35)
             if leaks(text, forbidden):
                 text = self._one(phonology, cues, dominant, rng, plain=True)
+            if leaks(text, forbidden):   # a gloss that is also a description word: say it otherwise
+                text = reword(text, leaks(text, forbidden))
             if not leaks(text, forbidden) and text not in out:
                 out.append(text)
         return out
