@@ -239,6 +239,8 @@ def data_build_cmd(
     shard_size: int = typer.Option(64, help="Samples per shard file."),
     texts: int = typer.Option(3, help="Free-text descriptions per sample."),
     assign: str = typer.Option("random", help="Variant assignment: random or retrieval."),
+    retrieval_model: Optional[Path] = typer.Option(None, "--retrieval-model",
+                                                   help="THMR run folder for --assign retrieval."),
     word_sets: str = typer.Option("30,103", help="Sizes of the SignAvatar-style word sets ('' for none)."),
     word_set_samples: int = typer.Option(15, help="Samples per word in the word sets."),
     lexicon: Optional[Path] = LexiconOption,
@@ -257,14 +259,15 @@ def data_build_cmd(
         _fail(f"--word-sets must be comma-separated numbers; got {word_sets!r}")
     cfg = BuildConfig(out=str(out), lexicon=str(lexicon) if lexicon else None, samples=samples, seed=seed,
                       workers=max(1, workers), shard_size=max(1, shard_size), texts_per_sample=max(1, texts),
-                      assign=assign, word_sets=sets, word_set_samples=word_set_samples)
+                      assign=assign, word_sets=sets, word_set_samples=word_set_samples,
+                      retrieval_run=str(retrieval_model) if retrieval_model else None)
     _lexicon(lexicon)
     with Progress(TextColumn("[bold]building[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=err) as bar:
         task = bar.add_task("samples", total=None)
         try:
             manifest = build(cfg, progress=lambda done, total: bar.update(task, completed=done, total=total))
-        except DatasetError as exc:
+        except (DatasetError, ValueError) as exc:
             _fail(str(exc))
     console.print(f"wrote {out}: {manifest['samples']} samples, splits {manifest['splits']}")
     acc = manifest["assignment"]["accuracy"]

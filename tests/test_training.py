@@ -118,3 +118,21 @@ def test_manifest_catches_a_damaged_weights_file(tiny_runs, tmp_path):
         fh.write(b"\x00" * 8)
     with pytest.raises(GenerateError, match="sha256"):
         verify_manifest(run, manifest)
+
+
+def test_retrieval_assignment_with_a_trained_thmr(dataset, tiny_runs, tmp_path):
+    from backend.data.dataset import BuildConfig, build
+    from training.train import TrainConfig, train
+
+    train(TrainConfig("thmr", str(dataset), str(tmp_path / "thmr"), epochs=1, batch=16, overrides=TINY),
+          progress=False)
+    cfg = BuildConfig(out=str(tmp_path / "ds"), samples=30, seed=5, workers=1, word_sets=(),
+                      assign="retrieval", retrieval_run=str(tmp_path / "thmr"))
+    manifest = build(cfg)
+    assert manifest["assignment"]["mode"] == "retrieval"
+    from backend.data.dataset import Dataset
+
+    records = Dataset.open(tmp_path / "ds").records
+    assert all(r["assignment"] == "retrieval" and r["assigned"] in r["candidates"] for r in records)
+    if manifest["assignment"]["multi_variant_samples"]:
+        assert 0.0 <= manifest["assignment"]["accuracy"] <= 1.0

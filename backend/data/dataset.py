@@ -64,6 +64,7 @@ class BuildConfig:
     word_sets: tuple[int, ...] = (30, 103)
     word_set_samples: int = 15
     left_handed_fraction: float = 0.1
+    retrieval_run: str | None = None        # a THMR run folder, for assign="retrieval"
 
     def plan_key(self) -> dict:
         """What the plan depends on (workers and the output folder do not change the data)."""
@@ -171,7 +172,7 @@ def make_assigner(mode: str, scorer: MotionTextScorer | None = None):
     if mode == "retrieval":
         if scorer is None:
             raise DatasetError("--assign retrieval needs a retrieval model (THMR); none was given. "
-                               "Use --assign random, or pass --retrieval-model RUN_DIR once one is trained.")
+                           "Use --assign random, or pass --retrieval-model RUN_DIR (signforge train thmr).")
         return RetrievalAssigner(scorer)
     raise DatasetError(f"unknown assignment mode {mode!r}; choose random or retrieval")
 
@@ -192,6 +193,10 @@ class ShardWorker:
         body = Body.load()
         self.synth = Synthesizer(body)
         self.hms = HMS(body)
+        if scorer is None and cfg.assign == "retrieval" and cfg.retrieval_run:
+            from ..models.thmr import THMRScorer
+
+            scorer = THMRScorer.load(cfg.retrieval_run)
         self.assigner = make_assigner(cfg.assign, scorer)
         self._dictionary: dict[str, str] = {}
 
@@ -274,7 +279,14 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     specs = plan(lex, cfg)
-    make_assigner(cfg.assign, scorer)   # fail early, before any work
+    if scorer is None and cfg.assign == "retrieval" and cfg.retrieval_run:
+        from ..models.thmr import THMRScorer
+
+        scorer = THMRScorer.load(cfg.retrieval_run)   # fail early, before any work (workers load their own)
+        use_workers = True
+    else:
+        use_workers = scorer is None
+    make_assigner(cfg.assign, scorer)
     plan_hash = hashlib.sha256(json.dumps([cfg.plan_key(), specs], sort_keys=True).encode()).hexdigest()
     plan_file = out / "plan.json"
     if plan_file.exists():
@@ -293,7 +305,7 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
     if progress:
         progress(done, len(specs))
     if jobs:
-        if cfg.workers > 1 and scorer is None:
+        if cfg.workers > 1 and use_workers:
             ctx = mp.get_context("spawn")
             with ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(lex_path, cfg)) as pool:
                 for n in pool.imap_unordered(_run_shard, jobs):
@@ -301,7 +313,7 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
                     if progress:
                         progress(done, len(specs))
         else:
-            worker = ShardWorker(lex_path, cfg, scorer)
+            worker = ShardWorker(lex_path, cfg, scorer if not cfg.retrieval_run else None)
             for specs_k, npz, jsonl in jobs:
                 done += worker.shard(specs_k, Path(npz), Path(jsonl))
                 if progress:

@@ -106,6 +106,29 @@ class THMR(nn.Module):
 class THMRScorer:
     """THMR as the data factory's ``MotionTextScorer`` (features raw; normalized here)."""
 
+    @classmethod
+    def load(cls, run_dir) -> "THMRScorer":
+        """From a ``signforge train thmr`` run folder (safetensors weights, stats, config)."""
+        import json
+        from pathlib import Path
+
+        import numpy as np
+        from safetensors.torch import load_file
+
+        from ..text import load_text_encoder
+
+        run_dir = Path(run_dir)
+        if not (run_dir / "config.json").exists():
+            raise ValueError(f"{run_dir} is not a SignForge run folder (no config.json)")
+        meta = json.loads((run_dir / "config.json").read_text())
+        if meta["run"]["model"] != "thmr":
+            raise ValueError(f"{run_dir} holds a {meta['run']['model']} model, not THMR")
+        model = THMR(THMRConfig(**meta["model"]))
+        model.load_state_dict(load_file(str(run_dir / "weights.safetensors")))
+        with np.load(run_dir / "stats.npz", allow_pickle=False) as z:
+            mean, std = z["mean"], z["std"]
+        return cls(model, load_text_encoder(meta.get("text_encoder", "minilm")), mean, std)
+
     def __init__(self, model: THMR, text_encoder, mean, std):
         self.model = model.eval()
         self.text_encoder = text_encoder
