@@ -380,6 +380,39 @@ def generate(
         _fail(str(exc))
 
 
+@app.command("eval")
+def eval_cmd(
+    model: str = typer.Argument(..., help="handmdm (the SignAvatar table lands with the models issue)."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder with test_seen / test_unseen."),
+    thmr: Path = typer.Option(..., "--thmr", help="THMR run folder: the retrieval judge."),
+    run: list[str] = typer.Option(..., "--run", help="CONDITION=RUN_DIR, once per text condition."),
+    samples: int = typer.Option(256, help="Samples per split (multiples of 32 count)."),
+    guidance: float = typer.Option(2.5),
+    steps: int = typer.Option(50),
+    out: Path = typer.Option(Path("reports/handmdm.md"), "--out", help="Markdown table to write."),
+) -> None:
+    """Evaluate generators as in the paper and write a markdown table with this command in it.
+
+    Example: signforge eval handmdm --data data/asl-lex --thmr runs/thmr --run phonology+hms=runs/handmdm
+    """
+    from training.evaluate import eval_handmdm, write_table
+
+    if model != "handmdm":
+        _fail(f"eval supports handmdm so far; got {model!r}")
+    runs = {}
+    for item in run:
+        cond, _, path = item.partition("=")
+        if cond not in ("gloss", "phonology", "phonology+hms") or not path:
+            _fail(f"--run takes CONDITION=RUN_DIR with a condition of gloss, phonology, phonology+hms; got {item!r}")
+        runs[cond] = path
+    try:
+        rows = eval_handmdm(runs, str(thmr), str(data), samples=samples, guidance=guidance, steps=steps)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    path = write_table(rows, out, "HandMDM: text-to-motion retrieval (THMR judge) and FID")
+    console.print(path.read_text(), markup=False)
+
+
 def main() -> None:
     try:
         app()

@@ -136,3 +136,25 @@ def test_retrieval_assignment_with_a_trained_thmr(dataset, tiny_runs, tmp_path):
     assert all(r["assignment"] == "retrieval" and r["assigned"] in r["candidates"] for r in records)
     if manifest["assignment"]["multi_variant_samples"]:
         assert 0.0 <= manifest["assignment"]["accuracy"] <= 1.0
+
+
+def test_eval_writes_a_handmdm_table_with_its_command(dataset, tiny_runs, tmp_path):
+    from backend.data.dataset import BuildConfig, build
+    from training.evaluate import eval_handmdm, write_table
+    from training.train import TrainConfig, train
+
+    data = tmp_path / "evalds"
+    build(BuildConfig(out=str(data), samples=170, seed=9, workers=1, word_sets=(), unseen_fraction=0.3,
+                      test_seen_fraction=0.4))
+    train(TrainConfig("thmr", str(dataset), str(tmp_path / "thmr"), epochs=1, batch=16, overrides=TINY),
+          progress=False)
+    rows = eval_handmdm({"phonology+hms": str(tiny_runs / "handmdm")}, str(tmp_path / "thmr"), str(data),
+                        samples=32, steps=2)
+    assert [r["condition"] for r in rows] == ["ground truth", "phonology+hms"]
+    for r in rows:
+        for split in ("test_seen", "test_unseen"):
+            assert 0.0 <= r[f"{split} R@1"] <= r[f"{split} R@3"] <= 1.0
+    assert rows[0]["test_seen FID"] == 0.0 and rows[1]["test_seen FID"] > 0.0
+    table = write_table(rows, tmp_path / "reports" / "handmdm.md", "HandMDM", command="signforge eval handmdm ...")
+    text = table.read_text()
+    assert "`signforge eval handmdm ...`" in text and "| ground truth |" in text and "test_unseen R@3" in text
