@@ -155,6 +155,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     splits = cfg.splits if not (cfg.model == "stgcn" and cfg.splits == ("train",)) else ("word_train",)
     data = MotionTextData(cfg.data, splits, cfg.condition, cfg.max_frames, word_set)
     encoder = load_text_encoder(cfg.text_encoder) if cfg.model != "stgcn" else None
+    if encoder is not None:   # keep every training text's encoding: epochs after the first encode nothing
+        encoder.reserve(3 * len(data) + 1024)
     model, model_cfg = build_model(cfg, encoder.dim if encoder else 0, len(data.words))
     loss_mod = _Loss(cfg.model, model)
     loss_mod._curriculum = cfg.curriculum

@@ -51,6 +51,10 @@ class _Cached:
         self._size = size
         self.hits = 0
 
+    def reserve(self, n: int) -> None:
+        """Keep at least ``n`` prompts cached (training keeps every text it will see again)."""
+        self._size = max(self._size, int(n))
+
     def encode(self, texts: list[str]) -> Encoded:
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise EncoderError("encode() takes a list of strings")

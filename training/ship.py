@@ -1,0 +1,57 @@
+"""Copy a trained run into ``backend/weights/NAME`` and record its sha256 sums in the manifest.
+
+    .venv/bin/python -m training.ship runs/handmdm-small handmdm-small --command "signforge train ..."
+
+Only the files generation needs travel (config.json, weights.safetensors, stats.npz);
+``backend/weights/MANIFEST.json`` lists each with its sha256, checked at load. The
+command that trained the run and the data's licence go into the manifest too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from backend.atomic import atomic_path
+from backend.data.dataset import LICENCE_NOTE
+from backend.generate import MANIFEST, WEIGHTS, _sha256
+
+SHIPPED = ("config.json", "weights.safetensors", "stats.npz")
+LIMIT_MB = 40.0
+
+
+def ship(run: Path, name: str, command: str) -> dict:
+    missing = [f for f in SHIPPED if not (run / f).exists()]
+    if missing:
+        raise SystemExit(f"{run} lacks {', '.join(missing)}: not a finished run folder")
+    dest = WEIGHTS / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in SHIPPED:
+        shutil.copyfile(run / f, dest / f)
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"files": {}, "runs": {}}
+    for f in SHIPPED:
+        manifest["files"][f"{name}/{f}"] = _sha256(dest / f)
+    losses = (run / "losses.csv").read_text().splitlines() if (run / "losses.csv").exists() else []
+    manifest["runs"][name] = {"command": command, "licence": LICENCE_NOTE,
+                              "final_loss": float(losses[-1].split(",")[-1]) if len(losses) > 1 else None,
+                              "steps": int(losses[-1].split(",")[0]) if len(losses) > 1 else 0}
+    total = sum(p.stat().st_size for p in WEIGHTS.rglob("*") if p.is_file()) / 1e6
+    if total > LIMIT_MB:
+        raise SystemExit(f"shipped weights would take {total:.1f} MB; the limit is {LIMIT_MB} MB")
+    with atomic_path(MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("name")
+    ap.add_argument("--command", required=True, help="the exact command that trained the run")
+    a = ap.parse_args()
+    print(json.dumps(ship(a.run, a.name, a.command)["runs"][a.name], indent=1))
+
+
+if __name__ == "__main__":
+    main()
