@@ -55,7 +55,12 @@ def test_6d_round_trip_and_convention(aa):
                                atol=1e-9)
 
 
-@given(arrays(np.float64, (8, 6), elements=st.floats(-3, 3, allow_nan=False)).filter(
+# Offsets keep both 3-vectors away from zero, so few draws are degenerate (the filter drops
+# the rare parallel pair; hypothesis' zero-heavy draws no longer trip its health check).
+_OFFSET = np.array([3.5, 0.0, 0.0, 0.0, 3.5, 0.0])
+
+
+@given(arrays(np.float64, (8, 6), elements=st.floats(-3, 3, allow_nan=False)).map(lambda a: a + _OFFSET).filter(
     lambda a: (np.linalg.norm(np.cross(a[:, :3], a[:, 3:]), axis=1) > 0.05).all()))
 def test_any_6d_gives_a_rotation(d6):
     assert _is_rotation(R.rot6d_to_matrix(d6))
