@@ -8,9 +8,11 @@ from backend.body import rotations as R
 
 finite = st.floats(-4.0, 4.0, allow_nan=False, width=64)
 aa_batch = arrays(np.float64, st.tuples(st.integers(1, 16), st.just(3)), elements=finite)
+# Near-zero quaternions (which hypothesis draws often) are moved off zero rather than
+# filtered out, so the health check never trips.
 quat_batch = arrays(np.float64, st.tuples(st.integers(1, 16), st.just(4)),
-                    elements=st.floats(-1, 1, allow_nan=False)).filter(
-    lambda q: (np.linalg.norm(q, axis=1) > 0.1).all())
+                    elements=st.floats(-1, 1, allow_nan=False)).map(
+    lambda q: np.where(np.linalg.norm(q, axis=1, keepdims=True) < 0.1, q + 0.5, q))
 
 
 def _is_rotation(m):
