@@ -174,3 +174,15 @@ def test_shipped_weights_load_verified_and_generate():
         motion = generate("the right hand, shaped as a fist, taps the chin twice", model=model, frames=30,
                           steps=5, seed=0)[0]
         assert motion.num_frames == 30 and np.isfinite(motion.poses).all()
+
+
+def test_shipped_thmr_scores_variants():
+    from backend.generate import WEIGHTS
+    from backend.models.thmr import THMRScorer
+
+    run = WEIGHTS / "thmr-small"
+    if not (run / "config.json").exists():
+        pytest.skip("no THMR weights are shipped")
+    scorer = THMRScorer.load(run)
+    scores = scorer.score(np.zeros((30, 274), np.float32), ["the right hand taps the chin", "both hands circle"])
+    assert scores.shape == (2,) and np.isfinite(scores).all()

@@ -117,9 +117,12 @@ class THMRScorer:
 
         from ..text import load_text_encoder
 
+        from ..generate import verify_manifest
+
         run_dir = Path(run_dir)
         if not (run_dir / "config.json").exists():
             raise ValueError(f"{run_dir} is not a SignForge run folder (no config.json)")
+        verify_manifest(run_dir)   # shipped weights: their sha256 sums must match
         meta = json.loads((run_dir / "config.json").read_text())
         if meta["run"]["model"] != "thmr":
             raise ValueError(f"{run_dir} holds a {meta['run']['model']} model, not THMR")
