@@ -5,7 +5,6 @@ import collections
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,7 +85,6 @@ def _write_csv(path, header, rows):
 
 @needs_lexicon
 def test_bad_lexicon_files_get_clear_errors(tmp_path):
-    header = LEXICON.read_bytes().decode("latin-1").splitlines()[0].split(",")
     with pytest.raises(LexiconError, match="empty"):
         read_lexicon(_write_csv(tmp_path / "empty.csv", [], []))
     with pytest.raises(LexiconError, match="missing columns.*Handshape"):

@@ -58,9 +58,9 @@ class TrainConfig:
 class _Loss(nn.Module):
     """One model and its training loss, behind ``forward`` so DDP sees every call."""
 
-    def __init__(self, kind: str, model: nn.Module):
+    def __init__(self, kind: str, model: nn.Module, curriculum: bool = True):
         super().__init__()
-        self.kind, self.model = kind, model
+        self.kind, self.model, self.curriculum = kind, model, curriculum
         if kind == "handmdm":
             from backend.diffusion import CosineSchedule
 
@@ -77,13 +77,12 @@ class _Loss(nn.Module):
         if self.kind == "signavatar":
             from backend.models import curriculum_ratio
 
-            ratio = curriculum_ratio(progress, m.cfg.max_mask) if self._curriculum else 0.0
+            ratio = curriculum_ratio(progress, m.cfg.max_mask) if self.curriculum else 0.0
             return m.loss(x, pooled, mask, ratio, generator)["loss"]
         if self.kind == "thmr":
             return m.loss(m.encode_motion(x, mask), m.encode_text(tokens, tmask), pooled)
         return nn.functional.cross_entropy(m(x, mask), labels)
 
-    _curriculum = True
 
 
 def build_model(cfg: TrainConfig, text_dim: int, classes: int) -> tuple[nn.Module, dict]:
@@ -158,8 +157,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     if encoder is not None:   # keep every training text's encoding: epochs after the first encode nothing
         encoder.reserve(3 * len(data) + 1024)
     model, model_cfg = build_model(cfg, encoder.dim if encoder else 0, len(data.words))
-    loss_mod = _Loss(cfg.model, model)
-    loss_mod._curriculum = cfg.curriculum
+    loss_mod = _Loss(cfg.model, model, cfg.curriculum)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     start_epoch, step = 0, 0
     trainer_file = out / "trainer.json"

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import rotations as R
 from .skeleton import NUM_JOINTS, PARENTS
-from .sites import SITE_INDEX, SITE_NAMES
+from .sites import SITE_INDEX
 
 
 @dataclass
@@ -100,6 +100,5 @@ def _site_skin(body) -> dict:
             "shapedirs": shapedirs[used],
             "j_template": jreg @ vt,
             "j_shapedirs": np.einsum("jv,vkl->jkl", jreg, shapedirs),   # (55, 3, betas)
-            "names": SITE_NAMES,
         }
     return _SKINS[key]

@@ -24,10 +24,12 @@ NEAR = 0.12                            # a hand is "near" a site closer than thi
 OPEN_BELOW, CLOSED_ABOVE = 0.7, 0.8    # mean knuckle + middle joint flexion (rad)
 PALM_MARGIN = 0.2                      # how much better a new palm direction must score
 STROKE_MIN = 0.02                      # metres: shorter wrist movements are not strokes
+# Directions by name in body axes (+X is the body's left), shared with the synthesizer.
+DIRECTIONS = {name: np.array(v, float) for name, v in (
+    ("up", (0, 1, 0)), ("down", (0, -1, 0)), ("forward", (0, 0, 1)), ("back", (0, 0, -1)),
+    ("left", (1, 0, 0)), ("right", (-1, 0, 0)))}
 PALM_LABELS = ("up", "down", "toward the body", "away from the body", "left", "right")
-PALM_VECTORS = np.array([[0, 1, 0], [0, -1, 0], [0, 0, -1], [0, 0, 1], [1, 0, 0], [-1, 0, 0]], float)
-DIRECTIONS = {"up": (0, 1, 0), "down": (0, -1, 0), "forward": (0, 0, 1), "back": (0, 0, -1),
-              "left": (1, 0, 0), "right": (-1, 0, 0)}
+PALM_VECTORS = np.stack([DIRECTIONS[d] for d in ("up", "down", "back", "forward", "left", "right")])
 
 
 def region(site: str) -> str:

@@ -19,31 +19,22 @@ import numpy as np
 from ..body import rotations as R
 from ..body.model import Body
 from ..body.rig import Rig, forward
+from ..body.sites import SITE_NAMES
 from ..body.skeleton import JOINT_INDEX as J
 from ..body.skeleton import NUM_EXPRESSION, NUM_JOINTS, hand_joints
 from ..motion.motion import Motion
 from . import handshapes as H
-from .hms import region
+from .hms import DIRECTIONS, PALM_LABELS, PALM_VECTORS, region
 from .lexicon import Entry, Phonology
 
 FPS = 25.0
 MAX_SECONDS = 3.0
 POPULATION = 48          # distinct signer bodies that Signer.sample draws from
 MAX_MORPHEMES = 2        # compounds: the first two morphemes are signed
-UP, DOWN = np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0])
-FRONT, BACK = np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])
+UP, DOWN, FRONT, BACK = (DIRECTIONS[d] for d in ("up", "down", "forward", "back"))
 # Body's left is +X. The dominant hand is the right one (left-handers are mirrored).
 SX = {"left": 1.0, "right": -1.0}
 OTHER = {"left": "right", "right": "left"}
-
-# Palm and stroke directions by name, for the dominant RIGHT hand; "in" is toward the
-# body's midline, "out" away from it.
-DIRECTIONS = {
-    "up": UP, "down": DOWN, "forward": FRONT, "back": BACK,
-    "left": np.array([1.0, 0.0, 0.0]), "right": np.array([-1.0, 0.0, 0.0]),
-}
-PALM_LABELS = ("up", "down", "toward the body", "away from the body", "left", "right")
-PALM_VECTORS = np.stack([UP, DOWN, BACK, FRONT, DIRECTIONS["left"], DIRECTIONS["right"]])
 
 # ASL-LEX minor location -> (kind, site on the dominant "d" or non-dominant "n" side or
 # a central site). Kinds: head, body, arm (on the other arm), hand (on the other hand),
@@ -479,21 +470,6 @@ def _contact_part(ph: Phonology, shape: str, kind: str) -> str:
 
 # ------------------------------------------------------------------------ planning
 
-@dataclass
-class HandPlan:
-    """One hand's sign-phase path: everything as functions of u in [0, 1]."""
-    side: str
-    points: np.ndarray           # (K, 3) contact-point path, sampled at the sign frames
-    palm: np.ndarray             # (K, 3)
-    fingers: np.ndarray          # (K, 3)
-    shapes: tuple[str, str]      # handshape at the start and at the end
-    spread: tuple[bool, bool]
-    blend: np.ndarray            # (K,) 0 -> 1 from the first shape to the second
-    part: str                    # contact part: index_tip, palm, fist...
-    approach: np.ndarray         # (3,) contact point before the sign starts (pre-contact)
-    wiggle: np.ndarray | None = None  # (K,) extra finger flexion (rad), movement "Other"
-
-
 class Synthesizer:
     """Signs lexicon entries on one body (the mannequin or a user's SMPL-X model)."""
 
@@ -732,14 +708,8 @@ class _Build:
                 normal = _unit(point - head_c)
         dist = np.linalg.norm(sites - point, axis=1)
         self.site_gap = float(dist.min())    # how far the target lies from the nearest named site
-        nearest = self.rig_names()[int(np.argmin(dist))]
+        nearest = SITE_NAMES[int(np.argmin(dist))]
         return point, _unit(normal), nearest
-
-    @staticmethod
-    def rig_names():
-        from ..body.sites import SITE_NAMES
-
-        return SITE_NAMES
 
     # -- hand orientation -----------------------------------------------------------
     def _orientation(self, part: str, kind: str, normal: np.ndarray, target: np.ndarray,
@@ -878,7 +848,8 @@ class _Build:
                     d = d - min(0.0, d @ n) * n + 0.3 * a * n
                     if np.linalg.norm(d) < 0.6 * a:
                         d = 0.7 * a * n + 0.3 * a * t1
-                bulge = np.zeros(3) if move == "Straight" else _unit(np.cross(d, n if surface else FRONT)) * 0.3 * np.linalg.norm(d)
+                bulge = np.zeros(3) if move == "Straight" else \
+                    _unit(np.cross(d, n if surface else FRONT)) * 0.3 * np.linalg.norm(d)
             ways = [p0, p0 + d] * reps if reps > 1 else [p0, p0 + d]
             bulges = [bulge if i % 2 == 0 else -bulge for i in range(len(ways) - 1)]
             return _waypoints(ways, bulges, k)
@@ -1127,9 +1098,9 @@ def _wiggle(track: np.ndarray, k: int, side: str) -> np.ndarray:
     """Movement "Other": the long fingers flutter (two eased cycles)."""
     out = track.copy()
     phase = np.sin(np.linspace(0, 4 * np.pi, k)) * np.sin(np.linspace(0, np.pi, k)) ** 2 * 0.35
-    flex = -1.0 if side == "left" else 1.0
-    for f in range(4):   # index, middle, pinky, ring knuckles
-        out[:, 3 * f, 2] += flex * phase * (1 if f % 2 else -1) * -1
+    flex = -1.0 if side == "left" else 1.0   # flexion is -z on the left hand, +z on the right
+    for f in range(4):   # index, middle, pinky, ring knuckles, neighbours in opposite phase
+        out[:, 3 * f, 2] += flex * phase * (1 if f % 2 == 0 else -1)
     return out
 
 

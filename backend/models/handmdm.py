@@ -10,16 +10,22 @@ torch; never bpy.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..body.skeleton import FEATURE_DIM
+from .config import PresetConfig
 
 
 @dataclass(frozen=True)
-class HandMDMConfig:
+class HandMDMConfig(PresetConfig):
+    PRESETS: ClassVar[dict] = {"paper": {},
+                               "small": {"layers": 4, "width": 128, "heads": 4, "ff": 256, "registers": 2}}
+    KIND: ClassVar[str] = "HandMDM"
+
     layers: int = 8
     width: int = 512
     heads: int = 8
@@ -30,16 +36,6 @@ class HandMDMConfig:
     max_frames: int = 196
     features: int = FEATURE_DIM
     cond_drop: float = 0.05
-
-    @classmethod
-    def named(cls, name: str, **overrides) -> "HandMDMConfig":
-        presets = {"paper": {}, "small": {"layers": 4, "width": 128, "heads": 4, "ff": 256, "registers": 2}}
-        if name not in presets:
-            raise ValueError(f"unknown HandMDM config {name!r}; choose {sorted(presets)}")
-        return cls(**{**presets[name], **overrides})
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def sinusoid(positions: torch.Tensor, width: int) -> torch.Tensor:

@@ -13,17 +13,23 @@ torch; never bpy.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..body.skeleton import FEATURE_DIM
+from .config import PresetConfig
 from .handmdm import sinusoid
 
 
 @dataclass(frozen=True)
-class SignAvatarConfig:
+class SignAvatarConfig(PresetConfig):
+    PRESETS: ClassVar[dict] = {"paper": {},
+                               "small": {"layers": 2, "width": 128, "heads": 4, "ff": 256, "latent": 64}}
+    KIND: ClassVar[str] = "SignAvatar"
+
     layers: int = 8
     width: int = 256
     heads: int = 4
@@ -35,16 +41,6 @@ class SignAvatarConfig:
     max_mask: float = 0.6
     max_frames: int = 196
     features: int = FEATURE_DIM
-
-    @classmethod
-    def named(cls, name: str, **overrides) -> "SignAvatarConfig":
-        presets = {"paper": {}, "small": {"layers": 2, "width": 128, "heads": 4, "ff": 256, "latent": 64}}
-        if name not in presets:
-            raise ValueError(f"unknown SignAvatar config {name!r}; choose {sorted(presets)}")
-        return cls(**{**presets[name], **overrides})
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def curriculum_ratio(progress: float, max_mask: float = 0.6) -> float:

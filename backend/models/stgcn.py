@@ -9,13 +9,15 @@ torch; never bpy.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..body.skeleton import FEATURE_JOINTS, PARENTS
+from .config import PresetConfig
 
 NUM_NODES = len(FEATURE_JOINTS)   # 44
 
@@ -35,21 +37,15 @@ def feature_graph() -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class STGCNConfig:
+class STGCNConfig(PresetConfig):
+    PRESETS: ClassVar[dict] = {"paper": {},
+                               "small": {"channels": (32, 64, 64)}}
+    KIND: ClassVar[str] = "ST-GCN"
+
     channels: tuple[int, ...] = (64, 64, 128, 128, 256)
     temporal_kernel: int = 9
     dropout: float = 0.1
     classes: int = 103
-
-    @classmethod
-    def named(cls, name: str, **overrides) -> "STGCNConfig":
-        presets = {"paper": {}, "small": {"channels": (32, 64, 64)}}
-        if name not in presets:
-            raise ValueError(f"unknown ST-GCN config {name!r}; choose {sorted(presets)}")
-        return cls(**{**presets[name], **overrides})
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class _Block(nn.Module):

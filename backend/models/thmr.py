@@ -10,18 +10,24 @@ assignment. torch; never bpy.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..body.skeleton import FEATURE_DIM
+from .config import PresetConfig
 from .handmdm import sinusoid
 
 
 @dataclass(frozen=True)
-class THMRConfig:
+class THMRConfig(PresetConfig):
+    PRESETS: ClassVar[dict] = {"paper": {},
+                               "small": {"layers": 2, "width": 128, "heads": 4, "ff": 256, "embed": 128}}
+    KIND: ClassVar[str] = "THMR"
+
     layers: int = 4
     width: int = 256
     heads: int = 4
@@ -33,16 +39,6 @@ class THMRConfig:
     dup_threshold: float = 0.8
     max_frames: int = 196
     features: int = FEATURE_DIM
-
-    @classmethod
-    def named(cls, name: str, **overrides) -> "THMRConfig":
-        presets = {"paper": {}, "small": {"layers": 2, "width": 128, "heads": 4, "ff": 256, "embed": 128}}
-        if name not in presets:
-            raise ValueError(f"unknown THMR config {name!r}; choose {sorted(presets)}")
-        return cls(**{**presets[name], **overrides})
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class _Summary(nn.Module):
