@@ -15,7 +15,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_LEXICON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "asl-lex" / "signdata.csv"
+_SHARED_LEXICON = Path("shared") / "data" / "asl-lex" / "signdata.csv"
+DEFAULT_LEXICON = Path(__file__).resolve().parents[2].parent / _SHARED_LEXICON
+# A clone elsewhere (CI, /tmp) still finds the development copy beside the main checkout.
+_FALLBACK_LEXICONS = (Path("/work") / _SHARED_LEXICON,)
 ENV_LEXICON = "SIGNFORGE_LEXICON"
 
 PHONOLOGY_FIELDS = (
@@ -152,7 +155,14 @@ def _morpheme(row: dict[str, str], k: int) -> Phonology | None:
 
 
 def resolve_lexicon_path(path: str | os.PathLike | None = None) -> Path:
-    return Path(path or os.environ.get(ENV_LEXICON) or DEFAULT_LEXICON)
+    """The given path, else $SIGNFORGE_LEXICON, else ../shared beside the repository (or the
+    workspace's shared copy when this clone lives elsewhere)."""
+    if path or os.environ.get(ENV_LEXICON):
+        return Path(path or os.environ[ENV_LEXICON])
+    for candidate in (DEFAULT_LEXICON,) + _FALLBACK_LEXICONS:
+        if candidate.exists():
+            return candidate
+    return DEFAULT_LEXICON
 
 
 def read_lexicon(path: str | os.PathLike | None = None) -> Lexicon:
