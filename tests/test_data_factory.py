@@ -379,6 +379,11 @@ def test_numpy_rotation_fast_path_matches_torch(rng):
     q2 = R.axis_angle_to_quaternion(rng.normal(size=(100, 3)))
     t = rng.random((100, 1))
     assert np.allclose(R.np_quaternion_slerp(q, q2, t), R.quaternion_slerp(q, q2, t), atol=1e-12)
+    tiny = np.concatenate([aa, rng.normal(size=(5, 3)) * 1e-6, np.zeros((1, 3))])
+    assert np.allclose(R.np_axis_angle_to_matrix(tiny), R.axis_angle_to_matrix(tiny), atol=1e-12)
+    b = rng.normal(size=(100, 3))
+    assert np.allclose(R.np_cross(aa, b), np.cross(aa, b), atol=1e-12)
+    assert np.allclose(R.np_norm(aa), np.linalg.norm(aa, axis=-1), atol=1e-12)
 
 
 def test_hand_penetration_sees_a_hand_inside_the_chest(body):

@@ -61,21 +61,37 @@ class Rig:
         return SITE_INDEX[name]
 
 
+def _levels() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Joints grouped by depth in the tree (pelvis excluded), with their parents."""
+    depth = [0] * NUM_JOINTS
+    for j in range(1, NUM_JOINTS):
+        depth[j] = depth[PARENTS[j]] + 1
+    return [(np.array([j for j in range(NUM_JOINTS) if depth[j] == d]),
+             np.array([PARENTS[j] for j in range(NUM_JOINTS) if depth[j] == d]))
+            for d in range(1, max(depth) + 1)]
+
+
+_LEVELS = _levels()
+
+
 def forward(poses: np.ndarray, rest_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward kinematics in numpy: global rotations (T, 55, 3, 3) and positions (T, 55, 3)."""
+    """Forward kinematics in numpy: global rotations (T, 55, 3, 3) and positions (T, 55, 3).
+
+    Joints of one depth are posed together, so a call is a dozen array products, not 55.
+    """
     rot = np.asarray(poses, float)
     if rot.shape[-1] == 3 and rot.ndim == 3:
-        rot = R.axis_angle_to_matrix(rot)
+        rot = R.np_axis_angle_to_matrix(rot)
     offsets = rest_joints.copy()
     offsets[1:] = rest_joints[1:] - rest_joints[list(PARENTS[1:])]
     glob = np.empty(rot.shape)
     pos = np.empty(rot.shape[:2] + (3,))
     glob[:, 0] = rot[:, 0]
     pos[:, 0] = offsets[0]
-    for j in range(1, NUM_JOINTS):
-        p = PARENTS[j]
-        glob[:, j] = glob[:, p] @ rot[:, j]
-        pos[:, j] = pos[:, p] + glob[:, p] @ offsets[j]
+    for joints, parents in _LEVELS:
+        gp = glob[:, parents]
+        glob[:, joints] = gp @ rot[:, joints]
+        pos[:, joints] = pos[:, parents] + np.einsum("tjab,jb->tja", gp, offsets[joints])
     return glob, pos
 
 

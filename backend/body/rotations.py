@@ -282,3 +282,37 @@ def np_quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
         np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
         np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
     ], -2)
+
+
+def np_norm(v, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """Euclidean norm over the last axis (np.linalg.norm's checks cost more than the sum)."""
+    v = np.asarray(v, float)
+    if axis not in (-1, v.ndim - 1):
+        raise ValueError("np_norm sums over the last axis only")
+    n = np.sqrt(np.einsum("...i,...i->...", v, v))
+    return n[..., None] if keepdims else n
+
+
+def np_cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis, broadcasting (np.cross moves axes on every call)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
+
+
+def np_axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
+    """(..., 3) rotation vectors -> (..., 3, 3), the same Rodrigues series as the torch version."""
+    aa = np.asarray(aa, float)
+    theta2 = np.einsum("...i,...i->...", aa, aa)
+    theta = np.sqrt(theta2)
+    small = theta2 < 1e-8
+    safe = np.where(small, 1.0, theta)
+    a = np.where(small, 1 - theta2 / 6, np.sin(theta) / safe)
+    b = np.where(small, 0.5 - theta2 / 24, (1 - np.cos(theta)) / (safe * safe))
+    x, y, z = aa[..., 0], aa[..., 1], aa[..., 2]
+    bx, by, bz = b * x, b * y, b * z
+    bxy, bxz, byz = bx * y, bx * z, by * z
+    ax, ay, az = a * x, a * y, a * z
+    return np.stack([1 - by * y - bz * z, bxy - az, bxz + ay,
+                     bxy + az, 1 - bx * x - bz * z, byz - ax,
+                     bxz - ay, byz + ax, 1 - bx * x - by * y], -1).reshape(aa.shape + (3,))

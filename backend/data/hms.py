@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..body import rotations as R
 from ..body.rig import Rig
 from ..body.sites import SITE_INDEX, SITE_NAMES
 from ..body.skeleton import JOINT_INDEX as J
@@ -130,7 +131,7 @@ class HMS:
         points = {s: self._hand_points(s, glob, pos, sites) for s in SIDES}
         for side in SIDES:
             hands[side], signals[side] = self._hand(side, motion, glob, pos, sites, points, t0, t1)
-        gap = np.linalg.norm(points["left"][:, :, None] - points["right"][:, None, :], axis=-1).min((1, 2))
+        gap = R.np_norm(points["left"][:, :, None] - points["right"][:, None, :], axis=-1).min((1, 2))
         between = ["touch" if g < TOUCH_IN else "close" if g < NEAR else "apart" for g in gap[t0:t1]]
         signals["hand_gap"] = gap
         both_active = hands["left"].active and hands["right"].active
@@ -150,17 +151,17 @@ class HMS:
         pelvis_y = pos[:, J["pelvis"], 1]
         wrist = pos[:, wr]
         hanging = self._hanging_wrist(side, motion.betas) + pos[:, J["pelvis"]]
-        raised = (wrist[:, 1] - pelvis_y > 0.05) | (np.linalg.norm(wrist - hanging, axis=1) > 0.12)
+        raised = (wrist[:, 1] - pelvis_y > 0.05) | (R.np_norm(wrist - hanging, axis=1) > 0.12)
         cues = HandCues(active=bool(raised[t0:t1].mean() > 0.3))
         reach = _reachable_sites(side)
-        d = np.linalg.norm(points[side][:, :, None] - sites[:, None, reach], axis=-1).min(1)   # (T, S')
+        d = R.np_norm(points[side][:, :, None] - sites[:, None, reach], axis=-1).min(1)   # (T, S')
         nearest = reach[d.argmin(1)]
         dist = d.min(1)
         # the other hand is more than its sites: its finger bones count too (skin ~1 cm out)
         other = "right" if side == "left" else "left"
         bones = pos[:, [J[f"{other}_{f}{k}"] for f in ("index", "middle", "ring", "pinky", "thumb")
                         for k in (2, 3)]]
-        d_bone = np.linalg.norm(points[side][:, :, None] - bones[:, None], axis=-1).min((1, 2)) - 0.01
+        d_bone = R.np_norm(points[side][:, :, None] - bones[:, None], axis=-1).min((1, 2)) - 0.01
         on_finger = d_bone < dist
         dist = np.where(on_finger, np.maximum(d_bone, 0.0), dist)
         nearest = np.where(on_finger, SITE_INDEX[f"{other}_middle_tip"], nearest)
@@ -209,7 +210,7 @@ class HMS:
     @staticmethod
     def _flexion(motion: Motion, side: str) -> np.ndarray:
         joints = [J[f"{side}_{f}{k}"] for f in ("index", "middle", "ring", "pinky") for k in (1, 2)]
-        return np.linalg.norm(motion.poses[:, joints].astype(float), axis=-1).mean(1)
+        return R.np_norm(motion.poses[:, joints].astype(float), axis=-1).mean(1)
 
 
 def strokes(path: np.ndarray, fps: float) -> list[str]:
@@ -221,7 +222,7 @@ def strokes(path: np.ndarray, fps: float) -> list[str]:
     smooth = np.stack([np.convolve(np.pad(wrist[:, i], 2, mode="edge"), kernel, mode="valid")
                        for i in range(3)], 1)
     vel = np.gradient(smooth, axis=0) * fps
-    speed = np.linalg.norm(vel, axis=1)
+    speed = R.np_norm(vel, axis=1)
     if speed.max() < 0.05:
         return []
     slow = speed < max(0.35 * speed.max(), 0.05)
@@ -242,17 +243,17 @@ def strokes(path: np.ndarray, fps: float) -> list[str]:
     for a, b in zip(cuts[:-1], cuts[1:]):
         seg = smooth[a:b + 1]
         disp = seg[-1] - seg[0]
-        length = np.linalg.norm(np.diff(seg, axis=0), axis=1).sum()
+        length = R.np_norm(np.diff(seg, axis=0), axis=1).sum()
         if length < STROKE_MIN:
             continue
         v = np.diff(seg, axis=0)
-        v = v[np.linalg.norm(v, axis=1) > 1e-5]
+        v = v[R.np_norm(v, axis=1) > 1e-5]
         turning = 0.0
         if len(v) > 2:
-            u = v / np.linalg.norm(v, axis=1, keepdims=True)
+            u = v / R.np_norm(v, axis=1, keepdims=True)
             turning = float(np.arccos(np.clip((u[1:] * u[:-1]).sum(1), -1, 1)).sum())
-        if turning > np.radians(270) and length > 2.5 * np.linalg.norm(disp):
+        if turning > np.radians(270) and length > 2.5 * R.np_norm(disp):
             labels.append("circle")
-        elif np.linalg.norm(disp) >= STROKE_MIN:
+        elif R.np_norm(disp) >= STROKE_MIN:
             labels.append(names[int(np.argmax(dirs @ disp))])
     return labels

@@ -159,7 +159,7 @@ def _mirror_site(name: str) -> str:
 
 def _unit(v) -> np.ndarray:
     v = np.asarray(v, float)
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+    return v / np.maximum(R.np_norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 def ease(x) -> np.ndarray:
@@ -183,15 +183,7 @@ def _rot_about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
 
 def _rodrigues(rv: np.ndarray) -> np.ndarray:
     """(..., 3) rotation vectors -> (..., 3, 3) matrices, in numpy (the IK's inner loop)."""
-    theta = np.linalg.norm(rv, axis=-1)[..., None, None]
-    k = rv / np.maximum(theta[..., 0], 1e-12)
-    kx = np.zeros(rv.shape[:-1] + (3, 3))
-    kx[..., 0, 1], kx[..., 0, 2], kx[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
-    kx = kx - np.swapaxes(kx, -1, -2)
-    small = theta < 1e-8
-    sin = np.where(small, 0.0, np.sin(theta))
-    cos1 = np.where(small, 0.0, 1 - np.cos(theta))
-    return np.eye(3) + sin * kx + cos1 * (kx @ kx)
+    return R.np_axis_angle_to_matrix(rv)
 
 
 def _smooth_quaternions(q: np.ndarray, sigma: float = 1.5) -> np.ndarray:
@@ -205,11 +197,11 @@ def _smooth_quaternions(q: np.ndarray, sigma: float = 1.5) -> np.ndarray:
     kernel /= kernel.sum()
     padded = np.concatenate([np.repeat(q[:1], radius, 0), q, np.repeat(q[-1:], radius, 0)])
     out = sum(w * padded[i:i + len(q)] for i, w in enumerate(kernel))
-    out /= np.linalg.norm(out, axis=-1, keepdims=True)
+    out /= R.np_norm(out, axis=-1, keepdims=True)
     # hold the ends exactly, fading the smoothing in over the first and last frames
     fade = np.minimum(1.0, np.minimum(np.arange(len(q)), np.arange(len(q))[::-1]) / radius)[:, None, None]
     mixed = (1 - fade) * q + fade * out
-    return mixed / np.linalg.norm(mixed, axis=-1, keepdims=True)
+    return mixed / R.np_norm(mixed, axis=-1, keepdims=True)
 
 
 def _xzy_angles(m: np.ndarray) -> np.ndarray:
@@ -229,15 +221,17 @@ def _jumps(mats: np.ndarray, limit: float = 0.25) -> bool:
 
 def _euler_xzy(a: np.ndarray) -> np.ndarray:
     """(..., 3) angles -> Rx(a0) @ Rz(a1) @ Ry(a2), in numpy (the wrist's WRIST_ORDER)."""
-    def axis(i, t):
-        m = np.zeros(t.shape + (3, 3))
-        c, s_ = np.cos(t), np.sin(t)
-        j, k = [(1, 2), (2, 0), (0, 1)][i]
-        m[..., i, i] = 1.0
-        m[..., j, j], m[..., k, k] = c, c
-        m[..., j, k], m[..., k, j] = -s_, s_
-        return m
-    return axis(0, a[..., 0]) @ axis(2, a[..., 1]) @ axis(1, a[..., 2])
+    c, s_ = np.cos(a), np.sin(a)
+    cx, cz, cy, sx, sz, sy = c[..., 0], c[..., 1], c[..., 2], s_[..., 0], s_[..., 1], s_[..., 2]
+    m = np.empty(a.shape + (3,))
+    m[..., 0, 0], m[..., 0, 1], m[..., 0, 2] = cz * cy, -sz, cz * sy
+    m[..., 1, 0] = cx * sz * cy + sx * sy
+    m[..., 1, 1] = cx * cz
+    m[..., 1, 2] = cx * sz * sy - sx * cy
+    m[..., 2, 0] = sx * sz * cy - cx * sy
+    m[..., 2, 1] = sx * cz
+    m[..., 2, 2] = sx * sz * sy + cx * cy
+    return m
 
 
 def _palm_label(normals: np.ndarray) -> list[str]:
@@ -259,7 +253,7 @@ WRIST_LIMITS = np.array([1.5, 1.35, 0.6])
 ELBOW_MAX = 2.6
 SWINGS = tuple(np.radians([0.0, -35.0, 35.0, -70.0, 70.0]))
 # Joint limits that a synthesized motion must satisfy (rotation angle of the local axis-angle).
-JOINT_LIMITS = {"shoulder": 2.9, "elbow": ELBOW_MAX + 0.05, "wrist": float(np.linalg.norm(WRIST_LIMITS)),
+JOINT_LIMITS = {"shoulder": 2.9, "elbow": ELBOW_MAX + 0.05, "wrist": float(R.np_norm(WRIST_LIMITS)),
                 "collar": 0.5, "spine": 0.4, "finger": 1.9}
 
 
@@ -272,9 +266,9 @@ def hand_rotation(side: str, fingers: np.ndarray, palm: np.ndarray) -> np.ndarra
     p = _unit(palm)
     d = _unit(fingers - (fingers * p).sum(-1, keepdims=True) * p)
     if side == "left":
-        cols = (d, -p, np.cross(d, -p))
+        cols = (d, -p, R.np_cross(d, -p))
     else:
-        cols = (-d, -p, np.cross(d, p))
+        cols = (-d, -p, R.np_cross(d, p))
     return np.stack(cols, -1)
 
 
@@ -290,10 +284,10 @@ class Arm:
         self.s_pos = torso_pos[self.sh]
         self.a1 = rest[self.el] - rest[self.sh]
         self.a2 = rest[self.wr] - rest[self.el]
-        self.l1, self.l2 = np.linalg.norm(self.a1), np.linalg.norm(self.a2)
+        self.l1, self.l2 = R.np_norm(self.a1), R.np_norm(self.a2)
         a1h = _unit(self.a1)
-        self.hinge = _unit(np.cross(a1h, FRONT))           # elbow flexion axis at rest
-        self.rest_frame = np.stack([a1h, self.hinge, np.cross(a1h, self.hinge)], -1)
+        self.hinge = _unit(R.np_cross(a1h, FRONT))           # elbow flexion axis at rest
+        self.rest_frame = np.stack([a1h, self.hinge, R.np_cross(a1h, self.hinge)], -1)
         out = np.array([SX[side], 0.0, 0.0])
         self.pole = _unit(DOWN + 0.45 * out + 0.25 * BACK)  # where a relaxed elbow points
         self.swing = 0.0                                    # the last solve's elbow swing
@@ -322,10 +316,10 @@ class Arm:
             # cannot be reached must not drift, or neighbouring frames would part ways)
             goal = goal + 0.8 * (contact - reached)
             v = goal - self.s_pos
-            dist = np.linalg.norm(v, axis=-1, keepdims=True)
+            dist = R.np_norm(v, axis=-1, keepdims=True)
             goal = self.s_pos + v / np.maximum(dist, 1e-9) * np.clip(dist, d_min, 0.98 * (self.l1 + self.l2))
         sh, el, wr, reached, _ = self._solve_once(goal, hand_rot, offset, swing)
-        if refine and (np.linalg.norm(contact - reached, axis=-1).max() > 0.003 or _jumps(wr) or _jumps(sh)):
+        if refine and (R.np_norm(contact - reached, axis=-1).max() > 0.003 or _jumps(wr) or _jumps(sh)):
             return self._refine(contact, hand_rot, offset, sh, el, wr)
         return sh, el, wr, reached
 
@@ -353,7 +347,7 @@ class Arm:
             0.02 * (g_wr - hand_rot).reshape(len(x), 9),                      # wished hand rotation
             np.maximum(np.abs(x[:, 4:]) - lim, 0.0),                          # wrist range
             np.maximum(x[:, 3:4] - ELBOW_MAX, 0.0) + np.maximum(0.05 - x[:, 3:4], 0.0),
-            np.maximum(np.linalg.norm(x[:, :3], axis=1, keepdims=True) - 2.7, 0.0),
+            np.maximum(R.np_norm(x[:, :3], axis=1, keepdims=True) - 2.7, 0.0),
             0.2 * (elbow - elbow0),                                           # keep the analytic elbow swing
             stay * (x - x0),                                                  # stay near the start pose
         ], 1)
@@ -390,7 +384,7 @@ class Arm:
             jac = np.moveaxis((allr[1:] - r[None]) / eps, 0, -1)
             jtj = np.einsum("tri,trj->tij", jac, jac) + damping[:, None, None] * np.eye(7)
             step = np.linalg.solve(jtj, -np.einsum("tri,tr->ti", jac, r)[..., None])[..., 0]
-            size = np.linalg.norm(step, axis=1, keepdims=True)
+            size = R.np_norm(step, axis=1, keepdims=True)
             trial = x + step * np.minimum(1.0, 0.3 / np.maximum(size, 1e-12))
             better = (self._residual(trial, x0, *args) ** 2).sum(1) < (r ** 2).sum(1)
             x = np.where(better[:, None], trial, x)
@@ -402,23 +396,23 @@ class Arm:
         shoulder-wrist line. Returns local shoulder, elbow, wrist, the contact point reached
         and the wrist angles asked for before the limits."""
         v = wrist_goal - self.s_pos
-        dist = np.linalg.norm(v, axis=-1, keepdims=True)
+        dist = R.np_norm(v, axis=-1, keepdims=True)
         u = v / np.maximum(dist, 1e-9)
         d_min = self._d_min()
         d = np.clip(dist, d_min * 1.001, (self.l1 + self.l2) * 0.999)
         cos_a = np.clip((self.l1 ** 2 + d ** 2 - self.l2 ** 2) / (2 * self.l1 * d), -1.0, 1.0)
         pole = _unit(self.pole - (u @ self.pole)[:, None] * u)
         if np.any(swing):
-            pole = np.cos(swing) * pole + np.sin(swing) * np.cross(u, pole)
+            pole = np.cos(swing) * pole + np.sin(swing) * R.np_cross(u, pole)
         elbow = self.s_pos + self.l1 * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
         u1 = _unit(elbow - self.s_pos)
         u2 = _unit(self.s_pos + u * d - elbow)
-        n = _unit(np.cross(pole, u))   # the elbow's hinge axis: normal to the arm's plane, never ill-posed
-        target_frame = np.stack([u1, n, np.cross(u1, n)], -1)
+        n = _unit(R.np_cross(pole, u))   # the elbow's hinge axis: normal to the arm's plane, never ill-posed
+        target_frame = np.stack([u1, n, R.np_cross(u1, n)], -1)
         g_sh = target_frame @ self.rest_frame.T
         a2l = np.einsum("tji,tj->ti", g_sh, u2)            # forearm direction in the arm's rest frame
         a2h = _unit(self.a2)
-        theta = np.arctan2(np.cross(a2h, a2l) @ self.hinge, a2l @ a2h)
+        theta = np.arctan2(R.np_cross(a2h, a2l) @ self.hinge, a2l @ a2h)
         local_el = _rot_about(np.broadcast_to(self.hinge, a2l.shape), theta)
         g_el = g_sh @ local_el
         local_wr = np.swapaxes(g_el, -1, -2) @ hand_rot
@@ -706,7 +700,7 @@ class _Build:
                 normal = _unit((point - spine) * np.array([1.0, 0.2, 1.0]))
             else:
                 normal = _unit(point - head_c)
-        dist = np.linalg.norm(sites - point, axis=1)
+        dist = R.np_norm(sites - point, axis=1)
         self.site_gap = float(dist.min())    # how far the target lies from the nearest named site
         nearest = SITE_NAMES[int(np.argmin(dist))]
         return point, _unit(normal), nearest
@@ -741,11 +735,11 @@ class _Build:
         if self.site == "d_shoulder":   # folding back onto the own shoulder
             wrist = FRONT * 0.14 + DOWN * 0.02 + medial * 0.04
         for _ in range(20):
-            w = np.linalg.norm(wrist)
+            w = R.np_norm(wrist)
             into = wrist @ n / w          # how straight the fingers point into the skin
             if into > 0.6:                # graze rather than stab, so the other fingers stay out
                 wrist = wrist - n * (into - 0.55) * w
-            elif np.linalg.norm(target + wrist / w * reach - shoulder) < 0.19:
+            elif R.np_norm(target + wrist / w * reach - shoulder) < 0.19:
                 wrist = wrist + _unit(0.5 * out + DOWN + 0.5 * FRONT) * 0.03   # keep the elbow from folding shut
             else:
                 break
@@ -755,7 +749,7 @@ class _Build:
         # The palm most across the fingers that neither faces into the skin (the curled
         # fingers and a folded thumb lie on the palm side) nor turns the thumb side into it.
         palms = [BACK, medial, DOWN, -medial]
-        thumb = [np.cross(fingers, p) for p in palms]     # the right hand's thumb side
+        thumb = [R.np_cross(fingers, p) for p in palms]     # the right hand's thumb side
         score = [abs(p @ fingers) + 2.0 * max(0.0, -(_unit(t) @ n)) + 2.0 * max(0.0, -(p @ n) - 0.3)
                  + (0.3 if i == 3 else 0.0) for i, (p, t) in enumerate(zip(palms, thumb))]
         palm = palms[int(np.argmin(score))]
@@ -816,7 +810,7 @@ class _Build:
         elif not contact:
             point = point + normal * self.rng.uniform(0.04, 0.07)
         else:
-            t = np.cross(normal, self.rng.normal(0, 1, 3))
+            t = R.np_cross(normal, self.rng.normal(0, 1, 3))
             point = point + _unit(t) * min(self.signer.jitter, 0.003)
         return point, normal, nearest
 
@@ -826,7 +820,7 @@ class _Build:
         medial = DIRECTIONS["left"]
         n = _unit(normal)
         t1 = _unit(medial - (medial @ n) * n) if abs(medial @ n) < 0.9 else _unit(UP - (UP @ n) * n)
-        t2 = np.cross(n, t1)
+        t2 = R.np_cross(n, t1)
         surface = kind not in ("neutral", "away")
         reps = 2 if ph.repeated else 1
         a = 0.1 * amp
@@ -846,10 +840,10 @@ class _Build:
                     d = dirs[rng.choice(len(dirs), p=probs)] * a
                 if surface:   # never into the surface: along it or away from it
                     d = d - min(0.0, d @ n) * n + 0.3 * a * n
-                    if np.linalg.norm(d) < 0.6 * a:
+                    if R.np_norm(d) < 0.6 * a:
                         d = 0.7 * a * n + 0.3 * a * t1
                 bulge = np.zeros(3) if move == "Straight" else \
-                    _unit(np.cross(d, n if surface else FRONT)) * 0.3 * np.linalg.norm(d)
+                    _unit(R.np_cross(d, n if surface else FRONT)) * 0.3 * R.np_norm(d)
             ways = [p0, p0 + d] * reps if reps > 1 else [p0, p0 + d]
             bulges = [bulge if i % 2 == 0 else -bulge for i in range(len(ways) - 1)]
             return _waypoints(ways, bulges, k)
@@ -930,7 +924,7 @@ class _Build:
         points, strokes = self._path(p0, normal, self.kind, contact, frame, sign)
         off_a = self._offset("right", part, shape, spread)
         palm0, fingers0 = self._orientation(part, self.kind, normal, p0, frame[1][J["right_shoulder"]],
-                                            float(np.linalg.norm(off_a)))
+                                            float(R.np_norm(off_a)))
         if part != "palm" and self.kind not in ("neutral", "away"):
             palm0, fingers0 = self._reachable_aim(frame, p0, hand_rotation("right", fingers0, palm0), off_a,
                                                   fingers0)
@@ -1079,9 +1073,9 @@ def _aim(rot: np.ndarray, offset: np.ndarray, direction: np.ndarray) -> tuple[np
     wrist where a relaxed arm puts it. Returns the new (palm, fingers) directions.
     """
     v, w = _unit(rot @ offset), _unit(direction)
-    axis = np.cross(v, w)
-    angle = np.arctan2(np.linalg.norm(axis), v @ w)
-    q = _rot_about(axis if np.linalg.norm(axis) > 1e-9 else UP, angle) @ rot
+    axis = R.np_cross(v, w)
+    angle = np.arctan2(R.np_norm(axis), v @ w)
+    q = _rot_about(axis if R.np_norm(axis) > 1e-9 else UP, angle) @ rot
     return q @ DOWN, q @ np.array([-1.0, 0.0, 0.0])
 
 
@@ -1131,5 +1125,5 @@ def _waypoints(ways, bulges, k: int):
     b = np.stack(bulges)[i]
     pts = w0 + (w1 - w0) * s + b * np.sin(np.pi * s)
     labels = [direction_label(ways[j + 1] - ways[j]) for j in range(m)
-              if np.linalg.norm(ways[j + 1] - ways[j]) > 0.015]
+              if R.np_norm(ways[j + 1] - ways[j]) > 0.015]
     return pts, labels
