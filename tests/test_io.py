@@ -101,7 +101,7 @@ def test_handmdm_wide_variant_with_betas(tmp_path, rng):
     ("empty.npz", lambda p: p.write_bytes(b""), "empty"),
     ("garbage.npz", lambda p: p.write_bytes(b"not a zip at all"), "npz"),
     ("motion.fbx", lambda p: p.write_bytes(b"x"), "extension"),
-    ("motion.bvh", lambda p: p.write_text("HIERARCHY"), "export format"),
+    ("motion.bvh", lambda p: p.write_text("HIERARCHY"), "not a BVH file"),
     ("ints.npy", lambda p: np.save(p, np.zeros((3, 274), np.int64)), "floating"),
 ])
 def test_bad_input_names_file_and_problem(tmp_path, name, make, match):
@@ -174,3 +174,22 @@ def test_cli_convert_info_and_errors(tmp_path, rng, signforge_cache):
         assert r.returncode == 0, cmd
         if cmd != ["--help"]:
             assert "Example" in r.stdout, cmd
+
+
+def test_bvh_reads_back_what_it_writes(tmp_path, body, rng):
+    from backend.body import rotations as R
+
+    motion = Motion(rng.normal(size=(7, 55, 3)) * 0.8, rng.normal(size=(7, 3)) * 0.2, np.zeros((7, 10)), 30.0)
+    back = load_motion(save_motion(motion, tmp_path / "m.bvh", body=body))
+    assert back.num_frames == 7 and abs(back.fps - 30.0) < 1e-6
+    err = np.abs(R.axis_angle_to_matrix(back.poses.astype(float)) - R.axis_angle_to_matrix(motion.poses)).max()
+    assert err < 1e-4
+    assert np.abs(back.trans - motion.trans).max() < 1e-5
+
+
+def test_bvh_of_another_skeleton_is_refused_by_name(tmp_path):
+    path = tmp_path / "mixamo.bvh"
+    path.write_text("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n CHANNELS 3 Zrotation Xrotation Yrotation\n"
+                    " End Site\n {\n  OFFSET 0 1 0\n }\n}\nMOTION\nFrames: 1\nFrame Time: 0.04\n0 0 0\n")
+    with pytest.raises(MotionFileError, match="Hips"):
+        load_motion(path)

@@ -87,3 +87,84 @@ def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray) 
     np.savetxt(out, values, fmt="%.6f")
     with atomic_path(path) as tmp:
         tmp.write_text(out.getvalue())
+
+
+_AXES = {"Xrotation": "X", "Yrotation": "Y", "Zrotation": "Z"}
+_POSITIONS = ("Xposition", "Yposition", "Zposition")
+
+
+def read_bvh(path: str | os.PathLike, fps: float | None = None) -> Motion:
+    """Read a BVH of the SMPL-X skeleton (SignForge's own or any tool's with SMPL-X joint names).
+
+    Rotations are taken as SMPL-X local rotations, which holds for skeletons whose rest pose
+    is SMPL-X's (BVH has no rest orientations). Joints the file lacks stay at rest. Other
+    skeletons (Hips/Spine/...) would need retargeting and are refused by name.
+    """
+    from .errors import MotionFileError
+
+    text = open(path, encoding="utf-8", errors="replace").read()
+    if "HIERARCHY" not in text or "MOTION" not in text:
+        raise MotionFileError(path, "not a BVH file (no HIERARCHY/MOTION sections)")
+    head, _, motion_part = text.partition("MOTION")
+    tokens = head.split()
+    joints: list[tuple[str, list[str], np.ndarray]] = []   # name, channels, offset; hierarchy order
+    k = 0
+    while k < len(tokens):
+        tok = tokens[k]
+        if tok in ("ROOT", "JOINT"):
+            joints.append((tokens[k + 1], [], np.zeros(3)))
+            k += 2
+        elif tok == "End":
+            depth, k = 0, k + 2   # skip "End Site { OFFSET x y z }"
+            while k < len(tokens):
+                depth += tokens[k] == "{"
+                depth -= tokens[k] == "}"
+                k += 1
+                if depth == 0:
+                    break
+        elif tok == "OFFSET" and joints:
+            joints[-1] = (joints[-1][0], joints[-1][1], np.array(tokens[k + 1:k + 4], float))
+            k += 4
+        elif tok == "CHANNELS" and joints:
+            n = int(tokens[k + 1])
+            joints[-1][1].extend(tokens[k + 2:k + 2 + n])
+            k += 2 + n
+        else:
+            k += 1
+    if not joints:
+        raise MotionFileError(path, "the BVH hierarchy has no joints")
+    unknown = [name for name, _, _ in joints if name not in JOINT_NAMES]
+    if unknown:
+        raise MotionFileError(path, f"joints {', '.join(unknown[:5])} are not SMPL-X joints; SignForge reads "
+                                    f"BVH files of the SMPL-X skeleton (retargeting other rigs is not supported)")
+    lines = motion_part.strip().splitlines()
+    try:
+        frames = int(lines[0].split(":")[1])
+        frame_time = float(lines[1].split(":")[1])
+        data = np.array([ln.split() for ln in lines[2:2 + frames]], dtype=float)
+    except (IndexError, ValueError):
+        raise MotionFileError(path, "the MOTION section is malformed (Frames:, Frame Time:, then one row "
+                                    "per frame)") from None
+    width = sum(len(ch) for _, ch, _ in joints)
+    if frames < 1 or data.ndim != 2 or data.shape != (frames, width):
+        raise MotionFileError(path, f"expected {frames} rows of {width} channel values; got {data.shape}")
+    if not np.isfinite(data).all() or frame_time <= 0:
+        raise MotionFileError(path, "the motion holds non-finite values or a non-positive frame time")
+    index = {n: i for i, n in enumerate(JOINT_NAMES)}
+    mats = np.broadcast_to(np.eye(3), (frames, NUM_JOINTS, 3, 3)).copy()
+    trans = np.zeros((frames, 3))
+    col = 0
+    for name, channels, offset in joints:
+        values = data[:, col:col + len(channels)]
+        col += len(channels)
+        rot = [(c, values[:, i]) for i, c in enumerate(channels) if c in _AXES]
+        if rot:
+            order = "".join(_AXES[c] for c, _ in rot)
+            angles = np.radians(np.stack([v for _, v in rot], -1))
+            mats[:, index[name]] = R.euler_to_matrix(angles, order)
+        pos = [values[:, i] for i, c in enumerate(channels) if c in _POSITIONS]
+        if len(pos) == 3 and name == JOINT_NAMES[0]:
+            trans = np.stack(pos, -1) - offset
+    poses = R.matrix_to_axis_angle(mats)
+    return Motion(poses, trans, np.zeros((frames, 10)), fps or 1.0 / frame_time,
+                  provenance={"source": "bvh", "file": os.path.basename(str(path))})

@@ -10,7 +10,7 @@ from .errors import MotionFileError
 from .handmdm import read_handmdm, write_handmdm
 from .npz import read_npz, write_npz
 
-READ_SUFFIXES = (".npz", ".npy")
+READ_SUFFIXES = (".npz", ".npy", ".bvh")
 WRITE_SUFFIXES = (".npz", ".npy", ".bvh")
 
 
@@ -27,13 +27,13 @@ def load_motion(path: str | os.PathLike, fps: float | None = None) -> Motion:
     """Read a motion; ``fps`` overrides (or supplies) the file's frame rate."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".bvh":
-        raise MotionFileError(path, "BVH is an export format here; import .npz or .npy motions")
     if suffix not in READ_SUFFIXES:
         raise MotionFileError(path, f"unknown extension {suffix or '(none)'!r}; "
                                     f"readable: {', '.join(READ_SUFFIXES)}")
     _readable(path)
-    readers: dict[str, Callable[..., Motion]] = {".npz": read_npz, ".npy": read_handmdm}
+    from .bvh import read_bvh
+
+    readers: dict[str, Callable[..., Motion]] = {".npz": read_npz, ".npy": read_handmdm, ".bvh": read_bvh}
     return readers[suffix](path, fps=fps)
 
 
