@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -97,8 +98,13 @@ _RUNS: dict[str, Run] = {}
 
 def generate(text: str, model: str = "handmdm", frames: int | None = None, seconds: float | None = None,
              guidance: float = 2.5, steps: int = 50, seed: int = 0, num: int = 1,
-             run_dir: str | os.PathLike | None = None) -> list[Motion]:
-    """``num`` motions for ``text`` at 25 fps."""
+             run_dir: str | os.PathLike | None = None,
+             progress: Callable[[int, int], None] | None = None) -> list[Motion]:
+    """``num`` motions for ``text`` at 25 fps.
+
+    ``progress(done, total)`` is called as sampling advances; an exception it raises
+    aborts generation (that is how a cancel stops it).
+    """
     from .diffusion import CosineSchedule, sample
     from .text import load_text_encoder
 
@@ -128,9 +134,11 @@ def generate(text: str, model: str = "handmdm", frames: int | None = None, secon
         if run.kind == "handmdm":
             cond = {"text": enc.tokens, "text_mask": enc.mask}
             x = sample(run.model, (num, frames, run.model.cfg.features), CosineSchedule.create(100), cond,
-                       guidance=guidance, steps=steps, generator=g)
+                       guidance=guidance, steps=steps, generator=g, callback=progress)
         else:
             x = run.model.generate(enc.pooled, frames, g)
+            if progress is not None:
+                progress(1, 1)
     feats = x.numpy() * run.std + run.mean
     return [Motion.from_features(f, FPS, text=text,
                                  provenance={"source": f"signforge-{run.kind}", "run": run.path.name,

@@ -97,8 +97,13 @@ def guided(denoiser: Denoiser, guidance: float) -> Callable:
 @torch.no_grad()
 def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule, cond: dict,
            guidance: float = 1.0, steps: int | None = None, eta: float = 0.0,
-           generator: torch.Generator | None = None, device: str = "cpu") -> torch.Tensor:
-    """Draw x0 samples: DDPM over every step when ``steps`` is None, else DDIM with ``steps``."""
+           generator: torch.Generator | None = None, device: str = "cpu",
+           callback: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Draw x0 samples: DDPM over every step when ``steps`` is None, else DDIM with ``steps``.
+
+    ``callback(done, total)`` runs after every step; an exception it raises stops sampling
+    (the server's cancel).
+    """
     x0_fn = guided(denoiser, guidance)
     x = torch.randn(shape, generator=generator).to(device)
     visit = schedule.timesteps(steps)
@@ -108,4 +113,6 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
             x = schedule.step(x0, x, t, generator)
         else:
             x = schedule.ddim_step(x0, x, t, visit[i + 1] if i + 1 < len(visit) else -1, eta, generator)
+        if callback is not None:
+            callback(i + 1, len(visit))
     return x
