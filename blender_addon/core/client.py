@@ -1,0 +1,581 @@
+"""The add-on's side of the backend: find a Python, start or embed the server, talk to it. Standard library only.
+
+Never imports ``bpy``, ``numpy`` or ``torch`` (``InProcessBackend`` imports the backend,
+and with it torch, only when it starts). Both backends have one interface, polled from
+Blender's main thread by a modal operator's timer or looped over in batch mode:
+
+- ``submit(method, params) -> id`` queues a request (starting the backend if needed);
+- ``poll() -> [message]`` returns what arrived, never blocking: progress, exactly one
+  terminal (``result``/``error``) per request, and client-side ``notice`` messages;
+- ``cancel(id)``, ``wait(id, timeout)``, ``alive``, ``close()``.
+
+A subprocess that dies ends every request it had not answered with a synthesized
+``backend_crashed`` error (exit code and the last lines of its log); the next ``submit``
+starts a fresh one and says so with a notice.
+"""
+from __future__ import annotations
+
+import abc
+import collections
+import importlib
+import importlib.util
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from . import protocol as P
+
+SERVER_MODULE = "backend.server"
+ORIGIN_FILE = "backend_origin.json"
+VENV_PYTHONS = (Path(".venv") / "bin" / "python", Path(".venv") / "Scripts" / "python.exe")
+PREFERENCES_HINT = ("set Backend Python in Preferences > Add-ons > SignForge to a Python with SignForge's "
+                    "backend installed (the repository's .venv/bin/python)")
+
+
+class BackendError(RuntimeError):
+    """The backend cannot be found, started or reached; the message says what to do."""
+
+
+# ---------------------------------------------------------------------------- finding a Python
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _repository_python(root: Path) -> Path | None:
+    """The virtual environment's Python of a SignForge checkout at ``root``, if it has one."""
+    if not (root / "backend").is_dir():
+        return None
+    for rel in VENV_PYTHONS:
+        if _executable(root / rel):
+            return (root / rel).absolute()   # not resolve(): a venv's python is a link out of the venv
+    return None
+
+
+def find_python(preference: str, addon_dir: Path | str, levels: int = 4) -> Path | None:
+    """The interpreter to run the backend with, or None when there is none to be found.
+
+    In order: the add-on preference when set (an error if it is not an executable file);
+    the ``.venv`` of a SignForge checkout at ``addon_dir`` or up to ``levels`` folders
+    above it; the ``.venv`` of the checkout recorded at build time in
+    ``addon_dir/backend_origin.json`` (``{"repository": "/path"}``).
+    """
+    if preference and preference.strip():
+        path = Path(preference.strip()).expanduser()
+        if not path.exists():
+            raise BackendError(f"Backend Python {path} does not exist; {PREFERENCES_HINT}")
+        if path.is_dir():
+            raise BackendError(f"Backend Python {path} is a folder; choose the python executable inside "
+                               f"it (for example {path / 'bin' / 'python'})")
+        if not os.access(path, os.X_OK):
+            raise BackendError(f"Backend Python {path} is not executable; {PREFERENCES_HINT}")
+        return path.absolute()
+    addon_dir = Path(addon_dir).absolute()
+    for root in [addon_dir, *addon_dir.parents][: levels + 1]:
+        found = _repository_python(root)
+        if found is not None:
+            return found
+    origin = addon_dir / ORIGIN_FILE
+    if origin.is_file():
+        try:
+            repository = json.loads(origin.read_text(encoding="utf-8"))["repository"]
+            if not isinstance(repository, str):
+                raise TypeError("'repository' is not a string")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BackendError(f"{origin} is damaged ({exc}); reinstall the add-on or {PREFERENCES_HINT}") from None
+        return _repository_python(Path(repository).expanduser())
+    return None
+
+
+def repository_of(python: Path) -> Path | None:
+    """The checkout whose ``.venv`` holds ``python``, so the server starts inside it."""
+    venv = Path(python).absolute().parent.parent
+    root = venv.parent
+    return root if venv.name == ".venv" and (root / "backend").is_dir() else None
+
+
+# ---------------------------------------------------------------------------- shared client logic
+class _Ended:
+    """Put on the inbox when a backend stopped: its exit code and last log lines."""
+
+    def __init__(self, code: int | None, tail: list[str], generation: int):
+        self.code, self.tail, self.generation = code, tail, generation
+
+
+class Backend(abc.ABC):
+    """Ids, pending requests, the inbox and the crash bookkeeping common to both backends.
+
+    Subclasses start and stop the server and deliver messages to it; whatever the server
+    sends goes on ``_inbox``, followed by an ``_Ended`` when it stops.
+    """
+
+    name = "backend"
+
+    def __init__(self, log: Callable[[str], None] | None = None):
+        self._log = log
+        self._inbox: queue.Queue = queue.Queue()
+        self._backlog: list[dict] = []
+        self._pending: dict[int, str] = {}   # id -> method, until its terminal is polled
+        self._internal: set[int] = set()     # ids of our own shutdown requests; never shown
+        self._next_id = 0
+        self._lock = threading.RLock()
+        self._generation = 0                 # which start of the backend; stale ends are ignored
+        self._expect_exit = False
+        self._last_crash: int | None | bool = False   # exit code of an unexpected stop, until restarted
+        self.notices: list[str] = []
+        self.server = ""
+        self.capabilities: list[str] = []
+        self.log_lines: collections.deque[str] = collections.deque(maxlen=300)
+
+    @abc.abstractmethod
+    def _start(self) -> None:
+        """Start the server and fill in ``server`` and ``capabilities``; BackendError if it cannot."""
+
+    @abc.abstractmethod
+    def _deliver(self, msg: dict) -> bool:
+        """Hand a request or cancel to the server; False when it is gone (its end follows on the inbox)."""
+
+    @abc.abstractmethod
+    def _stop(self, timeout: float) -> None:
+        """Make the running server stop, by force after ``timeout`` seconds."""
+
+    @property
+    @abc.abstractmethod
+    def alive(self) -> bool:
+        """Whether the server runs now."""
+
+    # -- public
+    def start(self) -> "Backend":
+        """Start the backend unless it runs; after an unexpected stop, say that it restarted."""
+        with self._lock:
+            if self.alive:
+                return self
+            self._absorb_end()
+            self._expect_exit = False
+            self._generation += 1
+            self._start()
+            if self._last_crash is not False:
+                text = (f"the SignForge backend stopped (exit code {self._last_crash}) and was restarted"
+                        if self.name == "subprocess" else "the SignForge backend stopped and was restarted")
+                self._note(text)
+                self._last_crash = False
+            return self
+
+    def submit(self, method: str, params: Mapping | None = None) -> int:
+        """Send a request; its messages come from ``poll``. Returns the request's id."""
+        with self._lock:
+            self.start()
+            self._next_id += 1
+            req_id = self._next_id
+            try:
+                line = P.encode(P.request(req_id, method, params))   # refuses what JSON cannot carry
+            except P.ProtocolError as exc:
+                raise BackendError(f"{method}: {exc.message}") from None
+            self._pending[req_id] = method
+            if method == "shutdown":
+                self._expect_exit = True
+            self._deliver(P.decode(line))
+            return req_id
+
+    def cancel(self, req_id: int) -> None:
+        """Ask the backend to stop request ``req_id``; its terminal message still comes from ``poll``."""
+        with self._lock:
+            if req_id in self._pending and self.alive:
+                self._deliver(P.cancel(req_id))
+
+    def poll(self) -> list[dict]:
+        """Every message that arrived since the last call; never blocks."""
+        with self._lock:
+            out, self._backlog = self._backlog, []
+            out += self._drain()
+            return out
+
+    @property
+    def pending(self) -> list[int]:
+        """Ids of requests whose terminal message has not been polled yet."""
+        return sorted(self._pending)
+
+    def wait(self, req_id: int, timeout: float = 600.0, on_progress: Callable[[dict], None] | None = None,
+             interval: float = 0.01) -> dict:
+        """Poll until request ``req_id`` ends and return its terminal message.
+
+        Its progress messages go to ``on_progress``; messages of other requests are kept
+        for the next ``poll``. After ``timeout`` seconds the request is cancelled and
+        ``BackendError`` raised.
+        """
+        keep: list[dict] = []
+        deadline = time.monotonic() + timeout
+        try:
+            with self._lock:
+                known = req_id in self._pending or any(
+                    m.get("id") == req_id and P.is_terminal(m) for m in self._backlog)
+            if not known:
+                raise BackendError(f"request {req_id} is unknown or its answer was already polled")
+            while True:
+                messages = self.poll()
+                for k, msg in enumerate(messages):
+                    if msg.get("id") == req_id and msg.get("type") in P.TERMINAL_TYPES:
+                        keep += messages[k + 1:]
+                        return msg
+                    if msg.get("id") == req_id and msg.get("type") == P.PROGRESS:
+                        if on_progress is not None:
+                            on_progress(msg)
+                    else:
+                        keep.append(msg)
+                if time.monotonic() > deadline:
+                    self.cancel(req_id)
+                    raise BackendError(f"request {req_id} got no answer within {timeout:g} s and was cancelled")
+                time.sleep(interval)
+        finally:
+            with self._lock:
+                self._backlog = keep + self._backlog
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel what is pending, stop the backend (forcefully after ``timeout``) and keep the answers."""
+        with self._lock:
+            if self.alive:
+                for req_id in list(self._pending):
+                    self._deliver(P.cancel(req_id))
+                self._expect_exit = True
+                self._stop(timeout)
+            self._absorb_end()
+            for req_id, method in list(self._pending.items()):   # the backend could not answer them
+                self._backlog.append(P.error(req_id, P.CANCELLED, f"{method}: cancelled, the backend was closed"))
+                del self._pending[req_id]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals
+    def _note(self, text: str) -> None:
+        self.notices.append(text)
+        self._backlog.append(P.notice(text))
+        self._emit(f"[signforge client] {text}")
+
+    def _emit(self, line: str) -> None:
+        self.log_lines.append(line)
+        if self._log is not None:
+            try:
+                self._log(line)
+            except Exception:   # a broken log callback must not break the backend
+                pass
+
+    def _drain(self) -> list[dict]:
+        out = []
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return out
+            if isinstance(item, _Ended):
+                out += self._ended(item)
+                continue
+            req_id = item.get("id")
+            if P.is_terminal(item):
+                self._pending.pop(req_id, None)
+            if req_id in self._internal:
+                if P.is_terminal(item):
+                    self._internal.discard(req_id)
+                continue
+            if item.get("type") == P.ERROR and req_id is None:
+                self._emit(f"[signforge client] the backend refused a line: {item.get('message')}")
+            out.append(item)
+
+    def _ended(self, end: _Ended) -> list[dict]:
+        if end.generation != self._generation:
+            return []
+        if not self._expect_exit:   # not after close() or a shutdown request: the user hears of it
+            self._last_crash = end.code
+        tail = "\n".join(end.tail[-12:])
+        out = []
+        for req_id, method in sorted(self._pending.items()):
+            if self._expect_exit:   # closed (or shut down) while it ran: that is a cancel
+                out.append(P.error(req_id, P.CANCELLED, f"{method}: cancelled, the backend was closed "
+                                                        f"(exit code {end.code})"))
+            else:
+                out.append(P.error(req_id, P.BACKEND_CRASHED,
+                                   f"the SignForge backend stopped (exit code {end.code}) during {method}"
+                                   + (f"; its last log lines:\n{tail}" if tail else "")))
+        self._pending.clear()
+        self._internal.clear()
+        self._generation += 1   # nothing more comes from this start
+        return out
+
+    def _absorb_end(self) -> None:
+        """Before (re)starting or after closing: wait for the old backend's end and keep its messages."""
+        self._join_threads()
+        self._backlog += self._drain()
+
+    def _join_threads(self) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------------- subprocess
+class SubprocessBackend(Backend):
+    """``python -m backend.server`` in a child process, spoken to over pipes.
+
+    Starts on the first ``submit`` (or ``start()``), waits up to ``hello_timeout`` seconds
+    for the handshake and refuses another protocol version. A reader thread decodes stdout
+    onto a queue; another drains stderr into ``log_lines`` (bounded) and ``log(line)``, so
+    neither pipe ever fills.
+    """
+
+    name = "subprocess"
+
+    def __init__(self, python: Path | str, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
+                 log: Callable[[str], None] | None = None, *, module: str = SERVER_MODULE,
+                 args: Iterable[str] = (), hello_timeout: float = 60.0):
+        super().__init__(log)
+        self.python = Path(python)
+        self.cwd = None if cwd is None else Path(cwd)
+        self.env = None if env is None else dict(env)
+        self.module = module
+        self.args = list(args)
+        self.hello_timeout = hello_timeout
+        self._proc: subprocess.Popen | None = None
+        self._threads: list[threading.Thread] = []
+        self._write_lock = threading.Lock()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=20)   # this start's, for errors
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def _start(self) -> None:
+        command = [str(self.python), "-m", self.module, *self.args]
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
+        try:
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, bufsize=0, cwd=self.cwd, env=self.env,
+                                    creationflags=flags)
+        except OSError as exc:
+            raise BackendError(f"cannot start the SignForge backend with {self.python}: {exc}; "
+                               f"{PREFERENCES_HINT}") from None
+        self._proc = proc
+        self._stderr = collections.deque(maxlen=20)
+        generation = self._generation
+        hello: queue.Queue = queue.Queue()
+        err = threading.Thread(target=self._read_stderr, args=(proc,), name="signforge-stderr", daemon=True)
+        out = threading.Thread(target=self._read_stdout, args=(proc, err, hello, generation),
+                               name="signforge-stdout", daemon=True)
+        self._threads = [err, out]
+        err.start()
+        out.start()
+        try:
+            first = self._handshake(hello, " ".join(command))
+        except BackendError:
+            self._kill()
+            self._join_threads()
+            self._generation += 1   # its end is reported here, not to poll()
+            raise
+        self.server, self.capabilities = first["server"], list(first["capabilities"])
+        self._emit(f"[signforge client] started {first['server']} (pid {proc.pid})")
+
+    def _handshake(self, hello: queue.Queue, command: str) -> dict:
+        try:
+            first = hello.get(timeout=self.hello_timeout)
+        except queue.Empty:
+            raise BackendError(f"the SignForge backend ({command}) did not answer within "
+                               f"{self.hello_timeout:g} s; its log:\n{self._tail()}") from None
+        if isinstance(first, _Ended):
+            self._threads[0].join(timeout=2.0)
+            raise BackendError(f"the SignForge backend ({command}) exited with code {first.code} before "
+                               f"its handshake; its log:\n{self._tail()}")
+        if isinstance(first, BackendError) or first.get("type") != P.HELLO:
+            why = first if isinstance(first, BackendError) else "its first message is not hello"
+            raise BackendError(f"{command} is not a SignForge backend: {why}")
+        if first["protocol"] != P.PROTOCOL_VERSION:
+            raise BackendError(f"the backend at {self.python} ({first['server']}) speaks protocol "
+                               f"{first['protocol']}, this add-on speaks {P.PROTOCOL_VERSION}; install the "
+                               f"add-on and the backend from the same SignForge version")
+        return first
+
+    def _read_stdout(self, proc: subprocess.Popen, err: threading.Thread, hello: queue.Queue,
+                     generation: int) -> None:
+        shaken = False
+        for line in P.iter_lines(proc.stdout.read):
+            try:
+                msg = P.decode(line)
+            except P.ProtocolError as exc:
+                self._emit(f"[signforge client] unreadable line from the backend ({exc.message}): "
+                           f"{line[:200]!r}")
+                if not shaken:
+                    hello.put(BackendError(exc.message))
+                    shaken = True
+                continue
+            if not shaken:
+                hello.put(msg)
+                shaken = True
+            else:
+                self._inbox.put(msg)
+        code = proc.wait()
+        err.join(timeout=2.0)   # so the crash message can quote the last log lines
+        end = _Ended(code, list(self._stderr), generation)
+        if not shaken:
+            hello.put(end)
+        self._inbox.put(end)
+
+    def _read_stderr(self, proc: subprocess.Popen) -> None:
+        tail = self._stderr
+        for line in P.iter_lines(proc.stderr.read, limit=8192):
+            text = line.decode("utf-8", "replace").rstrip("\r")
+            tail.append(text)
+            self._emit(text)
+
+    def _deliver(self, msg: dict) -> bool:
+        data = P.encode(msg).encode("ascii")
+        with self._write_lock:
+            try:
+                view = memoryview(data)
+                while view:   # a raw pipe may take part of a line per write
+                    view = view[self._proc.stdin.write(view):]
+                return True
+            except (OSError, ValueError):   # it died: the reader's end of input reports it
+                return False
+
+    def _stop(self, timeout: float) -> None:
+        proc = self._proc
+        self._next_id += 1
+        self._internal.add(self._next_id)
+        self._deliver(P.request(self._next_id, "shutdown", {}))
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._emit(f"[signforge client] the backend did not stop within {timeout:g} s; terminating it")
+            self._kill()
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _join_threads(self) -> None:
+        for t in self._threads:
+            t.join(timeout=5.0)
+        self._threads = []
+        if self._proc is not None:
+            for pipe in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+
+    def _tail(self, n: int = 12) -> str:
+        return "\n".join(list(self._stderr)[-n:]) or "(nothing)"
+
+
+# ---------------------------------------------------------------------------- in process
+class InProcessBackend(Backend):
+    """``backend.server``'s Dispatcher and Handler on a worker thread inside this Python.
+
+    For a Blender whose Python can import torch and the backend. Messages still pass
+    through ``encode``/``decode``, so both backends hand the caller the same dicts.
+    """
+
+    name = "in_process"
+
+    def __init__(self, log: Callable[[str], None] | None = None):
+        super().__init__(log)
+        self._handler = None
+        self._dispatcher = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _start(self) -> None:
+        try:
+            server = importlib.import_module(SERVER_MODULE)
+        except ImportError as exc:
+            raise BackendError(f"this Python cannot import SignForge's backend ({exc}); choose Subprocess "
+                               f"in the add-on preferences and {PREFERENCES_HINT}") from None
+        if self._handler is None:
+            self._handler = server.Handler()   # kept across restarts: loaded bodies stay loaded
+        generation = self._generation
+        self._dispatcher = server.Dispatcher(self._handler, lambda m: self._inbox.put(P.decode(P.encode(m))))
+        self._thread = threading.Thread(target=self._run, args=(self._dispatcher, generation),
+                                        name="signforge-backend", daemon=True)
+        self._thread.start()
+        self.server = f"{server.server_name()} (in process)"
+        self.capabilities = self._handler.capabilities()
+
+    def _run(self, dispatcher, generation: int) -> None:
+        code = 0
+        try:
+            dispatcher.run()
+        except BaseException as exc:   # reported to the pending requests as a crash
+            code = 1
+            self._emit(f"[signforge client] the in-process backend stopped: {type(exc).__name__}: {exc}")
+        finally:
+            self._inbox.put(_Ended(code, list(self.log_lines)[-12:], generation))
+
+    def _deliver(self, msg: dict) -> bool:
+        if msg["type"] == P.REQUEST:
+            self._dispatcher.submit(msg["id"], msg["method"], msg["params"])
+        elif msg["type"] == P.CANCEL:
+            self._dispatcher.cancel(msg["id"])
+        return True
+
+    def _stop(self, timeout: float) -> None:
+        self._dispatcher.stop(cancel_running=True)
+        self._thread.join(timeout=timeout)
+        if self._thread.is_alive():   # a thread cannot be killed: let it finish, unheard
+            self._emit(f"[signforge client] the in-process backend did not stop within {timeout:g} s; "
+                       f"it finishes in the background")
+        self._thread = self._dispatcher = None
+
+    def _join_threads(self) -> None:
+        if self._thread is not None and not self._thread.is_alive():
+            self._thread.join()
+
+
+# ---------------------------------------------------------------------------- choosing
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def make_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto",
+                 log: Callable[[str], None] | None = None) -> Backend:
+    """The backend the preferences ask for; nothing starts until the first request.
+
+    ``mode``: "in_process", "subprocess" or "auto" (in process when no Backend Python is
+    set and this Python can import torch and the backend, else a subprocess).
+    """
+    if mode not in ("auto", "in_process", "subprocess"):
+        raise BackendError(f"unknown backend mode {mode!r}; choose auto, in_process or subprocess")
+    embeddable = _importable("torch") and _importable("backend")
+    if mode == "in_process" or (mode == "auto" and not (python_pref or "").strip() and embeddable):
+        if not embeddable:
+            raise BackendError("Blender's Python cannot import torch and SignForge's backend; choose "
+                               f"Subprocess in the add-on preferences and {PREFERENCES_HINT}")
+        return InProcessBackend(log=log)
+    python = find_python(python_pref, addon_dir)
+    if python is None:
+        raise BackendError(f"no Python with SignForge's backend was found; {PREFERENCES_HINT}")
+    return SubprocessBackend(python, cwd=repository_of(python), log=log)

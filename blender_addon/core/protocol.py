@@ -1,0 +1,466 @@
+"""The JSON-lines protocol between the Blender add-on and the SignForge backend. Standard library only.
+
+This module is the specification; ``backend/server.py`` and ``core/client.py`` both import
+it, and it never imports ``bpy``, ``numpy`` or ``torch``.
+
+Wire
+    UTF-8 text, one JSON object per line ("\\n"-terminated; a trailing "\\r" is ignored),
+    at most ``MAX_LINE_BYTES`` bytes a line. ``NaN`` and ``Infinity`` are not JSON and are
+    refused. Every object has a string ``"type"``. Fields not listed below are ignored, so
+    a newer peer may add some without a version change; anything else is a new
+    ``PROTOCOL_VERSION``. The server's stdout is the wire and nothing else; its logs go
+    to stderr.
+
+Handshake
+    The server's first line, before it reads anything::
+
+        {"type": "hello", "protocol": 1, "server": "signforge 0.1.0",
+         "capabilities": ["generate", "body", ...]}
+
+    ``capabilities`` lists the methods this server can run. A client that speaks another
+    ``protocol`` must not send requests (the client here stops with a clear error).
+
+Client -> server
+    ``{"type": "request", "id": 7, "method": "generate", "params": {...}}``
+        ``id`` is a non-negative integer the client picks, unique among its requests that
+        have not ended (the client here counts up from 1). ``params`` is an object (missing
+        means ``{}``); ``null`` for a parameter means "not given". ``METHODS`` below lists
+        every method and its parameters; an unknown parameter is an error, so typos
+        surface.
+    ``{"type": "cancel", "id": 7}``
+        Asks the server to stop request 7. A queued request ends at once; a running one
+        ends at its next progress report. Either way it ends with an ``error`` of code
+        ``"cancelled"``, unless it finished first (then its ``result`` stands). Cancelling
+        an unknown or finished id does nothing and gets no answer.
+
+Server -> client
+    ``{"type": "progress", "id": 7, "fraction": 0.42, "message": "sampling step 21/50"}``
+        Any number of notifications while request 7 runs; ``fraction`` is in [0, 1].
+    ``{"type": "result", "id": 7, "result": {...}}``
+    ``{"type": "error", "id": 7, "code": "invalid_params", "message": "..."}``
+        Exactly one of these ends each request: its terminal message. Nothing about that
+        id follows it. An ``error`` answering a line the server could not read as a
+        request has ``"id": null`` (or the request's id when the line was a request whose
+        id could be read). ``code`` is one of ``ERROR_CODES``; ``message`` is a sentence
+        for the user.
+
+    Requests run one at a time in the order they arrived; cancels and malformed lines are
+    answered while a request runs. ``shutdown`` runs in order like any request: the
+    server answers ``{}`` and exits 0. End of input (stdin closed) finishes the running
+    request and exits 0; requests still queued then are cancelled.
+
+Methods (``METHODS`` holds the same with types, defaults and bounds)
+    ``ping`` ()                                                  -> ``{"pong": true}``
+    ``generate`` (prompt; model="handmdm"|"signavatar", seconds | frames, guidance=2.5,
+        steps=50, seed=0, num=1, run, device="cpu"; out_dir)
+        -> ``{"motions": [paths], "fps": 25.0, "frames": n}``
+    ``body`` (smplx, betas; out)                 -> ``{"path": p, "vertices": V, "model": m}``
+    ``load_motion`` (path, fps; out)             -> ``{"path": out, "frames": n, "fps": f}``
+    ``save_motion`` (src, dst, smplx)            -> ``{"path": dst}``
+    ``reconstruct`` (path, start=0, end, denoise=true; out)
+        -> ``{"path": out, "frames": n, "fps": f}``
+    ``shutdown`` ()                                              -> ``{}``
+
+    Paths are strings; give absolute ones (relative ones resolve against the server's
+    working folder). Results name absolute paths. Files are written completely or not at
+    all, and a cancelled request writes none.
+
+Client-side messages
+    ``{"type": "notice", "message": "..."}`` never crosses the wire: the client puts it
+    among the messages it hands to its caller, for instance when it restarted a backend
+    that stopped (the user should hear about it).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+PROTOCOL_VERSION = 1
+MAX_LINE_BYTES = 1 << 20   # paths and short prompts travel, never arrays
+
+# Error codes (the ``code`` of an ``error`` message).
+PARSE_ERROR = "parse_error"          # not UTF-8, not JSON, too long, empty
+INVALID_REQUEST = "invalid_request"  # JSON, but not a message a client may send
+UNKNOWN_METHOD = "unknown_method"    # a request for a method this protocol does not define
+INVALID_PARAMS = "invalid_params"    # missing, unknown or ill-typed parameters, unusable files
+CANCELLED = "cancelled"              # the request was cancelled
+FAILED = "failed"                    # the method ran and failed; the message says why
+UNSUPPORTED = "unsupported"          # a defined method this server cannot run (see hello)
+BACKEND_CRASHED = "backend_crashed"  # synthesized by the client when the server process died
+ERROR_CODES = (PARSE_ERROR, INVALID_REQUEST, UNKNOWN_METHOD, INVALID_PARAMS, CANCELLED, FAILED,
+               UNSUPPORTED, BACKEND_CRASHED)
+
+# Message types.
+HELLO, REQUEST, CANCEL, PROGRESS, RESULT, ERROR, NOTICE = (
+    "hello", "request", "cancel", "progress", "result", "error", "notice")
+CLIENT_TYPES = (REQUEST, CANCEL)
+SERVER_TYPES = (HELLO, PROGRESS, RESULT, ERROR)
+TERMINAL_TYPES = (RESULT, ERROR)
+MESSAGE_TYPES = CLIENT_TYPES + SERVER_TYPES + (NOTICE,)
+MAX_ID = 2 ** 53   # ids stay exact in every JSON reader
+
+
+class ProtocolError(ValueError):
+    """A line or message that breaks the protocol. ``id`` is the request's id when it could be read."""
+
+    def __init__(self, code: str, message: str, id: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.id = id
+
+    def __repr__(self) -> str:
+        return f"ProtocolError({self.code!r}, {self.message!r}, id={self.id!r})"
+
+
+# ---------------------------------------------------------------------------- methods
+@dataclass(frozen=True)
+class Param:
+    """One request parameter. ``kind``: str, path, int, float, bool or floats (a list of numbers)."""
+    name: str
+    kind: str
+    doc: str
+    required: bool = False
+    default: Any = None
+    choices: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    max_items: int | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    doc: str
+    params: tuple[Param, ...]
+    result: str
+
+
+def _methods(*methods: Method) -> dict[str, Method]:
+    return {m.name: m for m in methods}
+
+
+METHODS: Mapping[str, Method] = _methods(
+    Method("ping", "Check that the server answers.", (), '{"pong": true}'),
+    Method(
+        "generate",
+        "Sample motions for a prompt with a trained text-to-motion model and write each as a "
+        "SignForge .npz in out_dir, named <slug>-<seed>-<i>.npz (a file of that name is replaced).",
+        (Param("prompt", "str", "the text to sign", required=True),
+         Param("model", "str", "which generator", default="handmdm", choices=("handmdm", "signavatar")),
+         Param("seconds", "float", "length in seconds (default 2.4 s); give seconds or frames",
+               minimum=0.04, maximum=600.0),
+         Param("frames", "int", "length in frames at 25 fps; give seconds or frames", minimum=4, maximum=15000),
+         Param("guidance", "float", "classifier-free guidance scale (HandMDM)", default=2.5,
+               minimum=0.0, maximum=100.0),
+         Param("steps", "int", "DDIM sampling steps (HandMDM)", default=50, minimum=1, maximum=1000),
+         Param("seed", "int", "random seed; the same seed gives the same motion", default=0,
+               minimum=0, maximum=2 ** 63 - 1),
+         Param("num", "int", "how many variants to sample", default=1, minimum=1, maximum=64),
+         Param("run", "path", "a run folder from `signforge train`; default: the shipped weights"),
+         Param("device", "str", "where the model runs; this backend generates on the CPU",
+               default="cpu", choices=("cpu", "cuda")),
+         Param("out_dir", "path", "folder for the result files (created if missing)", required=True)),
+        '{"motions": [absolute .npz paths], "fps": 25.0, "frames": n}'),
+    Method(
+        "body",
+        "Write the body a skinned armature is built from: a plain .npz (no pickles) with "
+        "vertices (V,3) float32 rest vertices with betas applied, faces (F,3) int32, joints "
+        "(55,3) float32 rest joints, parents (55,) int32 (-1 for the root), joint_names (55,) "
+        "unicode, weights (V,55) float32 LBS weights, expressions (10,V,3) float32 expression "
+        "blend shapes and model (str). SMPL-X coordinates: metres, +Y up, facing +Z.",
+        (Param("smplx", "path", "the user's SMPLX_NEUTRAL.npz or its folder; default: the built-in mannequin"),
+         Param("betas", "floats", "shape coefficients (up to 10)", max_items=10, minimum=-100.0, maximum=100.0),
+         Param("out", "path", "the .npz to write", required=True)),
+        '{"path": absolute path, "vertices": V, "model": "mannequin" or the model file name}'),
+    Method(
+        "load_motion",
+        "Read a motion file (SignForge/AMASS .npz, HandMDM .npy, SMPL-X .bvh) and write it as a SignForge .npz.",
+        (Param("path", "path", "the motion file to read", required=True),
+         Param("fps", "float", "frame rate that overrides (or supplies) the file's", minimum=0.001, maximum=1000.0),
+         Param("out", "path", "the .npz to write", required=True)),
+        '{"path": absolute path of out, "frames": n, "fps": f}'),
+    Method(
+        "save_motion",
+        "Convert a SignForge .npz to the format its destination's extension names (.npz, .npy, .bvh).",
+        (Param("src", "path", "a motion file to read", required=True),
+         Param("dst", "path", "the file to write; its extension picks the format", required=True),
+         Param("smplx", "path", "the SMPL-X model whose rest skeleton a .bvh uses; default: the mannequin")),
+        '{"path": absolute path of dst}'),
+    Method(
+        "reconstruct",
+        "Reconstruct SMPL-X motion from a video or .pose file and write it as a SignForge .npz. "
+        "Only servers whose hello lists it can run it.",
+        (Param("path", "path", "the video or .pose file", required=True),
+         Param("start", "float", "first second to use", default=0.0, minimum=0.0),
+         Param("end", "float", "last second to use; default: the end", minimum=0.0),
+         Param("denoise", "bool", "smooth the fitted motion", default=True),
+         Param("out", "path", "the .npz to write", required=True)),
+        '{"path": absolute path of out, "frames": n, "fps": f}'),
+    Method("shutdown", "Answer, then exit (after the requests sent before it).", (), "{}"),
+)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_value(method: str, p: Param, value):
+    where = f"{method}: parameter {p.name!r}"
+    if p.kind in ("str", "path"):
+        if not isinstance(value, str):
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be a string; got {_show(value)}")
+        if p.kind == "path" and (not value.strip() or "\x00" in value):
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be a file path; got {_show(value)}")
+    elif p.kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be an integer; got {_show(value)}")
+    elif p.kind == "float":
+        if not _number(value) or not math.isfinite(value):
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be a number; got {_show(value)}")
+        value = float(value)
+    elif p.kind == "bool":
+        if not isinstance(value, bool):
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be true or false; got {_show(value)}")
+    elif p.kind == "floats":
+        if not isinstance(value, list) or not all(_number(v) and math.isfinite(v) for v in value):
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be a list of numbers; got {_show(value)}")
+        if p.max_items is not None and len(value) > p.max_items:
+            raise ProtocolError(INVALID_PARAMS, f"{where} takes at most {p.max_items} numbers; got {len(value)}")
+        value = [float(v) for v in value]
+    else:  # a programming error in METHODS, not the peer's
+        raise ValueError(f"unknown parameter kind {p.kind!r}")
+    if p.choices and value not in p.choices:
+        raise ProtocolError(INVALID_PARAMS, f"{where} must be one of {', '.join(map(repr, p.choices))}; "
+                                            f"got {_show(value)}")
+    for v in (value if isinstance(value, list) else [value]):
+        if p.minimum is not None and _number(v) and v < p.minimum:
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be at least {p.minimum:g}; got {v!r}")
+        if p.maximum is not None and _number(v) and v > p.maximum:
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be at most {p.maximum:g}; got {v!r}")
+    return value
+
+
+def check_params(method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` checked against ``METHODS[method]``, with every parameter present (defaults filled in).
+
+    Raises ``ProtocolError`` (``unknown_method`` or ``invalid_params``) naming the method and
+    the parameter. Idempotent: its output passes again unchanged.
+    """
+    spec = METHODS.get(method)
+    if spec is None:
+        raise ProtocolError(UNKNOWN_METHOD, f"unknown method {_show(method)}; the protocol defines "
+                                            f"{', '.join(METHODS)}")
+    params = {} if params is None else params
+    if not isinstance(params, Mapping):
+        raise ProtocolError(INVALID_PARAMS, f"{method}: params must be an object; got {_show(params)}")
+    known = {p.name: p for p in spec.params}
+    unknown = [k for k in params if k not in known]
+    if unknown:
+        takes = ", ".join(known) if known else "no parameters"
+        raise ProtocolError(INVALID_PARAMS, f"{method}: unknown parameter {_show(unknown[0])} "
+                                            f"({method} takes {takes})")
+    out = {}
+    for name, p in known.items():
+        value = params.get(name)
+        if value is None:
+            if p.required:
+                raise ProtocolError(INVALID_PARAMS, f"{method}: missing required parameter {name!r} ({p.doc})")
+            out[name] = p.default
+        else:
+            out[name] = _check_value(method, p, value)
+    return out
+
+
+# ---------------------------------------------------------------------------- constructors
+def _id(value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+        raise ValueError(f"a request id is an integer in [0, 2**53]; got {value!r}")
+    return value
+
+
+def hello(server: str, capabilities: Iterable[str], protocol: int = PROTOCOL_VERSION) -> dict:
+    return {"type": HELLO, "protocol": protocol, "server": server, "capabilities": list(capabilities)}
+
+
+def request(id: int, method: str, params: Mapping[str, Any] | None = None) -> dict:
+    return {"type": REQUEST, "id": _id(id), "method": method, "params": dict(params or {})}
+
+
+def cancel(id: int) -> dict:
+    return {"type": CANCEL, "id": _id(id)}
+
+
+def progress(id: int, fraction: float, message: str = "") -> dict:
+    fraction = float(fraction)
+    fraction = min(1.0, max(0.0, fraction)) if math.isfinite(fraction) else 0.0
+    return {"type": PROGRESS, "id": _id(id), "fraction": fraction, "message": str(message)}
+
+
+def result(id: int, result: Mapping[str, Any] | None = None) -> dict:
+    return {"type": RESULT, "id": _id(id), "result": dict(result or {})}
+
+
+def error(id: int | None, code: str, message: str) -> dict:
+    if code not in ERROR_CODES:
+        raise ValueError(f"unknown error code {code!r}")
+    return {"type": ERROR, "id": None if id is None else _id(id), "code": code, "message": str(message)}
+
+
+def notice(message: str) -> dict:
+    return {"type": NOTICE, "message": str(message)}
+
+
+def is_terminal(msg: Mapping[str, Any]) -> bool:
+    """True for the one message that ends a request (``result`` or ``error``)."""
+    return msg.get("type") in TERMINAL_TYPES
+
+
+# ---------------------------------------------------------------------------- encode / decode
+def encode(msg: Mapping[str, Any]) -> str:
+    """One wire line: compact ASCII JSON ending in "\\n" (escapes keep newlines out of it)."""
+    try:
+        text = json.dumps(msg, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(FAILED, f"message cannot be sent as JSON: {exc}") from None
+    if not text.startswith("{"):
+        raise ProtocolError(FAILED, f"a message is a JSON object; got {_show(msg)}")
+    return text + "\n"
+
+
+def _show(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:30]} is out of range")
+    return value
+
+
+def _field(msg: dict, name: str, check: Callable[[Any], bool], what: str, req_id=None) -> Any:
+    if name not in msg:
+        raise ProtocolError(INVALID_REQUEST, f"{msg['type']} message without {name!r}", req_id)
+    value = msg[name]
+    if not check(value):
+        raise ProtocolError(INVALID_REQUEST, f"{msg['type']} message: {name!r} must be {what}; "
+                                             f"got {_show(value)}", req_id)
+    return value
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
+
+
+def decode(line: str | bytes) -> dict:
+    """The message on one wire line, its shape checked; ``ProtocolError`` says what is wrong.
+
+    Checks the envelope of every type (ids, field types, ``params`` an object), not whether
+    a method exists or its parameters fit: that is ``check_params``.
+    """
+    if isinstance(line, (bytes, bytearray)):
+        if len(line) > MAX_LINE_BYTES:
+            raise ProtocolError(PARSE_ERROR, f"line longer than {MAX_LINE_BYTES} bytes")
+        try:
+            line = bytes(line).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(PARSE_ERROR, f"line is not UTF-8 text (byte {line[exc.start]:#04x} "
+                                             f"at offset {exc.start})") from None
+    elif not isinstance(line, str):
+        raise ProtocolError(PARSE_ERROR, f"a line is text; got {type(line).__name__}")
+    elif len(line) > MAX_LINE_BYTES:   # characters >= bytes/4; the byte check above is the real one
+        raise ProtocolError(PARSE_ERROR, f"line longer than {MAX_LINE_BYTES} bytes")
+    text = line.rstrip("\r\n")
+    if not text.strip():
+        raise ProtocolError(PARSE_ERROR, "empty line; each line holds one JSON object")
+    try:
+        msg = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ProtocolError(PARSE_ERROR, "JSON nested too deeply") from None
+    except ValueError as exc:   # json.JSONDecodeError is a ValueError
+        raise ProtocolError(PARSE_ERROR, f"bad JSON: {exc}") from None
+    if not isinstance(msg, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(msg), "a number")
+        raise ProtocolError(INVALID_REQUEST, f"a message is a JSON object; got {kind}")
+    kind = msg.get("type")
+    if kind is None:
+        raise ProtocolError(INVALID_REQUEST, "message without 'type'")
+    if not isinstance(kind, str):
+        raise ProtocolError(INVALID_REQUEST, f"'type' must be a string; got {_show(kind)}")
+    if kind not in MESSAGE_TYPES:
+        raise ProtocolError(INVALID_REQUEST, f"unknown message type {_show(kind)}; expected one of "
+                                             f"{', '.join(MESSAGE_TYPES)}")
+    id_what = "an integer in [0, 2**53]"
+    if kind == REQUEST:
+        req_id = _field(msg, "id", _is_id, id_what)
+        _field(msg, "method", lambda v: isinstance(v, str) and v != "", "a non-empty string", req_id)
+        if msg.get("params") is None:
+            msg["params"] = {}
+        elif not isinstance(msg["params"], dict):
+            raise ProtocolError(INVALID_PARAMS, f"request {req_id} ({_show(msg['method'])}): params must be "
+                                                f"an object; got {_show(msg['params'])}", req_id)
+    elif kind == CANCEL:
+        _field(msg, "id", _is_id, id_what)
+    elif kind == HELLO:
+        _field(msg, "protocol", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+        _field(msg, "server", lambda v: isinstance(v, str), "a string")
+        _field(msg, "capabilities", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+               "a list of method names")
+    elif kind == PROGRESS:
+        _field(msg, "id", _is_id, id_what)
+        _field(msg, "fraction", lambda v: _number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]")
+        msg.setdefault("message", "")
+        _field(msg, "message", lambda v: isinstance(v, str), "a string")
+    elif kind == RESULT:
+        _field(msg, "id", _is_id, id_what)
+        _field(msg, "result", lambda v: isinstance(v, dict), "an object")
+    elif kind == ERROR:
+        _field(msg, "id", lambda v: v is None or _is_id(v), f"null or {id_what}")
+        _field(msg, "code", lambda v: isinstance(v, str), "a string")
+        _field(msg, "message", lambda v: isinstance(v, str), "a string")
+    else:  # NOTICE
+        _field(msg, "message", lambda v: isinstance(v, str), "a string")
+    return msg
+
+
+def iter_lines(read: Callable[[int], bytes], limit: int = MAX_LINE_BYTES,
+               chunk: int = 1 << 16) -> Iterator[bytes]:
+    """Lines (without "\\n") from ``read(n)`` until it returns b"", in bounded memory.
+
+    A line longer than ``limit`` comes out cut to ``limit + 1`` bytes, so ``decode``
+    refuses it by its length while the rest of it is skipped, never held.
+    """
+    buf = bytearray()
+    overlong = False
+    while True:
+        data = read(chunk)
+        if not data:
+            if buf or overlong:
+                yield bytes(buf)
+            return
+        start = 0
+        while start <= len(data):
+            nl = data.find(b"\n", start)
+            piece = data[start:] if nl < 0 else data[start:nl]
+            if not overlong:
+                buf += piece
+                if len(buf) > limit:
+                    del buf[limit + 1:]
+                    overlong = True
+            if nl < 0:
+                break
+            yield bytes(buf)
+            buf.clear()
+            overlong = False
+            start = nl + 1
