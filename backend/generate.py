@@ -99,11 +99,12 @@ _RUNS: dict[str, Run] = {}
 def generate(text: str, model: str = "handmdm", frames: int | None = None, seconds: float | None = None,
              guidance: float = 2.5, steps: int = 50, seed: int = 0, num: int = 1,
              run_dir: str | os.PathLike | None = None,
-             progress: Callable[[int, int], None] | None = None) -> list[Motion]:
+             progress: Callable[[int, int], None] | None = None, device: str = "cpu") -> list[Motion]:
     """``num`` motions for ``text`` at 25 fps.
 
     ``progress(done, total)`` is called as sampling advances; an exception it raises
-    aborts generation (that is how a cancel stops it).
+    aborts generation (that is how a cancel stops it). ``device`` is "cpu" or "cuda"; the
+    noise is drawn on the CPU, so a seed gives the same start on either.
     """
     from .diffusion import CosineSchedule, sample
     from .text import load_text_encoder
@@ -114,6 +115,10 @@ def generate(text: str, model: str = "handmdm", frames: int | None = None, secon
         frames = int(round((seconds if seconds is not None else 2.4) * FPS))
     if num < 1 or frames < 4:
         raise GenerateError(f"need at least 1 sample and 4 frames; got num={num}, frames={frames}")
+    if device not in ("cpu", "cuda"):
+        raise GenerateError(f"unknown device {device!r}; choose cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GenerateError("no CUDA GPU is available to this backend; choose the CPU")
     path = Path(run_dir) if run_dir else DEFAULT_RUNS.get(model)
     if path is None:
         raise GenerateError(f"unknown model {model!r}; choose handmdm or signavatar")
@@ -124,6 +129,7 @@ def generate(text: str, model: str = "handmdm", frames: int | None = None, secon
     if key not in _RUNS:
         _RUNS[key] = load_run(path)
     run = _RUNS[key]
+    net = run.model.to(device)
     limit = run.model.cfg.max_frames
     if frames > limit:
         raise GenerateError(f"{frames} frames exceed this model's {limit} ({limit / FPS:.1f} s)")
@@ -132,14 +138,14 @@ def generate(text: str, model: str = "handmdm", frames: int | None = None, secon
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         if run.kind == "handmdm":
-            cond = {"text": enc.tokens, "text_mask": enc.mask}
-            x = sample(run.model, (num, frames, run.model.cfg.features), CosineSchedule.create(100), cond,
-                       guidance=guidance, steps=steps, generator=g, callback=progress)
+            cond = {"text": enc.tokens.to(device), "text_mask": enc.mask.to(device)}
+            x = sample(net, (num, frames, net.cfg.features), CosineSchedule.create(100), cond,
+                       guidance=guidance, steps=steps, generator=g, callback=progress, device=device)
         else:
-            x = run.model.generate(enc.pooled, frames, g)
+            x = net.generate(enc.pooled.to(device), frames, g)
             if progress is not None:
                 progress(1, 1)
-    feats = x.numpy() * run.std + run.mean
+    feats = x.cpu().numpy() * run.std + run.mean
     return [Motion.from_features(f, FPS, text=text,
                                  provenance={"source": f"signforge-{run.kind}", "run": run.path.name,
                                              "seed": str(seed), "sample": str(i), "guidance": str(guidance),

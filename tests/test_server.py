@@ -108,7 +108,7 @@ def test_invalid_params_name_the_parameter(backend, tmp_path):
          "'seconds' or 'frames'"),
         ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "run": str(tmp_path)}, P.INVALID_PARAMS,
          "not a SignForge run folder"),
-        ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "device": "cuda"}, P.UNSUPPORTED, "on the CPU"),
+        ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "device": "tpu"}, P.INVALID_PARAMS, "'device'"),
         ("body", {"smplx": str(tmp_path / "none.npz"), "out": str(tmp_path / "b.npz")}, P.INVALID_PARAMS,
          "'smplx'"),
         ("body", {"out": str(tmp_path / "b.txt")}, P.INVALID_PARAMS, "'out'"),

@@ -160,7 +160,7 @@ METHODS: Mapping[str, Method] = _methods(
                minimum=0, maximum=2 ** 63 - 1),
          Param("num", "int", "how many variants to sample", default=1, minimum=1, maximum=64),
          Param("run", "path", "a run folder from `signforge train`; default: the shipped weights"),
-         Param("device", "str", "where the model runs; this backend generates on the CPU",
+         Param("device", "str", "where the model runs (cuda needs a GPU visible to the backend)",
                default="cpu", choices=("cpu", "cuda")),
          Param("out_dir", "path", "folder for the result files (created if missing)", required=True)),
         '{"motions": [absolute .npz paths], "fps": 25.0, "frames": n}'),
