@@ -1,0 +1,42 @@
+"""The Blender shell: preferences, settings, operators and the sidebar. Imports bpy.
+
+``ADDON_ID`` is the extension's package name as Blender installed it (for example
+``bl_ext.user_default.signforge``), never a hard-coded string.
+"""
+from __future__ import annotations
+
+ADDON_ID = __package__.rpartition(".")[0]
+
+
+def _classes():
+    from . import operators, panel, prefs, props
+
+    return (prefs.SignForgePreferences, props.SignForgeSettings, props.SignForgeStatus,
+            *operators.CLASSES, *panel.CLASSES)
+
+
+def register() -> None:
+    import bpy
+
+    from . import props
+
+    for cls in _classes():
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.signforge = bpy.props.PointerProperty(type=props.SignForgeSettings)
+    bpy.types.WindowManager.signforge_status = bpy.props.PointerProperty(type=props.SignForgeStatus)
+
+
+def unregister() -> None:
+    import bpy
+
+    from . import operators, session
+
+    job = operators._ACTIVE["job"]
+    if job is not None:
+        job.cancel()
+        operators._ACTIVE["job"] = None
+    session.shutdown()
+    del bpy.types.WindowManager.signforge_status
+    del bpy.types.Scene.signforge
+    for cls in reversed(_classes()):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,297 @@
+"""Operators: add a body, generate, reconstruct, import, export, cancel. Imports bpy.
+
+Operators gather properties into plain request parameters, run a ``core.jobs.Job`` on the
+backend and apply the result. From the UI (``invoke``) a job runs modally on a timer, so
+Blender never freezes, and Esc or the Cancel button stops it; from scripts (``execute``) it
+runs to the end. The scene changes only after every result has arrived, in one step that
+undo reverts; a cancelled or failed job changes nothing.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import bpy
+from bpy_extras.io_utils import ExportHelper, ImportHelper
+
+from ..core.bodyfile import BodyFileError, read_body
+from ..core.client import BackendError
+from ..core.jobs import Job
+from ..core.motion import MotionFileError, read_motion, write_motion
+from . import prefs as P
+from . import session
+from .animate import action_name, apply_motion, motion_from_action, show_action
+from .body import BODY_TAG, build_body, find_body
+
+_ACTIVE: dict = {"job": None}   # the job the Cancel button stops
+
+
+def status(context):
+    return context.window_manager.signforge_status
+
+
+def settings(context):
+    return context.scene.signforge
+
+
+def body_request(context) -> tuple[str, dict]:
+    pref = P.get(context)
+    smplx = bpy.path.abspath(pref.smplx_path) if pref is not None and pref.smplx_path else None
+    out = session.workdir() / f"body-{uuid.uuid4().hex[:8]}.npz"
+    return "body", {"smplx": smplx, "out": str(out)}
+
+
+def generate_request(context) -> tuple[str, dict]:
+    s = settings(context)
+    pref = P.get(context)
+    params = {"prompt": s.prompt, "model": s.model, "seconds": float(s.seconds), "guidance": float(s.guidance),
+              "steps": int(s.steps), "seed": int(s.seed), "num": int(s.variants),
+              "out_dir": str(session.workdir())}
+    if pref is not None and pref.checkpoint_dir:
+        run = Path(bpy.path.abspath(pref.checkpoint_dir)) / s.model
+        params["run"] = str(run)
+    if pref is not None and pref.device != "cpu":
+        params["device"] = pref.device
+    return "generate", params
+
+
+class _JobOperator:
+    """A backend job behind an operator: ``requests`` says what to ask, ``apply`` uses the answer."""
+    bl_options = {"REGISTER", "UNDO"}
+    label = "SignForge"
+
+    def requests(self, context) -> list[tuple[str, dict]]:
+        raise NotImplementedError
+
+    def apply(self, context, job: Job) -> str:
+        raise NotImplementedError
+
+    def _start(self, context) -> Job | None:
+        if status(context).running:
+            self.report({"ERROR"}, "SignForge is already running a job; wait for it or cancel it")
+            return None
+        try:
+            requests = self.requests(context)
+            job = Job(session.backend(context), requests, label=self.label).start()
+        except (BackendError, ValueError, OSError) as exc:
+            self.report({"ERROR"}, str(exc))
+            status(context).status = str(exc)
+            return None
+        st = status(context)
+        st.running, st.progress, st.status = True, 0.0, f"{self.label}…"
+        _ACTIVE["job"] = job
+        return job
+
+    def _end(self, context, job: Job) -> set[str]:
+        st = status(context)
+        st.running = False
+        _ACTIVE["job"] = None
+        for notice in job.notices:
+            self.report({"WARNING"}, notice)
+        if job.cancelled:
+            st.status = f"{self.label}: cancelled"
+            self.report({"INFO"}, st.status)
+            return {"CANCELLED"}
+        if not job.ok:
+            st.status = f"{self.label} failed: {job.error}"
+            self.report({"ERROR"}, st.status)
+            return {"CANCELLED"}
+        try:
+            message = self.apply(context, job)
+        except (ValueError, OSError, MotionFileError, BodyFileError) as exc:
+            st.status = f"{self.label} failed: {exc}"
+            self.report({"ERROR"}, st.status)
+            return {"CANCELLED"}
+        st.progress, st.status = 1.0, message
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+    def execute(self, context):
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        job.wait()
+        return self._end(context, job)
+
+    def invoke(self, context, event):
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        self._job = job
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC":
+            job.cancel()
+        if event.type in {"TIMER", "ESC"} or job.finished:
+            done = job.poll()
+            st = status(context)
+            st.progress, st.status = job.fraction, job.message
+            for area in context.screen.areas if context.screen else ():
+                if area.type == "VIEW_3D":
+                    area.tag_redraw()
+            if done:
+                context.window_manager.event_timer_remove(self._timer)
+                return self._end(context, job)
+        return {"PASS_THROUGH"}
+
+
+def _ensure_body(context, job: Job, k: int = 0):
+    """The target armature: the scene's, or a new one from the job's ``body`` result ``k``."""
+    arm = find_body(context)
+    if arm is None:
+        arm = build_body(context, read_body(job.result(k)["path"]))
+    return arm
+
+
+class SIGNFORGE_OT_add_body(_JobOperator, bpy.types.Operator):
+    """Add an SMPL-X body: your model from the preferences, or SignForge's mannequin"""
+    bl_idname = "signforge.add_body"
+    bl_label = "Add SMPL-X Body"
+    label = "Body"
+
+    def requests(self, context):
+        return [body_request(context)]
+
+    def apply(self, context, job):
+        arm = build_body(context, read_body(job.result(0)["path"]))
+        for ob in context.selected_objects:
+            ob.select_set(False)
+        arm.select_set(True)
+        context.view_layer.objects.active = arm
+        return f"Added {arm.name} ({arm[BODY_TAG]})"
+
+
+class SIGNFORGE_OT_generate(_JobOperator, bpy.types.Operator):
+    """Generate signing from the prompt onto the SMPL-X armature (a new action per variant)"""
+    bl_idname = "signforge.generate"
+    bl_label = "Generate"
+    label = "Generate"
+
+    def requests(self, context):
+        if not settings(context).prompt.strip():
+            raise ValueError("Type a prompt first: the prompt is empty")
+        reqs = [] if find_body(context) is not None else [body_request(context)]
+        return reqs + [generate_request(context)]
+
+    def apply(self, context, job):
+        has_body = len(job.ids) == 2
+        arm = _ensure_body(context, job) if has_body else find_body(context)
+        if arm is None:
+            raise ValueError("the SMPL-X armature was removed while generating")
+        paths = job.result(len(job.ids) - 1)["motions"]
+        motions = [read_motion(p) for p in paths]
+        name = action_name(settings(context).prompt)
+        actions = [apply_motion(context, arm, m, name if len(motions) == 1 else f"{name} #{i + 1}")
+                   for i, m in enumerate(motions)]
+        if len(actions) > 1:   # show the first; the others stay as actions to pick
+            show_action(arm, actions[0])
+        for p in paths:
+            Path(p).unlink(missing_ok=True)
+        return f"Generated {len(actions)} motion(s), {motions[0].frames} frames: {actions[0].name}"
+
+
+class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
+    """Reconstruct the signer's motion from a video or .pose file onto the SMPL-X armature"""
+    bl_idname = "signforge.reconstruct"
+    bl_label = "Reconstruct"
+    label = "Reconstruct"
+
+    def requests(self, context):
+        s = settings(context)
+        path = bpy.path.abspath(s.video_path)
+        if not s.video_path or not os.path.isfile(path):
+            raise ValueError(f"Choose a video or .pose file first: {path or 'none chosen'} does not exist")
+        if s.trim_end and s.trim_end <= s.trim_start:
+            raise ValueError(f"the trim end ({s.trim_end:.2f} s) must come after its start ({s.trim_start:.2f} s)")
+        out = session.workdir() / f"video-{uuid.uuid4().hex[:8]}.npz"
+        params = {"path": path, "start": float(s.trim_start), "end": float(s.trim_end) or None,
+                  "denoise": bool(s.denoise), "out": str(out)}
+        reqs = [] if find_body(context) is not None else [body_request(context)]
+        return reqs + [("reconstruct", params)]
+
+    def apply(self, context, job):
+        arm = _ensure_body(context, job) if len(job.ids) == 2 else find_body(context)
+        motion = read_motion(job.result(len(job.ids) - 1)["path"])
+        name = action_name(Path(settings(context).video_path).stem, "video")
+        action = apply_motion(context, arm, motion, name)
+        return f"Reconstructed {motion.frames} frames into {action.name}"
+
+
+class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper):
+    """Import a motion file (.npz, HandMDM .npy, .bvh) as a new action on the SMPL-X armature"""
+    bl_idname = "signforge.import_motion"
+    bl_label = "Import Motion"
+    label = "Import"
+    filter_glob: bpy.props.StringProperty(default="*.npz;*.npy;*.bvh", options={"HIDDEN"})
+
+    def requests(self, context):
+        if not os.path.isfile(self.filepath):
+            raise ValueError(f"{self.filepath}: no such file")
+        out = session.workdir() / f"import-{uuid.uuid4().hex[:8]}.npz"
+        reqs = [] if find_body(context) is not None else [body_request(context)]
+        return reqs + [("load_motion", {"path": self.filepath, "out": str(out)})]
+
+    def invoke(self, context, event):
+        return ImportHelper.invoke(self, context, event)
+
+    def apply(self, context, job):
+        arm = _ensure_body(context, job) if len(job.ids) == 2 else find_body(context)
+        path = job.result(len(job.ids) - 1)["path"]
+        motion = read_motion(path)
+        Path(path).unlink(missing_ok=True)
+        action = apply_motion(context, arm, motion, action_name(motion.text, Path(self.filepath).stem))
+        return f"Imported {motion.frames} frames into {action.name}"
+
+
+class SIGNFORGE_OT_export_motion(_JobOperator, bpy.types.Operator, ExportHelper):
+    """Export the SMPL-X armature's action as .npz, HandMDM .npy or .bvh"""
+    bl_idname = "signforge.export_motion"
+    bl_label = "Export Motion"
+    label = "Export"
+    filename_ext = ".npz"
+    filter_glob: bpy.props.StringProperty(default="*.npz;*.npy;*.bvh", options={"HIDDEN"})
+
+    def requests(self, context):
+        arm = find_body(context)
+        if arm is None:
+            raise ValueError("there is no SignForge armature to export")
+        if Path(self.filepath).suffix.lower() not in (".npz", ".npy", ".bvh"):
+            raise ValueError(f"{self.filepath}: export as .npz, .npy (HandMDM) or .bvh")
+        src = session.workdir() / f"export-{uuid.uuid4().hex[:8]}.npz"
+        write_motion(motion_from_action(context, arm), src)
+        return [("save_motion", {"src": str(src), "dst": self.filepath})]
+
+    def check(self, context):
+        return False   # keep the extension the user typed (.npy and .bvh are valid too)
+
+    def invoke(self, context, event):
+        return ExportHelper.invoke(self, context, event)
+
+    def apply(self, context, job):
+        return f"Exported {job.result(0)['path']}"
+
+
+class SIGNFORGE_OT_cancel(bpy.types.Operator):
+    """Stop the running SignForge job; the scene stays as it was"""
+    bl_idname = "signforge.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context):
+        return _ACTIVE["job"] is not None
+
+    def execute(self, context):
+        job = _ACTIVE["job"]
+        if job is not None:
+            job.cancel()
+        return {"FINISHED"}
+
+
+CLASSES = (SIGNFORGE_OT_add_body, SIGNFORGE_OT_generate, SIGNFORGE_OT_reconstruct,
+           SIGNFORGE_OT_import_motion, SIGNFORGE_OT_export_motion, SIGNFORGE_OT_cancel)

@@ -1,0 +1,157 @@
+"""The sidebar: View3D ▸ Sidebar ▸ SignForge. Imports bpy.
+
+Each section's drawing is a plain function of a layout and plain state, so tests run it
+against a recording layout without a Blender window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bpy
+
+
+
+@dataclass(frozen=True)
+class PanelState:
+    has_body: bool
+    body_name: str
+    backend_ready: bool
+    backend_message: str
+    running: bool
+
+
+def panel_state(context) -> PanelState:
+    from ..core.client import BackendError
+    from . import session
+    from .body import find_body
+
+    arm = find_body(context)
+    try:
+        message, ready = session.describe(context), True
+    except BackendError as exc:
+        message, ready = str(exc), False
+    return PanelState(arm is not None, arm.name if arm else "", ready, message,
+                      context.window_manager.signforge_status.running)
+
+
+def draw_body(layout, state: PanelState) -> None:
+    col = layout.column()
+    if state.has_body:
+        col.label(text=f"Target: {state.body_name}", icon="ARMATURE_DATA")
+    else:
+        col.label(text="No SMPL-X body yet (Generate adds one)", icon="INFO")
+    col.operator("signforge.add_body", icon="OUTLINER_OB_ARMATURE")
+
+
+def draw_generate(layout, settings, state: PanelState) -> None:
+    col = layout.column()
+    col.prop(settings, "prompt", text="")
+    col.prop(settings, "model")
+    row = col.row(align=True)
+    row.prop(settings, "seconds")
+    row.prop(settings, "variants")
+    row = col.row(align=True)
+    row.prop(settings, "guidance")
+    row.prop(settings, "steps")
+    col.prop(settings, "seed")
+    sub = col.column()
+    sub.enabled = False   # image conditioning needs CLIP weights, which this backend does not have
+    sub.prop(settings, "image_path")
+    run = col.row()
+    run.scale_y = 1.4
+    run.enabled = state.backend_ready and not state.running
+    run.operator("signforge.generate", icon="PLAY")
+
+
+def draw_video(layout, settings, state: PanelState) -> None:
+    col = layout.column()
+    col.prop(settings, "video_path", text="")
+    row = col.row(align=True)
+    row.prop(settings, "trim_start")
+    row.prop(settings, "trim_end")
+    col.prop(settings, "denoise")
+    run = col.row()
+    run.enabled = state.backend_ready and not state.running and bool(settings.video_path)
+    run.operator("signforge.reconstruct", icon="FILE_MOVIE")
+
+
+def draw_files(layout, state: PanelState) -> None:
+    row = layout.row(align=True)
+    row.operator("signforge.import_motion", icon="IMPORT")
+    sub = row.row(align=True)
+    sub.enabled = state.has_body
+    sub.operator("signforge.export_motion", icon="EXPORT")
+
+
+def draw_status(layout, status, state: PanelState) -> None:
+    col = layout.column()
+    if not state.backend_ready:
+        col.label(text="No backend configured", icon="ERROR")
+        for line in _wrap(state.backend_message, 42):
+            col.label(text=line)
+        return
+    if status.running:
+        col.prop(status, "progress", text=status.status or "Working")
+        col.operator("signforge.cancel", icon="CANCEL")
+    else:
+        col.label(text=status.status or f"Ready ({state.backend_message})", icon="CHECKMARK")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
+
+
+class _Panel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "SignForge"
+
+
+class SIGNFORGE_PT_main(_Panel, bpy.types.Panel):
+    bl_label = "SignForge"
+
+    def draw(self, context):
+        draw_status(self.layout, context.window_manager.signforge_status, panel_state(context))
+
+
+class SIGNFORGE_PT_body(_Panel, bpy.types.Panel):
+    bl_label = "Body"
+    bl_parent_id = "SIGNFORGE_PT_main"
+
+    def draw(self, context):
+        draw_body(self.layout, panel_state(context))
+
+
+class SIGNFORGE_PT_generate(_Panel, bpy.types.Panel):
+    bl_label = "Generate"
+    bl_parent_id = "SIGNFORGE_PT_main"
+
+    def draw(self, context):
+        draw_generate(self.layout, context.scene.signforge, panel_state(context))
+
+
+class SIGNFORGE_PT_video(_Panel, bpy.types.Panel):
+    bl_label = "Video"
+    bl_parent_id = "SIGNFORGE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_video(self.layout, context.scene.signforge, panel_state(context))
+
+
+class SIGNFORGE_PT_files(_Panel, bpy.types.Panel):
+    bl_label = "Files"
+    bl_parent_id = "SIGNFORGE_PT_main"
+
+    def draw(self, context):
+        draw_files(self.layout, panel_state(context))
+
+
+CLASSES = (SIGNFORGE_PT_main, SIGNFORGE_PT_body, SIGNFORGE_PT_generate, SIGNFORGE_PT_video, SIGNFORGE_PT_files)

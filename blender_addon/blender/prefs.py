@@ -1,0 +1,56 @@
+"""Add-on preferences: where the backend runs and what it loads. Imports bpy."""
+from __future__ import annotations
+
+import bpy
+
+from . import ADDON_ID
+
+
+class SignForgePreferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    backend_python: bpy.props.StringProperty(
+        name="Backend Python", subtype="FILE_PATH",
+        description="Python interpreter with SignForge's backend installed (e.g. the repository's "
+                    ".venv/bin/python). Empty: Blender's own Python if it can import the backend, "
+                    "else the repository's .venv")
+    backend_mode: bpy.props.EnumProperty(
+        name="Backend", default="auto",
+        items=[("auto", "Automatic", "In Blender's Python when it can import torch and the backend, "
+                                     "else a subprocess"),
+               ("in_process", "In Blender", "Run the backend inside Blender's Python"),
+               ("subprocess", "Subprocess", "Run `python -m backend.server` with the Backend Python")])
+    smplx_path: bpy.props.StringProperty(
+        name="SMPL-X model", subtype="FILE_PATH",
+        description="Your SMPLX_NEUTRAL.npz (or its folder). Empty: SignForge's built-in mannequin")
+    checkpoint_dir: bpy.props.StringProperty(
+        name="Checkpoints", subtype="DIR_PATH",
+        description="Folder holding trained run folders named handmdm/ and signavatar/. Empty: the "
+                    "weights shipped with the backend")
+    device: bpy.props.EnumProperty(
+        name="Device", default="cpu",
+        items=[("cpu", "CPU", "Run the models on the CPU"),
+               ("cuda", "CUDA GPU", "Run the models on the first CUDA GPU")])
+    default_fps: bpy.props.FloatProperty(
+        name="Default fps", default=25.0, min=1.0, max=240.0,
+        description="Frame rate for imported motions that do not state one")
+
+    def draw(self, context):
+        draw_preferences(self.layout, self)
+
+
+def draw_preferences(layout, prefs) -> None:
+    col = layout.column()
+    col.prop(prefs, "backend_mode")
+    col.prop(prefs, "backend_python")
+    col.prop(prefs, "smplx_path")
+    col.prop(prefs, "checkpoint_dir")
+    col.prop(prefs, "device")
+    col.prop(prefs, "default_fps")
+
+
+def get(context=None):
+    """This add-on's preferences (by package name, never a hard-coded id)."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(ADDON_ID)
+    return addon.preferences if addon is not None else None

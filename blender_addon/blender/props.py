@@ -1,0 +1,40 @@
+"""Scene settings behind the SignForge sidebar. Imports bpy."""
+from __future__ import annotations
+
+import bpy
+
+
+class SignForgeSettings(bpy.types.PropertyGroup):
+    prompt: bpy.props.StringProperty(
+        name="Prompt", default="the right hand, shaped as a fist with the thumb up, taps the chin twice",
+        description="What the hands do, in plain English")
+    model: bpy.props.EnumProperty(
+        name="Model", default="handmdm",
+        items=[("handmdm", "HandMDM", "Text-to-motion diffusion"),
+               ("signavatar", "SignAvatar", "Conditional VAE over words")])
+    seconds: bpy.props.FloatProperty(name="Duration", default=2.4, min=0.2, max=10.0, unit="TIME_ABSOLUTE",
+                                     subtype="TIME_ABSOLUTE")
+    guidance: bpy.props.FloatProperty(name="Guidance", default=2.5, min=0.0, max=20.0,
+                                      description="Classifier-free guidance scale")
+    steps: bpy.props.IntProperty(name="Steps", default=50, min=1, max=100,
+                                 description="Sampling steps (100 = the full schedule)")
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    variants: bpy.props.IntProperty(name="Variants", default=1, min=1, max=16,
+                                    description="Motions to generate; each becomes its own action")
+    image_path: bpy.props.StringProperty(name="Image", subtype="FILE_PATH",
+                                         description="An image condition (needs CLIP weights)")
+    video_path: bpy.props.StringProperty(name="Video", subtype="FILE_PATH",
+                                         description="A sign video or a .pose landmark file")
+    trim_start: bpy.props.FloatProperty(name="Start", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
+                                        subtype="TIME_ABSOLUTE")
+    trim_end: bpy.props.FloatProperty(name="End", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
+                                      subtype="TIME_ABSOLUTE", description="0 = to the end")
+    denoise: bpy.props.BoolProperty(name="Denoise", default=True,
+                                    description="Clean the reconstruction with SignAvatar's reconstruct mode")
+
+
+class SignForgeStatus(bpy.types.PropertyGroup):
+    """The running job's state; on the window manager, so a job never edits the scene's data."""
+    running: bpy.props.BoolProperty(name="Running", default=False)
+    progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    status: bpy.props.StringProperty(name="Status", default="")

@@ -1,0 +1,1 @@
+"""The bpy-free half of the extension: protocol, backend client, keyframe maths."""

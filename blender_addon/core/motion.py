@@ -1,0 +1,175 @@
+"""Motion maths for the Blender shell: SignForge .npz <-> per-bone keyframe arrays. numpy; never bpy.
+
+The armature that ``blender/body.py`` builds has every bone's rest orientation equal to
+the armature's axes, so a bone's local quaternion is exactly the SMPL-X joint's local
+rotation and the pelvis bone's location is the translation (armature space is SMPL-X's
+space: +Y up, facing +Z; the armature object turns it to Blender's Z-up). That makes
+keyframing a change of representation, with no retargeting, and makes export its inverse.
+
+Files are SignForge's normalized .npz (``poses`` (T, 165) axis-angles in SMPL-X joint
+order, ``trans``, ``expression``, ``mocap_frame_rate``...); other formats go through the
+backend's ``load_motion``/``save_motion`` first. Arrays are read with allow_pickle=False.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NUM_JOINTS = 55
+NUM_EXPRESSION = 10
+
+
+class MotionFileError(ValueError):
+    """A motion file the add-on cannot use; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class MotionData:
+    poses: np.ndarray        # (T, 55, 3) axis-angle, SMPL-X joint order
+    trans: np.ndarray        # (T, 3)
+    expression: np.ndarray   # (T, 10)
+    fps: float
+    betas: np.ndarray = field(default_factory=lambda: np.zeros(10, np.float32))
+    text: str = ""
+
+    @property
+    def frames(self) -> int:
+        return len(self.poses)
+
+
+def read_motion(path: str | os.PathLike) -> MotionData:
+    """Read a SignForge .npz (as written by the backend)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = set(z.files)
+            if "poses" not in keys:
+                raise MotionFileError(f"{path}: no 'poses' array; not a SignForge/AMASS motion file")
+            poses = np.asarray(z["poses"], np.float64)
+            t = len(poses)
+            if poses.ndim != 2 or poses.shape[1] != NUM_JOINTS * 3 or t == 0:
+                raise MotionFileError(f"{path}: 'poses' has shape {poses.shape}; expected (T, 165) with T > 0")
+            trans = np.asarray(z["trans"], np.float64) if "trans" in keys else np.zeros((t, 3))
+            expr = np.asarray(z["expression"], np.float64) if "expression" in keys else np.zeros((t, NUM_EXPRESSION))
+            fps = float(z["mocap_frame_rate"]) if "mocap_frame_rate" in keys else 25.0
+            betas = np.asarray(z["betas"], np.float32).reshape(-1) if "betas" in keys else np.zeros(10, np.float32)
+            text = str(z["text"]) if "text" in keys else ""
+    except (OSError, ValueError, KeyError) as exc:
+        if isinstance(exc, MotionFileError):
+            raise
+        raise MotionFileError(f"{path}: cannot read motion ({exc})") from None
+    if trans.shape != (t, 3) or expr.shape[0] != t:
+        raise MotionFileError(f"{path}: trans/expression do not have {t} frames")
+    if not (np.isfinite(poses).all() and np.isfinite(trans).all() and np.isfinite(expr).all()):
+        raise MotionFileError(f"{path}: the motion holds NaN or infinite values")
+    if not fps > 0:
+        raise MotionFileError(f"{path}: frame rate {fps} is not positive")
+    return MotionData(poses.reshape(t, NUM_JOINTS, 3), trans, expr[:, :NUM_EXPRESSION], fps, betas, text)
+
+
+def write_motion(motion: MotionData, path: str | os.PathLike) -> None:
+    """Write the plain arrays; the backend's ``save_motion`` completes them (features, BVH...)."""
+    t = motion.frames
+    tmp = f"{path}.partial.npz"
+    np.savez(tmp, poses=motion.poses.reshape(t, NUM_JOINTS * 3).astype(np.float32),
+             trans=motion.trans.astype(np.float32), expression=motion.expression.astype(np.float32),
+             betas=np.asarray(motion.betas, np.float32), mocap_frame_rate=np.float64(motion.fps),
+             gender=np.array("neutral"), surface_model_type=np.array("smplx"), text=np.array(motion.text))
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------ rotations
+
+def axis_angle_to_quaternion(aa: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 4) (w, x, y, z)."""
+    aa = np.asarray(aa, np.float64)
+    theta = np.sqrt((aa * aa).sum(-1, keepdims=True))
+    small = theta < 1e-6
+    k = np.where(small, 0.5 - theta ** 2 / 48, np.sin(theta / 2) / np.where(small, 1.0, theta))
+    return np.concatenate([np.cos(theta / 2), aa * k], -1)
+
+
+def quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
+    """(..., 4) (w, x, y, z), any norm or sign -> (..., 3) with angle in [0, pi]."""
+    q = np.asarray(q, np.float64)
+    q = q / np.maximum(np.sqrt((q * q).sum(-1, keepdims=True)), 1e-12)
+    q = np.where(q[..., :1] < 0, -q, q)
+    s = np.sqrt((q[..., 1:] ** 2).sum(-1, keepdims=True))
+    angle = 2 * np.arctan2(s, q[..., :1])
+    small = s < 1e-6
+    return q[..., 1:] * np.where(small, 2 + angle ** 2 / 12, angle / np.where(small, 1.0, s))
+
+
+def continuous(q: np.ndarray) -> np.ndarray:
+    """Flip (T, J, 4) quaternions into one hemisphere frame to frame, so that Blender's
+    per-channel interpolation between keys never takes the long way round."""
+    if len(q) < 2:
+        return q.copy()
+    # s_t = s_(t-1) * sign(q_t . q_(t-1)) keeps every neighbouring pair's dot product >= 0
+    step = np.where((q[1:] * q[:-1]).sum(-1) < 0, -1.0, 1.0)
+    signs = np.concatenate([np.ones((1,) + step.shape[1:]), np.cumprod(step, 0)])
+    return q * signs[..., None]
+
+
+# ------------------------------------------------------------------------ keyframes
+
+@dataclass(frozen=True)
+class Channel:
+    """One fcurve: its data path, array index, group and (frame, value) pairs."""
+    data_path: str
+    index: int
+    group: str
+    co: np.ndarray   # (2 * T,) float32, interleaved frame, value for keyframe_points.foreach_set("co")
+
+
+def pose_channels(motion: MotionData, joint_names: list[str] | tuple[str, ...], frame_start: int = 1,
+                  root: str = "pelvis") -> list[Channel]:
+    """Quaternion channels for every bone plus the root's location, ready for bulk keyframing."""
+    if len(joint_names) != NUM_JOINTS:
+        raise ValueError(f"expected {NUM_JOINTS} joint names, got {len(joint_names)}")
+    frames = np.arange(frame_start, frame_start + motion.frames, dtype=np.float32)
+    quats = continuous(axis_angle_to_quaternion(motion.poses))
+    out = []
+
+    def channel(path: str, index: int, group: str, values: np.ndarray) -> Channel:
+        co = np.empty(2 * len(frames), np.float32)
+        co[0::2], co[1::2] = frames, values
+        return Channel(path, index, group, co)
+
+    for j, name in enumerate(joint_names):
+        path = f'pose.bones["{name}"].rotation_quaternion'
+        out += [channel(path, k, name, quats[:, j, k]) for k in range(4)]
+    path = f'pose.bones["{root}"].location'
+    out += [channel(path, k, root, motion.trans[:, k]) for k in range(3)]
+    return out
+
+
+def expression_channels(motion: MotionData, key_names: list[str], frame_start: int = 1) -> list[Channel]:
+    """Shape-key value channels for the expression coefficients (one key per coefficient)."""
+    frames = np.arange(frame_start, frame_start + motion.frames, dtype=np.float32)
+    out = []
+    for k, name in enumerate(key_names[: motion.expression.shape[1]]):
+        co = np.empty(2 * len(frames), np.float32)
+        co[0::2], co[1::2] = frames, motion.expression[:, k]
+        out.append(Channel(f'key_blocks["{name}"].value', 0, "Expression", co))
+    return out
+
+
+def motion_from_channels(values: dict[tuple[str, int], np.ndarray], joint_names, frames: int, fps: float,
+                         root: str = "pelvis", expression: np.ndarray | None = None, text: str = "") -> MotionData:
+    """Inverse of ``pose_channels``: per-frame channel values (missing ones at rest) -> motion."""
+    quats = np.zeros((frames, NUM_JOINTS, 4))
+    quats[..., 0] = 1.0
+    trans = np.zeros((frames, 3))
+    for j, name in enumerate(joint_names):
+        for k in range(4):
+            v = values.get((f'pose.bones["{name}"].rotation_quaternion', k))
+            if v is not None:
+                quats[:, j, k] = v
+    for k in range(3):
+        v = values.get((f'pose.bones["{root}"].location', k))
+        if v is not None:
+            trans[:, k] = v
+    expr = np.zeros((frames, NUM_EXPRESSION)) if expression is None else expression
+    return MotionData(quaternion_to_axis_angle(quats), trans, expr, fps, text=text)
