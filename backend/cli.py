@@ -1,6 +1,7 @@
 """``signforge``: the command-line tool (typer). Thin: parse, call the backend, report.
 
-May import torch and smplx through the backend; never bpy.
+May import torch and smplx through the backend; ``render`` and ``demo`` import bpy
+(through ``blender_addon.batch``), nothing else does.
 """
 from __future__ import annotations
 
@@ -123,39 +124,43 @@ def info(file: Path = typer.Argument(..., help="A .npz or .npy motion file.")) -
     console.print(_describe(motion))
 
 
+DEMO_PROMPT = "the right hand, shaped as a fist with the thumb up, taps the chin twice"
+
+
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("out/demo"), help="Folder for the demo's files."),
+    out: Path = typer.Option(Path("out"), help="Folder for the demo's video and motion."),
+    prompt: str = typer.Option(DEMO_PROMPT, help="What the hands do."),
     smplx_path: Optional[Path] = SmplxOption,
 ) -> None:
-    """The main job on built-in defaults: mannequin, a motion, its BVH, a summary.
+    """The main job on built-in defaults: text -> motion (shipped HandMDM) -> keyframed mannequin -> mp4.
 
-    Example: signforge demo --out out/demo
+    Writes OUT/<prompt>.mp4 (Workbench, 640x480) and the motion as OUT/<prompt>.npz, offline.
+    Example: signforge demo --out out
     """
-    from .body.mannequin import export_mannequin
-    from .body.model import Body, BodyModelError
-    from .io import load_motion, save_motion
-    from .motion.builtin import wave
+    args = ["--prompt", prompt, "--out", str(out), "--engine", "workbench", "--format", "mp4"]
+    if smplx_path is not None:
+        args += ["--smplx", str(smplx_path)]
+    raise typer.Exit(code=_render(args))
 
-    model_file = export_mannequin(out / "models")
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                               "help_option_names": []})
+def render(ctx: typer.Context) -> None:
+    """Batch-render prompts or motion files to videos with Blender (bpy); `signforge render --help`.
+
+    The same script as `blender -b -P blender_addon/batch.py -- ARGS`.
+    Example: signforge render --prompts prompts.txt --out renders --engine workbench
+    """
+    raise typer.Exit(code=_render(list(ctx.args)))
+
+
+def _render(args: list[str]) -> int:
     try:
-        body = Body.load(smplx_path)
-    except BodyModelError as exc:
-        _fail(str(exc))
-    motion = wave()
-    npz = save_motion(motion, out / "wave.npz")
-    npy = save_motion(motion, out / "wave_handmdm.npy")
-    bvh = save_motion(load_motion(npz), out / "wave.bvh", body=body)
-    posed = body.pose(motion)
-    sites = body.sites.as_dict(posed.vertices)
-    reach = np.linalg.norm(sites["right_palm"] - sites["chin"], axis=-1)
-    console.rule("SignForge demo")
-    console.print(f"body: {body.source} ({body.num_vertices} vertices)")
-    console.print(f"mannequin model: {model_file}")
-    for p in (npz, npy, bvh):
-        console.print(f"wrote {p} ({p.stat().st_size / 1024:.0f} KiB)")
-    console.print(_describe(motion))
-    console.print(f"right palm to chin: {reach.min() * 100:.1f} .. {reach.max() * 100:.1f} cm")
+        from blender_addon.batch import run
+    except ImportError as exc:
+        _fail(f"rendering needs the bpy module and the blender_addon package ({exc})")
+    return run(args)
 
 
 data_app = typer.Typer(no_args_is_help=True, help="The sign data factory: lexicon -> motions, texts, datasets.")

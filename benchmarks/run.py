@@ -1,6 +1,6 @@
 """Benchmark runner: medians of repeated timings, written as JSON.
 
-Run: python -m benchmarks.run [--suite body|data|all] [--frames 10000] [--samples 1200]
+Run: python -m benchmarks.run [--suite body|data|blender|all] [--frames 10000] [--samples 1200]
 """
 from __future__ import annotations
 
@@ -114,18 +114,91 @@ def data_suite(samples: int, repeats: int) -> dict:
     return results
 
 
+def blender_suite(repeats: int) -> dict:
+    """The extension in real bpy: bulk keyframing against keyframe_insert, and prompt -> animated
+    armature through a subprocess backend, warm (server up, model loaded) and cold (fresh server)."""
+    import sys
+
+    import bpy
+
+    import blender_addon
+    from blender_addon.blender import session
+    from blender_addon.blender.animate import apply_motion
+    from blender_addon.blender.body import build_body
+    from blender_addon.core.bodyfile import read_body
+    from blender_addon.core.jobs import Job
+    from blender_addon.core.motion import MotionData
+
+    os.environ["SIGNFORGE_BACKEND_PYTHON"] = sys.executable
+    os.environ["SIGNFORGE_BACKEND_MODE"] = "subprocess"
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    blender_addon.register()
+    results = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            job = Job(session.backend(), [("body", {"out": f"{tmp}/body.npz"})]).start().wait(300)
+            body = read_body(job.result(0)["path"])
+        arm = build_body(bpy.context, body)
+        rng = np.random.default_rng(0)
+        frames = 1000
+        motion = MotionData(rng.normal(size=(frames, 55, 3)) * 0.5, rng.normal(size=(frames, 3)) * 0.1,
+                            np.zeros((frames, 10)), 25.0, text="benchmark")
+        bulk = _time(lambda: apply_motion(bpy.context, arm, motion), repeats)
+
+        def per_key():
+            action = bpy.data.actions.new("keyframe_insert")
+            arm.animation_data.action = action
+            quats = motion.poses   # the values do not matter for timing; set something per frame
+            for f in range(frames):
+                for j, pb in enumerate(arm.pose.bones):
+                    pb.rotation_quaternion = (1.0, *quats[f, j % 55] * 0.1)
+                    pb.keyframe_insert("rotation_quaternion", frame=f + 1)
+                arm.pose.bones["pelvis"].location = motion.trans[f]
+                arm.pose.bones["pelvis"].keyframe_insert("location", frame=f + 1)
+
+        t0 = time.perf_counter()
+        per_key()
+        slow = time.perf_counter() - t0
+        results["keyframe_bulk_s"] = round(bulk, 4)
+        results["keyframe_insert_s"] = round(slow, 3)
+        results["keyframe_speedup"] = round(slow / bulk, 1)
+        print(f"keyframing 55 bones x {frames} frames: bulk {bulk:.3f} s, keyframe_insert {slow:.2f} s "
+              f"({slow / bulk:.0f}x)")
+        s = bpy.context.scene.signforge
+        s.prompt, s.seconds, s.steps, s.variants = "the right hand, shaped as a fist, taps the chin twice", 2.0, 50, 1
+
+        def prompt_to_armature():
+            assert bpy.ops.signforge.generate() == {"FINISHED"}
+
+        colds = []
+        for _ in range(max(1, min(repeats, 3))):
+            session.close()
+            t0 = time.perf_counter()
+            prompt_to_armature()
+            colds.append(time.perf_counter() - t0)
+        warm = _time(prompt_to_armature, repeats)
+        results["prompt_to_armature_warm_s"] = round(warm, 3)
+        results["prompt_to_armature_cold_s"] = round(statistics.median(colds), 3)
+        print(f"prompt -> animated armature (2 s, 50 steps, subprocess backend): warm {warm:.2f} s, "
+              f"cold {statistics.median(colds):.2f} s")
+    finally:
+        blender_addon.unregister()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--suite", choices=("body", "data", "all"), default="all")
+    parser.add_argument("--suite", choices=("body", "data", "blender", "all"), default="all")
     parser.add_argument("--samples", type=int, default=1200, help="dataset build size for the data suite")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(),
                "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
     suites = {"body": lambda: body_suite(args.frames, args.repeats),
-              "data": lambda: data_suite(args.samples, args.repeats)}
+              "data": lambda: data_suite(args.samples, args.repeats),
+              "blender": lambda: blender_suite(args.repeats)}
     for name, run in suites.items():
         if args.suite not in (name, "all"):
             continue
