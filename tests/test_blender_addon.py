@@ -329,3 +329,33 @@ def test_panel_draw_code_runs_against_a_recording_layout(addon):
     assert ("label", "No backend configured") in log
     # the real panel state resolves in this environment
     assert panel.panel_state(bpy.context).backend_ready
+
+
+def test_undo_restores_the_scene_after_a_success(addon, tmp_path):
+    _fresh_scene()
+    assert bpy.ops.signforge.add_body() == {"FINISHED"}
+    src = save_motion(wave(), tmp_path / "wave.npz")
+    bpy.ops.ed.undo_push(message="before import")
+    before = _snapshot()
+    # ('EXEC_DEFAULT', True): push an undo step as a click in the UI does
+    assert bpy.ops.signforge.import_motion("EXEC_DEFAULT", True, filepath=str(src)) == {"FINISHED"}
+    assert _snapshot() != before
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    assert _snapshot() == before
+
+
+def test_batch_render_skips_a_failing_item_and_summarizes(tmp_path):
+    motions = tmp_path / "motions"
+    motions.mkdir()
+    save_motion(wave().cut(0, 3), motions / "short_wave.npz")
+    (motions / "broken.npz").write_bytes(b"not a zip")
+    out = tmp_path / "renders"
+    r = subprocess.run([sys.executable, str(ROOT / "blender_addon" / "batch.py"), "--", "--motions", str(motions),
+                        "--out", str(out), "--format", "png", "--resolution", "64x48"],
+                       capture_output=True, text=True, timeout=300, env=dict(os.environ, SIGNFORGE_BACKEND_MODE="auto"))
+    assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "[1/2] broken" in r.stdout and "[2/2] short-wave" in r.stdout
+    assert "1 rendered, 1 failed" in r.stdout and "broken.npz" in r.stdout
+    assert sorted(p.name for p in (out / "short-wave").iterdir()) == ["frame_0001.png", "frame_0002.png",
+                                                                     "frame_0003.png"]
+    assert not (out / ".signforge-work").exists()
