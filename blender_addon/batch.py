@@ -117,12 +117,23 @@ def run(argv: list[str]) -> int:
     print(f"signforge render: {len(todo)} item(s) -> {args.out} ({args.engine}, {args.resolution}, {args.format})",
           flush=True)
 
+    tty = sys.stdout.isatty()
+
     def ask(method: str, params: dict, label: str) -> dict:
+        shown = [-1]
+
         def show(job):
-            print(f"\r  {label}: {job.fraction * 100:5.1f}%", end="", flush=True)
+            # a terminal gets a live percentage; a log gets a line per quarter
+            pct = int(job.fraction * 100)
+            step = 1 if tty else 25
+            if pct // step != shown[0] // step:
+                shown[0] = pct
+                print(f"\r  {label}: {pct:3d}%" if tty else f"  {label}: {pct:3d}%", end="" if tty else "\n",
+                      flush=True)
 
         job = Job(backend, [(method, params)], label=label).start().wait(on_progress=show)
-        print(f"\r  {label}: done   " if job.ok else "", flush=True)
+        if job.ok:
+            print(f"\r  {label}: done" if tty else f"  {label}: done", flush=True)
         for notice in job.notices:
             print(f"  note: {notice}", flush=True)
         if not job.ok:
