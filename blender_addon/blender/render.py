@@ -93,9 +93,9 @@ def add_lights(scene, target: Vector) -> None:
         ob.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
         return ob
 
-    light("SignForge key", "AREA", 300.0, target + Vector((-1.2, -1.8, 1.0)), 1.5)
-    light("SignForge fill", "AREA", 120.0, target + Vector((1.5, -1.5, 0.3)), 2.0)
-    light("SignForge rim", "AREA", 150.0, target + Vector((0.3, 1.5, 1.2)), 1.0)
+    light("SignForge key", "AREA", 70.0, target + Vector((-1.2, -1.8, 1.0)), 1.5)
+    light("SignForge fill", "AREA", 25.0, target + Vector((1.5, -1.5, 0.3)), 2.0)
+    light("SignForge rim", "AREA", 40.0, target + Vector((0.3, 1.5, 1.2)), 1.0)
 
 
 def skin_material(mesh_ob) -> None:
