@@ -335,6 +335,8 @@ class Dispatcher:
         with self._lock:
             self._stopping = True
             for job in list(self._active.values()):
+                if not job.started and job.method == "shutdown":
+                    continue   # a queued shutdown asked for exactly this: let it answer
                 if not job.started:
                     job.cancelled.set()
                     del self._active[job.id]
