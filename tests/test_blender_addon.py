@@ -66,6 +66,24 @@ def _body_file(tmp_path, addon):
     return Path(job.result(0)["path"])
 
 
+def _on_first_progress(act):
+    """A thread that calls ``act(job)`` once the running job has reported progress."""
+    from blender_addon.blender import operators
+
+    def watch():
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            job = operators._ACTIVE["job"]
+            if job is not None and job.fraction > 0:
+                act(job)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
 def _pose_error(arm, motion, frames):
     """Largest difference between keyed bone rotations (and root location) and the motion."""
     scene = bpy.context.scene
@@ -158,25 +176,13 @@ def test_generate_through_a_subprocess_keys_the_motion(addon, tmp_path):
 
 
 def test_cancel_mid_job_leaves_the_scene_unchanged(addon):
-    from blender_addon.blender import operators
-
     _fresh_scene()
     assert bpy.ops.signforge.add_body() == {"FINISHED"}
     before = _snapshot()
     s = bpy.context.scene.signforge
     s.prompt, s.seconds, s.steps, s.variants = "both hands circle in front of the chest", 3.0, 100, 4
 
-    def cancel_on_progress():
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            job = operators._ACTIVE["job"]
-            if job is not None and job.fraction > 0:
-                job.cancel()
-                return
-            time.sleep(0.01)
-
-    t = threading.Thread(target=cancel_on_progress)
-    t.start()
+    t = _on_first_progress(lambda job: job.cancel())
     assert bpy.ops.signforge.generate() == {"CANCELLED"}
     t.join()
     assert _snapshot() == before
@@ -184,7 +190,7 @@ def test_cancel_mid_job_leaves_the_scene_unchanged(addon):
 
 
 def test_a_killed_server_is_restarted_for_the_next_request(addon):
-    from blender_addon.blender import operators, session
+    from blender_addon.blender import session
 
     _fresh_scene()
     assert bpy.ops.signforge.add_body() == {"FINISHED"}
@@ -193,17 +199,7 @@ def test_a_killed_server_is_restarted_for_the_next_request(addon):
     s.prompt, s.seconds, s.steps, s.variants = "the left hand waves", 3.0, 100, 4
     backend = session.backend()
 
-    def kill_on_progress():
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            job = operators._ACTIVE["job"]
-            if job is not None and job.fraction > 0:
-                os.kill(backend.pid, 9)
-                return
-            time.sleep(0.01)
-
-    t = threading.Thread(target=kill_on_progress)
-    t.start()
+    t = _on_first_progress(lambda job: os.kill(backend.pid, 9))
     with pytest.raises(RuntimeError, match="backend stopped"):   # bpy.ops raises on an ERROR report
         bpy.ops.signforge.generate()
     t.join()
@@ -224,17 +220,31 @@ def test_import_and_export_round_trips(addon, tmp_path):
     for ext in (".npz", ".npy", ".bvh"):
         dst = tmp_path / f"out{ext}"
         assert bpy.ops.signforge.export_motion(filepath=str(dst)) == {"FINISHED"}
-        back = load_motion(dst) if ext != ".bvh" else load_motion(dst)
+        back = load_motion(dst)
         assert back.num_frames == motion.num_frames
-        if ext == ".npz":
+        if ext != ".npy":   # HandMDM's 274-D frames leave out the root and legs
             err = np.abs(R.np_axis_angle_to_matrix(back.poses.astype(float))
                          - R.np_axis_angle_to_matrix(motion.poses.astype(float))).max()
-            assert err < 1e-4
+            assert err < 1e-4, ext
     # a missing file is refused with its name, and nothing changes
     before = _snapshot()
     with pytest.raises(RuntimeError, match="nope.npz: no such file"):
         bpy.ops.signforge.import_motion(filepath=str(tmp_path / "nope.npz"))
     assert _snapshot() == before
+
+
+def test_the_addons_numpy_rotations_match_the_backends(rng):
+    """core/motion.py carries its own quaternion maths (Blender's Python has no torch)."""
+    from blender_addon.core import motion as M
+
+    aa = np.concatenate([rng.normal(size=(200, 3)) * 1.5, rng.normal(size=(5, 3)) * 1e-7])
+    q = M.axis_angle_to_quaternion(aa)
+    assert np.allclose(q, R.np_axis_angle_to_quaternion(aa), atol=1e-12)
+    flipped = -q * rng.uniform(0.5, 2.0, (len(q), 1))   # any sign and norm
+    assert np.allclose(R.np_axis_angle_to_matrix(M.quaternion_to_axis_angle(flipped)),
+                       R.np_axis_angle_to_matrix(aa), atol=1e-9)
+    seq = M.continuous(q[None, :].repeat(2, 0) * np.array([1.0, -1.0])[:, None, None])
+    assert ((seq[1] * seq[0]).sum(-1) > 0).all()
 
 
 def test_keyframing_is_bulk_and_exact(tmp_path, addon):
@@ -271,10 +281,9 @@ def test_render_one_frame_is_not_blank(addon, tmp_path):
     out = RN.render_still(scene, tmp_path / "frame.png", 20)
     img = bpy.data.images.load(str(out))
     px = np.array(img.pixels[:]).reshape(120, 160, 4)[..., :3]
-    background = np.array(RN.BACKGROUND)
     body_pixels = (np.abs(px - px[0, 0]).sum(-1) > 0.1).mean()
     assert 0.05 < body_pixels < 0.8, body_pixels   # a figure fills part of the frame
-    assert px.std() > 0.02 and background is not None
+    assert px.std() > 0.02
 
 
 class _Recorder:

@@ -102,9 +102,7 @@ def motion_from_action(context, armature, fps: float | None = None) -> MotionDat
     action = anim.action
     start, end = (int(round(x)) for x in action.frame_range)
     frames = np.arange(start, end + 1, dtype=np.float64)
-    values = {}
-    for fc in _fcurves(action, anim):
-        values[(fc.data_path, fc.array_index)] = np.array([fc.evaluate(f) for f in frames])
+    values = {(fc.data_path, fc.array_index): _sample(fc, frames) for fc in _fcurves(action, anim)}
     expression = None
     mesh = body_mesh(armature)
     keys = mesh.data.shape_keys if mesh is not None else None
@@ -113,10 +111,22 @@ def motion_from_action(context, armature, fps: float | None = None) -> MotionDat
         for fc in _fcurves(keys.animation_data.action, keys.animation_data):
             for k, name in enumerate(EXPRESSION_KEYS):
                 if fc.data_path == f'key_blocks["{name}"].value':
-                    expression[:, k] = [fc.evaluate(f) for f in frames]
+                    expression[:, k] = _sample(fc, frames)
     fps = fps or float(action.get("signforge_fps", context.scene.render.fps / context.scene.render.fps_base))
     return motion_from_channels(values, _joint_names(armature), len(frames), fps, expression=expression,
                                 text=action.name)
+
+
+def _sample(fc, frames: np.ndarray) -> np.ndarray:
+    """An fcurve's values at ``frames``: its keys read in bulk when there is one per frame (as
+    SignForge writes them), else evaluated frame by frame (keys a user edited or thinned)."""
+    points = fc.keyframe_points
+    if len(points) == len(frames):
+        co = np.empty(2 * len(points), np.float32)
+        points.foreach_get("co", co)
+        if np.allclose(co[0::2], frames):
+            return co[1::2].astype(np.float64)
+    return np.array([fc.evaluate(f) for f in frames])
 
 
 def _fcurves(action, anim):

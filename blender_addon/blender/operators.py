@@ -141,11 +141,18 @@ class _JobOperator:
         return {"PASS_THROUGH"}
 
 
-def _ensure_body(context, job: Job, k: int = 0):
-    """The target armature: the scene's, or a new one from the job's ``body`` result ``k``."""
+def _with_body(context, request: tuple[str, dict]) -> list[tuple[str, dict]]:
+    """``request``, preceded by a ``body`` request when the scene has no SMPL-X armature yet."""
+    return ([] if find_body(context) is not None else [body_request(context)]) + [request]
+
+
+def _target(context, job: Job):
+    """The armature a job's motion goes on: a new one from its ``body`` result, else the scene's."""
+    if job.requests[0][0] == "body":
+        return build_body(context, read_body(job.result(0)["path"]))
     arm = find_body(context)
     if arm is None:
-        arm = build_body(context, read_body(job.result(k)["path"]))
+        raise ValueError("the SMPL-X armature was removed while the job ran")
     return arm
 
 
@@ -176,15 +183,11 @@ class SIGNFORGE_OT_generate(_JobOperator, bpy.types.Operator):
     def requests(self, context):
         if not settings(context).prompt.strip():
             raise ValueError("Type a prompt first: the prompt is empty")
-        reqs = [] if find_body(context) is not None else [body_request(context)]
-        return reqs + [generate_request(context)]
+        return _with_body(context, generate_request(context))
 
     def apply(self, context, job):
-        has_body = len(job.ids) == 2
-        arm = _ensure_body(context, job) if has_body else find_body(context)
-        if arm is None:
-            raise ValueError("the SMPL-X armature was removed while generating")
-        paths = job.result(len(job.ids) - 1)["motions"]
+        arm = _target(context, job)
+        paths = job.result(-1)["motions"]
         motions = [read_motion(p) for p in paths]
         name = action_name(settings(context).prompt)
         actions = [apply_motion(context, arm, m, name if len(motions) == 1 else f"{name} #{i + 1}")
@@ -212,12 +215,11 @@ class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
         out = session.workdir() / f"video-{uuid.uuid4().hex[:8]}.npz"
         params = {"path": path, "start": float(s.trim_start), "end": float(s.trim_end) or None,
                   "denoise": bool(s.denoise), "out": str(out)}
-        reqs = [] if find_body(context) is not None else [body_request(context)]
-        return reqs + [("reconstruct", params)]
+        return _with_body(context, ("reconstruct", params))
 
     def apply(self, context, job):
-        arm = _ensure_body(context, job) if len(job.ids) == 2 else find_body(context)
-        motion = read_motion(job.result(len(job.ids) - 1)["path"])
+        arm = _target(context, job)
+        motion = read_motion(job.result(-1)["path"])
         name = action_name(Path(settings(context).video_path).stem, "video")
         action = apply_motion(context, arm, motion, name)
         return f"Reconstructed {motion.frames} frames into {action.name}"
@@ -234,15 +236,14 @@ class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper)
         if not os.path.isfile(self.filepath):
             raise ValueError(f"{self.filepath}: no such file")
         out = session.workdir() / f"import-{uuid.uuid4().hex[:8]}.npz"
-        reqs = [] if find_body(context) is not None else [body_request(context)]
-        return reqs + [("load_motion", {"path": self.filepath, "out": str(out)})]
+        return _with_body(context, ("load_motion", {"path": self.filepath, "out": str(out)}))
 
     def invoke(self, context, event):
         return ImportHelper.invoke(self, context, event)
 
     def apply(self, context, job):
-        arm = _ensure_body(context, job) if len(job.ids) == 2 else find_body(context)
-        path = job.result(len(job.ids) - 1)["path"]
+        arm = _target(context, job)
+        path = job.result(-1)["path"]
         motion = read_motion(path)
         Path(path).unlink(missing_ok=True)
         action = apply_motion(context, arm, motion, action_name(motion.text, Path(self.filepath).stem))

@@ -64,16 +64,6 @@ def shutdown() -> None:
 
 def describe(context=None) -> str:
     """Where the backend would run, in a few words; raises ``client.BackendError`` when nowhere."""
-    import importlib.util
-
     python, mode = configured(context)
-    if mode != "subprocess" and not python and all(importlib.util.find_spec(m) for m in ("torch", "backend")):
-        return "backend in Blender"
-    if mode == "in_process":
-        raise client.BackendError("Blender's Python cannot import torch and SignForge's backend; choose "
-                                  "Subprocess in the add-on preferences and set Backend Python")
-    found = client.find_python(python, ADDON_DIR)
-    if found is None:
-        raise client.BackendError("Set Backend Python in Preferences ▸ Add-ons ▸ SignForge: a Python with "
-                                  "SignForge's backend installed (the repository's .venv/bin/python)")
-    return f"backend: {found}"
+    found = client.choose_backend(python, ADDON_DIR, mode)
+    return "backend in Blender" if found is None else f"backend: {found}"

@@ -560,12 +560,12 @@ def _importable(name: str) -> bool:
         return False
 
 
-def make_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto",
-                 log: Callable[[str], None] | None = None) -> Backend:
-    """The backend the preferences ask for; nothing starts until the first request.
+def choose_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto") -> Path | None:
+    """Where the preferences put the backend: None for in this Python, else the Python to run.
 
     ``mode``: "in_process", "subprocess" or "auto" (in process when no Backend Python is
-    set and this Python can import torch and the backend, else a subprocess).
+    set and this Python can import torch and the backend, else a subprocess). Raises
+    ``BackendError`` saying what to set when there is nowhere to run it.
     """
     if mode not in ("auto", "in_process", "subprocess"):
         raise BackendError(f"unknown backend mode {mode!r}; choose auto, in_process or subprocess")
@@ -574,8 +574,17 @@ def make_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto",
         if not embeddable:
             raise BackendError("Blender's Python cannot import torch and SignForge's backend; choose "
                                f"Subprocess in the add-on preferences and {PREFERENCES_HINT}")
-        return InProcessBackend(log=log)
+        return None
     python = find_python(python_pref, addon_dir)
     if python is None:
         raise BackendError(f"no Python with SignForge's backend was found; {PREFERENCES_HINT}")
+    return python
+
+
+def make_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto",
+                 log: Callable[[str], None] | None = None) -> Backend:
+    """The backend ``choose_backend`` picks; nothing starts until the first request."""
+    python = choose_backend(python_pref, addon_dir, mode)
+    if python is None:
+        return InProcessBackend(log=log)
     return SubprocessBackend(python, cwd=repository_of(python), log=log)
