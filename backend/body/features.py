@@ -35,8 +35,13 @@ def _as_matrices(pose: np.ndarray) -> np.ndarray:
 
 def pose_to_features(pose: np.ndarray, expression: np.ndarray | None = None) -> np.ndarray:
     """SMPL-X pose (any rotation kind) + expression (..., 10) -> (..., 274) features."""
-    mats = _as_matrices(np.asarray(pose))
-    six = R.matrix_to_6d(mats[..., _FJ, :, :])
+    pose = np.asarray(pose)
+    if pose.shape[-2:] == (NUM_JOINTS, 3):    # the common case, in numpy: only the layout's joints
+        dtype = pose.dtype if np.issubdtype(pose.dtype, np.floating) else np.float64
+        mats = R.np_axis_angle_to_matrix(pose[..., _FJ, :]).astype(dtype, copy=False)
+    else:
+        mats = _as_matrices(pose)[..., _FJ, :, :]
+    six = np.concatenate([mats[..., :, 0], mats[..., :, 1]], -1)
     lead = six.shape[:-2]
     if expression is None:
         expression = np.zeros(lead + (NUM_EXPRESSION,), dtype=six.dtype)

@@ -214,29 +214,34 @@ class ShardWorker:
         return self._dictionary[entry_id]
 
     def sample(self, spec: dict):
+        return self.samples([spec])[0]
+
+    def samples(self, specs: list[dict]) -> list[tuple]:
+        """(record, features, poses, betas) per spec; the motions are synthesized as one batch."""
         from .synth import Signer
         from .text import texts_for
 
-        entry = self.by_id[spec["entry"]]
-        signer = Signer.sample(spec["signer_seed"], left_handed=spec["left_handed"])
-        motion, truth = self.synth.synthesize(entry, signer)
-        features = motion.to_features()
-        cues = self.hms.measure(motion, truth.sign_frames)
-        assigned = self.assigner.assign(spec, features, self.describe_entry)
-        dominant = "left" if signer.left_handed else "right"
-        texts = texts_for(self.by_id[assigned], cues, dominant, np.random.default_rng(spec["assign_seed"]),
-                          self.cfg.texts_per_sample, word=spec["word"])
-        record = dict(spec, assigned=assigned, assignment=self.assigner.mode, texts=texts,
-                      hms=cues.as_dict(), frames=motion.num_frames, sign_frames=list(truth.sign_frames),
-                      dominant=dominant,
-                      signer={"tempo": signer.tempo, "amplitude": signer.amplitude,
-                              "betas": [round(float(b), 4) for b in signer.betas]})
-        return record, features, motion.poses, motion.betas
+        signers = [Signer.sample(s["signer_seed"], left_handed=s["left_handed"]) for s in specs]
+        signed = self.synth.synthesize_many([(self.by_id[s["entry"]], g) for s, g in zip(specs, signers)])
+        out = []
+        for spec, signer, (motion, truth) in zip(specs, signers, signed):
+            features = motion.to_features()
+            cues = self.hms.measure(motion, truth.sign_frames)
+            assigned = self.assigner.assign(spec, features, self.describe_entry)
+            dominant = "left" if signer.left_handed else "right"
+            texts = texts_for(self.by_id[assigned], cues, dominant, np.random.default_rng(spec["assign_seed"]),
+                              self.cfg.texts_per_sample, word=spec["word"])
+            record = dict(spec, assigned=assigned, assignment=self.assigner.mode, texts=texts,
+                          hms=cues.as_dict(), frames=motion.num_frames, sign_frames=list(truth.sign_frames),
+                          dominant=dominant,
+                          signer={"tempo": signer.tempo, "amplitude": signer.amplitude,
+                                  "betas": [round(float(b), 4) for b in signer.betas]})
+            out.append((record, features, motion.poses, motion.betas))
+        return out
 
     def shard(self, specs: list[dict], path_npz: Path, path_jsonl: Path) -> int:
         records, feats, poses, betas = [], [], [], []
-        for spec in specs:
-            rec, f, p, b = self.sample(spec)
+        for rec, f, p, b in self.samples(specs):
             records.append(rec)
             feats.append(f.astype(np.float32))
             poses.append(p.astype(np.float32))

@@ -210,13 +210,17 @@ def _xzy_angles(m: np.ndarray) -> np.ndarray:
     return np.stack([np.arctan2(m[..., 2, 1], m[..., 1, 1]), flex, np.arctan2(m[..., 0, 2], m[..., 0, 0])], -1)
 
 
-def _jumps(mats: np.ndarray, limit: float = 0.25) -> bool:
-    """Whether a joint turns more than ``limit`` rad between two neighbouring frames."""
+def _jumps(mats: np.ndarray, starts, limit: float = 0.25) -> np.ndarray:
+    """Per path (rows from each of ``starts`` to the next): whether a joint turns more than
+    ``limit`` rad between two neighbouring frames."""
+    starts = np.asarray(starts, int)
     if len(mats) < 2:
-        return False
+        return np.zeros(len(starts), bool)
     rel = np.einsum("tji,tjk->tik", mats[:-1], mats[1:])
     cos = np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
-    return bool(np.arccos(cos).max() > limit)
+    turn = np.arccos(cos) > limit
+    turn[starts[1:] - 1] = False      # the step from one path into the next is no jump
+    return np.logical_or.reduceat(np.append(turn, False), starts)
 
 
 def _euler_xzy(a: np.ndarray) -> np.ndarray:
@@ -272,19 +276,41 @@ def hand_rotation(side: str, fingers: np.ndarray, palm: np.ndarray) -> np.ndarra
     return np.stack(cols, -1)
 
 
+def _mv(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Matrices (..., 3, 3) times vectors (..., 3), broadcasting."""
+    return np.einsum("...ij,...j->...i", m, v)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot products over the last axis, kept as (..., 1)."""
+    return np.einsum("...i,...i->...", a, b)[..., None]
+
+
+def _segment_starts(segments) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(segments)[:-1]]).astype(int)
+
+
 class Arm:
-    """Analytic IK for one arm of one rig, its torso held still."""
+    """Analytic IK for one arm of one rig, its torso held still.
+
+    An arm's measures (shoulder position, bone vectors, collar rotation...) are one set
+    that every row shares, or, for an arm made by ``Arm.stack``, one set per row: the data
+    factory joins the arms of a whole shard of signs and solves them in one batch. A solve
+    takes ``segments``, the number of rows of each path in the batch (one path by default),
+    and handles each path as if it were solved alone.
+    """
+
+    _MEASURES = ("g_collar", "s_pos", "a1", "a2", "l1", "l2", "hinge", "rest_frame", "pole")
 
     def __init__(self, rig: Rig, side: str, torso_glob: np.ndarray, torso_pos: np.ndarray):
-        self.side = side
+        self.side, self.stacked = side, False
         rest = rig.rest_joints
-        self.sh, self.el, self.wr = (J[f"{side}_{n}"] for n in ("shoulder", "elbow", "wrist"))
-        self.collar = J[f"{side}_collar"]
-        self.g_collar = torso_glob[self.collar]
-        self.s_pos = torso_pos[self.sh]
-        self.a1 = rest[self.el] - rest[self.sh]
-        self.a2 = rest[self.wr] - rest[self.el]
-        self.l1, self.l2 = R.np_norm(self.a1), R.np_norm(self.a2)
+        sh, el, wr = (J[f"{side}_{n}"] for n in ("shoulder", "elbow", "wrist"))
+        self.g_collar = torso_glob[J[f"{side}_collar"]]
+        self.s_pos = torso_pos[sh]
+        self.a1 = rest[el] - rest[sh]
+        self.a2 = rest[wr] - rest[el]
+        self.l1, self.l2 = R.np_norm(self.a1, keepdims=True), R.np_norm(self.a2, keepdims=True)
         a1h = _unit(self.a1)
         self.hinge = _unit(R.np_cross(a1h, FRONT))           # elbow flexion axis at rest
         self.rest_frame = np.stack([a1h, self.hinge, R.np_cross(a1h, self.hinge)], -1)
@@ -292,24 +318,57 @@ class Arm:
         self.pole = _unit(DOWN + 0.45 * out + 0.25 * BACK)  # where a relaxed elbow points
         self.swing = 0.0                                    # the last solve's elbow swing
 
+    @classmethod
+    def stack(cls, arms: list["Arm"], rows) -> "Arm":
+        """One arm whose measures repeat those of each of ``arms`` for its number of ``rows``."""
+        counts = np.asarray(rows, int)
+        return cls._from({name: np.repeat(np.stack([getattr(a, name) for a in arms]), counts, axis=0)
+                          for name in cls._MEASURES})
+
+    @classmethod
+    def _from(cls, measures: dict) -> "Arm":
+        arm = cls.__new__(cls)
+        arm.side, arm.stacked, arm.swing = None, True, 0.0
+        arm.__dict__.update(measures)
+        return arm
+
+    def rows(self, index) -> "Arm":
+        """The arm of some rows (an index array) of a stacked arm; an unstacked arm is its own."""
+        if not self.stacked:
+            return self
+        return self._from({name: getattr(self, name)[index] for name in self._MEASURES})
+
+    @property
+    def d_min(self) -> np.ndarray:
+        """The shortest shoulder-wrist distance that the elbow's range allows."""
+        return np.sqrt(self.l1 ** 2 + self.l2 ** 2 - 2 * self.l1 * self.l2 * np.cos(np.pi - ELBOW_MAX))
+
     def solve(self, contact: np.ndarray, hand_rot: np.ndarray, offset: np.ndarray,
-              iterations: int = 3, refine: bool = True):
+              iterations: int = 3, refine: bool = True, segments=None):
         """Local shoulder, elbow and wrist matrices (T, 3, 3) x 3 and the contact point reached.
 
         ``contact`` (T, 3): where the hand's contact point must go; ``hand_rot`` (T, 3, 3):
         the wished global hand rotation; ``offset`` (T, 3): contact point in the wrist frame.
+        ``segments``: rows per path (default: all rows are one path). The elbow swing each
+        path chose is left in ``self.swing`` (one number, or one per path).
         """
-        goal = contact - np.einsum("tij,tj->ti", hand_rot, offset)
-        # Swing the elbow about the shoulder-wrist line (one angle for the whole path) to
-        # where the wrist needs the least bending, preferring the relaxed hanging elbow.
-        n, k = len(goal), len(SWINGS)
+        n = len(contact)
+        segments = np.asarray([n] if segments is None else segments, int)
+        starts = _segment_starts(segments)
+        goal = contact - _mv(hand_rot, offset)
+        # Swing the elbow about the shoulder-wrist line (one angle per path) to where the
+        # wrist needs the least bending, preferring the relaxed hanging elbow.
+        k = len(SWINGS)
+        tiled = self.rows(np.tile(np.arange(n), k))
         swings = np.repeat(np.array(SWINGS), n)[:, None]
-        raw = self._solve_once(np.tile(goal, (k, 1)), np.tile(hand_rot, (k, 1, 1)), np.tile(offset, (k, 1)),
-                               swings)[4].reshape(k, n, 3)
-        over = np.maximum(np.abs(raw) / WRIST_LIMITS - 0.7, 0.0)
-        costs = (over ** 2).sum(-1).mean(1) + 0.3 * np.array(SWINGS) ** 2
-        swing = self.swing = SWINGS[int(np.argmin(costs))]
-        d_min = self._d_min() * 1.02
+        raw = tiled._solve_once(np.tile(goal, (k, 1)), np.tile(hand_rot, (k, 1, 1)), np.tile(offset, (k, 1)),
+                                swings)[4].reshape(k, n, 3)
+        over = (np.maximum(np.abs(raw) / WRIST_LIMITS - 0.7, 0.0) ** 2).sum(-1)        # (k, n)
+        costs = np.add.reduceat(over, starts, axis=1) / segments + 0.3 * np.array(SWINGS)[:, None] ** 2
+        chosen = np.array(SWINGS)[np.argmin(costs, 0)]                                   # (paths,)
+        self.swing = float(chosen[0]) if len(segments) == 1 else chosen
+        swing = np.repeat(chosen, segments)[:, None]
+        d_min, d_max = self.d_min * 1.02, 0.98 * (self.l1 + self.l2)
         for _ in range(iterations):
             sh, el, wr, reached, _ = self._solve_once(goal, hand_rot, offset, swing)
             # move the wrist goal by the miss, but keep it inside the arm's reach (a goal that
@@ -317,30 +376,37 @@ class Arm:
             goal = goal + 0.8 * (contact - reached)
             v = goal - self.s_pos
             dist = R.np_norm(v, axis=-1, keepdims=True)
-            goal = self.s_pos + v / np.maximum(dist, 1e-9) * np.clip(dist, d_min, 0.98 * (self.l1 + self.l2))
+            goal = self.s_pos + v / np.maximum(dist, 1e-9) * np.clip(dist, d_min, d_max)
         sh, el, wr, reached, _ = self._solve_once(goal, hand_rot, offset, swing)
-        if refine and (R.np_norm(contact - reached, axis=-1).max() > 0.003 or _jumps(wr) or _jumps(sh)):
-            return self._refine(contact, hand_rot, offset, sh, el, wr)
+        if not refine:
+            return sh, el, wr, reached
+        # refine the paths that miss their contact or jump between frames
+        miss = np.maximum.reduceat(R.np_norm(contact - reached, axis=-1), starts)
+        bad = (miss > 0.003) | _jumps(wr, starts) | _jumps(sh, starts)
+        if bad.any():
+            rows = np.concatenate([np.arange(s, s + m) for s, m, b in zip(starts, segments, bad) if b])
+            sub = self.rows(rows)
+            out = sub._refine(contact[rows], hand_rot[rows], offset[rows], sh[rows], el[rows], wr[rows],
+                              segments[bad])
+            for full, part in zip((sh, el, wr, reached), out):
+                full[rows] = part
         return sh, el, wr, reached
 
-    def _d_min(self) -> float:
-        return float(np.sqrt(self.l1 ** 2 + self.l2 ** 2 - 2 * self.l1 * self.l2 * np.cos(np.pi - ELBOW_MAX)))
-
     def _chain(self, x: np.ndarray, offset: np.ndarray):
-        """Shoulder rotvec (3), elbow angle (1), wrist rotvec (3) per frame -> matrices, contact."""
+        """Shoulder rotvec (3), elbow angle (1), wrist angles (3) per row -> matrices, contact."""
         l_sh = _rodrigues(x[:, :3])
         l_el = _rodrigues(self.hinge * x[:, 3:4])
         l_wr = _euler_xzy(x[:, 4:])
         g_sh = self.g_collar @ l_sh
         g_el = g_sh @ l_el
         g_wr = g_el @ l_wr
-        point = self.s_pos + g_sh @ self.a1 + g_el @ self.a2 + np.einsum("tij,tj->ti", g_wr, offset)
+        point = self.s_pos + _mv(g_sh, self.a1) + _mv(g_el, self.a2) + _mv(g_wr, offset)
         return l_sh, l_el, l_wr, g_wr, point
 
     def _residual(self, x, x0, contact, hand_rot, offset, elbow0, stay=0.005):
-        """Per-frame residuals of the refinement (see ``_refine``)."""
+        """Per-row residuals of the refinement (see ``_refine``)."""
         l_sh, _, _, g_wr, point = self._chain(x, offset)
-        elbow = self.s_pos + (self.g_collar @ l_sh) @ self.a1
+        elbow = self.s_pos + _mv(self.g_collar @ l_sh, self.a1)
         lim = 0.9 * WRIST_LIMITS
         return np.concatenate([
             point - contact,                                                  # metres
@@ -352,34 +418,41 @@ class Arm:
             stay * (x - x0),                                                  # stay near the start pose
         ], 1)
 
-    def _refine(self, contact, hand_rot, offset, sh, el, wr, steps: int = 6):
+    def _refine(self, contact, hand_rot, offset, sh, el, wr, segments, steps: int = 6):
         """Damped Gauss-Newton from the analytic solve: the contact point first, then the wish.
 
         Frames are solved together; a frame that lands in another solution than its
         predecessor (a jump of the arm between frames) is solved again from the
-        predecessor's pose, so the arm never flips between neighbouring frames.
+        predecessor's pose, so the arm never flips between neighbouring frames. The paths
+        of a batch go through their frames side by side.
         """
-        hinge_angle = R.matrix_to_axis_angle(el) @ self.hinge
-        x = np.concatenate([R.matrix_to_axis_angle(sh), hinge_angle[:, None],
-                            _xzy_angles(wr)], 1)
-        elbow0 = self.s_pos + (self.g_collar @ sh) @ self.a1
+        hinge_angle = _dot(R.matrix_to_axis_angle(el), self.hinge)
+        x = np.concatenate([R.matrix_to_axis_angle(sh), hinge_angle, _xzy_angles(wr)], 1)
+        elbow0 = self.s_pos + _mv(self.g_collar @ sh, self.a1)
         args = (contact, hand_rot, offset, elbow0)
         x = self._gauss_newton(x, x.copy(), args, steps)
-        for t in range(1, len(x)):
-            if np.abs(x[t] - x[t - 1]).max() > 0.25:
-                sub = tuple(a[t:t + 1] for a in args) + (0.1,)   # hold on to the previous frame
-                x[t] = self._gauss_newton(x[t - 1:t].copy(), x[t - 1:t].copy(), sub, steps)[0]
+        starts, segments = _segment_starts(segments), np.asarray(segments)
+        for t in range(1, int(segments.max())):
+            live = segments > t
+            cur = starts[live] + t
+            cur = cur[np.abs(x[cur] - x[cur - 1]).max(1) > 0.25]
+            if len(cur):                                        # hold on to the previous frame
+                sub = self.rows(cur)
+                x[cur] = sub._gauss_newton(x[cur - 1].copy(), x[cur - 1].copy(),
+                                           tuple(a[cur] for a in args) + (0.1,), steps)
         l_sh, l_el, l_wr, _, point = self._chain(x, offset)
         return l_sh, l_el, l_wr, point
 
     def _gauss_newton(self, x, x0, args, steps):
         eps = 1e-5
-        damping = np.full(len(x), 1e-4)
+        n = len(x)
+        damping = np.full(n, 1e-4)
+        probe_arm = self.rows(np.tile(np.arange(n), 8))
+        tiled = tuple(np.concatenate([a] * 8) if isinstance(a, np.ndarray) else a for a in args)
+        x0_tiled = np.concatenate([x0] * 8)
         for _ in range(steps):
-            n = len(x)
             probe = np.concatenate([x[None], x[None] + eps * np.eye(7)[:, None, :]]).reshape(8 * n, 7)
-            tiled = tuple(np.concatenate([a] * 8) if isinstance(a, np.ndarray) else a for a in args)
-            allr = self._residual(probe, np.concatenate([x0] * 8), *tiled).reshape(8, n, -1)
+            allr = probe_arm._residual(probe, x0_tiled, *tiled).reshape(8, n, -1)
             r = allr[0]
             jac = np.moveaxis((allr[1:] - r[None]) / eps, 0, -1)
             jtj = np.einsum("tri,trj->tij", jac, jac) + damping[:, None, None] * np.eye(7)
@@ -398,31 +471,94 @@ class Arm:
         v = wrist_goal - self.s_pos
         dist = R.np_norm(v, axis=-1, keepdims=True)
         u = v / np.maximum(dist, 1e-9)
-        d_min = self._d_min()
-        d = np.clip(dist, d_min * 1.001, (self.l1 + self.l2) * 0.999)
-        cos_a = np.clip((self.l1 ** 2 + d ** 2 - self.l2 ** 2) / (2 * self.l1 * d), -1.0, 1.0)
-        pole = _unit(self.pole - (u @ self.pole)[:, None] * u)
+        l1, l2 = self.l1, self.l2
+        d = np.clip(dist, self.d_min * 1.001, (l1 + l2) * 0.999)
+        cos_a = np.clip((l1 ** 2 + d ** 2 - l2 ** 2) / (2 * l1 * d), -1.0, 1.0)
+        pole = _unit(self.pole - _dot(u, self.pole) * u)
         if np.any(swing):
             pole = np.cos(swing) * pole + np.sin(swing) * R.np_cross(u, pole)
-        elbow = self.s_pos + self.l1 * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
+        elbow = self.s_pos + l1 * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)
         u1 = _unit(elbow - self.s_pos)
         u2 = _unit(self.s_pos + u * d - elbow)
         n = _unit(R.np_cross(pole, u))   # the elbow's hinge axis: normal to the arm's plane, never ill-posed
         target_frame = np.stack([u1, n, R.np_cross(u1, n)], -1)
-        g_sh = target_frame @ self.rest_frame.T
-        a2l = np.einsum("tji,tj->ti", g_sh, u2)            # forearm direction in the arm's rest frame
+        g_sh = target_frame @ np.swapaxes(self.rest_frame, -1, -2)
+        a2l = np.einsum("...ji,...j->...i", g_sh, u2)      # forearm direction in the arm's rest frame
         a2h = _unit(self.a2)
-        theta = np.arctan2(R.np_cross(a2h, a2l) @ self.hinge, a2l @ a2h)
+        theta = np.arctan2(_dot(R.np_cross(a2h, a2l), self.hinge)[..., 0], _dot(a2l, a2h)[..., 0])
         local_el = _rot_about(np.broadcast_to(self.hinge, a2l.shape), theta)
         g_el = g_sh @ local_el
         local_wr = np.swapaxes(g_el, -1, -2) @ hand_rot
         raw = _xzy_angles(local_wr)
         local_wr = _euler_xzy(_soft_limit(raw, WRIST_LIMITS))
         g_wr = g_el @ local_wr
-        wrist = self.s_pos + g_sh @ self.a1 + g_el @ self.a2
-        reached = wrist + np.einsum("tij,tj->ti", g_wr, offset)
-        local_sh = self.g_collar.T @ g_sh
+        wrist = self.s_pos + _mv(g_sh, self.a1) + _mv(g_el, self.a2)
+        reached = wrist + _mv(g_wr, offset)
+        local_sh = np.swapaxes(self.g_collar, -1, -2) @ g_sh
         return local_sh, local_el, local_wr, reached, raw
+
+
+@dataclass
+class _Solve:
+    """A request from a sign in progress: ``Arm.solve`` for one path."""
+    arm: Arm
+    contact: np.ndarray
+    hand_rot: np.ndarray
+    offset: np.ndarray
+
+
+@dataclass
+class _Once:
+    """A request from a sign in progress: ``Arm._solve_once`` at the arm's chosen swing."""
+    arm: Arm
+    goal: np.ndarray
+    hand_rot: np.ndarray
+    offset: np.ndarray
+    swing: float
+
+
+def _serve(requests: list) -> list:
+    """Answer many signs' solve requests with one batched solve per kind."""
+    answers: list = [None] * len(requests)
+    for kind in (_Solve, _Once):
+        idx = [i for i, r in enumerate(requests) if isinstance(r, kind)]
+        if not idx:
+            continue
+        reqs = [requests[i] for i in idx]
+        rows = [len(r.hand_rot) for r in reqs]
+        arm = Arm.stack([r.arm for r in reqs], rows)
+        cat = lambda name: np.concatenate([getattr(r, name) for r in reqs])  # noqa: E731
+        if kind is _Solve:
+            out = arm.solve(cat("contact"), cat("hand_rot"), cat("offset"), segments=rows)
+            swings = np.broadcast_to(arm.swing, (len(reqs),))
+        else:
+            swing = np.repeat([r.swing for r in reqs], rows)[:, None]
+            out = arm._solve_once(cat("goal"), cat("hand_rot"), cat("offset"), swing)[:4]
+        cuts = np.cumsum(rows)[:-1]
+        parts = [np.split(a, cuts) for a in out]
+        for j, i in enumerate(idx):
+            if kind is _Solve:
+                reqs[j].arm.swing = float(swings[j])
+            answers[i] = tuple(p[j] for p in parts)
+    return answers
+
+
+def _drive(signs: list) -> list:
+    """Run sign generators in step: each yields a list of requests and receives their
+    answers; every round's requests, across all signs, are served together."""
+    results: list = [None] * len(signs)
+    replies: dict = {i: None for i in range(len(signs))}
+    while replies:
+        asked: dict = {}
+        for i, reply in replies.items():
+            try:
+                asked[i] = signs[i].send(reply)
+            except StopIteration as done:
+                results[i] = done.value
+        flat = [r for i in asked for r in asked[i]]
+        answers = iter(_serve(flat)) if flat else iter(())
+        replies = {i: [next(answers) for _ in asked[i]] for i in asked}
+    return results
 
 
 # ------------------------------------------------------------------------ handshapes
@@ -474,22 +610,34 @@ class Synthesizer:
 
     # -- public -----------------------------------------------------------------
     def synthesize(self, entry: Entry, signer: Signer | int = 0) -> tuple[Motion, Truth]:
-        signer = signer if isinstance(signer, Signer) else Signer.sample(int(signer))
-        ph = entry.phonology
-        check_phonology(ph)
+        return self.synthesize_many([(entry, signer)])[0]
+
+    def synthesize_many(self, items) -> list[tuple[Motion, Truth]]:
+        """Sign many (entry, signer) pairs at once; the same results as one by one.
+
+        Each sign is a generator that stops at its arm solves; all signs advance in step
+        and each round's solves run as one batch, which takes the numpy call overhead
+        out of the per-sign cost.
+        """
         if len(self._cache) > 20000:
             self._cache.clear()
+        signs = []
+        for entry, signer in items:
+            signer = signer if isinstance(signer, Signer) else Signer.sample(int(signer))
+            check_phonology(entry.phonology)
+            signs.append((self._sign(entry, signer), signer))
+        results = _drive([g for g, _ in signs])
+        return [(motion.mirror(), truth.mirrored()) if signer.left_handed else (motion, truth)
+                for (motion, truth), (_, signer) in zip(results, signs)]
+
+    def _sign(self, entry: Entry, signer: Signer):
         later = [m for m in entry.morphemes[1:MAX_MORPHEMES] if _signable(m)]
         if later:
-            motion, truth = self._compound(entry, [ph] + later, signer)
-        else:
-            rng = np.random.default_rng([signer.seed, _stable_hash(entry.entry_id)])
-            motion, truth = _Build(self.body, entry, ph, signer, rng, self._cache).run()
-        if signer.left_handed:
-            return motion.mirror(), truth.mirrored()
-        return motion, truth
+            return (yield from self._compound(entry, [entry.phonology] + later, signer))
+        rng = np.random.default_rng([signer.seed, _stable_hash(entry.entry_id)])
+        return (yield from _Build(self.body, entry, entry.phonology, signer, rng, self._cache).steps())
 
-    def _compound(self, entry: Entry, parts: list[Phonology], signer: Signer) -> tuple[Motion, Truth]:
+    def _compound(self, entry: Entry, parts: list[Phonology], signer: Signer):
         """A compound sign: each morpheme signed in turn (its share of the duration), the
         hands going straight from one morpheme to the next, fitted into MAX_SECONDS."""
         from dataclasses import replace
@@ -503,7 +651,7 @@ class Synthesizer:
         for k, ph in enumerate(parts):
             rng = np.random.default_rng([signer.seed, _stable_hash(entry.entry_id), k])
             part = replace(entry, duration_ms=share, morphemes=(ph,))
-            pieces.append(_Build(self.body, part, ph, signer, rng, self._cache).run())
+            pieces.append((yield from _Build(self.body, part, ph, signer, rng, self._cache).steps()))
         motion, truth = pieces[0]
         motion = motion.cut(0, truth.sign_frames[1])          # up to the end of its sign (at rest)
         sign_end = truth.sign_frames[1]
@@ -763,7 +911,7 @@ class _Build:
             palm, fingers = _aim(rot, offset, direction)
             rot = hand_rotation("right", fingers, palm)
             wrist = target - rot @ offset
-            sh, el, *_ = arm._solve_once(wrist[None], rot[None], offset[None])
+            [(sh, el, *_)] = yield [_Once(arm, wrist[None], rot[None], offset[None], 0.0)]
             g_el = arm.g_collar @ sh[0] @ el[0]
             angles = np.clip(_xzy_angles(g_el.T @ rot), -0.75 * WRIST_LIMITS, 0.75 * WRIST_LIMITS)
             rot = g_el @ _euler_xzy(angles)
@@ -778,6 +926,7 @@ class _Build:
         site = self.site
         if site in ("n_upper_arm", "n_elbow"):
             return None, None                              # the hanging arm is the base
+            yield                                          # (a generator: it may ask for a solve)
         if self.kind == "arm":
             palm_up = site in ("n_forearm_inner", "n_wrist_inner", "n_elbow_front")
             where = np.array([-0.02, spine[1] - 0.12, spine[2] + 0.3])
@@ -794,7 +943,7 @@ class _Build:
         arm = Arm(self.rig, "left", glob, pos)
         offset = self._offset("left", "palm", shape, spread)
         rot = hand_rotation("left", fingers, palm)[None]
-        sh, el, wr, _ = arm.solve(where[None], rot, offset[None])
+        [(sh, el, wr, _)] = yield [_Solve(arm, where[None], rot, offset[None])]
         out = pose.copy()
         out[J["left_shoulder"]] = R.matrix_to_axis_angle(sh[0])
         out[J["left_elbow"]] = R.matrix_to_axis_angle(el[0])
@@ -879,6 +1028,10 @@ class _Build:
 
     # -- the whole sign -------------------------------------------------------------------
     def run(self) -> tuple[Motion, Truth]:
+        return _drive([self.steps()])[0]
+
+    def steps(self):
+        """The sign as a generator of arm-solve requests (see ``_drive``); returns (Motion, Truth)."""
         ph, rng, signer = self.ph, self.rng, self.signer
         shape = H.resolve(ph.handshape).name
         spread = H.resolve(shape).spread if ph.spread not in ("0", "1") else ph.spread == "1"
@@ -893,7 +1046,7 @@ class _Build:
             nd = ph.nondominant_handshape
             base_shape = shape if self.two == "base_same" or nd not in H.HANDSHAPES and nd not in H.ALIASES \
                 else H.resolve(nd).name
-            based, base_track = self._base_pose(static, base_shape, H.resolve(base_shape).spread)
+            based, base_track = yield from self._base_pose(static, base_shape, H.resolve(base_shape).spread)
             if based is not None:
                 static = based
             truth.handshape["left"] = [base_shape]
@@ -926,7 +1079,7 @@ class _Build:
         palm0, fingers0 = self._orientation(part, self.kind, normal, p0, frame[1][J["right_shoulder"]],
                                             float(R.np_norm(off_a)))
         if part != "palm" and self.kind not in ("neutral", "away"):
-            palm0, fingers0 = self._reachable_aim(frame, p0, hand_rotation("right", fingers0, palm0), off_a,
+            palm0, fingers0 = yield from self._reachable_aim(frame, p0, hand_rotation("right", fingers0, palm0), off_a,
                                                   fingers0)
         u = np.linspace(0.0, 1.0, sign)
         twist = np.zeros(sign)
@@ -947,13 +1100,11 @@ class _Build:
         rot = hand_rotation("right", np.broadcast_to(fingers0, (k, 3)), palm_all)
         glob, pos, _ = frame
         hold = lambda x: np.repeat(np.asarray(x)[None], k, 0)  # noqa: E731
-        arms = {"right": self._arm_track("right", frame, pts, rot, offsets, approach, ret,
-                                         normal * (0.07 if contact else 0.03))}
+        paths = {"right": (pts, rot, offsets, normal * (0.07 if contact else 0.03))}
         hands = {"right": _hand_track(shape, spread, shape2, spread2, blend, "right")}
         if base_track is not None:
             where, b_rot, b_off = base_track
-            arms["left"] = self._arm_track("left", frame, hold(where), hold(b_rot), hold(b_off), approach, ret,
-                                           np.zeros(3))
+            paths["left"] = (hold(where), hold(b_rot), hold(b_off), np.zeros(3))
             hands["left"] = hold(H.hand_pose(base_shape, "left"))
         if ph.movement == "Other":
             hands["right"] = _wiggle(hands["right"], k, "right")
@@ -966,8 +1117,7 @@ class _Build:
             off_l = self._offset("left", part, shape, spread)
             off_l2 = self._offset("left", part, shape2, spread2)
             offs_l = off_l + blend[:, None] * (off_l2 - off_l)
-            arms["left"] = self._arm_track("left", frame, m_pts, m_rot, offs_l, approach, ret,
-                                           normal * mirror * (0.07 if contact else 0.03))
+            paths["left"] = (m_pts, m_rot, offs_l, normal * mirror * (0.07 if contact else 0.03))
             hands["left"] = _hand_track(shape, spread, shape2, spread2, blend, "left")
             truth.contact["left"] = ((region(_mirror_site(nearest)), touches_site)
                                      if self.kind not in ("neutral", "away") else None)
@@ -982,6 +1132,7 @@ class _Build:
             truth.strokes["left"] = [flip.get(x, x) for x in left_strokes]
             truth.fingers["left"] = _dedup([finger_state(shape), finger_state(shape2)])
             truth.handshape["left"] = _dedup([shape, shape2])
+        arms = yield from self._arm_tracks(frame, paths, approach, ret)
         poses = self._timeline(static, arms, hands, lead, approach, k, ret, tail)
         first = lead + approach + settle
         truth.sign_frames = (first, first + sign)
@@ -998,52 +1149,62 @@ class _Build:
                                     "seed": str(signer.seed)})
         return motion, truth
 
-    def _arm_track(self, side, frame, pts, rot, offsets, approach, ret, lift):
-        """Local shoulder/elbow/wrist quaternions (approach + sign + return, 3, 4).
+    def _arm_tracks(self, frame, paths: dict, approach: int, ret: int):
+        """Local shoulder/elbow/wrist quaternions (approach + sign + return, 3, 4) per side.
 
-        The sign frames are solved exactly. On the way in (and out) the contact point
-        travels from where it hangs at rest, bowing forward so the hand never cuts through
-        the body; the arm follows it with the sign's elbow swing, the wrist turns in its
-        own frame from rest to the sign's first pose, and the whole arm eases into the
-        rest pose at one end and into the sign's first (last) pose at the other.
+        ``paths[side]`` = (points, hand rotations, contact offsets, lift). The sign frames
+        are solved exactly. On the way in (and out) the contact point travels from where it
+        hangs at rest, bowing forward so the hand never cuts through the body; the arm
+        follows it with the sign's elbow swing, the wrist turns in its own frame from rest
+        to the sign's first pose, and the whole arm eases into the rest pose at one end and
+        into the sign's first (last) pose at the other. A generator: the solves are requests.
         """
         glob, pos, _ = frame
         r_glob, r_pos, _ = self.rest_frame
-        wr = J[f"{side}_wrist"]
-        arm = Arm(self.rig, side, glob, pos)
-        sh, el, wrs, _ = arm.solve(pts, rot, offsets)
-        core = R.np_matrix_to_quaternion(np.stack([sh, el, wrs], 1))           # (k, 3, 4)
-        joints = [J[f"{side}_{n}"] for n in ("shoulder", "elbow", "wrist")]
-        q_rest = R.np_axis_angle_to_quaternion(self.rest[joints])
-        rest_pt = r_pos[wr] + r_glob[wr] @ offsets[0]
-
-        def travel(a, b, n, q_from, q_to, toward_sign_at_end):
-            s = ease(np.arange(1, n + 1) / n)
-            # bow forward, the more so the further the hand crosses in front of the body
-            bow = FRONT * (0.12 + 0.5 * abs(a[0] - b[0])) + lift
-            path = a + (b - a) * s[:, None] + bow[None] * np.sin(np.pi * s)[:, None]
-            q_hand = R.np_matrix_to_quaternion(np.stack([r_glob[wr], rot[0] if toward_sign_at_end else rot[-1]]))
-            turn = R.np_quaternion_slerp(np.broadcast_to(q_hand[0], (n, 4)), np.broadcast_to(q_hand[1], (n, 4)),
-                                      (s if toward_sign_at_end else 1 - s)[:, None])
-            rots = R.np_quaternion_to_matrix(turn)
-            goal = path - np.einsum("tij,tj->ti", rots, np.repeat(offsets[:1], n, 0))
-            a_sh, a_el, *_ = arm._solve_once(goal, rots, np.repeat(offsets[:1], n, 0), arm.swing)
-            guide = R.np_matrix_to_quaternion(np.stack([a_sh, a_el, a_el], 1))
-            guide[:, 2] = q_from[2]
-            w_sign = s if toward_sign_at_end else 1 - s
-            near_rest = ease((s if toward_sign_at_end else 1 - s) / 0.75)
-            sign_q = q_to if toward_sign_at_end else q_from
-            rest_q = q_from if toward_sign_at_end else q_to
-            mid = R.np_quaternion_slerp(np.broadcast_to(rest_q, guide.shape), guide, near_rest[:, None, None])
-            mid[:, 2] = R.np_quaternion_slerp(np.broadcast_to(rest_q[2], (n, 4)), np.broadcast_to(sign_q[2], (n, 4)),
-                                           w_sign[:, None])
-            return R.np_quaternion_slerp(mid, np.broadcast_to(sign_q, guide.shape), (w_sign ** 2)[:, None, None])
-
-        q_in = _smooth_quaternions(np.concatenate([q_rest[None], travel(rest_pt, pts[0], approach, q_rest,
-                                                                       core[0], True)]))[1:]
-        q_out = _smooth_quaternions(np.concatenate([travel(pts[-1], rest_pt, ret, core[-1], q_rest, False),
-                                                    q_rest[None]]))[:-1]
-        return np.concatenate([q_in, core, q_out])
+        arms = {side: Arm(self.rig, side, glob, pos) for side in paths}
+        solved = yield [_Solve(arms[side], pts, rot, offsets) for side, (pts, rot, offsets, _) in paths.items()]
+        plans, asks = {}, []
+        for (side, (pts, rot, offsets, lift)), (sh, el, wrs, _) in zip(paths.items(), solved):
+            wr = J[f"{side}_wrist"]
+            core = R.np_matrix_to_quaternion(np.stack([sh, el, wrs], 1))           # (k, 3, 4)
+            q_rest = R.np_axis_angle_to_quaternion(self.rest[[J[f"{side}_{n}"] for n in
+                                                              ("shoulder", "elbow", "wrist")]])
+            rest_pt = r_pos[wr] + r_glob[wr] @ offsets[0]
+            q_hand = R.np_matrix_to_quaternion(np.stack([r_glob[wr], rot[0], rot[-1]]))
+            legs = [(rest_pt, pts[0], approach, q_rest, core[0], True, q_hand[1]),
+                    (pts[-1], rest_pt, ret, core[-1], q_rest, False, q_hand[2])]
+            for a, b, n, q_from, q_to, inward, q_sign in legs:
+                s = ease(np.arange(1, n + 1) / n)
+                # bow forward, the more so the further the hand crosses in front of the body
+                bow = FRONT * (0.12 + 0.5 * abs(a[0] - b[0])) + lift
+                path = a + (b - a) * s[:, None] + bow[None] * np.sin(np.pi * s)[:, None]
+                turn = R.np_quaternion_slerp(np.broadcast_to(q_hand[0], (n, 4)), np.broadcast_to(q_sign, (n, 4)),
+                                             (s if inward else 1 - s)[:, None])
+                rots = R.np_quaternion_to_matrix(turn)
+                off = np.repeat(offsets[:1], n, 0)
+                asks.append(_Once(arms[side], path - _mv(rots, off), rots, off, arms[side].swing))
+            plans[side] = (core, q_rest, legs)
+        guided = iter((yield asks))
+        tracks = {}
+        for side, (core, q_rest, legs) in plans.items():
+            travel = []
+            for a, b, n, q_from, q_to, inward, _ in legs:
+                a_sh, a_el, *_ = next(guided)
+                s = ease(np.arange(1, n + 1) / n)
+                guide = R.np_matrix_to_quaternion(np.stack([a_sh, a_el, a_el], 1))
+                guide[:, 2] = q_from[2]
+                w_sign = s if inward else 1 - s
+                near_rest = ease(w_sign / 0.75)
+                sign_q, rest_q = (q_to, q_from) if inward else (q_from, q_to)
+                mid = R.np_quaternion_slerp(np.broadcast_to(rest_q, guide.shape), guide, near_rest[:, None, None])
+                mid[:, 2] = R.np_quaternion_slerp(np.broadcast_to(rest_q[2], (n, 4)),
+                                                  np.broadcast_to(sign_q[2], (n, 4)), w_sign[:, None])
+                travel.append(R.np_quaternion_slerp(mid, np.broadcast_to(sign_q, guide.shape),
+                                                    (w_sign ** 2)[:, None, None]))
+            q_in = _smooth_quaternions(np.concatenate([q_rest[None], travel[0]]))[1:]
+            q_out = _smooth_quaternions(np.concatenate([travel[1], q_rest[None]]))[:-1]
+            tracks[side] = np.concatenate([q_in, core, q_out])
+        return tracks
 
     def _timeline(self, static, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
         """Rest -> approach -> the solved frames -> return -> rest, as (T, 55, 3) axis-angles."""

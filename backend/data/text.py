@@ -10,6 +10,7 @@ Pure Python + numpy.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Protocol
 
@@ -68,14 +69,16 @@ class Translator(Protocol):
 def leaks(text: str, forbidden: set[str]) -> list[str]:
     """The forbidden words or phrases (gloss, translations) that occur in ``text`` as words."""
     low = text.lower()
-    found = []
-    for word in forbidden:
-        w = word.strip().lower()
-        if len(w) < 2 and w not in ("i",):
-            continue
-        if re.search(r"(?<![a-z0-9])" + re.escape(w) + r"(?![a-z0-9])", low):
-            found.append(word)
-    return found
+    return [word for word in forbidden if (pattern := _word_pattern(word)) is not None and pattern.search(low)]
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_pattern(word: str) -> re.Pattern | None:
+    """A word or phrase as a whole-word pattern (None for single letters but 'i')."""
+    w = word.strip().lower()
+    if len(w) < 2 and w not in ("i",):
+        return None
+    return re.compile(r"(?<![a-z0-9])" + re.escape(w) + r"(?![a-z0-9])")
 
 
 # Other words for description words that are also glosses ("hands", "finger", "over"...).
