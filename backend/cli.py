@@ -351,59 +351,128 @@ def train(
 
 @app.command()
 def generate(
-    text: str = typer.Argument(..., help="What the hands do, in English."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy or .bvh); several get _1, _2..."),
+    text: Optional[str] = typer.Argument(None, help="What the hands do, in English (or use --prompts / --image)."),
+    out: Path = typer.Option(..., "-o", "--out",
+                             help="Output motion (.npz, .npy or .bvh; several get _1, _2...), or with "
+                                  "--prompts the folder for the motions."),
     model: str = typer.Option("handmdm", help="handmdm or signavatar."),
     seconds: Optional[float] = typer.Option(None, help="Length in seconds (default 2.4)."),
     frames: Optional[int] = typer.Option(None, help="Length in frames at 25 fps (instead of --seconds)."),
     guidance: float = typer.Option(2.5, help="Classifier-free guidance scale (HandMDM)."),
     steps: int = typer.Option(50, help="Sampling steps (DDIM; 100 = full DDPM)."),
     seed: int = typer.Option(0),
-    num: int = typer.Option(1, help="How many variants."),
+    num: int = typer.Option(1, help="How many variants (per prompt)."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts",
+                                           help="A UTF-8 file, one prompt per line ('#' lines and blank "
+                                                "lines skipped); motions go into the -o folder as "
+                                                "NNN-<prompt>.npz."),
+    image: Optional[Path] = typer.Option(None, "--image",
+                                         help="Condition on an image (SignAvatar run trained on CLIP; needs "
+                                              "CLIP weights)."),
+    clip_weights: Optional[Path] = typer.Option(None, "--clip-weights", envvar="SIGNFORGE_CLIP_WEIGHTS",
+                                                help="Local open_clip ViT-B-32 weights file for --image."),
     run: Optional[Path] = typer.Option(None, "--run", help="A run folder from `signforge train` (default: shipped)."),
     smplx_path: Optional[Path] = SmplxOption,
 ) -> None:
-    """Generate signing motion from text.
+    """Generate signing motion from text (or an image, with a CLIP-conditioned SignAvatar run).
 
+    Prompts past the text encoder's limit (MiniLM: 256 tokens) are truncated, with a note.
+    Nothing is written unless every motion was generated and is finite.
     Example: signforge generate "the right hand, shaped as a fist, taps the chin twice" -o tap.npz
+    Example: signforge generate --prompts prompts.txt -o motions/ --num 2
     """
+    import warnings
+
+    from rich.markup import escape
+
     from .body.model import Body, BodyModelError
-    from .generate import GenerateError
+    from .generate import GenerateError, GenerateWarning, batch_names, read_prompts
     from .generate import generate as make
     from .io import MotionFileError, save_motion
+    from .io.formats import WRITE_SUFFIXES
 
     if seconds is not None and frames is not None:
         _fail("give --seconds or --frames, not both")
+    if prompts is not None and (text is not None or image is not None):
+        _fail("--prompts takes the prompts from its file: give no TEXT and no --image with it")
+    if text is None and prompts is None and image is None:
+        _fail("give a prompt, --prompts FILE or --image PATH")
+    if prompts is not None:
+        if out.exists() and not out.is_dir():
+            _fail(f"with --prompts, -o names a folder; {out} is a file")
+    elif out.suffix.lower() not in WRITE_SUFFIXES:
+        _fail(f"-o {out}: unknown extension {out.suffix or '(none)'!r}; writable: {', '.join(WRITE_SUFFIXES)}")
+    elif out.is_dir():
+        _fail(f"-o {out} is a folder; name a file (or use --prompts to fill a folder)")
     try:
-        motions = make(text, model, frames, seconds, guidance, steps, seed, num, run)
+        jobs = read_prompts(prompts) if prompts is not None else [(None, text)]
+        results = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GenerateWarning)
+            for number, prompt in jobs:
+                where = f"{prompts}, line {number}: " if number is not None else ""
+                try:
+                    results.append(make(prompt, model, frames, seconds, guidance, steps, seed, num, run,
+                                        image=image, clip_weights=clip_weights))
+                except GenerateError as exc:
+                    raise GenerateError(f"{where}{exc}") from None
+                for w in caught:
+                    if issubclass(w.category, GenerateWarning):
+                        err.print(f"[yellow]note:[/] {escape(where)}{escape(str(w.message))}", highlight=False)
+                caught.clear()
+        if prompts is not None:
+            names = batch_names([p for _, p in jobs], num)
+            paths = [[out / name for name in row] for row in names]
+        else:
+            paths = [[out if num == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}") for i in range(num)]]
         body = Body.load(smplx_path) if out.suffix.lower() == ".bvh" else None
-        for i, motion in enumerate(motions):
-            path = out if num == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}")
-            save_motion(motion, path, body=body)
-            console.print(f"wrote {path} ({motion.num_frames} frames, {motion.duration:.2f} s)")
+        for motions, row in zip(results, paths):   # every motion is made before the first file is written
+            for motion, path in zip(motions, row):
+                save_motion(motion, path, body=body)
+                console.print(f"wrote {path} ({motion.num_frames} frames, {motion.duration:.2f} s)",
+                              markup=False, highlight=False)
     except (GenerateError, MotionFileError, BodyModelError) as exc:
         _fail(str(exc))
 
 
 @app.command("eval")
 def eval_cmd(
-    model: str = typer.Argument(..., help="handmdm (the SignAvatar table lands with the models issue)."),
-    data: Path = typer.Option(..., "--data", help="Dataset folder with test_seen / test_unseen."),
-    thmr: Path = typer.Option(..., "--thmr", help="THMR run folder: the retrieval judge."),
-    run: list[str] = typer.Option(..., "--run", help="CONDITION=RUN_DIR, once per text condition."),
-    samples: int = typer.Option(256, help="Samples per split (multiples of 32 count)."),
-    guidance: float = typer.Option(2.5),
-    steps: int = typer.Option(50),
-    out: Path = typer.Option(Path("reports/handmdm.md"), "--out", help="Markdown table to write."),
+    model: str = typer.Argument(..., help="handmdm or signavatar."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder (test_seen / test_unseen; the word sets)."),
+    run: list[str] = typer.Option(..., "--run", help="handmdm: CONDITION=RUN_DIR, once per text condition; "
+                                                     "signavatar: a word-set RUN_DIR, once per run."),
+    thmr: Optional[Path] = typer.Option(None, "--thmr", help="handmdm: THMR run folder, the retrieval judge."),
+    stgcn: list[str] = typer.Option([], "--stgcn", help="signavatar: ST-GCN run per word set, the judge."),
+    samples: int = typer.Option(256, help="handmdm: samples per split (multiples of 32 count)."),
+    guidance: float = typer.Option(2.5, help="handmdm: classifier-free guidance."),
+    steps: int = typer.Option(50, help="handmdm: sampling steps."),
+    seed: int = typer.Option(0, help="Noise and metric-pair seed."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Markdown table (default reports/MODEL.md)."),
 ) -> None:
-    """Evaluate generators as in the paper and write a markdown table with this command in it.
+    """Evaluate generators as in the papers and write a markdown table with this command in it.
 
     Example: signforge eval handmdm --data data/asl-lex --thmr runs/thmr --run phonology+hms=runs/handmdm
-    """
-    from training.evaluate import eval_handmdm, write_table
 
+    Example: signforge eval signavatar --data data/asl-lex --stgcn runs/stgcn-w30 --run runs/signavatar-w30
+    """
+    from training.evaluate import SIGNAVATAR_NOTES, eval_handmdm, eval_signavatar, write_table
+
+    out = out or Path("reports") / f"{model}.md"
+    if model == "signavatar":
+        if not stgcn:
+            _fail("eval signavatar needs --stgcn RUN_DIR (an ST-GCN trained on each word set)")
+        try:
+            rows = eval_signavatar(run, stgcn, str(data), seed=seed)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+        path = write_table(rows, out, "SignAvatar: ST-GCN accuracy, FID, Diversity and Multimodality",
+                           label="motions", notes=SIGNAVATAR_NOTES)
+        console.print(path.read_text(), markup=False)
+        return
     if model != "handmdm":
-        _fail(f"eval supports handmdm so far; got {model!r}")
+        _fail(f"eval supports handmdm and signavatar; got {model!r}")
+    if thmr is None:
+        _fail("eval handmdm needs --thmr RUN_DIR (the retrieval judge)")
     runs = {}
     for item in run:
         cond, _, path = item.partition("=")

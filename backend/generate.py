@@ -4,19 +4,31 @@
 normalization stats; safetensors only) after checking the sha256 sums of a shipped
 manifest when there is one. ``generate(...)`` samples ``num`` motions for a prompt:
 HandMDM by DDIM with classifier-free guidance, SignAvatar from z ~ N(0, I). With no run
-given, the weights shipped in ``backend/weights/`` are used. torch; never bpy.
+given, the weights shipped in ``backend/weights/`` are used. ``read_prompts`` and
+``batch_names`` serve ``signforge generate --prompts FILE``.
+
+Bad requests raise ``GenerateError`` before anything is sampled; a prompt longer than the
+text encoder reads (MiniLM: 256 tokens) is truncated, and a prompt the encoder's vocabulary
+does not know (emoji, some scripts) still generates: both raise a ``GenerateWarning`` and
+are recorded in the motions' provenance. Samples holding NaN or inf are an error, never a
+motion. torch; never bpy.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from .motion.motion import Motion
@@ -30,6 +42,10 @@ FPS = 25.0
 
 class GenerateError(RuntimeError):
     """A run that cannot be loaded or a request that cannot be met; the message says why."""
+
+
+class GenerateWarning(UserWarning):
+    """Generation goes ahead, but not quite on the prompt as written (truncated, unknown tokens)."""
 
 
 @dataclass
@@ -86,68 +102,212 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         raise GenerateError(f"{run_dir} holds a {kind} model, which does not generate motion")
     try:
         model.load_state_dict(load_file(str(run_dir / "weights.safetensors")))
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, SafetensorError) as exc:   # missing, truncated or of another model
         raise GenerateError(f"{run_dir}/weights.safetensors cannot be loaded: {exc}") from None
-    with np.load(run_dir / "stats.npz", allow_pickle=False) as z:
-        mean, std = z["mean"].astype(np.float32), z["std"].astype(np.float32)
+    try:
+        with np.load(run_dir / "stats.npz", allow_pickle=False) as z:
+            mean, std = z["mean"].astype(np.float32), z["std"].astype(np.float32)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise GenerateError(f"{run_dir}/stats.npz cannot be loaded: {exc}") from None
     return Run(kind, model.eval(), meta, mean, std, run_dir)
 
 
 _RUNS: dict[str, Run] = {}
 
 
-def generate(text: str, model: str = "handmdm", frames: int | None = None, seconds: float | None = None,
+def _prompt_notes(encoder, text: str) -> tuple[list[str], dict[str, str]]:
+    """What the encoder will not read of ``text``: warnings to show and provenance to keep."""
+    count = getattr(encoder, "count_tokens", None)
+    if count is None:
+        return [], {}
+    tokens, limit, unknown = count(text)
+    notes, prov = [], {}
+    if tokens > limit:
+        notes.append(f"the prompt has {tokens} tokens; the {encoder.name} encoder reads the first {limit} "
+                     f"and ignores the rest")
+        prov["prompt_truncated"] = f"{limit} of {tokens} tokens"
+    words = tokens - 2   # start and end tokens
+    if words > 0 and unknown >= words:
+        notes.append(f"the {encoder.name} encoder knows none of the prompt's characters (emoji or an "
+                     f"unsupported script); the motion is generated, but follows no text")
+        prov["prompt_unknown_tokens"] = str(unknown)
+    elif unknown:
+        prov["prompt_unknown_tokens"] = str(unknown)
+    return notes, prov
+
+
+def _check_image(image: str | os.PathLike) -> Path:
+    path = Path(image).expanduser()
+    if not path.is_file():
+        raise GenerateError(f"image {path} does not exist" if not path.exists() else f"image {path} is not a file")
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im.verify()
+    except Exception as exc:   # PIL raises several kinds for files that are not images
+        raise GenerateError(f"{path} is not an image SignForge can read "
+                            f"({exc.__class__.__name__}: {exc})") from None
+    return path
+
+
+def generate(text: str | None, model: str = "handmdm", frames: int | None = None, seconds: float | None = None,
              guidance: float = 2.5, steps: int = 50, seed: int = 0, num: int = 1,
              run_dir: str | os.PathLike | None = None,
-             progress: Callable[[int, int], None] | None = None, device: str = "cpu") -> list[Motion]:
-    """``num`` motions for ``text`` at 25 fps.
+             progress: Callable[[int, int], None] | None = None, device: str = "cpu",
+             image: str | os.PathLike | None = None, clip_weights: str | os.PathLike | None = None) -> list[Motion]:
+    """``num`` motions for ``text`` (or, with SignAvatar on a CLIP run, for ``image``) at 25 fps.
 
     ``progress(done, total)`` is called as sampling advances; an exception it raises
     aborts generation (that is how a cancel stops it). ``device`` is "cpu" or "cuda"; the
-    noise is drawn on the CPU, so a seed gives the same start on either.
+    noise is drawn on the CPU, so a seed gives the same start on either. ``steps`` above
+    the schedule's 100 run all 100 (DDPM). ``image`` needs CLIP weights (open_clip's cache,
+    ``clip_weights`` or ``$SIGNFORGE_CLIP_WEIGHTS``) and a SignAvatar run trained on CLIP
+    embeddings; HandMDM is conditioned on text tokens and refuses images.
     """
     from .diffusion import CosineSchedule, sample
-    from .text import load_text_encoder
+    from .text import EncoderError, load_text_encoder
 
-    if not text or not text.strip():
+    if text is not None and not isinstance(text, str):
+        raise GenerateError(f"the prompt must be text; got {type(text).__name__}")
+    if image is None and (text is None or not text.strip()):
         raise GenerateError("the prompt is empty")
+    if seconds is not None and frames is not None:
+        raise GenerateError("give seconds or frames, not both")
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise GenerateError(f"seconds must be a positive number; got {seconds}")
     if frames is None:
         frames = int(round((seconds if seconds is not None else 2.4) * FPS))
     if num < 1 or frames < 4:
         raise GenerateError(f"need at least 1 sample and 4 frames; got num={num}, frames={frames}")
+    if steps < 1:
+        raise GenerateError(f"steps must be at least 1; got {steps}")
+    if not (math.isfinite(guidance) and guidance >= 0):
+        raise GenerateError(f"guidance must be a number of at least 0; got {guidance}")
     if device not in ("cpu", "cuda"):
         raise GenerateError(f"unknown device {device!r}; choose cpu or cuda")
     if device == "cuda" and not torch.cuda.is_available():
         raise GenerateError("no CUDA GPU is available to this backend; choose the CPU")
+    if image is not None and run_dir is None and model == "handmdm":
+        raise GenerateError("HandMDM is conditioned on text, not images; use --model signavatar with a run "
+                            "trained on CLIP embeddings for --image")
     path = Path(run_dir) if run_dir else DEFAULT_RUNS.get(model)
     if path is None:
         raise GenerateError(f"unknown model {model!r}; choose handmdm or signavatar")
     if run_dir is None and not (path / "config.json").exists():
         raise GenerateError(f"no trained {model} weights at {path}; train one with `signforge train {model}` "
                             f"and pass --run RUN_DIR")
+    image_path = _check_image(image) if image is not None else None
     key = str(path.resolve())
     if key not in _RUNS:
         _RUNS[key] = load_run(path)
     run = _RUNS[key]
-    net = run.model.to(device)
+    if image_path is not None and run.kind != "signavatar":
+        raise GenerateError(f"{run.path} is a {run.kind} run, conditioned on text, not images; use --model "
+                            f"signavatar with a run trained on CLIP embeddings for --image")
     limit = run.model.cfg.max_frames
     if frames > limit:
         raise GenerateError(f"{frames} frames exceed this model's {limit} ({limit / FPS:.1f} s)")
-    encoder = load_text_encoder(run.config.get("text_encoder", "minilm"))
-    enc = encoder.encode([text] * num)
+    enc_name = run.config.get("text_encoder", "minilm")
+    clip_model = run.config.get("clip_model", run.config["run"].get("clip_model", "ViT-B-32"))
+    try:
+        if image_path is not None:
+            encoder = load_text_encoder("clip", clip_weights=clip_weights, clip_model=clip_model)
+        else:
+            encoder = load_text_encoder(enc_name, clip_weights=clip_weights, clip_model=clip_model)
+    except EncoderError as exc:
+        msg = str(exc)
+        if image_path is not None and enc_name != "clip":
+            msg += (f" Also, {run.path} was trained on {enc_name} embeddings; images need a SignAvatar run "
+                    f"trained on CLIP embeddings (text_encoder clip).")
+        raise GenerateError(msg) from None
+    if image_path is not None and enc_name != "clip":
+        raise GenerateError(f"{run.path} was trained on {enc_name} text embeddings, which an image cannot stand "
+                            f"in for; --image needs a SignAvatar run trained on CLIP embeddings "
+                            f"(text_encoder clip), given with --run")
+    notes, prompt_prov = ([], {}) if image_path is not None else _prompt_notes(encoder, text)
+    for note in notes:
+        warnings.warn(note, GenerateWarning, stacklevel=2)
+    net = run.model.to(device)
     g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
+    with torch.inference_mode():
         if run.kind == "handmdm":
-            cond = {"text": enc.tokens.to(device), "text_mask": enc.mask.to(device)}
+            enc = encoder.encode([text])   # once per call: every sample and every step reuse it
+            cond = {"text": enc.tokens.expand(num, -1, -1).to(device), "text_mask": enc.mask.expand(num, -1).to(device)}
             x = sample(net, (num, frames, net.cfg.features), CosineSchedule.create(100), cond,
                        guidance=guidance, steps=steps, generator=g, callback=progress, device=device)
         else:
-            x = net.generate(enc.pooled.to(device), frames, g)
+            if image_path is not None:
+                try:
+                    emb = encoder.encode_images([image_path])
+                except EncoderError as exc:
+                    raise GenerateError(str(exc)) from None
+            else:
+                emb = encoder.encode([text]).pooled
+            if emb.shape[-1] != net.cfg.cond_dim:
+                raise GenerateError(f"{run.path} takes {net.cfg.cond_dim}-D conditions; the {encoder.name} "
+                                    f"encoder gives {emb.shape[-1]}-D")
+            x = net.generate(emb.expand(num, -1).to(device), frames, g)
             if progress is not None:
                 progress(1, 1)
-    feats = x.cpu().numpy() * run.std + run.mean
-    return [Motion.from_features(f, FPS, text=text,
-                                 provenance={"source": f"signforge-{run.kind}", "run": run.path.name,
-                                             "seed": str(seed), "sample": str(i), "guidance": str(guidance),
-                                             "steps": str(steps)})
+        x = x.cpu()
+    if not torch.isfinite(x).all():
+        raise GenerateError(f"{run.path} produced NaN or inf values; nothing was written. The weights may be "
+                            f"damaged, or the guidance ({guidance}) too large")
+    feats = x.numpy() * run.std + run.mean
+    if not np.isfinite(feats).all():
+        raise GenerateError(f"{run.path}: the motion is not finite after denormalization (check stats.npz); "
+                            f"nothing was written")
+    provenance = {"source": f"signforge-{run.kind}", "run": run.path.name, "seed": str(seed),
+                  "guidance": str(guidance), "steps": str(steps), **prompt_prov}
+    if image_path is not None:
+        provenance["image"] = str(image_path)
+    return [Motion.from_features(f, FPS, text=text or "", provenance={**provenance, "sample": str(i)})
             for i, f in enumerate(feats)]
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """A file-name stem for a prompt: lower-case ASCII words joined by '-' (``prompt`` if none)."""
+    out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-")
+    return out or "prompt"
+
+
+def read_prompts(path: str | os.PathLike) -> list[tuple[int, str]]:
+    """(line number, prompt) for each prompt of a UTF-8 file, one per line; blank lines and
+    lines starting with '#' are skipped. A bad line is a ``GenerateError`` naming its number."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise GenerateError(f"cannot read the prompts file {path}: {exc.strerror or exc}") from None
+    prompts = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GenerateError(f"{path}, line {number}: not UTF-8 text") from None
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        text = text.strip()
+        if not text or text.startswith("#"):
+            continue
+        if not any(ch.isprintable() and not ch.isspace() for ch in text):
+            raise GenerateError(f"{path}, line {number}: the prompt has no printable characters")
+        bad = next((ch for ch in text if not ch.isprintable() and ch not in " \t"), None)
+        if bad is not None:
+            raise GenerateError(f"{path}, line {number}: the prompt holds the control character {bad!r}")
+        prompts.append((number, text))
+    if not prompts:
+        raise GenerateError(f"{path} holds no prompts (blank lines and lines starting with '#' are skipped)")
+    return prompts
+
+
+def batch_names(prompts: list[str], num: int = 1, suffix: str = ".npz") -> list[list[str]]:
+    """File names for ``num`` motions per prompt: ``NNN-slug.npz`` (``NNN-slug-K.npz`` when num > 1),
+    numbered in prompt order, so names are unique and sort as the prompts came."""
+    width = max(3, len(str(len(prompts))))
+    out = []
+    for i, text in enumerate(prompts, 1):
+        stem = f"{i:0{width}d}-{slug(text)}"
+        out.append([f"{stem}{suffix}"] if num == 1 else [f"{stem}-{k}{suffix}" for k in range(1, num + 1)])
+    return out

@@ -42,6 +42,8 @@ class TextEncoder(Protocol):
 
     def encode(self, texts: list[str]) -> Encoded: ...
 
+    def count_tokens(self, text: str) -> tuple[int, int, int]: ...
+
 
 class _Cached:
     """Per-text cache in front of an encoder's ``_encode_batch`` (LRU, ``size`` prompts)."""
@@ -107,6 +109,13 @@ class MiniLMEncoder(_Cached):
         self.dim = 384
         self.device = device
 
+    def count_tokens(self, text: str) -> tuple[int, int, int]:
+        """(tokens, limit, unknown) for ``text``: its length with special tokens, how many the
+        encoder reads (the rest is truncated), and how many the vocabulary does not know."""
+        tok = self.model.tokenizer
+        ids = tok(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        return len(ids), int(self.model.max_seq_length), sum(i == tok.unk_token_id for i in ids)
+
     @torch.no_grad()
     def _encode_batch(self, texts):
         features = self.model.preprocess(texts)
@@ -123,11 +132,19 @@ class ClipEncoder(_Cached):
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu",
                  model_name: str = CLIP_MODEL, random_weights: bool = False, cache_size: int = 4096):
         super().__init__(cache_size)
+        # open_clip's cache only: never fetch at run time (set before huggingface_hub is imported)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             import open_clip
         except ImportError as exc:   # open_clip needs torchvision
             raise EncoderError(f"the CLIP encoder needs open_clip_torch and torchvision: {exc}")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")   # open_clip's cache only: never fetch at run time
+        try:   # huggingface_hub reads the variable once, at import: an earlier import missed it
+            from huggingface_hub import constants as hf_constants
+
+            if os.environ["HF_HUB_OFFLINE"].strip().lower() in ("1", "true", "yes", "on"):
+                hf_constants.HF_HUB_OFFLINE = True
+        except ImportError:
+            pass
         weights = weights or os.environ.get(ENV_CLIP_WEIGHTS)
         if random_weights:
             pretrained = None
@@ -154,6 +171,14 @@ class ClipEncoder(_Cached):
             int(model.ln_final.normalized_shape[0])
         self.device = device
         self.random = random_weights
+
+    def count_tokens(self, text: str) -> tuple[int, int, int]:
+        """(tokens, limit, unknown): CLIP's byte-level BPE knows every character, so unknown is 0."""
+        limit = int(getattr(self.tokenizer, "context_length", 77))
+        encode = getattr(self.tokenizer, "encode", None)
+        if encode is None:   # a Hugging Face tokenizer behind open_clip's wrapper
+            encode = self.tokenizer.tokenizer.encode
+        return len(encode(text)) + 2, limit, 0   # + start and end of text
 
     @torch.no_grad()
     def _encode_batch(self, texts):
@@ -188,19 +213,20 @@ class ClipEncoder(_Cached):
 _LOADED: dict[tuple, TextEncoder] = {}
 
 
-def load_text_encoder(name: str = "minilm", device: str = "cpu", clip_weights=None) -> TextEncoder:
+def load_text_encoder(name: str = "minilm", device: str = "cpu", clip_weights=None,
+                      clip_model: str = CLIP_MODEL) -> TextEncoder:
     """The named encoder; one instance per (name, device, weights) in a process, so its cache is shared."""
-    key = (name, device, str(clip_weights))
+    key = (name, device, str(clip_weights), clip_model if name == "clip" else None)
     if key not in _LOADED:
-        _LOADED[key] = _load(name, device, clip_weights)
+        _LOADED[key] = _load(name, device, clip_weights, clip_model)
     return _LOADED[key]
 
 
-def _load(name: str, device: str, clip_weights) -> TextEncoder:
+def _load(name: str, device: str, clip_weights, clip_model: str = CLIP_MODEL) -> TextEncoder:
     if name == "minilm":
         return MiniLMEncoder(device)
     if name == "clip":
-        return ClipEncoder(clip_weights, device)
+        return ClipEncoder(clip_weights, device, model_name=clip_model)
     raise EncoderError(f"unknown text encoder {name!r}; choose minilm or clip")
 
 
