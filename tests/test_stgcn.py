@@ -28,6 +28,8 @@ def test_masked_frames_do_not_count():
     x2 = x.clone()
     x2[:, 12:] = 100.0   # whatever the padding holds, the kept frames' features are the same
     assert torch.allclose(model.features(x2, mask), f, atol=1e-5)
+    alone = model.features(x[:1, :12])   # and they are the motion's own, unpadded features
+    assert torch.allclose(f[:1], alone, atol=1e-5)
 
 
 def test_learns_to_classify_three_signs():

@@ -5,6 +5,8 @@ features for FID, Diversity and Multimodality. The graph is the SMPL-X tree rest
 to the 274-D frame's joints (upper body, both hands, jaw), each joint linked to its
 nearest kept ancestor. Blocks: spatial graph convolution (normalized adjacency with self
 loops) -> temporal convolution -> residual, then a masked mean over time and joints.
+Padded frames are zero before every temporal convolution, so a motion's features do not
+depend on what it is batched with.
 torch; never bpy.
 """
 from __future__ import annotations
@@ -57,9 +59,13 @@ class _Block(nn.Module):
                                       nn.BatchNorm2d(c_out), nn.Dropout(dropout))
         self.residual = nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1)
 
-    def forward(self, x, adj):   # x: (B, C, T, V)
+    def forward(self, x, adj, gate=None):   # x: (B, C, T, V); gate: (B, 1, T, 1), 0 on padded frames
         y = torch.einsum("bctv,vw->bctw", self.spatial(x), adj)
-        return torch.relu(self.temporal(y) + self.residual(x))
+        norm, act, conv, norm2, drop = self.temporal
+        h = act(norm(y))
+        if gate is not None:   # the temporal conv sees zeros past the end, as for an unpadded motion
+            h = h * gate
+        return torch.relu(drop(norm2(conv(h))) + self.residual(x))
 
 
 class STGCN(nn.Module):
@@ -80,7 +86,7 @@ class STGCN(nn.Module):
         rot = frames[..., : 6 * NUM_NODES]
         x = self.norm(rot.reshape(b * t, -1)).reshape(b, t, NUM_NODES, 6).permute(0, 3, 1, 2) * gate
         for block in self.blocks:
-            x = block(x, self.adj) * gate
+            x = block(x, self.adj, gate) * gate
         return (x.mean(-1) * keep[:, None]).sum(-1) / keep.sum(1, keepdim=True).clamp_min(1)
 
     def forward(self, frames, mask=None):
