@@ -332,17 +332,20 @@ def train(
     condition: str = typer.Option("phonology+hms", help="Text condition: gloss, phonology or phonology+hms."),
     max_frames: int = typer.Option(100, help="Longest motion the model takes (frames)."),
     no_curriculum: bool = typer.Option(False, "--no-curriculum", help="SignAvatar without curriculum masking."),
+    word_set: Optional[str] = typer.Option(None, "--word-set",
+                                           help="Train on one word set (30 or w30) and its word_train split "
+                                                "(ST-GCN defaults to the largest)."),
 ) -> None:
     """Train a model on a factory dataset. For DDP: torchrun --nproc_per_node N -m training.train MODEL ...
 
     Example: signforge train handmdm --data data/asl-lex --config small --out runs/handmdm
     """
-    from training.train import TrainConfig
+    from training.train import TrainConfig, word_set_name
     from training.train import train as run
 
-    cfg = TrainConfig(model, str(data), str(out), config, epochs, batch, lr, seed, condition=condition,
-                      max_frames=max_frames, curriculum=not no_curriculum)
     try:
+        cfg = TrainConfig(model, str(data), str(out), config, epochs, batch, lr, seed, condition=condition,
+                          max_frames=max_frames, curriculum=not no_curriculum, word_set=word_set_name(word_set))
         result = run(cfg)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -480,7 +483,7 @@ def eval_cmd(
             _fail(f"--run takes CONDITION=RUN_DIR with a condition of gloss, phonology, phonology+hms; got {item!r}")
         runs[cond] = path
     try:
-        rows = eval_handmdm(runs, str(thmr), str(data), samples=samples, guidance=guidance, steps=steps)
+        rows = eval_handmdm(runs, str(thmr), str(data), samples=samples, guidance=guidance, steps=steps, seed=seed)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     path = write_table(rows, out, "HandMDM: text-to-motion retrieval (THMR judge) and FID")

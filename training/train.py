@@ -53,6 +53,7 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose {', '.join(MODELS)}")
         if self.epochs < 1 or self.batch < 1 or self.lr <= 0:
             raise ValueError("epochs and batch must be at least 1 and lr positive")
+        self.word_set = word_set_name(self.word_set)   # "30" and "w30" name the same set
 
 
 class _Loss(nn.Module):
@@ -83,6 +84,17 @@ class _Loss(nn.Module):
             return m.loss(m.encode_motion(x, mask), m.encode_text(tokens, tmask), pooled)
         return nn.functional.cross_entropy(m(x, mask), labels)
 
+
+
+def word_set_name(value: str | int | None) -> str | None:
+    """``30``, ``"30"`` or ``"w30"`` -> ``"w30"`` (the name records carry); None stays None."""
+    if value is None or value == "":
+        return None
+    name = str(value).strip().lower()
+    name = name if name.startswith("w") else f"w{name}"
+    if not name[1:].isdigit():
+        raise ValueError(f"a word set is a size such as 30 or w30; got {value!r}")
+    return name
 
 
 def build_model(cfg: TrainConfig, text_dim: int, classes: int) -> tuple[nn.Module, dict]:
@@ -151,7 +163,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         if not sizes:
             raise ValueError(f"{cfg.data} has no word sets to classify; build it with --word-sets")
         word_set = f"w{max(sizes)}"
-    splits = cfg.splits if not (cfg.model == "stgcn" and cfg.splits == ("train",)) else ("word_train",)
+    # word-set runs (ST-GCN always; SignAvatar with --word-set) read the word sets' own train split
+    splits = ("word_train",) if word_set and cfg.splits == ("train",) else cfg.splits
     data = MotionTextData(cfg.data, splits, cfg.condition, cfg.max_frames, word_set)
     encoder = load_text_encoder(cfg.text_encoder) if cfg.model != "stgcn" else None
     if encoder is not None:   # keep every training text's encoding: epochs after the first encode nothing
@@ -265,6 +278,7 @@ def main(argv=None) -> None:
     ap.add_argument("--condition", default="phonology+hms", choices=("gloss", "phonology", "phonology+hms"))
     ap.add_argument("--max-frames", type=int, default=100)
     ap.add_argument("--no-curriculum", action="store_true")
+    ap.add_argument("--word-set", default=None, help="train on one word set (30 or w30) and its word_train split")
     ap.add_argument("--override", action="append", default=[], help="model config KEY=VALUE (int/float)")
     a = ap.parse_args(argv)
     overrides = {}
@@ -272,7 +286,8 @@ def main(argv=None) -> None:
         k, _, v = kv.partition("=")
         overrides[k] = float(v) if "." in v else int(v)
     cfg = TrainConfig(a.model, a.data, a.out, a.config, a.epochs, a.batch, a.lr, a.seed, condition=a.condition,
-                      max_frames=a.max_frames, curriculum=not a.no_curriculum, overrides=overrides)
+                      max_frames=a.max_frames, curriculum=not a.no_curriculum, overrides=overrides,
+                      word_set=word_set_name(a.word_set))
     result = train(cfg)
     if _dist()[0] == 0:
         print(json.dumps(result))
