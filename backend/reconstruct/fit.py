@@ -1,0 +1,566 @@
+"""Fit SMPL-X (upper body, both hands, jaw, shape) to MediaPipe Holistic landmarks, batched in torch.
+
+Axes: landmarks come in image pixels (x right, y down, z away from the camera). SMPL-X
+has +Y up, the body facing +Z and +X on the body's left. The camera is taken to look at
+the signer from the front and *not* to mirror the image (a plain camera, not a selfie
+preview): the signer's left then appears on the image's right, so SMPL-X X = +x, Y = -y,
+Z = -z, and MediaPipe's LEFT_* landmarks (the signer's own left, as Holistic labels them)
+drive SMPL-X's left joints. A mirrored recording swaps the hands; mirror the Motion
+(``Motion.mirror``) to undo that.
+
+Two stages, each one batch over all frames:
+
+1. Hands (per side, frames where the hand was found): 15 finger rotations so that the
+   model's 21 hand points, in the model's palm frame, match the landmarks in the
+   landmarks' palm frame (wrist-frame 3D loss: finger articulation does not depend on
+   the arm), scaled to the model's palm; joint-limit and pose priors, smoothness.
+2. Body: spine, neck, head, collars, shoulders, elbows, wrists and the shape (betas),
+   with a weak-perspective camera (scale per clip, image offset per frame). Losses: arm
+   and head landmarks in the body frame (3D, relative to the shoulder centre; MediaPipe's
+   world landmarks when present, else the pixel landmarks with their relative depth),
+   hand orientation (palm points relative to the wrist, body frame), 2D reprojection of
+   arms, head and all hand points, priors and temporal smoothness. Shoulders and elbows
+   start from a closed-form aim of the rest bones at the landmarks.
+
+The jaw opens by the lips' gap measured against the eyes' distance (closed form).
+Fingertips ride rigidly on the third finger bone (their rest offset from the body's
+fingertip sites). torch + numpy; never bpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..body import rotations as R
+from ..body.rig import _site_skin
+from ..body.sites import SITE_INDEX
+from ..body.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
+from ..io.pose import BODY_INDEX, Landmarks
+
+J = JOINT_INDEX
+FINGERS_MP = ("thumb", "index", "middle", "ring", "pinky")      # MediaPipe order of the 20 points
+HAND_JOINTS = {side: [J[f"{side}_wrist"]] + [J[f"{side}_{f}{k}"] for f in FINGERS_MP for k in (1, 2, 3)]
+               for side in ("left", "right")}
+# SMPL-X hand pose order (index, middle, pinky, ring, thumb) -> per-finger chains
+SMPLX_FINGERS = ("index", "middle", "pinky", "ring", "thumb")
+MP_TIP = {"thumb": 4, "index": 8, "middle": 12, "ring": 16, "pinky": 20}
+MP_CHAIN = {f: [1 + 4 * i + k for k in range(4)] for i, f in enumerate(FINGERS_MP)}   # joint1..3, tip
+PALM = (0, 5, 9, 13, 17)                                       # wrist and the four knuckles
+UPPER = ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "head", "left_shoulder",
+         "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist")
+UPPER_IDX = [J[n] for n in UPPER]
+ARM_POINTS = ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST")
+ARM_JOINTS = [J["left_shoulder"], J["right_shoulder"], J["left_elbow"], J["right_elbow"], J["left_wrist"],
+              J["right_wrist"]]
+HEAD_POINTS = ("NOSE", "LEFT_EAR", "RIGHT_EAR", "LEFT_EYE", "RIGHT_EYE")
+HEAD_SITES = ("nose", "left_ear", "right_ear", "left_eye", "right_eye")
+MAX_GAP = 10
+
+
+@dataclass
+class FitResult:
+    poses: np.ndarray                    # (T, 55, 3)
+    betas: np.ndarray                    # (10,)
+    hand_state: dict                     # side -> (T,) 2 found, 1 interpolated, 0 held/absent
+    reprojection_px: float               # mean 2D distance of the fitted points to the landmarks
+    projected: np.ndarray                # (T, 55 + 42, 2) joints then hand points in pixels
+    timings: dict = field(default_factory=dict)
+
+
+def _t(x, dtype=torch.float32):
+    return torch.as_tensor(np.asarray(x), dtype=dtype)
+
+
+def _to_smplx_axes(p: np.ndarray) -> np.ndarray:
+    return p * np.array([1.0, -1.0, -1.0], np.float32)
+
+
+def _palm_frame(pts):
+    """(.., 21, 3) hand points -> (.., 3, 3) orthonormal palm frame (columns) and palm size."""
+    w = pts[..., 0, :]
+    u = pts[..., 9, :] - w
+    side = pts[..., 5, :] - pts[..., 17, :]
+    if isinstance(pts, torch.Tensor):
+        u = u / u.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        n = torch.cross(u, side, dim=-1)
+        n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        v = torch.cross(n, u, dim=-1)
+        size = (pts[..., [5, 9, 13, 17], :] - w[..., None, :]).norm(dim=-1).mean(-1)
+        return torch.stack([u, v, n], -1), size
+    u = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-9)
+    n = np.cross(u, side)
+    n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+    v = np.cross(n, u)
+    size = np.linalg.norm(pts[..., [5, 9, 13, 17], :] - w[..., None, :], axis=-1).mean(-1)
+    return np.stack([u, v, n], -1), size
+
+
+def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotations (.., 3, 3) taking directions a to b."""
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-9)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-9)
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=-1, keepdims=True)
+    c = (a * b).sum(-1, keepdims=True)
+    angle = np.arctan2(s, c)
+    aa = axis / np.maximum(s, 1e-9) * angle
+    return R.np_axis_angle_to_matrix(aa)
+
+
+def _fill_nan(x: np.ndarray) -> np.ndarray:
+    """Linear interpolation over time of NaN entries (edges held); all-NaN columns -> 0."""
+    x = x.copy()
+    t = np.arange(len(x))
+    flat = x.reshape(len(x), -1)
+    for k in range(flat.shape[1]):
+        ok = np.isfinite(flat[:, k])
+        if ok.all():
+            continue
+        flat[:, k] = np.interp(t, t[ok], flat[ok, k]) if ok.any() else 0.0
+    return flat.reshape(x.shape)
+
+
+def _smooth_loss(x: torch.Tensor) -> torch.Tensor:
+    if len(x) < 3:
+        return x.sum() * 0.0
+    return ((x[2:] - 2 * x[1:-1] + x[:-2]) ** 2).mean() * 4 + ((x[1:] - x[:-1]) ** 2).mean()
+
+
+def _gmof(sq: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Geman-McClure of squared residuals: robust to a wrong landmark."""
+    return sigma ** 2 * sq / (sq + sigma ** 2)
+
+
+class Fitter:
+    """SMPL-X fitting for one body model (mannequin or the user's file)."""
+
+    def __init__(self, body, iters_hand: int = 150, iters_body: int = 150):
+        m = body.model
+        self.body = body
+        self.iters_hand, self.iters_body = iters_hand, iters_body
+        self.aim_start = True
+        self.hand_smooth = 50.0   # per-frame landmark noise is large against 2-3 cm finger bones
+        vt = m.v_template.detach().double().numpy()
+        sd = m.shapedirs.detach().double().numpy()[..., :10]
+        jr = m.J_regressor.detach().double().numpy()[:NUM_JOINTS]
+        self.j_template = jr @ vt                                   # (55, 3)
+        self.j_dirs = np.einsum("jv,vkl->jkl", jr, sd)              # (55, 3, 10)
+        reg = body.sites.regressor
+        self.s_template = reg @ vt
+        self.s_dirs = np.einsum("sv,vkl->skl", reg, sd)
+        self.tip_sites = {s: [SITE_INDEX[f"{s}_{f}_tip"] for f in FINGERS_MP] for s in ("left", "right")}
+        skin = _site_skin(body)
+        a_full = skin["reg"] @ skin["weights"]                                   # (S, 55)
+        rw = skin["reg"][:, :, None] * skin["weights"][None]                      # (S, v, 55)
+        b0 = np.einsum("svj,vk->sjk", rw, skin["v_template"]) - a_full[..., None] * skin["j_template"][None]
+        db = (np.einsum("svj,vkl->sjkl", rw, skin["shapedirs"][..., :10])
+              - a_full[..., None, None] * skin["j_shapedirs"][None, ..., :10])
+        # The thumb's MCP and IP are hinges: their axis is perpendicular to the bone, in the
+        # rest palm's plane (the rest palm faces -Y).
+        self.thumb_hinge = {}
+        for side in ("left", "right"):
+            bone = self.j_template[J[f"{side}_thumb3"]] - self.j_template[J[f"{side}_thumb2"]]
+            axis = np.cross(bone, [0.0, 1.0, 0.0])
+            self.thumb_hinge[side] = axis / np.linalg.norm(axis)
+        self.tip_a, self.tip_b0, self.tip_db = {}, {}, {}
+        for side in ("left", "right"):
+            hj = HAND_JOINTS[side]
+            rows = self.tip_sites[side]
+            a = a_full[np.ix_(rows, hj)]
+            norm = a.sum(1, keepdims=True)
+            self.tip_a[side] = a / norm
+            self.tip_b0[side] = b0[np.ix_(rows, hj)] / norm[..., None]
+            self.tip_db[side] = db[np.ix_(rows, hj)] / norm[..., None, None]
+        self.head_sites = [SITE_INDEX[n] for n in HEAD_SITES]
+
+    # ---------------------------------------------------------------- rest geometry
+    def rest(self, betas: np.ndarray | torch.Tensor):
+        """Rest joints (55, 3) and sites (S, 3) for ``betas`` (numpy or torch)."""
+        if isinstance(betas, torch.Tensor):
+            jt, jd = _t(self.j_template), _t(self.j_dirs)
+            st, sd = _t(self.s_template), _t(self.s_dirs)
+            return jt + jd @ betas, st + sd @ betas
+        b = np.asarray(betas, float)
+        return self.j_template + self.j_dirs @ b, self.s_template + self.s_dirs @ b
+
+    def _hand_rest(self, side: str, betas) -> dict:
+        """The hand's rest geometry for ``betas``, relative to the wrist: knuckles (5, 3) and
+        bones (5, 2, 3) in MediaPipe finger order, and the fingertips' skinning: weights
+        (5, 16) and offsets (5, 16, 3) over the wrist and the 15 finger joints (exact linear
+        blend skinning of the body's fingertip sites)."""
+        b = betas if isinstance(betas, torch.Tensor) else _t(np.asarray(betas, np.float32))
+        joints, _ = self.rest(b)
+        w = joints[J[f"{side}_wrist"]]
+        knuckles, bones = [], []
+        for f in FINGERS_MP:
+            j1, j2, j3 = (joints[J[f"{side}_{f}{k}"]] for k in (1, 2, 3))
+            knuckles.append(j1 - w)
+            bones.append(torch.stack([j2 - j1, j3 - j2]))
+        tip_b = _t(self.tip_b0[side]) + _t(self.tip_db[side]) @ b
+        return {"knuckles": torch.stack(knuckles), "bones": torch.stack(bones),
+                "tip_a": _t(self.tip_a[side]), "tip_b": tip_b}
+
+    @staticmethod
+    def hand_points(rot: torch.Tensor, hr: dict) -> torch.Tensor:
+        """Hand FK in the wrist frame: local rotations (T, 5, 3, 3, 3) [finger, joint] in MP
+        finger order -> (T, 21, 3) points relative to the wrist (MediaPipe order)."""
+        t = rot.shape[0]
+        g1 = rot[:, :, 0]
+        g2 = g1 @ rot[:, :, 1]
+        g3 = g2 @ rot[:, :, 2]
+        bones = hr["bones"]
+        p1 = hr["knuckles"].expand(t, 5, 3)
+        p2 = p1 + (g1 @ bones[:, 0, :, None].expand(t, 5, 3, 1))[..., 0]
+        p3 = p2 + (g2 @ bones[:, 1, :, None].expand(t, 5, 3, 1))[..., 0]
+        glob = torch.cat([torch.eye(3, dtype=rot.dtype).expand(t, 1, 3, 3),
+                          torch.stack([g1, g2, g3], 2).reshape(t, 15, 3, 3)], 1)
+        pos = torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), torch.stack([p1, p2, p3], 2).reshape(t, 15, 3)], 1)
+        tips = torch.einsum("sj,tjk->tsk", hr["tip_a"], pos) + torch.einsum("tjab,sjb->tsa", glob, hr["tip_b"])
+        fingers = torch.stack([p1, p2, p3, tips], 2).reshape(t, 20, 3)
+        return torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), fingers], 1)
+
+    # ---------------------------------------------------------------- stage 1: hands
+    def fit_hand(self, side: str, obs: np.ndarray, betas=None) -> np.ndarray:
+        """(n, 21, 3) pixel landmarks of one hand (all found) -> (n, 15, 3) SMPL-X hand pose."""
+        n = len(obs)
+        hr = self._hand_rest(side, np.zeros(10) if betas is None else betas)
+        p = _to_smplx_axes(obs.astype(np.float64))
+        p = p - p[:, :1]
+        frame_o, size_o = _palm_frame(p)
+        rest_pts = self.hand_points(torch.eye(3).expand(1, 5, 3, 3, 3), hr)[0].numpy().astype(np.float64)
+        frame_m, size_m = _palm_frame(rest_pts)
+        local_o = np.einsum("tki,tpk->tpi", frame_o, p) * (size_m / np.maximum(size_o, 1e-9))[:, None, None]
+        target = _t(local_o)
+        frame_m = _t(frame_m)
+        init = np.zeros((n, 5, 3, 3))
+        if self.aim_start:   # the thumb starts aimed at its landmarks: from rest it can settle twisted
+            init[:, :1] = _aim_fingers(local_o @ frame_m.numpy().T.astype(np.float64), rest_pts)[:, :1]
+        aa = _t(init).clone().requires_grad_(True)
+        opt = torch.optim.Adam([aa], lr=0.06)
+        flex = _flex_sign(side)
+        hinge = _t(self.thumb_hinge[side])
+        for it in range(self.iters_hand):
+            opt.zero_grad()
+            rot = R.axis_angle_to_matrix(aa.reshape(-1, 3)).reshape(n, 5, 3, 3, 3)
+            pts = self.hand_points(rot, hr)
+            local = pts @ frame_m                                   # (n, 21, 3) in the palm frame
+            data = ((local - target) ** 2).sum(-1)[:, 1:].mean()
+            loss = data / 1e-4 + _finger_prior(aa, flex, hinge) + self.hand_smooth * _smooth_loss(aa.reshape(n, -1))
+            loss.backward()
+            opt.step()
+        return _mp_to_smplx_hand(aa.detach().numpy())
+
+    # ---------------------------------------------------------------- stage 2: body
+    def fit(self, lm: Landmarks, progress=None) -> FitResult:
+        # Small tensors: one thread is faster than several, and far faster on a busy machine.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._fit(lm, progress)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, lm: Landmarks, progress=None) -> FitResult:
+        import time
+
+        t0 = time.perf_counter()
+        T = lm.num_frames
+        found = {s: lm.hand_found(s) for s in ("left", "right")}
+        hand_pose = {s: np.zeros((T, 15, 3), np.float32) for s in ("left", "right")}
+        for side in ("left", "right"):
+            if found[side].any():
+                obs = (lm.left if side == "left" else lm.right)[found[side]]
+                hand_pose[side][found[side]] = self.fit_hand(side, obs)
+        t1 = time.perf_counter()
+        if progress:
+            progress(1, 3)
+        poses, betas, cam = self._fit_body(lm, hand_pose, found)
+        t2 = time.perf_counter()
+        if progress:
+            progress(2, 3)
+        state = {}
+        for side, sl in (("left", slice(25, 40)), ("right", slice(40, 55))):
+            wrist = J[f"{side}_wrist"]
+            poses[:, sl] = hand_pose[side]
+            block = np.concatenate([poses[:, sl], poses[:, wrist:wrist + 1]], 1)
+            filled, state[side] = fill_gaps(block, found[side])
+            poses[:, sl], poses[:, wrist] = filled[:, :15], filled[:, 15]
+        poses[:, J["jaw"]] = jaw_from_face(lm.face)
+        proj, err = self._reprojection(lm, poses, betas, cam, found)
+        return FitResult(poses.astype(np.float32), betas.astype(np.float32), state, err, proj,
+                         {"fit_hands_s": t1 - t0, "fit_body_s": t2 - t1})
+
+    def _observations(self, lm: Landmarks, shoulder_m: float):
+        """Body-frame 3D targets (metres, relative to the shoulder centre) and 2D targets."""
+        T = lm.num_frames
+        names = ARM_POINTS + HEAD_POINTS
+        idx = [BODY_INDEX[n] for n in names]
+        px = lm.pose[:, idx, :2].astype(np.float64)
+        vis = lm.pose_conf[:, idx].astype(np.float64) * np.isfinite(px[..., 0])
+        sh = lm.pose[:, [BODY_INDEX["LEFT_SHOULDER"], BODY_INDEX["RIGHT_SHOULDER"]]]
+        width_px = np.linalg.norm(sh[:, 0, :2] - sh[:, 1, :2], axis=-1)
+        ok = np.isfinite(width_px) & (width_px > 1)
+        if not ok.any():
+            raise ValueError("no frame shows both shoulders: the signer's body was not found")
+        m_per_px = shoulder_m / float(np.median(width_px[ok]))
+        if lm.world is not None and np.isfinite(lm.world[:, idx[:6], 0]).any():
+            w3 = _to_smplx_axes(lm.world[:, idx].astype(np.float64))
+            w3 = w3 - w3[:, :2].mean(1, keepdims=True)
+            depth_w = 1.0
+        else:
+            w3 = _to_smplx_axes(lm.pose[:, idx].astype(np.float64)) * m_per_px
+            w3 = w3 - w3[:, :2].mean(1, keepdims=True)
+            depth_w = 0.3
+        w3 = np.where(np.isfinite(w3), w3, np.nan)
+        hands = {}
+        for side in ("left", "right"):
+            h = (lm.left if side == "left" else lm.right).astype(np.float64)
+            p = _to_smplx_axes(h)
+            p = p - p[:, :1]
+            hands[side] = (h[..., :2], p)
+        return px, vis, w3, depth_w, hands, m_per_px
+
+    def _fit_body(self, lm: Landmarks, hand_pose: dict, found: dict):
+        T = lm.num_frames
+        joints0, sites0 = self.rest(np.zeros(10))
+        shoulder_m = float(np.linalg.norm(joints0[J["left_shoulder"]] - joints0[J["right_shoulder"]]))
+        px, vis, w3, depth_w, hands, m_per_px = self._observations(lm, shoulder_m)
+        n_arm = len(ARM_POINTS)
+        w3f = _fill_nan(w3)
+        init = self._initial_pose(w3f, hands, found, joints0, sites0, hand_pose)
+        # camera: u = s * X + tx, v = -s * Y + ty (model metres, pelvis at the origin)
+        s0 = 1.0 / m_per_px
+        sh_model = (joints0[J["left_shoulder"]] + joints0[J["right_shoulder"]]) / 2
+        sh_px = _fill_nan(px[:, :2].mean(1))
+        txy0 = np.stack([sh_px[:, 0] - s0 * sh_model[0], sh_px[:, 1] + s0 * sh_model[1]], -1)
+        aa = _t(init[:, UPPER_IDX]).clone().requires_grad_(True)
+        betas = torch.zeros(10, requires_grad=True)
+        log_s = torch.tensor(np.log(s0), dtype=torch.float32, requires_grad=True)
+        txy = _t(txy0).clone().requires_grad_(True)
+        hand_rot = {s: _t(R.np_axis_angle_to_matrix(_smplx_to_mp_hand(hand_pose[s]).reshape(-1, 3))
+                          .reshape(T, 5, 3, 3, 3)) for s in ("left", "right")}
+        t_px, t_vis = _t(np.nan_to_num(px)), _t(vis)
+        t_w3, w3_ok = _t(np.nan_to_num(w3)), _t(np.isfinite(w3[..., 0]).astype(np.float32) * (vis > 0.3))
+        hand_t = {s: (_t(np.nan_to_num(hands[s][0])), _t(np.nan_to_num(hands[s][1])), _t(found[s].astype(np.float32)))
+                  for s in ("left", "right")}
+        scale_px = float(np.nanmedian(np.linalg.norm(px[:, 0] - px[:, 1], axis=-1)))
+        opt = torch.optim.Adam([{"params": [aa], "lr": 0.03}, {"params": [betas], "lr": 0.05},
+                                {"params": [log_s], "lr": 0.01}, {"params": [txy], "lr": 2.0}])
+        zw = torch.tensor([1.0, 1.0, depth_w])
+        for it in range(self.iters_body):
+            opt.zero_grad()
+            out = self._forward(aa, betas, hand_rot)
+            pts3 = torch.cat([out["arm"], out["head"]], 1)
+            sh_c = out["arm"][:, :2].mean(1, keepdim=True)
+            rel = pts3 - sh_c
+            l3 = ((((rel - t_w3) * zw) ** 2).sum(-1) * w3_ok).sum() / w3_ok.sum().clamp_min(1) / 1e-3
+            s = log_s.exp()
+            uv = torch.stack([s * pts3[..., 0], -s * pts3[..., 1]], -1) + txy[:, None]
+            r2 = (((uv - t_px) / scale_px) ** 2).sum(-1)
+            l2 = (_gmof(r2, 0.2) * t_vis).sum() / t_vis.sum().clamp_min(1) / 1e-3
+            lh = 0.0
+            for side in ("left", "right"):
+                obs2, obs3, ok = hand_t[side]
+                if ok.sum() == 0:
+                    continue
+                hp = out[f"{side}_hand"]                            # (T, 21, 3) absolute
+                rel_m = hp - hp[:, :1]
+                size_m = rel_m[:, [5, 9, 13, 17]].norm(dim=-1).mean(-1, keepdim=True)
+                size_o = obs3[:, [5, 9, 13, 17]].norm(dim=-1).mean(-1, keepdim=True).clamp_min(1e-6)
+                d3 = ((rel_m[:, PALM] - obs3[:, PALM] * (size_m / size_o)[..., None]) ** 2).sum(-1).mean(-1)
+                uvh = torch.stack([s * hp[..., 0], -s * hp[..., 1]], -1) + txy[:, None]
+                d2 = _gmof((((uvh - obs2) / scale_px) ** 2).sum(-1), 0.2).mean(-1)
+                lh = lh + ((d3 / 1e-4 + d2 / 1e-3) * ok).sum() / ok.sum()
+            prior = _body_prior(aa) + 0.02 * (betas ** 2).sum()
+            smooth = _smooth_loss(aa.reshape(T, -1)) * 20 + _smooth_loss(txy / scale_px) * 1e3
+            loss = l3 + l2 + lh + prior + smooth
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                betas.clamp_(-3, 3)
+        poses = np.zeros((T, NUM_JOINTS, 3), np.float32)
+        poses[:, UPPER_IDX] = aa.detach().numpy()
+        cam = (float(log_s.detach().exp()), txy.detach().numpy())
+        return poses, betas.detach().numpy(), cam
+
+    def _forward(self, aa: torch.Tensor, betas: torch.Tensor, hand_rot: dict) -> dict:
+        """Upper-body FK (pelvis fixed at the origin) -> arm joints, head sites, hand points."""
+        joints, sites = self.rest(betas)
+        T = aa.shape[0]
+        rot = R.axis_angle_to_matrix(aa.reshape(-1, 3)).reshape(T, len(UPPER), 3, 3)
+        local = {j: rot[:, k] for k, j in enumerate(UPPER_IDX)}
+        glob, pos = {0: torch.eye(3).expand(T, 3, 3)}, {0: joints[0].expand(T, 3)}
+        for j in [J["spine1"], J["spine2"], J["spine3"], J["neck"], J["left_collar"], J["right_collar"],
+                  J["head"], J["left_shoulder"], J["right_shoulder"], J["left_elbow"], J["right_elbow"],
+                  J["left_wrist"], J["right_wrist"]]:
+            p = PARENTS[j]
+            pos[j] = pos[p] + (glob[p] @ (joints[j] - joints[p])[:, None])[..., 0]
+            glob[j] = glob[p] @ local[j]
+        out = {"arm": torch.stack([pos[j] for j in ARM_JOINTS], 1)}
+        head = J["head"]
+        hs = sites[self.head_sites] - joints[head]
+        out["head"] = pos[head][:, None] + (glob[head][:, None] @ hs[None, :, :, None])[..., 0]
+        for side in ("left", "right"):
+            w = J[f"{side}_wrist"]
+            local_pts = self.hand_points(hand_rot[side], self._hand_rest(side, betas))
+            out[f"{side}_hand"] = pos[w][:, None] + (glob[w][:, None] @ local_pts[..., None])[..., 0]
+        out["glob"], out["pos"] = glob, pos
+        return out
+
+    def _initial_pose(self, w3, hands, found, joints, sites, hand_pose) -> np.ndarray:
+        """Closed-form start: shoulders and elbows aim the rest bones at the landmarks,
+        wrists turn the rest palm onto the seen palm."""
+        T = len(w3)
+        poses = np.zeros((T, NUM_JOINTS, 3))
+        for k, side in enumerate(("left", "right")):
+            sh, el, wr = J[f"{side}_shoulder"], J[f"{side}_elbow"], J[f"{side}_wrist"]
+            o_sh, o_el, o_wr = w3[:, k], w3[:, 2 + k], w3[:, 4 + k]
+            r_sh = _swing(np.broadcast_to(joints[el] - joints[sh], (T, 3)), o_el - o_sh)
+            fore = np.einsum("tij,j->ti", r_sh, joints[wr] - joints[el])
+            r_el_g = _swing(fore, o_wr - o_el) @ r_sh
+            r_el = np.swapaxes(r_sh, 1, 2) @ r_el_g
+            poses[:, sh] = R.np_quaternion_to_axis_angle(R.np_matrix_to_quaternion(r_sh))
+            poses[:, el] = R.np_quaternion_to_axis_angle(R.np_matrix_to_quaternion(r_el))
+            if found[side].any():
+                full = self.hand_points(torch.eye(3).expand(1, 5, 3, 3, 3), self._hand_rest(side, np.zeros(10)))
+                f_m, _ = _palm_frame(full[0].numpy().astype(np.float64))
+                f_o, _ = _palm_frame(hands[side][1])
+                g = f_o @ f_m.T
+                loc = np.swapaxes(r_el_g, 1, 2) @ g
+                aa = R.np_quaternion_to_axis_angle(R.np_matrix_to_quaternion(np.nan_to_num(loc)))
+                aa[~found[side]] = np.nan
+                aa = _fill_nan(aa)
+                poses[:, wr] = np.clip(aa, -2.5, 2.5)
+        return poses
+
+    def _reprojection(self, lm, poses, betas, cam, found):
+        s, txy = cam
+        T = lm.num_frames
+        with torch.no_grad():
+            hand_rot = {sd: _t(R.np_axis_angle_to_matrix(_smplx_to_mp_hand(poses[:, sl]).reshape(-1, 3))
+                               .reshape(T, 5, 3, 3, 3))
+                        for sd, sl in (("left", slice(25, 40)), ("right", slice(40, 55)))}
+            out = self._forward(_t(poses[:, UPPER_IDX]), _t(betas), hand_rot)
+        pos = torch.stack([out["pos"][j] if j in out["pos"] else torch.full((T, 3), float("nan"))
+                           for j in range(NUM_JOINTS)], 1).numpy()
+        pts = np.concatenate([pos, out["left_hand"].numpy(), out["right_hand"].numpy()], 1)
+        uv = np.stack([s * pts[..., 0], -s * pts[..., 1]], -1) + txy[:, None]
+        errs = []
+        arm_idx = [BODY_INDEX[n] for n in ARM_POINTS]
+        d = np.linalg.norm(uv[:, ARM_JOINTS] - lm.pose[:, arm_idx, :2], axis=-1)
+        errs.append(d[(lm.pose_conf[:, arm_idx] > 0.5) & np.isfinite(d)])
+        for k, side in enumerate(("left", "right")):
+            h = lm.left if side == "left" else lm.right
+            d = np.linalg.norm(uv[:, NUM_JOINTS + 21 * k:NUM_JOINTS + 21 * (k + 1)] - h[..., :2], axis=-1)
+            errs.append(d[found[side]].reshape(-1))
+        allerr = np.concatenate(errs)
+        return uv, float(allerr.mean()) if len(allerr) else float("nan")
+
+
+# ---------------------------------------------------------------------------- helpers
+def _aim_fingers(pts: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Closed-form start for the fingers: each bone swings from its rest direction onto the
+    seen one, in its parent's frame. pts (n, 21, 3) seen and rest (21, 3) rest points in wrist
+    coordinates -> (n, 5, 3, 3) axis-angles (MP finger order)."""
+    n = len(pts)
+    out = np.zeros((n, 5, 3, 3))
+    for i, f in enumerate(FINGERS_MP):
+        chain = MP_CHAIN[f]
+        g = np.broadcast_to(np.eye(3), (n, 3, 3))
+        for k in range(3):
+            d = pts[:, chain[k + 1]] - pts[:, chain[k]]
+            bone = rest[chain[k + 1]] - rest[chain[k]]
+            r = _swing(np.broadcast_to(bone, (n, 3)), np.einsum("tji,tj->ti", g, d))
+            out[:, i, k] = R.np_quaternion_to_axis_angle(R.np_matrix_to_quaternion(r))
+            g = g @ r
+    return np.nan_to_num(out)
+
+
+def _flex_sign(side: str) -> float:
+    """Sign of the z axis-angle component that curls the fingers toward the palm."""
+    return -1.0 if side == "left" else 1.0
+
+
+def _finger_prior(aa: torch.Tensor, flex: float, thumb_hinge: torch.Tensor) -> torch.Tensor:
+    """aa (n, 5 fingers MP order, 3 joints, 3): joint limits and a weak pose prior.
+
+    Bones 2 and 3 only flex (twist and sideways bend are penalized; the thumb's about its
+    hinge axis), no finger bends backwards more than ~0.35 rad, and no joint flexes past
+    ~1.9 rad."""
+    t23 = aa[:, 0, 1:]                                            # thumb MCP, IP
+    off_hinge = (t23 - (t23 @ thumb_hinge)[..., None] * thumb_hinge).pow(2).sum() / aa.shape[0]
+    z = aa[:, 1:, :, 2] * flex                                     # the thumb's axes differ: not limited here
+    over = torch.relu(-z - 0.35) ** 2 + torch.relu(z - 1.9) ** 2
+    side = aa[:, 1:, 1:, :2].pow(2).sum() / aa.shape[0]          # non-thumb joints 2-3: no twist/abduction
+    twist = aa[:, 1:, 0, 0].pow(2).sum() / aa.shape[0]           # knuckles: little twist
+    return 50 * over.sum() / aa.shape[0] + 0.5 * (side + off_hinge) + 0.2 * twist + 0.01 * aa.pow(2).sum() / aa.shape[0]
+
+
+def _body_prior(aa: torch.Tensor) -> torch.Tensor:
+    """Spine, neck and collars stay near rest; elbows bend one way; wrists within range."""
+    n = aa.shape[0]
+    k = {name: i for i, name in enumerate(UPPER)}
+    torso = aa[:, [k["spine1"], k["spine2"], k["spine3"], k["neck"], k["head"]]].pow(2).sum() / n
+    collars = aa[:, [k["left_collar"], k["right_collar"]]].pow(2).sum() / n
+    wrists = torch.relu(aa[:, [k["left_wrist"], k["right_wrist"]]].abs() - 1.3).pow(2).sum() / n
+    elbows = aa[:, [k["left_elbow"], k["right_elbow"]]]
+    elbow_lim = torch.relu(elbows.norm(dim=-1) - 2.6).pow(2).sum() / n
+    return 2.0 * torso + 5.0 * collars + 10 * wrists + 10 * elbow_lim + 0.01 * aa.pow(2).sum() / n
+
+
+def _mp_to_smplx_hand(aa: np.ndarray) -> np.ndarray:
+    """(n, 5 MP fingers, 3, 3) -> (n, 15, 3) in SMPL-X hand order."""
+    return np.concatenate([aa[:, FINGERS_MP.index(f)] for f in SMPLX_FINGERS], 1)
+
+
+def _smplx_to_mp_hand(pose: np.ndarray) -> np.ndarray:
+    p = np.asarray(pose).reshape(len(pose), 5, 3, 3)
+    return np.stack([p[:, SMPLX_FINGERS.index(f)] for f in FINGERS_MP], 1)
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) runs of True in ``mask``."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    d = np.diff(m.astype(int))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def fill_gaps(block: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP):
+    """Rotations (T, K, 3) known where ``found``: gaps of up to ``max_gap`` frames between
+    two found frames are slerped; longer gaps (and the ends) hold the nearest earlier found
+    pose (the first found one before it starts). Returns (filled, state) with state 2 found,
+    1 interpolated, 0 held/absent."""
+    out = np.asarray(block, np.float64).copy()
+    T = len(out)
+    state = np.where(found, 2, 0).astype(np.int8)
+    if not found.any():
+        out[:] = 0.0
+        return out, state
+    q = R.np_axis_angle_to_quaternion(out)
+    for a, b in runs(~found):
+        if a > 0 and b < T and b - a <= max_gap:
+            w = ((np.arange(a, b) - (a - 1)) / (b - (a - 1)))[:, None, None]
+            qq = R.np_quaternion_slerp(np.broadcast_to(q[a - 1], (b - a,) + q.shape[1:]),
+                                       np.broadcast_to(q[b], (b - a,) + q.shape[1:]), w)
+            out[a:b] = R.np_quaternion_to_axis_angle(qq)
+            state[a:b] = 1
+        else:
+            out[a:b] = out[a - 1] if a > 0 else out[b]
+    return out, state
+
+
+def jaw_from_face(face: np.ndarray) -> np.ndarray:
+    """(T, 468, 3) face landmarks -> (T, 3) jaw axis-angle: the inner-lip gap (13-14) over
+    the outer eye corners' distance (33-263, about 9 cm) gives the opening; the jaw turns
+    about x with its pivot ~9 cm behind the lips. Frames without a face hold neighbours."""
+    gap = np.linalg.norm(face[:, 13, :2] - face[:, 14, :2], axis=-1)
+    eyes = np.linalg.norm(face[:, 33, :2] - face[:, 263, :2], axis=-1)
+    with np.errstate(all="ignore"):
+        opening = 0.09 * gap / eyes
+    angle = np.arctan2(opening, 0.09)
+    angle = _fill_nan(np.where(np.isfinite(angle), angle, np.nan)[:, None])[:, 0]
+    out = np.zeros((len(face), 3), np.float32)
+    out[:, 0] = np.clip(angle, 0.0, 0.5)
+    return out

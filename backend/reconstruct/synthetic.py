@@ -1,0 +1,112 @@
+"""MediaPipe-layout landmarks from a known SMPL-X motion, to measure the fitter against truth.
+
+Forward kinematics (with exact skinning for fingertips and head sites, ``Rig``) gives the
+points MediaPipe Holistic would report: body and world landmarks, 21 points per hand,
+the few face points the jaw reads. Gaussian noise (metres) is added in 3D, then a front
+camera (weak perspective) projects them; hand frames can be dropped in random runs, as
+Holistic loses hands. numpy; never bpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..body.rig import Rig
+from ..body.skeleton import JOINT_INDEX as J
+from ..io.pose import BODY_INDEX, NUM_FACE, Landmarks
+
+_BODY = {"LEFT_SHOULDER": "left_shoulder", "RIGHT_SHOULDER": "right_shoulder", "LEFT_ELBOW": "left_elbow",
+         "RIGHT_ELBOW": "right_elbow", "LEFT_WRIST": "left_wrist", "RIGHT_WRIST": "right_wrist",
+         "LEFT_HIP": "left_hip", "RIGHT_HIP": "right_hip"}
+_SITES = {"NOSE": "nose", "LEFT_EAR": "left_ear", "RIGHT_EAR": "right_ear", "LEFT_EYE": "left_eye",
+          "RIGHT_EYE": "right_eye"}
+_FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+
+
+def truth_points(body, motion):
+    """(T, 55, 3) joints, (T, S, 3) sites and the rig, for ``motion`` on ``body``."""
+    rig = Rig.from_body(body, motion.betas)
+    glob, pos = rig.fk(motion.poses.astype(np.float64))
+    sites = rig.sites(glob, pos)
+    trans = motion.trans.astype(np.float64)[:, None]
+    return pos + trans, sites + trans, rig
+
+
+def hand_points(pos, sites, rig, side):
+    """(T, 21, 3) MediaPipe-order hand points: wrist, then per finger joints 1-3 and the tip."""
+    cols = [pos[:, J[f"{side}_wrist"]]]
+    for f in _FINGERS:
+        cols += [pos[:, J[f"{side}_{f}{k}"]] for k in (1, 2, 3)]
+        cols.append(sites[:, rig.site(f"{side}_{f}_tip")])
+    return np.stack(cols, 1)
+
+
+def landmarks_from_motion(body, motion, noise: float = 0.005, drop: float = 0.2, max_run: int = 6,
+                          rng: np.random.Generator | None = None, width: int = 540, height: int = 720,
+                          px_per_m: float = 700.0) -> tuple[Landmarks, dict]:
+    """Landmarks as MediaPipe would give them for ``motion``, and the dropped-hand masks."""
+    rng = rng or np.random.default_rng(0)
+    pos, sites, rig = truth_points(body, motion)
+    T = len(pos)
+    noisy = lambda a: a + rng.normal(0.0, noise, a.shape)  # noqa: E731
+    body3 = np.full((T, 33, 3), np.nan)
+    for mp_name, j in _BODY.items():
+        body3[:, BODY_INDEX[mp_name]] = pos[:, J[j]]
+    for mp_name, s in _SITES.items():
+        body3[:, BODY_INDEX[mp_name]] = sites[:, rig.site(s)]
+    body3 = noisy(body3)
+    hands3 = {s: noisy(hand_points(pos, sites, rig, s)) for s in ("left", "right")}
+    face3 = np.full((T, NUM_FACE, 3), np.nan)
+    face3[:, 13] = sites[:, rig.site("lip_upper")]
+    face3[:, 14] = sites[:, rig.site("lip_lower")]
+    face3[:, 33] = sites[:, rig.site("right_eye")]
+    face3[:, 263] = sites[:, rig.site("left_eye")]
+    centre = np.array([width / 2, height * 0.55])
+    anchor = np.nanmean(body3[:, [BODY_INDEX["LEFT_SHOULDER"], BODY_INDEX["RIGHT_SHOULDER"]]], axis=(0, 1))
+
+    def project(p):   # SMPL-X metres -> pixels (x right, y down, z away, in px)
+        q = (p - anchor) * px_per_m
+        return np.stack([centre[0] + q[..., 0], centre[1] - q[..., 1], -q[..., 2]], -1).astype(np.float32)
+
+    pose = project(body3)
+    pose[..., 2] -= pose[:, [11, 12], 2].mean(1)[:, None]
+    conf = np.isfinite(pose[..., 0]).astype(np.float32)
+    hips = body3[:, [BODY_INDEX["LEFT_HIP"], BODY_INDEX["RIGHT_HIP"]]].mean(1, keepdims=True)
+    world = ((body3 - hips) * np.array([1.0, -1.0, -1.0])).astype(np.float32)
+    dropped = {}
+    hands = {}
+    for side in ("left", "right"):
+        h = project(hands3[side])
+        h[..., 2] -= h[:, :1, 2]
+        mask = np.zeros(T, bool)
+        target = int(round(drop * T))
+        while mask.sum() < target:
+            a = int(rng.integers(0, T))
+            mask[a:a + int(rng.integers(1, max_run + 1))] = True
+        h[mask] = np.nan
+        hands[side], dropped[side] = h, mask
+    face = project(face3)
+    face[..., 2] = 0.0
+    lm = Landmarks(pose, conf, hands["left"], hands["right"], face, world, width, height,
+                   np.arange(T) / motion.fps, float(motion.fps))
+    return lm, dropped
+
+
+def finger_angle_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Geodesic angles (radians) between the 30 finger rotations of two (T, 55, 3) pose arrays."""
+    from ..body import rotations as R
+
+    idx = list(range(25, 55))
+    ra = R.np_axis_angle_to_matrix(np.asarray(a, float)[:, idx])
+    rb = R.np_axis_angle_to_matrix(np.asarray(b, float)[:, idx])
+    tr = np.einsum("tjik,tjik->tj", ra, rb)
+    return np.arccos(np.clip((tr - 1) / 2, -1.0, 1.0))
+
+
+def wrist_error(body, truth, fitted) -> np.ndarray:
+    """(T, 2) distances (metres) of both wrists relative to the shoulder centre, each on its own body."""
+    out = []
+    for m in (truth, fitted):
+        pos, _, _ = truth_points(body, m.with_(trans=np.zeros_like(m.trans)))
+        c = pos[:, [J["left_shoulder"], J["right_shoulder"]]].mean(1, keepdims=True)
+        out.append(pos[:, [J["left_wrist"], J["right_wrist"]]] - c)
+    return np.linalg.norm(out[0] - out[1], axis=-1)
