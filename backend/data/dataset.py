@@ -18,6 +18,7 @@ assignment accuracy can be measured. numpy + torch; never bpy.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
@@ -261,6 +262,27 @@ class ShardWorker:
 _WORKER: ShardWorker | None = None
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _one_thread_per_worker():
+    """Spawned workers start with single-threaded BLAS: a worker per core already fills the
+    machine, and OpenBLAS threads on the IK's tiny batched solves cost more than they give.
+    The variables must be set before a worker imports numpy, so they go in the environment
+    that the pool's processes inherit; the parent's own settings come back afterwards."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: "1" for k in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _init_worker(lexicon_path: str, cfg: BuildConfig) -> None:
     global _WORKER
     import torch
@@ -312,7 +334,8 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
     if jobs:
         if cfg.workers > 1 and use_workers:
             ctx = mp.get_context("spawn")
-            with ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(lex_path, cfg)) as pool:
+            with _one_thread_per_worker(), \
+                    ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(lex_path, cfg)) as pool:
                 for n in pool.imap_unordered(_run_shard, jobs):
                     done += n
                     if progress:

@@ -60,6 +60,9 @@ def _reachable_sites(side: str) -> np.ndarray:
     return np.array([i for i, n in enumerate(SITE_NAMES) if n not in own])
 
 
+_REGIONS = [region(name) for name in SITE_NAMES]
+
+
 @dataclass
 class HandCues:
     touch: list[str] = field(default_factory=list)    # "near chin", "touch chin", ...
@@ -85,6 +88,7 @@ class Cues:
 
 def _hysteresis(values: np.ndarray, low: float, high: float, below: str, above: str) -> list[str]:
     """Per-frame labels of a scalar with a dead band: switch only when a threshold is crossed."""
+    values = np.asarray(values, float).tolist()   # Python floats: the loop is per frame
     state = below if values[0] < (low + high) / 2 else above
     out = []
     for v in values:
@@ -167,18 +171,16 @@ class HMS:
         nearest = np.where(on_finger, SITE_INDEX[f"{other}_middle_tip"], nearest)
         # touch / near with hysteresis on the distance to the nearest site
         touching = _hysteresis(dist, TOUCH_IN, TOUCH_OUT, "touch", "free")
-        contact = []
-        for t in range(t0, t1):
-            name = region(SITE_NAMES[nearest[t]])
-            contact.append(f"touch {name}" if touching[t] == "touch" else f"near {name}" if dist[t] < NEAR else "")
+        names, near = [_REGIONS[i] for i in nearest[t0:t1]], (dist[t0:t1] < NEAR).tolist()
+        contact = [f"touch {name}" if touch == "touch" else f"near {name}" if close else ""
+                   for name, touch, close in zip(names, touching[t0:t1], near)]
         # palm direction with hysteresis
         normal = glob[:, wr] @ np.array([0.0, -1.0, 0.0])
         scores = normal @ PALM_VECTORS.T
         current = int(scores[t0].argmax())
         palm = []
-        for t in range(t0, t1):
-            best = int(scores[t].argmax())
-            if scores[t, best] > scores[t, current] + PALM_MARGIN:
+        for row, best in zip(scores[t0:t1].tolist(), scores[t0:t1].argmax(1).tolist()):
+            if row[best] > row[current] + PALM_MARGIN:
                 current = best
             palm.append(PALM_LABELS[current])
         # finger flexion

@@ -188,10 +188,9 @@ def _rodrigues(rv: np.ndarray) -> np.ndarray:
 
 def _smooth_quaternions(q: np.ndarray, sigma: float = 1.5) -> np.ndarray:
     """Gaussian-smooth (T, J, 4) quaternions over time, first and last frames held fixed."""
-    q = q.copy()
-    for t in range(1, len(q)):   # one hemisphere, so averaging is meaningful
-        flip = (q[t] * q[t - 1]).sum(-1) < 0
-        q[t][flip] *= -1
+    # one hemisphere, so averaging is meaningful: flip where a frame turns away from the last
+    turn = np.where((q[1:] * q[:-1]).sum(-1) < 0, -1.0, 1.0)
+    q = q * np.concatenate([np.ones((1,) + turn.shape[1:]), np.cumprod(turn, 0)])[..., None]
     radius = int(3 * sigma)
     kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     kernel /= kernel.sum()
@@ -300,6 +299,7 @@ class Arm:
     and handles each path as if it were solved alone.
     """
 
+    FALLBACK_STEPS = 4   # Gauss-Newton steps for a frame re-solved from its predecessor (a warm start)
     _MEASURES = ("g_collar", "s_pos", "a1", "a2", "l1", "l2", "hinge", "rest_frame", "pole")
 
     def __init__(self, rig: Rig, side: str, torso_glob: np.ndarray, torso_pos: np.ndarray):
@@ -439,7 +439,7 @@ class Arm:
             if len(cur):                                        # hold on to the previous frame
                 sub = self.rows(cur)
                 x[cur] = sub._gauss_newton(x[cur - 1].copy(), x[cur - 1].copy(),
-                                           tuple(a[cur] for a in args) + (0.1,), steps)
+                                           tuple(a[cur] for a in args) + (0.1,), self.FALLBACK_STEPS)
         l_sh, l_el, l_wr, _, point = self._chain(x, offset)
         return l_sh, l_el, l_wr, point
 
@@ -1051,7 +1051,7 @@ class _Build:
                 static = based
             truth.handshape["left"] = [base_shape]
             truth.fingers["left"] = [finger_state(base_shape)]
-        frame = self._frame(static)
+        frame = self.rest_frame if static is self.rest or np.array_equal(static, self.rest) else self._frame(static)
         site = self.site
         if self.two == "symmetric":   # both hands cannot share a central site: each takes its side's
             site = _SYMMETRIC_SITES.get(site, site)
@@ -1158,52 +1158,56 @@ class _Build:
         follows it with the sign's elbow swing, the wrist turns in its own frame from rest
         to the sign's first pose, and the whole arm eases into the rest pose at one end and
         into the sign's first (last) pose at the other. A generator: the solves are requests.
+        The legs (in and out, each side) are computed together, a row per frame.
         """
         glob, pos, _ = frame
         r_glob, r_pos, _ = self.rest_frame
-        arms = {side: Arm(self.rig, side, glob, pos) for side in paths}
-        solved = yield [_Solve(arms[side], pts, rot, offsets) for side, (pts, rot, offsets, _) in paths.items()]
-        plans, asks = {}, []
-        for (side, (pts, rot, offsets, lift)), (sh, el, wrs, _) in zip(paths.items(), solved):
+        sides = list(paths)
+        arms = {side: Arm(self.rig, side, glob, pos) for side in sides}
+        solved = yield [_Solve(arms[side], *paths[side][:3]) for side in sides]
+        s_in, s_out = ease(np.arange(1, approach + 1) / approach), ease(np.arange(1, ret + 1) / ret)
+        s = np.concatenate([s_in, s_out] * len(sides))
+        w_sign = np.concatenate([s_in, 1 - s_out] * len(sides))          # 1 at the sign's end of a leg
+        rows = [approach, ret] * len(sides)
+        legs = []   # per leg: start, end, lift, rest-end quaternions, sign-end quaternions, wished hand
+        cores, rests = {}, {}
+        for side, (sh, el, wrs, _) in zip(sides, solved):
+            pts, rot, offsets, lift = paths[side]
             wr = J[f"{side}_wrist"]
-            core = R.np_matrix_to_quaternion(np.stack([sh, el, wrs], 1))           # (k, 3, 4)
-            q_rest = R.np_axis_angle_to_quaternion(self.rest[[J[f"{side}_{n}"] for n in
-                                                              ("shoulder", "elbow", "wrist")]])
+            cores[side] = R.np_matrix_to_quaternion(np.stack([sh, el, wrs], 1))            # (k, 3, 4)
+            rests[side] = R.np_axis_angle_to_quaternion(self.rest[[J[f"{side}_{n}"] for n in
+                                                                   ("shoulder", "elbow", "wrist")]])
             rest_pt = r_pos[wr] + r_glob[wr] @ offsets[0]
-            q_hand = R.np_matrix_to_quaternion(np.stack([r_glob[wr], rot[0], rot[-1]]))
-            legs = [(rest_pt, pts[0], approach, q_rest, core[0], True, q_hand[1]),
-                    (pts[-1], rest_pt, ret, core[-1], q_rest, False, q_hand[2])]
-            for a, b, n, q_from, q_to, inward, q_sign in legs:
-                s = ease(np.arange(1, n + 1) / n)
-                # bow forward, the more so the further the hand crosses in front of the body
-                bow = FRONT * (0.12 + 0.5 * abs(a[0] - b[0])) + lift
-                path = a + (b - a) * s[:, None] + bow[None] * np.sin(np.pi * s)[:, None]
-                turn = R.np_quaternion_slerp(np.broadcast_to(q_hand[0], (n, 4)), np.broadcast_to(q_sign, (n, 4)),
-                                             (s if inward else 1 - s)[:, None])
-                rots = R.np_quaternion_to_matrix(turn)
-                off = np.repeat(offsets[:1], n, 0)
-                asks.append(_Once(arms[side], path - _mv(rots, off), rots, off, arms[side].swing))
-            plans[side] = (core, q_rest, legs)
-        guided = iter((yield asks))
+            legs += [(rest_pt, pts[0], lift, rests[side], cores[side][0], rot[0], r_glob[wr], offsets[0]),
+                     (pts[-1], rest_pt, lift, rests[side], cores[side][-1], rot[-1], r_glob[wr], offsets[0])]
+        per_row = lambda i: np.repeat(np.stack([leg[i] for leg in legs]), rows, axis=0)  # noqa: E731
+        a, b, lift = per_row(0), per_row(1), per_row(2)
+        # bow forward, the more so the further the hand crosses in front of the body
+        bow = FRONT * (0.12 + 0.5 * np.abs(a[:, :1] - b[:, :1])) + lift
+        path = a + (b - a) * s[:, None] + bow * np.sin(np.pi * s)[:, None]
+        q_hand = R.np_matrix_to_quaternion(np.stack([per_row(6), per_row(5)], 1))       # rest, sign
+        rots = R.np_quaternion_to_matrix(R.np_quaternion_slerp(q_hand[:, 0], q_hand[:, 1], w_sign[:, None]))
+        off = per_row(7)
+        goal = path - _mv(rots, off)
+        cuts = np.cumsum([approach + ret] * len(sides))[:-1]
+        guided = yield [_Once(arms[side], g, r, o, arms[side].swing)
+                        for side, g, r, o in zip(sides, np.split(goal, cuts), np.split(rots, cuts),
+                                                 np.split(off, cuts))]
+        a_sh = np.concatenate([g[0] for g in guided])
+        a_el = np.concatenate([g[1] for g in guided])
+        guide = R.np_matrix_to_quaternion(np.stack([a_sh, a_el, a_el], 1))
+        rest_q, sign_q = per_row(3), per_row(4)
+        guide[:, 2] = rest_q[:, 2]
+        near_rest = ease(w_sign / 0.75)
+        mid = R.np_quaternion_slerp(rest_q, guide, near_rest[:, None, None])
+        mid[:, 2] = R.np_quaternion_slerp(rest_q[:, 2], sign_q[:, 2], w_sign[:, None])
+        travel = np.split(R.np_quaternion_slerp(mid, sign_q, (w_sign ** 2)[:, None, None]), np.cumsum(rows)[:-1])
         tracks = {}
-        for side, (core, q_rest, legs) in plans.items():
-            travel = []
-            for a, b, n, q_from, q_to, inward, _ in legs:
-                a_sh, a_el, *_ = next(guided)
-                s = ease(np.arange(1, n + 1) / n)
-                guide = R.np_matrix_to_quaternion(np.stack([a_sh, a_el, a_el], 1))
-                guide[:, 2] = q_from[2]
-                w_sign = s if inward else 1 - s
-                near_rest = ease(w_sign / 0.75)
-                sign_q, rest_q = (q_to, q_from) if inward else (q_from, q_to)
-                mid = R.np_quaternion_slerp(np.broadcast_to(rest_q, guide.shape), guide, near_rest[:, None, None])
-                mid[:, 2] = R.np_quaternion_slerp(np.broadcast_to(rest_q[2], (n, 4)),
-                                                  np.broadcast_to(sign_q[2], (n, 4)), w_sign[:, None])
-                travel.append(R.np_quaternion_slerp(mid, np.broadcast_to(sign_q, guide.shape),
-                                                    (w_sign ** 2)[:, None, None]))
-            q_in = _smooth_quaternions(np.concatenate([q_rest[None], travel[0]]))[1:]
-            q_out = _smooth_quaternions(np.concatenate([travel[1], q_rest[None]]))[:-1]
-            tracks[side] = np.concatenate([q_in, core, q_out])
+        for i, side in enumerate(sides):
+            q_rest = rests[side]
+            q_in = _smooth_quaternions(np.concatenate([q_rest[None], travel[2 * i]]))[1:]
+            q_out = _smooth_quaternions(np.concatenate([travel[2 * i + 1], q_rest[None]]))[:-1]
+            tracks[side] = np.concatenate([q_in, cores[side], q_out])
         return tracks
 
     def _timeline(self, static, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
