@@ -20,6 +20,8 @@ import json
 import math
 import os
 import re
+import sys
+import types
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -311,3 +313,13 @@ def batch_names(prompts: list[str], num: int = 1, suffix: str = ".npz") -> list[
         stem = f"{i:0{width}d}-{slug(text)}"
         out.append([f"{stem}{suffix}"] if num == 1 else [f"{stem}-{k}{suffix}" for k in range(1, num + 1)])
     return out
+
+
+class _CallableModule(types.ModuleType):
+    """``backend.generate(...)`` is this module's ``generate(...)``: the API the issue names."""
+
+    def __call__(self, *args, **kwargs) -> list[Motion]:
+        return generate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

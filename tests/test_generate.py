@@ -58,6 +58,14 @@ def test_generate_returns_seeded_finite_motions():
     assert all(np.isfinite(m.poses).all() for m in a)
 
 
+def test_backend_generate_is_callable():
+    import backend
+
+    motions = backend.generate("the right hand taps the chin twice", num=1, seed=5, **FAST)
+    assert isinstance(motions[0], Motion)
+    assert np.array_equal(motions[0].poses, generate("the right hand taps the chin twice", seed=5, **FAST)[0].poses)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"text": ""}, "the prompt is empty"),
     ({"text": " \n\t "}, "the prompt is empty"),
