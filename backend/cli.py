@@ -490,6 +490,60 @@ def eval_cmd(
     console.print(path.read_text(), markup=False)
 
 
+@app.command()
+def reconstruct(
+    source: Path = typer.Argument(..., help="A video (mp4, webm, mov, avi, gif...) or a pose-format .pose file."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy or .bvh)."),
+    gloss: Optional[str] = typer.Option(None, "--gloss", help="The sign's gloss, stored as the motion's text."),
+    denoise: Optional[str] = typer.Option(None, "--denoise", help="signavatar: clean the fit with SignAvatar's reconstruct mode."),
+    save_landmarks: Optional[Path] = typer.Option(None, "--save-landmarks", help="Also write the landmarks as a .pose file."),
+    start: Optional[float] = typer.Option(None, "--start", help="First second to use."),
+    end: Optional[float] = typer.Option(None, "--end", help="Last second to use."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of the result (default: the input's)."),
+    no_trim: bool = typer.Option(False, "--no-trim", help="Keep idle lead-in and tail-out frames."),
+    preview_png: Optional[Path] = typer.Option(None, "--preview", help="Also draw video frames beside the fit (PNG)."),
+    smplx_path: Optional[Path] = SmplxOption,
+) -> None:
+    """Reconstruct SMPL-X signing motion from a video or .pose file (MediaPipe Holistic + fitting).
+
+    Example: signforge reconstruct clip.mp4 -o clip.npz --gloss HELLO --save-landmarks clip.pose
+    """
+    from .body.model import BodyModelError
+    from .io import MotionFileError, save_motion
+    from .reconstruct import ReconstructError
+    from .reconstruct import reconstruct as run
+
+    report: dict = {}
+    with console.status("reconstructing...") as status:
+        def step(done: int, total: int) -> None:
+            status.update(f"reconstructing... {100 * done / max(total, 1):.0f}%")
+
+        try:
+            motion = run(source, start=start, end=end, denoise=denoise, progress=step, fps=fps, gloss=gloss,
+                         save_landmarks=save_landmarks, smplx=smplx_path, trim=not no_trim, report=report)
+            save_motion(motion, out)
+            if preview_png is not None:
+                from .body.rig import Rig
+                from .reconstruct import _fitter
+                from .reconstruct.preview import render_side_by_side
+
+                body = _fitter(smplx_path).body
+                render_side_by_side(source, motion, report, Rig.from_body(body, motion.betas).rest_joints,
+                                    preview_png)
+        except (ReconstructError, MotionFileError, BodyModelError) as exc:
+            _fail(str(exc))
+    t = report["timings"]
+    console.print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps; "
+                  f"kept frames {report['trimmed'][0]}-{report['trimmed'][1] - 1} of {report['frames_in']})")
+    console.print(f"hands found: left {report['left_hand_found']:.0%}, right {report['right_hand_found']:.0%} "
+                  f"of frames; reprojection error {report['reprojection_px']:.1f} px")
+    console.print("time: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in t.items()))
+    if save_landmarks is not None:
+        console.print(f"wrote {save_landmarks}")
+    if preview_png is not None:
+        console.print(f"wrote {preview_png}")
+
+
 def main() -> None:
     try:
         app()

@@ -57,7 +57,8 @@ def first_progress(backend, req_id: int, timeout: float = 30.0) -> list[dict]:
 def test_handshake_and_capabilities(backend):
     backend.start()
     assert backend.alive and backend.server.startswith("signforge ")
-    assert backend.capabilities == ["ping", "generate", "body", "load_motion", "save_motion", "shutdown"]
+    assert backend.capabilities == ["ping", "generate", "body", "load_motion", "save_motion", "reconstruct",
+                                    "shutdown"]
     assert backend.wait(backend.submit("ping"), timeout=10) == P.result(1, {"pong": True})
 
 
@@ -125,10 +126,10 @@ def test_invalid_params_name_the_parameter(backend, tmp_path):
         assert words in ends[req_id]["message"], (method, ends[req_id])
 
 
-def test_reconstruct_is_unsupported_until_it_is_installed(backend, tmp_path):
+def test_reconstruct_refuses_a_missing_file_and_writes_nothing(backend, tmp_path):
     end = backend.wait(backend.submit("reconstruct", {"path": str(tmp_path / "v.mp4"), "out": str(tmp_path / "o.npz")}))
-    assert end == P.error(end["id"], P.UNSUPPORTED, "video reconstruction is not installed in this backend "
-                                                    "(it lands with the reconstruction issue)")
+    assert end["type"] == "error" and end["code"] == P.INVALID_PARAMS and "no such file" in end["message"], end
+    assert not (tmp_path / "o.npz").exists()
 
 
 def test_body_file_builds_a_skinned_armature(backend, tmp_path):
@@ -272,7 +273,8 @@ def test_in_process_backend_generates(signforge_cache, tmp_path):
         assert end["type"] == "result", end
         assert load_motion(end["result"]["motions"][0]).num_frames == 20
         assert progress and all(m["type"] == "progress" for m in progress)
-        assert b.capabilities == ["ping", "generate", "body", "load_motion", "save_motion", "shutdown"]
+        assert b.capabilities == ["ping", "generate", "body", "load_motion", "save_motion", "reconstruct",
+                                  "shutdown"]
         bad = b.wait(b.submit("ping", {"x": 1}))
         assert bad["code"] == P.INVALID_PARAMS and "'x'" in bad["message"]
         long = b.submit("generate", {"prompt": "hello", "frames": 60, "steps": 100, "out_dir": str(tmp_path / "c")})

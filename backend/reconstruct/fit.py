@@ -140,7 +140,7 @@ class Fitter:
         m = body.model
         self.body = body
         self.iters_hand, self.iters_body = iters_hand, iters_body
-        self.aim_start = True
+        self.aim_start = False   # aiming the thumb per frame from noisy points lands frames in different basins
         self.hand_smooth = 50.0   # per-frame landmark noise is large against 2-3 cm finger bones
         vt = m.v_template.detach().double().numpy()
         sd = m.shapedirs.detach().double().numpy()[..., :10]
@@ -222,9 +222,14 @@ class Fitter:
         return torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), fingers], 1)
 
     # ---------------------------------------------------------------- stage 1: hands
-    def fit_hand(self, side: str, obs: np.ndarray, betas=None) -> np.ndarray:
-        """(n, 21, 3) pixel landmarks of one hand (all found) -> (n, 15, 3) SMPL-X hand pose."""
+    def fit_hand(self, side: str, obs: np.ndarray, betas=None, found: np.ndarray | None = None) -> np.ndarray:
+        """(n, 21, 3) pixel landmarks of one hand -> (n, 15, 3) SMPL-X hand pose. Frames
+        where ``found`` is False (NaN landmarks) have no data term: the smoothness term
+        carries the fingers across them."""
         n = len(obs)
+        found = np.isfinite(obs[:, :, 0]).all(1) if found is None else np.asarray(found, bool)
+        obs = np.where(found[:, None, None], obs, 0.0)
+        weight = _t(found.astype(np.float32))
         hr = self._hand_rest(side, np.zeros(10) if betas is None else betas)
         p = _to_smplx_axes(obs.astype(np.float64))
         p = p - p[:, :1]
@@ -246,7 +251,7 @@ class Fitter:
             rot = R.axis_angle_to_matrix(aa.reshape(-1, 3)).reshape(n, 5, 3, 3, 3)
             pts = self.hand_points(rot, hr)
             local = pts @ frame_m                                   # (n, 21, 3) in the palm frame
-            data = ((local - target) ** 2).sum(-1)[:, 1:].mean()
+            data = (((local - target) ** 2).sum(-1)[:, 1:].mean(-1) * weight).sum() / weight.sum().clamp_min(1)
             loss = data / 1e-4 + _finger_prior(aa, flex, hinge) + self.hand_smooth * _smooth_loss(aa.reshape(n, -1))
             loss.backward()
             opt.step()
@@ -271,8 +276,7 @@ class Fitter:
         hand_pose = {s: np.zeros((T, 15, 3), np.float32) for s in ("left", "right")}
         for side in ("left", "right"):
             if found[side].any():
-                obs = (lm.left if side == "left" else lm.right)[found[side]]
-                hand_pose[side][found[side]] = self.fit_hand(side, obs)
+                hand_pose[side] = self.fit_hand(side, lm.left if side == "left" else lm.right, found=found[side])
         t1 = time.perf_counter()
         if progress:
             progress(1, 3)
@@ -285,7 +289,8 @@ class Fitter:
             wrist = J[f"{side}_wrist"]
             poses[:, sl] = hand_pose[side]
             block = np.concatenate([poses[:, sl], poses[:, wrist:wrist + 1]], 1)
-            filled, state[side] = fill_gaps(block, found[side])
+            # short gaps already hold the smooth fits' interpolation; long ones are held
+            filled, state[side] = fill_gaps(block, found[side], interpolate=False)
             poses[:, sl], poses[:, wrist] = filled[:, :15], filled[:, 15]
         poses[:, J["jaw"]] = jaw_from_face(lm.face)
         proj, err = self._reprojection(lm, poses, betas, cam, found)
@@ -349,6 +354,8 @@ class Fitter:
         opt = torch.optim.Adam([{"params": [aa], "lr": 0.03}, {"params": [betas], "lr": 0.05},
                                 {"params": [log_s], "lr": 0.01}, {"params": [txy], "lr": 2.0}])
         zw = torch.tensor([1.0, 1.0, depth_w])
+        # without metric 3D (world landmarks) the shape is barely observable: keep it near the mean
+        beta_w = 0.02 if depth_w >= 1.0 else 0.5
         for it in range(self.iters_body):
             opt.zero_grad()
             out = self._forward(aa, betas, hand_rot)
@@ -373,13 +380,13 @@ class Fitter:
                 uvh = torch.stack([s * hp[..., 0], -s * hp[..., 1]], -1) + txy[:, None]
                 d2 = _gmof((((uvh - obs2) / scale_px) ** 2).sum(-1), 0.2).mean(-1)
                 lh = lh + ((d3 / 1e-4 + d2 / 1e-3) * ok).sum() / ok.sum()
-            prior = _body_prior(aa) + 0.02 * (betas ** 2).sum()
+            prior = _body_prior(aa) + beta_w * (betas ** 2).sum()
             smooth = _smooth_loss(aa.reshape(T, -1)) * 20 + _smooth_loss(txy / scale_px) * 1e3
             loss = l3 + l2 + lh + prior + smooth
             loss.backward()
             opt.step()
             with torch.no_grad():
-                betas.clamp_(-3, 3)
+                betas.clamp_(-2.5, 2.5)
         poses = np.zeros((T, NUM_JOINTS, 3), np.float32)
         poses[:, UPPER_IDX] = aa.detach().numpy()
         cam = (float(log_s.detach().exp()), txy.detach().numpy())
@@ -527,11 +534,12 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def fill_gaps(block: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP):
+def fill_gaps(block: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP, interpolate: bool = True):
     """Rotations (T, K, 3) known where ``found``: gaps of up to ``max_gap`` frames between
-    two found frames are slerped; longer gaps (and the ends) hold the nearest earlier found
-    pose (the first found one before it starts). Returns (filled, state) with state 2 found,
-    1 interpolated, 0 held/absent."""
+    two found frames are slerped (or, with ``interpolate=False``, keep the values already
+    there, such as a smooth fit's); longer gaps (and the ends) hold the nearest earlier
+    found pose (the first found one before it starts). Returns (filled, state) with state
+    2 found, 1 interpolated, 0 held/absent."""
     out = np.asarray(block, np.float64).copy()
     T = len(out)
     state = np.where(found, 2, 0).astype(np.int8)
@@ -541,11 +549,13 @@ def fill_gaps(block: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP):
     q = R.np_axis_angle_to_quaternion(out)
     for a, b in runs(~found):
         if a > 0 and b < T and b - a <= max_gap:
+            state[a:b] = 1
+            if not interpolate:
+                continue
             w = ((np.arange(a, b) - (a - 1)) / (b - (a - 1)))[:, None, None]
             qq = R.np_quaternion_slerp(np.broadcast_to(q[a - 1], (b - a,) + q.shape[1:]),
                                        np.broadcast_to(q[b], (b - a,) + q.shape[1:]), w)
             out[a:b] = R.np_quaternion_to_axis_angle(qq)
-            state[a:b] = 1
         else:
             out[a:b] = out[a - 1] if a > 0 else out[b]
     return out, state

@@ -1,0 +1,263 @@
+"""Video or pose-format ``.pose`` file -> SMPL-X ``Motion``, offline on a CPU.
+
+``reconstruct(path, ...)``: landmarks (MediaPipe Holistic over a video's frames, or read
+from a ``.pose`` file), quality checks (no body, no hand ever found -> ReconstructError),
+the batched SMPL-X fit (``fit.Fitter``), missing hands interpolated up to ten frames and
+held beyond (flagged), idle lead-in and tail-out trimmed by hand motion energy, optional
+SignAvatar denoising, and per-frame confidence. Nothing is written unless everything
+succeeded. MediaPipe's left/right are the signer's own and the camera is taken not to
+mirror (see ``fit``). torch, smplx, mediapipe, opencv; never bpy.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..io.pose import LandmarkError, Landmarks, read_pose, write_pose
+from ..motion import Motion
+from .fit import MAX_GAP, Fitter, runs
+from .video import VIDEO_SUFFIXES, VideoError, extract_video
+
+__all__ = ["reconstruct", "ReconstructError", "load_landmarks", "VIDEO_SUFFIXES"]
+
+POSE_SUFFIX = ".pose"
+HAND_CONF = {2: 1.0, 1: 0.6, 0: 0.2}     # found / interpolated / held, per hand and frame
+
+
+class ReconstructError(ValueError):
+    """Input that cannot be reconstructed; the message says why."""
+
+
+def load_landmarks(path: str | os.PathLike, start: float | None = None, end: float | None = None,
+                   progress: Callable[[int, int], None] | None = None, timings: dict | None = None) -> Landmarks:
+    """Landmarks of a video or a .pose file, limited to [start, end] seconds."""
+    path = Path(path)
+    if not path.exists():
+        raise ReconstructError(f"{path}: no such file")
+    if path.is_dir():
+        raise ReconstructError(f"{path}: is a folder, not a video or .pose file")
+    if start is not None and end is not None and end <= start:
+        raise ReconstructError(f"the end ({end} s) must come after the start ({start} s)")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == POSE_SUFFIX:
+            lm = read_pose(path)
+            keep = np.ones(lm.num_frames, bool)
+            if start is not None:
+                keep &= lm.times >= start - 1e-6
+            if end is not None:
+                keep &= lm.times <= end + 1e-6
+            if not keep.any():
+                raise ReconstructError(f"{path}: no frame in [{start or 0}, {end if end is not None else 'end'}] s "
+                                       f"(the file lasts {lm.times[-1]:.2f} s)")
+            idx = np.flatnonzero(keep)
+            lm = lm.cut(int(idx[0]), int(idx[-1]) + 1)
+            lm.times = lm.times - lm.times[0]
+            return lm
+        if suffix not in VIDEO_SUFFIXES:
+            raise ReconstructError(f"{path}: unknown kind of file {suffix or '(no extension)'!r}; give a video "
+                                   f"({', '.join(VIDEO_SUFFIXES)}) or a pose-format .pose file")
+        return extract_video(path, start, end, progress=progress, timings=timings)
+    except (LandmarkError, VideoError) as exc:
+        raise ReconstructError(str(exc)) from None
+
+
+def _uniform(lm: Landmarks) -> Landmarks:
+    """Landmarks on an even time grid at ``lm.fps`` (variable frame rate videos): points are
+    interpolated between the two nearest frames; a hand counts as found only when both are."""
+    t = lm.times
+    if len(t) < 3:
+        return lm
+    dt = np.diff(t)
+    step = 1.0 / lm.fps
+    if np.abs(dt - step).max() < 0.25 * step:
+        return lm
+    grid = np.arange(0.0, t[-1] + 1e-9, step)
+    hi = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
+    lo = hi - 1
+    a = ((grid - t[lo]) / np.maximum(t[hi] - t[lo], 1e-9)).clip(0, 1)
+
+    def lerp(x):
+        w = a.reshape((-1,) + (1,) * (x.ndim - 1))
+        return ((1 - w) * x[lo] + w * x[hi]).astype(np.float32)
+
+    world = None if lm.world is None else lerp(lm.world)
+    return Landmarks(lerp(lm.pose), lerp(lm.pose_conf), lerp(lm.left), lerp(lm.right), lerp(lm.face), world,
+                     lm.width, lm.height, grid, lm.fps)
+
+
+def _check(lm: Landmarks, path: Path) -> None:
+    sh = lm.pose[:, 11:13, 0]
+    if not np.isfinite(sh).all(1).any():
+        raise ReconstructError(f"{path}: no person found: MediaPipe never saw the signer's shoulders "
+                               f"in {lm.num_frames} frames")
+    if not (lm.hand_found("left").any() or lm.hand_found("right").any()):
+        raise ReconstructError(f"{path}: no hand is ever found in {lm.num_frames} frames; a sign needs at "
+                               f"least one visible hand (check lighting, framing and that the hands are in view)")
+
+
+def hand_energy(lm: Landmarks) -> np.ndarray:
+    """(T,) hand motion energy: speed of both hands' landmarks (wrists from the body when a
+    hand is missing), in shoulder widths per second, lightly smoothed."""
+    sw = np.linalg.norm(lm.pose[:, 11, :2] - lm.pose[:, 12, :2], axis=-1)
+    scale = float(np.nanmedian(sw)) if np.isfinite(sw).any() else float(lm.width) / 4
+    tracks = []
+    for side, wrist in (("left", 15), ("right", 16)):
+        h = (lm.left if side == "left" else lm.right)[..., :2]
+        pts = np.where(np.isfinite(h), h, lm.pose[:, wrist:wrist + 1, :2])
+        tracks.append(pts)
+    pts = np.concatenate(tracks, 1) / max(scale, 1e-6)
+    v = np.zeros(len(pts))
+    if len(pts) > 1:
+        d = np.linalg.norm(np.diff(pts, axis=0), axis=-1)
+        d = np.nanmean(np.where(np.isfinite(d), d, np.nan), axis=1) if np.isfinite(d).any() else np.zeros(len(d))
+        v[1:] = np.nan_to_num(d) * lm.fps
+        v[0] = v[1]
+    k = np.array([1, 2, 3, 2, 1], float)
+    return np.convolve(np.pad(v, 2, mode="edge"), k / k.sum(), mode="valid")
+
+
+def trim_range(energy: np.ndarray, fps: float, share: float = 0.15, margin_s: float = 0.1,
+               min_frames: int = 8) -> tuple[int, int]:
+    """[start, end) without idle lead-in and tail-out: frames whose energy stays under
+    ``share`` of the clip's 90th percentile at either end go, keeping ``margin_s`` around."""
+    t = len(energy)
+    if t <= min_frames:
+        return 0, t
+    level = share * float(np.percentile(energy, 90))
+    active = np.flatnonzero(energy > level)
+    if level <= 0 or not len(active):
+        return 0, t
+    margin = int(round(margin_s * fps))
+    a, b = max(0, active[0] - margin), min(t, active[-1] + 1 + margin)
+    if b - a < min_frames:
+        grow = min_frames - (b - a)
+        a, b = max(0, a - grow // 2), min(t, b + grow - grow // 2)
+    return int(a), int(b)
+
+
+def _ranges(mask: np.ndarray) -> str:
+    return ",".join(f"{a}-{b - 1}" for a, b in runs(mask)) or "none"
+
+
+_FITTERS: dict[str, Fitter] = {}
+
+
+def _fitter(smplx) -> Fitter:
+    from ..body.model import Body, resolve_model_file
+
+    model_file = resolve_model_file(smplx)
+    key = "mannequin" if model_file is None else str(model_file)
+    if key not in _FITTERS:
+        _FITTERS[key] = Fitter(Body.load(model_file))
+    return _FITTERS[key]
+
+
+def reconstruct(path: str | os.PathLike, start: float | None = None, end: float | None = None,
+                denoise: str | bool | None = None, progress: Callable[[int, int], None] | None = None,
+                fps: float | None = None, gloss: str | None = None, save_landmarks: str | os.PathLike | None = None,
+                smplx: str | os.PathLike | None = None, trim: bool = True, report: dict | None = None) -> Motion:
+    """SMPL-X motion of the signer in a video or .pose file.
+
+    ``start``/``end`` (seconds) limit the input; ``denoise`` is None/False or "signavatar"
+    (True means "signavatar", as the Blender add-on sends it); ``progress(done, total)``
+    is called as frames are read and as fitting advances (an exception from it stops the
+    work); ``fps`` resamples the result; ``gloss`` becomes the motion's text;
+    ``save_landmarks`` writes the landmarks as a .pose file (only when all succeeded);
+    ``smplx`` picks the body (default: $SIGNFORGE_SMPLX or the mannequin); ``trim`` cuts
+    idle lead-in and tail-out; ``report`` (a dict) receives hand shares, reprojection
+    error, trimmed range and per-stage times. Raises ReconstructError (a ValueError).
+    """
+    path = Path(path)
+    if denoise is True:
+        denoise = "signavatar"
+    if denoise in (False, "", "none"):
+        denoise = None
+    if denoise not in (None, "signavatar"):
+        raise ReconstructError(f"unknown denoiser {denoise!r}; the one available is 'signavatar'")
+    if fps is not None and not (0 < float(fps) <= 1000):
+        raise ReconstructError(f"fps must be in (0, 1000]; got {fps}")
+    start = None if start in (None, 0, 0.0) else float(start)
+    end = None if end is None else float(end)
+    timings: dict = {}
+    t0 = time.perf_counter()
+    is_video = path.suffix.lower() != POSE_SUFFIX
+    # frames are most of the work for a video: they get 80% of the progress, the fit the rest
+    def read_progress(done, total):
+        if progress is not None:
+            progress(int(800 * done / max(total, 1)), 1000)
+
+    lm = load_landmarks(path, start, end, progress=read_progress if is_video else None, timings=timings)
+    t1 = time.perf_counter()
+    if not is_video:
+        timings["landmarks_s"] = t1 - t0
+    _check(lm, path)
+    lm_fit = _uniform(lm)
+    base = 800 if is_video else 0
+
+    def fit_progress(done, total):
+        if progress is not None:
+            progress(base + int((1000 - base) * 0.9 * done / max(total, 1)), 1000)
+
+    try:
+        fitter = _fitter(smplx)
+    except ValueError as exc:
+        raise ReconstructError(str(exc)) from None
+    result = fitter.fit(lm_fit, progress=fit_progress)
+    timings.update(result.timings)
+    t2 = time.perf_counter()
+    T = lm_fit.num_frames
+    hand_state = result.hand_state
+    conf_hands = np.stack([np.vectorize(HAND_CONF.get)(hand_state[s]) for s in ("left", "right")]).mean(0)
+    body_vis = np.nan_to_num(lm_fit.pose_conf[:, 11:17]).mean(1).clip(0, 1)
+    confidence = (conf_hands * (0.5 + 0.5 * body_vis)).astype(np.float32).clip(0, 1)
+    a, b = (0, T)
+    if trim:
+        a, b = trim_range(hand_energy(lm_fit), lm_fit.fps)
+    share = {s: float(lm.hand_found(s).mean()) for s in ("left", "right")}
+    prov = {
+        "source": "signforge-reconstruct",
+        "input": path.name,
+        "body": fitter.body.source if fitter.body.source == "mannequin" else Path(fitter.body.source).name,
+        "landmarks": "mediapipe-holistic-0.10.21" if is_video else "pose-format",
+        "camera": "unmirrored: MediaPipe LEFT = signer's left = SMPL-X left",
+        "left_hand_found": f"{share['left']:.3f}",
+        "right_hand_found": f"{share['right']:.3f}",
+        "left_hand_held_frames": _ranges(hand_state["left"][a:b] == 0),
+        "right_hand_held_frames": _ranges(hand_state["right"][a:b] == 0),
+        "max_interpolated_gap": str(MAX_GAP),
+        "reprojection_px": f"{result.reprojection_px:.2f}",
+        "trimmed": f"{a}-{b - 1} of {T}",
+    }
+    motion = Motion(result.poses[a:b], np.zeros((b - a, 3)), np.zeros((b - a, 10)), lm_fit.fps,
+                    betas=result.betas, text=gloss or "", provenance=prov, confidence=confidence[a:b])
+    if denoise == "signavatar":
+        from .denoise import signavatar_denoise
+
+        motion = signavatar_denoise(motion, gloss or "")
+    t3 = time.perf_counter()
+    timings["denoise_s"] = t3 - t2 if denoise else 0.0
+    if fps is not None and abs(float(fps) - motion.fps) > 1e-9:
+        src_fps = motion.fps
+        motion = motion.resample(float(fps))
+        src = np.clip(np.round(np.arange(motion.num_frames) * src_fps / motion.fps).astype(int), 0, b - a - 1)
+        prov = dict(motion.provenance)
+        for side in ("left", "right"):   # held ranges in the resampled motion's frames
+            prov[f"{side}_hand_held_frames"] = _ranges(hand_state[side][a:b][src] == 0)
+        motion = motion.with_(provenance=prov)
+    if save_landmarks is not None:
+        write_pose(lm, save_landmarks)
+    if progress is not None:
+        progress(1000, 1000)
+    timings["total_s"] = time.perf_counter() - t0
+    if report is not None:
+        report.update({"frames_in": lm.num_frames, "frames_out": motion.num_frames, "fps": motion.fps,
+                       "left_hand_found": share["left"], "right_hand_found": share["right"],
+                       "reprojection_px": result.reprojection_px, "trimmed": (a, b),
+                       "width": lm.width, "height": lm.height, "timings": timings,
+                       "projected": result.projected, "landmarks": lm_fit})
+    return motion

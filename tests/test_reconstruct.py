@@ -1,0 +1,217 @@
+"""Video / .pose -> SMPL-X reconstruction: .pose files, video reading and its failures, the
+fitter against known truth, gap filling, trimming, and the command line end to end.
+
+Real MediaPipe, OpenCV, smplx and subprocesses throughout; the shared clip and .pose file
+are read from ../shared/data (the workspace's copy when this clone lives elsewhere).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend.data.lexicon import resolve_lexicon_path
+
+REPO = Path(__file__).resolve().parents[1]
+# The clip sits beside the lexicon in the shared data folder (same fallbacks as the lexicon).
+VIDEO_DIR = resolve_lexicon_path().parent.parent / "video"
+CLIP = VIDEO_DIR / "test_video.mp4"
+POSE = VIDEO_DIR / "mediapipe.pose"
+needs_clip = pytest.mark.skipif(not CLIP.exists(), reason=f"{CLIP} not found")
+needs_pose = pytest.mark.skipif(not POSE.exists(), reason=f"{POSE} not found")
+needs_lexicon = pytest.mark.skipif(not resolve_lexicon_path().exists(), reason="ASL-LEX 2.0 not found")
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in frames:
+        out.write(f)
+    out.release()
+    return path
+
+
+# ------------------------------------------------------------------------------ .pose files
+@needs_pose
+def test_pose_file_reads_reduced_layout_and_round_trips_through_pose_format(tmp_path):
+    from pose_format import Pose
+
+    from backend.io.pose import read_pose, write_pose
+
+    lm = read_pose(POSE)
+    assert (lm.num_frames, lm.width, lm.height, lm.fps) == (170, 1250, 1250, 24.0)
+    assert lm.hand_found("left").mean() == 0.0 and 0.8 < lm.hand_found("right").mean() < 0.9
+    assert np.isfinite(lm.pose[:, 11:17]).all()            # shoulders, elbows, wrists
+    assert np.isnan(lm.pose[:, 0]).all()                   # the reduced file has no nose
+    path = write_pose(lm, tmp_path / "out.pose")
+    pose = Pose.read(path.read_bytes())                     # pose-format itself reads it
+    assert [(c.name, len(c.points)) for c in pose.header.components] == [
+        ("POSE_LANDMARKS", 33), ("FACE_LANDMARKS", 468), ("LEFT_HAND_LANDMARKS", 21),
+        ("RIGHT_HAND_LANDMARKS", 21), ("POSE_WORLD_LANDMARKS", 33)]
+    back = read_pose(path)
+    found = lm.hand_found("right")
+    assert (back.hand_found("right") == found).all()
+    np.testing.assert_allclose(back.right[found], lm.right[found], atol=1e-3)
+    np.testing.assert_allclose(back.pose[:, 11:17], lm.pose[:, 11:17], atol=0.1)
+
+
+def test_pose_file_with_an_unexpected_layout_names_what_is_missing(tmp_path):
+    from pose_format import Pose
+    from pose_format.numpy.pose_body import NumPyPoseBody
+    from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
+
+    from backend.io.pose import HAND_POINTS, LandmarkError, read_pose
+
+    comps = [PoseHeaderComponent(name="LEFT_HAND_LANDMARKS", points=list(HAND_POINTS), limbs=[], colors=[(0, 0, 0)],
+                                 point_format="XYZC")]
+    header = PoseHeader(0.2, PoseHeaderDimensions(100, 100, 1), comps)
+    body = NumPyPoseBody(25, np.zeros((3, 1, 21, 3), np.float32), np.ones((3, 1, 21), np.float32))
+    with open(tmp_path / "hands.pose", "wb") as fh:
+        Pose(header, body).write(fh)
+    with pytest.raises(LandmarkError, match="missing component.*POSE_LANDMARKS.*RIGHT_HAND_LANDMARKS"):
+        read_pose(tmp_path / "hands.pose")
+    (tmp_path / "junk.pose").write_bytes(b"\x00\x01 not a pose file" * 10)
+    with pytest.raises(LandmarkError, match="not a readable pose-format file"):
+        read_pose(tmp_path / "junk.pose")
+
+
+# ------------------------------------------------------------------------------ video input
+def test_bad_videos_get_clear_errors(tmp_path):
+    from backend.reconstruct import ReconstructError, load_landmarks
+
+    (tmp_path / "notes.mp4").write_text("this is not a video\n" * 50)
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "clip.txt").write_text("x")
+    cases = [("notes.mp4", "not a video OpenCV can open"), ("empty.mp4", "empty"),
+             ("clip.txt", "unknown kind of file"), ("missing.mp4", "no such file")]
+    if CLIP.exists():   # a truncated copy of the real clip: the header survives, the frames do not
+        (tmp_path / "cut.mp4").write_bytes(CLIP.read_bytes()[:3000])
+        cases.append(("cut.mp4", "not a video OpenCV can open|no frame could be decoded"))
+    for name, words in cases:
+        with pytest.raises(ReconstructError, match=words):
+            load_landmarks(tmp_path / name)
+
+
+def test_no_person_is_refused_and_large_frames_are_downscaled(tmp_path):
+    from backend.reconstruct import ReconstructError, reconstruct
+    from backend.reconstruct.video import MAX_SIDE, extract_video
+
+    frames = [np.full((1200, 1600, 3), 90 + 10 * i, np.uint8) for i in range(3)]
+    path = _write_video(tmp_path / "wall.mp4", frames)
+    lm = extract_video(path)
+    assert (lm.width, lm.height) == (MAX_SIDE, 960) and lm.num_frames == 3
+    assert np.isnan(lm.pose).all() and not lm.hand_found("left").any()
+    with pytest.raises(ReconstructError, match="no person found"):
+        reconstruct(path, save_landmarks=tmp_path / "wall.pose")
+    assert not (tmp_path / "wall.pose").exists()            # nothing half-written
+
+
+@needs_clip
+def test_real_clip_streams_with_real_timestamps():
+    from backend.reconstruct.video import extract_video, probe
+
+    info = probe(CLIP)
+    assert (info["width"], info["height"], info["frames"]) == (540, 720, 58)
+    progress = []
+    lm = extract_video(CLIP, start=0.5, end=0.9, progress=lambda d, t: progress.append((d, t)))
+    assert 11 <= lm.num_frames <= 14 and lm.times[0] == 0.0
+    assert np.allclose(np.diff(lm.times), 1 / 29.9167, atol=2e-3)
+    assert abs(lm.fps - 29.9167) < 0.05 and progress[-1][0] == lm.num_frames
+    assert np.isfinite(lm.pose[:, 11:17, :2]).all() and lm.world is not None
+    assert lm.hand_found("right").any() and not lm.hand_found("left").any()
+
+
+# ------------------------------------------------------------------------------ fitting
+def test_short_gaps_are_interpolated_and_long_ones_held_and_flagged():
+    from backend.reconstruct.fit import fill_gaps
+
+    t = 40
+    angle = np.linspace(0, 1.0, t)
+    block = np.zeros((t, 1, 3))
+    block[:, 0, 2] = angle
+    found = np.ones(t, bool)
+    found[5:10] = False       # 5 frames: interpolated
+    found[20:35] = False      # 15 frames: held at frame 19
+    filled, state = fill_gaps(block * found[:, None, None], found)
+    np.testing.assert_allclose(filled[5:10, 0, 2], angle[5:10], atol=1e-6)
+    np.testing.assert_allclose(filled[20:35, 0, 2], angle[19], atol=1e-6)
+    assert (state[5:10] == 1).all() and (state[20:35] == 0).all() and (state[found] == 2).all()
+
+
+def test_trimming_drops_idle_ends_by_hand_energy():
+    from backend.reconstruct import trim_range
+
+    energy = np.concatenate([np.full(20, 0.01), np.linspace(0.5, 2.0, 30), np.full(15, 0.02)])
+    a, b = trim_range(energy, fps=30.0)
+    assert 16 <= a <= 20 and 50 <= b <= 54
+
+
+@pytest.fixture(scope="module")
+def fitter(body):
+    from backend.reconstruct.fit import Fitter
+
+    return Fitter(body)
+
+
+@needs_lexicon
+def test_fitter_recovers_synthesized_signs(body, fitter):
+    """Factory signs -> FK -> MediaPipe-layout landmarks with 5 mm noise and dropped hand
+    frames -> fit: finger joint angles within 8 degrees on average, wrists within 2 cm.
+    (benchmarks/run.py --suite reconstruct measures the same on 50 signs.)"""
+    from backend.data.lexicon import read_lexicon
+    from backend.data.synth import Synthesizer
+    from backend.motion import Motion
+    from backend.reconstruct.synthetic import finger_angle_error, landmarks_from_motion, wrist_error
+
+    lex = read_lexicon()
+    synth = Synthesizer(body)
+    finger, wrist, n = [], [], 0
+    for i in np.random.default_rng(21).permutation(len(lex.entries)):
+        try:
+            truth, _ = synth.synthesize(lex.entries[i], int(i))
+        except ValueError:
+            continue
+        lm, dropped = landmarks_from_motion(body, truth, noise=0.005, drop=0.2, rng=np.random.default_rng(int(i)))
+        assert dropped["left"].any() and dropped["right"].any()
+        res = fitter.fit(lm)
+        fit = Motion(res.poses, np.zeros((len(res.poses), 3)), np.zeros((len(res.poses), 10)), truth.fps,
+                     betas=res.betas)
+        finger.append(np.degrees(finger_angle_error(truth.poses, res.poses)).mean())
+        wrist.append(wrist_error(body, truth, fit).mean())
+        n += 1
+        if n == 3:
+            break
+    assert np.mean(finger) <= 8.0, finger
+    assert np.mean(wrist) <= 0.02, wrist
+
+
+# ------------------------------------------------------------------------------ end to end
+@needs_pose
+def test_cli_reconstructs_a_pose_file_with_landmarks_and_confidence(tmp_path):
+    from pose_format import Pose
+
+    from backend.io import load_motion
+
+    out, lms = tmp_path / "sign.npz", tmp_path / "sign.pose"
+    cmd = [sys.executable, "-m", "backend.cli", "reconstruct", str(POSE), "-o", str(out), "--gloss", "TEST",
+           "--save-landmarks", str(lms), "--start", "3", "--end", "4.5", "--fps", "25"]
+    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr
+    said = " ".join(run.stdout.split())
+    assert "hands found: left 0%, right 100%" in said and "reprojection error" in said
+    motion = load_motion(out)
+    assert motion.fps == 25.0 and motion.text == "TEST" and 10 <= motion.num_frames <= 40
+    assert motion.confidence is not None and motion.confidence.shape == (motion.num_frames,)
+    assert motion.provenance["left_hand_held_frames"] == f"0-{motion.num_frames - 1}"
+    assert float(motion.provenance["reprojection_px"]) < 40
+    assert np.abs(motion.poses[:, 40:55]).max() > 0.2         # the right hand's fingers moved
+    assert Pose.read(lms.read_bytes()).body.data.shape[0] == 37   # 3.0 .. 4.5 s at 24 fps
+    bad = subprocess.run([sys.executable, "-m", "backend.cli", "reconstruct", str(tmp_path / "nothing.mp4"),
+                          "-o", str(tmp_path / "bad.npz")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no such file" in " ".join(bad.stderr.split())   # rich wraps lines
+    assert not (tmp_path / "bad.npz").exists()
