@@ -57,6 +57,20 @@ class Rig:
         turned = rot @ self.site_offsets.reshape(len(self.site_offsets), -1).T  # (T, a, S)
         return self.site_weights @ pos + turned.transpose(0, 2, 1)
 
+    def vertices(self, body, pose: np.ndarray) -> np.ndarray:
+        """(V, 3) mesh vertices for one (55, 3) pose, by linear blend skinning in numpy.
+
+        Like the sites, pose-corrective blend shapes are left out (millimetres); this costs a
+        few milliseconds where ``Body.pose`` (smplx, torch) costs a hundred.
+        """
+        mesh = _mesh(body)
+        verts = mesh["v_template"] + mesh["shapedirs"] @ self.betas
+        glob, pos = forward(np.asarray(pose, float)[None], self.rest_joints)
+        # vertex = sum_j w_j (G_j (v - J_j) + p_j)
+        trans = pos[0] - np.einsum("jab,jb->ja", glob[0], self.rest_joints)        # (55, 3)
+        rot = mesh["weights"] @ glob[0].reshape(NUM_JOINTS, 9)                     # (V, 9)
+        return np.einsum("vab,vb->va", rot.reshape(-1, 3, 3), verts) + mesh["weights"] @ trans
+
     def site(self, name: str) -> int:
         return SITE_INDEX[name]
 
@@ -97,6 +111,21 @@ def forward(poses: np.ndarray, rest_joints: np.ndarray) -> tuple[np.ndarray, np.
 
 _SKINS: dict[int, dict] = {}
 _RIGS: dict[tuple, "Rig"] = {}   # (body, betas) -> rig: synthesis and cues reuse one signer's rig
+
+
+_MESHES: dict[int, dict] = {}
+
+
+def _mesh(body) -> dict:
+    """The whole mesh's template, shape directions and skinning weights in numpy (cached)."""
+    key = id(body)
+    if key not in _MESHES:
+        m = body.model
+        shapedirs = m.shapedirs.detach().numpy().astype(float)
+        _MESHES[key] = {"v_template": m.v_template.detach().numpy().astype(float),
+                        "shapedirs": shapedirs,
+                        "weights": m.lbs_weights.detach().numpy().astype(float)}
+    return _MESHES[key]
 
 
 def _site_skin(body) -> dict:

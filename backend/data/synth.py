@@ -754,9 +754,7 @@ class _Build:
             from ..body.collide import BODY_PARTS, _vertex_normals
 
             body = self.body
-            rest = Motion(self.rest[None], np.zeros((1, 3)), np.zeros((1, NUM_EXPRESSION)), fps=FPS,
-                          betas=self.signer.betas.astype(np.float32))
-            verts = body.pose(rest).vertices[0].astype(np.float64)
+            verts = self.rig.vertices(body, self.rest)
             normals = _vertex_normals(verts, body.faces)
             owner = body.model.lbs_weights.numpy().argmax(1)
             keep = np.isin(owner, [J[n] for part in BODY_PARTS.values() for n in part])
