@@ -215,3 +215,32 @@ def test_cli_reconstructs_a_pose_file_with_landmarks_and_confidence(tmp_path):
                           "-o", str(tmp_path / "bad.npz")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no such file" in " ".join(bad.stderr.split())   # rich wraps lines
     assert not (tmp_path / "bad.npz").exists()
+
+
+@needs_pose
+def test_server_reconstructs_for_the_blender_add_on_with_signavatar_denoising(tmp_path, signforge_cache):
+    """The add-on's Video section sends path, start, end, denoise=true and out to a real
+    backend process; the answer names a motion file that loads, cleaned by SignAvatar."""
+    from blender_addon.core import protocol as P
+    from blender_addon.core.client import SubprocessBackend
+
+    from backend.io import load_motion
+
+    backend = SubprocessBackend(sys.executable, cwd=REPO)
+    try:
+        backend.start()
+        assert "reconstruct" in backend.capabilities
+        progress = []
+        out = tmp_path / "video.npz"
+        end = backend.wait(backend.submit("reconstruct", {"path": str(POSE), "start": 3.0, "end": 4.0,
+                                                          "denoise": True, "out": str(out)}),
+                           timeout=240, on_progress=progress.append)
+        assert end["type"] == "result", end
+        assert end["result"]["path"] == str(out) and progress
+        motion = load_motion(out)
+        assert motion.num_frames == end["result"]["frames"] and motion.provenance["denoise"].startswith("signavatar")
+        bad = backend.wait(backend.submit("reconstruct", {"path": str(REPO / "README.md"), "out": str(tmp_path / "x.npz")}))
+        assert bad["type"] == "error" and bad["code"] == P.INVALID_PARAMS and "unknown kind of file" in bad["message"]
+        assert not (tmp_path / "x.npz").exists()
+    finally:
+        backend.close()
