@@ -48,3 +48,19 @@ def test_learns_to_classify_three_signs():
     model.eval()
     test = protos[labels] + 0.3 * torch.randn(24, 16, 274, generator=g)
     assert (model(test).argmax(1) == labels).float().mean() > 0.9
+
+
+def test_a_feature_that_never_varied_in_training_is_not_amplified():
+    model = STGCN(STGCNConfig.named("small", classes=3))
+    x = torch.randn(4, 10, 274)
+    x[..., 0] = 0.5                       # constant in every training frame: running variance 0
+    model.norm.momentum = None            # running stats = this batch's exactly
+    model(x)
+    model.eval()
+    frames = x[:1, :, :264].reshape(-1, 264)
+    moved = frames.clone()
+    moved[:, 0] += 0.1
+    shift = (model.norm(moved) - model.norm(frames))[:, 0]
+    gamma = model.norm.weight[0].item()
+    # variance floor 1: the 0.1 move stays 0.1 (times the norm's scale), not 0.1 / sqrt(1e-5) = 32
+    assert torch.allclose(shift, torch.full_like(shift, 0.1 * gamma), atol=1e-5)

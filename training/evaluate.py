@@ -111,6 +111,7 @@ class Classifier:
         if meta["run"]["model"] != "stgcn":
             raise ValueError(f"{run_dir} holds a {meta['run']['model']} run, not an ST-GCN classifier")
         fields = dict(meta["model"], channels=tuple(meta["model"]["channels"]))
+        fields.setdefault("input_eps", 1e-5)   # runs from before the variance floor trained with 1e-5
         model = STGCN(STGCNConfig(**fields))
         model.load_state_dict(load_file(str(run_dir / "weights.safetensors")))
         with np.load(run_dir / "stats.npz", allow_pickle=False) as z:

@@ -48,6 +48,10 @@ class STGCNConfig(PresetConfig):
     temporal_kernel: int = 9
     dropout: float = 0.1
     classes: int = 103
+    # The frames arrive z-scored by the dataset's stats; the input norm's variance floor keeps
+    # a feature that never varies in the training set (var ~ 0) from being amplified ~300x
+    # (eps 1e-5) when a generator moves it slightly, which would make the judge score noise.
+    input_eps: float = 1.0
 
 
 class _Block(nn.Module):
@@ -73,7 +77,7 @@ class STGCN(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.register_buffer("adj", torch.tensor(feature_graph(), dtype=torch.float32))
-        self.norm = nn.BatchNorm1d(6 * NUM_NODES)
+        self.norm = nn.BatchNorm1d(6 * NUM_NODES, eps=cfg.input_eps)
         chans = (6,) + tuple(cfg.channels)
         self.blocks = nn.ModuleList(_Block(a, b, cfg.temporal_kernel, cfg.dropout) for a, b in zip(chans, chans[1:]))
         self.head = nn.Linear(chans[-1], cfg.classes)
