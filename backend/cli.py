@@ -241,7 +241,7 @@ def data_build_cmd(
     samples: int = typer.Option(1000, help="Number of main samples (word-set samples come on top)."),
     seed: int = typer.Option(0, help="Seed: the same seed gives the same dataset."),
     workers: int = typer.Option(2, help="Worker processes."),
-    shard_size: int = typer.Option(64, help="Samples per shard file."),
+    shard_size: int = typer.Option(128, help="Samples per shard file; each is synthesized as one batch."),
     texts: int = typer.Option(3, help="Free-text descriptions per sample."),
     assign: str = typer.Option("random", help="Variant assignment: random or retrieval."),
     retrieval_model: Optional[Path] = typer.Option(None, "--retrieval-model",

@@ -57,7 +57,7 @@ class BuildConfig:
     samples: int = 1000
     seed: int = 0
     workers: int = 2
-    shard_size: int = 64
+    shard_size: int = 128                   # samples per file, and per synthesis batch (bigger batches run faster)
     texts_per_sample: int = 3
     assign: str = "random"                  # random | retrieval
     unseen_fraction: float = 0.1
