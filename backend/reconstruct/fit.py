@@ -141,6 +141,7 @@ class Fitter:
         self.body = body
         self.iters_hand, self.iters_body = iters_hand, iters_body
         self.aim_start = False   # aiming the thumb per frame from noisy points lands frames in different basins
+        self.w2d = 2.5e-4          # 2D reprojection scale (smaller = stronger): the image outranks depth
         self.hand_smooth = 50.0   # per-frame landmark noise is large against 2-3 cm finger bones
         vt = m.v_template.detach().double().numpy()
         sd = m.shapedirs.detach().double().numpy()[..., :10]
@@ -366,7 +367,7 @@ class Fitter:
             s = log_s.exp()
             uv = torch.stack([s * pts3[..., 0], -s * pts3[..., 1]], -1) + txy[:, None]
             r2 = (((uv - t_px) / scale_px) ** 2).sum(-1)
-            l2 = (_gmof(r2, 0.2) * t_vis).sum() / t_vis.sum().clamp_min(1) / 1e-3
+            l2 = (_gmof(r2, 0.2) * t_vis).sum() / t_vis.sum().clamp_min(1) / self.w2d
             lh = 0.0
             for side in ("left", "right"):
                 obs2, obs3, ok = hand_t[side]
