@@ -66,7 +66,8 @@ def body_suite(frames: int, repeats: int) -> dict:
 
 
 def data_suite(samples: int, repeats: int) -> dict:
-    """The data factory: per-stage time per sample, and dataset-build throughput (2 workers).
+    """The data factory: per-stage time per sample (synthesis per shard-sized batch), and
+    dataset-build throughput (2 workers).
 
     Throughput is reported twice: over the whole build (with worker start-up) and at steady
     state, as the slope between a small and a large build run side by side.
@@ -75,26 +76,29 @@ def data_suite(samples: int, repeats: int) -> dict:
     from backend.data.synth import Signer
     from backend.data.text import texts_for
 
-    cfg = BuildConfig(out="-", samples=max(samples, 300), word_sets=())
+    cfg = BuildConfig(out="-", samples=max(samples, 3 * BuildConfig.shard_size), word_sets=())
     worker = ShardWorker(None, cfg)
     specs = plan(worker.lex, cfg)
-    for spec in specs[:50]:
-        worker.sample(spec)   # warm caches the way a long build does
+    batch = cfg.shard_size
+    worker.samples(specs[:batch])   # warm caches the way a long build does
     stages = {"synthesize": [], "features": [], "hms": [], "text": []}
-    for spec in specs[50:250]:
-        entry = worker.by_id[spec["entry"]]
-        signer = Signer.sample(spec["signer_seed"], left_handed=spec["left_handed"])
+    for start in range(batch, 3 * batch, batch):     # synthesis runs per shard, as one batch
+        chunk = specs[start:start + batch]
+        items = [(worker.by_id[s["entry"]], Signer.sample(s["signer_seed"], left_handed=s["left_handed"]))
+                 for s in chunk]
         t0 = time.perf_counter()
-        motion, truth = worker.synth.synthesize(entry, signer)
-        t1 = time.perf_counter()
-        motion.to_features()
-        t2 = time.perf_counter()
-        cues = worker.hms.measure(motion, truth.sign_frames)
-        t3 = time.perf_counter()
-        texts_for(entry, cues, "right", np.random.default_rng(0), 3, word=spec["word"])
-        t4 = time.perf_counter()
-        for k, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-            stages[k].append(dt)
+        signed = worker.synth.synthesize_many(items)
+        stages["synthesize"] += [(time.perf_counter() - t0) / len(chunk)] * len(chunk)
+        for spec, (entry, _), (motion, truth) in zip(chunk, items, signed):
+            t1 = time.perf_counter()
+            motion.to_features()
+            t2 = time.perf_counter()
+            cues = worker.hms.measure(motion, truth.sign_frames)
+            t3 = time.perf_counter()
+            texts_for(entry, cues, "right", np.random.default_rng(0), 3, word=spec["word"])
+            t4 = time.perf_counter()
+            for k, dt in zip(("features", "hms", "text"), (t2 - t1, t3 - t2, t4 - t3)):
+                stages[k].append(dt)
     results = {f"{k}_ms_per_sample": round(statistics.median(v) * 1000, 2) for k, v in stages.items()}
     for k, v in results.items():
         print(f"{k:32s} {v:8.2f}")
@@ -198,8 +202,10 @@ def generate_suite(repeats: int) -> dict:
     repeats = max(repeats, 5)
     prompt, frames, guidance = "the right hand, shaped as a fist with the thumb up, taps the chin twice", 50, 2.5
     results = {"frames": frames, "guidance": guidance, "threads": torch.get_num_threads()}
+    calls = iter(range(10 ** 6))   # a new prompt each call: the text encoder's cache never answers
     for steps in (100, 10):
-        seconds = _time(lambda: generate(prompt, frames=frames, steps=steps, guidance=guidance, seed=0), repeats)
+        seconds = _time(lambda: generate(f"{prompt}, {next(calls)} times", frames=frames, steps=steps,
+                                         guidance=guidance, seed=0), repeats)
         results[f"generate_{steps}_steps_s"] = round(seconds, 4)
         print(f"generate, {frames} frames, {steps:3d} steps, guidance {guidance}: {seconds * 1000:8.1f} ms")
     net = _RUNS[str(DEFAULT_RUNS["handmdm"].resolve())].model
@@ -216,18 +222,24 @@ def generate_suite(repeats: int) -> dict:
     with torch.inference_mode():
         def run(fn, g):
             return sample(fn, shape, schedule, cond, guidance=g, steps=100, generator=torch.Generator().manual_seed(0))
-        same = torch.allclose(run(net, guidance), run(separate, 1.0), atol=1e-4)
-        batched = _time(lambda: run(net, guidance), repeats)
-        looped = _time(lambda: run(separate, 1.0), repeats)
+        same = torch.allclose(run(net, guidance), run(separate, 1.0), atol=1e-4)   # also the warm-up
+        pairs = []
+        for _ in range(repeats):   # interleaved, so both see the same machine load
+            t0 = time.perf_counter()
+            run(net, guidance)
+            t1 = time.perf_counter()
+            run(separate, 1.0)
+            pairs.append((t1 - t0, time.perf_counter() - t1))
+    batched = statistics.median(p[0] for p in pairs)
+    looped = statistics.median(p[1] for p in pairs)
+    ratio = statistics.median(p[1] / p[0] for p in pairs)
     results.update({"sample_100_batched_s": round(batched, 4), "sample_100_separate_s": round(looped, 4),
-                    "separate_over_batched": round(looped / batched, 2), "same_result": bool(same)})
+                    "separate_over_batched": round(ratio, 2), "same_result": bool(same)})
     print(f"100-step sampling, cond+uncond batched {batched * 1000:.1f} ms, separate {looped * 1000:.1f} ms: "
-          f"separate/batched = {looped / batched:.2f} (same samples: {same})")
+          f"separate/batched = {ratio:.2f} (median of paired runs; same samples: {same})")
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
 def reconstruct_suite(repeats: int, signs: int = 50) -> dict:
     """Video -> SMPL-X (issue 6): end-to-end fps on the shared 540x720 clip (landmarks +
     fitting) with the stage split, and the fitter's accuracy on ``signs`` synthesized signs
@@ -295,6 +307,8 @@ def reconstruct_suite(repeats: int, signs: int = 50) -> dict:
     return results
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--suite", choices=("body", "data", "blender", "generate", "reconstruct", "all"), default="all")
