@@ -198,8 +198,9 @@ def _malformed(rng: random.Random, k: int) -> tuple[bytes, str | None, int | Non
         method = "ping" if "x" in params else "generate"
         return dump(P.request(rid, method, params)), P.INVALID_PARAMS, rid
     if kind == 11:
-        # reconstruction is installed: a missing video is refused as a bad parameter
-        return dump(P.request(rid, "reconstruct", {"path": "/no/such/v.mp4", "out": "/o.npz"})), P.INVALID_PARAMS, rid
+        # reconstruction is installed (a well-formed request would run): a badly typed one is refused at once
+        return dump(P.request(rid, "reconstruct", {"path": "/v.mp4", "out": "/o.npz", "denoise": 1})), \
+            P.INVALID_PARAMS, rid
     if kind == 12:
         return dump({"type": "cancel", "id": rng.choice(["7", -1, None, 1.25])}), P.INVALID_REQUEST, None
     if kind == 13:
