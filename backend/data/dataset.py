@@ -240,9 +240,22 @@ class ShardWorker:
             out.append((record, features, motion.poses, motion.betas))
         return out
 
-    def shard(self, specs: list[dict], path_npz: Path, path_jsonl: Path) -> int:
+    def shards(self, jobs: list[tuple]) -> int:
+        """Make a batch of shards, each job (specs, npz path, jsonl path, write?): all of their
+        samples are synthesized as one batch, and the shards marked are written. Returns the
+        number of samples written."""
+        made = iter(self.samples([spec for specs, *_ in jobs for spec in specs]))
+        written = 0
+        for specs, npz, jsonl, write in jobs:
+            samples = [next(made) for _ in specs]
+            if write:
+                written += self._write(samples, Path(npz), Path(jsonl))
+        return written
+
+    @staticmethod
+    def _write(samples: list[tuple], path_npz: Path, path_jsonl: Path) -> int:
         records, feats, poses, betas = [], [], [], []
-        for rec, f, p, b in self.samples(specs):
+        for rec, f, p, b in samples:
             records.append(rec)
             feats.append(f.astype(np.float32))
             poses.append(p.astype(np.float32))
@@ -291,9 +304,24 @@ def _init_worker(lexicon_path: str, cfg: BuildConfig) -> None:
     _WORKER = ShardWorker(lexicon_path, cfg)
 
 
-def _run_shard(job) -> int:
-    specs, npz, jsonl = job
-    return _WORKER.shard(specs, Path(npz), Path(jsonl))
+def _run_shards(jobs) -> int:
+    return _WORKER.shards(jobs)
+
+
+MAX_SHARDS_PER_BATCH = 4   # shards synthesized together (bigger batches cost less per sample)
+
+
+def _batches(shards: int) -> list[range]:
+    """Shard indices grouped into synthesis batches of near-equal sizes: at most
+    MAX_SHARDS_PER_BATCH shards each, an even number of batches (two workers finish
+    together), at least four when there are enough shards. The grouping depends on the
+    plan alone, not on the workers or on which shards exist, so a shard rebuilt on resume
+    comes from the same batch as it first did, bit for bit."""
+    count = max(min(shards, 4), -(-shards // MAX_SHARDS_PER_BATCH))
+    if count < shards:
+        count = min(shards, count + count % 2)
+    bounds = np.linspace(0, shards, count + 1).round().astype(int)
+    return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 # ------------------------------------------------------------------------ build
@@ -323,12 +351,14 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
     else:
         with atomic_path(plan_file) as tmp:
             tmp.write_text(json.dumps({"plan_hash": plan_hash, "config": cfg.plan_key()}, indent=1))
-    jobs = []
+    shards = []
     for k, start in enumerate(range(0, len(specs), cfg.shard_size)):
         npz, jsonl = out / f"shard-{k:05d}.npz", out / f"shard-{k:05d}.jsonl"
-        if not (npz.exists() and jsonl.exists()):
-            jobs.append((specs[start:start + cfg.shard_size], str(npz), str(jsonl)))
-    done = len(specs) - sum(len(j[0]) for j in jobs)
+        shards.append((specs[start:start + cfg.shard_size], str(npz), str(jsonl),
+                       not (npz.exists() and jsonl.exists())))
+    jobs = [[shards[k] for k in batch] for batch in _batches(len(shards))]
+    jobs = [batch for batch in jobs if any(write for *_, write in batch)]
+    done = len(specs) - sum(len(s) for s, *_, write in shards if write)
     if progress:
         progress(done, len(specs))
     if jobs:
@@ -336,14 +366,14 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
             ctx = mp.get_context("spawn")
             with _one_thread_per_worker(), \
                     ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(lex_path, cfg)) as pool:
-                for n in pool.imap_unordered(_run_shard, jobs):
+                for n in pool.imap_unordered(_run_shards, jobs):
                     done += n
                     if progress:
                         progress(done, len(specs))
         else:
             worker = ShardWorker(lex_path, cfg, scorer if not cfg.retrieval_run else None)
-            for specs_k, npz, jsonl in jobs:
-                done += worker.shard(specs_k, Path(npz), Path(jsonl))
+            for batch in jobs:
+                done += worker.shards(batch)
                 if progress:
                     progress(done, len(specs))
     return _finish(out, cfg, lex, specs)
