@@ -111,6 +111,51 @@ def test_no_person_is_refused_and_large_frames_are_downscaled(tmp_path):
     assert not (tmp_path / "wall.pose").exists()            # nothing half-written
 
 
+def _rotated_video(path: Path) -> Path:
+    """A 64x48 mp4 (PyAV) whose track header says: display turned 90 degrees clockwise
+    (the display matrix phones write for portrait video; ffmpeg's rotate=90)."""
+    import struct
+
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(4):
+            img = np.zeros((48, 64, 3), np.uint8)
+            img[:, :8] = 255                      # a white stripe on the stored frame's left
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = bytearray(path.read_bytes())
+    box = data.find(b"tkhd") - 4
+    assert data[box + 8] == 0                     # version 0 track header: matrix at byte 48
+    data[box + 48:box + 84] = struct.pack(">9I", 0, 0x10000, 0, 0xFFFF0000, 0, 0, 0, 0, 0x40000000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_rotation_metadata_is_applied_once(tmp_path):
+    import cv2
+
+    from backend.reconstruct.video import extract_video, probe, upright
+
+    path = _rotated_video(tmp_path / "portrait.mp4")
+    assert probe(path) == {"frames": 4, "fps": 25.0, "width": 48, "height": 64, "rotation": 90}
+    raw = cv2.VideoCapture(str(path))
+    raw.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
+    auto = cv2.VideoCapture(str(path))
+    auto.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    (ok1, stored), (ok2, shown) = raw.read(), auto.read()
+    assert ok1 and ok2 and stored.shape == (48, 64, 3)
+    ours = upright(stored, 90)
+    assert ours.shape == shown.shape == (64, 48, 3)          # the same turn as OpenCV's own
+    assert np.abs(ours.astype(int) - shown.astype(int)).mean() < 2 and ours[:8].mean() > 200
+    lm = extract_video(path)
+    assert (lm.width, lm.height, lm.num_frames) == (48, 64, 4)
+
+
 @needs_clip
 def test_real_clip_streams_with_real_timestamps():
     from backend.reconstruct.video import extract_video, probe
