@@ -1,6 +1,6 @@
 """Benchmark runner: medians of repeated timings, written as JSON.
 
-Run: python -m benchmarks.run [--suite body|data|blender|generate|reconstruct|all] [--frames 10000] [--samples 1200]
+Run: python -m benchmarks.run [--suite body|data|blender|generate|reconstruct|all] [--frames 10000] [--samples 4096]
 """
 from __future__ import annotations
 
@@ -66,23 +66,23 @@ def body_suite(frames: int, repeats: int) -> dict:
 
 
 def data_suite(samples: int, repeats: int) -> dict:
-    """The data factory: per-stage time per sample (synthesis per shard-sized batch), and
+    """The data factory: per-stage time per sample (synthesis in a build's batches), and
     dataset-build throughput (2 workers).
 
     Throughput is reported twice: over the whole build (with worker start-up) and at steady
     state, as the slope between a small and a large build run side by side.
     """
-    from backend.data.dataset import BuildConfig, ShardWorker, build, plan
+    from backend.data.dataset import MAX_SHARDS_PER_BATCH, BuildConfig, ShardWorker, build, plan
     from backend.data.synth import Signer
     from backend.data.text import texts_for
 
-    cfg = BuildConfig(out="-", samples=max(samples, 3 * BuildConfig.shard_size), word_sets=())
+    batch = BuildConfig.shard_size * MAX_SHARDS_PER_BATCH     # a build's synthesis batch
+    cfg = BuildConfig(out="-", samples=max(samples, 3 * batch), word_sets=())
     worker = ShardWorker(None, cfg)
     specs = plan(worker.lex, cfg)
-    batch = cfg.shard_size
     worker.samples(specs[:batch])   # warm caches the way a long build does
     stages = {"synthesize": [], "features": [], "hms": [], "text": []}
-    for start in range(batch, 3 * batch, batch):     # synthesis runs per shard, as one batch
+    for start in range(batch, 3 * batch, batch):     # synthesis runs per batch of shards
         chunk = specs[start:start + batch]
         items = [(worker.by_id[s["entry"]], Signer.sample(s["signer_seed"], left_handed=s["left_handed"]))
                  for s in chunk]
@@ -312,7 +312,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--suite", choices=("body", "data", "blender", "generate", "reconstruct", "all"), default="all")
-    parser.add_argument("--samples", type=int, default=1200, help="dataset build size for the data suite")
+    parser.add_argument("--samples", type=int, default=4096, help="dataset build size for the data suite")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(),
