@@ -216,10 +216,12 @@ def eval_signavatar(runs: list[str], classifiers: list[str], data: str, seed: in
             if run.config["words"] != judge.words:
                 raise ValueError(f"{run.path} and the {ws} classifier disagree on the word list")
             tag = "curriculum" if run.config["run"].get("curriculum", True) else "no curriculum"
-            twins = [r for r in by_set[ws] if r.config["run"].get("curriculum", True) ==
-                     run.config["run"].get("curriculum", True)]
-            if len(twins) > 1:   # several runs of one kind: name the run and its KL weight too
-                tag += f", KL {run.model.cfg.kl_weight:g}, {run.path.name}"
+            kinds = {r.config["run"].get("curriculum", True) for r in by_set[ws]}
+            if len(by_set[ws]) > len(kinds):   # several runs of one kind: name each run's settings and folder
+                c = run.model.cfg
+                tag += f", KL {c.kl_weight:g}"
+                tag += f", cond token, z drop {c.z_drop:g}" if c.cond_token or c.z_drop else ", one memory token"
+                tag += f", {run.config['run']['epochs']} ep, {run.path.name}"
             for mode, name in (("reconstruct", "Rec"), ("generate", "Gen")):
                 gen_rows[(run.path, mode)] = {"condition": f"{size} words: {name} ({tag})"}
         for col, split in WORD_SPLITS.items():

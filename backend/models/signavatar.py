@@ -2,7 +2,12 @@
 
 - Encoder: the motion frames, a projection of the condition, and two learned tokens whose
   outputs are mu and log-variance (ACTOR's distribution tokens, shifted by the condition).
-- Decoder: sinusoidal time queries attend to z plus a condition bias and return frames.
+- Decoder: sinusoidal time queries attend to z plus a condition bias and return frames. With
+  ``cond_token`` the memory also holds the condition projection as a token of its own, next to
+  z + bias, so the decoder can read the word apart from z (runs from before it: one token).
+- ``z_drop``: in training, that share of the samples decode from a prior draw z ~ N(0, I)
+  instead of the posterior's, so the decoder must take the word from the condition and turns
+  prior draws (the ``generate`` mode) into that word's motion (0 in runs from before it).
 - Loss: reconstruction (masked MSE) + ``kl_weight`` * KL(q(z|x,c) || N(0, I)).
 - Curriculum masking (SignAvatar eq. 3): a share of the encoder's input frames is masked,
   rising in steps of 0.1 up to 0.6; the paper steps every 500 of 5,000 epochs, so here
@@ -26,8 +31,11 @@ from .handmdm import sinusoid
 
 @dataclass(frozen=True)
 class SignAvatarConfig(PresetConfig):
-    PRESETS: ClassVar[dict] = {"paper": {},
-                               "small": {"layers": 2, "width": 128, "heads": 4, "ff": 256, "latent": 64}}
+    # new runs get the condition token and z dropout; the field defaults keep old runs' behaviour
+    NEW_RUNS: ClassVar[dict] = {"cond_token": True, "z_drop": 0.25}
+    PRESETS: ClassVar[dict] = {"paper": {**NEW_RUNS},
+                               "small": {"layers": 2, "width": 128, "heads": 4, "ff": 256, "latent": 64,
+                                         **NEW_RUNS}}
     KIND: ClassVar[str] = "SignAvatar"
 
     layers: int = 8
@@ -41,6 +49,8 @@ class SignAvatarConfig(PresetConfig):
     max_mask: float = 0.6
     max_frames: int = 196
     features: int = FEATURE_DIM
+    cond_token: bool = False      # decoder memory: [z + c] (False, old runs) or [z + c, c]
+    z_drop: float = 0.0           # training share of samples decoded from a prior z
 
 
 def curriculum_ratio(progress: float, max_mask: float = 0.6) -> float:
@@ -96,7 +106,10 @@ class SignAvatar(nn.Module):
         b = len(z)
         w = self.cfg.width
         queries = sinusoid(torch.arange(frames, device=z.device), w)[None].expand(b, -1, -1)
-        memory = (self.z_in(z) + self.cond_in(cond))[:, None]        # z plus a condition bias
+        c = self.cond_in(cond)
+        memory = (self.z_in(z) + c)[:, None]        # z plus a condition bias
+        if self.cfg.cond_token:                      # and the condition as its own token
+            memory = torch.cat([memory, c[:, None]], 1)
         keep = self._mask(b, frames, z.device, frame_mask)
         out = self.decoder(queries, memory, tgt_key_padding_mask=~keep)
         return self.motion_out(out)
@@ -105,6 +118,10 @@ class SignAvatar(nn.Module):
         mu, logvar = self.encode(x, cond, frame_mask, mask_ratio, generator)
         eps = torch.randn(mu.shape, generator=generator).to(mu.device)
         z = mu + (0.5 * logvar).exp() * eps
+        if self.training and self.cfg.z_drop > 0:   # these samples decode from the prior
+            drop = (torch.rand(len(z), generator=generator) < self.cfg.z_drop).to(z.device)
+            prior = torch.randn(z.shape, generator=generator).to(z.device)
+            z = torch.where(drop[:, None], prior, z)
         return self.decode(z, cond, x.shape[1], frame_mask), mu, logvar
 
     def loss(self, x, cond, frame_mask=None, mask_ratio: float = 0.0, generator=None) -> dict:
