@@ -90,7 +90,11 @@ train / test: the word set's `word_train` / `word_test` split. Acc: the ST-GCN c
 on the word set's train split) against the word; FID: against the split's Raw features (for Raw,
 between two random halves of the split); Div: S_d = 200 random pairs; MM: S_l = 20 pairs per word.
 The condition is the offline MiniLM text embedding of the run's condition text (no CLIP weights
-exist offline), so these are not the paper's CLIP numbers."""
+exist offline), so these are not the paper's CLIP numbers. Where a word set has several runs of one
+kind, each row names the run's KL weight, decoder memory and folder: "one memory token" is z plus
+the condition bias as the decoder's only memory (runs from before the condition token); "cond
+token, z drop p" adds the condition projection as a second memory token and decodes a share p of
+the training samples from a prior z ~ N(0, I) instead of the posterior's."""
 
 
 @dataclass
