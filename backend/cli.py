@@ -362,7 +362,8 @@ def generate(
     seconds: Optional[float] = typer.Option(None, help="Length in seconds (default 2.4)."),
     frames: Optional[int] = typer.Option(None, help="Length in frames at 25 fps (instead of --seconds)."),
     guidance: float = typer.Option(2.5, help="Classifier-free guidance scale (HandMDM)."),
-    steps: int = typer.Option(50, help="Sampling steps (DDIM; 100 = full DDPM)."),
+    steps: int = typer.Option(50, help="Sampling steps (DDIM, up to 100)."),
+    sampler: str = typer.Option("ddim", help="ddim (deterministic, --steps) or ddpm (stochastic, all 100 steps)."),
     seed: int = typer.Option(0),
     num: int = typer.Option(1, help="How many variants (per prompt)."),
     prompts: Optional[Path] = typer.Option(None, "--prompts",
@@ -416,7 +417,7 @@ def generate(
                 where = f"{prompts}, line {number}: " if number is not None else ""
                 try:
                     results.append(make(prompt, model, frames, seconds, guidance, steps, seed, num, run,
-                                        image=image, clip_weights=clip_weights))
+                                        image=image, clip_weights=clip_weights, sampler=sampler))
                 except GenerateError as exc:
                     raise GenerateError(f"{where}{exc}") from None
                 for w in caught:

@@ -157,13 +157,15 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
              guidance: float = 2.5, steps: int = 50, seed: int = 0, num: int = 1,
              run_dir: str | os.PathLike | None = None,
              progress: Callable[[int, int], None] | None = None, device: str = "cpu",
-             image: str | os.PathLike | None = None, clip_weights: str | os.PathLike | None = None) -> list[Motion]:
+             image: str | os.PathLike | None = None, clip_weights: str | os.PathLike | None = None,
+             sampler: str = "ddim") -> list[Motion]:
     """``num`` motions for ``text`` (or, with SignAvatar on a CLIP run, for ``image``) at 25 fps.
 
     ``progress(done, total)`` is called as sampling advances; an exception it raises
     aborts generation (that is how a cancel stops it). ``device`` is "cpu" or "cuda"; the
-    noise is drawn on the CPU, so a seed gives the same start on either. ``steps`` above
-    the schedule's 100 run all 100 (DDPM). ``image`` needs CLIP weights (open_clip's cache,
+    noise is drawn on the CPU, so a seed gives the same start on either. HandMDM samples
+    with DDIM at ``steps`` steps (up to the schedule's 100), or ``sampler="ddpm"``: the
+    stochastic sampler over all 100. ``image`` needs CLIP weights (open_clip's cache,
     ``clip_weights`` or ``$SIGNFORGE_CLIP_WEIGHTS``) and a SignAvatar run trained on CLIP
     embeddings; HandMDM is conditioned on text tokens and refuses images.
     """
@@ -184,6 +186,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         raise GenerateError(f"need at least 1 sample and 4 frames; got num={num}, frames={frames}")
     if steps < 1:
         raise GenerateError(f"steps must be at least 1; got {steps}")
+    if sampler not in ("ddim", "ddpm"):
+        raise GenerateError(f"sampler must be ddim or ddpm; got {sampler!r}")
     if not (math.isfinite(guidance) and guidance >= 0):
         raise GenerateError(f"guidance must be a number of at least 0; got {guidance}")
     if device not in ("cpu", "cuda"):
@@ -237,7 +241,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
             enc = encoder.encode([text])   # once per call: every sample and every step reuse it
             cond = {"text": enc.tokens.expand(num, -1, -1).to(device), "text_mask": enc.mask.expand(num, -1).to(device)}
             x = sample(net, (num, frames, net.cfg.features), CosineSchedule.create(100), cond,
-                       guidance=guidance, steps=steps, generator=g, callback=progress, device=device)
+                       guidance=guidance, steps=steps, generator=g, callback=progress, device=device,
+                       sampler=sampler)
         else:
             if image_path is not None:
                 try:
@@ -261,7 +266,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         raise GenerateError(f"{run.path}: the motion is not finite after denormalization (check stats.npz); "
                             f"nothing was written")
     provenance = {"source": f"signforge-{run.kind}", "run": run.path.name, "seed": str(seed),
-                  "guidance": str(guidance), "steps": str(steps), **prompt_prov}
+                  "guidance": str(guidance), "steps": str(steps),
+                  **({"sampler": sampler} if run.kind == "handmdm" else {}), **prompt_prov}
     if image_path is not None:
         provenance["image"] = str(image_path)
     return [Motion.from_features(f, FPS, text=text or "", provenance={**provenance, "sample": str(i)})

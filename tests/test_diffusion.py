@@ -37,7 +37,7 @@ class Oracle:
         return self.x0.repeat(len(x_t) // len(self.x0), *([1] * (self.x0.dim() - 1)))
 
 
-@pytest.mark.parametrize("steps", [None, 10, 1])
+@pytest.mark.parametrize("steps", [None, 100, 10, 1])
 def test_samplers_land_on_x0_with_a_perfect_denoiser(steps):
     s = CosineSchedule.create(100)
     x0 = torch.randn(3, 8, 5, generator=torch.Generator().manual_seed(1))

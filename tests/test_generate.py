@@ -58,6 +58,13 @@ def test_generate_returns_seeded_finite_motions():
     assert all(np.isfinite(m.poses).all() for m in a)
 
 
+def test_ddim_is_the_default_sampler_and_ddpm_is_stochastic():
+    ddim = generate("the right hand taps the chin twice", seed=5, **FAST)[0]
+    ddpm = generate("the right hand taps the chin twice", seed=5, **{**FAST, "sampler": "ddpm"})[0]
+    assert ddim.provenance["sampler"] == "ddim" and ddpm.provenance["sampler"] == "ddpm"
+    assert not np.allclose(ddim.poses, ddpm.poses) and np.isfinite(ddpm.poses).all()
+
+
 def test_backend_generate_is_callable():
     import backend
 
@@ -80,6 +87,7 @@ def test_backend_generate_is_callable():
     ({"num": 0}, "at least 1 sample"),
     ({"model": "gpt"}, "unknown model"),
     ({"device": "tpu"}, "unknown device"),
+    ({"sampler": "euler"}, "sampler must be ddim or ddpm"),
 ])
 def test_bad_requests_are_named(kwargs, message):
     args = {"text": "hello", **FAST, **kwargs}

@@ -98,18 +98,25 @@ def guided(denoiser: Denoiser, guidance: float) -> Callable:
 def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule, cond: dict,
            guidance: float = 1.0, steps: int | None = None, eta: float = 0.0,
            generator: torch.Generator | None = None, device: str = "cpu",
-           callback: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """Draw x0 samples: DDPM over every step when ``steps`` is None, else DDIM with ``steps``.
+           callback: Callable[[int, int], None] | None = None, sampler: str | None = None) -> torch.Tensor:
+    """Draw x0 samples with ``steps`` steps (None: all of the schedule's).
 
-    ``callback(done, total)`` runs after every step; an exception it raises stops sampling
-    (the server's cancel).
+    ``sampler``: "ddim" (deterministic for eta=0, any number of steps) or "ddpm" (stochastic,
+    every step of the schedule); by default DDPM when ``steps`` is None, else DDIM, so that
+    10 and 100 steps are the same sampler at two resolutions. ``callback(done, total)`` runs
+    after every step; an exception it raises stops sampling (the server's cancel).
     """
+    sampler = sampler or ("ddpm" if steps is None else "ddim")
+    if sampler not in ("ddim", "ddpm"):
+        raise ValueError(f"sampler is ddim or ddpm; got {sampler!r}")
+    if sampler == "ddpm":
+        steps = None
     x0_fn = guided(denoiser, guidance)
     x = torch.randn(shape, generator=generator).to(device)
     visit = schedule.timesteps(steps)
     for i, t in enumerate(visit):
         x0 = x0_fn(x, torch.full((shape[0],), t, device=device), cond)
-        if steps is None or steps >= schedule.steps:
+        if sampler == "ddpm":
             x = schedule.step(x0, x, t, generator)
         else:
             x = schedule.ddim_step(x0, x, t, visit[i + 1] if i + 1 < len(visit) else -1, eta, generator)
