@@ -31,6 +31,8 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..atomic import atomic_path
+from ..body import rotations as R
+from ..body.features import pose_to_features
 from .lexicon import Lexicon, read_lexicon, resolve_lexicon_path
 from .synth import SynthError, check_phonology
 
@@ -226,8 +228,9 @@ class ShardWorker:
         signed = self.synth.synthesize_many([(self.by_id[s["entry"]], g) for s, g in zip(specs, signers)])
         out = []
         for spec, signer, (motion, truth) in zip(specs, signers, signed):
-            features = motion.to_features()
-            cues = self.hms.measure(motion, truth.sign_frames)
+            rotations = R.np_axis_angle_to_matrix(motion.poses.astype(float))   # features and cues share them
+            features = pose_to_features(rotations, motion.expression).astype(np.float32)
+            cues = self.hms.measure(motion, truth.sign_frames, rotations=rotations)
             assigned = self.assigner.assign(spec, features, self.describe_entry)
             dominant = "left" if signer.left_handed else "right"
             texts = texts_for(self.by_id[assigned], cues, dominant, np.random.default_rng(spec["assign_seed"]),
@@ -308,7 +311,7 @@ def _run_shards(jobs) -> int:
     return _WORKER.shards(jobs)
 
 
-MAX_SHARDS_PER_BATCH = 4   # shards synthesized together (bigger batches cost less per sample)
+MAX_SHARDS_PER_BATCH = 8   # shards synthesized together (bigger batches cost less per sample)
 
 
 def _batches(shards: int) -> list[range]:

@@ -123,9 +123,11 @@ class HMS:
         self.body = body
         self._hanging: dict[tuple, np.ndarray] = {}
 
-    def measure(self, motion: Motion, window: tuple[int, int] | None = None) -> Cues:
+    def measure(self, motion: Motion, window: tuple[int, int] | None = None, rotations=None) -> Cues:
+        """Cues over ``window`` (default: the whole motion). ``rotations``: the motion's local
+        rotation matrices (T, 55, 3, 3), when the caller has them already."""
         rig = Rig.from_body(self.body, motion.betas)
-        glob, pos = rig.fk(motion.poses.astype(float))
+        glob, pos = rig.fk(rotations if rotations is not None else motion.poses.astype(float))
         pos = pos + motion.trans[:, None, :].astype(float)
         sites = rig.sites(glob, pos - motion.trans[:, None, :]) + motion.trans[:, None, :]
         t0, t1 = window if window is not None else (0, motion.num_frames)
