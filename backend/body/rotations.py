@@ -228,9 +228,9 @@ def euler_to_matrix(angles: torch.Tensor, order: str = "ZXY") -> torch.Tensor:
 
 def np_quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
     """Short-arc slerp of (..., 4) quaternions, t broadcasting against (..., 1)."""
-    q0 = q0 / np.linalg.norm(q0, axis=-1, keepdims=True)
-    q1 = q1 / np.linalg.norm(q1, axis=-1, keepdims=True)
-    dot = np.sum(q0 * q1, -1, keepdims=True)
+    q0 = q0 / np_norm(q0, keepdims=True)
+    q1 = q1 / np_norm(q1, keepdims=True)
+    dot = np.einsum("...i,...i->...", q0, q1)[..., None]
     q1 = np.where(dot < 0, -q1, q1)
     omega = np.arccos(np.clip(np.abs(dot), 0.0, 1.0))
     sin = np.sin(omega)
@@ -239,7 +239,7 @@ def np_quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
     w0 = np.where(sin < 1e-6, 1 - t, np.sin((1 - t) * omega) / safe)
     w1 = np.where(sin < 1e-6, t, np.sin(t * omega) / safe)
     out = w0 * q0 + w1 * q1
-    return out / np.linalg.norm(out, axis=-1, keepdims=True)
+    return out / np_norm(out, keepdims=True)
 
 
 def np_matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
@@ -256,12 +256,12 @@ def np_matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
         np.stack([c, f, g, 1 + 2 * d[..., 3] - tr], -1),
     ], -2)
     q = np.take_along_axis(rows, pick[..., None, None], -2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = q / np_norm(q, keepdims=True)
     return np.where(q[..., :1] < 0, -q, q)
 
 
 def np_quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = q / np_norm(q, keepdims=True)
     q = np.where(q[..., :1] < 0, -q, q)
     s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
     angle = 2 * np.arctan2(s, q[..., :1])
@@ -269,13 +269,13 @@ def np_quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
 
 
 def np_axis_angle_to_quaternion(aa: np.ndarray) -> np.ndarray:
-    theta = np.linalg.norm(aa, axis=-1, keepdims=True)
+    theta = np_norm(aa, keepdims=True)
     k = np.where(theta < 1e-6, 0.5 - theta ** 2 / 48, np.sin(theta / 2) / np.where(theta < 1e-6, 1.0, theta))
     return np.concatenate([np.cos(theta / 2), aa * k], -1)
 
 
 def np_quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = q / np_norm(q, keepdims=True)
     w, x, y, z = np.moveaxis(q, -1, 0)
     return np.stack([
         np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),

@@ -779,9 +779,12 @@ class _Build:
         return self.cache[key]
 
     def _measure_offset(self, side: str, part: str, shape: str, spread: bool) -> np.ndarray:
-        pose = self.rest.copy()
-        pose[list(hand_joints(side))] = H.hand_pose(shape, side, spread)
-        glob, pos, sites = self._frame(pose)
+        key = (self.body_key, side, "hand frame", shape, spread)    # one posing serves every part
+        if key not in self.cache:
+            pose = self.rest.copy()
+            pose[list(hand_joints(side))] = H.hand_pose(shape, side, spread)
+            self.cache[key] = self._frame(pose)
+        glob, pos, sites = self.cache[key]
         wr = J[f"{side}_wrist"]
         if part == "fist":
             point = pos[J[f"{side}_middle2"]] + glob[wr] @ np.array([SX[side] * 0.012, -0.01, 0.0])
