@@ -91,8 +91,17 @@ def synthesizable(lex: Lexicon) -> tuple[set[str], dict[str, str]]:
     return ok, why
 
 
-def _rng(*keys) -> np.random.Generator:
+def keyed_rng(*keys) -> np.random.Generator:
+    """A generator seeded by its keys alone (names, seeds, ids), so any sample can be redrawn."""
     return np.random.default_rng([zlib.crc32(str(k).encode()) for k in keys])
+
+
+def split_words(names: list[str], seed: int, fraction: float, minimum: int = 1) -> tuple[set[str], list[str]]:
+    """The words held out as ``test_unseen`` (``fraction`` of ``names``, at least ``minimum``)
+    and the rest in a seeded order; the same names and seed always give the same split."""
+    order = list(keyed_rng("split", seed).permutation(len(names)))
+    n_unseen = max(minimum, int(round(fraction * len(names))))
+    return {names[i] for i in order[:n_unseen]}, [names[i] for i in order[n_unseen:]]
 
 
 def plan(lex: Lexicon, cfg: BuildConfig) -> list[dict]:
@@ -107,14 +116,10 @@ def plan(lex: Lexicon, cfg: BuildConfig) -> list[dict]:
     names = sorted(words)
     if len(names) < 10:
         raise DatasetError(f"the lexicon has only {len(names)} signable words; need at least 10")
-    rng = _rng("split", cfg.seed)
-    order = list(rng.permutation(len(names)))
-    n_unseen = max(1, int(round(cfg.unseen_fraction * len(names))))
-    unseen = {names[i] for i in order[:n_unseen]}
-    seen = [names[i] for i in order[n_unseen:]]
+    unseen, seen = split_words(names, cfg.seed, cfg.unseen_fraction)
     specs = []
     for i in range(cfg.samples):
-        r = _rng("sample", cfg.seed, i)
+        r = keyed_rng("sample", cfg.seed, i)
         word = names[int(r.integers(len(names)))]
         split = "test_unseen" if word in unseen else ("test_seen" if r.random() < cfg.test_seen_fraction
                                                       else "train")
@@ -123,11 +128,11 @@ def plan(lex: Lexicon, cfg: BuildConfig) -> list[dict]:
     biggest = max(cfg.word_sets) if cfg.word_sets else 0
     if biggest:
         pool = [w for w in seen if " " not in w]
-        pick = [pool[i] for i in _rng("wordsets", cfg.seed).permutation(len(pool))[:biggest]]
+        pick = [pool[i] for i in keyed_rng("wordsets", cfg.seed).permutation(len(pool))[:biggest]]
         for rank, word in enumerate(pick):
             sets = [f"w{n}" for n in cfg.word_sets if rank < n]
             for k in range(cfg.word_set_samples):
-                r = _rng("wordset", cfg.seed, word, k)
+                r = keyed_rng("wordset", cfg.seed, word, k)
                 split = "train" if k < int(round(0.8 * cfg.word_set_samples)) else "test"
                 spec = _spec(f"w{rank:03d}_{k:02d}", word, words[word][:1], f"word_{split}", r, cfg, sets)
                 specs.append(spec)
@@ -252,27 +257,31 @@ class ShardWorker:
         for specs, npz, jsonl, write in jobs:
             samples = [next(made) for _ in specs]
             if write:
-                written += self._write(samples, Path(npz), Path(jsonl))
+                written += write_shard(samples, Path(npz), Path(jsonl))
         return written
 
-    @staticmethod
-    def _write(samples: list[tuple], path_npz: Path, path_jsonl: Path) -> int:
-        records, feats, poses, betas = [], [], [], []
-        for rec, f, p, b in samples:
-            records.append(rec)
-            feats.append(f.astype(np.float32))
-            poses.append(p.astype(np.float32))
-            betas.append(b.astype(np.float32))
-        lengths = np.array([len(f) for f in feats], np.int32)
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        with atomic_path(path_npz) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, features=np.concatenate(feats), poses=np.concatenate(poses), lengths=lengths,
-                     offsets=offsets, betas=np.stack(betas))
-        for k, rec in enumerate(records):
-            rec["shard"], rec["row"] = path_npz.name, k
-        with atomic_path(path_jsonl) as tmp:
-            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
-        return len(records)
+def write_shard(samples: list[tuple], path_npz: Path, path_jsonl: Path,
+                extra: dict[str, list[np.ndarray]] | None = None) -> int:
+    """Write one shard from (record, features, poses, betas) per sample, each file atomically;
+    ``extra`` adds per-frame arrays (one per sample, aligned with the features) to the npz.
+    Returns the number of samples."""
+    records, feats, poses, betas = [], [], [], []
+    for rec, f, p, b in samples:
+        records.append(rec)
+        feats.append(f.astype(np.float32))
+        poses.append(p.astype(np.float32))
+        betas.append(b.astype(np.float32))
+    lengths = np.array([len(f) for f in feats], np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    arrays = {k: np.concatenate(v).astype(np.float32) for k, v in (extra or {}).items()}
+    with atomic_path(path_npz) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, features=np.concatenate(feats), poses=np.concatenate(poses), lengths=lengths,
+                 offsets=offsets, betas=np.stack(betas), **arrays)
+    for k, rec in enumerate(records):
+        rec["shard"], rec["row"] = path_npz.name, k
+    with atomic_path(path_jsonl) as tmp:
+        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    return len(records)
 
 
 _WORKER: ShardWorker | None = None
@@ -282,7 +291,7 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @contextlib.contextmanager
-def _one_thread_per_worker():
+def one_thread_per_worker():
     """Spawned workers start with single-threaded BLAS: a worker per core already fills the
     machine, and OpenBLAS threads on the IK's tiny batched solves cost more than they give.
     The variables must be set before a worker imports numpy, so they go in the environment
@@ -367,7 +376,7 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
     if jobs:
         if cfg.workers > 1 and use_workers:
             ctx = mp.get_context("spawn")
-            with _one_thread_per_worker(), \
+            with one_thread_per_worker(), \
                     ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(lex_path, cfg)) as pool:
                 for n in pool.imap_unordered(_run_shards, jobs):
                     done += n
@@ -384,34 +393,18 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
 
 def _finish(out: Path, cfg: BuildConfig, lex: Lexicon, specs: list[dict]) -> dict:
     """Normalization statistics (train split) and the manifest."""
-    total = np.zeros(274)
-    total_sq = np.zeros(274)
-    frames = 0
     counts: dict[str, int] = {}
     correct = 0
     multi = 0
     shards = sorted(p.name for p in out.glob("shard-*.npz"))
     for name in shards:
-        records = read_records(out / name.replace(".npz", ".jsonl"))
-        with np.load(out / name, allow_pickle=False) as z:
-            feats, lengths, offsets = z["features"], z["lengths"], z["offsets"]
-        for rec, n, o in zip(records, lengths, offsets):
+        for rec in read_records(out / name.replace(".npz", ".jsonl")):
             counts[rec["split"]] = counts.get(rec["split"], 0) + 1
             if len(rec["candidates"]) > 1:
                 multi += 1
                 correct += rec["assigned"] == rec["entry"]
-            if rec["split"] == "train":
-                f = feats[o:o + n].astype(np.float64)
-                total += f.sum(0)
-                total_sq += (f ** 2).sum(0)
-                frames += n
-    if frames == 0:
+    if not write_stats(out, shards, lambda rec: rec["split"] == "train"):
         raise DatasetError("the train split is empty: raise --samples")
-    mean = total / frames
-    std = np.sqrt(np.maximum(total_sq / frames - mean ** 2, 0.0))
-    std = np.where(std < 1e-4, 1.0, std)   # constant features (rest joints) are not scaled
-    with atomic_path(out / "stats.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, mean=mean.astype(np.float32), std=std.astype(np.float32), frames=np.int64(frames))
     _, why = synthesizable(lex)
     manifest = {
         "format_version": FORMAT_VERSION, "licence": LICENCE_NOTE, "config": asdict(cfg),
@@ -424,6 +417,33 @@ def _finish(out: Path, cfg: BuildConfig, lex: Lexicon, specs: list[dict]) -> dic
     with atomic_path(out / "dataset.json") as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return manifest
+
+
+def write_stats(out: Path, shards: list[str], keep: Callable[[dict], bool]) -> int:
+    """Per-feature mean and std over the frames of the records ``keep`` picks, written to
+    ``out/stats.npz`` (what training normalizes with); returns the frame count, and writes
+    nothing when it is 0."""
+    total = np.zeros(274)
+    total_sq = np.zeros(274)
+    frames = 0
+    for name in shards:
+        records = read_records(out / name.replace(".npz", ".jsonl"))
+        with np.load(out / name, allow_pickle=False) as z:
+            feats, lengths, offsets = z["features"], z["lengths"], z["offsets"]
+        for rec, n, o in zip(records, lengths, offsets):
+            if keep(rec):
+                f = feats[o:o + n].astype(np.float64)
+                total += f.sum(0)
+                total_sq += (f ** 2).sum(0)
+                frames += int(n)
+    if frames == 0:
+        return 0
+    mean = total / frames
+    std = np.sqrt(np.maximum(total_sq / frames - mean ** 2, 0.0))
+    std = np.where(std < 1e-4, 1.0, std)   # constant features (rest joints) are not scaled
+    with atomic_path(out / "stats.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, mean=mean.astype(np.float32), std=std.astype(np.float32), frames=np.int64(frames))
+    return frames
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:
