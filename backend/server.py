@@ -222,9 +222,6 @@ class Handler:
         return {"path": str(dst)}
 
     def _reconstruct(self, params: dict, report: Report) -> dict:
-        # Contract for backend.reconstruct (the reconstruction issue): reconstruct(path, start=,
-        # end=, denoise=, progress=(done, total) callback) -> Motion, raising ValueError (or a
-        # subclass) for inputs it cannot use.
         out = _out_file(params["out"], "out")
         source = Path(params["path"]).expanduser()
         if not source.is_file():
@@ -235,9 +232,10 @@ class Handler:
         def step(done: int, total: int) -> None:
             report(0.95 * done / max(total, 1), f"reconstructing {done}/{total}")
 
+        self._load_body(params["smplx"])   # a bad model file is refused before any video work
         try:
             motion = RC.reconstruct(source, start=params["start"], end=params["end"],
-                                    denoise=params["denoise"], progress=step)
+                                    denoise=params["denoise"], progress=step, smplx=params["smplx"])
         except ValueError as exc:
             raise RequestError(P.INVALID_PARAMS, f"reconstruct: {exc}") from None
         save_motion(motion, out)

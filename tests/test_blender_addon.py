@@ -208,6 +208,45 @@ def test_a_killed_server_is_restarted_for_the_next_request(addon):
     assert bpy.ops.signforge.generate() == {"FINISHED"}
 
 
+def test_video_section_reconstructs_the_real_clip_onto_the_armature(addon):
+    """The Video section on the shared sign clip (an mp4, through MediaPipe in a real backend
+    process): keys match the motion the backend wrote; a cancelled run and an unreadable file
+    leave the scene exactly as it was."""
+    from blender_addon.blender import session
+    from blender_addon.blender.body import find_body
+
+    from backend.data.lexicon import resolve_lexicon_path
+
+    clip = resolve_lexicon_path().parent.parent / "video" / "test_video.mp4"
+    if not clip.exists():
+        pytest.skip(f"{clip} not found")
+    _fresh_scene()
+    assert bpy.ops.signforge.add_body() == {"FINISHED"}
+    s = bpy.context.scene.signforge
+    s.video_path, s.trim_start, s.trim_end, s.denoise = str(clip), 0.0, 0.0, False
+    before = _snapshot()
+    t = _on_first_progress(lambda job: job.cancel())
+    assert bpy.ops.signforge.reconstruct() == {"CANCELLED"}
+    t.join()
+    assert _snapshot() == before
+    s.video_path = str(ROOT / "README.md")
+    with pytest.raises(RuntimeError, match="unknown kind of file"):
+        bpy.ops.signforge.reconstruct()
+    assert _snapshot() == before
+
+    s.video_path = str(clip)   # the whole clip: 58 frames
+    old = set(session.workdir().glob("video-*.npz"))
+    assert bpy.ops.signforge.reconstruct() == {"FINISHED"}
+    [written] = set(session.workdir().glob("video-*.npz")) - old
+    motion = load_motion(written)
+    arm = find_body(bpy.context)
+    assert arm.animation_data.action.name.startswith("test_video")
+    scene = bpy.context.scene
+    assert (scene.frame_start, scene.frame_end) == (1, motion.num_frames) and motion.num_frames >= 10
+    assert _pose_error(arm, motion, range(1, motion.num_frames + 1)) < 1e-4
+    assert motion.confidence is not None and motion.confidence.shape[0] == motion.num_frames
+
+
 def test_import_and_export_round_trips(addon, tmp_path):
     from blender_addon.blender.body import find_body
 

@@ -130,6 +130,13 @@ def test_reconstruct_refuses_a_missing_file_and_writes_nothing(backend, tmp_path
     end = backend.wait(backend.submit("reconstruct", {"path": str(tmp_path / "v.mp4"), "out": str(tmp_path / "o.npz")}))
     assert end["type"] == "error" and end["code"] == P.INVALID_PARAMS and "no such file" in end["message"], end
     assert not (tmp_path / "o.npz").exists()
+    clip = tmp_path / "clip.pose"
+    clip.write_bytes(b"not read: the body model is checked first")
+    (tmp_path / "SMPLX_NEUTRAL.pkl").write_bytes(b"a pickle is never opened")
+    end = backend.wait(backend.submit("reconstruct", {"path": str(clip), "smplx": str(tmp_path / "SMPLX_NEUTRAL.pkl"),
+                                                      "out": str(tmp_path / "o.npz")}))
+    assert end["code"] == P.INVALID_PARAMS and "'smplx'" in end["message"] and "pickle" in end["message"], end
+    assert not (tmp_path / "o.npz").exists()
 
 
 def test_body_file_builds_a_skinned_armature(backend, tmp_path):

@@ -213,8 +213,10 @@ class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
         if s.trim_end and s.trim_end <= s.trim_start:
             raise ValueError(f"the trim end ({s.trim_end:.2f} s) must come after its start ({s.trim_start:.2f} s)")
         out = session.workdir() / f"video-{uuid.uuid4().hex[:8]}.npz"
+        pref = P.get(context)
+        smplx = bpy.path.abspath(pref.smplx_path) if pref is not None and pref.smplx_path else None
         params = {"path": path, "start": float(s.trim_start), "end": float(s.trim_end) or None,
-                  "denoise": bool(s.denoise), "out": str(out)}
+                  "denoise": bool(s.denoise), "smplx": smplx, "out": str(out)}
         return _with_body(context, ("reconstruct", params))
 
     def apply(self, context, job):

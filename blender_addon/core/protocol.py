@@ -57,7 +57,7 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
     ``body`` (smplx, betas; out)                 -> ``{"path": p, "vertices": V, "model": m}``
     ``load_motion`` (path, fps; out)             -> ``{"path": out, "frames": n, "fps": f}``
     ``save_motion`` (src, dst, smplx)            -> ``{"path": dst}``
-    ``reconstruct`` (path, start=0, end, denoise=true; out)
+    ``reconstruct`` (path, start=0, end, denoise=true, smplx; out)
         -> ``{"path": out, "frames": n, "fps": f}``
     ``shutdown`` ()                                              -> ``{}``
 
@@ -196,7 +196,8 @@ METHODS: Mapping[str, Method] = _methods(
         (Param("path", "path", "the video or .pose file", required=True),
          Param("start", "float", "first second to use", default=0.0, minimum=0.0),
          Param("end", "float", "last second to use; default: the end", minimum=0.0),
-         Param("denoise", "bool", "smooth the fitted motion", default=True),
+         Param("denoise", "bool", "clean the fit with SignAvatar's reconstruct mode", default=True),
+         Param("smplx", "path", "the SMPL-X model to fit (file or folder); default: the mannequin"),
          Param("out", "path", "the .npz to write", required=True)),
         '{"path": absolute path of out, "frames": n, "fps": f}'),
     Method("shutdown", "Answer, then exit (after the requests sent before it).", (), "{}"),
