@@ -545,6 +545,73 @@ def reconstruct(
         console.print(f"wrote {preview_png}")
 
 
+@app.command("reconstruct-batch")
+def reconstruct_batch_cmd(
+    video_dir: Path = typer.Argument(..., help="Folder of the videos (or .pose files) the labels name."),
+    labels: Path = typer.Option(..., "--labels",
+                                help="WLASL_v0.3.json-style JSON (VIDEO_DIR/<video_id>.mp4, or .pose) or a CSV "
+                                     "with a file,gloss header (optional columns: start, end in seconds, "
+                                     "split, signer_id)."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder (created; an unfinished one is resumed)."),
+    workers: int = typer.Option(2, help="Worker processes, each single-threaded."),
+    seed: int = typer.Option(0, help="Seed for splits and text wording: the same seed gives the same dataset."),
+    shard_size: int = typer.Option(32, help="Items per shard file: the most work an interruption loses."),
+    texts: int = typer.Option(3, help="Free-text descriptions per sample."),
+    smplx_path: Optional[Path] = SmplxOption,
+) -> None:
+    """Reconstruct labelled sign videos into a data-factory dataset that `signforge train` reads.
+
+    Each video becomes a 25 fps SMPL-X motion, its 274-D features, per-frame confidence and
+    three texts: the word (gloss condition) and descriptions written from HMS cues and the
+    nearest handshapes measured on the motion, never naming the word (there is no phonology
+    condition). WLASL frames are 1-based (frame_end -1: to the end) and count the file's own
+    frames; a file exactly as long as its range was already cut by WLASL's preprocess.py and
+    is used whole. Splits: WLASL's split field (train -> train; val and test -> test_seen),
+    else as data build draws them: 10% of the words (with 10 or more words) to test_unseen,
+    10% of the other items to test_seen, by --seed and each item's id. A file that cannot be
+    reconstructed is skipped with its reason; finished shards are skipped on a rerun.
+    Example: signforge reconstruct-batch WLASL/videos --labels WLASL_v0.3.json --out data/wlasl
+    """
+    from collections import Counter
+
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .reconstruct.batch import BatchConfig, BatchError, reconstruct_batch
+
+    cfg = BatchConfig(video_dir=str(video_dir), labels=str(labels), out=str(out), workers=workers, seed=seed,
+                      shard_size=shard_size, texts_per_sample=texts,
+                      smplx=str(smplx_path) if smplx_path else None)
+    with Progress(TextColumn("[bold]reconstructing[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task("videos", total=None)
+        try:
+            manifest = reconstruct_batch(
+                cfg, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                log=lambda message: bar.console.print(f"[yellow]{escape(message)}[/]", highlight=False))
+        except BatchError as exc:
+            _fail(str(exc))
+    rec, run = manifest["reconstruction"], manifest["run"]
+    skipped = rec["skipped"]
+    console.print(f"wrote {out}: {rec['done']} done, {len(skipped)} skipped, {rec['items']} in all "
+                  f"(this run: {run['processed']} processed, {run['already_finished']} finished before); "
+                  f"splits {manifest['splits']}", markup=False, highlight=False)
+    reasons = Counter(s["reason"].split(": ", 1)[-1] if s["reason"].startswith(str(video_dir)) else s["reason"]
+                      for s in skipped)
+    for reason, n in reasons.most_common(10):
+        example = next(s["id"] for s in skipped if s["reason"].endswith(reason))
+        console.print(f"  skipped {n} x {reason} (e.g. {example})", markup=False, highlight=False)
+    if len(reasons) > 10:
+        console.print(f"  ... {len(reasons) - 10} other reasons; every one is in {out / 'dataset.json'}",
+                      markup=False, highlight=False)
+    mean, never = rec["hand_found_mean"], rec["hand_never_found"]
+    console.print(f"hands found: left {mean['left']:.0%}, right {mean['right']:.0%} of frames on average; "
+                  f"left never found in {never['left']}, right in {never['right']} of {rec['done']} samples; "
+                  f"mean confidence {rec['confidence_mean']:.2f}", markup=False, highlight=False)
+    console.print(f"time: {run['seconds']:.1f} s ({run['seconds_per_item']:.1f} s per item, "
+                  f"{workers} workers)", markup=False, highlight=False)
+
+
 def main() -> None:
     try:
         app()
