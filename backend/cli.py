@@ -561,15 +561,17 @@ def reconstruct_batch_cmd(
 ) -> None:
     """Reconstruct labelled sign videos into a data-factory dataset that `signforge train` reads.
 
-    Each video becomes a 25 fps SMPL-X motion, its 274-D features, per-frame confidence and
-    three texts: the word (gloss condition) and descriptions written from HMS cues and the
-    nearest handshapes measured on the motion, never naming the word (there is no phonology
-    condition). WLASL frames are 1-based (frame_end -1: to the end) and count the file's own
-    frames; a file exactly as long as its range was already cut by WLASL's preprocess.py and
-    is used whole. Splits: WLASL's split field (train -> train; val and test -> test_seen),
-    else as data build draws them: 10% of the words (with 10 or more words) to test_unseen,
-    10% of the other items to test_seen, by --seed and each item's id. A file that cannot be
-    reconstructed is skipped with its reason; finished shards are skipped on a rerun.
+    Each video becomes a 25 fps SMPL-X motion with per-frame confidence and its texts: the word (gloss condition)
+    and descriptions of the HMS cues and nearest handshapes measured on the motion, which never name the word.
+
+    WLASL frames are 1-based (frame_end -1: to the end) and count the file's own frames.
+    A file exactly as long as its range was already cut out by WLASL's preprocess.py and is used whole.
+
+    Splits: WLASL's split field (train -> train, val and test -> test_seen); without one, as data build draws them:
+    10% of the words to test_unseen (only with 10 or more words), 10% of the other items to test_seen (by --seed).
+
+    A file that cannot be reconstructed is skipped with its reason. A rerun skips the finished shards.
+
     Example: signforge reconstruct-batch WLASL/videos --labels WLASL_v0.3.json --out data/wlasl
     """
     from collections import Counter

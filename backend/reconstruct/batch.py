@@ -381,6 +381,8 @@ def _write_shard(out: Path, k: int, items: list[dict], results: dict[str, tuple]
 def _prepare(cfg: BatchConfig) -> None:
     """Load the body and the handshape table once before the workers start: a bad --smplx
     fails here, and the workers read both from the cache instead of each building them."""
+    import torch
+
     from ..body.model import Body, resolve_model_file
     from ..data.handshapes import hand_pose
 
@@ -388,7 +390,14 @@ def _prepare(cfg: BatchConfig) -> None:
         Body.load(resolve_model_file(cfg.smplx))
     except ValueError as exc:
         raise BatchError(str(exc)) from None
-    hand_pose("5", "right")
+    # the table's thumb IK is many tiny solves: a second thread only contends (on a busy
+    # 2-core machine, 5 s single-threaded against 47 s with two)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        hand_pose("5", "right")
+    finally:
+        torch.set_num_threads(threads)
 
 
 def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | None = None,
@@ -487,7 +496,7 @@ def _finish(out: Path, cfg: BatchConfig, shards: list[list[dict]]) -> dict:
     found = {s: [r["reconstruction"][f"{s}_hand_found"] for r in records] for s in ("left", "right")}
     manifest = {
         "format_version": FORMAT_VERSION, "licence": LICENCE_NOTE, "source": "reconstruct-batch",
-        "config": dict(asdict(cfg), word_sets=[]),
+        "config": dict(cfg.plan_key(), video_dir=cfg.video_dir, labels=cfg.labels, word_sets=[]),
         "samples": len(records), "splits": dict(sorted(counts.items())), "shards": names,
         "assignment": {"mode": "none", "multi_variant_samples": 0, "accuracy": None},
         "reconstruction": {
