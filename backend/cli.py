@@ -610,8 +610,9 @@ def reconstruct_batch_cmd(
     console.print(f"hands found: left {mean['left']:.0%}, right {mean['right']:.0%} of frames on average; "
                   f"left never found in {never['left']}, right in {never['right']} of {rec['done']} samples; "
                   f"mean confidence {rec['confidence_mean']:.2f}", markup=False, highlight=False)
-    console.print(f"time: {run['seconds']:.1f} s ({run['seconds_per_item']:.1f} s per item, "
-                  f"{workers} workers)", markup=False, highlight=False)
+    console.print(f"time: {run['seconds']:.1f} s; {run['reconstructed']} reconstructed this run, "
+                  f"{run['seconds_per_sample']:.1f} s each in a worker ({workers} workers)",
+                  markup=False, highlight=False)
 
 
 def main() -> None:

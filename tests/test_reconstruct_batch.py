@@ -155,7 +155,8 @@ def test_wlasl_json_frames_splits_and_missing_videos(tmp_path, videos):
     # 1-based inclusive frames of the file itself: 10..36 of the clip, 73..96 of the .pose file
     assert clip["reconstruction"]["frames_in"] == 27 and clip["source"]["window"].startswith("frames 10-36 at 29.9")
     assert sign["reconstruction"]["frames_in"] == 24 and sign["source"]["window"] == "frames 73-96 at 24 fps"
-    assert ds.manifest["splits"] == {"test_seen": 1, "train": 1} and ds.manifest["reconstruction"]["stats_from"] == "train"
+    assert ds.manifest["splits"] == {"test_seen": 1, "train": 1}
+    assert ds.manifest["reconstruction"]["stats_from"] == "train"
     assert 0 < clip["reconstruction"]["right_hand_found"] < 1 and clip["texts"]["phonology+hms"]
 
     # an instance WLASL's preprocess.py already cut out is used whole; a range past the file is refused

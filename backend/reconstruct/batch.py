@@ -431,7 +431,7 @@ def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | N
         with atomic_path(plan_file) as tmp:
             tmp.write_text(json.dumps({"plan_hash": plan_hash, "config": cfg.plan_key(), "items": len(items)},
                                       indent=1))
-    seconds: list[float] = []
+    seconds: list[tuple[str, float]] = []   # (status, seconds) of each item this run
     if todo:
         _prepare(cfg)
         queue = [it for k in todo for it in shards[k]]
@@ -443,7 +443,7 @@ def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | N
             nonlocal count
             status, ident, payload, secs = result
             results[ident] = result
-            seconds.append(secs)
+            seconds.append((status, secs))
             if status == "skipped" and log:
                 log(f"skipped {ident}: {payload}")
             k = shard_of[ident]
@@ -469,7 +469,8 @@ def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | N
     manifest = _finish(out, cfg, shards)
     manifest["run"] = {"processed": len(seconds), "already_finished": finished,
                        "seconds": time.perf_counter() - t0,
-                       "seconds_per_item": float(np.mean(seconds)) if seconds else 0.0}
+                       "reconstructed": sum(s == "done" for s, _ in seconds),
+                       "seconds_per_sample": float(np.mean([t for s, t in seconds if s == "done"] or [0.0]))}
     return manifest
 
 
