@@ -244,17 +244,21 @@ def np_quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
 
 def np_matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
     """(..., 3, 3) -> (..., 4) (w, x, y, z) with w >= 0, by the largest of 4w², 4x², 4y², 4z²."""
-    tr = np.trace(m, axis1=-2, axis2=-1)
-    d = np.stack([tr, m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], -1)
-    pick = np.argmax(np.stack([tr, 2 * d[..., 1] - tr, 2 * d[..., 2] - tr, 2 * d[..., 3] - tr], -1), -1)
-    a, b, c = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
-    e, f, g = m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1]
-    rows = np.stack([
-        np.stack([1 + tr, a, b, c], -1),
-        np.stack([a, 1 + 2 * d[..., 1] - tr, e, f], -1),
-        np.stack([b, e, 1 + 2 * d[..., 2] - tr, g], -1),
-        np.stack([c, f, g, 1 + 2 * d[..., 3] - tr], -1),
-    ], -2)
+    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    rows = np.empty(m.shape[:-2] + (4, 4))      # row i: the quaternion scaled by 4 q_i
+    rows[..., 0, 0] = 1 + m00 + m11 + m22
+    rows[..., 1, 1] = 1 + m00 - m11 - m22
+    rows[..., 2, 2] = 1 - m00 + m11 - m22
+    rows[..., 3, 3] = 1 - m00 - m11 + m22
+    rows[..., 0, 1] = rows[..., 1, 0] = m21 - m12
+    rows[..., 0, 2] = rows[..., 2, 0] = m02 - m20
+    rows[..., 0, 3] = rows[..., 3, 0] = m10 - m01
+    rows[..., 1, 2] = rows[..., 2, 1] = m01 + m10
+    rows[..., 1, 3] = rows[..., 3, 1] = m02 + m20
+    rows[..., 2, 3] = rows[..., 3, 2] = m12 + m21
+    pick = np.argmax(np.diagonal(rows, axis1=-2, axis2=-1), -1)
     q = np.take_along_axis(rows, pick[..., None, None], -2)[..., 0, :]
     q = q / np_norm(q, keepdims=True)
     return np.where(q[..., :1] < 0, -q, q)
@@ -295,6 +299,9 @@ def np_norm(v, axis: int = -1, keepdims: bool = False) -> np.ndarray:
 
 def np_cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cross product over the last axis, broadcasting (np.cross moves axes on every call)."""
+    if np.ndim(a) == 1 and np.ndim(b) == 1:    # two 3-vectors: Python floats beat array calls
+        (a0, a1, a2), (b0, b1, b2) = a.tolist(), b.tolist()
+        return np.array([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
     a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
     b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
     return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)

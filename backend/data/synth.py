@@ -12,6 +12,8 @@ directions, finger states) for the motion-cue checks. numpy + torch; never bpy.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,6 +161,8 @@ def _mirror_site(name: str) -> str:
 
 def _unit(v) -> np.ndarray:
     v = np.asarray(v, float)
+    if v.ndim == 1:     # one vector (most calls): a plain dot product, no broadcasting machinery
+        return v / max(math.sqrt(v @ v), 1e-12)
     return v / np.maximum(R.np_norm(v, axis=-1, keepdims=True), 1e-12)
 
 
