@@ -269,17 +269,27 @@ class TemplateTranslator:
     def _palm(hand, pick, both) -> str:
         if hand is None or not hand.palm:
             return ""
-        facing = [pick(PALM_WORDS[p]) for p in hand.palm]
         palm = "palms" if both else "palm"
-        if len(facing) == 1:
-            return pick([f"with the {palm} facing {facing[0]}", f"{palm} {facing[0]}",
-                         f"the {palm} turned {facing[0]}", f"with the {palm} {facing[0]}",
-                         f"its {palm} oriented {facing[0]}" if not both else f"their {palm} oriented {facing[0]}"])
-        return pick([f"the {palm} turning from {facing[0]} to {facing[-1]}",
-                     f"with the {palm} rotating from {facing[0]} to {facing[-1]}",
-                     f"twisting so the {palm} goes from {facing[0]} to {facing[-1]}",
-                     f"the wrist turning the {palm} from {facing[0]} to {facing[-1]}",
-                     f"with a twist of the wrist, {palm} {facing[0]} then {facing[-1]}"])
+        if len(hand.palm) == 1:
+            facing = pick(PALM_WORDS[hand.palm[0]])
+            return pick([f"with the {palm} facing {facing}", f"{palm} {facing}",
+                         f"the {palm} turned {facing}", f"with the {palm} {facing}",
+                         f"its {palm} oriented {facing}" if not both else f"their {palm} oriented {facing}"])
+        # the ends of a turn read "from facing up to facing leftward" (never "from up to to the left")
+        ends = [pick([w for w in PALM_WORDS[p] if not w.startswith("to ")]) for p in hand.palm]
+        if hand.palm[0] == hand.palm[-1]:     # out and back: name where it turns to
+            a, b = ends[0], ends[1]
+            return pick([f"the {palm} turning from facing {a} to facing {b} and back",
+                         f"with the {palm} turning to face {b} and back to face {a}",
+                         f"twisting so the {palm} faces {b}, then {a} again",
+                         f"the wrist turning the {palm} to face {b}, then back to face {a}",
+                         f"with a twist there and back, the {palm} facing {a}, {b}, then {a} again"])
+        a, b = ends[0], ends[-1]
+        return pick([f"the {palm} turning from facing {a} to facing {b}",
+                     f"with the {palm} rotating from facing {a} to facing {b}",
+                     f"twisting so the {palm} goes from facing {a} to facing {b}",
+                     f"the wrist turning the {palm} from facing {a} to facing {b}",
+                     f"with a twist of the wrist, the {palm} facing {a}, then {b}"])
 
     @staticmethod
     def _moves(hand, ph, pick, verb_s) -> str:
@@ -301,7 +311,7 @@ class TemplateTranslator:
                          f"push{'es' if verb_s else ''} {d} {how}", f"repeat{verb_s} a movement {d} {how}",
                          f"go{'es' if verb_s else ''} {d} {how}"])
         if back_forth:
-            return pick([f"move{verb_s} {d} and back", f"go{'es' if verb_s else ''} {d} and returns",
+            return pick([f"move{verb_s} {d} and back", f"go{'es' if verb_s else ''} {d} and return{verb_s}",
                          f"move{verb_s} {d}, then back again", f"shift{verb_s} {d} and back",
                          f"swing{verb_s} {d} and back"])
         path = [pick(DIRECTION_WORDS[m]) if m != "circle" else "in a circle" for m in moves[:3]]
