@@ -1,4 +1,4 @@
-"""SignForge backend: body model, motion type and files, and (later) the generators.
+"""SignForge backend: body model, motion type and files, generators and video reconstruction.
 
 Importable without bpy. Heavy dependencies (torch, smplx) load on first use.
 """
@@ -6,8 +6,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    if name == "generate":   # ``backend.generate(...)``: text -> motions, loaded on first use
+    if name in ("generate", "reconstruct"):
+        # ``backend.generate(...)``: text -> motions; ``backend.reconstruct(...)``: video -> motion.
+        # Both are modules that can be called, loaded on first use.
         import importlib
 
-        return importlib.import_module(".generate", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

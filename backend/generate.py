@@ -20,8 +20,6 @@ import json
 import math
 import os
 import re
-import sys
-import types
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from .callable_module import make_callable
 from .motion.motion import Motion
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -321,11 +320,4 @@ def batch_names(prompts: list[str], num: int = 1, suffix: str = ".npz") -> list[
     return out
 
 
-class _CallableModule(types.ModuleType):
-    """``backend.generate(...)`` is this module's ``generate(...)``: the API the issue names."""
-
-    def __call__(self, *args, **kwargs) -> list[Motion]:
-        return generate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__)   # ``backend.generate(...)`` is this module's ``generate(...)``

@@ -260,6 +260,12 @@ def test_cli_reconstructs_a_pose_file_with_landmarks_and_confidence(tmp_path):
                           "-o", str(tmp_path / "bad.npz")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no such file" in " ".join(bad.stderr.split())   # rich wraps lines
     assert not (tmp_path / "bad.npz").exists()
+    # the same from Python: backend.reconstruct(...) is the CLI's function
+    import backend
+
+    direct = backend.reconstruct(POSE, start=3, end=4.5, fps=25, gloss="TEST")
+    assert direct.num_frames == motion.num_frames and direct.text == "TEST"
+    assert direct.confidence is not None and direct.confidence.shape == (direct.num_frames,)
 
 
 @needs_pose

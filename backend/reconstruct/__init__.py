@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..callable_module import make_callable
 from ..io.pose import LandmarkError, Landmarks, read_pose, write_pose
 from ..motion import Motion
 from .fit import MAX_GAP, Fitter, runs
@@ -261,3 +262,6 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
                        "width": lm.width, "height": lm.height, "timings": timings,
                        "projected": result.projected, "landmarks": lm_fit})
     return motion
+
+
+make_callable(__name__)   # ``backend.reconstruct(...)`` is this package's ``reconstruct(...)``
