@@ -295,3 +295,24 @@ def test_server_reconstructs_for_the_blender_add_on_with_signavatar_denoising(tm
         assert not (tmp_path / "x.npz").exists()
     finally:
         backend.close()
+
+
+@needs_pose
+def test_a_users_smplx_file_is_fitted(tmp_path, signforge_cache):
+    """A user's SMPL-X-format model (here: the mannequin made 8% larger, written as the user's
+    SMPLX_NEUTRAL.npz) is what the fit uses when named; the motion says which body it fits."""
+    from backend.body.mannequin import build_model_arrays
+    from backend.reconstruct import reconstruct
+
+    arrays = build_model_arrays()
+    arrays["v_template"] = arrays["v_template"] * 1.08
+    user = tmp_path / "smplx" / "SMPLX_NEUTRAL.npz"
+    user.parent.mkdir()
+    np.savez(user, **arrays)
+    theirs = reconstruct(POSE, start=3.0, end=3.6, smplx=user, trim=False)
+    ours = reconstruct(POSE, start=3.0, end=3.6, trim=False)
+    assert theirs.provenance["body"] == "SMPLX_NEUTRAL.npz" and ours.provenance["body"] == "mannequin"
+    assert theirs.num_frames == ours.num_frames
+    assert float(theirs.provenance["reprojection_px"]) < 40
+    # longer bones reach the same landmarks with other arm angles
+    assert np.abs(theirs.poses[:, 16:22] - ours.poses[:, 16:22]).max() > 1e-3
