@@ -63,20 +63,24 @@ def render_side_by_side(source, motion, report: dict, rest_joints, out, frames: 
     upper = [(p, j, side, width) for p, j, side, width in BONES if p in proj_joints() and j in proj_joints()]
     for r, f in enumerate(idx):
         top = r * height
-        sheet.paste(images[f], (0, top))
-        xy = proj[f] * scale + np.array([0, top])
+        # the overlay is drawn on the frame itself, so parts projected outside it (a hand
+        # below the picture) are cut at its edge instead of spilling onto the stick figure
+        panel = images[f].copy()
+        pen = ImageDraw.Draw(panel)
+        xy = proj[f] * scale
         for p, j, side, width in upper:
-            draw.line([tuple(xy[p]), tuple(xy[j])], fill=_COLOURS[side], width=3)
+            pen.line([tuple(xy[p]), tuple(xy[j])], fill=_COLOURS[side], width=3)
         for k, side in enumerate(("left", "right")):
             hp = xy[NUM_JOINTS + 21 * k:NUM_JOINTS + 21 * (k + 1)]
             for u, v in HAND_BONES:
-                draw.line([tuple(hp[u]), tuple(hp[v])], fill=_COLOURS[side], width=1)
-            seen = (lm.left if side == "left" else lm.right)[f, :, :2] * scale + np.array([0, top])
+                pen.line([tuple(hp[u]), tuple(hp[v])], fill=_COLOURS[side], width=1)
+            seen = (lm.left if side == "left" else lm.right)[f, :, :2] * scale
             for x, y in seen[np.isfinite(seen[:, 0])]:
-                draw.ellipse([x - 2, y - 2, x + 2, y + 2], outline=(0, 220, 0))
-        body = lm.pose[f, 11:17, :2] * scale + np.array([0, top])
+                pen.ellipse([x - 2, y - 2, x + 2, y + 2], outline=(0, 220, 0))
+        body = lm.pose[f, 11:17, :2] * scale
         for x, y in body[np.isfinite(body[:, 0])]:
-            draw.ellipse([x - 4, y - 4, x + 4, y + 4], outline=(0, 220, 0), width=2)
+            pen.ellipse([x - 4, y - 4, x + 4, y + 4], outline=(0, 220, 0), width=2)
+        sheet.paste(panel, (0, top))
         flat = (pos[r] - centre)[:, :2]
         s = height / 0.9
         pts = np.stack([w + w / 2 + flat[:, 0] * s, top + height * 0.35 - flat[:, 1] * s], -1)
