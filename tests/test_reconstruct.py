@@ -316,3 +316,26 @@ def test_a_users_smplx_file_is_fitted(tmp_path, signforge_cache):
     assert float(theirs.provenance["reprojection_px"]) < 40
     # longer bones reach the same landmarks with other arm angles
     assert np.abs(theirs.poses[:, 16:22] - ours.poses[:, 16:22]).max() > 1e-3
+
+
+@needs_clip
+def test_preview_puts_the_fit_beside_the_video_frames(tmp_path):
+    """The side-by-side check sheet of the real clip: one row per chosen frame, the video with
+    the projected fit on the left, the stick figure on the right, nothing drawn past the frame."""
+    from PIL import Image
+
+    from backend.body.rig import Rig
+    from backend.reconstruct import _fitter, reconstruct
+    from backend.reconstruct.preview import render_side_by_side
+
+    report: dict = {}
+    motion = reconstruct(CLIP, start=0.5, end=1.3, report=report)
+    rest = Rig.from_body(_fitter(None).body, motion.betas).rest_joints
+    path = render_side_by_side(CLIP, motion, report, rest, tmp_path / "sheet.png", frames=3, height=240)
+    sheet = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    w = int(round(report["width"] * 240 / report["height"]))
+    assert sheet.shape == (3 * 240, 2 * w, 3)
+    video, figure = sheet[:, :w], sheet[:, w:]
+    assert video.std() > 20                                       # real frames, not a blank canvas
+    drawn = (np.abs(figure - 255).sum(-1) > 60)[:, 4:-4]          # the figure side: white except the lines
+    assert 0.003 < drawn.mean() < 0.2
