@@ -242,7 +242,14 @@ def _all_poses() -> dict[tuple[str, bool], np.ndarray]:
     if path.exists():
         with np.load(path, allow_pickle=False) as z:
             return {(k.rsplit("|", 1)[0], k.endswith("|1")): z[k] for k in z.files}
-    poses = _solve_all()
+    # the thumb IK is many tiny solves: a second torch thread only contends (on a busy 2-core
+    # machine 5 s single-threaded against 47 s with two), so it runs on one
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        poses = _solve_all()
+    finally:
+        torch.set_num_threads(threads)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **{f"{name}|{int(spread)}": v for (name, spread), v in poses.items()})
     return poses

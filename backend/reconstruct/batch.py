@@ -381,8 +381,6 @@ def _write_shard(out: Path, k: int, items: list[dict], results: dict[str, tuple]
 def _prepare(cfg: BatchConfig) -> None:
     """Load the body and the handshape table once before the workers start: a bad --smplx
     fails here, and the workers read both from the cache instead of each building them."""
-    import torch
-
     from ..body.model import Body, resolve_model_file
     from ..data.handshapes import hand_pose
 
@@ -390,14 +388,7 @@ def _prepare(cfg: BatchConfig) -> None:
         Body.load(resolve_model_file(cfg.smplx))
     except ValueError as exc:
         raise BatchError(str(exc)) from None
-    # the table's thumb IK is many tiny solves: a second thread only contends (on a busy
-    # 2-core machine, 5 s single-threaded against 47 s with two)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        hand_pose("5", "right")
-    finally:
-        torch.set_num_threads(threads)
+    hand_pose("5", "right")
 
 
 def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | None = None,
