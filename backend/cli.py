@@ -443,7 +443,8 @@ def generate(
 def eval_cmd(
     model: str = typer.Argument(..., help="handmdm or signavatar."),
     data: Path = typer.Option(..., "--data", help="Dataset folder (test_seen / test_unseen; the word sets)."),
-    run: list[str] = typer.Option(..., "--run", help="handmdm: CONDITION=RUN_DIR, once per text condition; "
+    run: list[str] = typer.Option(..., "--run", help="handmdm: LABEL=RUN_DIR, once per table row (each run is "
+                                                     "prompted with the text condition it was trained on); "
                                                      "signavatar: a word-set RUN_DIR, once per run."),
     thmr: Optional[Path] = typer.Option(None, "--thmr", help="handmdm: THMR run folder, the retrieval judge."),
     stgcn: list[str] = typer.Option([], "--stgcn", help="signavatar: ST-GCN run per word set, the judge."),
@@ -479,10 +480,13 @@ def eval_cmd(
         _fail("eval handmdm needs --thmr RUN_DIR (the retrieval judge)")
     runs = {}
     for item in run:
-        cond, _, path = item.partition("=")
-        if cond not in ("gloss", "phonology", "phonology+hms") or not path:
-            _fail(f"--run takes CONDITION=RUN_DIR with a condition of gloss, phonology, phonology+hms; got {item!r}")
-        runs[cond] = path
+        label, _, path = item.partition("=")
+        if not label or not path:
+            _fail(f"--run takes LABEL=RUN_DIR (the label names the table row, e.g. the run's text "
+                  f"condition: gloss, phonology, phonology+hms); got {item!r}")
+        if label in runs:
+            _fail(f"--run: two runs are labelled {label!r}; give each row its own label")
+        runs[label] = path
     try:
         rows = eval_handmdm(runs, str(thmr), str(data), samples=samples, guidance=guidance, steps=steps, seed=seed)
     except (ValueError, FileNotFoundError) as exc:

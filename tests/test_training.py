@@ -149,9 +149,11 @@ def test_eval_writes_a_handmdm_table_with_its_command(dataset, tiny_runs, tmp_pa
                       test_seen_fraction=0.4))
     train(TrainConfig("thmr", str(dataset), str(tmp_path / "thmr"), epochs=1, batch=16, overrides=TINY),
           progress=False)
-    rows = eval_handmdm({"phonology+hms": str(tiny_runs / "handmdm")}, str(tmp_path / "thmr"), str(data),
-                        samples=32, steps=2)
-    assert [r["condition"] for r in rows] == ["ground truth", "phonology+hms"]
+    rows = eval_handmdm({"phonology+hms": str(tiny_runs / "handmdm"), "same run, other label": str(tiny_runs / "handmdm")},
+                        str(tmp_path / "thmr"), str(data), samples=32, steps=2)
+    assert [r["condition"] for r in rows] == ["ground truth", "phonology+hms", "same run, other label"]
+    assert rows[1]["text"] == rows[2]["text"] == "phonology+hms"     # prompted with the run's own condition
+    assert rows[1]["test_unseen R@3"] == rows[2]["test_unseen R@3"]  # same run, same seeds: same numbers
     for r in rows:
         for split in ("test_seen", "test_unseen"):
             assert 0.0 <= r[f"{split} R@1"] <= r[f"{split} R@3"] <= 1.0

@@ -18,6 +18,7 @@ split (the sampling floor). torch; never bpy.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from dataclasses import dataclass
@@ -47,9 +48,25 @@ def _text_embeddings(scorer, texts: list[str]) -> np.ndarray:
         return scorer.model.encode_text(enc.tokens, enc.mask).numpy()
 
 
+TEXT_CONDITIONS = ("gloss", "phonology", "phonology+hms")
+
+
+def run_condition(run_dir: str | os.PathLike) -> str:
+    """The text condition a HandMDM run was trained on (its config.json's run.condition)."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
+    cond = json.loads(path.read_text()).get("run", {}).get("condition", "phonology+hms")
+    if cond not in TEXT_CONDITIONS:
+        raise ValueError(f"{run_dir}: trained on text condition {cond!r}; eval knows {', '.join(TEXT_CONDITIONS)}")
+    return cond
+
+
 def eval_handmdm(runs: dict[str, str], thmr_run: str, data: str, splits=("test_seen", "test_unseen"),
                  samples: int = 256, guidance: float = 2.5, steps: int = 50, seed: int = 0) -> list[dict]:
-    """One row per condition (plus the ground truth): R@1, R@3 per split and FID."""
+    """One row per run (plus the ground truth): R@1, R@3 per split and FID. ``runs`` maps a
+    row label to a run folder; each run is prompted with the test texts of the condition it
+    was trained on (so labels may name ablations, such as two assignment modes)."""
     from backend.data.dataset import Dataset
     from backend.generate import generate
     from backend.models.thmr import THMRScorer
@@ -57,7 +74,8 @@ def eval_handmdm(runs: dict[str, str], thmr_run: str, data: str, splits=("test_s
     ds = Dataset.open(data)
     judge = THMRScorer.load(thmr_run)
     limit = judge.model.cfg.max_frames
-    rows = [{"condition": "ground truth"}] + [{"condition": c, "run": r} for c, r in runs.items()]
+    rows = [{"condition": "ground truth"}] + [{"condition": c, "run": r, "text": run_condition(r)}
+                                              for c, r in runs.items()]
     for split in splits:
         recs = [r for r in ds.split(split) if r["texts"]["phonology+hms"]][:samples]
         if len(recs) < 32:
@@ -70,7 +88,7 @@ def eval_handmdm(runs: dict[str, str], thmr_run: str, data: str, splits=("test_s
             if row["condition"] == "ground truth":
                 gen = real
             else:
-                prompts = [r["texts"][row["condition"]] for r in recs]
+                prompts = [r["texts"][row["text"]] for r in recs]
                 prompts = [p[0] if isinstance(p, list) else p for p in prompts]
                 feats = [generate(p, frames=min(len(f), limit), guidance=guidance, steps=steps, seed=seed + i,
                                   run_dir=row["run"])[0].to_features() for i, (p, f) in enumerate(zip(prompts, truth))]
