@@ -171,6 +171,32 @@ def test_real_clip_streams_with_real_timestamps():
     assert lm.hand_found("right").any() and not lm.hand_found("left").any()
 
 
+@needs_clip
+def test_two_tracking_threads_read_every_frame_once_and_stop_together():
+    """The whole clip split over two Holistic graphs gives the frames, times and rate that one
+    graph gives; progress counts both; a callback that raises stops both and is re-raised."""
+    from backend.reconstruct.video import extract_video
+
+    one = extract_video(CLIP, workers=1)
+    progress = []
+    two = extract_video(CLIP, workers=2, progress=lambda d, t: progress.append((d, t)))
+    assert two.num_frames == one.num_frames == 58 and np.array_equal(two.times, one.times)
+    assert two.fps == one.fps and progress[-1] == (58, 58) and len(progress) == 58
+    # the second graph starts afresh at the middle: same frames found, landmarks close
+    assert np.array_equal(two.hand_found("right"), one.hand_found("right"))
+    body = np.abs(two.pose[:, 11:17, :2] - one.pose[:, 11:17, :2])
+    assert np.nanmedian(body) < 3.0                                   # pixels
+
+    class Stop(Exception):
+        pass
+
+    def cancel(done, total):
+        if done >= 10:
+            raise Stop
+    with pytest.raises(Stop):
+        extract_video(CLIP, workers=2, progress=cancel)
+
+
 # ------------------------------------------------------------------------------ fitting
 def test_short_gaps_are_interpolated_and_long_ones_held_and_flagged():
     from backend.reconstruct.fit import fill_gaps

@@ -5,11 +5,14 @@ turned upright by the file's rotation metadata (OpenCV's own auto-rotation is sw
 so that the rotation is applied exactly once), downscaled when its long side exceeds
 ``MAX_SIDE`` and dropped after MediaPipe has seen it: memory holds the landmarks, never
 the video. Frame times are the container's timestamps (variable frame rates keep their
-real spacing). opencv + mediapipe; never bpy.
+real spacing). A clip of more than a second is split at its middle and the two halves
+are tracked by two Holistic graphs in two threads (about 1.4x faster on two cores).
+opencv + mediapipe; never bpy.
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -75,13 +78,20 @@ def probe(path: str | os.PathLike) -> dict:
         cap.release()
 
 
+PARALLEL_MIN_FRAMES = 24    # shorter ranges are tracked by one graph: a second would mostly start up
+
+
 def extract_video(path: str | os.PathLike, start: float | None = None, end: float | None = None,
                   progress: Callable[[int, int], None] | None = None, model_complexity: int = 1,
-                  timings: dict | None = None) -> Landmarks:
-    """Holistic landmarks for the frames of ``path`` whose time lies in [start, end] seconds."""
-    import cv2
-    import mediapipe as mp
+                  timings: dict | None = None, workers: int | None = None) -> Landmarks:
+    """Holistic landmarks for the frames of ``path`` whose time lies in [start, end] seconds.
 
+    With ``workers`` = 2 (the default where there are two cores or more) a range of at least
+    PARALLEL_MIN_FRAMES frames is split at its middle time, and each half is streamed and
+    tracked by its own Holistic graph in its own thread (MediaPipe runs outside the GIL; one
+    graph keeps only ~1.3 cores busy). The second half starts with a fresh detection, as
+    tracking does after a lost hand.
+    """
     path = Path(path)
     info = probe(path)
     w0, h0 = info["width"], info["height"]
@@ -89,26 +99,106 @@ def extract_video(path: str | os.PathLike, start: float | None = None, end: floa
         raise VideoError(f"{path}: the video reports no frame size (corrupt header?)")
     if w0 * h0 > MAX_PIXELS:
         raise VideoError(f"{path}: {w0}x{h0} frames are too large to be a camera video (limit {MAX_PIXELS} pixels)")
-    scale = min(1.0, MAX_SIDE / max(w0, h0))
-    width, height = (int(round(w0 * scale)), int(round(h0 * scale)))
     nominal = info["fps"] if 0 < info["fps"] <= 1000 else 0.0
     total = info["frames"] if info["frames"] > 0 else 0
     if total > 0 and nominal > 0 and start is not None:
         total = max(0, total - int(start * nominal))
     if total > 0 and nominal > 0 and end is not None:
         total = min(total, int((end - (start or 0.0)) * nominal) + 1)
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    t_wall = time.perf_counter()
+    if workers < 2 or total < PARALLEL_MIN_FRAMES or nominal <= 0:
+        parts = [_extract_range(path, info, start, end, None, _Progress(progress, total), model_complexity)]
+    else:
+        first = float(start or 0.0)
+        mid = first + (total / nominal) / 2
+        parts = _in_threads(path, info, [(start, mid), (mid, end)], _Progress(progress, total), model_complexity)
+    parts = [p for p in parts if p["times"]]
+    if timings is not None:
+        decode = max(p["decode_s"] for p in parts) if parts else 0.0
+        timings["decode_s"] = timings.get("decode_s", 0.0) + decode
+        timings["landmarks_s"] = timings.get("landmarks_s", 0.0) + time.perf_counter() - t_wall - decode
+    if not parts:
+        what = "in the chosen time range" if (start or end) else "at all"
+        raise VideoError(f"{path}: no frame could be decoded {what} (zero frames, truncated or corrupt)")
+    times = np.asarray([t for p in parts for t in p["times"]], np.float64)
+    fps = nominal
+    if len(times) > 1:
+        measured = 1.0 / float(np.median(np.diff(times)))
+        fps = measured if not (0 < nominal <= 1000) or abs(measured - nominal) > 0.05 * nominal else nominal
+    if not (0 < fps <= 1000):
+        fps = 30.0
+    cat = lambda k: np.stack([a for p in parts for a in p[k]])  # noqa: E731
+    width, height = parts[0]["size"]
+    return Landmarks(cat("pose"), cat("conf"), cat("left"), cat("right"), cat("face"), cat("world"),
+                     width, height, times - times[0], float(fps))
+
+
+class _Progress:
+    """Frames done across the threads of one extraction, reported as (done, total)."""
+
+    def __init__(self, report: Callable[[int, int], None] | None, total: int):
+        self.report, self.total, self.done = report, total, 0
+        self.lock = threading.Lock()
+
+    def step(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.report is not None:
+                self.report(self.done, max(self.total, self.done))
+
+
+def _in_threads(path: Path, info: dict, ranges, progress: _Progress, model_complexity: int) -> list[dict]:
+    """One ``_extract_range`` per [from, until) range, each in its own thread. The first
+    error (a bad frame, or the progress callback asking to stop) stops every thread and is
+    raised here."""
+    stop = threading.Event()
+    results: list = [None] * len(ranges)
+    errors: list = []
+
+    def work(i: int, a, b) -> None:
+        try:
+            last = i + 1 == len(ranges)
+            results[i] = _extract_range(path, info, a, b, None if last else b, progress, model_complexity, stop)
+        except BaseException as exc:   # re-raised in the caller's thread
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=work, args=(i, a, b), daemon=True) for i, (a, b) in enumerate(ranges)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def _extract_range(path: Path, info: dict, start: float | None, end: float | None, until: float | None,
+                   progress: _Progress, model_complexity: int, stop: threading.Event | None = None) -> dict:
+    """Landmarks of the frames whose time t has start <= t <= end (and t < ``until``), with
+    absolute times; streamed, each frame dropped once MediaPipe has seen it."""
+    import cv2
+    import mediapipe as mp
+
+    w0, h0 = info["width"], info["height"]
+    scale = min(1.0, MAX_SIDE / max(w0, h0))
+    width, height = (int(round(w0 * scale)), int(round(h0 * scale)))
+    nominal = info["fps"] if 0 < info["fps"] <= 1000 else 0.0
     cap = cv2.VideoCapture(str(path))
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
     rotation = info["rotation"]
     if start:
         cap.set(cv2.CAP_PROP_POS_MSEC, float(start) * 1000.0)
-    pose, conf, left, right, face, world, times = [], [], [], [], [], [], []
-    t_read = t_detect = 0.0
+    out = {k: [] for k in ("pose", "conf", "left", "right", "face", "world", "times")}
+    out["size"] = (width, height)
+    times = out["times"]
+    t_read = 0.0
     holistic = mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=model_complexity,
                                               smooth_landmarks=True, refine_face_landmarks=False)
     last_t = -1.0
     try:
-        while True:
+        while stop is None or not stop.is_set():
             t0 = time.perf_counter()
             ok, frame = cap.read()
             if not ok or frame is None:
@@ -119,7 +209,7 @@ def extract_video(path: str | os.PathLike, start: float | None = None, end: floa
                 stamp = (last_t + 1.0 / (nominal or 30.0)) if n else float(start or 0.0)
             if start is not None and stamp < start - 1e-6:
                 continue
-            if end is not None and stamp > end + 1e-6:
+            if (end is not None and stamp > end + 1e-6) or (until is not None and stamp >= until):
                 break
             last_t = stamp
             if len(times) >= MAX_FRAMES:
@@ -129,39 +219,22 @@ def extract_video(path: str | os.PathLike, start: float | None = None, end: floa
             if scale < 1.0:
                 frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            t1 = time.perf_counter()
+            t_read += time.perf_counter() - t0
             res = holistic.process(rgb)
-            t2 = time.perf_counter()
-            t_read += t1 - t0
-            t_detect += t2 - t1
             times.append(stamp)
             p, c, wl = _body(res, width, height)
-            pose.append(p)
-            conf.append(c)
-            world.append(wl)
-            left.append(_points(res.left_hand_landmarks, 21, width, height, rel=0))
-            right.append(_points(res.right_hand_landmarks, 21, width, height, rel=0))
-            face.append(_points(res.face_landmarks, NUM_FACE, width, height, rel=None))
-            if progress is not None:
-                progress(len(times), max(total, len(times)))
+            out["pose"].append(p)
+            out["conf"].append(c)
+            out["world"].append(wl)
+            out["left"].append(_points(res.left_hand_landmarks, 21, width, height, rel=0))
+            out["right"].append(_points(res.right_hand_landmarks, 21, width, height, rel=0))
+            out["face"].append(_points(res.face_landmarks, NUM_FACE, width, height, rel=None))
+            progress.step()
     finally:
         holistic.close()
         cap.release()
-    if timings is not None:
-        timings["decode_s"] = timings.get("decode_s", 0.0) + t_read
-        timings["landmarks_s"] = timings.get("landmarks_s", 0.0) + t_detect
-    if not times:
-        what = "in the chosen time range" if (start or end) else "at all"
-        raise VideoError(f"{path}: no frame could be decoded {what} (zero frames, truncated or corrupt)")
-    times = np.asarray(times, np.float64)
-    fps = nominal
-    if len(times) > 1:
-        measured = 1.0 / float(np.median(np.diff(times)))
-        fps = measured if not (0 < nominal <= 1000) or abs(measured - nominal) > 0.05 * nominal else nominal
-    if not (0 < fps <= 1000):
-        fps = 30.0
-    return Landmarks(np.stack(pose), np.stack(conf), np.stack(left), np.stack(right), np.stack(face),
-                     np.stack(world), width, height, times - times[0], float(fps))
+    out["decode_s"] = t_read
+    return out
 
 
 def _points(lms, n: int, width: int, height: int, rel: int | None) -> np.ndarray:
