@@ -246,11 +246,9 @@ def reconstruct_suite(repeats: int, signs: int = 50) -> dict:
     (FK -> MediaPipe-layout landmarks, 5 mm noise, 20% of hand frames dropped -> fit)."""
     from backend.body.model import Body
     from backend.data.lexicon import read_lexicon, resolve_lexicon_path
-    from backend.data.synth import Synthesizer
-    from backend.motion import Motion
     from backend.reconstruct import reconstruct
     from backend.reconstruct.fit import Fitter
-    from backend.reconstruct.synthetic import finger_angle_error, landmarks_from_motion, wrist_error
+    from backend.reconstruct.synthetic import fit_errors, synthetic_signs
 
     clip = resolve_lexicon_path().parent.parent / "video" / "test_video.mp4"
     results: dict = {"clip": str(clip), "load_average": list(os.getloadavg())}
@@ -275,26 +273,17 @@ def reconstruct_suite(repeats: int, signs: int = 50) -> dict:
           f"fitting {results['fps_fitting']} fps); stages: " +
           ", ".join(f"{k} {v:.2f}" for k, v in best.items() if k.endswith("_s")))
     body = Body.load()
-    lex = read_lexicon()
-    synth, fitter = Synthesizer(body), Fitter(body)
+    fitter = Fitter(body)
     finger, wrist, fit_s, frames, names = [], [], 0.0, 0, []
-    for i in np.random.default_rng(6).permutation(len(lex.entries)):
-        try:
-            truth, _ = synth.synthesize(lex.entries[i], int(i))
-        except ValueError:
-            continue
-        lm, _ = landmarks_from_motion(body, truth, noise=0.005, drop=0.2, rng=np.random.default_rng(int(i)))
+    for entry, truth, lm, _ in synthetic_signs(body, read_lexicon(), signs, seed=6):
         t0 = time.perf_counter()
         res = fitter.fit(lm)
         fit_s += time.perf_counter() - t0
         frames += len(truth)
-        fitted = Motion(res.poses, np.zeros((len(res.poses), 3)), np.zeros((len(res.poses), 10)), truth.fps,
-                        betas=res.betas)
-        finger.append(float(np.degrees(finger_angle_error(truth.poses, res.poses)).mean()))
-        wrist.append(float(wrist_error(body, truth, fitted).mean()))
-        names.append(lex.entries[i].entry_id)
-        if len(names) == signs:
-            break
+        f, w = fit_errors(body, truth, res)
+        finger.append(f)
+        wrist.append(w)
+        names.append(entry.entry_id)
     results["accuracy"] = {"signs": len(names), "noise_m": 0.005, "dropped_hand_frames": 0.2,
                            "finger_angle_error_deg_mean": round(float(np.mean(finger)), 3),
                            "finger_angle_error_deg_worst_sign": round(float(np.max(finger)), 3),

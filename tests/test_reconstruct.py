@@ -235,28 +235,14 @@ def test_fitter_recovers_synthesized_signs(body, fitter):
     frames -> fit: finger joint angles within 8 degrees on average, wrists within 2 cm.
     (benchmarks/run.py --suite reconstruct measures the same on 50 signs.)"""
     from backend.data.lexicon import read_lexicon
-    from backend.data.synth import Synthesizer
-    from backend.motion import Motion
-    from backend.reconstruct.synthetic import finger_angle_error, landmarks_from_motion, wrist_error
+    from backend.reconstruct.synthetic import fit_errors, synthetic_signs
 
-    lex = read_lexicon()
-    synth = Synthesizer(body)
-    finger, wrist, n = [], [], 0
-    for i in np.random.default_rng(21).permutation(len(lex.entries)):
-        try:
-            truth, _ = synth.synthesize(lex.entries[i], int(i))
-        except ValueError:
-            continue
-        lm, dropped = landmarks_from_motion(body, truth, noise=0.005, drop=0.2, rng=np.random.default_rng(int(i)))
+    finger, wrist = [], []
+    for _, truth, lm, dropped in synthetic_signs(body, read_lexicon(), 3, seed=21):
         assert dropped["left"].any() and dropped["right"].any()
-        res = fitter.fit(lm)
-        fit = Motion(res.poses, np.zeros((len(res.poses), 3)), np.zeros((len(res.poses), 10)), truth.fps,
-                     betas=res.betas)
-        finger.append(np.degrees(finger_angle_error(truth.poses, res.poses)).mean())
-        wrist.append(wrist_error(body, truth, fit).mean())
-        n += 1
-        if n == 3:
-            break
+        f, w = fit_errors(body, truth, fitter.fit(lm))
+        finger.append(f)
+        wrist.append(w)
     assert np.mean(finger) <= 8.0, finger
     assert np.mean(wrist) <= 0.02, wrist
 

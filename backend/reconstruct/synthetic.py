@@ -110,3 +110,34 @@ def wrist_error(body, truth, fitted) -> np.ndarray:
         c = pos[:, [J["left_shoulder"], J["right_shoulder"]]].mean(1, keepdims=True)
         out.append(pos[:, [J["left_wrist"], J["right_wrist"]]] - c)
     return np.linalg.norm(out[0] - out[1], axis=-1)
+
+
+def synthetic_signs(body, lexicon, count: int, seed: int, noise: float = 0.005, drop: float = 0.2):
+    """``count`` factory signs of random lexicon entries (each signed by signer ``i``, its
+    entry index), as (entry, true motion, landmarks, dropped hand frames): the fitter's test
+    and benchmark input. Entries the synthesizer refuses are passed over."""
+    from ..data.synth import Synthesizer
+
+    synth = Synthesizer(body)
+    made = 0
+    for i in np.random.default_rng(seed).permutation(len(lexicon.entries)):
+        if made == count:
+            return
+        try:
+            truth, _ = synth.synthesize(lexicon.entries[i], int(i))
+        except ValueError:
+            continue
+        lm, dropped = landmarks_from_motion(body, truth, noise=noise, drop=drop, rng=np.random.default_rng(int(i)))
+        made += 1
+        yield lexicon.entries[i], truth, lm, dropped
+
+
+def fit_errors(body, truth, result) -> tuple[float, float]:
+    """Mean finger joint angle error (degrees) and mean wrist position error (metres) of a
+    fit (``Fitter.fit``'s result) against the true motion."""
+    from ..motion import Motion
+
+    t = len(result.poses)
+    fitted = Motion(result.poses, np.zeros((t, 3)), np.zeros((t, 10)), truth.fps, betas=result.betas)
+    return (float(np.degrees(finger_angle_error(truth.poses, result.poses)).mean()),
+            float(wrist_error(body, truth, fitted).mean()))
