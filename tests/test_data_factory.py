@@ -414,6 +414,33 @@ def test_hand_penetration_sees_a_hand_inside_the_chest(body):
 
 
 @needs_lexicon
+def test_hands_that_touch_the_head_or_body_stay_out_of_it(lex, synth, body):
+    """Signs that touch the head or torso: the fingers beside the touching one, the palm and
+    the wrist are turned out of the skin (``_Build._clear``), while the touch stays."""
+    from backend.body.collide import hand_penetration
+    from backend.data.synth import LOCATIONS
+
+    rng = np.random.default_rng(2)
+    touching = [e for e in lex.entries if e.phonology.has_contact and
+                LOCATIONS.get(e.phonology.minor_location, ("",))[0] in ("head", "body")]
+    pick = [touching[i] for i in rng.choice(len(touching), 24, replace=False)]
+    deepest, anywhere = [], []
+    for entry, (motion, truth) in zip(pick, synth.synthesize_many([(e, i) for i, e in enumerate(pick)])):
+        depth = np.maximum(*hand_penetration(body, motion).values())
+        a, b = truth.sign_frames
+        deepest.append(depth[a:b].max())
+        anywhere.append(depth.max())
+    deepest, anywhere = np.array(deepest), np.array(anywhere)
+    print(f"\ndeepest hand point inside the head or torso while signing: median {np.median(deepest) * 100:.2f} cm, "
+          f"over 1.5 cm in {np.mean(deepest > 0.015):.0%} of {len(pick)} signs, worst {deepest.max() * 100:.1f} cm; "
+          f"over the whole motion (approach and return too): over 1.5 cm in {np.mean(anywhere > 0.015):.0%}, "
+          f"worst {anywhere.max() * 100:.1f} cm")
+    assert np.median(deepest) < 0.008
+    assert np.mean(deepest > 0.015) <= 0.25
+    assert np.mean(anywhere > 0.015) <= 0.35
+
+
+@needs_lexicon
 def test_compounds_sign_their_morphemes_in_turn(lex, synth):
     from backend.data.synth import MAX_SECONDS
 

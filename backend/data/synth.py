@@ -73,6 +73,13 @@ _HAND_SITE_PALM = {"n_palm": "up", "n_heel": "up", "n_finger_front": "up",
                    "n_back_of_hand": "down", "n_finger_back": "down"}
 
 
+# Hand points kept out of the head and torso, and how deep (metres) one may sink in: the
+# skin is soft and the contact point itself lies on it.
+_CLEAR_SITES = ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip", "palm", "back_of_hand")
+CLEAR_MARGIN = 0.004
+CLEAR_WEIGHT, CLEAR_STEPS = 3.0, 8
+CLEAR_CONTACT = 3.0
+CLEAR_LIMIT = 0.008         # deeper than this somewhere in a sign: the arm turns the hand out
 # Targets built between sites, snapped onto the skin.
 _ON_SURFACE = ("head_top", "under_chin", "clavicle", "torso_mid", "waist", "hip")
 # Symmetric two-handed signs at a central site: where each hand goes instead.
@@ -430,8 +437,7 @@ class Arm:
         predecessor's pose, so the arm never flips between neighbouring frames. The paths
         of a batch go through their frames side by side.
         """
-        hinge_angle = _dot(R.matrix_to_axis_angle(el), self.hinge)
-        x = np.concatenate([R.matrix_to_axis_angle(sh), hinge_angle, _xzy_angles(wr)], 1)
+        x = self.params(sh, el, wr)
         elbow0 = self.s_pos + _mv(self.g_collar @ sh, self.a1)
         args = (contact, hand_rot, offset, elbow0)
         x = self._gauss_newton(x, x.copy(), args, steps)
@@ -447,7 +453,34 @@ class Arm:
         l_sh, l_el, l_wr, _, point = self._chain(x, offset)
         return l_sh, l_el, l_wr, point
 
-    def _gauss_newton(self, x, x0, args, steps):
+    def params(self, sh, el, wr) -> np.ndarray:
+        """Local shoulder, elbow and wrist matrices -> the parameters of ``_chain`` (rows, 7)."""
+        hinge_angle = _dot(R.matrix_to_axis_angle(el), self.hinge)
+        return np.concatenate([R.matrix_to_axis_angle(sh), hinge_angle, _xzy_angles(wr)], 1)
+
+    def _residual_clear(self, x, x0, contact, hand_rot, offset, elbow0, points, plane_v, plane_n):
+        """``_residual`` plus the depth of the hand's ``points`` (rows, P, 3 in the wrist frame)
+        behind their skin planes (a vertex and its outward normal each), beyond CLEAR_MARGIN."""
+        base = self._residual(x, x0, contact, hand_rot, offset, elbow0)
+        base[:, :3] *= CLEAR_CONTACT       # the touch outranks the clearance
+        _, _, _, g_wr, point = self._chain(x, offset)
+        wrist = point - _mv(g_wr, offset)
+        world = wrist[:, None] + np.einsum("tij,tpj->tpi", g_wr, points)
+        depth = ((plane_v - world) * plane_n).sum(-1)
+        return np.concatenate([base, CLEAR_WEIGHT * np.maximum(depth - CLEAR_MARGIN, 0.0)], 1)
+
+    def clear(self, contact, hand_rot, offset, points, sh, el, wr, planes, steps: int = CLEAR_STEPS):
+        """Turn solved arms (local matrices per row) so that the hand's ``points`` leave the
+        skin ``planes`` (vertex, normal per point and row) while the contact point stays:
+        damped Gauss-Newton on ``_residual_clear`` from the solve. Returns the arm
+        parameters (rows, 7) before and after (see ``_chain``)."""
+        x = self.params(sh, el, wr)
+        elbow0 = self.s_pos + _mv(self.g_collar @ sh, self.a1)
+        args = (contact, hand_rot, offset, elbow0, points) + tuple(planes)
+        return x, self._gauss_newton(x, x.copy(), args, steps, self._residual_clear)
+
+    def _gauss_newton(self, x, x0, args, steps, residual=None):
+        residual = residual or self._residual
         eps = 1e-5
         n = len(x)
         damping = np.full(n, 1e-4)
@@ -456,14 +489,14 @@ class Arm:
         x0_tiled = np.concatenate([x0] * 8)
         for _ in range(steps):
             probe = np.concatenate([x[None], x[None] + eps * np.eye(7)[:, None, :]]).reshape(8 * n, 7)
-            allr = probe_arm._residual(probe, x0_tiled, *tiled).reshape(8, n, -1)
+            allr = residual.__func__(probe_arm, probe, x0_tiled, *tiled).reshape(8, n, -1)
             r = allr[0]
             jac = np.moveaxis((allr[1:] - r[None]) / eps, 0, -1)
             jtj = np.einsum("tri,trj->tij", jac, jac) + damping[:, None, None] * np.eye(7)
             step = np.linalg.solve(jtj, -np.einsum("tri,tr->ti", jac, r)[..., None])[..., 0]
             size = R.np_norm(step, axis=1, keepdims=True)
             trial = x + step * np.minimum(1.0, 0.3 / np.maximum(size, 1e-12))
-            better = (self._residual(trial, x0, *args) ** 2).sum(1) < (r ** 2).sum(1)
+            better = (residual(trial, x0, *args) ** 2).sum(1) < (r ** 2).sum(1)
             x = np.where(better[:, None], trial, x)
             damping = np.where(better, damping * 0.3, damping * 10.0)
         return x
@@ -521,10 +554,25 @@ class _Once:
     swing: float
 
 
+@dataclass
+class _Clear:
+    """A request from a sign in progress: ``Arm.clear`` for one path."""
+    arm: Arm
+    contact: np.ndarray
+    hand_rot: np.ndarray
+    offset: np.ndarray
+    points: np.ndarray
+    sh: np.ndarray
+    el: np.ndarray
+    wr: np.ndarray
+    plane_v: np.ndarray
+    plane_n: np.ndarray
+
+
 def _serve(requests: list) -> list:
     """Answer many signs' solve requests with one batched solve per kind."""
     answers: list = [None] * len(requests)
-    for kind in (_Solve, _Once):
+    for kind in (_Solve, _Once, _Clear):
         idx = [i for i, r in enumerate(requests) if isinstance(r, kind)]
         if not idx:
             continue
@@ -535,6 +583,9 @@ def _serve(requests: list) -> list:
         if kind is _Solve:
             out = arm.solve(cat("contact"), cat("hand_rot"), cat("offset"), segments=rows)
             swings = np.broadcast_to(arm.swing, (len(reqs),))
+        elif kind is _Clear:
+            out = arm.clear(cat("contact"), cat("hand_rot"), cat("offset"), cat("points"), cat("sh"), cat("el"),
+                            cat("wr"), (cat("plane_v"), cat("plane_n")))
         else:
             swing = np.repeat([r.swing for r in reqs], rows)[:, None]
             out = arm._solve_once(cat("goal"), cat("hand_rot"), cat("offset"), swing)[:4]
@@ -721,6 +772,7 @@ class _Build:
         self.body = body
         self.entry, self.ph, self.signer, self.rng = entry, ph, signer, rng
         self.cache = cache      # per body and posture: offsets and the rest frame
+        self.fingers: dict = {}   # side -> (k, 15, 3) the moving hands' finger poses over the sign
         self.body_key = (signer.betas.tobytes(), signer.posture.tobytes())
         self.rig = Rig.from_body(body, signer.betas)
         self.kind, self.site = LOCATIONS[ph.minor_location]
@@ -765,6 +817,46 @@ class _Build:
             self.cache[key] = (verts[keep], normals[keep])
         return self.cache[key]
 
+    def _skin_tree(self):
+        """A KD-tree over ``_skin()``'s vertices (nearest-vertex queries for clearance)."""
+        key = (self.body_key, "surface tree")
+        if key not in self.cache:
+            from scipy.spatial import cKDTree
+
+            self.cache[key] = cKDTree(self._skin()[0])
+        return self.cache[key]
+
+    def _hand_points(self, side: str, fingers: np.ndarray) -> np.ndarray:
+        """The fingertips, palm, back of the hand and wrist (k, 8, 3) in the wrist frame for finger
+        poses (k, 15, 3), by forward kinematics of the hand (points on a flexing finger move
+        on arcs: interpolating them would cut through the palm)."""
+        k = len(fingers)
+        still = np.abs(fingers - fingers[0]).max() < 1e-9              # most signs keep one handshape
+        key = (self.body_key, side, "hand points", fingers[0].tobytes())
+        if still and key in self.cache:
+            return np.broadcast_to(self.cache[key], (k, 8, 3))
+        pose = np.repeat(self.rest[None], 1 if still else k, 0)
+        pose[:, list(hand_joints(side))] = fingers[:1] if still else fingers
+        glob, pos = forward(pose, self.rig.rest_joints)
+        sites = self.rig.sites(glob, pos)[:, [self.rig.site(f"{side}_{n}") for n in _CLEAR_SITES]]
+        wr = J[f"{side}_wrist"]
+        local = np.einsum("tpi,tij->tpj", sites - pos[:, wr, None], glob[:, wr])
+        local = np.concatenate([local, np.zeros((len(local), 1, 3))], 1)     # and the wrist itself
+        if still:
+            self.cache[key] = local[0]
+        return np.broadcast_to(local, (k, 8, 3))
+
+    def _depths(self, points: np.ndarray):
+        """How deep (metres, > 0 inside) points (..., 3) lie behind the head and torso skin,
+        with the nearest skin vertex and its outward normal; points over 6 cm from the skin
+        count as outside."""
+        verts, normals = self._skin()
+        flat = points.reshape(-1, 3)
+        dist, idx = self._skin_tree().query(flat)
+        v, n = verts[idx], normals[idx]
+        depth = np.where(dist < 0.06, ((v - flat) * n).sum(-1), -1.0)
+        return depth.reshape(points.shape[:-1]), v.reshape(points.shape), n.reshape(points.shape)
+
     def _on_surface(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The nearest head or torso skin point (and its outward normal) to ``point``."""
         verts, normals = self._skin()
@@ -782,13 +874,17 @@ class _Build:
             self.cache[key] = self._measure_offset(side, part, shape, spread)
         return self.cache[key]
 
-    def _measure_offset(self, side: str, part: str, shape: str, spread: bool) -> np.ndarray:
-        key = (self.body_key, side, "hand frame", shape, spread)    # one posing serves every part
+    def _hand_frame(self, side: str, shape: str, spread: bool):
+        """The rest frame with one hand in a handshape (one posing serves every hand part)."""
+        key = (self.body_key, side, "hand frame", shape, spread)
         if key not in self.cache:
             pose = self.rest.copy()
             pose[list(hand_joints(side))] = H.hand_pose(shape, side, spread)
             self.cache[key] = self._frame(pose)
-        glob, pos, sites = self.cache[key]
+        return self.cache[key]
+
+    def _measure_offset(self, side: str, part: str, shape: str, spread: bool) -> np.ndarray:
+        glob, pos, sites = self._hand_frame(side, shape, spread)
         wr = J[f"{side}_wrist"]
         if part == "fist":
             point = pos[J[f"{side}_middle2"]] + glob[wr] @ np.array([SX[side] * 0.012, -0.01, 0.0])
@@ -1137,6 +1233,8 @@ class _Build:
             truth.strokes["left"] = [flip.get(x, x) for x in left_strokes]
             truth.fingers["left"] = _dedup([finger_state(shape), finger_state(shape2)])
             truth.handshape["left"] = _dedup([shape, shape2])
+        self.fingers = {side: hands[side] for side in ("right", "left") if side in hands and
+                        (side == "right" or self.two == "symmetric")}
         arms = yield from self._arm_tracks(frame, paths, approach, ret)
         poses = self._timeline(static, arms, hands, lead, approach, k, ret, tail)
         first = lead + approach + settle
@@ -1170,6 +1268,8 @@ class _Build:
         sides = list(paths)
         arms = {side: Arm(self.rig, side, glob, pos) for side in sides}
         solved = yield [_Solve(arms[side], *paths[side][:3]) for side in sides]
+        if self.kind in ("head", "body"):
+            solved = yield from self._clear(arms, paths, solved)
         s_in, s_out = ease(np.arange(1, approach + 1) / approach), ease(np.arange(1, ret + 1) / ret)
         s = np.concatenate([s_in, s_out] * len(sides))
         w_sign = np.concatenate([s_in, 1 - s_out] * len(sides))          # 1 at the sign's end of a leg
@@ -1215,6 +1315,47 @@ class _Build:
             tracks[side] = np.concatenate([q_in, cores[side], q_out])
         return tracks
 
+    def _clear(self, arms: dict, paths: dict, solved: list, rounds: int = 3):
+        """Keep the hands out of the head and torso over the solved frames: where a fingertip,
+        the palm, the back of the hand or the wrist sinks more than CLEAR_LIMIT behind the
+        skin, the arm turns the hand about its contact point (``Arm.clear``, against the skin
+        plane under each point). The skin curves, so the planes are measured again for each
+        of a few rounds. Each round's change is spread over neighbouring frames so that the
+        motion stays smooth. A generator: the solves are requests."""
+        out = list(solved)
+        live = {i: side for i, side in enumerate(paths) if side in self.fingers}
+        start = {}
+        for _ in range(rounds):
+            asks, which = [], []
+            for i, side in live.items():
+                sh, el, wr, reached = out[i]
+                pts, rot, offsets, _ = paths[side]
+                arm, local = arms[side], self._hand_points(side, self.fingers[side])
+                g_wr = arm.g_collar @ sh @ el @ wr
+                world = (reached - _mv(g_wr, offsets))[:, None] + np.einsum("tij,tpj->tpi", g_wr, local)
+                depth, v, n = self._depths(world)
+                if depth.max() <= CLEAR_LIMIT:
+                    continue
+                n = np.where((depth > -1.0)[..., None], n, 0.0)       # far from the skin: no plane
+                # the frames that sink, and their neighbours (the change spreads over them)
+                rows = np.flatnonzero(np.convolve(depth.max(1) > CLEAR_MARGIN, np.ones(5), "same") > 0)
+                asks.append(_Clear(arm, pts[rows], rot[rows], offsets[rows], local[rows], sh[rows], el[rows],
+                                   wr[rows], v[rows], n[rows]))
+                which.append((i, side, rows, sh, el, wr))
+            if not asks:
+                break
+            answers = yield asks
+            for (i, side, rows, sh, el, wr), (_, x_new) in zip(which, answers):
+                x_now = arms[side].params(sh, el, wr)
+                x0 = start.setdefault(i, x_now)
+                x = x_now.copy()
+                x[rows] = x_new
+                x = x0 + _spread(x - x0)
+                l_sh, l_el, l_wr, _, point = arms[side]._chain(x, paths[side][2])
+                out[i] = (l_sh, l_el, l_wr, point)
+            live = {w[0]: w[1] for w in which}
+        return out
+
     def _timeline(self, static, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
         """Rest -> approach -> the solved frames -> return -> rest, as (T, 55, 3) axis-angles."""
         n = lead + approach + k + ret + tail
@@ -1234,6 +1375,21 @@ class _Build:
                                          np.broadcast_to(lax, (ret,) + lax.shape), w_out)
             q[span, joints] = np.concatenate([fin_in, core, fin_out])
         return R.np_quaternion_to_axis_angle(q)
+
+
+def _spread(delta: np.ndarray, reach: int = 2, sigma: float = 1.5) -> np.ndarray:
+    """Per-frame changes (T, D) spread in time: each frame takes the largest change within
+    ``reach`` frames, then a Gaussian (``sigma`` frames) smooths the steps between them."""
+    t = len(delta)
+    size = R.np_norm(delta, axis=1)
+    idx = np.arange(t)
+    win = np.clip(idx[:, None] + np.arange(-reach, reach + 1)[None], 0, t - 1)
+    held = delta[win[idx, np.argmax(size[win], 1)]]
+    k = np.arange(-3 * int(np.ceil(sigma)), 3 * int(np.ceil(sigma)) + 1)
+    w = np.exp(-0.5 * (k / sigma) ** 2)
+    w /= w.sum()
+    padded = np.pad(held, ((len(k) // 2, len(k) // 2), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, d], w, mode="valid") for d in range(delta.shape[1])], 1)
 
 
 def _aim(rot: np.ndarray, offset: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
