@@ -455,8 +455,8 @@ class Arm:
 
     def params(self, sh, el, wr) -> np.ndarray:
         """Local shoulder, elbow and wrist matrices -> the parameters of ``_chain`` (rows, 7)."""
-        hinge_angle = _dot(R.matrix_to_axis_angle(el), self.hinge)
-        return np.concatenate([R.matrix_to_axis_angle(sh), hinge_angle, _xzy_angles(wr)], 1)
+        aa = R.np_quaternion_to_axis_angle(R.np_matrix_to_quaternion(np.stack([sh, el], 1)))
+        return np.concatenate([aa[:, 0], _dot(aa[:, 1], self.hinge), _xzy_angles(wr)], 1)
 
     def _residual_clear(self, x, x0, contact, hand_rot, offset, elbow0, points, plane_v, plane_n):
         """``_residual`` plus the depth of the hand's ``points`` (rows, P, 3 in the wrist frame)
@@ -1021,7 +1021,7 @@ class _Build:
     # -- the other hand ---------------------------------------------------------------
     def _base_pose(self, pose: np.ndarray, shape: str, spread: bool) -> np.ndarray | None:
         """Put the passive (left) hand where the dominant hand's location needs it."""
-        glob, pos, sites = self._frame(pose)
+        glob, pos, sites = self.rest_frame if np.array_equal(pose, self.rest) else self._frame(pose)
         spine = pos[J["spine3"]]
         right = DIRECTIONS["right"]
         site = self.site
