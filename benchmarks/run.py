@@ -102,6 +102,7 @@ def data_suite(samples: int, repeats: int) -> dict:
     results = {f"{k}_ms_per_sample": round(statistics.median(v) * 1000, 2) for k, v in stages.items()}
     for k, v in results.items():
         print(f"{k:32s} {v:8.2f}")
+    results["body_contact"] = _body_contact(worker)
     timings = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in (samples // 4, samples):
@@ -116,6 +117,42 @@ def data_suite(samples: int, repeats: int) -> dict:
     print(f"dataset build, 2 workers: {big} samples in {timings[big]:.1f} s = "
           f"{results['build_samples_per_s']} samples/s; steady state {results['build_steady_samples_per_s']}")
     return results
+
+
+def _body_contact(worker, signs: int = 80) -> dict:
+    """Signs that touch the head or torso (``signs`` drawn at random, seed 1, each by its own
+    signer): how deep a hand point goes inside the head or torso (``body.collide``) over the
+    whole motion and while signing, and how far the contact point lands from its target."""
+    from backend.body.collide import hand_penetration
+    from backend.body.rig import Rig, forward
+    from backend.body.skeleton import JOINT_INDEX
+    from backend.data.synth import LOCATIONS
+
+    touching = [e for e in worker.lex.entries if e.phonology.has_contact
+                and LOCATIONS.get(e.phonology.minor_location, ("",))[0] in ("head", "body")]
+    rng = np.random.default_rng(1)
+    pick = [touching[i] for i in rng.choice(len(touching), signs, replace=False)]
+    body = worker.synth.body
+    whole, signing, miss = [], [], []
+    for entry, (motion, truth) in zip(pick, worker.synth.synthesize_many([(e, i) for i, e in enumerate(pick)])):
+        depth = np.maximum(*hand_penetration(body, motion).values())
+        a, b = truth.sign_frames
+        whole.append(depth.max())
+        signing.append(depth[a:b].max())
+        side, target = next(iter(truth.targets.items()))
+        if target["contact"]:
+            glob, pos = forward(motion.poses[[target["frame"]]].astype(float), Rig.from_body(body, motion.betas).rest_joints)
+            wrist = JOINT_INDEX[f"{side}_wrist"]
+            miss.append(float(np.linalg.norm(pos[0, wrist] + glob[0, wrist] @ target["offset"] - target["point"])))
+    whole, signing, miss = np.array(whole), np.array(signing), np.array(miss)
+    out = {"signs": len(pick), "over_1_5cm_whole_motion": round(float(np.mean(whole > 0.015)), 3),
+           "over_1_5cm_while_signing": round(float(np.mean(signing > 0.015)), 3),
+           "deepest_cm_median": round(100 * float(np.median(whole)), 2), "deepest_cm_worst": round(100 * float(whole.max()), 2),
+           "contact_within_1cm": round(float(np.mean(miss < 0.01)), 3), "contact_mm_median": round(1000 * float(np.median(miss)), 2)}
+    print(f"{len(pick)} signs touching the head or torso: a hand point over 1.5 cm inside in "
+          f"{out['over_1_5cm_whole_motion']:.0%} (while signing {out['over_1_5cm_while_signing']:.0%}), worst "
+          f"{out['deepest_cm_worst']} cm; contact within 1 cm {out['contact_within_1cm']:.0%} (median {out['contact_mm_median']} mm)")
+    return out
 
 
 def blender_suite(repeats: int) -> dict:
