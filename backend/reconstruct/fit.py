@@ -519,32 +519,88 @@ def _aim_fingers(pts: np.ndarray, rest: np.ndarray) -> np.ndarray:
 
 
 def _minimize(groups: list, loss_fn, iters: int, kind: str = "adam", after=None) -> None:
-    """Minimize ``loss_fn()`` over the tensors in ``groups`` (Adam param groups with their
-    learning rates). "lbfgs": ``iters`` L-BFGS iterations with a strong-Wolfe line search
-    (the learning rates are not used); "adam": ``iters`` Adam steps. ``after()`` runs after
-    every Adam step (such as clamping)."""
+    """Minimize ``loss_fn()`` over the tensors in ``groups`` (param groups with their Adam
+    learning rates): ``iters`` Adam steps, or with "lbfgs" (one tensor) ``iters`` L-BFGS
+    iterations. ``after()`` runs after every Adam step (such as clamping).
+
+    Both are written here rather than taken from torch.optim: building any torch.optim
+    optimizer imports torch._dynamo, about 1.5 s on the first fit in a process."""
     if kind == "lbfgs":
-        params = [p for g in groups for p in g["params"]]
-        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe",
-                                tolerance_grad=1e-7, tolerance_change=1e-10)
+        (param,) = [p for g in groups for p in g["params"]]
+        _lbfgs(param, loss_fn, iters)
+    else:
+        _adam(groups, loss_fn, iters, after)
+    if kind == "lbfgs" and after is not None:
+        after()
 
-        def closure():
-            opt.zero_grad()
-            loss = loss_fn()
-            loss.backward()
-            return loss
 
-        opt.step(closure)
-        if after is not None:
-            after()
-        return
-    opt = torch.optim.Adam(groups)
-    for _ in range(iters):
-        opt.zero_grad()
+def _adam(groups: list, loss_fn, iters: int, after=None, b1: float = 0.9, b2: float = 0.999,
+          eps: float = 1e-8) -> None:
+    """Adam (Kingma and Ba), the same update as torch.optim.Adam's defaults."""
+    params = [(p, g["lr"]) for g in groups for p in g["params"]]
+    state = [(torch.zeros_like(p), torch.zeros_like(p)) for p, _ in params]
+    for step in range(1, iters + 1):
+        for p, _ in params:
+            p.grad = None
         loss_fn().backward()
-        opt.step()
+        with torch.no_grad():
+            for (p, lr), (m, v) in zip(params, state):
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                denom = (v / (1 - b2 ** step)).sqrt_().add_(eps)
+                p.addcdiv_(m, denom, value=-lr / (1 - b1 ** step))
         if after is not None:
             after()
+
+
+def _lbfgs(param: torch.Tensor, loss_fn, iters: int, history: int = 20) -> None:
+    """L-BFGS on one tensor: two-loop recursion over the last ``history`` steps and a
+    backtracking (Armijo) line search; stops early when the gradient or the step vanishes."""
+    def evaluate():
+        param.grad = None
+        loss = loss_fn()
+        loss.backward()
+        return float(loss.detach()), param.grad.detach().reshape(-1).clone()
+
+    f, g = evaluate()
+    pairs: list = []
+    for it in range(iters):
+        if float(g.abs().max()) < 1e-7:
+            break
+        q, alphas = g.clone(), []
+        for s_k, y_k, rho in reversed(pairs):
+            a_k = rho * float(s_k @ q)
+            q -= a_k * y_k
+            alphas.append(a_k)
+        if pairs:
+            s_k, y_k, _ = pairs[-1]
+            q *= float(s_k @ y_k) / float(y_k @ y_k)
+        for (s_k, y_k, rho), a_k in zip(pairs, reversed(alphas)):
+            q += (a_k - rho * float(y_k @ q)) * s_k
+        d = -q
+        slope = float(g @ d)
+        if slope > -1e-12:                        # not a descent direction: start afresh
+            pairs, d, slope = [], -g, -float(g @ g)
+        t = 1.0 if pairs else min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12))
+        start = param.detach().clone()
+        for _ in range(12):
+            with torch.no_grad():
+                param.copy_(start + t * d.view_as(param))
+            f_new, g_new = evaluate()
+            if f_new <= f + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        else:
+            with torch.no_grad():
+                param.copy_(start)
+            break
+        s_new, y_new = t * d, g_new - g
+        sy = float(s_new @ y_new)
+        if sy > 1e-10:
+            pairs = (pairs + [(s_new, y_new, 1.0 / sy)])[-history:]
+        if abs(f - f_new) < 1e-10 * max(1.0, abs(f)):
+            break
+        f, g = f_new, g_new
 
 
 def _flex_sign(side: str) -> float:
