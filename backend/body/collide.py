@@ -14,6 +14,7 @@ from .skeleton import JOINT_INDEX as J
 HAND_SITES = tuple(f"{side}_{n}" for side in ("left", "right")
                    for n in ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip", "palm",
                              "back_of_hand"))
+NEAR_SKIN = 0.06     # a point further than this from every skin vertex counts as outside
 BODY_PARTS = {"head": ("head", "jaw", "neck"), "torso": ("spine1", "spine2", "spine3", "pelvis")}
 
 
@@ -44,6 +45,6 @@ def hand_penetration(body, motion, parts=("head", "torso")) -> dict[str, np.ndar
         nv = np.take_along_axis(v, near[..., None].repeat(3, -1), 1)
         nn = np.take_along_axis(nrm, near[..., None].repeat(3, -1), 1)
         depth = -((points - nv) * nn).sum(-1)                                  # > 0: behind the surface
-        close = np.sqrt(np.take_along_axis(d2, near[..., None], -1)[..., 0]) < 0.06
+        close = np.sqrt(np.take_along_axis(d2, near[..., None], -1)[..., 0]) < NEAR_SKIN
         out[part] = np.where(close, np.maximum(depth, 0.0), 0.0).max(1)
     return out

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..body import rotations as R
 from ..body.model import Body
+from ..body.collide import BODY_PARTS, NEAR_SKIN, _vertex_normals
 from ..body.rig import Rig, forward
 from ..body.sites import SITE_NAMES
 from ..body.skeleton import JOINT_INDEX as J
@@ -477,10 +478,10 @@ class Arm:
         x = self.params(sh, el, wr)
         elbow0 = self.s_pos + _mv(self.g_collar @ sh, self.a1)
         args = (contact, hand_rot, offset, elbow0, points) + tuple(planes)
-        return x, self._gauss_newton(x, x.copy(), args, steps, self._residual_clear)
+        return x, self._gauss_newton(x, x.copy(), args, steps, "_residual_clear")
 
-    def _gauss_newton(self, x, x0, args, steps, residual=None):
-        residual = residual or self._residual
+    def _gauss_newton(self, x, x0, args, steps, residual: str = "_residual"):
+        """Damped Gauss-Newton per row on the residual method named ``residual``."""
         eps = 1e-5
         n = len(x)
         damping = np.full(n, 1e-4)
@@ -489,14 +490,14 @@ class Arm:
         x0_tiled = np.concatenate([x0] * 8)
         for _ in range(steps):
             probe = np.concatenate([x[None], x[None] + eps * np.eye(7)[:, None, :]]).reshape(8 * n, 7)
-            allr = residual.__func__(probe_arm, probe, x0_tiled, *tiled).reshape(8, n, -1)
+            allr = getattr(probe_arm, residual)(probe, x0_tiled, *tiled).reshape(8, n, -1)
             r = allr[0]
             jac = np.moveaxis((allr[1:] - r[None]) / eps, 0, -1)
             jtj = np.einsum("tri,trj->tij", jac, jac) + damping[:, None, None] * np.eye(7)
             step = np.linalg.solve(jtj, -np.einsum("tri,tr->ti", jac, r)[..., None])[..., 0]
             size = R.np_norm(step, axis=1, keepdims=True)
             trial = x + step * np.minimum(1.0, 0.3 / np.maximum(size, 1e-12))
-            better = (residual(trial, x0, *args) ** 2).sum(1) < (r ** 2).sum(1)
+            better = (getattr(self, residual)(trial, x0, *args) ** 2).sum(1) < (r ** 2).sum(1)
             x = np.where(better[:, None], trial, x)
             damping = np.where(better, damping * 0.3, damping * 10.0)
         return x
@@ -807,8 +808,6 @@ class _Build:
         """The head and torso skin of this signer at rest: vertices and outward normals."""
         key = (self.body_key, "surface")
         if key not in self.cache:
-            from ..body.collide import BODY_PARTS, _vertex_normals
-
             body = self.body
             verts = self.rig.vertices(body, self.rest)
             normals = _vertex_normals(verts, body.faces)
@@ -854,13 +853,13 @@ class _Build:
         flat = points.reshape(-1, 3)
         dist, idx = self._skin_tree().query(flat)
         v, n = verts[idx], normals[idx]
-        depth = np.where(dist < 0.06, ((v - flat) * n).sum(-1), -1.0)
+        depth = np.where(dist < NEAR_SKIN, ((v - flat) * n).sum(-1), -1.0)
         return depth.reshape(points.shape[:-1]), v.reshape(points.shape), n.reshape(points.shape)
 
     def _on_surface(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The nearest head or torso skin point (and its outward normal) to ``point``."""
         verts, normals = self._skin()
-        i = int(np.argmin(((verts - point) ** 2).sum(1)))
+        i = int(self._skin_tree().query(point)[1])
         return verts[i].copy(), normals[i].copy()
 
     def _frame(self, pose: np.ndarray):

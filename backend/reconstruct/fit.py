@@ -340,12 +340,12 @@ class Fitter:
 
     def _fit_body(self, lm: Landmarks, hand_pose: dict, found: dict):
         T = lm.num_frames
-        joints0, sites0 = self.rest(np.zeros(10))
+        joints0, _ = self.rest(np.zeros(10))
         shoulder_m = float(np.linalg.norm(joints0[J["left_shoulder"]] - joints0[J["right_shoulder"]]))
         px, vis, w3, depth_w, hands, m_per_px = self._observations(lm, shoulder_m)
         n_arm = len(ARM_POINTS)
         w3f = _fill_nan(w3)
-        init = self._initial_pose(w3f, hands, found, joints0, sites0, hand_pose)
+        init = self._initial_pose(w3f, hands, found, joints0)
         # camera: u = s * X + tx, v = -s * Y + ty (model metres, pelvis at the origin)
         s0 = 1.0 / m_per_px
         sh_model = (joints0[J["left_shoulder"]] + joints0[J["right_shoulder"]]) / 2
@@ -449,7 +449,7 @@ class Fitter:
             out[f"{side}_hand"] = pos[:, w, None] + (glob[:, w, None] @ local_pts[..., None])[..., 0]
         return out
 
-    def _initial_pose(self, w3, hands, found, joints, sites, hand_pose) -> np.ndarray:
+    def _initial_pose(self, w3, hands, found, joints) -> np.ndarray:
         """Closed-form start: shoulders and elbows aim the rest bones at the landmarks,
         wrists turn the rest palm onto the seen palm."""
         T = len(w3)
@@ -525,12 +525,12 @@ def _minimize(groups: list, loss_fn, iters: int, kind: str = "adam", after=None)
 
     Both are written here rather than taken from torch.optim: building any torch.optim
     optimizer imports torch._dynamo, about 1.5 s on the first fit in a process."""
-    if kind == "lbfgs":
-        (param,) = [p for g in groups for p in g["params"]]
-        _lbfgs(param, loss_fn, iters)
-    else:
+    if kind != "lbfgs":
         _adam(groups, loss_fn, iters, after)
-    if kind == "lbfgs" and after is not None:
+        return
+    (param,) = [p for g in groups for p in g["params"]]
+    _lbfgs(param, loss_fn, iters)
+    if after is not None:
         after()
 
 
