@@ -19,12 +19,17 @@ BODY_PARTS = {"head": ("head", "jaw", "neck"), "torso": ("spine1", "spine2", "sp
 
 
 def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    n = np.zeros_like(verts)
-    tri = verts[:, faces] if verts.ndim == 3 else verts[faces]
-    fn = np.cross(tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :])
-    for k in range(3):
-        np.add.at(n, (slice(None), faces[:, k]) if verts.ndim == 3 else faces[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+    """Area-weighted outward normals of (V, 3) or (T, V, 3) vertices."""
+    frames = verts.reshape((-1,) + verts.shape[-2:])
+    tri = frames[:, faces]
+    fn = np.cross(tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :])   # (T, F, 3)
+    # every face adds its normal to its three corners: a bincount per frame and coordinate
+    # (np.add.at costs twice as much)
+    corners = faces.T.reshape(-1)
+    n = np.stack([np.stack([np.bincount(corners, np.tile(f[:, c], 3), frames.shape[1]) for c in range(3)], -1)
+                  for f in fn])
+    n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+    return n.reshape(verts.shape)
 
 
 def hand_penetration(body, motion, parts=("head", "torso")) -> dict[str, np.ndarray]:

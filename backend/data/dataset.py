@@ -430,12 +430,19 @@ def write_stats(out: Path, shards: list[str], keep: Callable[[dict], bool]) -> i
         records = read_records(out / name.replace(".npz", ".jsonl"))
         with np.load(out / name, allow_pickle=False) as z:
             feats, lengths, offsets = z["features"], z["lengths"], z["offsets"]
-        for rec, n, o in zip(records, lengths, offsets):
-            if keep(rec):
-                f = feats[o:o + n].astype(np.float64)
-                total += f.sum(0)
-                total_sq += (f ** 2).sum(0)
-                frames += int(n)
+        if len(records) != len(lengths):
+            raise DatasetError(f"{out / name}: {len(lengths)} motions but {len(records)} records; "
+                               f"delete the shard and build again to remake it")
+        picked = np.array([bool(keep(rec)) for rec in records], bool)
+        if not picked.any():
+            continue
+        rows = np.zeros(len(feats), bool)
+        for o, n in zip(offsets[picked].tolist(), lengths[picked].tolist()):
+            rows[o:o + n] = True
+        f = (feats if rows.all() else feats[rows]).astype(np.float64)
+        total += f.sum(0)
+        total_sq += np.einsum("ij,ij->j", f, f)
+        frames += int(lengths[picked].sum())
     if frames == 0:
         return 0
     mean = total / frames

@@ -9,6 +9,7 @@ It never reads the phonology the motion was made from. numpy; never bpy.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +54,14 @@ def _hand_sites(side: str) -> list[str]:
                                                        ("thumb", "index", "middle", "ring", "pinky")]
 
 
+def _nearest(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(T, P, 3) points, (T, S, 3) targets -> (T, S): each target's distance to its nearest point."""
+    d2 = ((targets * targets).sum(-1)[:, None, :] + (points * points).sum(-1)[:, :, None]
+          - 2 * points @ targets.transpose(0, 2, 1))
+    return np.sqrt(np.maximum(d2.min(1), 0.0))
+
+
+@functools.lru_cache(maxsize=None)
 def _reachable_sites(side: str) -> np.ndarray:
     """Body sites a hand can touch: everything but its own hand, wrist and arm."""
     own = set(_hand_sites(side)) | {f"{side}_{n}" for n in ("wrist", "wrist_inner", "forearm", "forearm_inner",
@@ -137,7 +146,7 @@ class HMS:
         points = {s: self._hand_points(s, glob, pos, sites) for s in SIDES}
         for side in SIDES:
             hands[side], signals[side] = self._hand(side, motion, glob, pos, sites, points, t0, t1)
-        gap = R.np_norm(points["left"][:, :, None] - points["right"][:, None, :], axis=-1).min((1, 2))
+        gap = _nearest(points["left"], points["right"]).min(1)
         between = ["touch" if g < TOUCH_IN else "close" if g < NEAR else "apart" for g in gap[t0:t1]]
         signals["hand_gap"] = gap
         both_active = hands["left"].active and hands["right"].active
@@ -160,14 +169,14 @@ class HMS:
         raised = (wrist[:, 1] - pelvis_y > 0.05) | (R.np_norm(wrist - hanging, axis=1) > 0.12)
         cues = HandCues(active=bool(raised[t0:t1].mean() > 0.3))
         reach = _reachable_sites(side)
-        d = R.np_norm(points[side][:, :, None] - sites[:, None, reach], axis=-1).min(1)   # (T, S')
+        d = _nearest(points[side], sites[:, reach])                                 # (T, S')
         nearest = reach[d.argmin(1)]
         dist = d.min(1)
         # the other hand is more than its sites: its finger bones count too (skin ~1 cm out)
         other = "right" if side == "left" else "left"
         bones = pos[:, [J[f"{other}_{f}{k}"] for f in ("index", "middle", "ring", "pinky", "thumb")
                         for k in (2, 3)]]
-        d_bone = R.np_norm(points[side][:, :, None] - bones[:, None], axis=-1).min((1, 2)) - 0.01
+        d_bone = _nearest(points[side], bones).min(1) - 0.01
         on_finger = d_bone < dist
         dist = np.where(on_finger, np.maximum(d_bone, 0.0), dist)
         nearest = np.where(on_finger, SITE_INDEX[f"{other}_middle_tip"], nearest)
@@ -219,45 +228,53 @@ class HMS:
 
 def strokes(path: np.ndarray, fps: float) -> list[str]:
     """A hand's path (T, 3) -> stroke labels: split at pauses, named by net direction or 'circle'."""
-    wrist = path
-    if len(wrist) < 3:
+    if len(path) < 3:
         return []
-    kernel = np.array([1, 2, 3, 2, 1], float) / 9
-    smooth = np.stack([np.convolve(np.pad(wrist[:, i], 2, mode="edge"), kernel, mode="valid")
-                       for i in range(3)], 1)
+    padded = np.concatenate([path[:1], path[:1], path, path[-1:], path[-1:]])
+    n = len(path)
+    smooth = (padded[0:n] + padded[4:n + 4] + 2 * (padded[1:n + 1] + padded[3:n + 3]) + 3 * padded[2:n + 2]) / 9
     vel = np.gradient(smooth, axis=0) * fps
     speed = R.np_norm(vel, axis=1)
-    if speed.max() < 0.05:
+    top = float(speed.max())
+    if top < 0.05:
         return []
-    slow = speed < max(0.35 * speed.max(), 0.05)
+    speeds = speed.tolist()
+    slow = (speed < max(0.35 * top, 0.05)).tolist()
     # segment boundaries: the slowest frame of each slow run
     cuts, t = [0], 0
-    while t < len(slow):
+    while t < n:
         if slow[t]:
             start = t
-            while t < len(slow) and slow[t]:
+            while t < n and slow[t]:
                 t += 1
-            cuts.append(start + int(np.argmin(speed[start:t])))
+            run = speeds[start:t]
+            cuts.append(start + run.index(min(run)))
         t += 1
-    cuts.append(len(wrist) - 1)
+    cuts.append(n - 1)
     cuts = sorted(set(cuts))
+    steps = np.diff(smooth, axis=0)                     # (T-1, 3)
+    lengths = R.np_norm(steps, axis=1)
+    units = steps / np.where(lengths > 1e-5, lengths, 1.0)[:, None]
+    ends = smooth[cuts]
+    disps = ends[1:] - ends[:-1]
+    reach = R.np_norm(disps, axis=1).tolist()
+    heads = (disps @ _DIRECTION_MATRIX.T).argmax(1).tolist()
     labels = []
-    names = list(DIRECTIONS)
-    dirs = np.array(list(DIRECTIONS.values()), float)
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        seg = smooth[a:b + 1]
-        disp = seg[-1] - seg[0]
-        length = R.np_norm(np.diff(seg, axis=0), axis=1).sum()
+    for (a, b), disp, head in zip(zip(cuts[:-1], cuts[1:]), reach, heads):
+        length = float(lengths[a:b].sum())
         if length < STROKE_MIN:
             continue
-        v = np.diff(seg, axis=0)
-        v = v[R.np_norm(v, axis=1) > 1e-5]
         turning = 0.0
-        if len(v) > 2:
-            u = v / R.np_norm(v, axis=1, keepdims=True)
+        moving = lengths[a:b] > 1e-5
+        if moving.sum() > 2:
+            u = units[a:b][moving]
             turning = float(np.arccos(np.clip((u[1:] * u[:-1]).sum(1), -1, 1)).sum())
-        if turning > np.radians(270) and length > 2.5 * R.np_norm(disp):
+        if turning > np.radians(270) and length > 2.5 * disp:
             labels.append("circle")
-        elif R.np_norm(disp) >= STROKE_MIN:
-            labels.append(names[int(np.argmax(dirs @ disp))])
+        elif disp >= STROKE_MIN:
+            labels.append(_DIRECTION_NAMES[head])
     return labels
+
+
+_DIRECTION_NAMES = list(DIRECTIONS)
+_DIRECTION_MATRIX = np.stack(list(DIRECTIONS.values()))

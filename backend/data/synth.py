@@ -1045,9 +1045,8 @@ class _Build:
         rot = hand_rotation("left", fingers, palm)[None]
         [(sh, el, wr, _)] = yield [_Solve(arm, where[None], rot, offset[None])]
         out = pose.copy()
-        out[J["left_shoulder"]] = R.matrix_to_axis_angle(sh[0])
-        out[J["left_elbow"]] = R.matrix_to_axis_angle(el[0])
-        out[J["left_wrist"]] = R.matrix_to_axis_angle(wr[0])
+        out[[J["left_shoulder"], J["left_elbow"], J["left_wrist"]]] = R.np_quaternion_to_axis_angle(
+            R.np_matrix_to_quaternion(np.stack([sh[0], el[0], wr[0]])))
         out[list(hand_joints("left"))] = H.hand_pose(shape, "left", spread)
         return out, (where, rot[0], offset)
 
@@ -1356,24 +1355,30 @@ class _Build:
         return out
 
     def _timeline(self, static, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
-        """Rest -> approach -> the solved frames -> return -> rest, as (T, 55, 3) axis-angles."""
+        """Rest -> approach -> the solved frames -> return -> rest, as (T, 55, 3) axis-angles.
+        Only the joints that move are converted; the others keep the rest pose's numbers."""
         n = lead + approach + k + ret + tail
-        q = np.repeat(R.np_axis_angle_to_quaternion(self.rest)[None], n, 0)
         span = slice(lead, lead + approach + k + ret)
+        joints, tracks = [], []
         for side, track in arms.items():
-            q[span, [J[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")]] = track
+            joints += [J[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")]
+            tracks.append(track)
+        w_in = ease(np.arange(1, approach + 1) / approach)[:, None, None]
+        w_out = ease(np.arange(1, ret + 1) / ret)[:, None, None]
         for side, fingers in hands.items():
-            joints = list(hand_joints(side))
-            lax = R.np_axis_angle_to_quaternion(self.rest[joints])
+            hand = list(hand_joints(side))
+            lax = R.np_axis_angle_to_quaternion(self.rest[hand])
             core = R.np_axis_angle_to_quaternion(fingers)
-            w_in = ease(np.arange(1, approach + 1) / approach)[:, None, None]
-            w_out = ease(np.arange(1, ret + 1) / ret)[:, None, None]
             fin_in = R.np_quaternion_slerp(np.broadcast_to(lax, (approach,) + lax.shape),
                                         np.broadcast_to(core[0], (approach,) + lax.shape), w_in)
             fin_out = R.np_quaternion_slerp(np.broadcast_to(core[-1], (ret,) + lax.shape),
                                          np.broadcast_to(lax, (ret,) + lax.shape), w_out)
-            q[span, joints] = np.concatenate([fin_in, core, fin_out])
-        return R.np_quaternion_to_axis_angle(q)
+            joints += hand
+            tracks.append(np.concatenate([fin_in, core, fin_out]))
+        poses = np.repeat(self.rest[None], n, 0)
+        if joints:
+            poses[span, joints] = R.np_quaternion_to_axis_angle(np.concatenate(tracks, 1))
+        return poses
 
 
 def _spread(delta: np.ndarray, reach: int = 2, sigma: float = 1.5) -> np.ndarray:
@@ -1405,6 +1410,9 @@ def _aim(rot: np.ndarray, offset: np.ndarray, direction: np.ndarray) -> tuple[np
 
 
 def _hand_track(shape, spread, shape2, spread2, blend, side) -> np.ndarray:
+    """(k, 15, 3) finger poses blending from one handshape into another over ``blend`` (0..1)."""
+    if (shape, spread) == (shape2, spread2):          # most signs hold one handshape
+        return np.repeat(H.hand_pose(shape, side, spread)[None], len(blend), 0)
     a = R.np_axis_angle_to_quaternion(H.hand_pose(shape, side, spread))
     b = R.np_axis_angle_to_quaternion(H.hand_pose(shape2, side, spread2))
     k = len(blend)

@@ -66,10 +66,22 @@ class Translator(Protocol):
                  rng: np.random.Generator, forbidden: set[str]) -> list[str]: ...
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 def leaks(text: str, forbidden: set[str]) -> list[str]:
     """The forbidden words or phrases (gloss, translations) that occur in ``text`` as words."""
     low = text.lower()
-    return [word for word in forbidden if (pattern := _word_pattern(word)) is not None and pattern.search(low)]
+    words = set(_WORD.findall(low))
+    found = []
+    for word in forbidden:
+        w = word.strip().lower()
+        if _WORD.fullmatch(w):                 # one plain word: a whole word of the text or not
+            if (len(w) > 1 or w == "i") and w in words:
+                found.append(word)
+        elif (pattern := _word_pattern(word)) is not None and pattern.search(low):
+            found.append(word)
+    return found
 
 
 @functools.lru_cache(maxsize=65536)
@@ -145,9 +157,11 @@ class TemplateTranslator:
             text = self._one(phonology, cues, dominant, rng, plain=rng.random() < 0.35)
             if leaks(text, forbidden):
                 text = self._one(phonology, cues, dominant, rng, plain=True)
-            if leaks(text, forbidden):   # a gloss that is also a description word: say it otherwise
-                text = reword(text, leaks(text, forbidden))
-            if not leaks(text, forbidden) and text not in out:
+                if found := leaks(text, forbidden):   # a gloss that is also a description word: say it otherwise
+                    text = reword(text, found)
+                    if leaks(text, forbidden):
+                        continue
+            if text not in out:
                 out.append(text)
         return out
 
