@@ -392,6 +392,9 @@ def test_numpy_rotation_fast_path_matches_torch(rng):
     q2 = R.axis_angle_to_quaternion(rng.normal(size=(100, 3)))
     t = rng.random((100, 1))
     assert np.allclose(R.np_quaternion_slerp(q, q2, t), R.quaternion_slerp(q, q2, t), atol=1e-12)
+    path = R.np_quaternion_slerp_path(q[:7], q2[:7], t[:9, 0])                          # (9, 7, 4)
+    assert np.allclose(path, R.quaternion_slerp(np.broadcast_to(q[:7], (9, 7, 4)), np.broadcast_to(q2[:7], (9, 7, 4)),
+                                                np.broadcast_to(t[:9, None], (9, 7, 1))), atol=1e-12)
     tiny = np.concatenate([aa, rng.normal(size=(5, 3)) * 1e-6, np.zeros((1, 3))])
     assert np.allclose(R.np_axis_angle_to_matrix(tiny), R.axis_angle_to_matrix(tiny), atol=1e-12)
     b = rng.normal(size=(100, 3))

@@ -80,6 +80,7 @@ _CLEAR_SITES = ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip",
 CLEAR_MARGIN = 0.004
 CLEAR_WEIGHT, CLEAR_STEPS = 3.0, 8
 CLEAR_CONTACT = 3.0
+SETTLED = 1e-4              # rad: a Gauss-Newton row whose step is smaller has converged
 CLEAR_LIMIT = 0.008         # deeper than this somewhere in a sign: the arm turns the hand out
 # Targets built between sites, snapped onto the skin.
 _ON_SURFACE = ("head_top", "under_chin", "clavicle", "torso_mid", "waist", "hip")
@@ -481,25 +482,41 @@ class Arm:
         return x, self._gauss_newton(x, x.copy(), args, steps, "_residual_clear")
 
     def _gauss_newton(self, x, x0, args, steps, residual: str = "_residual"):
-        """Damped Gauss-Newton per row on the residual method named ``residual``."""
+        """Damped Gauss-Newton per row on the residual method named ``residual``. A row whose
+        accepted step is below SETTLED has converged and takes no further steps."""
         eps = 1e-5
-        n = len(x)
-        damping = np.full(n, 1e-4)
-        probe_arm = self.rows(np.tile(np.arange(n), 8))
-        tiled = tuple(np.concatenate([a] * 8) if isinstance(a, np.ndarray) else a for a in args)
-        x0_tiled = np.concatenate([x0] * 8)
+        x = np.array(x, float)
+        damping = np.full(len(x), 1e-4)
+        live = np.arange(len(x))          # rows still moving
+        arm, a, a0 = self, args, x0
+        tiled_rows = -1
         for _ in range(steps):
-            probe = np.concatenate([x[None], x[None] + eps * np.eye(7)[:, None, :]]).reshape(8 * n, 7)
+            n = len(live)
+            if tiled_rows != n:           # the arm and arguments of the live rows, 8 copies (a probe each)
+                tiled_rows = n
+                probe_arm = arm.rows(np.tile(np.arange(n), 8))
+                tiled = tuple(np.concatenate([v] * 8) if isinstance(v, np.ndarray) else v for v in a)
+                x0_tiled = np.concatenate([a0] * 8)
+            xl = x[live]
+            probe = np.concatenate([xl[None], xl[None] + eps * np.eye(7)[:, None, :]]).reshape(8 * n, 7)
             allr = getattr(probe_arm, residual)(probe, x0_tiled, *tiled).reshape(8, n, -1)
             r = allr[0]
             jac = np.moveaxis((allr[1:] - r[None]) / eps, 0, -1)
-            jtj = np.einsum("tri,trj->tij", jac, jac) + damping[:, None, None] * np.eye(7)
+            jtj = np.einsum("tri,trj->tij", jac, jac) + damping[live, None, None] * np.eye(7)
             step = np.linalg.solve(jtj, -np.einsum("tri,tr->ti", jac, r)[..., None])[..., 0]
             size = R.np_norm(step, axis=1, keepdims=True)
-            trial = x + step * np.minimum(1.0, 0.3 / np.maximum(size, 1e-12))
-            better = (getattr(self, residual)(trial, x0, *args) ** 2).sum(1) < (r ** 2).sum(1)
-            x = np.where(better[:, None], trial, x)
-            damping = np.where(better, damping * 0.3, damping * 10.0)
+            trial = xl + step * np.minimum(1.0, 0.3 / np.maximum(size, 1e-12))
+            better = (getattr(arm, residual)(trial, a0, *a) ** 2).sum(1) < (r ** 2).sum(1)
+            x[live] = np.where(better[:, None], trial, xl)
+            damping[live] = np.where(better, damping[live] * 0.3, damping[live] * 10.0)
+            settled = better & (size[:, 0] < SETTLED)
+            if settled.any():
+                keep = np.flatnonzero(~settled)
+                if not len(keep):
+                    break
+                live = live[keep]
+                arm, a0 = arm.rows(keep), a0[keep]
+                a = tuple(v[keep] if isinstance(v, np.ndarray) else v for v in a)
         return x
 
     def _solve_once(self, wrist_goal, hand_rot, offset, swing=0.0):
@@ -1363,16 +1380,14 @@ class _Build:
         for side, track in arms.items():
             joints += [J[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")]
             tracks.append(track)
-        w_in = ease(np.arange(1, approach + 1) / approach)[:, None, None]
-        w_out = ease(np.arange(1, ret + 1) / ret)[:, None, None]
+        w_in = ease(np.arange(1, approach + 1) / approach)
+        w_out = ease(np.arange(1, ret + 1) / ret)
         for side, fingers in hands.items():
             hand = list(hand_joints(side))
             lax = R.np_axis_angle_to_quaternion(self.rest[hand])
             core = R.np_axis_angle_to_quaternion(fingers)
-            fin_in = R.np_quaternion_slerp(np.broadcast_to(lax, (approach,) + lax.shape),
-                                        np.broadcast_to(core[0], (approach,) + lax.shape), w_in)
-            fin_out = R.np_quaternion_slerp(np.broadcast_to(core[-1], (ret,) + lax.shape),
-                                         np.broadcast_to(lax, (ret,) + lax.shape), w_out)
+            fin_in = R.np_quaternion_slerp_path(lax, core[0], w_in)
+            fin_out = R.np_quaternion_slerp_path(core[-1], lax, w_out)
             joints += hand
             tracks.append(np.concatenate([fin_in, core, fin_out]))
         poses = np.repeat(self.rest[None], n, 0)
@@ -1415,10 +1430,7 @@ def _hand_track(shape, spread, shape2, spread2, blend, side) -> np.ndarray:
         return np.repeat(H.hand_pose(shape, side, spread)[None], len(blend), 0)
     a = R.np_axis_angle_to_quaternion(H.hand_pose(shape, side, spread))
     b = R.np_axis_angle_to_quaternion(H.hand_pose(shape2, side, spread2))
-    k = len(blend)
-    q = R.np_quaternion_slerp(np.broadcast_to(a, (k,) + a.shape), np.broadcast_to(b, (k,) + b.shape),
-                           blend[:, None, None])
-    return R.np_quaternion_to_axis_angle(q)
+    return R.np_quaternion_to_axis_angle(R.np_quaternion_slerp_path(a, b, blend))
 
 
 def _wiggle(track: np.ndarray, k: int, side: str) -> np.ndarray:
