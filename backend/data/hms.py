@@ -96,17 +96,18 @@ class Cues:
 
 
 def _hysteresis(values: np.ndarray, low: float, high: float, below: str, above: str) -> list[str]:
-    """Per-frame labels of a scalar with a dead band: switch only when a threshold is crossed."""
-    values = np.asarray(values, float).tolist()   # Python floats: the loop is per frame
-    state = below if values[0] < (low + high) / 2 else above
-    out = []
-    for v in values:
-        if state == below and v > high:
-            state = above
-        elif state == above and v < low:
-            state = below
-        out.append(state)
-    return out
+    """Per-frame labels of a scalar with a dead band: switch only when a threshold is crossed.
+    A frame above ``high`` is ``above``, one under ``low`` is ``below``, one in between keeps
+    the state before it (the first frame: the nearer side of the band's middle)."""
+    values = np.asarray(values, float)
+    if not len(values):
+        return []
+    mark = np.where(values > high, 1, np.where(values < low, 0, -1))
+    if mark[0] < 0:
+        mark[0] = int(values[0] >= (low + high) / 2)
+    last = np.maximum.accumulate(np.where(mark >= 0, np.arange(len(mark)), 0))   # the last decided frame
+    labels = (below, above)
+    return [labels[m] for m in mark[last].tolist()]
 
 
 def _compress(labels: list[str], min_run: int = 2) -> list[str]:

@@ -924,27 +924,27 @@ class _Build:
         fdir = glob[wr] @ np.array([SX[n], 0.0, 0.0])
         thumb = glob[wr] @ FRONT
         derived = {
-            "head_top": (s("forehead") + UP * 0.06 + BACK * 0.04, UP),
-            "under_chin": (s("chin") + DOWN * 0.02 + BACK * 0.025, _unit(DOWN + 0.3 * FRONT)),
-            "clavicle": (s(f"{d}_chest") + UP * 0.05 - lateral * 0.02, _unit(FRONT + 0.5 * UP)),
-            "torso_mid": ((s("chest") + s("stomach")) / 2 + FRONT * 0.01, FRONT),
-            "waist": (s("stomach") + DOWN * 0.05 + lateral * 0.07, _unit(FRONT + 0.5 * lateral)),
-            "hip": (s("stomach") + DOWN * 0.14 + lateral * 0.14 + BACK * 0.03, _unit(lateral + FRONT)),
-            f"{n}_elbow_front": (s(f"{n}_forearm_inner") + 0.4 * (pos[J[f"{n}_elbow"]] - pos[wr]), -palm_n),
-            f"{n}_forearm_ulnar": ((s(f"{n}_forearm") + s(f"{n}_forearm_inner")) / 2 - thumb * 0.03, -thumb),
-            f"{n}_finger_front": ((s(f"{n}_palm") + s(f"{n}_middle_tip")) / 2 + palm_n * 0.005, palm_n),
-            f"{n}_finger_back": ((s(f"{n}_back_of_hand") + s(f"{n}_middle_tip")) / 2 - palm_n * 0.005, -palm_n),
-            f"{n}_index_side": (s(f"{n}_index_tip") - fdir * 0.035 + thumb * 0.009, thumb),
-            f"{n}_pinky_side": (s(f"{n}_pinky_tip") - fdir * 0.025 - thumb * 0.009, -thumb),
-            f"{n}_heel": (s(f"{n}_palm") + 0.5 * (s(f"{n}_wrist_inner") - s(f"{n}_palm")), palm_n),
-            "face_away": (s("nose") + FRONT * 0.2 + DOWN * 0.05, FRONT),
-            "chest_away": (s("chest") + FRONT * 0.28 + DOWN * 0.05, FRONT),
-            "hand_away": (s(f"{n}_palm") + UP * 0.1 + FRONT * 0.02, UP),
-            "arm_away": (s(f"{n}_forearm") + UP * 0.1, UP),
-            "neutral": (np.array([SX[d] * 0.12, spine[1] - 0.05, spine[2] + 0.32]), FRONT),
+            "head_top": lambda: (s("forehead") + UP * 0.06 + BACK * 0.04, UP),
+            "under_chin": lambda: (s("chin") + DOWN * 0.02 + BACK * 0.025, _unit(DOWN + 0.3 * FRONT)),
+            "clavicle": lambda: (s(f"{d}_chest") + UP * 0.05 - lateral * 0.02, _unit(FRONT + 0.5 * UP)),
+            "torso_mid": lambda: ((s("chest") + s("stomach")) / 2 + FRONT * 0.01, FRONT),
+            "waist": lambda: (s("stomach") + DOWN * 0.05 + lateral * 0.07, _unit(FRONT + 0.5 * lateral)),
+            "hip": lambda: (s("stomach") + DOWN * 0.14 + lateral * 0.14 + BACK * 0.03, _unit(lateral + FRONT)),
+            f"{n}_elbow_front": lambda: (s(f"{n}_forearm_inner") + 0.4 * (pos[J[f"{n}_elbow"]] - pos[wr]), -palm_n),
+            f"{n}_forearm_ulnar": lambda: ((s(f"{n}_forearm") + s(f"{n}_forearm_inner")) / 2 - thumb * 0.03, -thumb),
+            f"{n}_finger_front": lambda: ((s(f"{n}_palm") + s(f"{n}_middle_tip")) / 2 + palm_n * 0.005, palm_n),
+            f"{n}_finger_back": lambda: ((s(f"{n}_back_of_hand") + s(f"{n}_middle_tip")) / 2 - palm_n * 0.005, -palm_n),
+            f"{n}_index_side": lambda: (s(f"{n}_index_tip") - fdir * 0.035 + thumb * 0.009, thumb),
+            f"{n}_pinky_side": lambda: (s(f"{n}_pinky_tip") - fdir * 0.025 - thumb * 0.009, -thumb),
+            f"{n}_heel": lambda: (s(f"{n}_palm") + 0.5 * (s(f"{n}_wrist_inner") - s(f"{n}_palm")), palm_n),
+            "face_away": lambda: (s("nose") + FRONT * 0.2 + DOWN * 0.05, FRONT),
+            "chest_away": lambda: (s("chest") + FRONT * 0.28 + DOWN * 0.05, FRONT),
+            "hand_away": lambda: (s(f"{n}_palm") + UP * 0.1 + FRONT * 0.02, UP),
+            "arm_away": lambda: (s(f"{n}_forearm") + UP * 0.1, UP),
+            "neutral": lambda: (np.array([SX[d] * 0.12, spine[1] - 0.05, spine[2] + 0.32]), FRONT),
         }
-        if name in derived:
-            point, normal = derived[name]
+        if name in derived:               # a place between sites (computed only when asked for)
+            point, normal = derived[name]()
             if name in _ON_SURFACE:   # a point between sites may lie inside: put it on the skin
                 point, normal = self._on_surface(point)
         else:
