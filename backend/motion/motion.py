@@ -121,9 +121,9 @@ class Motion:
     def rotations(self, kind: str = "quaternion") -> np.ndarray:
         """Poses as quaternions (T, 55, 4) or matrices (T, 55, 3, 3)."""
         if kind == "quaternion":
-            return R.axis_angle_to_quaternion(self.poses.astype(np.float64))
+            return R.np_axis_angle_to_quaternion(self.poses.astype(np.float64))
         if kind == "matrix":
-            return R.axis_angle_to_matrix(self.poses.astype(np.float64))
+            return R.np_axis_angle_to_matrix(self.poses.astype(np.float64))
         raise ValueError(f"unknown rotation kind {kind!r}")
 
     # ---------------------------------------------------------------- edits
@@ -134,10 +134,10 @@ class Motion:
         i1 = np.minimum(i0 + 1, self.num_frames - 1)
         a = (t - i0)[:, None]
         q = self.rotations("quaternion")
-        qs = R.quaternion_slerp(q[i0], q[i1], a[:, :, None])
+        qs = R.np_quaternion_slerp(q[i0], q[i1], a[:, :, None])
         lerp = lambda x: (1 - a) * x[i0] + a * x[i1]  # noqa: E731
         conf = None if self.confidence is None else lerp(self.confidence[:, None])[:, 0]
-        return replace(self, poses=R.quaternion_to_axis_angle(qs), trans=lerp(self.trans),
+        return replace(self, poses=R.np_quaternion_to_axis_angle(qs), trans=lerp(self.trans),
                        expression=lerp(self.expression), confidence=conf)
 
     def resample(self, fps: float) -> "Motion":
@@ -192,10 +192,10 @@ class Motion:
             x = (np.arange(blend) + 1) / (blend + 1)
             w = (x * x * (3 - 2 * x))[:, None]
             qa, qb = a.rotations(), b.rotations()
-            q = R.quaternion_slerp(qa, qb, w[:, :, None])
+            q = R.np_quaternion_slerp(qa, qb, w[:, :, None])
             both = self.confidence is not None and other.confidence is not None
             parts.append(replace(
-                self, poses=R.quaternion_to_axis_angle(q),
+                self, poses=R.np_quaternion_to_axis_angle(q),
                 trans=(1 - w) * a.trans + w * b.trans,
                 expression=(1 - w) * a.expression + w * b.expression,
                 confidence=((1 - w[:, 0]) * a.confidence + w[:, 0] * b.confidence) if both else None))
