@@ -86,7 +86,7 @@ class Cues:
     hands: dict[str, HandCues]
     between: list[str]                 # the two hands: "apart", "close", "touch"
     frames: tuple[int, int]            # the window the labels describe
-    signals: dict = field(default_factory=dict, repr=False)   # per-frame measurements
+    signals: dict = field(default_factory=dict, repr=False)   # per-frame measurements, up to the window's end
 
     def as_dict(self) -> dict:
         out = {s: {"touch": h.touch, "palm": h.palm, "moves": h.moves, "fingers": h.fingers,
@@ -135,14 +135,18 @@ class HMS:
 
     def measure(self, motion: Motion, window: tuple[int, int] | None = None, rotations=None) -> Cues:
         """Cues over ``window`` (default: the whole motion). ``rotations``: the motion's local
-        rotation matrices (T, 55, 3, 3), when the caller has them already."""
+        rotation matrices (T, 55, 3, 3), when the caller has them already. Every label is
+        causal (hysteresis runs forward), so frames after the window are not measured."""
+        t0, t1 = window if window is not None else (0, motion.num_frames)
+        if not 0 <= t0 < t1 <= motion.num_frames:
+            raise ValueError(f"window {window} is outside the motion's {motion.num_frames} frames")
+        if t1 < motion.num_frames:
+            motion = motion.cut(0, t1)
+            rotations = None if rotations is None else rotations[:t1]
         rig = Rig.from_body(self.body, motion.betas)
         glob, pos = rig.fk(rotations if rotations is not None else motion.poses.astype(float))
         pos = pos + motion.trans[:, None, :].astype(float)
         sites = rig.sites(glob, pos - motion.trans[:, None, :]) + motion.trans[:, None, :]
-        t0, t1 = window if window is not None else (0, motion.num_frames)
-        if not 0 <= t0 < t1 <= motion.num_frames:
-            raise ValueError(f"window {window} is outside the motion's {motion.num_frames} frames")
         signals, hands = {}, {}
         points = {s: self._hand_points(s, glob, pos, sites) for s in SIDES}
         for side in SIDES:
