@@ -274,9 +274,14 @@ def write_shard(samples: list[tuple], path_npz: Path, path_jsonl: Path,
     lengths = np.array([len(f) for f in feats], np.int32)
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     arrays = {k: np.concatenate(v).astype(np.float32) for k, v in (extra or {}).items()}
+    features = np.concatenate(feats)
+    # per-motion sums of the features and their squares, for the normalization statistics
+    wide = [f.astype(np.float64) for f in feats]
+    feature_sum = np.array([f.sum(0) for f in wide]).reshape(len(wide), -1)
+    feature_sq = np.array([np.einsum("ij,ij->j", f, f) for f in wide]).reshape(len(wide), -1)
     with atomic_path(path_npz) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, features=np.concatenate(feats), poses=np.concatenate(poses), lengths=lengths,
-                 offsets=offsets, betas=np.stack(betas), **arrays)
+        np.savez(fh, features=features, poses=np.concatenate(poses), lengths=lengths,
+                 offsets=offsets, betas=np.stack(betas), feature_sum=feature_sum, feature_sq=feature_sq, **arrays)
     for k, rec in enumerate(records):
         rec["shard"], rec["row"] = path_npz.name, k
     with atomic_path(path_jsonl) as tmp:
@@ -429,19 +434,22 @@ def write_stats(out: Path, shards: list[str], keep: Callable[[dict], bool]) -> i
     for name in shards:
         records = read_records(out / name.replace(".npz", ".jsonl"))
         with np.load(out / name, allow_pickle=False) as z:
-            feats, lengths, offsets = z["features"], z["lengths"], z["offsets"]
-        if len(records) != len(lengths):
-            raise DatasetError(f"{out / name}: {len(lengths)} motions but {len(records)} records; "
-                               f"delete the shard and build again to remake it")
-        picked = np.array([bool(keep(rec)) for rec in records], bool)
-        if not picked.any():
-            continue
-        rows = np.zeros(len(feats), bool)
-        for o, n in zip(offsets[picked].tolist(), lengths[picked].tolist()):
-            rows[o:o + n] = True
-        f = (feats if rows.all() else feats[rows]).astype(np.float64)
-        total += f.sum(0)
-        total_sq += np.einsum("ij,ij->j", f, f)
+            lengths, offsets = z["lengths"], z["offsets"]
+            if len(records) != len(lengths):
+                raise DatasetError(f"{out / name}: {len(lengths)} motions but {len(records)} records; "
+                                   f"delete the shard and build again to remake it")
+            picked = np.array([bool(keep(rec)) for rec in records], bool)
+            if not picked.any():
+                continue
+            if "feature_sum" in z.files:      # per-motion sums, written with the shard
+                total += z["feature_sum"][picked].sum(0)
+                total_sq += z["feature_sq"][picked].sum(0)
+            else:                             # a shard from before they were written
+                feats = z["features"]
+                for o, n in zip(offsets[picked].tolist(), lengths[picked].tolist()):
+                    f = feats[o:o + n].astype(np.float64)
+                    total += f.sum(0)
+                    total_sq += np.einsum("ij,ij->j", f, f)
         frames += int(lengths[picked].sum())
     if frames == 0:
         return 0
