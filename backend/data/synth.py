@@ -1386,8 +1386,12 @@ class _Build:
             hand = list(hand_joints(side))
             lax = R.np_axis_angle_to_quaternion(self.rest[hand])
             core = R.np_axis_angle_to_quaternion(fingers)
-            fin_in = R.np_quaternion_slerp_path(lax, core[0], w_in)
-            fin_out = R.np_quaternion_slerp_path(core[-1], lax, w_out)
+            if np.array_equal(core[0], core[-1]):    # one handshape: the way out is the way in reversed
+                legs = R.np_quaternion_slerp_path(lax, core[0], np.concatenate([w_in, 1 - w_out]))
+                fin_in, fin_out = legs[:approach], legs[approach:]
+            else:
+                fin_in = R.np_quaternion_slerp_path(lax, core[0], w_in)
+                fin_out = R.np_quaternion_slerp_path(core[-1], lax, w_out)
             joints += hand
             tracks.append(np.concatenate([fin_in, core, fin_out]))
         poses = np.repeat(self.rest[None], n, 0)
