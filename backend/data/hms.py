@@ -151,11 +151,12 @@ class HMS:
         points = {s: self._hand_points(s, glob, pos, sites) for s in SIDES}
         for side in SIDES:
             hands[side], signals[side] = self._hand(side, motion, glob, pos, sites, points, t0, t1)
-        gap = _nearest(points["left"], points["right"]).min(1)
-        between = ["touch" if g < TOUCH_IN else "close" if g < NEAR else "apart" for g in gap[t0:t1]]
-        signals["hand_gap"] = gap
-        both_active = hands["left"].active and hands["right"].active
-        return Cues(hands, _compress(between) if both_active else [], (t0, t1), signals)
+        between = []
+        if hands["left"].active and hands["right"].active:
+            gap = _nearest(points["left"], points["right"]).min(1)
+            between = _compress(["touch" if g < TOUCH_IN else "close" if g < NEAR else "apart" for g in gap[t0:t1]])
+            signals["hand_gap"] = gap
+        return Cues(hands, between, (t0, t1), signals)
 
     @staticmethod
     def _hand_points(side, glob, pos, sites) -> np.ndarray:
@@ -173,6 +174,8 @@ class HMS:
         hanging = self._hanging_wrist(side, motion.betas) + pos[:, J["pelvis"]]
         raised = (wrist[:, 1] - pelvis_y > 0.05) | (R.np_norm(wrist - hanging, axis=1) > 0.12)
         cues = HandCues(active=bool(raised[t0:t1].mean() > 0.3))
+        if not cues.active:               # a hand at rest has no cues: its signals end here
+            return cues, {"wrist": wrist}
         reach = _reachable_sites(side)
         d = _nearest(points[side], sites[:, reach])                                 # (T, S')
         nearest = reach[d.argmin(1)]
@@ -202,11 +205,10 @@ class HMS:
         # finger flexion
         flex = self._flexion(motion, side)
         fingers = _hysteresis(flex, OPEN_BELOW, CLOSED_ABOVE, "open", "closed")[t0:t1]
-        if cues.active:
-            cues.touch = _compress(contact, 1)   # a tap may touch for a single frame
-            cues.palm = _compress(palm, 3)
-            cues.fingers = _compress(fingers, 3)
-            cues.moves = strokes(sites[t0:t1, SITE_INDEX[f"{side}_palm"]], motion.fps)
+        cues.touch = _compress(contact, 1)   # a tap may touch for a single frame
+        cues.palm = _compress(palm, 3)
+        cues.fingers = _compress(fingers, 3)
+        cues.moves = strokes(sites[t0:t1, SITE_INDEX[f"{side}_palm"]], motion.fps)
         return cues, {"site_distance": dist, "nearest_site": nearest, "palm_normal": normal,
                       "flexion": flex, "wrist": wrist}
 
