@@ -407,19 +407,26 @@ class Arm:
 
     def _chain(self, x: np.ndarray, offset: np.ndarray):
         """Shoulder rotvec (3), elbow angle (1), wrist angles (3) per row -> matrices, contact."""
+        l_sh, l_el, l_wr, g_wr, _, _, point = self._links(x, offset)
+        return l_sh, l_el, l_wr, g_wr, point
+
+    def _links(self, x: np.ndarray, offset: np.ndarray):
+        """``_chain`` with the elbow and wrist positions: local shoulder, elbow and wrist
+        matrices, the global wrist rotation, elbow, wrist and contact point per row."""
         l_sh = _rodrigues(x[:, :3])
         l_el = _rodrigues(self.hinge * x[:, 3:4])
         l_wr = _euler_xzy(x[:, 4:])
         g_sh = self.g_collar @ l_sh
         g_el = g_sh @ l_el
         g_wr = g_el @ l_wr
-        point = self.s_pos + _mv(g_sh, self.a1) + _mv(g_el, self.a2) + _mv(g_wr, offset)
-        return l_sh, l_el, l_wr, g_wr, point
+        elbow = self.s_pos + _mv(g_sh, self.a1)
+        wrist = elbow + _mv(g_el, self.a2)
+        return l_sh, l_el, l_wr, g_wr, elbow, wrist, wrist + _mv(g_wr, offset)
 
-    def _residual(self, x, x0, contact, hand_rot, offset, elbow0, stay=0.005):
-        """Per-row residuals of the refinement (see ``_refine``)."""
-        l_sh, _, _, g_wr, point = self._chain(x, offset)
-        elbow = self.s_pos + _mv(self.g_collar @ l_sh, self.a1)
+    def _residual(self, x, x0, contact, hand_rot, offset, elbow0, stay=0.005, links=None):
+        """Per-row residuals of the refinement (see ``_refine``); ``links``: ``_links(x)``
+        when the caller has it."""
+        _, _, _, g_wr, elbow, _, point = self._links(x, offset) if links is None else links
         lim = 0.9 * WRIST_LIMITS
         return np.concatenate([
             point - contact,                                                  # metres
@@ -463,10 +470,10 @@ class Arm:
     def _residual_clear(self, x, x0, contact, hand_rot, offset, elbow0, points, plane_v, plane_n):
         """``_residual`` plus the depth of the hand's ``points`` (rows, P, 3 in the wrist frame)
         behind their skin planes (a vertex and its outward normal each), beyond CLEAR_MARGIN."""
-        base = self._residual(x, x0, contact, hand_rot, offset, elbow0)
+        links = self._links(x, offset)
+        base = self._residual(x, x0, contact, hand_rot, offset, elbow0, links=links)
         base[:, :3] *= CLEAR_CONTACT       # the touch outranks the clearance
-        _, _, _, g_wr, point = self._chain(x, offset)
-        wrist = point - _mv(g_wr, offset)
+        g_wr, wrist = links[3], links[5]
         world = wrist[:, None] + np.einsum("tij,tpj->tpi", g_wr, points)
         depth = ((plane_v - world) * plane_n).sum(-1)
         return np.concatenate([base, CLEAR_WEIGHT * np.maximum(depth - CLEAR_MARGIN, 0.0)], 1)
