@@ -244,21 +244,9 @@ def np_quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
 
 def np_quaternion_slerp_path(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Short-arc slerp from (..., 4) to (..., 4) at each of the (K,) weights ``t``: (K, ..., 4).
-    The same numbers as ``np_quaternion_slerp`` with the ends repeated K times, with the
-    angle between the ends computed once."""
-    q0 = q0 / np_norm(q0, keepdims=True)
-    q1 = q1 / np_norm(q1, keepdims=True)
-    dot = np.einsum("...i,...i->...", q0, q1)[..., None]
-    q1 = np.where(dot < 0, -q1, q1)
-    omega = np.arccos(np.clip(np.abs(dot), 0.0, 1.0))
-    sin = np.sin(omega)
-    near = sin < 1e-6
-    safe = np.where(near, 1.0, sin)
-    t = np.asarray(t, float).reshape((-1,) + (1,) * q0.ndim)
-    w0 = np.where(near, 1 - t, np.sin((1 - t) * omega) / safe)
-    w1 = np.where(near, t, np.sin(t * omega) / safe)
-    out = w0 * q0 + w1 * q1
-    return out / np_norm(out, keepdims=True)
+    ``np_quaternion_slerp`` with ``t`` on a leading axis, so the angle between the ends is
+    computed once, not K times."""
+    return np_quaternion_slerp(q0, q1, np.asarray(t, float).reshape((-1,) + (1,) * np.ndim(q0)))
 
 
 def np_matrix_to_quaternion(m: np.ndarray) -> np.ndarray:

@@ -260,6 +260,14 @@ class ShardWorker:
                 written += write_shard(samples, Path(npz), Path(jsonl))
         return written
 
+def _motion_sums(feats: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per motion (T, D), the sum of its frames' features and of their squares (N, D), in float64."""
+    wide = [f.astype(np.float64) for f in feats]
+    dim = feats[0].shape[-1] if feats else 0
+    return (np.array([f.sum(0) for f in wide]).reshape(len(wide), dim),
+            np.array([np.einsum("ij,ij->j", f, f) for f in wide]).reshape(len(wide), dim))
+
+
 def write_shard(samples: list[tuple], path_npz: Path, path_jsonl: Path,
                 extra: dict[str, list[np.ndarray]] | None = None) -> int:
     """Write one shard from (record, features, poses, betas) per sample, each file atomically;
@@ -275,10 +283,7 @@ def write_shard(samples: list[tuple], path_npz: Path, path_jsonl: Path,
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     arrays = {k: np.concatenate(v).astype(np.float32) for k, v in (extra or {}).items()}
     features = np.concatenate(feats)
-    # per-motion sums of the features and their squares, for the normalization statistics
-    wide = [f.astype(np.float64) for f in feats]
-    feature_sum = np.array([f.sum(0) for f in wide]).reshape(len(wide), -1)
-    feature_sq = np.array([np.einsum("ij,ij->j", f, f) for f in wide]).reshape(len(wide), -1)
+    feature_sum, feature_sq = _motion_sums(feats)   # for the normalization statistics
     with atomic_path(path_npz) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, features=features, poses=np.concatenate(poses), lengths=lengths,
                  offsets=offsets, betas=np.stack(betas), feature_sum=feature_sum, feature_sq=feature_sq, **arrays)
@@ -446,10 +451,9 @@ def write_stats(out: Path, shards: list[str], keep: Callable[[dict], bool]) -> i
                 total_sq += z["feature_sq"][picked].sum(0)
             else:                             # a shard from before they were written
                 feats = z["features"]
-                for o, n in zip(offsets[picked].tolist(), lengths[picked].tolist()):
-                    f = feats[o:o + n].astype(np.float64)
-                    total += f.sum(0)
-                    total_sq += np.einsum("ij,ij->j", f, f)
+                sums, squares = _motion_sums([feats[o:o + n] for o, n in zip(offsets[picked], lengths[picked])])
+                total += sums.sum(0)
+                total_sq += squares.sum(0)
         frames += int(lengths[picked].sum())
     if frames == 0:
         return 0

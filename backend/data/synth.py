@@ -1258,7 +1258,7 @@ class _Build:
         self.fingers = {side: hands[side] for side in ("right", "left") if side in hands and
                         (side == "right" or self.two == "symmetric")}
         arms = yield from self._arm_tracks(frame, paths, approach, ret)
-        poses = self._timeline(static, arms, hands, lead, approach, k, ret, tail)
+        poses = self._timeline(arms, hands, lead, approach, k, ret, tail)
         first = lead + approach + settle
         truth.sign_frames = (first, first + sign)
         truth.contact["right"] = (label, touches_site) if self.kind not in ("neutral", "away") else None
@@ -1378,7 +1378,7 @@ class _Build:
             live = {w[0]: w[1] for w in which}
         return out
 
-    def _timeline(self, static, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
+    def _timeline(self, arms, hands, lead, approach, k, ret, tail) -> np.ndarray:
         """Rest -> approach -> the solved frames -> return -> rest, as (T, 55, 3) axis-angles.
         Only the joints that move are converted; the others keep the rest pose's numbers."""
         n = lead + approach + k + ret + tail

@@ -77,18 +77,23 @@ def leaks(text: str, forbidden: set[str]) -> list[str]:
     for word in forbidden:
         w = word.strip().lower()
         if _WORD.fullmatch(w):                 # one plain word: a whole word of the text or not
-            if (len(w) > 1 or w == "i") and w in words:
+            if _checkable(w) and w in words:
                 found.append(word)
         elif (pattern := _word_pattern(word)) is not None and pattern.search(low):
             found.append(word)
     return found
 
 
+def _checkable(word: str) -> bool:
+    """Single letters are left out (they occur everywhere), but for 'i'."""
+    return len(word) > 1 or word == "i"
+
+
 @functools.lru_cache(maxsize=65536)
 def _word_pattern(word: str) -> re.Pattern | None:
     """A word or phrase as a whole-word pattern (None for single letters but 'i')."""
     w = word.strip().lower()
-    if len(w) < 2 and w not in ("i",):
+    if not _checkable(w):
         return None
     return re.compile(r"(?<![a-z0-9])" + re.escape(w) + r"(?![a-z0-9])")
 
