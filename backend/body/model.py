@@ -2,18 +2,20 @@
 
 ``Body.load(path)`` resolves ``path`` (a ``SMPLX_NEUTRAL.npz`` or its folder), then the
 ``SIGNFORGE_SMPLX`` environment variable, then the built-in mannequin (generated once
-into the cache folder). Model files are read with ``allow_pickle=False`` first: a file
-that needs pickle is refused, and optional pickled entries (``joint2num``...) are dropped
-into a clean copy before smplx, which itself calls np.load(allow_pickle=True), sees it.
+into the cache folder). Model files are read with ``allow_pickle=False`` and validated
+(shapes, finite values, the joint tree): a file that needs pickle is refused, optional
+pickled entries (``joint2num``...) are dropped. smplx, which itself calls
+``np.load(allow_pickle=True)``, only ever reads a copy SignForge wrote from those plain
+arrays into a private temporary folder, never the user's or the cache's file.
 May import torch and smplx; never bpy.
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from .mannequin import MANNEQUIN_VERSION, export_mannequin
+from .mannequin import MANNEQUIN_VERSION, build_model_arrays
 from .skeleton import NUM_JOINTS
 
 ENV_SMPLX = "SIGNFORGE_SMPLX"
@@ -32,6 +34,8 @@ REQUIRED_KEYS = ("v_template", "f", "weights", "J_regressor", "kintree_table", "
                  "posedirs", "hands_componentsl", "hands_componentsr", "hands_meanl",
                  "hands_meanr", "lmk_faces_idx", "lmk_bary_coords")
 NUM_BETAS = 10
+MAX_MODEL_BYTES = 2 << 30     # the official SMPL-X .npz files are ~0.1-1 GB
+MAX_VERTICES = 1_000_000
 
 
 class BodyModelError(ValueError):
@@ -39,16 +43,13 @@ class BodyModelError(ValueError):
 
 
 def cache_dir() -> Path:
+    """SignForge's cache folder; created owner-only (0700) when SignForge makes it."""
     root = os.environ.get(ENV_CACHE) or os.path.join(os.path.expanduser("~"), ".cache", "signforge")
-    return Path(root)
-
-
-def mannequin_root() -> Path:
-    """Folder for smplx.create(...) holding the mannequin, generated on first use."""
-    root = cache_dir() / f"mannequin-v{MANNEQUIN_VERSION}"
-    if not (root / "smplx" / MODEL_FILE).exists():
-        export_mannequin(root)
-    return root
+    path = Path(root)
+    if not path.exists():
+        with contextlib.suppress(OSError):   # unwritable: the write that needs it says so
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
 
 
 def resolve_model_file(path: str | os.PathLike | None = None) -> Path | None:
@@ -75,51 +76,133 @@ def resolve_model_file(path: str | os.PathLike | None = None) -> Path | None:
     return p
 
 
-def _pickle_free_copy(p: Path) -> Path:
-    """``p`` itself when it holds only plain arrays, else a cached copy without the rest."""
+def read_model_arrays(p: Path) -> dict[str, np.ndarray]:
+    """Every plain array of an SMPL-X ``.npz``, read without pickle and validated.
+
+    Optional pickled entries (the official release's ``joint2num``...) are dropped; a
+    required one, a non-finite value, or shapes that do not make an SMPL-X body are refused
+    with ``BodyModelError`` naming the file and the entry.
+    """
+    if p.is_file() and p.stat().st_size > MAX_MODEL_BYTES:
+        raise BodyModelError(f"{p}: {p.stat().st_size / 2**20:.0f} MB is over the "
+                             f"{MAX_MODEL_BYTES / 2**20:.0f} MB limit for an SMPL-X model file")
     try:
         archive = np.load(p, allow_pickle=False)
-    except Exception as exc:  # not a zip, truncated...
-        raise BodyModelError(f"{p}: not a readable .npz file ({exc})") from exc
+    except Exception as exc:  # not a zip, truncated, a pickle...
+        raise BodyModelError(f"{p}: not a readable .npz file ({exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise BodyModelError(f"{p}: a single .npy array, not an SMPL-X .npz archive")
     with archive:
         missing = [k for k in REQUIRED_KEYS if k not in archive.files]
         if missing:
             raise BodyModelError(f"{p}: not an SMPL-X model, missing {', '.join(missing)}")
-        plain, dropped = {}, []
+        plain = {}
         for key in archive.files:
             try:
                 plain[key] = archive[key]
             except ValueError:  # object array: would need pickle
                 if key in REQUIRED_KEYS:
                     raise BodyModelError(f"{p}: entry {key!r} needs pickle to load") from None
-                dropped.append(key)
-    if plain["J_regressor"].shape[0] < NUM_JOINTS:
-        raise BodyModelError(f"{p}: J_regressor has {plain['J_regressor'].shape[0]} joints, "
-                             f"SMPL-X needs {NUM_JOINTS}")
-    if not dropped:
-        return p
-    stat = p.stat()
-    key = hashlib.sha1(f"{p.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_dir() / "smplx-clean" / key / "smplx" / MODEL_FILE
-    if not target.exists():
+            except Exception as exc:  # a damaged member
+                raise BodyModelError(f"{p}: entry {key!r} cannot be read ({exc})") from None
+    _check_model_arrays(p, plain)
+    return plain
+
+
+def _check_model_arrays(p: Path, a: dict[str, np.ndarray]) -> None:
+    """Shapes, finiteness and the joint tree of an SMPL-X body, checked once at load."""
+    def bad(key: str, why: str) -> BodyModelError:
+        return BodyModelError(f"{p}: entry {key!r} {why}")
+
+    for key in REQUIRED_KEYS:
+        v = a[key]
+        if v.dtype.kind not in "fiub":
+            raise bad(key, f"has dtype {v.dtype}, expected numbers")
+        if v.dtype.kind == "f" and not np.isfinite(v).all():
+            raise bad(key, "holds non-finite values (NaN or infinity)")
+    verts = a["v_template"]
+    if verts.ndim != 2 or verts.shape[1] != 3 or not 0 < len(verts) <= MAX_VERTICES:
+        raise bad("v_template", f"has shape {verts.shape}, expected (V, 3) with V up to {MAX_VERTICES}")
+    n_verts = len(verts)
+    faces = a["f"]
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.dtype.kind not in "iu" or len(faces) == 0:
+        raise bad("f", f"has shape {faces.shape} and dtype {faces.dtype}, expected (F, 3) integers")
+    if faces.min() < 0 or faces.max() >= n_verts:
+        raise bad("f", f"names vertices outside 0..{n_verts - 1}")
+    regressor = a["J_regressor"]
+    if regressor.ndim != 2 or regressor.shape[1] != n_verts or regressor.shape[0] < NUM_JOINTS:
+        raise bad("J_regressor", f"has shape {regressor.shape}, expected (J >= {NUM_JOINTS}, {n_verts})")
+    n_joints = regressor.shape[0]
+    if a["weights"].shape != (n_verts, n_joints):
+        raise bad("weights", f"has shape {a['weights'].shape}, expected {(n_verts, n_joints)}")
+    tree = a["kintree_table"]
+    if tree.ndim != 2 or tree.shape != (2, n_joints):
+        raise bad("kintree_table", f"has shape {tree.shape}, expected {(2, n_joints)}")
+    parents = tree[0].astype(np.int64)
+    if not all(0 <= parents[i] < i for i in range(1, n_joints)):
+        raise bad("kintree_table", "is not a joint tree (every joint's parent must come before it)")
+    shapedirs = a["shapedirs"]
+    if shapedirs.ndim != 3 or shapedirs.shape[:2] != (n_verts, 3) or shapedirs.shape[2] < 2 * NUM_BETAS:
+        raise bad("shapedirs", f"has shape {shapedirs.shape}, expected ({n_verts}, 3, >= {2 * NUM_BETAS})")
+    posedirs = a["posedirs"]
+    if posedirs.shape[0] != n_verts or posedirs.size != n_verts * 3 * (n_joints - 1) * 9:
+        raise bad("posedirs", f"has shape {posedirs.shape}, expected ({n_verts}, 3, {(n_joints - 1) * 9})")
+    for side in "lr":
+        if a[f"hands_components{side}"].shape != (45, 45) or a[f"hands_mean{side}"].size != 45:
+            raise bad(f"hands_components{side}", "or its hand mean does not describe 15 hand joints")
+    lmk = a["lmk_faces_idx"]
+    if lmk.dtype.kind not in "iu" or (lmk.size and (lmk.min() < 0 or lmk.max() >= len(faces))):
+        raise bad("lmk_faces_idx", f"names faces outside 0..{len(faces) - 1}")
+    if a["lmk_bary_coords"].shape != lmk.shape + (3,):
+        raise bad("lmk_bary_coords", f"has shape {a['lmk_bary_coords'].shape}, expected {lmk.shape + (3,)}")
+
+
+def mannequin_arrays() -> dict[str, np.ndarray]:
+    """The mannequin's arrays: read back from the cache folder, built and cached on a miss.
+
+    The cache is read like any user file (no pickle, validated), so a file planted there
+    cannot run code; one that is damaged or stale is rebuilt.
+    """
+    target = cache_dir() / f"mannequin-v{MANNEQUIN_VERSION}" / "smplx" / MODEL_FILE
+    if target.is_file():
+        try:
+            arrays = read_model_arrays(target)
+            if int(arrays.get("signforge_mannequin_version", -1)) == MANNEQUIN_VERSION:
+                return arrays
+        except (BodyModelError, TypeError, ValueError):
+            pass
+    arrays = build_model_arrays()
+    try:
         with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **plain)
-    return target
+            np.savez_compressed(fh, **arrays)
+    except OSError:   # a read-only cache costs a rebuild next time, nothing more
+        pass
+    return arrays
 
 
 def create_smplx(model_file: Path | None, batch_size: int = 1):
-    """An ``smplx.SMPLX`` with SignForge's settings: full hand poses, flat-hand mean."""
+    """An ``smplx.SMPLX`` with SignForge's settings: full hand poses, flat-hand mean.
+
+    smplx opens its model file with ``np.load(allow_pickle=True)``, so it is never handed
+    a file SignForge did not write: the arrays, read without pickle and validated, are
+    saved into a private (0700) temporary folder that smplx reads and that is then removed.
+    """
     import smplx
 
-    model_path = mannequin_root() if model_file is None else _pickle_free_copy(model_file)
+    arrays = mannequin_arrays() if model_file is None else read_model_arrays(model_file)
     # smplx prints warnings to stdout, which must stay clean for the JSON-lines server.
     # For the mannequin they only say it has 10 shape and 10 expression directions.
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        model = smplx.create(str(model_path), model_type="smplx", gender="neutral",
-                            use_pca=False, flat_hand_mean=True, num_betas=NUM_BETAS,
-                            num_expression_coeffs=10, use_face_contour=False,
-                            batch_size=batch_size)
+    with tempfile.TemporaryDirectory(prefix="signforge-smplx-") as private:
+        folder = Path(private) / "smplx"
+        folder.mkdir(mode=0o700)
+        with open(folder / MODEL_FILE, "wb") as fh:
+            np.savez(fh, **arrays)
+        with contextlib.redirect_stdout(printed):
+            model = smplx.create(private, model_type="smplx", gender="neutral",
+                                use_pca=False, flat_hand_mean=True, num_betas=NUM_BETAS,
+                                num_expression_coeffs=10, use_face_contour=False,
+                                batch_size=batch_size)
     if model_file is not None and printed.getvalue():
         sys.stderr.write(printed.getvalue())
     return model
