@@ -245,7 +245,8 @@ def test_a_crash_message_quotes_the_servers_last_log_lines(tmp_path):
         "sys.stdin.readline()\n"
         "sys.stderr.write('MemoryError: out of memory while sampling\\n')\n"
         "sys.exit(7)\n")
-    b = SubprocessBackend(sys.executable, cwd=tmp_path, module="dyingserver")
+    b = SubprocessBackend(sys.executable, cwd=tmp_path, module="dyingserver",
+                          isolated=False)
     end = b.wait(b.submit("ping"), timeout=20)
     assert end["code"] == P.BACKEND_CRASHED
     assert end["message"] == ("the SignForge backend stopped (exit code 7) during ping; its last log lines:\n"
@@ -262,11 +263,11 @@ def test_handshake_failures_are_clear(tmp_path):
                                               "sys.exit(3)\n")
     (tmp_path / "chattyserver.py").write_text("print('Loading weights...', flush=True)\nimport time\ntime.sleep(30)\n")
     with pytest.raises(BackendError, match="speaks protocol 99, this add-on speaks 1"):
-        SubprocessBackend(sys.executable, cwd=tmp_path, module="oldserver").start()
+        SubprocessBackend(sys.executable, cwd=tmp_path, module="oldserver", isolated=False).start()
     with pytest.raises(BackendError, match=r"exited with code 3 before its handshake(.|\n)*no torch here"):
-        SubprocessBackend(sys.executable, cwd=tmp_path, module="brokenserver").start()
+        SubprocessBackend(sys.executable, cwd=tmp_path, module="brokenserver", isolated=False).start()
     with pytest.raises(BackendError, match="is not a SignForge backend"):
-        SubprocessBackend(sys.executable, cwd=tmp_path, module="chattyserver").start()
+        SubprocessBackend(sys.executable, cwd=tmp_path, module="chattyserver", isolated=False).start()
     with pytest.raises(BackendError, match="cannot start the SignForge backend"):
         SubprocessBackend(tmp_path / "no-python").start()
 

@@ -99,6 +99,20 @@ def repository_of(python: Path) -> Path | None:
     return root if venv.name == ".venv" and (root / "backend").is_dir() else None
 
 
+def safe_working_folder(python: Path) -> Path:
+    """Where a backend run by ``python`` starts: its checkout, else its own install's folder.
+
+    Never the caller's working folder (Blender's may be any download folder); with the
+    server in isolated mode the folder is not on ``sys.path`` either way, but relative
+    paths then resolve somewhere the user chose to install into.
+    """
+    repository = repository_of(python)
+    if repository is not None:
+        return repository
+    prefix = Path(python).absolute().parent.parent   # <prefix>/bin/python, <venv>/Scripts/python.exe
+    return prefix if prefix.is_dir() else Path.home()
+
+
 # ---------------------------------------------------------------------------- shared client logic
 class _Ended:
     """Put on the inbox when a backend stopped: its exit code and last log lines."""
@@ -332,10 +346,11 @@ class SubprocessBackend(Backend):
 
     def __init__(self, python: Path | str, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
                  log: Callable[[str], None] | None = None, *, module: str = SERVER_MODULE,
-                 args: Iterable[str] = (), hello_timeout: float = 60.0):
+                 args: Iterable[str] = (), hello_timeout: float = 60.0, isolated: bool = True):
         super().__init__(log)
         self.python = Path(python)
-        self.cwd = None if cwd is None else Path(cwd)
+        self.cwd = safe_working_folder(self.python) if cwd is None else Path(cwd)
+        self.isolated = isolated
         self.env = None if env is None else dict(env)
         self.module = module
         self.args = list(args)
@@ -354,7 +369,10 @@ class SubprocessBackend(Backend):
         return None if self._proc is None else self._proc.pid
 
     def _start(self) -> None:
-        command = [str(self.python), "-m", self.module, *self.args]
+        # -I: isolated mode, so neither the working folder nor PYTHONPATH is on sys.path and
+        # the backend is imported from the configured install only, never from a `backend/`
+        # folder that happens to sit where Blender was started
+        command = [str(self.python), *(["-I"] if self.isolated else []), "-m", self.module, *self.args]
         flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
         try:
             proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -507,6 +525,10 @@ class InProcessBackend(Backend):
         return self._thread is not None and self._thread.is_alive()
 
     def _start(self) -> None:
+        shadow = shadowing_backend()
+        if shadow is not None:
+            raise BackendError(f"{shadow} in the working folder would be imported instead of SignForge's "
+                               f"installed backend; start from another folder or {PREFERENCES_HINT}")
         try:
             server = importlib.import_module(SERVER_MODULE)
         except ImportError as exc:
@@ -560,6 +582,48 @@ def _importable(name: str) -> bool:
         return False
 
 
+def _origin(spec) -> Path | None:
+    return None if spec is None or spec.origin is None else Path(spec.origin).resolve()
+
+
+def shadowing_backend() -> Path | None:
+    """A ``backend`` package this Python would import from the working folder instead of its install.
+
+    When the working folder is on ``sys.path`` (``""``, ``"."``), a ``backend/`` folder there
+    would be imported and run in process. Returns that folder, or None when the backend
+    this Python imports is the one it finds without the working folder.
+    """
+    cwd = Path.cwd().resolve()
+
+    def is_cwd(entry: str) -> bool:
+        try:
+            return entry in ("", ".") or Path(entry).resolve() == cwd
+        except OSError:
+            return False
+
+    if not any(is_cwd(p) for p in sys.path):
+        return None
+    loaded = sys.modules.get("backend")
+    try:
+        found = _origin(loaded.__spec__) if loaded is not None else _origin(importlib.util.find_spec("backend"))
+        saved = list(sys.path)
+        sys.path[:] = [p for p in sys.path if not is_cwd(p)]
+        try:
+            cached = sys.modules.pop("backend", None)
+            try:
+                safe = _origin(importlib.util.find_spec("backend"))
+            finally:
+                if cached is not None:
+                    sys.modules["backend"] = cached
+        finally:
+            sys.path[:] = saved
+    except (ImportError, ValueError):
+        return None
+    if found is not None and found != safe and found.parent.parent == cwd:
+        return found.parent
+    return None
+
+
 def choose_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto") -> Path | None:
     """Where the preferences put the backend: None for in this Python, else the Python to run.
 
@@ -574,6 +638,10 @@ def choose_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto") 
         if not embeddable:
             raise BackendError("Blender's Python cannot import torch and SignForge's backend; choose "
                                f"Subprocess in the add-on preferences and {PREFERENCES_HINT}")
+        shadow = shadowing_backend()
+        if shadow is not None:
+            raise BackendError(f"{shadow} in the working folder would be imported instead of SignForge's "
+                               f"installed backend; start Blender from another folder or {PREFERENCES_HINT}")
         return None
     python = find_python(python_pref, addon_dir)
     if python is None:
@@ -587,4 +655,4 @@ def make_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto",
     python = choose_backend(python_pref, addon_dir, mode)
     if python is None:
         return InProcessBackend(log=log)
-    return SubprocessBackend(python, cwd=repository_of(python), log=log)
+    return SubprocessBackend(python, log=log)
