@@ -1,10 +1,35 @@
-"""Shared fixtures: a private cache folder and one mannequin body per test session."""
+"""Shared fixtures: a private cache folder and one mannequin body per test session.
+
+The whole suite runs with the network blocked: ``netguard/sitecustomize.py`` is loaded
+here and, through ``PYTHONPATH``, by every Python the tests start; an attempt to reach
+another machine is logged and fails the session even when a library swallowed the error.
+"""
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+NETGUARD = Path(__file__).resolve().parent / "netguard"
+NETGUARD_LOG = Path(tempfile.mkdtemp(prefix="signforge-netguard-")) / "attempts.log"
+os.environ["SIGNFORGE_NETGUARD_LOG"] = str(NETGUARD_LOG)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(NETGUARD), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+sys.path.insert(0, str(NETGUARD))
+import sitecustomize  # noqa: E402,F401  (the guard, for this process)
+
+sys.path.remove(str(NETGUARD))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    attempts = NETGUARD_LOG.read_text(encoding="utf-8") if NETGUARD_LOG.exists() else ""
+    if attempts:
+        sys.stderr.write(f"\nnetwork access was attempted during the tests:\n{attempts}")
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session", autouse=True)

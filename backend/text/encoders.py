@@ -23,6 +23,7 @@ import torch
 CLIP_MODEL = "ViT-B-32"
 CLIP_PRETRAINED = "laion2b_s34b_b79k"
 ENV_CLIP_WEIGHTS = "SIGNFORGE_CLIP_WEIGHTS"
+ENV_ALLOW_DOWNLOAD = "SIGNFORGE_ALLOW_DOWNLOAD"   # "1": a user's explicit consent to fetch weights
 
 
 class EncoderError(RuntimeError):
@@ -125,6 +126,37 @@ class MiniLMEncoder(_Cached):
                 out["sentence_embedding"].float().cpu())
 
 
+def cached_clip_weights(model_name: str, tag: str) -> str | None:
+    """The local file of open_clip's pretrained ``tag`` weights, found without any network call."""
+    from open_clip import pretrained as oc_pretrained
+    from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
+
+    cfg = oc_pretrained.get_pretrained_cfg(model_name, tag)
+    if not cfg:
+        return None
+    if cfg.get("file"):
+        return cfg["file"] if Path(cfg["file"]).is_file() else None
+    hub = cfg.get("hf_hub", "")
+    if hub:
+        from huggingface_hub import try_to_load_from_cache   # reads the cache folder only
+
+        model_id, filename = os.path.split(hub)   # "org/model/" names open_clip's default file
+        filename = filename or HF_WEIGHTS_NAME
+        names = [filename] + ([HF_SAFE_WEIGHTS_NAME] if filename == HF_WEIGHTS_NAME else [])
+        if filename.endswith((".bin", ".pth")):
+            names.insert(0, filename[:-4] + ".safetensors")
+        for name in names:
+            found = try_to_load_from_cache(model_id, name)
+            if isinstance(found, str) and Path(found).is_file():
+                return found
+    url = cfg.get("url", "")
+    if url:   # open_clip's own download folder for URL weights
+        local = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+        if local.is_file():
+            return str(local)
+    return None
+
+
 class ClipEncoder(_Cached):
     """open_clip CLIP: ``encode`` for text; ``encode_images`` for images."""
     name = "clip"
@@ -132,19 +164,13 @@ class ClipEncoder(_Cached):
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu",
                  model_name: str = CLIP_MODEL, random_weights: bool = False, cache_size: int = 4096):
         super().__init__(cache_size)
-        # open_clip's cache only: never fetch at run time (set before huggingface_hub is imported)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        allow_download = os.environ.get(ENV_ALLOW_DOWNLOAD, "").strip().lower() in ("1", "true", "yes", "on")
+        if not allow_download:   # local files only (set before huggingface_hub is imported)
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             import open_clip
         except ImportError as exc:   # open_clip needs torchvision
             raise EncoderError(f"the CLIP encoder needs open_clip_torch and torchvision: {exc}")
-        try:   # huggingface_hub reads the variable once, at import: an earlier import missed it
-            from huggingface_hub import constants as hf_constants
-
-            if os.environ["HF_HUB_OFFLINE"].strip().lower() in ("1", "true", "yes", "on"):
-                hf_constants.HF_HUB_OFFLINE = True
-        except ImportError:
-            pass
         weights = weights or os.environ.get(ENV_CLIP_WEIGHTS)
         if random_weights:
             pretrained = None
@@ -152,8 +178,16 @@ class ClipEncoder(_Cached):
             if not Path(weights).is_file():
                 raise EncoderError(f"CLIP weights file {weights} does not exist")
             pretrained = str(weights)
-        else:
+        elif allow_download:
             pretrained = CLIP_PRETRAINED
+        else:   # the file in open_clip's caches, looked up on disk: open_clip never reaches the hub
+            pretrained = cached_clip_weights(model_name, CLIP_PRETRAINED)
+            if pretrained is None:
+                raise EncoderError(
+                    f"no CLIP weights for {model_name} on this machine. Put open_clip's '{CLIP_PRETRAINED}' "
+                    f"weights in its cache, pass a local .safetensors/.bin file with --clip-weights or "
+                    f"${ENV_CLIP_WEIGHTS}, or set {ENV_ALLOW_DOWNLOAD}=1 to let open_clip download them. "
+                    f"SignForge never substitutes random weights silently.")
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(
                 model_name, pretrained=pretrained, device=device, require_pretrained=not random_weights)
