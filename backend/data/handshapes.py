@@ -362,6 +362,28 @@ def hand_pose(name: str, side: str, spread: bool | None = None) -> np.ndarray:
     return pose.copy() if side == "left" else mirror_hand(pose)
 
 
+@lru_cache(maxsize=2)
+def _side_references(side: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """Every handshape's name and its 15 finger rotations on ``side`` (names sorted)."""
+    names = tuple(sorted(HANDSHAPES))
+    return names, np.stack([R.np_axis_angle_to_matrix(hand_pose(n, side)) for n in names])
+
+
+def nearest_handshape(poses: np.ndarray, side: str) -> tuple[str, float]:
+    """The handshape closest to a hand's finger rotations over some frames ((T, 55, 3) SMPL-X
+    axis-angles): the least mean geodesic angle over the 15 finger joints and the frames.
+    Returns its name and that angle in degrees."""
+    from ..body.skeleton import JOINT_INDEX
+
+    names, refs = _side_references(side)
+    first = JOINT_INDEX[f"{side}_index1"]
+    hand = R.np_axis_angle_to_matrix(np.asarray(poses)[:, first:first + 15].astype(float))   # (T, 15, 3, 3)
+    cos = (np.einsum("tjab,sjab->stj", hand, refs) - 1.0) / 2.0                            # trace(A^T B)
+    angle = np.arccos(cos.clip(-1.0, 1.0)).mean((1, 2))
+    best = int(np.argmin(angle))
+    return names[best], float(np.degrees(angle[best]))
+
+
 def penetration(pose15: np.ndarray, worst_pair: bool = False):
     """Deepest overlap (m) between phalanges of different fingers, for a left-hand pose.
 

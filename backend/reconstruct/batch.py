@@ -209,7 +209,6 @@ class ItemWorker:
         self.video_dir = Path(cfg.video_dir)
         self.body = _fitter(cfg.smplx).body
         self.hms = HMS(self.body)
-        self._shapes: dict[str, tuple[list[str], np.ndarray]] = {}
 
     def run(self, item: dict) -> tuple:
         """("done", item id, sample, seconds) or ("skipped", item id, reason, seconds)."""
@@ -302,21 +301,9 @@ class ItemWorker:
     def nearest_handshape(self, poses: np.ndarray, side: str) -> tuple[str, float]:
         """The synthesizer's handshape closest to the hand's fitted finger rotations (mean
         geodesic angle over the 15 finger joints and the frames), and that angle in degrees."""
-        from ..body import rotations as R
-        from ..body.skeleton import JOINT_INDEX
-        from ..data import handshapes as H
+        from ..data.handshapes import nearest_handshape
 
-        if side not in self._shapes:
-            names = sorted(H.HANDSHAPES)
-            refs = np.stack([R.np_axis_angle_to_matrix(H.hand_pose(n, side)) for n in names])
-            self._shapes[side] = (names, refs)
-        names, refs = self._shapes[side]
-        first = JOINT_INDEX[f"{side}_index1"]
-        hand = R.np_axis_angle_to_matrix(poses[:, first:first + 15].astype(float))      # (T, 15, 3, 3)
-        cos = (np.einsum("tjab,sjab->stj", hand, refs) - 1.0) / 2.0                       # trace(A^T B)
-        angle = np.arccos(cos.clip(-1.0, 1.0)).mean((1, 2))
-        best = int(np.argmin(angle))
-        return names[best], float(np.degrees(angle[best]))
+        return nearest_handshape(poses, side)
 
     @staticmethod
     def measured(cues, found: dict, dominant: str, other: str, shapes: dict):
