@@ -366,6 +366,9 @@ def generate(
     sampler: str = typer.Option("ddim", help="ddim (deterministic, --steps) or ddpm (stochastic, all 100 steps)."),
     seed: int = typer.Option(0),
     num: int = typer.Option(1, help="How many variants (per prompt)."),
+    hand: str = typer.Option("auto", "--hand",
+                             help="Dominant hand: left, right or auto (right). A prompt that names a hand is "
+                                  "obeyed; a motion led by the other hand is mirrored."),
     prompts: Optional[Path] = typer.Option(None, "--prompts",
                                            help="A UTF-8 file, one prompt per line ('#' lines and blank "
                                                 "lines skipped); motions go into the -o folder as "
@@ -417,7 +420,7 @@ def generate(
                 where = f"{prompts}, line {number}: " if number is not None else ""
                 try:
                     results.append(make(prompt, model, frames, seconds, guidance, steps, seed, num, run,
-                                        image=image, clip_weights=clip_weights, sampler=sampler))
+                                        image=image, clip_weights=clip_weights, sampler=sampler, hand=hand))
                 except GenerateError as exc:
                     raise GenerateError(f"{where}{exc}") from None
                 for w in caught:

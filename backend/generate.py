@@ -1,13 +1,13 @@
 """Text -> SMPL-X motion with a trained run (HandMDM or SignAvatar), offline on a CPU.
 
-``load_run(dir)`` reads a run folder from ``signforge train`` (config.json, weights and
-normalization stats; safetensors only) after checking the sha256 sums of a shipped
-manifest when there is one. ``generate(...)`` samples ``num`` motions for a prompt:
-HandMDM by DDIM with classifier-free guidance, SignAvatar from z ~ N(0, I). With no run
-given, the weights shipped in ``backend/weights/`` are used. ``read_prompts`` and
-``batch_names`` serve ``signforge generate --prompts FILE``.
+``generate(...)`` samples ``num`` motions for a prompt: HandMDM by DDIM with
+classifier-free guidance, SignAvatar from z ~ N(0, I). Runs are loaded (once per process)
+by ``backend.runs.load_run``; with no run given, the weights shipped in
+``backend/weights/`` are used. ``read_prompts`` and ``batch_names`` serve
+``signforge generate --prompts FILE``.
 
-Bad requests raise ``GenerateError`` before anything is sampled; a prompt longer than the
+Bad requests, and runs that cannot be loaded, raise ``GenerateError`` before anything is
+sampled; a prompt longer than the
 text encoder reads (MiniLM: 256 tokens) is truncated, and a prompt the encoder's vocabulary
 does not know (emoji, some scripts) still generates: both raise a ``GenerateWarning`` and
 are recorded in the motions' provenance. Samples holding NaN or inf are an error, never a
@@ -15,29 +15,23 @@ motion. torch; never bpy.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import re
 import warnings
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
 from .callable_module import make_callable
+from .motion.hands import HandError, check_hand, obey_hand, wanted_hand
 from .motion.motion import Motion
+from .runs import CONFIG, SHIPPED, Run, RunError, load_run
 
-WEIGHTS = Path(__file__).parent / "weights"
-MANIFEST = WEIGHTS / "MANIFEST.json"
-DEFAULT_RUNS = {"handmdm": WEIGHTS / "handmdm-small", "signavatar": WEIGHTS / "signavatar-small"}
-FORMAT_VERSION = 1
+GENERATORS = ("handmdm", "signavatar")
+DEFAULT_RUNS = {kind: SHIPPED[kind] for kind in GENERATORS}   # what runs when no --run is given
 FPS = 25.0
 
 
@@ -47,70 +41,6 @@ class GenerateError(RuntimeError):
 
 class GenerateWarning(UserWarning):
     """Generation goes ahead, but not quite on the prompt as written (truncated, unknown tokens)."""
-
-
-@dataclass
-class Run:
-    kind: str
-    model: torch.nn.Module
-    config: dict
-    mean: np.ndarray
-    std: np.ndarray
-    path: Path
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def verify_manifest(run_dir: Path, manifest: Path = MANIFEST) -> None:
-    """Check the shipped files of ``run_dir`` against the manifest's sha256 sums (if listed)."""
-    if not manifest.exists():
-        return
-    sums = json.loads(manifest.read_text())["files"]
-    for rel, digest in sums.items():
-        path = manifest.parent / rel
-        if path.parent.resolve() != run_dir.resolve():
-            continue
-        if not path.exists():
-            raise GenerateError(f"{path} is listed in {manifest} but missing; reinstall SignForge")
-        if _sha256(path) != digest:
-            raise GenerateError(f"{path} does not match its sha256 in {manifest}: the file is damaged or altered")
-
-
-def load_run(run_dir: str | os.PathLike) -> Run:
-    from .models import HandMDM, HandMDMConfig, SignAvatar, SignAvatarConfig
-
-    run_dir = Path(run_dir)
-    cfg_file = run_dir / "config.json"
-    if not cfg_file.exists():
-        raise GenerateError(f"{run_dir} is not a SignForge run folder (no config.json)")
-    verify_manifest(run_dir)
-    meta = json.loads(cfg_file.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise GenerateError(f"{run_dir}: run format {meta.get('format_version')}; this SignForge reads {FORMAT_VERSION}")
-    kind = meta["run"]["model"]
-    fields = meta["model"]
-    if kind == "handmdm":
-        model = HandMDM(HandMDMConfig(**fields))
-    elif kind == "signavatar":
-        model = SignAvatar(SignAvatarConfig(**fields))
-    else:
-        raise GenerateError(f"{run_dir} holds a {kind} model, which does not generate motion")
-    try:
-        model.load_state_dict(load_file(str(run_dir / "weights.safetensors")))
-    except (OSError, RuntimeError, SafetensorError) as exc:   # missing, truncated or of another model
-        raise GenerateError(f"{run_dir}/weights.safetensors cannot be loaded: {exc}") from None
-    try:
-        with np.load(run_dir / "stats.npz", allow_pickle=False) as z:
-            mean, std = z["mean"].astype(np.float32), z["std"].astype(np.float32)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise GenerateError(f"{run_dir}/stats.npz cannot be loaded: {exc}") from None
-    return Run(kind, model.eval(), meta, mean, std, run_dir)
 
 
 _RUNS: dict[str, Run] = {}
@@ -157,7 +87,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
              run_dir: str | os.PathLike | None = None,
              progress: Callable[[int, int], None] | None = None, device: str = "cpu",
              image: str | os.PathLike | None = None, clip_weights: str | os.PathLike | None = None,
-             sampler: str = "ddim") -> list[Motion]:
+             sampler: str = "ddim", hand: str | None = None) -> list[Motion]:
     """``num`` motions for ``text`` (or, with SignAvatar on a CLIP run, for ``image``) at 25 fps.
 
     ``progress(done, total)`` is called as sampling advances; an exception it raises
@@ -166,7 +96,9 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     with DDIM at ``steps`` steps (up to the schedule's 100), or ``sampler="ddpm"``: the
     stochastic sampler over all 100. ``image`` needs CLIP weights (open_clip's cache,
     ``clip_weights`` or ``$SIGNFORGE_CLIP_WEIGHTS``) and a SignAvatar run trained on CLIP
-    embeddings; HandMDM is conditioned on text tokens and refuses images.
+    embeddings; HandMDM is conditioned on text tokens and refuses images. ``hand``
+    ("left", "right", None/"auto") is the dominant hand for prompts that name none; a
+    prompt that names a hand is obeyed; a motion led by the other hand is mirrored.
     """
     from .diffusion import CosineSchedule, sample
     from .text import EncoderError, load_text_encoder
@@ -189,6 +121,10 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         raise GenerateError(f"sampler must be ddim or ddpm; got {sampler!r}")
     if not (math.isfinite(guidance) and guidance >= 0):
         raise GenerateError(f"guidance must be a number of at least 0; got {guidance}")
+    try:
+        check_hand(hand)
+    except HandError as exc:
+        raise GenerateError(str(exc)) from None
     if device not in ("cpu", "cuda"):
         raise GenerateError(f"unknown device {device!r}; choose cpu or cuda")
     if device == "cuda" and not torch.cuda.is_available():
@@ -198,14 +134,17 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
                             "trained on CLIP embeddings for --image")
     path = Path(run_dir) if run_dir else DEFAULT_RUNS.get(model)
     if path is None:
-        raise GenerateError(f"unknown model {model!r}; choose handmdm or signavatar")
-    if run_dir is None and not (path / "config.json").exists():
+        raise GenerateError(f"unknown model {model!r}; choose {' or '.join(GENERATORS)}")
+    if run_dir is None and not (path / CONFIG).exists():
         raise GenerateError(f"no trained {model} weights at {path}; train one with `signforge train {model}` "
                             f"and pass --run RUN_DIR")
     image_path = _check_image(image) if image is not None else None
     key = str(path.resolve())
     if key not in _RUNS:
-        _RUNS[key] = load_run(path)
+        try:
+            _RUNS[key] = load_run(path, kinds=GENERATORS)
+        except RunError as exc:
+            raise GenerateError(str(exc)) from None
     run = _RUNS[key]
     if image_path is not None and run.kind != "signavatar":
         raise GenerateError(f"{run.path} is a {run.kind} run, conditioned on text, not images; use --model "
@@ -269,7 +208,9 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
                   **({"sampler": sampler} if run.kind == "handmdm" else {}), **prompt_prov}
     if image_path is not None:
         provenance["image"] = str(image_path)
-    return [Motion.from_features(f, FPS, text=text or "", provenance={**provenance, "sample": str(i)})
+    wanted, why = wanted_hand(text, hand)
+    return [obey_hand(Motion.from_features(f, FPS, text=text or "", provenance={**provenance, "sample": str(i)}),
+                      wanted, why)
             for i, f in enumerate(feats)]
 
 

@@ -140,7 +140,7 @@ class Handler:
         try:
             motions = generate(params["prompt"], model=params["model"], frames=params["frames"],
                                seconds=params["seconds"], guidance=params["guidance"], steps=params["steps"],
-                               seed=params["seed"], num=params["num"],
+                               seed=params["seed"], num=params["num"], hand=params["hand"],
                                run_dir=None if run is None else Path(run).expanduser(), progress=step,
                                device=params["device"])
         except GenerateError as exc:

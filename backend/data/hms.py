@@ -18,6 +18,7 @@ from ..body import rotations as R
 from ..body.rig import Rig
 from ..body.sites import SITE_INDEX, SITE_NAMES
 from ..body.skeleton import JOINT_INDEX as J
+from ..motion.hands import hanging_pose
 from ..motion.motion import Motion
 
 SIDES = ("left", "right")
@@ -220,11 +221,7 @@ class HMS:
         return self._hanging[key]
 
     def _hang(self, side: str, betas) -> np.ndarray:
-        pose = np.zeros((1, 55, 3))
-        sx = 1.0 if side == "left" else -1.0
-        pose[0, J[f"{side}_shoulder"]] = (0.0, 0.0, -1.2 * sx)
-        pose[0, J[f"{side}_elbow"]] = (0.0, -0.3 * sx, 0.0)
-        _, pos = Rig.from_body(self.body, betas).fk(pose)
+        _, pos = Rig.from_body(self.body, betas).fk(hanging_pose()[None])
         return pos[0, J[f"{side}_wrist"]] - pos[0, J["pelvis"]]
 
     @staticmethod

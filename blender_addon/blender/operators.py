@@ -46,7 +46,7 @@ def generate_request(context) -> tuple[str, dict]:
     s = settings(context)
     pref = P.get(context)
     params = {"prompt": s.prompt, "model": s.model, "seconds": float(s.seconds), "guidance": float(s.guidance),
-              "steps": int(s.steps), "seed": int(s.seed), "num": int(s.variants),
+              "steps": int(s.steps), "seed": int(s.seed), "num": int(s.variants), "hand": s.hand,
               "out_dir": str(session.workdir())}
     if pref is not None and pref.checkpoint_dir:
         run = Path(bpy.path.abspath(pref.checkpoint_dir)) / s.model

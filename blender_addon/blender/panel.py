@@ -53,7 +53,9 @@ def draw_generate(layout, settings, state: PanelState) -> None:
     row = col.row(align=True)
     row.prop(settings, "guidance")
     row.prop(settings, "steps")
-    col.prop(settings, "seed")
+    row = col.row(align=True)
+    row.prop(settings, "seed")
+    row.prop(settings, "hand", expand=True)
     sub = col.column()
     sub.enabled = False   # image conditioning needs CLIP weights, which this backend does not have
     sub.prop(settings, "image_path")

@@ -19,6 +19,11 @@ class SignForgeSettings(bpy.types.PropertyGroup):
     steps: bpy.props.IntProperty(name="Steps", default=50, min=1, max=100,
                                  description="Sampling steps (100 = the full schedule)")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    hand: bpy.props.EnumProperty(
+        name="Hand", default="right",
+        description="Dominant hand when the prompt names none; a prompt that names a hand is obeyed, "
+                    "and a take led by the other hand is mirrored",
+        items=[("right", "Right", "Right-handed signing"), ("left", "Left", "Left-handed signing")])
     variants: bpy.props.IntProperty(name="Variants", default=1, min=1, max=16,
                                     description="Motions to generate; each becomes its own action")
     image_path: bpy.props.StringProperty(name="Image", subtype="FILE_PATH",

@@ -159,6 +159,9 @@ METHODS: Mapping[str, Method] = _methods(
          Param("seed", "int", "random seed; the same seed gives the same motion", default=0,
                minimum=0, maximum=2 ** 63 - 1),
          Param("num", "int", "how many variants to sample", default=1, minimum=1, maximum=64),
+         Param("hand", "str", "dominant hand for prompts that name none (a named hand is obeyed; a motion "
+               "led by the other hand is mirrored); auto means right", default="auto",
+               choices=("auto", "left", "right")),
          Param("run", "path", "a run folder from `signforge train`; default: the shipped weights"),
          Param("device", "str", "where the model runs (cuda needs a GPU visible to the backend)",
                default="cpu", choices=("cpu", "cuda")),
