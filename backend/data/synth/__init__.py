@@ -1,0 +1,34 @@
+"""ASL-LEX phonology -> a signed SMPL-X ``Motion`` (25 fps, at most 3 s).
+
+SignForge's own procedural signer. One sign is planned as a path of the dominant hand's
+contact point (fingertip, palm or fist) through body-site targets, with a palm direction
+and a finger direction at every frame; arm inverse kinematics (analytic two-bone solve,
+the elbow hanging toward a natural pole, soft wrist limits, corrected until the contact
+point lands) turns the path into shoulder, elbow and wrist rotations. The timeline is
+rest -> approach -> sign (the lexicon's duration) -> return, eased so joint velocity never
+jumps. A ``Signer`` (seeded) varies tempo, amplitude, location, tremor, body shape and
+handedness. Every plan records its ground truth (sites touched, palm direction, stroke
+directions, finger states) for the motion-cue checks. numpy + torch; never bpy.
+
+This package re-exports the public names; the parts live in:
+
+- ``tables``: frame rate, length, directions and the lexicon's location/movement/sign-type maps;
+- ``phonology``: what a coding says (signable?, finger states, contact part);
+- ``signer``: the seeded ``Signer`` and the ``Truth`` a sign records;
+- ``maths``: small numpy helpers;
+- ``arm``: the arm solver (analytic IK, Gauss-Newton refinement, clearance turn);
+- ``batch``: the scheduler that runs many signs in step and batches their solves;
+- ``sign``: ``Synthesizer`` and the planning of one sign.
+"""
+from __future__ import annotations
+
+from .arm import ELBOW_MAX, JOINT_LIMITS, WRIST_LIMITS, WRIST_ORDER, Arm, hand_rotation
+from .maths import ease
+from .phonology import SynthError, check_phonology, finger_state
+from .sign import Synthesizer
+from .signer import Signer, Truth, direction_label
+from .tables import FPS, LOCATIONS, MAX_MORPHEMES, MAX_SECONDS, MOVEMENTS, POPULATION, SIGN_TYPES
+
+__all__ = ["Arm", "ELBOW_MAX", "FPS", "JOINT_LIMITS", "LOCATIONS", "MAX_MORPHEMES", "MAX_SECONDS", "MOVEMENTS",
+           "POPULATION", "SIGN_TYPES", "Signer", "SynthError", "Synthesizer", "Truth", "WRIST_LIMITS",
+           "WRIST_ORDER", "check_phonology", "direction_label", "ease", "finger_state", "hand_rotation"]
