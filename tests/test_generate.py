@@ -13,10 +13,10 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from backend.cli import app
-from backend.generate import (DEFAULT_RUNS, GenerateError, GenerateWarning, batch_names, generate, load_run,
-                              read_prompts, slug, verify_manifest)
+from backend.generate import DEFAULT_RUNS, GenerateError, GenerateWarning, batch_names, generate, read_prompts, slug
 from backend.io import load_motion
 from backend.motion import Motion
+from backend.runs import RunError, load_run, verify_manifest
 
 FAST = {"frames": 20, "steps": 4}   # the shipped weights, sampled briefly
 
@@ -124,15 +124,15 @@ def test_damaged_or_missing_shipped_files_are_refused(tmp_path):
     data = bytearray((run / "weights.safetensors").read_bytes())
     data[-100] ^= 0xFF
     (run / "weights.safetensors").write_bytes(bytes(data))
-    with pytest.raises(GenerateError, match="does not match its sha256"):
+    with pytest.raises(RunError, match="does not match its sha256"):
         verify_manifest(run, manifest)
     (run / "stats.npz").unlink()
-    with pytest.raises(GenerateError, match="missing; reinstall"):
+    with pytest.raises(RunError, match="missing; reinstall"):
         verify_manifest(run, manifest)
 
 
 def test_unloadable_runs_are_refused(tmp_path):
-    with pytest.raises(GenerateError, match="not a SignForge run folder"):
+    with pytest.raises(RunError, match="not a SignForge run folder"):
         load_run(tmp_path)
     run = copy_run(DEFAULT_RUNS["handmdm"], tmp_path / "cut")
     (run / "weights.safetensors").write_bytes((run / "weights.safetensors").read_bytes()[:5000])
@@ -140,7 +140,7 @@ def test_unloadable_runs_are_refused(tmp_path):
         generate("hello", run_dir=run, **FAST)
     run = copy_run(DEFAULT_RUNS["handmdm"], tmp_path / "bad-stats")
     (run / "stats.npz").write_bytes(b"not a zip file")
-    with pytest.raises(GenerateError, match="stats.npz cannot be loaded"):
+    with pytest.raises(RunError, match="stats.npz cannot be loaded"):
         load_run(run)
 
 

@@ -59,7 +59,7 @@ def test_word_set_runs_train_on_the_word_train_split(word_runs):
 
 
 def test_batched_judging_and_reconstruction_match_one_motion_at_a_time(word_runs):
-    from backend.generate import load_run
+    from backend.runs import load_run
     from training.data import MotionTextData
     from training.evaluate import Classifier, signavatar_motions
 

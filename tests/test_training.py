@@ -106,18 +106,18 @@ def test_generate_from_a_trained_run(tiny_runs, tmp_path):
 def test_manifest_catches_a_damaged_weights_file(tiny_runs, tmp_path):
     import shutil
 
-    from backend.generate import GenerateError, _sha256, verify_manifest
+    from backend.runs import RunError, sha256, verify_manifest
 
     run = tmp_path / "handmdm"
     shutil.copytree(tiny_runs / "handmdm", run)
     manifest = tmp_path / "MANIFEST.json"
-    files = {f"handmdm/{n}": _sha256(run / n) for n in ("config.json", "weights.safetensors", "stats.npz")}
+    files = {f"handmdm/{n}": sha256(run / n) for n in ("config.json", "weights.safetensors", "stats.npz")}
     manifest.write_text(json.dumps({"files": files}))
     verify_manifest(run, manifest)
     with open(run / "weights.safetensors", "r+b") as fh:
         fh.seek(-8, 2)
         fh.write(b"\x00" * 8)
-    with pytest.raises(GenerateError, match="sha256"):
+    with pytest.raises(RunError, match="sha256"):
         verify_manifest(run, manifest)
 
 
@@ -164,7 +164,8 @@ def test_eval_writes_a_handmdm_table_with_its_command(dataset, tiny_runs, tmp_pa
 
 
 def test_shipped_weights_load_verified_and_generate():
-    from backend.generate import DEFAULT_RUNS, MANIFEST, generate, load_run
+    from backend.generate import DEFAULT_RUNS, generate
+    from backend.runs import MANIFEST, load_run
 
     shipped = [m for m, p in DEFAULT_RUNS.items() if (p / "config.json").exists()]
     if not shipped:
@@ -179,10 +180,10 @@ def test_shipped_weights_load_verified_and_generate():
 
 
 def test_shipped_thmr_scores_variants():
-    from backend.generate import WEIGHTS
     from backend.models.thmr import THMRScorer
+    from backend.runs import SHIPPED
 
-    run = WEIGHTS / "thmr-small"
+    run = SHIPPED["thmr"]
     if not (run / "config.json").exists():
         pytest.skip("no THMR weights are shipped")
     scorer = THMRScorer.load(run)

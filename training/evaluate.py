@@ -17,7 +17,6 @@ split (the sampling floor). torch; never bpy.
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -27,10 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safetensors.torch import load_file
-
 from backend.atomic import atomic_path
 from backend.models.metrics import diversity, fid, multimodality, retrieval_recall
+from backend.runs import RunError, load_run, read_config
 
 
 def _motion_embeddings(scorer, feats: list[np.ndarray]) -> np.ndarray:
@@ -53,12 +51,9 @@ TEXT_CONDITIONS = ("gloss", "phonology", "phonology+hms")
 
 def run_condition(run_dir: str | os.PathLike) -> str:
     """The text condition a HandMDM run was trained on (its config.json's run.condition)."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
-    cond = json.loads(path.read_text()).get("run", {}).get("condition", "phonology+hms")
+    cond = read_config(run_dir)["run"].get("condition", "phonology+hms")
     if cond not in TEXT_CONDITIONS:
-        raise ValueError(f"{run_dir}: trained on text condition {cond!r}; eval knows {', '.join(TEXT_CONDITIONS)}")
+        raise RunError(f"{run_dir}: trained on text condition {cond!r}; eval knows {', '.join(TEXT_CONDITIONS)}")
     return cond
 
 
@@ -126,19 +121,8 @@ class Classifier:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Classifier":
-        from backend.models.stgcn import STGCN, STGCNConfig
-
-        run_dir = Path(run_dir)
-        meta = json.loads((run_dir / "config.json").read_text())
-        if meta["run"]["model"] != "stgcn":
-            raise ValueError(f"{run_dir} holds a {meta['run']['model']} run, not an ST-GCN classifier")
-        fields = dict(meta["model"], channels=tuple(meta["model"]["channels"]))
-        fields.setdefault("input_eps", 1e-5)   # runs from before the variance floor trained with 1e-5
-        model = STGCN(STGCNConfig(**fields))
-        model.load_state_dict(load_file(str(run_dir / "weights.safetensors")))
-        with np.load(run_dir / "stats.npz", allow_pickle=False) as z:
-            mean, std = z["mean"].astype(np.float32), z["std"].astype(np.float32)
-        return cls(model.eval(), list(meta["words"]), meta["run"].get("word_set"), mean, std)
+        run = load_run(run_dir, kinds=("stgcn",))
+        return cls(run.model, list(run.config["words"]), run.config["run"].get("word_set"), run.mean, run.std)
 
     @torch.no_grad()
     def judge(self, feats: list[np.ndarray], batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -212,16 +196,12 @@ def eval_signavatar(runs: list[str], classifiers: list[str], data: str, seed: in
     """Rows ``<set> Raw``, then ``<set> Rec`` and ``<set> Gen`` per SignAvatar run (labelled curriculum or
     no curriculum); columns train/test x Acc/FID/Div/MM. Each run is judged by the classifier trained on
     the same word set (same words), so ``runs`` must be word-set runs (``--word-set``)."""
-    from backend.generate import load_run
-
     from .data import MotionTextData
 
     judges = [Classifier.load(c) for c in classifiers]
-    loaded = [load_run(r) for r in runs]
+    loaded = [load_run(r, kinds=("signavatar",)) for r in runs]
     by_set: dict[str, list] = {}
     for run in loaded:
-        if run.kind != "signavatar":
-            raise ValueError(f"{run.path} holds a {run.kind} run, not SignAvatar")
         ws = run.config["run"].get("word_set")
         if not ws:
             raise ValueError(f"{run.path} was not trained on a word set (train it with --word-set)")

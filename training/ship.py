@@ -15,23 +15,22 @@ from pathlib import Path
 
 from backend.atomic import atomic_path
 from backend.data.dataset import LICENCE_NOTE
-from backend.generate import MANIFEST, WEIGHTS, _sha256
+from backend.runs import MANIFEST, RUN_FILES, WEIGHTS, sha256
 
-SHIPPED = ("config.json", "weights.safetensors", "stats.npz")
 LIMIT_MB = 40.0
 
 
 def ship(run: Path, name: str, command: str) -> dict:
-    missing = [f for f in SHIPPED if not (run / f).exists()]
+    missing = [f for f in RUN_FILES if not (run / f).exists()]
     if missing:
         raise SystemExit(f"{run} lacks {', '.join(missing)}: not a finished run folder")
     dest = WEIGHTS / name
     dest.mkdir(parents=True, exist_ok=True)
-    for f in SHIPPED:
+    for f in RUN_FILES:
         shutil.copyfile(run / f, dest / f)
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"files": {}, "runs": {}}
-    for f in SHIPPED:
-        manifest["files"][f"{name}/{f}"] = _sha256(dest / f)
+    for f in RUN_FILES:
+        manifest["files"][f"{name}/{f}"] = sha256(dest / f)
     losses = (run / "losses.csv").read_text().splitlines() if (run / "losses.csv").exists() else []
     manifest["runs"][name] = {"command": command, "licence": LICENCE_NOTE,
                               "final_loss": float(losses[-1].split(",")[-1]) if len(losses) > 1 else None,

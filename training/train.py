@@ -2,8 +2,9 @@
 
 A run folder holds ``config.json`` (the resolved run and model configs and the format
 version), ``weights.safetensors``, ``stats.npz`` (the normalization the weights expect),
-``losses.csv`` and, for resuming, ``trainer.json`` + ``optimizer.safetensors``. No file
-is a pickle. Started again on the same folder, a run resumes at its last saved epoch.
+all three written and read by ``backend.runs``; ``losses.csv`` and, for resuming,
+``trainer.json`` + ``optimizer.safetensors``. No file is a pickle. Started again on the
+same folder, a run resumes at its last saved epoch.
 
 Under ``torchrun --nproc_per_node N -m training.train ...`` it trains with DDP (gloo on
 CPU, nccl on GPU); rank 0 writes the files. torch; never bpy.
@@ -24,9 +25,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from backend.atomic import atomic_path
+from backend.runs import KINDS, load_weights, read_config, write_config, write_stats, write_weights
 
-FORMAT_VERSION = 1
-MODELS = ("handmdm", "signavatar", "thmr", "stgcn")
+MODELS = tuple(KINDS)
 
 
 @dataclass
@@ -175,10 +176,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     start_epoch, step = 0, 0
     trainer_file = out / "trainer.json"
     if trainer_file.exists():   # resume
-        saved = json.loads((out / "config.json").read_text())
+        saved = read_config(out)
         if saved["run"]["model"] != cfg.model or saved["model"] != json.loads(json.dumps(model_cfg)):
             raise ValueError(f"{out} holds a different run ({saved['run']['model']}); use another --out")
-        model.load_state_dict(load_file(str(out / "weights.safetensors")))
+        load_weights(model, out)
         meta = json.loads(trainer_file.read_text())
         _load_optimizer(opt, out / "optimizer.safetensors", meta["optimizer"])
         start_epoch, step = meta["epoch"], meta["step"]
@@ -191,11 +192,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                                          generator=torch.Generator().manual_seed(cfg.seed))
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "config.json") as tmp:
-            tmp.write_text(json.dumps({"format_version": FORMAT_VERSION, "run": asdict(cfg), "model": model_cfg,
-                                       "words": data.words, "text_encoder": cfg.text_encoder}, indent=1))
-        with atomic_path(out / "stats.npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, mean=data.mean, std=data.std)
+        write_config(out, asdict(cfg), model_cfg, data.words, cfg.text_encoder)
+        write_stats(out, data.mean, data.std)
     total = cfg.epochs * len(loader)
     bar = _Bar(total, step, enabled=progress and rank == 0)
     log_rows = []
@@ -227,8 +225,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
 
 
 def _checkpoint(out: Path, model, opt, epoch: int, step: int, rows) -> None:
-    with atomic_path(out / "weights.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    write_weights(out, model)
     meta = _save_optimizer(opt, out / "optimizer.safetensors")
     new = not (out / "losses.csv").exists()
     with open(out / "losses.csv", "a", newline="") as fh:

@@ -104,29 +104,18 @@ class THMRScorer:
 
     @classmethod
     def load(cls, run_dir) -> "THMRScorer":
-        """From a ``signforge train thmr`` run folder (safetensors weights, stats, config)."""
-        import json
-        from pathlib import Path
+        """From a ``signforge train thmr`` run folder, read by ``backend.runs`` (sha256-checked when
+        shipped); a folder that cannot be used is a ``RunError`` (a ``ValueError``)."""
+        from ..runs import load_run
 
-        import numpy as np
-        from safetensors.torch import load_file
+        return cls.from_run(load_run(run_dir, kinds=("thmr",)))
 
+    @classmethod
+    def from_run(cls, run) -> "THMRScorer":
+        """From a loaded THMR ``backend.runs.Run`` and the text encoder it was trained with."""
         from ..text import load_text_encoder
 
-        from ..generate import verify_manifest
-
-        run_dir = Path(run_dir)
-        if not (run_dir / "config.json").exists():
-            raise ValueError(f"{run_dir} is not a SignForge run folder (no config.json)")
-        verify_manifest(run_dir)   # shipped weights: their sha256 sums must match
-        meta = json.loads((run_dir / "config.json").read_text())
-        if meta["run"]["model"] != "thmr":
-            raise ValueError(f"{run_dir} holds a {meta['run']['model']} model, not THMR")
-        model = THMR(THMRConfig(**meta["model"]))
-        model.load_state_dict(load_file(str(run_dir / "weights.safetensors")))
-        with np.load(run_dir / "stats.npz", allow_pickle=False) as z:
-            mean, std = z["mean"], z["std"]
-        return cls(model, load_text_encoder(meta.get("text_encoder", "minilm")), mean, std)
+        return cls(run.model, load_text_encoder(run.config.get("text_encoder", "minilm")), run.mean, run.std)
 
     def __init__(self, model: THMR, text_encoder, mean, std):
         self.model = model.eval()

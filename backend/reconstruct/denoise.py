@@ -16,10 +16,10 @@ _RUN = {}
 
 
 def _run():
-    from ..generate import DEFAULT_RUNS, load_run
+    from ..runs import SHIPPED, load_run
 
     if "run" not in _RUN:
-        _RUN["run"] = load_run(DEFAULT_RUNS["signavatar"])
+        _RUN["run"] = load_run(SHIPPED["signavatar"], kinds=("signavatar",))
     return _RUN["run"]
 
 
