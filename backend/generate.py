@@ -25,6 +25,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from blender_addon.core.limits import MAX_FRAMES, MAX_VARIANTS
+
 from .callable_module import make_callable
 from .motion.hands import HandError, check_hand, obey_hand, wanted_hand
 from .motion.motion import Motion
@@ -33,6 +35,7 @@ from .runs import CONFIG, SHIPPED, Run, RunError, load_run
 GENERATORS = ("handmdm", "signavatar")
 DEFAULT_RUNS = {kind: SHIPPED[kind] for kind in GENERATORS}   # what runs when no --run is given
 FPS = 25.0
+MAX_STEPS = 100   # the cosine schedule's length: DDIM runs at most that many steps
 
 
 class GenerateError(RuntimeError):
@@ -109,14 +112,18 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         raise GenerateError("the prompt is empty")
     if seconds is not None and frames is not None:
         raise GenerateError("give seconds or frames, not both")
-    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
-        raise GenerateError(f"seconds must be a positive number; got {seconds}")
+    if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= MAX_FRAMES / FPS):
+        raise GenerateError(f"seconds must be a number over 0 and at most {MAX_FRAMES / FPS:g}; got {seconds}")
     if frames is None:
         frames = int(round((seconds if seconds is not None else 2.4) * FPS))
     if num < 1 or frames < 4:
         raise GenerateError(f"need at least 1 sample and 4 frames; got num={num}, frames={frames}")
-    if steps < 1:
-        raise GenerateError(f"steps must be at least 1; got {steps}")
+    if num > MAX_VARIANTS:
+        raise GenerateError(f"{num} variants is over the limit of {MAX_VARIANTS} per prompt")
+    if not 0 <= seed < 2 ** 63:
+        raise GenerateError(f"seed must be between 0 and 2**63 - 1; got {seed}")
+    if not 1 <= steps <= MAX_STEPS:
+        raise GenerateError(f"steps must be between 1 and {MAX_STEPS} (the schedule's length); got {steps}")
     if sampler not in ("ddim", "ddpm"):
         raise GenerateError(f"sampler must be ddim or ddpm; got {sampler!r}")
     if not (math.isfinite(guidance) and guidance >= 0):
@@ -178,7 +185,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         if run.kind == "handmdm":
             enc = encoder.encode([text])   # once per call: every sample and every step reuse it
             cond = {"text": enc.tokens.expand(num, -1, -1).to(device), "text_mask": enc.mask.expand(num, -1).to(device)}
-            x = sample(net, (num, frames, net.cfg.features), CosineSchedule.create(100), cond,
+            x = sample(net, (num, frames, net.cfg.features), CosineSchedule.create(MAX_STEPS), cond,
                        guidance=guidance, steps=steps, generator=g, callback=progress, device=device,
                        sampler=sampler)
         else:
@@ -204,7 +211,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         raise GenerateError(f"{run.path}: the motion is not finite after denormalization (check stats.npz); "
                             f"nothing was written")
     provenance = {"source": f"signforge-{run.kind}", "run": run.path.name, "seed": str(seed),
-                  "guidance": str(guidance), "steps": str(steps),
+                  "guidance": str(guidance),
+                  "steps": str(MAX_STEPS if run.kind == "handmdm" and sampler == "ddpm" else steps),
                   **({"sampler": sampler} if run.kind == "handmdm" else {}), **prompt_prov}
     if image_path is not None:
         provenance["image"] = str(image_path)

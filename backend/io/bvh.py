@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 import numpy as np
 
+from blender_addon.core.limits import LimitError, check_file_size, check_frames
+
+from ..atomic import atomic_path
 from ..body import rotations as R
 from ..body.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 from ..motion import Motion
-from ..atomic import atomic_path
 
 ORDER = "ZXY"
 _CHANNELS = {"Z": "Zrotation", "X": "Xrotation", "Y": "Yrotation"}
@@ -93,6 +96,32 @@ _AXES = {"Xrotation": "X", "Yrotation": "Y", "Zrotation": "Z"}
 _POSITIONS = ("Xposition", "Yposition", "Zposition")
 
 
+def _check_hierarchy(path, joints: list[tuple[str, list[str], np.ndarray]]) -> None:
+    """SMPL-X joint names, each once; known channels, each once; rotations as three axes."""
+    from .errors import MotionFileError
+
+    if not joints:
+        raise MotionFileError(path, "the BVH hierarchy has no joints")
+    unknown = [name for name, _, _ in joints if name not in JOINT_NAMES]
+    if unknown:
+        raise MotionFileError(path, f"joints {', '.join(unknown[:5])} are not SMPL-X joints; SignForge reads "
+                                    f"BVH files of the SMPL-X skeleton (retargeting other rigs is not supported)")
+    names = [name for name, _, _ in joints]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise MotionFileError(path, f"joint {twice[0]} appears more than once in the hierarchy")
+    for name, channels, _ in joints:
+        odd = [c for c in channels if c not in _AXES and c not in _POSITIONS]
+        if odd:
+            raise MotionFileError(path, f"joint {name}: unknown channel {odd[0]!r}")
+        if len(set(channels)) != len(channels):
+            raise MotionFileError(path, f"joint {name}: a channel is listed twice ({' '.join(channels)})")
+        rot = [c for c in channels if c in _AXES]
+        if rot and len(rot) != 3:
+            raise MotionFileError(path, f"joint {name}: {len(rot)} rotation channel(s); BVH rotations need "
+                                        f"all three axes")
+
+
 def read_bvh(path: str | os.PathLike, fps: float | None = None) -> Motion:
     """Read a BVH of the SMPL-X skeleton (SignForge's own or any tool's with SMPL-X joint names).
 
@@ -102,6 +131,10 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None) -> Motion:
     """
     from .errors import MotionFileError
 
+    try:
+        check_file_size(path)
+    except LimitError as exc:
+        raise MotionFileError(path, str(exc)) from None
     text = open(path, encoding="utf-8", errors="replace").read()
     if "HIERARCHY" not in text or "MOTION" not in text:
         raise MotionFileError(path, "not a BVH file (no HIERARCHY/MOTION sections)")
@@ -126,28 +159,38 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None) -> Motion:
             joints[-1] = (joints[-1][0], joints[-1][1], np.array(tokens[k + 1:k + 4], float))
             k += 4
         elif tok == "CHANNELS" and joints:
-            n = int(tokens[k + 1])
+            try:
+                n = int(tokens[k + 1])
+            except (IndexError, ValueError):
+                raise MotionFileError(path, f"joint {joints[-1][0]}: CHANNELS needs a count") from None
             joints[-1][1].extend(tokens[k + 2:k + 2 + n])
             k += 2 + n
         else:
             k += 1
-    if not joints:
-        raise MotionFileError(path, "the BVH hierarchy has no joints")
-    unknown = [name for name, _, _ in joints if name not in JOINT_NAMES]
-    if unknown:
-        raise MotionFileError(path, f"joints {', '.join(unknown[:5])} are not SMPL-X joints; SignForge reads "
-                                    f"BVH files of the SMPL-X skeleton (retargeting other rigs is not supported)")
-    lines = motion_part.strip().splitlines()
+    _check_hierarchy(path, joints)
+    head_lines = motion_part.lstrip().split("\n", 2)
     try:
-        frames = int(lines[0].split(":")[1])
-        frame_time = float(lines[1].split(":")[1])
-        data = np.array([ln.split() for ln in lines[2:2 + frames]], dtype=float)
+        frames = int(head_lines[0].split(":")[1])
+        frame_time = float(head_lines[1].split(":")[1])
+        check_frames(frames)
+    except LimitError as exc:
+        raise MotionFileError(path, str(exc)) from None
     except (IndexError, ValueError):
         raise MotionFileError(path, "the MOTION section is malformed (Frames:, Frame Time:, then one row "
                                     "per frame)") from None
     width = sum(len(ch) for _, ch, _ in joints)
-    if frames < 1 or data.ndim != 2 or data.shape != (frames, width):
-        raise MotionFileError(path, f"expected {frames} rows of {width} channel values; got {data.shape}")
+    if frames < 1:
+        raise MotionFileError(path, f"the MOTION section declares {frames} frames")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)   # numpy's word for "not a number here"
+        try:   # one pass over the text, no per-value Python strings
+            values = np.fromstring(head_lines[2] if len(head_lines) > 2 else "", dtype=float, sep=" ")
+        except (DeprecationWarning, ValueError):
+            values = np.zeros(0)
+    if len(values) < frames * width:
+        raise MotionFileError(path, f"expected {frames} rows of {width} numbers after Frame Time; got "
+                                    f"{len(values)} numbers before the data ended or stopped being numbers")
+    data = values[:frames * width].reshape(frames, width)
     if not np.isfinite(data).all() or frame_time <= 0:
         raise MotionFileError(path, "the motion holds non-finite values or a non-positive frame time")
     index = {n: i for i, n in enumerate(JOINT_NAMES)}

@@ -24,9 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from blender_addon.core.limits import LimitError, check_array, check_file_size
+
+from ..atomic import atomic_path
 from ..body.skeleton import FEATURE_DIM
 from ..motion import Motion, MotionError
-from ..atomic import atomic_path
+
 from .errors import MotionFileError
 
 DEFAULT_FPS = 25.0
@@ -37,8 +40,14 @@ WIDE_DIM = 284  # variant with betas
 
 def read_handmdm(path: str | os.PathLike, fps: float | None = None) -> Motion:
     path = Path(path)
-    try:
-        feats = np.load(path, allow_pickle=False)
+    try:   # the header first (memory-mapped, nothing read), then the data
+        check_file_size(path)
+        feats = np.load(path, allow_pickle=False, mmap_mode="r")
+        if isinstance(feats, np.ndarray):
+            check_array(feats.shape, feats.dtype, "features")
+            feats = np.array(feats)
+    except LimitError as exc:
+        raise MotionFileError(path, str(exc)) from None
     except ValueError as exc:
         msg = str(exc)
         if "pickle" in msg:

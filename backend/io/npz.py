@@ -19,6 +19,8 @@ import numpy as np
 
 from ..body.skeleton import FEATURE_DIM, NUM_EXPRESSION, NUM_JOINTS, POSES_DIM
 from ..motion import Motion, MotionError
+from blender_addon.core.limits import LimitError, check_file_size, check_npz
+
 from ..atomic import atomic_path
 from .errors import MotionFileError
 
@@ -41,18 +43,28 @@ def _scalar_str(value) -> str:
 def read_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
     path = Path(path)
     try:
+        check_file_size(path)
         archive = np.load(path, allow_pickle=False)
+    except LimitError as exc:
+        raise MotionFileError(path, str(exc)) from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise MotionFileError(path, f"not a readable .npz archive ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise MotionFileError(path, "holds a single array, not an .npz archive of named arrays")
     with archive:
+        try:   # declared shapes first: a small archive can declare millions of frames
+            check_npz(archive)
+        except LimitError as exc:
+            raise MotionFileError(path, str(exc)) from None
         keys = set(archive.files)
         rate = fps
         if rate is None:
             for key in ("mocap_frame_rate", "mocap_framerate", "fps"):
                 if key in keys:
-                    rate = float(_get(archive, path, key))
+                    try:
+                        rate = float(_get(archive, path, key))
+                    except (TypeError, ValueError):
+                        raise MotionFileError(path, f"entry {key!r} is not a number") from None
                     break
         if rate is None:
             raise MotionFileError(path, "missing key 'mocap_frame_rate' (or give --fps)")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .limits import check_file_size, check_npz
+
 NUM_JOINTS = 55
 NUM_EXPRESSION = 10
 
@@ -42,7 +44,9 @@ class MotionData:
 def read_motion(path: str | os.PathLike) -> MotionData:
     """Read a SignForge .npz (as written by the backend)."""
     try:
+        check_file_size(path)
         with np.load(path, allow_pickle=False) as z:
+            check_npz(z)   # declared shapes before any data is decoded
             keys = set(z.files)
             if "poses" not in keys:
                 raise MotionFileError(f"{path}: no 'poses' array; not a SignForge/AMASS motion file")

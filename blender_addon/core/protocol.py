@@ -155,7 +155,7 @@ METHODS: Mapping[str, Method] = _methods(
          Param("frames", "int", "length in frames at 25 fps; give seconds or frames", minimum=4, maximum=15000),
          Param("guidance", "float", "classifier-free guidance scale (HandMDM)", default=2.5,
                minimum=0.0, maximum=100.0),
-         Param("steps", "int", "DDIM sampling steps (HandMDM)", default=50, minimum=1, maximum=1000),
+         Param("steps", "int", "DDIM sampling steps (HandMDM)", default=50, minimum=1, maximum=100),
          Param("seed", "int", "random seed; the same seed gives the same motion", default=0,
                minimum=0, maximum=2 ** 63 - 1),
          Param("num", "int", "how many variants to sample", default=1, minimum=1, maximum=64),
