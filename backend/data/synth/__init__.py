@@ -18,15 +18,22 @@ This package re-exports the public names; the parts live in:
 - ``maths``: small numpy helpers;
 - ``arm``: the arm solver (analytic IK, Gauss-Newton refinement, clearance turn);
 - ``batch``: the scheduler that runs many signs in step and batches their solves;
-- ``sign``: ``Synthesizer`` and the planning of one sign.
+- ``signer_body``: one signer's rig, rest pose, skin and hand measures, cached per body;
+- ``targets``: body sites as points and normals, the dominant target, the base hand's pose;
+- ``orientation``: how the dominant hand is turned at its target;
+- ``movement``: the dominant hand's path by movement type (``HandPath``);
+- ``clearance``: the rounds that keep the hands out of the head and torso;
+- ``timeline``: frames per phase, handshapes over the sign, the arms' legs, the poses;
+- ``sign``: one sign assembled from all of these, with its ``Truth``;
+- ``synthesizer``: ``Synthesizer``, batches of signs, left-handers and compounds.
 """
 from __future__ import annotations
 
 from .arm import ELBOW_MAX, JOINT_LIMITS, WRIST_LIMITS, WRIST_ORDER, Arm, hand_rotation
 from .maths import ease
 from .phonology import SynthError, check_phonology, finger_state
-from .sign import Synthesizer
 from .signer import Signer, Truth, direction_label
+from .synthesizer import Synthesizer
 from .tables import FPS, LOCATIONS, MAX_MORPHEMES, MAX_SECONDS, MOVEMENTS, POPULATION, SIGN_TYPES
 
 __all__ = ["Arm", "ELBOW_MAX", "FPS", "JOINT_LIMITS", "LOCATIONS", "MAX_MORPHEMES", "MAX_SECONDS", "MOVEMENTS",

@@ -1,0 +1,104 @@
+"""The synthesizer's entry point: ``Synthesizer`` signs lexicon entries on one body, many
+at once (see ``batch``), mirrors left-handed signers, and joins a compound's morphemes
+into one motion. numpy + torch (the body model); never bpy.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import replace
+
+import numpy as np
+
+from ...body.model import Body
+from ...body.skeleton import NUM_EXPRESSION
+from ...motion.motion import Motion
+from .. import handshapes as H
+from ..lexicon import Entry, Phonology
+from .batch import drive
+from .maths import ease
+from .phonology import check_phonology, signable
+from .sign import sign
+from .signer import Signer, Truth, dedup
+from .signer_body import SignerBody
+from .tables import FPS, MAX_MORPHEMES, MAX_SECONDS
+from .timeline import SETTLE, travel_frames
+
+
+class Synthesizer:
+    """Signs lexicon entries on one body (the mannequin or a user's SMPL-X model)."""
+
+    def __init__(self, body: Body | None = None):
+        self.body = body if body is not None else Body.load()
+        H.left_hand_pose("lax")  # solve (or read) the handshape table once
+        self._cache: dict = {}
+
+    # -- public -----------------------------------------------------------------
+    def synthesize(self, entry: Entry, signer: Signer | int = 0) -> tuple[Motion, Truth]:
+        return self.synthesize_many([(entry, signer)])[0]
+
+    def synthesize_many(self, items) -> list[tuple[Motion, Truth]]:
+        """Sign many (entry, signer) pairs at once; the same results as one by one.
+
+        Each sign is a generator that stops at its arm solves; all signs advance in step
+        and each round's solves run as one batch, which takes the numpy call overhead
+        out of the per-sign cost.
+        """
+        if len(self._cache) > 20000:
+            self._cache.clear()
+        signs = []
+        for entry, signer in items:
+            signer = signer if isinstance(signer, Signer) else Signer.sample(int(signer))
+            check_phonology(entry.phonology)
+            signs.append((self._sign(entry, signer), signer))
+        results = drive([g for g, _ in signs])
+        return [(motion.mirror(), truth.mirrored()) if signer.left_handed else (motion, truth)
+                for (motion, truth), (_, signer) in zip(results, signs)]
+
+    def _sign(self, entry: Entry, signer: Signer):
+        later = [m for m in entry.morphemes[1:MAX_MORPHEMES] if signable(m)]
+        figure = SignerBody(self.body, signer, self._cache)
+        if later:
+            return (yield from self._compound(figure, entry, [entry.phonology] + later, signer))
+        rng = np.random.default_rng([signer.seed, stable_hash(entry.entry_id)])
+        return (yield from sign(figure, entry, entry.phonology, signer, rng))
+
+    def _compound(self, figure: SignerBody, entry: Entry, parts: list[Phonology], signer: Signer):
+        """A compound sign: each morpheme signed in turn (its share of the duration), the
+        hands going straight from one morpheme to the next, fitted into MAX_SECONDS."""
+        gap = 8   # frames of eased travel from one morpheme's last pose to the next one's first
+        n = len(parts)
+        fixed = 8 + 2 * travel_frames(signer.tempo) + n * SETTLE + (n - 1) * gap   # rest, approach, settles...
+        frames = min(entry.duration_ms / 1000 * signer.tempo * FPS / n, (MAX_SECONDS * FPS - fixed) / n)
+        share = max(frames, 10) / (signer.tempo * FPS) * 1000   # ms of sign per morpheme
+        pieces = []
+        for k, ph in enumerate(parts):
+            rng = np.random.default_rng([signer.seed, stable_hash(entry.entry_id), k])
+            part = replace(entry, duration_ms=share, morphemes=(ph,))
+            pieces.append((yield from sign(figure, part, ph, signer, rng)))
+        motion, truth = pieces[0]
+        motion = motion.cut(0, truth.sign_frames[1])          # up to the end of its sign (at rest)
+        sign_end = truth.sign_frames[1]
+        for m, t in pieces[1:]:
+            start = max(0, t.sign_frames[0] - SETTLE)         # from its settle (at rest)
+            ends = Motion(np.stack([motion.poses[-1], m.poses[start]]), np.zeros((2, 3)),
+                          np.zeros((2, NUM_EXPRESSION)), fps=FPS)
+            travel = ends._sample(ease(np.arange(1, gap + 1) / (gap + 1)))
+            offset = motion.num_frames + gap - start
+            motion = motion.concat(travel.with_(betas=motion.betas)).concat(m.cut(start).with_(betas=motion.betas))
+            sign_end = t.sign_frames[1] + offset
+            truth.handshape["right"] = dedup(truth.handshape["right"] + t.handshape["right"])
+            truth.strokes["right"] = truth.strokes["right"] + t.strokes.get("right", [])
+        truth.sign_frames = (truth.sign_frames[0], min(sign_end, motion.num_frames))
+        limit = int(MAX_SECONDS * FPS)
+        if motion.num_frames > limit:   # too long: play it faster, frames mapped along
+            scale = (limit - 1) / (motion.num_frames - 1)
+            motion = motion._sample(np.arange(limit) / scale)
+            truth.sign_frames = tuple(int(round(f * scale)) for f in truth.sign_frames)
+            for tg in truth.targets.values():
+                tg["frame"] = int(round(tg["frame"] * scale))
+        return motion, truth
+
+
+def stable_hash(text: str) -> int:
+    """A hash of ``text`` that is the same in every process (``hash`` is salted per process)."""
+    return zlib.crc32(text.encode())
