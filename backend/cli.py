@@ -444,27 +444,38 @@ def generate(
 
 @app.command("eval")
 def eval_cmd(
-    model: str = typer.Argument(..., help="handmdm or signavatar."),
+    model: str = typer.Argument(..., help="handmdm, signavatar or fidelity."),
     data: Path = typer.Option(..., "--data", help="Dataset folder (test_seen / test_unseen; the word sets)."),
-    run: list[str] = typer.Option(..., "--run", help="handmdm: LABEL=RUN_DIR, once per table row (each run is "
-                                                     "prompted with the text condition it was trained on); "
-                                                     "signavatar: a word-set RUN_DIR, once per run."),
+    run: list[str] = typer.Option([], "--run", help="handmdm: LABEL=RUN_DIR, once per table row (each run is "
+                                                    "prompted with the text condition it was trained on); "
+                                                    "signavatar: a word-set RUN_DIR, once per run; fidelity: "
+                                                    "one HandMDM RUN_DIR (default: the shipped one)."),
     thmr: Optional[Path] = typer.Option(None, "--thmr", help="handmdm: THMR run folder, the retrieval judge."),
     stgcn: list[str] = typer.Option([], "--stgcn", help="signavatar: ST-GCN run per word set, the judge."),
     samples: int = typer.Option(256, help="handmdm: samples per split (multiples of 32 count)."),
-    guidance: float = typer.Option(2.5, help="handmdm: classifier-free guidance."),
-    steps: int = typer.Option(50, help="handmdm: sampling steps."),
+    guidance: float = typer.Option(2.5, help="handmdm, fidelity: classifier-free guidance."),
+    steps: int = typer.Option(50, help="handmdm, fidelity: sampling steps."),
     seed: int = typer.Option(0, help="Noise and metric-pair seed."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Markdown table (default reports/MODEL.md)."),
+    seeds: int = typer.Option(3, help="fidelity: samples (seeds) per text, and second ground truths per text."),
+    limit: Optional[int] = typer.Option(None, help="fidelity: at most this many texts per split."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Markdown table (default reports/MODEL.md; "
+                                                          "fidelity: reports/handmdm-fidelity.md)."),
 ) -> None:
     """Evaluate generators as in the papers and write a markdown table with this command in it.
 
     Example: signforge eval handmdm --data data/asl-lex --thmr runs/thmr --run phonology+hms=runs/handmdm
 
     Example: signforge eval signavatar --data data/asl-lex --stgcn runs/stgcn-w30 --run runs/signavatar-w30
+
+    Example: signforge eval fidelity --data data/asl-lex --seeds 3 --out reports/handmdm-fidelity.md
     """
     from training.evaluate import SIGNAVATAR_NOTES, eval_handmdm, eval_signavatar, write_table
 
+    if model == "fidelity":
+        _eval_fidelity(data, run, seeds, limit, steps, guidance, seed, out or Path("reports/handmdm-fidelity.md"))
+        return
+    if not run:
+        _fail(f"eval {model} needs --run (see --help)")
     out = out or Path("reports") / f"{model}.md"
     if model == "signavatar":
         if not stgcn:
@@ -478,7 +489,7 @@ def eval_cmd(
         console.print(path.read_text(), markup=False)
         return
     if model != "handmdm":
-        _fail(f"eval supports handmdm and signavatar; got {model!r}")
+        _fail(f"eval supports handmdm, signavatar and fidelity; got {model!r}")
     if thmr is None:
         _fail("eval handmdm needs --thmr RUN_DIR (the retrieval judge)")
     runs = {}
@@ -496,6 +507,34 @@ def eval_cmd(
         _fail(str(exc))
     path = write_table(rows, out, "HandMDM: text-to-motion retrieval (THMR judge) and FID")
     console.print(path.read_text(), markup=False)
+
+
+def _eval_fidelity(data: Path, run: list[str], seeds: int, limit: Optional[int], steps: int, guidance: float,
+                   seed: int, out: Path) -> None:
+    """``eval fidelity``: generated motion against the ground truth of the same text (training/fidelity.py)."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from training.fidelity import evaluate_fidelity, shown_command, write_report
+
+    if len(run) > 1:
+        _fail("eval fidelity measures one run: give --run RUN_DIR once")
+    with Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  console=err) as bar:
+        tasks: dict[str, int] = {}
+
+        def step(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done)
+
+        try:
+            result = evaluate_fidelity(data, run[0] if run else None, seeds=seeds, limit=limit, steps=steps,
+                                       guidance=guidance, seed=seed, progress=step)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+    command = shown_command(data, run[0] if run else None, seeds, limit, steps, guidance, seed, out)
+    path = write_report(result, out, command, seed=seed)
+    console.print(path.read_text(), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

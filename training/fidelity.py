@@ -1,0 +1,379 @@
+"""``signforge eval fidelity``: does a HandMDM run's motion do what its text says?
+
+Each test text (``test_seen``, ``test_unseen`` and any paraphrase set the dataset holds) is
+generated ``seeds`` times and measured against the ground-truth motion the text was
+written from, with the body's own sites and HandMotionScript's strokes
+(``backend.eval.fidelity``), never a learned judge: which hands sign and whether the idle
+one stays at rest, the place and contact of the signing hand, its path, main direction
+and strokes, its handshape, and its kinematics against the dataset's.
+
+The ceiling of each row is the same comparison between the ground truth and a second
+ground truth of the same dictionary entry and text, synthesized by the data factory for
+another signer (another signer seed, the same hand) once per seed. Every rate has a
+bootstrap 95% interval over the texts (resampled with all their seeds), and the spread
+of the per-seed values. torch (through generation); never bpy.
+"""
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from backend.atomic import atomic_path
+from backend.eval import fidelity as F
+
+BASE_SPLITS = ("test_seen", "test_unseen")
+BOOTSTRAP = 1000
+
+
+def prompt_sets(ds, condition: str) -> list[tuple[str, str, str]]:
+    """(set name, split, text key) for every prompt set the dataset holds: the test splits
+    with the run's condition texts, any split whose name holds "paraphrase" (its records'
+    condition texts), and any text key holding "paraphrase" on the test splits' records."""
+    splits = {r["split"] for r in ds.records}
+    out = [(s, s, condition) for s in BASE_SPLITS if s in splits]
+    out += [(s, s, condition) for s in sorted(splits) if "paraphrase" in s]
+    keys = sorted({k for r in ds.records if r["split"] in BASE_SPLITS for k in r.get("texts", {})
+                   if "paraphrase" in k})
+    out += [(f"{s} ({k})", s, k) for k in keys for s in BASE_SPLITS if s in splits]
+    return out
+
+
+def prompt_of(record: dict, key: str) -> str:
+    """A record's prompt under ``key``: the text, or the first of several ("" if none)."""
+    text = record.get("texts", {}).get(key) or ""
+    return (text[0] if text else "") if isinstance(text, list) else text
+
+
+@dataclass
+class Sample:
+    """One test text: its ground truth, its generated motions and its second ground truths (one per seed)."""
+    record: dict
+    prompt: str
+    truth: F.Fidelity
+    generated: list[F.Fidelity] = field(default_factory=list)
+    ceiling: list[F.Fidelity] = field(default_factory=list)
+    cut: bool = False               # the ground truth is longer than the model generates
+
+
+# ------------------------------------------------------------------------ rows
+
+def _rate(num: float, den: float) -> tuple[float, float]:
+    return float(num), float(den)
+
+
+def compare(ref: F.Fidelity, other: F.Fidelity) -> dict[str, tuple[float, float]]:
+    """Per row, (numerator, denominator) of ``other`` judged against ``ref``; a row's value over
+    many pairs is sum(numerators) / sum(denominators). Denominator 0: the pair does not count."""
+    one_handed = ref.hands == "dominant"
+    inter = len(ref.contacts & other.contacts)
+    return {
+        "hands: which hands sign": _rate(other.hands == ref.hands, 1),
+        "hands: idle hand within 5 cm of rest (one-handed texts)": _rate(one_handed and other.idle < F.IDLE,
+                                                                         one_handed),
+        "place: region": _rate(other.place == ref.place, 1),
+        "place: distance error, cm (lower is better)": _rate(100 * np.linalg.norm(other.point - ref.point), 1),
+        "contact: touches, precision": _rate(bool(other.contacts) and bool(ref.contacts), bool(other.contacts)),
+        "contact: touches, recall": _rate(bool(other.contacts) and bool(ref.contacts), bool(ref.contacts)),
+        "contact: where, precision": _rate(inter, len(other.contacts)),
+        "contact: where, recall": _rate(inter, len(ref.contacts)),
+        "movement: path type": _rate(other.movement.path == ref.movement.path, 1),
+        "movement: main direction": _rate(other.movement.direction == ref.movement.direction, 1),
+        "movement: strokes": _rate(other.movement.strokes == ref.movement.strokes, 1),
+        "handshape: top-1": _rate(other.handshape == ref.handshape, 1),
+    }
+
+
+LOWER_IS_BETTER = {"place: distance error, cm (lower is better)"}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    low: float
+    high: float
+    seed_min: float = math.nan
+    seed_max: float = math.nan
+    count: int = 0                  # pairs that counted (denominator > 0)
+
+
+def _ratio_estimate(num: np.ndarray, den: np.ndarray, rng: np.random.Generator) -> Estimate:
+    """sum(num) / sum(den) over (texts, seeds), with a bootstrap 95% interval over the texts."""
+    n = len(num)
+    if n == 0 or den.sum() == 0:
+        return Estimate(math.nan, math.nan, math.nan, count=0)
+    idx = rng.integers(n, size=(BOOTSTRAP, n))
+    nb, db = num[idx].sum((1, 2)), den[idx].sum((1, 2))
+    boot = nb[db > 0] / db[db > 0]
+    per_seed = [num[:, k].sum() / den[:, k].sum() for k in range(num.shape[1]) if den[:, k].sum() > 0]
+    return Estimate(float(num.sum() / den.sum()), *np.percentile(boot, [2.5, 97.5]).tolist(),
+                    min(per_seed), max(per_seed), int((den > 0).sum()))
+
+
+def _quantile_estimate(values: np.ndarray, q: float, rng: np.random.Generator) -> Estimate:
+    """The ``q`` quantile of (texts, seeds) values, with a bootstrap 95% interval over the texts."""
+    n = len(values)
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan)
+    idx = rng.integers(n, size=(BOOTSTRAP, n))
+    boot = np.quantile(values[idx].reshape(BOOTSTRAP, -1), q, axis=1)
+    per_seed = [float(np.quantile(values[:, k], q)) for k in range(values.shape[1])]
+    return Estimate(float(np.quantile(values, q)), *np.percentile(boot, [2.5, 97.5]).tolist(),
+                    min(per_seed), max(per_seed), values.size)
+
+
+def agreement_rows(samples: list[Sample], seed: int = 0) -> list[dict]:
+    """One row per measure: generated against the ground truth, and the ceiling (second
+    ground truth against the ground truth), with their ratio."""
+    pairs = {"generated": [[compare(s.truth, g) for g in s.generated] for s in samples],
+             "ceiling": [[compare(s.truth, c) for c in s.ceiling] for s in samples if s.ceiling]}
+    rows = []
+    for name in compare(samples[0].truth, samples[0].truth):
+        row = {"row": name}
+        for who, grid in pairs.items():
+            num = np.array([[p[name][0] for p in seeds] for seeds in grid], float).reshape(len(grid), -1)
+            den = np.array([[p[name][1] for p in seeds] for seeds in grid], float).reshape(len(grid), -1)
+            row[who] = _ratio_estimate(num, den, np.random.default_rng(seed))
+        g, c = row["generated"].value, row["ceiling"].value
+        row["ratio"] = g / c if c and not math.isnan(c) and not math.isnan(g) else math.nan
+        rows.append(row)
+    return rows
+
+
+KINEMATICS = (   # label, Fidelity -> value, unit scale, quantiles shown
+    ("peak wrist speed, m/s", lambda f: f.peak_speed, 1.0),
+    ("jerk (95th percentile of frames), m/s^3", lambda f: f.jerk, 1.0),
+    ("longest hold in the sign, s", lambda f: f.hold, 1.0),
+    ("largest frame-to-frame joint jump, cm", lambda f: f.jump, 100.0),
+)
+
+
+def kinematic_rows(samples: list[Sample], seed: int = 0) -> list[dict]:
+    """Distributions (median, 90th percentile) of per-motion kinematics for the generated
+    motions, the dataset's ground truth and the second ground truth, and the share of frame
+    steps where a wrist moves faster than ``FAST``."""
+    groups = {"generated": [s.generated for s in samples], "dataset": [[s.truth] for s in samples],
+              "second truth": [s.ceiling for s in samples if s.ceiling]}
+    rows = []
+    for label, get, scale in KINEMATICS:
+        row = {"row": label}
+        for who, grid in groups.items():
+            values = np.array([[scale * get(f) for f in fs] for fs in grid], float).reshape(len(grid), -1)
+            rng = np.random.default_rng(seed)
+            row[who] = (_quantile_estimate(values, 0.5, rng), _quantile_estimate(values, 0.9, rng))
+        rows.append(row)
+    row = {"row": f"share of frame steps with a wrist over {F.FAST:g} m/s"}
+    for who, grid in groups.items():
+        num = np.array([[f.fast[0] for f in fs] for fs in grid], float).reshape(len(grid), -1)
+        den = np.array([[f.fast[1] for f in fs] for fs in grid], float).reshape(len(grid), -1)
+        row[who] = (_ratio_estimate(num, den, np.random.default_rng(seed)), None)
+    rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------------ the evaluation
+
+@dataclass
+class Result:
+    sets: dict[str, list[Sample]]
+    run: str
+    condition: str
+    seeds: int
+    steps: int
+    guidance: float
+    max_frames: int
+    dataset: dict                   # the dataset's manifest
+
+
+def _second_signers(record: dict, seeds: int) -> list[int]:
+    """Signer seeds for the ceiling's second ground truths: drawn from the record's own, never equal to it."""
+    from backend.data.dataset import keyed_rng
+
+    out, k = [], 0
+    while len(out) < seeds:
+        s = int(keyed_rng("fidelity-ceiling", record["signer_seed"], k).integers(2 ** 31))
+        if s != record["signer_seed"]:
+            out.append(s)
+        k += 1
+    return out
+
+
+def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: int = 3, limit: int | None = None,
+                      steps: int = 50, guidance: float = 2.5, seed: int = 0,
+                      progress: Callable[[str, int, int], None] | None = None) -> Result:
+    """Generate every prompt set's texts ``seeds`` times with the run (default: the shipped
+    HandMDM) and measure them, the ground truth and the ceiling's second ground truths."""
+    from backend.body.model import Body
+    from backend.data.dataset import Dataset
+    from backend.data.lexicon import read_lexicon, resolve_lexicon_path
+    from backend.data.synth import Signer, Synthesizer
+    from backend.generate import DEFAULT_RUNS, generate
+    from backend.runs import load_run
+
+    if seeds < 1:
+        raise ValueError(f"--seeds must be at least 1; got {seeds}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be at least 1; got {limit}")
+    ds = Dataset.open(data)
+    run_dir = Path(run) if run is not None else DEFAULT_RUNS["handmdm"]
+    loaded = load_run(run_dir, kinds=("handmdm",))
+    condition = loaded.config["run"].get("condition", "phonology+hms")
+    max_frames = loaded.model.cfg.max_frames
+    sets = prompt_sets(ds, condition)
+    if not sets:
+        raise ValueError(f"{data} has no test_seen, test_unseen or paraphrase split to evaluate")
+    body = Body.load()
+    lex_path = ds.manifest.get("lexicon", {}).get("path")
+    lexicon = read_lexicon(lex_path if lex_path and Path(lex_path).exists() else resolve_lexicon_path(None))
+    entries = lexicon.by_id()
+    synth = Synthesizer(body)
+    out: dict[str, list[Sample]] = {}
+    for name, split, key in sets:
+        records = [r for r in ds.split(split) if prompt_of(r, key)][:limit]
+        samples = []
+        for i, r in enumerate(records):
+            if progress:
+                progress(name, i, len(records))
+            truth = ds.motion(r)
+            dominant = r.get("dominant", "right")
+            sample = Sample(r, prompt_of(r, key), F.describe(truth, body, dominant), cut=r["frames"] > max_frames)
+            frames = min(r["frames"], max_frames)
+            for k in range(seeds):
+                motion = generate(sample.prompt, frames=frames, guidance=guidance, steps=steps,
+                                  seed=seed + k * len(records) + i, run_dir=run_dir)[0]
+                sample.generated.append(F.describe(motion, body, dominant))
+            if r.get("entry") in entries:     # reconstructed datasets have no entry: no ceiling
+                signers = [Signer.sample(s, left_handed=dominant == "left") for s in _second_signers(r, seeds)]
+                for motion, _ in synth.synthesize_many([(entries[r["entry"]], g) for g in signers]):
+                    sample.ceiling.append(F.describe(motion, body, dominant))
+            samples.append(sample)
+        if progress:
+            progress(name, len(records), len(records))
+        if samples:
+            out[name] = samples
+    if not out:
+        raise ValueError(f"{data}: the test splits hold no texts for the run's condition {condition!r}")
+    return Result(out, str(run_dir), condition, seeds, steps, guidance, max_frames, ds.manifest)
+
+
+# ------------------------------------------------------------------------ the report
+
+def _fmt(e: Estimate | None, digits: int = 2, interval: bool = True) -> str:
+    if e is None or math.isnan(e.value):
+        return "n/a"
+    text = f"{e.value:.{digits}f}"
+    return f"{text} [{e.low:.{digits}f}, {e.high:.{digits}f}]" if interval else text
+
+
+def _seed_range(e: Estimate, digits: int = 2) -> str:
+    return "n/a" if math.isnan(e.seed_min) else f"{e.seed_min:.{digits}f} .. {e.seed_max:.{digits}f}"
+
+
+NOTES = """\
+How each row is measured (`backend/eval/fidelity.py`); every measure is taken the same way on the
+generated motion, the ground truth and the second ground truth, in the body's own frame:
+
+- **sign window**: the frames between the approach from rest (to its first pause, and a settle of
+  under 8 cm within 7 frames after it) and the return to rest. Place, contact, movement, handshape
+  and hold are measured on the signing hand in this window; the signing hand is the one the text
+  asked for (the record's dominant hand), so a motion signed with the other hand fails those rows.
+  Motions come from `backend.generate.generate` as a user gets them, so its hand rule applies (a
+  take led by the other hand than the prompt names is mirrored).
+- **hands**: a hand signs when its wrist is over 8 cm from where it hangs at rest (same torso) in at
+  least a quarter of the frames: dominant, non-dominant, both or none must equal the ground truth's.
+  The idle-hand row counts texts whose ground truth is one-handed: the other wrist never strays
+  5 cm from rest.
+- **place**: the nearest region to the hand's palm, back and fingertips, most often over the window
+  (forehead, eyes/nose, mouth/chin, cheek/ear, neck, chest, stomach; farther than 12 cm from all:
+  neutral space). The distance error is between the hand's median centre in the two motions,
+  relative to the neck joint.
+- **contact**: the regions (the places, the other arm, the other hand) a hand point comes within
+  2 cm of. Touches: whether there is any contact; where: per region.
+- **movement**: HandMotionScript's strokes of the palm (split at pauses, 2 cm or longer, named by
+  direction or circle). Path: none (no stroke), circle (a stroke circles), straight (the path's
+  second principal extent is under 0.2 of its first) or arc. Main direction: the most frequent
+  stroke. Strokes: how often it repeats.
+- **handshape**: the nearest of the table's handshapes to the fingers over the window (mean
+  geodesic angle).
+- **ceiling**: a second ground truth per seed, the same entry signed by the data factory for
+  another signer (another body, tempo, size and tremor; the same dominant hand), measured against
+  the ground truth. Generated / ceiling is the share of the ceiling the model reaches (for the
+  distance error, above 1 is worse).
+- **intervals**: bootstrap 95% over the texts (1000 resamples, each text with all its seeds);
+  "seeds" is the range of the per-seed values.
+- **kinematics**: per motion, the fastest wrist step, the 95th percentile of the wrist's jerk
+  (third differences), the longest stretch of the window with the wrist under 0.15 m/s, and the
+  largest step of any joint between frames; shown as median and 90th percentile over motions."""
+
+
+def write_report(result: Result, path: str | Path, command: str, seed: int = 0) -> Path:
+    cfg = result.dataset.get("config", {})
+    lines = ["# HandMDM fidelity: does the motion do what the text says?", "",
+             f"Made by: `{command}`", ""]
+    build = (f"`signforge data build --out DATA --samples {cfg.get('samples')} --seed {cfg.get('seed')}`"
+             if cfg else "a dataset folder")
+    lines += [f"DATA: {build} ({result.dataset.get('samples')} samples). Run: `{_shown_path(result.run, 'RUN')}`, "
+              f"prompted with its `{result.condition}` texts (the first of each record), {result.seeds} "
+              f"samples per text (seeds), DDIM {result.steps} steps, guidance {result.guidance:g}; motions as "
+              f"long as their ground truth, up to the model's {result.max_frames} frames.", ""]
+    lines += ["Agreement with the ground truth of the same text; ceiling: a second ground truth of the same "
+              "entry from another signer. Definitions below the tables.", ""]
+    for name, samples in result.sets.items():
+        cut = sum(s.cut for s in samples)
+        lines += [f"## {name}", "",
+                  f"{len(samples)} texts x {result.seeds} seeds; {sum(bool(s.ceiling) for s in samples)} texts "
+                  f"with a ceiling" + (f"; {cut} ground truths are longer than the model's {result.max_frames} "
+                                       f"frames (generated at {result.max_frames})" if cut else "") + ".", "",
+                  "| row | generated [95% CI] | seeds | ceiling [95% CI] | generated / ceiling |",
+                  "|---|---|---|---|---|"]
+        for row in agreement_rows(samples, seed):
+            g, c = row["generated"], row["ceiling"]
+            digits = 1 if row["row"] in LOWER_IS_BETTER else 2
+            ratio = "n/a" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}"
+            lines.append(f"| {row['row']} | {_fmt(g, digits)} | {_seed_range(g, digits)} | {_fmt(c, digits)} "
+                         f"| {ratio} |")
+        lines += ["", "| kinematics | generated median [95% CI] | generated p90 | dataset median [95% CI] "
+                      "| dataset p90 | second truth median | generated / dataset (median) |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in kinematic_rows(samples, seed):
+            (gm, gp), (dm, dp), (sm, _) = row["generated"], row["dataset"], row["second truth"]
+            digits = 3 if row["row"].startswith("share") else (0 if "jerk" in row["row"] else 2)
+            ratio = gm.value / dm.value if dm.value else math.nan
+            lines.append(f"| {row['row']} | {_fmt(gm, digits)} | {_fmt(gp, digits, False)} | {_fmt(dm, digits)} "
+                         f"| {_fmt(dp, digits, False)} | {_fmt(sm, digits, False)} | "
+                         f"{'n/a' if math.isnan(ratio) else f'{ratio:.2f}'} |")
+        lines.append("")
+    lines += ["## Definitions", "", NOTES, ""]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines))
+    return path
+
+
+def _shown_path(path: str, placeholder: str) -> str:
+    """A path as a report shows it: relative to the checkout when inside it, else ``placeholder``."""
+    p = Path(path).resolve()
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(p.relative_to(root))
+    except ValueError:
+        return placeholder
+
+
+def shown_command(data, run: str | None, seeds: int, limit: int | None, steps: int, guidance: float,
+                  seed: int, out) -> str:
+    """The ``signforge eval fidelity`` command that makes this report, the dataset shown as DATA
+    and a run folder or report outside the checkout as RUN or OUT, so that a report never
+    records a machine's own paths."""
+    words = ["signforge", "eval", "fidelity", "--data", "DATA"]
+    if run is not None:
+        words += ["--run", _shown_path(str(run), "RUN")]
+    words += ["--seeds", str(seeds)] + (["--limit", str(limit)] if limit is not None else [])
+    words += ["--steps", str(steps)] + (["--guidance", f"{guidance:g}"] if guidance != 2.5 else [])
+    words += (["--seed", str(seed)] if seed else []) + ["--out", _shown_path(str(out), "OUT")]
+    return shlex.join(words)
