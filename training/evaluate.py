@@ -67,7 +67,7 @@ def eval_handmdm(runs: dict[str, str], thmr_run: str, data: str, splits=("test_s
     from backend.models.thmr import THMRScorer
 
     ds = Dataset.open(data)
-    judge = THMRScorer.load(thmr_run)
+    judge = THMRScorer.from_run(load_run(thmr_run, kinds=("thmr",)))
     limit = judge.model.cfg.max_frames
     rows = [{"condition": "ground truth"}] + [{"condition": c, "run": r, "text": run_condition(r)}
                                               for c, r in runs.items()]

@@ -103,19 +103,22 @@ class THMRScorer:
     """THMR as the data factory's ``MotionTextScorer`` (features raw; normalized here)."""
 
     @classmethod
-    def load(cls, run_dir) -> "THMRScorer":
-        """From a ``signforge train thmr`` run folder, read by ``backend.runs`` (sha256-checked when
-        shipped); a folder that cannot be used is a ``RunError`` (a ``ValueError``)."""
-        from ..runs import load_run
-
-        return cls.from_run(load_run(run_dir, kinds=("thmr",)))
-
-    @classmethod
     def from_run(cls, run) -> "THMRScorer":
-        """From a loaded THMR ``backend.runs.Run`` and the text encoder it was trained with."""
+        """From a THMR run loaded by ``backend.runs.load_run(dir, kinds=("thmr",))`` and the text
+        encoder it was trained with."""
         from ..text import load_text_encoder
 
         return cls(run.model, load_text_encoder(run.config.get("text_encoder", "minilm")), run.mean, run.std)
+
+    @classmethod
+    def load(cls, run_dir) -> "THMRScorer":
+        """``from_run(load_run(run_dir, kinds=("thmr",)))``, for the data factory's retrieval
+        assignment; a folder that cannot be used is a ``RunError`` (a ``ValueError``). The
+        import of ``backend.runs`` stays inside: ``runs`` builds THMR, so THMR's module must not
+        need ``runs`` to load."""
+        from ..runs import load_run
+
+        return cls.from_run(load_run(run_dir, kinds=("thmr",)))
 
     def __init__(self, model: THMR, text_encoder, mean, std):
         self.model = model.eval()
