@@ -13,7 +13,7 @@ directions, finger states) for the motion-cue checks. numpy + torch; never bpy.
 This package re-exports the public names; the parts live in:
 
 - ``tables``: frame rate, length, directions and the lexicon's location/movement/sign-type maps;
-- ``phonology``: what a coding says (signable?, finger states, contact part);
+- ``phonology``: what a coding says (signable?, placement, handshapes, finger states, contact part);
 - ``signer``: the seeded ``Signer`` and the ``Truth`` a sign records;
 - ``maths``: small numpy helpers;
 - ``arm``: the arm solver (analytic IK, Gauss-Newton refinement, clearance turn);
