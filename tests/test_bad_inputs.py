@@ -157,3 +157,12 @@ def test_a_bvh_round_trip_still_reads(tmp_path, body):
     back = load_motion(path)
     assert back.num_frames == 10
     np.testing.assert_allclose(back.trans, m.trans, atol=1e-5)
+
+
+def test_no_motion_carries_a_non_finite_provenance_number():
+    from backend.motion import Motion, MotionError
+
+    for bad in ("nan", "NaN", "-inf", "Infinity"):
+        with pytest.raises(MotionError, match="'reprojection_px' is not a finite number"):
+            Motion.rest(4, provenance={"reprojection_px": bad})
+    assert Motion.rest(4, provenance={"reprojection_px": "13.6", "note": "infinite loop"}).provenance

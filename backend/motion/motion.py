@@ -14,11 +14,14 @@ from typing import Mapping
 
 import numpy as np
 
+from blender_addon.core.limits import MAX_FRAMES
+
 from ..body import rotations as R
 from ..body.features import features_to_pose, pose_to_features
 from ..body.skeleton import FEATURE_DIM, MIRROR, NUM_EXPRESSION, NUM_JOINTS
 
 GENDERS = ("neutral", "male", "female")
+NON_FINITE = ("nan", "inf", "infinity")   # provenance numbers a file must never hold
 
 
 class MotionError(ValueError):
@@ -50,6 +53,7 @@ class Motion:
                f"poses must be (T, 55, 3) or (T, 165); got {poses.shape}")
         t = len(poses)
         _check(t > 0, "a motion needs at least one frame")
+        _check(t <= MAX_FRAMES, f"{t} frames is over the limit of {MAX_FRAMES}")
         trans = np.asarray(self.trans, dtype=np.float32)
         _check(trans.shape == (t, 3), f"trans must be ({t}, 3); got {trans.shape}")
         expression = np.asarray(self.expression, dtype=np.float32)
@@ -76,8 +80,10 @@ class Motion:
         object.__setattr__(self, "betas", betas)
         object.__setattr__(self, "fps", fps)
         object.__setattr__(self, "confidence", conf)
-        object.__setattr__(self, "provenance",
-                           MappingProxyType({str(k): str(v) for k, v in dict(self.provenance).items()}))
+        provenance = {str(k): str(v) for k, v in dict(self.provenance).items()}
+        bad = [k for k, v in provenance.items() if v.strip().lower().lstrip("+-") in NON_FINITE]
+        _check(not bad, f"provenance {bad[0]!r} is not a finite number" if bad else "")
+        object.__setattr__(self, "provenance", MappingProxyType(provenance))
 
     # ---------------------------------------------------------------- basics
     @property
