@@ -1,56 +1,47 @@
 """Phonology + HandMotionScript cues -> free English descriptions (and the ablation texts).
 
-The template translator writes sentences such as "The right hand, shaped as a fist with
-the thumb along its side, touches the chin with the palm facing left, then moves forward
-twice." Every clause type has several phrasings, synonyms and orders, and a description is
-never allowed to contain the sign's gloss or any of its English translations (the paper
-keeps the gloss from the text generator so it cannot write confident nonsense). Other
-translators (an LLM, say) can stand behind the same ``Translator`` protocol; none is needed.
-Pure Python + numpy.
+A grammar stands in for the paper's LLM translator. ``scene_for`` reads what a sign does
+from its coding and its measured cues: which hand (the one actually used), its shape, the
+place it touches or nears, the movement and how many times the cues count it. A style
+family then writes the scene as people write prompts:
+
+- imperative: "Bring your right fist to your chin and tap twice."
+- third person: "The signer taps their chin twice with their right fist."
+- terse: "R fist, chin, tap x2"
+- descriptive: "The right hand, shaped as a fist with the thumb up, taps the chin twice."
+- first person: "I tap my chin twice with my right fist."
+- passive: "The chin is tapped twice with the right fist."
+
+Words come from ``vocab`` (one owner per concept). A ``TextSplit`` keeps one style family
+and 20% of the synonyms out of the training texts; ``paraphrase=True`` writes the test
+texts that use them. A stated count ("twice", "x3") is always the count the cues measured.
+A description never contains the sign's gloss or any of its English translations (the
+paper keeps the gloss from the text generator so it cannot write confident nonsense);
+other translators can stand behind the same ``Translator`` protocol. Pure Python + numpy.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from . import handshapes as H
-from .hms import Cues
+from . import vocab as V
+from .hms import Cues, HandCues
 from .lexicon import PHONOLOGY_FIELDS, Entry, Phonology
 
 CONDITIONS = ("gloss", "phonology", "phonology+hms")
-
-# Synonyms for the regions the cues name (sides are added in front).
-REGION_WORDS = {
-    "forehead": ["forehead", "brow", "upper face"], "nose": ["nose", "middle of the face"],
-    "mouth": ["mouth", "lips"], "chin": ["chin", "jaw", "bottom of the face"],
-    "neck": ["neck", "throat"], "chest": ["chest", "upper torso", "breastbone"],
-    "stomach": ["stomach", "belly", "lower torso"], "temple": ["temple", "side of the forehead"],
-    "eye": ["eye", "corner of the eye"], "cheek": ["cheek", "side of the face"],
-    "ear": ["ear", "side of the head"], "shoulder": ["shoulder", "top of the shoulder"],
-    "upper arm": ["upper arm", "arm above the elbow"], "elbow": ["elbow", "crook of the arm"],
-    "forearm": ["forearm", "lower arm"], "wrist": ["wrist", "base of the hand"],
-    "palm": ["palm", "inside of the hand", "flat of the hand"],
-    "back of the hand": ["back of the hand", "top of the hand", "knuckle side of the hand"],
-    "fingers": ["fingers", "fingertips", "other hand's fingers"],
-}
-DIRECTION_WORDS = {
-    "up": ["up", "upward", "higher"], "down": ["down", "downward", "lower"],
-    "forward": ["forward", "outward", "away from the body"], "back": ["back", "toward the body", "inward"],
-    "left": ["to the left", "leftward", "to the signer's left"],
-    "right": ["to the right", "rightward", "to the signer's right"],
-}
+PARAPHRASE = "paraphrase"          # the held-out texts of test records (texts[PARAPHRASE])
 OPPOSITE = {"up": "down", "down": "up", "forward": "back", "back": "forward", "left": "right", "right": "left"}
-PALM_WORDS = {
-    "up": ["up", "upward", "toward the ceiling"], "down": ["down", "downward", "toward the floor"],
-    "toward the body": ["toward the body", "toward the signer", "inward"],
-    "away from the body": ["away from the body", "outward", "forward"],
-    "left": ["to the left", "leftward", "sideways to the left"],
-    "right": ["to the right", "rightward", "sideways to the right"],
-}
-COUNTS = {2: ["twice", "two times", "a couple of times"], 3: ["three times", "several times", "repeatedly"]}
+# How often each family writes a training text (the held-out one is left out).
+STYLE_WEIGHTS = {"imperative": 3, "third_person": 3, "terse": 2, "descriptive": 3, "first_person": 1,
+                 "passive": 1}
+NAME_RIGHT = 0.7                   # share of a right-hander's texts that say "right" (a left hand is always named)
+
 _FINGER_WORDS = {"E": "extended", "L": "relaxed", "B": "bent flat", "b": "half bent", "C": "curved",
                  "K": "hooked", "H": "bent at the middle joint", "F": "curled in", "O": "rounded onto the thumb",
                  "P": "gathered on the thumb", "T": "folded over the thumb"}
@@ -150,218 +141,673 @@ def phonology_text(ph: Phonology) -> str:
     return "; ".join(f"{f}: {v}" for f, v in ph.as_dict().items() if f in PHONOLOGY_FIELDS)
 
 
-class TemplateTranslator:
-    """Rule-based sentences with varied wording, clause order and hand naming."""
+# ------------------------------------------------------------------------------ the scene
 
-    def describe(self, phonology: Phonology, cues: Cues, dominant: str, n: int,
-                 rng: np.random.Generator, forbidden: set[str]) -> list[str]:
-        out: list[str] = []
-        for _ in range(n * 12):
-            if len(out) == n:
-                break
-            text = self._one(phonology, cues, dominant, rng, plain=rng.random() < 0.35)
-            if leaks(text, forbidden):
-                text = self._one(phonology, cues, dominant, rng, plain=True)
-                if found := leaks(text, forbidden):   # a gloss that is also a description word: say it otherwise
-                    text = reword(text, found)
-                    if leaks(text, forbidden):
-                        continue
-            if text not in out:
-                out.append(text)
-        return out
+_ON_HAND = {"palm", "back of the hand", "fingers", "wrist", "forearm", "upper arm", "elbow"}
+_SIDED = {"temple", "eye", "cheek", "ear", "shoulder", "hip"}
+_CONTACT_ACTIONS = {"tap", "touch", "brush", "rub"}
 
-    # -- clauses -------------------------------------------------------------
-    def _one(self, ph: Phonology, cues: Cues, dominant: str, rng, plain: bool) -> str:
-        pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
-        other = "left" if dominant == "right" else "right"
-        hand = cues.hands.get(dominant)
-        both = ph.sign_type.startswith("Symmetr")
-        base = ph.sign_type.startswith(("Asymmetrical", "Dominance"))
-        shape = self._shape(ph.handshape, plain, pick)
-        subject = pick([f"the {dominant} hand", f"the signer's {dominant} hand", f"the dominant {dominant} hand",
-                        f"the {dominant} hand", f"the active {dominant} hand"])
-        if both:
-            subject = pick(["both hands", "the two hands", "both of the signer's hands", "the hands",
-                            "the left and right hands"])
-        verb_s = "" if both else "s"
-        opening = pick([
-            f"{subject.capitalize()}, shaped as {shape},",
-            f"With {shape}, {subject}",
-            f"{subject.capitalize()} forms {shape} and" if not both else f"{subject.capitalize()} form {shape} and",
-            f"Holding {shape}, {subject}",
-            f"{subject.capitalize()}, in {shape},",
-            f"Using {shape}, {subject}",
-        ])
-        clauses = []
-        where = self._where(hand, cues, ph, pick, verb_s, dominant)
-        if where:
-            clauses.append(where)
-        palm = self._palm(hand, pick, both)
-        move = self._moves(hand, ph, pick, verb_s)
-        change = self._fingers(hand, pick, both)
-        order = [c for c in (palm, move, change) if c]
-        if len(order) > 1 and rng.random() < 0.3:
-            order[0], order[1] = order[1], order[0]
-        body = " ".join([opening] + clauses[:1])
-        if not clauses:
-            body = opening + " " + (pick(["are held in front of the body", "stay in the space in front of the chest",
-                                          "are raised in front of the torso", "sit in neutral space before the body",
-                                          "are held at chest height"]) if both else
-                                    pick(["is held in front of the body", "stays in the space in front of the chest",
-                                          "is raised in front of the torso", "sits in neutral space before the body",
-                                          "is held at chest height"]))
-        sentence = body
-        for i, c in enumerate(order):
-            joiner = pick([", then ", ", and then ", ", after which it ", ", and "]) if c is move else \
-                pick([", ", ", with "]) if c is palm else pick([", while ", ", as ", "; meanwhile "])
-            if c is move and joiner.endswith("it ") and both:
-                joiner = ", after which they "
-            if c is palm and joiner == ", with ":
-                c = c.replace("with ", "", 1)
-            sentence += joiner + c
-        if base:
-            nd = ph.nondominant_handshape if ph.nondominant_handshape in H.HANDSHAPES or \
-                ph.nondominant_handshape in H.ALIASES else ph.handshape
-            nd_shape = self._shape(nd, plain, pick)
-            extra = pick([f" The {other} hand stays still as {nd_shape}.",
-                          f" Meanwhile the {other} hand holds {nd_shape} as a base.",
-                          f" The {other} hand is a passive base shaped as {nd_shape}.",
-                          f" The {other} hand, {nd_shape}, does not move.",
-                          f" The non-dominant {other} hand waits as {nd_shape}."])
-            return _sentence(sentence) + extra
-        if cues.between and "touch" in cues.between and not base:
-            sentence += pick([", the hands touching", ", the hands meeting", ", the two hands making contact",
-                              ", with the hands coming together", ", the hands brushing each other"])
-        return _sentence(sentence)
 
-    @staticmethod
-    def _shape(name: str, plain: bool, pick) -> str:
-        if name not in H.HANDSHAPES and name not in H.ALIASES:
-            return "a relaxed hand"
-        return plain_handshape(name) if plain else H.resolve(name).description
+@dataclass(frozen=True)
+class Scene:
+    """What one sign does, as the grammar names it. ``count`` is a repetition the cues
+    measured (touches of the place, circles, strokes one way, claps); 1 is "once"."""
+    side: str                      # the hand that signs: "right" or "left"
+    hands: str                     # "one", "both" (symmetric) or "base" (the other hand holds still)
+    shape: str                     # ASL-LEX handshape of the signing hand ("" when not known)
+    base_shape: str                # the other hand's, for "base"
+    place: str | None              # a vocab place ("chin", "palm"...), None in neutral space
+    place_side: str                # the place's own side ("left cheek"), "" for central places
+    contact: bool                  # the place is touched, not only neared
+    action: str                    # a vocab verb concept (tap, circle, rise, apart, hold...)
+    dirs: tuple[str, ...] = ()     # directions, for side / back_forth / path
+    count: int = 1
+    then: str = ""                 # a movement after the contact ("touch, then drop")
+    then_dirs: tuple[str, ...] = ()
+    then_count: int = 1
+    palm: tuple[str, ...] = ()
+    fingers: str = ""              # "open" or "close" when the fingers change
 
-    @staticmethod
-    def _region(label: str, pick) -> str:
-        side, _, part = label.partition(" ") if label.split(" ")[0] in ("left", "right") else ("", "", label)
-        words = REGION_WORDS.get(part, [part])
-        word = pick(words)
-        if side:
-            return pick([f"the {side} {word}", f"the {word} on the {side}", f"the {side}-side {word}"])
-        return f"the {word}"
+    @property
+    def other(self) -> str:
+        return "left" if self.side == "right" else "right"
 
-    def _where(self, hand, cues, ph, pick, verb_s, dominant) -> str:
-        if hand is None or not hand.touch:
-            return ""
-        both = not verb_s
-        v = lambda singular, plural: plural if both else singular  # noqa: E731
-        touch = [t for t in hand.touch if t.startswith("touch ")]
-        label = (touch or hand.touch)[0].split(" ", 1)[1]
-        part = label.split(" ", 1)[1] if label.split(" ")[0] in ("left", "right") else label
-        if both and part in ("palm", "back of the hand", "fingers", "wrist"):
-            return pick([v("touches the other hand", "touch each other"), v("meets the other hand", "meet"),
-                         v("makes contact with the other hand", "make contact with each other"),
-                         v("comes together with the other hand", "come together"),
-                         v("brushes the other hand", "brush against each other")]) if touch else \
-                pick([v("is held close to the other hand", "are held close together"),
-                      v("stays near the other hand", "stay near each other"),
-                      v("comes close to the other hand", "come close together"),
-                      v("hovers by the other hand", "hover side by side"),
-                      v("is raised next to the other hand", "are raised next to each other")])
-        if both:
-            plural = {"mouth": "the mouth", "chin": "the chin", "chest": "the chest", "forehead": "the forehead",
-                      "nose": "the nose", "neck": "the neck", "stomach": "the stomach"}
-            place = plural.get(part) or f"the {pick(REGION_WORDS.get(part, [part]))}s".replace("ss", "s")
+    @property
+    def counts(self) -> set[int]:
+        return {c for c in (self.count, self.then_count) if c > 1}
+
+
+def _known(shape: str) -> bool:
+    return shape in H.HANDSHAPES or shape in H.ALIASES
+
+
+def _split_label(label: str) -> tuple[str, str]:
+    side, _, part = label.partition(" ")
+    return (side, part) if side in ("left", "right") else ("", label)
+
+
+def touch_count(hand: HandCues, label: str) -> int:
+    """How many separate touches of one place the cues show."""
+    return sum(1 for t in hand.touch if t == f"touch {label}")
+
+
+def scene_for(ph: Phonology, cues: Cues, dominant: str) -> Scene:
+    """The scene of a sign from its coding (hands, shapes) and its cues (place, movement, counts)."""
+    other = "left" if dominant == "right" else "right"
+    hand = cues.hands.get(dominant) or HandCues()
+    st = ph.sign_type
+    hands = "both" if st.startswith("Symmetr") else "base" if st.startswith(("Asymmetrical", "Dominance")) else "one"
+    shape = ph.handshape if _known(ph.handshape) else ""
+    nd = ph.nondominant_handshape
+    base_shape = (nd if _known(nd) else shape) if hands == "base" else ""
+    # the place: the first thing touched, else the first neared; a one-handed sign never
+    # "touches" the resting other hand, and two hands touching each other is their own action
+    label, contact = None, False
+    for want in ("touch ", "near "):
+        for t in hand.touch:
+            if not t.startswith(want):
+                continue
+            side, part = _split_label(t[len(want):])
+            on_other = part in _ON_HAND and side == other
+            if part in _ON_HAND and (hands != "base" or not on_other):
+                continue
+            label, contact = t[len(want):], want == "touch "
+            break
+        if label:
+            break
+    place, place_side = None, ""
+    if label:
+        place_side, place = _split_label(label)
+        if place not in V.PLACES:
+            place, place_side = None, ""
+        elif place not in _SIDED and place not in _ON_HAND:
+            place_side = ""
+    if ph.minor_location == "Hips" and place in (None, "stomach"):
+        place, place_side = "hip", dominant
+    moves = list(hand.moves)
+    circles = moves.count("circle")
+    lin = [m for m in moves if m != "circle"]
+    claps = cues.between.count("touch") if hands == "both" else 0
+    action, dirs, count = "", (), 1
+    if hands == "both" and claps >= 2 and H.resolve(shape or "lax").name in ("flat_b", "open_b", "closed_b", "5",
+                                                                               "curved_b", "flatspread_5"):
+        action, count = "clap", claps
+    elif hands == "both" and claps:
+        action, count = "together", claps
+    elif hands == "both" and "close" in cues.between and "apart" in cues.between[cues.between.index("close"):] \
+            and lin and lin[0] in ("left", "right") and len(set(lin)) == 1:
+        action = "apart"
+    then, then_dirs, then_count = "", (), 1
+    if not action and place and contact:
+        touches = touch_count(hand, label)
+        if touches >= 2:
+            action, count = "tap", touches
+        elif circles:
+            action, count = "rub", circles
+        elif len(lin) == 1 and lin[0] in ("left", "right", "down", "up"):
+            action, dirs = "brush", (lin[0],)
         else:
-            place = self._region(label, pick)
-        if touch:
-            many = len(touch) > 1 or ph.repeated
-            verbs = ([v("taps", "tap"), v("taps against", "tap against"), v("repeatedly touches", "repeatedly touch"),
-                      v("makes repeated contact with", "make repeated contact with"), v("bumps", "bump")] if many else
-                     [v("touches", "touch"), v("contacts", "contact"), v("makes contact with", "make contact with"),
-                      v("rests on", "rest on"), v("comes to", "come to"), v("brushes", "brush")])
-            return f"{pick(verbs)} {place}"
-        return pick([f"{v('is', 'are')} held near {place}", f"{v('hovers', 'hover')} near {place}",
-                     f"{v('stays', 'stay')} close to {place}", f"{v('is', 'are')} raised beside {place}",
-                     f"{v('comes', 'come')} close to {place} without touching"])
+            action = "touch"
+        if action in ("tap", "touch") and (lin or circles):
+            then, then_dirs, then_count = _movement(lin, circles, shape, moves)
+    if not action:
+        action, dirs, count = _movement(lin, circles, shape, moves)
+        if action == "hold" and len(hand.fingers) >= 3:
+            action = "wiggle"
+    if action in ("brush", "rub", "tap", "touch") and not place:
+        action = "hold"
+    fingers = ""
+    if 2 <= len(hand.fingers) and action != "wiggle":
+        fingers = "close" if hand.fingers[-1] == "closed" else "open"
+    return Scene(dominant, hands, shape, base_shape, place, place_side, contact, action, tuple(dirs), count,
+                 then, tuple(then_dirs), then_count, tuple(hand.palm[:3]), fingers)
 
-    @staticmethod
-    def _palm(hand, pick, both) -> str:
-        if hand is None or not hand.palm:
-            return ""
-        palm = "palms" if both else "palm"
-        if len(hand.palm) == 1:
-            facing = pick(PALM_WORDS[hand.palm[0]])
-            return pick([f"with the {palm} facing {facing}", f"{palm} {facing}",
-                         f"the {palm} turned {facing}", f"with the {palm} {facing}",
-                         f"its {palm} oriented {facing}" if not both else f"their {palm} oriented {facing}"])
-        # the ends of a turn read "from facing up to facing leftward" (never "from up to to the left")
-        ends = [pick([w for w in PALM_WORDS[p] if not w.startswith("to ")]) for p in hand.palm]
-        if hand.palm[0] == hand.palm[-1]:     # out and back: name where it turns to
-            a, b = ends[0], ends[1]
-            return pick([f"the {palm} turning from facing {a} to facing {b} and back",
-                         f"with the {palm} turning to face {b} and back to face {a}",
-                         f"twisting so the {palm} faces {b}, then {a} again",
-                         f"the wrist turning the {palm} to face {b}, then back to face {a}",
-                         f"with a twist there and back, the {palm} facing {a}, {b}, then {a} again"])
-        a, b = ends[0], ends[-1]
-        return pick([f"the {palm} turning from facing {a} to facing {b}",
-                     f"with the {palm} rotating from facing {a} to facing {b}",
-                     f"twisting so the {palm} goes from facing {a} to facing {b}",
-                     f"the wrist turning the {palm} from facing {a} to facing {b}",
-                     f"with a twist of the wrist, the {palm} facing {a}, then {b}"])
 
-    @staticmethod
-    def _moves(hand, ph, pick, verb_s) -> str:
-        if hand is None or not hand.moves:
-            return ""
-        moves = hand.moves
-        if moves.count("circle") >= 1 and all(m == "circle" for m in moves):
-            k = len(moves)
-            how = "" if k == 1 else " " + pick(COUNTS[min(k, 3)])
-            return pick([f"circle{verb_s}{how}", f"move{verb_s} in a circle{how}", f"trace{verb_s} a circle{how}",
-                         f"make{verb_s} a circular motion{how}", f"go{'es' if verb_s else ''} around in a circle{how}"])
-        first = next((m for m in moves if m != "circle"), moves[0])
-        goes = sum(1 for m in moves if m == first)
-        back_forth = len(moves) >= 2 and all(m in (first, OPPOSITE.get(first)) for m in moves)
-        d = pick(DIRECTION_WORDS[first])
-        if back_forth and goes >= 2:
-            how = pick(COUNTS[min(goes, 3)])
-            return pick([f"move{verb_s} {d} {how}", f"move{verb_s} {d} and back {how}",
-                         f"push{'es' if verb_s else ''} {d} {how}", f"repeat{verb_s} a movement {d} {how}",
-                         f"go{'es' if verb_s else ''} {d} {how}"])
-        if back_forth:
-            return pick([f"move{verb_s} {d} and back", f"go{'es' if verb_s else ''} {d} and return{verb_s}",
-                         f"move{verb_s} {d}, then back again", f"shift{verb_s} {d} and back",
-                         f"swing{verb_s} {d} and back"])
-        path = [pick(DIRECTION_WORDS[m]) if m != "circle" else "in a circle" for m in moves[:3]]
-        if len(path) == 1:
-            return pick([f"move{verb_s} {path[0]}", f"travel{verb_s} {path[0]}", f"slide{verb_s} {path[0]}",
-                         f"go{'es' if verb_s else ''} {path[0]}", f"shift{verb_s} {path[0]}"])
-        seq = ", then ".join(path)
-        return pick([f"move{verb_s} {seq}", f"travel{verb_s} {seq}", f"trace{verb_s} a path {seq}",
-                     f"go{'es' if verb_s else ''} {seq}", f"follow{verb_s} a path {seq}"])
+def _movement(lin: list[str], circles: int, shape: str, moves: list[str]) -> tuple[str, tuple, int]:
+    """(action, directions, count) of the strokes: circles, a wave, strokes one way and back,
+    one straight stroke (repeated), or a path."""
+    if circles and not lin:
+        return "circle", (), circles
+    if not lin:
+        return "hold", (), 1
+    first = lin[0]
+    goes = lin.count(first)
+    back_forth = len(lin) >= 2 and all(m in (first, OPPOSITE[first]) for m in lin) and OPPOSITE[first] in lin
+    open_hand = V.HANDSHAPE_CONCEPT.get(shape) in ("flat", "spread", "claw", "cupped")
+    if back_forth and first in ("left", "right") and open_hand:
+        return "wave", (), goes
+    if back_forth:
+        return "back_forth", (first,), goes
+    if len(set(lin)) == 1:
+        return {"up": "rise", "down": "drop", "forward": "push", "back": "pull"}.get(first, "side"), (first,), goes
+    return "path", tuple(lin[:3]), 1
 
-    @staticmethod
-    def _fingers(hand, pick, both) -> str:
-        if hand is None or len(hand.fingers) < 2:
-            return ""
-        if hand.fingers[-1] == "closed":
-            return pick(["the fingers close", "the hand closes", "the fingers curl in", "the hand shuts",
-                         "the fingers fold down"])
-        return pick(["the fingers open", "the hand opens", "the fingers spring open", "the hand spreads open",
-                     "the fingers extend"])
+
+# ------------------------------------------------------------------------------ English
+
+_IRREGULAR = {  # base: (3rd person, past participle, -ing)
+    "go": ("goes", "gone", "going"), "rise": ("rises", "risen", "rising"), "make": ("makes", "made", "making"),
+    "hold": ("holds", "held", "holding"), "bring": ("brings", "brought", "bringing"),
+    "swing": ("swings", "swung", "swinging"), "draw": ("draws", "drawn", "drawing"),
+    "strike": ("strikes", "struck", "striking"), "shake": ("shakes", "shaken", "shaking"),
+    "sink": ("sinks", "sunk", "sinking"), "come": ("comes", "come", "coming"), "meet": ("meets", "met", "meeting"),
+    "send": ("sends", "sent", "sending"), "take": ("takes", "taken", "taking"), "let": ("lets", "let", "letting"),
+    "keep": ("keeps", "kept", "keeping"), "slide": ("slides", "slid", "sliding"),
+    "thrust": ("thrusts", "thrust", "thrusting"), "put": ("puts", "put", "putting"),
+}
+_DOUBLE = {"tap", "pat", "rap", "dab", "rub", "drop", "slap", "clap", "stop", "shut"}
+
+
+def _inflect(phrase: str, form: int) -> str:
+    """The phrase with its first word as 3rd person (1), past participle (2) or -ing (3)."""
+    verb, sep, rest = phrase.partition(" ")
+    if verb in _IRREGULAR:
+        word = _IRREGULAR[verb][form - 1]
+    elif form == 1:
+        word = verb + "es" if verb.endswith(("s", "sh", "ch", "x", "z")) else verb + "s"
+    else:
+        stem = verb + verb[-1] if verb in _DOUBLE else verb
+        if form == 2:
+            word = stem + "d" if verb.endswith("e") else stem + "ed"
+        else:
+            word = stem[:-1] + "ing" if verb.endswith("e") and not verb.endswith("ee") else stem + "ing"
+    return word + sep + rest
+
+
+def _article(phrase: str) -> str:
+    first = phrase.split(" ")[0]
+    vowel = phrase[0].lower() in "aeio" or (len(first.rstrip(",")) == 1 and first[0] in "FHLMNRSX8") \
+        or first in ("OK", "O")
+    if phrase.startswith(("one", "uni")):
+        vowel = False
+    return ("an " if vowel else "a ") + phrase
+
+
+def _plural(noun: str) -> str:
+    for one, many in (("finger", "fingers"), ("fist", "fists"), ("hand", "hands"), ("claw", "claws"),
+                      ("pinky", "pinkies"), ("forefinger", "forefingers")):
+        if noun.endswith(one):
+            return noun[: -len(one)] + many
+    return noun
 
 
 def _sentence(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip().rstrip(",;")
+    text = re.sub(r"\s+([,.;])", r"\1", text)
+    text = re.sub(r"([,;])(\s*[,;])+", r"\1", text)
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
+class _Writer:
+    """Writes one scene in one style. Words come from the vocabulary through ``word``, which
+    keeps held-out synonyms out of training texts and prefers them in paraphrases."""
+
+    def __init__(self, scene: Scene, rng: np.random.Generator, split: V.TextSplit, paraphrase: bool,
+                 named: bool, plain: bool):
+        self.s, self.rng, self.split, self.paraphrase = scene, rng, split, paraphrase
+        self.named, self.plain = named, plain
+        self.table = V.concepts()
+
+    # -- choices ---------------------------------------------------------------
+    def pick(self, options):
+        return options[int(self.rng.random() * len(options))]    # random() is ~10x cheaper than integers()
+
+    def word(self, key: str, usable=None) -> V.Word:
+        words = [w for w in self.table[key] if usable is None or usable(w)]
+        held = [w for w in words if self.split.is_held_out(key, w)]
+        if not self.paraphrase:
+            words = [w for w in words if w not in held] or words[:1]
+        elif held and self.rng.random() < 0.75:
+            words = held
+        return self.pick(words)
+
+    def text(self, key: str) -> str:
+        return self.word(key).text
+
+    def verb(self, concept: str, frame: str) -> str:
+        w = self.word(f"verb:{concept}", lambda w: bool(getattr(w, frame)))
+        return self.pick(getattr(w, frame))
+
+    # -- noun phrases ----------------------------------------------------------
+    def concept(self) -> str | None:
+        return V.HANDSHAPE_CONCEPT.get(self.s.shape)
+
+    def shape_word(self, shape: str | None = None) -> tuple[str, str]:
+        """(a name, its kind): 'noun' reads after a side ('fist', 'flat hand'), 'shape' after
+        'a hand in' ('V'), 'described' is a description with its article ('a bent V, ...')."""
+        shape = self.s.shape if shape is None else shape
+        if not shape:
+            return "relaxed hand", "noun"
+        concept = V.HANDSHAPE_CONCEPT.get(shape)
+        if self.plain:
+            return plain_handshape(shape), "described"
+        if concept is None:
+            return H.resolve(shape).description, "described"
+        name = self.text(f"shape:{concept}")
+        return name, "noun" if name.split(" ")[-1] in V.HAND_NOUNS else "shape"
+
+    def shaped(self, shape: str | None = None) -> str:
+        """The shape with an article: 'a fist', 'a V', 'a hand with ...'."""
+        name, kind = self.shape_word(shape)
+        return name if kind == "described" else _article(name)
+
+    def hand(self, det: str, terse: bool = False) -> str:
+        """The signing hand(s) with its shape: 'your right fist', 'the left hand in a V'."""
+        s = self.s
+        name, kind = self.shape_word()
+        if s.hands == "both":
+            if kind == "noun":
+                return self.pick([f"both {_plural(name)}", f"two {_plural(name)}"])
+            shaped = name if kind == "described" else _article(name)
+            if terse:
+                return f"both hands, {name}"
+            if kind == "described" and " hand" in name:
+                return f"both hands, each shaped as {shaped},"
+            return self.pick([f"both hands in {shaped}", f"both hands, each shaped as {shaped},",
+                              f"both hands making {shaped}"])
+        det = f"{det} " if det else ""
+        side = ""
+        if self.named:
+            side = (s.side[0].upper() if terse and self.rng.random() < 0.4 else s.side) + " "
+        if kind == "noun":
+            return f"{det}{side}{name}"
+        if terse:
+            return f"{side}hand, {name[2:] if name.startswith('a ') else name[3:] if name.startswith('an ') else name}"
+        shaped = name if kind == "described" else _article(name)
+        if kind == "described" and " hand" in name:     # "an open hand with ...": the hand is shaped as one
+            return f"{det}{side}hand, shaped as {shaped},"
+        return self.pick([f"{det}{side}hand in {shaped}", f"{det}{side}hand, shaped as {shaped},",
+                          f"{det}{side}hand, formed into {shaped},", f"{det}{side}hand making {shaped}"])
+
+    def bare_hand(self, det: str) -> str:
+        """The signing hand without its shape: 'your right hand', 'both hands'."""
+        if self.s.hands == "both":
+            return "both hands"
+        side = f"{self.s.side} " if self.named else ""
+        return f"{det + ' ' if det else ''}{side}hand"
+
+    def base_hand(self, det: str) -> str:
+        name, kind = self.shape_word(self.s.base_shape)
+        det = f"{det} " if det else ""
+        return f"{det}{self.s.other} {name}" if kind == "noun" else f"{det}{self.s.other} hand"
+
+    def place(self, det: str) -> str:
+        """The place with a determiner: 'your chin', 'the side of the face', 'your left palm'."""
+        s = self.s
+        if s.place is None:
+            return self.neutral(det)
+        name = self.text(f"place:{s.place}")
+        owner = det or "the"
+        side = s.other if s.place in _ON_HAND else \
+            (s.place_side if s.place_side and self.rng.random() < 0.5 else "")
+        side = f"{side} " if side else ""
+        if " of the " in name:
+            head, _, tail = name.partition(" of the ")
+            return f"the {head} of {owner} {side}{tail}"
+        return f"{owner} {side}{name}"
+
+    def neutral(self, det: str) -> str:
+        phrase = self.text("place:neutral")
+        if det and det != "the":
+            phrase = re.sub(r"\bthe (chest|body|torso)\b", rf"{det} \1", phrase)
+        return phrase
+
+    def near(self, det: str) -> str:
+        """Where the hand is when it does not touch: 'near your chin', 'in front of your chest'."""
+        if self.s.place is None:
+            return self.neutral(det)
+        return self.pick(["near", "close to", "by", "beside"]) + " " + self.place(det)
+
+    def count(self, n: int, terse: bool = False) -> str:
+        if n < 2:
+            return ""
+        if terse and self.rng.random() < 0.6:
+            return self.pick([f"x{n}", f"{n}x"])
+        options = [str(n)] if n in V.COUNTS else []
+        if n >= 3:
+            options.append("many")
+        return self.text(f"count:{self.pick(options)}")
+
+    def path(self, dirs) -> str:
+        return ", then ".join(self.text(f"dir:{d}") for d in dirs)
+
+    def palm(self, plural: bool = False) -> str:
+        if not self.s.palm:
+            return ""
+        word = "palms" if plural else "palm"
+        first = self.text(f"palm:{self.s.palm[0]}")
+        if len(self.s.palm) == 1:
+            return self.pick([f"{word} facing {first}", f"{word} {first}", f"with the {word} facing {first}",
+                              f"the {word} turned {first}"])
+        if self.s.palm[0] == self.s.palm[-1]:
+            return f"the {word} turning from facing {first} and back"
+        last = self.text(f"palm:{self.s.palm[-1]}")
+        return self.pick([f"the {word} turning from facing {first} to facing {last}",
+                          f"with the {word} turning from {first} to {last}"])
+
+    # -- verbs -----------------------------------------------------------------
+    def concept_for(self, action: str) -> str:
+        """The verb concept that says the action for this hand (a fist may knock, a flat hand pat)."""
+        if action == "tap":
+            return self.pick(["tap"] + (["knock"] if self.concept() in V.KNOCKERS else [])
+                             + (["pat"] if self.concept() in V.PATTERS else []))
+        return action
+
+    def action(self, frame: str, action: str, dirs, x: str = "", p: str = "", count: str = "") -> str:
+        """One verb phrase of ``frame`` (hand / agent / bare), its count where it reads well."""
+        phrase = self.verb(self.concept_for(action), frame)
+        d = self.path(dirs) if dirs else ""
+        phrase = phrase.replace("{x}", x).replace("{p}", p).replace("{d}", d)
+        return f"{phrase} {count}".strip()
+
+    def passive(self, action: str, dirs, x: str, p: str, count: str) -> tuple[str, str] | None:
+        """(subject, 'is/are <participle> ...') from an agent frame whose object follows its verb."""
+        for _ in range(6):
+            word = self.word(f"verb:{self.concept_for(action)}", lambda v: bool(v.agent))
+            frames = [f for f in word.agent if f.split(" ")[1] in ("{x}", "{p}") and not f.startswith("let ")]
+            if frames:
+                break
+        else:
+            return None
+        frame = self.pick(frames)
+        verb, obj, rest = (frame.split(" ", 2) + [""])[:3]
+        d = self.path(dirs) if dirs else ""
+        rest = rest.replace("{x}", x).replace("{p}", p).replace("{d}", d)
+        subject = p if obj == "{p}" else x
+        plural = self.s.hands == "both" and obj == "{x}" or obj == "{p}" and _plural_place(p)
+        return subject, f"{'are' if plural else 'is'} {_inflect(verb, 2)} {rest} {count}"
+
+
+def _plural_place(place: str) -> bool:
+    return place.split(" ")[-1] in ("lips", "fingers", "knuckles") or place.split(" ")[1:2] == ["tips"]
+
+
+# ------------------------------------------------------------------------------ the styles
+
+def _then(w: _Writer, frame: str, it: str, form: int = 0) -> str:
+    s = w.s
+    if not s.then:
+        return ""
+    phrase = w.action(frame, s.then, s.then_dirs, it, "", w.count(s.then_count))
+    return w.pick([", then ", " and then ", ", and "]) + (_inflect(phrase, form) if form else phrase)
+
+
+def _fingers(w: _Writer, det: str, agent: bool) -> str:
+    if not w.s.fingers:
+        return ""
+    closing = w.s.fingers == "close"
+    if agent:
+        thing = "both hands" if w.s.hands == "both" else f"{det} hand"
+        return w.pick([f", then {'close' if closing else 'open'} {thing}",
+                       f" as {det} fingers {'close' if closing else 'open'}",
+                       f", then {'curl' if closing else 'spread'} {det} fingers {'in' if closing else 'open'}"])
+    return w.pick([f", the fingers {'closing' if closing else 'opening'}",
+                   f", while the {'hand closes' if closing else 'hand opens'}"])
+
+
+def _base(w: _Writer, det: str, style: str) -> tuple[str, str]:
+    """(a clause, a sentence) about the still other hand; at most one is not empty."""
+    s = w.s
+    if s.hands != "base" or (s.place in _ON_HAND and w.rng.random() < 0.5):
+        return "", ""
+    base = w.base_hand(det)
+    if style == "imperative":
+        return w.pick([("", f" Keep {base} still."), ("", f" Hold {base} still as a base."),
+                       (f", with {base} held still", "")])
+    if style == "first_person":
+        return w.pick([("", f" My {base.split(' ', 1)[1]} stays still."), (f", holding {base} still", "")])
+    return w.pick([("", f" {base[0].upper() + base[1:]} stays still."),
+                   ("", f" {base[0].upper() + base[1:]} is a still base."), (f", {base} held still", "")])
+
+
+def _finish(w: _Writer, text: str, det: str, style: str, palm_p: float = 0.3) -> str:
+    if w.rng.random() < palm_p and (palm := w.palm(w.s.hands == "both")):
+        text += ", " + palm
+    clause, sentence = _base(w, det, style)
+    return _sentence(text + clause) + sentence
+
+
+# shapes one "makes" with a hand ("make a fist with your right hand")
+_MAKEABLE = {"fist", "thumb_fist", "claw", "pinch", "flat_o", "o", "ok", "c", "v", "bent_v", "l", "y"}
+_FACE = {"chin", "mouth", "forehead", "temple", "cheek", "nose", "eye", "ear"}
+
+
+def imperative(w: _Writer, det: str = "your", subject: str = "") -> str:
+    """Bring your right fist to your chin and tap twice. (``subject`` 'I' makes it first person.)"""
+    s = w.s
+    hand = w.hand(det)
+    count = w.count(s.count)
+    lead = f"{subject} " if subject else ""
+    it = "them" if s.hands == "both" else "it"
+    if s.action in _CONTACT_ACTIONS:
+        place = w.place(det)
+        up = "up " if s.place in _FACE and w.rng.random() < 0.4 else ""
+        forms = [
+            lambda: f"{lead}{w.pick(['bring', 'move', 'put', 'raise'])} {hand} {up}to {place} and "
+                    f"{w.action('bare', s.action, s.dirs, count=count)}",
+            lambda: f"{lead}{w.action('agent', s.action, s.dirs, hand, place, count)}",
+            lambda: (f"{subject} use {hand} to " if subject else f"with {hand}, ")
+                    + w.action("hand", s.action, s.dirs, p=place, count=count),
+        ]
+        if s.hands == "one" and w.concept() in _MAKEABLE:
+            forms.append(lambda: f"{lead}make {w.shaped()} with {w.bare_hand(det)} and "
+                                 f"{w.action('hand', s.action, s.dirs, p=place, count=count)}")
+        text = w.pick(forms)() + _then(w, "agent", it)
+    elif s.action == "hold":
+        text = f"{lead}{w.pick(['hold', 'keep'])} {hand} still {w.near(det)}"
+    else:
+        forms = [
+            lambda: f"{lead}{w.pick(['hold', 'raise', 'bring'])} {hand} {w.near(det)} and "
+                    f"{w.action('agent', s.action, s.dirs, it, count=count)}",
+            lambda: f"{lead}{w.action('agent', s.action, s.dirs, hand, count=count)} {w.near(det)}",
+            lambda: f"{lead}{w.action('agent', s.action, s.dirs, hand, count=count)}",
+        ]
+        text = w.pick(forms)()
+    text += _fingers(w, det, True)
+    return _finish(w, text, det, "first_person" if subject else "imperative")
+
+
+def first_person(w: _Writer) -> str:
+    """I bring my right fist to my chin and tap twice."""
+    return imperative(w, det="my", subject="I")
+
+
+def third_person(w: _Writer) -> str:
+    """The signer taps their chin twice with their right fist."""
+    s = w.s
+    subject, det = w.pick([("the signer", "their"), ("the signer", "the"), ("the person", "their"),
+                           ("she", "her"), ("he", "his")])
+    hand = w.hand(det)
+    count = w.count(s.count)
+    it = "them" if s.hands == "both" else "it"
+    if s.action in _CONTACT_ACTIONS:
+        place = w.place(det)
+        forms = [
+            lambda: f"{subject} {_inflect(w.action('agent', s.action, s.dirs, hand, place, count), 1)}",
+            lambda: f"{subject} {w.pick(['brings', 'moves', 'raises', 'puts'])} {hand} to {place} and "
+                    f"{_inflect(w.action('bare', s.action, s.dirs, count=count), 1)}",
+            lambda: f"using {hand}, {subject} {_inflect(w.action('hand', s.action, s.dirs, p=place, count=count), 1)}",
+        ]
+        if s.hands == "one" and w.concept() in _MAKEABLE:
+            forms.append(lambda: f"{subject} makes {w.shaped()} with {w.bare_hand(det)} and "
+                                 f"{_inflect(w.action('hand', s.action, s.dirs, p=place, count=count), 1)}")
+        text = w.pick(forms)() + _then(w, "agent", it, 1)
+    elif s.action == "hold":
+        text = f"{subject} holds {hand} still {w.near(det)}"
+    else:
+        forms = [
+            lambda: f"{subject} {_inflect(w.action('agent', s.action, s.dirs, hand, count=count), 1)} {w.near(det)}",
+            lambda: f"{subject} holds {hand} {w.near(det)} and "
+                    f"{_inflect(w.action('agent', s.action, s.dirs, it, count=count), 1)}",
+        ]
+        text = w.pick(forms)()
+    return _finish(w, text + _fingers(w, det, False), det, "third_person")
+
+
+def terse(w: _Writer) -> str:
+    """R fist, chin, tap x2"""
+    s = w.s
+    hand = w.hand("", terse=True).rstrip(",")
+    count = w.count(s.count, terse=True)
+    verb = w.word(f"verb:{w.concept_for(s.action)}", lambda v: bool(v.hand))
+    if s.action in _CONTACT_ACTIONS:
+        where = _bare(w.place(""))
+        head = verb.text
+    else:
+        where = _bare(w.near(""))
+        head = w.pick(verb.hand).replace("{d}", w.path(s.dirs))
+    parts = w.pick([[hand, where, f"{head} {count}"], [hand, f"{head} {count}", where],
+                    [f"{head} {count}", where, hand]])
+    if s.then:
+        then = w.word(f"verb:{s.then}", lambda v: bool(v.hand))
+        parts.append("then " + w.pick(then.hand).replace("{d}", w.path(s.then_dirs)).replace(" {p}", "")
+                     + " " + w.count(s.then_count, terse=True))
+    if w.rng.random() < 0.35 and s.palm:
+        parts.append(("palms " if s.hands == "both" else "palm ") + w.text(f"palm:{s.palm[0]}"))
+    if s.fingers:
+        parts.append(w.pick(["close", "close hand", "fingers close"] if s.fingers == "close"
+                            else ["open", "open hand", "fingers open"]))
+    if s.hands == "base" and s.place not in _ON_HAND:
+        parts.append(f"{s.other} hand still")
+    text = w.pick([", ", "; ", ", "]).join(re.sub(r"\s+", " ", p).strip(" ,") for p in parts if p.strip())
+    return text if w.rng.random() < 0.6 else text[0].upper() + text[1:]
+
+
+def _bare(phrase: str) -> str:
+    """A place as terse notes write it: 'the chin' -> 'chin', 'near the chin' -> 'near chin'."""
+    return re.sub(r"^(near |close to |by |beside )?the ", r"\1", phrase)
+
+
+def descriptive(w: _Writer) -> str:
+    """The right hand, shaped as a fist with the thumb up, taps the chin twice."""
+    s = w.s
+    both = s.hands == "both"
+    side = f"{s.side} " if w.named else ""
+    if both:
+        subject = w.pick(["both hands", "the two hands", "both of the signer's hands", "the hands"])
+    else:
+        subject = w.pick([f"the {side}hand", f"the signer's {side}hand",
+                          f"the dominant {side}hand" if w.named else "the dominant hand"])
+    shaped = w.shaped()
+    name, kind = w.shape_word()
+    openings = [f"{subject}, shaped as {shaped},", f"with {shaped}, {subject}", f"holding {shaped}, {subject}",
+                f"using {shaped}, {subject}"] + ([f"{subject}, in {shaped},"] if kind != "described" else [])
+    if kind == "noun" and not both and w.concept():
+        openings.append(f"the {side}{name}")
+    form = 0 if both else 1
+    count = w.count(s.count)
+    if s.action in _CONTACT_ACTIONS:
+        main = _inflect(w.action("hand", s.action, s.dirs, p=w.place("the"), count=count), form) if form else \
+            w.action("hand", s.action, s.dirs, p=w.place("the"), count=count)
+    elif s.action == "hold":
+        main = (w.pick(["stay still", "hold still"]) if both else w.pick(["stays still", "is held still"])) \
+            + " " + w.near("the")
+    else:
+        main = w.action("hand", s.action, s.dirs, count=count)
+        main = _inflect(main, form) if form else main
+        if w.rng.random() < 0.5:
+            main += " " + w.near("the")
+    text = f"{w.pick(openings)} {main}" + _then(w, "hand", "", form)
+    if (palm := w.palm(both)) and w.rng.random() < 0.6:
+        text += ", " + (palm if palm.startswith(("with", "the")) else "with the " + palm)
+    text = _sentence(text + _fingers(w, "the", False))
+    if s.hands == "base" and (s.place not in _ON_HAND or w.rng.random() < 0.5):
+        base = w.shaped(s.base_shape)
+        text += w.pick([f" The {s.other} hand stays still as {base}.",
+                        f" Meanwhile the {s.other} hand holds {base} as a base.",
+                        f" The {s.other} hand is a passive base shaped as {base}.",
+                        f" The non-dominant {s.other} hand waits as {base}."])
+    return text
+
+
+def passive(w: _Writer) -> str:
+    """The chin is tapped twice with the right fist."""
+    s = w.s
+    hand = w.hand("the")
+    count = w.count(s.count)
+    place = w.place("the") if s.action in _CONTACT_ACTIONS else ""
+    said = w.passive(s.action, s.dirs, hand, place, count)
+    if said is None:
+        return descriptive(w)
+    subject, rest = said
+    be = "are" if s.hands == "both" else "is"
+    head = w.word(f"verb:{w.concept_for(s.action)}").text if s.action in _CONTACT_ACTIONS else ""
+    if head and " " not in head and w.rng.random() < 0.4:
+        text = f"{hand} {be} brought to {place} and {_inflect(head, 2)} there {count}"
+    else:
+        text = f"{subject} {rest}" + ("" if s.action in _CONTACT_ACTIONS else " " + w.near("the"))
+    if s.then and (then := w.passive(s.then, s.then_dirs, "", "", w.count(s.then_count))):
+        text += w.pick([", then ", " and then "]) + then[1].split(" ", 1)[1]
+    return _finish(w, text, "the", "passive")
+
+
+WRITERS = {"imperative": imperative, "third_person": third_person, "terse": terse, "descriptive": descriptive,
+           "first_person": first_person, "passive": passive}
+assert set(WRITERS) == set(V.STYLES)
+
+
+class TemplateTranslator:
+    """The grammar: a scene written in a style family, with varied words and clause orders.
+    ``split`` says what training texts must not use (nothing by default)."""
+
+    def __init__(self, split: V.TextSplit | None = None):
+        self.split = split or V.TextSplit()
+        self._held_out = list(V.word_patterns(self.split).values())
+
+    def describe(self, phonology: Phonology, cues: Cues, dominant: str, n: int,
+                 rng: np.random.Generator, forbidden: set[str], paraphrase: bool = False) -> list[str]:
+        return [t for t, _ in self.describe_styled(phonology, cues, dominant, n, rng, forbidden, paraphrase)]
+
+    def describe_styled(self, phonology: Phonology, cues: Cues, dominant: str, n: int,
+                        rng: np.random.Generator, forbidden: set[str],
+                        paraphrase: bool = False) -> list[tuple[str, str]]:
+        """Up to ``n`` different (text, style) pairs. Training texts (``paraphrase=False``)
+        never use the held-out style or synonyms; a paraphrase uses at least one of them."""
+        scene = scene_for(phonology, cues, dominant)
+        styles = list(self.split.train_styles)
+        bounds = np.cumsum([STYLE_WEIGHTS[s] for s in styles]).tolist()
+        held = self.split.held_out_style
+        side_free = not leaks(dominant, forbidden)
+        out: list[tuple[str, str]] = []
+        for _ in range(n * 16):
+            if len(out) == n:
+                break
+            if paraphrase and held and rng.random() < 0.5:
+                style = held
+            else:
+                style = styles[bisect.bisect(bounds, rng.random() * bounds[-1])]
+            named = side_free and (dominant == "left" or scene.hands == "both" or rng.random() < NAME_RIGHT)
+            writer = _Writer(scene, rng, self.split, paraphrase, named,
+                             plain=style == "descriptive" and rng.random() < 0.25)
+            text = WRITERS[style](writer)
+            if paraphrase and style != held and not any(p.search(text) for p in self._held_out):
+                continue            # a paraphrase says something no training text says
+            if found := leaks(text, forbidden):
+                text = reword(text, found)      # a gloss that is also a grammar word: say it otherwise
+                if leaks(text, forbidden) or (not paraphrase and any(p.search(text) for p in self._held_out)):
+                    continue
+            if text not in (t for t, _ in out):
+                out.append((text, style))
+        return out
+
+
 def texts_for(entry: Entry, cues: Cues, dominant: str, rng: np.random.Generator, n: int = 3,
-              translator: Translator | None = None, word: str | None = None) -> dict:
-    """All three text conditions for one sample; ``word`` is the gloss (never in the free text)."""
+              translator: Translator | None = None, word: str | None = None, paraphrase: int = 0) -> dict:
+    """All three text conditions for one sample; ``word`` is the gloss (never in the free
+    text). ``paraphrase`` > 0 adds that many held-out texts under ``PARAPHRASE``. With the
+    template translator, ``"styles"`` gives each free text's style family, per condition."""
     translator = translator or TemplateTranslator()
     forbidden = forbidden_words(entry) | ({word} if word else set())
-    free = translator.describe(entry.phonology, cues, dominant, n, rng, forbidden)
-    return {"gloss": word or entry.lemma_word, "phonology": phonology_text(entry.phonology),
-            "phonology+hms": free}
+    out = {"gloss": word or entry.lemma_word, "phonology": phonology_text(entry.phonology)}
+    if isinstance(translator, TemplateTranslator):
+        styled = translator.describe_styled(entry.phonology, cues, dominant, n, rng, forbidden)
+        out["phonology+hms"] = [t for t, _ in styled]
+        styles = {"phonology+hms": [s for _, s in styled]}
+        if paraphrase:
+            para = translator.describe_styled(entry.phonology, cues, dominant, paraphrase, rng, forbidden, True)
+            out[PARAPHRASE] = [t for t, _ in para]
+            styles[PARAPHRASE] = [s for _, s in para]
+        out["styles"] = styles
+    else:
+        out["phonology+hms"] = translator.describe(entry.phonology, cues, dominant, n, rng, forbidden)
+    return out
