@@ -14,7 +14,10 @@ ASL3DWord (30 and 103 words, >= 15 samples per word from varied signers, split 8
 Variant assignment picks, for a word with several dictionary variants, whose phonology
 the sample's text is written from: ``random`` here, ``retrieval`` with any scorer that
 implements ``MotionTextScorer`` (THMR, from the models issue). The true entry is kept so
-assignment accuracy can be measured. numpy + torch; never bpy.
+assignment accuracy can be measured. A quarter of the signers are left-handed (mirrored,
+and their texts name the left hand). Test records also carry ``paraphrase`` texts in the
+style family and with the synonyms that no training text uses (``dataset.json`` names
+them; the seed picks them). numpy + torch; never bpy.
 """
 from __future__ import annotations
 
@@ -35,11 +38,14 @@ from ..body import rotations as R
 from ..body.features import pose_to_features
 from .lexicon import Lexicon, read_lexicon, resolve_lexicon_path
 from .synth import SynthError, check_phonology
+from .text import PARAPHRASE
+from .vocab import TextSplit
 
 FORMAT_VERSION = 1
 LICENCE_NOTE = ("Motions and texts are derived from ASL-LEX 2.0 (CC BY-NC 4.0): "
                 "non-commercial use only, with attribution to the ASL-LEX authors.")
 SPLITS = ("train", "test_seen", "test_unseen")
+PARAPHRASE_SPLITS = ("test_seen", "test_unseen")   # records that also carry held-out paraphrase texts
 
 
 class DatasetError(ValueError):
@@ -66,8 +72,9 @@ class BuildConfig:
     test_seen_fraction: float = 0.1
     word_sets: tuple[int, ...] = (30, 103)
     word_set_samples: int = 15
-    left_handed_fraction: float = 0.1
+    left_handed_fraction: float = 0.25      # signers who sign with the left hand (texts say so)
     retrieval_run: str | None = None        # a THMR run folder, for assign="retrieval"
+    paraphrase_style: str = ""              # the text style family held out for paraphrases ("": from the seed)
 
     def plan_key(self) -> dict:
         """What the plan depends on (workers and the output folder do not change the data)."""
@@ -91,6 +98,14 @@ def synthesizable(lex: Lexicon) -> tuple[set[str], dict[str, str]]:
     return ok, why
 
 
+def text_split(cfg: BuildConfig) -> TextSplit:
+    """The style family and synonyms this build keeps out of training texts (from the seed)."""
+    try:
+        return TextSplit.from_seed(cfg.seed, cfg.paraphrase_style)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
+
+
 def keyed_rng(*keys) -> np.random.Generator:
     """A generator seeded by its keys alone (names, seeds, ids), so any sample can be redrawn."""
     return np.random.default_rng([zlib.crc32(str(k).encode()) for k in keys])
@@ -110,6 +125,7 @@ def plan(lex: Lexicon, cfg: BuildConfig) -> list[dict]:
         raise DatasetError(f"--samples must be at least 1; got {cfg.samples}")
     if cfg.assign not in ("random", "retrieval"):
         raise DatasetError(f"--assign must be random or retrieval; got {cfg.assign!r}")
+    text_split(cfg)
     ok, _ = synthesizable(lex)
     words = {w: [e for e in ids if e in ok] for w, ids in lex.word_candidates().items()}
     words = {w: ids for w, ids in words.items() if ids}
@@ -207,6 +223,9 @@ class ShardWorker:
             scorer = THMRScorer.load(cfg.retrieval_run)
         self.assigner = make_assigner(cfg.assign, scorer)
         self._dictionary: dict[str, str] = {}
+        from .text import TemplateTranslator
+
+        self.translator = TemplateTranslator(text_split(cfg))
 
     def describe_entry(self, entry_id: str) -> str:
         """A dictionary variant's own description (canonical signer), for retrieval assignment."""
@@ -217,8 +236,8 @@ class ShardWorker:
             entry = self.by_id[entry_id]
             motion, truth = self.synth.synthesize(entry, Signer(seed=0))
             cues = self.hms.measure(motion, truth.sign_frames)
-            self._dictionary[entry_id] = texts_for(entry, cues, "right", np.random.default_rng(0), 1)[
-                "phonology+hms"][0]
+            self._dictionary[entry_id] = texts_for(entry, cues, "right", np.random.default_rng(0), 1,
+                                                   self.translator)["phonology+hms"][0]
         return self._dictionary[entry_id]
 
     def sample(self, spec: dict):
@@ -238,9 +257,12 @@ class ShardWorker:
             cues = self.hms.measure(motion, truth.sign_frames, rotations=rotations)
             assigned = self.assigner.assign(spec, features, self.describe_entry)
             dominant = "left" if signer.left_handed else "right"
-            texts = texts_for(self.by_id[assigned], cues, dominant, np.random.default_rng(spec["assign_seed"]),
-                              self.cfg.texts_per_sample, word=spec["word"])
-            record = dict(spec, assigned=assigned, assignment=self.assigner.mode, texts=texts,
+            n = self.cfg.texts_per_sample
+            texts = texts_for(self.by_id[assigned], cues, dominant, np.random.default_rng(spec["assign_seed"]), n,
+                              self.translator, word=spec["word"],
+                              paraphrase=n if spec["split"] in PARAPHRASE_SPLITS else 0)
+            styles = texts.pop("styles")
+            record = dict(spec, assigned=assigned, assignment=self.assigner.mode, texts=texts, text_styles=styles,
                           hms=cues.as_dict(), frames=motion.num_frames, sign_frames=list(truth.sign_frames),
                           dominant=dominant,
                           signer={"tempo": signer.tempo, "amplitude": signer.amplitude,
@@ -406,10 +428,12 @@ def _finish(out: Path, cfg: BuildConfig, lex: Lexicon, specs: list[dict]) -> dic
     counts: dict[str, int] = {}
     correct = 0
     multi = 0
+    left_handed = 0
     shards = sorted(p.name for p in out.glob("shard-*.npz"))
     for name in shards:
         for rec in read_records(out / name.replace(".npz", ".jsonl")):
             counts[rec["split"]] = counts.get(rec["split"], 0) + 1
+            left_handed += rec.get("dominant") == "left"
             if len(rec["candidates"]) > 1:
                 multi += 1
                 correct += rec["assigned"] == rec["entry"]
@@ -423,6 +447,8 @@ def _finish(out: Path, cfg: BuildConfig, lex: Lexicon, specs: list[dict]) -> dic
         "samples": len(specs), "splits": counts, "shards": shards,
         "assignment": {"mode": cfg.assign, "multi_variant_samples": multi,
                        "accuracy": (correct / multi) if multi else None},
+        "texts": dict(text_split(cfg).as_dict(), paraphrase_splits=list(PARAPHRASE_SPLITS),
+                      left_handed=left_handed),
     }
     with atomic_path(out / "dataset.json") as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -494,6 +520,11 @@ class Dataset:
 
     def split(self, name: str) -> list[dict]:
         return [r for r in self.records if r["split"] == name]
+
+    def paraphrases(self) -> list[dict]:
+        """The test records with held-out paraphrase texts (``record["texts"]["paraphrase"]``):
+        a style family and synonyms no training text uses (``manifest["texts"]`` names them)."""
+        return [r for r in self.records if r["texts"].get(PARAPHRASE)]
 
     def motion(self, record: dict):
         """The record's ``Motion`` (poses, betas; 25 fps)."""
