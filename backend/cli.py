@@ -14,6 +14,7 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SignForge: SMPL-X signing and hand animation from the command line.")
@@ -26,9 +27,26 @@ SmplxOption = typer.Option(None, "--smplx", envvar="SIGNFORGE_SMPLX",
                            help="SMPLX_NEUTRAL.npz or its folder; default: the built-in mannequin.")
 
 
+# Exit codes (the README's "Limits" section lists them): 0 done, 1 a SignForge bug, 2 a bad
+# option, input or request, 3 a file or folder that cannot be read or written, 4 out of
+# memory, 130 interrupted.
+EXIT_BUG, EXIT_INPUT, EXIT_IO, EXIT_MEMORY, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+DEBUG_ENV = "SIGNFORGE_DEBUG"
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, newlines) shown as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def _error(message: str, code: int) -> None:
+    """One line on stderr; text from files and options is never read as markup."""
+    err.print(Text.assemble(("error:", "bold red"), " ", printable(message)), soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code=2)
+    _error(message, EXIT_INPUT)
 
 
 def _describe(motion) -> Table:
@@ -43,12 +61,12 @@ def _describe(motion) -> Table:
     table.add_row("betas", np.array2string(motion.betas[:10], precision=2, suppress_small=True))
     table.add_row("gender", motion.gender)
     if motion.text:
-        table.add_row("text", motion.text)
+        table.add_row("text", Text(printable(motion.text)))
     if motion.confidence is not None:
         table.add_row("confidence", f"mean {motion.confidence.mean():.2f}, "
                                     f"min {motion.confidence.min():.2f}")
     for k, v in motion.provenance.items():
-        table.add_row(f"provenance.{k}", v)
+        table.add_row(Text(f"provenance.{printable(k)}"), Text(printable(v)))
     return table
 
 
@@ -661,11 +679,40 @@ def reconstruct_batch_cmd(
                   markup=False, highlight=False)
 
 
+def _ours(exc: BaseException) -> bool:
+    """An error SignForge raises to say what is wrong with the input (every such class is a
+    ValueError or RuntimeError defined in SignForge's packages)."""
+    return isinstance(exc, (ValueError, RuntimeError)) and \
+        type(exc).__module__.split(".")[0] in ("backend", "blender_addon", "training")
+
+
 def main() -> None:
+    """The CLI's one error boundary: every failure is one line and an exit code; ``--debug``
+    (anywhere on the line) or SIGNFORGE_DEBUG=1 shows the traceback instead."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    sys.argv[1:] = [a for a in sys.argv[1:] if a != "--debug"]
     try:
         app()
+    except typer.Exit:
+        raise
     except KeyboardInterrupt:
-        sys.exit(130)
+        err.print("interrupted", soft_wrap=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:   # noqa: BLE001  (the boundary: nothing else reaches the user)
+        if debug:
+            raise
+        try:
+            if _ours(exc):
+                _error(str(exc), EXIT_INPUT)
+            if isinstance(exc, OSError):
+                where = f"{exc.filename}: " if exc.filename else ""
+                _error(f"{where}{exc.strerror or exc}", EXIT_IO)
+            if isinstance(exc, MemoryError):
+                _error("out of memory; try a shorter motion, fewer variants or a smaller batch", EXIT_MEMORY)
+            _error(f"internal error ({type(exc).__name__}: {exc}); rerun with --debug or {DEBUG_ENV}=1 for the "
+                   f"traceback", EXIT_BUG)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,13 @@ def _cases(tmp: Path) -> list[tuple[str, list[str], str]]:
         fh.write(np.lib.format.magic(1, 0))
         fh.truncate(600 << 20)
     out = str(tmp / "out.npz")
+    bad_run = tmp / "run"
+    bad_run.mkdir()
+    (bad_run / "config.json").write_text("{not json")
+    (tmp / "a-folder.npz").mkdir()
     return [
+        ("run config that is not JSON", ["generate", "a fist", "-o", out, "--run", str(bad_run)], "config.json"),
+        ("a folder as the output", ["convert", str(motion), str(tmp / "a-folder.npz")], "folder"),
         ("npz declaring 10M frames", ["info", str(_npz_declaring(tmp / "huge.npz", 10_000_000))],
          f"10000000 frames; the limit is {MAX_FRAMES}"),
         ("600 MB npy", ["info", str(big_npy)], "over the 512 MB limit"),
@@ -166,3 +172,11 @@ def test_no_motion_carries_a_non_finite_provenance_number():
         with pytest.raises(MotionError, match="'reprojection_px' is not a finite number"):
             Motion.rest(4, provenance={"reprojection_px": bad})
     assert Motion.rest(4, provenance={"reprojection_px": "13.6", "note": "infinite loop"}).provenance
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    run, _ = signforge(tmp_path, "info", str(tmp_path / "missing.npz"), "--debug")
+    assert run.returncode != 0 and "Traceback" not in run.stderr   # a refusal is a refusal, even in debug
+    huge = _npz_declaring(tmp_path / "huge.npz", 10_000_000)
+    quiet, _ = signforge(tmp_path, "info", str(huge))
+    assert quiet.returncode == 2 and len(quiet.stderr.strip().splitlines()) == 1

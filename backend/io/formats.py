@@ -44,6 +44,10 @@ def save_motion(motion: Motion, path: str | os.PathLike, body=None) -> Path:
     if suffix not in WRITE_SUFFIXES:
         raise MotionFileError(path, f"unknown extension {suffix or '(none)'!r}; "
                                     f"writable: {', '.join(WRITE_SUFFIXES)}")
+    if path.is_dir():
+        raise MotionFileError(path, "is a folder; name the file to write")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise MotionFileError(path, f"{path.parent} is a file, not a folder")
     if suffix == ".npz":
         write_npz(motion, path)
     elif suffix == ".npy":
