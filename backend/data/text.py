@@ -294,6 +294,7 @@ _IRREGULAR = {  # base: (3rd person, past participle, -ing)
     "send": ("sends", "sent", "sending"), "take": ("takes", "taken", "taking"), "let": ("lets", "let", "letting"),
     "keep": ("keeps", "kept", "keeping"), "slide": ("slides", "slid", "sliding"),
     "thrust": ("thrusts", "thrust", "thrusting"), "put": ("puts", "put", "putting"),
+    "sweep": ("sweeps", "swept", "sweeping"),
 }
 _DOUBLE = {"tap", "pat", "rap", "dab", "rub", "drop", "slap", "clap", "stop", "shut"}
 
@@ -324,6 +325,8 @@ def _article(phrase: str) -> str:
 
 
 def _plural(noun: str) -> str:
+    if noun.startswith("hand "):             # "hand held flat" -> "hands held flat"
+        return "hands" + noun[4:]
     for one, many in (("finger", "fingers"), ("fist", "fists"), ("hand", "hands"), ("claw", "claws"),
                       ("pinky", "pinkies"), ("forefinger", "forefingers")):
         if noun.endswith(one):
@@ -338,6 +341,13 @@ def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
+@functools.lru_cache(maxsize=8)
+def _word_lists(split: V.TextSplit) -> dict[str, tuple[list[V.Word], list[V.Word]]]:
+    """Per concept, its (training, held-out) synonyms under ``split``."""
+    return {key: ([w for w in words if not split.is_held_out(key, w)], [w for w in words if split.is_held_out(key, w)])
+            for key, words in V.concepts().items()}
+
+
 class _Writer:
     """Writes one scene in one style. Words come from the vocabulary through ``word``, which
     keeps held-out synonyms out of training texts and prefers them in paraphrases."""
@@ -346,20 +356,21 @@ class _Writer:
                  named: bool, plain: bool):
         self.s, self.rng, self.split, self.paraphrase = scene, rng, split, paraphrase
         self.named, self.plain = named, plain
-        self.table = V.concepts()
+        self.lists = _word_lists(split)
 
     # -- choices ---------------------------------------------------------------
     def pick(self, options):
         return options[int(self.rng.random() * len(options))]    # random() is ~10x cheaper than integers()
 
     def word(self, key: str, usable=None) -> V.Word:
-        words = [w for w in self.table[key] if usable is None or usable(w)]
-        held = [w for w in words if self.split.is_held_out(key, w)]
-        if not self.paraphrase:
-            words = [w for w in words if w not in held] or words[:1]
-        elif held and self.rng.random() < 0.75:
-            words = held
-        return self.pick(words)
+        train, held = self.lists[key]
+        if usable is not None:
+            train, held = [w for w in train if usable(w)], [w for w in held if usable(w)]
+        if self.paraphrase and held and self.rng.random() < 0.75:
+            return self.pick(held)
+        if self.paraphrase:
+            return self.pick(train + held)
+        return self.pick(train or self.lists[key][0])   # a training text never takes a held-out word
 
     def text(self, key: str) -> str:
         return self.word(key).text
@@ -384,7 +395,7 @@ class _Writer:
         if concept is None:
             return H.resolve(shape).description, "described"
         name = self.text(f"shape:{concept}")
-        return name, "noun" if name.split(" ")[-1] in V.HAND_NOUNS else "shape"
+        return name, "noun" if name.split(" ")[-1] in V.HAND_NOUNS or name.startswith("hand ") else "shape"
 
     def shaped(self, shape: str | None = None) -> str:
         """The shape with an article: 'a fist', 'a V', 'a hand with ...'."""
@@ -491,6 +502,9 @@ class _Writer:
         if action == "tap":
             return self.pick(["tap"] + (["knock"] if self.concept() in V.KNOCKERS else [])
                              + (["pat"] if self.concept() in V.PATTERS else []))
+        if action == "touch" and self.concept() == "flat" and self.s.place in ("forehead", "temple") \
+                and self.s.hands == "one":
+            return self.pick(["touch", "salute"])
         return action
 
     def action(self, frame: str, action: str, dirs, x: str = "", p: str = "", count: str = "") -> str:
@@ -726,11 +740,12 @@ def passive(w: _Writer) -> str:
     hand = w.hand("the")
     count = w.count(s.count)
     place = w.place("the") if s.action in _CONTACT_ACTIONS else ""
-    said = w.passive(s.action, s.dirs, hand, place, count)
-    if said is None:
-        return descriptive(w)
-    subject, rest = said
     be = "are" if s.hands == "both" else "is"
+    said = w.passive(s.action, s.dirs, hand, place, count)
+    if said is None:            # no verb of the action takes the hand as its object ("wiggle its fingers")
+        doing = _inflect(w.action("hand", s.action, s.dirs, p=place, count=count), 3)
+        return _finish(w, f"{hand} {be} held {w.near('the')}, {doing}", "the", "passive")
+    subject, rest = said
     head = w.word(f"verb:{w.concept_for(s.action)}").text if s.action in _CONTACT_ACTIONS else ""
     if head and " " not in head and w.rng.random() < 0.4:
         text = f"{hand} {be} brought to {place} and {_inflect(head, 2)} there {count}"

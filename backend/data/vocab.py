@@ -82,7 +82,7 @@ NEUTRAL = [_w("in front of the chest", True), _w("in front of the body", True),
 # side ("your right fist"); any other ("V", "thumbs-up") reads as "hand in a V".
 SHAPES: dict[str, list[Word]] = {
     "fist": [_w("fist", True), _w("closed fist", True), _w("balled fist"), _w("clenched hand")],
-    "thumb_fist": [_w("fist with the thumb up", True), _w("thumbs-up", True),
+    "thumb_fist": [_w("fist with the thumb up", True), _w("thumbs-up", True), _w("thumbs up", True),
                    _w("thumbs-up fist", mark=r"thumbs-up fist"), _w("fist with the thumb raised")],
     "flat": [_w("flat hand", True), _w("open palm hand", mark=r"open palm hand"), _w("straight flat hand"),
              _w("hand held flat", mark=r"hand held flat")],
@@ -104,7 +104,7 @@ SHAPES: dict[str, list[Word]] = {
     "y": [_w("Y hand", True), _w("hang-loose hand"), _w("Y shape")],
     "pinky": [_w("raised pinky", True), _w("pinky finger"), _w("little finger raised", mark=r"little finger raised")],
 }
-HAND_NOUNS = ("fist", "hand", "finger", "forefinger", "claw", "pinky")
+HAND_NOUNS = ("fist", "hand", "finger", "forefinger", "claw", "pinky")   # and names starting "hand ..."
 # ASL-LEX handshapes named by an everyday concept; the others are described (handshapes.py).
 HANDSHAPE_CONCEPT = {
     "s": "fist", "a": "thumb_fist", "flat_b": "flat", "open_b": "flat", "closed_b": "flat",
@@ -124,8 +124,8 @@ VERBS: dict[str, list[Word]] = {
                  ["knock", "knock on it"], core=True),
               _v("rap", ["rap on {p}"], ["rap {x} on {p}"], ["rap on it"], mark=r"rap(s|ped|ping)? on")],
     "pat": [_v("pat", ["pat {p}", "pat down on {p}"], ["pat {p} with {x}"], ["pat", "pat it"], core=True),
-            _v("slap lightly", ["lightly slap {p}"], ["lightly slap {p} with {x}"], ["slap it lightly"],
-               mark=r"(lightly slap|slap\w* it lightly)")],
+            _v("slap lightly", ["slap {p} lightly"], ["slap {p} lightly with {x}"], ["slap it lightly"],
+               mark=r"slap\w* [a-z' ]*lightly")],
     "touch": [_v("touch", ["touch {p}"], ["touch {p} with {x}", "touch {x} to {p}"], ["touch it", "stop"],
                  core=True),
               _v("rest on", ["rest on {p}"], ["rest {x} on {p}"], ["rest there"], mark=r"rest(s|ed|ing)? (on|there)"),
@@ -133,6 +133,8 @@ VERBS: dict[str, list[Word]] = {
                  mark=r"press(es|ed|ing)? (against|in)"),
               _v("make contact", ["make contact with {p}"], ["make contact with {p} using {x}"],
                  ["make contact"], mark=r"(make|makes|made|making) contact")],
+    "salute": [_v("salute", ["salute from {p}", "salute at {p}"], ["salute with {x} at {p}"], ["salute"],
+                  core=True)],
     "brush": [_v("brush", ["brush {p}", "brush past {p}"], ["brush {x} across {p}", "brush {p} with {x}"],
                  ["brush past it"], core=True),
               _v("graze", ["graze {p}"], ["graze {p} with {x}"], ["graze it"]),
