@@ -1,8 +1,9 @@
 """Training data from a data-factory folder: normalized 274-D frames, texts and labels.
 
-Texts are encoded once, up front, with the run's sentence encoder (token features for
-HandMDM and THMR, the pooled embedding for SignAvatar); ST-GCN and SignAvatar's word-set
-runs take word labels. torch; never bpy.
+Batches carry texts as strings; training encodes them with the run's sentence encoder
+(token features for HandMDM and THMR, the pooled embedding for SignAvatar), normally by
+reading the embeddings cached for ``condition_texts()`` (``training.text_cache``). ST-GCN
+and SignAvatar's word-set runs take word labels. torch; never bpy.
 """
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ class MotionTextData(torch.utils.data.Dataset):
 
     def all_texts(self) -> list[str]:
         return sorted({t for r in self.records for t in self.texts(r)})
+
+    def condition_texts(self) -> list[str]:
+        """Every text of this condition in the whole dataset (all splits), sorted: what the text
+        cache holds, so runs on other splits or word sets reuse it."""
+        return sorted({t for r in self.ds.records if r["texts"].get(self.condition) for t in self.texts(r)})
 
     def _shard(self, name: str) -> dict:
         if name not in self._shards:

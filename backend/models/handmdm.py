@@ -5,7 +5,9 @@ token, the projected text tokens, then the noisy motion frames with sinusoidal p
 The frames' outputs are read back as x0 (274-D). Dropping the condition (5% of training
 batches' rows, and the unconditional half under classifier-free guidance) swaps the text
 tokens for one learned null token. Padding masks cover short texts and short motions.
-torch; never bpy.
+With ``length_head`` (runs trained since the kinematic losses), a small MLP on the mean
+text token predicts the motion's log frame count, so generation can take its length
+from the text; older runs have no head and keep a fixed default length. torch; never bpy.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class HandMDMConfig(PresetConfig):
     max_frames: int = 196
     features: int = FEATURE_DIM
     cond_drop: float = 0.05
+    length_head: bool = False    # False in runs from before the head: their weights have none
 
 
 def sinusoid(positions: torch.Tensor, width: int) -> torch.Tensor:
@@ -62,6 +65,8 @@ class HandMDM(nn.Module):
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(w)
+        self.length_mlp = nn.Sequential(nn.Linear(cfg.text_dim, w), nn.SiLU(), nn.Linear(w, 1)) \
+            if cfg.length_head else None
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
         """x_t (B, T, 274), t (B,) steps, cond: ``text`` (B, L, text_dim), ``text_mask`` (B, L)
@@ -73,7 +78,7 @@ class HandMDM(nn.Module):
         text = self.text_in(cond["text"])
         text_mask = cond["text_mask"]
         drop = cond.get("drop")
-        if drop is not None and drop.any():   # dropped rows see only the null token
+        if drop is not None:   # dropped rows see only the null token (always in the graph, for DDP)
             text = torch.where(drop[:, None, None], self.null_text.expand_as(text), text)
             text_mask = text_mask.clone()
             text_mask[drop] = False
@@ -93,3 +98,19 @@ class HandMDM(nn.Module):
     def training_drop(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Which rows lose their condition this step (``cond_drop`` of them, 5% in the paper)."""
         return torch.rand(batch, generator=generator) < self.cfg.cond_drop
+
+    def log_frames(self, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """(B,) predicted log frame count from the mean of each text's real tokens (needs ``length_head``)."""
+        m = text_mask.to(text.dtype)[..., None]
+        pooled = (text * m).sum(1) / m.sum(1).clamp_min(1.0)
+        return self.length_mlp(pooled)[:, 0]
+
+    def auto_frames(self, text: torch.Tensor, text_mask: torch.Tensor, low: int) -> int | None:
+        """The frame count the text asks for (the first row's), in [``low``, ``max_frames``] (``max_frames``
+        when that is shorter than ``low``); None
+        when this run has no length head."""
+        if self.length_mlp is None:
+            return None
+        low = min(low, self.cfg.max_frames)
+        frames = self.log_frames(text[:1], text_mask[:1]).exp().nan_to_num(float(low)).clamp(low, self.cfg.max_frames)
+        return int(round(float(frames)))
