@@ -114,6 +114,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         raise GenerateError("give seconds or frames, not both")
     if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= MAX_FRAMES / FPS):
         raise GenerateError(f"seconds must be a number over 0 and at most {MAX_FRAMES / FPS:g}; got {seconds}")
+    auto = frames is None and seconds is None   # a HandMDM run with a length head takes it from the text
     if frames is None:
         frames = int(round((seconds if seconds is not None else 2.4) * FPS))
     if num < 1 or frames < 4:
@@ -184,6 +185,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     with torch.inference_mode():
         if run.kind == "handmdm":
             enc = encoder.encode([text])   # once per call: every sample and every step reuse it
+            if auto:   # "auto" length: 1 s up to the model's limit; runs without a head keep 2.4 s
+                frames = net.auto_frames(enc.tokens.to(device), enc.mask.to(device), low=int(FPS)) or frames
             cond = {"text": enc.tokens.expand(num, -1, -1).to(device), "text_mask": enc.mask.expand(num, -1).to(device)}
             x = sample(net, (num, frames, net.cfg.features), CosineSchedule.create(MAX_STEPS), cond,
                        guidance=guidance, steps=steps, generator=g, callback=progress, device=device,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from backend.data.lexicon import resolve_lexicon_path
@@ -43,7 +44,47 @@ def test_each_model_trains_into_a_run_folder_and_resumes(dataset, tmp_path, mode
     again = train(TrainConfig(**{**cfg.__dict__, "epochs": 2}), progress=False)
     assert again["steps"] == 2 * first["steps"]
     rows = (run / "losses.csv").read_text().splitlines()
-    assert rows[0] == "step,epoch,loss" and len(rows) == 1 + again["steps"]
+    header = "step,epoch,loss" + (",x0,vel,pos,pos_vel,length" if model == "handmdm" else "")
+    assert rows[0] == header and len(rows) == 1 + again["steps"]
+    assert all(len(r.split(",")) == len(header.split(",")) for r in rows)
+    if model == "handmdm":   # the loss weights are part of the run's record; the length head is on
+        assert meta["run"]["w_pos"] == 100.0 and meta["run"]["w_vel"] == 1.0 and meta["model"]["length_head"]
+    if model != "stgcn":     # texts came from the dataset's cache, encoded once by the run's encoder
+        assert (dataset / "text-minilm-phonology+hms" / "index.npz").exists()
+
+
+def test_cached_texts_match_the_encoder_and_uncached_training_runs(dataset, tmp_path):
+    from backend.text import load_text_encoder
+    from training.data import MotionTextData
+    from training.text_cache import text_cache
+    from training.train import TrainConfig, train
+
+    data = MotionTextData(dataset, ("train",))
+    texts = data.condition_texts()
+    table = text_cache(dataset, "phonology+hms", texts, "minilm", lambda: load_text_encoder("minilm"))
+    assert len(table) == len(texts) >= len(data.all_texts())
+    got, want = table.encode(texts[:8]), load_text_encoder("minilm").encode(texts[:8])
+    assert torch.equal(got.mask, want.mask)
+    assert (got.tokens - want.tokens).abs().max() < 2e-2 and (got.pooled - want.pooled).abs().max() < 2e-3
+    cfg = TrainConfig("handmdm", str(dataset), str(tmp_path / "nc"), epochs=1, batch=16, overrides=TINY,
+                      text_cache=False, w_pos=0.0, w_pos_vel=0.0)
+    assert train(cfg, progress=False)["steps"] >= 1
+    head = (tmp_path / "nc" / "losses.csv").read_text().splitlines()[0]
+    assert head == "step,epoch,loss,x0,vel,length"   # weights of 0 skip the FK entirely
+
+
+def test_devices_are_chosen_and_refused():
+    from training.train import _device, rank_seed
+
+    assert _device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        assert _device("auto").type == "cpu"
+        with pytest.raises(ValueError, match="no CUDA"):
+            _device("cuda")
+    with pytest.raises((ValueError, RuntimeError)):
+        _device("tpu")
+    seeds = {rank_seed(7, r) for r in range(4)}
+    assert rank_seed(7, 0) == 7 and len(seeds) == 4 and rank_seed(7, 1) == rank_seed(7, 1) != rank_seed(8, 1)
 
 
 def test_a_different_run_in_the_same_folder_is_refused(dataset, tmp_path):
@@ -55,10 +96,11 @@ def test_a_different_run_in_the_same_folder_is_refused(dataset, tmp_path):
               progress=False)
 
 
-def test_ddp_with_two_processes_on_gloo(dataset, tmp_path):
+@pytest.mark.parametrize("model", ["thmr", "handmdm"])
+def test_ddp_with_two_processes_on_gloo(dataset, tmp_path, model):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "training.train", "thmr",
-           "--data", str(dataset), "--out", str(out), "--epochs", "1", "--batch", "8"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "training.train", model,
+           "--data", str(dataset), "--out", str(out), "--epochs", "1", "--batch", "8", "--device", "cpu"]
     cmd += sum([["--override", f"{k}={v}"] for k, v in TINY.items()], [])
     env = dict(os.environ, OMP_NUM_THREADS="1")
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1], env=env)
@@ -66,6 +108,8 @@ def test_ddp_with_two_processes_on_gloo(dataset, tmp_path):
     result = json.loads(run.stdout.strip().splitlines()[-1])
     # two processes share the 40 train-split samples: each takes half, so fewer steps than one process
     assert result["steps"] >= 1 and (out / "weights.safetensors").exists()
+    rows = (out / "losses.csv").read_text().splitlines()
+    assert len(rows) == 1 + result["steps"]   # one row per step: the ranks' mean, written by rank 0
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +133,14 @@ def test_generate_from_a_trained_run(tiny_runs, tmp_path):
     assert (a[0].poses == b[0].poses).all() and not (a[0].poses == a[1].poses).all()
     s = generate("both hands circle", seconds=1.0, seed=0, run_dir=tiny_runs / "signavatar")
     assert s[0].num_frames == 25
+    # no length given: the run's length head picks it from the text, within 1 s and the model's limit
+    auto = generate("the right hand taps the chin", steps=2, seed=1, run_dir=tiny_runs / "handmdm")[0]
+    from backend.runs import load_run
+
+    net = load_run(tiny_runs / "handmdm").model
+    assert net.length_mlp is not None and 25 <= auto.num_frames <= net.cfg.max_frames
+    assert generate("the right hand taps the chin", seconds=2.0, steps=2, run_dir=tiny_runs / "handmdm")[0] \
+        .num_frames == 50
     with pytest.raises(GenerateError, match="empty"):
         generate("  ", run_dir=tiny_runs / "handmdm")
     with pytest.raises(GenerateError, match="exceed"):
@@ -177,6 +229,8 @@ def test_shipped_weights_load_verified_and_generate():
         motion = generate("the right hand, shaped as a fist, taps the chin twice", model=model, frames=30,
                           steps=5, seed=0)[0]
         assert motion.num_frames == 30 and np.isfinite(motion.poses).all()
+    if "handmdm" in shipped:   # shipped before the length head: no length given is still 2.4 s
+        assert generate("the flat hand circles", steps=2, seed=0)[0].num_frames == 60
 
 
 def test_shipped_thmr_scores_variants():

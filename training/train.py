@@ -6,8 +6,18 @@ all three written and read by ``backend.runs``; ``losses.csv`` and, for resuming
 ``trainer.json`` + ``optimizer.safetensors``. No file is a pickle. Started again on the
 same folder, a run resumes at its last saved epoch.
 
-Under ``torchrun --nproc_per_node N -m training.train ...`` it trains with DDP (gloo on
-CPU, nccl on GPU); rank 0 writes the files. torch; never bpy.
+HandMDM's loss is the x0 MSE plus MDM's kinematic terms (``training.losses``: feature
+velocity, wrist and fingertip positions and velocities by forward kinematics), each
+weighted in ``TrainConfig`` and recorded in config.json, plus its length head's log-frames
+error; ``losses.csv`` logs every term. Texts are read from the dataset's cached
+embeddings (``training.text_cache``; encoded once per dataset and encoder) unless
+``text_cache`` is off.
+
+It trains on the GPU when there is one (``device="auto"``; ``--device`` picks). Under
+``torchrun --nproc_per_node N -m training.train ...`` it trains with DDP (gloo on CPU,
+nccl on GPU, one GPU per ``LOCAL_RANK``); each rank draws its own noise from a seed
+derived from the run seed and its rank, logged losses are averaged over ranks, and rank 0
+writes the files. torch; never bpy.
 """
 from __future__ import annotations
 
@@ -48,6 +58,14 @@ class TrainConfig:
     clip_grad: float = 1.0
     curriculum: bool = True
     overrides: dict = field(default_factory=dict)
+    text_cache: bool = True       # read the dataset's cached text embeddings (encoded once per dataset)
+    device: str = "auto"          # auto (cuda:LOCAL_RANK when a GPU exists, else cpu), cpu, cuda or cuda:N
+    # HandMDM's loss: x0 MSE + w_vel * feature velocity + w_pos * wrist/fingertip position (m^2)
+    # + w_pos_vel * their velocity ((m/s)^2) + w_length * the length head's log-frames error
+    w_vel: float = 1.0
+    w_pos: float = 100.0          # (10 cm)^2 of mean squared point error counts as 1
+    w_pos_vel: float = 0.1        # (3.2 m/s)^2 counts as 1
+    w_length: float = 0.1
 
     def check(self) -> None:
         if self.model not in MODELS:
@@ -55,35 +73,61 @@ class TrainConfig:
         if self.epochs < 1 or self.batch < 1 or self.lr <= 0:
             raise ValueError("epochs and batch must be at least 1 and lr positive")
         self.word_set = word_set_name(self.word_set)   # "30" and "w30" name the same set
+        if min(self.w_vel, self.w_pos, self.w_pos_vel, self.w_length) < 0:
+            raise ValueError("loss weights must be at least 0")
 
 
 class _Loss(nn.Module):
-    """One model and its training loss, behind ``forward`` so DDP sees every call."""
+    """One model and its training loss, behind ``forward`` so DDP sees every call.
 
-    def __init__(self, kind: str, model: nn.Module, curriculum: bool = True):
+    ``forward`` returns (loss, parts): the loss to minimize and its named terms, detached, for the log."""
+
+    def __init__(self, kind: str, model: nn.Module, curriculum: bool = True, cfg: TrainConfig | None = None,
+                 stats: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__()
         self.kind, self.model, self.curriculum = kind, model, curriculum
         if kind == "handmdm":
             from backend.diffusion import CosineSchedule
 
+            from .losses import KinematicLoss
+
             self.schedule = CosineSchedule.create(100)
+            self.weights = {k: getattr(cfg, f"w_{k}") if cfg else 0.0 for k in ("vel", "pos", "pos_vel", "length")}
+            kinematic = self.weights["vel"] or self.weights["pos"] or self.weights["pos_vel"]
+            self.kinematic = KinematicLoss(*stats) if kinematic and stats is not None else None
 
     def forward(self, x, mask, tokens, tmask, pooled, labels, progress: float, generator=None):
         m = self.model
         if self.kind == "handmdm":
+            # noise is drawn on the CPU and moved, so a seed gives the same run on either device
             t = torch.randint(0, self.schedule.steps, (len(x),), generator=generator)
-            xt = self.schedule.add_noise(x, t, torch.randn(x.shape, generator=generator))
-            cond = {"text": tokens, "text_mask": tmask, "frame_mask": mask, "drop": m.training_drop(len(x), generator)}
-            err = ((m(xt, t, cond) - x) ** 2).mean(-1)
-            return (err * mask).sum() / mask.sum()
+            noise = torch.randn(x.shape, generator=generator)
+            drop = m.training_drop(len(x), generator)
+            t, noise, drop = t.to(x.device), noise.to(x.device), drop.to(x.device)
+            xt = self.schedule.add_noise(x, t, noise)
+            cond = {"text": tokens, "text_mask": tmask, "frame_mask": mask, "drop": drop}
+            pred = m(xt, t, cond)
+            err = ((pred - x) ** 2).mean(-1)
+            loss = (err * mask).sum() / mask.sum()
+            parts = {"x0": loss}
+            if self.kinematic is not None:
+                kin = self.kinematic(pred, x, mask, positions=bool(self.weights["pos"] or self.weights["pos_vel"]))
+                for k, v in kin.items():
+                    loss = loss + self.weights[k] * v
+                parts.update(kin)
+            if m.length_mlp is not None:   # log frame count from the text (the motion as trained, capped)
+                frames = mask.sum(1).clamp_min(1).to(x.dtype)
+                parts["length"] = ((m.log_frames(tokens, tmask) - frames.log()) ** 2).mean()
+                loss = loss + self.weights["length"] * parts["length"]
+            return loss, {k: v.detach() for k, v in parts.items()}
         if self.kind == "signavatar":
             from backend.models import curriculum_ratio
 
             ratio = curriculum_ratio(progress, m.cfg.max_mask) if self.curriculum else 0.0
-            return m.loss(x, pooled, mask, ratio, generator)["loss"]
+            return m.loss(x, pooled, mask, ratio, generator)["loss"], {}
         if self.kind == "thmr":
-            return m.loss(m.encode_motion(x, mask), m.encode_text(tokens, tmask), pooled)
-        return nn.functional.cross_entropy(m(x, mask), labels)
+            return m.loss(m.encode_motion(x, mask), m.encode_text(tokens, tmask), pooled), {}
+        return nn.functional.cross_entropy(m(x, mask), labels), {}
 
 
 
@@ -103,6 +147,7 @@ def build_model(cfg: TrainConfig, text_dim: int, classes: int) -> tuple[nn.Modul
 
     o = dict(cfg.overrides)
     if cfg.model == "handmdm":
+        o.setdefault("length_head", True)   # new runs pick their length from the text
         mc = M.HandMDMConfig.named(cfg.config, text_dim=text_dim, max_frames=cfg.max_frames, **o)
         return M.HandMDM(mc), mc.as_dict()
     if cfg.model == "signavatar":
@@ -115,12 +160,58 @@ def build_model(cfg: TrainConfig, text_dim: int, classes: int) -> tuple[nn.Modul
     return M.STGCN(mc), mc.as_dict()
 
 
-def _dist() -> tuple[int, int]:
+def _dist(device: str = "auto") -> tuple[int, int]:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if _device(device).type == "cuda" else "gloo")
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def _device(name: str = "auto") -> torch.device:
+    """The device this process trains on: ``auto`` is the GPU of this ``LOCAL_RANK`` when there is one."""
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        name = f"cuda:{local % max(torch.cuda.device_count(), 1)}"
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA GPU is available; use cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda or cuda:N")
+    return device
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """Each rank's own seed for noise, dropout and text choice, derived from the run seed."""
+    if rank == 0:
+        return seed   # one process trains exactly as before
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1, np.uint32)[0])
+
+
+def _texts(cfg: TrainConfig, data, rank: int, world: int):
+    """What encodes the batch's texts: the dataset's cached table, or the encoder itself."""
+    from backend.text import load_text_encoder
+
+    if cfg.model == "stgcn":
+        return None
+    if not cfg.text_cache:
+        encoder = load_text_encoder(cfg.text_encoder)
+        encoder.reserve(3 * len(data) + 1024)   # keep every training text's encoding: later epochs encode nothing
+        return encoder
+    from .text_cache import text_cache
+
+    table = None
+    if rank == 0:   # one process encodes; the others wait for the table
+        table = text_cache(cfg.data, cfg.condition, data.condition_texts(), cfg.text_encoder,
+                           lambda: load_text_encoder(cfg.text_encoder))
+    if world > 1:
+        dist.barrier()
+    if table is None:
+        table = text_cache(cfg.data, cfg.condition, data.condition_texts(), cfg.text_encoder,
+                           lambda: load_text_encoder(cfg.text_encoder))
+    return table
 
 
 def _save_optimizer(opt: torch.optim.Optimizer, path: Path) -> dict:
@@ -148,13 +239,14 @@ def _load_optimizer(opt: torch.optim.Optimizer, path: Path, meta: dict) -> None:
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
-    from backend.text import load_text_encoder
-
     from .data import MotionTextData, collate
 
     cfg.check()
-    rank, world = _dist()
-    torch.manual_seed(cfg.seed)
+    device = _device(cfg.device)
+    rank, world = _dist(cfg.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    torch.manual_seed(cfg.seed)   # the same initial weights on every rank
     out = Path(cfg.out)
     word_set = cfg.word_set
     if word_set is None and cfg.model == "stgcn":   # the largest word set the dataset has
@@ -167,11 +259,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     # word-set runs (ST-GCN always; SignAvatar with --word-set) read the word sets' own train split
     splits = ("word_train",) if word_set and cfg.splits == ("train",) else cfg.splits
     data = MotionTextData(cfg.data, splits, cfg.condition, cfg.max_frames, word_set)
-    encoder = load_text_encoder(cfg.text_encoder) if cfg.model != "stgcn" else None
-    if encoder is not None:   # keep every training text's encoding: epochs after the first encode nothing
-        encoder.reserve(3 * len(data) + 1024)
+    encoder = _texts(cfg, data, rank, world)
     model, model_cfg = build_model(cfg, encoder.dim if encoder else 0, len(data.words))
-    loss_mod = _Loss(cfg.model, model, cfg.curriculum)
+    loss_mod = _Loss(cfg.model, model, cfg.curriculum, cfg, (data.mean, data.std))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     start_epoch, step = 0, 0
     trainer_file = out / "trainer.json"
@@ -183,10 +273,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         meta = json.loads(trainer_file.read_text())
         _load_optimizer(opt, out / "optimizer.safetensors", meta["optimizer"])
         start_epoch, step = meta["epoch"], meta["step"]
-    ddp = nn.parallel.DistributedDataParallel(loss_mod) if world > 1 else loss_mod
+    loss_mod.to(device)
+    for st in opt.state.values():   # a resumed optimizer's moments follow the weights
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor) and v.dim() > 0:
+                st[k] = v.to(device)
+    torch.manual_seed(rank_seed(cfg.seed, rank))   # each rank its own noise from here on
+    ddp = nn.parallel.DistributedDataParallel(loss_mod, device_ids=[device] if device.type == "cuda" else None) \
+        if world > 1 else loss_mod
     sampler = torch.utils.data.DistributedSampler(data, world, rank, shuffle=True, seed=cfg.seed) if world > 1 \
         else None
-    rng = np.random.default_rng(cfg.seed + rank)
+    rng = np.random.default_rng(rank_seed(cfg.seed, rank))
     loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch, shuffle=sampler is None, sampler=sampler,
                                          collate_fn=lambda items: collate(items, rng), drop_last=False,
                                          generator=torch.Generator().manual_seed(cfg.seed))
@@ -196,7 +293,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         write_stats(out, data.mean, data.std)
     total = cfg.epochs * len(loader)
     bar = _Bar(total, step, enabled=progress and rank == 0)
-    log_rows = []
+    log_rows, names = [], []
     for epoch in range(start_epoch, cfg.epochs):
         if sampler is not None:
             sampler.set_epoch(epoch)
@@ -206,17 +303,24 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             if encoder is not None:
                 enc = encoder.encode(batch["texts"])
                 tokens, tmask, pooled = enc.tokens, enc.mask, enc.pooled
-            loss = ddp(batch["x"], batch["mask"], tokens, tmask, pooled, batch["label"], step / max(total, 1))
+            tokens, tmask, pooled = (v.to(device) if v is not None else None for v in (tokens, tmask, pooled))
+            loss, parts = ddp(batch["x"].to(device), batch["mask"].to(device), tokens, tmask, pooled,
+                              batch["label"].to(device), step / max(total, 1))
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             opt.step()
             step += 1
-            value = loss.item()
-            log_rows.append((step, epoch, value))
-            bar.update(step, value)
+            logged = torch.stack([loss.detach()] + list(parts.values())).float()
+            if world > 1:   # the log shows the mean over ranks, not rank 0's share
+                dist.all_reduce(logged)
+                logged /= world
+            values = logged.tolist()
+            log_rows.append((step, epoch, *values))
+            bar.update(step, values[0])
+            names = list(parts)
         if rank == 0:
-            _checkpoint(out, model, opt, epoch + 1, step, log_rows)
+            _checkpoint(out, model, opt, epoch + 1, step, log_rows, names if log_rows else [])
             log_rows = []
         if world > 1:
             dist.barrier()
@@ -224,15 +328,20 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     return {"steps": step, "epochs": cfg.epochs, "out": str(out)}
 
 
-def _checkpoint(out: Path, model, opt, epoch: int, step: int, rows) -> None:
+def _checkpoint(out: Path, model, opt, epoch: int, step: int, rows, parts: list[str]) -> None:
     write_weights(out, model)
     meta = _save_optimizer(opt, out / "optimizer.safetensors")
-    new = not (out / "losses.csv").exists()
-    with open(out / "losses.csv", "a", newline="") as fh:
+    log = out / "losses.csv"
+    header = ["step", "epoch", "loss"] + parts
+    if log.exists():   # a run resumed from before a column existed keeps its own columns
+        with open(log, newline="") as fh:
+            header = next(csv.reader(fh), header)
+    new = not log.exists()
+    with open(log, "a", newline="") as fh:
         w = csv.writer(fh)
         if new:
-            w.writerow(["step", "epoch", "loss"])
-        w.writerows(rows)
+            w.writerow(header)
+        w.writerows(row[:len(header)] for row in rows)
     with atomic_path(out / "trainer.json") as tmp:
         tmp.write_text(json.dumps({"epoch": epoch, "step": step, "optimizer": meta}))
 
@@ -277,6 +386,12 @@ def main(argv=None) -> None:
     ap.add_argument("--no-curriculum", action="store_true")
     ap.add_argument("--word-set", default=None, help="train on one word set (30 or w30) and its word_train split")
     ap.add_argument("--override", action="append", default=[], help="model config KEY=VALUE (int/float)")
+    ap.add_argument("--text-encoder", default="minilm", choices=("minilm", "clip"))
+    ap.add_argument("--no-text-cache", action="store_true", help="encode texts while training instead of "
+                                                                 "reading the dataset's cached embeddings")
+    ap.add_argument("--device", default="auto", help="auto (the GPU of LOCAL_RANK if any), cpu, cuda or cuda:N")
+    for name, default in (("vel", 1.0), ("pos", 100.0), ("pos-vel", 0.1), ("length", 0.1)):
+        ap.add_argument(f"--w-{name}", type=float, default=default, help=f"HandMDM loss weight of {name}")
     a = ap.parse_args(argv)
     overrides = {}
     for kv in a.override:
@@ -284,7 +399,9 @@ def main(argv=None) -> None:
         overrides[k] = float(v) if "." in v else int(v)
     cfg = TrainConfig(a.model, a.data, a.out, a.config, a.epochs, a.batch, a.lr, a.seed, condition=a.condition,
                       max_frames=a.max_frames, curriculum=not a.no_curriculum, overrides=overrides,
-                      word_set=word_set_name(a.word_set))
+                      word_set=word_set_name(a.word_set), text_encoder=a.text_encoder,
+                      text_cache=not a.no_text_cache, device=a.device, w_vel=a.w_vel, w_pos=a.w_pos,
+                      w_pos_vel=a.w_pos_vel, w_length=a.w_length)
     result = train(cfg)
     if _dist()[0] == 0:
         print(json.dumps(result))
