@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 from collections import Counter, defaultdict
@@ -85,6 +86,22 @@ class Entry:
     duration_ms: float
     morphemes: tuple[Phonology, ...]       # M1 first; compounds have more
     row: int                               # 1-based data row in the file
+    # The dictionary clip's own timing (ms; NaN when not coded): the sign starts at
+    # ``onset_ms`` into a clip of ``clip_ms`` that began at rest, and ends at ``offset_ms``.
+    onset_ms: float = float("nan")
+    offset_ms: float = float("nan")
+    clip_ms: float = float("nan")
+
+    @property
+    def approach_ms(self) -> float:
+        """How long the clip takes from its start (at rest) to the sign: NaN when not coded."""
+        return self.onset_ms if 0 < self.onset_ms < 5000 else float("nan")
+
+    @property
+    def return_ms(self) -> float:
+        """How long the clip runs after the sign (back toward rest): NaN when not coded."""
+        after = self.clip_ms - self.offset_ms
+        return after if 0 < after < 5000 else float("nan")
 
     @property
     def phonology(self) -> Phonology:
@@ -154,6 +171,15 @@ def _morpheme(row: dict[str, str], k: int) -> Phonology | None:
     return Phonology(*[v if v else "NA" for v in values])
 
 
+def _ms(cell: str | None) -> float:
+    """A milliseconds cell: its number, or NaN when empty or not a number."""
+    try:
+        value = float(cell or "nan")
+    except ValueError:
+        return float("nan")
+    return value if math.isfinite(value) else float("nan")
+
+
 def resolve_lexicon_path(path: str | os.PathLike | None = None) -> Path:
     """The given path, else $SIGNFORGE_LEXICON, else ../shared beside the repository (or the
     workspace's shared copy when this clone lives elsewhere)."""
@@ -205,5 +231,8 @@ def read_lexicon(path: str | os.PathLike | None = None) -> Lexicon:
             duration_ms=duration,
             morphemes=tuple(morphemes),
             row=i,
+            onset_ms=_ms(row.get("SignOnset(ms)")),
+            offset_ms=_ms(row.get("SignOffset(ms)")),
+            clip_ms=_ms(row.get("ClipDuration(ms)")),
         ))
     return lex

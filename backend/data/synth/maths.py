@@ -25,6 +25,13 @@ def ease(x) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+def min_jerk(x) -> np.ndarray:
+    """The minimum-jerk profile 10x^3 - 15x^4 + 6x^5 (Flash & Hogan 1985): a reach's
+    bell-shaped speed, zero velocity and acceleration at both ends; peak speed 1.875x the mean."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * x * (10 + x * (6 * x - 15))
+
+
 def soft_limit(v: np.ndarray, limit) -> np.ndarray:
     """Identity inside 70% of the limit, then bends smoothly (C1) toward the limit."""
     limit = np.asarray(limit, float)

@@ -66,7 +66,8 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng):
     label = HAND_REGIONS.get(site, region(nearest)) if place.kind == "hand" else region(nearest)
     if place.two == "symmetric" and not site.startswith(("d_", "n_")) and place.on_signer:
         p0 = p0 + DIRECTIONS["right"] * 0.05 + normal * 0.01
-    timing = Timing.plan(signer.tempo, entry.duration_ms, rng)
+    reach = float(R.np_norm(p0 - figure.rest_frame[1][J["right_wrist"]]))   # from where the hand hangs
+    timing = Timing.plan(signer.tempo, entry, rng, reach)
     points, strokes = stroke_path(ph, place, p0, normal, timing.sign, signer.amplitude, rng, target)
     off_a = figure.offset("right", part, hs.shape, hs.spread)
     palm0, fingers0 = orientation(part, place, normal, p0, frame[1][J["right_shoulder"]], float(R.np_norm(off_a)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..hms import DIRECTIONS
 
 FPS = 25.0
-MAX_SECONDS = 3.0
+MAX_SECONDS = 4.0        # a sign with its approach and return; 100 frames, the models' max_frames
 POPULATION = 48          # distinct signer bodies that Signer.sample draws from
 MAX_MORPHEMES = 2        # compounds: the first two morphemes are signed
 UP, DOWN, FRONT, BACK = (DIRECTIONS[d] for d in ("up", "down", "forward", "back"))

@@ -14,17 +14,29 @@ from ...body.skeleton import JOINT_INDEX as J
 from ...body.skeleton import hand_joints
 from .. import handshapes as H
 from .batch import SolveOnce
-from .maths import ease, mv, smooth_quaternions
+from .maths import ease, min_jerk, mv, smooth_quaternions
 from .phonology import Handshapes
 from .signer_body import SignerBody
 from .tables import FPS, FRONT, MAX_SECONDS
 
 SETTLE = 5      # frames at the start of the sign for the hand to settle onto its target
+TRAVEL_S = 0.44                 # seconds from rest to the sign (or back) when nothing else says
+TRAVEL_RANGE = (0.32, 1.0)      # seconds: the quickest and slowest approach or return
+PEAK_REACH_SPEED = 1.8          # m/s: a straight reach's peak; the arm bows forward on a longer path,
+                                # so hands peak at ~2.7 m/s (median; 0.1% of frames over 4 m/s)
+MIN_JERK_PEAK = 1.875           # a minimum-jerk reach peaks at 1.875x its mean speed
 
 
-def travel_frames(tempo: float) -> int:
-    """Frames of the approach from rest to the sign (and of the return) at a signer's tempo."""
-    return int(round(0.44 * tempo * FPS))
+def travel_frames(tempo: float, reach: float = 0.0, clip_ms: float = float("nan")) -> int:
+    """Frames of the approach from rest to the sign (or of the return) at a signer's tempo.
+
+    The dictionary clip's own time for it (``clip_ms``, minus the moment at rest a clip
+    starts with) when coded, else ``TRAVEL_S``; never so short that a minimum-jerk reach of
+    ``reach`` metres peaks over ``PEAK_REACH_SPEED``. Scaled by the signer's tempo.
+    """
+    clip_s = clip_ms / 1000.0 - 0.1 if np.isfinite(clip_ms) else TRAVEL_S
+    by_reach = MIN_JERK_PEAK * reach / PEAK_REACH_SPEED
+    return int(round(np.clip(max(clip_s, by_reach) * tempo, *TRAVEL_RANGE) * FPS))
 
 
 @dataclass(frozen=True)
@@ -39,12 +51,15 @@ class Timing:
     tail: int
 
     @classmethod
-    def plan(cls, tempo: float, duration_ms: float, rng) -> "Timing":
-        """A sign of ``duration_ms`` at ``tempo`` (> 1 is slower), fitted into MAX_SECONDS."""
+    def plan(cls, tempo: float, entry, rng, reach: float = 0.0) -> "Timing":
+        """``entry``'s sign at ``tempo`` (> 1 is slower), fitted into MAX_SECONDS: the sign
+        lasts its coded duration, the approach and return take the dictionary clip's own
+        times (see ``travel_frames``) for a hand that travels ``reach`` metres from rest."""
         lead, tail = int(rng.integers(2, 5)), int(rng.integers(2, 4))
-        approach = travel_frames(tempo)
+        approach = travel_frames(tempo, reach, entry.approach_ms)
         settle = SETTLE
-        ret = travel_frames(tempo)
+        ret = travel_frames(tempo, reach, entry.return_ms)
+        duration_ms = entry.duration_ms
         budget = int(MAX_SECONDS * FPS) - (lead + approach + settle + ret + tail)
         if budget < 10:   # a slow signer: shorter approach and return, never a longer motion
             approach, ret = approach - (10 - budget) // 2 - 1, ret - (10 - budget) // 2 - 1
@@ -100,7 +115,7 @@ def arm_tracks(figure: SignerBody, arms: dict, paths: dict, solved: list, approa
     """
     r_glob, r_pos, _ = figure.rest_frame
     sides = list(paths)
-    s_in, s_out = ease(np.arange(1, approach + 1) / approach), ease(np.arange(1, ret + 1) / ret)
+    s_in, s_out = min_jerk(np.arange(1, approach + 1) / approach), min_jerk(np.arange(1, ret + 1) / ret)
     s = np.concatenate([s_in, s_out] * len(sides))
     w_sign = np.concatenate([s_in, 1 - s_out] * len(sides))          # 1 at the sign's end of a leg
     rows = [approach, ret] * len(sides)
@@ -160,8 +175,8 @@ def poses(rest: np.ndarray, arms: dict, hands: dict, timing: Timing) -> np.ndarr
     for side, track in arms.items():
         joints += [J[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")]
         tracks.append(track)
-    w_in = ease(np.arange(1, approach + 1) / approach)
-    w_out = ease(np.arange(1, ret + 1) / ret)
+    w_in = min_jerk(np.arange(1, approach + 1) / approach)
+    w_out = min_jerk(np.arange(1, ret + 1) / ret)
     for side, fingers in hands.items():
         hand = list(hand_joints(side))
         lax = R.np_axis_angle_to_quaternion(rest[hand])
