@@ -129,6 +129,17 @@ def test_a_sign_named_right_never_says_right():
     assert len(out) >= 15 and not any(leaks(t, {"right", "correct"}) for t in out)
 
 
+def test_a_shape_named_like_its_sign_is_described_in_finger_terms():
+    from backend.data.text import TemplateTranslator, leaks
+
+    ph = _phonology(handshape="ily", sign_type="OneHanded", minor_location="Neutral")
+    cues = Cues({"right": HandCues(palm=["down"], moves=["forward", "back", "forward"], fingers=["open"], active=True),
+                 "left": HandCues()}, [], (0, 40))
+    forbidden = {"i love you", "ily", "love"}
+    out = TemplateTranslator().describe(ph, cues, "right", 3, np.random.default_rng(0), forbidden)
+    assert len(out) == 3 and not any(leaks(t, forbidden) for t in out), out
+
+
 # ------------------------------------------------------------------ a real build
 
 @pytest.fixture(scope="module")

@@ -392,8 +392,8 @@ class _Writer:
         concept = V.HANDSHAPE_CONCEPT.get(shape)
         if self.plain:
             return plain_handshape(shape), "described"
-        if concept is None:
-            return H.resolve(shape).description, "described"
+        if concept is None:     # a shape with no everyday name: its description, or in finger terms
+            return (H.resolve(shape).description if self.rng.random() < 0.7 else plain_handshape(shape)), "described"
         name = self.text(f"shape:{concept}")
         return name, "noun" if name.split(" ")[-1] in V.HAND_NOUNS or name.startswith("hand ") else "shape"
 
@@ -578,7 +578,21 @@ def _finish(w: _Writer, text: str, det: str, style: str, palm_p: float = 0.3) ->
     if w.rng.random() < palm_p and (palm := w.palm(w.s.hands == "both")):
         text += ", " + palm
     clause, sentence = _base(w, det, style)
-    return _sentence(text + clause) + sentence
+    return _sentence(text + clause) + sentence + _idle(w, style)
+
+
+IDLE_P = 0.15       # share of one-handed texts that say the other hand stays down
+
+
+def _idle(w: _Writer, style: str) -> str:
+    """Now and then, a sentence that the other hand of a one-handed sign stays down."""
+    if w.s.hands != "one" or w.rng.random() >= IDLE_P:
+        return ""
+    if style == "imperative":
+        return w.pick([" Keep the other hand down.", " Leave your other hand at your side."])
+    if style == "first_person":
+        return w.pick([" My other hand stays down.", " I keep my other hand at my side."])
+    return w.pick([" The other hand stays down.", " The other hand rests at the side."])
 
 
 # shapes one "makes" with a hand ("make a fist with your right hand")
@@ -683,6 +697,8 @@ def terse(w: _Writer) -> str:
                             else ["open", "open hand", "fingers open"]))
     if s.hands == "base" and s.place not in _ON_HAND:
         parts.append(f"{s.other} hand still")
+    if s.hands == "one" and w.rng.random() < IDLE_P:
+        parts.append(w.pick(["other hand down", "other hand at rest"]))
     text = w.pick([", ", "; ", ", "]).join(re.sub(r"\s+", " ", p).strip(" ,") for p in parts if p.strip())
     return text if w.rng.random() < 0.6 else text[0].upper() + text[1:]
 
@@ -724,7 +740,7 @@ def descriptive(w: _Writer) -> str:
     text = f"{w.pick(openings)} {main}" + _then(w, "hand", "", form)
     if (palm := w.palm(both)) and w.rng.random() < 0.6:
         text += ", " + (palm if palm.startswith(("with", "the")) else "with the " + palm)
-    text = _sentence(text + _fingers(w, "the", False))
+    text = _sentence(text + _fingers(w, "the", False)) + _idle(w, "descriptive")
     if s.hands == "base" and (s.place not in _ON_HAND or w.rng.random() < 0.5):
         base = w.shaped(s.base_shape)
         text += w.pick([f" The {s.other} hand stays still as {base}.",
@@ -795,6 +811,8 @@ class TemplateTranslator:
             writer = _Writer(scene, rng, self.split, paraphrase, named,
                              plain=style == "descriptive" and rng.random() < 0.25)
             text = WRITERS[style](writer)
+            if leaks(text, forbidden) and not writer.plain:     # the shape's name may be the gloss ("I love you")
+                text = WRITERS[style](_Writer(scene, rng, self.split, paraphrase, named, plain=True))
             if paraphrase and style != held and not any(p.search(text) for p in self._held_out):
                 continue            # a paraphrase says something no training text says
             if found := leaks(text, forbidden):
