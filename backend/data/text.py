@@ -167,6 +167,7 @@ class Scene:
     then_count: int = 1
     palm: tuple[str, ...] = ()
     fingers: str = ""              # "open" or "close" when the fingers change
+    repeated: bool = False         # the lexicon codes the movement as repeated
 
     @property
     def other(self) -> str:
@@ -260,7 +261,7 @@ def scene_for(ph: Phonology, cues: Cues, dominant: str) -> Scene:
     if 2 <= len(hand.fingers) and action != "wiggle":
         fingers = "close" if hand.fingers[-1] == "closed" else "open"
     return Scene(dominant, hands, shape, base_shape, place, place_side, contact, action, tuple(dirs), count,
-                 then, tuple(then_dirs), then_count, tuple(hand.palm[:3]), fingers)
+                 then, tuple(then_dirs), then_count, tuple(hand.palm[:3]), fingers, ph.repeated)
 
 
 def _movement(lin: list[str], circles: int, shape: str, moves: list[str]) -> tuple[str, tuple, int]:
@@ -470,14 +471,15 @@ class _Writer:
         return self.pick(["near", "close to", "by", "beside"]) + " " + self.place(det)
 
     def count(self, n: int, terse: bool = False) -> str:
+        """How many times, as the cues counted it; vague words ("a few times") only for three
+        or more, or for two where the lexicon also codes the movement as repeated."""
         if n < 2:
             return ""
         if terse and self.rng.random() < 0.6:
             return self.pick([f"x{n}", f"{n}x"])
-        options = [str(n)] if n in V.COUNTS else []
-        if n >= 3:
-            options.append("many")
-        return self.text(f"count:{self.pick(options)}")
+        if n == 2 and self.s.repeated and self.rng.random() < 0.2:
+            return self.word("count:many", lambda w: w.text in V.UNCOUNTED).text
+        return self.text(f"count:{self.pick(([str(n)] if n in V.COUNTS else []) + (['many'] if n >= 3 else []))}")
 
     def path(self, dirs) -> str:
         return ", then ".join(self.text(f"dir:{d}") for d in dirs)
@@ -625,7 +627,8 @@ def imperative(w: _Writer, det: str = "your", subject: str = "") -> str:
         text = f"{lead}{w.pick(['hold', 'keep'])} {hand} still {w.near(det)}"
     else:
         forms = [
-            lambda: f"{lead}{w.pick(['hold', 'raise', 'bring'])} {hand} {w.near(det)} and "
+            lambda: f"{lead}{w.pick(['hold', 'raise', 'bring'] if s.place else ['hold', 'raise'])} {hand} "
+                    f"{w.near(det)} and "
                     f"{w.action('agent', s.action, s.dirs, it, count=count)}",
             lambda: f"{lead}{w.action('agent', s.action, s.dirs, hand, count=count)} {w.near(det)}",
             lambda: f"{lead}{w.action('agent', s.action, s.dirs, hand, count=count)}",

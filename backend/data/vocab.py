@@ -229,6 +229,7 @@ COUNTS: dict[int, list[Word]] = {
 }
 VAGUE_COUNTS = [_w("a few times", True), _w("several times", True), _w("repeatedly", True),
                 _w("over and over", mark=r"over and over")]
+UNCOUNTED = ("repeatedly", "over and over")      # vague words that fit two as well
 COUNT_WORDS = {"twice": 2, "two times": 2, "a couple of times": 2, "three times": 3, "3 times": 3,
                "four times": 4, "five times": 5, "six times": 6}
 
