@@ -40,6 +40,9 @@ def _phonology(**values) -> Phonology:
 # ------------------------------------------------------------------ the vocabulary and the split
 
 def test_split_is_seeded_and_holds_out_a_fifth_of_the_synonyms():
+    from backend.data.text import STYLE_WEIGHTS, WRITERS
+
+    assert set(WRITERS) == set(STYLE_WEIGHTS) == set(V.STYLES)      # every family has a writer
     a, b = V.TextSplit.from_seed(0), V.TextSplit.from_seed(0)
     assert a == b and a != V.TextSplit.from_seed(1)
     assert a.held_out_style in V.HOLDABLE_STYLES

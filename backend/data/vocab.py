@@ -7,7 +7,7 @@ which always stay in training. ``TextSplit.from_seed`` holds out 20% of all syno
 (drawn from the non-core ones) and one whole style family for the paraphrase test set,
 the same way for the same seed. Verbs carry their frames: the hand as subject (``hand``),
 an agent moving the hand (``agent``, ``{x}`` is the hand) and the bare verb after "bring
-the hand to ..." (``bare``); ``{p}`` is a place. Pure Python; no numpy, torch or bpy.
+the hand to ..." (``bare``); ``{p}`` is a place. Python + numpy (the seeded draw); never torch or bpy.
 """
 from __future__ import annotations
 
