@@ -235,9 +235,10 @@ def scene_for(ph: Phonology, cues: Cues, dominant: str) -> Scene:
         action, count = "clap", claps
     elif hands == "both" and claps:
         action, count = "together", claps
-    elif hands == "both" and "close" in cues.between and "apart" in cues.between[cues.between.index("close"):] \
-            and lin and lin[0] in ("left", "right") and len(set(lin)) == 1:
-        action = "apart"
+    elif hands == "both" and lin and lin[0] in ("left", "right") and len(set(lin)) == 1 \
+            and [m for m in cues.hands[other].moves if m != "circle"][:1] == [OPPOSITE[lin[0]]]:
+        # mirrored sideways strokes: away from the midline is apart (the right hand going right)
+        action, count = ("apart" if lin[0] == dominant else "together"), len(lin)
     then, then_dirs, then_count = "", (), 1
     if not action and place and contact:
         touches = touch_count(hand, label)
@@ -484,17 +485,25 @@ class _Writer:
     def path(self, dirs) -> str:
         return ", then ".join(self.text(f"dir:{d}") for d in dirs)
 
+    def palm_labels(self) -> list[str]:
+        """The palm cues; for both hands, mirrored, a sideways palm faces the other one or away from it."""
+        if self.s.hands != "both":
+            return list(self.s.palm)
+        return [("each other" if p == self.s.other else "away from each other") if p in ("left", "right") else p
+                for p in self.s.palm]
+
     def palm(self, plural: bool = False) -> str:
         if not self.s.palm:
             return ""
         word = "palms" if plural else "palm"
-        first = self.text(f"palm:{self.s.palm[0]}")
-        if len(self.s.palm) == 1:
+        labels = self.palm_labels()
+        first = self.text(f"palm:{labels[0]}")
+        if len(labels) == 1:
             return self.pick([f"{word} facing {first}", f"{word} {first}", f"with the {word} facing {first}",
                               f"the {word} turned {first}"])
-        if self.s.palm[0] == self.s.palm[-1]:
+        if labels[0] == labels[-1]:
             return f"the {word} turning from facing {first} and back"
-        last = self.text(f"palm:{self.s.palm[-1]}")
+        last = self.text(f"palm:{labels[-1]}")
         return self.pick([f"the {word} turning from facing {first} to facing {last}",
                           f"with the {word} turning from {first} to {last}"])
 
@@ -694,7 +703,7 @@ def terse(w: _Writer) -> str:
         parts.append("then " + w.pick(then.hand).replace("{d}", w.path(s.then_dirs)).replace(" {p}", "")
                      + " " + w.count(s.then_count, terse=True))
     if w.rng.random() < 0.35 and s.palm:
-        parts.append(("palms " if s.hands == "both" else "palm ") + w.text(f"palm:{s.palm[0]}"))
+        parts.append(("palms " if s.hands == "both" else "palm ") + w.text(f"palm:{w.palm_labels()[0]}"))
     if s.fingers:
         parts.append(w.pick(["close", "close hand", "fingers close"] if s.fingers == "close"
                             else ["open", "open hand", "fingers open"]))

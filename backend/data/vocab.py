@@ -193,7 +193,7 @@ VERBS: dict[str, list[Word]] = {
              _v("travel", ["travel {d}"], ["take {x} {d}"], mark=r"travel"),
              _v("trace a path", ["trace a path {d}"], ["trace a path {d} with {x}"], mark=r"trac\w* a path")],
     "hold": [_v("hold still", ["stay still", "hold still"], ["hold {x} still"], core=True),
-             _v("pause", ["pause"], ["keep {x} there"], mark=r"(paus|keep|keeps|kept)")],
+             _v("pause", ["pause"], ["keep {x} there"], mark=r"(paus\w*|(keep|keeps|kept|keeping) [a-z' ,-]* there)")],
 }
 # The dominant hand's verbs by shape (a fist knocks, a flat hand pats).
 KNOCKERS = {"fist", "thumb_fist"}
@@ -218,6 +218,9 @@ PALMS: dict[str, list[Word]] = {
     "left": [_w("left", True), _w("sideways to the left", mark=r"sideways to the left")],
     "right": [_w("right", True),
               _w("sideways to the right", mark=r"sideways to the right")],
+    # both hands, mirrored: sideways palms face each other or away from each other
+    "each other": [_w("each other", True), _w("one another", mark=r"one another")],
+    "away from each other": [_w("away from each other", True)],
 }
 # Repetition counts (n >= 3 also has the vague words, which state no number).
 COUNTS: dict[int, list[Word]] = {
