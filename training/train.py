@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -202,10 +203,14 @@ def _texts(cfg: TrainConfig, data, rank: int, world: int):
         return encoder
     from .text_cache import text_cache
 
+    def say(done: int, total: int) -> None:   # a first run on a big dataset encodes for a while
+        if done == total or done % (256 * 20) == 0:
+            print(f"text cache: encoded {done}/{total} texts", file=sys.stderr, flush=True)
+
     table = None
     if rank == 0:   # one process encodes; the others wait for the table
         table = text_cache(cfg.data, cfg.condition, data.condition_texts(), cfg.text_encoder,
-                           lambda: load_text_encoder(cfg.text_encoder))
+                           lambda: load_text_encoder(cfg.text_encoder), say)
     if world > 1:
         dist.barrier()
     if table is None:
