@@ -143,3 +143,13 @@ def test_length_head_picks_frames_within_limits_and_old_configs_have_none():
         m.length_mlp[-1].bias.fill_(float(np.log(50.0)))
         m.length_mlp[-1].weight.zero_()
         assert m.auto_frames(text, mask, 25) == 50
+
+
+def test_cached_batches_pad_like_the_encoder(tmp_path):
+    from training.text_cache import build_table
+
+    enc = _FakeEncoder()
+    table = build_table(tmp_path / "t", ["ab", "abcdef", "x"], enc)
+    got = table.encode(["x", "abcdef"])
+    assert got.tokens.shape == (2, 6, 4) and got.mask.sum(1).tolist() == [1, 6]
+    assert (got.tokens[0, 1:] == 0).all()   # padding is zeros, as the encoder's is

@@ -73,6 +73,19 @@ def test_cached_texts_match_the_encoder_and_uncached_training_runs(dataset, tmp_
     assert head == "step,epoch,loss,x0,vel,length"   # weights of 0 skip the FK entirely
 
 
+def test_an_unwritable_dataset_falls_back_to_live_encoding(dataset, monkeypatch):
+    import training.text_cache as tc
+    from training.data import MotionTextData
+    from training.train import TrainConfig, _texts
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tc, "text_cache", refuse)
+    enc = _texts(TrainConfig("handmdm", str(dataset), "unused"), MotionTextData(dataset, ("train",)), 0, 1)
+    assert enc.name == "minilm" and enc.encode(["a fist"]).tokens.shape[-1] == 384
+
+
 def test_devices_are_chosen_and_refused():
     from training.train import _device, rank_seed
 

@@ -208,14 +208,20 @@ def _texts(cfg: TrainConfig, data, rank: int, world: int):
             print(f"text cache: encoded {done}/{total} texts", file=sys.stderr, flush=True)
 
     table = None
-    if rank == 0:   # one process encodes; the others wait for the table
-        table = text_cache(cfg.data, cfg.condition, data.condition_texts(), cfg.text_encoder,
-                           lambda: load_text_encoder(cfg.text_encoder), say)
-    if world > 1:
-        dist.barrier()
-    if table is None:
-        table = text_cache(cfg.data, cfg.condition, data.condition_texts(), cfg.text_encoder,
-                           lambda: load_text_encoder(cfg.text_encoder))
+    try:
+        if rank == 0:   # one process encodes; the others wait for the table
+            table = text_cache(cfg.data, cfg.condition, data.condition_texts(), cfg.text_encoder,
+                               lambda: load_text_encoder(cfg.text_encoder), say)
+        if world > 1:
+            dist.barrier()
+        if table is None:
+            table = text_cache(cfg.data, cfg.condition, data.condition_texts(), cfg.text_encoder,
+                               lambda: load_text_encoder(cfg.text_encoder))
+    except OSError as exc:   # a read-only dataset folder: encode while training, as --no-text-cache does
+        print(f"text cache unavailable ({exc.strerror or exc}); encoding texts while training", file=sys.stderr)
+        encoder = load_text_encoder(cfg.text_encoder)
+        encoder.reserve(3 * len(data) + 1024)
+        return encoder
     return table
 
 
