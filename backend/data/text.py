@@ -451,8 +451,11 @@ class _Writer:
             return self.neutral(det)
         name = self.text(f"place:{s.place}")
         owner = det or "the"
-        side = s.other if s.place in _ON_HAND else \
-            (s.place_side if s.place_side and self.rng.random() < 0.5 else "")
+        if s.hands == "both" and s.place in _SIDED:      # each hand at its own: "the cheeks", no side
+            name, side = (name + "s" if " " not in name else name), ""
+        else:
+            side = s.other if s.place in _ON_HAND else \
+                (s.place_side if s.place_side and self.rng.random() < 0.5 else "")
         side = f"{side} " if side else ""
         if " of the " in name:
             head, _, tail = name.partition(" of the ")
@@ -482,7 +485,9 @@ class _Writer:
             return self.word("count:many", lambda w: w.text in V.UNCOUNTED).text
         return self.text(f"count:{self.pick(([str(n)] if n in V.COUNTS else []) + (['many'] if n >= 3 else []))}")
 
-    def path(self, dirs) -> str:
+    def path(self, dirs, back_and_forth: bool = False) -> str:
+        if back_and_forth and dirs[0] == "back":      # not "move back and back"
+            return self.word("dir:back", lambda w: w.text != "back").text
         return ", then ".join(self.text(f"dir:{d}") for d in dirs)
 
     def palm_labels(self) -> list[str]:
@@ -499,6 +504,8 @@ class _Writer:
         labels = self.palm_labels()
         first = self.text(f"palm:{labels[0]}")
         if len(labels) == 1:
+            if labels[0] in ("each other", "away from each other"):
+                return self.pick([f"{word} facing {first}", f"with the {word} facing {first}"])
             return self.pick([f"{word} facing {first}", f"{word} {first}", f"with the {word} facing {first}",
                               f"the {word} turned {first}"])
         if labels[0] == labels[-1]:
@@ -521,7 +528,7 @@ class _Writer:
     def action(self, frame: str, action: str, dirs, x: str = "", p: str = "", count: str = "") -> str:
         """One verb phrase of ``frame`` (hand / agent / bare), its count where it reads well."""
         phrase = self.verb(self.concept_for(action), frame)
-        d = self.path(dirs) if dirs else ""
+        d = self.path(dirs, action == "back_forth") if dirs else ""
         phrase = phrase.replace("{x}", x).replace("{p}", p).replace("{d}", d)
         return f"{phrase} {count}".strip()
 
@@ -536,7 +543,7 @@ class _Writer:
             return None
         frame = self.pick(frames)
         verb, obj, rest = (frame.split(" ", 2) + [""])[:3]
-        d = self.path(dirs) if dirs else ""
+        d = self.path(dirs, action == "back_forth") if dirs else ""
         rest = rest.replace("{x}", x).replace("{p}", p).replace("{d}", d)
         subject = p if obj == "{p}" else x
         plural = self.s.hands == "both" and obj == "{x}" or obj == "{p}" and _plural_place(p)
@@ -544,7 +551,9 @@ class _Writer:
 
 
 def _plural_place(place: str) -> bool:
-    return place.split(" ")[-1] in ("lips", "fingers", "knuckles") or place.split(" ")[1:2] == ["tips"]
+    """'the cheeks', 'the tips of the fingers' take 'are'; 'the biceps' and 'the side of the face' do not."""
+    words = place.split(" ")
+    return (words[-1].endswith("s") and words[-1] != "biceps" and " of " not in place) or words[1:2] == ["tips"]
 
 
 # ------------------------------------------------------------------------------ the styles
@@ -695,15 +704,18 @@ def terse(w: _Writer) -> str:
         head = verb.text
     else:
         where = _bare(w.near(""))
-        head = w.pick(verb.hand).replace("{d}", w.path(s.dirs))
+        head = w.pick(verb.hand).replace("{d}", w.path(s.dirs, s.action == "back_forth"))
     parts = w.pick([[hand, where, f"{head} {count}"], [hand, f"{head} {count}", where],
                     [f"{head} {count}", where, hand]])
     if s.then:
         then = w.word(f"verb:{s.then}", lambda v: bool(v.hand))
-        parts.append("then " + w.pick(then.hand).replace("{d}", w.path(s.then_dirs)).replace(" {p}", "")
+        parts.append("then " + w.pick(then.hand).replace("{d}", w.path(s.then_dirs, s.then == "back_forth"))
+                     .replace(" {p}", "")
                      + " " + w.count(s.then_count, terse=True))
     if w.rng.random() < 0.35 and s.palm:
-        parts.append(("palms " if s.hands == "both" else "palm ") + w.text(f"palm:{w.palm_labels()[0]}"))
+        label = w.palm_labels()[0]
+        parts.append(("palms " if s.hands == "both" else "palm ") + ("facing " if "each other" in label else "")
+                     + w.text(f"palm:{label}"))
     if s.fingers:
         parts.append(w.pick(["close", "close hand", "fingers close"] if s.fingers == "close"
                             else ["open", "open hand", "fingers open"]))
