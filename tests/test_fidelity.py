@@ -173,7 +173,7 @@ def test_the_nearest_handshape_is_the_one_posed(body, poses):
 
 
 def test_compare_and_bootstrap(body, poses):
-    from training.fidelity import _ratio_estimate, compare
+    from training.fidelity import Sample, _ratio_estimate, agreement_rows, compare, kinematic_rows
 
     on = F.describe(timeline([(REST, 1, 4), (poses["on"], 12, 20), (REST, 12, 5)]), body, "right")
     far = F.describe(timeline([(REST, 1, 4), (poses["far"], 12, 20), (REST, 12, 5)]), body, "right")
@@ -186,6 +186,16 @@ def test_compare_and_bootstrap(body, poses):
     est = _ratio_estimate(num, np.ones_like(num), np.random.default_rng(0))
     assert est.value == pytest.approx(5 / 8) and est.low <= est.value <= est.high
     assert (est.seed_min, est.seed_max) == (0.5, 0.75)
+    # texts without a ceiling (a reconstructed dataset has no entry to sign again) and without
+    # one-handed ground truths still give every row, the ceiling's as n/a
+    two = F.describe(timeline([(REST, 1, 4), (poses["on"], 12, 20), (REST, 12, 5)]), body, "left")
+    samples = [Sample({}, "a prompt", two, generated=[on, far]), Sample({}, "another", two, generated=[far, far])]
+    rows = {r["row"]: r for r in agreement_rows(samples)}
+    assert rows["hands: which hands sign"]["generated"].value == 0.0          # asked left, signed right
+    assert math.isnan(rows["place: region"]["ceiling"].value) and math.isnan(rows["place: region"]["ratio"])
+    kin = {r["row"]: r for r in kinematic_rows(samples)}
+    assert math.isnan(kin["idle wrist's farthest distance from rest (one-handed texts), cm"]["generated"][0].value)
+    assert kin["peak wrist speed, m/s"]["generated"][0].count == 4
 
 
 @needs_lexicon

@@ -93,12 +93,18 @@ LOWER_IS_BETTER = {"place: distance error, cm (lower is better)"}
 
 @dataclass(frozen=True)
 class Estimate:
+    """A row's value with its bootstrap 95% interval and the range of its per-seed values."""
     value: float
     low: float
     high: float
     seed_min: float = math.nan
     seed_max: float = math.nan
     count: int = 0                  # pairs that counted (denominator > 0)
+
+
+def _grid(rows: list[list[float]]) -> np.ndarray:
+    """(texts, seeds) values as an array; (0, 1) when there are no texts."""
+    return np.array(rows, float).reshape(len(rows), -1) if rows else np.zeros((0, 1))
 
 
 def _ratio_estimate(num: np.ndarray, den: np.ndarray, rng: np.random.Generator) -> Estimate:
@@ -135,8 +141,8 @@ def agreement_rows(samples: list[Sample], seed: int = 0) -> list[dict]:
     for name in compare(samples[0].truth, samples[0].truth):
         row = {"row": name}
         for who, grid in pairs.items():
-            num = np.array([[p[name][0] for p in seeds] for seeds in grid], float).reshape(len(grid), -1)
-            den = np.array([[p[name][1] for p in seeds] for seeds in grid], float).reshape(len(grid), -1)
+            num = _grid([[p[name][0] for p in seeds] for seeds in grid])
+            den = _grid([[p[name][1] for p in seeds] for seeds in grid])
             row[who] = _ratio_estimate(num, den, np.random.default_rng(seed))
         g, c = row["generated"].value, row["ceiling"].value
         row["ratio"] = g / c if c and not math.isnan(c) and not math.isnan(g) else math.nan
@@ -155,21 +161,30 @@ KINEMATICS = (   # label, Fidelity -> value, unit scale, quantiles shown
 def kinematic_rows(samples: list[Sample], seed: int = 0) -> list[dict]:
     """Distributions (median, 90th percentile) of per-motion kinematics for the generated
     motions, the dataset's ground truth and the second ground truth, and the share of frame
-    steps where a wrist moves faster than ``FAST``."""
+    steps where a wrist moves faster than ``FAST``; and, over the texts whose ground truth is
+    one-handed, how far the idle wrist strays from its rest."""
     groups = {"generated": [s.generated for s in samples], "dataset": [[s.truth] for s in samples],
               "second truth": [s.ceiling for s in samples if s.ceiling]}
     rows = []
     for label, get, scale in KINEMATICS:
         row = {"row": label}
         for who, grid in groups.items():
-            values = np.array([[scale * get(f) for f in fs] for fs in grid], float).reshape(len(grid), -1)
+            values = _grid([[scale * get(f) for f in fs] for fs in grid])
             rng = np.random.default_rng(seed)
             row[who] = (_quantile_estimate(values, 0.5, rng), _quantile_estimate(values, 0.9, rng))
         rows.append(row)
+    one = [s for s in samples if s.truth.hands == "dominant"]
+    row = {"row": "idle wrist's farthest distance from rest (one-handed texts), cm"}
+    for who, grid in {"generated": [s.generated for s in one], "dataset": [[s.truth] for s in one],
+                      "second truth": [s.ceiling for s in one if s.ceiling]}.items():
+        values = _grid([[100 * f.idle for f in fs] for fs in grid])
+        rng = np.random.default_rng(seed)
+        row[who] = (_quantile_estimate(values, 0.5, rng), _quantile_estimate(values, 0.9, rng))
+    rows.append(row)
     row = {"row": f"share of frame steps with a wrist over {F.FAST:g} m/s"}
     for who, grid in groups.items():
-        num = np.array([[f.fast[0] for f in fs] for fs in grid], float).reshape(len(grid), -1)
-        den = np.array([[f.fast[1] for f in fs] for fs in grid], float).reshape(len(grid), -1)
+        num = _grid([[f.fast[0] for f in fs] for fs in grid])
+        den = _grid([[f.fast[1] for f in fs] for fs in grid])
         row[who] = (_ratio_estimate(num, den, np.random.default_rng(seed)), None)
     rows.append(row)
     return rows
@@ -232,24 +247,28 @@ def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: in
     entries = lexicon.by_id()
     synth = Synthesizer(body)
     out: dict[str, list[Sample]] = {}
+    truths: dict[str, tuple[F.Fidelity, list[F.Fidelity]]] = {}   # per record: its paraphrases share them
     for name, split, key in sets:
         records = [r for r in ds.split(split) if prompt_of(r, key)][:limit]
         samples = []
         for i, r in enumerate(records):
             if progress:
                 progress(name, i, len(records))
-            truth = ds.motion(r)
             dominant = r.get("dominant", "right")
-            sample = Sample(r, prompt_of(r, key), F.describe(truth, body, dominant), cut=r["frames"] > max_frames)
+            if r["id"] not in truths:
+                ceiling = []
+                if r.get("entry") in entries:     # reconstructed datasets have no entry: no ceiling
+                    signers = [Signer.sample(s, left_handed=dominant == "left") for s in _second_signers(r, seeds)]
+                    ceiling = [F.describe(motion, body, dominant) for motion, _ in
+                               synth.synthesize_many([(entries[r["entry"]], g) for g in signers])]
+                truths[r["id"]] = F.describe(ds.motion(r), body, dominant), ceiling
+            truth, ceiling = truths[r["id"]]
+            sample = Sample(r, prompt_of(r, key), truth, ceiling=ceiling, cut=r["frames"] > max_frames)
             frames = min(r["frames"], max_frames)
             for k in range(seeds):
                 motion = generate(sample.prompt, frames=frames, guidance=guidance, steps=steps,
                                   seed=seed + k * len(records) + i, run_dir=run_dir)[0]
                 sample.generated.append(F.describe(motion, body, dominant))
-            if r.get("entry") in entries:     # reconstructed datasets have no entry: no ceiling
-                signers = [Signer.sample(s, left_handed=dominant == "left") for s in _second_signers(r, seeds)]
-                for motion, _ in synth.synthesize_many([(entries[r["entry"]], g) for g in signers]):
-                    sample.ceiling.append(F.describe(motion, body, dominant))
             samples.append(sample)
         if progress:
             progress(name, len(records), len(records))
@@ -307,15 +326,15 @@ generated motion, the ground truth and the second ground truth, in the body's ow
   "seeds" is the range of the per-seed values.
 - **kinematics**: per motion, the fastest wrist step, the 95th percentile of the wrist's jerk
   (third differences), the longest stretch of the window with the wrist under 0.15 m/s, and the
-  largest step of any joint between frames; shown as median and 90th percentile over motions."""
+  largest step of any joint between frames; shown as median and 90th percentile over motions. Over
+  the texts whose ground truth is one-handed, also the idle wrist's farthest distance from rest."""
 
 
 def write_report(result: Result, path: str | Path, command: str, seed: int = 0) -> Path:
     cfg = result.dataset.get("config", {})
     lines = ["# HandMDM fidelity: does the motion do what the text says?", "",
              f"Made by: `{command}`", ""]
-    build = (f"`signforge data build --out DATA --samples {cfg.get('samples')} --seed {cfg.get('seed')}`"
-             if cfg else "a dataset folder")
+    build = f"`{_build_command(cfg)}`" if cfg else "a dataset folder"
     lines += [f"DATA: {build} ({result.dataset.get('samples')} samples). Run: `{_shown_path(result.run, 'RUN')}`, "
               f"prompted with its `{result.condition}` texts (the first of each record), {result.seeds} "
               f"samples per text (seeds), DDIM {result.steps} steps, guidance {result.guidance:g}; motions as "
@@ -342,7 +361,7 @@ def write_report(result: Result, path: str | Path, command: str, seed: int = 0) 
         for row in kinematic_rows(samples, seed):
             (gm, gp), (dm, dp), (sm, _) = row["generated"], row["dataset"], row["second truth"]
             digits = 3 if row["row"].startswith("share") else (0 if "jerk" in row["row"] else 2)
-            ratio = gm.value / dm.value if dm.value else math.nan
+            ratio = gm.value / dm.value if round(dm.value, digits) else math.nan   # not against a zero
             lines.append(f"| {row['row']} | {_fmt(gm, digits)} | {_fmt(gp, digits, False)} | {_fmt(dm, digits)} "
                          f"| {_fmt(dp, digits, False)} | {_fmt(sm, digits, False)} | "
                          f"{'n/a' if math.isnan(ratio) else f'{ratio:.2f}'} |")
@@ -353,6 +372,37 @@ def write_report(result: Result, path: str | Path, command: str, seed: int = 0) 
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines))
     return path
+
+
+_BUILD_FLAGS = {"samples": "--samples", "seed": "--seed", "shard_size": "--shard-size", "texts_per_sample": "--texts",
+                "assign": "--assign", "word_sets": "--word-sets", "word_set_samples": "--word-set-samples",
+                "retrieval_run": "--retrieval-model"}
+
+
+def _build_command(cfg: dict) -> str:
+    """The ``signforge data build`` command of a dataset's manifest config: its seed and sample
+    count, every flag that differs from the default, and settings no flag sets in brackets."""
+    from dataclasses import fields
+
+    from backend.data.dataset import BuildConfig
+
+    defaults = {f.name: f.default for f in fields(BuildConfig) if f.name != "out"}
+    words = ["signforge", "data", "build", "--out", "DATA"]
+    extra = []
+    for name, default in defaults.items():
+        value = cfg.get(name, default)
+        value = tuple(value) if isinstance(value, list) else value
+        if name in ("lexicon", "workers") or (value == default and name not in ("samples", "seed")):
+            continue
+        if name not in _BUILD_FLAGS:
+            extra.append(f"{name}={value}")
+        elif name == "word_sets":
+            words += [_BUILD_FLAGS[name], ",".join(str(v) for v in value)]
+        elif name == "retrieval_run":
+            words += [_BUILD_FLAGS[name], _shown_path(str(value), "RUN")]
+        else:
+            words += [_BUILD_FLAGS[name], str(value)]
+    return shlex.join(words) + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _shown_path(path: str, placeholder: str) -> str:
