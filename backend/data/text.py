@@ -282,7 +282,8 @@ def _movement(lin: list[str], circles: int, shape: str, moves: list[str]) -> tup
         return "back_forth", (first,), goes
     if len(set(lin)) == 1:
         return {"up": "rise", "down": "drop", "forward": "push", "back": "pull"}.get(first, "side"), (first,), goes
-    return "path", tuple(lin[:3]), 1
+    steps = [m for k, m in enumerate(lin) if k == 0 or m != lin[k - 1]]     # "down, then in", not "in, then in"
+    return "path", tuple(steps[:3]), 1
 
 
 # ------------------------------------------------------------------------------ English
