@@ -153,3 +153,20 @@ def test_cached_batches_pad_like_the_encoder(tmp_path):
     got = table.encode(["x", "abcdef"])
     assert got.tokens.shape == (2, 6, 4) and got.mask.sum(1).tolist() == [1, 6]
     assert (got.tokens[0, 1:] == 0).all()   # padding is zeros, as the encoder's is
+
+
+def test_contact_term_counts_touching_pairs_only(monkeypatch):
+    import training.losses as L
+
+    mean, std, feats = _stats()
+    loss = L.KinematicLoss(mean, std)
+    x = torch.tensor((feats[:40].reshape(2, 20, FEATURE_DIM) - mean) / std, dtype=torch.float32)
+    mask = torch.ones(2, 20, dtype=torch.bool)
+    assert float(loss(x, x, mask, contact=True)["contact"]) == 0.0
+    monkeypatch.setattr(L, "CONTACT", 10.0)   # every pair "touches": the term sees every distance
+    pred = (x + 0.2 * torch.randn_like(x)).requires_grad_()
+    value = loss(pred, x, mask, contact=True)["contact"]
+    grad, = torch.autograd.grad(value, pred)
+    assert float(value.detach()) > 0 and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    monkeypatch.setattr(L, "CONTACT", 0.0)    # nothing touches: no term
+    assert float(loss(pred.detach(), x, mask, contact=True)["contact"]) == 0.0

@@ -67,6 +67,7 @@ class TrainConfig:
     w_pos: float = 100.0          # (10 cm)^2 of mean squared point error counts as 1
     w_pos_vel: float = 0.1        # (3.2 m/s)^2 counts as 1
     w_length: float = 0.1
+    w_contact: float = 0.0        # off by default: touching point pairs' distance error (m^2)
 
     def check(self) -> None:
         if self.model not in MODELS:
@@ -74,7 +75,7 @@ class TrainConfig:
         if self.epochs < 1 or self.batch < 1 or self.lr <= 0:
             raise ValueError("epochs and batch must be at least 1 and lr positive")
         self.word_set = word_set_name(self.word_set)   # "30" and "w30" name the same set
-        if min(self.w_vel, self.w_pos, self.w_pos_vel, self.w_length) < 0:
+        if min(self.w_vel, self.w_pos, self.w_pos_vel, self.w_length, self.w_contact) < 0:
             raise ValueError("loss weights must be at least 0")
 
 
@@ -93,8 +94,9 @@ class _Loss(nn.Module):
             from .losses import KinematicLoss
 
             self.schedule = CosineSchedule.create(100)
-            self.weights = {k: getattr(cfg, f"w_{k}") if cfg else 0.0 for k in ("vel", "pos", "pos_vel", "length")}
-            kinematic = self.weights["vel"] or self.weights["pos"] or self.weights["pos_vel"]
+            self.weights = {k: getattr(cfg, f"w_{k}") if cfg else 0.0
+                            for k in ("vel", "pos", "pos_vel", "contact", "length")}
+            kinematic = self.weights["vel"] or self.weights["pos"] or self.weights["pos_vel"] or self.weights["contact"]
             self.kinematic = KinematicLoss(*stats) if kinematic and stats is not None else None
 
     def forward(self, x, mask, tokens, tmask, pooled, labels, progress: float, generator=None):
@@ -112,7 +114,9 @@ class _Loss(nn.Module):
             loss = (err * mask).sum() / mask.sum()
             parts = {"x0": loss}
             if self.kinematic is not None:
-                kin = self.kinematic(pred, x, mask, positions=bool(self.weights["pos"] or self.weights["pos_vel"]))
+                w = self.weights
+                kin = self.kinematic(pred, x, mask, positions=bool(w["pos"] or w["pos_vel"] or w["contact"]),
+                                     contact=bool(w["contact"]))
                 for k, v in kin.items():
                     loss = loss + self.weights[k] * v
                 parts.update(kin)
@@ -401,7 +405,7 @@ def main(argv=None) -> None:
     ap.add_argument("--no-text-cache", action="store_true", help="encode texts while training instead of "
                                                                  "reading the dataset's cached embeddings")
     ap.add_argument("--device", default="auto", help="auto (the GPU of LOCAL_RANK if any), cpu, cuda or cuda:N")
-    for name, default in (("vel", 1.0), ("pos", 100.0), ("pos-vel", 0.1), ("length", 0.1)):
+    for name, default in (("vel", 1.0), ("pos", 100.0), ("pos-vel", 0.1), ("length", 0.1), ("contact", 0.0)):
         ap.add_argument(f"--w-{name}", type=float, default=default, help=f"HandMDM loss weight of {name}")
     a = ap.parse_args(argv)
     overrides = {}
@@ -412,7 +416,7 @@ def main(argv=None) -> None:
                       max_frames=a.max_frames, curriculum=not a.no_curriculum, overrides=overrides,
                       word_set=word_set_name(a.word_set), text_encoder=a.text_encoder,
                       text_cache=not a.no_text_cache, device=a.device, w_vel=a.w_vel, w_pos=a.w_pos,
-                      w_pos_vel=a.w_pos_vel, w_length=a.w_length)
+                      w_pos_vel=a.w_pos_vel, w_length=a.w_length, w_contact=a.w_contact)
     result = train(cfg)
     if _dist()[0] == 0:
         print(json.dumps(result))
