@@ -2,8 +2,8 @@
 
 Encoding a batch of 64 new texts with MiniLM costs 1.3-2.0 CPU-seconds, about what a
 small HandMDM step costs; reading a cached batch costs about 30 ms. ``text_cache(root,
-condition, texts, encoder_name, load_encoder)`` returns a ``TextTable`` over every text of one condition of a dataset: the
-folder ``ROOT/text-<encoder>-<condition>/`` holds ``tokens.f16`` (all token embeddings
+condition, texts, encoder_name, load_encoder)`` returns a ``TextTable`` over every text
+of one condition of a dataset: the folder ``ROOT/text-<encoder>-<condition>/`` holds ``tokens.f16`` (all token embeddings
 end to end, float16, memory-mapped so a 100k-sample dataset's gigabytes stay on disk)
 and ``index.npz`` (each text's token start and count, pooled embeddings, the texts as
 UTF-8, and a key). The key is the sha256 of the encoder's name and every text, so a dataset whose
