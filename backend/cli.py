@@ -353,6 +353,10 @@ def train(
     word_set: Optional[str] = typer.Option(None, "--word-set",
                                            help="Train on one word set (30 or w30) and its word_train split "
                                                 "(ST-GCN defaults to the largest)."),
+    text_encoder: str = typer.Option("minilm", "--text-encoder", help="Text encoder: minilm or clip."),
+    no_text_cache: bool = typer.Option(False, "--no-text-cache",
+                                       help="Encode texts while training instead of the dataset's cached ones."),
+    device: str = typer.Option("auto", help="auto (the GPU of LOCAL_RANK if any), cpu, cuda or cuda:N."),
 ) -> None:
     """Train a model on a factory dataset. For DDP: torchrun --nproc_per_node N -m training.train MODEL ...
 
@@ -363,7 +367,8 @@ def train(
 
     try:
         cfg = TrainConfig(model, str(data), str(out), config, epochs, batch, lr, seed, condition=condition,
-                          max_frames=max_frames, curriculum=not no_curriculum, word_set=word_set_name(word_set))
+                          max_frames=max_frames, curriculum=not no_curriculum, word_set=word_set_name(word_set),
+                          text_encoder=text_encoder, text_cache=not no_text_cache, device=device)
         result = run(cfg)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
