@@ -1,11 +1,54 @@
-"""Write a file completely or not at all: a temporary sibling, then an atomic rename."""
+"""Write a file, or a batch of files, completely or not at all.
+
+Every temporary file or folder SignForge writes follows one naming rule,
+``.signforge-tmp-<pid>-<random>-<final name>``, beside its target: a file is renamed onto
+its target on success; a batch is written into a temporary sibling folder and moved into
+place only when every file of it is there. A crash or a kill can leave such a temporary
+behind; ``sweep(folder)`` removes those whose process is gone, and the writers here call
+it on their folder before they start.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+TMP_PREFIX = ".signforge-tmp-"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):   # another user's process, or a platform without signal 0
+        return True
+    return True
+
+
+def sweep(folder: str | os.PathLike) -> list[Path]:
+    """Remove temporaries in ``folder`` left by SignForge processes that no longer run."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.glob(f"{TMP_PREFIX}*"):
+        try:
+            pid = int(p.name[len(TMP_PREFIX):].split("-", 1)[0])
+        except ValueError:
+            continue
+        if _alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            removed.append(p)
+    return removed
+
 
 
 @contextlib.contextmanager
@@ -13,15 +56,48 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; it replaces ``target`` only on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix,
-                               dir=target.parent)
+    sweep(target.parent)
+    end = target.name if not suffix or target.name.endswith(suffix) else target.name + suffix
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=f"-{end}", dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; a finished file gets the usual mode
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; a finished file gets the usual mode
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_batch(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success its files move into ``folder``.
+
+    A new ``folder`` is the temporary renamed into place (one atomic step); into an existing
+    one the files move one rename each, after all of them were written. On an exception
+    nothing reaches ``folder`` and the temporary is removed.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    sweep(folder.parent)
+    if folder.is_dir():
+        sweep(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=f"-{folder.name}",
+                                dir=folder.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes 0700
+        if not folder.exists():
+            os.replace(tmp, folder)
+        else:
+            for p in sorted(tmp.iterdir()):
+                os.replace(p, folder / p.name)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask

@@ -29,6 +29,8 @@ from typing import Any, Callable
 
 from blender_addon.core import protocol as P
 
+from .atomic import atomic_batch
+
 log = logging.getLogger("signforge.server")
 
 RECONSTRUCT_MISSING = ("video reconstruction is not installed in this backend "
@@ -151,9 +153,12 @@ class Handler:
             if not all(np.isfinite(a).all() for a in (m.poses, m.trans, m.expression)):
                 raise RequestError(P.FAILED, "generate: the model produced NaN or inf")
         report(0.96, "writing the motions")
-        out_dir.mkdir(parents=True, exist_ok=True)
         slug = _slug(params["prompt"])
-        paths = [str(save_motion(m, out_dir / f"{slug}-{params['seed']}-{i}.npz")) for i, m in enumerate(motions)]
+        names = [f"{slug}-{params['seed']}-{i}.npz" for i in range(len(motions))]
+        with atomic_batch(out_dir) as tmp:   # every variant or none, even if the server is killed
+            for m, name in zip(motions, names):
+                save_motion(m, tmp / name)
+        paths = [str(out_dir / name) for name in names]
         return {"motions": paths, "fps": float(motions[0].fps), "frames": int(motions[0].num_frames)}
 
     def _body(self, params: dict, report: Report) -> dict:
