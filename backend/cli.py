@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from blender_addon.core.limits import MAX_PREVIEW_FRAMES, MAX_PREVIEW_ROWS, MAX_VARIANTS
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SignForge: SMPL-X signing and hand animation from the command line.")
 body_app = typer.Typer(no_args_is_help=True, help="The SMPL-X body: mannequin and sites.")
@@ -286,7 +288,7 @@ def data_build_cmd(
                       retrieval_run=str(retrieval_model) if retrieval_model else None)
     _lexicon(lexicon)
     with Progress(TextColumn("[bold]building[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), console=err) as bar:
+                  TimeRemainingColumn(), console=err, transient=True) as bar:   # gone once done: the summary follows
         task = bar.add_task("samples", total=None)
         try:
             manifest = build(cfg, progress=lambda done, total: bar.update(task, completed=done, total=total))
@@ -303,8 +305,8 @@ def data_build_cmd(
 def preview(
     source: Path = typer.Argument(..., help="A motion file (.npz/.npy) or a dataset folder."),
     out: Path = typer.Option(..., "-o", "--out", help="Contact sheet PNG."),
-    count: int = typer.Option(6, help="Motions to show from a dataset."),
-    frames: int = typer.Option(6, help="Frames per row."),
+    count: int = typer.Option(6, min=1, max=MAX_PREVIEW_ROWS, help="Motions to show from a dataset."),
+    frames: int = typer.Option(6, min=1, max=MAX_PREVIEW_FRAMES, help="Frames per row."),
     split: str = typer.Option("train", help="Dataset split to draw from."),
     smplx_path: Optional[Path] = SmplxOption,
 ) -> None:
@@ -388,7 +390,7 @@ def generate(
     steps: int = typer.Option(50, help="Sampling steps (DDIM, up to 100)."),
     sampler: str = typer.Option("ddim", help="ddim (deterministic, --steps) or ddpm (stochastic, all 100 steps)."),
     seed: int = typer.Option(0),
-    num: int = typer.Option(1, help="How many variants (per prompt)."),
+    num: int = typer.Option(1, min=1, max=MAX_VARIANTS, help="How many variants (per prompt)."),
     hand: str = typer.Option("auto", "--hand",
                              help="Dominant hand: left, right or auto (right). A prompt that names a hand is "
                                   "obeyed; a motion led by the other hand is mirrored."),
@@ -416,6 +418,7 @@ def generate(
     from rich.markup import escape
 
     from .body.model import Body, BodyModelError
+    from .atomic import atomic_batch
     from .generate import GenerateError, GenerateWarning, batch_names, read_prompts
     from .generate import generate as make
     from .io import MotionFileError, save_motion
@@ -456,9 +459,15 @@ def generate(
         else:
             paths = [[out if num == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}") for i in range(num)]]
         body = Body.load(smplx_path) if out.suffix.lower() == ".bvh" else None
-        for motions, row in zip(results, paths):   # every motion is made before the first file is written
+        folder = out if prompts is not None else out.parent
+        # every motion is made before the first file is written, and the files land together:
+        # a Ctrl-C or a kill leaves all of them or none
+        with atomic_batch(folder) as tmp:
+            for motions, row in zip(results, paths):
+                for motion, path in zip(motions, row):
+                    save_motion(motion, tmp / path.name, body=body)
+        for motions, row in zip(results, paths):
             for motion, path in zip(motions, row):
-                save_motion(motion, path, body=body)
                 console.print(f"wrote {path} ({motion.num_frames} frames, {motion.duration:.2f} s)",
                               markup=False, highlight=False)
     except (GenerateError, MotionFileError, BodyModelError) as exc:
@@ -542,7 +551,7 @@ def _eval_fidelity(data: Path, run: list[str], seeds: int, limit: Optional[int],
     if len(run) > 1:
         _fail("eval fidelity measures one run: give --run RUN_DIR once")
     with Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  console=err) as bar:
+                  console=err, transient=True) as bar:
         tasks: dict[str, int] = {}
 
         def step(name: str, done: int, total: int) -> None:
@@ -654,7 +663,7 @@ def reconstruct_batch_cmd(
                       shard_size=shard_size, texts_per_sample=texts,
                       smplx=str(smplx_path) if smplx_path else None)
     with Progress(TextColumn("[bold]reconstructing[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err) as bar:
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True) as bar:
         task = bar.add_task("videos", total=None)
         try:
             manifest = reconstruct_batch(
@@ -697,9 +706,20 @@ def main() -> None:
     debug = "--debug" in sys.argv[1:] or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     sys.argv[1:] = [a for a in sys.argv[1:] if a != "--debug"]
     try:
-        app()
-    except typer.Exit:
-        raise
+        code = app(standalone_mode=False)   # usage errors come here too, to be said in one line
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:   # Ctrl-C at a prompt
+        err.print("interrupted", soft_wrap=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.TyperException as exc:   # typer's (vendored click's) usage errors
+        if type(exc).__name__ == "NoArgsIsHelpError":   # a bare command group: its help
+            exc.show()
+            sys.exit(0)
+        context = getattr(exc, "ctx", None)
+        command = f"{context.command_path}: " if context is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err.print(Text.assemble(("error:", "bold red"), " ", printable(command + message)), soft_wrap=True)
+        sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         err.print("interrupted", soft_wrap=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -26,6 +26,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "blender_addon"  # noqa: A001
 
+from .core.limits import MAX_RENDER_SIDE  # noqa: E402  (after the package is importable)
+
 MOTION_SUFFIXES = (".npz", ".npy", ".bvh")
 
 
@@ -36,8 +38,14 @@ class Item:
     motion: Path | None = None
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """One line naming the problem (argparse prints its usage block first)."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="signforge render", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="signforge render", description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=Path, help="text file, one prompt per line")
     parser.add_argument("--motions", type=Path, help="folder of motion files (.npz, .npy, .bvh) to render")
     parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
@@ -57,8 +65,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not (args.prompts or args.motions or args.prompt):
         parser.error("give --prompts FILE, --prompt TEXT or --motions DIR")
-    if not re.fullmatch(r"\d+x\d+", args.resolution):
-        parser.error(f"--resolution {args.resolution!r}: expected WxH, such as 640x480")
+    match = re.fullmatch(r"(\d+)x(\d+)", args.resolution)
+    if not match or not all(16 <= int(v) <= MAX_RENDER_SIDE for v in match.groups()):
+        parser.error(f"--resolution {args.resolution!r}: expected WxH with each side 16 to {MAX_RENDER_SIDE}, "
+                     f"such as 640x480")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; name a folder for the renders")
     return args
 
 

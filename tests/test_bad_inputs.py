@@ -5,7 +5,9 @@ subprocess whose peak resident memory is read back with ``resource``.
 from __future__ import annotations
 
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,6 +18,7 @@ import pytest
 
 from backend.body.mannequin import build_model_arrays
 from backend.io import MotionFileError, load_motion, save_motion
+from backend.runs import SHIPPED
 from blender_addon.core.limits import MAX_FRAMES
 from blender_addon.core.motion import MotionFileError as AddonMotionFileError
 from blender_addon.core.motion import read_motion
@@ -87,6 +90,13 @@ def _cases(tmp: Path) -> list[tuple[str, list[str], str]]:
     bad_run.mkdir()
     (bad_run / "config.json").write_text("{not json")
     (tmp / "a-folder.npz").mkdir()
+    wide_run = tmp / "wide"
+    shutil.copytree(SHIPPED["handmdm"], wide_run)
+    config = json.loads((wide_run / "config.json").read_text())
+    config["model"]["width"] = 65536
+    (wide_run / "config.json").write_text(json.dumps(config))
+    big_csv = tmp / "labels.csv"
+    big_csv.write_text("file,gloss\nclip.mp4," + "x" * 200_000 + "\n")
     return [
         ("run config that is not JSON", ["generate", "a fist", "-o", out, "--run", str(bad_run)], "config.json"),
         ("a folder as the output", ["convert", str(motion), str(tmp / "a-folder.npz")], "folder"),
@@ -106,10 +116,22 @@ def _cases(tmp: Path) -> list[tuple[str, list[str], str]]:
          "pelvis appears more than once"),
         ("fps as a string", ["info", str(bad_fps)], "'mocap_frame_rate' is not a number"),
         ("body model with NaN", ["body", "sites", "--smplx", str(nan_body)], "non-finite"),
-        ("--num 10000", ["generate", "a fist", "-o", out, "--num", "10000"], "over the limit of 64"),
+        ("--num 10000", ["generate", "a fist", "-o", out, "--num", "10000"], "less than or equal to 64"),
         ("--seconds 1e308", ["generate", "a fist", "-o", out, "--seconds", "1e308"], "seconds must be"),
         ("--seed 2**70", ["generate", "a fist", "-o", out, "--seed", str(2 ** 70)], "seed must be between"),
         ("--steps 100000", ["generate", "a fist", "-o", out, "--steps", "100000"], "steps must be between 1 and 100"),
+        ("preview --frames 100000", ["preview", str(motion), "-o", str(tmp / "sheet.png"), "--frames", "100000"],
+         "less than or equal to 64"),
+        ("a mistyped option", ["generate", "a fist", "-o", out, "--nmu", "3"], "No such option: --nmu"),
+        ("run config width 65536", ["generate", "a fist", "-o", out, "--run", str(wide_run)],
+         "width=65536 is outside 0..4096"),
+        ("labels CSV field over 128 KB", ["reconstruct-batch", str(tmp), "--labels", str(big_csv), "--out",
+                                         str(tmp / "ds")], "not a readable CSV"),
+        ("render --resolution 0x0", ["render", "--prompt", "a fist", "--out", str(tmp / "renders"),
+                                     "--resolution", "0x0"], "each side 16 to"),
+        ("render --out a file", ["render", "--prompt", "a fist", "--out", str(motion)], "is a file"),
+        ("--word-sets 100000", ["data", "build", "--out", str(tmp / "ds"), "--samples", "4", "--word-sets",
+                                "100000"], "a word set's size must be between 1 and 2000"),
     ]
 
 
@@ -132,7 +154,8 @@ def test_bad_inputs_get_one_line_and_change_nothing(tmp_path):
         if problems:
             failures.append(f"{name}: {', '.join(problems)}\n    {run.stderr.strip()[-400:]}")
     assert not failures, "\n".join(failures)
-    assert not (tmp_path / "out.npz").exists()
+    assert not (tmp_path / "out.npz").exists() and not (tmp_path / "sheet.png").exists()
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "renders").exists()
     after = {p: p.read_bytes() for p in before}
     assert after == before, "an input file changed"
 

@@ -33,6 +33,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from blender_addon.core.limits import MAX_BUILD_SAMPLES, MAX_WORD_SET_SIZE, MAX_WORD_SETS
+
 from ..atomic import atomic_path
 from ..body import rotations as R
 from ..body.features import pose_to_features
@@ -75,6 +77,22 @@ class BuildConfig:
     left_handed_fraction: float = 0.25      # signers who sign with the left hand (texts say so)
     retrieval_run: str | None = None        # a THMR run folder, for assign="retrieval"
     paraphrase_style: str = ""              # the text style family held out for paraphrases ("": from the seed)
+
+    def __post_init__(self) -> None:
+        """Every size checked before planning: a typo must not fill the disk."""
+        def within(name: str, value, low, high) -> None:
+            if not (isinstance(value, (int, float)) and low <= value <= high):
+                raise DatasetError(f"{name} must be between {low} and {high}; got {value!r}")
+
+        within("samples", self.samples, 1, MAX_BUILD_SAMPLES)
+        within("shard_size", self.shard_size, 1, 4096)
+        within("texts per sample", self.texts_per_sample, 1, 16)
+        within("word-set samples", self.word_set_samples, 1, 100)
+        within("the number of word sets", len(self.word_sets), 0, MAX_WORD_SETS)
+        for n in self.word_sets:
+            within("a word set's size", n, 1, MAX_WORD_SET_SIZE)
+        for name in ("unseen_fraction", "test_seen_fraction", "left_handed_fraction"):
+            within(name, getattr(self, name), 0.0, 1.0)
 
     def plan_key(self) -> dict:
         """What the plan depends on (workers and the output folder do not change the data)."""

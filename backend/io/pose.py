@@ -161,6 +161,8 @@ def read_pose(path: str | os.PathLike) -> Landmarks:
     if data.ndim != 4 or len(data) == 0 or data.shape[1] == 0:
         raise LandmarkError(f"{path}: holds no frames")
     data, conf = data[:, 0], conf[:, 0]           # first person
+    if np.isinf(data).any() or not np.isfinite(conf).all():   # NaN marks a missing point; inf is damage
+        raise LandmarkError(f"{path}: holds infinite coordinates or non-finite confidences")
     if data.shape[-1] == 2:
         data = np.concatenate([data, np.zeros(data.shape[:-1] + (1,), np.float32)], -1)
     width, height = int(pose.header.dimensions.width), int(pose.header.dimensions.height)

@@ -158,6 +158,8 @@ def _csv_items(path: Path) -> list[dict]:
             rows = list(reader)
     except UnicodeDecodeError as exc:
         raise BatchError(f"{path}: not UTF-8 text ({exc})") from None
+    except csv.Error as exc:   # a field over the csv module's 128 KB limit, a NUL byte...
+        raise BatchError(f"{path}: not a readable CSV ({exc})") from None
     items = []
     for line, row in enumerate(rows, start=2):
         where = f"{path}, line {line}"
