@@ -256,3 +256,15 @@ def test_shipped_thmr_scores_variants():
     scorer = THMRScorer.load(run)
     scores = scorer.score(np.zeros((30, 274), np.float32), ["the right hand taps the chin", "both hands circle"])
     assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+def test_learning_rate_warms_up_then_follows_a_half_cosine():
+    from training.train import lr_factor
+
+    assert lr_factor(0, 1000) == 1.0 == lr_factor(999, 1000)              # constant unless asked
+    assert lr_factor(0, 1000, warmup=100) == pytest.approx(0.01)
+    assert lr_factor(99, 1000, warmup=100) == 1.0 == lr_factor(100, 1000, warmup=100, cosine=True)
+    assert lr_factor(550, 1000, warmup=100, cosine=True) == pytest.approx(0.55)
+    assert lr_factor(1000, 1000, warmup=100, cosine=True) == pytest.approx(0.1)
+    steps = [lr_factor(s, 1000, 100, True) for s in range(100, 1000)]
+    assert all(a >= b for a, b in zip(steps, steps[1:]))                   # never rises after warm-up

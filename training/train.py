@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
 import time
@@ -68,6 +69,10 @@ class TrainConfig:
     w_pos_vel: float = 0.1        # (3.2 m/s)^2 counts as 1
     w_length: float = 0.1
     w_contact: float = 0.0        # off by default: touching point pairs' distance error (m^2)
+    # learning rate: linear warm-up over ``warmup`` steps, then constant, or with ``cosine`` a
+    # half cosine down to 10% of ``lr`` at the last step (a function of the step: resumes exactly)
+    warmup: int = 0
+    cosine: bool = False
 
     def check(self) -> None:
         if self.model not in MODELS:
@@ -321,6 +326,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             tokens, tmask, pooled = (v.to(device) if v is not None else None for v in (tokens, tmask, pooled))
             loss, parts = ddp(batch["x"].to(device), batch["mask"].to(device), tokens, tmask, pooled,
                               batch["label"].to(device), step / max(total, 1))
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step, total, cfg.warmup, cfg.cosine)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
@@ -341,6 +348,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             dist.barrier()
     bar.close()
     return {"steps": step, "epochs": cfg.epochs, "out": str(out)}
+
+
+def lr_factor(step: int, total: int, warmup: int = 0, cosine: bool = False) -> float:
+    """The learning rate's share of ``lr`` at ``step`` (0-based) of ``total``."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if not cosine:
+        return 1.0
+    done = (step - warmup) / max(total - warmup, 1)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
 
 
 def _checkpoint(out: Path, model, opt, epoch: int, step: int, rows, parts: list[str]) -> None:
@@ -405,6 +422,8 @@ def main(argv=None) -> None:
     ap.add_argument("--no-text-cache", action="store_true", help="encode texts while training instead of "
                                                                  "reading the dataset's cached embeddings")
     ap.add_argument("--device", default="auto", help="auto (the GPU of LOCAL_RANK if any), cpu, cuda or cuda:N")
+    ap.add_argument("--warmup", type=int, default=0, help="learning-rate warm-up steps")
+    ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 10%% at the last step")
     for name, default in (("vel", 1.0), ("pos", 100.0), ("pos-vel", 0.1), ("length", 0.1), ("contact", 0.0)):
         ap.add_argument(f"--w-{name}", type=float, default=default, help=f"HandMDM loss weight of {name}")
     a = ap.parse_args(argv)
@@ -416,7 +435,8 @@ def main(argv=None) -> None:
                       max_frames=a.max_frames, curriculum=not a.no_curriculum, overrides=overrides,
                       word_set=word_set_name(a.word_set), text_encoder=a.text_encoder,
                       text_cache=not a.no_text_cache, device=a.device, w_vel=a.w_vel, w_pos=a.w_pos,
-                      w_pos_vel=a.w_pos_vel, w_length=a.w_length, w_contact=a.w_contact)
+                      w_pos_vel=a.w_pos_vel, w_length=a.w_length, w_contact=a.w_contact, warmup=a.warmup,
+                      cosine=a.cosine)
     result = train(cfg)
     if _dist()[0] == 0:
         print(json.dumps(result))
