@@ -34,8 +34,9 @@ class SignForgeSettings(bpy.types.PropertyGroup):
                                         subtype="TIME_ABSOLUTE")
     trim_end: bpy.props.FloatProperty(name="End", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
                                       subtype="TIME_ABSOLUTE", description="0 = to the end")
-    denoise: bpy.props.BoolProperty(name="Denoise", default=True,
-                                    description="Clean the reconstruction with SignAvatar's reconstruct mode")
+    denoise: bpy.props.BoolProperty(name="Denoise", default=False,   # as in the CLI: it lifted a resting arm
+                                    description="Clean the reconstruction with SignAvatar's reconstruct mode "
+                                                "(off until it helps on real clips)")
 
 
 class SignForgeStatus(bpy.types.PropertyGroup):
