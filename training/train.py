@@ -381,9 +381,12 @@ def _checkpoint(out: Path, model, opt, epoch: int, step: int, rows, parts: list[
 class _Bar:
     """A rich progress bar with loss and ETA on rank 0; silent elsewhere."""
 
-    def __init__(self, total: int, done: int, enabled: bool):
-        self.enabled = enabled
-        if enabled:
+    def __init__(self, total: int, done: int, enabled: bool, every: int = 50):
+        # a bar on a terminal; in a log (nohup, a cluster job) a line every ``every`` steps
+        self.lines = enabled and not sys.stderr.isatty()
+        self.enabled = enabled and not self.lines
+        self.total, self.every, self.start = total, every, done
+        if self.enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.p = Progress(TextColumn("[bold]training[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -395,6 +398,11 @@ class _Bar:
     def update(self, step: int, loss: float) -> None:
         if self.enabled:
             self.p.update(self.task, completed=step, loss=f"{loss:.4f}")
+        elif self.lines and (step % self.every == 0 or step == self.total):
+            per_step = (time.time() - self.t0) / max(step - self.start, 1)
+            left = per_step * (self.total - step) / 60
+            print(f"step {step}/{self.total} loss {loss:.4f} {per_step:.2f} s/step, {left:.0f} min left",
+                  file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.enabled:
