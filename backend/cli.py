@@ -259,7 +259,8 @@ def data_synth_cmd(
 def data_build_cmd(
     out: Path = typer.Option(..., "--out", help="Dataset folder (created; an unfinished one is resumed)."),
     samples: int = typer.Option(1000, help="Number of main samples (word-set samples come on top)."),
-    seed: int = typer.Option(0, help="Seed: the same seed gives the same dataset."),
+    seed: int = typer.Option(0, help="Seed: the same seed gives the same dataset (features to float "
+                                     "rounding)."),
     workers: int = typer.Option(2, help="Worker processes."),
     shard_size: int = typer.Option(128, help="Samples per shard file; each is synthesized as one batch."),
     texts: int = typer.Option(3, help="Free-text descriptions per sample."),

@@ -5,8 +5,10 @@ signer, split), then synthesizes shards in worker processes. Each shard is a pai
 written atomically: ``shard-NNNNN.npz`` (274-D features, SMPL-X poses, lengths, betas) and
 ``shard-NNNNN.jsonl`` (ids, words, entries, texts for the three conditions, HMS cues,
 signer, word sets). A finished shard is never redone, so an interrupted build resumes
-where it stopped and gives the same bytes as an uninterrupted one. Normalization
-statistics come from the train split at the end.
+where it stopped and gives the same bytes as an uninterrupted one. Two clean builds with
+the same seed give the same plan, texts and cues, and features equal to float rounding
+(two clean builds were measured about 1e-10 apart; bytes are not promised). Normalization statistics
+come from the train split at the end, summed in shard order.
 
 Splits follow the paper: ``train`` and ``test_seen`` share words; ``test_unseen`` holds
 ~10% of English words never seen in training. Two word-level sets mirror SignAvatar's
