@@ -708,6 +708,8 @@ def main() -> None:
     sys.argv[1:] = [a for a in sys.argv[1:] if a != "--debug"]
     try:
         code = app(standalone_mode=False)   # usage errors come here too, to be said in one line
+        if code == EXIT_INTERRUPTED:           # typer turns Ctrl-C into exit code 130
+            err.print("interrupted", soft_wrap=True)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Abort:   # Ctrl-C at a prompt
         err.print("interrupted", soft_wrap=True)

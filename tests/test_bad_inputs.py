@@ -8,8 +8,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -203,3 +205,21 @@ def test_debug_shows_the_traceback(tmp_path):
     huge = _npz_declaring(tmp_path / "huge.npz", 10_000_000)
     quiet, _ = signforge(tmp_path, "info", str(huge))
     assert quiet.returncode == 2 and len(quiet.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_during_a_data_build_is_one_line_and_resumable(tmp_path):
+    out = tmp_path / "ds"
+    env = {**os.environ, "PEAK_FILE": str(tmp_path / "peak.txt")}
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, "data", "build", "--out", str(out), "--samples", "3000",
+                             "--word-sets", "", "--shard-size", "64"], stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 240
+    while not list(out.glob("shard-*.npz")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert list(out.glob("shard-*.npz")), "no shard was finished before the deadline"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert [ln for ln in stderr.splitlines() if ln.strip()] == ["interrupted"]
+    assert not list(out.glob(".signforge-tmp-*")) or all(p.is_file() for p in out.glob(".signforge-tmp-*"))

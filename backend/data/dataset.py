@@ -342,6 +342,14 @@ _WORKER: ShardWorker | None = None
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def quiet_on_interrupt() -> None:
+    """In a pool worker: Ctrl-C is the parent's to handle (it stops the pool, and a finished
+    shard stays finished), so workers ignore SIGINT instead of each printing a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def one_thread_per_worker():
     """Spawned workers start with single-threaded BLAS: a worker per core already fills the
@@ -364,6 +372,7 @@ def _init_worker(lexicon_path: str, cfg: BuildConfig) -> None:
     global _WORKER
     import torch
 
+    quiet_on_interrupt()
     torch.set_num_threads(1)
     _WORKER = ShardWorker(lexicon_path, cfg)
 

@@ -29,8 +29,8 @@ from typing import Callable
 import numpy as np
 
 from ..atomic import atomic_path
-from ..data.dataset import (FORMAT_VERSION, DatasetError, keyed_rng, one_thread_per_worker, read_records,
-                            split_words, write_shard, write_stats)
+from ..data.dataset import (FORMAT_VERSION, DatasetError, keyed_rng, one_thread_per_worker, quiet_on_interrupt,
+                            read_records, split_words, write_shard, write_stats)
 from ..io.pose import LandmarkError
 from . import POSE_SUFFIX, VIDEO_SUFFIXES, ReconstructError, reconstruct
 
@@ -337,6 +337,7 @@ def _init_worker(cfg: BatchConfig) -> None:
     global _WORKER
     import torch
 
+    quiet_on_interrupt()
     torch.set_num_threads(1)
     _WORKER = ItemWorker(cfg)
 
