@@ -385,7 +385,8 @@ def generate(
                              help="Output motion (.npz, .npy or .bvh; several get _1, _2...), or with "
                                   "--prompts the folder for the motions."),
     model: str = typer.Option("handmdm", help="handmdm or signavatar."),
-    seconds: Optional[float] = typer.Option(None, help="Length in seconds (default 2.4)."),
+    seconds: Optional[float] = typer.Option(None, help="Length in seconds (default: the model picks it from the "
+                                                         "text; 2.4 s for a run without a length head)."),
     frames: Optional[int] = typer.Option(None, help="Length in frames at 25 fps (instead of --seconds)."),
     guidance: float = typer.Option(2.5, help="Classifier-free guidance scale (HandMDM)."),
     steps: int = typer.Option(50, help="Sampling steps (DDIM, up to 100)."),

@@ -79,7 +79,7 @@ def test_backend_generate_is_callable():
     ({"steps": 0}, "steps must be between 1 and 100"),
     ({"steps": -3}, "steps must be between 1 and 100"),
     ({"frames": 2}, "4 frames"),
-    ({"frames": 5000}, "exceed this model's 76"),
+    ({"frames": 5000}, "exceed this model's 100"),
     ({"frames": None, "seconds": float("nan")}, "seconds must be a number over 0"),
     ({"frames": None, "seconds": -1.0}, "seconds must be a number over 0"),
     ({"frames": None, "seconds": 3600.0}, "exceed this model's"),
@@ -116,10 +116,10 @@ def test_non_english_and_emoji_prompts_generate():
 
 
 def test_damaged_or_missing_shipped_files_are_refused(tmp_path):
-    run = copy_run(DEFAULT_RUNS["handmdm"], tmp_path / "handmdm-small")
+    run = copy_run(DEFAULT_RUNS["handmdm"], tmp_path / DEFAULT_RUNS["handmdm"].name)
     shipped = json.loads((DEFAULT_RUNS["handmdm"].parent / "MANIFEST.json").read_text())["files"]
     manifest = tmp_path / "MANIFEST.json"
-    manifest.write_text(json.dumps({"files": {k: v for k, v in shipped.items() if k.startswith("handmdm-small/")}}))
+    manifest.write_text(json.dumps({"files": {k: v for k, v in shipped.items() if k.startswith(f"{run.name}/")}}))
     verify_manifest(run, manifest)   # an intact copy passes
     data = bytearray((run / "weights.safetensors").read_bytes())
     data[-100] ^= 0xFF

@@ -32,9 +32,12 @@ def ship(run: Path, name: str, command: str) -> dict:
     for f in RUN_FILES:
         manifest["files"][f"{name}/{f}"] = sha256(dest / f)
     losses = (run / "losses.csv").read_text().splitlines() if (run / "losses.csv").exists() else []
+    header = losses[0].split(",") if losses else []
+    last = losses[-1].split(",") if len(losses) > 1 else []
+    column = header.index("loss") if "loss" in header else len(header) - 1   # the total, not a term
     manifest["runs"][name] = {"command": command, "licence": LICENCE_NOTE,
-                              "final_loss": float(losses[-1].split(",")[-1]) if len(losses) > 1 else None,
-                              "steps": int(losses[-1].split(",")[0]) if len(losses) > 1 else 0}
+                              "final_loss": float(last[column]) if last else None,
+                              "steps": int(last[0]) if last else 0}
     total = sum(p.stat().st_size for p in WEIGHTS.rglob("*") if p.is_file()) / 1e6
     if total > LIMIT_MB:
         raise SystemExit(f"shipped weights would take {total:.1f} MB; the limit is {LIMIT_MB} MB")
