@@ -159,6 +159,7 @@ def test_generate_through_a_subprocess_keys_the_motion(addon, tmp_path):
     _fresh_scene()
     s = bpy.context.scene.signforge
     s.prompt, s.seconds, s.steps, s.variants, s.seed = "the right hand taps the chin", 0.8, 5, 2, 3
+    s.auto_length = False   # the Duration field, not the model's length
     assert bpy.ops.signforge.generate() == {"FINISHED"}
     arm = find_body(bpy.context)
     assert arm is not None
@@ -181,6 +182,7 @@ def test_cancel_mid_job_leaves_the_scene_unchanged(addon):
     before = _snapshot()
     s = bpy.context.scene.signforge
     s.prompt, s.seconds, s.steps, s.variants = "both hands circle in front of the chest", 3.0, 100, 4
+    s.auto_length = False   # the Duration field, not the model's length
 
     t = _on_first_progress(lambda job: job.cancel())
     assert bpy.ops.signforge.generate() == {"CANCELLED"}
@@ -197,6 +199,7 @@ def test_a_killed_server_is_restarted_for_the_next_request(addon):
     before = _snapshot()
     s = bpy.context.scene.signforge
     s.prompt, s.seconds, s.steps, s.variants = "the left hand waves", 3.0, 100, 4
+    s.auto_length = False   # the Duration field, not the model's length
     backend = session.backend()
 
     t = _on_first_progress(lambda job: os.kill(backend.pid, 9))
@@ -205,6 +208,7 @@ def test_a_killed_server_is_restarted_for_the_next_request(addon):
     t.join()
     assert _snapshot() == before
     s.seconds, s.steps, s.variants = 0.4, 3, 1
+    s.auto_length = False   # the Duration field, not the model's length
     assert bpy.ops.signforge.generate() == {"FINISHED"}
 
 

@@ -45,9 +45,11 @@ def body_request(context) -> tuple[str, dict]:
 def generate_request(context) -> tuple[str, dict]:
     s = settings(context)
     pref = P.get(context)
-    params = {"prompt": s.prompt, "model": s.model, "seconds": float(s.seconds), "guidance": float(s.guidance),
+    params = {"prompt": s.prompt, "model": s.model, "guidance": float(s.guidance),
               "steps": int(s.steps), "seed": int(s.seed), "num": int(s.variants), "hand": s.hand,
               "out_dir": str(session.workdir())}
+    if not s.auto_length:   # else the model picks the length from the prompt
+        params["seconds"] = float(s.seconds)
     if pref is not None and pref.checkpoint_dir:
         run = Path(bpy.path.abspath(pref.checkpoint_dir)) / s.model
         params["run"] = str(run)

@@ -48,7 +48,10 @@ def draw_generate(layout, settings, state: PanelState) -> None:
     col.prop(settings, "prompt", text="")
     col.prop(settings, "model")
     row = col.row(align=True)
-    row.prop(settings, "seconds")
+    row.prop(settings, "auto_length", toggle=True)
+    sub = row.row(align=True)
+    sub.enabled = not settings.auto_length
+    sub.prop(settings, "seconds")
     row.prop(settings, "variants")
     row = col.row(align=True)
     row.prop(settings, "guidance")

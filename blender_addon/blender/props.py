@@ -12,6 +12,8 @@ class SignForgeSettings(bpy.types.PropertyGroup):
         name="Model", default="handmdm",
         items=[("handmdm", "HandMDM", "Text-to-motion diffusion"),
                ("signavatar", "SignAvatar", "Conditional VAE over words")])
+    auto_length: bpy.props.BoolProperty(name="Auto", default=True,
+                                        description="Let the model pick the take's length from the prompt")
     seconds: bpy.props.FloatProperty(name="Duration", default=2.4, min=0.2, max=10.0, unit="TIME_ABSOLUTE",
                                      subtype="TIME_ABSOLUTE")
     guidance: bpy.props.FloatProperty(name="Guidance", default=2.5, min=0.0, max=20.0,
