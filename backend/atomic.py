@@ -13,20 +13,30 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
 TMP_PREFIX = ".signforge-tmp-"
 
 
-def _alive(pid: int) -> bool:
+STALE_S = 24 * 3600   # where a process cannot be asked (Windows), a temporary this old is stale
+
+
+def _alive(pid: int, path: Path) -> bool:
+    """Whether the process that named ``path`` may still be writing it."""
     if pid == os.getpid():
         return True
+    if os.name == "nt":   # os.kill(pid, 0) would send CTRL_C_EVENT there: judge by age instead
+        try:
+            return time.time() - path.stat().st_mtime < STALE_S
+        except OSError:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):   # another user's process, or a platform without signal 0
+    except OSError:   # another user's process
         return True
     return True
 
@@ -42,7 +52,7 @@ def sweep(folder: str | os.PathLike) -> list[Path]:
             pid = int(p.name[len(TMP_PREFIX):].split("-", 1)[0])
         except ValueError:
             continue
-        if _alive(pid):
+        if _alive(pid, p):
             continue
         with contextlib.suppress(OSError):
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
