@@ -48,6 +48,7 @@ def _skeleton() -> tuple[np.ndarray, np.ndarray]:
     return rest, pos[0] - pos[0, J["pelvis"]]
 
 
+@lru_cache(maxsize=8)   # a Motion is immutable and hashed by identity: activity and travel share one FK
 def _wrists(motion: Motion) -> dict[str, np.ndarray]:
     """(T, 3) wrist positions per hand relative to where each hangs, in the body's own frame."""
     from ..body.rig import forward
