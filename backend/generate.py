@@ -104,6 +104,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     prompt that names a hand is obeyed; a motion led by the other hand is mirrored.
     """
     from .diffusion import CosineSchedule, sample
+    from .models.handmdm import upsample
     from .text import EncoderError, load_text_encoder
 
     if text is not None and not isinstance(text, str):
@@ -157,7 +158,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     if image_path is not None and run.kind != "signavatar":
         raise GenerateError(f"{run.path} is a {run.kind} run, conditioned on text, not images; use --model "
                             f"signavatar with a run trained on CLIP embeddings for --image")
-    limit = run.model.cfg.max_frames
+    limit = run.model.cfg.longest if run.kind == "handmdm" else run.model.cfg.max_frames
     if frames > limit:
         raise GenerateError(f"{frames} frames exceed this model's {limit} ({limit / FPS:.1f} s)")
     enc_name = run.config.get("text_encoder", "minilm")
@@ -188,9 +189,10 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
             if auto:   # "auto" length: 1 s up to the model's limit; runs without a head keep 2.4 s
                 frames = net.auto_frames(enc.tokens.to(device), enc.mask.to(device), low=int(FPS)) or frames
             cond = {"text": enc.tokens.expand(num, -1, -1).to(device), "text_mask": enc.mask.expand(num, -1).to(device)}
-            x = sample(net, (num, frames, net.cfg.features), CosineSchedule.create(MAX_STEPS), cond,
-                       guidance=guidance, steps=steps, generator=g, callback=progress, device=device,
+            x = sample(net, (num, net.cfg.model_frames(frames), net.cfg.features), CosineSchedule.create(MAX_STEPS),
+                       cond, guidance=guidance, steps=steps, generator=g, callback=progress, device=device,
                        sampler=sampler)
+            x = upsample(x, net.cfg.frame_step, frames)   # to 25 fps (a no-op for full-rate runs)
         else:
             if image_path is not None:
                 try:

@@ -76,3 +76,24 @@ def test_tiny_model_learns_to_denoise_and_samples_with_guidance():
                                               "text_mask": torch.ones(2, 3, dtype=torch.bool)},
                  guidance=2.0, steps=20, generator=torch.Generator().manual_seed(3))
     assert out.shape == (2, 12, 274) and ((out - x0[:2]) ** 2).mean() < 0.1
+
+
+def test_frame_step_counts_and_the_upsampler():
+    from backend.models.handmdm import upsample
+
+    cfg = tiny(max_frames=51, frame_step=2).cfg
+    assert cfg.longest == 101 and cfg.model_frames(100) == 51 and cfg.model_frames(99) == 50
+    with pytest.raises(ValueError, match="frame_step"):
+        tiny(frame_step=0)
+    x = torch.randn(2, 9, 3)
+    assert torch.equal(upsample(x, 1, 9), x)
+    y = upsample(x, 2, 17)
+    assert y.shape == (2, 17, 3) and torch.allclose(y[:, ::2], x)   # through every model frame
+    ramp = torch.arange(6.0).reshape(1, 6, 1)                        # a straight line stays straight
+    assert torch.allclose(upsample(ramp, 3, 14)[0, 3:13, 0], torch.arange(3, 13) / 3.0)
+    # velocity is continuous: no kink at the model frames (linear interpolation has one at each)
+    t = torch.linspace(0, 3, 13)
+    wave = torch.sin(t).reshape(1, -1, 1)
+    fine = upsample(wave, 4, 49)[0, :, 0]
+    accel = fine[2:] - 2 * fine[1:-1] + fine[:-2]
+    assert accel.abs().max() < 0.01

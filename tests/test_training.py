@@ -168,6 +168,35 @@ def test_generate_from_a_trained_run(tiny_runs, tmp_path):
     assert load_motion(out).num_frames == 16
 
 
+def test_a_half_rate_run_fine_tunes_from_another_and_generates_at_25_fps(dataset, tiny_runs, tmp_path):
+    """--frame-step 2 --init RUN: the full-rate run's weights start a 12.5 fps model, whose takes
+    come back at 25 fps, of the length asked for or (auto) within its longer limit."""
+    import shutil
+
+    from backend.generate import generate
+    from backend.runs import load_run, write_stats
+    from training.train import TrainConfig, train
+
+    cfg = TrainConfig("handmdm", str(dataset), str(tmp_path / "half"), epochs=1, batch=16, overrides=TINY,
+                      frame_step=2, max_frames=100, init=str(tiny_runs / "handmdm"))
+    train(cfg, progress=False)
+    meta = json.loads((tmp_path / "half" / "config.json").read_text())
+    assert meta["model"]["frame_step"] == 2 and meta["model"]["max_frames"] == 51
+    assert meta["run"]["init"] == str(tiny_runs / "handmdm")
+    net = load_run(tmp_path / "half").model
+    assert net.cfg.longest == 101
+    take = generate("the right hand taps the chin", frames=37, steps=3, run_dir=tmp_path / "half")[0]
+    assert take.num_frames == 37 and take.fps == 25.0
+    auto = generate("the right hand taps the chin", steps=2, run_dir=tmp_path / "half")[0]
+    assert 25 <= auto.num_frames <= 101
+    other = tmp_path / "other"
+    shutil.copytree(tiny_runs / "handmdm", other)
+    mean, std = load_run(other).mean, load_run(other).std
+    write_stats(other, mean + 1.0, std)
+    with pytest.raises(ValueError, match="normalization"):
+        train(TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "half2"), "init": str(other)}), progress=False)
+
+
 def test_manifest_catches_a_damaged_weights_file(tiny_runs, tmp_path):
     import shutil
 

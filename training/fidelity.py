@@ -237,7 +237,7 @@ def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: in
     run_dir = Path(run) if run is not None else DEFAULT_RUNS["handmdm"]
     loaded = load_run(run_dir, kinds=("handmdm",))
     condition = loaded.config["run"].get("condition", "phonology+hms")
-    max_frames = loaded.model.cfg.max_frames
+    max_frames = loaded.model.cfg.longest   # in 25 fps frames
     sets = prompt_sets(ds, condition)
     if not sets:
         raise ValueError(f"{data} has no test_seen, test_unseen or paraphrase split to evaluate")

@@ -13,7 +13,9 @@ import time
 import numpy as np
 import torch
 
-SIZES = {"small (4x128)": {}, "4x256": {"width": 256, "ff": 512}, "6x256": {"layers": 6, "width": 256, "ff": 512}}
+SIZES = {"small (4x128)": {}, "4x256": {"width": 256, "ff": 512}, "6x256": {"layers": 6, "width": 256, "ff": 512},
+         "4x256 at 12.5 fps (frame_step 2)": {"width": 256, "ff": 512, "frame_step": 2},
+         "6x256 at 12.5 fps (frame_step 2)": {"layers": 6, "width": 256, "ff": 512, "frame_step": 2}}
 
 
 def step_cost(size: dict, stats, batch: int, frames: int, steps: int, kinematic: bool) -> tuple[float, int]:

@@ -73,6 +73,9 @@ class TrainConfig:
     # half cosine down to 10% of ``lr`` at the last step (a function of the step: resumes exactly)
     warmup: int = 0
     cosine: bool = False
+    # HandMDM at 25/frame_step fps: the model sees every frame_step-th frame (max_frames stays in 25 fps frames)
+    frame_step: int = 1
+    init: str | None = None       # start a new run from another run's weights of the same shapes (fine-tuning)
 
     def check(self) -> None:
         if self.model not in MODELS:
@@ -82,6 +85,8 @@ class TrainConfig:
         self.word_set = word_set_name(self.word_set)   # "30" and "w30" name the same set
         if min(self.w_vel, self.w_pos, self.w_pos_vel, self.w_length, self.w_contact) < 0:
             raise ValueError("loss weights must be at least 0")
+        if self.frame_step != 1 and self.model != "handmdm":
+            raise ValueError("--frame-step is a HandMDM setting")
 
 
 class _Loss(nn.Module):
@@ -96,17 +101,22 @@ class _Loss(nn.Module):
         if kind == "handmdm":
             from backend.diffusion import CosineSchedule
 
-            from .losses import KinematicLoss
+            from .losses import FPS, KinematicLoss
 
             self.schedule = CosineSchedule.create(100)
             self.weights = {k: getattr(cfg, f"w_{k}") if cfg else 0.0
                             for k in ("vel", "pos", "pos_vel", "contact", "length")}
             kinematic = self.weights["vel"] or self.weights["pos"] or self.weights["pos_vel"] or self.weights["contact"]
-            self.kinematic = KinematicLoss(*stats) if kinematic and stats is not None else None
+            self.kinematic = KinematicLoss(*stats, fps=FPS / model.cfg.frame_step) \
+                if kinematic and stats is not None else None
 
     def forward(self, x, mask, tokens, tmask, pooled, labels, progress: float, generator=None):
         m = self.model
         if self.kind == "handmdm":
+            step = m.cfg.frame_step
+            if step > 1:   # the model's rate: every step-th frame from a random first one
+                phase = int(torch.randint(step, (1,), generator=generator))
+                x, mask = x[:, phase::step], mask[:, phase::step]
             # noise is drawn on the CPU and moved, so a seed gives the same run on either device
             t = torch.randint(0, self.schedule.steps, (len(x),), generator=generator)
             noise = torch.randn(x.shape, generator=generator)
@@ -158,7 +168,9 @@ def build_model(cfg: TrainConfig, text_dim: int, classes: int) -> tuple[nn.Modul
     o = dict(cfg.overrides)
     if cfg.model == "handmdm":
         o.setdefault("length_head", True)   # new runs pick their length from the text
-        mc = M.HandMDMConfig.named(cfg.config, text_dim=text_dim, max_frames=cfg.max_frames, **o)
+        o.setdefault("frame_step", cfg.frame_step)
+        frames = (cfg.max_frames - 1 + o["frame_step"] - 1) // o["frame_step"] + 1   # model frames
+        mc = M.HandMDMConfig.named(cfg.config, text_dim=text_dim, max_frames=frames, **o)
         return M.HandMDM(mc), mc.as_dict()
     if cfg.model == "signavatar":
         mc = M.SignAvatarConfig.named(cfg.config, cond_dim=text_dim, max_frames=cfg.max_frames, **o)
@@ -293,6 +305,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         meta = json.loads(trainer_file.read_text())
         _load_optimizer(opt, out / "optimizer.safetensors", meta["optimizer"])
         start_epoch, step = meta["epoch"], meta["step"]
+    elif cfg.init:   # fine-tune: another run's weights, same shapes (its config may differ, e.g. frame_step)
+        from backend.runs import load_stats
+
+        mean, std = load_stats(cfg.init)
+        if not (np.allclose(mean, data.mean) and np.allclose(std, data.std)):
+            raise ValueError(f"--init {cfg.init} was trained on another dataset's normalization (stats.npz); "
+                             f"fine-tune it on that dataset")
+        load_weights(model, Path(cfg.init))
     loss_mod.to(device)
     for st in opt.state.values():   # a resumed optimizer's moments follow the weights
         for k, v in st.items():
@@ -432,6 +452,8 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="auto", help="auto (the GPU of LOCAL_RANK if any), cpu, cuda or cuda:N")
     ap.add_argument("--warmup", type=int, default=0, help="learning-rate warm-up steps")
     ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 10%% at the last step")
+    ap.add_argument("--frame-step", type=int, default=1, help="HandMDM at 25/N fps: train on every N-th frame")
+    ap.add_argument("--init", default=None, help="start from this run folder's weights (same shapes)")
     for name, default in (("vel", 1.0), ("pos", 100.0), ("pos-vel", 0.1), ("length", 0.1), ("contact", 0.0)):
         ap.add_argument(f"--w-{name}", type=float, default=default, help=f"HandMDM loss weight of {name}")
     a = ap.parse_args(argv)
@@ -444,7 +466,7 @@ def main(argv=None) -> None:
                       word_set=word_set_name(a.word_set), text_encoder=a.text_encoder,
                       text_cache=not a.no_text_cache, device=a.device, w_vel=a.w_vel, w_pos=a.w_pos,
                       w_pos_vel=a.w_pos_vel, w_length=a.w_length, w_contact=a.w_contact, warmup=a.warmup,
-                      cosine=a.cosine)
+                      cosine=a.cosine, frame_step=a.frame_step, init=a.init)
     result = train(cfg)
     if _dist()[0] == 0:
         print(json.dumps(result))

@@ -39,6 +39,21 @@ class HandMDMConfig(PresetConfig):
     features: int = FEATURE_DIM
     cond_drop: float = 0.05
     length_head: bool = False    # False in runs from before the head: their weights have none
+    frame_step: int = 1          # the model's frames are every frame_step-th frame at 25 fps
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.frame_step <= 8:
+            raise ValueError(f"HandMDM frame_step={self.frame_step} is outside 1..8")
+
+    @property
+    def longest(self) -> int:
+        """The longest take in 25 fps frames."""
+        return (self.max_frames - 1) * self.frame_step + 1
+
+    def model_frames(self, frames: int) -> int:
+        """Model frames that cover ``frames`` frames at 25 fps (the last one included)."""
+        return (frames - 1 + self.frame_step - 1) // self.frame_step + 1
 
 
 def sinusoid(positions: torch.Tensor, width: int) -> torch.Tensor:
@@ -106,11 +121,33 @@ class HandMDM(nn.Module):
         return self.length_mlp(pooled)[:, 0]
 
     def auto_frames(self, text: torch.Tensor, text_mask: torch.Tensor, low: int) -> int | None:
-        """The frame count the text asks for (the first row's), in [``low``, ``max_frames``] (``max_frames``
-        when that is shorter than ``low``); None
-        when this run has no length head."""
+        """The 25 fps frame count the text asks for (the first row's), in [``low``, ``longest``]
+        (``longest`` when that is shorter than ``low``); None when this run has no length head."""
         if self.length_mlp is None:
             return None
-        low = min(low, self.cfg.max_frames)
-        frames = self.log_frames(text[:1], text_mask[:1]).exp().nan_to_num(float(low)).clamp(low, self.cfg.max_frames)
+        high = self.cfg.longest
+        low = min(low, high)
+        model = self.log_frames(text[:1], text_mask[:1]).exp().nan_to_num(1.0)
+        frames = ((model - 1) * self.cfg.frame_step + 1).clamp(low, high)
         return int(round(float(frames)))
+
+
+def upsample(x: torch.Tensor, step: int, frames: int) -> torch.Tensor:
+    """(B, M, F) frames every ``step``-th frame -> (B, ``frames``, F) at the full rate.
+
+    A Catmull-Rom cubic through the samples (each end continued by a straight line): it passes
+    through every model frame and its velocity is continuous, so no kinks every ``step``
+    frames (linear interpolation would put a jerk spike at each)."""
+    if step == 1:
+        return x[:, :frames]
+    if x.shape[1] < 2:
+        return x[:, :1].expand(-1, frames, -1)
+    padded = torch.cat([2 * x[:, :1] - x[:, 1:2], x, 2 * x[:, -1:] - x[:, -2:-1]], 1)
+    m = x.shape[1]
+    pos = torch.arange(frames, dtype=x.dtype, device=x.device) / step
+    i = pos.floor().long().clamp(max=m - 1)
+    u = (pos - i.to(x.dtype))[None, :, None]
+    idx = lambda k: padded[:, (i + k + 1).clamp(0, m + 1)]   # noqa: E731
+    p0, p1, p2, p3 = idx(-1), idx(0), idx(1), idx(2)
+    return 0.5 * (2 * p1 + (p2 - p0) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u ** 2
+                  + (3 * p1 - p0 - 3 * p2 + p3) * u ** 3)
