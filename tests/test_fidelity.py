@@ -264,3 +264,21 @@ def test_cli_writes_the_fidelity_report(tmp_path):
     assert 0.5 < float(peak) < 6.0                                  # the dataset's median peak wrist speed
     bad = CliRunner().invoke(app, ["eval", "fidelity", "--data", str(tmp_path / "none"), "--out", str(out)])
     assert bad.exit_code == 2 and "not a SignForge dataset" in " ".join(bad.output.split())
+
+
+def test_ablation_table_reads_the_shipped_reports_side_by_side(tmp_path):
+    from training.ablation import ReportError, read_report, write_ablations
+
+    base = read_report("reports/handmdm-fidelity.md")
+    assert {"test_seen", "test_unseen"} <= set(base)
+    assert float(base["test_unseen"]["movement: strokes"]) > 0
+    assert float(base["test_unseen"]["peak wrist speed, m/s"]) > 0
+    out = write_ablations([("reports/handmdm-fidelity-small.md", "small"), ("reports/handmdm-fidelity.md", "base")],
+                          tmp_path / "abl.md", "cmd")
+    text = out.read_text()
+    small = read_report("reports/handmdm-fidelity-small.md")
+    row = f"| movement: strokes | {small['test_unseen']['movement: strokes']} | {base['test_unseen']['movement: strokes']} |"
+    assert "## test_unseen" in text and row in text
+    (tmp_path / "x.md").write_text("# something else\n")
+    with pytest.raises(ReportError, match="not a fidelity report"):
+        read_report(tmp_path / "x.md")
