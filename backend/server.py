@@ -9,6 +9,9 @@ same code inside Blender's Python as well as in this process:
   cancels and sends exactly one terminal message per request through a ``send`` callable.
 - ``serve`` is the stdio server: a reader thread turns lines into dispatcher calls (and
   answers malformed lines), the main thread runs the dispatcher.
+- ``serve_tcp`` (``--listen HOST:PORT``) is the same for many clients over sockets: each
+  connection that presents the token gets its own reader, dispatcher and worker thread,
+  and the workers take turns on the one shared ``Handler`` (``TakingTurns``).
 
 The modules here import only the standard library at start, so the handshake comes at
 once; torch, smplx and numpy load with the first request that needs them. Never bpy.
@@ -16,13 +19,17 @@ once; torch, smplx and numpy load with the first request that needs them. Never 
 from __future__ import annotations
 
 import argparse
+import errno
+import hmac
 import importlib.util
 import logging
 import os
 import queue
 import re
+import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -392,39 +399,36 @@ class Dispatcher:
 
 # ---------------------------------------------------------------------------- stdio
 class _Wire:
-    """Whole lines to a file descriptor, one writer at a time, straight to the OS (no buffer to flush)."""
+    """Whole lines through ``write`` (``os.write`` on a descriptor, a socket's ``send``), one
+    writer at a time, nothing buffered to flush. When the client is gone it drops further
+    output and calls ``on_broken`` once."""
 
-    def __init__(self, fd: int):
-        self._fd = fd
+    def __init__(self, write: Callable[[bytes], int | None], on_broken: Callable[[], None] | None = None):
+        self._write = write
+        self._on_broken = on_broken
         self._lock = threading.Lock()
         self.closed = False
 
     def send(self, msg: dict) -> None:
-        try:
-            data = P.encode(msg).encode("ascii")
-        except P.ProtocolError as exc:
-            log.error("dropping a message that cannot be encoded: %s", exc.message)
-            return
         with self._lock:
             if self.closed:
                 return
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self._fd, view):]
-            except OSError as exc:   # the client went away; EOF on stdin follows
+                P.write_message(self._write, msg)
+            except P.ProtocolError as exc:
+                log.error("dropping a message that cannot be encoded: %s", exc.message)
+                return
+            except OSError as exc:   # the client went away (or stopped reading); end of input follows
                 self.closed = True
                 log.warning("cannot write to the client (%s); dropping further output", exc)
+                if self._on_broken is not None:
+                    self._on_broken()
 
 
-def _read_loop(infd: int, dispatcher: Dispatcher, wire: _Wire) -> None:
-    def read(n: int) -> bytes:
-        try:
-            return os.read(infd, n)
-        except OSError as exc:
-            log.warning("reading stdin failed (%s); treating it as end of input", exc)
-            return b""
-
+def _read_loop(read: Callable[[int], bytes], dispatcher: Dispatcher, wire: _Wire,
+               cancel_running: bool = False) -> None:
+    """Lines from ``read`` into ``dispatcher`` until end of input, then stop it (cancelling
+    the running request too when ``cancel_running``: nobody is left to hear its answer)."""
     for line in P.iter_lines(read):
         try:
             try:
@@ -444,8 +448,9 @@ def _read_loop(infd: int, dispatcher: Dispatcher, wire: _Wire) -> None:
         except Exception as exc:   # the reader must survive anything a line can do
             log.exception("unexpected failure on an input line")
             wire.send(P.error(None, P.FAILED, f"the server could not handle a line: {exc}"))
-    log.info("end of input: finishing the running request, then exiting")
-    dispatcher.stop(cancel_running=False)
+    log.info("end of input: %s the running request, then stopping",
+             "cancelling" if cancel_running else "finishing")
+    dispatcher.stop(cancel_running=cancel_running)
 
 
 def serve(handler: Handler | None = None, infd: int = 0, outfd: int = 1) -> int:
@@ -455,10 +460,18 @@ def serve(handler: Handler | None = None, infd: int = 0, outfd: int = 1) -> int:
     process can exit while it waits for input; the worker runs in the calling thread.
     """
     handler = handler or Handler()
-    wire = _Wire(outfd)
+    wire = _Wire(lambda data: os.write(outfd, data))
     dispatcher = Dispatcher(handler, wire.send)
     wire.send(P.hello(server_name(), handler.capabilities()))
-    reader = threading.Thread(target=_read_loop, args=(infd, dispatcher, wire), name="signforge-reader",
+
+    def read(n: int) -> bytes:
+        try:
+            return os.read(infd, n)
+        except OSError as exc:
+            log.warning("reading stdin failed (%s); treating it as end of input", exc)
+            return b""
+
+    reader = threading.Thread(target=_read_loop, args=(read, dispatcher, wire), name="signforge-reader",
                               daemon=True)
     reader.start()
     dispatcher.run()
@@ -466,20 +479,271 @@ def serve(handler: Handler | None = None, infd: int = 0, outfd: int = 1) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- TCP
+TOKEN_ENV = "SIGNFORGE_TOKEN"
+MIN_TOKEN_CHARS = 16
+MAX_CLIENTS = 32          # connections at once; one more is told so and closed
+SEND_TIMEOUT_S = 60.0     # a client that reads nothing for this long is disconnected
+TOKEN_HINT = ('make one with: python -c "import secrets; print(secrets.token_urlsafe(32))" > token.txt')
+
+
+class ServerError(Exception):
+    """The server cannot start (bad address or token, port in use); the message is the one line to show."""
+
+
+class TakingTurns:
+    """A ``Handler`` shared by many connections: requests that use the model run one at a time.
+
+    A request waiting for its turn reports progress, so its client sees why it waits and
+    can cancel it (``report`` raises ``Cancelled``).
+    """
+
+    FREE = ("ping", "shutdown")   # need no model: never wait
+
+    def __init__(self, handler: Handler, poll_s: float = 1.0):
+        self._handler = handler
+        self._lock = threading.Lock()
+        self._poll_s = poll_s
+
+    def capabilities(self) -> list[str]:
+        return self._handler.capabilities()
+
+    def check(self, method: str, params: dict | None) -> dict:
+        return self._handler.check(method, params)
+
+    def call(self, method: str, params: dict | None, report: Report) -> dict:
+        if method in self.FREE:
+            return self._handler.call(method, params, report)
+        while not self._lock.acquire(timeout=self._poll_s):
+            report(0.0, "waiting for another job on this backend")
+        try:
+            return self._handler.call(method, params, report)
+        finally:
+            self._lock.release()
+
+
+def load_token(token_file: str | None, environ=os.environ) -> str:
+    """The token from ``token_file`` (first line), else ``$SIGNFORGE_TOKEN``; ``ServerError`` without one."""
+    if token_file:
+        path = Path(token_file).expanduser()
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(P.MAX_AUTH_LINE_BYTES + 1)
+        except OSError as exc:
+            raise ServerError(f"--token-file {path}: {exc.strerror or exc}") from None
+        lines = data.decode("utf-8", "replace").strip().splitlines()
+        token, where = (lines[0].strip() if lines else ""), f"--token-file {path}"
+    else:
+        token, where = environ.get(TOKEN_ENV, "").strip(), f"${TOKEN_ENV}"
+        if not token:
+            raise ServerError(f"--listen needs a token: give --token-file FILE or set {TOKEN_ENV}; {TOKEN_HINT}")
+    if len(token) < MIN_TOKEN_CHARS or len(token) > P.MAX_AUTH_LINE_BYTES // 2 or not token.isprintable():
+        raise ServerError(f"{where}: the token must be {MIN_TOKEN_CHARS} to {P.MAX_AUTH_LINE_BYTES // 2} printable "
+                          f"characters on one line; {TOKEN_HINT}")
+    return token
+
+
+def _read_auth_line(sock: socket.socket, deadline: float) -> tuple[bytes | None, bytes, str]:
+    """The connection's first line (without "\n"), what came after it, and why there is none."""
+    buf = bytearray()
+    while b"\n" not in buf:
+        if len(buf) > P.MAX_AUTH_LINE_BYTES:
+            return None, b"", f"the first line is longer than {P.MAX_AUTH_LINE_BYTES} bytes"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None, b"", f"no token within {P.AUTH_TIMEOUT_S:g} s"
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(P.MAX_AUTH_LINE_BYTES + 1 - len(buf))
+        except TimeoutError:
+            continue
+        if not chunk:
+            return None, b"", "the connection closed before its token"
+        buf += chunk
+    line, _, rest = bytes(buf).partition(b"\n")
+    return line, rest, ""
+
+
+def _authenticate(sock: socket.socket, token: bytes) -> tuple[bytes | None, str]:
+    """(bytes already read after the auth line, "") for the right token, else (None, why)."""
+    line, rest, why = _read_auth_line(sock, time.monotonic() + P.AUTH_TIMEOUT_S)
+    if line is None:
+        return None, why
+    try:
+        msg = P.decode(line)
+    except P.ProtocolError as exc:
+        return None, f"the first line is not an auth message ({exc.message})"
+    if msg["type"] != P.AUTH:
+        return None, f'the first line must be {{"type": "auth", "token": ...}}; got a {msg["type"]!r} message'
+    if not hmac.compare_digest(msg["token"].encode("utf-8"), token):
+        time.sleep(0.5)   # guessing is slow
+        return None, "wrong token"
+    return rest, ""
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, token: bytes,
+                      slots: threading.BoundedSemaphore) -> None:
+    """One client: its token, then the protocol until it disconnects or sends ``shutdown``."""
+    reader = None
+    try:
+        rest, why = _authenticate(sock, token)
+        if rest is None:
+            log.warning("%s refused: %s", peer, why)
+            sock.settimeout(5.0)
+            wire = _Wire(sock.send)
+            wire.send(P.error(None, P.UNAUTHORIZED, why))
+            _drain(sock)
+            return
+        log.info("%s connected", peer)
+        sock.settimeout(SEND_TIMEOUT_S)   # bounds how long a send waits on a client that reads nothing
+        wire = _Wire(sock.send, on_broken=lambda: _shut(sock))
+        dispatcher = Dispatcher(handler, wire.send)
+        pending = [rest]
+
+        def read(n: int) -> bytes:
+            if pending and pending[0]:
+                return pending.pop()
+            while True:
+                try:
+                    return sock.recv(n)
+                except TimeoutError:   # an idle client is fine; a closed wire ends the reader
+                    if wire.closed:
+                        return b""
+                except OSError:
+                    return b""
+
+        wire.send(P.hello(server_name(), handler.capabilities()))
+        reader = threading.Thread(target=_read_loop, args=(read, dispatcher, wire, True),
+                                  name=f"signforge-reader {peer}", daemon=True)
+        reader.start()
+        dispatcher.run()
+        log.info("%s disconnected", peer)
+    except Exception:   # one connection's failure must never reach the others or the server
+        log.exception("%s: connection failed", peer)
+    finally:
+        _close(sock)
+        if reader is not None:
+            reader.join(timeout=5.0)
+        slots.release()
+
+
+def _drain(sock: socket.socket, limit: int = 1 << 16) -> None:
+    """Say we are done, then read (and drop) what the refused client sent on for a moment:
+    closing with unread input would reset the connection before it read our answer."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(1.0)
+        while limit > 0 and (chunk := sock.recv(4096)):
+            limit -= len(chunk)
+    except OSError:
+        pass
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)   # wakes the reader with end of input
+    except OSError:
+        pass
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; ``ServerError`` in one line when there is none."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServerError(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})") from None
+    family = infos[0][0]
+    try:
+        return socket.create_server((host, port), family=family, backlog=64)
+    except OSError as exc:
+        in_use = exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE))
+        reason = "the port is in use" if in_use else (exc.strerror or exc)
+        raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def serve_tcp(listener: socket.socket, token: str, handler: Handler | None = None) -> int:
+    """Accept clients on ``listener`` until interrupted; each gets its own thread."""
+    shared = TakingTurns(handler or Handler())
+    secret = token.encode("utf-8")
+    slots = threading.BoundedSemaphore(MAX_CLIENTS)
+    listener.settimeout(1.0)   # so Ctrl-C is heard on every platform
+    while True:
+        try:
+            sock, address = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError as exc:   # out of descriptors and the like: wait, keep serving
+            log.warning("accept failed (%s)", exc)
+            time.sleep(0.5)
+            continue
+        peer = f"{address[0]}:{address[1]}"
+        if not slots.acquire(blocking=False):
+            log.warning("%s refused: %d clients are connected", peer, MAX_CLIENTS)
+            sock.settimeout(2.0)
+            _Wire(sock.send).send(P.error(None, P.FAILED, f"this SignForge backend serves {MAX_CLIENTS} clients "
+                                                          f"at once; try again later"))
+            _close(sock)
+            continue
+        threading.Thread(target=_serve_connection, args=(sock, peer, shared, secret, slots),
+                         name=f"signforge-client {peer}", daemon=True).start()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):   # one line, not usage + error
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backend.server",
-                                     description="SignForge backend: JSON lines on stdin/stdout "
-                                                 "(blender_addon/core/protocol.py); logs on stderr.")
+    parser = _Parser(prog="python -m backend.server",
+                     description="SignForge backend: JSON lines on stdin/stdout (blender_addon/core/protocol.py), "
+                                 "or over TCP with --listen; logs on stderr.")
+    parser.add_argument("--listen", metavar="HOST:PORT",
+                        help="serve clients over TCP instead of stdin/stdout; PORT alone binds 127.0.0.1, "
+                             "port 0 picks a free one. Example: --listen 0.0.0.0:8765 --token-file token.txt")
+    parser.add_argument("--token-file", metavar="FILE",
+                        help=f"with --listen: the file whose first line is the token clients must present "
+                             f"(default: ${TOKEN_ENV})")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The wire gets its own copy of fd 1; fd 1 itself then points at stderr, so a library
-    # that prints (Python or C) lands in the log instead of corrupting the protocol.
-    sys.stdout.flush()
-    wire_fd = os.dup(1)
-    os.dup2(2, 1)
-    return serve(infd=sys.stdin.fileno(), outfd=wire_fd)
+    if args.listen is None:
+        if args.token_file is not None:
+            parser.error("--token-file goes with --listen")
+        # The wire gets its own copy of fd 1; fd 1 itself then points at stderr, so a library
+        # that prints (Python or C) lands in the log instead of corrupting the protocol.
+        sys.stdout.flush()
+        wire_fd = os.dup(1)
+        os.dup2(2, 1)
+        return serve(infd=sys.stdin.fileno(), outfd=wire_fd)
+    try:
+        try:
+            host, port = P.parse_address(args.listen, default_host="127.0.0.1", min_port=0)
+        except ValueError as exc:
+            raise ServerError(f"--listen: {exc}") from None
+        token = load_token(args.token_file)
+        listener = listen(host, port)
+    except ServerError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    bound = listener.getsockname()
+    where = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
+    print(f"SignForge backend listening on {where} (protocol {P.PROTOCOL_VERSION}; clients need the token)",
+          flush=True)
+    try:
+        return serve_tcp(listener, token)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        listener.close()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,13 @@ class SignForgePreferences(bpy.types.AddonPreferences):
                                      "else a subprocess"),
                ("in_process", "In Blender", "Run the backend inside Blender's Python"),
                ("subprocess", "Subprocess", "Run `python -m backend.server` with the Backend Python")])
+    remote_address: bpy.props.StringProperty(
+        name="Remote backend",
+        description="HOST:PORT of a shared backend started with `python -m backend.server --listen HOST:PORT "
+                    "--token-file FILE`. Empty: run the backend on this machine")
+    remote_token: bpy.props.StringProperty(
+        name="Token", subtype="PASSWORD",
+        description="The remote backend's token (the first line of its --token-file). Empty: $SIGNFORGE_TOKEN")
     smplx_path: bpy.props.StringProperty(
         name="SMPL-X model", subtype="FILE_PATH",
         description="Your SMPLX_NEUTRAL.npz (or its folder). Empty: SignForge's built-in mannequin")
@@ -41,8 +48,14 @@ class SignForgePreferences(bpy.types.AddonPreferences):
 
 def draw_preferences(layout, prefs) -> None:
     col = layout.column()
-    col.prop(prefs, "backend_mode")
-    col.prop(prefs, "backend_python")
+    col.prop(prefs, "remote_address")
+    token = col.row()
+    token.prop(prefs, "remote_token")
+    token.enabled = bool(prefs.remote_address.strip())
+    local = col.column()
+    local.enabled = not prefs.remote_address.strip()   # a remote backend replaces the local one
+    local.prop(prefs, "backend_mode")
+    local.prop(prefs, "backend_python")
     col.prop(prefs, "smplx_path")
     col.prop(prefs, "checkpoint_dir")
     col.prop(prefs, "device")

@@ -20,12 +20,24 @@ ADDON_DIR = Path(__file__).resolve().parent.parent
 def backend(context=None):
     """The running backend, created on first use from the preferences (and again if they change)."""
     python, mode = configured(context)
-    key = (python, mode)
+    address, token = remote(context)
+    key = (python, mode, address, token)
     if _STATE["backend"] is None or _STATE["key"] != key:
         close()
-        _STATE["backend"] = client.make_backend(python, ADDON_DIR, mode=mode)
+        _STATE["backend"] = client.make_backend(python, ADDON_DIR, mode=mode, address=address, token=token)
         _STATE["key"] = key
     return _STATE["backend"]
+
+
+def remote(context=None) -> tuple[str, str]:
+    """(Remote backend HOST:PORT, token) from the preferences, else $SIGNFORGE_BACKEND_ADDRESS;
+    the token falls back to $SIGNFORGE_TOKEN. An empty address means a local backend."""
+    pref = P.get(context)
+    address = pref.remote_address.strip() if pref is not None else ""
+    token = pref.remote_token.strip() if pref is not None else ""
+    if pref is None:
+        address = os.environ.get("SIGNFORGE_BACKEND_ADDRESS", "").strip()
+    return address, token or os.environ.get("SIGNFORGE_TOKEN", "").strip()
 
 
 def configured(context=None) -> tuple[str, str]:
@@ -64,6 +76,9 @@ def shutdown() -> None:
 
 def describe(context=None) -> str:
     """Where the backend would run, in a few words; raises ``client.BackendError`` when nowhere."""
+    address, token = remote(context)
+    if address:
+        return f"remote backend: {client.RemoteBackend(address, token).address}"   # checks address and token
     python, mode = configured(context)
     found = client.choose_backend(python, ADDON_DIR, mode)
     return "backend in Blender" if found is None else f"backend: {found}"

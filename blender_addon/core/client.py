@@ -1,7 +1,8 @@
 """The add-on's side of the backend: find a Python, start or embed the server, talk to it. Standard library only.
 
 Never imports ``bpy``, ``numpy`` or ``torch`` (``InProcessBackend`` imports the backend,
-and with it torch, only when it starts). Both backends have one interface, polled from
+and with it torch, only when it starts). The backends (a subprocess, in process, a remote
+server over TCP: ``RemoteBackend``) have one interface, polled from
 Blender's main thread by a modal operator's timer or looped over in batch mode:
 
 - ``submit(method, params) -> id`` queues a request (starting the backend if needed);
@@ -22,6 +23,7 @@ import importlib.util
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +36,8 @@ from . import protocol as P
 SERVER_MODULE = "backend.server"
 ORIGIN_FILE = "backend_origin.json"
 VENV_PYTHONS = (Path(".venv") / "bin" / "python", Path(".venv") / "Scripts" / "python.exe")
+REMOTE_HINT = ("check Remote backend and Token in Preferences > Add-ons > SignForge, and that "
+               "`python -m backend.server --listen HOST:PORT` runs there")
 PREFERENCES_HINT = ("set Backend Python in Preferences > Add-ons > SignForge to a Python with SignForge's "
                     "backend installed (the repository's .venv/bin/python)")
 
@@ -174,9 +178,7 @@ class Backend(abc.ABC):
             self._generation += 1
             self._start()
             if self._last_crash is not False:
-                text = (f"the SignForge backend stopped (exit code {self._last_crash}) and was restarted"
-                        if self.name == "subprocess" else "the SignForge backend stopped and was restarted")
-                self._note(text)
+                self._note(self._restarted_text(self._last_crash))
                 self._last_crash = False
             return self
 
@@ -269,6 +271,13 @@ class Backend(abc.ABC):
         self.close()
 
     # -- internals
+    def _stopped_text(self, code: int | None) -> str:
+        """How an unexpected stop reads in the error that ends each of its requests."""
+        return f"the SignForge backend stopped (exit code {code})"
+
+    def _restarted_text(self, code: int | None) -> str:
+        return "the SignForge backend stopped and was restarted"
+
     def _note(self, text: str) -> None:
         self.notices.append(text)
         self._backlog.append(P.notice(text))
@@ -316,7 +325,7 @@ class Backend(abc.ABC):
                                                         f"(exit code {end.code})"))
             else:
                 out.append(P.error(req_id, P.BACKEND_CRASHED,
-                                   f"the SignForge backend stopped (exit code {end.code}) during {method}"
+                                   f"{self._stopped_text(end.code)} during {method}"
                                    + (f"; its last log lines:\n{tail}" if tail else "")))
         self._pending.clear()
         self._internal.clear()
@@ -332,8 +341,90 @@ class Backend(abc.ABC):
         pass
 
 
+# ---------------------------------------------------------------------------- over a byte stream
+class _StreamBackend(Backend):
+    """A server spoken to over a byte stream: a child's pipes or a socket.
+
+    One reader thread (``_pump``) decodes lines: the first is the handshake, handed to the
+    starting thread through a queue; the rest go on the inbox, then an ``_Ended``. Writes
+    are whole lines under one lock (``_write_line``). Subclasses open and close the stream.
+    """
+
+    def __init__(self, log: Callable[[str], None] | None = None, hello_timeout: float = 60.0):
+        super().__init__(log)
+        self.hello_timeout = hello_timeout
+        self._threads: list[threading.Thread] = []
+        self._write_lock = threading.Lock()
+
+    def _pump(self, read: Callable[[int], bytes], hello: queue.Queue, generation: int,
+              finish: Callable[[], "_Ended"]) -> None:
+        shaken = False
+        for line in P.iter_lines(read):
+            try:
+                msg = P.decode(line)
+            except P.ProtocolError as exc:
+                self._emit(f"[signforge client] unreadable line from the backend ({exc.message}): "
+                           f"{line[:200]!r}")
+                if not shaken:
+                    hello.put(BackendError(exc.message))
+                    shaken = True
+                continue
+            if not shaken:
+                hello.put(msg)
+                shaken = True
+            else:
+                self._inbox.put(msg)
+        end = finish()
+        if not shaken:
+            hello.put(end)
+        self._inbox.put(end)
+
+    def _first_message(self, hello: queue.Queue, what: str):
+        """The handshake's first message (a dict, a BackendError or an _Ended)."""
+        try:
+            return hello.get(timeout=self.hello_timeout)
+        except queue.Empty:
+            raise BackendError(f"{what} did not answer within {self.hello_timeout:g} s"
+                               f"{self._log_hint()}") from None
+
+    def _log_hint(self) -> str:
+        return ""
+
+    def _check_hello(self, first, what: str, who: str) -> dict:
+        """``first`` if it is a hello of this protocol version, else ``BackendError`` saying what it is."""
+        if isinstance(first, BackendError) or first.get("type") != P.HELLO:
+            why = first if isinstance(first, BackendError) else "its first message is not hello"
+            raise BackendError(f"{what} is not a SignForge backend: {why}")
+        if first["protocol"] != P.PROTOCOL_VERSION:
+            raise BackendError(f"{who} ({first['server']}) speaks protocol {first['protocol']}, this add-on "
+                               f"speaks {P.PROTOCOL_VERSION}; install the add-on and the backend from the same "
+                               f"SignForge version")
+        return first
+
+    def _shake_hands(self, handshake: Callable[[], dict], abort: Callable[[], None]) -> dict:
+        """The server's hello from ``handshake()``, kept in ``server`` and ``capabilities``; when
+        it fails, ``abort()`` the server, wait for the reader and raise its ``BackendError``."""
+        try:
+            first = handshake()
+        except BackendError:
+            abort()
+            self._join_threads()
+            self._generation += 1   # its end is reported here, not to poll()
+            raise
+        self.server, self.capabilities = first["server"], list(first["capabilities"])
+        return first
+
+    def _write_line(self, write: Callable[[bytes], int | None], msg: dict) -> bool:
+        with self._write_lock:
+            try:
+                P.write_message(write, msg)
+                return True
+            except (OSError, ValueError):   # it is gone: the reader's end of input reports it
+                return False
+
+
 # ---------------------------------------------------------------------------- subprocess
-class SubprocessBackend(Backend):
+class SubprocessBackend(_StreamBackend):
     """``python -m backend.server`` in a child process, spoken to over pipes.
 
     Starts on the first ``submit`` (or ``start()``), waits up to ``hello_timeout`` seconds
@@ -347,17 +438,14 @@ class SubprocessBackend(Backend):
     def __init__(self, python: Path | str, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
                  log: Callable[[str], None] | None = None, *, module: str = SERVER_MODULE,
                  args: Iterable[str] = (), hello_timeout: float = 60.0, isolated: bool = True):
-        super().__init__(log)
+        super().__init__(log, hello_timeout)
         self.python = Path(python)
         self.cwd = safe_working_folder(self.python) if cwd is None else Path(cwd)
         self.isolated = isolated
         self.env = None if env is None else dict(env)
         self.module = module
         self.args = list(args)
-        self.hello_timeout = hello_timeout
         self._proc: subprocess.Popen | None = None
-        self._threads: list[threading.Thread] = []
-        self._write_lock = threading.Lock()
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)   # this start's, for errors
 
     @property
@@ -386,64 +474,32 @@ class SubprocessBackend(Backend):
         generation = self._generation
         hello: queue.Queue = queue.Queue()
         err = threading.Thread(target=self._read_stderr, args=(proc,), name="signforge-stderr", daemon=True)
-        out = threading.Thread(target=self._read_stdout, args=(proc, err, hello, generation),
+        def finish() -> _Ended:
+            code = proc.wait()
+            err.join(timeout=2.0)   # so the crash message can quote the last log lines
+            return _Ended(code, list(self._stderr), generation)
+
+        out = threading.Thread(target=self._pump, args=(proc.stdout.read, hello, generation, finish),
                                name="signforge-stdout", daemon=True)
         self._threads = [err, out]
         err.start()
         out.start()
-        try:
-            first = self._handshake(hello, " ".join(command))
-        except BackendError:
-            self._kill()
-            self._join_threads()
-            self._generation += 1   # its end is reported here, not to poll()
-            raise
-        self.server, self.capabilities = first["server"], list(first["capabilities"])
+        first = self._shake_hands(lambda: self._handshake(hello, " ".join(command)), self._kill)
         self._emit(f"[signforge client] started {first['server']} (pid {proc.pid})")
 
+    def _restarted_text(self, code: int | None) -> str:
+        return f"the SignForge backend stopped (exit code {code}) and was restarted"
+
     def _handshake(self, hello: queue.Queue, command: str) -> dict:
-        try:
-            first = hello.get(timeout=self.hello_timeout)
-        except queue.Empty:
-            raise BackendError(f"the SignForge backend ({command}) did not answer within "
-                               f"{self.hello_timeout:g} s; its log:\n{self._tail()}") from None
+        first = self._first_message(hello, f"the SignForge backend ({command})")
         if isinstance(first, _Ended):
             self._threads[0].join(timeout=2.0)
             raise BackendError(f"the SignForge backend ({command}) exited with code {first.code} before "
                                f"its handshake; its log:\n{self._tail()}")
-        if isinstance(first, BackendError) or first.get("type") != P.HELLO:
-            why = first if isinstance(first, BackendError) else "its first message is not hello"
-            raise BackendError(f"{command} is not a SignForge backend: {why}")
-        if first["protocol"] != P.PROTOCOL_VERSION:
-            raise BackendError(f"the backend at {self.python} ({first['server']}) speaks protocol "
-                               f"{first['protocol']}, this add-on speaks {P.PROTOCOL_VERSION}; install the "
-                               f"add-on and the backend from the same SignForge version")
-        return first
+        return self._check_hello(first, command, f"the backend at {self.python}")
 
-    def _read_stdout(self, proc: subprocess.Popen, err: threading.Thread, hello: queue.Queue,
-                     generation: int) -> None:
-        shaken = False
-        for line in P.iter_lines(proc.stdout.read):
-            try:
-                msg = P.decode(line)
-            except P.ProtocolError as exc:
-                self._emit(f"[signforge client] unreadable line from the backend ({exc.message}): "
-                           f"{line[:200]!r}")
-                if not shaken:
-                    hello.put(BackendError(exc.message))
-                    shaken = True
-                continue
-            if not shaken:
-                hello.put(msg)
-                shaken = True
-            else:
-                self._inbox.put(msg)
-        code = proc.wait()
-        err.join(timeout=2.0)   # so the crash message can quote the last log lines
-        end = _Ended(code, list(self._stderr), generation)
-        if not shaken:
-            hello.put(end)
-        self._inbox.put(end)
+    def _log_hint(self) -> str:
+        return f"; its log:\n{self._tail()}"
 
     def _read_stderr(self, proc: subprocess.Popen) -> None:
         tail = self._stderr
@@ -453,15 +509,7 @@ class SubprocessBackend(Backend):
             self._emit(text)
 
     def _deliver(self, msg: dict) -> bool:
-        data = P.encode(msg).encode("ascii")
-        with self._write_lock:
-            try:
-                view = memoryview(data)
-                while view:   # a raw pipe may take part of a line per write
-                    view = view[self._proc.stdin.write(view):]
-                return True
-            except (OSError, ValueError):   # it died: the reader's end of input reports it
-                return False
+        return self._write_line(self._proc.stdin.write, msg)   # a raw pipe may take part of a line per write
 
     def _stop(self, timeout: float) -> None:
         proc = self._proc
@@ -502,6 +550,115 @@ class SubprocessBackend(Backend):
 
     def _tail(self, n: int = 12) -> str:
         return "\n".join(list(self._stderr)[-n:]) or "(nothing)"
+
+
+# ---------------------------------------------------------------------------- over TCP
+class RemoteBackend(_StreamBackend):
+    """A ``python -m backend.server --listen HOST:PORT`` server, spoken to over TCP.
+
+    Connects on the first ``submit`` (or ``start()``), sends the token as its first line
+    and waits for the handshake; a refused token, an unreachable or malformed address are
+    a ``BackendError`` in one line. A lost connection ends every request it had not
+    answered with ``backend_crashed``; the next ``submit`` connects again and says so.
+    Paths in requests and results are the server machine's.
+    """
+
+    name = "remote"
+
+    def __init__(self, address: str, token: str, log: Callable[[str], None] | None = None, *,
+                 connect_timeout: float = 10.0, hello_timeout: float = 30.0):
+        super().__init__(log, hello_timeout)
+        try:
+            self.host, self.port = P.parse_address(address)
+        except ValueError as exc:
+            raise BackendError(f"Remote backend: {exc}; {REMOTE_HINT}") from None
+        if not (token or "").strip():
+            raise BackendError(f"Remote backend {address.strip()} needs its token; {REMOTE_HINT}")
+        self.address = address.strip()
+        self._token = token.strip()
+        self.connect_timeout = connect_timeout
+        self._sock: socket.socket | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._sock is not None and bool(self._threads) and self._threads[0].is_alive()
+
+    def _start(self) -> None:
+        what = f"the SignForge backend at {self.address}"
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        except socket.gaierror:
+            raise BackendError(f"cannot reach {what}: unknown host {self.host!r}; {REMOTE_HINT}") from None
+        except (TimeoutError, socket.timeout):
+            raise BackendError(f"cannot reach {what}: no answer within {self.connect_timeout:g} s; "
+                               f"{REMOTE_HINT}") from None
+        except OSError as exc:
+            raise BackendError(f"cannot reach {what}: {exc.strerror or exc}; {REMOTE_HINT}") from None
+        sock.settimeout(None)
+        self._sock = sock
+        generation = self._generation
+        hello: queue.Queue = queue.Queue()
+
+        def read(n: int) -> bytes:
+            try:
+                return sock.recv(n)
+            except OSError:
+                return b""
+
+        reader = threading.Thread(target=self._pump, args=(read, hello, generation,
+                                                           lambda: _Ended(None, [], generation)),
+                                  name="signforge-remote", daemon=True)
+        self._threads = [reader]
+        reader.start()
+        def handshake() -> dict:
+            if not self._write_line(sock.send, P.auth(self._token)):
+                raise BackendError(f"{what} closed the connection before its token was sent; {REMOTE_HINT}")
+            first = self._first_message(hello, what)
+            if isinstance(first, _Ended):
+                raise BackendError(f"{what} closed the connection before its handshake; {REMOTE_HINT}")
+            if isinstance(first, dict) and first.get("type") == P.ERROR:
+                raise BackendError(f"{what} refused the connection: {first['message']}; {REMOTE_HINT}")
+            return self._check_hello(first, what, what)
+
+        first = self._shake_hands(handshake, self._disconnect)
+        self._emit(f"[signforge client] connected to {first['server']} at {self.address}")
+
+    def _deliver(self, msg: dict) -> bool:
+        return self._write_line(self._sock.send, msg)
+
+    def _stop(self, timeout: float) -> None:
+        self._next_id += 1
+        self._internal.add(self._next_id)
+        self._deliver(P.request(self._next_id, "shutdown", {}))   # ends this connection, not the server
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self._threads[0].join(timeout=timeout)
+        if self._threads[0].is_alive():
+            self._emit(f"[signforge client] the backend at {self.address} did not close within {timeout:g} s; "
+                       f"closing the connection")
+            self._disconnect()
+
+    def _disconnect(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)   # wakes the reader with end of input
+        except OSError:
+            pass
+
+    def _join_threads(self) -> None:
+        for t in self._threads:
+            t.join(timeout=5.0)
+        self._threads = []
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _stopped_text(self, code: int | None) -> str:
+        return f"the connection to the SignForge backend at {self.address} was lost"
+
+    def _restarted_text(self, code: int | None) -> str:
+        return f"the connection to the SignForge backend at {self.address} was lost and is open again"
 
 
 # ---------------------------------------------------------------------------- in process
@@ -650,8 +807,11 @@ def choose_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto") 
 
 
 def make_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto",
-                 log: Callable[[str], None] | None = None) -> Backend:
-    """The backend ``choose_backend`` picks; nothing starts until the first request."""
+                 log: Callable[[str], None] | None = None, address: str = "", token: str = "") -> Backend:
+    """A ``RemoteBackend`` when ``address`` (HOST:PORT) is set, else the backend ``choose_backend``
+    picks; nothing starts or connects until the first request."""
+    if (address or "").strip():
+        return RemoteBackend(address, token, log=log)
     python = choose_backend(python_pref, addon_dir, mode)
     if python is None:
         return InProcessBackend(log=log)

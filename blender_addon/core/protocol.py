@@ -65,6 +65,17 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
     working folder). Results name absolute paths. Files are written completely or not at
     all, and a cancelled request writes none.
 
+Over TCP (``python -m backend.server --listen HOST:PORT``)
+    The same lines over a socket, with one line before them: the client's first line is
+    ``{"type": "auth", "token": "..."}`` (at most ``MAX_AUTH_LINE_BYTES`` bytes, within
+    ``AUTH_TIMEOUT_S`` seconds of connecting). The server answers the right token with
+    ``hello`` and then speaks as above; anything else gets one ``error`` of code
+    ``"unauthorized"`` (``"id": null``) and the connection is closed. Each connection has
+    its own requests and ids; jobs from every connection take turns on the one model (a
+    request waiting for another connection's job reports ``progress`` and can be
+    cancelled). ``shutdown`` ends the connection, not the server; a closed connection
+    cancels its requests. Paths in requests and results are the server machine's.
+
 Client-side messages
     ``{"type": "notice", "message": "..."}`` never crosses the wire: the client puts it
     among the messages it hands to its caller, for instance when it restarted a backend
@@ -79,6 +90,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 1 << 20   # paths and short prompts travel, never arrays
+MAX_AUTH_LINE_BYTES = 4096  # the auth line that opens a TCP connection
+AUTH_TIMEOUT_S = 10.0       # a TCP client that has not sent it by then is closed
 
 # Error codes (the ``code`` of an ``error`` message).
 PARSE_ERROR = "parse_error"          # not UTF-8, not JSON, too long, empty
@@ -89,13 +102,14 @@ CANCELLED = "cancelled"              # the request was cancelled
 FAILED = "failed"                    # the method ran and failed; the message says why
 UNSUPPORTED = "unsupported"          # a defined method this server cannot run (see hello)
 BACKEND_CRASHED = "backend_crashed"  # synthesized by the client when the server process died
+UNAUTHORIZED = "unauthorized"        # a TCP connection without the right token; it is closed
 ERROR_CODES = (PARSE_ERROR, INVALID_REQUEST, UNKNOWN_METHOD, INVALID_PARAMS, CANCELLED, FAILED,
-               UNSUPPORTED, BACKEND_CRASHED)
+               UNSUPPORTED, BACKEND_CRASHED, UNAUTHORIZED)
 
 # Message types.
-HELLO, REQUEST, CANCEL, PROGRESS, RESULT, ERROR, NOTICE = (
-    "hello", "request", "cancel", "progress", "result", "error", "notice")
-CLIENT_TYPES = (REQUEST, CANCEL)
+HELLO, REQUEST, CANCEL, PROGRESS, RESULT, ERROR, NOTICE, AUTH = (
+    "hello", "request", "cancel", "progress", "result", "error", "notice", "auth")
+CLIENT_TYPES = (REQUEST, CANCEL, AUTH)
 SERVER_TYPES = (HELLO, PROGRESS, RESULT, ERROR)
 TERMINAL_TYPES = (RESULT, ERROR)
 MESSAGE_TYPES = CLIENT_TYPES + SERVER_TYPES + (NOTICE,)
@@ -319,6 +333,10 @@ def notice(message: str) -> dict:
     return {"type": NOTICE, "message": str(message)}
 
 
+def auth(token: str) -> dict:
+    return {"type": AUTH, "token": str(token)}
+
+
 def is_terminal(msg: Mapping[str, Any]) -> bool:
     """True for the one message that ends a request (``result`` or ``error``)."""
     return msg.get("type") in TERMINAL_TYPES
@@ -416,6 +434,8 @@ def decode(line: str | bytes) -> dict:
                                                 f"an object; got {_show(msg['params'])}", req_id)
     elif kind == CANCEL:
         _field(msg, "id", _is_id, id_what)
+    elif kind == AUTH:
+        _field(msg, "token", lambda v: isinstance(v, str), "a string")
     elif kind == HELLO:
         _field(msg, "protocol", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
         _field(msg, "server", lambda v: isinstance(v, str), "a string")
@@ -468,3 +488,34 @@ def iter_lines(read: Callable[[int], bytes], limit: int = MAX_LINE_BYTES,
             buf.clear()
             overlong = False
             start = nl + 1
+
+
+def write_message(write: Callable[[bytes], int | None], msg: Mapping[str, Any]) -> None:
+    """Send one message as one whole line through ``write`` (``os.write``, a raw pipe's or a
+    socket's ``send``), which may take part of it per call. Raises ``ProtocolError`` for a
+    message JSON cannot carry and whatever ``write`` raises (``OSError``) when the peer is gone.
+    """
+    view = memoryview(encode(msg).encode("ascii"))
+    while view:
+        view = view[write(view) or 0:]
+
+
+def parse_address(text: str, default_host: str | None = None, min_port: int = 1) -> tuple[str, int]:
+    """``(host, port)`` from "HOST:PORT" ("[::1]:PORT" for IPv6); "PORT" alone takes
+    ``default_host`` when one is given (a server passes ``min_port=0``: any free port).
+    ``ValueError`` says what is wrong, in one line."""
+    text = str(text).strip()
+    host, sep, port = text.rpartition(":")
+    if not sep and default_host is not None:
+        host, port = default_host, text
+    elif not sep or not host:
+        raise ValueError(f"address {text!r} is not HOST:PORT (for example 127.0.0.1:8765)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"address {text!r}: write an IPv6 host in brackets, as [::1]:8765")
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"address {text!r} has no usable host")
+    if not port.isdigit() or not min_port <= int(port) <= 65535:
+        raise ValueError(f"address {text!r}: the port must be a number from {min_port} to 65535; got {port!r}")
+    return host, int(port)
