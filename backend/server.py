@@ -504,6 +504,27 @@ class TakingTurns:
         self._handler = handler
         self._lock = threading.Lock()
         self._poll_s = poll_s
+        self._dispatchers: set[Dispatcher] = set()   # one per connected client
+        self._dispatchers_lock = threading.Lock()
+
+    def enter(self, dispatcher: Dispatcher) -> None:
+        with self._dispatchers_lock:
+            self._dispatchers.add(dispatcher)
+
+    def leave(self, dispatcher: Dispatcher) -> None:
+        with self._dispatchers_lock:
+            self._dispatchers.discard(dispatcher)
+
+    def stop(self, timeout: float) -> bool:
+        """Cancel every client's requests and wait up to ``timeout`` s for the running one to end."""
+        with self._dispatchers_lock:
+            dispatchers = list(self._dispatchers)
+        for dispatcher in dispatchers:
+            dispatcher.stop(cancel_running=True)
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()
+            return True
+        return False
 
     def capabilities(self) -> list[str]:
         return self._handler.capabilities()
@@ -606,6 +627,7 @@ def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, toke
         sock.settimeout(SEND_TIMEOUT_S)   # bounds how long a send waits on a client that reads nothing
         wire = _Wire(sock.send, on_broken=lambda: _shut(sock))
         dispatcher = Dispatcher(handler, wire.send)
+        handler.enter(dispatcher)
         pending = [rest]
 
         def read(n: int) -> bytes:
@@ -625,6 +647,7 @@ def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, toke
                                   name=f"signforge-reader {peer}", daemon=True)
         reader.start()
         dispatcher.run()
+        handler.leave(dispatcher)
         log.info("%s disconnected", peer)
     except Exception:   # one connection's failure must never reach the others or the server
         log.exception("%s: connection failed", peer)
@@ -669,10 +692,19 @@ def listen(host: str, port: int) -> socket.socket:
         raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
-def serve_tcp(listener: socket.socket, token: str, handler: Handler | None = None) -> int:
-    """Accept clients on ``listener`` until interrupted; each gets its own thread."""
+def serve_tcp(listener: socket.socket, token: str, handler: Handler | None = None) -> None:
+    """Accept clients on ``listener`` until interrupted; each gets its own thread. On Ctrl-C
+    every client's requests are cancelled (a few seconds for the running one to stop, so
+    no half-written file is left) before ``KeyboardInterrupt`` goes on to the caller."""
     shared = TakingTurns(handler or Handler())
-    secret = token.encode("utf-8")
+    try:
+        _accept(listener, shared, token.encode("utf-8"))
+    except KeyboardInterrupt:
+        shared.stop(timeout=5.0)
+        raise
+
+
+def _accept(listener: socket.socket, shared: TakingTurns, secret: bytes) -> None:
     slots = threading.BoundedSemaphore(MAX_CLIENTS)
     listener.settimeout(1.0)   # so Ctrl-C is heard on every platform
     while True:
@@ -739,11 +771,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SignForge backend listening on {where} (protocol {P.PROTOCOL_VERSION}; clients need the token)",
           flush=True)
     try:
-        return serve_tcp(listener, token)
+        serve_tcp(listener, token)
     except KeyboardInterrupt:
-        return 130
-    finally:
         listener.close()
+        logging.shutdown()
+        sys.stdout.flush()
+        # no interpreter teardown: it would join torch's threads, which may still be in a
+        # cancelled job, and abort ("terminate called without an active exception")
+        os._exit(130)
+    return 0
 
 
 if __name__ == "__main__":

@@ -161,6 +161,16 @@ def test_a_silent_client_blocks_nobody_and_a_dropped_one_leaves_the_server_servi
     assert not (tmp_path / "dropped").exists() or not any((tmp_path / "dropped").iterdir())
 
 
+def test_two_clients_at_once_take_turns_on_the_model(server, tmp_path):
+    with RemoteBackend(server["address"], server["token"]) as a, RemoteBackend(server["address"], server["token"]) as b:
+        ids = [(c, c.submit("generate", {"prompt": "thank you", "seed": k, "out_dir": str(tmp_path / str(k)),
+                                         **SHORT})) for k, c in enumerate((a, b, a))]
+        ends = [c.wait(i, timeout=300) for c, i in ids]
+    assert [e["type"] for e in ends] == ["result"] * 3, ends
+    assert [load_motion(e["result"]["motions"][0]).num_frames for e in ends] == [20, 20, 20]
+    assert ids[0][1] == ids[1][1] == 1   # each connection has its own ids
+
+
 def test_the_client_says_in_one_line_what_is_wrong_with_an_address():
     with socket.socket() as probe:   # a port where nothing listens
         probe.bind(("127.0.0.1", 0))
@@ -203,20 +213,25 @@ def test_the_server_refuses_bad_options_in_one_line(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
-def test_ctrl_c_stops_the_server_quietly(tmp_path):
+def test_ctrl_c_stops_the_server_quietly_even_mid_job(signforge_cache, tmp_path):
     log = tmp_path / "server.log"
     proc = _start(["--listen", "0", "--log-level", "warning"], log, env=_env(SIGNFORGE_TOKEN="t" * 32))
     try:
         port = _listening(proc, log)
-        with socket.create_connection(("127.0.0.1", port)) as sock:   # a client still connected
-            sock.sendall(_auth("t" * 32))
-            assert P.decode(sock.makefile("rb").readline())["type"] == "hello"
+        with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:   # a client mid-job
+            sock.sendall(_auth("t" * 32) + _generate(tmp_path / "out", prompt="hello", **LONG))
+            seen = b""
+            while b"sampling step" not in seen:
+                chunk = sock.recv(65536)
+                assert chunk, seen
+                seen += chunk
             proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=20) == 130
+            assert proc.wait(timeout=30) == 130
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert log.read_text() == ""
+    assert "Traceback" not in log.read_text() and "terminate" not in log.read_text(), log.read_text()
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_the_addon_generates_through_a_remote_backend(server, monkeypatch):
