@@ -110,12 +110,13 @@ def run(argv: list[str]) -> int:
     import bpy
 
     from .blender import render as RN
-    from .blender.animate import action_name, apply_motion
+    from .blender.animate import apply_motion, name_limit, set_scene_rate
     from .blender.body import build_body
     from .core.bodyfile import read_body
     from .core.client import make_backend
     from .core.jobs import Job
     from .core.motion import read_motion
+    from .core.takes import take_name
 
     args = parse_args(argv)
     width, height = (int(v) for v in args.resolution.split("x"))
@@ -176,7 +177,11 @@ def run(argv: list[str]) -> int:
                 bpy.ops.wm.read_factory_settings(use_empty=True)
                 scene = bpy.context.scene
                 arm = build_body(bpy.context, body, "SMPL-X")
-                apply_motion(bpy.context, arm, motion, action_name(item.prompt or motion.text, item.name))
+                # this scene is the batch's own: it renders the take at the motion's own rate, whole
+                set_scene_rate(scene, motion.fps)
+                name = take_name(item.prompt or motion.text, item.name, limit=name_limit())
+                apply_motion(bpy.context, arm, motion, name, mode="ACTION", frame=1, fit_scene=True,
+                             properties={"signforge_prompt": item.prompt} if item.prompt else None)
                 RN.setup(scene, arm, settings)
                 target = RN.render(scene, args.out / item.name, args.format)
                 done.append(target)

@@ -84,8 +84,9 @@ def _on_first_progress(act):
     return thread
 
 
-def _pose_error(arm, motion, frames):
-    """Largest difference between keyed bone rotations (and root location) and the motion."""
+def _pose_error(arm, motion, frames, start=1):
+    """Largest difference between keyed bone rotations (and root location) and the motion, whose
+    frame 0 is keyed at ``start``; ``frames`` are scene frames, the motion at the scene's rate."""
     scene = bpy.context.scene
     names = list(arm["signforge_joints"])
     worst = 0.0
@@ -93,11 +94,28 @@ def _pose_error(arm, motion, frames):
         scene.frame_set(f)
         q = np.array([tuple(arm.pose.bones[n].rotation_quaternion) for n in names])
         got = R.np_quaternion_to_matrix(q)
-        want = R.np_axis_angle_to_matrix(motion.poses[f - 1].astype(np.float64))
+        want = R.np_axis_angle_to_matrix(motion.poses[f - start].astype(np.float64))
         worst = max(worst, float(np.abs(got - want).max()))
         loc = np.array(arm.pose.bones["pelvis"].location)
-        worst = max(worst, float(np.abs(loc - motion.trans[f - 1]).max()))
+        worst = max(worst, float(np.abs(loc - motion.trans[f - start]).max()))
     return worst
+
+
+def _timing(scene):
+    return scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end, scene.frame_current
+
+
+def _angle(q_a, q_b):
+    """Angles (rad) between (..., 4) quaternions of any sign: of the relative rotation conj(a) b."""
+    a, b = np.asarray(q_a, float), np.asarray(q_b, float)
+    w = (a * b).sum(-1)
+    xyz = a[..., :1] * b[..., 1:] - b[..., :1] * a[..., 1:] - np.cross(a[..., 1:], b[..., 1:])
+    return 2 * np.arctan2(np.linalg.norm(xyz, axis=-1), np.abs(w))
+
+
+def _bone_quaternions(arm):
+    names = list(arm["signforge_joints"])
+    return np.array([tuple(arm.pose.bones[n].rotation_quaternion) for n in names])
 
 
 def test_extension_zip_installs_and_registers_twice(tmp_path):
@@ -157,23 +175,132 @@ def test_generate_through_a_subprocess_keys_the_motion(addon, tmp_path):
     from blender_addon.blender.body import find_body
 
     _fresh_scene()
-    s = bpy.context.scene.signforge
+    scene = bpy.context.scene
+    scene.render.fps = 25   # the motion's own rate, so keys are the backend's frames exactly
+    timing = _timing(scene)
+    s = scene.signforge
     s.prompt, s.seconds, s.steps, s.variants, s.seed = "the right hand taps the chin", 0.8, 5, 2, 3
     s.auto_length = False   # the Duration field, not the model's length
     assert bpy.ops.signforge.generate() == {"FINISHED"}
     arm = find_body(bpy.context)
     assert arm is not None
-    actions = [a for a in bpy.data.actions if a.name.startswith("the right hand taps the chin #")
-               and "expression" not in a.name]
-    assert len(actions) == 2 and all(a.use_fake_user for a in actions)
-    assert arm.animation_data.action == actions[0]
-    scene = bpy.context.scene
-    assert (scene.frame_start, scene.frame_end, scene.render.fps) == (1, 20, 25)
+    assert sorted(a.name for a in bpy.data.actions) == ["the right hand taps the chin #1",
+                                                        "the right hand taps the chin #2"]
+    assert not any(a.use_fake_user for a in bpy.data.actions)
+    # each variant a strip at the playhead on its own SignForge track, #1 on top
+    anim = arm.animation_data
+    assert anim.action is None and [t.name for t in anim.nla_tracks] == ["SignForge", "SignForge"]
+    assert [t.strips[0].action.name[-2:] for t in anim.nla_tracks] == ["#2", "#1"]
+    assert _timing(scene) == timing
     # the same request straight from the backend gives the same motion: compare keyframes
     from backend.generate import generate
 
     want = generate("the right hand taps the chin", frames=20, steps=5, seed=3, num=2)[0]
     assert _pose_error(arm, want, range(1, 21)) < 1e-4
+
+
+def test_takes_leave_the_scene_timing_alone_and_stack_at_the_playhead(addon):
+    """An animator's 24 fps scene, frames 1001-1250, playhead at 1100: two generated takes land as
+    strips at the playhead on SignForge tracks, resampled from 25 fps, one action each, named and
+    described from the request as it was when Generate was pressed."""
+    from blender_addon.blender.body import find_body
+
+    from backend.generate import generate
+
+    _fresh_scene()
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    scene.frame_start, scene.frame_end = 1001, 1250
+    scene.frame_set(1100)
+    timing = _timing(scene)
+    s = scene.signforge
+    assert (s.insert_mode, s.fit_scene) == ("NLA", False)   # the defaults
+    first = "the right hand, shaped as a flat hand with the fingers spread, moves from the chin forward twice"
+    assert len(first) > 63
+    s.prompt, s.seconds, s.steps, s.variants, s.seed, s.auto_length = first, 2.0, 5, 1, 3, False
+    # the next prompt typed while the job runs must not rename this take
+    t = _on_first_progress(lambda job: setattr(s, "prompt", "typed while the first take ran"))
+    assert bpy.ops.signforge.generate() == {"FINISHED"}
+    t.join()
+    assert s.prompt == "typed while the first take ran"   # the edit happened before the result arrived
+    s.prompt, s.seed = "the left hand waves", 4
+    assert bpy.ops.signforge.generate() == {"FINISHED"}
+
+    assert _timing(scene) == timing
+    arm = find_body(bpy.context)
+    anim = arm.animation_data
+    assert anim.action is None
+    assert [t.name for t in anim.nla_tracks] == ["SignForge", "SignForge"]   # they overlap: two tracks
+    strips = [t.strips[0] for t in anim.nla_tracks]
+    assert [st.frame_start for st in strips] == [1100, 1100]
+    assert len(bpy.data.actions) == 2 and not any(a.use_fake_user for a in bpy.data.actions)
+    take1, take2 = (st.action for st in strips)
+    assert (take1.name, take2.name) == (first, "the left hand waves")   # Blender 5.0 names hold 255 bytes
+    for action, prompt, seed in ((take1, first, 3), (take2, "the left hand waves", 4)):
+        assert action["signforge_prompt"] == prompt and action["signforge_seed"] == seed
+        assert action["signforge_steps"] == 5 and action["signforge_guidance"] == 2.5
+        assert action["signforge_model"] == "handmdm" and action["signforge_sampler"] == "ddim"
+        assert action["signforge_run"] and action["signforge_motion_fps"] == 25.0
+        assert action["signforge_fps"] == 24.0
+
+    # 50 frames at 25 fps are 48 at 24 fps (2 s); at 0 s and 1 s the pose is the backend's frame 0, 25
+    want = generate(first, frames=50, steps=5, seed=3)[0]
+    assert strips[0].frame_end - strips[0].frame_start + 1 == 48
+    anim.nla_tracks[1].mute = True   # see the first take alone
+    from blender_addon.core import motion as M
+
+    for k, src in ((0, 0), (24, 25)):
+        scene.frame_set(1100 + k)
+        err = _angle(_bone_quaternions(arm), M.axis_angle_to_quaternion(want.poses[src]))
+        assert err.max() < 1e-4, (k, err.max())
+    scene.frame_set(timing[-1])
+    assert _timing(scene) == timing
+
+
+def test_a_29_97_scene_and_every_insert_mode(addon, tmp_path):
+    """A 30000/1001 fps scene: NLA, New Action and Replace keep the scene's timing, start where
+    they should and keep one action per take."""
+    from blender_addon.blender.animate import apply_motion
+    from blender_addon.blender.body import build_body
+    from blender_addon.core import motion as M
+    from blender_addon.core.bodyfile import read_body
+
+    _fresh_scene()
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.001
+    scene.frame_set(7)
+    timing = _timing(scene)
+    arm = build_body(bpy.context, read_body(_body_file(tmp_path, addon)))
+    scene.signforge.insert_mode = "REPLACE"   # refused when pressed, before any job runs
+    with pytest.raises(RuntimeError, match="has no active action"):
+        bpy.ops.signforge.generate()
+    scene.signforge.insert_mode = "NLA"
+    motion = M.read_motion(save_motion(wave(), tmp_path / "wave.npz"))
+    assert motion.fps == 25 and motion.provenance["source"] == "signforge-builtin"
+    keyed = M.resample(motion, 30000 / 1001)
+    assert keyed.frames == round(motion.frames * 30000 / 1001 / 25)
+
+    nla = apply_motion(bpy.context, arm, motion, properties={"signforge_prompt": "wave"})
+    [track] = arm.animation_data.nla_tracks
+    assert track.strips[0].frame_start == 7 and tuple(nla.frame_range) == (7, 7 + keyed.frames - 1)
+    assert _pose_error(arm, keyed, [7, 30, 7 + keyed.frames - 1], start=7) < 1e-5
+    scene.frame_set(7)
+    assert _angle(_bone_quaternions(arm), M.axis_angle_to_quaternion(motion.poses[0])).max() < 1e-4
+
+    scene.frame_set(300)
+    active = apply_motion(bpy.context, arm, motion, "new action", mode="ACTION")
+    assert arm.animation_data.action == active and active.frame_range[0] == 300
+    assert len(arm.animation_data.nla_tracks) == 1   # the NLA take needs no stash: its strip keeps it
+    scene.frame_set(500)
+    short = M.MotionData(motion.poses[:10], motion.trans[:10], motion.expression[:10], 25.0, text="short")
+    replaced = apply_motion(bpy.context, arm, short, "replaced", mode="REPLACE",
+                            properties={"signforge_prompt": "short"})
+    assert replaced == active and replaced.name == "replaced" and replaced["signforge_prompt"] == "short"
+    assert tuple(replaced.frame_range) == (300, 300 + M.resample(short, 30000 / 1001).frames - 1)
+    assert sorted(a.name for a in bpy.data.actions) == ["replaced", nla.name]   # one action per take
+    assert not any(a.use_fake_user for a in bpy.data.actions)
+    scene.frame_set(7)
+    assert _timing(scene) == timing
 
 
 def test_cancel_mid_job_leaves_the_scene_unchanged(addon):
@@ -228,6 +355,7 @@ def test_video_section_reconstructs_the_real_clip_onto_the_armature(addon):
     assert bpy.ops.signforge.add_body() == {"FINISHED"}
     s = bpy.context.scene.signforge
     s.video_path, s.trim_start, s.trim_end, s.denoise = str(clip), 0.0, 0.0, False
+    s.insert_mode = "ACTION"
     before = _snapshot()
     t = _on_first_progress(lambda job: job.cancel())
     assert bpy.ops.signforge.reconstruct() == {"CANCELLED"}
@@ -244,10 +372,17 @@ def test_video_section_reconstructs_the_real_clip_onto_the_armature(addon):
     [written] = set(session.workdir().glob("video-*.npz")) - old
     motion = load_motion(written)
     arm = find_body(bpy.context)
-    assert arm.animation_data.action.name.startswith("test_video")
+    action = arm.animation_data.action
+    assert action.name.startswith("test_video") and action["signforge_video"] == str(clip)
+    assert "signforge_left_hand_found" in action and "signforge_reprojection_px" in action
     scene = bpy.context.scene
-    assert (scene.frame_start, scene.frame_end) == (1, motion.num_frames) and motion.num_frames >= 10
-    assert _pose_error(arm, motion, range(1, motion.num_frames + 1)) < 1e-4
+    assert before["range"] == (scene.frame_start, scene.frame_end, scene.render.fps, scene.render.fps_base)
+    from blender_addon.core import motion as M
+
+    keyed = M.resample(M.MotionData(motion.poses, motion.trans, motion.expression, motion.fps),
+                       scene.render.fps / scene.render.fps_base)
+    assert motion.num_frames >= 10
+    assert _pose_error(arm, keyed, range(1, keyed.frames + 1)) < 1e-4
     assert motion.confidence is not None and motion.confidence.shape[0] == motion.num_frames
 
 
@@ -256,9 +391,12 @@ def test_import_and_export_round_trips(addon, tmp_path):
 
     _fresh_scene()
     motion = wave()
+    bpy.context.scene.render.fps = int(motion.fps)   # a scene at the file's rate: export gives its frames back
     src = save_motion(motion, tmp_path / "wave.npz")
     assert bpy.ops.signforge.import_motion(filepath=str(src)) == {"FINISHED"}
     arm = find_body(bpy.context)
+    [action] = bpy.data.actions
+    assert action["signforge_source_file"] == str(src)
     assert _pose_error(arm, motion, [1, 20, motion.num_frames]) < 1e-4
     for ext in (".npz", ".npy", ".bvh"):
         dst = tmp_path / f"out{ext}"
@@ -302,11 +440,16 @@ def test_keyframing_is_bulk_and_exact(tmp_path, addon):
     rng = np.random.default_rng(0)
     poses = rng.normal(size=(40, 55, 3)) * 0.6
     motion = MotionData(poses, rng.normal(size=(40, 3)) * 0.1, np.zeros((40, 10)), 30.0, text="random")
-    first = apply_motion(bpy.context, arm, motion)
-    second = apply_motion(bpy.context, arm, motion, "again")
-    assert first.use_fake_user and arm.animation_data.action == second   # earlier action kept
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    first = apply_motion(bpy.context, arm, motion, mode="ACTION")
+    second = apply_motion(bpy.context, arm, motion, "again", mode="ACTION")
+    anim = arm.animation_data
+    assert anim.action == second and not first.use_fake_user
+    [stash] = anim.nla_tracks   # the earlier action kept as Blender's New Action keeps it
+    assert stash.name == "[Action Stash]" and stash.mute and stash.strips[0].action == first
     assert _pose_error(arm, motion, [1, 17, 40]) < 1e-5
-    assert bpy.context.scene.render.fps == 30 and bpy.context.scene.frame_end == 40
+    assert (scene.render.fps, scene.frame_start, scene.frame_end) == (30, 1, 250)
 
 
 def test_render_one_frame_is_not_blank(addon, tmp_path):
@@ -318,7 +461,7 @@ def test_render_one_frame_is_not_blank(addon, tmp_path):
 
     _fresh_scene()
     arm = build_body(bpy.context, read_body(_body_file(tmp_path, addon)))
-    apply_motion(bpy.context, arm, read_motion(save_motion(wave(), tmp_path / "w.npz")))
+    apply_motion(bpy.context, arm, read_motion(save_motion(wave(), tmp_path / "w.npz")), fit_scene=True)
     scene = bpy.context.scene
     RN.setup(scene, arm, RN.RenderSettings(engine="workbench", width=160, height=120))
     out = RN.render_still(scene, tmp_path / "frame.png", 20)
@@ -368,13 +511,14 @@ def test_panel_draw_code_runs_against_a_recording_layout(addon):
     log = []
     panel.draw_body(_Recorder(log), ready)
     panel.draw_generate(_Recorder(log), settings, ready)
+    panel.draw_takes(_Recorder(log), settings)
     panel.draw_video(_Recorder(log), settings, ready)
     panel.draw_files(_Recorder(log), ready)
     panel.draw_status(_Recorder(log), status, ready)
     drawn = {entry[1] for entry in log if len(entry) > 1}
     assert {"prompt", "model", "seconds", "guidance", "steps", "seed", "variants", "video_path",
-            "trim_start", "denoise", "signforge.generate", "signforge.add_body", "signforge.reconstruct",
-            "signforge.import_motion", "signforge.export_motion"} <= drawn
+            "trim_start", "denoise", "insert_mode", "fit_scene", "signforge.generate", "signforge.add_body",
+            "signforge.reconstruct", "signforge.import_motion", "signforge.export_motion"} <= drawn
     log.clear()
     missing = panel.PanelState(False, "", False, "Set Backend Python in Preferences", False)
     panel.draw_status(_Recorder(log), status, missing)

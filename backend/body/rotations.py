@@ -21,6 +21,8 @@ from typing import Callable, TypeVar
 import numpy as np
 import torch
 
+from blender_addon.core import motion as _core_motion
+
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 _EPS = 1e-8
 
@@ -226,20 +228,8 @@ def euler_to_matrix(angles: torch.Tensor, order: str = "ZXY") -> torch.Tensor:
 # The data factory calls these thousands of times on arrays of a few dozen frames, where
 # torch's per-call overhead dominates; they match the torch versions above (tested).
 
-def np_quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
-    """Short-arc slerp of (..., 4) quaternions, t broadcasting against (..., 1)."""
-    q0 = q0 / np_norm(q0, keepdims=True)
-    q1 = q1 / np_norm(q1, keepdims=True)
-    dot = np.einsum("...i,...i->...", q0, q1)[..., None]
-    q1 = np.where(dot < 0, -q1, q1)
-    omega = np.arccos(np.clip(np.abs(dot), 0.0, 1.0))
-    sin = np.sin(omega)
-    safe = np.where(sin < 1e-6, 1.0, sin)
-    t = np.asarray(t, float)
-    w0 = np.where(sin < 1e-6, 1 - t, np.sin((1 - t) * omega) / safe)
-    w1 = np.where(sin < 1e-6, t, np.sin(t * omega) / safe)
-    out = w0 * q0 + w1 * q1
-    return out / np_norm(out, keepdims=True)
+# the one numpy slerp lives in the add-on's bpy-free core, which the backend already imports
+np_quaternion_slerp = _core_motion.quaternion_slerp
 
 
 def np_quaternion_slerp_path(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -1,31 +1,50 @@
-"""Motions onto armatures as Actions, written in bulk, and actions back to motions. Imports bpy.
+"""Motions onto armatures as takes, written in bulk, and takes back to motions. Imports bpy.
 
-Each result becomes a new Action named from its prompt; the armature's earlier actions get
-a fake user, so none is lost. Fcurves are filled with ``keyframe_points.add`` and
-``foreach_set`` (never a ``keyframe_insert`` per bone per frame). The scene's frame rate
-and range follow the motion.
+A take is one Action: the armature's channels in one slot and, where the motion moves the
+face, the expression shape keys' channels in a second slot of the same action. It goes
+where the user asked (``core.takes.INSERT_MODES``): a strip on a "SignForge" NLA track, a
+new active action, or the active action's keys replaced. Its keys start at the playhead
+and follow the scene's frame rate (the motion is resampled to it); the scene's rate,
+range and playhead are never changed unless the caller asks (``fit_scene``). No fake
+users: a strip, the active slot or Blender's "[Action Stash]" track keeps each action.
+Fcurves are filled with ``keyframe_points.add`` and ``foreach_set`` (never a
+``keyframe_insert`` per bone per frame).
 """
 from __future__ import annotations
+
+import re
 
 import bpy
 import numpy as np
 
-from ..core.motion import Channel, MotionData, expression_channels, motion_from_channels, pose_channels
+from ..core.motion import (Channel, MotionData, expression_channels, motion_from_channels, pose_channels,
+                           resample)
+from ..core.takes import NAME_BYTES, PREFIX, take_name
 from .body import EXPRESSION_KEYS, JOINTS_TAG, body_mesh
 
 LINEAR = None   # the interpolation enum's integer value, looked up once in Blender
+TRACK = "SignForge"
+STASH = "[Action Stash]"   # Blender's own track name for actions set aside by "New Action"
+_TRACK_NAME = re.compile(r"SignForge(\.\d+)?$")
 
 
-def action_name(text: str, fallback: str = "SignForge motion", limit: int = 48) -> str:
-    text = " ".join((text or "").split())
-    if not text:
-        return fallback
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def name_limit() -> int:
+    """Bytes a data-block name may hold: 63 before Blender 5.0, 255 from it."""
+    return 255 if bpy.app.version >= (5, 0, 0) else NAME_BYTES
 
 
-def write_channels(action, datablock, channels: list[Channel]) -> None:
+def scene_fps(scene) -> float:
+    return scene.render.fps / scene.render.fps_base
+
+
+def write_channels(bag, channels: list[Channel]) -> None:
+    """``channels`` into a channelbag (one action slot's fcurves), replacing their keys."""
+    groups = {g.name: g for g in bag.groups}
     for ch in channels:
-        fc = action.fcurve_ensure_for_datablock(datablock, ch.data_path, index=ch.index, group_name=ch.group)
+        fc = bag.fcurves.find(ch.data_path, index=ch.index) or bag.fcurves.new(ch.data_path, index=ch.index)
+        if ch.group not in groups:
+            groups[ch.group] = bag.groups.new(ch.group)
+        fc.group = groups[ch.group]
         n = len(ch.co) // 2
         points = fc.keyframe_points
         if len(points):
@@ -44,45 +63,167 @@ def _linear(points) -> int:
     return LINEAR
 
 
-def apply_motion(context, armature, motion: MotionData, name: str | None = None):
-    """A new Action on ``armature`` from ``motion``; returns it. The scene follows its timing."""
-    name = name or action_name(motion.text)
-    anim = armature.animation_data or armature.animation_data_create()
-    if anim.action is not None:
-        anim.action.use_fake_user = True
-    action = bpy.data.actions.new(name)
-    action.use_fake_user = True
-    action["signforge_fps"] = float(motion.fps)
-    anim.action = action
-    joint_names = _joint_names(armature)
-    write_channels(action, armature, pose_channels(motion, joint_names, frame_start=1))
+def _channelbag(action, slot):
+    """The slot's channelbag in the action's first keyframe strip, made when missing."""
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot) or strip.channelbags.new(slot)
+
+
+def _slot(action, id_type: str, name: str):
+    """The action's slot for an ID of ``id_type`` (the first), made when missing."""
+    for slot in action.slots:
+        if slot.target_id_type == id_type:
+            return slot
+    return action.slots.new(id_type=id_type, name=name)
+
+
+def _expression_keys(armature):
+    """The body's shape keys when they hold SignForge's expression keys, else None."""
     mesh = body_mesh(armature)
     keys = mesh.data.shape_keys if mesh is not None else None
-    if keys is not None and EXPRESSION_KEYS[0] in keys.key_blocks:
-        kanim = keys.animation_data or keys.animation_data_create()
-        if kanim.action is not None:
-            kanim.action.use_fake_user = True
-        expr_action = bpy.data.actions.new(f"{name} (expression)")
-        expr_action.use_fake_user = True
-        kanim.action = expr_action
-        write_channels(expr_action, keys, expression_channels(motion, list(EXPRESSION_KEYS), frame_start=1))
-        action["signforge_expression"] = expr_action.name
+    return keys if keys is not None and EXPRESSION_KEYS[0] in keys.key_blocks else None
+
+
+def _animated(anim) -> bool:
+    return anim is not None and (anim.action is not None or len(anim.nla_tracks) > 0)
+
+
+def _stash(anim) -> None:
+    """Keep ``anim``'s active action before another replaces it, as Blender's New Action does:
+    a strip on a muted "[Action Stash]" track, unless a strip there holds it already."""
+    action = anim.action
+    if action is None or any(st.action == action for tr in anim.nla_tracks for st in tr.strips):
+        return
+    track = anim.nla_tracks.new()
+    track.name = STASH
+    strip = track.strips.new(action.name, int(round(action.frame_range[0])), action)
+    strip.action_slot = anim.action_slot
+    track.mute = True
+
+
+def _place_strip(anim, action, slot, start: int):
+    """A strip of ``action`` at ``start`` on the topmost SignForge track, or on a new one
+    above everything when it would overlap a strip there (or the track is locked)."""
+    top = next((t for t in reversed(anim.nla_tracks) if _TRACK_NAME.match(t.name)), None)
+    end = max(action.frame_range[1], start + 1)
+    strip = None
+    if top is not None and not top.lock and not any(s.frame_start < end and start < s.frame_end
+                                                    for s in top.strips):
+        try:
+            strip = top.strips.new(action.name, start, action)
+        except RuntimeError:   # Blender saw no room after all
+            strip = None
+    if strip is None:
+        track = anim.nla_tracks.new()
+        track.name = TRACK
+        strip = track.strips.new(action.name, start, action)
+    strip.action_slot = slot
+    return strip
+
+
+def _assign(anim, action, slot) -> None:
+    anim.action = action
+    anim.action_slot = slot
+
+
+def apply_motion(context, armature, motion: MotionData, name: str | None = None, mode: str = "NLA",
+                 frame: int | None = None, properties: dict | None = None, fit_scene: bool = False):
+    """Key ``motion`` on ``armature`` as one take and return its action.
+
+    ``mode`` is NLA (a strip on a SignForge track), ACTION (a new active action) or REPLACE
+    (the active action's keys replaced; a new action when there is none). Keys start at
+    ``frame`` (default: the playhead; REPLACE keeps where the old keys started) at the
+    scene's frame rate. ``properties`` become the action's custom properties.
+    """
     scene = context.scene
-    fps = int(round(motion.fps))
-    scene.render.fps, scene.render.fps_base = fps, fps / motion.fps
-    scene.frame_start, scene.frame_end = 1, motion.frames
-    scene.frame_set(1)
+    frame = scene.frame_current if frame is None else int(frame)
+    fps = scene_fps(scene)
+    joints = _joint_names(armature)   # refuse a foreign armature before anything is made
+    keyed = resample(motion, fps)
+    name = name or take_name(motion.text, limit=name_limit())
+    anim = armature.animation_data or armature.animation_data_create()
+    keys = _expression_keys(armature)
+    face = keys is not None and (bool(np.abs(keyed.expression).max() > 0) or _animated(keys.animation_data))
+
+    if mode == "REPLACE" and anim.action is not None:
+        action = anim.action
+        if next(_fcurves(action, anim.action_slot), None) is not None:   # where its keys were
+            frame = int(round(action.frame_range[0]))
+        kanim = keys.animation_data if keys is not None else None
+        mine = [anim.action_slot] + ([kanim.action_slot] if kanim is not None and kanim.action == action else [])
+        for layer in action.layers:   # this body's slots only: other users of the action keep theirs
+            for strip in layer.strips:
+                for bag in strip.channelbags:
+                    if bag.slot in mine:
+                        bag.fcurves.clear()
+        for key in [k for k in action.keys() if k.startswith(PREFIX)]:
+            del action[key]
+        action.name = name
+        slot = anim.action_slot or _slot(action, "OBJECT", armature.name)
+    else:
+        action = bpy.data.actions.new(name)
+        slot = _slot(action, "OBJECT", armature.name)
+    for key, value in (properties or {}).items():
+        action[key] = value
+    action["signforge_fps"] = float(fps)            # the rate its keys were written at (export reads it)
+    action["signforge_motion_fps"] = float(motion.fps)
+    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame))
+    key_slot = None
+    if face:
+        key_slot = _slot(action, "KEY", keys.name)
+        write_channels(_channelbag(action, key_slot),
+                       expression_channels(keyed, list(EXPRESSION_KEYS), frame_start=frame))
+
+    if mode == "NLA":
+        _place_strip(anim, action, slot, frame)
+        if key_slot is not None:
+            _place_strip(keys.animation_data or keys.animation_data_create(), action, key_slot, frame)
+    else:
+        before = anim.action
+        if before != action:
+            _stash(anim)
+        _assign(anim, action, slot)
+        if key_slot is not None:
+            kanim = keys.animation_data or keys.animation_data_create()
+            if kanim.action not in (None, action, before):   # a shape-key action of its own
+                _stash(kanim)
+            _assign(kanim, action, key_slot)
+    if fit_scene:
+        scene.frame_start, scene.frame_end = take_frames(action)
     return action
 
 
-def show_action(armature, action) -> None:
-    """Make ``action`` (and its expression action) the armature's current one."""
-    armature.animation_data.action = action
-    mesh = body_mesh(armature)
-    keys = mesh.data.shape_keys if mesh is not None else None
-    expr = bpy.data.actions.get(action.get("signforge_expression", ""))
-    if keys is not None and keys.animation_data is not None and expr is not None:
-        keys.animation_data.action = expr
+def take_frames(action) -> tuple[int, int]:
+    """The first and last keyed frames of a take."""
+    start, end = action.frame_range
+    return int(round(start)), int(round(end))
+
+
+def set_scene_rate(scene, fps: float) -> None:
+    """The scene's frame rate as ``fps``: an integer rate over a base (29.97 = 30 / 1.001)."""
+    rate = max(1, int(round(fps)))
+    scene.render.fps, scene.render.fps_base = rate, rate / fps
+
+
+def current_take(armature, frame: int):
+    """The take an export means: the active action, else the SignForge strip under ``frame``
+    on the topmost unmuted track, else the last strip added. (action, slot) or (None, None)."""
+    anim = armature.animation_data
+    if anim is None:
+        return None, None
+    if anim.action is not None:
+        return anim.action, anim.action_slot
+    tracks = [t for t in reversed(anim.nla_tracks) if t.name != STASH]
+    for track in tracks:
+        for strip in track.strips:
+            if not track.mute and strip.action is not None and strip.frame_start <= frame <= strip.frame_end:
+                return strip.action, strip.action_slot
+    for track in tracks:
+        for strip in reversed(track.strips):
+            if strip.action is not None:
+                return strip.action, strip.action_slot
+    return None, None
 
 
 def _joint_names(armature) -> list[str]:
@@ -95,26 +236,30 @@ def _joint_names(armature) -> list[str]:
 
 
 def motion_from_action(context, armature, fps: float | None = None) -> MotionData:
-    """The armature's current action, sampled at every frame of its range, as a motion."""
-    anim = armature.animation_data
-    if anim is None or anim.action is None:
-        raise ValueError(f"{armature.name} has no action to export")
-    action = anim.action
-    start, end = (int(round(x)) for x in action.frame_range)
+    """The armature's current take (``current_take``), sampled at every frame of its keys, as a motion."""
+    action, slot = current_take(armature, context.scene.frame_current)
+    if action is None:
+        raise ValueError(f"{armature.name} has no action or SignForge strip to export")
+    start, end = take_frames(action)
     frames = np.arange(start, end + 1, dtype=np.float64)
-    values = {(fc.data_path, fc.array_index): _sample(fc, frames) for fc in _fcurves(action, anim)}
+    values = {(fc.data_path, fc.array_index): _sample(fc, frames) for fc in _fcurves(action, slot)}
     expression = None
-    mesh = body_mesh(armature)
-    keys = mesh.data.shape_keys if mesh is not None else None
-    if keys is not None and keys.animation_data and keys.animation_data.action:
-        expression = np.zeros((len(frames), 10))
-        for fc in _fcurves(keys.animation_data.action, keys.animation_data):
-            for k, name in enumerate(EXPRESSION_KEYS):
-                if fc.data_path == f'key_blocks["{name}"].value':
-                    expression[:, k] = _sample(fc, frames)
-    fps = fps or float(action.get("signforge_fps", context.scene.render.fps / context.scene.render.fps_base))
-    return motion_from_channels(values, _joint_names(armature), len(frames), fps, expression=expression,
-                                text=action.name)
+    keys = _expression_keys(armature)
+    if keys is not None:
+        key_slot = next((s for s in action.slots if s.target_id_type == "KEY"), None)
+        source = (action, key_slot) if key_slot is not None else (None, None)
+        kanim = keys.animation_data
+        if key_slot is None and kanim is not None and kanim.action is not None:   # a separate shape-key action
+            source = (kanim.action, kanim.action_slot)
+        if source[0] is not None:
+            expression = np.zeros((len(frames), 10))
+            for fc in _fcurves(*source):
+                for k, name in enumerate(EXPRESSION_KEYS):
+                    if fc.data_path == f'key_blocks["{name}"].value':
+                        expression[:, k] = _sample(fc, frames)
+    fps = fps or float(action.get("signforge_fps", scene_fps(context.scene)))
+    text = str(action.get(PREFIX + "prompt", action.name))
+    return motion_from_channels(values, _joint_names(armature), len(frames), fps, expression=expression, text=text)
 
 
 def _sample(fc, frames: np.ndarray) -> np.ndarray:
@@ -129,11 +274,12 @@ def _sample(fc, frames: np.ndarray) -> np.ndarray:
     return np.array([fc.evaluate(f) for f in frames])
 
 
-def _fcurves(action, anim):
-    """An action's fcurves for the slot ``anim`` uses (Blender 4.4+ layered actions)."""
-    slot = anim.action_slot
+def _fcurves(action, slot):
+    """An action's fcurves for ``slot`` (Blender 4.4+ layered actions)."""
+    if slot is None:
+        return
     for layer in action.layers:
         for strip in layer.strips:
-            bag = strip.channelbag(slot) if slot is not None else None
+            bag = strip.channelbag(slot)
             if bag is not None:
                 yield from bag.fcurves

@@ -4,7 +4,9 @@ Operators gather properties into plain request parameters, run a ``core.jobs.Job
 backend and apply the result. From the UI (``invoke``) a job runs modally on a timer, so
 Blender never freezes, and Esc or the Cancel button stops it; from scripts (``execute``) it
 runs to the end. The scene changes only after every result has arrived, in one step that
-undo reverts; a cancelled or failed job changes nothing.
+undo reverts; a cancelled or failed job changes nothing. A take's name, properties and
+placement are fixed when the operator runs (``take``), so editing the panel while a job
+runs changes nothing about it.
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ from ..core.bodyfile import BodyFileError, read_body
 from ..core.client import BackendError
 from ..core.jobs import Job
 from ..core.motion import MotionFileError, read_motion, write_motion
+from ..core.takes import Take, generate_take, take_name, video_take
 from . import prefs as P
 from . import session
-from .animate import action_name, apply_motion, motion_from_action, show_action
+from .animate import apply_motion, motion_from_action, name_limit
 from .body import BODY_TAG, build_body, find_body
 
 _ACTIVE: dict = {"job": None}   # the job the Cancel button stops
@@ -69,12 +72,17 @@ class _JobOperator:
     def apply(self, context, job: Job) -> str:
         raise NotImplementedError
 
+    def take(self, context, requests: list[tuple[str, dict]]) -> Take | None:
+        """The take this request makes, described now (None: the operator makes none)."""
+        return None
+
     def _start(self, context) -> Job | None:
         if status(context).running:
             self.report({"ERROR"}, "SignForge is already running a job; wait for it or cancel it")
             return None
         try:
             requests = self.requests(context)
+            self._take = self.take(context, requests)
             job = Job(session.backend(context), requests, label=self.label).start()
         except (BackendError, ValueError, OSError) as exc:
             self.report({"ERROR"}, str(exc))
@@ -143,6 +151,33 @@ class _JobOperator:
         return {"PASS_THROUGH"}
 
 
+def _placement(context, variants: int = 1) -> dict:
+    """Where a take goes, from the panel and the playhead as they are now."""
+    s = settings(context)
+    if s.insert_mode == "REPLACE":
+        arm = find_body(context)
+        if arm is None or arm.animation_data is None or arm.animation_data.action is None:
+            raise ValueError("Replace Active Action: the SMPL-X armature has no active action; "
+                             "choose NLA Strip or New Action")
+        if variants > 1:
+            raise ValueError("Replace Active Action takes one variant; set Variants to 1")
+    return {"mode": s.insert_mode, "frame": int(context.scene.frame_current), "fit_scene": bool(s.fit_scene)}
+
+
+def _apply_take(context, arm, motion, take: Take, name: str):
+    return apply_motion(context, arm, motion, name, take.mode, take.frame, take.record(motion.provenance),
+                        take.fit_scene)
+
+
+def _where(arm, take: Take) -> str:
+    """Where the take went, and what hides it: an active action plays over every NLA strip."""
+    if take.mode != "NLA":
+        return f" at frame {take.frame}" if take.mode == "ACTION" else ""
+    active = arm.animation_data.action
+    hidden = f" (the active action {active.name!r} plays over it: push it down or unlink it)" if active else ""
+    return f" as NLA strips at frame {take.frame}{hidden}"
+
+
 def _with_body(context, request: tuple[str, dict]) -> list[tuple[str, dict]]:
     """``request``, preceded by a ``body`` request when the scene has no SMPL-X armature yet."""
     return ([] if find_body(context) is not None else [body_request(context)]) + [request]
@@ -187,18 +222,21 @@ class SIGNFORGE_OT_generate(_JobOperator, bpy.types.Operator):
             raise ValueError("Type a prompt first: the prompt is empty")
         return _with_body(context, generate_request(context))
 
+    def take(self, context, requests):
+        params = requests[-1][1]
+        return generate_take(params, limit=name_limit(), **_placement(context, int(params["num"])))
+
     def apply(self, context, job):
         arm = _target(context, job)
         paths = job.result(-1)["motions"]
         motions = [read_motion(p) for p in paths]
-        name = action_name(settings(context).prompt)
-        actions = [apply_motion(context, arm, m, name if len(motions) == 1 else f"{name} #{i + 1}")
-                   for i, m in enumerate(motions)]
-        if len(actions) > 1:   # show the first; the others stay as actions to pick
-            show_action(arm, actions[0])
+        take, n = self._take, len(motions)
+        actions = [None] * n
+        for i in reversed(range(n)):   # the last one applied is on top (or active): variant #1
+            actions[i] = _apply_take(context, arm, motions[i], take, take.variant(i, n, name_limit()))
         for p in paths:
             Path(p).unlink(missing_ok=True)
-        return f"Generated {len(actions)} motion(s), {motions[0].frames} frames: {actions[0].name}"
+        return f"Generated {n} motion(s), {motions[0].frames} frames: {actions[0].name}{_where(arm, take)}"
 
 
 class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
@@ -221,12 +259,15 @@ class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
                   "denoise": bool(s.denoise), "smplx": smplx, "out": str(out)}
         return _with_body(context, ("reconstruct", params))
 
+    def take(self, context, requests):
+        params = requests[-1][1]
+        return video_take(params, Path(params["path"]).stem, limit=name_limit(), **_placement(context))
+
     def apply(self, context, job):
         arm = _target(context, job)
         motion = read_motion(job.result(-1)["path"])
-        name = action_name(Path(settings(context).video_path).stem, "video")
-        action = apply_motion(context, arm, motion, name)
-        return f"Reconstructed {motion.frames} frames into {action.name}"
+        action = _apply_take(context, arm, motion, self._take, self._take.name)
+        return f"Reconstructed {motion.frames} frames into {action.name}{_where(arm, self._take)}"
 
 
 class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper):
@@ -245,13 +286,17 @@ class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper)
     def invoke(self, context, event):
         return ImportHelper.invoke(self, context, event)
 
+    def take(self, context, requests):
+        return Take("", {"source_file": self.filepath}, **_placement(context))
+
     def apply(self, context, job):
         arm = _target(context, job)
         path = job.result(-1)["path"]
         motion = read_motion(path)
         Path(path).unlink(missing_ok=True)
-        action = apply_motion(context, arm, motion, action_name(motion.text, Path(self.filepath).stem))
-        return f"Imported {motion.frames} frames into {action.name}"
+        name = take_name(motion.text, Path(self.filepath).stem, limit=name_limit())
+        action = _apply_take(context, arm, motion, self._take, name)
+        return f"Imported {motion.frames} frames into {action.name}{_where(arm, self._take)}"
 
 
 class SIGNFORGE_OT_export_motion(_JobOperator, bpy.types.Operator, ExportHelper):

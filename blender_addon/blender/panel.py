@@ -80,6 +80,12 @@ def draw_video(layout, settings, state: PanelState) -> None:
     run.operator("signforge.reconstruct", icon="FILE_MOVIE")
 
 
+def draw_takes(layout, settings) -> None:
+    col = layout.column()
+    col.prop(settings, "insert_mode", text="Insert")
+    col.prop(settings, "fit_scene")
+
+
 def draw_files(layout, state: PanelState) -> None:
     row = layout.row(align=True)
     row.operator("signforge.import_motion", icon="IMPORT")
@@ -142,6 +148,14 @@ class SIGNFORGE_PT_generate(_Panel, bpy.types.Panel):
         draw_generate(self.layout, context.scene.signforge, panel_state(context))
 
 
+class SIGNFORGE_PT_takes(_Panel, bpy.types.Panel):
+    bl_label = "Takes"
+    bl_parent_id = "SIGNFORGE_PT_main"
+
+    def draw(self, context):
+        draw_takes(self.layout, context.scene.signforge)
+
+
 class SIGNFORGE_PT_video(_Panel, bpy.types.Panel):
     bl_label = "Video"
     bl_parent_id = "SIGNFORGE_PT_main"
@@ -159,4 +173,5 @@ class SIGNFORGE_PT_files(_Panel, bpy.types.Panel):
         draw_files(self.layout, panel_state(context))
 
 
-CLASSES = (SIGNFORGE_PT_main, SIGNFORGE_PT_body, SIGNFORGE_PT_generate, SIGNFORGE_PT_video, SIGNFORGE_PT_files)
+CLASSES = (SIGNFORGE_PT_main, SIGNFORGE_PT_body, SIGNFORGE_PT_generate, SIGNFORGE_PT_takes, SIGNFORGE_PT_video,
+           SIGNFORGE_PT_files)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.takes import INSERT_MODES
+
 
 class SignForgeSettings(bpy.types.PropertyGroup):
     prompt: bpy.props.StringProperty(
@@ -39,6 +41,14 @@ class SignForgeSettings(bpy.types.PropertyGroup):
     denoise: bpy.props.BoolProperty(name="Denoise", default=False,   # as in the CLI: it lifted a resting arm
                                     description="Clean the reconstruction with SignAvatar's reconstruct mode "
                                                 "(off until it helps on real clips)")
+
+
+    insert_mode: bpy.props.EnumProperty(
+        name="Insert", default=INSERT_MODES[0][0], items=list(INSERT_MODES),
+        description="Where each new take goes; its keys start at the playhead, at the scene's frame rate")
+    fit_scene: bpy.props.BoolProperty(
+        name="Fit Scene Range", default=False,
+        description="Set the scene's frame range to each new take (off: the scene's timing is left alone)")
 
 
 class SignForgeStatus(bpy.types.PropertyGroup):

@@ -5,6 +5,8 @@ the armature's axes, so a bone's local quaternion is exactly the SMPL-X joint's 
 rotation and the pelvis bone's location is the translation (armature space is SMPL-X's
 space: +Y up, facing +Z; the armature object turns it to Blender's Z-up). That makes
 keyframing a change of representation, with no retargeting, and makes export its inverse.
+Motions are resampled to the scene's frame rate before keying (``resample``); the slerp it
+uses is the project's one numpy slerp, which the backend imports from here.
 
 Files are SignForge's normalized .npz (``poses`` (T, 165) axis-angles in SMPL-X joint
 order, ``trans``, ``expression``, ``mocap_frame_rate``...); other formats go through the
@@ -12,8 +14,10 @@ backend's ``load_motion``/``save_motion`` first. Arrays are read with allow_pick
 """
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Mapping
 
 import numpy as np
 
@@ -35,6 +39,7 @@ class MotionData:
     fps: float
     betas: np.ndarray = field(default_factory=lambda: np.zeros(10, np.float32))
     text: str = ""
+    provenance: Mapping[str, str] = field(default_factory=dict)   # the backend's record of how it was made
 
     @property
     def frames(self) -> int:
@@ -59,6 +64,7 @@ def read_motion(path: str | os.PathLike) -> MotionData:
             fps = float(z["mocap_frame_rate"]) if "mocap_frame_rate" in keys else 25.0
             betas = np.asarray(z["betas"], np.float32).reshape(-1) if "betas" in keys else np.zeros(10, np.float32)
             text = str(z["text"]) if "text" in keys else ""
+            provenance = _provenance(z["provenance"]) if "provenance" in keys else {}
     except (OSError, ValueError, KeyError) as exc:
         if isinstance(exc, MotionFileError):
             raise
@@ -69,7 +75,17 @@ def read_motion(path: str | os.PathLike) -> MotionData:
         raise MotionFileError(f"{path}: the motion holds NaN or infinite values")
     if not fps > 0:
         raise MotionFileError(f"{path}: frame rate {fps} is not positive")
-    return MotionData(poses.reshape(t, NUM_JOINTS, 3), trans, expr[:, :NUM_EXPRESSION], fps, betas, text)
+    return MotionData(poses.reshape(t, NUM_JOINTS, 3), trans, expr[:, :NUM_EXPRESSION], fps, betas, text,
+                      provenance)
+
+
+def _provenance(value: np.ndarray) -> dict[str, str]:
+    """The backend's provenance JSON; metadata only, so an unreadable one is dropped, not fatal."""
+    try:
+        prov = json.loads(str(value))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in prov.items()} if isinstance(prov, dict) else {}
 
 
 def write_motion(motion: MotionData, path: str | os.PathLike) -> None:
@@ -114,6 +130,56 @@ def continuous(q: np.ndarray) -> np.ndarray:
     step = np.where((q[1:] * q[:-1]).sum(-1) < 0, -1.0, 1.0)
     signs = np.concatenate([np.ones((1,) + step.shape[1:]), np.cumprod(step, 0)])
     return q * signs[..., None]
+
+
+def quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
+    """Short-arc slerp of (..., 4) quaternions, t broadcasting against (..., 1). The one numpy
+    slerp: the backend's ``rotations.np_quaternion_slerp`` is this function."""
+    q0 = q0 / _norm(q0)
+    q1 = q1 / _norm(q1)
+    dot = np.einsum("...i,...i->...", q0, q1)[..., None]
+    q1 = np.where(dot < 0, -q1, q1)
+    omega = np.arccos(np.clip(np.abs(dot), 0.0, 1.0))
+    sin = np.sin(omega)
+    safe = np.where(sin < 1e-6, 1.0, sin)
+    t = np.asarray(t, float)
+    # Shoemake (1985): sin((1 - t) w) / sin w * q0 + sin(t w) / sin w * q1; lerp where w ~ 0
+    w0 = np.where(sin < 1e-6, 1 - t, np.sin((1 - t) * omega) / safe)
+    w1 = np.where(sin < 1e-6, t, np.sin(t * omega) / safe)
+    out = w0 * q0 + w1 * q1
+    return out / _norm(out)
+
+
+def _norm(v) -> np.ndarray:
+    """(..., 4) -> (..., 1) norms; einsum, as np.linalg.norm's checks cost more than the sum on
+    the data factory's thousands of short calls."""
+    v = np.asarray(v, float)
+    return np.sqrt(np.einsum("...i,...i->...", v, v))[..., None]
+
+
+def resample(motion: MotionData, fps: float) -> MotionData:
+    """``motion`` at ``fps`` for a scene's frame rate, keeping its duration (frames / fps).
+
+    Frame k of the result is the motion at k / fps seconds (held at the last frame past
+    its end): joint rotations slerped per joint, translation and expression linear.
+    """
+    fps = float(fps)
+    if not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"frame rate {fps} is not positive")
+    if abs(fps - motion.fps) <= 1e-9 * fps:
+        return motion
+    n = max(1, int(round(motion.frames * fps / motion.fps)))
+    t = np.clip(np.arange(n) * (motion.fps / fps), 0, motion.frames - 1)
+    i0 = np.floor(t).astype(int)
+    i1 = np.minimum(i0 + 1, motion.frames - 1)
+    a = (t - i0)[:, None]
+    q = axis_angle_to_quaternion(motion.poses)
+    poses = quaternion_to_axis_angle(quaternion_slerp(q[i0], q[i1], a[:, :, None]))
+
+    def lerp(x: np.ndarray) -> np.ndarray:
+        return (1 - a) * x[i0] + a * x[i1]
+
+    return replace(motion, poses=poses, trans=lerp(motion.trans), expression=lerp(motion.expression), fps=fps)
 
 
 # ------------------------------------------------------------------------ keyframes

@@ -1,0 +1,106 @@
+"""Takes: what a result is called, what it records and where it goes. Standard library only; never bpy.
+
+A take is described when the operator runs, from the request it sends: its name, the
+full prompt, seed, steps, guidance, model and so on. So typing the next prompt while a
+job runs renames nothing. When the result arrives, the backend's provenance (what
+actually ran, quality figures) is merged in and the lot becomes custom properties of the
+take's action, each named ``signforge_<key>``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+PREFIX = "signforge_"
+NAME_BYTES = 63          # Blender 4.x's data-block name limit, in UTF-8 bytes (5.0 allows 255)
+PROPERTY_NAME_BYTES = 63  # a custom property's name limit
+ELLIPSIS = "…"
+
+# where a take goes; the panel's enum lists these in this order, the first is the default
+INSERT_MODES = (
+    ("NLA", "NLA Strip", "A strip on a 'SignForge' NLA track at the playhead (a new track when it would "
+                         "overlap a strip there); the active action is left alone"),
+    ("ACTION", "New Action", "A new action, made active, its keys starting at the playhead (the one it "
+                             "replaces is stashed in the NLA, as Blender does)"),
+    ("REPLACE", "Replace Active Action", "Replace the keys of the active action, keeping the action itself "
+                                         "(its strips and users keep working)"),
+)
+
+Value = str | int | float
+TEXT_KEYS = frozenset({"prompt", "video", "source_file", "source", "run", "model", "name", "text"})  # never numbers
+
+
+def take_name(text: str, fallback: str = "SignForge take", limit: int = NAME_BYTES) -> str:
+    """A data-block name from ``text``: whitespace collapsed, cut (with "…") to ``limit``
+    UTF-8 bytes on a character boundary; ``fallback`` when ``text`` is blank."""
+    text = " ".join((text or "").split()) or fallback
+    if len(text.encode()) <= limit:
+        return text
+    room = limit - len(ELLIPSIS.encode())
+    return text.encode()[:room].decode("utf-8", "ignore").rstrip() + ELLIPSIS
+
+
+INT32 = range(-2**31, 2**31)   # Blender's integer custom properties are 32-bit
+
+
+def _value(v) -> Value:
+    """A provenance string as the number it spells, when it spells one (quality figures);
+    an integer Blender cannot hold stays text."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (int, float)):
+        return v if not isinstance(v, int) or v in INT32 else str(v)
+    s = str(v)
+    try:
+        n = int(s)
+        return n if n in INT32 else s
+    except ValueError:
+        pass
+    try:
+        return float(s)
+    except ValueError:
+        return s
+
+
+@dataclass(frozen=True)
+class Take:
+    """One request's take(s), fixed at submit time: name, custom properties, placement."""
+    name: str
+    properties: Mapping[str, Value] = field(default_factory=dict)
+    mode: str = "NLA"
+    frame: int = 1           # where its keys start (the playhead when the operator ran)
+    fit_scene: bool = False  # the user asked for the scene's frame range to follow the take
+
+    def variant(self, i: int, n: int, limit: int = NAME_BYTES) -> str:
+        """The i-th (0-based) of ``n`` variants' name: ``name #i+1`` when n > 1."""
+        if n == 1:
+            return self.name
+        tail = f" #{i + 1}"
+        return take_name(self.name, limit=limit - len(tail.encode())) + tail
+
+    def record(self, provenance: Mapping[str, str] | None = None) -> dict[str, Value]:
+        """The action's custom properties: the request's values, then the backend's
+        provenance over them (it says what actually ran), numbers as numbers."""
+        out: dict[str, Value] = {}
+        for key, v in [*self.properties.items(), *(provenance or {}).items()]:
+            name = PREFIX + str(key)
+            if v is None or len(name.encode()) > PROPERTY_NAME_BYTES:
+                continue
+            out[name] = str(v) if key in TEXT_KEYS else _value(v)
+        return out
+
+
+def generate_take(params: Mapping, mode: str = "NLA", frame: int = 1, fit_scene: bool = False,
+                  limit: int = NAME_BYTES) -> Take:
+    """The take of a ``generate`` request (the backend's parameters, as sent)."""
+    keys = ("prompt", "model", "run", "seed", "steps", "guidance", "sampler", "hand", "seconds")
+    props = {k: params[k] for k in keys if params.get(k) is not None}
+    return Take(take_name(params.get("prompt", ""), limit=limit), props, mode, frame, fit_scene)
+
+
+def video_take(params: Mapping, stem: str, mode: str = "NLA", frame: int = 1, fit_scene: bool = False,
+               limit: int = NAME_BYTES) -> Take:
+    """The take of a ``reconstruct`` request: named from the file, which it records with the trim."""
+    props = {"video": params["path"], "trim_start": params.get("start"), "trim_end": params.get("end"),
+             "denoise": int(bool(params.get("denoise")))}
+    return Take(take_name(stem, "video", limit=limit), props, mode, frame, fit_scene)
