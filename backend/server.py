@@ -564,6 +564,17 @@ def load_token(token_file: str | None, environ=os.environ) -> str:
     return token
 
 
+def _shared_file(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & 0o077)
+    except OSError:
+        return False
+
+
+def _loopback(host: str) -> bool:
+    return host.startswith("127.") or host in ("::1", "localhost")
+
+
 def _read_auth_line(sock: socket.socket, deadline: float) -> tuple[bytes | None, bytes, str]:
     """The connection's first line (without "\n"), what came after it, and why there is none."""
     buf = bytearray()
@@ -683,7 +694,7 @@ def listen(host: str, port: int) -> socket.socket:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise ServerError(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})") from None
-    family = infos[0][0]
+    family = next((info[0] for info in infos if info[0] == socket.AF_INET), infos[0][0])   # "localhost": 127.0.0.1
     try:
         return socket.create_server((host, port), family=family, backlog=64)
     except OSError as exc:
@@ -767,6 +778,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     bound = listener.getsockname()
+    if args.token_file and os.name == "posix" and _shared_file(Path(args.token_file).expanduser()):
+        log.warning("%s can be read by other users of this machine; chmod 600 it", args.token_file)
+    if not _loopback(bound[0]):
+        log.warning("listening beyond this machine: tokens and requests travel unencrypted, so across an "
+                    "untrusted network reach it through a VPN or an SSH tunnel")
     where = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
     print(f"SignForge backend listening on {where} (protocol {P.PROTOCOL_VERSION}; clients need the token)",
           flush=True)
