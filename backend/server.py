@@ -624,7 +624,7 @@ def _close(sock: socket.socket) -> None:
 def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, token: bytes,
                       slots: threading.BoundedSemaphore) -> None:
     """One client: its token, then the protocol until it disconnects or sends ``shutdown``."""
-    reader = None
+    reader = dispatcher = None
     try:
         rest, why = _authenticate(sock, token)
         if rest is None:
@@ -658,11 +658,12 @@ def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, toke
                                   name=f"signforge-reader {peer}", daemon=True)
         reader.start()
         dispatcher.run()
-        handler.leave(dispatcher)
         log.info("%s disconnected", peer)
     except Exception:   # one connection's failure must never reach the others or the server
         log.exception("%s: connection failed", peer)
     finally:
+        if dispatcher is not None:
+            handler.leave(dispatcher)
         _close(sock)
         if reader is not None:
             reader.join(timeout=5.0)
