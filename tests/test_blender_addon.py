@@ -452,6 +452,124 @@ def test_keyframing_is_bulk_and_exact(tmp_path, addon):
     assert (scene.render.fps, scene.frame_start, scene.frame_end) == (30, 1, 250)
 
 
+def test_still_channels_get_one_key_and_the_pose_is_unchanged(tmp_path, addon):
+    """Legs, pelvis and eyes that do not move cost one key each; the pose the armature shows
+    at every frame, before, during and after the take, is the motion's to 1e-6."""
+    from blender_addon.blender.animate import apply_motion, key_counts, motion_from_action
+    from blender_addon.blender.body import build_body
+    from blender_addon.core import motion as M
+    from blender_addon.core.bodyfile import read_body
+
+    _fresh_scene()
+    arm = build_body(bpy.context, read_body(_body_file(tmp_path, addon)))
+    rng = np.random.default_rng(1)
+    poses = np.cumsum(rng.normal(size=(30, 55, 3)) * 0.05, 0)
+    poses[:, :12] = rng.normal(size=(1, 12, 3)) * 0.3   # still legs and pelvis, not at rest
+    poses[:, 23:25] = 0.0                                # eyes at rest
+    motion = M.MotionData(poses, np.zeros((30, 3)) + [0.1, 0.9, 0.0], np.zeros((30, 10)), 25.0, text="still legs")
+    scene = bpy.context.scene
+    scene.render.fps = 25
+    action = apply_motion(bpy.context, arm, motion, mode="ACTION", frame=5)
+    full, kept = key_counts(action)
+    assert full == 30 * (55 * 4 + 3) and kept == full - (14 * 4 + 3) * 29
+    want = M.continuous(M.axis_angle_to_quaternion(poses))
+    for f in (1, 5, 6, 20, 34, 40):
+        scene.frame_set(f)
+        got = _bone_quaternions(arm)
+        assert np.abs(got - want[min(max(f - 5, 0), 29)]).max() < 1e-6, f
+        assert np.abs(np.array(arm.pose.bones["pelvis"].location) - [0.1, 0.9, 0.0]).max() < 1e-6
+    back = motion_from_action(bpy.context, arm)   # the take's length kept with one key per still channel
+    assert back.frames == 30 and _angle(M.axis_angle_to_quaternion(back.poses), want).max() < 1e-5
+
+
+def test_export_reads_each_bones_rotation_mode(tmp_path, addon):
+    """An animator switches bones to Euler (any order) or axis-angle and keys an edit: the export
+    holds the rotation the bone shows, not the take's quaternion keys under it."""
+    from mathutils import Euler, Quaternion
+
+    from blender_addon.blender.animate import apply_motion, motion_from_action
+    from blender_addon.blender.body import build_body
+    from blender_addon.core import motion as M
+    from blender_addon.core.bodyfile import read_body
+
+    for order in M.EULER_ORDERS:   # the numpy conversions are mathutils'
+        e = (0.3, -1.2, 2.5)
+        want = tuple(Euler(e, order).to_quaternion())
+        assert _angle(M.euler_to_quaternion(np.array(e), order), want) < 1e-6   # mathutils is float32
+    q = Quaternion((0.2, -0.4, 0.5), 1.3)
+    assert _angle(M.axis_angle4_to_quaternion(np.array([1.3, 0.4, -0.8, 1.0])), tuple(q)) < 1e-6
+
+    _fresh_scene()
+    arm = build_body(bpy.context, read_body(_body_file(tmp_path, addon)))
+    motion = M.read_motion(save_motion(wave(), tmp_path / "wave.npz"))
+    bpy.context.scene.render.fps = 25
+    apply_motion(bpy.context, arm, motion, mode="ACTION", frame=1)
+    edits = {"right_elbow": ("ZXY", (0.3, -0.5, 0.9)), "left_wrist": ("YXZ", (-0.2, 0.7, 0.1)),
+             "neck": ("AXIS_ANGLE", (0.6, 0.0, 1.0, 1.0))}
+    shown = {}
+    for name, (mode, value) in edits.items():
+        pb = arm.pose.bones[name]
+        pb.rotation_mode = mode
+        prop = M.rotation_path(mode)
+        setattr(pb, prop, value)
+        assert pb.keyframe_insert(prop, frame=10)
+        bpy.context.scene.frame_set(10)
+        shown[name] = tuple(pb.matrix_basis.to_quaternion())
+    back = motion_from_action(bpy.context, arm)
+    assert back.frames == motion.frames
+    names = list(arm["signforge_joints"])
+    got = M.axis_angle_to_quaternion(back.poses)
+    want = M.axis_angle_to_quaternion(motion.poses)
+    for name, q in shown.items():
+        assert _angle(got[:, names.index(name)], np.array(q)).max() < 1e-5, name
+    others = [j for j, n in enumerate(names) if n not in edits]
+    assert _angle(got[:, others], want[:, others]).max() < 1e-4
+
+
+def test_export_bakes_takes_in_nla_strips_without_an_active_action(tmp_path, addon):
+    """Two imported takes as NLA strips, one with reduced keys, no active action: Export bakes
+    what the NLA plays over the strips' frames, puts the playhead back, and reports keys."""
+    from blender_addon.blender.animate import key_counts
+    from blender_addon.blender.body import find_body
+    from blender_addon.core import motion as M
+
+    _fresh_scene()
+    scene = bpy.context.scene
+    scene.render.fps = 25
+    src = save_motion(wave(), tmp_path / "wave.npz")
+    motion = M.read_motion(src)
+    n = motion.frames
+    s = scene.signforge
+    s.reduce_keys, s.key_tolerance = True, 0.5
+    scene.frame_set(1)
+    assert bpy.ops.signforge.import_motion(filepath=str(src)) == {"FINISHED"}
+    message = bpy.context.window_manager.signforge_status.status
+    assert "keys (a key per frame: " in message and "reduced to 0.5°" in message, message
+    s.reduce_keys = False
+    scene.frame_set(n + 1)
+    assert bpy.ops.signforge.import_motion(filepath=str(src)) == {"FINISHED"}
+    arm = find_body(bpy.context)
+    anim = arm.animation_data
+    assert anim.action is None and [len(t.strips) for t in anim.nla_tracks] == [2]
+    reduced, exact = (st.action for st in anim.nla_tracks[0].strips)
+    assert reduced["signforge_key_tolerance_deg"] == pytest.approx(0.5)
+    (full, kept), (full2, kept2) = key_counts(reduced), key_counts(exact)
+    assert full == full2 and kept < 0.5 * kept2 < full, (full, kept, kept2)
+
+    scene.frame_set(7)
+    dst = tmp_path / "both.npz"
+    assert bpy.ops.signforge.export_motion(filepath=str(dst)) == {"FINISHED"}
+    assert scene.frame_current == 7
+    assert "of the NLA as it plays" in bpy.context.window_manager.signforge_status.status
+    back = load_motion(dst)
+    assert back.num_frames == 2 * n
+    got = M.axis_angle_to_quaternion(back.poses.reshape(2 * n, 55, 3).astype(float))
+    want = M.axis_angle_to_quaternion(motion.poses)
+    assert _angle(got[:n], want).max() < np.radians(0.5) + 1e-5
+    assert _angle(got[n:], want).max() < 1e-4
+    assert np.abs(back.trans[n:] - motion.trans).max() < 1e-5
+
+
 def test_render_one_frame_is_not_blank(addon, tmp_path):
     from blender_addon.blender import render as RN
     from blender_addon.blender.animate import apply_motion
@@ -517,7 +635,8 @@ def test_panel_draw_code_runs_against_a_recording_layout(addon):
     panel.draw_status(_Recorder(log), status, ready)
     drawn = {entry[1] for entry in log if len(entry) > 1}
     assert {"prompt", "model", "seconds", "guidance", "steps", "seed", "variants", "video_path",
-            "trim_start", "denoise", "insert_mode", "fit_scene", "signforge.generate", "signforge.add_body",
+            "trim_start", "denoise", "insert_mode", "fit_scene", "reduce_keys", "key_tolerance",
+            "signforge.generate", "signforge.add_body",
             "signforge.reconstruct", "signforge.import_motion", "signforge.export_motion"} <= drawn
     log.clear()
     missing = panel.PanelState(False, "", False, "Set Backend Python in Preferences", False)

@@ -82,3 +82,71 @@ def test_a_take_records_the_request_then_what_ran():
                       "signforge_sampler": "ddpm", "signforge_run": "handmdm-v2",
                       "signforge_left_hand_found": 0.95, "signforge_trimmed": "0-57 of 58",
                       "signforge_stamp": "17012345678901"}   # past a 32-bit integer: kept as text
+
+
+def _names():
+    return [f"bone{j}" for j in range(M.NUM_JOINTS)]
+
+
+def _shown(channels, frames):
+    """(T, 55, 4) quaternions Blender shows at ``frames`` from linear keys."""
+    v = M.evaluate_channels(channels, frames)
+    return np.stack([np.stack([v[(f'pose.bones["{n}"].rotation_quaternion', k)] for k in range(4)], -1)
+                     for n in _names()], 1)
+
+
+def test_channels_that_do_not_move_get_one_key_and_the_pose_stays(rng):
+    src = _motion(rng, frames=40)
+    poses = src.poses.copy()
+    poses[:, :13] = rng.normal(size=(1, 13, 3))    # still legs and pelvis rotation, not at rest
+    poses[:, 23:25] = 0.0                           # eyes at rest
+    poses[:, 12] += rng.normal(size=(40, 3)) * 1e-8  # jitter far under a visible turn
+    motion = M.MotionData(poses, np.zeros((40, 3)), src.expression, 25.0)
+    full = M.pose_channels(motion, _names(), frame_start=11, constant_tol=None)
+    thin = M.pose_channels(motion, _names(), frame_start=11)
+    assert sum(c.keys for c in full) == 40 * (55 * 4 + 3)
+    counts = {(c.data_path, c.index): c.keys for c in thin}
+    for j in (*range(13), 23, 24):
+        assert [counts[(f'pose.bones["bone{j}"].rotation_quaternion', k)] for k in range(4)] == [1] * 4
+    assert all(counts[('pose.bones["pelvis"].location', k)] == 1 for k in range(3))
+    assert sum(c.keys for c in thin) < 0.8 * sum(c.keys for c in full)
+    frames = np.arange(0, 60, dtype=float)   # before, over and after the take
+    want = M.continuous(M.axis_angle_to_quaternion(poses))[np.clip(frames - 11, 0, 39).astype(int)]
+    assert np.abs(_shown(thin, frames) - want).max() < 1e-6
+    assert np.abs(_shown(full, frames) - want).max() < 1e-6
+
+
+@pytest.fixture(scope="module")
+def generated():
+    from backend.generate import generate
+
+    g = generate("the right hand taps the chin", frames=60, steps=5, seed=3)[0]   # a 2.4 s take
+    return M.MotionData(g.poses.reshape(60, 55, 3).astype(float), g.trans.astype(float),
+                        g.expression.astype(float), 25.0)
+
+
+@pytest.mark.parametrize("degrees", [0.5, 2.0])
+def test_key_reduction_keeps_every_bone_within_the_angle_and_drops_keys(generated, degrees):
+    reduction = M.Reduction.degrees(degrees)
+    full = M.pose_channels(generated, _names(), constant_tol=None)
+    thin = M.pose_channels(generated, _names())
+    reduced = M.pose_channels(generated, _names(), reduction=reduction)
+    n_full, n_thin, n_reduced = (sum(c.keys for c in chs) for chs in (full, thin, reduced))
+    assert n_full == 13380   # 60 frames x (55 bones x 4 + 3)
+    assert n_thin < 0.85 * n_full and n_reduced < 0.4 * n_full, (n_thin, n_reduced)
+    frames = np.arange(1, 61, dtype=float)
+    want = M.continuous(M.axis_angle_to_quaternion(generated.poses))
+    err = M.rotation_error(_shown(reduced, frames), want)
+    assert err.max() < reduction.angle, np.degrees(err.max())
+    for ch in reduced:   # the first and last frames keep their keys (unless the channel is still)
+        assert ch.co[0] == 1 and (ch.keys == 1 or ch.co[-2] == 60)
+    # the bone's four channels share their keys: an animator sees one key per bone per frame
+    wrist = [c for c in reduced if c.data_path == 'pose.bones["bone21"].rotation_quaternion' and c.keys > 1]
+    assert wrist and all(np.array_equal(c.co[0::2], wrist[0].co[0::2]) for c in wrist)
+
+
+def test_simplify_is_exact_on_lines_and_keeps_the_worst_sample():
+    x = np.linspace(0, 1, 30)[:, None] * np.array([[1.0, 2.0]])
+    assert list(M.simplify(x, 1e-9)) == [0, 29]
+    x[17] += 0.5
+    assert list(M.simplify(x, 0.1)) == [0, 16, 17, 18, 29]

@@ -8,7 +8,13 @@ and follow the scene's frame rate (the motion is resampled to it); the scene's r
 range and playhead are never changed unless the caller asks (``fit_scene``). No fake
 users: a strip, the active slot or Blender's "[Action Stash]" track keeps each action.
 Fcurves are filled with ``keyframe_points.add`` and ``foreach_set`` (never a
-``keyframe_insert`` per bone per frame).
+``keyframe_insert`` per bone per frame); a channel that does not move gets one key, and an
+optional ``Reduction`` thins the rest (``core.motion``). The take's length is the action's
+manual frame range, so a still take keeps its duration with one key per channel.
+
+Export turns the armature's animation back into a motion: the active action's keys, read in
+whatever rotation mode each bone shows (an Euler edit is exported as the rotation it
+shows); with no active action, the NLA as it plays, baked frame by frame over its strips.
 """
 from __future__ import annotations
 
@@ -17,8 +23,8 @@ import re
 import bpy
 import numpy as np
 
-from ..core.motion import (Channel, MotionData, expression_channels, motion_from_channels, pose_channels,
-                           resample)
+from ..core.motion import (NUM_JOINTS, Channel, MotionData, Reduction, expression_channels,
+                           motion_from_channels, pose_channels, resample, rotation_path)
 from ..core.takes import NAME_BYTES, PREFIX, take_name
 from .body import EXPRESSION_KEYS, JOINTS_TAG, body_mesh
 
@@ -128,13 +134,15 @@ def _assign(anim, action, slot) -> None:
 
 
 def apply_motion(context, armature, motion: MotionData, name: str | None = None, mode: str = "NLA",
-                 frame: int | None = None, properties: dict | None = None, fit_scene: bool = False):
+                 frame: int | None = None, properties: dict | None = None, fit_scene: bool = False,
+                 reduction: Reduction | None = None):
     """Key ``motion`` on ``armature`` as one take and return its action.
 
     ``mode`` is NLA (a strip on a SignForge track), ACTION (a new active action) or REPLACE
     (the active action's keys replaced; a new action when there is none). Keys start at
     ``frame`` (default: the playhead; REPLACE keeps where the old keys started) at the
-    scene's frame rate. ``properties`` become the action's custom properties.
+    scene's frame rate. ``properties`` become the action's custom properties. ``reduction``
+    thins the keys to its tolerance (None: a key per frame on every channel that moves).
     """
     scene = context.scene
     frame = scene.frame_current if frame is None else int(frame)
@@ -168,12 +176,17 @@ def apply_motion(context, armature, motion: MotionData, name: str | None = None,
         action[key] = value
     action["signforge_fps"] = float(fps)            # the rate its keys were written at (export reads it)
     action["signforge_motion_fps"] = float(motion.fps)
-    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame))
+    if reduction is not None:
+        action[PREFIX + "key_tolerance_deg"] = float(np.degrees(reduction.angle))
+    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame, reduction=reduction))
     key_slot = None
     if face:
         key_slot = _slot(action, "KEY", keys.name)
         write_channels(_channelbag(action, key_slot),
-                       expression_channels(keyed, list(EXPRESSION_KEYS), frame_start=frame))
+                       expression_channels(keyed, list(EXPRESSION_KEYS), frame_start=frame, reduction=reduction))
+    # the take's length, whatever its keys: constant channels hold one key at its first frame
+    action.use_frame_range = True
+    action.frame_start, action.frame_end = frame, frame + keyed.frames - 1
 
     if mode == "NLA":
         _place_strip(anim, action, slot, frame)
@@ -195,9 +208,22 @@ def apply_motion(context, armature, motion: MotionData, name: str | None = None,
 
 
 def take_frames(action) -> tuple[int, int]:
-    """The first and last keyed frames of a take."""
+    """A take's first and last frames: its frame range, widened to any key an animator added
+    outside it."""
     start, end = action.frame_range
+    if action.use_frame_range:
+        for fc in _all_fcurves(action):
+            points = fc.keyframe_points
+            if len(points):
+                start, end = min(start, points[0].co[0]), max(end, points[-1].co[0])
     return int(round(start)), int(round(end))
+
+
+def key_counts(action) -> tuple[int, int]:
+    """(keys a key per frame on every channel would take, keys the take holds)."""
+    curves = list(_all_fcurves(action))
+    start, end = take_frames(action)
+    return (end - start + 1) * len(curves), sum(len(fc.keyframe_points) for fc in curves)
 
 
 def set_scene_rate(scene, fps: float) -> None:
@@ -207,8 +233,9 @@ def set_scene_rate(scene, fps: float) -> None:
 
 
 def current_take(armature, frame: int):
-    """The take an export means: the active action, else the SignForge strip under ``frame``
-    on the topmost unmuted track, else the last strip added. (action, slot) or (None, None)."""
+    """The take the armature shows at ``frame`` (an export's name): the active action, else the
+    strip under ``frame`` on the topmost unmuted track, else the last strip added.
+    (action, slot) or (None, None)."""
     anim = armature.animation_data
     if anim is None:
         return None, None
@@ -227,8 +254,6 @@ def current_take(armature, frame: int):
 
 
 def _joint_names(armature) -> list[str]:
-    from ..core.motion import NUM_JOINTS
-
     names = [str(n) for n in armature.get(JOINTS_TAG, [])]
     if len(names) != NUM_JOINTS or any(n not in armature.data.bones for n in names):
         raise ValueError(f"{armature.name} is not a SignForge SMPL-X armature (add one with SignForge ▸ Body)")
@@ -236,13 +261,25 @@ def _joint_names(armature) -> list[str]:
 
 
 def motion_from_action(context, armature, fps: float | None = None) -> MotionData:
-    """The armature's current take (``current_take``), sampled at every frame of its keys, as a motion."""
-    action, slot = current_take(armature, context.scene.frame_current)
-    if action is None:
-        raise ValueError(f"{armature.name} has no action or SignForge strip to export")
+    """The motion the armature shows: its active action's keys, at every frame of the take,
+    each bone read in its rotation mode; with no active action, the NLA baked (``bake_nla``)."""
+    anim = armature.animation_data
+    if anim is None or anim.action is None:
+        if anim is not None and _nla_range(anim) is not None:
+            return bake_nla(context, armature, fps)
+        raise ValueError(f"{armature.name} has no action or NLA strip to export")
+    action, slot = anim.action, anim.action_slot
+    joints = _joint_names(armature)
     start, end = take_frames(action)
     frames = np.arange(start, end + 1, dtype=np.float64)
     values = {(fc.data_path, fc.array_index): _sample(fc, frames) for fc in _fcurves(action, slot)}
+    modes = {}
+    for name in joints:   # a channel no fcurve drives shows the bone's own value
+        pb = armature.pose.bones[name]
+        modes[name] = pb.rotation_mode
+        prop = rotation_path(pb.rotation_mode)
+        for k, v in enumerate(getattr(pb, prop)):
+            values.setdefault((f'pose.bones["{name}"].{prop}', k), np.full(len(frames), float(v)))
     expression = None
     keys = _expression_keys(armature)
     if keys is not None:
@@ -259,12 +296,61 @@ def motion_from_action(context, armature, fps: float | None = None) -> MotionDat
                         expression[:, k] = _sample(fc, frames)
     fps = fps or float(action.get("signforge_fps", scene_fps(context.scene)))
     text = str(action.get(PREFIX + "prompt", action.name))
-    return motion_from_channels(values, _joint_names(armature), len(frames), fps, expression=expression, text=text)
+    return motion_from_channels(values, joints, len(frames), fps, expression=expression, text=text, modes=modes)
+
+
+def _nla_range(anim) -> tuple[int, int] | None:
+    """First and last frames of the strips that play (unmuted tracks; the solo one if any)."""
+    if not anim.use_nla:
+        return None
+    tracks = [t for t in anim.nla_tracks if not t.mute]
+    if any(t.is_solo for t in tracks):
+        tracks = [t for t in tracks if t.is_solo]
+    strips = [st for t in tracks for st in t.strips if not st.mute]
+    if not strips:
+        return None
+    return (int(np.floor(min(st.frame_start for st in strips))),
+            int(np.ceil(max(st.frame_end for st in strips))))
+
+
+def bake_nla(context, armature, fps: float | None = None) -> MotionData:
+    """The pose the armature shows at each frame its NLA strips cover, as a motion: the scene
+    stepped frame by frame and the pose bones read (any rotation mode, strips blended as
+    Blender blends them), then the playhead put back where it was."""
+    scene = context.scene
+    joints = _joint_names(armature)
+    span = _nla_range(armature.animation_data)
+    if span is None:
+        raise ValueError(f"{armature.name} has no NLA strip that plays")
+    frames = range(span[0], span[1] + 1)
+    bones = [armature.pose.bones[n] for n in joints]
+    keys = _expression_keys(armature)
+    blocks = [keys.key_blocks[n] for n in EXPRESSION_KEYS] if keys is not None else []
+    quats = np.empty((len(frames), NUM_JOINTS, 4))
+    trans = np.empty((len(frames), 3))
+    expression = np.zeros((len(frames), len(EXPRESSION_KEYS)))
+    now, sub = scene.frame_current, scene.frame_subframe
+    try:
+        for t, f in enumerate(frames):
+            scene.frame_set(f)
+            # matrix_basis is the bone's own transform whatever its rotation mode
+            quats[t] = [tuple(pb.matrix_basis.to_quaternion()) for pb in bones]
+            trans[t] = tuple(armature.pose.bones["pelvis"].location)
+            expression[t] = [b.value for b in blocks] if blocks else 0.0
+    finally:
+        scene.frame_set(now, subframe=sub)
+    values = {(f'pose.bones["{n}"].rotation_quaternion', k): quats[:, j, k]
+              for j, n in enumerate(joints) for k in range(4)}
+    values.update({('pose.bones["pelvis"].location', k): trans[:, k] for k in range(3)})
+    action, _ = current_take(armature, now)
+    text = str(action.get(PREFIX + "prompt", action.name)) if action is not None else armature.name
+    return motion_from_channels(values, joints, len(frames), fps or scene_fps(scene),
+                                expression=expression if blocks else None, text=text)
 
 
 def _sample(fc, frames: np.ndarray) -> np.ndarray:
-    """An fcurve's values at ``frames``: its keys read in bulk when there is one per frame (as
-    SignForge writes them), else evaluated frame by frame (keys a user edited or thinned)."""
+    """An fcurve's values at ``frames``: its keys read in bulk when there is one per frame, else
+    evaluated frame by frame (a still channel's one key, reduced keys, keys a user edited)."""
     points = fc.keyframe_points
     if len(points) == len(frames):
         co = np.empty(2 * len(points), np.float32)
@@ -272,6 +358,13 @@ def _sample(fc, frames: np.ndarray) -> np.ndarray:
         if np.allclose(co[0::2], frames):
             return co[1::2].astype(np.float64)
     return np.array([fc.evaluate(f) for f in frames])
+
+
+def _all_fcurves(action):
+    for layer in action.layers:
+        for strip in layer.strips:
+            for bag in strip.channelbags:
+                yield from bag.fcurves
 
 
 def _fcurves(action, slot):

@@ -20,11 +20,11 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 from ..core.bodyfile import BodyFileError, read_body
 from ..core.client import BackendError
 from ..core.jobs import Job
-from ..core.motion import MotionFileError, read_motion, write_motion
+from ..core.motion import MotionFileError, Reduction, read_motion, write_motion
 from ..core.takes import Take, generate_take, take_name, video_take
 from . import prefs as P
 from . import session
-from .animate import apply_motion, motion_from_action, name_limit
+from .animate import apply_motion, key_counts, motion_from_action, name_limit
 from .body import BODY_TAG, build_body, find_body
 
 _ACTIVE: dict = {"job": None}   # the job the Cancel button stops
@@ -161,12 +161,21 @@ def _placement(context, variants: int = 1) -> dict:
                              "choose NLA Strip or New Action")
         if variants > 1:
             raise ValueError("Replace Active Action takes one variant; set Variants to 1")
-    return {"mode": s.insert_mode, "frame": int(context.scene.frame_current), "fit_scene": bool(s.fit_scene)}
+    return {"mode": s.insert_mode, "frame": int(context.scene.frame_current), "fit_scene": bool(s.fit_scene),
+            "key_tolerance": float(s.key_tolerance) if s.reduce_keys else 0.0}
 
 
 def _apply_take(context, arm, motion, take: Take, name: str):
+    reduction = Reduction.degrees(take.key_tolerance) if take.key_tolerance > 0 else None
     return apply_motion(context, arm, motion, name, take.mode, take.frame, take.record(motion.provenance),
-                        take.fit_scene)
+                        take.fit_scene, reduction)
+
+
+def _keys(actions, take: Take) -> str:
+    """How many keys the takes hold, against a key per frame per channel."""
+    full, kept = (sum(n) for n in zip(*(key_counts(a) for a in actions)))
+    how = f", reduced to {take.key_tolerance:g}°" if take.key_tolerance > 0 else ""
+    return f"; {kept:,} keys (a key per frame: {full:,}{how})"
 
 
 def _where(arm, take: Take) -> str:
@@ -236,7 +245,8 @@ class SIGNFORGE_OT_generate(_JobOperator, bpy.types.Operator):
             actions[i] = _apply_take(context, arm, motions[i], take, take.variant(i, n, name_limit()))
         for p in paths:
             Path(p).unlink(missing_ok=True)
-        return f"Generated {n} motion(s), {motions[0].frames} frames: {actions[0].name}{_where(arm, take)}"
+        return (f"Generated {n} motion(s), {motions[0].frames} frames: {actions[0].name}{_where(arm, take)}"
+                f"{_keys(actions, take)}")
 
 
 class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
@@ -267,7 +277,8 @@ class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
         arm = _target(context, job)
         motion = read_motion(job.result(-1)["path"])
         action = _apply_take(context, arm, motion, self._take, self._take.name)
-        return f"Reconstructed {motion.frames} frames into {action.name}{_where(arm, self._take)}"
+        return (f"Reconstructed {motion.frames} frames into {action.name}{_where(arm, self._take)}"
+                f"{_keys([action], self._take)}")
 
 
 class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper):
@@ -296,7 +307,8 @@ class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper)
         Path(path).unlink(missing_ok=True)
         name = take_name(motion.text, Path(self.filepath).stem, limit=name_limit())
         action = _apply_take(context, arm, motion, self._take, name)
-        return f"Imported {motion.frames} frames into {action.name}{_where(arm, self._take)}"
+        return (f"Imported {motion.frames} frames into {action.name}{_where(arm, self._take)}"
+                f"{_keys([action], self._take)}")
 
 
 class SIGNFORGE_OT_export_motion(_JobOperator, bpy.types.Operator, ExportHelper):
@@ -314,7 +326,10 @@ class SIGNFORGE_OT_export_motion(_JobOperator, bpy.types.Operator, ExportHelper)
         if Path(self.filepath).suffix.lower() not in (".npz", ".npy", ".bvh"):
             raise ValueError(f"{self.filepath}: export as .npz, .npy (HandMDM) or .bvh")
         src = session.workdir() / f"export-{uuid.uuid4().hex[:8]}.npz"
-        write_motion(motion_from_action(context, arm), src)
+        motion = motion_from_action(context, arm)
+        baked = arm.animation_data is None or arm.animation_data.action is None
+        self._what = f" ({motion.frames} frames of the NLA as it plays)" if baked else ""
+        write_motion(motion, src)
         return [("save_motion", {"src": str(src), "dst": self.filepath})]
 
     def check(self, context):
@@ -324,7 +339,7 @@ class SIGNFORGE_OT_export_motion(_JobOperator, bpy.types.Operator, ExportHelper)
         return ExportHelper.invoke(self, context, event)
 
     def apply(self, context, job):
-        return f"Exported {job.result(0)['path']}"
+        return f"Exported {job.result(0)['path']}{getattr(self, '_what', '')}"
 
 
 class SIGNFORGE_OT_cancel(bpy.types.Operator):

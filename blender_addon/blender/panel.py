@@ -84,6 +84,11 @@ def draw_takes(layout, settings) -> None:
     col = layout.column()
     col.prop(settings, "insert_mode", text="Insert")
     col.prop(settings, "fit_scene")
+    row = col.row(align=True)
+    row.prop(settings, "reduce_keys")
+    sub = row.row(align=True)
+    sub.enabled = settings.reduce_keys
+    sub.prop(settings, "key_tolerance", text="")
 
 
 def draw_files(layout, state: PanelState) -> None:

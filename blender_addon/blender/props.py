@@ -49,6 +49,14 @@ class SignForgeSettings(bpy.types.PropertyGroup):
     fit_scene: bpy.props.BoolProperty(
         name="Fit Scene Range", default=False,
         description="Set the scene's frame range to each new take (off: the scene's timing is left alone)")
+    reduce_keys: bpy.props.BoolProperty(
+        name="Reduce Keys", default=False,
+        description="Thin each new take's keys (first and last kept) while every bone stays within the "
+                    "tolerance of the motion at every frame (off: a key per frame on each channel that moves)")
+    key_tolerance: bpy.props.FloatProperty(
+        name="Tolerance (°)", default=0.5, min=0.01, max=10.0, precision=2,
+        description="Largest rotation, in degrees, a bone may stray from the motion between reduced keys "
+                    "(the root's location 1 mm, expressions 0.005)")
 
 
 class SignForgeStatus(bpy.types.PropertyGroup):

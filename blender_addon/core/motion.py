@@ -8,6 +8,12 @@ keyframing a change of representation, with no retargeting, and makes export its
 Motions are resampled to the scene's frame rate before keying (``resample``); the slerp it
 uses is the project's one numpy slerp, which the backend imports from here.
 
+Keys are what an animator edits, so only channels that move get a key per frame: a channel
+that stays within ``CONSTANT_TOL`` of constant gets one key. An optional ``Reduction`` thins
+the rest (Ramer-Douglas-Peucker over a bone's four quaternion channels together, so the
+bone's rotation, not each number, stays within an angle of the motion at every frame).
+Export reads whichever rotation mode a bone shows (quaternion, any Euler order, axis-angle).
+
 Files are SignForge's normalized .npz (``poses`` (T, 165) axis-angles in SMPL-X joint
 order, ``trans``, ``expression``, ``mocap_frame_rate``...); other formats go through the
 backend's ``load_motion``/``save_motion`` first. Arrays are read with allow_pickle=False.
@@ -15,6 +21,7 @@ backend's ``load_motion``/``save_motion`` first. Arrays are read with allow_pick
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping
@@ -184,59 +191,216 @@ def resample(motion: MotionData, fps: float) -> MotionData:
 
 # ------------------------------------------------------------------------ keyframes
 
+# A channel within this of its midpoint at every frame is constant and gets one key: far
+# below anything visible (1e-6 rad in a quaternion) and above float32 keys' own rounding.
+CONSTANT_TOL = 5e-7
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How far reduced keys may stray from the motion, at any of its frames.
+
+    ``angle`` bounds a bone's rotation error: the angle of the relative rotation between the
+    motion's quaternion and the one Blender shows between keys (its four channels
+    interpolated linearly, then normalized). So the tolerance is an angle, never a bound
+    per quaternion number (a component error e can be up to ~4e rad of rotation).
+    """
+    angle: float = math.radians(0.5)   # rad, a bone's rotation
+    distance: float = 1e-3             # m, the root's location
+    value: float = 5e-3                # an expression coefficient
+
+    @classmethod
+    def degrees(cls, deg: float) -> "Reduction":
+        return cls(angle=math.radians(deg))
+
+
 @dataclass(frozen=True)
 class Channel:
     """One fcurve: its data path, array index, group and (frame, value) pairs."""
     data_path: str
     index: int
     group: str
-    co: np.ndarray   # (2 * T,) float32, interleaved frame, value for keyframe_points.foreach_set("co")
+    co: np.ndarray   # (2 * keys,) float32, interleaved frame, value for keyframe_points.foreach_set("co")
+
+    @property
+    def keys(self) -> int:
+        return len(self.co) // 2
+
+
+def rotation_error(q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Angles (rad) of the rotations between (..., 4) quaternions of any norm and sign:
+    2 atan2(|vec(conj(q) r)|, |q . r|), exact at every angle (unlike an arccos)."""
+    w = (q * r).sum(-1)
+    xyz = q[..., :1] * r[..., 1:] - r[..., :1] * q[..., 1:] - np.cross(q[..., 1:], r[..., 1:])
+    return 2 * np.arctan2(np.sqrt((xyz * xyz).sum(-1)), np.abs(w))
+
+
+def _euclidean(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.sqrt(((x - y) ** 2).sum(-1))
+
+
+def simplify(x: np.ndarray, tol: float, error=_euclidean) -> np.ndarray:
+    """Indices of the keys that keep (T, D) samples ``x`` within ``tol`` at every sample when
+    the kept ones are interpolated linearly (Ramer-Douglas-Peucker, 1972-73: keep the worst
+    sample of a span and split there until no span's worst exceeds ``tol``). The first and
+    last samples are always kept; ``error(x_t, lerp_t)`` measures the distance."""
+    n = len(x)
+    if n <= 2:
+        return np.arange(n)
+    keep = np.zeros(n, bool)
+    keep[[0, n - 1]] = True
+    spans = [(0, n - 1)]
+    while spans:
+        i, j = spans.pop()
+        if j - i < 2:
+            continue
+        a = (np.arange(i + 1, j) - i)[:, None] / (j - i)
+        err = error(x[i + 1:j], x[i] + a * (x[j] - x[i]))
+        k = int(np.argmax(err))
+        if err[k] > tol:
+            m = i + 1 + k
+            keep[m] = True
+            spans += [(i, m), (m, j)]
+    return np.flatnonzero(keep)
+
+
+def _snap_constant(x: np.ndarray, tol: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(T, D) values with each column that stays within ``tol`` of its midpoint set to that
+    midpoint, and which columns those are (none when ``tol`` is None)."""
+    if tol is None:
+        return x, np.zeros(x.shape[1], bool)
+    lo, hi = x.min(0), x.max(0)
+    const = (hi - lo) <= 2 * tol
+    x = x.copy()
+    x[:, const] = ((lo + hi) / 2)[const]
+    return x, const
+
+
+def _key_group(path: str, group: str, frames: np.ndarray, x: np.ndarray, const_tol: float | None,
+               tol: float | None, error=_euclidean) -> list[Channel]:
+    """Channels ``path``[0..D) of (T, D) ``x`` sharing key frames: every frame, or the
+    ``simplify`` keys within ``tol`` of them all; a constant channel one key at the first frame."""
+    x, const = _snap_constant(np.asarray(x, np.float64), const_tol)
+    keep = np.arange(len(x)) if tol is None else simplify(x, tol * (1 - 1e-3), error)   # room for float32
+    out = []
+    for k in range(x.shape[1]):
+        idx = keep[:1] if const[k] else keep
+        co = np.empty(2 * len(idx), np.float32)
+        co[0::2], co[1::2] = frames[idx], x[idx, k]
+        out.append(Channel(path, k, group, co))
+    return out
 
 
 def pose_channels(motion: MotionData, joint_names: list[str] | tuple[str, ...], frame_start: int = 1,
-                  root: str = "pelvis") -> list[Channel]:
-    """Quaternion channels for every bone plus the root's location, ready for bulk keyframing."""
+                  root: str = "pelvis", reduction: Reduction | None = None,
+                  constant_tol: float | None = CONSTANT_TOL) -> list[Channel]:
+    """Quaternion channels for every bone plus the root's location, ready for bulk keyframing:
+    a key per frame where a channel moves (fewer with ``reduction``), one where it does not
+    (``constant_tol``; None keys every frame of every channel)."""
     if len(joint_names) != NUM_JOINTS:
         raise ValueError(f"expected {NUM_JOINTS} joint names, got {len(joint_names)}")
-    frames = np.arange(frame_start, frame_start + motion.frames, dtype=np.float32)
+    frames = np.arange(frame_start, frame_start + motion.frames, dtype=np.float64)
     quats = continuous(axis_angle_to_quaternion(motion.poses))
+    angle = reduction.angle if reduction else None
     out = []
-
-    def channel(path: str, index: int, group: str, values: np.ndarray) -> Channel:
-        co = np.empty(2 * len(frames), np.float32)
-        co[0::2], co[1::2] = frames, values
-        return Channel(path, index, group, co)
-
     for j, name in enumerate(joint_names):
-        path = f'pose.bones["{name}"].rotation_quaternion'
-        out += [channel(path, k, name, quats[:, j, k]) for k in range(4)]
-    path = f'pose.bones["{root}"].location'
-    out += [channel(path, k, root, motion.trans[:, k]) for k in range(3)]
+        out += _key_group(f'pose.bones["{name}"].rotation_quaternion', name, frames, quats[:, j],
+                          constant_tol, angle, rotation_error)
+    out += _key_group(f'pose.bones["{root}"].location', root, frames, motion.trans, constant_tol,
+                      reduction.distance if reduction else None)
     return out
 
 
-def expression_channels(motion: MotionData, key_names: list[str], frame_start: int = 1) -> list[Channel]:
+def expression_channels(motion: MotionData, key_names: list[str], frame_start: int = 1,
+                        reduction: Reduction | None = None,
+                        constant_tol: float | None = CONSTANT_TOL) -> list[Channel]:
     """Shape-key value channels for the expression coefficients (one key per coefficient)."""
-    frames = np.arange(frame_start, frame_start + motion.frames, dtype=np.float32)
+    frames = np.arange(frame_start, frame_start + motion.frames, dtype=np.float64)
     out = []
     for k, name in enumerate(key_names[: motion.expression.shape[1]]):
-        co = np.empty(2 * len(frames), np.float32)
-        co[0::2], co[1::2] = frames, motion.expression[:, k]
-        out.append(Channel(f'key_blocks["{name}"].value', 0, "Expression", co))
+        [ch] = _key_group(f'key_blocks["{name}"].value', "Expression", frames, motion.expression[:, k:k + 1],
+                          constant_tol, reduction.value if reduction else None)
+        out.append(Channel(ch.data_path, 0, ch.group, ch.co))
     return out
+
+
+def evaluate_channels(channels: list[Channel], frames: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
+    """Linear keys' values at ``frames``, held before the first and after the last, as Blender
+    evaluates SignForge's LINEAR fcurves with constant extrapolation."""
+    return {(ch.data_path, ch.index): np.interp(frames, ch.co[0::2], ch.co[1::2]) for ch in channels}
+
+
+# ------------------------------------------------------------------------ rotation modes
+
+ROTATION_PATHS = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
+ROTATION_REST = {"QUATERNION": (1.0, 0.0, 0.0, 0.0), "AXIS_ANGLE": (0.0, 0.0, 1.0, 0.0)}
+EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
+
+
+def rotation_path(mode: str) -> str:
+    """A pose bone's property that holds its rotation in ``mode`` (Blender's rotation_mode)."""
+    return ROTATION_PATHS.get(mode, "rotation_euler")
+
+
+def quaternion_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of (..., 4) (w, x, y, z) quaternions: the rotation b, then a."""
+    aw, av = a[..., :1], a[..., 1:]
+    bw, bv = b[..., :1], b[..., 1:]
+    return np.concatenate([aw * bw - (av * bv).sum(-1, keepdims=True),
+                           aw * bv + bw * av + np.cross(av, bv)], -1)
+
+
+def euler_to_quaternion(e: np.ndarray, order: str = "XYZ") -> np.ndarray:
+    """(..., 3) Euler angles (x, y, z) -> (..., 4). Blender's order "XYZ" turns about X first,
+    then Y, then Z (matrix Rz Ry Rx), so q = q_z q_y q_x; any of its six orders."""
+    e = np.asarray(e, np.float64)
+    q = None
+    for axis in order:
+        i = "XYZ".index(axis)
+        qi = np.zeros(e.shape[:-1] + (4,))
+        qi[..., 0], qi[..., 1 + i] = np.cos(e[..., i] / 2), np.sin(e[..., i] / 2)
+        q = qi if q is None else quaternion_multiply(qi, q)
+    return q
+
+
+def axis_angle4_to_quaternion(aa: np.ndarray) -> np.ndarray:
+    """(..., 4) Blender axis-angles (angle, x, y, z), the axis any length -> (..., 4); a zero
+    axis is no rotation, as in Blender."""
+    aa = np.asarray(aa, np.float64)
+    n = np.sqrt((aa[..., 1:] ** 2).sum(-1, keepdims=True))
+    half = aa[..., :1] / 2
+    axis = np.where(n > 1e-12, aa[..., 1:] / np.where(n > 1e-12, n, 1.0), 0.0)
+    return np.where(n > 1e-12, np.concatenate([np.cos(half), np.sin(half) * axis], -1),
+                    np.array([1.0, 0.0, 0.0, 0.0]))
+
+
+def to_quaternion(values: np.ndarray, mode: str) -> np.ndarray:
+    """(..., 3 or 4) rotation channels in Blender's ``mode`` -> (..., 4) quaternions."""
+    if mode == "QUATERNION":
+        return np.asarray(values, np.float64)
+    if mode == "AXIS_ANGLE":
+        return axis_angle4_to_quaternion(values)
+    if mode not in EULER_ORDERS:
+        raise ValueError(f"unknown rotation mode {mode!r}")
+    return euler_to_quaternion(values, mode)
 
 
 def motion_from_channels(values: dict[tuple[str, int], np.ndarray], joint_names, frames: int, fps: float,
-                         root: str = "pelvis", expression: np.ndarray | None = None, text: str = "") -> MotionData:
-    """Inverse of ``pose_channels``: per-frame channel values (missing ones at rest) -> motion."""
+                         root: str = "pelvis", expression: np.ndarray | None = None, text: str = "",
+                         modes: Mapping[str, str] | None = None) -> MotionData:
+    """Inverse of ``pose_channels``: per-frame channel values (missing ones at rest) -> motion.
+    Each bone's rotation is read from its ``modes`` entry's channels (default QUATERNION)."""
     quats = np.zeros((frames, NUM_JOINTS, 4))
-    quats[..., 0] = 1.0
-    trans = np.zeros((frames, 3))
     for j, name in enumerate(joint_names):
-        for k in range(4):
-            v = values.get((f'pose.bones["{name}"].rotation_quaternion', k))
-            if v is not None:
-                quats[:, j, k] = v
+        mode = (modes or {}).get(name, "QUATERNION")
+        path = f'pose.bones["{name}"].{rotation_path(mode)}'
+        rest = ROTATION_REST.get(mode, (0.0, 0.0, 0.0))
+        raw = np.empty((frames, len(rest)))
+        for k, r in enumerate(rest):
+            v = values.get((path, k))
+            raw[:, k] = r if v is None else v
+        quats[:, j] = to_quaternion(raw, mode)
+    trans = np.zeros((frames, 3))
     for k in range(3):
         v = values.get((f'pose.bones["{root}"].location', k))
         if v is not None:

@@ -70,6 +70,7 @@ class Take:
     mode: str = "NLA"
     frame: int = 1           # where its keys start (the playhead when the operator ran)
     fit_scene: bool = False  # the user asked for the scene's frame range to follow the take
+    key_tolerance: float = 0.0   # degrees a reduced key may turn a bone from the motion; 0: no reduction
 
     def variant(self, i: int, n: int, limit: int = NAME_BYTES) -> str:
         """The i-th (0-based) of ``n`` variants' name: ``name #i+1`` when n > 1."""
@@ -91,16 +92,16 @@ class Take:
 
 
 def generate_take(params: Mapping, mode: str = "NLA", frame: int = 1, fit_scene: bool = False,
-                  limit: int = NAME_BYTES) -> Take:
+                  limit: int = NAME_BYTES, key_tolerance: float = 0.0) -> Take:
     """The take of a ``generate`` request (the backend's parameters, as sent)."""
     keys = ("prompt", "model", "run", "seed", "steps", "guidance", "sampler", "hand", "seconds")
     props = {k: params[k] for k in keys if params.get(k) is not None}
-    return Take(take_name(params.get("prompt", ""), limit=limit), props, mode, frame, fit_scene)
+    return Take(take_name(params.get("prompt", ""), limit=limit), props, mode, frame, fit_scene, key_tolerance)
 
 
 def video_take(params: Mapping, stem: str, mode: str = "NLA", frame: int = 1, fit_scene: bool = False,
-               limit: int = NAME_BYTES) -> Take:
+               limit: int = NAME_BYTES, key_tolerance: float = 0.0) -> Take:
     """The take of a ``reconstruct`` request: named from the file, which it records with the trim."""
     props = {"video": params["path"], "trim_start": params.get("start"), "trim_end": params.get("end"),
              "denoise": int(bool(params.get("denoise")))}
-    return Take(take_name(stem, "video", limit=limit), props, mode, frame, fit_scene)
+    return Take(take_name(stem, "video", limit=limit), props, mode, frame, fit_scene, key_tolerance)
