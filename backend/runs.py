@@ -116,6 +116,17 @@ def read_config(run_dir: str | os.PathLike, kinds: Iterable[str] | None = None,
     return meta
 
 
+def longest_take(meta: dict) -> int:
+    """The longest take, in 25 fps frames, a HandMDM or SignAvatar run's config.json allows,
+    without torch (a client asks before anything loads): ``HandMDMConfig.longest``, SignAvatar's
+    ``max_frames``, with the configs' defaults for fields older runs lack (a test checks both)."""
+    fields = meta["model"]
+    max_frames = int(fields.get("max_frames", 196))
+    if meta["run"]["model"] == "handmdm":
+        return (max_frames - 1) * int(fields.get("frame_step", 1)) + 1
+    return max_frames
+
+
 def build_model(kind: str, fields: dict) -> nn.Module:
     """A fresh model of ``kind`` from config.json's ``model`` fields."""
     from . import models as M

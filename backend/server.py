@@ -43,7 +43,8 @@ log = logging.getLogger("signforge.server")
 RECONSTRUCT_MISSING = ("video reconstruction is not installed in this backend "
                        "(it lands with the reconstruction issue)")
 
-Report = Callable[[float, str], None]
+Report = Callable[..., None]   # report(fraction, message, stage=None); raises Cancelled once cancelled
+FPS = 25.0   # every generator's rate (backend.generate.FPS, which imports torch)
 
 
 class Cancelled(Exception):
@@ -77,6 +78,19 @@ def _slug(text: str, limit: int = 40) -> str:
     return slug or "motion"
 
 
+def _hand_notes(motions) -> list[str]:
+    """The hand rule's note, once per request: which variants were mirrored, and why."""
+    mirrored = [i + 1 for i, m in enumerate(motions) if m.provenance.get("hand_mirrored") == "true"]
+    if not mirrored:
+        return []
+    prov = motions[mirrored[0] - 1].provenance
+    hand, why = prov.get("hand", "right"), prov.get("hand_from", "option")
+    which = "the take" if len(motions) == 1 else "variant" + ("s " if len(mirrored) > 1 else " ") + \
+        ", ".join(f"#{i}" for i in mirrored)
+    reason = {"prompt": "the prompt names it", "option": "the Hand option", "default": "the default"}.get(why, why)
+    return [f"{which} was led by the other hand and is mirrored so the {hand} hand signs ({reason})"]
+
+
 def _out_file(value: str, param: str, suffix: str | None = ".npz") -> Path:
     path = Path(value).expanduser().absolute()
     if suffix is not None and path.suffix.lower() != suffix:
@@ -95,6 +109,7 @@ class Handler:
 
     def __init__(self) -> None:
         self._bodies: dict[str, Any] = {}
+        self._warm: set[tuple] = set()   # (model, run) pairs generated with: loaded in backend.generate
         self._capabilities = [m for m in P.METHODS if m != "reconstruct" or reconstruct_available()]
 
     def capabilities(self) -> list[str]:
@@ -126,6 +141,32 @@ class Handler:
     def _shutdown(self, params: dict, report: Report) -> dict:
         return {}
 
+    def _info(self, params: dict, report: Report) -> dict:
+        from blender_addon.core.limits import MAX_VARIANTS
+
+        from .runs import SHIPPED, RunError, longest_take, read_config
+
+        run = params["run"]
+        path = Path(run).expanduser() if run is not None else SHIPPED[params["model"]]
+        try:
+            meta = read_config(path, kinds=("handmdm", "signavatar"))
+        except RunError as exc:
+            raise RequestError(P.INVALID_PARAMS, f"info: {exc}") from None
+        kind = meta["run"]["model"]
+        encoder = meta.get("text_encoder", "minilm")
+        if kind == "handmdm":
+            note = "HandMDM is conditioned on text, not images"
+        elif encoder != "clip":
+            note = (f"this SignAvatar run was trained on {encoder} text embeddings; images need one trained "
+                    f"on CLIP embeddings")
+        else:
+            note = ""
+        steps = next(p for p in P.METHODS["generate"].params if p.name == "steps")
+        longest = longest_take(meta)
+        return {"model": kind, "run": path.name, "fps": FPS, "longest_frames": longest,
+                "longest_s": longest / FPS, "steps": [int(steps.minimum), int(steps.maximum)],
+                "variants": MAX_VARIANTS, "images": not note, "images_note": note}
+
     def _generate(self, params: dict, report: Report) -> dict:
         out_dir = Path(params["out_dir"]).expanduser().absolute()
         if out_dir.exists() and not out_dir.is_dir():
@@ -133,40 +174,57 @@ class Handler:
         run = params["run"]
         if run is not None and not Path(run).expanduser().is_dir():
             raise RequestError(P.INVALID_PARAMS, f"generate: parameter 'run': {run} is not a folder")
-        report(0.0, "loading the model")
+        # the first request of a run imports torch and loads the weights and the text encoder:
+        # seconds at 0%, so the client is told (stage "loading") before it starts
+        key = (params["model"], run, params["device"], params["image"] is not None)
+        loading = ("loading the model (the first time takes a few seconds)" if key not in self._warm
+                   else "preparing the model")
+        report(0.0, loading, stage=P.STAGE_LOADING)
+
+        import warnings
 
         import numpy as np
 
-        from .generate import GenerateError, generate
+        from .generate import GenerateError, GenerateWarning, generate
         from .io import save_motion
         from .motion import MotionError
 
-        report(0.02, "loading the model")   # torch is in; a cancel during the import lands here
+        report(0.02, loading, stage=P.STAGE_LOADING)   # torch is in; a cancel during the import lands here
 
         def step(done: int, total: int) -> None:
-            report(0.05 + 0.9 * done / max(total, 1), f"sampling step {done}/{total}")
+            report(0.05 + 0.9 * done / max(total, 1), f"sampling step {done}/{total}", stage="sampling")
 
         try:
-            motions = generate(params["prompt"], model=params["model"], frames=params["frames"],
-                               seconds=params["seconds"], guidance=params["guidance"], steps=params["steps"],
-                               seed=params["seed"], num=params["num"], hand=params["hand"],
-                               run_dir=None if run is None else Path(run).expanduser(), progress=step,
-                               device=params["device"])
+            # one job at a time per Handler (TakingTurns), so recording warnings here is safe
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", GenerateWarning)
+                motions = generate(params["prompt"], model=params["model"], frames=params["frames"],
+                                   seconds=params["seconds"], guidance=params["guidance"], steps=params["steps"],
+                                   seed=params["seed"], num=params["num"], hand=params["hand"],
+                                   run_dir=None if run is None else Path(run).expanduser(), progress=step,
+                                   device=params["device"], image=params["image"])
         except GenerateError as exc:
             raise RequestError(P.INVALID_PARAMS, f"generate: {exc}") from None
         except MotionError as exc:   # Motion refuses NaN and inf: the model diverged
             raise RequestError(P.FAILED, f"generate: the model produced unusable values ({exc})") from None
+        self._warm.add(key)
         for m in motions:   # Motion checks this too; a file must never hold NaN
             if not all(np.isfinite(a).all() for a in (m.poses, m.trans, m.expression)):
                 raise RequestError(P.FAILED, "generate: the model produced NaN or inf")
-        report(0.96, "writing the motions")
+        notes = [str(w.message) for w in caught if issubclass(w.category, GenerateWarning)]
+        for w in caught:
+            if not issubclass(w.category, GenerateWarning):
+                log.warning("generate: %s", w.message)
+        notes += _hand_notes(motions)
+        report(0.96, "writing the motions", stage="writing")
         slug = _slug(params["prompt"])
         names = [f"{slug}-{params['seed']}-{i}.npz" for i in range(len(motions))]
         with atomic_batch(out_dir) as tmp:   # every variant or none, even if the server is killed
             for m, name in zip(motions, names):
                 save_motion(m, tmp / name)
         paths = [str(out_dir / name) for name in names]
-        return {"motions": paths, "fps": float(motions[0].fps), "frames": int(motions[0].num_frames)}
+        return {"motions": paths, "fps": float(motions[0].fps), "frames": int(motions[0].num_frames),
+                "warnings": notes}
 
     def _body(self, params: dict, report: Report) -> dict:
         out = _out_file(params["out"], "out")
@@ -375,10 +433,10 @@ class Dispatcher:
                 return
 
     def _execute(self, job: _Job) -> dict:
-        def report(fraction: float, message: str = "") -> None:
+        def report(fraction: float, message: str = "", stage: str | None = None) -> None:
             if job.cancelled.is_set():
                 raise Cancelled()
-            self._send(P.progress(job.id, fraction, message))
+            self._send(P.progress(job.id, fraction, message, stage))
 
         try:
             if job.cancelled.is_set():
@@ -498,7 +556,7 @@ class TakingTurns:
     can cancel it (``report`` raises ``Cancelled``).
     """
 
-    FREE = ("ping", "shutdown")   # need no model: never wait
+    FREE = ("ping", "info", "shutdown")   # need no model: never wait
 
     def __init__(self, handler: Handler, poll_s: float = 1.0):
         self._handler = handler

@@ -646,6 +646,61 @@ def test_panel_draw_code_runs_against_a_recording_layout(addon):
     assert panel.panel_state(bpy.context).backend_ready
 
 
+def test_generate_checks_the_duration_against_the_backends_limits_before_sending(addon):
+    from blender_addon.blender import panel, session
+
+    _fresh_scene()
+    s = bpy.context.scene.signforge
+    status = bpy.context.window_manager.signforge_status
+    s.auto_length, s.seconds, s.steps = False, 61.0, 2
+    info = session.limits(bpy.context, fetch=True)   # the backend's info for the panel's model
+    assert info["model"] == "handmdm" and info["run"] == "handmdm-base" and info["longest_s"] >= 1.0
+    assert not info["images"] and "text, not images" in info["images_note"]
+    backend = session.backend()
+    sent, before = backend._next_id, _snapshot()
+    try:
+        assert bpy.ops.signforge.generate() == {"CANCELLED"}
+    except RuntimeError as exc:   # bpy.ops raises what the operator reported as an error
+        assert "longest take" in str(exc)
+    assert backend._next_id == sent and _snapshot() == before   # no request sent, nothing changed
+    assert f"longer than this model's longest take, {info['longest_s']:.2f} s" in status.status
+    # the panel shows the limit before Generate, and why there is no Image field
+    state = panel.panel_state(bpy.context)
+    assert state.limits == info
+    log = []
+    panel.draw_generate(_Recorder(log), s, state)
+    labels = [e[1] for e in log if e[0] == "label"]
+    assert any(f"up to {info['longest_s']:.1f} s with handmdm-base" in t for t in labels), labels
+    assert ("prop", "image_path") not in log and any(t.startswith("No image input") for t in labels)
+    # a model that takes images shows the field (as a SignAvatar run on CLIP embeddings reports)
+    log.clear()
+    panel.draw_generate(_Recorder(log), s, panel.PanelState(False, "", True, "", False, {**info, "images": True}))
+    assert ("prop", "image_path") in log
+
+
+def test_a_truncated_prompts_warning_reaches_the_report_and_the_panel(addon, capfd):
+    from blender_addon.blender import panel
+
+    _fresh_scene()
+    s = bpy.context.scene.signforge
+    status = bpy.context.window_manager.signforge_status
+    s.prompt = " ".join(["the right hand taps the chin"] * 100)   # 600 words: past MiniLM's 256 tokens
+    s.auto_length, s.seconds, s.steps, s.variants = False, 0.8, 2, 1
+    assert bpy.ops.signforge.generate() == {"FINISHED"}
+    assert "reads the first 256" in status.warning and "(warning: " in status.status
+    out = capfd.readouterr()
+    assert "reads the first 256" in out.out + out.err   # the operator's WARNING report (Info log)
+    log = []
+    panel.draw_status(_Recorder(log), status, panel.PanelState(True, "x", True, "backend", False))
+    assert any(e[0] == "label" and e[1].startswith("the prompt has 602 tokens") for e in log), log
+    # while a model loads, the status says so
+    status.running, status.stage = True, "loading"
+    log.clear()
+    panel.draw_status(_Recorder(log), status, panel.PanelState(True, "x", True, "backend", True))
+    status.running, status.stage = False, ""
+    assert ("label", "Loading the model; the first job takes a few seconds") in log
+
+
 def test_undo_restores_the_scene_after_a_success(addon, tmp_path):
     _fresh_scene()
     assert bpy.ops.signforge.add_body() == {"FINISHED"}

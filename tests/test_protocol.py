@@ -44,6 +44,10 @@ def test_constructor_shapes():
     assert P.request(9, "ping") == {"type": "request", "id": 9, "method": "ping", "params": {}}
     assert P.progress(1, 1.7)["fraction"] == 1.0 and P.progress(1, -2)["fraction"] == 0.0
     assert P.progress(1, float("nan"))["fraction"] == 0.0
+    assert "stage" not in P.progress(1, 0.5, "x") and P.progress(1, 0, "x", P.STAGE_LOADING)["stage"] == "loading"
+    assert P.decode(P.encode(P.progress(1, 0, "loading the model", P.STAGE_LOADING)))["stage"] == "loading"
+    with pytest.raises(P.ProtocolError, match="'stage' must be a string"):
+        P.decode('{"type": "progress", "id": 1, "fraction": 0, "stage": 3}')
     assert P.PROTOCOL_VERSION == 1
     with pytest.raises(ValueError, match="unknown error code"):
         P.error(1, "oops", "x")
@@ -134,7 +138,8 @@ def test_check_params():
 
 
 def test_every_method_and_parameter_is_documented():
-    assert set(P.METHODS) == {"generate", "body", "load_motion", "save_motion", "reconstruct", "ping", "shutdown"}
+    assert set(P.METHODS) == {"generate", "body", "load_motion", "save_motion", "reconstruct", "ping", "info",
+                              "shutdown"}
     for method in P.METHODS.values():
         assert method.doc and method.result
         assert f"``{method.name}`` (" in P.__doc__, f"the module docstring does not list {method.name}"

@@ -57,8 +57,8 @@ def first_progress(backend, req_id: int, timeout: float = 30.0) -> list[dict]:
 def test_handshake_and_capabilities(backend):
     backend.start()
     assert backend.alive and backend.server.startswith("signforge ")
-    assert backend.capabilities == ["ping", "generate", "body", "load_motion", "save_motion", "reconstruct",
-                                    "shutdown"]
+    assert backend.capabilities == ["ping", "info", "generate", "body", "load_motion", "save_motion",
+                                    "reconstruct", "shutdown"]
     assert backend.wait(backend.submit("ping"), timeout=10) == P.result(1, {"pong": True})
 
 
@@ -81,6 +81,53 @@ def test_generate_writes_a_motion_with_progress_and_one_terminal(backend, tmp_pa
     with np.load(path, allow_pickle=False) as z:
         assert all(np.isfinite(z[k]).all() for k in z.files if z[k].dtype.kind == "f")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["thank-you-3-0.npz"]   # no temporary left
+
+
+def test_info_reports_what_generate_accepts_before_anything_loads(backend, tmp_path):
+    import json
+
+    from backend.models.handmdm import HandMDMConfig
+    from backend.runs import SHIPPED, longest_take
+
+    ids = [backend.submit("info"), backend.submit("info", {"model": "signavatar"}),
+           backend.submit("info", {"run": str(tmp_path)})]
+    default, avatar, bad = (m for m in run_all(backend, ids) if P.is_terminal(m))
+    meta = json.loads((SHIPPED["handmdm"] / "config.json").read_text())
+    longest = HandMDMConfig(**meta["model"]).longest
+    assert default["result"] == {"model": "handmdm", "run": "handmdm-base", "fps": 25.0, "longest_frames": longest,
+                                 "longest_s": longest / 25.0, "steps": [1, 100], "variants": 64, "images": False,
+                                 "images_note": "HandMDM is conditioned on text, not images"}
+    assert avatar["result"]["model"] == "signavatar" and not avatar["result"]["images"]
+    assert "CLIP" in avatar["result"]["images_note"]
+    assert bad["type"] == "error" and bad["code"] == P.INVALID_PARAMS and "not a SignForge run folder" in bad["message"]
+    # the config-only reading agrees with the model's own: a 12.5 fps run (frame_step 2) too
+    halved = {**meta, "model": {**meta["model"], "frame_step": 2}}
+    assert longest_take(halved) == HandMDMConfig(**halved["model"]).longest == 2 * longest - 1
+
+
+def test_info_longest_take_is_where_generate_refuses(backend, tmp_path):
+    """The add-on refuses a Duration from info's number; the backend must refuse at the same one."""
+    for model in ("handmdm", "signavatar"):
+        longest = backend.wait(backend.submit("info", {"model": model}), timeout=30)["result"]["longest_frames"]
+        gen = backend.wait(backend.submit("generate", {"prompt": "hi", "model": model, "frames": longest + 1,
+                                                       "steps": 1, "out_dir": str(tmp_path / "o")}), timeout=120)
+        assert gen["type"] == "error" and f"this model's {longest}" in gen["message"], (model, gen)
+
+
+def test_generate_says_it_loads_and_returns_the_prompts_warnings(backend, tmp_path):
+    long_prompt = " ".join(["the right hand taps the chin"] * 100)   # 600 words: past MiniLM's 256 tokens
+    ids = [backend.submit("generate", {"prompt": p, "out_dir": str(tmp_path), **SMALL, "steps": 2})
+           for p in (long_prompt, "\U0001f600\U0001f44b\U0001f600")]
+    messages = run_all(backend, ids, timeout=180)
+    first = [m for m in messages if m.get("id") == ids[0]]
+    assert first[0]["type"] == "progress" and first[0]["stage"] == P.STAGE_LOADING
+    assert "loading the model" in first[0]["message"] or "preparing" in first[0]["message"]
+    stages = [m.get("stage") for m in first[:-1]]
+    assert stages.index("sampling") > stages.index(P.STAGE_LOADING)
+    ends = {m["id"]: m for m in messages if P.is_terminal(m)}
+    truncated, emoji = (ends[i]["result"]["warnings"] for i in ids)
+    assert any("reads the first 256" in w for w in truncated), truncated
+    assert any("knows none of the prompt's characters" in w for w in emoji), emoji
 
 
 def test_cancel_a_running_and_a_queued_request(backend, tmp_path):
@@ -110,6 +157,8 @@ def test_invalid_params_name_the_parameter(backend, tmp_path):
         ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "run": str(tmp_path)}, P.INVALID_PARAMS,
          "not a SignForge run folder"),
         ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "device": "tpu"}, P.INVALID_PARAMS, "'device'"),
+        ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "image": str(tmp_path / "hand.png")},
+         P.INVALID_PARAMS, "HandMDM is conditioned on text, not images"),
         ("body", {"smplx": str(tmp_path / "none.npz"), "out": str(tmp_path / "b.npz")}, P.INVALID_PARAMS,
          "'smplx'"),
         ("body", {"out": str(tmp_path / "b.txt")}, P.INVALID_PARAMS, "'out'"),
@@ -281,8 +330,9 @@ def test_in_process_backend_generates(signforge_cache, tmp_path):
         assert end["type"] == "result", end
         assert load_motion(end["result"]["motions"][0]).num_frames == 20
         assert progress and all(m["type"] == "progress" for m in progress)
-        assert b.capabilities == ["ping", "generate", "body", "load_motion", "save_motion", "reconstruct",
-                                  "shutdown"]
+        assert b.capabilities == ["ping", "info", "generate", "body", "load_motion", "save_motion",
+                                  "reconstruct", "shutdown"]
+        assert progress[0]["stage"] == P.STAGE_LOADING   # in Blender's own Python too
         bad = b.wait(b.submit("ping", {"x": 1}))
         assert bad["code"] == P.INVALID_PARAMS and "'x'" in bad["message"]
         long = b.submit("generate", {"prompt": "hello", "frames": 60, "steps": 100, "out_dir": str(tmp_path / "c")})

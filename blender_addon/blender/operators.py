@@ -19,7 +19,7 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..core.bodyfile import BodyFileError, read_body
 from ..core.client import BackendError
-from ..core.jobs import Job
+from ..core.jobs import Job, check_generate
 from ..core.motion import MotionFileError, Reduction, read_motion, write_motion
 from ..core.takes import Take, generate_take, take_name, video_take
 from . import prefs as P
@@ -45,7 +45,9 @@ def body_request(context) -> tuple[str, dict]:
     return "body", {"smplx": smplx, "out": str(out)}
 
 
-def generate_request(context) -> tuple[str, dict]:
+def generate_request(context, info: dict | None = None) -> tuple[str, dict]:
+    """The ``generate`` request for the panel; the image goes only to a model whose ``info``
+    says it takes images (the field is hidden for the others)."""
     s = settings(context)
     pref = P.get(context)
     params = {"prompt": s.prompt, "model": s.model, "guidance": float(s.guidance),
@@ -53,11 +55,13 @@ def generate_request(context) -> tuple[str, dict]:
               "out_dir": str(session.workdir())}
     if not s.auto_length:   # else the model picks the length from the prompt
         params["seconds"] = float(s.seconds)
-    if pref is not None and pref.checkpoint_dir:
-        run = Path(bpy.path.abspath(pref.checkpoint_dir)) / s.model
-        params["run"] = str(run)
+    run = session.run_folder(context, s.model)
+    if run is not None:
+        params["run"] = run
     if pref is not None and pref.device != "cpu":
         params["device"] = pref.device
+    if s.image_path and info and info.get("images"):
+        params["image"] = bpy.path.abspath(s.image_path)
     return "generate", params
 
 
@@ -89,16 +93,18 @@ class _JobOperator:
             status(context).status = str(exc)
             return None
         st = status(context)
-        st.running, st.progress, st.status = True, 0.0, f"{self.label}…"
+        st.running, st.progress, st.status, st.stage, st.warning = True, 0.0, f"{self.label}…", "", ""
         _ACTIVE["job"] = job
         return job
 
     def _end(self, context, job: Job) -> set[str]:
         st = status(context)
-        st.running = False
+        st.running, st.stage = False, ""
         _ACTIVE["job"] = None
         for notice in job.notices:
             self.report({"WARNING"}, notice)
+        for warning in job.warnings:   # the backend's notes: it generated, but not quite as asked
+            self.report({"WARNING"}, f"{self.label}: {warning}")
         if job.cancelled:
             st.status = f"{self.label}: cancelled"
             self.report({"INFO"}, st.status)
@@ -113,7 +119,9 @@ class _JobOperator:
             st.status = f"{self.label} failed: {exc}"
             self.report({"ERROR"}, st.status)
             return {"CANCELLED"}
-        st.progress, st.status = 1.0, message
+        if job.warnings:
+            message += f" (warning: {'; '.join(job.warnings)})"
+        st.progress, st.status, st.warning = 1.0, message, "; ".join(job.warnings)
         self.report({"INFO"}, message)
         return {"FINISHED"}
 
@@ -141,7 +149,7 @@ class _JobOperator:
         if event.type in {"TIMER", "ESC"} or job.finished:
             done = job.poll()
             st = status(context)
-            st.progress, st.status = job.fraction, job.message
+            st.progress, st.status, st.stage = job.fraction, job.message, job.stage
             for area in context.screen.areas if context.screen else ():
                 if area.type == "VIEW_3D":
                     area.tag_redraw()
@@ -229,7 +237,10 @@ class SIGNFORGE_OT_generate(_JobOperator, bpy.types.Operator):
     def requests(self, context):
         if not settings(context).prompt.strip():
             raise ValueError("Type a prompt first: the prompt is empty")
-        return _with_body(context, generate_request(context))
+        info = session.limits(context, fetch=True)   # the model's limits, checked before anything is sent
+        request = generate_request(context, info)
+        check_generate(request[1], info)
+        return _with_body(context, request)
 
     def take(self, context, requests):
         params = requests[-1][1]

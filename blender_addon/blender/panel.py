@@ -1,7 +1,8 @@
 """The sidebar: View3D ▸ Sidebar ▸ SignForge. Imports bpy.
 
 Each section's drawing is a plain function of a layout and plain state, so tests run it
-against a recording layout without a Blender window.
+against a recording layout without a Blender window. The Generate section shows the model's
+limits from the backend's ``info`` (asked from a timer, never while drawing).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class PanelState:
     backend_ready: bool
     backend_message: str
     running: bool
+    limits: dict | None = None   # the backend's info for the panel's model; None: not known yet
 
 
 def panel_state(context) -> PanelState:
@@ -30,8 +32,11 @@ def panel_state(context) -> PanelState:
         message, ready = session.describe(context), True
     except BackendError as exc:
         message, ready = str(exc), False
-    return PanelState(arm is not None, arm.name if arm else "", ready, message,
-                      context.window_manager.signforge_status.running)
+    running = context.window_manager.signforge_status.running
+    limits = session.limits(context) if ready else None
+    if ready and limits is None and not running:
+        session.ask_limits_soon(context)
+    return PanelState(arm is not None, arm.name if arm else "", ready, message, running, limits)
 
 
 def draw_body(layout, state: PanelState) -> None:
@@ -47,21 +52,32 @@ def draw_generate(layout, settings, state: PanelState) -> None:
     col = layout.column()
     col.prop(settings, "prompt", text="")
     col.prop(settings, "model")
+    info = state.limits if state.limits and "error" not in state.limits else None
+    longest = info["longest_s"] if info else None
     row = col.row(align=True)
     row.prop(settings, "auto_length", toggle=True)
     sub = row.row(align=True)
     sub.enabled = not settings.auto_length
+    sub.alert = bool(longest) and not settings.auto_length and settings.seconds > longest + 1e-6
     sub.prop(settings, "seconds")
     row.prop(settings, "variants")
+    if info:
+        over = sub.alert
+        col.label(text=f"{'Too long: ' if over else ''}up to {longest:.1f} s with {info.get('run', '')}",
+                  icon="ERROR" if over else "TIME")
+    elif state.limits:
+        col.label(text="Limits unknown: " + state.limits["error"][:60], icon="QUESTION")
     row = col.row(align=True)
     row.prop(settings, "guidance")
     row.prop(settings, "steps")
     row = col.row(align=True)
     row.prop(settings, "seed")
     row.prop(settings, "hand", expand=True)
-    sub = col.column()
-    sub.enabled = False   # image conditioning needs CLIP weights, which this backend does not have
-    sub.prop(settings, "image_path")
+    if info and info.get("images"):
+        col.prop(settings, "image_path")
+    elif info:   # say why there is no Image field rather than show a dead one
+        for line in _wrap(f"No image input: {info.get('images_note', '')}", 42):
+            col.label(text=line)
     run = col.row()
     run.scale_y = 1.4
     run.enabled = state.backend_ready and not state.running
@@ -108,9 +124,13 @@ def draw_status(layout, status, state: PanelState) -> None:
         return
     if status.running:
         col.prop(status, "progress", text=status.status or "Working")
+        if status.stage == "loading":   # seconds at 0% the first time: say why
+            col.label(text="Loading the model; the first job takes a few seconds", icon="TIME")
         col.operator("signforge.cancel", icon="CANCEL")
     else:
         col.label(text=status.status or f"Ready ({state.backend_message})", icon="CHECKMARK")
+        for k, line in enumerate(_wrap(status.warning, 42)[:6]):
+            col.label(text=line, icon="ERROR" if k == 0 else "BLANK1")
 
 
 def _wrap(text: str, width: int) -> list[str]:

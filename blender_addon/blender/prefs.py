@@ -38,9 +38,6 @@ class SignForgePreferences(bpy.types.AddonPreferences):
         name="Device", default="cpu",
         items=[("cpu", "CPU", "Run the models on the CPU"),
                ("cuda", "CUDA GPU", "Run the models on the first CUDA GPU")])
-    default_fps: bpy.props.FloatProperty(
-        name="Default fps", default=25.0, min=1.0, max=240.0,
-        description="Frame rate for imported motions that do not state one")
 
     def draw(self, context):
         draw_preferences(self.layout, self)
@@ -59,7 +56,6 @@ def draw_preferences(layout, prefs) -> None:
     col.prop(prefs, "smplx_path")
     col.prop(prefs, "checkpoint_dir")
     col.prop(prefs, "device")
-    col.prop(prefs, "default_fps")
 
 
 def get(context=None):

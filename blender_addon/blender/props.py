@@ -16,8 +16,10 @@ class SignForgeSettings(bpy.types.PropertyGroup):
                ("signavatar", "SignAvatar", "Conditional VAE over words")])
     auto_length: bpy.props.BoolProperty(name="Auto", default=True,
                                         description="Let the model pick the take's length from the prompt")
-    seconds: bpy.props.FloatProperty(name="Duration", default=2.4, min=0.2, max=10.0, unit="TIME_ABSOLUTE",
-                                     subtype="TIME_ABSOLUTE")
+    seconds: bpy.props.FloatProperty(name="Duration", default=2.4, min=0.2, max=600.0, soft_max=20.0,
+                                     unit="TIME_ABSOLUTE", subtype="TIME_ABSOLUTE",
+                                     description="Length of the take; the panel shows the model's longest, "
+                                                 "and Generate refuses a longer one before sending it")
     guidance: bpy.props.FloatProperty(name="Guidance", default=2.5, min=0.0, max=20.0,
                                       description="Classifier-free guidance scale")
     steps: bpy.props.IntProperty(name="Steps", default=50, min=1, max=100,
@@ -30,8 +32,10 @@ class SignForgeSettings(bpy.types.PropertyGroup):
         items=[("right", "Right", "Right-handed signing"), ("left", "Left", "Left-handed signing")])
     variants: bpy.props.IntProperty(name="Variants", default=1, min=1, max=16,
                                     description="Motions to generate; each becomes its own action")
-    image_path: bpy.props.StringProperty(name="Image", subtype="FILE_PATH",
-                                         description="An image condition (needs CLIP weights)")
+    image_path: bpy.props.StringProperty(
+        name="Image", subtype="FILE_PATH",
+        description="Condition on this image instead of the prompt (shown for a SignAvatar run trained on "
+                    "CLIP embeddings, set in the preferences' Checkpoints; needs CLIP weights)")
     video_path: bpy.props.StringProperty(name="Video", subtype="FILE_PATH",
                                          description="A sign video or a .pose landmark file")
     trim_start: bpy.props.FloatProperty(name="Start", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
@@ -64,3 +68,7 @@ class SignForgeStatus(bpy.types.PropertyGroup):
     running: bpy.props.BoolProperty(name="Running", default=False)
     progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     status: bpy.props.StringProperty(name="Status", default="")
+    warning: bpy.props.StringProperty(name="Warning", default="",
+                                      description="The backend's notes on the last result (a truncated prompt...)")
+    stage: bpy.props.StringProperty(name="Stage", default="",
+                                    description="The running request's phase (loading: a model loads)")

@@ -1,7 +1,9 @@
 """The add-on's one backend connection, started lazily and kept warm. Imports bpy.
 
 Results travel as files in a private temporary folder; the scene reads them with numpy
-and they are deleted when the add-on unregisters.
+and they are deleted when the add-on unregisters. ``limits`` caches what the backend's
+``info`` says the panel's model accepts (longest take, steps, variants, images), so the
+panel shows it and Generate checks it before any request is sent.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from pathlib import Path
 from ..core import client
 from . import prefs as P
 
-_STATE: dict = {"backend": None, "key": None, "tmp": None}
+_STATE: dict = {"backend": None, "key": None, "tmp": None, "limits": {}, "asking": False}
+INFO_TIMEOUT_S = 15.0   # info reads a config file; the rest is the backend starting
 ADDON_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -58,7 +61,70 @@ def workdir() -> Path:
     return Path(_STATE["tmp"])
 
 
+def run_folder(context, model: str) -> str | None:
+    """The run folder for ``model`` from the preferences' Checkpoints (None: the shipped weights)."""
+    import bpy
+
+    pref = P.get(context)
+    if pref is not None and pref.checkpoint_dir:
+        return str(Path(bpy.path.abspath(pref.checkpoint_dir)) / model)
+    return None
+
+
+def limits(context=None, fetch: bool = False) -> dict | None:
+    """``info``'s answer for the panel's model and run: cached per backend, model and run; with
+    ``fetch`` asked of the backend (started if needed) when not cached, blocking up to
+    ``INFO_TIMEOUT_S``. A failure is cached as ``{"error": why}``; None: not asked yet."""
+    import bpy
+
+    context = context or bpy.context
+    model = context.scene.signforge.model
+    run = run_folder(context, model)
+    key = (configured(context), remote(context), model, run)
+    cache = _STATE["limits"]
+    if key in cache or not fetch:
+        return cache.get(key)
+    try:
+        b = backend(context)
+        b.start()
+        if "info" not in b.capabilities:
+            answer = {"error": f"this backend ({b.server}) does not report its limits; update it"}
+        else:
+            msg = b.wait(b.submit("info", {"model": model, "run": run}), timeout=INFO_TIMEOUT_S)
+            answer = msg["result"] if msg["type"] == "result" else {"error": str(msg.get("message", ""))}
+    except client.BackendError as exc:
+        answer = {"error": str(exc)}
+    _STATE["limits"][key] = answer   # not ``cache``: starting the backend may have replaced it
+    return answer
+
+
+def ask_limits_soon(context=None) -> None:
+    """Fetch ``limits`` from a timer, outside drawing, then redraw the sidebar (once at a time)."""
+    import bpy
+
+    if _STATE["asking"]:
+        return
+    _STATE["asking"] = True
+
+    def ask():
+        try:
+            if not bpy.context.window_manager.signforge_status.running:
+                limits(bpy.context, fetch=True)
+            for window in bpy.context.window_manager.windows:
+                for area in window.screen.areas:
+                    if area.type == "VIEW_3D":
+                        area.tag_redraw()
+        except Exception:   # a timer that raises is unregistered with a traceback; the panel asks again
+            pass
+        finally:
+            _STATE["asking"] = False
+        return None
+
+    bpy.app.timers.register(ask, first_interval=0.05)
+
+
 def close() -> None:
+    _STATE["limits"] = {}
     if _STATE["backend"] is not None:
         try:
             _STATE["backend"].close()

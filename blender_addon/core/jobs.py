@@ -4,6 +4,8 @@ A ``Job`` sends one or more requests to a backend (``client.SubprocessBackend`` 
 ``client.InProcessBackend``) and is polled, by a modal operator's timer in Blender or by a
 loop in batch mode. It ends exactly once: done (every result in), failed, or cancelled.
 Nothing here touches the scene; the operator applies ``results`` when the job is done.
+``stage`` is the running request's phase (``protocol.STAGE_LOADING`` while a model loads)
+and ``warnings`` the backend's notes that came with the results (a truncated prompt...).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ class Job:
     fractions: dict[int, float] = field(default_factory=dict)
     message: str = ""
     notices: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stage: str = ""
     error: str | None = None
     cancelled: bool = False
     finished: bool = False
@@ -56,8 +60,10 @@ class Job:
             if kind == "progress":
                 self.fractions[msg["id"]] = float(msg.get("fraction", 0.0))
                 self.message = f"{self.label}: {msg.get('message', '')}".rstrip(": ")
+                self.stage = str(msg.get("stage", ""))
             elif kind == "result":
                 self.results[msg["id"]] = msg.get("result", {})
+                self.warnings += [str(w) for w in self.results[msg["id"]].get("warnings", ())]
             elif kind == "error":
                 if msg.get("code") == P.CANCELLED:
                     self.cancelled = True
@@ -99,3 +105,24 @@ class Job:
                 on_progress(self)
             time.sleep(interval)
         return self
+
+
+def check_generate(params: dict, info: dict | None) -> None:
+    """Refuse, before anything is sent, a ``generate`` request past what the backend's ``info``
+    reported for its model (``ValueError`` names the field and the limit); no info: no check."""
+    if not info or "error" in info:
+        return
+    name = f"{info.get('run') or info.get('model', 'the model')}"
+    seconds = params.get("seconds")
+    longest = info.get("longest_frames")
+    fps = float(info.get("fps") or 25.0)
+    if seconds is not None and longest and round(seconds * fps) > longest:
+        raise ValueError(f"Duration {seconds:.2f} s is longer than this model's longest take, {longest / fps:.2f} s "
+                         f"({name}); shorten it or turn on Auto")
+    low, high = info.get("steps") or (1, None)
+    if high is not None and not low <= params.get("steps", low) <= high:
+        raise ValueError(f"Steps {params['steps']} is outside {low}..{high} for {name}")
+    if info.get("variants") and params.get("num", 1) > info["variants"]:
+        raise ValueError(f"{params['num']} variants is over {name}'s limit of {info['variants']}")
+    if params.get("image") and not info.get("images"):
+        raise ValueError(f"Image: {info.get('images_note') or 'this model takes no images'}")

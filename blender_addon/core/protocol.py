@@ -34,8 +34,11 @@ Client -> server
         an unknown or finished id does nothing and gets no answer.
 
 Server -> client
-    ``{"type": "progress", "id": 7, "fraction": 0.42, "message": "sampling step 21/50"}``
+    ``{"type": "progress", "id": 7, "fraction": 0.42, "message": "sampling step 21/50", "stage": "sampling"}``
         Any number of notifications while request 7 runs; ``fraction`` is in [0, 1].
+        ``stage`` (optional, a string) names the phase: ``STAGE_LOADING`` ("loading") while
+        a model loads, which the first request of a run can spend seconds in, so a client
+        can say so instead of showing a bar stuck at 0%.
     ``{"type": "result", "id": 7, "result": {...}}``
     ``{"type": "error", "id": 7, "code": "invalid_params", "message": "..."}``
         Exactly one of these ends each request: its terminal message. Nothing about that
@@ -51,9 +54,15 @@ Server -> client
 
 Methods (``METHODS`` holds the same with types, defaults and bounds)
     ``ping`` ()                                                  -> ``{"pong": true}``
+    ``info`` (model="handmdm"|"signavatar", run)
+        -> ``{"model", "run", "fps", "longest_frames", "longest_s", "steps": [lo, hi],
+        "variants", "images", "images_note"}``: what ``generate`` accepts with that model
+        (reads the run's config only, no weights: cheap, so a client asks before Generate)
     ``generate`` (prompt; model="handmdm"|"signavatar", seconds | frames, guidance=2.5,
-        steps=50, seed=0, num=1, run, device="cpu"; out_dir)
-        -> ``{"motions": [paths], "fps": 25.0, "frames": n}``
+        steps=50, seed=0, num=1, run, device="cpu", image; out_dir)
+        -> ``{"motions": [paths], "fps": 25.0, "frames": n, "warnings": [sentences]}``
+        (``warnings``: what the user should hear although it generated, such as a prompt
+        truncated by the text encoder or one it cannot read, or a take mirrored to obey the hand)
     ``body`` (smplx, betas; out)                 -> ``{"path": p, "vertices": V, "model": m}``
     ``load_motion`` (path, fps; out)             -> ``{"path": out, "frames": n, "fps": f}``
     ``save_motion`` (src, dst, smplx)            -> ``{"path": dst}``
@@ -105,6 +114,9 @@ BACKEND_CRASHED = "backend_crashed"  # synthesized by the client when the server
 UNAUTHORIZED = "unauthorized"        # a TCP connection without the right token; it is closed
 ERROR_CODES = (PARSE_ERROR, INVALID_REQUEST, UNKNOWN_METHOD, INVALID_PARAMS, CANCELLED, FAILED,
                UNSUPPORTED, BACKEND_CRASHED, UNAUTHORIZED)
+
+# Progress stages (a progress message's optional ``stage``).
+STAGE_LOADING = "loading"   # a model is loading: seconds at 0% the first time
 
 # Message types.
 HELLO, REQUEST, CANCEL, PROGRESS, RESULT, ERROR, NOTICE, AUTH = (
@@ -159,6 +171,14 @@ def _methods(*methods: Method) -> dict[str, Method]:
 METHODS: Mapping[str, Method] = _methods(
     Method("ping", "Check that the server answers.", (), '{"pong": true}'),
     Method(
+        "info",
+        "What generate accepts with a model: its longest take, steps, variants, whether it takes "
+        "images. Reads the run's config.json, never its weights.",
+        (Param("model", "str", "which generator", default="handmdm", choices=("handmdm", "signavatar")),
+         Param("run", "path", "a run folder from `signforge train`; default: the shipped weights")),
+        '{"model": kind, "run": folder name, "fps": 25.0, "longest_frames": n, "longest_s": s, '
+        '"steps": [1, 100], "variants": 64, "images": bool, "images_note": why not (or "")}'),
+    Method(
         "generate",
         "Sample motions for a prompt with a trained text-to-motion model and write each as a "
         "SignForge .npz in out_dir, named <slug>-<seed>-<i>.npz (a file of that name is replaced).",
@@ -179,8 +199,10 @@ METHODS: Mapping[str, Method] = _methods(
          Param("run", "path", "a run folder from `signforge train`; default: the shipped weights"),
          Param("device", "str", "where the model runs (cuda needs a GPU visible to the backend)",
                default="cpu", choices=("cpu", "cuda")),
+         Param("image", "path", "an image to condition on instead of the prompt (a SignAvatar run trained "
+               "on CLIP embeddings; see info's images)"),
          Param("out_dir", "path", "folder for the result files (created if missing)", required=True)),
-        '{"motions": [absolute .npz paths], "fps": 25.0, "frames": n}'),
+        '{"motions": [absolute .npz paths], "fps": 25.0, "frames": n, "warnings": [sentences]}'),
     Method(
         "body",
         "Write the body a skinned armature is built from: a plain .npz (no pickles) with "
@@ -313,10 +335,13 @@ def cancel(id: int) -> dict:
     return {"type": CANCEL, "id": _id(id)}
 
 
-def progress(id: int, fraction: float, message: str = "") -> dict:
+def progress(id: int, fraction: float, message: str = "", stage: str | None = None) -> dict:
     fraction = float(fraction)
     fraction = min(1.0, max(0.0, fraction)) if math.isfinite(fraction) else 0.0
-    return {"type": PROGRESS, "id": _id(id), "fraction": fraction, "message": str(message)}
+    msg = {"type": PROGRESS, "id": _id(id), "fraction": fraction, "message": str(message)}
+    if stage:
+        msg["stage"] = str(stage)
+    return msg
 
 
 def result(id: int, result: Mapping[str, Any] | None = None) -> dict:
@@ -446,6 +471,8 @@ def decode(line: str | bytes) -> dict:
         _field(msg, "fraction", lambda v: _number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]")
         msg.setdefault("message", "")
         _field(msg, "message", lambda v: isinstance(v, str), "a string")
+        if "stage" in msg:
+            _field(msg, "stage", lambda v: isinstance(v, str), "a string")
     elif kind == RESULT:
         _field(msg, "id", _is_id, id_what)
         _field(msg, "result", lambda v: isinstance(v, dict), "an object")
