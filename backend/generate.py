@@ -30,7 +30,7 @@ from blender_addon.core.limits import MAX_FRAMES, MAX_VARIANTS
 from .callable_module import make_callable
 from .motion.hands import HandError, check_hand, obey_hand, wanted_hand
 from .motion.motion import Motion
-from .runs import CONFIG, SHIPPED, Run, RunError, load_run
+from .runs import CONFIG, SHIPPED, Run, RunError, load_run, longest_take
 
 GENERATORS = ("handmdm", "signavatar")
 DEFAULT_RUNS = {kind: SHIPPED[kind] for kind in GENERATORS}   # what runs when no --run is given
@@ -103,7 +103,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     ("left", "right", None/"auto") is the dominant hand for prompts that name none; a
     prompt that names a hand is obeyed; a motion led by the other hand is mirrored.
     """
-    from .diffusion import CosineSchedule, sample
+    from .diffusion import CosineSchedule, sample_windows
     from .models.handmdm import upsample
     from .text import EncoderError, load_text_encoder
 
@@ -158,9 +158,9 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     if image_path is not None and run.kind != "signavatar":
         raise GenerateError(f"{run.path} is a {run.kind} run, conditioned on text, not images; use --model "
                             f"signavatar with a run trained on CLIP embeddings for --image")
-    limit = run.model.cfg.longest if run.kind == "handmdm" else run.model.cfg.max_frames
+    limit = longest_take(run.config)   # HandMDM: past its own window, windows that continue each other
     if frames > limit:
-        raise GenerateError(f"{frames} frames exceed this model's {limit} ({limit / FPS:.1f} s)")
+        raise GenerateError(f"{frames} frames exceed this model's longest take, {limit} frames ({limit / FPS:.1f} s)")
     enc_name = run.config.get("text_encoder", "minilm")
     clip_model = run.config.get("clip_model", run.config["run"].get("clip_model", "ViT-B-32"))
     try:
@@ -189,9 +189,9 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
             if auto:   # "auto" length: 1 s up to the model's limit; runs without a head keep 2.4 s
                 frames = net.auto_frames(enc.tokens.to(device), enc.mask.to(device), low=int(FPS)) or frames
             cond = {"text": enc.tokens.expand(num, -1, -1).to(device), "text_mask": enc.mask.expand(num, -1).to(device)}
-            x = sample(net, (num, net.cfg.model_frames(frames), net.cfg.features), CosineSchedule.create(MAX_STEPS),
-                       cond, guidance=guidance, steps=steps, generator=g, callback=progress, device=device,
-                       sampler=sampler)
+            x = sample_windows(net, (num, net.cfg.model_frames(frames), net.cfg.features), net.cfg.max_frames,
+                               CosineSchedule.create(MAX_STEPS), cond, guidance=guidance, steps=steps, generator=g,
+                               callback=progress, device=device, sampler=sampler)
             x = upsample(x, net.cfg.frame_step, frames)   # to 25 fps (a no-op for full-rate runs)
         else:
             if image_path is not None:

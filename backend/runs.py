@@ -26,6 +26,7 @@ from .atomic import atomic_path
 if TYPE_CHECKING:
     from torch import nn
 
+MAX_TAKE_SECONDS = 60.0   # HandMDM's longest take: windows of the model's own length, each continuing the last
 FORMAT_VERSION = 1   # what config.json's "format_version" says; the shipped runs are format 1
 CONFIG, WEIGHTS_FILE, STATS = "config.json", "weights.safetensors", "stats.npz"
 RUN_FILES = (CONFIG, WEIGHTS_FILE, STATS)   # all that loading needs (and all that ships)
@@ -118,13 +119,12 @@ def read_config(run_dir: str | os.PathLike, kinds: Iterable[str] | None = None,
 
 def longest_take(meta: dict) -> int:
     """The longest take, in 25 fps frames, a HandMDM or SignAvatar run's config.json allows,
-    without torch (a client asks before anything loads): ``HandMDMConfig.longest``, SignAvatar's
-    ``max_frames``, with the configs' defaults for fields older runs lack (a test checks both)."""
-    fields = meta["model"]
-    max_frames = int(fields.get("max_frames", 196))
+    without torch (a client asks before anything loads). HandMDM samples takes longer than its
+    own window (``HandMDMConfig.longest``) in windows that continue each other, up to
+    ``MAX_TAKE_SECONDS``; SignAvatar takes its ``max_frames`` (196 in configs that lack it)."""
     if meta["run"]["model"] == "handmdm":
-        return (max_frames - 1) * int(fields.get("frame_step", 1)) + 1
-    return max_frames
+        return int(MAX_TAKE_SECONDS * 25)
+    return int(meta["model"].get("max_frames", 196))
 
 
 def build_model(kind: str, fields: dict) -> nn.Module:

@@ -71,3 +71,32 @@ def test_ddim_visits_a_spread_of_steps():
     assert s.timesteps() == list(range(99, -1, -1))
     few = s.timesteps(10)
     assert few[0] == 99 and few[-1] == 0 and len(few) == 10
+
+
+def test_inpainting_keeps_known_frames_and_windows_continue_each_other():
+    """``known`` frames come out exactly; a take longer than the window is made of windows,
+    each starting from the frames the last one made, with progress over all of them."""
+    from backend.diffusion import sample_windows
+
+    s = CosineSchedule.create(100)
+
+    def smooth(x_t, t, cond):   # a denoiser with temporal context: each frame's x0 is its neighbours' mean
+        pad = torch.cat([x_t[:, :1], x_t, x_t[:, -1:]], 1)
+        return (pad[:, :-2] + pad[:, 1:-1] + pad[:, 2:]) / 3
+
+    g = torch.Generator().manual_seed(0)
+    known = torch.randn(2, 12, 3, generator=g)
+    mask = torch.arange(12) < 4
+    out = sample(smooth, (2, 12, 3), s, {}, steps=10, generator=g, known=(known, mask))
+    assert torch.equal(out[:, :4], known[:, :4]) and not torch.allclose(out[:, 4:], known[:, 4:])
+    seen = []
+    long = sample_windows(smooth, (2, 30, 3), 12, s, {}, steps=10, generator=torch.Generator().manual_seed(1),
+                          callback=lambda i, n: seen.append((i, n)))
+    assert long.shape == (2, 30, 3) and torch.isfinite(long).all()
+    assert seen[-1] == (len(seen), len(seen)) and [i for i, _ in seen] == sorted(i for i, _ in seen)
+    assert len(seen) == 10 * 3          # windows at 0, 9 and 18 (overlap 3)
+    jumps = (long[:, 1:] - long[:, :-1]).abs().amax((0, 2))
+    assert jumps.max() < 4 * jumps.median()   # no seam stands out where windows meet
+    short = sample_windows(smooth, (2, 10, 3), 12, s, {}, steps=5, generator=torch.Generator().manual_seed(1))
+    again = sample(smooth, (2, 10, 3), s, {}, steps=5, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(short, again)

@@ -156,8 +156,12 @@ def test_generate_from_a_trained_run(tiny_runs, tmp_path):
         .num_frames == 50
     with pytest.raises(GenerateError, match="empty"):
         generate("  ", run_dir=tiny_runs / "handmdm")
-    with pytest.raises(GenerateError, match="exceed"):
-        generate("x", frames=1000, run_dir=tiny_runs / "handmdm")
+    with pytest.raises(GenerateError, match="exceed"):   # 80 s: over HandMDM's longest take
+        generate("x", frames=2000, run_dir=tiny_runs / "handmdm")
+    # past the model's own length, the take is sampled in windows that continue each other
+    long = generate("the right hand taps the chin", frames=net.cfg.longest + 60, steps=2,
+                    run_dir=tiny_runs / "handmdm")[0]
+    assert long.num_frames == net.cfg.longest + 60 and np.isfinite(long.poses).all()
     with pytest.raises(GenerateError, match="not a SignForge run"):
         generate("x", run_dir=tmp_path)
     out = tmp_path / "tap.npz"

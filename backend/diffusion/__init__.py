@@ -1,4 +1,4 @@
 """Diffusion: the noise schedule and samplers, separate from any network."""
-from .schedule import CosineSchedule, guided, sample
+from .schedule import CosineSchedule, guided, sample, sample_windows
 
-__all__ = ["CosineSchedule", "guided", "sample"]
+__all__ = ["CosineSchedule", "guided", "sample", "sample_windows"]

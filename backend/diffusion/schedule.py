@@ -98,8 +98,13 @@ def guided(denoiser: Denoiser, guidance: float) -> Callable:
 def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule, cond: dict,
            guidance: float = 1.0, steps: int | None = None, eta: float = 0.0,
            generator: torch.Generator | None = None, device: str = "cpu",
-           callback: Callable[[int, int], None] | None = None, sampler: str | None = None) -> torch.Tensor:
+           callback: Callable[[int, int], None] | None = None, sampler: str | None = None,
+           known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Draw x0 samples with ``steps`` steps (None: all of the schedule's).
+
+    ``known`` = (values (B, T, F), mask (T,) bool) fixes those frames (inpainting): at every
+    step the prediction's masked frames are replaced by the values before the update, so the
+    sample ends exactly on them and its free frames are denoised in their context.
 
     ``sampler``: "ddim" (deterministic for eta=0, any number of steps) or "ddpm" (stochastic,
     every step of the schedule); by default DDPM when ``steps`` is None, else DDIM, so that
@@ -116,6 +121,8 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
     visit = schedule.timesteps(steps)
     for i, t in enumerate(visit):
         x0 = x0_fn(x, torch.full((shape[0],), t, device=device), cond)
+        if known is not None:
+            x0 = torch.where(known[1][None, :, None].to(device), known[0].to(device, x0.dtype), x0)
         if sampler == "ddpm":
             x = schedule.step(x0, x, t, generator)
         else:
@@ -123,3 +130,34 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
         if callback is not None:
             callback(i + 1, len(visit))
     return x
+
+
+def sample_windows(denoiser: Denoiser, shape: tuple[int, int, int], window: int, schedule: CosineSchedule,
+                   cond: dict, overlap: int | None = None, steps: int | None = None,
+                   callback: Callable[[int, int], None] | None = None, **kw) -> torch.Tensor:
+    """(B, T, F) samples longer than the denoiser's ``window`` frames: windows that overlap by
+    ``overlap`` frames (a quarter of the window by default), each inpainted from the previous
+    one's last frames (``known``), so the take runs on without a seam. One window when T fits."""
+    b, frames, feats = shape
+    if frames <= window:
+        return sample(denoiser, shape, schedule, cond, steps=steps, callback=callback, **kw)
+    overlap = max(1, window // 4) if overlap is None else overlap
+    if not 0 < overlap < window:
+        raise ValueError(f"overlap must be between 1 and {window - 1} frames; got {overlap}")
+    starts = list(range(0, frames - window, window - overlap)) + [frames - window]
+    sampler = kw.get("sampler") or ("ddpm" if steps is None else "ddim")
+    visits = len(schedule.timesteps(None if sampler == "ddpm" else steps))
+    out = torch.zeros(shape)
+    done = 0
+    for k, start in enumerate(starts):
+        def progress(i: int, _n: int, base=done) -> None:
+            if callback is not None:
+                callback(base + i, visits * len(starts))
+        known = None
+        if k:
+            mask = torch.arange(window) < (starts[k - 1] + window - start)   # this window's frames already made
+            known = (out[:, start:start + window], mask)
+        x = sample(denoiser, (b, window, feats), schedule, cond, steps=steps, callback=progress, known=known, **kw)
+        out[:, start:start + window] = x.cpu()
+        done += visits
+    return out
