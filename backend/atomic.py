@@ -13,52 +13,18 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
+
+from blender_addon.core import scratch
 
 TMP_PREFIX = ".signforge-tmp-"
 
 
-STALE_S = 24 * 3600   # where a process cannot be asked (Windows), a temporary this old is stale
-
-
-def _alive(pid: int, path: Path) -> bool:
-    """Whether the process that named ``path`` may still be writing it."""
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":   # os.kill(pid, 0) would send CTRL_C_EVENT there: judge by age instead
-        try:
-            return time.time() - path.stat().st_mtime < STALE_S
-        except OSError:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:   # another user's process
-        return True
-    return True
-
-
 def sweep(folder: str | os.PathLike) -> list[Path]:
-    """Remove temporaries in ``folder`` left by SignForge processes that no longer run."""
-    folder = Path(folder)
-    removed = []
-    if not folder.is_dir():
-        return removed
-    for p in folder.glob(f"{TMP_PREFIX}*"):
-        try:
-            pid = int(p.name[len(TMP_PREFIX):].split("-", 1)[0])
-        except ValueError:
-            continue
-        if _alive(pid, p):
-            continue
-        with contextlib.suppress(OSError):
-            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-            removed.append(p)
-    return removed
-
+    """Remove temporaries in ``folder`` left by SignForge processes that no longer run (where a
+    process cannot be asked, Windows, those a day old); the rule is ``scratch.stale``'s."""
+    return scratch.sweep(folder, TMP_PREFIX, max_age_s=None)
 
 
 @contextlib.contextmanager

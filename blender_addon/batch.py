@@ -115,6 +115,7 @@ def run(argv: list[str]) -> int:
     from .core.bodyfile import read_body
     from .core.client import make_backend
     from .core.jobs import Job
+    from .core import scratch
     from .core.motion import read_motion
     from .core.takes import take_name
 
@@ -124,8 +125,8 @@ def run(argv: list[str]) -> int:
     settings.check()
     todo = items(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    work = args.out / ".signforge-work"
-    work.mkdir(exist_ok=True)
+    scratch.sweep(scratch.root(), "")   # what a crashed batch or Blender session left
+    work = scratch.session_folder()   # the backend's files; removed however the batch ends
     backend = make_backend(args.python, Path(__file__).resolve().parent)
     print(f"signforge render: {len(todo)} item(s) -> {args.out} ({args.engine}, {args.resolution}, {args.format})",
           flush=True)
@@ -191,9 +192,7 @@ def run(argv: list[str]) -> int:
                 print(f"  FAILED {item.name}: {exc}", flush=True)
     finally:
         backend.close()
-        for p in work.glob("*"):
-            p.unlink(missing_ok=True)
-        work.rmdir()
+        scratch.remove(work)
     print(f"signforge render: {len(done)} rendered, {len(failures)} failed", flush=True)
     for name, why in failures:
         print(f"  {name}: {why}", flush=True)

@@ -52,3 +52,19 @@ def test_temporaries_of_dead_writers_are_swept_live_ones_kept(tmp_path):
     assert not dead.exists() and not dead_dir.exists()
     assert live.exists() and user.exists() and (tmp_path / "take.npz").read_bytes() == b"done"
     assert sweep(tmp_path) == []
+
+
+def test_the_addons_temp_folder_must_be_this_users_private_one(tmp_path, monkeypatch):
+    """On a shared /tmp another user could make ``signforge-<uid>`` first: it is refused, not used."""
+    import tempfile
+
+    from blender_addon.core import scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    root = scratch.root()
+    assert root.parent == tmp_path and (root.stat().st_mode & 0o777) == 0o700
+    assert scratch.session_folder().parent == root
+    if os.name == "posix":
+        root.chmod(0o755)
+        with pytest.raises(OSError, match="not a private folder"):
+            scratch.root()

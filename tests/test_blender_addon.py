@@ -1,6 +1,7 @@
 """The Blender extension in real bpy 5.0.1: install, register, body, keyframes, jobs, render, panel."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -144,6 +145,43 @@ print("INSTALLED-OK")
     assert "INSTALLED-OK" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
 
 
+VALIDATE = """
+import sys, bpy
+from bl_pkg.bl_extension_cli import cli_extension_handler   # what `blender --command extension` runs
+sys.exit(cli_extension_handler(["validate", sys.argv[1]]))
+"""
+
+
+def test_blenders_own_validator_accepts_the_built_zip(tmp_path):
+    """The zip build.py writes passes `blender --command extension validate` (bl_pkg's strict
+    manifest checks, as before an install or an upload), run by the bpy module's own copy; a
+    permission text one character too long fails it, so the check is live."""
+    import tomllib
+    import zipfile
+
+    from blender_addon.build import build
+
+    zip_path = build(tmp_path / "dist")
+    r = subprocess.run([sys.executable, "-c", VALIDATE, str(zip_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Success" in r.stdout, r.stdout + r.stderr
+    with zipfile.ZipFile(zip_path) as z:
+        text = z.read("blender_manifest.toml").decode()
+    meta = tomllib.loads(text)
+    assert meta["blender_version_min"] == "4.4.0"   # slotted actions (see the manifest's comment)
+    assert sorted(meta["permissions"]) == ["files", "network"]   # network: core.client.RemoteBackend's socket
+
+    bad = tmp_path / "bad.zip"
+    network = meta["permissions"]["network"]
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "blender_manifest.toml":
+                data = text.replace(network, network + "x" * (65 - len(network))).encode()
+            dst.writestr(item, data)
+    r = subprocess.run([sys.executable, "-c", VALIDATE, str(bad)], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "no longer than 64 characters" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
 def test_register_unregister_twice():
     import blender_addon
 
@@ -172,6 +210,7 @@ def test_add_body_builds_a_skinned_smplx_armature(addon, tmp_path):
 
 
 def test_generate_through_a_subprocess_keys_the_motion(addon, tmp_path):
+    from blender_addon.blender import session
     from blender_addon.blender.body import find_body
 
     _fresh_scene()
@@ -182,6 +221,7 @@ def test_generate_through_a_subprocess_keys_the_motion(addon, tmp_path):
     s.prompt, s.seconds, s.steps, s.variants, s.seed = "the right hand taps the chin", 0.8, 5, 2, 3
     s.auto_length = False   # the Duration field, not the model's length
     assert bpy.ops.signforge.generate() == {"FINISHED"}
+    assert not any(session.workdir().iterdir())   # the body and the motions were read, then removed
     arm = find_body(bpy.context)
     assert arm is not None
     assert sorted(a.name for a in bpy.data.actions) == ["the right hand taps the chin #1",
@@ -304,6 +344,8 @@ def test_a_29_97_scene_and_every_insert_mode(addon, tmp_path):
 
 
 def test_cancel_mid_job_leaves_the_scene_unchanged(addon):
+    from blender_addon.blender import session
+
     _fresh_scene()
     assert bpy.ops.signforge.add_body() == {"FINISHED"}
     before = _snapshot()
@@ -316,6 +358,50 @@ def test_cancel_mid_job_leaves_the_scene_unchanged(addon):
     t.join()
     assert _snapshot() == before
     assert "cancelled" in bpy.context.window_manager.signforge_status.status
+    assert not any(session.workdir().iterdir())   # nothing of the job's is left
+
+
+def test_jobs_leave_no_temporary_files_and_register_sweeps_what_a_crash_left(addon, tmp_path, monkeypatch):
+    """A job's files go when it ends (done or failed; cancelled: see the cancel test); a session
+    killed mid-job leaves its folder in the add-on's temp folder, and the next register removes
+    it, and anything there a day untouched, but not a running session's."""
+    import tempfile
+
+    import blender_addon
+    from blender_addon.blender import session
+    from blender_addon.core import scratch
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))   # this test's own system temp folder
+    crash = ("import os; from blender_addon.core import scratch; d = scratch.session_folder() / 'job-1'; "
+             "d.mkdir(); (d / 'body.npz').write_bytes(b'x'); print(d.parent, flush=True); os.kill(os.getpid(), 9)")
+    r = subprocess.run([sys.executable, "-c", crash], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, TMPDIR=str(temp)))
+    dead = Path(r.stdout.strip())
+    assert r.returncode == -9 and dead.parent == scratch.root() and (dead / "job-1" / "body.npz").exists()
+    running, idle = scratch.root() / f"{os.getpid()}-running", scratch.root() / f"{os.getpid()}-idle"
+    running.mkdir()
+    idle.mkdir()
+    os.utime(idle, (time.time() - 2 * 86400,) * 2)
+    blender_addon.unregister()
+    blender_addon.register()   # as at Blender's next start
+    assert sorted(p.name for p in scratch.root().iterdir()) == [running.name]
+    running.rmdir()
+
+    _fresh_scene()
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    with pytest.raises(RuntimeError):   # the body is written, then the motion fails
+        bpy.ops.signforge.import_motion(filepath=str(tmp_path / "broken.npz"))
+    work = session.workdir()
+    assert work.parent == scratch.root() and not any(work.iterdir())
+    src = save_motion(wave().cut(0, 5), tmp_path / "wave.npz")
+    assert bpy.ops.signforge.import_motion(filepath=str(src)) == {"FINISHED"}
+    assert not any(work.iterdir())
+    assert bpy.ops.signforge.export_motion(filepath=str(tmp_path / "out.bvh")) == {"FINISHED"}
+    assert not any(work.iterdir())
+    session.shutdown()
+    assert list(scratch.root().iterdir()) == []
 
 
 def test_a_killed_server_is_restarted_for_the_next_request(addon):
@@ -339,11 +425,11 @@ def test_a_killed_server_is_restarted_for_the_next_request(addon):
     assert bpy.ops.signforge.generate() == {"FINISHED"}
 
 
-def test_video_section_reconstructs_the_real_clip_onto_the_armature(addon):
+def test_video_section_reconstructs_the_real_clip_onto_the_armature(addon, tmp_path, monkeypatch):
     """The Video section on the shared sign clip (an mp4, through MediaPipe in a real backend
     process): keys match the motion the backend wrote; a cancelled run and an unreadable file
     leave the scene exactly as it was."""
-    from blender_addon.blender import session
+    from blender_addon.blender import operators, session
     from blender_addon.blender.body import find_body
 
     from backend.data.lexicon import resolve_lexicon_path
@@ -367,9 +453,16 @@ def test_video_section_reconstructs_the_real_clip_onto_the_armature(addon):
     assert _snapshot() == before
 
     s.video_path = str(clip)   # the whole clip: 58 frames
-    old = set(session.workdir().glob("video-*.npz"))
+    kept = []
+
+    def keep(path, _read=operators.read_motion):   # the job's file goes when it ends: keep a copy
+        kept.append(Path(shutil.copy(path, tmp_path / f"kept-{len(kept)}.npz")))
+        return _read(path)
+
+    monkeypatch.setattr(operators, "read_motion", keep)
     assert bpy.ops.signforge.reconstruct() == {"FINISHED"}
-    [written] = set(session.workdir().glob("video-*.npz")) - old
+    [written] = kept
+    assert not any(session.workdir().iterdir())
     motion = load_motion(written)
     arm = find_body(bpy.context)
     action = arm.animation_data.action
@@ -719,13 +812,16 @@ def test_batch_render_skips_a_failing_item_and_summarizes(tmp_path):
     motions.mkdir()
     save_motion(wave().cut(0, 3), motions / "short_wave.npz")
     (motions / "broken.npz").write_bytes(b"not a zip")
-    out = tmp_path / "renders"
+    out, temp = tmp_path / "renders", tmp_path / "temp"
+    temp.mkdir()
     r = subprocess.run([sys.executable, str(ROOT / "blender_addon" / "batch.py"), "--", "--motions", str(motions),
                         "--out", str(out), "--format", "png", "--resolution", "64x48"],
-                       capture_output=True, text=True, timeout=300, env=dict(os.environ, SIGNFORGE_BACKEND_MODE="auto"))
+                       capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, SIGNFORGE_BACKEND_MODE="auto", TMPDIR=str(temp)))
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
     assert "[1/2] broken" in r.stdout and "[2/2] short-wave" in r.stdout
     assert "1 rendered, 1 failed" in r.stdout and "broken.npz" in r.stdout
     assert sorted(p.name for p in (out / "short-wave").iterdir()) == ["frame_0001.png", "frame_0002.png",
                                                                      "frame_0003.png"]
-    assert not (out / ".signforge-work").exists()
+    assert [p.name for p in temp.iterdir()] == [f"signforge-{os.getuid()}"]   # the batch's files are gone
+    assert list(temp.glob("signforge-*/*")) == [] and sorted(p.name for p in out.iterdir()) == ["short-wave"]

@@ -18,8 +18,9 @@ def _classes():
 def register() -> None:
     import bpy
 
-    from . import props
+    from . import props, session
 
+    session.sweep()   # what a crashed session left in the add-on's temp folder
     for cls in _classes():
         bpy.utils.register_class(cls)
     bpy.types.Scene.signforge = bpy.props.PointerProperty(type=props.SignForgeSettings)

@@ -11,7 +11,6 @@ runs changes nothing about it.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import bpy
@@ -38,21 +37,21 @@ def settings(context):
     return context.scene.signforge
 
 
-def body_request(context) -> tuple[str, dict]:
+def body_request(context, folder: Path) -> tuple[str, dict]:
     pref = P.get(context)
     smplx = bpy.path.abspath(pref.smplx_path) if pref is not None and pref.smplx_path else None
-    out = session.workdir() / f"body-{uuid.uuid4().hex[:8]}.npz"
+    out = folder / "body.npz"
     return "body", {"smplx": smplx, "out": str(out)}
 
 
-def generate_request(context, info: dict | None = None) -> tuple[str, dict]:
-    """The ``generate`` request for the panel; the image goes only to a model whose ``info``
-    says it takes images (the field is hidden for the others)."""
+def generate_request(context, folder: Path, info: dict | None = None) -> tuple[str, dict]:
+    """The ``generate`` request for the panel, its motions written in ``folder``; the image goes
+    only to a model whose ``info`` says it takes images (the field is hidden for the others)."""
     s = settings(context)
     pref = P.get(context)
     params = {"prompt": s.prompt, "model": s.model, "guidance": float(s.guidance),
               "steps": int(s.steps), "seed": int(s.seed), "num": int(s.variants), "hand": s.hand,
-              "out_dir": str(session.workdir())}
+              "out_dir": str(folder / "motions")}
     if not s.auto_length:   # else the model picks the length from the prompt
         params["seconds"] = float(s.seconds)
     run = session.run_folder(context, s.model)
@@ -66,11 +65,15 @@ def generate_request(context, info: dict | None = None) -> tuple[str, dict]:
 
 
 class _JobOperator:
-    """A backend job behind an operator: ``requests`` says what to ask, ``apply`` uses the answer."""
+    """A backend job behind an operator: ``requests`` says what to ask, ``apply`` uses the answer.
+
+    Its files go in ``self._folder`` (a job folder of the session's), removed when it ends,
+    whether it succeeded, failed or was cancelled."""
     bl_options = {"REGISTER", "UNDO"}
     label = "SignForge"
 
     def requests(self, context) -> list[tuple[str, dict]]:
+        """The requests, their files written in ``self._folder``."""
         raise NotImplementedError
 
     def apply(self, context, job: Job) -> str:
@@ -85,10 +88,12 @@ class _JobOperator:
             self.report({"ERROR"}, "SignForge is already running a job; wait for it or cancel it")
             return None
         try:
+            self._folder = session.job_folder()
             requests = self.requests(context)
             self._take = self.take(context, requests)
             job = Job(session.backend(context), requests, label=self.label).start()
         except (BackendError, ValueError, OSError) as exc:
+            session.end_job()
             self.report({"ERROR"}, str(exc))
             status(context).status = str(exc)
             return None
@@ -98,6 +103,12 @@ class _JobOperator:
         return job
 
     def _end(self, context, job: Job) -> set[str]:
+        try:
+            return self._finish(context, job)
+        finally:
+            session.end_job()
+
+    def _finish(self, context, job: Job) -> set[str]:
         st = status(context)
         st.running, st.stage = False, ""
         _ACTIVE["job"] = None
@@ -195,9 +206,9 @@ def _where(arm, take: Take) -> str:
     return f" as NLA strips at frame {take.frame}{hidden}"
 
 
-def _with_body(context, request: tuple[str, dict]) -> list[tuple[str, dict]]:
+def _with_body(context, folder: Path, request: tuple[str, dict]) -> list[tuple[str, dict]]:
     """``request``, preceded by a ``body`` request when the scene has no SMPL-X armature yet."""
-    return ([] if find_body(context) is not None else [body_request(context)]) + [request]
+    return ([] if find_body(context) is not None else [body_request(context, folder)]) + [request]
 
 
 def _target(context, job: Job):
@@ -217,7 +228,7 @@ class SIGNFORGE_OT_add_body(_JobOperator, bpy.types.Operator):
     label = "Body"
 
     def requests(self, context):
-        return [body_request(context)]
+        return [body_request(context, self._folder)]
 
     def apply(self, context, job):
         arm = build_body(context, read_body(job.result(0)["path"]))
@@ -238,9 +249,9 @@ class SIGNFORGE_OT_generate(_JobOperator, bpy.types.Operator):
         if not settings(context).prompt.strip():
             raise ValueError("Type a prompt first: the prompt is empty")
         info = session.limits(context, fetch=True)   # the model's limits, checked before anything is sent
-        request = generate_request(context, info)
+        request = generate_request(context, self._folder, info)
         check_generate(request[1], info)
-        return _with_body(context, request)
+        return _with_body(context, self._folder, request)
 
     def take(self, context, requests):
         params = requests[-1][1]
@@ -254,8 +265,6 @@ class SIGNFORGE_OT_generate(_JobOperator, bpy.types.Operator):
         actions = [None] * n
         for i in reversed(range(n)):   # the last one applied is on top (or active): variant #1
             actions[i] = _apply_take(context, arm, motions[i], take, take.variant(i, n, name_limit()))
-        for p in paths:
-            Path(p).unlink(missing_ok=True)
         return (f"Generated {n} motion(s), {motions[0].frames} frames: {actions[0].name}{_where(arm, take)}"
                 f"{_keys(actions, take)}")
 
@@ -273,12 +282,12 @@ class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
             raise ValueError(f"Choose a video or .pose file first: {path or 'none chosen'} does not exist")
         if s.trim_end and s.trim_end <= s.trim_start:
             raise ValueError(f"the trim end ({s.trim_end:.2f} s) must come after its start ({s.trim_start:.2f} s)")
-        out = session.workdir() / f"video-{uuid.uuid4().hex[:8]}.npz"
+        out = self._folder / "video.npz"
         pref = P.get(context)
         smplx = bpy.path.abspath(pref.smplx_path) if pref is not None and pref.smplx_path else None
         params = {"path": path, "start": float(s.trim_start), "end": float(s.trim_end) or None,
                   "denoise": bool(s.denoise), "smplx": smplx, "out": str(out)}
-        return _with_body(context, ("reconstruct", params))
+        return _with_body(context, self._folder, ("reconstruct", params))
 
     def take(self, context, requests):
         params = requests[-1][1]
@@ -302,8 +311,8 @@ class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper)
     def requests(self, context):
         if not os.path.isfile(self.filepath):
             raise ValueError(f"{self.filepath}: no such file")
-        out = session.workdir() / f"import-{uuid.uuid4().hex[:8]}.npz"
-        return _with_body(context, ("load_motion", {"path": self.filepath, "out": str(out)}))
+        out = self._folder / "import.npz"
+        return _with_body(context, self._folder, ("load_motion", {"path": self.filepath, "out": str(out)}))
 
     def invoke(self, context, event):
         return ImportHelper.invoke(self, context, event)
@@ -315,7 +324,6 @@ class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper)
         arm = _target(context, job)
         path = job.result(-1)["path"]
         motion = read_motion(path)
-        Path(path).unlink(missing_ok=True)
         name = take_name(motion.text, Path(self.filepath).stem, limit=name_limit())
         action = _apply_take(context, arm, motion, self._take, name)
         return (f"Imported {motion.frames} frames into {action.name}{_where(arm, self._take)}"
@@ -336,7 +344,7 @@ class SIGNFORGE_OT_export_motion(_JobOperator, bpy.types.Operator, ExportHelper)
             raise ValueError("there is no SignForge armature to export")
         if Path(self.filepath).suffix.lower() not in (".npz", ".npy", ".bvh"):
             raise ValueError(f"{self.filepath}: export as .npz, .npy (HandMDM) or .bvh")
-        src = session.workdir() / f"export-{uuid.uuid4().hex[:8]}.npz"
+        src = self._folder / "export.npz"
         motion = motion_from_action(context, arm)
         baked = arm.animation_data is None or arm.animation_data.action is None
         self._what = f" ({motion.frames} frames of the NLA as it plays)" if baked else ""

@@ -115,7 +115,10 @@ def setup(scene, armature, settings: RenderSettings) -> None:
     """Engine, resolution, camera, lights and materials for ``armature``'s current action."""
     settings.check()
     r = scene.render
-    r.engine = ENGINES[settings.engine]
+    engine = ENGINES[settings.engine]
+    if engine == "BLENDER_EEVEE" and bpy.app.version < (5, 0, 0):
+        engine = "BLENDER_EEVEE_NEXT"   # EEVEE's identifier in Blender 4.2 to 4.5
+    r.engine = engine
     r.resolution_x, r.resolution_y, r.resolution_percentage = settings.width, settings.height, 100
     r.film_transparent = False
     world = scene.world or bpy.data.worlds.new("SignForge world")

@@ -1,18 +1,20 @@
 """The add-on's one backend connection, started lazily and kept warm. Imports bpy.
 
-Results travel as files in a private temporary folder; the scene reads them with numpy
-and they are deleted when the add-on unregisters. ``limits`` caches what the backend's
+Results travel as files in this session's folder of the add-on's temp folder
+(``core.scratch``): each job in a folder of its own (``job_folder``), removed when the job
+ends; the session's folder when the add-on unregisters; what a crashed session left, at the
+next register (``sweep``). ``limits`` caches what the backend's
 ``info`` says the panel's model accepts (longest take, steps, variants, images), so the
 panel shows it and Generate checks it before any request is sent.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
-from ..core import client
+from ..core import client, scratch
 from . import prefs as P
 
 _STATE: dict = {"backend": None, "key": None, "tmp": None, "limits": {}, "asking": False}
@@ -56,9 +58,30 @@ def configured(context=None) -> tuple[str, str]:
 
 
 def workdir() -> Path:
-    if _STATE["tmp"] is None:
-        _STATE["tmp"] = tempfile.mkdtemp(prefix="signforge-")
-    return Path(_STATE["tmp"])
+    """This session's temp folder (made again if another Blender swept it after a day idle)."""
+    if _STATE["tmp"] is None or not _STATE["tmp"].is_dir():
+        _STATE["tmp"] = scratch.session_folder()
+    return _STATE["tmp"]
+
+
+def job_folder() -> Path:
+    """A new folder for one job's files; ``end_job`` removes it."""
+    return Path(tempfile.mkdtemp(prefix="job-", dir=workdir()))
+
+
+def end_job() -> None:
+    """Remove every job's files: the job that ended and anything a cancelled one's backend
+    wrote after it was abandoned (one job runs at a time, so none is in use)."""
+    if _STATE["tmp"] is not None:
+        for p in list(_STATE["tmp"].iterdir()) if _STATE["tmp"].is_dir() else ():
+            scratch.remove(p)
+
+
+def sweep() -> list[Path]:
+    """Remove what sessions whose Blender is gone (or a day idle) left in the add-on's temp folder."""
+    with contextlib.suppress(OSError):   # no usable temp folder: workdir() will say why
+        return scratch.sweep(scratch.root(), "")
+    return []
 
 
 def run_folder(context, model: str) -> str | None:
@@ -136,7 +159,7 @@ def close() -> None:
 def shutdown() -> None:
     close()
     if _STATE["tmp"] is not None:
-        shutil.rmtree(_STATE["tmp"], ignore_errors=True)
+        scratch.remove(_STATE["tmp"])
         _STATE["tmp"] = None
 
 
