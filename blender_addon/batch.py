@@ -1,19 +1,25 @@
 """Batch rendering: many prompts or motion files to videos, from the Blender command line.
 
     blender -b -P blender_addon/batch.py -- --prompts prompts.txt --out DIR
-        [--motions DIR] [--engine workbench|eevee|cycles] [--resolution WxH]
-        [--format mp4|png] [--model handmdm|signavatar] [--seconds S] [--steps K] [--seed S]
+        [--cameras upper,hands,side] [--seed S] [--variants N] [--motions DIR]
+        [--engine workbench|eevee|cycles] [--samples N] [--resolution WxH] [--format mp4|png]
+        [--model handmdm|signavatar] [--seconds S] [--steps K]
 
 The same code runs under the bpy module as ``signforge render ...``. Each prompt (one per
-line; blank lines and ``#`` comments are skipped) and each motion file (.npz, .npy, .bvh)
-becomes one video or PNG folder in DIR, named from its prompt or file; a generated motion
-is kept beside its video as ``NAME.npz``. A failing item is
-reported and skipped; a summary ends the run, and the exit status is 1 if any item failed.
-Imports bpy.
+line, optionally ``prompt<TAB>seed``; blank lines and ``#`` comments are skipped) is generated
+``--variants`` times, each with its own seed, and each motion file (.npz, .npy, .bvh) is
+loaded; every motion is rendered once per camera to ``NAME-CAMERA.mp4`` (or a PNG folder) in
+DIR. NAME is the prompt's slug and seed (``tap-the-chin-s3``) or the file's stem; a generated
+motion is kept beside its videos as ``NAME.npz``, and ``summary.json`` lists every clip with
+its prompt, seed and settings, so ``--prompt TEXT --seed S`` makes the same motion again.
+A failing item is reported and skipped; a summary ends the run, and the exit status is 1 if
+any item failed. Imports bpy.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import shutil
 import sys
@@ -29,6 +35,29 @@ if __package__ in (None, ""):
 from .core.limits import MAX_RENDER_SIDE  # noqa: E402  (after the package is importable)
 
 MOTION_SUFFIXES = (".npz", ".npy", ".bvh")
+# the camera presets (blender/render.py's CAMERAS, which imports bpy; a test checks they agree)
+CAMERAS = ("full", "upper", "hands", "right", "left", "side")
+MAX_SEED = 2 ** 63 - 1
+MAX_VARIANTS = 64
+
+EPILOG = """cameras (--cameras, comma-separated; one clip per camera, named NAME-CAMERA):
+  full    the full body, from the front
+  upper   the upper body and hands (head to hips), from the front (default)
+  hands   both hands, close up, from the front
+  right   the right hand, close up, from the front
+  left    the left hand, close up, from the front
+  side    the upper body and hands from the signer's right side (depth)
+A camera is fitted to its joints over the whole take; a close-up keeps each hand in frame
+wherever it signs (above the waist), so hands resting at the hips do not shrink it.
+
+output in DIR: NAME-CAMERA.mp4 (or a NAME-CAMERA folder of PNG frames), NAME.npz (the
+generated motion) and summary.json (every clip's prompt, seed, camera and settings); NAME is
+the prompt's slug and seed (tap-the-chin-s3) or the motion file's stem.
+
+seeds: a line 'prompt<TAB>seed' uses that seed (its variants seed+1, seed+2...); other lines
+take --seed, --seed+1... in order, one per line and variant, so repeated lines differ.
+Each clip's seed is in its name and in DIR/summary.json.
+"""
 
 
 @dataclass(frozen=True)
@@ -36,6 +65,8 @@ class Item:
     name: str
     prompt: str | None = None
     motion: Path | None = None
+    seed: int | None = None
+    variant: int = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,19 +76,28 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="signforge render", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--prompts", type=Path, help="text file, one prompt per line")
+    parser = _Parser(prog="signforge render", description=__doc__.split("\n\n")[0], epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prompts", type=Path, help="text file, one prompt per line ('prompt<TAB>seed' "
+                                                     "fixes its seed)")
     parser.add_argument("--motions", type=Path, help="folder of motion files (.npz, .npy, .bvh) to render")
     parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--cameras", default="upper",
+                        help=f"comma-separated camera presets: {', '.join(CAMERAS)} (default: upper)")
     parser.add_argument("--engine", default="workbench", choices=("workbench", "eevee", "cycles"))
+    parser.add_argument("--samples", type=int, default=32,
+                        help="render samples for Cycles (denoised with OpenImageDenoise) and EEVEE (default 32)")
     parser.add_argument("--resolution", default="640x480", help="WxH in pixels")
     parser.add_argument("--format", default="mp4", choices=("mp4", "png"))
     parser.add_argument("--model", default="handmdm", choices=("handmdm", "signavatar"))
     parser.add_argument("--seconds", type=float, default=2.4)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--guidance", type=float, default=2.5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="base seed: lines without their own seed take "
+                                                            "seed, seed+1... (default 0)")
+    parser.add_argument("--variants", type=int, default=1, help="motions generated per prompt, each with its "
+                                                                "own seed (default 1)")
     parser.add_argument("--run", type=Path, help="a trained run folder instead of the shipped weights")
     parser.add_argument("--smplx", type=Path, help="your SMPL-X model file (default: the mannequin)")
     parser.add_argument("--python", default="", help="backend Python (default: Blender's own, else the "
@@ -71,12 +111,64 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                      f"such as 640x480")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is a file; name a folder for the renders")
+    cams = [c.strip().lower() for c in args.cameras.split(",") if c.strip()]
+    bad = [c for c in cams if c not in CAMERAS]
+    if bad or not cams:
+        parser.error(f"--cameras {args.cameras!r}: unknown camera {', '.join(bad) or '(none)'}; "
+                     f"choose from {', '.join(CAMERAS)}")
+    args.cameras = tuple(dict.fromkeys(cams))   # in the order given, once each
+    if not 0 <= args.seed <= MAX_SEED:
+        parser.error(f"--seed {args.seed}: expected 0 to {MAX_SEED}")
+    if not 1 <= args.variants <= MAX_VARIANTS:
+        parser.error(f"--variants {args.variants}: expected 1 to {MAX_VARIANTS}")
+    if not 1 <= args.samples <= 4096:
+        parser.error(f"--samples {args.samples}: expected 1 to 4096")
     return args
 
 
 def slug(text: str, limit: int = 48) -> str:
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return (s[:limit].rstrip("-") or "item")
+
+
+def read_prompt_lines(path: Path) -> list[tuple[str, int | None]]:
+    """(prompt, seed or None) per prompt line of ``path``: ``prompt`` or ``prompt<TAB>seed``."""
+    if not path.is_file():
+        raise SystemExit(f"signforge render: --prompts {path}: no such file")
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        text, seed = line, None
+        if "\t" in line:
+            text, _, field = line.rpartition("\t")
+            if not field.strip().isdigit() or int(field) > MAX_SEED:
+                raise SystemExit(f"signforge render: {path}, line {number}: the seed after the tab, "
+                                 f"{field.strip()!r}, is not a whole number from 0 to {MAX_SEED}")
+            seed = int(field)
+        if not text.strip():
+            raise SystemExit(f"signforge render: {path}, line {number}: a seed with no prompt")
+        out.append((text.strip(), seed))
+    return out
+
+
+def assign_seeds(lines: list[tuple[str, int | None]], base: int, variants: int) -> list[tuple[str, int, int]]:
+    """(prompt, seed, variant) for each line and variant, in order. A line's own seed gives its
+    variants seed, seed+1...; the others take base, base+1... in turn, skipping a seed the same
+    prompt already has, so repeated lines never render the same motion twice."""
+    taken = {(p, s + v) for p, s in lines if s is not None for v in range(variants)}
+    out, counter = [], base
+    for prompt, seed in lines:
+        for v in range(variants):
+            if seed is not None:
+                s = seed + v
+            else:
+                while (prompt, counter) in taken:
+                    counter += 1
+                s, counter = counter, counter + 1
+                taken.add((prompt, s))
+            out.append((prompt, s, v + 1))
+    return out
 
 
 def items(args) -> list[Item]:
@@ -89,13 +181,11 @@ def items(args) -> list[Item]:
         seen.add(name)
         return name
 
-    prompts = list(args.prompt)
+    lines = [(p.strip(), None) for p in args.prompt if p.strip()]
     if args.prompts:
-        if not args.prompts.is_file():
-            raise SystemExit(f"signforge render: --prompts {args.prompts}: no such file")
-        lines = args.prompts.read_text(encoding="utf-8").splitlines()
-        prompts += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    out += [Item(unique(slug(p)), prompt=p) for p in prompts]
+        lines += read_prompt_lines(args.prompts)
+    out += [Item(unique(f"{slug(p)}-s{s}"), prompt=p, seed=s, variant=v)
+            for p, s, v in assign_seeds(lines, args.seed, args.variants)]
     if args.motions:
         if not args.motions.is_dir():
             raise SystemExit(f"signforge render: --motions {args.motions}: not a folder")
@@ -104,6 +194,12 @@ def items(args) -> list[Item]:
     if not out:
         raise SystemExit("signforge render: nothing to render (no prompts, no motion files)")
     return out
+
+
+def write_summary(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def run(argv: list[str]) -> int:
@@ -121,59 +217,74 @@ def run(argv: list[str]) -> int:
 
     args = parse_args(argv)
     width, height = (int(v) for v in args.resolution.split("x"))
-    settings = RN.RenderSettings(engine=args.engine, width=width, height=height, format=args.format)
+    settings = RN.RenderSettings(engine=args.engine, width=width, height=height, format=args.format,
+                                 samples=args.samples, cameras=args.cameras)
     settings.check()
     todo = items(args)
     args.out.mkdir(parents=True, exist_ok=True)
     scratch.sweep(scratch.root(), "")   # what a crashed batch or Blender session left
     work = scratch.session_folder()   # the backend's files; removed however the batch ends
     backend = make_backend(args.python, Path(__file__).resolve().parent)
-    print(f"signforge render: {len(todo)} item(s) -> {args.out} ({args.engine}, {args.resolution}, {args.format})",
-          flush=True)
+    total = len(todo) * len(args.cameras)
+    engine = args.engine
+    if args.engine == "cycles":
+        engine += (f", {args.samples} samples, OpenImageDenoise" if RN.has_denoiser()
+                   else f", {args.samples} samples, no denoiser (this Blender's Cycles lacks OpenImageDenoise)")
+    elif args.engine == "eevee":
+        engine += f", {args.samples} samples"
+    print(f"signforge render: {total} clip(s) of {len(todo)} motion(s) x {len(args.cameras)} camera(s) "
+          f"({', '.join(args.cameras)}) -> {args.out} ({engine}, {args.resolution}, {args.format})", flush=True)
 
     tty = sys.stdout.isatty()
 
-    def ask(method: str, params: dict, label: str) -> dict:
+    def ask(method: str, params: dict, label: str) -> tuple[dict, list[str]]:
         shown = [-1]
 
         def show(job):
-            # a terminal gets a live percentage; a log gets a line per quarter
+            # a terminal gets a live percentage, overwritten by the item's line; a log gets nothing
             pct = int(job.fraction * 100)
-            step = 1 if tty else 25
-            if pct // step != shown[0] // step:
+            if tty and pct != shown[0]:
                 shown[0] = pct
-                print(f"\r  {label}: {pct:3d}%" if tty else f"  {label}: {pct:3d}%", end="" if tty else "\n",
-                      flush=True)
+                print(f"\r  {label}: {pct:3d}%", end="", flush=True)
 
         job = Job(backend, [(method, params)], label=label).start().wait(on_progress=show)
-        if job.ok:
-            print(f"\r  {label}: done" if tty else f"  {label}: done", flush=True)
-        for notice in job.notices:
-            print(f"  note: {notice}", flush=True)
+        if tty:
+            print("\r\x1b[K", end="", flush=True)
         if not job.ok:
             raise RuntimeError(job.error)
-        return job.result(0)
+        return job.result(0), list(job.notices)
 
-    failures, done = [], []
+    summary = args.out / "summary.json"
+    rows, failures, done = [], [], []
+    k = 0
     try:
-        body_params = {"smplx": str(args.smplx) if args.smplx else None, "out": str(work / "body.npz")}
-        body = read_body(ask("body", body_params, "body")["path"])
-        for k, item in enumerate(todo, 1):
+        body = read_body(ask("body", {"smplx": str(args.smplx) if args.smplx else None,
+                                      "out": str(work / "body.npz")}, "body")[0]["path"])
+        for item in todo:
             t0 = time.perf_counter()
-            print(f"[{k}/{len(todo)}] {item.name}", flush=True)
-            try:
+            what = repr(item.prompt) if item.prompt is not None else item.motion.name
+            seed = f" seed {item.seed}" if item.seed is not None else ""
+            row = {"prompt": item.prompt, "seed": item.seed, "variant": item.variant,
+                   "source": str(item.motion) if item.motion else None}
+            if item.prompt is not None:
+                row.update(model=args.model, seconds=args.seconds, steps=args.steps, guidance=args.guidance,
+                           run=str(args.run) if args.run else None, motion=f"{item.name}.npz")
+            notes, scene, arm, motion = [], None, None, None
+            try:   # the motion and its scene, shared by the item's cameras
                 if item.prompt is not None:
                     params = {"prompt": item.prompt, "model": args.model, "seconds": args.seconds,
-                              "steps": args.steps, "guidance": args.guidance, "seed": args.seed, "num": 1,
+                              "steps": args.steps, "guidance": args.guidance, "seed": item.seed, "num": 1,
                               "out_dir": str(work)}
                     if args.run:
                         params["run"] = str(args.run)
-                    path = ask("generate", params, "generate")["motions"][0]
+                    result, notes = ask("generate", params, "generate")
+                    path = result["motions"][0]
                 else:
-                    path = ask("load_motion", {"path": str(item.motion), "out": str(work / f"{item.name}.npz")},
-                               "load")["path"]
+                    result, notes = ask("load_motion", {"path": str(item.motion),
+                                                        "out": str(work / f"{item.name}.npz")}, "load")
+                    path = result["path"]
                 motion = read_motion(path)
-                if item.prompt is not None:   # keep the generated motion beside its video
+                if item.prompt is not None:   # keep the generated motion beside its videos
                     shutil.copyfile(path, args.out / f"{item.name}.npz")
                 bpy.ops.wm.read_factory_settings(use_empty=True)
                 scene = bpy.context.scene
@@ -181,19 +292,39 @@ def run(argv: list[str]) -> int:
                 # this scene is the batch's own: it renders the take at the motion's own rate, whole
                 set_scene_rate(scene, motion.fps)
                 name = take_name(item.prompt or motion.text, item.name, limit=name_limit())
+                props = {"signforge_prompt": item.prompt, "signforge_seed": str(item.seed)} \
+                    if item.prompt is not None else None
                 apply_motion(bpy.context, arm, motion, name, mode="ACTION", frame=1, fit_scene=True,
-                             properties={"signforge_prompt": item.prompt} if item.prompt else None)
-                RN.setup(scene, arm, settings)
-                target = RN.render(scene, args.out / item.name, args.format)
-                done.append(target)
-                print(f"  wrote {target} ({motion.frames} frames, {time.perf_counter() - t0:.1f} s)", flush=True)
+                             properties=props)
+                cams = RN.setup(scene, arm, settings)
+                prepared = None
             except Exception as exc:   # one bad item must not stop the batch
-                failures.append((item.name, str(exc)))
-                print(f"  FAILED {item.name}: {exc}", flush=True)
+                prepared = str(exc)
+            for camera in args.cameras:
+                k += 1
+                target = args.out / f"{item.name}-{camera}"
+                target = target.with_suffix(".mp4") if args.format == "mp4" else target
+                try:
+                    if prepared is not None:
+                        raise RuntimeError(prepared)
+                    RN.render(scene, target, args.format, camera=cams[camera])
+                    done.append(target)
+                    status = f"-> {target} ({motion.frames} frames, {time.perf_counter() - t0:.1f} s)"
+                    rows.append({**row, "camera": camera, "clip": target.name, "frames": motion.frames,
+                                 "ok": True})
+                except Exception as exc:   # one bad item must not stop the batch
+                    failures.append((f"{item.name}-{camera}", str(exc)))
+                    status = f"FAILED: {exc} ({time.perf_counter() - t0:.1f} s)"
+                    rows.append({**row, "camera": camera, "clip": None, "ok": False, "error": str(exc)})
+                note = "".join(f"; note: {n}" for n in notes) if camera == args.cameras[0] else ""
+                print(f"[{k}/{total}] {what}{seed} {camera} {status}{note}", flush=True)
+                t0 = time.perf_counter()
+            write_summary(summary, rows)
     finally:
         backend.close()
         scratch.remove(work)
-    print(f"signforge render: {len(done)} rendered, {len(failures)} failed", flush=True)
+    print(f"signforge render: {len(done)} rendered, {len(failures)} failed; seeds and settings in {summary}",
+          flush=True)
     for name, why in failures:
         print(f"  {name}: {why}", flush=True)
     return 1 if failures else 0

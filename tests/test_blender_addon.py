@@ -819,9 +819,150 @@ def test_batch_render_skips_a_failing_item_and_summarizes(tmp_path):
                        capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, SIGNFORGE_BACKEND_MODE="auto", TMPDIR=str(temp)))
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "[1/2] broken" in r.stdout and "[2/2] short-wave" in r.stdout
+    assert "[1/2] broken.npz upper FAILED" in r.stdout and "[2/2] short_wave.npz upper -> " in r.stdout
     assert "1 rendered, 1 failed" in r.stdout and "broken.npz" in r.stdout
-    assert sorted(p.name for p in (out / "short-wave").iterdir()) == ["frame_0001.png", "frame_0002.png",
-                                                                     "frame_0003.png"]
+    assert sorted(p.name for p in (out / "short-wave-upper").iterdir()) == ["frame_0001.png", "frame_0002.png",
+                                                                           "frame_0003.png"]
     assert [p.name for p in temp.iterdir()] == [f"signforge-{os.getuid()}"]   # the batch's files are gone
-    assert list(temp.glob("signforge-*/*")) == [] and sorted(p.name for p in out.iterdir()) == ["short-wave"]
+    assert list(temp.glob("signforge-*/*")) == []
+    assert sorted(p.name for p in out.iterdir()) == ["short-wave-upper", "summary.json"]
+    rows = json.loads((out / "summary.json").read_text())
+    assert [(r["source"], r["camera"], r["ok"]) for r in rows] == [(str(motions / "broken.npz"), "upper", False),
+                                                                   (str(motions / "short_wave.npz"), "upper", True)]
+
+
+def test_batch_render_seeds_cameras_and_a_quiet_log(tmp_path):
+    """Two identical lines get two seeds and two motions; each renders once per camera to an
+    mp4 named with its seed and camera; the log is one line per clip, without Blender's
+    per-frame lines."""
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("# two identical lines\nthe right hand taps the chin\nthe right hand taps the chin\n")
+    out = tmp_path / "renders"
+    r = subprocess.run([sys.executable, str(ROOT / "blender_addon" / "batch.py"), "--", "--prompts", str(prompts),
+                        "--out", str(out), "--cameras", "hands,side", "--seed", "7", "--seconds", "0.4",
+                        "--steps", "2", "--resolution", "64x48"],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, SIGNFORGE_BACKEND_MODE="auto"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    items = [ln for ln in lines if ln.startswith("[")]
+    assert len(items) == 4 and len(lines) == 6, r.stdout   # a header, a line per clip, the summary
+    assert items[0].startswith("[1/4] 'the right hand taps the chin' seed 7 hands -> ")
+    assert items[3].startswith("[4/4] 'the right hand taps the chin' seed 8 side -> ")
+    assert "Video append" not in r.stdout + r.stderr and "Fra:" not in r.stdout
+    stem = "the-right-hand-taps-the-chin"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{stem}-s{s}{x}" for s in (7, 8) for x in ("-hands.mp4", "-side.mp4", ".npz")] + ["summary.json"])
+    assert all((out / f"{stem}-s{s}-{c}.mp4").stat().st_size > 1000 for s in (7, 8) for c in ("hands", "side"))
+    a, b = (load_motion(out / f"{stem}-s{s}.npz") for s in (7, 8))
+    assert np.abs(a.poses - b.poses).max() > 1e-3   # different seeds, different motions
+    rows = json.loads((out / "summary.json").read_text())
+    assert [(r["seed"], r["camera"], r["clip"]) for r in rows] == [
+        (7, "hands", f"{stem}-s7-hands.mp4"), (7, "side", f"{stem}-s7-side.mp4"),
+        (8, "hands", f"{stem}-s8-hands.mp4"), (8, "side", f"{stem}-s8-side.mp4")]
+    assert rows[0]["prompt"] == "the right hand taps the chin" and rows[0]["steps"] == 2
+
+
+def _hand_box_share(scene, cam, track, frame_index):
+    """The share of the image covered by the signing hands' projected bounding box at one frame."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    from blender_addon.blender import render as RN
+
+    pts = RN.preset_points("hands", {k: v[frame_index:frame_index + 1] for k, v in track.items()})[0]
+    uv = np.array([tuple(world_to_camera_view(scene, cam, Vector(tuple(p))))[:2] for p in pts])
+    assert (uv > -0.01).all() and (uv < 1.01).all(), uv   # the hands stay inside the frame
+    span = uv.max(0) - uv.min(0)
+    return float(span[0] * span[1])
+
+
+def test_camera_presets_frame_the_hands_and_the_side(addon, tmp_path):
+    from blender_addon.blender import render as RN
+    from blender_addon.blender.animate import apply_motion
+    from blender_addon.blender.body import build_body
+    from blender_addon.core.bodyfile import read_body
+    from blender_addon.core.motion import read_motion
+
+    _fresh_scene()
+    arm = build_body(bpy.context, read_body(_body_file(tmp_path, addon)))
+    apply_motion(bpy.context, arm, read_motion(save_motion(wave(), tmp_path / "w.npz")), fit_scene=True)
+    scene = bpy.context.scene
+    cams = RN.setup(scene, arm, RN.RenderSettings(engine="workbench", width=80, height=60,
+                                                  cameras=("full", "upper", "hands", "right", "side")))
+    assert scene.camera == cams["full"]
+    track = RN.joint_track(scene, arm)
+    frames = len(track["pelvis"])
+    assert frames == scene.frame_end - scene.frame_start + 1   # fitted over every frame of the take
+    raised = RN.signing(track, "right")
+    assert raised.sum() > frames / 2 and not raised[0] and not RN.signing(track, "left").any()
+    # the close-up keeps the waving hand in view at every frame where it signs (above the
+    # waist) and makes it several times larger than the full-body view does
+    ratios = []
+    for i in np.flatnonzero(raised):
+        full, hands = (_hand_box_share(scene, cams[c], track, i) for c in ("full", "hands"))
+        ratios.append(hands / full)
+    assert min(ratios) > 3, min(ratios)   # the box's area: the wave sweeps a wide arc
+    # the right-hand close-up frames the right hand (the waving one) wherever it signs
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+    right = np.stack([track[n] for n in RN.hand_joints("right")])[:, raised].reshape(-1, 3)
+    uv = np.array([tuple(world_to_camera_view(scene, cams["right"], Vector(tuple(p))))[:2] for p in right])
+    assert (uv > 0).all() and (uv < 1).all() and (uv.max(0) - uv.min(0)).max() > 0.6
+    # the side camera stands on the signer's right and looks across the body
+    side = np.array(cams["side"].location) - track["spine3"].mean(0)
+    to_right = track["right_shoulder"].mean(0) - track["left_shoulder"].mean(0)
+    assert side @ to_right > 0.9 * np.linalg.norm(side) * np.linalg.norm(to_right)
+    # rendered: the close-up shows more of the body (hands) than the full view
+    shares, background = {}, None
+    for c in ("full", "hands", "side"):
+        out = RN.render_still(scene, tmp_path / f"{c}.png", 30, camera=cams[c])
+        px = np.array(bpy.data.images.load(str(out)).pixels[:]).reshape(60, 80, 4)[..., :3]
+        background = px[0, 0] if background is None else background   # the full view's corner
+        shares[c] = (np.abs(px - background).sum(-1) > 0.1).mean()
+    assert shares["hands"] > 2 * shares["full"] and shares["side"] > 0.02, shares
+    from blender_addon import batch
+    assert batch.CAMERAS == tuple(RN.CAMERAS)   # the batch's --cameras and help name the same presets
+    assert all(f"  {name:<8}{text}" in batch.EPILOG for name, text in RN.CAMERAS.items())
+
+
+def test_cycles_renders_denoised(addon, tmp_path):
+    from blender_addon.blender import render as RN
+    from blender_addon.blender.animate import apply_motion
+    from blender_addon.blender.body import build_body
+    from blender_addon.core.bodyfile import read_body
+    from blender_addon.core.motion import read_motion
+
+    _fresh_scene()
+    arm = build_body(bpy.context, read_body(_body_file(tmp_path, addon)))
+    apply_motion(bpy.context, arm, read_motion(save_motion(wave().cut(0, 3), tmp_path / "w.npz")), fit_scene=True)
+    scene = bpy.context.scene
+    RN.setup(scene, arm, RN.RenderSettings(engine="cycles", width=32, height=24, samples=2, cameras=("hands",)))
+    assert RN.has_denoiser()   # bpy 5.0.1's Cycles has OpenImageDenoise
+    assert scene.cycles.samples == 2 and scene.cycles.use_denoising and scene.cycles.denoiser == "OPENIMAGEDENOISE"
+    out = RN.render_still(scene, tmp_path / "cycles.png", 2)
+    px = np.array(bpy.data.images.load(str(out)).pixels[:]).reshape(24, 32, 4)[..., :3]
+    assert px.std() > 0.01
+
+
+def test_batch_prompt_lines_seeds_and_variants(tmp_path):
+    from blender_addon import batch
+
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("# comment\nwave\n\nwave\ntap\t40\nwave\t1\n")
+    lines = batch.read_prompt_lines(prompts)
+    assert lines == [("wave", None), ("wave", None), ("tap", 40), ("wave", 1)]
+    # the repeated line never reuses a seed the same prompt has (1 is wave's own, by its tab)
+    assert batch.assign_seeds(lines, 0, 1) == [("wave", 0, 1), ("wave", 2, 1), ("tap", 40, 1), ("wave", 1, 1)]
+    assert batch.assign_seeds(lines[:3], 5, 2) == [("wave", 5, 1), ("wave", 6, 2), ("wave", 7, 1), ("wave", 8, 2),
+                                                   ("tap", 40, 1), ("tap", 41, 2)]
+    prompts.write_text("wave\tfast\n")
+    with pytest.raises(SystemExit, match="line 1: the seed after the tab, 'fast'"):
+        batch.read_prompt_lines(prompts)
+    args = batch.parse_args(["--prompts", str(tmp_path / "p.txt"), "--out", str(tmp_path / "o"),
+                             "--cameras", "hands, side,hands", "--prompt", "wave", "--seed", "3"])
+    assert args.cameras == ("hands", "side")
+    (tmp_path / "p.txt").write_text("wave\n")
+    assert [(i.name, i.seed) for i in batch.items(args)] == [("wave-s3", 3), ("wave-s4", 4)]
+    with pytest.raises(SystemExit):
+        batch.parse_args(["--prompt", "x", "--out", str(tmp_path / "o"), "--cameras", "top"])

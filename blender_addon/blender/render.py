@@ -1,12 +1,20 @@
-"""Camera, light and output settings for rendering a signing armature. Imports bpy.
+"""Cameras, lights and output settings for rendering a signing armature. Imports bpy.
 
-The camera frames the upper body and the hands over the whole action (head, shoulders,
-elbows, wrists and fingertips, sampled across the frame range), from the front. Lighting
-is a key, a fill and a rim light on a neutral background; Workbench uses studio light.
+Camera presets (``CAMERAS``) frame what a viewer judges: the full body, the upper body (the
+signing space, head to hips), both hands, one hand, or the upper body seen from the signer's
+right side, where depth shows. Each camera is fitted to the joints it frames over every frame
+of the take (fingertips extrapolated past the last finger joints), with a margin, for the
+scene's aspect ratio; a close-up keeps each hand in view over every frame where it signs
+(above the waist), so hands resting at the hips before and after a sign do not widen it.
+Lighting is a key, a fill and a rim light on a neutral background; Workbench uses studio
+light; Cycles denoises with OpenImageDenoise when the build has it. Renders run with
+Blender's per-frame stdout lines ("Fra:", "Video append frame N") silenced.
 """
 from __future__ import annotations
 
-import math
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +25,25 @@ from mathutils import Vector
 from .body import body_mesh
 
 ENGINES = {"workbench": "BLENDER_WORKBENCH", "eevee": "BLENDER_EEVEE", "cycles": "CYCLES"}
-FRAMED = ("head", "neck", "spine3", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-          "left_wrist", "right_wrist", "left_index3", "right_index3", "left_thumb3", "right_thumb3",
-          "left_pinky3", "right_pinky3", "left_middle3", "right_middle3")
+# preset -> what it shows (the help text and README say the same)
+CAMERAS = {"full": "the full body, from the front",
+           "upper": "the upper body and hands (head to hips), from the front",
+           "hands": "both hands, close up, from the front",
+           "right": "the right hand, close up, from the front",
+           "left": "the left hand, close up, from the front",
+           "side": "the upper body and hands from the signer's right side (depth)"}
+UPPER = ("head", "neck", "spine3", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+         "left_wrist", "right_wrist")
+FINGERS = ("index", "middle", "ring", "pinky", "thumb")
 SKIN = (0.80, 0.62, 0.52, 1.0)
 BACKGROUND = (0.16, 0.17, 0.19)
+HEAD_TOP = 0.14    # the skull above the head joint, m
+TIP = 0.9          # a fingertip lies this many distal-to-middle segment lengths past the distal joint
+HAND_PAD = 0.035   # skin and palm around the hand joints, m
+
+
+def hand_joints(side: str) -> tuple[str, ...]:
+    return (f"{side}_wrist",) + tuple(f"{side}_{f}{k}" for f in FINGERS for k in (1, 2, 3))
 
 
 @dataclass(frozen=True)
@@ -30,7 +52,8 @@ class RenderSettings:
     width: int = 640
     height: int = 480
     format: str = "mp4"     # mp4 or png
-    samples: int = 16       # Cycles and EEVEE
+    samples: int = 32       # Cycles and EEVEE
+    cameras: tuple[str, ...] = ("upper",)   # presets of CAMERAS; the first is the scene's
 
     def check(self) -> None:
         if self.engine not in ENGINES:
@@ -39,45 +62,137 @@ class RenderSettings:
             raise ValueError(f"unknown format {self.format!r}; choose mp4 or png")
         if not (16 <= self.width <= 8192 and 16 <= self.height <= 8192):
             raise ValueError(f"resolution {self.width}x{self.height} is out of range (16 to 8192 pixels)")
+        if not 1 <= self.samples <= 4096:
+            raise ValueError(f"samples {self.samples} is out of range (1 to 4096)")
+        bad = [c for c in self.cameras if c not in CAMERAS]
+        if bad or not self.cameras:
+            raise ValueError(f"unknown camera {', '.join(bad) or '(none)'}; choose from {', '.join(CAMERAS)}")
 
 
-def framed_points(scene, armature, samples: int = 12) -> np.ndarray:
-    """World positions of the upper body and hands over the action's frames."""
-    names = [n for n in FRAMED if n in armature.pose.bones]
-    frames = np.unique(np.linspace(scene.frame_start, scene.frame_end, samples).round().astype(int))
+def joint_track(scene, armature, max_frames: int = 400) -> dict[str, np.ndarray]:
+    """World positions of every bone head at every frame of the scene's range, (F, 3) per bone,
+    plus ``*_tip`` fingertips extrapolated from the last two finger joints. Takes longer than
+    ``max_frames`` are sampled evenly (first and last frames kept)."""
+    n = scene.frame_end - scene.frame_start + 1
+    frames = np.unique(np.linspace(scene.frame_start, scene.frame_end, min(n, max_frames)).round().astype(int))
+    names = [b.name for b in armature.pose.bones]
     current = scene.frame_current
-    points = []
-    for f in frames:
+    out = np.empty((len(frames), len(names), 3))
+    for i, f in enumerate(frames):
         scene.frame_set(int(f))
-        mw = armature.matrix_world
-        points += [tuple(mw @ armature.pose.bones[n].head) for n in names]
+        mw = np.array(armature.matrix_world)
+        heads = np.array([tuple(armature.pose.bones[b].head) for b in names])
+        out[i] = heads @ mw[:3, :3].T + mw[:3, 3]
     scene.frame_set(current)
-    return np.array(points)
+    track = {b: out[:, j] for j, b in enumerate(names)}
+    for side in ("left", "right"):
+        for f in FINGERS:
+            a, b = track.get(f"{side}_{f}2"), track.get(f"{side}_{f}3")
+            if a is not None and b is not None:
+                track[f"{side}_{f}_tip"] = b + TIP * (b - a)
+    return track
 
 
-def frame_camera(scene, armature, margin: float = 1.18):
-    """A front camera fitted around the upper body and hands; returns the camera object."""
-    pts = framed_points(scene, armature)
-    lo, hi = pts.min(0), pts.max(0)
-    pelvis = armature.matrix_world @ armature.pose.bones["pelvis"].head if "pelvis" in armature.pose.bones \
-        else Vector(lo)
-    # signing space, as sign videos frame it: head to hips; hands hanging at rest may leave it
-    lo[2] = max(lo[2] - 0.08, pelvis.z - 0.12)
-    hi[2] += 0.14   # above the head joint, for the skull
-    center = (lo + hi) / 2
-    cam_data = bpy.data.cameras.new("SignForge camera")
-    cam_data.lens, cam_data.sensor_width, cam_data.sensor_fit = 50.0, 36.0, "HORIZONTAL"
-    aspect = scene.render.resolution_x / scene.render.resolution_y
-    half_w = math.atan(18.0 / cam_data.lens)
-    half_h = math.atan(math.tan(half_w) / aspect)
-    width, height = (hi[0] - lo[0]) * margin, (hi[2] - lo[2]) * margin
-    dist = max(width / 2 / math.tan(half_w), height / 2 / math.tan(half_h)) + (hi[1] - lo[1]) / 2
-    cam = bpy.data.objects.new("SignForge camera", cam_data)
+def _points(track: dict[str, np.ndarray], names) -> np.ndarray:
+    return np.concatenate([track[n] for n in names if n in track]) if any(n in track for n in names) \
+        else np.zeros((0, 3))
+
+
+def signing(track: dict[str, np.ndarray], side: str) -> np.ndarray:
+    """Frames where the ``side`` hand is in signing space: its wrist above the waist (the
+    spine1 joint; pelvis + 0.1 m without one). A hand hanging at rest is below it."""
+    wrist = track.get(f"{side}_wrist")
+    if wrist is None:
+        return np.zeros(0, bool)
+    waist = track["spine1"][:, 2] if "spine1" in track else \
+        track["pelvis"][:, 2] + 0.1 if "pelvis" in track else np.full(len(wrist), -np.inf)
+    return wrist[:, 2] > waist
+
+
+def preset_points(preset: str, track: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
+    """The world points a preset keeps in frame over the take, and the padding around them (m).
+
+    A close-up frames each hand over the frames where it signs (``signing``), so a take that
+    starts and ends at rest, or a hand that never leaves it, does not shrink the hands to the
+    size of the upper-body view; a take where no framed hand ever signs uses every frame."""
+    hands = {s: hand_joints(s) + tuple(f"{s}_{f}_tip" for f in FINGERS) for s in ("left", "right")}
+    if preset in ("right", "left", "hands"):
+        sides = ("left", "right") if preset == "hands" else (preset,)
+        masks = {s: signing(track, s) for s in sides}
+        if not any(m.any() for m in masks.values()):
+            masks = {s: slice(None) for s in sides}
+        pts = [track[n][masks[s]] for s in sides for n in hands[s] if n in track]
+        return (np.concatenate(pts) if pts else np.zeros((0, 3))), HAND_PAD
+    top = _points(track, ("head",)) + (0.0, 0.0, HEAD_TOP)
+    if preset == "full":
+        return np.concatenate([np.stack(list(track.values())).reshape(-1, 3), top]), 0.08
+    # upper and side: the signing space as sign videos frame it, head to hips; hands hanging
+    # at rest may leave it
+    pts = np.concatenate([_points(track, UPPER + hands["left"] + hands["right"]), top])
+    if "pelvis" in track:
+        pts = pts.copy()
+        pts[:, 2] = np.maximum(pts[:, 2], track["pelvis"][:, 2].min() - 0.12)
+    return pts, 0.06
+
+
+def view_direction(preset: str, track: dict[str, np.ndarray]) -> Vector:
+    """Where the camera looks: at the body's front (+Y; the body faces -Y), or for ``side``
+    from the signer's right side towards the body."""
+    if preset != "side":
+        return Vector((0.0, 1.0, 0.0))
+    right = track["right_shoulder"].mean(0) - track["left_shoulder"].mean(0) \
+        if "right_shoulder" in track and "left_shoulder" in track else np.array([-1.0, 0.0, 0.0])
+    right[2] = 0.0
+    right /= np.linalg.norm(right) or 1.0
+    return Vector(tuple(-right))
+
+
+def fit_camera(scene, points: np.ndarray, direction: Vector, name: str, pad: float = 0.05,
+               margin: float = 1.1, lens: float = 50.0):
+    """A camera looking along ``direction`` that keeps every point (plus ``pad`` metres, then
+    ``margin`` times the half-extent) inside the frame at the scene's aspect ratio."""
+    data = bpy.data.cameras.new(name)
+    data.lens, data.sensor_width, data.sensor_fit = lens, 36.0, "HORIZONTAL"
+    data.clip_start, data.clip_end = 0.01, 100.0
+    cam = bpy.data.objects.new(name, data)
     scene.collection.objects.link(cam)
-    cam.location = Vector((center[0], lo[1] - max(dist, 0.5), center[2]))
-    cam.rotation_euler = (math.pi / 2, 0.0, 0.0)   # look along +Y, at the body's front
-    scene.camera = cam
+    rot = direction.to_track_quat("-Z", "Y").to_matrix()
+    right, up, fwd = (np.array(rot.col[0]), np.array(rot.col[1]), -np.array(rot.col[2]))
+    aspect = scene.render.resolution_x / scene.render.resolution_y
+    tan_w = 18.0 / lens                       # half-width over depth, horizontal sensor fit
+    tan_h = tan_w / aspect
+    pts = np.asarray(points, float)
+    x, y = pts @ right, pts @ up
+    center = ((x.max() + x.min()) / 2) * right + ((y.max() + y.min()) / 2) * up
+    rel = pts - center
+    x, y, d = rel @ right, rel @ up, rel @ fwd
+    d0 = d.mean()
+    rel_d = d - d0
+    # the camera sits at depth -D from the points' mean plane: each point needs
+    # |x| * margin + pad <= tan_w * (D + rel_d), and the same for y with tan_h
+    need = np.maximum((np.abs(x) * margin + pad) / tan_w, (np.abs(y) * margin + pad) / tan_h) - rel_d
+    dist = max(float(need.max()), float(rel_d.max()) + pad + 0.1, 0.2)
+    cam.matrix_world = rot.to_4x4()
+    cam.location = Vector(tuple(center + (d0 - dist) * fwd))
     return cam
+
+
+def add_cameras(scene, armature, presets) -> dict[str, object]:
+    """One fitted camera per preset (``CAMERAS``), over the whole take; the first is active."""
+    track = joint_track(scene, armature)
+    cams = {}
+    for preset in presets:
+        pts, pad = preset_points(preset, track)
+        if not len(pts):
+            raise ValueError(f"camera {preset!r}: the armature has none of the joints it frames")
+        cams[preset] = fit_camera(scene, pts, view_direction(preset, track), f"SignForge camera {preset}", pad)
+    scene.camera = cams[presets[0]]
+    return cams
+
+
+def frame_camera(scene, armature, preset: str = "upper"):
+    """A camera fitted for ``preset``, made the scene's camera; returns it."""
+    return add_cameras(scene, armature, (preset,))[preset]
 
 
 def add_lights(scene, target: Vector) -> None:
@@ -111,8 +226,18 @@ def skin_material(mesh_ob) -> None:
         mesh_ob.data.materials.append(mat)
 
 
-def setup(scene, armature, settings: RenderSettings) -> None:
-    """Engine, resolution, camera, lights and materials for ``armature``'s current action."""
+def has_denoiser() -> bool:
+    """Whether this Cycles build has OpenImageDenoise (CPU)."""
+    try:
+        import _cycles
+    except ImportError:
+        return False
+    return bool(getattr(_cycles, "with_openimagedenoise", False))
+
+
+def setup(scene, armature, settings: RenderSettings) -> dict[str, object]:
+    """Engine, resolution, cameras, lights and materials for ``armature``'s current action.
+    Returns the cameras by preset; the first of ``settings.cameras`` is the scene's camera."""
     settings.check()
     r = scene.render
     engine = ENGINES[settings.engine]
@@ -133,16 +258,20 @@ def setup(scene, armature, settings: RenderSettings) -> None:
     elif settings.engine == "cycles":
         scene.cycles.device = "CPU"
         scene.cycles.samples = settings.samples
-        scene.cycles.use_denoising = False
+        scene.cycles.use_denoising = has_denoiser()
+        if scene.cycles.use_denoising:
+            scene.cycles.denoiser = "OPENIMAGEDENOISE"
     else:
         scene.eevee.taa_render_samples = settings.samples
     mesh = body_mesh(armature)
     if mesh is not None:
         skin_material(mesh)
-    cam = frame_camera(scene, armature)
-    target = cam.location.copy()
-    target.y = armature.matrix_world.translation.y
+    cams = add_cameras(scene, armature, settings.cameras)
+    target = armature.matrix_world.translation.copy()
+    if "spine3" in armature.pose.bones:
+        target = armature.matrix_world @ armature.pose.bones["spine3"].head
     add_lights(scene, target)
+    return cams
 
 
 def output(scene, path: Path, fmt: str) -> Path:
@@ -163,19 +292,48 @@ def output(scene, path: Path, fmt: str) -> Path:
     return path
 
 
-def render(scene, path: Path, fmt: str) -> Path:
+@contextlib.contextmanager
+def quiet_stdout():
+    """Send the process's C-level stdout to /dev/null: Blender prints a line per rendered
+    frame ("Fra:", "Video append frame N", "Saved:", "Time:") there. Errors go to stderr and
+    Python exceptions still propagate."""
+    sys.stdout.flush()
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+        saved = os.dup(fd)
+    except (OSError, ValueError):   # no real stdout (embedded, closed): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def render(scene, path: Path, fmt: str, camera=None, quiet: bool = True) -> Path:
+    """Render the scene's frame range with ``camera`` (default: the scene's) to ``path``."""
+    if camera is not None:
+        scene.camera = camera
     target = output(scene, path, fmt)
-    bpy.ops.render.render(animation=True, scene=scene.name)
+    with quiet_stdout() if quiet else contextlib.nullcontext():
+        bpy.ops.render.render(animation=True, scene=scene.name)
     return target
 
 
-def render_still(scene, path: Path, frame: int | None = None) -> Path:
+def render_still(scene, path: Path, frame: int | None = None, camera=None, quiet: bool = True) -> Path:
     """One PNG frame (tests and thumbnails)."""
+    if camera is not None:
+        scene.camera = camera
     im = scene.render.image_settings
     im.media_type = "IMAGE"
     im.file_format = "PNG"
     if frame is not None:
         scene.frame_set(frame)
     scene.render.filepath = str(path)
-    bpy.ops.render.render(write_still=True, scene=scene.name)
+    with quiet_stdout() if quiet else contextlib.nullcontext():
+        bpy.ops.render.render(write_still=True, scene=scene.name)
     return path
