@@ -9,10 +9,10 @@ ADDON_ID = __package__.rpartition(".")[0]
 
 
 def _classes():
-    from . import operators, panel, prefs, props
+    from . import operators, panel, prefs, props, retarget
 
     return (prefs.SignForgePreferences, props.SignForgeSettings, props.SignForgeStatus,
-            *operators.CLASSES, *panel.CLASSES)
+            *operators.CLASSES, *retarget.CLASSES, *panel.CLASSES)
 
 
 def register() -> None:

@@ -115,6 +115,19 @@ def draw_files(layout, state: PanelState) -> None:
     sub.operator("signforge.export_motion", icon="EXPORT")
 
 
+def draw_retarget(layout, settings, state: PanelState) -> None:
+    col = layout.column()
+    col.prop(settings, "retarget_target")
+    row = col.row(align=True)
+    row.prop(settings, "retarget_map")
+    row.operator("signforge.save_bone_map", text="", icon="FILE_TICK")
+    if settings.retarget_map == "FILE":
+        col.prop(settings, "retarget_map_path", text="")
+    run = col.row()
+    run.enabled = state.has_body and settings.retarget_target is not None
+    run.operator("signforge.retarget", icon="ARMATURE_DATA")
+
+
 def draw_status(layout, status, state: PanelState) -> None:
     col = layout.column()
     if not state.backend_ready:
@@ -198,5 +211,14 @@ class SIGNFORGE_PT_files(_Panel, bpy.types.Panel):
         draw_files(self.layout, panel_state(context))
 
 
+class SIGNFORGE_PT_retarget(_Panel, bpy.types.Panel):
+    bl_label = "Retarget"
+    bl_parent_id = "SIGNFORGE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_retarget(self.layout, context.scene.signforge, panel_state(context))
+
+
 CLASSES = (SIGNFORGE_PT_main, SIGNFORGE_PT_body, SIGNFORGE_PT_generate, SIGNFORGE_PT_takes, SIGNFORGE_PT_video,
-           SIGNFORGE_PT_files)
+           SIGNFORGE_PT_files, SIGNFORGE_PT_retarget)

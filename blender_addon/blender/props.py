@@ -4,6 +4,7 @@ from __future__ import annotations
 import bpy
 
 from ..core.takes import INSERT_MODES
+from .retarget import map_items, target_poll
 
 
 class SignForgeSettings(bpy.types.PropertyGroup):
@@ -61,6 +62,16 @@ class SignForgeSettings(bpy.types.PropertyGroup):
         name="Tolerance (°)", default=0.5, min=0.01, max=10.0, precision=2,
         description="Largest rotation, in degrees, a bone may stray from the motion between reduced keys "
                     "(the root's location 1 mm, expressions 0.005)")
+    retarget_target: bpy.props.PointerProperty(
+        name="Target", type=bpy.types.Object, poll=target_poll,
+        description="Your armature (Rigify, Mixamo, a metarig, the SMPL-X add-on's...) that Retarget keys")
+    retarget_map: bpy.props.EnumProperty(
+        name="Map", items=map_items,
+        description="Which SMPL-X joint drives which bone: a preset, one of your maps (JSON files in the "
+                    "add-on's bone_maps folder) or a map file")
+    retarget_map_path: bpy.props.StringProperty(
+        name="Map file", subtype="FILE_PATH",
+        description="A bone map JSON: {\"bones\": {\"right_wrist\": \"hand.R\", ...}} (SMPL-X joint -> bone)")
 
 
 class SignForgeStatus(bpy.types.PropertyGroup):
