@@ -181,19 +181,25 @@ def solve(context, target, bone_map: RT.BoneMap, motion: MotionData, skeleton: R
     basis = {bone_map.bones[j]: np.empty((motion.frames, 4, 4)) for j in mapped}
     pbs = target.pose.bones
     view_layer = context.view_layer
-    with _Frozen(target, bone_map.properties):
-        view_layer.update()
-        for t in range(motion.frames):
-            for group in by_level:
-                for j in group:
-                    pb = pbs[bone_map.bones[j]]
-                    m = Matrix(want[j][t].tolist()).to_4x4()
-                    m.translation = pb.matrix.translation if j != bone_map.root or root_loc is None \
-                        else root_loc[t].tolist()
-                    pb.matrix = m
-                view_layer.update()
-            for j in mapped:
-                basis[bone_map.bones[j]][t] = _np(pbs[bone_map.bones[j]].matrix_basis)
+    wm = context.window_manager
+    wm.progress_begin(0, motion.frames)   # the cursor's percentage: a long take on Rigify takes seconds
+    try:
+        with _Frozen(target, bone_map.properties):
+            view_layer.update()
+            for t in range(motion.frames):
+                wm.progress_update(t)
+                for group in by_level:
+                    for j in group:
+                        pb = pbs[bone_map.bones[j]]
+                        m = Matrix(want[j][t].tolist()).to_4x4()
+                        m.translation = pb.matrix.translation if j != bone_map.root or root_loc is None \
+                            else root_loc[t].tolist()
+                        pb.matrix = m
+                    view_layer.update()
+                for j in mapped:
+                    basis[bone_map.bones[j]][t] = _np(pbs[bone_map.bones[j]].matrix_basis)
+    finally:
+        wm.progress_end()
     root = basis[bone_map.bones[bone_map.root]][:, :3, 3] if root_loc is not None else None
     return basis, root, missing
 
