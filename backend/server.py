@@ -270,6 +270,8 @@ class Handler:
             motion = load_motion(Path(params["path"]).expanduser(), fps=params["fps"])
         except MotionError as exc:
             raise RequestError(P.INVALID_PARAMS, f"load_motion: {exc}") from None
+        if params["mirror"]:
+            motion = motion.mirror()
         save_motion(motion, out)
         return {"path": str(out), "frames": int(motion.num_frames), "fps": float(motion.fps)}
 
@@ -308,6 +310,8 @@ class Handler:
                                     denoise=params["denoise"], progress=step, smplx=params["smplx"])
         except ValueError as exc:
             raise RequestError(P.INVALID_PARAMS, f"reconstruct: {exc}") from None
+        if params["mirror"]:
+            motion = motion.mirror()
         save_motion(motion, out)
         return {"path": str(out), "frames": int(motion.num_frames), "fps": float(motion.fps)}
 

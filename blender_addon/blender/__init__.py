@@ -9,10 +9,10 @@ ADDON_ID = __package__.rpartition(".")[0]
 
 
 def _classes():
-    from . import operators, panel, prefs, props, retarget
+    from . import operators, panel, prefs, props, retarget, takelist
 
     return (prefs.SignForgePreferences, props.SignForgeSettings, props.SignForgeStatus,
-            *operators.CLASSES, *retarget.CLASSES, *panel.CLASSES)
+            *operators.CLASSES, *takelist.CLASSES, *retarget.CLASSES, *panel.CLASSES)
 
 
 def register() -> None:

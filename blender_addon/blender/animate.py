@@ -172,21 +172,7 @@ def apply_motion(context, armature, motion: MotionData, name: str | None = None,
     else:
         action = bpy.data.actions.new(name)
         slot = _slot(action, "OBJECT", armature.name)
-    for key, value in (properties or {}).items():
-        action[key] = value
-    action["signforge_fps"] = float(fps)            # the rate its keys were written at (export reads it)
-    action["signforge_motion_fps"] = float(motion.fps)
-    if reduction is not None:
-        action[PREFIX + "key_tolerance_deg"] = float(np.degrees(reduction.angle))
-    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame, reduction=reduction))
-    key_slot = None
-    if face:
-        key_slot = _slot(action, "KEY", keys.name)
-        write_channels(_channelbag(action, key_slot),
-                       expression_channels(keyed, list(EXPRESSION_KEYS), frame_start=frame, reduction=reduction))
-    # the take's length, whatever its keys: constant channels hold one key at its first frame
-    action.use_frame_range = True
-    action.frame_start, action.frame_end = frame, frame + keyed.frames - 1
+    key_slot = _key(action, slot, armature, keyed, motion.fps, frame, properties, reduction, face)
 
     if mode == "NLA":
         _place_strip(anim, action, slot, frame)
@@ -205,6 +191,32 @@ def apply_motion(context, armature, motion: MotionData, name: str | None = None,
     if fit_scene:
         scene.frame_start, scene.frame_end = take_frames(action)
     return action
+
+
+def _key(action, slot, armature, keyed: MotionData, motion_fps: float, frame: int, properties: dict | None,
+         reduction: Reduction | None, face: bool):
+    """``keyed`` (already at the scene's rate) into ``action`` from ``frame``: the pose in ``slot``,
+    the expressions in a KEY slot when ``face``, the record as custom properties and the take's
+    length as its frame range. Returns the KEY slot (None without a face)."""
+    fps = float(keyed.fps)
+    for key, value in (properties or {}).items():
+        action[key] = value
+    action["signforge_fps"] = float(fps)            # the rate its keys were written at (export reads it)
+    action["signforge_motion_fps"] = float(motion_fps)
+    if reduction is not None:
+        action[PREFIX + "key_tolerance_deg"] = float(np.degrees(reduction.angle))
+    joints = _joint_names(armature)
+    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame, reduction=reduction))
+    key_slot = None
+    if face:
+        keys = _expression_keys(armature)
+        key_slot = _slot(action, "KEY", keys.name)
+        write_channels(_channelbag(action, key_slot),
+                       expression_channels(keyed, list(EXPRESSION_KEYS), frame_start=frame, reduction=reduction))
+    # the take's length, whatever its keys: constant channels hold one key at its first frame
+    action.use_frame_range = True
+    action.frame_start, action.frame_end = frame, frame + keyed.frames - 1
+    return key_slot
 
 
 def take_frames(action) -> tuple[int, int]:
@@ -268,7 +280,14 @@ def motion_from_action(context, armature, fps: float | None = None) -> MotionDat
         if anim is not None and _nla_range(anim) is not None:
             return bake_nla(context, armature, fps)
         raise ValueError(f"{armature.name} has no action or NLA strip to export")
-    action, slot = anim.action, anim.action_slot
+    return motion_from_take(context, armature, anim.action, anim.action_slot, fps)
+
+
+def motion_from_take(context, armature, action, slot=None, fps: float | None = None) -> MotionData:
+    """One take's motion (``action``, wherever it sits: active, a strip or stashed), read from
+    its keys at every frame of the take in each bone's rotation mode; ``slot`` defaults to the
+    action's first object slot."""
+    slot = slot or take_slot(action)
     joints = _joint_names(armature)
     start, end = take_frames(action)
     frames = np.arange(start, end + 1, dtype=np.float64)
@@ -376,3 +395,90 @@ def _fcurves(action, slot):
             bag = strip.channelbag(slot)
             if bag is not None:
                 yield from bag.fcurves
+
+
+# --- the take list: a SignForge armature's takes, found, renamed, removed and keyed again ---
+
+def is_take(action) -> bool:
+    """A SignForge take: an action that carries the ``signforge_*`` record."""
+    return action is not None and any(k.startswith(PREFIX) for k in action.keys())
+
+
+def take_slot(action):
+    """The action's first object slot (a take keys one armature)."""
+    return next((s for s in action.slots if s.target_id_type == "OBJECT"), None)
+
+
+def _anims(armature):
+    """The armature's animation data and its body's shape keys' (where the face's strips are)."""
+    keys = _expression_keys(armature) if JOINTS_TAG in armature else None
+    return [a for a in (armature.animation_data, keys.animation_data if keys is not None else None)
+            if a is not None]
+
+
+def take_strips(armature, action) -> list:
+    """Every NLA strip of ``action`` on the armature (and its body's shape keys)."""
+    return [st for anim in _anims(armature) for tr in anim.nla_tracks for st in tr.strips if st.action == action]
+
+
+def takes_of(armature) -> list:
+    """The armature's takes, in the order the NLA stacks them (top first), then the active one."""
+    out = []
+    anim = armature.animation_data
+    if anim is None:
+        return out
+    for track in reversed(anim.nla_tracks):
+        for strip in track.strips:
+            if is_take(strip.action) and strip.action not in out:
+                out.append(strip.action)
+    if is_take(anim.action) and anim.action not in out:
+        out.append(anim.action)
+    return out
+
+
+def rename_take(armature, action, name: str) -> str:
+    """The take and its strips named ``name`` (Blender may add a ".001"); returns the name given."""
+    name = take_name(name, limit=name_limit())
+    action.name = name
+    for strip in take_strips(armature, action):
+        strip.name = action.name
+    return action.name
+
+
+def delete_take(armature, action) -> None:
+    """The take's strips and the action removed; its tracks, other strips and the rest stay."""
+    for anim in _anims(armature):
+        if anim.action == action:
+            anim.action = None
+        for track in anim.nla_tracks:
+            for strip in [st for st in track.strips if st.action == action]:
+                track.strips.remove(strip)
+    bpy.data.actions.remove(action)
+
+
+def rekey_take(context, armature, action, motion: MotionData, name: str | None = None,
+               properties: dict | None = None, reduction: Reduction | None = None):
+    """Replace a take in place with ``motion``: the same action, its keys starting where they
+    started, at the scene's rate, its record replaced by ``properties``; its strips keep their
+    track and start and take the new length. Returns the action."""
+    frame = take_frames(action)[0]
+    keyed = resample(motion, scene_fps(context.scene))
+    slot = take_slot(action) or _slot(action, "OBJECT", armature.name)
+    _joint_names(armature)   # refuse a foreign armature before anything is cleared
+    for bag in (b for layer in action.layers for st in layer.strips for b in st.channelbags):
+        bag.fcurves.clear()
+    for key in [k for k in action.keys() if k.startswith(PREFIX)]:
+        del action[key]
+    keys = _expression_keys(armature)
+    had_face = any(s.target_id_type == "KEY" for s in action.slots)
+    face = keys is not None and (had_face or bool(np.abs(keyed.expression).max() > 0))
+    key_slot = _key(action, slot, armature, keyed, motion.fps, frame, properties, reduction, face)
+    strips = take_strips(armature, action)
+    for strip in strips:
+        strip.action_frame_start, strip.action_frame_end = action.frame_range
+        strip.frame_end_ui = strip.frame_start + (action.frame_range[1] - action.frame_range[0])
+    if key_slot is not None and not had_face and strips:   # a face that now moves, placed with the pose
+        _place_strip(keys.animation_data or keys.animation_data_create(), action, key_slot, frame)
+    if name:
+        rename_take(armature, action, name)
+    return action

@@ -286,7 +286,7 @@ class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
         pref = P.get(context)
         smplx = bpy.path.abspath(pref.smplx_path) if pref is not None and pref.smplx_path else None
         params = {"path": path, "start": float(s.trim_start), "end": float(s.trim_end) or None,
-                  "denoise": bool(s.denoise), "smplx": smplx, "out": str(out)}
+                  "denoise": bool(s.denoise), "smplx": smplx, "mirror": s.mirror_hand == "MIRROR", "out": str(out)}
         return _with_body(context, self._folder, ("reconstruct", params))
 
     def take(self, context, requests):
@@ -312,7 +312,8 @@ class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper)
         if not os.path.isfile(self.filepath):
             raise ValueError(f"{self.filepath}: no such file")
         out = self._folder / "import.npz"
-        return _with_body(context, self._folder, ("load_motion", {"path": self.filepath, "out": str(out)}))
+        params = {"path": self.filepath, "mirror": settings(context).mirror_hand == "MIRROR", "out": str(out)}
+        return _with_body(context, self._folder, ("load_motion", params))
 
     def invoke(self, context, event):
         return ImportHelper.invoke(self, context, event)

@@ -91,6 +91,7 @@ def draw_video(layout, settings, state: PanelState) -> None:
     row.prop(settings, "trim_start")
     row.prop(settings, "trim_end")
     col.prop(settings, "denoise")
+    col.prop(settings, "mirror_hand")
     run = col.row()
     run.enabled = state.backend_ready and not state.running and bool(settings.video_path)
     run.operator("signforge.reconstruct", icon="FILE_MOVIE")
@@ -107,7 +108,28 @@ def draw_takes(layout, settings) -> None:
     sub.prop(settings, "key_tolerance", text="")
 
 
-def draw_files(layout, state: PanelState) -> None:
+def draw_take_list(layout, settings, state: PanelState) -> None:
+    """The armature's takes (a UIList over the file's actions) and what to do with the chosen one."""
+    row = layout.row()
+    row.template_list("SIGNFORGE_UL_takes", "", bpy.data, "actions", settings, "take_index", rows=3)
+    side = row.column(align=True)
+    side.enabled = state.has_body
+    side.operator("signforge.take_rename", text="", icon="GREASEPENCIL")
+    side.operator("signforge.take_delete", text="", icon="X")
+    col = layout.column(align=True)
+    col.enabled = state.has_body and state.backend_ready and not state.running
+    row = col.row(align=True)
+    row.operator("signforge.take_regenerate", icon="FILE_REFRESH")
+    row.prop(settings, "regenerate_random", text="", icon="MOD_NOISE")
+    row = col.row(align=True)
+    row.operator("signforge.take_variants", icon="NLA")
+    row.prop(settings, "variant_count", text="")
+    col.operator("signforge.take_mirror", icon="MOD_MIRROR")
+
+
+def draw_files(layout, state: PanelState, settings=None) -> None:
+    if settings is not None:
+        layout.prop(settings, "mirror_hand")
     row = layout.row(align=True)
     row.operator("signforge.import_motion", icon="IMPORT")
     sub = row.row(align=True)
@@ -191,6 +213,7 @@ class SIGNFORGE_PT_takes(_Panel, bpy.types.Panel):
     bl_parent_id = "SIGNFORGE_PT_main"
 
     def draw(self, context):
+        draw_take_list(self.layout, context.scene.signforge, panel_state(context))
         draw_takes(self.layout, context.scene.signforge)
 
 
@@ -208,7 +231,7 @@ class SIGNFORGE_PT_files(_Panel, bpy.types.Panel):
     bl_parent_id = "SIGNFORGE_PT_main"
 
     def draw(self, context):
-        draw_files(self.layout, panel_state(context))
+        draw_files(self.layout, panel_state(context), context.scene.signforge)
 
 
 class SIGNFORGE_PT_retarget(_Panel, bpy.types.Panel):

@@ -7,6 +7,15 @@ from ..core.takes import INSERT_MODES
 from .retarget import map_items, target_poll
 
 
+def _take_picked(settings, context) -> None:
+    """Picking a take in the list shows it (selects its strip)."""
+    from .takelist import show_take
+
+    actions = bpy.data.actions
+    if 0 <= settings.take_index < len(actions):
+        show_take(context, actions[settings.take_index])
+
+
 class SignForgeSettings(bpy.types.PropertyGroup):
     prompt: bpy.props.StringProperty(
         name="Prompt", default="the right hand, shaped as a fist with the thumb up, taps the chin twice",
@@ -46,7 +55,19 @@ class SignForgeSettings(bpy.types.PropertyGroup):
     denoise: bpy.props.BoolProperty(name="Denoise", default=False,   # as in the CLI: it lifted a resting arm
                                     description="Clean the reconstruction with SignAvatar's reconstruct mode "
                                                 "(off until it helps on real clips)")
-
+    mirror_hand: bpy.props.EnumProperty(
+        name="Hand", default="KEEP",
+        description="The signing hand of an imported or reconstructed motion",
+        items=[("KEEP", "Keep as Is", "Key the motion as the file or video has it"),
+               ("MIRROR", "Mirror to Other Hand", "Swap left and right before keying (the backend's Motion.mirror): "
+                                                  "a left-handed signer from a right-handed one")])
+    take_index: bpy.props.IntProperty(name="Take", default=-1, update=_take_picked,
+                                      description="The take chosen in the take list (an index into the file's actions)")
+    regenerate_random: bpy.props.BoolProperty(
+        name="Random Seed", default=False,
+        description="Regenerate and Variants draw random seeds (off: the take's seed + 1, + 2...)")
+    variant_count: bpy.props.IntProperty(name="Variants", default=2, min=1, max=16,
+                                         description="New takes Variants of This Take makes, stacked at its frame")
 
     insert_mode: bpy.props.EnumProperty(
         name="Insert", default=INSERT_MODES[0][0], items=list(INSERT_MODES),

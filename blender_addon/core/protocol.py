@@ -64,9 +64,9 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
         (``warnings``: what the user should hear although it generated, such as a prompt
         truncated by the text encoder or one it cannot read, or a take mirrored to obey the hand)
     ``body`` (smplx, betas; out)                 -> ``{"path": p, "vertices": V, "model": m}``
-    ``load_motion`` (path, fps; out)             -> ``{"path": out, "frames": n, "fps": f}``
+    ``load_motion`` (path, fps, mirror=false; out) -> ``{"path": out, "frames": n, "fps": f}``
     ``save_motion`` (src, dst, smplx)            -> ``{"path": dst}``
-    ``reconstruct`` (path, start=0, end, denoise=true, smplx; out)
+    ``reconstruct`` (path, start=0, end, denoise=true, smplx, mirror=false; out)
         -> ``{"path": out, "frames": n, "fps": f}``
     ``shutdown`` ()                                              -> ``{}``
 
@@ -219,6 +219,7 @@ METHODS: Mapping[str, Method] = _methods(
         "Read a motion file (SignForge/AMASS .npz, HandMDM .npy, SMPL-X .bvh) and write it as a SignForge .npz.",
         (Param("path", "path", "the motion file to read", required=True),
          Param("fps", "float", "frame rate that overrides (or supplies) the file's", minimum=0.001, maximum=1000.0),
+         Param("mirror", "bool", "swap left and right (Motion.mirror): the other hand signs", default=False),
          Param("out", "path", "the .npz to write", required=True)),
         '{"path": absolute path of out, "frames": n, "fps": f}'),
     Method(
@@ -237,6 +238,7 @@ METHODS: Mapping[str, Method] = _methods(
          Param("end", "float", "last second to use; default: the end", minimum=0.0),
          Param("denoise", "bool", "clean the fit with SignAvatar's reconstruct mode", default=True),
          Param("smplx", "path", "the SMPL-X model to fit (file or folder); default: the mannequin"),
+         Param("mirror", "bool", "swap left and right (Motion.mirror): the other hand signs", default=False),
          Param("out", "path", "the .npz to write", required=True)),
         '{"path": absolute path of out, "frames": n, "fps": f}'),
     Method("shutdown", "Answer, then exit (after the requests sent before it).", (), "{}"),

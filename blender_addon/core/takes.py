@@ -105,3 +105,40 @@ def video_take(params: Mapping, stem: str, mode: str = "NLA", frame: int = 1, fi
     props = {"video": params["path"], "trim_start": params.get("start"), "trim_end": params.get("end"),
              "denoise": int(bool(params.get("denoise")))}
     return Take(take_name(stem, "video", limit=limit), props, mode, frame, fit_scene, key_tolerance)
+
+
+REQUEST_KEYS = ("prompt", "model", "run", "seed", "steps", "guidance", "hand", "seconds")
+SEED_LIMIT = 2**31   # a seed Blender's integer property (and the take's record) can hold
+
+
+def stored_request(properties: Mapping[str, Value]) -> dict:
+    """The ``generate`` parameters a take records (its ``signforge_*`` custom properties), for
+    regenerating it or making variants; ValueError when the take was not generated (an import,
+    a video) or its record lacks the prompt."""
+    params = {k: properties[PREFIX + k] for k in REQUEST_KEYS if PREFIX + k in properties}
+    if "prompt" not in params or "video" in {k[len(PREFIX):] for k in properties if str(k).startswith(PREFIX)}:
+        raise ValueError("this take was not generated from a prompt (an import or a video): nothing to regenerate")
+    params["prompt"] = str(params["prompt"])
+    if params.get("hand") not in ("left", "right"):
+        params.pop("hand", None)
+    for key, kind in (("seed", int), ("steps", int), ("guidance", float), ("seconds", float)):
+        if key in params:
+            try:
+                params[key] = kind(params[key])
+            except (TypeError, ValueError):
+                raise ValueError(f"this take's recorded {key} is not a number: {params[key]!r}") from None
+    return params
+
+
+def new_seeds(seed: int, used, n: int = 1, rng=None) -> list[int]:
+    """``n`` seeds for new takes of a request recorded with ``seed``: seed+1, seed+2...
+    (or drawn by ``rng``, a ``random.Random``), skipping every seed in ``used`` (the seeds the
+    same prompt's takes already have), so each new take differs from those."""
+    taken, out = set(used) | {seed}, []
+    candidate = seed
+    while len(out) < n:
+        candidate = rng.randrange(SEED_LIMIT) if rng is not None else (candidate + 1) % SEED_LIMIT
+        if candidate not in taken:
+            taken.add(candidate)
+            out.append(candidate)
+    return out
