@@ -48,7 +48,7 @@ def test_constructor_shapes():
     assert P.decode(P.encode(P.progress(1, 0, "loading the model", P.STAGE_LOADING)))["stage"] == "loading"
     with pytest.raises(P.ProtocolError, match="'stage' must be a string"):
         P.decode('{"type": "progress", "id": 1, "fraction": 0, "stage": 3}')
-    assert P.PROTOCOL_VERSION == 1
+    assert P.PROTOCOL_VERSION == 2
     with pytest.raises(ValueError, match="unknown error code"):
         P.error(1, "oops", "x")
     with pytest.raises(ValueError, match="request id"):

@@ -288,7 +288,7 @@ def test_client_refuses_what_json_cannot_carry(backend):
 def test_a_crash_message_quotes_the_servers_last_log_lines(tmp_path):
     (tmp_path / "dyingserver.py").write_text(
         "import json, sys\n"
-        "print(json.dumps({'type': 'hello', 'protocol': 1, 'server': 's', 'capabilities': ['ping']}), flush=True)\n"
+        "print(json.dumps({'type': 'hello', 'protocol': 2, 'server': 's', 'capabilities': ['ping']}), flush=True)\n"
         "sys.stdin.readline()\n"
         "sys.stderr.write('MemoryError: out of memory while sampling\\n')\n"
         "sys.exit(7)\n")

@@ -97,7 +97,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2   # 2: info, progress stages, result warnings, image and mirror params, TCP auth
 MAX_LINE_BYTES = 1 << 20   # paths and short prompts travel, never arrays
 MAX_AUTH_LINE_BYTES = 4096  # the auth line that opens a TCP connection
 AUTH_TIMEOUT_S = 10.0       # a TCP client that has not sent it by then is closed
