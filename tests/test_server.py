@@ -309,7 +309,7 @@ def test_handshake_failures_are_clear(tmp_path):
     (tmp_path / "brokenserver.py").write_text("import sys\nsys.stderr.write('ImportError: no torch here\\n')\n"
                                               "sys.exit(3)\n")
     (tmp_path / "chattyserver.py").write_text("print('Loading weights...', flush=True)\nimport time\ntime.sleep(30)\n")
-    with pytest.raises(BackendError, match="speaks protocol 99, this add-on speaks 1"):
+    with pytest.raises(BackendError, match="speaks protocol 99, this add-on speaks 2"):
         SubprocessBackend(sys.executable, cwd=tmp_path, module="oldserver", isolated=False).start()
     with pytest.raises(BackendError, match=r"exited with code 3 before its handshake(.|\n)*no torch here"):
         SubprocessBackend(sys.executable, cwd=tmp_path, module="brokenserver", isolated=False).start()
