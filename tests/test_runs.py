@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +163,18 @@ def test_the_thmr_model_imports_without_generation_or_run_loading():
     code = "import sys, backend.runs; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "False"   # checking a manifest needs no torch
+
+
+def test_shipped_configs_name_no_path_of_the_machine_that_trained_them():
+    """training.ship writes DATA / RUN / RUN0 for the run's folders, as the manifest's command does."""
+    import json
+
+    from backend.runs import WEIGHTS
+
+    configs = sorted(WEIGHTS.glob("*/config.json"))
+    assert configs
+    for path in configs:
+        run = json.loads(path.read_text())["run"]
+        for key in ("data", "out", "init"):
+            value = run.get(key)
+            assert value is None or not Path(value).is_absolute(), (path, key, value)

@@ -28,6 +28,7 @@ def ship(run: Path, name: str, command: str) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
     for f in RUN_FILES:
         shutil.copyfile(run / f, dest / f)
+    _hide_paths(dest)
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"files": {}, "runs": {}}
     for f in RUN_FILES:
         manifest["files"][f"{name}/{f}"] = sha256(dest / f)
@@ -44,6 +45,20 @@ def ship(run: Path, name: str, command: str) -> dict:
     with atomic_path(MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
+
+
+# the run config's folders, as the shipped copy shows them when they lie outside the checkout
+PLACEHOLDERS = {"data": "DATA", "out": "RUN", "init": "RUN0"}
+
+
+def _hide_paths(dest: Path) -> None:
+    """The shipped config.json names the training run's folders as the manifest's command does
+    (DATA, RUN, RUN0), never a path of the machine that trained it."""
+    from backend.runs import CONFIG, write_config
+
+    meta = json.loads((dest / CONFIG).read_text())
+    run = {**meta["run"], **{k: v for k, v in PLACEHOLDERS.items() if meta["run"].get(k)}}
+    write_config(dest, run, meta["model"], meta["words"], meta["text_encoder"])
 
 
 def main() -> None:
