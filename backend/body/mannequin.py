@@ -22,7 +22,7 @@ from ..atomic import atomic_path
 from . import anthropometry as A
 from .skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR, NUM_JOINTS, PARENTS
 
-MANNEQUIN_VERSION = 1
+MANNEQUIN_VERSION = 2
 NUM_BETAS = 10
 NUM_EXPRESSION = 10
 
@@ -197,7 +197,12 @@ def _torso() -> _Part:
     path = np.stack([np.zeros_like(ys), ys, (zf + zb) / 2], 1)
     out = _loft(path, (0, 0, 1), (zf - zb) / 2, np.interp(ys, knots_y, half_w), 40,
                 exponent=2.4, cap_start=0.05, cap_end=0.02, axis=(0, 1, 0))
-    verts, _, params, _, _ = out
+    return _part("torso", out, _torso_weights(out[0]))
+
+
+def _torso_weights(verts: np.ndarray) -> np.ndarray:
+    """The torso's skinning as a function of position; the tops of the legs take the same
+    field where they meet the torso, so the two surfaces move as one at the hip."""
     y = verts[:, 1]
     spine = ["pelvis", "spine1", "spine2", "spine3", "neck"]
     w = _chain_weights(y, [A.CENTRAL[n][1] for n in spine[1:]], [J[n] for n in spine[1:]],
@@ -209,10 +214,10 @@ def _torso() -> _Part:
         to_collar = _smoothstep((lateral - 0.05) / 0.09) * _smoothstep((y - 0.33) / 0.08)
         w *= (1 - to_collar)[:, None]
         w[:, J[f"{side}_collar"]] += to_collar
-        to_hip = _smoothstep((lateral - 0.02) / 0.08) * _smoothstep((-0.02 - y) / 0.09)
+        to_hip = _smoothstep((lateral - 0.005) / 0.05) * _smoothstep((-0.02 - y) / 0.09)
         w *= (1 - to_hip)[:, None]
         w[:, J[f"{side}_hip"]] += to_hip
-    return _part("torso", out, w)
+    return w
 
 
 def _neck() -> _Part:
@@ -288,23 +293,39 @@ def _ellipsoid(name, center, radii, joint, n_around=12, n_rings=8) -> _Part:
     return _part(name, out, w)
 
 
+def _eye(head_verts: np.ndarray) -> _Part:
+    """A shallow almond lens set into the eye socket: its front lies just behind the
+    socket rim, the rest of the eyeball is hidden inside the head."""
+    centre = np.array(A.LEFT["eye_smplhf"], float)
+    near = head_verts[np.linalg.norm(head_verts[:, :2] - centre[:2], axis=1) < 0.006]
+    socket = near[:, 2].max()
+    radii = np.array([0.0125, 0.0070, 0.0045])   # wide, lid-height, depth
+    centre[2] = socket - 0.0005 - radii[2]
+    return _ellipsoid("left_eye", centre, radii, J["left_eye_smplhf"])
+
+
 def _arm() -> _Part:
     sh, el, wr = (np.array(A.LEFT[k]) for k in ("shoulder", "elbow", "wrist"))
     start = sh + np.array([-0.07, 0.0, 0.0])
-    end = wr + np.array([0.012, 0.0, 0.0])
+    # The forearm runs 2.2 cm on into the palm and narrows inside it, so no rim shows.
+    end = wr + np.array([0.022, 0.0, 0.0])
     path = np.concatenate([_polyline([start, sh], 0.014)[:-1], _polyline([sh, el], 0.014)[:-1],
-                           _polyline([el, wr], 0.014)[:-1], _polyline([wr, end], 0.006)])
+                           _polyline([el, wr - (0.04, 0, 0)], 0.014)[:-1],
+                           _polyline([wr - (0.04, 0, 0), end], 0.006)])
     s = _arc(path)
     s_sh, s_el, s_wr = (s[np.argmin(np.linalg.norm(path - p, axis=1))] for p in (sh, el, wr))
     knots = [0.0, s_sh, s_sh + 0.08, s_el - 0.04, s_el, s_el + 0.07, s_wr - 0.03, s_wr, s[-1]]
-    thick = [0.040, 0.050, 0.045, 0.040, 0.036, 0.038, 0.026, 0.019, 0.017]  # along y
-    wide = [0.046, 0.054, 0.046, 0.042, 0.040, 0.043, 0.032, 0.029, 0.027]   # along z
+    thick = [0.040, 0.050, 0.045, 0.040, 0.036, 0.038, 0.025, 0.0165, 0.0135]  # along y
+    wide = [0.046, 0.054, 0.046, 0.042, 0.040, 0.043, 0.032, 0.0285, 0.026]    # along z
     out = _loft(path, (0, 1, 0), _profile(s, knots, thick), _profile(s, knots, wide), 24,
-                cap_start=0.02, cap_end=0.01)
+                cap_start=0.02, cap_end=0.006)
     w = _chain_weights(out[2], [s_sh, s_el, s_wr],
                        [J["left_shoulder"], J["left_elbow"], J["left_wrist"]],
-                       J["left_collar"], [0.04, 0.03, 0.012])
+                       J["left_collar"], [0.04, 0.03, WRIST_BAND])
     return _part("left_arm", out, w)
+
+
+WRIST_BAND = 0.035   # forearm -> hand skinning blends over +-3.5 cm about the wrist
 
 
 def _palm() -> _Part:
@@ -315,13 +336,17 @@ def _palm() -> _Part:
                      0.0085)
     s = _arc(path)
     L = s[-1]
-    half_thick = _profile(s, [0, 0.5 * L, L], [0.0145, 0.0150, 0.0115])
+    half_thick = _profile(s, [0, 0.35 * L, 0.5 * L, L], [0.0170, 0.0155, 0.0150, 0.0115])
     half_wide = _profile(s, [0, 0.4 * L, L], [0.030, 0.041, 0.042])
     out = _loft(path, (0, 1, 0), half_thick, half_wide, 20, exponent=3.2, cap_start=0.006,
                 cap_end=0.010)
     verts, params = out[0], out[2]
     w = np.zeros((len(verts), NUM_JOINTS))
-    w[:, J["left_wrist"]] = 1.0
+    # The heel of the hand shares the forearm's blend across the wrist, so the two surfaces
+    # move together where they meet.
+    to_hand = _smoothstep((verts[:, 0] - wr[0] + WRIST_BAND) / (2 * WRIST_BAND))
+    w[:, J["left_wrist"]] = to_hand
+    w[:, J["left_elbow"]] = 1 - to_hand
     # The knuckle edge bends a little with the nearest finger, which keeps knuckles round.
     knuckles_z = {f: fingers[f][0][2] for f in ("index", "middle", "ring", "pinky")}
     names = list(knuckles_z)
@@ -356,17 +381,24 @@ def _finger(name: str) -> _Part:
 def _leg() -> _Part:
     hip, knee, ankle = (np.array(A.LEFT[k]) for k in ("hip", "knee", "ankle"))
     start = hip + np.array([0.0, 0.06, 0.0])
-    path = np.concatenate([_polyline([start, hip], 0.02)[:-1], _polyline([hip, knee], 0.022)[:-1],
+    path = np.concatenate([_polyline([start, hip], 0.012)[:-1], _polyline([hip, knee], 0.014)[:-1],
                            _polyline([knee, ankle], 0.022)])
     s = _arc(path)
     s_hip, s_knee, s_ank = (s[np.argmin(np.linalg.norm(path - p, axis=1))] for p in (hip, knee, ankle))
     knots = [0.0, s_hip, s_hip + 0.12, s_knee, s_knee + 0.10, s_ank]
     radius = [0.085, 0.085, 0.075, 0.052, 0.055, 0.034]
-    out = _loft(path, (0, 0, 1), _profile(s, knots, radius), _profile(s, knots, radius), 20,
+    out = _loft(path, (0, 0, 1), _profile(s, knots, radius), _profile(s, knots, radius), 32,
                 cap_start=0.03, cap_end=0.03)
     w = _chain_weights(out[2], [s_hip, s_knee, s_ank],
                        [J["left_hip"], J["left_knee"], J["left_ankle"]], J["pelvis"],
                        [0.05, 0.04, 0.03])
+    # Where the thigh meets the torso it takes the torso's own weights, fading to its chain
+    # 5-15 cm below the hip joint: both surfaces move alike, so the seam does not open.
+    y = out[0][:, 1]
+    # The inner thigh meets the crotch lower down, so it keeps the torso's weights longer.
+    inner = _smoothstep((0.05 - out[0][:, 0]) / 0.04)
+    to_torso = _smoothstep((y - (hip[1] - 0.15 - 0.08 * inner)) / 0.10)[:, None]
+    w = to_torso * _torso_weights(out[0]) + (1 - to_torso) * w
     return _part("left_leg", out, w)
 
 
@@ -426,9 +458,9 @@ def build_mesh() -> MannequinMesh:
     left = [_arm(), _palm(), _leg(), _foot()]
     left += [_finger(f) for f in ("index", "middle", "pinky", "ring", "thumb")]
     left.append(_ellipsoid("left_ear", (0.079, 0.655, -0.012), (0.011, 0.030, 0.018), J["head"]))
-    eye = np.array(A.LEFT["eye_smplhf"]) + (0.0, 0.0, 0.010)
-    left.append(_ellipsoid("left_eye", eye, (0.0125, 0.0125, 0.0125), J["left_eye_smplhf"]))
-    parts = [_torso(), _neck(), _head()] + left + [_mirror_part(p) for p in left]
+    head = _head()
+    left.append(_eye(head.verts))
+    parts = [_torso(), _neck(), head] + left + [_mirror_part(p) for p in left]
     verts, faces, weights, part_of, centers = [], [], [], [], []
     offset = 0
     for k, p in enumerate(parts):
