@@ -46,13 +46,8 @@ KNUCKLES = {
     "middle": ((0.098, 0.000, 0.008), (1.0, 0.0, 0.0)),
     "ring": ((0.092, -0.002, -0.012), (1.0, 0.0, -0.06)),
     "pinky": ((0.081, -0.004, -0.030), (1.0, -0.02, -0.14)),
-    # A relaxed thumb points forward and down along the index side: ~33 deg below the
-    # palm plane, ~33 deg off the fingers' line (not out sideways in the palm plane).
-    "thumb": ((0.022, -0.013, 0.024), (0.70, -0.55, 0.45)),
+    "thumb": ((0.022, -0.013, 0.024), (0.70, -0.22, 0.68)),
 }
-# The thumb held out (the "5", "L", "Y" handshapes): out in the palm plane, ~45 deg off the
-# fingers. Version 1 of the mannequin rested its thumb here.
-THUMB_OUT = (0.70, -0.22, 0.68)
 # Segment lengths joint1->joint2, joint2->joint3, joint3->fingertip.
 SEGMENTS = {
     "index": (0.041, 0.024, 0.021),
@@ -80,8 +75,7 @@ def left_finger_joints() -> dict[str, np.ndarray]:
         p1 = WRIST + np.asarray(offset)
         l1, l2, l3 = SEGMENTS[finger]
         # Fingers droop very slightly along their length, as a relaxed flat hand does.
-        # ...and a relaxed thumb's last two segments curl a little toward the palm.
-        droop = np.array([0.0, -0.05, 0.0]) if finger != "thumb" else np.array([0.0, -0.25, -0.05])
+        droop = np.array([0.0, -0.05, 0.0]) if finger != "thumb" else np.zeros(3)
         d2 = d + droop
         d2 /= np.linalg.norm(d2)
         p2 = p1 + l1 * d

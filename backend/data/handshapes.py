@@ -146,11 +146,6 @@ THUMB_DIR = (_CHAINS["thumb"][1] - _CHAINS["thumb"][0]) / np.linalg.norm(_CHAINS
 # Thumb hinge: positive rotation folds the thumb toward the palm.
 THUMB_AXIS = np.cross(THUMB_DIR, (0.0, -1.0, 0.0))
 THUMB_AXIS /= np.linalg.norm(THUMB_AXIS)
-# The rest thumb is relaxed (forward-down along the index); an extended thumb turns its first
-# joint from there out to anthropometry's THUMB_OUT.
-_out = np.asarray(A.THUMB_OUT, float) / np.linalg.norm(A.THUMB_OUT)
-_turn = np.cross(THUMB_DIR, _out)
-THUMB_OUT_ROTATION = _turn / np.linalg.norm(_turn) * np.arccos(np.clip(THUMB_DIR @ _out, -1, 1))
 
 
 def _finger_rotations(state: str, abduction_deg: float) -> np.ndarray:
@@ -268,7 +263,6 @@ def _solve_all() -> dict[tuple[str, bool], np.ndarray]:
             pose = _long_finger_pose(shape, spread)
             curl = {"ext": 0.0, "ext-curved": 0.6}.get(shape.thumb)
             if curl is not None:
-                pose[4, 0] = THUMB_OUT_ROTATION
                 pose[4, 1] = THUMB_AXIS * curl * 0.5
                 pose[4, 2] = THUMB_AXIS * curl
             else:
