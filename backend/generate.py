@@ -28,7 +28,7 @@ import torch
 from blender_addon.core.limits import MAX_FRAMES, MAX_VARIANTS
 
 from .callable_module import make_callable
-from .motion.hands import HandError, check_hand, obey_hand, wanted_hand
+from .motion.hands import HandError, check_hand, obey_hand, settle_idle_arms, wanted_hand
 from .motion.motion import Motion
 from .runs import CONFIG, SHIPPED, Run, RunError, load_run, longest_take
 
@@ -90,7 +90,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
              run_dir: str | os.PathLike | None = None,
              progress: Callable[[int, int], None] | None = None, device: str = "cpu",
              image: str | os.PathLike | None = None, clip_weights: str | os.PathLike | None = None,
-             sampler: str = "ddim", hand: str | None = None) -> list[Motion]:
+             sampler: str = "ddim", hand: str | None = None, settle: bool = True) -> list[Motion]:
     """``num`` motions for ``text`` (or, with SignAvatar on a CLIP run, for ``image``) at 25 fps.
 
     ``progress(done, total)`` is called as sampling advances; an exception it raises
@@ -101,7 +101,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     ``clip_weights`` or ``$SIGNFORGE_CLIP_WEIGHTS``) and a SignAvatar run trained on CLIP
     embeddings; HandMDM is conditioned on text tokens and refuses images. ``hand``
     ("left", "right", None/"auto") is the dominant hand for prompts that name none; a
-    prompt that names a hand is obeyed; a motion led by the other hand is mirrored.
+    prompt that names a hand is obeyed; a motion led by the other hand is mirrored. With ``settle``
+    (the default), an arm that stays near its rest is held exactly at rest (``settle_idle_arms``).
     """
     from .diffusion import CosineSchedule, sample_windows
     from .models.handmdm import upsample
@@ -222,9 +223,10 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     if image_path is not None:
         provenance["image"] = str(image_path)
     wanted, why = wanted_hand(text, hand)
-    return [obey_hand(Motion.from_features(f, FPS, text=text or "", provenance={**provenance, "sample": str(i)}),
-                      wanted, why)
-            for i, f in enumerate(feats)]
+    motions = [obey_hand(Motion.from_features(f, FPS, text=text or "", provenance={**provenance, "sample": str(i)}),
+                         wanted, why)
+               for i, f in enumerate(feats)]
+    return [settle_idle_arms(m) for m in motions] if settle else motions
 
 
 def slug(text: str, limit: int = 40) -> str:

@@ -7,12 +7,13 @@ import sys
 import numpy as np
 import pytest
 
+from backend.body.skeleton import JOINT_INDEX as J
 from backend.data.lexicon import read_lexicon
 from backend.data.synth import Signer, Synthesizer
 from backend.generate import GenerateError, generate
 from backend.motion import Motion
 from backend.motion.hands import (dominant_hand, hand_activity, hanging_pose, named_hand, obey_hand,
-                                  signing_hands, wanted_hand)
+                                  settle_idle_arms, signing_hands, wanted_hand)
 
 
 @pytest.mark.parametrize("text,hand", [
@@ -93,3 +94,27 @@ def test_cli_refuses_an_unknown_hand_in_one_line(tmp_path):
     assert run.returncode != 0
     assert "hand must be left or right" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_an_idle_arm_that_drifts_is_held_at_rest_and_signing_arms_are_kept(signs):
+    from backend.motion.hands import ARM_JOINTS, _wrists
+
+    please = signs["please", False]                    # the right hand signs, the left hangs
+    poses = please.poses.copy()
+    t = np.linspace(0, 1, len(poses))
+    poses[:, J["left_shoulder"], 2] += 0.12 * np.sin(np.pi * t)   # the idle arm drifts a few cm and back
+    drifted = please.with_(poses=poses)
+    drift = np.linalg.norm(_wrists(drifted)["left"], axis=1).max()
+    assert 0.02 < drift < 0.08
+    out = settle_idle_arms(drifted)
+    assert out.provenance["settled"] == "left"
+    left = [J[f"left_{n}"] for n in ARM_JOINTS]
+    np.testing.assert_allclose(out.poses[:, left], np.repeat(hanging_pose()[None, left], len(poses), 0), atol=1e-6)
+    held = np.linalg.norm(_wrists(out)["left"], axis=1)   # still: only the signer's torso lean remains
+    assert held.max() < 0.01 and np.ptp(held) < 1e-3
+    others = [j for j in range(55) if j not in left]
+    np.testing.assert_array_equal(out.poses[:, others], drifted.poses[:, others])   # the signing arm, fingers kept
+    for key in (("secretary", False), ("castle_2", False)):                          # two signing arms: untouched
+        kept = settle_idle_arms(signs[key])
+        assert kept.provenance["settled"] == ""
+        np.testing.assert_array_equal(kept.poses, signs[key].poses)

@@ -4,7 +4,10 @@
 forward kinematics on the mannequin's rest skeleton: the question is which hand moves,
 not where to the millimetre, so no body model is loaded). ``named_hand`` reads the hand a
 prompt names ("the left fist taps…", "R fist, chin", "with your right hand"), and
-``obey_hand`` mirrors a motion whose signing hand is the other one. numpy; never bpy.
+``obey_hand`` mirrors a motion whose signing hand is the other one. ``settle_idle_arms``
+holds an arm that never really leaves its rest exactly at rest, as an animator would clean
+up a generated take: its few centimetres of drift are noise, and a still hand reads as idle.
+numpy; never bpy.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from .motion import Motion
 HANDS = ("left", "right")
 ACTIVE = 0.08       # metres: a wrist this far from where it hangs is signing
 TOGETHER = 0.6      # the weaker hand signs too when it moves this share of the stronger one
+SETTLE = 0.08       # metres: an arm whose wrist stays this close to rest in 90% of frames is idle
+ARM_JOINTS = ("collar", "shoulder", "elbow", "wrist")
 _PARTS = r"(?:hands?|fists?|palms?|index(?:\s+fingers?)?|thumbs?|fingers?|arms?|one|side|flat\s+hand|b\s+hand)"
 _NAMED = re.compile(rf"\b(left|right)(?:[-\s]+hand(?:ed)?\b|\s+{_PARTS}\b|'s\b)|\b([lr])\s+{_PARTS}\b",
                     re.IGNORECASE)
@@ -140,3 +145,22 @@ def obey_hand(motion: Motion, hand: str, source: str = "option") -> Motion:
     prov = {**out.provenance, "hand": hand, "hand_from": source,
             "hand_mirrored": "true" if mirrored else "false"}
     return out.with_(provenance=prov)
+
+
+def settle_idle_arms(motion: Motion) -> Motion:
+    """``motion`` with each idle arm (its wrist within ``SETTLE`` of where it hangs in 90% of the
+    frames, so not signing by ``signing_hands``'s measure either) held exactly in the rest the signs
+    start from (``hanging_pose``, collar to wrist) for the whole take. Fingers, the other arm and
+    the body are kept; provenance names the settled arms ("settled": "left", "right", "left,right" or "")."""
+    rest = hanging_pose()
+    poses = motion.poses
+    settled = []
+    for side, w in _wrists(motion).items():
+        if np.percentile(np.linalg.norm(w, axis=1), 90) < SETTLE:
+            if not settled:
+                poses = poses.copy()
+            ids = [J[f"{side}_{name}"] for name in ARM_JOINTS]
+            poses[:, ids] = rest[ids]
+            settled.append(side)
+    prov = {**motion.provenance, "settled": ",".join(settled)}
+    return motion.with_(poses=poses, provenance=prov)
