@@ -277,7 +277,7 @@ def test_shipped_weights_load_verified_and_generate():
         assert motion.num_frames == 30 and np.isfinite(motion.poses).all()
     if "handmdm" in shipped:   # the default picks the length from the text, within 1 s and its limit
         auto = generate("the flat hand circles", steps=2, seed=0)[0].num_frames
-        assert 25 <= auto <= load_run(DEFAULT_RUNS["handmdm"]).model.cfg.max_frames
+        assert 25 <= auto <= load_run(DEFAULT_RUNS["handmdm"]).model.cfg.longest
         from backend.runs import WEIGHTS   # a run from before the length head keeps 2.4 s
         assert generate("the flat hand circles", steps=2, seed=0,
                         run_dir=WEIGHTS / "handmdm-small")[0].num_frames == 60
