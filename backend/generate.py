@@ -159,7 +159,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     if image_path is not None and run.kind != "signavatar":
         raise GenerateError(f"{run.path} is a {run.kind} run, conditioned on text, not images; use --model "
                             f"signavatar with a run trained on CLIP embeddings for --image")
-    limit = longest_take(run.config)   # HandMDM: past its own window, windows that continue each other
+    limit = longest_take(run.config)
     if frames > limit:
         raise GenerateError(f"{frames} frames exceed this model's longest take, {limit} frames ({limit / FPS:.1f} s)")
     enc_name = run.config.get("text_encoder", "minilm")

@@ -26,7 +26,6 @@ from .atomic import atomic_path
 if TYPE_CHECKING:
     from torch import nn
 
-MAX_TAKE_SECONDS = 60.0   # HandMDM's longest take: windows of the model's own length, each continuing the last
 FORMAT_VERSION = 1   # what config.json's "format_version" says; the shipped runs are format 1
 CONFIG, WEIGHTS_FILE, STATS = "config.json", "weights.safetensors", "stats.npz"
 RUN_FILES = (CONFIG, WEIGHTS_FILE, STATS)   # all that loading needs (and all that ships)
@@ -119,12 +118,16 @@ def read_config(run_dir: str | os.PathLike, kinds: Iterable[str] | None = None,
 
 def longest_take(meta: dict) -> int:
     """The longest take, in 25 fps frames, a HandMDM or SignAvatar run's config.json allows,
-    without torch (a client asks before anything loads). HandMDM samples takes longer than its
-    own window (``HandMDMConfig.longest``) in windows that continue each other, up to
-    ``MAX_TAKE_SECONDS``; SignAvatar takes its ``max_frames`` (196 in configs that lack it)."""
+    without torch (a client asks before anything loads): ``HandMDMConfig.longest`` (its window,
+    in 25 fps frames), SignAvatar's ``max_frames``, with the configs' defaults for fields older
+    runs lack. HandMDM could sample past its window (``sample_windows``), but with one prompt
+    the later windows drift into other signs (an 8 s "waves" grew a two-handed sign at 2 s), so
+    takes stay within the window until sentences give each window its own text."""
+    fields = meta["model"]
+    max_frames = int(fields.get("max_frames", 196))
     if meta["run"]["model"] == "handmdm":
-        return int(MAX_TAKE_SECONDS * 25)
-    return int(meta["model"].get("max_frames", 196))
+        return (max_frames - 1) * int(fields.get("frame_step", 1)) + 1
+    return max_frames
 
 
 def build_model(kind: str, fields: dict) -> nn.Module:

@@ -79,7 +79,7 @@ def test_backend_generate_is_callable():
     ({"steps": 0}, "steps must be between 1 and 100"),
     ({"steps": -3}, "steps must be between 1 and 100"),
     ({"frames": 2}, "4 frames"),
-    ({"frames": 5000}, "exceed this model's longest take, 1500 frames"),
+    ({"frames": 5000}, "exceed this model's longest take, 101 frames"),
     ({"frames": None, "seconds": float("nan")}, "seconds must be a number over 0"),
     ({"frames": None, "seconds": -1.0}, "seconds must be a number over 0"),
     ({"frames": None, "seconds": 3600.0}, "exceed this model's"),

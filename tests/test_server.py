@@ -94,7 +94,7 @@ def test_info_reports_what_generate_accepts_before_anything_loads(backend, tmp_p
     default, avatar, bad = (m for m in run_all(backend, ids) if P.is_terminal(m))
     meta = json.loads((SHIPPED["handmdm"] / "config.json").read_text())
     longest = longest_take(meta)
-    assert longest >= 8 * 25 > HandMDMConfig(**meta["model"]).longest   # past the model's window: windows
+    assert longest == HandMDMConfig(**meta["model"]).longest == 101   # 12.5 fps: 51 model frames, 4 s
     assert default["result"] == {"model": "handmdm", "run": "handmdm-base", "fps": 25.0, "longest_frames": longest,
                                  "longest_s": longest / 25.0, "steps": [1, 100], "variants": 64, "images": False,
                                  "images_note": "HandMDM is conditioned on text, not images"}
