@@ -64,3 +64,28 @@ def random_motion(rng, frames=12, fps=25.0, scale=0.4, **kwargs):
 
     return Motion(rng.normal(size=(frames, 55, 3)) * scale, rng.normal(size=(frames, 3)) * 0.1,
                   rng.normal(size=(frames, 10)), fps, betas=rng.normal(size=10) * 0.5, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def addon(signforge_cache):
+    """The add-on registered from the repository, its backend a real subprocess of this Python.
+
+    Registered from a folder (not installed) the add-on has no preferences entry, so the
+    backend comes from the environment, as in batch jobs.
+    """
+    import bpy
+
+    import blender_addon
+
+    saved = {k: os.environ.get(k) for k in ("SIGNFORGE_BACKEND_PYTHON", "SIGNFORGE_BACKEND_MODE")}
+    os.environ["SIGNFORGE_BACKEND_PYTHON"] = sys.executable
+    os.environ["SIGNFORGE_BACKEND_MODE"] = "subprocess"
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    blender_addon.register()
+    yield blender_addon
+    blender_addon.unregister()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -4,31 +4,11 @@ strips, renames one, regenerates one with a new seed, mirrors one to the left ha
 variants and deletes one, edits a bone in Euler mode and exports, retargets onto a generated
 Rigify rig and undoes; the scene's timing never moves, the file holds the edit and every
 action is a take."""
-import os
-import sys
 
 import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
-
-
-@pytest.fixture(scope="module")
-def addon(signforge_cache):
-    import blender_addon
-
-    saved = {k: os.environ.get(k) for k in ("SIGNFORGE_BACKEND_PYTHON", "SIGNFORGE_BACKEND_MODE")}
-    os.environ["SIGNFORGE_BACKEND_PYTHON"] = sys.executable
-    os.environ["SIGNFORGE_BACKEND_MODE"] = "subprocess"
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    blender_addon.register()
-    yield blender_addon
-    blender_addon.unregister()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 def _timing(scene):

@@ -19,29 +19,6 @@ bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def addon(signforge_cache):
-    """The add-on registered from the repository, its backend a real subprocess of this Python.
-
-    Registered from a folder (not installed) the add-on has no preferences entry, so the
-    backend comes from the environment, as in batch jobs.
-    """
-    import blender_addon
-
-    saved = {k: os.environ.get(k) for k in ("SIGNFORGE_BACKEND_PYTHON", "SIGNFORGE_BACKEND_MODE")}
-    os.environ["SIGNFORGE_BACKEND_PYTHON"] = sys.executable
-    os.environ["SIGNFORGE_BACKEND_MODE"] = "subprocess"
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    blender_addon.register()
-    yield blender_addon
-    blender_addon.unregister()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 def _fresh_scene():
     bpy.ops.wm.read_factory_settings(use_empty=True)
 

@@ -133,6 +133,19 @@ def _assign(anim, action, slot) -> None:
     anim.action_slot = slot
 
 
+
+def empty_action(action, slots, name: str) -> None:
+    """Replace mode: ``action`` loses the keys of ``slots`` (other users of the action keep theirs)
+    and its SignForge properties, and takes the new take's ``name``."""
+    for layer in action.layers:
+        for strip in layer.strips:
+            for bag in strip.channelbags:
+                if bag.slot in slots:
+                    bag.fcurves.clear()
+    for key in [k for k in action.keys() if k.startswith(PREFIX)]:
+        del action[key]
+    action.name = name
+
 def apply_motion(context, armature, motion: MotionData, name: str | None = None, mode: str = "NLA",
                  frame: int | None = None, properties: dict | None = None, fit_scene: bool = False,
                  reduction: Reduction | None = None):
@@ -160,14 +173,7 @@ def apply_motion(context, armature, motion: MotionData, name: str | None = None,
             frame = int(round(action.frame_range[0]))
         kanim = keys.animation_data if keys is not None else None
         mine = [anim.action_slot] + ([kanim.action_slot] if kanim is not None and kanim.action == action else [])
-        for layer in action.layers:   # this body's slots only: other users of the action keep theirs
-            for strip in layer.strips:
-                for bag in strip.channelbags:
-                    if bag.slot in mine:
-                        bag.fcurves.clear()
-        for key in [k for k in action.keys() if k.startswith(PREFIX)]:
-            del action[key]
-        action.name = name
+        empty_action(action, mine, name)
         slot = anim.action_slot or _slot(action, "OBJECT", armature.name)
     else:
         action = bpy.data.actions.new(name)

@@ -24,8 +24,8 @@ from ..core import retarget as RT
 from ..core.motion import (CONSTANT_TOL, MotionData, Reduction, _key_group, axis_angle_to_quaternion,
                            continuous, resample, rotation_error, rotation_path)
 from ..core.takes import PREFIX, take_name
-from .animate import (_assign, _channelbag, _fcurves, _place_strip, _slot, _stash, motion_from_action, name_limit,
-                      scene_fps, write_channels)
+from .animate import (_assign, _channelbag, _fcurves, _place_strip, _slot, _stash, empty_action,
+                      motion_from_action, name_limit, scene_fps, write_channels)
 from .body import JOINTS_TAG, is_body
 
 MAP_FOLDER = "bone_maps"
@@ -267,14 +267,7 @@ def key_take(context, armature, chans, name: str, length: int, mode: str = "NLA"
             shift = frame - int(round(chans[0].co[0])) if chans else 0
             chans = [type(c)(c.data_path, c.index, c.group, c.co + np.tile([shift, 0], len(c.co) // 2)
                              .astype(np.float32)) for c in chans]
-        for layer in action.layers:
-            for strip in layer.strips:
-                for bag in strip.channelbags:
-                    if bag.slot == anim.action_slot:
-                        bag.fcurves.clear()
-        for key in [k for k in action.keys() if k.startswith(PREFIX)]:
-            del action[key]
-        action.name = name
+        empty_action(action, [anim.action_slot], name)
         slot = anim.action_slot or _slot(action, "OBJECT", armature.name)
     else:
         action = bpy.data.actions.new(name)
