@@ -104,7 +104,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     prompt that names a hand is obeyed; a motion led by the other hand is mirrored. With ``settle``
     (the default), an arm that stays near its rest is held exactly at rest (``settle_idle_arms``).
     """
-    from .diffusion import CosineSchedule, sample_windows
+    from .diffusion import CosineSchedule, sample
     from .models.handmdm import upsample
     from .text import EncoderError, load_text_encoder
 
@@ -190,9 +190,9 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
             if auto:   # "auto" length: 1 s up to the model's limit; runs without a head keep 2.4 s
                 frames = net.auto_frames(enc.tokens.to(device), enc.mask.to(device), low=int(FPS)) or frames
             cond = {"text": enc.tokens.expand(num, -1, -1).to(device), "text_mask": enc.mask.expand(num, -1).to(device)}
-            x = sample_windows(net, (num, net.cfg.model_frames(frames), net.cfg.features), net.cfg.max_frames,
-                               CosineSchedule.create(MAX_STEPS), cond, guidance=guidance, steps=steps, generator=g,
-                               callback=progress, device=device, sampler=sampler)
+            x = sample(net, (num, net.cfg.model_frames(frames), net.cfg.features), CosineSchedule.create(MAX_STEPS),
+                       cond, guidance=guidance, steps=steps, generator=g, callback=progress, device=device,
+                       sampler=sampler)
             x = upsample(x, net.cfg.frame_step, frames)   # to 25 fps (a no-op for full-rate runs)
         else:
             if image_path is not None:

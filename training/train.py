@@ -164,12 +164,13 @@ def word_set_name(value: str | int | None) -> str | None:
 
 def build_model(cfg: TrainConfig, text_dim: int, classes: int) -> tuple[nn.Module, dict]:
     from backend import models as M
+    from backend.models.handmdm import model_frames
 
     o = dict(cfg.overrides)
     if cfg.model == "handmdm":
         o.setdefault("length_head", True)   # new runs pick their length from the text
         o.setdefault("frame_step", cfg.frame_step)
-        frames = (cfg.max_frames - 1 + o["frame_step"] - 1) // o["frame_step"] + 1   # model frames
+        frames = model_frames(cfg.max_frames, o["frame_step"])
         mc = M.HandMDMConfig.named(cfg.config, text_dim=text_dim, max_frames=frames, **o)
         return M.HandMDM(mc), mc.as_dict()
     if cfg.model == "signavatar":

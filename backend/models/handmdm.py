@@ -53,7 +53,12 @@ class HandMDMConfig(PresetConfig):
 
     def model_frames(self, frames: int) -> int:
         """Model frames that cover ``frames`` frames at 25 fps (the last one included)."""
-        return (frames - 1 + self.frame_step - 1) // self.frame_step + 1
+        return model_frames(frames, self.frame_step)
+
+
+def model_frames(frames: int, step: int) -> int:
+    """Frames every ``step``-th that cover ``frames`` frames at 25 fps (the last one included)."""
+    return (frames - 1 + step - 1) // step + 1
 
 
 def sinusoid(positions: torch.Tensor, width: int) -> torch.Tensor:
