@@ -99,8 +99,14 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
            guidance: float = 1.0, steps: int | None = None, eta: float = 0.0,
            generator: torch.Generator | None = None, device: str = "cpu",
            callback: Callable[[int, int], None] | None = None, sampler: str | None = None,
-           known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+           known: tuple[torch.Tensor, torch.Tensor] | None = None,
+           start: tuple[torch.Tensor, float] | None = None) -> torch.Tensor:
     """Draw x0 samples with ``steps`` steps (None: all of the schedule's).
+
+    ``start`` = (x0 (B, T, F), strength in 0..1) begins from that motion noised to the
+    step ``strength`` of the way up the schedule instead of from pure noise (SDEdit): the
+    sample keeps the motion's coarse shape and timing, and the model redraws its detail;
+    only the steps at or below that level are visited (strength 0 returns x0 unchanged).
 
     ``known`` = (values (B, T, F), mask (T,) bool) fixes those frames (inpainting): at every
     step the prediction's masked frames are replaced by the values before the update, so the
@@ -119,6 +125,14 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
     x0_fn = guided(denoiser, guidance)
     x = torch.randn(shape, generator=generator).to(device)
     visit = schedule.timesteps(steps)
+    if start is not None:
+        init, strength = start
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength is between 0 and 1; got {strength}")
+        visit = [t for t in visit if t <= strength * (schedule.steps - 1)]
+        if not visit:
+            return init.to(device)
+        x = schedule.add_noise(init.to(device, x.dtype), torch.full((shape[0],), visit[0]), x)
     for i, t in enumerate(visit):
         x0 = x0_fn(x, torch.full((shape[0],), t, device=device), cond)
         if known is not None:

@@ -28,10 +28,14 @@ class HandPath(NamedTuple):
     lift: np.ndarray
 
 
-def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: float, rng, target):
+def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: float, rng, target,
+                want: str | None = None):
     """(k, 3) points of the contact point over the sign from ``p0`` (outward ``normal``) and
     the stroke labels, by movement type. ``target(name, kind)`` places a second location's
-    target as the first one was placed (see ``targets.place_target``)."""
+    target as the first one was placed (see ``targets.place_target``). ``want`` (a name of
+    ``DIRECTIONS``) is the direction a text asked for: a straight or curved stroke with no
+    second location, and a back-and-forth, go that way (along the surface, never into it);
+    without it the direction is drawn as the lexicon's signs go."""
     amp = amplitude
     kind = place.kind
     medial = DIRECTIONS["left"]
@@ -54,7 +58,8 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
             else:
                 dirs = [n, DOWN, t1, UP] if surface else [FRONT, DOWN, medial, UP, -medial]
                 probs = [0.4, 0.3, 0.2, 0.1] if surface else [0.3, 0.3, 0.2, 0.1, 0.1]
-                d = dirs[rng.choice(len(dirs), p=probs)] * a
+                drawn = dirs[rng.choice(len(dirs), p=probs)]   # drawn either way: the same rng stream
+                d = (DIRECTIONS[want] if want in DIRECTIONS else drawn) * a
             if surface:   # never into the surface: along it or away from it
                 d = d - min(0.0, d @ n) * n + 0.3 * a * n
                 if R.np_norm(d) < 0.6 * a:
@@ -73,7 +78,10 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
         pts = c - r * np.cos(s)[:, None] * e1 + r * np.sin(s)[:, None] * e2
         return pts, ["circle"] * turns
     if move == "BackAndForth":
-        d = (t1 if surface else medial) * 0.05 * amp
+        axis = DIRECTIONS[want] if want in DIRECTIONS else (t1 if surface else medial)
+        if surface and want in DIRECTIONS:   # along the surface
+            axis = unit(axis - (axis @ n) * n) if abs(axis @ n) < 0.9 else axis
+        d = axis * 0.05 * amp
         cycles = 3 if reps > 1 else 2
         ways = [p0 + d * (i % 2) for i in range(2 * cycles + 1)]
         return waypoints(ways, [np.zeros(3)] * (len(ways) - 1), k)

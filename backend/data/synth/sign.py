@@ -34,10 +34,11 @@ MIRROR = np.array([-1.0, 1.0, 1.0])     # across the body's midline (x)
 OPPOSITE = {"up": "down", "down": "up", "forward": "back", "back": "forward", "left": "right", "right": "left"}
 
 
-def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng):
+def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng, want: str | None = None):
     """The sign of ``ph`` (a whole entry's coding, or a compound's morpheme) by ``signer``
-    on ``figure``, lasting ``entry``'s duration. A generator of solve requests (see
-    ``batch.drive``); returns (Motion, Truth), right-handed."""
+    on ``figure``, lasting ``entry``'s duration; ``want`` is a stroke direction asked for
+    (see ``movement.stroke_path``), in the right-handed frame. A generator of solve requests
+    (see ``batch.drive``); returns (Motion, Truth), right-handed."""
     place = Placement.of(ph, rng)
     hs = Handshapes.of(ph)
     contact = ph.has_contact and place.on_signer
@@ -68,7 +69,7 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng):
         p0 = p0 + DIRECTIONS["right"] * 0.05 + normal * 0.01
     reach = float(R.np_norm(p0 - figure.rest_frame[1][J["right_wrist"]]))   # from where the hand hangs
     timing = Timing.plan(signer.tempo, entry, rng, reach)
-    points, strokes = stroke_path(ph, place, p0, normal, timing.sign, signer.amplitude, rng, target)
+    points, strokes = stroke_path(ph, place, p0, normal, timing.sign, signer.amplitude, rng, target, want)
     off_a = figure.offset("right", part, hs.shape, hs.spread)
     palm0, fingers0 = orientation(part, place, normal, p0, frame[1][J["right_shoulder"]], float(R.np_norm(off_a)),
                                   rng)

@@ -20,7 +20,7 @@ from .phonology import check_phonology, signable
 from .sign import sign
 from .signer import Signer, Truth, dedup
 from .signer_body import SignerBody
-from .tables import FPS, MAX_MORPHEMES, MAX_SECONDS
+from .tables import FPS, MAX_MORPHEMES, MAX_SECONDS, OTHER
 from .timeline import SETTLE, travel_frames
 
 
@@ -37,7 +37,9 @@ class Synthesizer:
         return self.synthesize_many([(entry, signer)])[0]
 
     def synthesize_many(self, items) -> list[tuple[Motion, Truth]]:
-        """Sign many (entry, signer) pairs at once; the same results as one by one.
+        """Sign many (entry, signer) pairs at once; the same results as one by one. An item
+        may carry a third element, the stroke direction a text asked for (see ``sign``), as
+        the motion shows it (a left-handed signer's is mirrored into the right-handed frame).
 
         Each sign is a generator that stops at its arm solves; all signs advance in step
         and each round's solves run as one batch, which takes the numpy call overhead
@@ -46,21 +48,24 @@ class Synthesizer:
         if len(self._cache) > 20000:
             self._cache.clear()
         signs = []
-        for entry, signer in items:
+        for entry, signer, *want in items:
             signer = signer if isinstance(signer, Signer) else Signer.sample(int(signer))
             check_phonology(entry.phonology)
-            signs.append((self._sign(entry, signer), signer))
+            way = want[0] if want else None
+            if way and signer.left_handed:
+                way = OTHER.get(way, way)
+            signs.append((self._sign(entry, signer, way), signer))
         results = drive([g for g, _ in signs])
         return [(motion.mirror(), truth.mirrored()) if signer.left_handed else (motion, truth)
                 for (motion, truth), (_, signer) in zip(results, signs)]
 
-    def _sign(self, entry: Entry, signer: Signer):
+    def _sign(self, entry: Entry, signer: Signer, want: str | None = None):
         later = [m for m in entry.morphemes[1:MAX_MORPHEMES] if signable(m)]
         figure = SignerBody(self.body, signer, self._cache)
         if later:
             return (yield from self._compound(figure, entry, [entry.phonology] + later, signer))
         rng = np.random.default_rng([signer.seed, stable_hash(entry.entry_id)])
-        return (yield from sign(figure, entry, entry.phonology, signer, rng))
+        return (yield from sign(figure, entry, entry.phonology, signer, rng, want))
 
     def _compound(self, figure: SignerBody, entry: Entry, parts: list[Phonology], signer: Signer):
         """A compound sign: each morpheme signed in turn (its share of the duration), the

@@ -1,0 +1,189 @@
+"""A scene -> the motion it describes, made by the data factory's own synthesizer.
+
+A text's ``Scene`` (which hand, the hands' roles, the handshape, the place and whether it
+is touched, the action, its direction and count: see ``backend.data.text``) is not a
+lexicon entry; ``candidates`` writes the ASL-LEX codings that can make it (the location a
+place is coded as, the movement types an action is measured from in the data) and
+``Realizer.realize`` signs each with a few signers, measures every take with the cues the
+grammar reads (HandMotionScript), and keeps the take whose measured scene agrees best with
+the asked one. The agreement is ``agreement``: the same weights for every take, so a
+take that taps twice beats one that taps once. numpy + torch (the body model); never bpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..body import rotations as R
+from ..data import handshapes as H
+from ..data.hms import HMS
+from ..data.lexicon import Entry, Phonology
+from ..data.synth import Signer, Synthesizer
+from ..data.text import Scene, scene_for
+from ..motion.motion import Motion
+
+# ASL-LEX 2.0 medians (ms): a sign's duration, the dictionary clip's onset, offset and length.
+DURATION_MS, ONSET_MS, OFFSET_MS, CLIP_MS = 834.0, 501.0, 1368.0, 1969.0
+REPEATED_STRETCH = 1.35       # a repeated movement takes longer than one stroke
+# A place of the grammar -> the ASL-LEX minor locations it is most often measured at:
+# (touched, neared). Measured on the 75k-sample build (place of the scene vs the coding).
+PLACE_LOCATIONS = {
+    None: (("Neutral",), ("Neutral", "HeadAway")),
+    "forehead": (("Forehead",), ("Forehead", "HeadTop")), "temple": (("Forehead",), ("Forehead",)),
+    "eye": (("Eye",), ("Eye",)), "nose": (("CheekNose", "Forehead"), ("HeadAway", "Forehead")),
+    "cheek": (("CheekNose",), ("CheekNose",)), "ear": (("CheekNose",), ("CheekNose",)),
+    "mouth": (("Mouth", "UpperLip"), ("Mouth",)), "chin": (("Chin",), ("Chin", "Neck")),
+    "neck": (("Neck", "UnderChin"), ("Neck",)), "shoulder": (("Shoulder",), ("Shoulder",)),
+    "chest": (("TorsoTop", "Clavicle"), ("Neutral", "Clavicle")),
+    "stomach": (("TorsoBottom",), ("TorsoBottom", "Waist")), "hip": (("Hips",), ("Hips",)),
+    "upper arm": (("UpperArm",), ("UpperArm",)), "elbow": (("ElbowFront", "ElbowBack"), ("ElbowFront",)),
+    "forearm": (("ForearmBack",), ("ForearmBack",)), "wrist": (("WristBack", "Heel"), ("Heel",)),
+    "palm": (("Palm",), ("Heel",)), "back of the hand": (("PalmBack", "FingerBack"), ("FingerBack",)),
+    "fingers": (("FingerRadial", "FingerTip"), ("HandAway", "FingerRadial")),
+}
+# An action -> the (movement, repeated) codings it is measured from, most likely first.
+ACTION_MOVES = {
+    "tap": (("Straight", True), ("None", True)), "touch": (("None", False), ("Straight", False)),
+    "brush": (("Straight", False), ("Curved", False)), "rub": (("Circular", False), ("Circular", True)),
+    "circle": (("Circular", True), ("Circular", False)),
+    "push": (("Straight", False), ("Curved", False)), "pull": (("Straight", False), ("Curved", False)),
+    "rise": (("Straight", False), ("Curved", False)), "drop": (("Straight", False), ("Curved", False)),
+    "side": (("Straight", False), ("Curved", False)),
+    "back_forth": (("Straight", True), ("BackAndForth", False)),
+    "wave": (("BackAndForth", False), ("Z-shaped", False)), "path": (("Z-shaped", False), ("Curved", False)),
+    "hold": (("None", False),), "wiggle": (("Other", False),),
+    "clap": (("Straight", True), ("Circular", True)), "together": (("Straight", True), ("Circular", True)),
+    "apart": (("Straight", False), ("None", True)),
+}
+DEFAULT_DIRECTION = {"push": "forward", "pull": "back", "rise": "up", "drop": "down"}
+SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}
+# How much each part of the scene counts when takes are compared.
+WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5, "fingers": 0.5}
+
+
+@dataclass
+class Take:
+    """One realized scene: the motion (25 fps), the scene its cues measure, and how well
+    that agrees with the asked scene (``agreement``, 1.0 is every part)."""
+    motion: Motion
+    measured: Scene
+    agreement: float
+    phonology: Phonology
+
+
+def selected_fingers(shape: str) -> str:
+    """ASL-LEX's selected fingers of a handshape: the long fingers not folded (all when none)."""
+    fingers = H.resolve(shape).fingers
+    out = "".join(k[0] for k in ("index", "middle", "ring", "pinky") if fingers[k] not in "FT")
+    return out or "imrp"
+
+
+def _shape(scene: Scene) -> str:
+    for name in (scene.shape, "open_b"):
+        if name and (name in H.HANDSHAPES or name in H.ALIASES):
+            return name
+    return "open_b"
+
+
+def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | None]]:
+    """Codings that can make ``scene``, with the stroke direction to ask for, best first."""
+    shape = _shape(scene)
+    touched, neared = PLACE_LOCATIONS.get(scene.place, PLACE_LOCATIONS[None])
+    locations = touched if scene.contact else neared
+    moves = ACTION_MOVES.get(scene.action, ACTION_MOVES["hold"])
+    want = scene.dirs[0] if scene.dirs else DEFAULT_DIRECTION.get(scene.action)
+    if scene.action == "apart":
+        want = scene.side            # each hand away from the midline: the signing hand goes its own way
+    elif scene.action in ("together", "clap"):
+        want = "left" if scene.side == "right" else "right"
+    if scene.hands == "base":
+        base = scene.base_shape if scene.base_shape in H.HANDSHAPES or scene.base_shape in H.ALIASES else shape
+        sign_type, nondominant = ("AsymmetricalSameHandshape" if base == shape else "AsymmetricalDifferentHandshape",
+                                  base)
+    else:
+        sign_type, nondominant = SIGN_TYPE.get(scene.hands, "OneHanded"), shape if scene.hands == "both" else "NA"
+    changes = "1" if scene.fingers in ("open", "close") else "0"
+    out = []
+    for (movement, repeated), location in _interleave(moves, locations):
+        contact = "1" if scene.contact or scene.action in ("clap", "together") else "0"
+        ph = Phonology(handshape=shape, selected_fingers=selected_fingers(shape), flexion="NA",
+                       flexion_change=changes, spread="NA", spread_change="0", thumb_position="NA",
+                       thumb_contact="NA", sign_type=sign_type, movement=movement,
+                       repeated_movement="1" if repeated or scene.count > 1 and movement != "None" else "0",
+                       major_location="NA", minor_location=location, second_minor_location="NA", contact=contact,
+                       nondominant_handshape=nondominant, ulnar_rotation="0")
+        stretch = REPEATED_STRETCH if ph.repeated else 1.0
+        entry = Entry(entry_id=f"scene-{len(out)}", lemma_id="scene", translations=(), signbank_translations=(),
+                      duration_ms=DURATION_MS * stretch, morphemes=(ph,), row=0, onset_ms=ONSET_MS,
+                      offset_ms=OFFSET_MS + DURATION_MS * (stretch - 1), clip_ms=CLIP_MS + DURATION_MS * (stretch - 1))
+        out.append((entry, want))
+        if len(out) == limit:
+            break
+    return out
+
+
+def _interleave(moves, locations):
+    """(move, location) pairs: every move at the likeliest location, then the rest."""
+    pairs = [(m, locations[0]) for m in moves] + [(m, loc) for loc in locations[1:] for m in moves]
+    return pairs
+
+
+def agreement(asked: Scene, got: Scene) -> float:
+    """How much of ``asked`` the measured scene ``got`` shows, 0..1, by ``WEIGHTS``."""
+    score = total = 0.0
+
+    def part(name: str, ok: bool, weight: float | None = None) -> None:
+        nonlocal score, total
+        w = WEIGHTS[name] if weight is None else weight
+        score += w * ok
+        total += w
+
+    part("hands", asked.hands == got.hands)
+    part("place", asked.place == got.place)
+    part("contact", asked.contact == got.contact)
+    part("action", asked.action == got.action)
+    if asked.dirs:
+        part("dirs", got.dirs[:1] == asked.dirs[:1])
+    if asked.count > 1 or got.count > 1:
+        part("count", asked.count == got.count)
+    if asked.fingers:
+        part("fingers", asked.fingers == got.fingers)
+    return score / total if total else 1.0
+
+
+class Realizer:
+    """Realizes scenes on one body (the mannequin unless given), holding its synthesizer
+    and cue measurer; ``tries`` signers per coding."""
+
+    def __init__(self, body=None, tries: int = 3):
+        self.synth = Synthesizer(body)
+        self.hms = HMS(self.synth.body)
+        self.tries = tries
+
+    def realize(self, scene: Scene, seed: int = 0, limit: int = 3) -> Take:
+        """The take of ``scene`` whose measured scene agrees best (ties: the first made)."""
+        return self.realize_many(scene, seed, limit)[0]
+
+    def realize_many(self, scene: Scene, seed: int = 0, limit: int = 3) -> list[Take]:
+        """Every take tried for ``scene``, best first."""
+        rng = np.random.default_rng([seed, 7919])
+        left = scene.side == "left"
+        items = []
+        for entry, want in candidates(scene, limit):
+            for _ in range(self.tries):
+                signer = Signer.sample(int(rng.integers(2 ** 31)), left_handed=left)
+                items.append((entry, signer, want))
+        takes = []
+        for (entry, signer, _), (motion, truth) in zip(items, self.synth.synthesize_many(items)):
+            rot = R.np_axis_angle_to_matrix(motion.poses.astype(float))
+            cues = self.hms.measure(motion, truth.sign_frames, rotations=rot)
+            got = scene_for(entry.phonology, cues, scene.side)
+            takes.append(Take(motion, got, agreement(scene, got), entry.phonology))
+        order = sorted(range(len(takes)), key=lambda i: -takes[i].agreement)
+        return [takes[i] for i in order]
+
+
+def with_side(scene: Scene, side: str) -> Scene:
+    """``scene`` signed by the other hand when ``side`` differs (a user's --hand)."""
+    return scene if scene.side == side else replace(scene, side=side)

@@ -1,0 +1,84 @@
+"""Scenes realized by the synthesizer (backend.plan.realize) and sampling from a plan."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from backend.data.synth.phonology import check_phonology
+from backend.data.text import Scene
+from backend.diffusion import CosineSchedule, sample
+from backend.motion.hands import dominant_hand
+from backend.plan.planner import fit_length
+from backend.plan.realize import ACTION_MOVES, PLACE_LOCATIONS, Realizer, agreement, candidates
+
+
+@pytest.fixture(scope="module")
+def realizer():
+    return Realizer()
+
+
+def scene(**kw) -> Scene:
+    base = dict(side="right", hands="one", shape="s", base_shape="", place=None, place_side="", contact=False,
+                action="hold")
+    return Scene(**{**base, **kw})
+
+
+def test_every_action_at_every_place_is_a_coding_the_synthesizer_signs():
+    for action, place, hands in itertools.product(ACTION_MOVES, PLACE_LOCATIONS, ("one", "both", "base")):
+        for contact in (False, True):
+            for entry, want in candidates(scene(action=action, place=place, hands=hands, contact=contact)):
+                check_phonology(entry.phonology)
+
+
+@pytest.mark.parametrize("asked", [
+    scene(side="left", shape="s", place="chin", contact=True, action="tap", count=2),
+    scene(shape="1", place="forehead", contact=True, action="touch"),
+    scene(shape="a", action="rise", dirs=("up",)),
+    scene(shape="open_b", action="drop", dirs=("down",)),
+    scene(shape="5", hands="both", action="apart"),
+    scene(shape="open_b", action="circle", count=1),
+], ids=["left-fist-taps-chin-twice", "index-touches-forehead", "rises", "drops", "both-apart", "circles"])
+def test_a_realized_take_shows_what_the_scene_asks(realizer, asked):
+    take = realizer.realize(asked, seed=3)
+    got = take.measured
+    assert take.agreement == 1.0, (asked, got)
+    assert (got.hands, got.place, got.contact, got.action) == (asked.hands, asked.place, asked.contact, asked.action)
+    if asked.hands == "one":
+        assert dominant_hand(take.motion) == asked.side
+    assert take.motion.num_frames <= 100
+
+
+def test_agreement_counts_each_part_once():
+    asked = scene(place="chin", contact=True, action="tap", count=2)
+    assert agreement(asked, asked) == 1.0
+    assert agreement(asked, scene(place="chin", contact=True, action="tap", count=1)) < 1.0
+    assert agreement(asked, scene(place="chin", contact=True, action="tap", count=1)) > \
+        agreement(asked, scene(place="chest", contact=True, action="touch"))
+
+
+def test_the_same_seed_plans_the_same_take(realizer):
+    asked = scene(shape="open_b", action="push", dirs=("forward",))
+    a, b = realizer.realize(asked, seed=5), realizer.realize(asked, seed=5)
+    assert (a.motion.poses == b.motion.poses).all()
+
+
+def test_fit_length_holds_the_ends_or_plays_faster(realizer):
+    m = realizer.realize(scene(action="touch", place="chin", contact=True), seed=0).motion
+    longer, shorter = fit_length(m, m.num_frames + 11), fit_length(m, m.num_frames - 9)
+    assert longer.num_frames == m.num_frames + 11 and shorter.num_frames == m.num_frames - 9
+    assert abs(longer.poses[0] - m.poses[0]).max() < 1e-6 and abs(longer.poses[-1] - m.poses[-1]).max() < 1e-6
+
+
+def test_sampling_from_a_start_keeps_it_at_zero_strength_and_near_it_at_low_strength():
+    torch.manual_seed(0)
+    init = torch.randn(2, 12, 5)
+    denoise = lambda x, t, cond: init   # noqa: E731 - a perfect denoiser of this one motion
+    schedule = CosineSchedule.create(100)
+    same = sample(denoise, init.shape, schedule, {}, steps=20, start=(init, 0.0))
+    assert torch.equal(same, init)
+    near = sample(denoise, init.shape, schedule, {}, steps=20, start=(init, 0.3))
+    assert torch.allclose(near, init, atol=1e-4)
+    with pytest.raises(ValueError, match="strength"):
+        sample(denoise, init.shape, schedule, {}, steps=20, start=(init, 1.5))
