@@ -2,9 +2,11 @@
 
     .venv/bin/python -m training.ship runs/handmdm-small handmdm-small --command "signforge train ..."
 
-Only the files generation needs travel (config.json, weights.safetensors, stats.npz);
-``backend/weights/MANIFEST.json`` lists each with its sha256, checked at load. The
-command that trained the run and the data's licence go into the manifest too.
+Only the files generation needs travel (config.json, weights.safetensors, stats.npz; the
+scene parser, which has no statistics, ships the first two: ``--files config.json
+weights.safetensors``); ``backend/weights/MANIFEST.json`` lists each with its sha256,
+checked at load. The command that trained the run and the data's licence go into the
+manifest too.
 """
 from __future__ import annotations
 
@@ -20,17 +22,18 @@ from backend.runs import MANIFEST, RUN_FILES, WEIGHTS, sha256
 LIMIT_MB = 40.0
 
 
-def ship(run: Path, name: str, command: str) -> dict:
-    missing = [f for f in RUN_FILES if not (run / f).exists()]
+def ship(run: Path, name: str, command: str, files: tuple[str, ...] = RUN_FILES) -> dict:
+    """Copy ``files`` (all a run of its kind loads from) of ``run`` to ``backend/weights/name``."""
+    missing = [f for f in files if not (run / f).exists()]
     if missing:
         raise SystemExit(f"{run} lacks {', '.join(missing)}: not a finished run folder")
     dest = WEIGHTS / name
     dest.mkdir(parents=True, exist_ok=True)
-    for f in RUN_FILES:
+    for f in files:
         shutil.copyfile(run / f, dest / f)
     _hide_paths(dest)
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"files": {}, "runs": {}}
-    for f in RUN_FILES:
+    for f in files:
         manifest["files"][f"{name}/{f}"] = sha256(dest / f)
     losses = (run / "losses.csv").read_text().splitlines() if (run / "losses.csv").exists() else []
     header = losses[0].split(",") if losses else []
@@ -53,12 +56,13 @@ PLACEHOLDERS = {"data": "DATA", "out": "RUN", "init": "RUN0"}
 
 def _hide_paths(dest: Path) -> None:
     """The shipped config.json names the training run's folders as the manifest's command does
-    (DATA, RUN, RUN0), never a path of the machine that trained it."""
-    from backend.runs import CONFIG, write_config
+    (DATA, RUN, RUN0), never a path of the machine that trained it; the rest of it is kept as written."""
+    from backend.runs import CONFIG
 
     meta = json.loads((dest / CONFIG).read_text())
-    run = {**meta["run"], **{k: v for k, v in PLACEHOLDERS.items() if meta["run"].get(k)}}
-    write_config(dest, run, meta["model"], meta["words"], meta["text_encoder"])
+    meta["run"] = {**meta["run"], **{k: v for k, v in PLACEHOLDERS.items() if meta["run"].get(k)}}
+    with atomic_path(dest / CONFIG) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
 
 
 def main() -> None:
@@ -66,8 +70,10 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("name")
     ap.add_argument("--command", required=True, help="the exact command that trained the run")
+    ap.add_argument("--files", nargs="+", default=list(RUN_FILES),
+                    help=f"the files the run's kind loads from (default: {' '.join(RUN_FILES)})")
     a = ap.parse_args()
-    print(json.dumps(ship(a.run, a.name, a.command)["runs"][a.name], indent=1))
+    print(json.dumps(ship(a.run, a.name, a.command, tuple(a.files))["runs"][a.name], indent=1))
 
 
 if __name__ == "__main__":
