@@ -695,6 +695,34 @@ def reconstruct_batch_cmd(
                   markup=False, highlight=False)
 
 
+@app.command("parse")
+def parse_cmd(
+    text: str = typer.Argument(..., help="A description of a sign or hand motion, in English."),
+    parser_dir: Optional[Path] = typer.Option(None, "--parser", help="A scene-parser folder (default: the shipped "
+                                                                      "backend/weights/scene-parser)."),
+) -> None:
+    """Print the scene the learned parser reads from TEXT: each field, its label and confidence.
+
+    Fields: the signing hand (side), one hand / both / a base hand (hands), handshapes, the place and
+    whether it is touched, the action and its directions and count, a movement after the contact
+    (then), and the fingers opening or closing. The runner-up is shown when the parser is unsure.
+
+    Example: signforge parse "The left fist taps the chin twice."
+    """
+    from .plan.parse import FIELDS, ParseError, load_parser
+
+    try:
+        parsed = load_parser(parser_dir).parse(text)
+    except ParseError as exc:
+        _fail(str(exc))
+    for f in FIELDS:
+        ranked = list(parsed.probs(f).items())
+        line = f"{f:<11} {ranked[0][0]:<16} {ranked[0][1]:.2f}"
+        if ranked[0][1] < 0.8 and len(ranked) > 1:
+            line += f"   (next: {ranked[1][0]} {ranked[1][1]:.2f})"
+        console.print(Text(printable(line)), soft_wrap=True)
+
+
 def _ours(exc: BaseException) -> bool:
     """An error SignForge raises to say what is wrong with the input (every such class is a
     ValueError or RuntimeError defined in SignForge's packages)."""
