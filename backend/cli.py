@@ -396,6 +396,10 @@ def generate(
     hand: str = typer.Option("auto", "--hand",
                              help="Dominant hand: left, right or auto (right). A prompt that names a hand is "
                                   "obeyed; a motion led by the other hand is mirrored."),
+    refine: Optional[float] = typer.Option(None, "--refine", min=0.0, max=1.0,
+                                           help="HandMDM: how far the model redraws the take planned from the "
+                                                "prompt (0 keeps the plan's hand, place, movement and count, "
+                                                "1 samples without a plan; default 0.4)."),
     prompts: Optional[Path] = typer.Option(None, "--prompts",
                                            help="A UTF-8 file, one prompt per line ('#' lines and blank "
                                                 "lines skipped); motions go into the -o folder as "
@@ -448,7 +452,8 @@ def generate(
                 where = f"{prompts}, line {number}: " if number is not None else ""
                 try:
                     results.append(make(prompt, model, frames, seconds, guidance, steps, seed, num, run,
-                                        image=image, clip_weights=clip_weights, sampler=sampler, hand=hand))
+                                        image=image, clip_weights=clip_weights, sampler=sampler, hand=hand,
+                                        refine=refine))
                 except GenerateError as exc:
                     raise GenerateError(f"{where}{exc}") from None
                 for w in caught:
@@ -492,6 +497,8 @@ def eval_cmd(
     seed: int = typer.Option(0, help="Noise and metric-pair seed."),
     seeds: int = typer.Option(3, help="fidelity: samples (seeds) per text, and second ground truths per text."),
     limit: Optional[int] = typer.Option(None, help="fidelity: at most this many texts per split."),
+    refine: Optional[float] = typer.Option(None, "--refine", min=0.0, max=1.0,
+                                           help="fidelity: generate's --refine (default: generate's)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Markdown table (default reports/MODEL.md; "
                                                           "fidelity: reports/handmdm-fidelity.md)."),
 ) -> None:
@@ -506,7 +513,8 @@ def eval_cmd(
     from training.evaluate import SIGNAVATAR_NOTES, eval_handmdm, eval_signavatar, write_table
 
     if model == "fidelity":
-        _eval_fidelity(data, run, seeds, limit, steps, guidance, seed, out or Path("reports/handmdm-fidelity.md"))
+        _eval_fidelity(data, run, seeds, limit, steps, guidance, seed, out or Path("reports/handmdm-fidelity.md"),
+                       refine)
         return
     if not run:
         _fail(f"eval {model} needs --run (see --help)")
@@ -544,7 +552,7 @@ def eval_cmd(
 
 
 def _eval_fidelity(data: Path, run: list[str], seeds: int, limit: Optional[int], steps: int, guidance: float,
-                   seed: int, out: Path) -> None:
+                   seed: int, out: Path, refine: Optional[float] = None) -> None:
     """``eval fidelity``: generated motion against the ground truth of the same text (training/fidelity.py)."""
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -563,10 +571,10 @@ def _eval_fidelity(data: Path, run: list[str], seeds: int, limit: Optional[int],
 
         try:
             result = evaluate_fidelity(data, run[0] if run else None, seeds=seeds, limit=limit, steps=steps,
-                                       guidance=guidance, seed=seed, progress=step)
+                                       guidance=guidance, seed=seed, progress=step, refine=refine)
         except (ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
-    command = shown_command(data, run[0] if run else None, seeds, limit, steps, guidance, seed, out)
+    command = shown_command(data, run[0] if run else None, seeds, limit, steps, guidance, seed, out, refine)
     path = write_report(result, out, command, seed=seed)
     console.print(path.read_text(), markup=False, highlight=False, soft_wrap=True)
 

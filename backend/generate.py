@@ -36,6 +36,7 @@ GENERATORS = ("handmdm", "signavatar")
 DEFAULT_RUNS = {kind: SHIPPED[kind] for kind in GENERATORS}   # what runs when no --run is given
 FPS = 25.0
 MAX_STEPS = 100   # the cosine schedule's length: DDIM runs at most that many steps
+REFINE = 0.4      # how far up the schedule HandMDM starts from a planned take (0 keeps the plan, 1: no plan)
 
 
 class GenerateError(RuntimeError):
@@ -90,7 +91,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
              run_dir: str | os.PathLike | None = None,
              progress: Callable[[int, int], None] | None = None, device: str = "cpu",
              image: str | os.PathLike | None = None, clip_weights: str | os.PathLike | None = None,
-             sampler: str = "ddim", hand: str | None = None, settle: bool = True) -> list[Motion]:
+             sampler: str = "ddim", hand: str | None = None, settle: bool = True,
+             refine: float | None = None) -> list[Motion]:
     """``num`` motions for ``text`` (or, with SignAvatar on a CLIP run, for ``image``) at 25 fps.
 
     ``progress(done, total)`` is called as sampling advances; an exception it raises
@@ -103,6 +105,12 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     ("left", "right", None/"auto") is the dominant hand for prompts that name none; a
     prompt that names a hand is obeyed; a motion led by the other hand is mirrored. With ``settle``
     (the default), an arm that stays near its rest is held exactly at rest (``settle_idle_arms``).
+
+    HandMDM takes are planned (``backend.plan``): the scene parser reads the prompt's hand,
+    shape, place, action and count, the realizer makes a motion that shows them, and sampling
+    starts from that plan noised ``refine`` of the way up the schedule (SDEdit). ``refine`` 0
+    keeps the plan exactly (no model pass), 1 samples from pure noise as MDM does; the
+    default is ``REFINE``. The auto length is the plan's.
     """
     from .diffusion import CosineSchedule, sample
     from .models.handmdm import upsample
@@ -131,6 +139,9 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         raise GenerateError(f"sampler must be ddim or ddpm; got {sampler!r}")
     if not (math.isfinite(guidance) and guidance >= 0):
         raise GenerateError(f"guidance must be a number of at least 0; got {guidance}")
+    refine = REFINE if refine is None else refine
+    if not (isinstance(refine, (int, float)) and math.isfinite(refine) and 0 <= refine <= 1):
+        raise GenerateError(f"refine must be a number from 0 (keep the plan) to 1 (no plan); got {refine}")
     try:
         check_hand(hand)
     except HandError as exc:
@@ -184,16 +195,33 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         warnings.warn(note, GenerateWarning, stacklevel=2)
     net = run.model.to(device)
     g = torch.Generator().manual_seed(seed)
+    # the plan solves arms by gradient descent: made before inference mode turns autograd off
+    plans = _plans(text, hand, seed, num, None if auto else frames, limit) \
+        if run.kind == "handmdm" and refine < 1 else []
     with torch.inference_mode():
         if run.kind == "handmdm":
             enc = encoder.encode([text])   # once per call: every sample and every step reuse it
-            if auto:   # "auto" length: 1 s up to the model's limit; runs without a head keep 2.4 s
+            if plans:
+                frames = plans[0].motion.num_frames
+            elif auto:   # "auto" length: 1 s up to the model's limit; runs without a head keep 2.4 s
                 frames = net.auto_frames(enc.tokens.to(device), enc.mask.to(device), low=int(FPS)) or frames
             cond = {"text": enc.tokens.expand(num, -1, -1).to(device), "text_mask": enc.mask.expand(num, -1).to(device)}
-            x = sample(net, (num, net.cfg.model_frames(frames), net.cfg.features), CosineSchedule.create(MAX_STEPS),
-                       cond, guidance=guidance, steps=steps, generator=g, callback=progress, device=device,
-                       sampler=sampler)
-            x = upsample(x, net.cfg.frame_step, frames)   # to 25 fps (a no-op for full-rate runs)
+            start = None
+            if plans:
+                planned = np.stack([p.motion.to_features() for p in plans])
+                x0 = torch.from_numpy(((planned - run.mean) / run.std).astype(np.float32))
+                step, m = net.cfg.frame_step, net.cfg.model_frames(frames)
+                held = x0[:, -1:].expand(-1, (m - 1) * step + 1 - frames, -1)   # the last model frame may lie past the end
+                start = (torch.cat([x0, held], 1)[:, ::step], float(refine))
+            if plans and refine == 0:
+                x = x0
+                if progress is not None:
+                    progress(1, 1)
+            else:
+                x = sample(net, (num, net.cfg.model_frames(frames), net.cfg.features), CosineSchedule.create(MAX_STEPS),
+                           cond, guidance=guidance, steps=steps, generator=g, callback=progress, device=device,
+                           sampler=sampler, start=start)
+                x = upsample(x, net.cfg.frame_step, frames)   # to 25 fps (a no-op for full-rate runs)
         else:
             if image_path is not None:
                 try:
@@ -223,10 +251,43 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     if image_path is not None:
         provenance["image"] = str(image_path)
     wanted, why = wanted_hand(text, hand)
-    motions = [obey_hand(Motion.from_features(f, FPS, text=text or "", provenance={**provenance, "sample": str(i)}),
-                         wanted, why)
-               for i, f in enumerate(feats)]
+    if plans:
+        provenance["refine"] = f"{refine:g}"
+        if refine == 0:
+            provenance["source"] = "signforge-plan"
+    motions = []
+    for i, f in enumerate(feats):
+        prov = {**provenance, "sample": str(i)}
+        betas = {}
+        if plans:
+            plan = plans[i]
+            prov.update({k: v for k, v in plan.motion.provenance.items() if k.startswith("plan")})
+            wanted, why = plan.asked.side, why if why != "default" else "plan"
+            betas = {"betas": plan.motion.betas}
+        motions.append(obey_hand(Motion.from_features(f, FPS, text=text or "", provenance=prov, **betas), wanted, why))
     return [settle_idle_arms(m) for m in motions] if settle else motions
+
+
+def _plans(text: str, hand: str | None, seed: int, num: int, frames: int | None, limit: int):
+    """The planned takes of ``text`` (see ``backend.plan``), signed by the prompt's named hand,
+    else ``hand``, else the hand the parser reads; at most ``limit`` frames."""
+    from .plan.parse import ParseError
+    from .plan.planner import fit_length, planner
+
+    wanted, why = wanted_hand(text, hand)
+    try:
+        plan = planner()
+    except ParseError as exc:
+        raise GenerateError(f"the scene parser cannot be loaded: {exc}") from None
+    if not any(ch.isalpha() for ch in text):
+        warnings.warn("the prompt has no words to plan from; the take is sampled without a plan", GenerateWarning,
+                      stacklevel=3)
+        return []
+    plans = plan.plan(text, side=None if why == "default" else wanted, seed=seed, num=num, frames=frames)
+    length = min(frames or plans[0].motion.num_frames, limit)
+    for p in plans:
+        p.motion = fit_length(p.motion, length)
+    return plans
 
 
 def slug(text: str, limit: int = 40) -> str:

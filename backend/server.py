@@ -200,7 +200,7 @@ class Handler:
                 warnings.simplefilter("always", GenerateWarning)
                 motions = generate(params["prompt"], model=params["model"], frames=params["frames"],
                                    seconds=params["seconds"], guidance=params["guidance"], steps=params["steps"],
-                                   seed=params["seed"], num=params["num"], hand=params["hand"],
+                                   seed=params["seed"], num=params["num"], hand=params["hand"], refine=params["refine"],
                                    run_dir=None if run is None else Path(run).expanduser(), progress=step,
                                    device=params["device"], image=params["image"])
         except GenerateError as exc:

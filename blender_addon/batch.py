@@ -94,6 +94,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=2.4)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--guidance", type=float, default=2.5)
+    parser.add_argument("--refine", type=float, default=None,
+                        help="HandMDM: how far the model redraws the take planned from the prompt (0 keeps "
+                             "the plan, 1 samples without one; default: the backend's)")
     parser.add_argument("--seed", type=int, default=0, help="base seed: lines without their own seed take "
                                                             "seed, seed+1... (default 0)")
     parser.add_argument("--variants", type=int, default=1, help="motions generated per prompt, each with its "
@@ -123,6 +126,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--variants {args.variants}: expected 1 to {MAX_VARIANTS}")
     if not 1 <= args.samples <= 4096:
         parser.error(f"--samples {args.samples}: expected 1 to 4096")
+    if args.refine is not None and not 0 <= args.refine <= 1:
+        parser.error(f"--refine {args.refine}: expected 0 to 1")
     return args
 
 
@@ -275,6 +280,8 @@ def run(argv: list[str]) -> int:
                     params = {"prompt": item.prompt, "model": args.model, "seconds": args.seconds,
                               "steps": args.steps, "guidance": args.guidance, "seed": item.seed, "num": 1,
                               "out_dir": str(work)}
+                    if args.refine is not None and args.model == "handmdm":
+                        params["refine"] = args.refine
                     if args.run:
                         params["run"] = str(args.run)
                     result, notes = ask("generate", params, "generate")

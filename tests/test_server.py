@@ -63,7 +63,9 @@ def test_handshake_and_capabilities(backend):
 
 
 def test_generate_writes_a_motion_with_progress_and_one_terminal(backend, tmp_path):
-    gen = backend.submit("generate", {"prompt": "thank you", "seed": 3, "out_dir": str(tmp_path / "out"), **SMALL})
+    # refine 1 (no plan) visits every one of the steps asked for; a planned take visits fewer
+    gen = backend.submit("generate", {"prompt": "thank you", "seed": 3, "out_dir": str(tmp_path / "out"),
+                                      "refine": 1.0, **SMALL})
     ping = backend.submit("ping")   # queued behind: generation's messages all come before its answer
     messages = run_all(backend, [gen, ping])
     mine = [m for m in messages if m.get("id") == gen]

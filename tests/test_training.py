@@ -277,7 +277,7 @@ def test_shipped_weights_load_verified_and_generate():
         auto = generate("the flat hand circles", steps=2, seed=0)[0].num_frames
         assert 25 <= auto <= load_run(DEFAULT_RUNS["handmdm"]).model.cfg.longest
         from backend.runs import WEIGHTS   # a run from before the length head keeps 2.4 s
-        assert generate("the flat hand circles", steps=2, seed=0,
+        assert generate("the flat hand circles", steps=2, seed=0, refine=1,   # refine 1: no plan
                         run_dir=WEIGHTS / "handmdm-small")[0].num_frames == 60
 
 

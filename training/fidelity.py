@@ -202,6 +202,7 @@ class Result:
     guidance: float
     max_frames: int
     dataset: dict                   # the dataset's manifest
+    refine: float = 1.0             # generate's refine: 1 samples without a plan
 
 
 def _second_signers(record: dict, seeds: int) -> list[int]:
@@ -219,7 +220,8 @@ def _second_signers(record: dict, seeds: int) -> list[int]:
 
 def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: int = 3, limit: int | None = None,
                       steps: int = 50, guidance: float = 2.5, seed: int = 0,
-                      progress: Callable[[str, int, int], None] | None = None) -> Result:
+                      progress: Callable[[str, int, int], None] | None = None,
+                      refine: float | None = None) -> Result:
     """Generate every prompt set's texts ``seeds`` times with the run (default: the shipped
     HandMDM) and measure them, the ground truth and the ceiling's second ground truths."""
     from backend.body.model import Body
@@ -267,7 +269,7 @@ def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: in
             frames = min(r["frames"], max_frames)
             for k in range(seeds):
                 motion = generate(sample.prompt, frames=frames, guidance=guidance, steps=steps,
-                                  seed=seed + k * len(records) + i, run_dir=run_dir)[0]
+                                  seed=seed + k * len(records) + i, run_dir=run_dir, refine=refine)[0]
                 sample.generated.append(F.describe(motion, body, dominant))
             samples.append(sample)
         if progress:
@@ -276,7 +278,10 @@ def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: in
             out[name] = samples
     if not out:
         raise ValueError(f"{data}: the test splits hold no texts for the run's condition {condition!r}")
-    return Result(out, str(run_dir), condition, seeds, steps, guidance, max_frames, ds.manifest)
+    from backend.generate import REFINE
+
+    return Result(out, str(run_dir), condition, seeds, steps, guidance, max_frames, ds.manifest,
+                  REFINE if refine is None else refine)
 
 
 # ------------------------------------------------------------------------ the report
@@ -330,6 +335,14 @@ generated motion, the ground truth and the second ground truth, in the body's ow
   the texts whose ground truth is one-handed, also the idle wrist's farthest distance from rest."""
 
 
+def _refined(refine: float) -> str:
+    if refine >= 1:
+        return "sampled from noise (no plan, refine 1)"
+    if refine == 0:
+        return "the planned take as is (refine 0: no model pass)"
+    return f"sampled from the planned take noised {refine:g} of the way up the schedule (refine {refine:g})"
+
+
 def write_report(result: Result, path: str | Path, command: str, seed: int = 0) -> Path:
     cfg = result.dataset.get("config", {})
     lines = ["# HandMDM fidelity: does the motion do what the text says?", "",
@@ -337,8 +350,9 @@ def write_report(result: Result, path: str | Path, command: str, seed: int = 0) 
     build = f"`{_build_command(cfg)}`" if cfg else "a dataset folder"
     lines += [f"DATA: {build} ({result.dataset.get('samples')} samples). Run: `{_shown_path(result.run, 'RUN')}`, "
               f"prompted with its `{result.condition}` texts (the first of each record), {result.seeds} "
-              f"samples per text (seeds), DDIM {result.steps} steps, guidance {result.guidance:g}; motions as "
-              f"long as their ground truth, up to the model's {result.max_frames} frames.", ""]
+              f"samples per text (seeds), DDIM {result.steps} steps, guidance {result.guidance:g}, "
+              f"{_refined(result.refine)}; motions as long as their ground truth, up to the model's "
+              f"{result.max_frames} frames.", ""]
     lines += ["Agreement with the ground truth of the same text; ceiling: a second ground truth of the same "
               "entry from another signer. Definitions below the tables.", ""]
     for name, samples in result.sets.items():
@@ -416,7 +430,7 @@ def _shown_path(path: str, placeholder: str) -> str:
 
 
 def shown_command(data, run: str | None, seeds: int, limit: int | None, steps: int, guidance: float,
-                  seed: int, out) -> str:
+                  seed: int, out, refine: float | None = None) -> str:
     """The ``signforge eval fidelity`` command that makes this report, the dataset shown as DATA
     and a run folder or report outside the checkout as RUN or OUT, so that a report never
     records a machine's own paths."""
@@ -425,5 +439,6 @@ def shown_command(data, run: str | None, seeds: int, limit: int | None, steps: i
         words += ["--run", _shown_path(str(run), "RUN")]
     words += ["--seeds", str(seeds)] + (["--limit", str(limit)] if limit is not None else [])
     words += ["--steps", str(steps)] + (["--guidance", f"{guidance:g}"] if guidance != 2.5 else [])
-    words += (["--seed", str(seed)] if seed else []) + ["--out", _shown_path(str(out), "OUT")]
+    words += (["--seed", str(seed)] if seed else []) + (["--refine", f"{refine:g}"] if refine is not None else [])
+    words += ["--out", _shown_path(str(out), "OUT")]
     return shlex.join(words)

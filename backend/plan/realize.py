@@ -59,7 +59,7 @@ ACTION_MOVES = {
 DEFAULT_DIRECTION = {"push": "forward", "pull": "back", "rise": "up", "drop": "down"}
 SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}
 # How much each part of the scene counts when takes are compared.
-WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5, "fingers": 0.5}
+WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5}
 
 
 @dataclass
@@ -103,12 +103,11 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | None]]:
                                   base)
     else:
         sign_type, nondominant = SIGN_TYPE.get(scene.hands, "OneHanded"), shape if scene.hands == "both" else "NA"
-    changes = "1" if scene.fingers in ("open", "close") else "0"
     out = []
     for (movement, repeated), location in _interleave(moves, locations):
         contact = "1" if scene.contact or scene.action in ("clap", "together") else "0"
         ph = Phonology(handshape=shape, selected_fingers=selected_fingers(shape), flexion="NA",
-                       flexion_change=changes, spread="NA", spread_change="0", thumb_position="NA",
+                       flexion_change="0", spread="NA", spread_change="0", thumb_position="NA",
                        thumb_contact="NA", sign_type=sign_type, movement=movement,
                        repeated_movement="1" if repeated or scene.count > 1 and movement != "None" else "0",
                        major_location="NA", minor_location=location, second_minor_location="NA", contact=contact,
@@ -147,8 +146,6 @@ def agreement(asked: Scene, got: Scene) -> float:
         part("dirs", got.dirs[:1] == asked.dirs[:1])
     if asked.count > 1 or got.count > 1:
         part("count", asked.count == got.count)
-    if asked.fingers:
-        part("fingers", asked.fingers == got.fingers)
     return score / total if total else 1.0
 
 

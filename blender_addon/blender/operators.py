@@ -52,6 +52,8 @@ def generate_request(context, folder: Path, info: dict | None = None) -> tuple[s
     params = {"prompt": s.prompt, "model": s.model, "guidance": float(s.guidance),
               "steps": int(s.steps), "seed": int(s.seed), "num": int(s.variants), "hand": s.hand,
               "out_dir": str(folder / "motions")}
+    if s.model == "handmdm":
+        params["refine"] = float(s.refine)
     if not s.auto_length:   # else the model picks the length from the prompt
         params["seconds"] = float(s.seconds)
     run = session.run_folder(context, s.model)

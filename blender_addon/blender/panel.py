@@ -70,6 +70,8 @@ def draw_generate(layout, settings, state: PanelState) -> None:
     row = col.row(align=True)
     row.prop(settings, "guidance")
     row.prop(settings, "steps")
+    if settings.model == "handmdm":
+        col.prop(settings, "refine", slider=True)
     row = col.row(align=True)
     row.prop(settings, "seed")
     row.prop(settings, "hand", expand=True)

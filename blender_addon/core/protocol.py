@@ -59,7 +59,7 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
         "variants", "images", "images_note"}``: what ``generate`` accepts with that model
         (reads the run's config only, no weights: cheap, so a client asks before Generate)
     ``generate`` (prompt; model="handmdm"|"signavatar", seconds | frames, guidance=2.5,
-        steps=50, seed=0, num=1, run, device="cpu", image; out_dir)
+        steps=50, seed=0, num=1, hand="auto", refine, run, device="cpu", image; out_dir)
         -> ``{"motions": [paths], "fps": 25.0, "frames": n, "warnings": [sentences]}``
         (``warnings``: what the user should hear although it generated, such as a prompt
         truncated by the text encoder or one it cannot read, or a take mirrored to obey the hand)
@@ -196,6 +196,9 @@ METHODS: Mapping[str, Method] = _methods(
          Param("hand", "str", "dominant hand for prompts that name none (a named hand is obeyed; a motion "
                "led by the other hand is mirrored); auto means right", default="auto",
                choices=("auto", "left", "right")),
+         Param("refine", "float", "HandMDM: how far the model redraws the take planned from the prompt "
+               "(0 keeps the plan's hand, place, movement and count exactly, 1 samples without a plan); "
+               "default: the backend's", minimum=0.0, maximum=1.0),
          Param("run", "path", "a run folder from `signforge train`; default: the shipped weights"),
          Param("device", "str", "where the model runs (cuda needs a GPU visible to the backend)",
                default="cpu", choices=("cpu", "cuda")),

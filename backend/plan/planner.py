@@ -1,0 +1,87 @@
+"""Text -> a planned take: the scene parser reads what the text asks for, the realizer
+makes the motion that shows it (see ``parse`` and ``realize``). ``generate`` starts
+HandMDM's sampling from the plan (``diffusion.sample(start=...)``), so the take keeps the
+plan's hand, place, movement, count and timing while the model redraws its detail.
+
+One ``Planner`` per process (``planner()``): the parser's weights and the synthesizer's
+body are loaded once. numpy + torch; never bpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..data.text import Scene
+from ..motion.motion import Motion
+from .realize import Realizer, Take
+
+
+@dataclass
+class Planned:
+    """A planned take: the motion (25 fps), the scene asked for and the take that realized it."""
+    motion: Motion
+    asked: Scene
+    take: Take
+    confidence: dict
+
+
+class Planner:
+    def __init__(self, parser=None, realizer: Realizer | None = None):
+        from .parse import load_parser
+
+        self.parser = parser if parser is not None else load_parser()
+        self.realizer = realizer if realizer is not None else Realizer()
+
+    def read(self, text: str, side: str | None = None):
+        """The parsed scene of ``text`` (signed by ``side`` when given) and the parser's confidences."""
+        parsed = self.parser.parse(text)
+        scene = parsed.scene if side is None or parsed.scene.side == side else replace(parsed.scene, side=side)
+        return scene, dict(parsed.confidence)
+
+    def plan(self, text: str, side: str | None = None, seed: int = 0, num: int = 1,
+             frames: int | None = None) -> list[Planned]:
+        """``num`` takes of ``text`` (each from its own signers: seed, seed+1, ...), ``frames``
+        long when given (see ``fit_length``)."""
+        scene, confidence = self.read(text, side)
+        out = []
+        for i in range(num):
+            take = self.realizer.realize(scene, seed=seed + i)
+            motion = take.motion if frames is None else fit_length(take.motion, frames)
+            prov = {"plan": _describe(scene), "plan_agreement": f"{take.agreement:.2f}"}
+            out.append(Planned(motion.with_(provenance={**motion.provenance, **prov}), scene, take, confidence))
+        return out
+
+
+def fit_length(motion: Motion, frames: int) -> Motion:
+    """``motion`` made ``frames`` long: a shorter take is held at its first and last poses
+    (it starts and ends at rest), a longer one is played faster."""
+    n = motion.num_frames
+    if n == frames:
+        return motion
+    if n > frames:
+        return motion._sample(np.linspace(0, n - 1, frames))
+    before = (frames - n) // 2
+    times = np.concatenate([np.zeros(before), np.arange(n, dtype=float), np.full(frames - n - before, n - 1.0)])
+    return motion._sample(times)
+
+
+def _describe(scene: Scene) -> str:
+    """The scene in a few words for provenance: 'left one s chin touch tap x2 up'."""
+    parts = [scene.side, scene.hands, scene.shape or "-", scene.place or "neutral",
+             "touch" if scene.contact else "near", scene.action or "-"]
+    if scene.count > 1:
+        parts.append(f"x{scene.count}")
+    parts += list(scene.dirs[:1])
+    return " ".join(parts)
+
+
+_PLANNER: Planner | None = None
+
+
+def planner() -> Planner:
+    """The process's planner (the shipped parser, the mannequin), made on first use."""
+    global _PLANNER
+    if _PLANNER is None:
+        _PLANNER = Planner()
+    return _PLANNER
