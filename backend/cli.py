@@ -399,7 +399,7 @@ def generate(
     refine: Optional[float] = typer.Option(None, "--refine", min=0.0, max=1.0,
                                            help="HandMDM: how far the model redraws the take planned from the "
                                                 "prompt (0 keeps the plan's hand, place, movement and count, "
-                                                "1 samples without a plan; default 0.4)."),
+                                                "1 samples without a plan; default 0: the plan)."),
     prompts: Optional[Path] = typer.Option(None, "--prompts",
                                            help="A UTF-8 file, one prompt per line ('#' lines and blank "
                                                 "lines skipped); motions go into the -o folder as "

@@ -36,7 +36,11 @@ GENERATORS = ("handmdm", "signavatar")
 DEFAULT_RUNS = {kind: SHIPPED[kind] for kind in GENERATORS}   # what runs when no --run is given
 FPS = 25.0
 MAX_STEPS = 100   # the cosine schedule's length: DDIM runs at most that many steps
-REFINE = 0.4      # how far up the schedule HandMDM starts from a planned take (0 keeps the plan, 1: no plan)
+# How far up the schedule HandMDM starts from a planned take (0 keeps the plan, 1: no plan). 0:
+# the shipped HandMDM moves even a barely noised take by ~4 cm (10 cm at most) and washes out
+# its strokes (path type, strokes and contact fall to a third at any refine from 0.1, see
+# reports/handmdm-ablations.md), so takes follow the text best as planned.
+REFINE = 0.0
 
 
 class GenerateError(RuntimeError):
@@ -258,13 +262,15 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     motions = []
     for i, f in enumerate(feats):
         prov = {**provenance, "sample": str(i)}
-        betas = {}
-        if plans:
-            plan = plans[i]
-            prov.update({k: v for k, v in plan.motion.provenance.items() if k.startswith("plan")})
-            wanted, why = plan.asked.side, why if why != "default" else "plan"
-            betas = {"betas": plan.motion.betas}
-        motions.append(obey_hand(Motion.from_features(f, FPS, text=text or "", provenance=prov, **betas), wanted, why))
+        if not plans:
+            motions.append(obey_hand(Motion.from_features(f, FPS, text=text or "", provenance=prov), wanted, why))
+            continue
+        # a planned take is signed by the asked hand already; the lead measure would mistake
+        # the raised base hand of a two-handed sign for the signing one and mirror it
+        plan = plans[i]
+        prov.update({k: v for k, v in plan.motion.provenance.items() if k.startswith("plan")})
+        prov.update(hand=plan.asked.side, hand_from=why if why != "default" else "plan", hand_mirrored="false")
+        motions.append(Motion.from_features(f, FPS, text=text or "", provenance=prov, betas=plan.motion.betas))
     return [settle_idle_arms(m) for m in motions] if settle else motions
 
 
@@ -283,7 +289,11 @@ def _plans(text: str, hand: str | None, seed: int, num: int, frames: int | None,
         warnings.warn("the prompt has no words to plan from; the take is sampled without a plan", GenerateWarning,
                       stacklevel=3)
         return []
-    plans = plan.plan(text, side=None if why == "default" else wanted, seed=seed, num=num, frames=frames)
+    # the parser may read a hand the rule does not ("the left one"); a text that never says
+    # left is signed by the right hand (or --hand), whatever the parser guesses
+    says_left = re.search(r"\bleft\b", text, re.IGNORECASE) or re.search(r"\bL\b", text)
+    plans = plan.plan(text, side=None if why == "default" and says_left else wanted, seed=seed, num=num,
+                      frames=frames)
     length = min(frames or plans[0].motion.num_frames, limit)
     for p in plans:
         p.motion = fit_length(p.motion, length)

@@ -59,10 +59,31 @@ def test_generate_returns_seeded_finite_motions():
 
 
 def test_ddim_is_the_default_sampler_and_ddpm_is_stochastic():
-    ddim = generate("the right hand taps the chin twice", seed=5, **FAST)[0]
-    ddpm = generate("the right hand taps the chin twice", seed=5, **{**FAST, "sampler": "ddpm"})[0]
+    ddim = generate("the right hand taps the chin twice", seed=5, refine=1, **FAST)[0]   # refine 1: sampled, no plan
+    ddpm = generate("the right hand taps the chin twice", seed=5, refine=1, **{**FAST, "sampler": "ddpm"})[0]
     assert ddim.provenance["sampler"] == "ddim" and ddpm.provenance["sampler"] == "ddpm"
     assert not np.allclose(ddim.poses, ddpm.poses) and np.isfinite(ddpm.poses).all()
+
+
+def test_a_take_is_planned_from_the_text_and_refine_lets_the_model_redraw_it():
+    from backend.eval import fidelity as F
+    from backend.body.model import Body
+
+    planned = generate("The left fist taps the chin twice.", seed=1)[0]
+    prov = planned.provenance
+    assert prov["source"] == "signforge-plan" and prov["plan"].startswith("left one s chin touch tap x2")
+    assert prov["hand"] == "left" and float(prov["plan_agreement"]) == 1.0
+    body = Body.load()
+    got = F.describe(planned, body, "left")
+    assert got.hands == "dominant" and got.place == "mouth/chin"
+    assert got.movement.strokes >= 2 and F.handshape(planned, body, "left") == "s"
+    redrawn = generate("The left fist taps the chin twice.", seed=1, refine=0.3, steps=10)[0]
+    assert redrawn.provenance["source"] == "signforge-handmdm" and redrawn.provenance["refine"] == "0.3"
+    assert redrawn.num_frames == planned.num_frames and not np.allclose(redrawn.poses, planned.poses)
+    free = generate("The left fist taps the chin twice.", seed=1, refine=1, steps=4)[0]
+    assert "plan" not in free.provenance and "refine" not in free.provenance
+    with pytest.raises(GenerateError, match="refine"):
+        generate("The left fist taps the chin twice.", refine=1.5)
 
 
 def test_backend_generate_is_callable():
@@ -150,9 +171,9 @@ def test_nan_never_reaches_a_file(tmp_path):
     weights["motion_out.bias"] = torch.full_like(weights["motion_out.bias"], float("nan"))
     save_file(weights, str(run / "weights.safetensors"))
     with pytest.raises(GenerateError, match="NaN or inf"):
-        generate("hello", run_dir=run, **FAST)
+        generate("hello", run_dir=run, refine=1, **FAST)   # the model samples (a plan alone runs no model)
     out = tmp_path / "out.npz"
-    code, text = run_cli("generate", "hello", "--run", run, "--frames", 20, "--steps", 4, "-o", out)
+    code, text = run_cli("generate", "hello", "--run", run, "--frames", 20, "--steps", 4, "--refine", 1, "-o", out)
     assert code == 2 and "NaN or inf" in text and "nothing was written" in text
     assert not out.exists() and list(tmp_path.glob("*.npz")) == []
 

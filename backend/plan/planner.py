@@ -13,8 +13,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..data.text import Scene
+from ..data.vocab import HANDSHAPE_CONCEPT
+from .parse import NONE
 from ..motion.motion import Motion
 from .realize import Realizer, Take
+
+
+SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
+UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 
 
 @dataclass
@@ -34,9 +40,16 @@ class Planner:
         self.realizer = realizer if realizer is not None else Realizer()
 
     def read(self, text: str, side: str | None = None):
-        """The parsed scene of ``text`` (signed by ``side`` when given) and the parser's confidences."""
+        """The parsed scene of ``text`` (signed by ``side`` when given) and the parser's confidences.
+
+        The handshape is read by everyday concept (fist, flat, index...): the concept whose
+        shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
+        A text that names no shape (the parser spreads its guess) gets a flat hand, the
+        lexicon's commonest, rather than a guess."""
         parsed = self.parser.parse(text)
         scene = parsed.scene if side is None or parsed.scene.side == side else replace(parsed.scene, side=side)
+        shape = sure_shape(parsed.probs("shape"))
+        scene = replace(scene, shape=shape or UNNAMED_SHAPE)
         return scene, dict(parsed.confidence)
 
     def plan(self, text: str, side: str | None = None, seed: int = 0, num: int = 1,
@@ -51,6 +64,19 @@ class Planner:
             prov = {"plan": _describe(scene), "plan_agreement": f"{take.agreement:.2f}"}
             out.append(Planned(motion.with_(provenance={**motion.provenance, **prov}), scene, take, confidence))
         return out
+
+
+def sure_shape(probs: dict[str, float]) -> str | None:
+    """The likeliest handshape of the likeliest concept when that concept holds at least
+    ``SHAPE_SURE`` of the probability, else None. ``probs``: ASL-LEX handshape -> probability."""
+    by_concept: dict[str, float] = {}
+    for shape, p in probs.items():
+        key = HANDSHAPE_CONCEPT.get(shape, shape)
+        by_concept[key] = by_concept.get(key, 0.0) + p
+    concept, mass = max(by_concept.items(), key=lambda kv: kv[1])
+    if mass < SHAPE_SURE or concept == NONE:
+        return None
+    return max((s for s in probs if HANDSHAPE_CONCEPT.get(s, s) == concept), key=probs.get)
 
 
 def fit_length(motion: Motion, frames: int) -> Motion:

@@ -32,7 +32,7 @@ class SignForgeSettings(bpy.types.PropertyGroup):
                                                  "and Generate refuses a longer one before sending it")
     guidance: bpy.props.FloatProperty(name="Guidance", default=2.5, min=0.0, max=20.0,
                                       description="Classifier-free guidance scale")
-    refine: bpy.props.FloatProperty(name="Refine", default=0.4, min=0.0, max=1.0, subtype="FACTOR",
+    refine: bpy.props.FloatProperty(name="Refine", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
                                     description="HandMDM: how far the model redraws the take planned from the "
                                                 "prompt. 0 keeps the plan's hand, shape, place, movement and "
                                                 "count exactly; 1 samples without a plan")
