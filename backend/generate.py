@@ -269,7 +269,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         # the raised base hand of a two-handed sign for the signing one and mirror it
         plan = plans[i]
         prov.update({k: v for k, v in plan.motion.provenance.items() if k.startswith("plan")})
-        prov.update(hand=plan.asked.side, hand_from=why if why != "default" else "plan", hand_mirrored="false")
+        prov.update(hand=plan.asked.side, hand_from=plan.side_from, hand_mirrored="false")
         motions.append(Motion.from_features(f, FPS, text=text or "", provenance=prov, betas=plan.motion.betas))
     return [settle_idle_arms(m) for m in motions] if settle else motions
 
@@ -280,7 +280,6 @@ def _plans(text: str, hand: str | None, seed: int, num: int, frames: int | None,
     from .plan.parse import ParseError
     from .plan.planner import fit_length, planner
 
-    wanted, why = wanted_hand(text, hand)
     try:
         plan = planner()
     except ParseError as exc:
@@ -289,11 +288,7 @@ def _plans(text: str, hand: str | None, seed: int, num: int, frames: int | None,
         warnings.warn("the prompt has no words to plan from; the take is sampled without a plan", GenerateWarning,
                       stacklevel=3)
         return []
-    # the parser may read a hand the rule does not ("the left one"); a text that never says
-    # left is signed by the right hand (or --hand), whatever the parser guesses
-    says_left = re.search(r"\bleft\b", text, re.IGNORECASE) or re.search(r"\bL\b", text)
-    plans = plan.plan(text, side=None if why == "default" and says_left else wanted, seed=seed, num=num,
-                      frames=frames)
+    plans = plan.plan(text, hand=check_hand(hand), seed=seed, num=num, frames=frames)
     length = min(frames or plans[0].motion.num_frames, limit)
     for p in plans:
         p.motion = fit_length(p.motion, length)

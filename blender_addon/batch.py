@@ -91,7 +91,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--resolution", default="640x480", help="WxH in pixels")
     parser.add_argument("--format", default="mp4", choices=("mp4", "png"))
     parser.add_argument("--model", default="handmdm", choices=("handmdm", "signavatar"))
-    parser.add_argument("--seconds", type=float, default=2.4)
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="length of each take (default: the model's for the prompt, the planned take's)")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--guidance", type=float, default=2.5)
     parser.add_argument("--refine", type=float, default=None,
@@ -277,7 +278,8 @@ def run(argv: list[str]) -> int:
             notes, scene, arm, motion = [], None, None, None
             try:   # the motion and its scene, shared by the item's cameras
                 if item.prompt is not None:
-                    params = {"prompt": item.prompt, "model": args.model, "seconds": args.seconds,
+                    params = {"prompt": item.prompt, "model": args.model,
+                              **({"seconds": args.seconds} if args.seconds is not None else {}),
                               "steps": args.steps, "guidance": args.guidance, "seed": item.seed, "num": 1,
                               "out_dir": str(work)}
                     if args.refine is not None and args.model == "handmdm":

@@ -82,3 +82,14 @@ def test_sampling_from_a_start_keeps_it_at_zero_strength_and_near_it_at_low_stre
     assert torch.allclose(near, init, atol=1e-4)
     with pytest.raises(ValueError, match="strength"):
         sample(denoise, init.shape, schedule, {}, steps=20, start=(init, 1.5))
+
+
+def test_the_signing_hand_is_the_texts_then_the_users_then_the_right():
+    from backend.plan.planner import choose_side
+
+    assert choose_side("Salute.", "left", 0.74) == "right"                  # says no side: right...
+    assert choose_side("Salute.", "right", 0.9, hand="left") == "left"      # ...or the user's hand
+    text = "The signer puts their right clawed hand to their left fingers and sweeps across it."
+    assert choose_side(text, "right", 0.95) == "right"                       # the parser reads it whole
+    assert choose_side("L fist, chin, tap x2", "left", 0.6) == "left"        # unsure: the rule's named hand
+    assert choose_side("Tap the chin with the left fist.", "right", 0.5) == "left"

@@ -8,28 +8,35 @@ body are loaded once. numpy + torch; never bpy.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..data.text import Scene
 from ..data.vocab import HANDSHAPE_CONCEPT
+from ..motion.hands import named_hand
 from .parse import NONE
 from ..motion.motion import Motion
 from .realize import Realizer, Take
 
 
+SIDE_SURE = 0.8             # the parser's side at least this sure wins over the named-hand rule
+_SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+_SIDE_LETTER = re.compile(r"\b[LR]\b")
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 
 
 @dataclass
 class Planned:
-    """A planned take: the motion (25 fps), the scene asked for and the take that realized it."""
+    """A planned take: the motion (25 fps), the scene asked for, the take that realized it, the
+    parser's confidences and where the signing hand came from ("prompt", "option", "default")."""
     motion: Motion
     asked: Scene
     take: Take
     confidence: dict
+    side_from: str = "prompt"
 
 
 class Planner:
@@ -39,31 +46,50 @@ class Planner:
         self.parser = parser if parser is not None else load_parser()
         self.realizer = realizer if realizer is not None else Realizer()
 
-    def read(self, text: str, side: str | None = None):
-        """The parsed scene of ``text`` (signed by ``side`` when given) and the parser's confidences.
+    def read(self, text: str, hand: str | None = None):
+        """The parsed scene of ``text`` and the parser's confidences. The signing hand is the
+        one ``choose_side`` picks (``hand``: the user's, for texts that name none).
 
         The handshape is read by everyday concept (fist, flat, index...): the concept whose
         shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
         lexicon's commonest, rather than a guess."""
         parsed = self.parser.parse(text)
-        scene = parsed.scene if side is None or parsed.scene.side == side else replace(parsed.scene, side=side)
+        side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand)
         shape = sure_shape(parsed.probs("shape"))
-        scene = replace(scene, shape=shape or UNNAMED_SHAPE)
-        return scene, dict(parsed.confidence)
+        return replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE), dict(parsed.confidence)
 
-    def plan(self, text: str, side: str | None = None, seed: int = 0, num: int = 1,
+    def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1,
              frames: int | None = None) -> list[Planned]:
         """``num`` takes of ``text`` (each from its own signers: seed, seed+1, ...), ``frames``
-        long when given (see ``fit_length``)."""
-        scene, confidence = self.read(text, side)
+        long when given (see ``fit_length``); ``hand`` as ``read`` takes it."""
+        scene, confidence = self.read(text, hand)
+        side_from = "prompt" if says_side(text) else "option" if hand else "default"
         out = []
         for i in range(num):
             take = self.realizer.realize(scene, seed=seed + i)
             motion = take.motion if frames is None else fit_length(take.motion, frames)
             prov = {"plan": _describe(scene), "plan_agreement": f"{take.agreement:.2f}"}
-            out.append(Planned(motion.with_(provenance={**motion.provenance, **prov}), scene, take, confidence))
+            out.append(Planned(motion.with_(provenance={**motion.provenance, **prov}), scene, take, confidence,
+                               side_from))
         return out
+
+
+def says_side(text: str) -> bool:
+    """Whether ``text`` says left or right at all (words, or the terse notes' L and R)."""
+    return bool(_SIDE_WORD.search(text) or _SIDE_LETTER.search(text))
+
+
+def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None) -> str:
+    """The hand that signs ``text``: ``hand`` (else the right) when the text never says left
+    or right; the parser's reading when it is sure (``SIDE_SURE``), as it reads "the right
+    clawed hand ... the left fingers" whole; else the hand a rule finds named
+    (``motion.hands.named_hand``), else the parser's."""
+    if not says_side(text):
+        return hand or "right"
+    if confidence >= SIDE_SURE:
+        return parsed
+    return named_hand(text) or parsed
 
 
 def sure_shape(probs: dict[str, float]) -> str | None:

@@ -184,7 +184,7 @@ METHODS: Mapping[str, Method] = _methods(
         "SignForge .npz in out_dir, named <slug>-<seed>-<i>.npz (a file of that name is replaced).",
         (Param("prompt", "str", "the text to sign", required=True),
          Param("model", "str", "which generator", default="handmdm", choices=("handmdm", "signavatar")),
-         Param("seconds", "float", "length in seconds (default 2.4 s); give seconds or frames",
+         Param("seconds", "float", "length in seconds (default: the model's for the prompt); give seconds or frames",
                minimum=0.04, maximum=600.0),
          Param("frames", "int", "length in frames at 25 fps; give seconds or frames", minimum=4, maximum=15000),
          Param("guidance", "float", "classifier-free guidance scale (HandMDM)", default=2.5,
