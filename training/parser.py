@@ -50,6 +50,7 @@ class ParserTrainConfig:
     min_count: int = 20
     checkpoint_every: int = 500
     paraphrases: int = 1000   # held-out paraphrases to encode live, half from each test split
+    token_drop: float = 0.0   # share of a training text's tokens hidden at random (the first is kept)
 
 
 def record_labels(rec: dict, by_id: dict) -> dict[str, str]:
@@ -132,7 +133,11 @@ def fit(cfg: ParserTrainConfig, texts: list[str], labels: list[dict[str, str]], 
         enc = encode([texts[i] for i in pick])
         for group in opt.param_groups:
             group["lr"] = cfg.lr * lr_factor(step, cfg.steps, cfg.warmup, cosine=True)
-        loss = loss_of(net(enc.tokens.float(), enc.mask), y[pick])
+        mask = enc.mask
+        if cfg.token_drop:   # a text missing some words still says its scene: read it from the others
+            mask = mask & torch.from_numpy(rng.random(tuple(mask.shape)) >= cfg.token_drop)
+            mask[:, 0] = True
+        loss = loss_of(net(enc.tokens.float(), mask), y[pick])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -248,13 +253,16 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=ParserTrainConfig.steps)
     ap.add_argument("--batch", type=int, default=ParserTrainConfig.batch)
     ap.add_argument("--seed", type=int, default=ParserTrainConfig.seed)
+    ap.add_argument("--token-drop", type=float, default=ParserTrainConfig.token_drop,
+                    help="share of each training text's tokens hidden at random (default 0)")
     ap.add_argument("--report", type=Path, help="write the accuracy tables here (markdown)")
     a = ap.parse_args(argv)
-    cfg = ParserTrainConfig(a.data, a.out, steps=a.steps, batch=a.batch, seed=a.seed)
+    cfg = ParserTrainConfig(a.data, a.out, steps=a.steps, batch=a.batch, seed=a.seed, token_drop=a.token_drop)
     ev = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if a.report:
         write_report(a.report, ev, f"OMP_NUM_THREADS=1 .venv/bin/python -m training.parser --data DATA --out RUN "
-                                   f"--steps {a.steps} --batch {a.batch} --seed {a.seed} --report {a.report}")
+                                   f"--steps {a.steps} --batch {a.batch} --seed {a.seed}"
+                                   + (f" --token-drop {a.token_drop:g}" if a.token_drop else "") + f" --report {a.report}")
     print(json.dumps(ev["results"], indent=1))
 
 
