@@ -93,3 +93,10 @@ def test_the_signing_hand_is_the_texts_then_the_users_then_the_right():
     assert choose_side(text, "right", 0.95) == "right"                       # the parser reads it whole
     assert choose_side("L fist, chin, tap x2", "left", 0.6) == "left"        # unsure: the rule's named hand
     assert choose_side("Tap the chin with the left fist.", "right", 0.5) == "left"
+
+
+def test_a_requests_second_sample_is_not_the_next_seeds_first(realizer):
+    asked = scene(place="chin", contact=True, action="tap", count=2)
+    second = realizer.realize(asked, seed=3, sample=1).motion
+    other = realizer.realize(asked, seed=4, sample=0).motion
+    assert second.num_frames != other.num_frames or not (second.poses == other.poses).all()

@@ -61,13 +61,13 @@ class Planner:
 
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1,
              frames: int | None = None) -> list[Planned]:
-        """``num`` takes of ``text`` (each from its own signers: seed, seed+1, ...), ``frames``
+        """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), ``frames``
         long when given (see ``fit_length``); ``hand`` as ``read`` takes it."""
         scene, confidence = self.read(text, hand)
         side_from = "prompt" if says_side(text) else "option" if hand else "default"
         out = []
         for i in range(num):
-            take = self.realizer.realize(scene, seed=seed + i)
+            take = self.realizer.realize(scene, seed=seed, sample=i)
             motion = take.motion if frames is None else fit_length(take.motion, frames)
             prov = {"plan": _describe(scene), "plan_agreement": f"{take.agreement:.2f}"}
             out.append(Planned(motion.with_(provenance={**motion.provenance, **prov}), scene, take, confidence,

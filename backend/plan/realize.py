@@ -159,17 +159,21 @@ class Realizer:
         self.hms = HMS(self.synth.body)
         self.tries = tries
 
-    def realize(self, scene: Scene, seed: int = 0, limit: int = 3) -> Take:
+    def realize(self, scene: Scene, seed: int = 0, limit: int = 3, sample: int = 0) -> Take:
         """The take of ``scene`` whose measured scene agrees best (ties: the first made)."""
-        return self.realize_many(scene, seed, limit)[0]
+        return self.realize_many(scene, seed, limit, sample)[0]
 
-    def realize_many(self, scene: Scene, seed: int = 0, limit: int = 3) -> list[Take]:
-        """Every take tried for ``scene``, best first."""
-        rng = np.random.default_rng([seed, 7919])
+    def realize_many(self, scene: Scene, seed: int = 0, limit: int = 3, sample: int = 0) -> list[Take]:
+        """Every take tried for ``scene``, best first. The signers come from (``seed``,
+        ``sample``): a request's second sample is not another request's first."""
+        rng = np.random.default_rng([seed, sample, 7919])
         left = scene.side == "left"
         items = []
+        # two hands alternate in 40% of symmetric signs (the lexicon's way), which undoes "apart",
+        # "together" and claps: twice the signers for them
+        tries = self.tries * (2 if scene.hands == "both" else 1)
         for entry, want in candidates(scene, limit):
-            for _ in range(self.tries):
+            for _ in range(tries):
                 signer = Signer.sample(int(rng.integers(2 ** 31)), left_handed=left)
                 items.append((entry, signer, want))
         takes = []
