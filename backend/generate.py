@@ -215,7 +215,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
                 planned = np.stack([p.motion.to_features() for p in plans])
                 x0 = torch.from_numpy(((planned - run.mean) / run.std).astype(np.float32))
                 step, m = net.cfg.frame_step, net.cfg.model_frames(frames)
-                held = x0[:, -1:].expand(-1, (m - 1) * step + 1 - frames, -1)   # the last model frame may lie past the end
+                # the last model frame may lie past the take's end: it holds the last pose
+                held = x0[:, -1:].expand(-1, (m - 1) * step + 1 - frames, -1)
                 start = (torch.cat([x0, held], 1)[:, ::step], float(refine))
             if plans and refine == 0:
                 x = x0

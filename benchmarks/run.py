@@ -234,10 +234,10 @@ def blender_suite(repeats: int) -> dict:
 
 def generate_suite(repeats: int) -> dict:
     """HandMDM ``generate``, warm: the default planned take, and a 2 s clip (50 frames at 25 fps)
-    sampled from noise (refine 1) at 100, 50 and 10 steps with classifier-free guidance (issue 15's bars: at most 1.5 s at 50
-    steps and 0.3 s at 10 on 2 cores), and the 100-step sampler with the
-    conditional and unconditional passes batched (one forward of batch 2, as ``generate`` runs
-    it) against a loop that runs them as two forwards of batch 1."""
+    sampled from noise (refine 1) at 100, 50 and 10 steps with classifier-free guidance
+    (issue 15's bars: at most 1.5 s at 50 steps and 0.3 s at 10 on 2 cores), and the 100-step
+    sampler with the conditional and unconditional passes batched (one forward of batch 2, as
+    ``generate`` runs it) against a loop that runs them as two forwards of batch 1."""
     from backend.diffusion import CosineSchedule, sample
     from backend.generate import DEFAULT_RUNS, _RUNS, generate
     from backend.text import load_text_encoder

@@ -8,7 +8,8 @@ place is coded as, the movement types an action is measured from in the data) an
 grammar reads (HandMotionScript), and keeps the take whose measured scene agrees best with
 the asked one. The agreement is ``agreement``: the same weights for every take, so a
 take that taps twice beats one that taps once. Fingers that open or close are a flexion
-change of the asked handshape (to the shape ``synth.phonology.changed_shape`` ends in). numpy + torch (the body model); never bpy.
+change of the asked handshape (to the shape ``synth.phonology.changed_shape`` ends in).
+numpy + torch (the body model); never bpy.
 """
 from __future__ import annotations
 
@@ -108,7 +109,8 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | None]]:
     for (movement, repeated), location in _interleave(moves, locations):
         contact = "1" if scene.contact or scene.action in ("clap", "together") else "0"
         ph = Phonology(handshape=shape, selected_fingers=selected_fingers(shape), flexion="NA",
-                       flexion_change="1" if scene.fingers in ("open", "close") else "0", spread="NA", spread_change="0", thumb_position="NA",
+                       flexion_change="1" if scene.fingers in ("open", "close") else "0", spread="NA",
+                       spread_change="0", thumb_position="NA",
                        thumb_contact="NA", sign_type=sign_type, movement=movement,
                        repeated_movement="1" if repeated or scene.count > 1 and movement != "None" else "0",
                        major_location="NA", minor_location=location, second_minor_location="NA", contact=contact,
