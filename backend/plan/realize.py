@@ -61,7 +61,7 @@ ACTION_MOVES = {
 DEFAULT_DIRECTION = {"push": "forward", "pull": "back", "rise": "up", "drop": "down"}
 SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}
 # How much each part of the scene counts when takes are compared.
-WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5}
+WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5, "then": 1.5}
 
 
 @dataclass
@@ -99,6 +99,10 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | None]]:
         want = scene.side            # each hand away from the midline: the signing hand goes its own way
     elif scene.action in ("together", "clap"):
         want = "left" if scene.side == "right" else "right"
+    if scene.then and scene.action in ("touch", "tap"):   # "touch the brow, then move down": a stroke off it
+        repeated = scene.action == "tap"
+        moves = (("Straight", repeated), ("Curved", repeated)) + tuple(moves)
+        want = scene.then_dirs[0] if scene.then_dirs else DEFAULT_DIRECTION.get(scene.then, want)
     if scene.hands == "base":
         base = scene.base_shape if scene.base_shape in H.HANDSHAPES or scene.base_shape in H.ALIASES else shape
         sign_type, nondominant = ("AsymmetricalSameHandshape" if base == shape else "AsymmetricalDifferentHandshape",
@@ -149,6 +153,8 @@ def agreement(asked: Scene, got: Scene) -> float:
         part("dirs", got.dirs[:1] == asked.dirs[:1])
     if asked.count > 1 or got.count > 1:
         part("count", asked.count == got.count)
+    if asked.then:   # a stroke after the touch that was not asked for is the taps' own way back
+        part("then", asked.then == got.then and got.then_dirs[:1] == asked.then_dirs[:1])
     return score / total if total else 1.0
 
 
