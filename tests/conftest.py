@@ -59,6 +59,15 @@ def rng():
     return np.random.default_rng(1234)
 
 
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that must die of Ctrl-C: SIGINT back to its default, as a shell
+    started in the background (``cmd &``, nohup, some CI runners) hands its children SIGINT
+    ignored, and a Python started so keeps ignoring it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def random_motion(rng, frames=12, fps=25.0, scale=0.4, **kwargs):
     from backend.motion import Motion
 

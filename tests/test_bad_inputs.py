@@ -24,7 +24,7 @@ from backend.runs import SHIPPED
 from blender_addon.core.limits import MAX_FRAMES
 from blender_addon.core.motion import MotionFileError as AddonMotionFileError
 from blender_addon.core.motion import read_motion
-from conftest import random_motion
+from conftest import default_sigint, random_motion
 
 PEAK_MB = 1500   # torch, the model and one clip fit in this; the bad inputs asked for 2-10 GB
 # runs the CLI, then writes this process's peak RSS (kB on Linux) where the test reads it
@@ -212,7 +212,7 @@ def test_ctrl_c_during_a_data_build_is_one_line_and_resumable(tmp_path):
     env = {**os.environ, "PEAK_FILE": str(tmp_path / "peak.txt")}
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, "data", "build", "--out", str(out), "--samples", "3000",
                              "--word-sets", "", "--shard-size", "64"], stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=tmp_path)
+                            env=env, cwd=tmp_path, preexec_fn=default_sigint)
     deadline = time.monotonic() + 240
     while not list(out.glob("shard-*.npz")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from backend.io import load_motion
+from conftest import default_sigint
 from blender_addon.core import protocol as P
 from blender_addon.core.client import BackendError, RemoteBackend, make_backend
 from blender_addon.core.jobs import Job
@@ -35,8 +36,7 @@ def _env(**extra) -> dict:
 
 
 def _start(args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
-    # SIGINT back to its default: a background shell may have started the tests ignoring it
-    reset = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if os.name == "posix" else None
+    reset = default_sigint if os.name == "posix" else None
     with open(log, "wb") as err:
         return subprocess.Popen([sys.executable, "-m", "backend.server", *args], cwd=REPO, env=env or _env(),
                                 stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=reset)
