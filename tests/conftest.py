@@ -59,6 +59,23 @@ def rng():
     return np.random.default_rng(1234)
 
 
+def scene_timing(scene) -> tuple:
+    """What an animator's scene timing is: fps, fps base, frame range and the playhead."""
+    return scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end, scene.frame_current
+
+
+def film_scene():
+    """A fresh scene set up as a film animator's: 24 fps, frames 1001-1250, the playhead at 1100."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    scene.frame_start, scene.frame_end = 1001, 1250
+    scene.frame_set(1100)
+    return scene
+
+
 def default_sigint() -> None:
     """``preexec_fn`` for a child that must die of Ctrl-C: SIGINT back to its default, as a shell
     started in the background (``cmd &``, nohup, some CI runners) hands its children SIGINT

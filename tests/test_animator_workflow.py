@@ -7,12 +7,9 @@ action is a take."""
 
 import numpy as np
 import pytest
+from conftest import film_scene, scene_timing
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
-
-
-def _timing(scene):
-    return scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end, scene.frame_current
 
 
 def _quats(motion):
@@ -62,12 +59,8 @@ def test_the_animators_day(addon, tmp_path):
     from blender_addon.blender.body import find_body
     from blender_addon.core import motion as M
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.fps, scene.render.fps_base = 24, 1.0
-    scene.frame_start, scene.frame_end = 1001, 1250
-    scene.frame_set(1100)
-    timing = _timing(scene)
+    scene = film_scene()
+    timing = scene_timing(scene)
     s = scene.signforge
     s.prompt, s.seconds, s.steps, s.variants, s.seed, s.auto_length = "the right hand taps the chin", 0.8, 5, 2, 3, False
 
@@ -167,7 +160,7 @@ def test_the_animators_day(addon, tmp_path):
 
     # the scene's timing never moved; the file holds the edit; every action is a take
     scene = bpy.context.scene
-    assert _timing(scene) == timing
+    assert scene_timing(scene) == timing
     back = load_motion(out)
     joints = list(find_body(bpy.context)["signforge_joints"])
     got = _quats(back)[:, joints.index("right_elbow")]

@@ -14,6 +14,7 @@ import pytest
 from backend.body import rotations as R
 from backend.io import load_motion, save_motion
 from backend.motion.builtin import wave
+from conftest import film_scene, scene_timing
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,10 +78,6 @@ def _pose_error(arm, motion, frames, start=1):
         loc = np.array(arm.pose.bones["pelvis"].location)
         worst = max(worst, float(np.abs(loc - motion.trans[f - start]).max()))
     return worst
-
-
-def _timing(scene):
-    return scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end, scene.frame_current
 
 
 def _angle(q_a, q_b):
@@ -193,7 +190,7 @@ def test_generate_through_a_subprocess_keys_the_motion(addon, tmp_path):
     _fresh_scene()
     scene = bpy.context.scene
     scene.render.fps = 25   # the motion's own rate, so keys are the backend's frames exactly
-    timing = _timing(scene)
+    timing = scene_timing(scene)
     s = scene.signforge
     s.prompt, s.seconds, s.steps, s.variants, s.seed = "the right hand taps the chin", 0.8, 5, 2, 3
     s.auto_length = False   # the Duration field, not the model's length
@@ -208,7 +205,7 @@ def test_generate_through_a_subprocess_keys_the_motion(addon, tmp_path):
     anim = arm.animation_data
     assert anim.action is None and [t.name for t in anim.nla_tracks] == ["SignForge", "SignForge"]
     assert [t.strips[0].action.name[-2:] for t in anim.nla_tracks] == ["#2", "#1"]
-    assert _timing(scene) == timing
+    assert scene_timing(scene) == timing
     # the same request straight from the backend gives the same motion: compare keyframes
     from backend.generate import generate
 
@@ -224,12 +221,8 @@ def test_takes_leave_the_scene_timing_alone_and_stack_at_the_playhead(addon):
 
     from backend.generate import generate
 
-    _fresh_scene()
-    scene = bpy.context.scene
-    scene.render.fps, scene.render.fps_base = 24, 1.0
-    scene.frame_start, scene.frame_end = 1001, 1250
-    scene.frame_set(1100)
-    timing = _timing(scene)
+    scene = film_scene()
+    timing = scene_timing(scene)
     s = scene.signforge
     assert (s.insert_mode, s.fit_scene) == ("NLA", False)   # the defaults
     first = "the right hand, shaped as a flat hand with the fingers spread, moves from the chin forward twice"
@@ -243,7 +236,7 @@ def test_takes_leave_the_scene_timing_alone_and_stack_at_the_playhead(addon):
     s.prompt, s.seed = "the left hand waves", 4
     assert bpy.ops.signforge.generate() == {"FINISHED"}
 
-    assert _timing(scene) == timing
+    assert scene_timing(scene) == timing
     arm = find_body(bpy.context)
     anim = arm.animation_data
     assert anim.action is None
@@ -271,7 +264,7 @@ def test_takes_leave_the_scene_timing_alone_and_stack_at_the_playhead(addon):
         err = _angle(_bone_quaternions(arm), M.axis_angle_to_quaternion(want.poses[src]))
         assert err.max() < 1e-4, (k, err.max())
     scene.frame_set(timing[-1])
-    assert _timing(scene) == timing
+    assert scene_timing(scene) == timing
 
 
 def test_a_29_97_scene_and_every_insert_mode(addon, tmp_path):
@@ -286,7 +279,7 @@ def test_a_29_97_scene_and_every_insert_mode(addon, tmp_path):
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 30, 1.001
     scene.frame_set(7)
-    timing = _timing(scene)
+    timing = scene_timing(scene)
     arm = build_body(bpy.context, read_body(_body_file(tmp_path, addon)))
     scene.signforge.insert_mode = "REPLACE"   # refused when pressed, before any job runs
     with pytest.raises(RuntimeError, match="has no active action"):
@@ -317,7 +310,7 @@ def test_a_29_97_scene_and_every_insert_mode(addon, tmp_path):
     assert sorted(a.name for a in bpy.data.actions) == ["replaced", nla.name]   # one action per take
     assert not any(a.use_fake_user for a in bpy.data.actions)
     scene.frame_set(7)
-    assert _timing(scene) == timing
+    assert scene_timing(scene) == timing
 
 
 def test_cancel_mid_job_leaves_the_scene_unchanged(addon):
