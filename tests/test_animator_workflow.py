@@ -196,9 +196,9 @@ def test_a_takes_stored_request_and_new_seeds():
     from blender_addon.core.takes import new_seeds, stored_request
 
     rec = {"signforge_prompt": "wave", "signforge_seed": 3, "signforge_steps": 5, "signforge_guidance": 2.5,
-           "signforge_hand": "left", "signforge_run": "handmdm", "signforge_fps": 24.0}
+           "signforge_hand": "left", "signforge_run": "handmdm", "signforge_fps": 24.0, "signforge_refine": 0.3}
     assert stored_request(rec) == {"prompt": "wave", "seed": 3, "steps": 5, "guidance": 2.5, "hand": "left",
-                                   "run": "handmdm"}
+                                   "run": "handmdm", "refine": 0.3}   # a regenerated take keeps its refine
     with pytest.raises(ValueError, match="not generated"):
         stored_request({"signforge_video": "/clip.mp4", "signforge_prompt": "x"})
     with pytest.raises(ValueError, match="not generated"):

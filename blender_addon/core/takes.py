@@ -94,7 +94,7 @@ class Take:
 def generate_take(params: Mapping, mode: str = "NLA", frame: int = 1, fit_scene: bool = False,
                   limit: int = NAME_BYTES, key_tolerance: float = 0.0) -> Take:
     """The take of a ``generate`` request (the backend's parameters, as sent)."""
-    keys = ("prompt", "model", "run", "seed", "steps", "guidance", "sampler", "hand", "seconds")
+    keys = ("prompt", "model", "run", "seed", "steps", "guidance", "sampler", "hand", "seconds", "refine")
     props = {k: params[k] for k in keys if params.get(k) is not None}
     return Take(take_name(params.get("prompt", ""), limit=limit), props, mode, frame, fit_scene, key_tolerance)
 
@@ -107,7 +107,7 @@ def video_take(params: Mapping, stem: str, mode: str = "NLA", frame: int = 1, fi
     return Take(take_name(stem, "video", limit=limit), props, mode, frame, fit_scene, key_tolerance)
 
 
-REQUEST_KEYS = ("prompt", "model", "run", "seed", "steps", "guidance", "hand", "seconds")
+REQUEST_KEYS = ("prompt", "model", "run", "seed", "steps", "guidance", "hand", "seconds", "refine")
 SEED_LIMIT = 2**31   # a seed Blender's integer property (and the take's record) can hold
 
 
@@ -121,7 +121,7 @@ def stored_request(properties: Mapping[str, Value]) -> dict:
     params["prompt"] = str(params["prompt"])
     if params.get("hand") not in ("left", "right"):
         params.pop("hand", None)
-    for key, kind in (("seed", int), ("steps", int), ("guidance", float), ("seconds", float)):
+    for key, kind in (("seed", int), ("steps", int), ("guidance", float), ("seconds", float), ("refine", float)):
         if key in params:
             try:
                 params[key] = kind(params[key])
