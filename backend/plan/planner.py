@@ -24,6 +24,7 @@ from .realize import Realizer, Take
 SIDE_SURE = 0.8             # the parser's side at least this sure wins over the named-hand rule
 _SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 _SIDE_LETTER = re.compile(r"\b[LR]\b")
+THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 
@@ -57,7 +58,10 @@ class Planner:
         parsed = self.parser.parse(text)
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand)
         shape = sure_shape(parsed.probs("shape"))
-        return replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE), dict(parsed.confidence)
+        scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
+        if scene.then and parsed.confidence["then"] < THEN_SURE:   # a second movement the text may not ask for
+            scene = replace(scene, then="", then_dirs=(), then_count=1)
+        return scene, dict(parsed.confidence)
 
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1,
              frames: int | None = None) -> list[Planned]:
