@@ -25,7 +25,7 @@ from blender_addon.core.jobs import Job
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = {"frames": 20, "steps": 2}
-LONG = {"frames": 60, "steps": 100}   # cancelled or abandoned long before it ends
+LONG = {"frames": 60, "steps": 100, "refine": 1.0}   # sampled from noise: cancelled or abandoned long before it ends
 LISTENING = re.compile(r"^SignForge backend listening on 127\.0\.0\.1:(\d+) ")
 
 

@@ -132,7 +132,8 @@ def test_generate_says_it_loads_and_returns_the_prompts_warnings(backend, tmp_pa
 
 def test_cancel_a_running_and_a_queued_request(backend, tmp_path):
     out = tmp_path / "cancelled"
-    gen = backend.submit("generate", {"prompt": "good morning", "frames": 60, "steps": 100, "out_dir": str(out)})
+    gen = backend.submit("generate", {"prompt": "good morning", "frames": 60, "steps": 100, "refine": 1.0,
+                                      "out_dir": str(out)})
     ping = backend.submit("ping")
     seen = first_progress(backend, gen)
     backend.cancel(ping)   # queued: ends at once, before the running request
@@ -266,7 +267,7 @@ def test_a_killed_server_ends_its_requests_and_restarts(signforge_cache, tmp_pat
 
 def test_close_cancels_pending_requests_and_stops_a_busy_server(signforge_cache, tmp_path):
     b = SubprocessBackend(sys.executable, cwd=REPO)
-    gen = b.submit("generate", {"prompt": "hello", "frames": 60, "steps": 100, "out_dir": str(tmp_path)})
+    gen = b.submit("generate", {"prompt": "hello", "frames": 60, "steps": 100, "refine": 1.0, "out_dir": str(tmp_path)})
     queued = b.submit("ping")
     first_progress(b, gen)   # now loading torch and the model: the cancel waits for its next report
     t0 = time.monotonic()
@@ -335,7 +336,8 @@ def test_in_process_backend_generates(signforge_cache, tmp_path):
         assert progress[0]["stage"] == P.STAGE_LOADING   # in Blender's own Python too
         bad = b.wait(b.submit("ping", {"x": 1}))
         assert bad["code"] == P.INVALID_PARAMS and "'x'" in bad["message"]
-        long = b.submit("generate", {"prompt": "hello", "frames": 60, "steps": 100, "out_dir": str(tmp_path / "c")})
+        long = b.submit("generate", {"prompt": "hello", "frames": 60, "steps": 100, "refine": 1.0,
+                                      "out_dir": str(tmp_path / "c")})
         first_progress(b, long)
         b.cancel(long)
         assert b.wait(long, timeout=30)["code"] == P.CANCELLED and not (tmp_path / "c").exists()
