@@ -214,6 +214,7 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
             if plans:
                 planned = np.stack([p.motion.to_features() for p in plans])
                 x0 = torch.from_numpy(((planned - run.mean) / run.std).astype(np.float32))
+            if plans and refine > 0:
                 step, m = net.cfg.frame_step, net.cfg.model_frames(frames)
                 # the last model frame may lie past the take's end: it holds the last pose
                 held = x0[:, -1:].expand(-1, (m - 1) * step + 1 - frames, -1)
@@ -276,8 +277,8 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
 
 
 def _plans(text: str, hand: str | None, seed: int, num: int, frames: int | None, limit: int):
-    """The planned takes of ``text`` (see ``backend.plan``), signed by the prompt's named hand,
-    else ``hand``, else the hand the parser reads; at most ``limit`` frames."""
+    """The planned takes of ``text`` (see ``backend.plan``; ``hand`` for a text that says no
+    side), all ``frames`` long (else the first take's length), at most ``limit``."""
     from .plan.parse import ParseError
     from .plan.planner import fit_length, planner
 
@@ -289,7 +290,7 @@ def _plans(text: str, hand: str | None, seed: int, num: int, frames: int | None,
         warnings.warn("the prompt has no words to plan from; the take is sampled without a plan", GenerateWarning,
                       stacklevel=3)
         return []
-    plans = plan.plan(text, hand=check_hand(hand), seed=seed, num=num, frames=frames)
+    plans = plan.plan(text, hand=check_hand(hand), seed=seed, num=num)
     length = min(frames or plans[0].motion.num_frames, limit)
     for p in plans:
         p.motion = fit_length(p.motion, length)

@@ -1,7 +1,7 @@
 """Text -> a planned take: the scene parser reads what the text asks for, the realizer
-makes the motion that shows it (see ``parse`` and ``realize``). ``generate`` starts
-HandMDM's sampling from the plan (``diffusion.sample(start=...)``), so the take keeps the
-plan's hand, place, movement, count and timing while the model redraws its detail.
+makes the motion that shows it (see ``parse`` and ``realize``). ``generate`` keeps the plan
+as is by default; with ``refine`` > 0 HandMDM samples from the plan noised that far
+(``diffusion.sample(start=...)``), keeping its timing while the model redraws its detail.
 
 One ``Planner`` per process (``planner()``): the parser's weights and the synthesizer's
 body are loaded once. numpy + torch; never bpy.
@@ -16,8 +16,8 @@ import numpy as np
 from ..data.text import Scene
 from ..data.vocab import HANDSHAPE_CONCEPT
 from ..motion.hands import named_hand
-from .parse import NONE
 from ..motion.motion import Motion
+from .parse import NONE
 from .realize import Realizer, Take
 
 
@@ -63,19 +63,17 @@ class Planner:
             scene = replace(scene, then="", then_dirs=(), then_count=1)
         return scene, dict(parsed.confidence)
 
-    def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1,
-             frames: int | None = None) -> list[Planned]:
-        """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), ``frames``
-        long when given (see ``fit_length``); ``hand`` as ``read`` takes it."""
+    def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1) -> list[Planned]:
+        """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), each
+        as long as it takes; ``hand`` as ``read`` takes it."""
         scene, confidence = self.read(text, hand)
         side_from = "prompt" if says_side(text) else "option" if hand else "default"
         out = []
         for i in range(num):
             take = self.realizer.realize(scene, seed=seed, sample=i)
-            motion = take.motion if frames is None else fit_length(take.motion, frames)
             prov = {"plan": _describe(scene), "plan_agreement": f"{take.agreement:.2f}"}
-            out.append(Planned(motion.with_(provenance={**motion.provenance, **prov}), scene, take, confidence,
-                               side_from))
+            out.append(Planned(take.motion.with_(provenance={**take.motion.provenance, **prov}), scene, take,
+                               confidence, side_from))
         return out
 
 

@@ -13,7 +13,7 @@ numpy + torch (the body model); never bpy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -131,8 +131,7 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | None]]:
 
 def _interleave(moves, locations):
     """(move, location) pairs: every move at the likeliest location, then the rest."""
-    pairs = [(m, locations[0]) for m in moves] + [(m, loc) for loc in locations[1:] for m in moves]
-    return pairs
+    return [(m, locations[0]) for m in moves] + [(m, loc) for loc in locations[1:] for m in moves]
 
 
 def agreement(asked: Scene, got: Scene) -> float:
@@ -193,7 +192,3 @@ class Realizer:
         order = sorted(range(len(takes)), key=lambda i: -takes[i].agreement)
         return [takes[i] for i in order]
 
-
-def with_side(scene: Scene, side: str) -> Scene:
-    """``scene`` signed by the other hand when ``side`` differs (a user's --hand)."""
-    return scene if scene.side == side else replace(scene, side=side)
