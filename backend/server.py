@@ -305,15 +305,23 @@ class Handler:
             report(0.95 * done / max(total, 1), f"reconstructing {done}/{total}")
 
         self._load_body(params["smplx"])   # a bad model file is refused before any video work
+        measured: dict = {}
         try:
             motion = RC.reconstruct(source, start=params["start"], end=params["end"],
-                                    denoise=params["denoise"], progress=step, smplx=params["smplx"])
+                                    denoise=params["denoise"], progress=step, smplx=params["smplx"], report=measured)
         except ValueError as exc:
             raise RequestError(P.INVALID_PARAMS, f"reconstruct: {exc}") from None
+        quality, warnings = RC.quality(motion, measured), RC.held_warnings(motion)   # the signer's own hands
         if params["mirror"]:
             motion = motion.mirror()
         save_motion(motion, out)
-        return {"path": str(out), "frames": int(motion.num_frames), "fps": float(motion.fps)}
+        clip = None
+        if measured.get("video"):   # where the take's first frame is in the file, to show the clip beside it
+            clip = {"path": str(source), "start_s": round(float(measured["start_s"]), 6),
+                    "fps": float(measured["source_fps"]), "width": int(measured["width"]),
+                    "height": int(measured["height"])}
+        return {"path": str(out), "frames": int(motion.num_frames), "fps": float(motion.fps),
+                "quality": quality, "clip": clip, "warnings": warnings}
 
     def _load_body(self, smplx: str | None):
         from .body.model import Body, BodyModelError, resolve_model_file

@@ -3,7 +3,8 @@
 Written keys: ``poses`` (T, 165) in SMPL-X order (global 3 | body 63 | jaw 3 | left eye 3 |
 right eye 3 | left hand 45 | right hand 45), ``trans`` (T, 3), ``betas``, ``expression``
 (T, 10), ``gender``, ``mocap_frame_rate``, ``surface_model_type="smplx"``, ``features``
-(T, 274), ``text`` and SignForge's ``provenance`` (JSON) and ``confidence`` when measured.
+(T, 274), ``text`` and SignForge's ``provenance`` (JSON), and ``confidence`` (T,) and
+``hand_confidence`` (T, 2: left, right) when measured.
 Every value is a plain array, so readers (the SMPL-X Blender add-on's npz importer
 included) open it without pickle. Reading accepts AMASS SMPL-H files (poses (T, 156)) too,
 with jaw and eyes at rest. numpy only.
@@ -102,8 +103,9 @@ def read_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
                 else:
                     expression = np.zeros((t, NUM_EXPRESSION))
                 conf = np.asarray(_get(archive, path, "confidence")) if "confidence" in keys else None
+                hands = np.asarray(_get(archive, path, "hand_confidence")) if "hand_confidence" in keys else None
                 return Motion(poses.reshape(t, NUM_JOINTS, 3), trans, expression, rate,
-                              confidence=conf, **common)
+                              confidence=conf, hand_confidence=hands, **common)
             if "features" in keys:
                 return Motion.from_features(np.asarray(_get(archive, path, "features")), rate, **common)
         except MotionFileError:
@@ -130,6 +132,8 @@ def write_npz(motion: Motion, path: str | os.PathLike) -> None:
     assert arrays["features"].shape == (t, FEATURE_DIM)
     if motion.confidence is not None:
         arrays["confidence"] = motion.confidence.astype(np.float32)
+    if motion.hand_confidence is not None:
+        arrays["hand_confidence"] = motion.hand_confidence.astype(np.float32)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)

@@ -1,7 +1,8 @@
 """``Motion``: SMPL-X motion as one immutable value, with its edits.
 
 Holds per-frame pose (55 joints, axis-angle), translation and expression, plus betas,
-fps, gender, optional text, provenance and per-frame confidence. Converts to and from
+fps, gender, optional text, provenance and per-frame confidence (overall, and per hand
+where it was measured). Converts to and from
 HandMDM's 274-D features, resamples (slerp), mirrors left<->right, cuts and concatenates
 with a blended seam. numpy + torch (through rotations); never bpy.
 """
@@ -44,6 +45,7 @@ class Motion:
     text: str = ""
     provenance: Mapping[str, str] = field(default_factory=dict)
     confidence: np.ndarray | None = None    # (T,) in [0, 1], None when not measured
+    hand_confidence: np.ndarray | None = None   # (T, 2) left, right hand, in [0, 1]; None when not measured
 
     def __post_init__(self) -> None:
         poses = np.asarray(self.poses, dtype=np.float32)
@@ -72,7 +74,13 @@ class Motion:
             _check(conf.shape == (t,), f"confidence must be ({t},); got {conf.shape}")
             _check(bool(np.isfinite(conf).all()) and bool(((conf >= 0) & (conf <= 1)).all()),
                    "confidence must lie in [0, 1]")
-        for arr in (poses, trans, expression, betas) + ((conf,) if conf is not None else ()):
+        hands = self.hand_confidence
+        if hands is not None:
+            hands = np.asarray(hands, dtype=np.float32)
+            _check(hands.shape == (t, 2), f"hand_confidence must be ({t}, 2); got {hands.shape}")
+            _check(bool(np.isfinite(hands).all()) and bool(((hands >= 0) & (hands <= 1)).all()),
+                   "hand_confidence must lie in [0, 1]")
+        for arr in (poses, trans, expression, betas) + tuple(a for a in (conf, hands) if a is not None):
             arr.setflags(write=False)
         object.__setattr__(self, "poses", poses)
         object.__setattr__(self, "trans", trans)
@@ -80,6 +88,7 @@ class Motion:
         object.__setattr__(self, "betas", betas)
         object.__setattr__(self, "fps", fps)
         object.__setattr__(self, "confidence", conf)
+        object.__setattr__(self, "hand_confidence", hands)
         provenance = {str(k): str(v) for k, v in dict(self.provenance).items()}
         bad = [k for k, v in provenance.items() if v.strip().lower().lstrip("+-") in NON_FINITE]
         _check(not bad, f"provenance {bad[0]!r} is not a finite number" if bad else "")
@@ -143,8 +152,9 @@ class Motion:
         qs = R.np_quaternion_slerp(q[i0], q[i1], a[:, :, None])
         lerp = lambda x: (1 - a) * x[i0] + a * x[i1]  # noqa: E731
         conf = None if self.confidence is None else lerp(self.confidence[:, None])[:, 0]
+        hands = None if self.hand_confidence is None else lerp(self.hand_confidence)
         return replace(self, poses=R.np_quaternion_to_axis_angle(qs), trans=lerp(self.trans),
-                       expression=lerp(self.expression), confidence=conf)
+                       expression=lerp(self.expression), confidence=conf, hand_confidence=hands)
 
     def resample(self, fps: float) -> "Motion":
         """The same motion at another frame rate (same duration span, slerped poses)."""
@@ -166,7 +176,8 @@ class Motion:
         trans = self.trans * np.array([-1.0, 1.0, 1.0], np.float32)
         prov = dict(self.provenance)
         prov["mirrored"] = "false" if prov.get("mirrored") == "true" else "true"
-        return replace(self, poses=poses, trans=trans, provenance=prov)
+        hands = None if self.hand_confidence is None else self.hand_confidence[:, ::-1]
+        return replace(self, poses=poses, trans=trans, provenance=prov, hand_confidence=hands)
 
     def cut(self, start: int, end: int | None = None) -> "Motion":
         """Frames [start, end) as a new motion."""
@@ -174,8 +185,9 @@ class Motion:
         _check(0 <= start < end <= self.num_frames,
                f"cut [{start}, {end}) is outside 0..{self.num_frames}")
         conf = None if self.confidence is None else self.confidence[start:end]
+        hands = None if self.hand_confidence is None else self.hand_confidence[start:end]
         return replace(self, poses=self.poses[start:end], trans=self.trans[start:end],
-                       expression=self.expression[start:end], confidence=conf)
+                       expression=self.expression[start:end], confidence=conf, hand_confidence=hands)
 
     def concat(self, other: "Motion", blend: int = 0) -> "Motion":
         """This motion then ``other`` (resampled to this fps), with a ``blend``-frame seam.
@@ -200,18 +212,22 @@ class Motion:
             qa, qb = a.rotations(), b.rotations()
             q = R.np_quaternion_slerp(qa, qb, w[:, :, None])
             both = self.confidence is not None and other.confidence is not None
+            hands = self.hand_confidence is not None and other.hand_confidence is not None
             parts.append(replace(
                 self, poses=R.np_quaternion_to_axis_angle(q),
                 trans=(1 - w) * a.trans + w * b.trans,
                 expression=(1 - w) * a.expression + w * b.expression,
-                confidence=((1 - w[:, 0]) * a.confidence + w[:, 0] * b.confidence) if both else None))
+                confidence=((1 - w[:, 0]) * a.confidence + w[:, 0] * b.confidence) if both else None,
+                hand_confidence=((1 - w) * a.hand_confidence + w * b.hand_confidence) if hands else None))
         if tail is not None:
             parts.append(tail)
         confs = [p.confidence for p in parts]
+        hands = [p.hand_confidence for p in parts]
         return replace(
             self,
             poses=np.concatenate([p.poses for p in parts]),
             trans=np.concatenate([p.trans for p in parts]),
             expression=np.concatenate([p.expression for p in parts]),
             confidence=None if any(c is None for c in confs) else np.concatenate(confs),
+            hand_confidence=None if any(h is None for h in hands) else np.concatenate(hands),
         )

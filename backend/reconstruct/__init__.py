@@ -23,7 +23,7 @@ from ..motion import Motion
 from .fit import MAX_GAP, Fitter, runs
 from .video import VIDEO_SUFFIXES, VideoError, extract_video
 
-__all__ = ["reconstruct", "ReconstructError", "load_landmarks", "VIDEO_SUFFIXES"]
+__all__ = ["reconstruct", "ReconstructError", "load_landmarks", "quality", "VIDEO_SUFFIXES"]
 
 POSE_SUFFIX = ".pose"
 HAND_CONF = {2: 1.0, 1: 0.6, 0: 0.2}     # found / interpolated / held, per hand and frame
@@ -216,6 +216,9 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
     conf_hands = np.stack([np.vectorize(HAND_CONF.get)(hand_state[s]) for s in ("left", "right")]).mean(0)
     body_vis = np.nan_to_num(lm_fit.pose_conf[:, 11:17]).mean(1).clip(0, 1)
     confidence = (conf_hands * (0.5 + 0.5 * body_vis)).astype(np.float32).clip(0, 1)
+    # each hand's own: found 1, interpolated 0.6, held 0.2, times the same body visibility
+    per_hand = np.stack([np.vectorize(HAND_CONF.get)(hand_state[s]) for s in ("left", "right")], 1)
+    hand_confidence = (per_hand * (0.5 + 0.5 * body_vis)[:, None]).astype(np.float32).clip(0, 1)
     a, b = (0, T)
     if trim:
         a, b = trim_range(hand_energy(lm_fit), lm_fit.fps)
@@ -235,7 +238,8 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
         "trimmed": f"{a}-{b - 1} of {T}",
     }
     motion = Motion(result.poses[a:b], np.zeros((b - a, 3)), np.zeros((b - a, 10)), lm_fit.fps,
-                    betas=result.betas, text=gloss or "", provenance=prov, confidence=confidence[a:b])
+                    betas=result.betas, text=gloss or "", provenance=prov, confidence=confidence[a:b],
+                    hand_confidence=hand_confidence[a:b])
     if denoise == "signavatar":
         from .denoise import signavatar_denoise
 
@@ -259,9 +263,49 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
         report.update({"frames_in": lm.num_frames, "frames_out": motion.num_frames, "fps": motion.fps,
                        "left_hand_found": share["left"], "right_hand_found": share["right"],
                        "reprojection_px": result.reprojection_px, "trimmed": (a, b),
-                       "width": lm.width, "height": lm.height, "timings": timings,
+                       "width": lm.width, "height": lm.height, "timings": timings, "video": is_video,
+                       "start_s": (start or 0.0) + float(lm_fit.times[a]), "source_fps": float(lm.fps),
                        "projected": result.projected, "landmarks": lm_fit})
     return motion
+
+
+def quality(motion: Motion, report: dict) -> dict:
+    """The figures a reconstruction is judged by, as plain JSON numbers: the share of the
+    input's frames where each hand was found, the fit's reprojection error in pixels, the
+    take's mean and lowest per-frame confidence (overall and per hand), its frames and the
+    trimmed range of the input's frames. ``report`` is what ``reconstruct(report=...)`` filled;
+    the hands are the signer's in the input, even when ``motion`` was mirrored afterwards."""
+    a, b = report["trimmed"]
+    out = {"left_hand_found": round(float(report["left_hand_found"]), 4),
+           "right_hand_found": round(float(report["right_hand_found"]), 4),
+           "reprojection_px": round(float(report["reprojection_px"]), 2),
+           "frames": int(motion.num_frames), "frames_in": int(report["frames_in"]), "trimmed": [int(a), int(b)]}
+    if motion.confidence is not None:
+        out["confidence_mean"] = round(float(motion.confidence.mean()), 4)
+        out["confidence_min"] = round(float(motion.confidence.min()), 4)
+    if motion.hand_confidence is not None:
+        hands = motion.hand_confidence[:, ::-1] if motion.provenance.get("mirrored") == "true" else motion.hand_confidence
+        for k, side in enumerate(("left", "right")):
+            out[f"{side}_confidence_mean"] = round(float(hands[:, k].mean()), 4)
+    return out
+
+
+def held_warnings(motion: Motion) -> list[str]:
+    """A sentence per hand the fit held at a pose because the input lost it for longer than
+    the interpolated gap (``MAX_GAP`` frames), with where, in seconds of the take."""
+    notes = []
+    for side in ("left", "right"):
+        held = motion.provenance.get(f"{side}_hand_held_frames", "none")
+        if held in ("", "none"):
+            continue
+        spans = [tuple(int(x) for x in r.split("-")) for r in held.split(",")]
+        if sum(e - s + 1 for s, e in spans) >= motion.num_frames:
+            notes.append(f"the {side} hand was never found in the take: its pose is held, not tracked")
+            continue
+        where = ", ".join(f"{s / motion.fps:.2f}-{(e + 1) / motion.fps:.2f} s" for s, e in spans)
+        notes.append(f"the {side} hand was lost for more than {MAX_GAP} frames at {where} of the take: "
+                     f"it holds its last pose there")
+    return notes
 
 
 make_callable(__name__)   # ``backend.reconstruct(...)`` is this package's ``reconstruct(...)``

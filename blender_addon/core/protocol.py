@@ -66,8 +66,18 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
     ``body`` (smplx, betas; out)                 -> ``{"path": p, "vertices": V, "model": m}``
     ``load_motion`` (path, fps, mirror=false; out) -> ``{"path": out, "frames": n, "fps": f}``
     ``save_motion`` (src, dst, smplx)            -> ``{"path": dst}``
-    ``reconstruct`` (path, start=0, end, denoise=true, smplx, mirror=false; out)
-        -> ``{"path": out, "frames": n, "fps": f}``
+    ``reconstruct`` (path, start=0, end, denoise=false, smplx, mirror=false; out)
+        -> ``{"path": out, "frames": n, "fps": f, "quality": {...}, "clip": {...} | null,
+        "warnings": [sentences]}``: ``quality`` holds the figures the CLI prints
+        (``left_hand_found``/``right_hand_found``: share of the input's frames, 0..1;
+        ``reprojection_px``; ``confidence_mean``/``confidence_min`` and
+        ``left_confidence_mean``/``right_confidence_mean`` over the take; ``frames``,
+        ``frames_in``, ``trimmed`` [first, end) of the input's frames), the hands being the
+        signer's in the input even when mirrored; the per-frame confidence is in the .npz
+        (``confidence``, ``hand_confidence``). ``clip`` (a video, not a .pose file) says
+        where the take starts in it: ``{"path", "start_s", "fps", "width", "height"}``.
+        ``warnings``: each hand the input lost for longer than the fit interpolates (it
+        holds a pose there), with where in the take
     ``shutdown`` ()                                              -> ``{}``
 
     Paths are strings; give absolute ones (relative ones resolve against the server's
@@ -239,11 +249,13 @@ METHODS: Mapping[str, Method] = _methods(
         (Param("path", "path", "the video or .pose file", required=True),
          Param("start", "float", "first second to use", default=0.0, minimum=0.0),
          Param("end", "float", "last second to use; default: the end", minimum=0.0),
-         Param("denoise", "bool", "clean the fit with SignAvatar's reconstruct mode", default=True),
+         Param("denoise", "bool", "clean the fit with SignAvatar's reconstruct mode (off: it can move a "
+               "resting arm)", default=False),
          Param("smplx", "path", "the SMPL-X model to fit (file or folder); default: the mannequin"),
          Param("mirror", "bool", "swap left and right (Motion.mirror): the other hand signs", default=False),
          Param("out", "path", "the .npz to write", required=True)),
-        '{"path": absolute path of out, "frames": n, "fps": f}'),
+        '{"path": absolute path of out, "frames": n, "fps": f, "quality": {figures}, '
+        '"clip": {"path", "start_s", "fps", "width", "height"} or null, "warnings": [sentences]}'),
     Method("shutdown", "Answer, then exit (after the requests sent before it).", (), "{}"),
 )
 
