@@ -599,7 +599,7 @@ def reconstruct(
     """
     from .body.model import BodyModelError
     from .io import MotionFileError, save_motion
-    from .reconstruct import ReconstructError
+    from .reconstruct import ReconstructError, quality
     from .reconstruct import reconstruct as run
 
     report: dict = {}
@@ -626,6 +626,11 @@ def reconstruct(
                   f"kept frames {report['trimmed'][0]}-{report['trimmed'][1] - 1} of {report['frames_in']})")
     console.print(f"hands found: left {report['left_hand_found']:.0%}, right {report['right_hand_found']:.0%} "
                   f"of frames; reprojection error {report['reprojection_px']:.1f} px")
+    q = quality(motion, report)
+    if "confidence_mean" in q:
+        hands = (f" (left {q['left_confidence_mean']:.2f}, right {q['right_confidence_mean']:.2f})"
+                 if "left_confidence_mean" in q else "")
+        console.print(f"confidence: mean {q['confidence_mean']:.2f}{hands}, lowest {q['confidence_min']:.2f}")
     console.print("time: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in t.items()))
     if save_landmarks is not None:
         console.print(f"wrote {save_landmarks}")

@@ -261,9 +261,12 @@ def test_cli_reconstructs_a_pose_file_with_landmarks_and_confidence(tmp_path):
     assert run.returncode == 0, run.stderr
     said = " ".join(run.stdout.split())
     assert "hands found: left 0%, right 100%" in said and "reprojection error" in said
+    assert "confidence: mean" in said and "(left 0." in said   # the figures the add-on's panel shows
     motion = load_motion(out)
     assert motion.fps == 25.0 and motion.text == "TEST" and 10 <= motion.num_frames <= 40
     assert motion.confidence is not None and motion.confidence.shape == (motion.num_frames,)
+    assert motion.hand_confidence.shape == (motion.num_frames, 2)
+    assert motion.hand_confidence[:, 0].max() <= 0.2 < motion.hand_confidence[:, 1].max()   # left never found
     assert motion.provenance["left_hand_held_frames"] == f"0-{motion.num_frames - 1}"
     assert float(motion.provenance["reprojection_px"]) < 40
     assert np.abs(motion.poses[:, 40:55]).max() > 0.2         # the right hand's fingers moved
