@@ -23,8 +23,9 @@ import re
 import bpy
 import numpy as np
 
-from ..core.motion import (NUM_JOINTS, Channel, MotionData, Reduction, expression_channels,
-                           motion_from_channels, pose_channels, resample, rotation_path)
+from ..core.motion import (NUM_JOINTS, Channel, MotionData, Reduction, confidence_channels,
+                           confidence_properties, expression_channels, motion_from_channels, pose_channels,
+                           resample, rotation_path)
 from ..core.takes import NAME_BYTES, PREFIX, take_name
 from .body import EXPRESSION_KEYS, JOINTS_TAG, body_mesh
 
@@ -212,7 +213,9 @@ def _key(action, slot, armature, keyed: MotionData, motion_fps: float, frame: in
     if reduction is not None:
         action[PREFIX + "key_tolerance_deg"] = float(np.degrees(reduction.angle))
     joints = _joint_names(armature)
-    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame, reduction=reduction))
+    _confidence_properties(armature, keyed)
+    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame, reduction=reduction)
+                   + confidence_channels(keyed, frame_start=frame, reduction=reduction))
     key_slot = None
     if face:
         keys = _expression_keys(armature)
@@ -223,6 +226,19 @@ def _key(action, slot, armature, keyed: MotionData, motion_fps: float, frame: in
     action.use_frame_range = True
     action.frame_start, action.frame_end = frame, frame + keyed.frames - 1
     return key_slot
+
+
+def _confidence_properties(armature, motion: MotionData) -> None:
+    """The armature's custom properties a video take's confidence curves animate, made when
+    missing (an fcurve on a property the object lacks is drawn as broken), ranged 0..1."""
+    for name in confidence_properties(motion):
+        if name not in armature:
+            armature[name] = 1.0
+            what = "" if name.endswith("confidence") else f" of the {name.rsplit('_', 1)[1]} hand"
+            armature.id_properties_ui(name).update(
+                min=0.0, max=1.0, soft_min=0.0, soft_max=1.0,
+                description=f"How sure the video's tracking was{what} at each frame of a SignForge take "
+                            f"(1 found, 0.6 interpolated, 0.2 held, times the body's visibility)")
 
 
 def take_frames(action) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from ..core.bodyfile import BodyFileError, read_body
 from ..core.client import BackendError
 from ..core.jobs import Job, check_generate
 from ..core.motion import MotionFileError, Reduction, read_motion, write_motion
-from ..core.takes import Take, generate_take, take_name, video_take
+from ..core.takes import Take, generate_take, quality_lines, quality_record, quality_summary, take_name, video_take
 from . import prefs as P
 from . import session
 from .animate import apply_motion, key_counts, motion_from_action, name_limit
@@ -186,10 +186,11 @@ def _placement(context, variants: int = 1) -> dict:
             "key_tolerance": float(s.key_tolerance) if s.reduce_keys else 0.0}
 
 
-def _apply_take(context, arm, motion, take: Take, name: str):
+def _apply_take(context, arm, motion, take: Take, name: str, figures: dict | None = None):
+    """Key ``motion`` as ``take``, recording its provenance and the backend's quality ``figures``."""
     reduction = Reduction.degrees(take.key_tolerance) if take.key_tolerance > 0 else None
-    return apply_motion(context, arm, motion, name, take.mode, take.frame, take.record(motion.provenance),
-                        take.fit_scene, reduction)
+    return apply_motion(context, arm, motion, name, take.mode, take.frame,
+                        take.record({**motion.provenance, **(figures or {})}), take.fit_scene, reduction)
 
 
 def _keys(actions, take: Take) -> str:
@@ -289,6 +290,8 @@ class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
         smplx = bpy.path.abspath(pref.smplx_path) if pref is not None and pref.smplx_path else None
         params = {"path": path, "start": float(s.trim_start), "end": float(s.trim_end) or None,
                   "denoise": bool(s.denoise), "smplx": smplx, "mirror": s.mirror_hand == "MIRROR", "out": str(out)}
+        self._show_clip = bool(s.show_clip)   # fixed now, like the take
+        status(context).quality = ""
         return _with_body(context, self._folder, ("reconstruct", params))
 
     def take(self, context, requests):
@@ -296,11 +299,33 @@ class SIGNFORGE_OT_reconstruct(_JobOperator, bpy.types.Operator):
         return video_take(params, Path(params["path"]).stem, limit=name_limit(), **_placement(context))
 
     def apply(self, context, job):
+        result = job.result(-1)
+        motion = read_motion(result["path"])   # a bad file is refused before the scene changes
         arm = _target(context, job)
-        motion = read_motion(job.result(-1)["path"])
-        action = _apply_take(context, arm, motion, self._take, self._take.name)
+        quality = result.get("quality") or {}
+        action = _apply_take(context, arm, motion, self._take, self._take.name, quality_record(quality))
+        status(context).quality = "\n".join(quality_lines(quality))
+        if quality:
+            self.report({"INFO"}, f"{self.label} quality: {quality_summary(quality)}")
+        if getattr(self, "_show_clip", False):
+            self._clip(context, arm, result.get("clip"), action)
         return (f"Reconstructed {motion.frames} frames into {action.name}{_where(arm, self._take)}"
                 f"{_keys([action], self._take)}")
+
+    def _clip(self, context, arm, clip: dict | None, action) -> None:
+        """Show Clip: the video on a plane beside the take, in sync; a clip that cannot be shown
+        is a warning (the take stands)."""
+        from .animate import take_frames
+        from .clip import show_clip
+
+        if not clip:
+            self.report({"WARNING"}, "Show Clip: a .pose file holds landmarks, not pictures; there is no clip to show")
+            return
+        first, last = take_frames(action)
+        try:
+            show_clip(context, arm, clip, first, last - first + 1, action.name)
+        except ValueError as exc:
+            self.report({"WARNING"}, f"Show Clip: {exc}")
 
 
 class SIGNFORGE_OT_import_motion(_JobOperator, bpy.types.Operator, ImportHelper):

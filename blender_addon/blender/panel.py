@@ -86,17 +86,22 @@ def draw_generate(layout, settings, state: PanelState) -> None:
     run.operator("signforge.generate", icon="PLAY")
 
 
-def draw_video(layout, settings, state: PanelState) -> None:
+def draw_video(layout, settings, state: PanelState, quality: str = "") -> None:
+    """The Video section; ``quality``: the last reconstruction's figures, a line each."""
     col = layout.column()
     col.prop(settings, "video_path", text="")
     row = col.row(align=True)
     row.prop(settings, "trim_start")
     row.prop(settings, "trim_end")
-    col.prop(settings, "denoise")
+    row = col.row(align=True)
+    row.prop(settings, "denoise")
+    row.prop(settings, "show_clip")
     col.prop(settings, "mirror_hand")
     run = col.row()
     run.enabled = state.backend_ready and not state.running and bool(settings.video_path)
     run.operator("signforge.reconstruct", icon="FILE_MOVIE")
+    for k, line in enumerate(quality.splitlines()):
+        col.label(text=line, icon="INFO" if k == 0 else "BLANK1")
 
 
 def draw_takes(layout, settings) -> None:
@@ -225,7 +230,8 @@ class SIGNFORGE_PT_video(_Panel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        draw_video(self.layout, context.scene.signforge, panel_state(context))
+        draw_video(self.layout, context.scene.signforge, panel_state(context),
+                   context.window_manager.signforge_status.quality)
 
 
 class SIGNFORGE_PT_files(_Panel, bpy.types.Panel):

@@ -59,6 +59,10 @@ class SignForgeSettings(bpy.types.PropertyGroup):
     denoise: bpy.props.BoolProperty(name="Denoise", default=False,   # as in the CLI: it lifted a resting arm
                                     description="Clean the reconstruction with SignAvatar's reconstruct mode "
                                                 "(off until it helps on real clips)")
+    show_clip: bpy.props.BoolProperty(
+        name="Show Clip", default=False,
+        description="Reconstruct also shows the video on a plane beside the armature, in sync with the take "
+                    "(one clip at a time; the scene's frame rate, range and playhead stay as they are)")
     mirror_hand: bpy.props.EnumProperty(
         name="Hand", default="KEEP",
         description="The signing hand of an imported or reconstructed motion",
@@ -106,5 +110,7 @@ class SignForgeStatus(bpy.types.PropertyGroup):
     status: bpy.props.StringProperty(name="Status", default="")
     warning: bpy.props.StringProperty(name="Warning", default="",
                                       description="The backend's notes on the last result (a truncated prompt...)")
+    quality: bpy.props.StringProperty(name="Quality", default="",
+                                      description="The last reconstruction's quality figures, a line each")
     stage: bpy.props.StringProperty(name="Stage", default="",
                                     description="The running request's phase (loading: a model loads)")

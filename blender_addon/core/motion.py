@@ -47,6 +47,8 @@ class MotionData:
     betas: np.ndarray = field(default_factory=lambda: np.zeros(10, np.float32))
     text: str = ""
     provenance: Mapping[str, str] = field(default_factory=dict)   # the backend's record of how it was made
+    confidence: np.ndarray | None = None        # (T,) in [0, 1]: how sure the tracking was (a video's take)
+    hand_confidence: np.ndarray | None = None   # (T, 2) the same for the left and the right hand
 
     @property
     def frames(self) -> int:
@@ -72,6 +74,8 @@ def read_motion(path: str | os.PathLike) -> MotionData:
             betas = np.asarray(z["betas"], np.float32).reshape(-1) if "betas" in keys else np.zeros(10, np.float32)
             text = str(z["text"]) if "text" in keys else ""
             provenance = _provenance(z["provenance"]) if "provenance" in keys else {}
+            conf = _confidence(z, "confidence", (t,), path)
+            hands = _confidence(z, "hand_confidence", (t, 2), path)
     except (OSError, ValueError, KeyError) as exc:
         if isinstance(exc, MotionFileError):
             raise
@@ -83,7 +87,19 @@ def read_motion(path: str | os.PathLike) -> MotionData:
     if not fps > 0:
         raise MotionFileError(f"{path}: frame rate {fps} is not positive")
     return MotionData(poses.reshape(t, NUM_JOINTS, 3), trans, expr[:, :NUM_EXPRESSION], fps, betas, text,
-                      provenance)
+                      provenance, conf, hands)
+
+
+def _confidence(z, key: str, shape: tuple, path) -> np.ndarray | None:
+    """A per-frame confidence array of ``shape``, in [0, 1]; None when the file has none."""
+    if key not in z.files:
+        return None
+    value = np.asarray(z[key], np.float64)
+    if value.shape != shape:
+        raise MotionFileError(f"{path}: '{key}' has shape {value.shape}; expected {shape}")
+    if not (np.isfinite(value).all() and (value >= 0).all() and (value <= 1).all()):
+        raise MotionFileError(f"{path}: '{key}' must lie in [0, 1]")
+    return value
 
 
 def _provenance(value: np.ndarray) -> dict[str, str]:
@@ -102,7 +118,10 @@ def write_motion(motion: MotionData, path: str | os.PathLike) -> None:
     np.savez(tmp, poses=motion.poses.reshape(t, NUM_JOINTS * 3).astype(np.float32),
              trans=motion.trans.astype(np.float32), expression=motion.expression.astype(np.float32),
              betas=np.asarray(motion.betas, np.float32), mocap_frame_rate=np.float64(motion.fps),
-             gender=np.array("neutral"), surface_model_type=np.array("smplx"), text=np.array(motion.text))
+             gender=np.array("neutral"), surface_model_type=np.array("smplx"), text=np.array(motion.text),
+             **({} if motion.confidence is None else {"confidence": motion.confidence.astype(np.float32)}),
+             **({} if motion.hand_confidence is None else
+                {"hand_confidence": motion.hand_confidence.astype(np.float32)}))
     os.replace(tmp, path)
 
 
@@ -186,7 +205,10 @@ def resample(motion: MotionData, fps: float) -> MotionData:
     def lerp(x: np.ndarray) -> np.ndarray:
         return (1 - a) * x[i0] + a * x[i1]
 
-    return replace(motion, poses=poses, trans=lerp(motion.trans), expression=lerp(motion.expression), fps=fps)
+    conf = None if motion.confidence is None else lerp(motion.confidence[:, None])[:, 0]
+    hands = None if motion.hand_confidence is None else lerp(motion.hand_confidence)
+    return replace(motion, poses=poses, trans=lerp(motion.trans), expression=lerp(motion.expression), fps=fps,
+                   confidence=conf, hand_confidence=hands)
 
 
 # ------------------------------------------------------------------------ keyframes
@@ -324,6 +346,36 @@ def expression_channels(motion: MotionData, key_names: list[str], frame_start: i
     return out
 
 
+CONFIDENCE = "signforge_confidence"   # the armature's custom property a video take animates
+HAND_CONFIDENCE = ("signforge_confidence_left", "signforge_confidence_right")
+
+
+def confidence_properties(motion: MotionData) -> tuple[str, ...]:
+    """The custom properties ``confidence_channels`` animates for ``motion`` (none without confidence)."""
+    return ((CONFIDENCE,) if motion.confidence is not None else ()) + \
+        (HAND_CONFIDENCE if motion.hand_confidence is not None else ())
+
+
+def confidence_channels(motion: MotionData, frame_start: int = 1, reduction: Reduction | None = None,
+                        constant_tol: float | None = CONSTANT_TOL) -> list[Channel]:
+    """The tracking's per-frame confidence as channels of the armature's own custom properties
+    (``["signforge_confidence"]``, and ``_left``/``_right`` per hand), one key per frame
+    (fewer with ``reduction``, to its expression tolerance), so the Graph Editor shows where
+    a video's tracking was unsure. Empty for a motion without confidence."""
+    frames = np.arange(frame_start, frame_start + motion.frames, dtype=np.float64)
+    columns = []
+    if motion.confidence is not None:
+        columns.append((CONFIDENCE, motion.confidence))
+    if motion.hand_confidence is not None:
+        columns += [(name, motion.hand_confidence[:, k]) for k, name in enumerate(HAND_CONFIDENCE)]
+    out = []
+    for name, values in columns:
+        [ch] = _key_group(f'["{name}"]', "SignForge confidence", frames, np.asarray(values, np.float64)[:, None],
+                          constant_tol, reduction.value if reduction else None)
+        out.append(ch)
+    return out
+
+
 def evaluate_channels(channels: list[Channel], frames: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
     """Linear keys' values at ``frames``, held before the first and after the last, as Blender
     evaluates SignForge's LINEAR fcurves with constant extrapolation."""
@@ -406,4 +458,8 @@ def motion_from_channels(values: dict[tuple[str, int], np.ndarray], joint_names,
         if v is not None:
             trans[:, k] = v
     expr = np.zeros((frames, NUM_EXPRESSION)) if expression is None else expression
-    return MotionData(quaternion_to_axis_angle(quats), trans, expr, fps, text=text)
+    conf = values.get((f'["{CONFIDENCE}"]', 0))   # a video take's confidence curves travel with it
+    hands = [values.get((f'["{name}"]', 0)) for name in HAND_CONFIDENCE]
+    return MotionData(quaternion_to_axis_angle(quats), trans, expr, fps, text=text,
+                      confidence=None if conf is None else np.clip(conf, 0.0, 1.0),
+                      hand_confidence=None if any(h is None for h in hands) else np.clip(np.stack(hands, 1), 0.0, 1.0))

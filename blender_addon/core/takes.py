@@ -8,6 +8,7 @@ take's action, each named ``signforge_<key>``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -105,6 +106,82 @@ def video_take(params: Mapping, stem: str, mode: str = "NLA", frame: int = 1, fi
     props = {"video": params["path"], "trim_start": params.get("start"), "trim_end": params.get("end"),
              "denoise": int(bool(params.get("denoise")))}
     return Take(take_name(stem, "video", limit=limit), props, mode, frame, fit_scene, key_tolerance)
+
+
+QUALITY_KEYS = ("left_hand_found", "right_hand_found", "reprojection_px", "confidence_mean", "confidence_min",
+                "left_confidence_mean", "right_confidence_mean")
+
+
+def quality_record(quality: Mapping | None) -> dict[str, float]:
+    """A reconstruction's quality figures (the ``reconstruct`` result's ``quality``) that a take
+    records, numbers only; anything else the backend sent is left out."""
+    out = {}
+    for key in QUALITY_KEYS:
+        v = (quality or {}).get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+            out[key] = float(v)
+    return out
+
+
+def quality_lines(quality: Mapping | None) -> list[str]:
+    """The quality figures as the panel shows them, a short line each (none when there are none)."""
+    q = quality_record(quality)
+    lines = []
+    if "left_hand_found" in q and "right_hand_found" in q:
+        lines.append(f"Hands found: left {q['left_hand_found']:.0%}, right {q['right_hand_found']:.0%}")
+    if "reprojection_px" in q:
+        lines.append(f"Reprojection error: {q['reprojection_px']:.1f} px")
+    if "confidence_mean" in q:
+        low = f", lowest {q['confidence_min']:.2f}" if "confidence_min" in q else ""
+        lines.append(f"Confidence: mean {q['confidence_mean']:.2f}{low}")
+    if "left_confidence_mean" in q and "right_confidence_mean" in q:
+        lines.append(f"Per hand: left {q['left_confidence_mean']:.2f}, right {q['right_confidence_mean']:.2f}")
+    return lines
+
+
+def quality_summary(quality: Mapping | None) -> str:
+    """The quality figures in one line for the Info log and the status ("" when there are none)."""
+    return "; ".join(line[0].lower() + line[1:] for line in quality_lines(quality))
+
+
+@dataclass(frozen=True)
+class ClipTiming:
+    """Which frame of a video a scene frame shows, so the clip plays in sync with its take:
+    the take's first frame (``frame``, where it was inserted) shows the video at the second the
+    take begins (the trim and the idle lead-in the backend cut included), and the video runs at
+    its own speed whatever the scene's rate. Movie frames count from 1, as Blender's do; before
+    the take the first is held, after it the last."""
+    frame: int      # the scene frame of the take's first key
+    rate: float     # movie frames per scene frame: the clip's fps over the scene's
+    base: float     # 1-based movie frame at ``frame``, plus 0.5 so that floor() rounds
+    first: int      # the movie frame at the take's first frame
+    last: int       # ... and at its last
+
+    def movie_frame(self, f: float) -> int:
+        return max(self.first, min(self.last, math.floor((f - self.frame) * self.rate + self.base)))
+
+    def offset_expression(self) -> str:
+        """A driver for an image user with ``frame_start`` = ``frame`` and ``frame_duration`` = 1
+        (Blender shows frame 0 + offset before frame_start, 1 + offset from it). A simple
+        expression: Blender evaluates it without Python, so it works with auto-run off."""
+        return (f"max({self.first}, min({self.last}, floor((frame - {self.frame}) * {self.rate:.9g} + "
+                f"{self.base:.9g}))) - (frame >= {self.frame})")
+
+
+def clip_timing(start_s: float, clip_fps: float, scene_fps: float, frame: int, frames: int,
+                movie_frames: int) -> ClipTiming:
+    """The timing of a clip whose take starts ``start_s`` seconds into it, keyed from scene
+    ``frame`` for ``frames`` frames at ``scene_fps``; the movie has ``movie_frames`` frames at
+    ``clip_fps``. ValueError for rates or lengths that cannot be."""
+    if not (clip_fps > 0 and scene_fps > 0 and math.isfinite(clip_fps) and math.isfinite(scene_fps)):
+        raise ValueError(f"the clip's frame rate ({clip_fps}) and the scene's ({scene_fps}) must be positive")
+    if movie_frames < 1 or frames < 1 or not (start_s >= 0):
+        raise ValueError(f"a clip of {movie_frames} frames cannot show a take of {frames} frames from {start_s} s")
+    rate = float(clip_fps) / float(scene_fps)
+    base = float(start_s) * float(clip_fps) + 1.5   # t * C is 0-based; +1 for Blender's 1-based frames
+    first = max(1, min(movie_frames, math.floor(base)))
+    last = max(first, min(movie_frames, math.floor((frames - 1) * rate + base)))
+    return ClipTiming(int(frame), rate, base, first, last)
 
 
 REQUEST_KEYS = ("prompt", "model", "run", "seed", "steps", "guidance", "hand", "seconds", "refine")
