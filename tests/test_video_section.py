@@ -44,6 +44,12 @@ def test_per_hand_confidence_follows_the_motions_edits(tmp_path):
         Motion.rest(t, hand_confidence=np.full((t, 2), 1.5))
 
 
+def test_denoise_is_off_unless_asked_for():
+    from blender_addon.core import protocol as P
+
+    assert P.check_params("reconstruct", {"path": "/v.mp4", "out": "/o.npz"})["denoise"] is False
+
+
 def test_clip_timing_maps_scene_frames_to_the_videos_own_time():
     from blender_addon.core.takes import clip_timing
 
