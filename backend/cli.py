@@ -483,24 +483,29 @@ def generate(
 
 @app.command("eval")
 def eval_cmd(
-    model: str = typer.Argument(..., help="handmdm, signavatar or fidelity."),
-    data: Path = typer.Option(..., "--data", help="Dataset folder (test_seen / test_unseen; the word sets)."),
+    model: str = typer.Argument(..., help="handmdm, signavatar, fidelity or prompts."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder (test_seen / test_unseen; the word "
+                                                             "sets); prompts needs none."),
     run: list[str] = typer.Option([], "--run", help="handmdm: LABEL=RUN_DIR, once per table row (each run is "
                                                     "prompted with the text condition it was trained on); "
                                                     "signavatar: a word-set RUN_DIR, once per run; fidelity: "
                                                     "one HandMDM RUN_DIR (default: the shipped one)."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="prompts: a JSON-lines prompt set (default: "
+                                                                   "the built-in people's prompts)."),
     thmr: Optional[Path] = typer.Option(None, "--thmr", help="handmdm: THMR run folder, the retrieval judge."),
     stgcn: list[str] = typer.Option([], "--stgcn", help="signavatar: ST-GCN run per word set, the judge."),
     samples: int = typer.Option(256, help="handmdm: samples per split (multiples of 32 count)."),
     guidance: float = typer.Option(2.5, help="handmdm, fidelity: classifier-free guidance."),
     steps: int = typer.Option(50, help="handmdm, fidelity: sampling steps."),
     seed: int = typer.Option(0, help="Noise and metric-pair seed."),
-    seeds: int = typer.Option(3, help="fidelity: samples (seeds) per text, and second ground truths per text."),
+    seeds: int = typer.Option(3, help="fidelity: samples (seeds) per text, and second ground truths per text; "
+                                      "prompts: takes per prompt."),
     limit: Optional[int] = typer.Option(None, help="fidelity: at most this many texts per split."),
     refine: Optional[float] = typer.Option(None, "--refine", min=0.0, max=1.0,
-                                           help="fidelity: generate's --refine (default: generate's)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Markdown table (default reports/MODEL.md; "
-                                                          "fidelity: reports/handmdm-fidelity.md)."),
+                                           help="fidelity, prompts: generate's --refine (default: generate's)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Markdown table (default reports/MODEL.md; fidelity: "
+                                                          "reports/handmdm-fidelity.md; prompts: "
+                                                          "reports/people-prompts.md)."),
 ) -> None:
     """Evaluate generators as in the papers and write a markdown table with this command in it.
 
@@ -509,9 +514,16 @@ def eval_cmd(
     Example: signforge eval signavatar --data data/asl-lex --stgcn runs/stgcn-w30 --run runs/signavatar-w30
 
     Example: signforge eval fidelity --data data/asl-lex --seeds 3 --out reports/handmdm-fidelity.md
+
+    Example: signforge eval prompts --seeds 3
     """
     from training.evaluate import SIGNAVATAR_NOTES, eval_handmdm, eval_signavatar, write_table
 
+    if model == "prompts":
+        _eval_prompts(prompts, run, seeds, steps, guidance, refine, out or Path("reports/people-prompts.md"))
+        return
+    if data is None:
+        _fail(f"eval {model} needs --data DATASET_DIR")
     if model == "fidelity":
         _eval_fidelity(data, run, seeds, limit, steps, guidance, seed, out or Path("reports/handmdm-fidelity.md"),
                        refine)
@@ -531,7 +543,7 @@ def eval_cmd(
         console.print(path.read_text(), markup=False)
         return
     if model != "handmdm":
-        _fail(f"eval supports handmdm, signavatar and fidelity; got {model!r}")
+        _fail(f"eval supports handmdm, signavatar, fidelity and prompts; got {model!r}")
     if thmr is None:
         _fail("eval handmdm needs --thmr RUN_DIR (the retrieval judge)")
     runs = {}
@@ -549,6 +561,24 @@ def eval_cmd(
         _fail(str(exc))
     path = write_table(rows, out, "HandMDM: text-to-motion retrieval (THMR judge) and FID")
     console.print(path.read_text(), markup=False)
+
+
+def _eval_prompts(prompts: Optional[Path], run: list[str], seeds: int, steps: int, guidance: float,
+                  refine: Optional[float], out: Path) -> None:
+    """``eval prompts``: people's prompts generated and checked on the motion (training/prompts.py)."""
+    from backend.eval.prompts import PEOPLE
+    from training.prompts import evaluate_prompts, shown_command, write_report
+
+    if len(run) > 1:
+        _fail("eval prompts generates with one run: give --run RUN_DIR once")
+    with err.status("generating and checking people's prompts"):
+        try:
+            result = evaluate_prompts(seeds, prompts or PEOPLE, run[0] if run else None, steps=steps,
+                                      guidance=guidance, refine=refine)
+        except (ValueError, FileNotFoundError, KeyError) as exc:
+            _fail(str(exc))
+    path = write_report(result, out, shown_command(seeds, run[0] if run else None, steps, guidance, refine, out))
+    console.print(path.read_text(), markup=False, highlight=False, soft_wrap=True)
 
 
 def _eval_fidelity(data: Path, run: list[str], seeds: int, limit: Optional[int], steps: int, guidance: float,
