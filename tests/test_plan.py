@@ -39,7 +39,9 @@ def test_every_action_at_every_place_is_a_coding_the_synthesizer_signs():
     scene(shape="open_b", action="drop", dirs=("down",)),
     scene(shape="5", hands="both", action="apart"),
     scene(shape="open_b", action="circle", count=1),
-], ids=["left-fist-taps-chin-twice", "index-touches-forehead", "rises", "drops", "both-apart", "circles"])
+    scene(side="left", shape="5", place="shoulder", place_side="left", action="drop", dirs=("down",)),
+], ids=["left-fist-taps-chin-twice", "index-touches-forehead", "rises", "drops", "both-apart", "circles",
+        "drops-from-the-shoulder"])
 def test_a_realized_take_shows_what_the_scene_asks(realizer, asked):
     take = realizer.realize(asked, seed=3)
     got = take.measured

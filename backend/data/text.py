@@ -145,7 +145,7 @@ def phonology_text(ph: Phonology) -> str:
 
 _ON_HAND = {"palm", "back of the hand", "fingers", "wrist", "forearm", "upper arm", "elbow"}
 _SIDED = {"temple", "eye", "cheek", "ear", "shoulder", "hip"}
-_CONTACT_ACTIONS = {"tap", "touch", "brush", "rub"}
+CONTACT_ACTIONS = frozenset({"tap", "touch", "brush", "rub"})   # the actions a scene only has when it touches
 
 
 @dataclass(frozen=True)
@@ -628,7 +628,7 @@ def imperative(w: _Writer, det: str = "your", subject: str = "") -> str:
     count = w.count(s.count)
     lead = f"{subject} " if subject else ""
     it = "them" if s.hands == "both" else "it"
-    if s.action in _CONTACT_ACTIONS:
+    if s.action in CONTACT_ACTIONS:
         place = w.place(det)
         up = "up " if s.place in _FACE and w.rng.random() < 0.4 else ""
         forms = [
@@ -670,7 +670,7 @@ def third_person(w: _Writer) -> str:
     hand = w.hand(det)
     count = w.count(s.count)
     it = "them" if s.hands == "both" else "it"
-    if s.action in _CONTACT_ACTIONS:
+    if s.action in CONTACT_ACTIONS:
         place = w.place(det)
         forms = [
             lambda: f"{subject} {_inflect(w.action('agent', s.action, s.dirs, hand, place, count), 1)}",
@@ -700,7 +700,7 @@ def terse(w: _Writer) -> str:
     hand = w.hand("", terse=True).rstrip(",")
     count = w.count(s.count, terse=True)
     verb = w.word(f"verb:{w.concept_for(s.action)}", lambda v: bool(v.hand))
-    if s.action in _CONTACT_ACTIONS:
+    if s.action in CONTACT_ACTIONS:
         where = _bare(w.place(""))
         head = verb.text
     else:
@@ -751,7 +751,7 @@ def descriptive(w: _Writer) -> str:
         openings.append(f"the {side}{name}")
     form = 0 if both else 1
     count = w.count(s.count)
-    if s.action in _CONTACT_ACTIONS:
+    if s.action in CONTACT_ACTIONS:
         main = _inflect(w.action("hand", s.action, s.dirs, p=w.place("the"), count=count), form) if form else \
             w.action("hand", s.action, s.dirs, p=w.place("the"), count=count)
     elif s.action == "hold":
@@ -780,18 +780,18 @@ def passive(w: _Writer) -> str:
     s = w.s
     hand = w.hand("the")
     count = w.count(s.count)
-    place = w.place("the") if s.action in _CONTACT_ACTIONS else ""
+    place = w.place("the") if s.action in CONTACT_ACTIONS else ""
     be = "are" if s.hands == "both" else "is"
     said = w.passive(s.action, s.dirs, hand, place, count)
     if said is None:            # no verb of the action takes the hand as its object ("wiggle its fingers")
         doing = _inflect(w.action("hand", s.action, s.dirs, p=place, count=count), 3)
         return _finish(w, f"{hand} {be} held {w.near('the')}, {doing}", "the", "passive")
     subject, rest = said
-    head = w.word(f"verb:{w.concept_for(s.action)}").text if s.action in _CONTACT_ACTIONS else ""
+    head = w.word(f"verb:{w.concept_for(s.action)}").text if s.action in CONTACT_ACTIONS else ""
     if head and " " not in head and w.rng.random() < 0.4:
         text = f"{hand} {be} brought to {place} and {_inflect(head, 2)} there {count}"
     else:
-        text = f"{subject} {rest}" + ("" if s.action in _CONTACT_ACTIONS else " " + w.near("the"))
+        text = f"{subject} {rest}" + ("" if s.action in CONTACT_ACTIONS else " " + w.near("the"))
     if s.then and (then := w.passive(s.then, s.then_dirs, "", "", w.count(s.then_count))):
         text += w.pick([", then ", " and then "]) + then[1].split(" ", 1)[1]
     return _finish(w, text, "the", "passive")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..data.text import Scene
+from ..data.text import CONTACT_ACTIONS, Scene
 from ..data.vocab import HANDSHAPE_CONCEPT
 from ..motion.hands import named_hand
 from ..motion.motion import Motion
@@ -54,11 +54,17 @@ class Planner:
         The handshape is read by everyday concept (fist, flat, index...): the concept whose
         shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
-        lexicon's commonest, rather than a guess."""
+        lexicon's commonest, rather than a guess.
+
+        The grammar touches whenever it taps, touches, brushes or rubs a place
+        (``text.CONTACT_ACTIONS``), so a scene read with such an action at a place touches it
+        even where the contact field alone leans to "near" ("put your hand on your chest")."""
         parsed = self.parser.parse(text)
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand)
         shape = sure_shape(parsed.probs("shape"))
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
+        if scene.action in CONTACT_ACTIONS and scene.place and not scene.contact:
+            scene = replace(scene, contact=True)
         if scene.then and parsed.confidence["then"] < THEN_SURE:   # a second movement the text may not ask for
             scene = replace(scene, then="", then_dirs=(), then_count=1)
         return scene, dict(parsed.confidence)

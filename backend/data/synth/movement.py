@@ -60,7 +60,11 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
                 probs = [0.4, 0.3, 0.2, 0.1] if surface else [0.3, 0.3, 0.2, 0.1, 0.1]
                 drawn = dirs[rng.choice(len(dirs), p=probs)]   # drawn either way: the same rng stream
                 d = (DIRECTIONS[want] if want in DIRECTIONS else drawn) * a
-            if surface:   # never into the surface: along it or away from it
+            if surface and want in DIRECTIONS and d @ n < -0.5 * R.np_norm(d):
+                # asked to go into the surface (down from the top of the shoulder): go that way,
+                # in front of the body, rather than along the surface (which turns it about)
+                d = d + 0.6 * a * FRONT
+            elif surface:   # never into the surface: along it or away from it
                 d = d - min(0.0, d @ n) * n + 0.3 * a * n
                 if R.np_norm(d) < 0.6 * a:
                     d = 0.7 * a * n + 0.3 * a * t1
