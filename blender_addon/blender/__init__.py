@@ -9,10 +9,10 @@ ADDON_ID = __package__.rpartition(".")[0]
 
 
 def _classes():
-    from . import operators, panel, prefs, props, retarget, takelist
+    from . import install, operators, panel, prefs, props, retarget, takelist
 
     return (prefs.SignForgePreferences, props.SignForgeSettings, props.SignForgeStatus,
-            *operators.CLASSES, *takelist.CLASSES, *retarget.CLASSES, *panel.CLASSES)
+            *operators.CLASSES, *install.CLASSES, *takelist.CLASSES, *retarget.CLASSES, *panel.CLASSES)
 
 
 def register() -> None:
@@ -30,8 +30,9 @@ def register() -> None:
 def unregister() -> None:
     import bpy
 
-    from . import operators, session
+    from . import install, operators, session
 
+    install.cancel_running()
     job = operators._ACTIVE["job"]
     if job is not None:
         job.cancel()

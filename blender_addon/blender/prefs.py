@@ -34,6 +34,14 @@ class SignForgePreferences(bpy.types.AddonPreferences):
         name="Checkpoints", subtype="DIR_PATH",
         description="Folder holding trained run folders named handmdm/ and signavatar/. Empty: the "
                     "weights shipped with the backend")
+    install_wheels: bpy.props.StringProperty(
+        name="Wheel folder", subtype="DIR_PATH",
+        description="Install Backend offline from this folder of wheels (`pip download -r requirements.txt -d "
+                    "FOLDER` on a machine with the network; the add-on's backend_wheel/requirements.txt). "
+                    "Empty: download from the package index")
+    install_python: bpy.props.StringProperty(
+        name="Base Python", subtype="FILE_PATH",
+        description="The Python 3.11 Install Backend makes the backend's environment with. Empty: Blender's own")
     device: bpy.props.EnumProperty(
         name="Device", default="cpu",
         items=[("cpu", "CPU", "Run the models on the CPU"),
@@ -56,6 +64,9 @@ def draw_preferences(layout, prefs) -> None:
     col.prop(prefs, "smplx_path")
     col.prop(prefs, "checkpoint_dir")
     col.prop(prefs, "device")
+    from . import install   # the Install Backend box
+
+    install.draw(local, prefs)
 
 
 def get(context=None):

@@ -26,12 +26,21 @@ def backend(context=None):
     """The running backend, created on first use from the preferences (and again if they change)."""
     python, mode = configured(context)
     address, token = remote(context)
-    key = (python, mode, address, token)
+    found = installed()
+    key = (python, mode, address, token, found)
     if _STATE["backend"] is None or _STATE["key"] != key:
         close()
-        _STATE["backend"] = client.make_backend(python, ADDON_DIR, mode=mode, address=address, token=token)
+        _STATE["backend"] = client.make_backend(python, ADDON_DIR, mode=mode, address=address, token=token,
+                                                installed=found)
         _STATE["key"] = key
     return _STATE["backend"]
+
+
+def installed():
+    """The Python of the backend the preferences' Install Backend made (``install.installed``), or None."""
+    from . import install
+
+    return install.installed()
 
 
 def remote(context=None) -> tuple[str, str]:
@@ -169,5 +178,5 @@ def describe(context=None) -> str:
     if address:
         return f"remote backend: {client.RemoteBackend(address, token).address}"   # checks address and token
     python, mode = configured(context)
-    found = client.choose_backend(python, ADDON_DIR, mode)
+    found = client.choose_backend(python, ADDON_DIR, mode, installed=installed())
     return "backend in Blender" if found is None else f"backend: {found}"

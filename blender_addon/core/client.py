@@ -38,8 +38,8 @@ ORIGIN_FILE = "backend_origin.json"
 VENV_PYTHONS = (Path(".venv") / "bin" / "python", Path(".venv") / "Scripts" / "python.exe")
 REMOTE_HINT = ("check Remote backend and Token in Preferences > Add-ons > SignForge, and that "
                "`python -m backend.server --listen HOST:PORT` runs there")
-PREFERENCES_HINT = ("set Backend Python in Preferences > Add-ons > SignForge to a Python with SignForge's "
-                    "backend installed (the repository's .venv/bin/python)")
+PREFERENCES_HINT = ("click Install Backend in Preferences > Add-ons > SignForge, or set Backend Python there "
+                    "to a Python with SignForge's backend installed (a checkout's .venv/bin/python)")
 
 
 class BackendError(RuntimeError):
@@ -61,13 +61,16 @@ def _repository_python(root: Path) -> Path | None:
     return None
 
 
-def find_python(preference: str, addon_dir: Path | str, levels: int = 4) -> Path | None:
+def find_python(preference: str, addon_dir: Path | str, levels: int = 4,
+                installed: Path | None = None) -> Path | None:
     """The interpreter to run the backend with, or None when there is none to be found.
 
     In order: the add-on preference when set (an error if it is not an executable file);
-    the ``.venv`` of a SignForge checkout at ``addon_dir`` or up to ``levels`` folders
-    above it; the ``.venv`` of the checkout recorded at build time in
-    ``addon_dir/backend_origin.json`` (``{"repository": "/path"}``).
+    ``installed``, the private backend the preferences' Install Backend made
+    (``install.installed_python``); the ``.venv`` of a SignForge checkout at ``addon_dir`` or
+    up to ``levels`` folders above it; the ``.venv`` of the checkout recorded in
+    ``addon_dir/backend_origin.json`` (``{"repository": "/path"}``, only in a zip built with
+    ``--link-checkout``).
     """
     if preference and preference.strip():
         path = Path(preference.strip()).expanduser()
@@ -79,6 +82,8 @@ def find_python(preference: str, addon_dir: Path | str, levels: int = 4) -> Path
         if not os.access(path, os.X_OK):
             raise BackendError(f"Backend Python {path} is not executable; {PREFERENCES_HINT}")
         return path.absolute()
+    if installed is not None and _executable(Path(installed)):
+        return Path(installed).absolute()
     addon_dir = Path(addon_dir).absolute()
     for root in [addon_dir, *addon_dir.parents][: levels + 1]:
         found = _repository_python(root)
@@ -781,17 +786,20 @@ def shadowing_backend() -> Path | None:
     return None
 
 
-def choose_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto") -> Path | None:
+def choose_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto",
+                   installed: Path | None = None) -> Path | None:
     """Where the preferences put the backend: None for in this Python, else the Python to run.
 
     ``mode``: "in_process", "subprocess" or "auto" (in process when no Backend Python is
-    set and this Python can import torch and the backend, else a subprocess). Raises
+    set, Install Backend made none, and this Python can import torch and the backend, else a
+    subprocess). Raises
     ``BackendError`` saying what to set when there is nowhere to run it.
     """
     if mode not in ("auto", "in_process", "subprocess"):
         raise BackendError(f"unknown backend mode {mode!r}; choose auto, in_process or subprocess")
     embeddable = _importable("torch") and _importable("backend")
-    if mode == "in_process" or (mode == "auto" and not (python_pref or "").strip() and embeddable):
+    if mode == "in_process" or (mode == "auto" and not (python_pref or "").strip() and installed is None
+                                and embeddable):
         if not embeddable:
             raise BackendError("Blender's Python cannot import torch and SignForge's backend; choose "
                                f"Subprocess in the add-on preferences and {PREFERENCES_HINT}")
@@ -800,19 +808,20 @@ def choose_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto") 
             raise BackendError(f"{shadow} in the working folder would be imported instead of SignForge's "
                                f"installed backend; start Blender from another folder or {PREFERENCES_HINT}")
         return None
-    python = find_python(python_pref, addon_dir)
+    python = find_python(python_pref, addon_dir, installed=installed)
     if python is None:
         raise BackendError(f"no Python with SignForge's backend was found; {PREFERENCES_HINT}")
     return python
 
 
 def make_backend(python_pref: str, addon_dir: Path | str, mode: str = "auto",
-                 log: Callable[[str], None] | None = None, address: str = "", token: str = "") -> Backend:
+                 log: Callable[[str], None] | None = None, address: str = "", token: str = "",
+                 installed: Path | None = None) -> Backend:
     """A ``RemoteBackend`` when ``address`` (HOST:PORT) is set, else the backend ``choose_backend``
     picks; nothing starts or connects until the first request."""
     if (address or "").strip():
         return RemoteBackend(address, token, log=log)
-    python = choose_backend(python_pref, addon_dir, mode)
+    python = choose_backend(python_pref, addon_dir, mode, installed=installed)
     if python is None:
         return InProcessBackend(log=log)
     return SubprocessBackend(python, log=log)
