@@ -123,6 +123,9 @@ class SIGNFORGE_OT_install_backend(bpy.types.Operator):
 
     def modal(self, context, event):
         inst = _STATE["installer"]
+        if inst is None:   # the add-on was unregistered (which cancelled the install) meanwhile
+            context.window_manager.event_timer_remove(self._timer)
+            return {"CANCELLED"}
         if event.type == "ESC":
             inst.cancel()
         if event.type not in {"TIMER", "ESC"} and not inst.finished:
