@@ -186,6 +186,19 @@ def test_install_failing_pip_keeps_the_working_backend_and_logs(built, tmp_path)
     assert _gone(root / "venv-b")
 
 
+def test_install_without_network_is_one_line(built, tmp_path):
+    """Online, with the package index unreachable (a closed local port, no retries): pip's
+    reason in one line, nothing installed."""
+    _, addon = built
+    root = tmp_path / "root"
+    env = pip_env(PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_RETRIES="0", PIP_TIMEOUT="2")
+    inst = I.Installer(I.plan(root, addon, env=env)).start().wait(300)
+    assert inst.error.startswith("installing the backend's packages failed: ") and "\n" not in inst.error
+    assert "numpy" in inst.error and I.installed_python(root) is None
+    assert "Looking in indexes: http://127.0.0.1:9/simple" in (root / I.LOG).read_text()   # it did try
+    assert _gone(root / "venv-a")
+
+
 def test_install_cancel_kills_the_pip_subprocess(built, tmp_path):
     _, addon = built
     root = tmp_path / "root"

@@ -345,6 +345,7 @@ class Installer:
         s = self._steps[self.step]
         found = [m.group(2) for m in map(_ERROR_LINE.match, self._output) if m]
         why = found[0] if found else (self._output[-1] if self._output else f"exit code {code}")
+        why = why if len(why) <= 240 else why[:239] + "…"   # pip lists every version it saw
         self.error = f"{s.label} failed: {why.rstrip('.')} (log: {self.plan.log})"
         self._end(f"failed with exit code {code}")
         _remove_later(self.plan.root / self.slot)
