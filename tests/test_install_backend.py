@@ -244,6 +244,10 @@ def test_install_backend_is_found_after_the_preference_and_before_a_checkout(tmp
     assert find_python("", ROOT / "blender_addon", installed=python) == python   # over the checkout's .venv
     (root / I.POINTER).write_text('{"slot": "../elsewhere"}')   # only the two slots count
     assert I.installed_python(root) is None
+    (root / I.POINTER).write_text('{"slot": "venv-a"}')
+    python.unlink()
+    python.symlink_to(tmp_path / "removed-blender" / "python3.11")   # the Blender it was made with is gone
+    assert I.installed_python(root) is None
 
 
 class _Layout:
