@@ -231,6 +231,9 @@ def test_install_operator_refuses_bad_input_in_one_line(addon, tmp_path):
     assert str(err.value).count("\n") <= 1 and "Traceback" not in str(err.value)
     assert install.status().startswith("Wheel folder") and install.running() is None
     assert not bpy.ops.signforge.cancel_install.poll()
+    if not bpy.app.online_access:   # the bpy module starts with Allow Online Access off
+        with pytest.raises(RuntimeError, match="Allow Online Access is off"):
+            bpy.ops.signforge.install_backend()
 
 
 def test_install_backend_is_found_after_the_preference_and_before_a_checkout(tmp_path):
