@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from backend.data.text import Scene
 from backend.plan.parse import FIELDS, SHIPPED_PARSER, ParseError, load_parser, scene_labels
@@ -99,3 +100,32 @@ def test_training_runs_end_to_end_and_resumes(tmp_path):
     assert set(FIELDS) <= set(acc) and acc["texts"] == len(texts) and 0.0 <= acc["exact scene"] <= 1.0
     parsed = load_parser(out, encoder=table).parse_many(texts[:2])   # the run folder loads as a parser
     assert [p.text for p in parsed] == texts[:2] and all(p.scene.side in ("left", "right") for p in parsed)
+
+
+def test_augmented_texts_keep_the_datasets_held_out_words_out_and_read_from_two_tables(tmp_path):
+    from backend.data import vocab as V
+    from backend.data.dataset import BuildConfig, build
+    from backend.text import load_text_encoder
+    from training.parser import _Tables, augment_texts, dataset_split
+    from training.text_cache import build_table
+
+    data = tmp_path / "ds"
+    build(BuildConfig(out=str(data), samples=40, seed=0, workers=1, shard_size=40, word_sets=()))
+    split = dataset_split(str(data))
+    assert split == V.TextSplit.from_seed(0)          # the manifest's split is the build's
+    texts, labels = augment_texts(str(data), 12, seed=1)
+    assert 8 <= len(texts) <= 12 and len(labels) == len(texts) and len(set(texts)) == len(texts)
+    assert texts == augment_texts(str(data), 12, seed=1)[0]   # seeded
+    held = list(V.word_patterns(split).values())
+    assert not [t for t in texts if any(p.search(t) for p in held)]
+    assert {lab["side"] for lab in labels} <= {"left", "right"} and all(set(lab) == set(FIELDS) for lab in labels)
+    encoder = load_text_encoder("minilm")
+    a, b = build_table(tmp_path / "a", texts[:4], encoder), build_table(tmp_path / "b", texts[4:8], encoder)
+    mixed = [texts[5], texts[0], texts[7]]
+    both = _Tables(a, b).encode(mixed)
+    for row, text in enumerate(mixed):
+        alone = (a if text in a.row else b).encode([text])
+        n = int(alone.mask.sum())
+        assert int(both.mask[row].sum()) == n
+        assert torch.allclose(both.tokens[row, :n], alone.tokens[0, :n])
+        assert torch.allclose(both.pooled[row], alone.pooled[0])

@@ -51,6 +51,7 @@ class ParserTrainConfig:
     checkpoint_every: int = 500
     paraphrases: int = 1000   # held-out paraphrases to encode live, half from each test split
     token_drop: float = 0.0   # share of a training text's tokens hidden at random (the first is kept)
+    augment: int = 0          # more train texts written now by today's grammar (see ``augment_texts``)
 
 
 def record_labels(rec: dict, by_id: dict) -> dict[str, str]:
@@ -190,6 +191,68 @@ def dataset_texts(data: str, wanted: dict[str, tuple[str, ...]]) -> dict[tuple[s
     return out
 
 
+def dataset_split(data: str):
+    """The ``TextSplit`` a dataset was built with (its held-out style and synonyms), from its manifest."""
+    from backend.data.dataset import Dataset
+    from backend.data.vocab import TextSplit
+
+    saved = Dataset.open(data).manifest.get("texts", {})
+    held = frozenset(f"{key}/{text}" for key, texts in saved.get("held_out_synonyms", {}).items() for text in texts)
+    return TextSplit(saved.get("held_out_style"), held)
+
+
+def augment_texts(data: str, n: int, seed: int = 0) -> tuple[list[str], list[dict]]:
+    """``n`` more train texts and their labels: drawn train records described again by the
+    grammar as it is now, so words the grammar gained after the dataset was built are read
+    too. The dataset's own held-out style and synonyms stay out (``dataset_split``), so its
+    paraphrase test still measures words the parser never trained on."""
+    from backend.data.dataset import Dataset
+    from backend.data.hms import Cues, HandCues
+    from backend.data.lexicon import read_lexicon
+    from backend.data.text import TemplateTranslator, forbidden_words
+
+    by_id = read_lexicon().by_id()
+    translator = TemplateTranslator(dataset_split(data))
+    records = [r for r in Dataset.open(data).records if r["split"] == "train"]
+    rng = np.random.default_rng([seed, 0xA06])
+    texts, labels, seen = [], [], set()
+    for i in rng.choice(len(records), size=min(n, len(records)), replace=False):
+        rec = records[int(i)]
+        entry = by_id[rec.get("assigned", rec["entry"])]
+        cues = Cues(hands={s: HandCues(**rec["hms"][s]) for s in ("left", "right")}, between=rec["hms"]["hands"],
+                    frames=(0, 0))
+        for text in translator.describe(entry.phonology, cues, rec["dominant"], 1, rng, forbidden_words(entry)):
+            if text not in seen:
+                seen.add(text)
+                texts.append(text)
+                labels.append(record_labels(rec, by_id))
+    return texts, labels
+
+
+class _Tables:
+    """Token states of texts from several cached tables, each text from the table that holds it."""
+
+    def __init__(self, *tables):
+        self.tables = tables
+        self.where = {t: k for k, table in enumerate(tables) for t in table.texts}
+
+    def encode(self, texts: list[str]):
+        from backend.text.encoders import Encoded
+
+        groups: dict[int, list[int]] = {}
+        for i, t in enumerate(texts):
+            groups.setdefault(self.where[t], []).append(i)
+        parts = {k: self.tables[k].encode([texts[i] for i in rows]) for k, rows in groups.items()}
+        width = max(p.tokens.shape[1] for p in parts.values())
+        dim = next(iter(parts.values())).tokens.shape[2]
+        tokens, mask = torch.zeros(len(texts), width, dim), torch.zeros(len(texts), width, dtype=torch.bool)
+        pooled = torch.zeros(len(texts), next(iter(parts.values())).pooled.shape[1])
+        for k, rows in groups.items():
+            p, n = parts[k], parts[k].tokens.shape[1]
+            tokens[rows, :n], mask[rows, :n], pooled[rows] = p.tokens, p.mask, p.pooled
+        return Encoded(tokens, mask, pooled)
+
+
 def run(cfg: ParserTrainConfig, log=print) -> dict:
     """Train on DATA's cached train texts, then evaluate; returns eval.json's content."""
     from backend.data.text import PARAPHRASE
@@ -203,7 +266,19 @@ def run(cfg: ParserTrainConfig, log=print) -> dict:
     texts = dataset_texts(cfg.data, {"phonology+hms": ("train", *tests), PARAPHRASE: tests})
     log(f"labelled {sum(len(t) for t, _ in texts.values())} texts ({time.time() - t0:.0f} s)")
     train_texts = texts["phonology+hms", "train"]
-    net, vocab = fit(cfg, *train_texts, table.encode, log=log)
+    encode = table.encode
+    if cfg.augment:
+        from .text_cache import text_cache
+
+        written, written_labels = augment_texts(cfg.data, cfg.augment, cfg.seed)
+        keep = [i for i, t in enumerate(written) if t not in table.row]   # a text the dataset has is there already
+        more, more_labels = [written[i] for i in keep], [written_labels[i] for i in keep]
+        log(f"writing and encoding {len(more)} more train texts ({time.time() - t0:.0f} s)")
+        extra = text_cache(cfg.data, f"parser-augment-{cfg.augment}-{cfg.seed}", more, "minilm", load_text_encoder,
+                           progress=lambda done, total: log(f"encoded {done}/{total}") if done % 4096 < 256 else None)
+        encode = _Tables(table, extra).encode
+        train_texts = (train_texts[0] + more, train_texts[1] + more_labels)
+    net, vocab = fit(cfg, *train_texts, encode, log=log)
     train_s = time.time() - t0
     results = {}
     for split in tests:
@@ -255,14 +330,18 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=ParserTrainConfig.seed)
     ap.add_argument("--token-drop", type=float, default=ParserTrainConfig.token_drop,
                     help="share of each training text's tokens hidden at random (default 0)")
+    ap.add_argument("--augment", type=int, default=0,
+                    help="this many more train texts written by today's grammar and encoded once (default 0)")
     ap.add_argument("--report", type=Path, help="write the accuracy tables here (markdown)")
     a = ap.parse_args(argv)
-    cfg = ParserTrainConfig(a.data, a.out, steps=a.steps, batch=a.batch, seed=a.seed, token_drop=a.token_drop)
+    cfg = ParserTrainConfig(a.data, a.out, steps=a.steps, batch=a.batch, seed=a.seed, token_drop=a.token_drop,
+                            augment=a.augment)
     ev = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if a.report:
         write_report(a.report, ev, f"OMP_NUM_THREADS=1 .venv/bin/python -m training.parser --data DATA --out RUN "
                                    f"--steps {a.steps} --batch {a.batch} --seed {a.seed}"
-                                   + (f" --token-drop {a.token_drop:g}" if a.token_drop else "") + f" --report {a.report}")
+                                   + (f" --token-drop {a.token_drop:g}" if a.token_drop else "")
+                                   + (f" --augment {a.augment}" if a.augment else "") + f" --report {a.report}")
     print(json.dumps(ev["results"], indent=1))
 
 

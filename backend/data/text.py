@@ -297,7 +297,9 @@ _IRREGULAR = {  # base: (3rd person, past participle, -ing)
     "send": ("sends", "sent", "sending"), "take": ("takes", "taken", "taking"), "let": ("lets", "let", "letting"),
     "keep": ("keeps", "kept", "keeping"), "slide": ("slides", "slid", "sliding"),
     "thrust": ("thrusts", "thrust", "thrusting"), "put": ("puts", "put", "putting"),
-    "sweep": ("sweeps", "swept", "sweeping"),
+    "sweep": ("sweeps", "swept", "sweeping"), "lay": ("lays", "laid", "laying"), "hit": ("hits", "hit", "hitting"),
+    "spread": ("spreads", "spread", "spreading"), "spin": ("spins", "spun", "spinning"),
+    "fall": ("falls", "fallen", "falling"), "converge": ("converges", "converged", "converging"),
 }
 _DOUBLE = {"tap", "pat", "rap", "dab", "rub", "drop", "slap", "clap", "stop", "shut"}
 
