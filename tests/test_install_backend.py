@@ -155,6 +155,17 @@ def test_install_bad_input_is_one_line(built, tmp_path):
     inst = I.Installer(I.plan(tmp_path / "r", addon, base_python=old)).start().wait(60)
     assert inst.error.startswith("checking the base Python failed: this Python is 3.10; the backend needs 3.11")
     assert "\n" not in inst.error and I.installed_python(tmp_path / "r") is None
+    # another Blender installing into the same folder: refused; a lock its crashed owner left: taken over
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "r" / I.LOCK).write_text(str(other.pid))
+        with pytest.raises(I.InstallError, match=f"another Blender \\(process {other.pid}\\) is installing"):
+            I.Installer(I.plan(tmp_path / "r", addon, base_python=old)).start()
+    finally:
+        other.kill()
+        other.wait()
+    inst = I.Installer(I.plan(tmp_path / "r", addon, base_python=old)).start().wait(60)
+    assert "3.10" in inst.error and not (tmp_path / "r" / I.LOCK).exists()
 
 
 def test_install_failing_pip_keeps_the_working_backend_and_logs(built, tmp_path):

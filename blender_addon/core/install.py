@@ -21,7 +21,7 @@ The user folder holds two slots (``venv-a``, ``venv-b``) and ``current.json`` na
 that works. An install goes into the other slot and ``current.json`` is replaced (atomically)
 only after step 5, so a failed, cancelled or interrupted install never touches a working
 backend; the old slot is removed afterwards. Slots are never moved: a venv's scripts name
-their folder. Every command and all of its output go to ``install.log`` in the user folder.
+their folder. ``install.lock`` keeps a second Blender from installing into the same folder. Every command and all of its output go to ``install.log`` in the user folder.
 Every failure is one line (``InstallError`` or ``Installer.error``) naming the log.
 """
 from __future__ import annotations
@@ -43,6 +43,7 @@ REQUIREMENTS = "requirements.txt"
 DISTRIBUTION = "signforge"
 POINTER = "current.json"                 # {"slot": "venv-a", "version": "0.1.0"}
 LOG = "install.log"
+LOCK = "install.lock"                    # the installing Blender's process id, while it installs
 SLOTS = ("venv-a", "venv-b")
 PYTHON_VERSION = (3, 11)                 # pyproject's requires-python: >=3.11,<3.12
 _WINDOWS = os.name == "nt"
@@ -213,6 +214,8 @@ class Installer:
     _baseline: int | None = None                        # ...and the dist-info folders before it began
 
     def start(self) -> "Installer":
+        """Begin the first step; ``InstallError`` when another Blender installs into the same folder."""
+        _lock(self.plan.root)
         self.slot = self.plan.slot()
         self._steps = steps(self.plan, self.slot)
         self._log = open(self.plan.log, "a", encoding="utf-8")
@@ -368,6 +371,44 @@ class Installer:
         if self._log is not None and not self._log.closed:
             self._write(f"=== {what}\n")
             self._log.close()
+        (self.plan.root / LOCK).unlink(missing_ok=True)
+
+
+def _lock(root: Path) -> None:
+    """Claim ``root`` for this process's install: two Blenders would pick the same slot. A lock
+    whose process is gone (a Blender that quit or crashed mid-install) or is this one (which
+    runs one install at a time) is taken over."""
+    lock = root / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text(encoding="utf-8").strip() or 0)
+                stale = pid in (0, os.getpid()) or not _alive(pid, lock)
+            except (OSError, ValueError):
+                pid, stale = 0, True
+            if not stale:
+                raise InstallError(f"another Blender (process {pid}) is installing SignForge's backend into {root} "
+                                   "now; wait for it, or cancel it there") from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(str(os.getpid()))
+        return
+    raise InstallError(f"cannot claim {lock}; remove it if no Blender is installing the backend")
+
+
+def _alive(pid: int, lock: Path) -> bool:
+    if _WINDOWS:   # os.kill(pid, 0) would terminate the process there: trust a lock under a day old
+        return time.time() - lock.stat().st_mtime < 86400
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process
+        return True
+    return True
 
 
 def requirements(pyproject: dict) -> list[str]:
