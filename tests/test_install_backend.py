@@ -325,6 +325,38 @@ def test_install_preferences_show_progress_and_cancel_stops_it(addon, built, tmp
         install._STATE["installer"] = None
 
 
+QUIT = r"""
+import sys, bpy
+bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default", enable_on_install=True)
+from bl_ext.user_default.signforge.blender import install
+inst = install.begin(wheels=sys.argv[2], base_python=sys.argv[3])
+print("PID", inst.pid, flush=True)
+sys.exit(0)   # Blender quits mid-install, without unregistering the add-on
+"""
+
+
+def test_install_quitting_blender_stops_the_install(built, tmp_path):
+    """pip runs in its own process group (so cancel reaches its children), which Blender's own
+    exit would not stop: quitting disables the add-on, whose unregister cancels the install."""
+    zip_path, _ = built
+    slow = tmp_path / "slow-python"
+    slow.write_text("#!/bin/sh\nsleep 120\n")
+    slow.chmod(0o755)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "x-1.0-py3-none-any.whl").write_bytes(b"")
+    script = tmp_path / "quit.py"
+    script.write_text(QUIT)
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    r = subprocess.run([sys.executable, str(script), str(zip_path), str(wheels), str(slow)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "PID" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    pid = int(r.stdout.split("PID")[1].split()[0])
+    assert _running_in_group(pid) == []
+    log = next((tmp_path / "user").rglob(I.LOG)).read_text()
+    assert "=== cancelled during: checking the base Python" in log
+
+
 SCRIPT = r"""
 import importlib.util, json, subprocess, sys, time
 from pathlib import Path

@@ -57,6 +57,24 @@ def _redraw() -> None:
                 area.tag_redraw()
 
 
+def begin(wheels: str = "", base_python: str = "") -> install.Installer:
+    """Start an install (its first command runs; ``poll`` it): offline from ``wheels`` when set,
+    the venv made with ``base_python`` or Blender's own. ``InstallError`` (one line) if it cannot."""
+    if running() is not None:
+        raise install.InstallError("SignForge is already installing its backend; wait for it or cancel it")
+    wheels = bpy.path.abspath(wheels) if wheels.strip() else ""
+    base = bpy.path.abspath(base_python) if base_python.strip() else None
+    if not wheels and not getattr(bpy.app, "online_access", True):
+        raise install.InstallError("Install Backend downloads packages, and Blender's Allow Online Access is "
+                                   "off: turn it on (Preferences > System > Network) or choose a Wheel folder")
+    root = user_root()
+    if root is None:
+        raise install.InstallError("Blender has no user folder for the extension to install into")
+    inst = install.Installer(install.plan(root, ADDON_DIR, base_python=base, offline=wheels or None)).start()
+    _STATE["installer"] = inst
+    return inst
+
+
 class SIGNFORGE_OT_install_backend(bpy.types.Operator):
     """Make a private Python environment for SignForge's backend in the extension's user folder and
     install the backend and its pinned packages into it (downloaded, or from the Wheel folder)"""
@@ -71,28 +89,14 @@ class SIGNFORGE_OT_install_backend(bpy.types.Operator):
         description="The Python 3.11 to make the environment with. Empty: the preferences', else Blender's own")
 
     def _start(self, context) -> install.Installer | None:
-        if running() is not None:
-            self.report({"ERROR"}, "SignForge is already installing its backend; wait for it or cancel it")
-            return None
         pref = P.get(context)
-        wheels = self.wheels or (pref.install_wheels if pref is not None else "")
-        base = self.base_python or (pref.install_python if pref is not None else "")
-        wheels = bpy.path.abspath(wheels) if wheels.strip() else ""
-        base = bpy.path.abspath(base) if base.strip() else None
         try:
-            if not wheels and not getattr(bpy.app, "online_access", True):
-                raise install.InstallError("Install Backend downloads packages, and Blender's Allow Online Access is "
-                                           "off: turn it on (Preferences > System > Network) or choose a Wheel folder")
-            root = user_root(create=True)
-            if root is None:
-                raise install.InstallError("Blender has no user folder for the extension to install into")
-            inst = install.Installer(install.plan(root, ADDON_DIR, base_python=base, offline=wheels or None)).start()
+            return begin(self.wheels or (pref.install_wheels if pref is not None else ""),
+                         self.base_python or (pref.install_python if pref is not None else ""))
         except (install.InstallError, OSError) as exc:
             _STATE["status"] = str(exc)
             self.report({"ERROR"}, str(exc))
             return None
-        _STATE["installer"] = inst
-        return inst
 
     def _end(self, inst: install.Installer) -> set[str]:
         if inst.ok:
@@ -178,7 +182,9 @@ def draw(layout, prefs) -> None:
 
 
 def cancel_running() -> None:
-    """At unregister: stop an install, whose modal operator is about to lose its classes."""
+    """At unregister (also when Blender quits: it disables every add-on) stop an install, whose
+    modal operator is about to lose its classes; pip runs in a process group of its own, so
+    nothing else would stop it."""
     inst = running()
     if inst is not None:
         inst.cancel()
