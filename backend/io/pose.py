@@ -86,6 +86,30 @@ class Landmarks:
                          self.times[s], self.fps)
 
 
+    def turned(self, degrees: int) -> "Landmarks":
+        """The landmarks of the frames turned ``degrees`` (0, 90, 180, 270) clockwise: x and y
+        move with the frame (whose width and height swap at 90 and 270), depth stays; world
+        landmarks (x right, y down) turn about the camera axis the same way."""
+        k = (int(degrees) // 90) % 4
+        if k == 0:
+            return self
+        w, h = float(self.width), float(self.height)
+
+        def image(a: np.ndarray) -> np.ndarray:
+            x, y = a[..., 0], a[..., 1]
+            xy = {1: (h - y, x), 2: (w - x, h - y), 3: (y, w - x)}[k]
+            return np.stack([xy[0], xy[1], a[..., 2]], -1).astype(np.float32)
+
+        def vector(a: np.ndarray) -> np.ndarray:
+            x, y = a[..., 0], a[..., 1]
+            xy = {1: (-y, x), 2: (-x, -y), 3: (y, -x)}[k]
+            return np.stack([xy[0], xy[1], a[..., 2]], -1).astype(np.float32)
+
+        size = (self.height, self.width) if k % 2 else (self.width, self.height)
+        return Landmarks(image(self.pose), self.pose_conf, image(self.left), image(self.right), image(self.face),
+                         None if self.world is None else vector(self.world), size[0], size[1], self.times, self.fps)
+
+
 def _relative(points: np.ndarray, ref: np.ndarray) -> np.ndarray:
     out = points.copy()
     out[..., 2] -= ref[..., None]
@@ -124,6 +148,44 @@ class _quiet:
         self._w.__exit__(*exc)
 
 
+def _check_body_size(raw: bytes, path: Path) -> None:
+    """Refuse a body shorter (or longer) than its header says. pose-format 0.1 files count
+    their frames in 16 bits, so pose-format infers the count from the bytes that remain: a
+    cut file is then read with its confidence block starting inside the coordinates (rc 0,
+    every point "found", nonsense coordinates). The body is the frame count (uint16 in 0.1,
+    uint32 in 0.2) after fps, then people, then T*people*points*dims coordinates and
+    T*people*points confidences, all float32."""
+    import struct
+
+    from pose_format.pose_header import PoseHeader
+    from pose_format.utils.reader import BufferReader
+
+    reader = BufferReader(raw)
+    header = PoseHeader.read(reader)
+    version = round(float(header.version), 3)
+    if version not in (0.1, 0.2):
+        return                                  # 0.0 bodies are framed per frame; pose-format checks them
+    at = reader.read_offset
+    fmt = "<HHH" if version == 0.1 else "<fIH"  # fps, frames, people
+    if len(raw) < at + struct.calcsize(fmt):
+        raise LandmarkError(f"{path}: truncated: the file ends inside its body's header")
+    _, frames, people = struct.unpack_from(fmt, raw, at)
+    points = sum(len(c.points) for c in header.components)
+    per_frame = people * points * (header.num_dims() + 1) * 4
+    left = len(raw) - at - struct.calcsize(fmt)
+    if per_frame == 0:
+        return
+    whole = left // per_frame
+    # 0.1 stores the frame count modulo 2**16: a longer file is whole if the count wraps to it
+    agrees = left % per_frame == 0 and (whole == frames if version == 0.2 else whole % 65536 == frames)
+    if not agrees:
+        expected = frames * per_frame
+        what = "truncated" if left < expected else "damaged"
+        raise LandmarkError(
+            f"{path}: {what}: its header says {frames} frames of {people} x {points} points "
+            f"({expected} bytes of landmarks), but {left} bytes follow; it would be read misaligned")
+
+
 def read_pose(path: str | os.PathLike) -> Landmarks:
     """Landmarks from a pose-format file in MediaPipe Holistic layout (first person)."""
     from pose_format import Pose
@@ -135,7 +197,10 @@ def read_pose(path: str | os.PathLike) -> Landmarks:
     if not raw:
         raise LandmarkError(f"{path}: the file is empty")
     try:
+        _check_body_size(raw, path)
         pose = Pose.read(raw)
+    except LandmarkError:
+        raise
     except Exception as exc:  # pose-format raises struct.error, ValueError, IndexError...
         raise LandmarkError(f"{path}: not a readable pose-format file ({type(exc).__name__}: {exc})") from None
     comps = {c.name: c for c in pose.header.components}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -23,10 +24,12 @@ from ..motion import Motion
 from .fit import MAX_GAP, Fitter, runs
 from .video import VIDEO_SUFFIXES, VideoError, extract_video
 
-__all__ = ["reconstruct", "ReconstructError", "load_landmarks", "quality", "VIDEO_SUFFIXES"]
+__all__ = ["reconstruct", "ReconstructError", "load_landmarks", "quality", "input_warnings", "upright_turn",
+           "VIDEO_SUFFIXES"]
 
 POSE_SUFFIX = ".pose"
 HAND_CONF = {2: 1.0, 1: 0.6, 0: 0.2}     # found / interpolated / held, per hand and frame
+MIN_SECONDS = 0.3                       # shorter input is no sign (a still, a stray frame): refused
 
 
 class ReconstructError(ValueError):
@@ -34,8 +37,10 @@ class ReconstructError(ValueError):
 
 
 def load_landmarks(path: str | os.PathLike, start: float | None = None, end: float | None = None,
-                   progress: Callable[[int, int], None] | None = None, timings: dict | None = None) -> Landmarks:
-    """Landmarks of a video or a .pose file, limited to [start, end] seconds."""
+                   progress: Callable[[int, int], None] | None = None, timings: dict | None = None,
+                   turn: int = 0) -> Landmarks:
+    """Landmarks of a video or a .pose file, limited to [start, end] seconds; ``turn`` degrees
+    clockwise turns the frames (a video is tracked again on the turned frames)."""
     path = Path(path)
     if not path.exists():
         raise ReconstructError(f"{path}: no such file")
@@ -58,11 +63,11 @@ def load_landmarks(path: str | os.PathLike, start: float | None = None, end: flo
             idx = np.flatnonzero(keep)
             lm = lm.cut(int(idx[0]), int(idx[-1]) + 1)
             lm.times = lm.times - lm.times[0]
-            return lm
+            return lm.turned(turn)
         if suffix not in VIDEO_SUFFIXES:
             raise ReconstructError(f"{path}: unknown kind of file {suffix or '(no extension)'!r}; give a video "
                                    f"({', '.join(VIDEO_SUFFIXES)}) or a pose-format .pose file")
-        return extract_video(path, start, end, progress=progress, timings=timings)
+        return extract_video(path, start, end, progress=progress, timings=timings, turn=turn)
     except (LandmarkError, VideoError) as exc:
         raise ReconstructError(str(exc)) from None
 
@@ -89,6 +94,57 @@ def _uniform(lm: Landmarks) -> Landmarks:
     world = None if lm.world is None else lerp(lm.world)
     return Landmarks(lerp(lm.pose), lerp(lm.pose_conf), lerp(lm.left), lerp(lm.right), lerp(lm.face), world,
                      lm.width, lm.height, grid, lm.fps)
+
+
+def _check_length(lm: Landmarks, path: Path, ranged: bool) -> None:
+    seconds = lm.num_frames / lm.fps
+    if seconds < MIN_SECONDS - 1e-9:
+        where = "the chosen range of " if ranged else ""
+        raise ReconstructError(f"{path}: {where}the clip lasts {seconds:.2f} s ({lm.num_frames} frame"
+                               f"{'s' if lm.num_frames != 1 else ''} at {lm.fps:g} fps); a sign needs at least "
+                               f"{MIN_SECONDS:g} s")
+
+
+def _mean_direction(v: np.ndarray) -> np.ndarray | None:
+    """The mean direction of the finite (T, 2) vectors, or None where there are none."""
+    ok = np.isfinite(v).all(1)
+    n = np.linalg.norm(v[ok], axis=1)
+    ok_n = n > 1e-6
+    if not ok_n.any():
+        return None
+    m = (v[ok][ok_n] / n[ok_n, None]).mean(0)
+    return m / np.linalg.norm(m) if np.linalg.norm(m) > 1e-6 else None
+
+
+def upright_turn(lm: Landmarks) -> tuple[int | None, float]:
+    """(degrees clockwise that turn the frames so the signer is upright, the shoulders' line
+    in degrees from horizontal). The head's side of the shoulders (nose, else the face's
+    centre, else the ears; else the shoulders' side of the hips) says where up is; a turn is
+    asked only when the shoulders agree (near vertical for 90 and 270, level for 180). The
+    turn is None when the shoulders stand near vertical but nothing says which way is up."""
+    sh = lm.pose[:, 11, :2] - lm.pose[:, 12, :2]
+    ok = np.isfinite(sh).all(1)
+    if not ok.any():
+        return 0, 0.0
+    tilt = float(np.degrees(np.median(np.arctan2(np.abs(sh[ok, 1]), np.abs(sh[ok, 0])))))
+    mid = lm.pose[:, 11:13, :2].mean(1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN frames: nanmean says so
+        face = np.nanmean(lm.face[..., :2], axis=1)
+        ears = np.nanmean(lm.pose[:, 7:9, :2], axis=1)
+        hips = lm.pose[:, 23:25, :2].mean(1)
+    up = None
+    for ref in (lm.pose[:, 0, :2] - mid, face - mid, ears - mid, mid - hips):
+        up = _mean_direction(ref)
+        if up is not None:
+            break
+    if up is None:
+        return (None if tilt > 60 else 0), tilt
+    dx, dy = up
+    k = int(np.argmax([-dy, -dx, dy, dx]))       # a turn of k * 90 degrees clockwise brings up to the top
+    if (k in (1, 3) and tilt > 45) or (k == 2 and tilt < 45):
+        return 90 * k, tilt
+    return 0, tilt
 
 
 def _check(lm: Landmarks, path: Path) -> None:
@@ -193,10 +249,21 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
             progress(int(800 * done / max(total, 1)), 1000)
 
     lm = load_landmarks(path, start, end, progress=read_progress if is_video else None, timings=timings)
+    _check(lm, path)
+    _check_length(lm, path, start is not None or end is not None)
+    turn, tilt = upright_turn(lm)
+    if turn:   # filmed sideways (or upside down) with no rotation metadata: track the turned frames
+        lm = load_landmarks(path, start, end, progress=read_progress if is_video else None, timings=timings,
+                            turn=turn)
+        _check(lm, path)
+        again, _ = upright_turn(lm)
+        if again != 0:
+            raise ReconstructError(f"{path}: the signer is not upright (shoulders' line {tilt:.0f} degrees from "
+                                   f"level) and is not upright turned {turn} degrees either; turn the video "
+                                   f"so the signer stands upright")
     t1 = time.perf_counter()
     if not is_video:
         timings["landmarks_s"] = t1 - t0
-    _check(lm, path)
     lm_fit = _uniform(lm)
     base = 800 if is_video else 0
 
@@ -210,6 +277,10 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
         raise ReconstructError(str(exc)) from None
     result = fitter.fit(lm_fit, progress=fit_progress)
     timings.update(result.timings)
+    if not (np.isfinite(result.reprojection_px) and np.isfinite(result.poses).all()
+            and np.isfinite(result.betas).all()):
+        raise ReconstructError(f"{path}: the fit failed: its reprojection error is {result.reprojection_px} px "
+                               f"(non-finite numbers in the landmarks or the fit); nothing was written")
     t2 = time.perf_counter()
     T = lm_fit.num_frames
     hand_state = result.hand_state
@@ -237,6 +308,12 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
         "reprojection_px": f"{result.reprojection_px:.2f}",
         "trimmed": f"{a}-{b - 1} of {T}",
     }
+    if turn:
+        prov["turned"] = (f"{turn} degrees clockwise: the signer was not upright in the frames (shoulders' line "
+                          f"{tilt:.0f} degrees from level) and the file says no rotation")
+    elif turn is None:
+        prov["not_upright"] = (f"the shoulders' line is {tilt:.0f} degrees from level and nothing shows which "
+                               f"way is up: the fit may be sideways")
     motion = Motion(result.poses[a:b], np.zeros((b - a, 3)), np.zeros((b - a, 10)), lm_fit.fps,
                     betas=result.betas, text=gloss or "", provenance=prov, confidence=confidence[a:b],
                     hand_confidence=hand_confidence[a:b])
@@ -254,6 +331,9 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
         for side in ("left", "right"):   # held ranges in the resampled motion's frames
             prov[f"{side}_hand_held_frames"] = _ranges(hand_state[side][a:b][src] == 0)
         motion = motion.with_(provenance=prov)
+    if not all(x is None or np.isfinite(x).all() for x in (motion.poses, motion.trans, motion.betas,
+                                                           motion.expression, motion.confidence)):
+        raise ReconstructError(f"{path}: the fit failed: the motion holds non-finite numbers; nothing was written")
     if save_landmarks is not None:
         write_pose(lm, save_landmarks)
     if progress is not None:
@@ -265,6 +345,7 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
                        "reprojection_px": result.reprojection_px, "trimmed": (a, b),
                        "width": lm.width, "height": lm.height, "timings": timings, "video": is_video,
                        "start_s": (start or 0.0) + float(lm_fit.times[a]), "source_fps": float(lm.fps),
+                       "turn": int(turn or 0),
                        "projected": result.projected, "landmarks": lm_fit})
     return motion
 
@@ -288,6 +369,17 @@ def quality(motion: Motion, report: dict) -> dict:
         for k, side in enumerate(("left", "right")):
             out[f"{side}_confidence_mean"] = round(float(hands[:, k].mean()), 4)
     return out
+
+
+def input_warnings(motion: Motion) -> list[str]:
+    """A sentence for each thing done to or doubted about the input, from the motion's
+    provenance: frames turned upright, or a signer that may not be upright."""
+    notes = []
+    if "turned" in motion.provenance:
+        notes.append(f"the frames were turned {motion.provenance['turned']}")
+    if "not_upright" in motion.provenance:
+        notes.append(f"the signer may not be upright: {motion.provenance['not_upright']}")
+    return notes
 
 
 def held_warnings(motion: Motion) -> list[str]:

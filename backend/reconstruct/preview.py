@@ -21,7 +21,7 @@ HAND_BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5
               (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20)]
 
 
-def _frames(video: Path | None, indices, times, size):
+def _frames(video: Path | None, indices, times, size, turn: int = 0):
     import cv2
 
     w, h = size
@@ -29,7 +29,7 @@ def _frames(video: Path | None, indices, times, size):
         return {i: Image.new("RGB", (w, h), (245, 245, 245)) for i in indices}
     cap = cv2.VideoCapture(str(video))
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
-    rot = int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) % 360
+    rot = (int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) + turn) % 360   # + the turn the fit read
     out = {}
     for i in indices:
         cap.set(cv2.CAP_PROP_POS_MSEC, float(times[i]) * 1000.0)
@@ -55,7 +55,7 @@ def render_side_by_side(source, motion, report: dict, rest_joints, out, frames: 
     times = lm.times
     scale = height / lm.height
     w = int(round(lm.width * scale))
-    images = _frames(Path(source) if source else None, idx, times, (w, height))
+    images = _frames(Path(source) if source else None, idx, times, (w, height), report.get("turn", 0))
     sheet = Image.new("RGB", (2 * w, height * frames), "white")
     draw = ImageDraw.Draw(sheet)
     _, pos = forward(motion.poses[np.clip(idx - a, 0, motion.num_frames - 1)].astype(float), rest_joints)

@@ -25,10 +25,23 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".gif", ".mpg
 MAX_SIDE = 1280              # frames larger than this are downscaled before detection
 MAX_PIXELS = 8192 * 8192     # beyond this a "video" is refused outright
 MAX_FRAMES = 36_000          # 20 minutes at 30 fps: landmarks stay well under 300 MB
+# A video that decodes fewer frames than its container lists, by more than this (frames, or
+# share of them: containers without a frame index give an estimate from the duration), is
+# truncated or damaged and refused.
+MISSING_FRAMES_OK, MISSING_SHARE_OK = 2, 0.02
 
 
 class VideoError(LandmarkError):
     """A video that cannot be read or used; the message says why."""
+
+
+def _cv2():
+    """cv2, with FFmpeg's own log lines off (a damaged file would print a screenful before the
+    one line SignForge says about it); OPENCV_FFMPEG_LOGLEVEL set by the user wins."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    import cv2
+
+    return cv2
 
 
 def _rotation(cap) -> int:
@@ -56,8 +69,7 @@ def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
 
 def probe(path: str | os.PathLike) -> dict:
     """Frame count, rate, size (upright) and rotation of a video, or a VideoError."""
-    import cv2
-
+    cv2 = _cv2()
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: no such file")
@@ -83,8 +95,13 @@ PARALLEL_MIN_FRAMES = 24    # shorter ranges are tracked by one graph: a second 
 
 def extract_video(path: str | os.PathLike, start: float | None = None, end: float | None = None,
                   progress: Callable[[int, int], None] | None = None, model_complexity: int = 1,
-                  timings: dict | None = None, workers: int | None = None) -> Landmarks:
+                  timings: dict | None = None, workers: int | None = None, turn: int = 0) -> Landmarks:
     """Holistic landmarks for the frames of ``path`` whose time lies in [start, end] seconds.
+
+    ``turn`` (0, 90, 180 or 270 degrees clockwise) turns every frame after the file's own
+    rotation metadata: for a signer filmed sideways by a camera that wrote none. A video that
+    decodes fewer frames than its container lists (beyond MISSING_FRAMES_OK and
+    MISSING_SHARE_OK) is refused as truncated.
 
     With ``workers`` = 2 (the default where there are two cores or more) a range of at least
     PARALLEL_MIN_FRAMES frames is split at its middle time, and each half is streamed and
@@ -94,6 +111,10 @@ def extract_video(path: str | os.PathLike, start: float | None = None, end: floa
     """
     path = Path(path)
     info = probe(path)
+    if turn % 360:
+        info["rotation"] = (info["rotation"] + turn) % 360
+        if turn % 180:
+            info["width"], info["height"] = info["height"], info["width"]
     w0, h0 = info["width"], info["height"]
     if w0 <= 0 or h0 <= 0:
         raise VideoError(f"{path}: the video reports no frame size (corrupt header?)")
@@ -122,6 +143,7 @@ def extract_video(path: str | os.PathLike, start: float | None = None, end: floa
         what = "in the chosen time range" if (start or end) else "at all"
         raise VideoError(f"{path}: no frame could be decoded {what} (zero frames, truncated or corrupt)")
     times = np.asarray([t for p in parts for t in p["times"]], np.float64)
+    _check_complete(path, len(times), total, info, start, end, float(times[-1]))
     fps = nominal
     if len(times) > 1:
         measured = 1.0 / float(np.median(np.diff(times)))
@@ -132,6 +154,21 @@ def extract_video(path: str | os.PathLike, start: float | None = None, end: floa
     width, height = parts[0]["size"]
     return Landmarks(cat("pose"), cat("conf"), cat("left"), cat("right"), cat("face"), cat("world"),
                      width, height, times - times[0], float(fps))
+
+
+def _check_complete(path: Path, decoded: int, expected: int, info: dict, start, end, last_t: float) -> None:
+    """VideoError when fewer frames decoded than the container lists for the range: a cut
+    download keeps its header (the count and duration) and loses the frames past the cut."""
+    if expected <= 0 or info["fps"] <= 0:
+        return                                   # the container lists no count: nothing to check
+    missing = expected - decoded
+    if missing <= max(MISSING_FRAMES_OK, MISSING_SHARE_OK * expected):
+        return
+    where = "in the chosen range" if (start or end is not None) else "it lists"
+    length = info["frames"] / info["fps"]
+    raise VideoError(f"{path}: truncated or damaged: only {decoded} of the {expected} frames {where} could be "
+                     f"decoded (decoding stops at {last_t:.2f} s of {length:.2f} s); nothing was reconstructed "
+                     f"from it: re-download or re-export the video")
 
 
 class _Progress:
@@ -178,7 +215,7 @@ def _extract_range(path: Path, info: dict, start: float | None, end: float | Non
                    progress: _Progress, model_complexity: int, stop: threading.Event | None = None) -> dict:
     """Landmarks of the frames whose time t has start <= t <= end (and t < ``until``), with
     absolute times; streamed, each frame dropped once MediaPipe has seen it."""
-    import cv2
+    cv2 = _cv2()
     import mediapipe as mp
 
     w0, h0 = info["width"], info["height"]
