@@ -10,6 +10,7 @@ it on their folder before they start.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -25,6 +26,24 @@ def sweep(folder: str | os.PathLike) -> list[Path]:
     """Remove temporaries in ``folder`` left by SignForge processes that no longer run (where a
     process cannot be asked, Windows, those a day old); the rule is ``scratch.stale``'s."""
     return scratch.sweep(folder, TMP_PREFIX, max_age_s=None)
+
+
+def check_writable(target: str | os.PathLike) -> None:
+    """Raise OSError (with the path) unless ``target`` could be written: the nearest folder of
+    it that exists must be a folder and take a new file, tried by making and removing a
+    temporary there (root passes every permission test, so asking os.access is not enough).
+    Nothing is left behind; folders still to be made are not made."""
+    target = Path(target).absolute()
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(target))
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, not a folder", str(folder))
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix="-check", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
 
 
 @contextlib.contextmanager

@@ -609,6 +609,19 @@ def _eval_fidelity(data: Path, run: list[str], seeds: int, limit: Optional[int],
     console.print(path.read_text(), markup=False, highlight=False, soft_wrap=True)
 
 
+def _check_writable(*outputs: tuple[str, Optional[Path]]) -> None:
+    """Exit 3 with one line unless each given (option, path) output can be written."""
+    from .atomic import check_writable
+
+    for option, path in outputs:
+        if path is None:
+            continue
+        try:
+            check_writable(path)
+        except OSError as exc:
+            _error(f"{option} {path}: cannot be written ({exc.filename}: {exc.strerror or exc})", EXIT_IO)
+
+
 @app.command()
 def reconstruct(
     source: Path = typer.Argument(..., help="A video (mp4, webm, mov, avi, gif...) or a pose-format .pose file."),
@@ -629,9 +642,15 @@ def reconstruct(
     """
     from .body.model import BodyModelError
     from .io import MotionFileError, save_motion
-    from .reconstruct import ReconstructError, quality
+    from .io.formats import check_save_path
+    from .reconstruct import ReconstructError, input_warnings, quality
     from .reconstruct import reconstruct as run
 
+    try:   # every output is checked before any work: a bad -o never costs a reconstruction
+        check_save_path(out)
+    except MotionFileError as exc:
+        _fail(f"-o {exc}")
+    _check_writable(("-o", out), ("--save-landmarks", save_landmarks), ("--preview", preview_png))
     report: dict = {}
     with console.status("reconstructing...") as status:
         def step(done: int, total: int) -> None:
@@ -651,6 +670,8 @@ def reconstruct(
                                     preview_png)
         except (ReconstructError, MotionFileError, BodyModelError) as exc:
             _fail(str(exc))
+    for note in input_warnings(motion):
+        err.print(Text.assemble(("warning:", "bold yellow"), " ", printable(note)), soft_wrap=True)
     t = report["timings"]
     console.print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps; "
                   f"kept frames {report['trimmed'][0]}-{report['trimmed'][1] - 1} of {report['frames_in']})")
@@ -707,6 +728,7 @@ def reconstruct_batch_cmd(
     cfg = BatchConfig(video_dir=str(video_dir), labels=str(labels), out=str(out), workers=workers, seed=seed,
                       shard_size=shard_size, texts_per_sample=texts,
                       smplx=str(smplx_path) if smplx_path else None)
+    _check_writable(("--out", out / "dataset.json"))   # before any work
     with Progress(TextColumn("[bold]reconstructing[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True) as bar:
         task = bar.add_task("videos", total=None)

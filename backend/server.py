@@ -298,6 +298,13 @@ class Handler:
         source = Path(params["path"]).expanduser()
         if not source.is_file():
             raise RequestError(P.INVALID_PARAMS, f"reconstruct: {source}: no such file")
+        from .atomic import check_writable
+
+        try:   # before any work: an unwritable out never costs a reconstruction
+            check_writable(out)
+        except OSError as exc:
+            raise RequestError(P.INVALID_PARAMS, f"reconstruct: parameter 'out': {out} cannot be written "
+                                                 f"({exc.filename}: {exc.strerror or exc})") from None
         from . import reconstruct as RC
         from .io import save_motion
 
@@ -311,7 +318,8 @@ class Handler:
                                     denoise=params["denoise"], progress=step, smplx=params["smplx"], report=measured)
         except ValueError as exc:
             raise RequestError(P.INVALID_PARAMS, f"reconstruct: {exc}") from None
-        quality, warnings = RC.quality(motion, measured), RC.held_warnings(motion)   # the signer's own hands
+        quality = RC.quality(motion, measured)
+        warnings = RC.input_warnings(motion) + RC.held_warnings(motion)   # the signer's own hands
         if params["mirror"]:
             motion = motion.mirror()
         save_motion(motion, out)

@@ -37,8 +37,9 @@ def load_motion(path: str | os.PathLike, fps: float | None = None) -> Motion:
     return readers[suffix](path, fps=fps)
 
 
-def save_motion(motion: Motion, path: str | os.PathLike, body=None) -> Path:
-    """Write ``motion`` by suffix. BVH needs a rest skeleton: ``body`` or the default body."""
+def check_save_path(path: str | os.PathLike) -> Path:
+    """What ``save_motion`` would refuse about ``path`` itself (MotionFileError: the extension,
+    a folder in its place, a file as its folder), said before any work is done."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in WRITE_SUFFIXES:
@@ -48,6 +49,13 @@ def save_motion(motion: Motion, path: str | os.PathLike, body=None) -> Path:
         raise MotionFileError(path, "is a folder; name the file to write")
     if path.parent.exists() and not path.parent.is_dir():
         raise MotionFileError(path, f"{path.parent} is a file, not a folder")
+    return path
+
+
+def save_motion(motion: Motion, path: str | os.PathLike, body=None) -> Path:
+    """Write ``motion`` by suffix. BVH needs a rest skeleton: ``body`` or the default body."""
+    path = check_save_path(path)
+    suffix = path.suffix.lower()
     if suffix == ".npz":
         write_npz(motion, path)
     elif suffix == ".npy":
