@@ -73,6 +73,7 @@ def test_csv_batch_with_two_workers_skips_a_broken_file_loads_and_resumes(tmp_pa
     assert [r["word"] for r in ds.records] == ["shoulder", "hand"]
     assert [r["signer_id"] for r in ds.records] == ["s1", None]
     assert ds.manifest["reconstruction"]["skipped"][0]["id"] == "broken"
+    assert "C-UDA" not in ds.manifest["licence"] and "user supplied" in ds.manifest["licence"]   # not WLASL's
     assert ds.manifest["shards"] == ["shard-00000.npz", "shard-00001.npz"]
     for rec in ds.records:
         assert rec["source"]["file"] == "signer.pose" and rec["dominant"] == "right"
@@ -156,6 +157,7 @@ def test_wlasl_json_frames_splits_and_missing_videos(tmp_path, videos):
     assert clip["reconstruction"]["frames_in"] == 27 and clip["source"]["window"].startswith("frames 10-36 at 29.9")
     assert sign["reconstruction"]["frames_in"] == 24 and sign["source"]["window"] == "frames 73-96 at 24 fps"
     assert ds.manifest["splits"] == {"test_seen": 1, "train": 1}
+    assert "WLASL" in ds.manifest["licence"] and "C-UDA 1.0" in ds.manifest["licence"]
     assert ds.manifest["reconstruction"]["stats_from"] == "train"
     assert 0 < clip["reconstruction"]["right_hand_found"] < 1 and clip["texts"]["phonology+hms"]
 

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, check_writable
 from ..data.dataset import (FORMAT_VERSION, DatasetError, keyed_rng, one_thread_per_worker, quiet_on_interrupt,
                             read_records, split_words, write_shard, write_stats)
 from ..io.pose import LandmarkError
@@ -40,8 +40,20 @@ BOTH_HANDS_FOUND = 0.5    # the other hand is described only when found in this 
 # WLASL's splits hold the same words (signer-independent); val and test are held-out samples.
 SOURCE_SPLITS = {"train": "train", "val": "test_seen", "test": "test_seen",
                  "test_seen": "test_seen", "test_unseen": "test_unseen"}
-LICENCE_NOTE = ("Motions are reconstructed from the labelled videos and carry their licence "
-                "(WLASL: C-UDA 1.0, computational research use only).")
+# The licence a dataset states comes from where its labels say the clips are from.
+LICENCE_NOTES = {
+    ".json": ("Motions are reconstructed from the videos a WLASL_v0.3.json-style labels file names: WLASL's "
+              "videos carry its licence (C-UDA 1.0, computational research use only); videos from elsewhere "
+              "carry their own."),
+    ".csv": ("Motions are reconstructed from clips the user supplied with a file,gloss CSV: they carry those "
+             "clips' own licence, which SignForge does not know; check it before sharing the dataset or "
+             "models trained on it."),
+}
+
+
+def licence_note(labels: str | os.PathLike) -> str:
+    """The licence dataset.json states, from the labels' kind (WLASL JSON or the user's CSV)."""
+    return LICENCE_NOTES[Path(labels).suffix.lower()]
 
 
 class BatchError(DatasetError):
@@ -263,8 +275,13 @@ class ItemWorker:
                 "reprojection_px": round(float(report["reprojection_px"]), 2),
                 "frames_in": int(report["frames_in"]), "trimmed": [int(x) for x in report["trimmed"]],
                 "confidence_mean": round(float(motion.confidence.mean()), 4),
+                **{k: prov[k] for k in ("turned", "not_upright") if k in prov},
             },
         }
+        try:   # the shard's JSONL must stay strict JSON: no NaN or Infinity reaches it
+            json.dumps(record, allow_nan=False)
+        except ValueError:
+            raise ReconstructError(f"{path}: the reconstruction holds a non-finite number; not written") from None
         return record, features, motion.poses, motion.betas, motion.confidence
 
     def window(self, item: dict, path: Path) -> tuple[float | None, float | None, str]:
@@ -395,6 +412,7 @@ def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | N
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise BatchError(f"{out}: exists and is not a folder")
+    check_writable(out / "plan.json")    # OSError, before any work
     plan_hash = hashlib.sha256(json.dumps([cfg.plan_key(), items], sort_keys=True).encode()).hexdigest()
     plan_file = out / "plan.json"
     if plan_file.exists():
@@ -477,7 +495,7 @@ def _finish(out: Path, cfg: BatchConfig, shards: list[list[dict]]) -> dict:
     counts = Counter(r["split"] for r in records)
     found = {s: [r["reconstruction"][f"{s}_hand_found"] for r in records] for s in ("left", "right")}
     manifest = {
-        "format_version": FORMAT_VERSION, "licence": LICENCE_NOTE, "source": "reconstruct-batch",
+        "format_version": FORMAT_VERSION, "licence": licence_note(cfg.labels), "source": "reconstruct-batch",
         "config": dict(cfg.plan_key(), video_dir=cfg.video_dir, labels=cfg.labels, word_sets=[]),
         "samples": len(records), "splits": dict(sorted(counts.items())), "shards": names,
         "assignment": {"mode": "none", "multi_variant_samples": 0, "accuracy": None},
@@ -489,5 +507,5 @@ def _finish(out: Path, cfg: BatchConfig, shards: list[list[dict]]) -> dict:
         },
     }
     with atomic_path(out / "dataset.json") as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False))
     return manifest
