@@ -95,3 +95,13 @@ def test_cli_writes_the_prompts_report(tmp_path):
     assert bad.exit_code == 2 and "line 1" in bad.output
     nodata = CliRunner().invoke(app, ["eval", "fidelity", "--out", str(out)])
     assert nodata.exit_code == 2 and "needs --data" in nodata.output
+
+
+def test_a_direction_is_not_a_hand():
+    from backend.plan.planner import planner, says_side
+
+    assert not says_side("Move your fist to the left.") and not says_side("slide it toward the signer's right")
+    assert says_side("The left fist moves to the right.") and says_side("Tap the left palm.")
+    scene, _ = planner().read("Move your fist to the left.")
+    assert scene.side == "right" and scene.dirs[:1] == ("left",)
+    assert planner().read("Move your fist to the left.", hand="left")[0].side == "left"

@@ -23,6 +23,11 @@ from .realize import Realizer, Take
 
 SIDE_SURE = 0.8             # the parser's side at least this sure wins over the named-hand rule
 _SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+# "to the left", "toward the signer's right", "leftward": a way to move, not a hand (but
+# "to the left palm" names the other hand as a place)
+_WAY = re.compile(r"\b(?:(?:to|toward|towards|over to|off to|out to)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+)?"
+                  r"(?:signer's\s+)?(?:left|right)\b(?!\s*(?:hand|fist|palm|finger|fingers|index|thumb|arm|wrist|"
+                  r"forearm|elbow|shoulder|knuckles|pinky|claw|side of))|(?:left|right)wards?\b)", re.IGNORECASE)
 _SIDE_LETTER = re.compile(r"\b[LR]\b")
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
@@ -84,7 +89,9 @@ class Planner:
 
 
 def says_side(text: str) -> bool:
-    """Whether ``text`` says left or right at all (words, or the terse notes' L and R)."""
+    """Whether ``text`` says left or right of a hand (words, or the terse notes' L and R); a
+    direction ("moves to the left") names no hand."""
+    text = _WAY.sub(" ", text)
     return bool(_SIDE_WORD.search(text) or _SIDE_LETTER.search(text))
 
 
