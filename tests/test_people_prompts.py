@@ -105,3 +105,12 @@ def test_a_direction_is_not_a_hand():
     scene, _ = planner().read("Move your fist to the left.")
     assert scene.side == "right" and scene.dirs[:1] == ("left",)
     assert planner().read("Move your fist to the left.", hand="left")[0].side == "left"
+
+
+def test_two_hands_touching_nowhere_touch_each_other():
+    from backend.plan.planner import planner
+
+    scene, _ = planner().read("The two hands bump together twice, fists closed.")
+    assert (scene.hands, scene.action, scene.count, scene.place) == ("both", "together", 2, None)
+    scene, _ = planner().read("Both hands tap the chest twice.")     # a place it is sure of stays
+    assert (scene.action, scene.place) == ("tap", "chest")

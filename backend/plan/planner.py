@@ -29,6 +29,7 @@ _WAY = re.compile(r"\b(?:(?:to|toward|towards|over to|off to|out to)\s+(?:the\s+
                   r"(?:signer's\s+)?(?:left|right)\b(?!\s*(?:hand|fist|palm|finger|fingers|index|thumb|arm|wrist|"
                   r"forearm|elbow|shoulder|knuckles|pinky|claw|side of))|(?:left|right)wards?\b)", re.IGNORECASE)
 _SIDE_LETTER = re.compile(r"\b[LR]\b")
+PLACE_SURE = 0.5            # a place read less surely than this is not where two touching hands meet
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
@@ -61,6 +62,7 @@ class Planner:
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
         lexicon's commonest, rather than a guess.
 
+        Two hands read as tapping or touching nowhere sure (``PLACE_SURE``) touch each other.
         The grammar touches whenever it taps, touches, brushes or rubs a place
         (``text.CONTACT_ACTIONS``), so a scene read with such an action at a place touches it
         even where the contact field alone leans to "near" ("put your hand on your chest")."""
@@ -70,6 +72,11 @@ class Planner:
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if scene.action in CONTACT_ACTIONS and scene.place and not scene.contact:
             scene = replace(scene, contact=True)
+        if scene.hands == "both" and scene.contact and scene.action in ("tap", "touch") and \
+                (not scene.place or parsed.confidence["place"] < PLACE_SURE):
+            # two hands that touch at no place the text is sure of touch each other: the grammar's
+            # "together" ("the two hands bump together twice")
+            scene = replace(scene, action="together", place=None, place_side="")
         if scene.then and parsed.confidence["then"] < THEN_SURE:   # a second movement the text may not ask for
             scene = replace(scene, then="", then_dirs=(), then_count=1)
         return scene, dict(parsed.confidence)
