@@ -182,6 +182,10 @@ def test_compare_and_bootstrap(body, poses):
     other = compare(on, far)
     assert other["contact: touches, recall"] == (0.0, 1.0) and other["contact: touches, precision"][1] == 0
     assert other["hands: which hands sign"] == (1.0, 1.0)
+    from training.fidelity import shape_class
+
+    assert shape_class("open_b") == shape_class("flat_b") == "flat" and shape_class("s") == "fist"
+    assert shape_class("curved_l") == "curved_l"          # no everyday name: its own class
     num = np.array([[1, 0], [1, 1], [0, 0], [1, 1]], float)
     est = _ratio_estimate(num, np.ones_like(num), np.random.default_rng(0))
     assert est.value == pytest.approx(5 / 8) and est.low <= est.value <= est.high

@@ -85,7 +85,17 @@ def compare(ref: F.Fidelity, other: F.Fidelity) -> dict[str, tuple[float, float]
         "movement: main direction": _rate(other.movement.direction == ref.movement.direction, 1),
         "movement: strokes": _rate(other.movement.strokes == ref.movement.strokes, 1),
         "handshape: top-1": _rate(other.handshape == ref.handshape, 1),
+        "handshape: everyday class (fist, flat, index, spread...), top-1":
+            _rate(shape_class(other.handshape) == shape_class(ref.handshape), 1),
     }
+
+
+def shape_class(shape: str) -> str:
+    """The everyday name a handshape goes by (``vocab.HANDSHAPE_CONCEPT``: flat_b, open_b and
+    closed_b are all a flat hand), or the shape itself where people have none."""
+    from backend.data.vocab import HANDSHAPE_CONCEPT
+
+    return HANDSHAPE_CONCEPT.get(shape, shape)
 
 
 LOWER_IS_BETTER = {"place: distance error, cm (lower is better)"}
@@ -322,7 +332,9 @@ generated motion, the ground truth and the second ground truth, in the body's ow
   second principal extent is under 0.2 of its first) or arc. Main direction: the most frequent
   stroke. Strokes: how often it repeats.
 - **handshape**: the nearest of the table's handshapes to the fingers over the window (mean
-  geodesic angle).
+  geodesic angle). The everyday class row counts shapes a text names alike as one (a flat hand is
+  flat_b, open_b or closed_b; an index finger 1 or flat_1; a fist s; a claw curved_5 or curved_4);
+  shapes with no everyday name stay their own class.
 - **ceiling**: a second ground truth per seed, the same entry signed by the data factory for
   another signer (another body, tempo, size and tremor; the same dominant hand), measured against
   the ground truth. Generated / ceiling is the share of the ceiling the model reaches (for the
