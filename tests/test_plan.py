@@ -102,3 +102,15 @@ def test_a_requests_second_sample_is_not_the_next_seeds_first(realizer):
     second = realizer.realize(asked, seed=3, sample=1).motion
     other = realizer.realize(asked, seed=4, sample=0).motion
     assert second.num_frames != other.num_frames or not (second.poses == other.poses).all()
+
+
+def test_a_wave_is_made_beside_the_head_not_at_the_waist(realizer):
+    from backend.body.skeleton import JOINT_INDEX
+    from backend.eval import fidelity as F
+
+    take = realizer.realize(scene(side="left", shape="open_b", action="wave"), seed=1)
+    motion, body = take.motion, realizer.synth.body
+    t0, t1 = F.sign_window(motion, body, "left")
+    joints = F.posed(motion, body).joints[t0:t1]
+    below_neck = joints[:, JOINT_INDEX["neck"], 1] - joints[:, JOINT_INDEX["left_wrist"], 1]
+    assert take.measured.action == "wave" and float(below_neck.mean()) < 0.15

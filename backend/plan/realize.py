@@ -63,6 +63,10 @@ ACTION_MOVES = {
     "apart": (("Straight", False), ("None", True)),
 }
 DEFAULT_DIRECTION = {"push": "forward", "pull": "back", "rise": "up", "drop": "down"}
+# Where an action with no place is made: people wave beside the head, not at the waist where
+# most of the lexicon's back-and-forth signs are (wrist 23-36 cm under the neck there, 8 cm
+# under to 12 cm over it beside the head)
+UNPLACED = {"wave": ("HeadAway", "Neutral")}
 # An everyday wave swings the hand wider than the lexicon's back-and-forth signs (±5 cm)
 WIDER = {"wave": 2.0}
 SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}
@@ -99,6 +103,8 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | None]]:
     shape = _shape(scene)
     touched, neared = PLACE_LOCATIONS.get(scene.place, PLACE_LOCATIONS[None])
     locations = touched if scene.contact else neared
+    if scene.place is None and scene.action in UNPLACED:
+        locations = UNPLACED[scene.action]
     moves = ACTION_MOVES.get(scene.action, ACTION_MOVES["hold"])
     want = scene.dirs[0] if scene.dirs else DEFAULT_DIRECTION.get(scene.action)
     if scene.action == "apart":
