@@ -300,6 +300,7 @@ _IRREGULAR = {  # base: (3rd person, past participle, -ing)
     "sweep": ("sweeps", "swept", "sweeping"), "lay": ("lays", "laid", "laying"), "hit": ("hits", "hit", "hitting"),
     "spread": ("spreads", "spread", "spreading"), "spin": ("spins", "spun", "spinning"),
     "fall": ("falls", "fallen", "falling"), "converge": ("converges", "converged", "converging"),
+    "give": ("gives", "given", "giving"),
 }
 _DOUBLE = {"tap", "pat", "rap", "dab", "rub", "drop", "slap", "clap", "stop", "shut"}
 
