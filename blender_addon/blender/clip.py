@@ -75,6 +75,8 @@ def _placement(armature, aspect: float) -> tuple[Vector, float, float]:
 
 def _material(name: str, img, timing: ClipTiming):
     mat = bpy.data.materials.new(name)
+    if mat.node_tree is None:   # 5.0 gives every new material nodes; 4.x none until use_nodes
+        mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
     tex = nodes.new("ShaderNodeTexImage")

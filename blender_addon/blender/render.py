@@ -274,18 +274,25 @@ def setup(scene, armature, settings: RenderSettings) -> dict[str, object]:
     return cams
 
 
+def _media(im, kind: str) -> None:
+    """Blender 5.0 chooses image or video (``media_type``) before the file format; 4.x lists
+    FFMPEG among the image formats and has no ``media_type``."""
+    if hasattr(im, "media_type"):
+        im.media_type = kind
+
+
 def output(scene, path: Path, fmt: str) -> Path:
     """Point the render output at ``path`` (an .mp4 file, or a folder of PNG frames)."""
     im = scene.render.image_settings
     if fmt == "mp4":
-        im.media_type = "VIDEO"
+        _media(im, "VIDEO")
         im.file_format = "FFMPEG"
         ff = scene.render.ffmpeg
         ff.format, ff.codec = "MPEG4", "H264"
         ff.constant_rate_factor = "MEDIUM"
         scene.render.filepath = str(path.with_suffix(".mp4"))
         return path.with_suffix(".mp4")
-    im.media_type = "IMAGE"
+    _media(im, "IMAGE")
     im.file_format = "PNG"
     path.mkdir(parents=True, exist_ok=True)
     scene.render.filepath = str(path / "frame_####")
@@ -329,7 +336,7 @@ def render_still(scene, path: Path, frame: int | None = None, camera=None, quiet
     if camera is not None:
         scene.camera = camera
     im = scene.render.image_settings
-    im.media_type = "IMAGE"
+    _media(im, "IMAGE")
     im.file_format = "PNG"
     if frame is not None:
         scene.frame_set(frame)
