@@ -20,12 +20,16 @@ from torch.nn import functional as F
 class _Layer(nn.Module):
     """One post-LayerNorm BERT block (Devlin et al. 2019, Fig. 1 of Vaswani et al. 2017)."""
 
-    def __init__(self, dim: int, heads: int, hidden: int, eps: float):
+    def __init__(self, dim: int, heads: int, hidden: int, eps: float, device=None):
         super().__init__()
         self.heads = heads
-        self.query, self.key, self.value = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
-        self.attn_out, self.attn_norm = nn.Linear(dim, dim), nn.LayerNorm(dim, eps=eps)
-        self.up, self.down, self.out_norm = nn.Linear(dim, hidden), nn.Linear(hidden, dim), nn.LayerNorm(dim, eps=eps)
+
+        def linear(n_in, n_out):
+            return nn.Linear(n_in, n_out, device=device)
+
+        self.query, self.key, self.value = linear(dim, dim), linear(dim, dim), linear(dim, dim)
+        self.attn_out, self.attn_norm = linear(dim, dim), nn.LayerNorm(dim, eps=eps, device=device)
+        self.up, self.down, self.out_norm = linear(dim, hidden), linear(hidden, dim), nn.LayerNorm(dim, eps=eps, device=device)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
@@ -41,16 +45,21 @@ class _Layer(nn.Module):
 
 
 class Bert(nn.Module):
-    """``BertModel``'s last hidden state: ``forward(ids, mask)`` -> (B, L, D) token states."""
+    """``BertModel``'s last hidden state: ``forward(ids, mask)`` -> (B, L, D) token states.
+
+    Built uninitialised (``torch.empty``; on ``device="meta"`` nothing is allocated): the
+    weights always come from a file."""
 
     def __init__(self, vocab: int, dim: int, layers: int, heads: int, hidden: int, positions: int,
-                 types: int = 2, eps: float = 1e-12):
+                 types: int = 2, eps: float = 1e-12, device=None):
         super().__init__()
-        self.words = nn.Embedding(vocab, dim)
-        self.positions = nn.Embedding(positions, dim)
-        self.types = nn.Embedding(types, dim)
-        self.norm = nn.LayerNorm(dim, eps=eps)
-        self.layers = nn.ModuleList(_Layer(dim, heads, hidden, eps) for _ in range(layers))
+        # the embedding tables as plain parameters: nn.Embedding would draw 12M random numbers
+        # (and on "meta" its init pulls in torch._dynamo, 1.5 s) only to have them replaced
+        self.words = nn.Parameter(torch.empty(vocab, dim, device=device))
+        self.positions = nn.Parameter(torch.empty(positions, dim, device=device))
+        self.types = nn.Parameter(torch.empty(types, dim, device=device))
+        self.norm = nn.LayerNorm(dim, eps=eps, device=device)
+        self.layers = nn.ModuleList(_Layer(dim, heads, hidden, eps, device) for _ in range(layers))
 
     @classmethod
     def from_folder(cls, folder: str | Path, device: str = "cpu") -> "Bert":
@@ -64,13 +73,13 @@ class Bert(nn.Module):
             raise ValueError(f"{folder} is not a BERT with absolute positions and GELU")
         model = cls(cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"],
                     cfg["intermediate_size"], cfg["max_position_embeddings"], cfg.get("type_vocab_size", 2),
-                    cfg.get("layer_norm_eps", 1e-12))
-        model.load_state_dict(_renamed(load_file(str(folder / "model.safetensors"))))
+                    cfg.get("layer_norm_eps", 1e-12), device="meta")   # the file's tensors are used as they are
+        model.load_state_dict(_renamed(load_file(str(folder / "model.safetensors"))), assign=True)
         return model.to(device).eval()
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         n = ids.shape[1]
-        x = self.words(ids) + self.positions.weight[:n] + self.types.weight[0]
+        x = self.words[ids] + self.positions[:n] + self.types[0]
         x = self.norm(x)
         keep = mask.bool()[:, None, None, :]
         for layer in self.layers:
@@ -81,8 +90,9 @@ class Bert(nn.Module):
 def _renamed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Hugging Face ``BertModel`` names -> ``Bert``'s (``bert.`` prefixes dropped; the pooler and
     the stored position ids are not used)."""
-    names = {"embeddings.word_embeddings": "words", "embeddings.position_embeddings": "positions",
-             "embeddings.token_type_embeddings": "types", "embeddings.LayerNorm": "norm",
+    tables = {"embeddings.word_embeddings.weight": "words", "embeddings.position_embeddings.weight": "positions",
+              "embeddings.token_type_embeddings.weight": "types"}
+    names = {"embeddings.LayerNorm": "norm",
              "attention.self.query": "query", "attention.self.key": "key", "attention.self.value": "value",
              "attention.output.dense": "attn_out", "attention.output.LayerNorm": "attn_norm",
              "intermediate.dense": "up", "output.dense": "down", "output.LayerNorm": "out_norm"}
@@ -90,6 +100,9 @@ def _renamed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for key, value in state.items():
         key = key.removeprefix("bert.")
         if key.startswith(("pooler.", "embeddings.position_ids")):
+            continue
+        if key in tables:
+            out[tables[key]] = value
             continue
         key = key.replace("encoder.layer.", "layers.")
         stem, _, leaf = key.rpartition(".")
