@@ -340,7 +340,60 @@ def reconstruct_suite(repeats: int, signs: int = 50) -> dict:
     print(f"fitter on {len(names)} synthesized signs: finger joints {np.mean(finger):.2f} deg "
           f"(worst sign {np.max(finger):.2f}), wrists {100 * np.mean(wrist):.2f} cm "
           f"(worst {100 * np.max(wrist):.2f}); {frames / fit_s:.1f} frames/s fitted")
+    results["passive_hands"] = passive_hands(body, fitter, clip)
     return results
+
+
+def passive_hands(body, fitter, clip, signs: int = 10) -> dict:
+    """Issue 17's passive and flickering hands. Synthetic: one-handed factory signs whose
+    resting hand Holistic barely sees (``flicker_hand``: 1-2 frame flickers of wrong
+    detections, a jittering wrist landmark); the resting hand's largest frame-to-frame turn,
+    its turns over 45 degrees (the truth never turns) and its wrist's 3D path. Real: on the
+    shared .pose file and clip, per hand, the turns over 45 and 90 degrees and those the
+    landmarks do not show (``wrist_turns``), and the wrists' depth jitter (RMS about a
+    7-frame mean)."""
+    from backend.body.rig import Rig
+    from backend.body.skeleton import JOINT_INDEX
+    from backend.data.hms import HMS
+    from backend.data.lexicon import read_lexicon
+    from backend.io.pose import read_pose
+    from backend.reconstruct import load_landmarks
+    from backend.reconstruct.synthetic import flicker_hand, synthetic_signs, wrist_turns
+
+    hms, rows = HMS(body), []
+    for entry, truth, lm, _ in synthetic_signs(body, read_lexicon(), 10 * signs, seed=4):
+        active = {s: h.active for s, h in hms.measure(truth).hands.items()}
+        if sum(active.values()) != 1:
+            continue
+        rest = min(active, key=active.get)
+        flicker_hand(lm, rest, np.random.default_rng(0))
+        res = fitter.fit(lm)
+        turns, _ = wrist_turns(body, res.poses, res.betas, lm, rest)
+        _, pos = Rig.from_body(body, res.betas).fk(res.poses.astype(float))
+        path = float(np.linalg.norm(np.diff(pos[:, JOINT_INDEX[f"{rest}_wrist"]], axis=0), axis=1).sum())
+        rows.append((entry.entry_id, float(turns.max()), int((turns > 45).sum()), path))
+        if len(rows) == signs:
+            break
+    out = {"synthetic": {"signs": [r[0] for r in rows], "max_turn_deg": round(max(r[1] for r in rows), 1),
+                         "turns_over_45": sum(r[2] for r in rows),
+                         "resting_wrist_path_m_mean": round(float(np.mean([r[3] for r in rows])), 3)}}
+    for name, lm in (("pose_file", read_pose(clip.parent / "mediapipe.pose")), ("clip", load_landmarks(clip))):
+        res = fitter.fit(lm)
+        _, pos = Rig.from_body(body, res.betas).fk(res.poses.astype(float))
+        out[name] = {"reprojection_px": round(res.reprojection_px, 2)}
+        for side in ("left", "right"):
+            turns, shown = wrist_turns(body, res.poses, res.betas, lm, side)
+            z = pos[:, JOINT_INDEX[f"{side}_wrist"], 2]
+            zs = np.convolve(np.pad(z, 3, mode="edge"), np.ones(7) / 7, mode="valid")
+            out[name][side] = {"over_45": int((turns > 45).sum()), "over_90": int((turns > 90).sum()),
+                               "not_shown_over_45": int(((turns > 45) & ~shown).sum()),
+                               "depth_jitter_mm": round(1000 * float(np.sqrt(((z - zs) ** 2).mean())), 1)}
+    print(f"passive hands: synthetic resting hand max turn {out['synthetic']['max_turn_deg']} deg, "
+          f"{out['synthetic']['turns_over_45']} over 45 in {len(rows)} signs; real: " +
+          ", ".join(f"{n} {s} {v[s]['not_shown_over_45']} unshown turns over 45"
+                    for n, v in out.items() if n != "synthetic" for s in ("left", "right")))
+    return out
+
 
 
 def main() -> None:

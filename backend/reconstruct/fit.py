@@ -20,7 +20,11 @@ Two stages, each one batch over all frames:
    world landmarks when present, else the pixel landmarks with their relative depth),
    hand orientation (palm points relative to the wrist, body frame), 2D reprojection of
    arms, head and all hand points, priors and temporal smoothness. Shoulders and elbows
-   start from a closed-form aim of the rest bones at the landmarks.
+   start from a closed-form aim of the rest bones at the landmarks. Every term is weighed
+   by how sure its landmark is (``point_confidence``, ``hand_confidence``): points at or
+   beyond the frame's edge are guesses, their depths held from sure frames; a flickering
+   or edge-cut hand is not followed, and a confidence-weighted temporal prior lets a hand
+   turn between frames only as its palm's landmarks show (issue 17: passive hands spun).
 
 The jaw opens by the lips' gap measured against the eyes' distance (closed form).
 Fingertips ride rigidly on the third finger bone (their rest offset from the body's
@@ -127,6 +131,33 @@ def _fill_nan(x: np.ndarray) -> np.ndarray:
     return flat.reshape(x.shape)
 
 
+def confidence_smooth(z: np.ndarray, conf: np.ndarray, step: float = 0.1, floor: float = 1e-3) -> np.ndarray:
+    """(T, P) series (NaN where missing) -> the same filtered by their (T, P) confidence in
+    [0, 1]: per column, the z minimizing sum_t conf_t^2 (z_t - obs_t)^2 + step * sum_t
+    (z_t - z_t-1)^2. A sure value is kept nearly as seen; through unsure frames the series
+    holds the sure values around it; one never sure keeps its mean (``floor`` keeps the
+    system solvable)."""
+    T = len(z)
+    ok = np.isfinite(z)
+    if T < 2:
+        return np.array(z, np.float64, copy=True)
+    c = np.where(ok, np.nan_to_num(conf).clip(0.0, 1.0) ** 2, 0.0) + floor
+    rhs = c * np.nan_to_num(z)
+    diag = c + step * np.r_[1.0, 2.0 * np.ones(T - 2), 1.0][:, None]
+    # the normal equations are tridiagonal (-step off the diagonal): Thomas' algorithm, all
+    # points at once
+    cp, dp = np.zeros_like(diag), np.zeros_like(diag)
+    cp[0], dp[0] = -step / diag[0], rhs[0] / diag[0]
+    for t in range(1, T):
+        m = diag[t] + step * cp[t - 1]
+        cp[t], dp[t] = -step / m, (rhs[t] + step * dp[t - 1]) / m
+    out = np.zeros_like(diag)
+    out[-1] = dp[-1]
+    for t in range(T - 2, -1, -1):
+        out[t] = dp[t] - cp[t] * out[t + 1]
+    return np.where(ok, out, np.nan)
+
+
 def _smooth_loss(x: torch.Tensor) -> torch.Tensor:
     if len(x) < 3:
         return x.sum() * 0.0
@@ -136,6 +167,55 @@ def _smooth_loss(x: torch.Tensor) -> torch.Tensor:
 def _gmof(sq: torch.Tensor, sigma: float) -> torch.Tensor:
     """Geman-McClure of squared residuals: robust to a wrong landmark."""
     return sigma ** 2 * sq / (sq + sigma ** 2)
+
+
+def _shoulder_px(lm: Landmarks) -> float:
+    sw = np.linalg.norm(lm.pose[:, 11, :2] - lm.pose[:, 12, :2], axis=-1)
+    return float(np.nanmedian(sw)) if np.isfinite(sw).any() else float(lm.width) / 4
+
+
+def _in_frame(xy: np.ndarray, width: float, height: float, margin: float, shift: float = 0.0) -> np.ndarray:
+    """(...) 0 for a point ``shift`` pixels outside the image's border (or further out),
+    rising to 1 at ``margin - shift`` pixels inside it: MediaPipe guesses the points it
+    cannot see (a hand at the frame's edge is half cut off), and its guesses of depth most
+    of all."""
+    inside = np.minimum(np.minimum(xy[..., 0], width - xy[..., 0]), np.minimum(xy[..., 1], height - xy[..., 1]))
+    return np.clip((inside + shift) / margin, 0.0, 1.0)
+
+
+def point_confidence(lm: Landmarks, idx: list[int], visibility: bool = True, outside: bool = False) -> np.ndarray:
+    """(T, len(idx)) trust in body landmarks ``idx``: MediaPipe's visibility (unless
+    ``visibility`` is False) times how far inside the frame the point lies: 0 on the
+    border, 1 from a quarter of a shoulder width inside it; with ``outside``, 1 on the
+    border and 0 from a quarter of a shoulder width outside it."""
+    xy = lm.pose[:, idx, :2].astype(np.float64)
+    vis = np.nan_to_num(lm.pose_conf[:, idx].astype(np.float64)) if visibility else 1.0
+    vis = vis * np.isfinite(xy[..., 0])
+    margin = _shoulder_px(lm) / 4
+    return vis * _in_frame(np.nan_to_num(xy, nan=-1e9), lm.width, lm.height, margin, margin if outside else 0.0)
+
+
+def hand_confidence(lm: Landmarks, side: str) -> np.ndarray:
+    """(T,) trust in one hand's landmarks: 0 where not found; else from 1 (all its points
+    inside the frame) down to 0.5 (all outside: a hand cut by the frame's edge is half
+    guessed), times the agreement of its wrist with the body's wrist landmark (a hand found
+    on the wrong spot is a false detection), times 0.3 for a detection that lasts under three
+    frames amid misses (a flicker, not a track)."""
+    h = lm.left if side == "left" else lm.right
+    found = lm.hand_found(side)
+    conf = np.zeros(lm.num_frames)
+    if not found.any():
+        return conf
+    sw = _shoulder_px(lm)
+    inside = _in_frame(np.nan_to_num(h[..., :2].astype(np.float64), nan=-1e9), lm.width, lm.height, sw / 4).mean(1)
+    body_wrist = lm.pose[:, BODY_INDEX[f"{side.upper()}_WRIST"], :2].astype(np.float64)
+    d = np.linalg.norm(h[:, 0, :2] - body_wrist, axis=-1)
+    agree = np.where(np.isfinite(d), np.exp(-(np.nan_to_num(d) / (0.5 * sw)) ** 2), 1.0)
+    conf = np.where(found, (0.5 + 0.5 * inside) * agree, 0.0)
+    for a, b in runs(found):
+        if b - a < 3 and (a > 0 or b < lm.num_frames):
+            conf[a:b] *= 0.3
+    return conf
 
 
 class Fitter:
@@ -152,6 +232,13 @@ class Fitter:
         self.aim_start = False   # aiming the thumb per frame from noisy points lands frames in different basins
         self.w2d = 2.5e-4          # 2D reprojection scale (smaller = stronger): the image outranks depth
         self.hand_smooth = 50.0   # per-frame landmark noise is large against 2-3 cm finger bones
+        # passive and flickering hands: the hands' orientation priors (``_hold_weights``), the
+        # share of weight kept by a body landmark at or outside the frame's edge, and the step
+        # weight of ``confidence_smooth`` on the depth targets
+        self.hold_rot, self.hold_rot_base = 3.0, 10.0
+        self.sure_hand = 0.35     # a hand this sure or less (a flicker) is not followed: the prior holds it
+        self.edge_weight = 0.35
+        self.depth_hold = 0.1
         vt = m.v_template.detach().double().numpy()
         sd = m.shapedirs.detach().double().numpy()[..., :10]
         jr = m.J_regressor.detach().double().numpy()[:NUM_JOINTS]
@@ -291,18 +378,19 @@ class Fitter:
         t1 = time.perf_counter()
         if progress:
             progress(1, 3)
-        poses, betas, cam = self._fit_body(lm, hand_pose, found)
+        hand_conf = {s: hand_confidence(lm, s) for s in ("left", "right")}
+        poses, betas, cam = self._fit_body(lm, hand_pose, found, hand_conf)
         t2 = time.perf_counter()
         if progress:
             progress(2, 3)
         state = {}
         for side, sl in (("left", slice(25, 40)), ("right", slice(40, 55))):
-            wrist = J[f"{side}_wrist"]
             poses[:, sl] = hand_pose[side]
-            block = np.concatenate([poses[:, sl], poses[:, wrist:wrist + 1]], 1)
-            # short gaps already hold the smooth fits' interpolation; long ones are held
-            filled, state[side] = fill_gaps(block, found[side], interpolate=False)
-            poses[:, sl], poses[:, wrist] = filled[:, :15], filled[:, 15]
+            # short gaps already hold the smooth fits' interpolation; long ones are held. Only
+            # the fingers: the wrist keeps the body fit's, whose orientation prior holds a lost
+            # or barely seen hand still in the body frame while the arm turns (a wrist held in
+            # the forearm's frame would spin with the forearm's unseen twist)
+            poses[:, sl], state[side] = fill_gaps(poses[:, sl], found[side], interpolate=False)
         poses[:, J["jaw"]] = jaw_from_face(lm.face)
         proj, err = self._reprojection(lm, poses, betas, cam, found)
         return FitResult(poses.astype(np.float32), betas.astype(np.float32), state, err, proj,
@@ -338,12 +426,19 @@ class Fitter:
             hands[side] = (h[..., :2], p)
         return px, vis, w3, depth_w, hands, m_per_px
 
-    def _fit_body(self, lm: Landmarks, hand_pose: dict, found: dict):
+    def _fit_body(self, lm: Landmarks, hand_pose: dict, found: dict, hand_conf: dict | None = None):
         T = lm.num_frames
+        if hand_conf is None:
+            hand_conf = {s: hand_confidence(lm, s) for s in ("left", "right")}
         joints0, _ = self.rest(np.zeros(10))
         shoulder_m = float(np.linalg.norm(joints0[J["left_shoulder"]] - joints0[J["right_shoulder"]]))
         px, vis, w3, depth_w, hands, m_per_px = self._observations(lm, shoulder_m)
         n_arm = len(ARM_POINTS)
+        # MediaPipe's depth is the least sure of its guesses, and wildest for the points it
+        # cannot see: a depth target holds the sure depths around it through the frames where
+        # its point is unsure (low visibility, or outside the frame)
+        idx = [BODY_INDEX[n] for n in ARM_POINTS + HEAD_POINTS]
+        w3[..., 2] = confidence_smooth(w3[..., 2], point_confidence(lm, idx, outside=True), self.depth_hold)
         w3f = _fill_nan(w3)
         init = self._initial_pose(w3f, hands, found, joints0)
         # camera: u = s * X + tx, v = -s * Y + ty (model metres, pelvis at the origin)
@@ -360,11 +455,19 @@ class Fitter:
         dtxy = torch.zeros(T, 2, requires_grad=True)
         # the fitted fingers stay fixed here: the hands' points are precomputed, affine in the betas
         hand_local = {s: self._hand_local(s, hand_pose[s]) for s in ("left", "right") if found[s].any()}
-        t_px, t_vis = _t(np.nan_to_num(px)), _t(vis)
+        # a point at the frame's edge or outside it is a guess in the image too: it keeps a
+        # share (``edge_weight``) of its weight, enough to place the arm, not to jerk it about
+        ew = self.edge_weight
+        img_w = vis * (ew + (1 - ew) * point_confidence(lm, idx, visibility=False))
+        t_px, t_vis = _t(np.nan_to_num(px)), _t(img_w)
         t_w3, w3_ok = _t(np.nan_to_num(w3)), _t(np.isfinite(w3[..., 0]).astype(np.float32) * (vis > 0.3))
-        hand_t = {s: (_t(np.nan_to_num(hands[s][0])), _t(np.nan_to_num(hands[s][1])), _t(found[s].astype(np.float32)))
-                  for s in ("left", "right") if found[s].any()}
+        # a hand counts by its confidence squared; one no surer than ``sure_hand`` (a flicker,
+        # a hand cut by the frame's edge) not at all: the orientation prior carries it
+        hand_w = {s: np.where(c > self.sure_hand, c, 0.0) ** 2 for s, c in hand_conf.items()}
+        hand_t = {s: (_t(np.nan_to_num(hands[s][0])), _t(np.nan_to_num(hands[s][1])), _t(hand_w[s]))
+                  for s in ("left", "right") if hand_w[s].any()}
         zw = torch.tensor([1.0, 1.0, depth_w])
+        hold = self._hold_weights(hand_conf, hands)
         # without metric 3D (world landmarks) the shape is barely observable: keep it near the mean
         beta_w = 0.02 if depth_w >= 1.0 else 0.5
         w3_sum, vis_sum = w3_ok.sum().clamp_min(1), t_vis.sum().clamp_min(1)
@@ -392,7 +495,7 @@ class Fitter:
                 lh = lh + ((d3 / 1e-4 + d2 / 1e-3) * ok).sum() / ok.sum()
             prior = _body_prior(aa) + beta_w * (betas ** 2).sum() + 100 * torch.relu(betas.abs() - 2.4).pow(2).sum()
             smooth = _smooth_loss(aa.reshape(T, -1)) * 20 + _smooth_loss(dtxy) * 1e3
-            return l3 + l2 + lh + prior + smooth
+            return l3 + l2 + lh + prior + smooth + _hold_loss(out, hold)
 
         def clamp():
             with torch.no_grad():
@@ -405,6 +508,25 @@ class Fitter:
         poses[:, UPPER_IDX] = aa.detach().numpy()
         cam = (float(log_s.detach().exp()), txy.numpy())
         return poses, betas.detach().numpy(), cam
+
+    def _hold_weights(self, hand_conf: dict, hands: dict) -> dict:
+        """Per hand, the confidence-weighted temporal prior on its orientation between frames
+        t-1 and t, as (weights, expected turns): where both frames' hands are sure
+        (confidence over 0.5) the hand turns in the body frame as its palm shows (weight
+        ``hold_rot_base``: a twist of the arm that the palm does not show is no motion);
+        elsewhere it does not turn, the weight growing to ``hold_rot`` as the hand's
+        confidence falls (a barely seen hand keeps its last good orientation)."""
+        out = {}
+        for side, conf in hand_conf.items():
+            c_rot = np.minimum(conf[1:], conf[:-1])
+            sure = c_rot > 0.5
+            step = np.broadcast_to(np.eye(3), (len(c_rot), 3, 3)).copy()
+            if sure.any():
+                frame, _ = _palm_frame(np.nan_to_num(hands[side][1]))
+                step[sure] = (frame[1:] @ np.swapaxes(frame[:-1], 1, 2))[sure]
+            w_rot = np.where(sure, self.hold_rot_base, self.hold_rot * (1.0 - c_rot) ** 2)
+            out[side] = (_t(w_rot), _t(step))
+        return out
 
     def _hand_local(self, side: str, pose: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """A hand's 21 points in its wrist frame for SMPL-X hand pose (T, 15, 3), as an affine
@@ -439,7 +561,7 @@ class Fitter:
             poss.append(p)
         glob, pos = torch.cat(globs, 1), torch.cat(poss, 1)            # (T, 13, ...) in UPPER order
         k = _UPPER_AT
-        out = {"arm": pos[:, k["left_shoulder"]:k["right_wrist"] + 1], "pos": pos}
+        out = {"arm": pos[:, k["left_shoulder"]:k["right_wrist"] + 1], "pos": pos, "glob": glob}
         head = J["head"]
         hs = sites[self.head_sites] - joints[head]
         out["head"] = pos[:, k["head"], None] + (glob[:, k["head"], None] @ hs[None, :, :, None])[..., 0]
@@ -623,6 +745,18 @@ def _finger_prior(aa: torch.Tensor, flex: float, thumb_hinge: torch.Tensor) -> t
     return 50 * over.sum() / aa.shape[0] + 0.5 * (side + off_hinge) + 0.2 * twist + 0.01 * aa.pow(2).sum() / aa.shape[0]
 
 
+def _hold_loss(out: dict, hold: dict) -> torch.Tensor:
+    """The orientation prior of ``Fitter._hold_weights``: each hand's orientation G in the
+    body frame against the expected turn S_t, as the squared chordal distance
+    ||G_t - S_t G_t-1||^2 = 4 (1 - cos angle) (smooth, with no wrap at 180 degrees)."""
+    total = 0.0
+    for side, (w_rot, step) in hold.items():
+        g = out["glob"][:, _UPPER_AT[f"{side}_wrist"]]
+        if len(g) > 1:
+            total = total + (((g[1:] - step @ g[:-1]) ** 2).sum((-1, -2)) * w_rot).sum() / len(g)
+    return total
+
+
 def _body_prior(aa: torch.Tensor) -> torch.Tensor:
     """Spine, neck and collars stay near rest; elbows bend one way; wrists within range."""
     n = aa.shape[0]
@@ -652,12 +786,15 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def fill_gaps(block: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP, interpolate: bool = True):
+def fill_gaps(block: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP, interpolate: bool = True,
+              ramp_deg: float = 30.0):
     """Rotations (T, K, 3) known where ``found``: gaps of up to ``max_gap`` frames between
     two found frames are slerped (or, with ``interpolate=False``, keep the values already
     there, such as a smooth fit's); longer gaps (and the ends) hold the nearest earlier
-    found pose (the first found one before it starts). Returns (filled, state) with state
-    2 found, 1 interpolated, 0 held/absent."""
+    found pose (the first found one before it starts). A held gap that ends in a found frame
+    turns to it over its last frames, at most ``ramp_deg`` degrees a frame (a hand found
+    again after a long loss must not snap round). Returns (filled, state) with state 2
+    found, 1 interpolated, 0 held/absent."""
     out = np.asarray(block, np.float64).copy()
     T = len(out)
     state = np.where(found, 2, 0).astype(np.int8)
@@ -676,6 +813,16 @@ def fill_gaps(block: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP, inte
             out[a:b] = R.np_quaternion_to_axis_angle(qq)
         else:
             out[a:b] = out[a - 1] if a > 0 else out[b]
+            if a > 0 and b < T:
+                held, then = q[a - 1], q[b]
+                dot = np.abs((held * then).sum(-1)).clip(0.0, 1.0)
+                angle = np.degrees(2 * np.arccos(dot)).max()
+                k = min(b - a, int(np.ceil(angle / ramp_deg)) - 1)
+                if k > 0:
+                    w = (np.arange(1, k + 1) / (k + 1))[:, None, None]
+                    qq = R.np_quaternion_slerp(np.broadcast_to(held, (k,) + held.shape),
+                                               np.broadcast_to(then, (k,) + then.shape), w)
+                    out[b - k:b] = R.np_quaternion_to_axis_angle(qq)
     return out, state
 
 

@@ -4,7 +4,8 @@ Forward kinematics (with exact skinning for fingertips and head sites, ``Rig``) 
 points MediaPipe Holistic would report: body and world landmarks, 21 points per hand,
 the few face points the jaw reads. Gaussian noise (metres) is added in 3D, then a front
 camera (weak perspective) projects them; hand frames can be dropped in random runs, as
-Holistic loses hands. numpy; never bpy.
+Holistic loses hands, or one hand made a barely seen, flickering one (``flicker_hand``);
+``wrist_turns`` finds a fit's hand spins. numpy; never bpy.
 """
 from __future__ import annotations
 
@@ -141,3 +142,56 @@ def fit_errors(body, truth, result) -> tuple[float, float]:
     fitted = Motion(result.poses, np.zeros((t, 3)), np.zeros((t, 10)), truth.fps, betas=result.betas)
     return (float(np.degrees(finger_angle_error(truth.poses, result.poses)).mean()),
             float(wrist_error(body, truth, fitted).mean()))
+
+
+def flicker_hand(lm: Landmarks, side: str, rng: np.random.Generator, share: float = 1 / 12, noise_px: float = 15.0,
+                 world_noise: float = 0.08, visibility: float = 0.45) -> np.ndarray:
+    """Make ``side`` a hand that Holistic barely sees, as a resting hand at the frame's edge:
+    found only in flickers of 1-2 frames (about ``share`` of the frames), each a wrong
+    detection (the hand turned 90-180 degrees about its wrist), while the body's wrist
+    landmark jitters (``noise_px`` in the image, ``world_noise`` metres in depth) at a low
+    visibility. Changes ``lm`` in place; returns the frames where the hand is found."""
+    from ..body import rotations as R
+
+    T = lm.num_frames
+    hand = lm.left if side == "left" else lm.right
+    found = np.zeros(T, bool)
+    for a in rng.choice(T, size=max(2, int(T * share)), replace=False):
+        found[a:a + int(rng.integers(1, 3))] = True
+    for t in np.flatnonzero(found):
+        axis = rng.normal(size=3)
+        turn = R.np_axis_angle_to_matrix(axis / np.linalg.norm(axis) * np.radians(rng.uniform(90, 180)))
+        hand[t] = hand[t, :1] + (hand[t] - hand[t, :1]) @ turn.T.astype(np.float32)
+    hand[~found] = np.nan
+    wi = BODY_INDEX[f"{side.upper()}_WRIST"]
+    lm.pose[:, wi, :2] += rng.normal(0.0, noise_px, (T, 2)).astype(np.float32)
+    lm.pose_conf[:, wi] = visibility
+    if lm.world is not None:
+        lm.world[:, wi, 2] += rng.normal(0.0, world_noise, T).astype(np.float32)
+    return found
+
+
+def wrist_turns(body, poses: np.ndarray, betas: np.ndarray, lm: Landmarks, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """One fitted hand's frame-to-frame turns in the body frame (T-1,) degrees, and whether
+    the input shows each (T-1,) bool: the hand's landmarks turned over 45 degrees between
+    two found frames, or the turn is the forearm's own (the hand turns under 45 degrees
+    against the forearm, which the arm's landmarks drive). A turn over 45 degrees that the
+    input does not show is a spin."""
+    from .fit import _palm_frame, _to_smplx_axes
+
+    glob, _ = Rig.from_body(body, betas).fk(np.asarray(poses, np.float64))
+
+    def angle(a, b):
+        tr = np.einsum("tij,tij->t", a, b)
+        return np.degrees(np.arccos(np.clip((tr - 1) / 2, -1.0, 1.0)))
+
+    hand, fore = glob[:, J[f"{side}_wrist"]], glob[:, J[f"{side}_elbow"]]
+    turns = angle(hand[1:], hand[:-1])
+    local = np.swapaxes(fore, 1, 2) @ hand
+    p = _to_smplx_axes((lm.left if side == "left" else lm.right).astype(np.float64))
+    seen, _ = _palm_frame(p - p[:, :1])
+    found = lm.hand_found(side)
+    with np.errstate(invalid="ignore"):
+        seen_turn = angle(np.nan_to_num(seen[1:]), np.nan_to_num(seen[:-1]))
+    shown = (found[1:] & found[:-1] & (seen_turn > 45)) | (angle(local[1:], local[:-1]) <= 45)
+    return turns, shown
