@@ -796,6 +796,41 @@ def _ours(exc: BaseException) -> bool:
 
 
 def main() -> None:
+    """The process's entry point: ``_main``, then an exit without the interpreter's teardown
+    (``_leave``); a Ctrl-C leaves the usual way."""
+    try:
+        _main()
+    except SystemExit as done:
+        if isinstance(done.code, int) and done.code != EXIT_INTERRUPTED:
+            _leave(done.code)
+        raise
+
+
+def _leave(code: int) -> None:
+    """Exit with ``code`` at once, once the command's output is out: freeing every module and
+    tensor at interpreter exit costs about 1.5 s after torch was loaded, and saves nothing.
+
+    Every file is closed by then (writers close theirs inside ``backend.atomic``'s blocks, which
+    the command has left), stdout and stderr are flushed, and the atexit handlers still run
+    (multiprocessing's, logging's, a caller's). Where that cannot be done safely (another
+    thread still working, a stream that cannot be flushed) Python exits as usual."""
+    import atexit
+    import threading
+
+    if any(t.is_alive() and not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()   # what a normal exit runs first; it empties the list
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):   # a closed pipe or stream: Python's own exit reports it as before
+        return
+    os._exit(code)
+
+
+def _main() -> None:
     """The CLI's one error boundary: every failure is one line and an exit code; ``--debug``
     (anywhere on the line) or SIGNFORGE_DEBUG=1 shows the traceback instead."""
     debug = "--debug" in sys.argv[1:] or os.environ.get(DEBUG_ENV, "") not in ("", "0")
