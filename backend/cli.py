@@ -230,17 +230,17 @@ def data_synth_cmd(
 
     Example: signforge data synth castle_2 --seed 3 -o castle.npz
     """
-    from .body.model import Body, BodyModelError
-    from .data.hms import HMS
-    from .data.synth import Signer, SynthError, Synthesizer
-    from .data.text import texts_for
-    from .io import MotionFileError, save_motion
-
     lex = _lexicon(lexicon)
     entry = lex.by_id().get(entry_id)
     if entry is None:
         close = [e for e in lex.by_id() if e.startswith(entry_id.split("_")[0])][:8]
         _fail(f"no entry {entry_id!r} in {lex.path}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+    from .body.model import Body, BodyModelError   # after the checks: the synthesizer imports torch
+    from .data.hms import HMS
+    from .data.synth import Signer, SynthError, Synthesizer
+    from .data.text import texts_for
+    from .io import MotionFileError, save_motion
+
     try:
         body = Body.load(smplx_path)
         motion, truth = Synthesizer(body).synthesize(entry, Signer.sample(seed, left_handed=left_handed))

@@ -11,7 +11,7 @@ sampled; a prompt longer than the
 text encoder reads (MiniLM: 256 tokens) is truncated, and a prompt the encoder's vocabulary
 does not know (emoji, some scripts) still generates: both raise a ``GenerateWarning`` and
 are recorded in the motions' provenance. Samples holding NaN or inf are an error, never a
-motion. torch; never bpy.
+motion. torch (imported once a request has passed its checks); never bpy.
 """
 from __future__ import annotations
 
@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from blender_addon.core.limits import MAX_FRAMES, MAX_VARIANTS
 
 from .callable_module import make_callable
 from .motion.hands import HandError, check_hand, obey_hand, settle_idle_arms, wanted_hand
 from .motion.motion import Motion
-from .runs import CONFIG, SHIPPED, Run, RunError, load_run, longest_take
+from .runs import CONFIG, SHIPPED, Run, RunError, load_run, longest_take, read_config
 
 GENERATORS = ("handmdm", "signavatar")
 DEFAULT_RUNS = {kind: SHIPPED[kind] for kind in GENERATORS}   # what runs when no --run is given
@@ -116,10 +115,6 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
     keeps the plan exactly (no model pass), 1 samples from pure noise as MDM does; the
     default is ``REFINE``. The auto length is the plan's.
     """
-    from .diffusion import CosineSchedule, sample
-    from .models.handmdm import upsample
-    from .text import EncoderError, load_text_encoder
-
     if text is not None and not isinstance(text, str):
         raise GenerateError(f"the prompt must be text; got {type(text).__name__}")
     if image is None and (text is None or not text.strip()):
@@ -152,8 +147,6 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
         raise GenerateError(str(exc)) from None
     if device not in ("cpu", "cuda"):
         raise GenerateError(f"unknown device {device!r}; choose cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise GenerateError("no CUDA GPU is available to this backend; choose the CPU")
     if image is not None and run_dir is None and model == "handmdm":
         raise GenerateError("HandMDM is conditioned on text, not images; use --model signavatar with a run "
                             "trained on CLIP embeddings for --image")
@@ -165,18 +158,32 @@ def generate(text: str | None, model: str = "handmdm", frames: int | None = None
                             f"and pass --run RUN_DIR")
     image_path = _check_image(image) if image is not None else None
     key = str(path.resolve())
+    try:   # config.json alone first: what the run cannot do is refused before torch and the weights load
+        meta = _RUNS[key].config if key in _RUNS else read_config(path, GENERATORS)
+    except RunError as exc:
+        raise GenerateError(str(exc)) from None
+    kind = meta["run"]["model"]
+    if image_path is not None and kind != "signavatar":
+        raise GenerateError(f"{path} is a {kind} run, conditioned on text, not images; use --model "
+                            f"signavatar with a run trained on CLIP embeddings for --image")
+    limit = longest_take(meta)
+    if frames > limit:
+        raise GenerateError(f"{frames} frames exceed this model's longest take, {limit} frames ({limit / FPS:.1f} s)")
+    # every check above runs without torch, so a refused request answers at once
+    import torch
+
+    from .diffusion import CosineSchedule, sample
+    from .models.handmdm import upsample
+    from .text import EncoderError, load_text_encoder
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GenerateError("no CUDA GPU is available to this backend; choose the CPU")
     if key not in _RUNS:
         try:
             _RUNS[key] = load_run(path, kinds=GENERATORS)
         except RunError as exc:
             raise GenerateError(str(exc)) from None
     run = _RUNS[key]
-    if image_path is not None and run.kind != "signavatar":
-        raise GenerateError(f"{run.path} is a {run.kind} run, conditioned on text, not images; use --model "
-                            f"signavatar with a run trained on CLIP embeddings for --image")
-    limit = longest_take(run.config)
-    if frames > limit:
-        raise GenerateError(f"{frames} frames exceed this model's longest take, {limit} frames ({limit / FPS:.1f} s)")
     enc_name = run.config.get("text_encoder", "minilm")
     clip_model = run.config.get("clip_model", run.config["run"].get("clip_model", "ViT-B-32"))
     try:

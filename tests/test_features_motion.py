@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch  # noqa: F401  (the backend imports torch on first use: not inside a Hypothesis deadline)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

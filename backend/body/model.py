@@ -7,7 +7,8 @@ into the cache folder). Model files are read with ``allow_pickle=False`` and val
 pickled entries (``joint2num``...) are dropped. smplx, which itself calls
 ``np.load(allow_pickle=True)``, only ever reads a copy SignForge wrote from those plain
 arrays into a private temporary folder, never the user's or the cache's file.
-May import torch and smplx; never bpy.
+Imports torch and smplx when a body is loaded, not on import (commands that only check
+their options stay fast); never bpy.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..atomic import atomic_path
 from .mannequin import MANNEQUIN_VERSION, build_model_arrays
@@ -236,6 +236,8 @@ class Body:
         return int(self.model.v_template.shape[0])
 
     def _betas(self, betas) -> torch.Tensor:
+        import torch
+
         b = np.zeros(NUM_BETAS, np.float32)
         if betas is not None:
             betas = np.asarray(betas, np.float32).reshape(-1)[:NUM_BETAS]
@@ -243,6 +245,8 @@ class Body:
         return torch.from_numpy(b)[None]
 
     def rest_vertices(self, betas=None) -> np.ndarray:
+        import torch
+
         with torch.no_grad():
             shaped = self.model.v_template + torch.einsum(
                 "bl,vkl->bvk", self._betas(betas), self.model.shapedirs)[0]
@@ -250,12 +254,16 @@ class Body:
 
     def rest_joints(self, betas=None) -> np.ndarray:
         """Rest skeleton (55, 3) for these betas."""
+        import torch
+
         with torch.no_grad():
             verts = torch.from_numpy(self.rest_vertices(betas))
             return (self.model.J_regressor @ verts)[:NUM_JOINTS].numpy()
 
     def pose(self, motion, chunk: int = 256) -> PosedBody:
         """Skinned vertices and joints for every frame of ``motion``."""
+        import torch
+
         verts, joints = [], []
         betas = self._betas(motion.betas)
         with torch.no_grad():

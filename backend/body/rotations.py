@@ -2,7 +2,7 @@
 
 One implementation in torch (differentiable, batched over any leading shape); every
 function also accepts numpy arrays and then returns numpy arrays of the same dtype.
-May import torch; never bpy.
+Imports torch on the first call that needs it, not on import; never bpy.
 
 Conventions
 - Axis-angle: SMPL-X's, a rotation vector whose norm is the angle in radians.
@@ -19,11 +19,12 @@ import functools
 from typing import Callable, TypeVar
 
 import numpy as np
-import torch
 
 from blender_addon.core import motion as _core_motion
 
-Array = TypeVar("Array", np.ndarray, torch.Tensor)
+# torch is imported inside the functions that use it: Motion, the motion files and every
+# command that only reads its options import this module, and torch costs them ~2 s
+Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 _EPS = 1e-8
 
 
@@ -38,6 +39,7 @@ def _numpy_compatible(fn: Callable[..., torch.Tensor]) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import torch
         if any(isinstance(a, np.ndarray) for a in args):
             dtype = next(a.dtype for a in args if isinstance(a, np.ndarray))
             if not np.issubdtype(dtype, np.floating):
@@ -53,6 +55,7 @@ def _numpy_compatible(fn: Callable[..., torch.Tensor]) -> Callable:
 @_numpy_compatible
 def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
     """(..., 3) rotation vectors -> (..., 3, 3) matrices (Rodrigues, stable near 0)."""
+    import torch
     theta2 = (aa * aa).sum(-1, keepdim=True)
     theta = torch.sqrt(theta2 + 1e-30)
     small = theta2 < 1e-8
@@ -72,6 +75,7 @@ def matrix_to_quaternion(m: torch.Tensor) -> torch.Tensor:
 
     Picks the best-conditioned of the four standard formulas per element.
     """
+    import torch
     m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
     m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
     m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
@@ -91,6 +95,7 @@ def matrix_to_quaternion(m: torch.Tensor) -> torch.Tensor:
 @_numpy_compatible
 def quaternion_to_matrix(q: torch.Tensor) -> torch.Tensor:
     """(..., 4) quaternions (w, x, y, z), any norm > 0 -> (..., 3, 3)."""
+    import torch
     q = q / q.norm(dim=-1, keepdim=True).clamp_min(_EPS)
     w, x, y, z = q.unbind(-1)
     m = torch.stack([
@@ -104,6 +109,7 @@ def quaternion_to_matrix(q: torch.Tensor) -> torch.Tensor:
 @_numpy_compatible
 def quaternion_to_axis_angle(q: torch.Tensor) -> torch.Tensor:
     """(..., 4) -> (..., 3); returns the rotation vector with angle in [0, pi]."""
+    import torch
     q = q / q.norm(dim=-1, keepdim=True).clamp_min(_EPS)
     q = torch.where(q[..., :1] < 0, -q, q)
     w, xyz = q[..., :1], q[..., 1:]
@@ -116,6 +122,7 @@ def quaternion_to_axis_angle(q: torch.Tensor) -> torch.Tensor:
 
 @_numpy_compatible
 def axis_angle_to_quaternion(aa: torch.Tensor) -> torch.Tensor:
+    import torch
     theta = aa.norm(dim=-1, keepdim=True)
     half = theta / 2
     small = theta < 1e-6
@@ -131,6 +138,7 @@ def matrix_to_axis_angle(m: torch.Tensor) -> torch.Tensor:
 @_numpy_compatible
 def matrix_to_6d(m: torch.Tensor) -> torch.Tensor:
     """(..., 3, 3) -> (..., 6): first column then second column."""
+    import torch
     return torch.cat([m[..., :, 0], m[..., :, 1]], -1)
 
 
@@ -141,6 +149,7 @@ def rot6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
     Any 6 numbers with non-parallel halves give a valid rotation, which is what makes
     6D a good network output.
     """
+    import torch
     a1, a2 = d6[..., :3], d6[..., 3:]
     b1 = a1 / a1.norm(dim=-1, keepdim=True).clamp_min(_EPS)
     a2 = a2 - (b1 * a2).sum(-1, keepdim=True) * b1
@@ -162,6 +171,7 @@ def rot6d_to_axis_angle(d6: torch.Tensor) -> torch.Tensor:
 @_numpy_compatible
 def quaternion_slerp(q0: torch.Tensor, q1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation along the short arc; t broadcasts against q[..., :1]."""
+    import torch
     q0 = q0 / q0.norm(dim=-1, keepdim=True).clamp_min(_EPS)
     q1 = q1 / q1.norm(dim=-1, keepdim=True).clamp_min(_EPS)
     dot = (q0 * q1).sum(-1, keepdim=True)
@@ -186,6 +196,7 @@ def matrix_to_euler(m: torch.Tensor, order: str = "ZXY") -> torch.Tensor:
     ``order`` names the axes of R = R_a(a) @ R_b(b) @ R_c(c) (intrinsic rotations, as BVH
     channel lists read). Only the Tait-Bryan orders with all three axes are supported.
     """
+    import torch
     axes = {"X": 0, "Y": 1, "Z": 2}
     if sorted(order) != ["X", "Y", "Z"]:
         raise ValueError(f"unsupported Euler order {order!r}")
@@ -205,6 +216,7 @@ def matrix_to_euler(m: torch.Tensor, order: str = "ZXY") -> torch.Tensor:
 
 
 def _axis_matrix(axis: int, angle: torch.Tensor) -> torch.Tensor:
+    import torch
     c, s = torch.cos(angle), torch.sin(angle)
     one, zero = torch.ones_like(angle), torch.zeros_like(angle)
     if axis == 0:
