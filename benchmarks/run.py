@@ -1,6 +1,6 @@
 """Benchmark runner: medians of repeated timings, written as JSON.
 
-Run: python -m benchmarks.run [--suite body|data|blender|generate|reconstruct|all] [--frames 10000] [--samples 4096]
+Run: python -m benchmarks.run [--suite body|data|blender|generate|reconstruct|cold|all] [--frames 10000] [--samples 4096]
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from benchmarks.cold_start import cold_suite
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -395,12 +397,11 @@ def passive_hands(body, fitter, clip, signs: int = 10) -> dict:
     return out
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--suite", choices=("body", "data", "blender", "generate", "reconstruct", "all"), default="all")
+    parser.add_argument("--suite", choices=("body", "data", "blender", "generate", "reconstruct", "cold", "all"), default="all")
     parser.add_argument("--samples", type=int, default=16384, help="dataset build size for the data suite")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
@@ -410,7 +411,8 @@ def main() -> None:
               "data": lambda: data_suite(args.samples, args.repeats),
               "blender": lambda: blender_suite(args.repeats),
               "generate": lambda: generate_suite(args.repeats),
-              "reconstruct": lambda: reconstruct_suite(args.repeats)}
+              "reconstruct": lambda: reconstruct_suite(args.repeats),
+              "cold": lambda: cold_suite(args.repeats)}
     for name, run in suites.items():
         if args.suite not in (name, "all"):
             continue
