@@ -184,6 +184,7 @@ class Handler:
         import warnings
 
         import numpy as np
+        import torch  # noqa: F401  (generate() imports it only after its checks; here a cancel during it lands below)
 
         from .generate import GenerateError, GenerateWarning, generate
         from .io import save_motion
