@@ -10,6 +10,7 @@ import pytest
 from conftest import film_scene, scene_timing
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
+pytestmark = pytest.mark.blender   # also run under the oldest supported bpy
 
 
 def _quats(motion):

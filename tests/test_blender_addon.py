@@ -17,6 +17,7 @@ from backend.motion.builtin import wave
 from conftest import film_scene, scene_timing
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
+pytestmark = pytest.mark.blender   # also run under the oldest supported bpy
 ROOT = Path(__file__).resolve().parent.parent
 
 

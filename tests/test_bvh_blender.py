@@ -8,6 +8,7 @@ from backend.io import save_motion
 from backend.motion import Motion
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
+pytestmark = pytest.mark.blender   # also run under the oldest supported bpy
 
 
 def _import_bvh(path):

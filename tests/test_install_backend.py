@@ -230,6 +230,7 @@ def test_install_cancel_kills_the_pip_subprocess(built, tmp_path):
     assert _gone(root / "venv-a")
 
 
+@pytest.mark.blender
 def test_install_operator_refuses_bad_input_in_one_line(addon, tmp_path):
     """The Install Backend operator in real bpy: a missing wheel folder is one ERROR line and the
     line the preferences show; nothing is started."""
@@ -292,6 +293,7 @@ class _Layout:
         self.log.append(("progress", text))
 
 
+@pytest.mark.blender
 def test_install_preferences_show_progress_and_cancel_stops_it(addon, built, tmp_path):
     """The box in real bpy: the button when idle; while an install runs its progress and Cancel
     Install, which kills the running command."""
@@ -335,6 +337,7 @@ sys.exit(0)   # Blender quits mid-install, without unregistering the add-on
 """
 
 
+@pytest.mark.blender
 def test_install_quitting_blender_stops_the_install(built, tmp_path):
     """pip runs in its own process group (so cancel reaches its children), which Blender's own
     exit would not stop: quitting disables the add-on, whose unregister cancels the install."""
@@ -358,9 +361,9 @@ def test_install_quitting_blender_stops_the_install(built, tmp_path):
 
 
 SCRIPT = r"""
-import importlib.util, json, subprocess, sys, time
+import importlib.util, json, os, subprocess, sys, time
 from pathlib import Path
-sys.path.append(sys.argv[1])   # the bpy module's site-packages, without its .pth files (no editable checkout)
+sys.path.extend(sys.argv[1].split(os.pathsep))   # bpy's folder, then its dependencies' (no editable checkout)
 zip_path, wheels, out = sys.argv[2], sys.argv[3], Path(sys.argv[4])
 assert importlib.util.find_spec("backend") is None and importlib.util.find_spec("blender_addon") is None
 import bpy
@@ -393,6 +396,7 @@ bpy.ops.wm.quit_blender()
 """
 
 
+@pytest.mark.blender
 @pytest.mark.skipif(os.environ.get("SIGNFORGE_FULL_INSTALL") != "1",
                     reason="the full install takes 3.5-4.5 min and ~10 GB of temp space: SIGNFORGE_FULL_INSTALL=1 runs it")
 def test_install_zip_anywhere_then_install_backend_offline_generates(built, tmp_path):
@@ -405,6 +409,7 @@ def test_install_zip_anywhere_then_install_backend_offline_generates(built, tmp_
 
 
 def _install_anywhere(built, tmp_path):
+    import importlib.metadata
     import sysconfig
 
     zip_path, addon = built
@@ -428,7 +433,10 @@ def _install_anywhere(built, tmp_path):
     script.write_text(SCRIPT)
     report = tmp_path / "report.json"
     t = time.monotonic()
-    r = subprocess.run([sys.executable, "-I", "-S", str(script), sysconfig.get_paths()["purelib"], str(zip_path),
+    # the site-packages without their .pth files; `make test`'s older bpy comes first, from its own folder
+    paths = os.pathsep.join(dict.fromkeys([str(importlib.metadata.distribution("bpy").locate_file("")),
+                                           sysconfig.get_paths()["purelib"]]))
+    r = subprocess.run([sys.executable, "-I", "-S", str(script), paths, str(zip_path),
                         str(wheels), str(report)], cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=3000)
     assert r.returncode == 0 and report.is_file(), r.stdout[-3000:] + r.stderr[-3000:]

@@ -180,6 +180,7 @@ def test_eyes_sit_in_the_head(quality):
     assert quality["eye_protrusion_mm"] < 2.5
 
 
+@pytest.mark.blender
 def test_the_addon_shades_the_body_smooth():
     """Close-ups show the lofted rings as facets unless every face is shaded smooth."""
     bpy = pytest.importorskip("bpy")

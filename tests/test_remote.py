@@ -234,6 +234,7 @@ def test_ctrl_c_stops_the_server_quietly_even_mid_job(signforge_cache, tmp_path)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.blender
 def test_the_addon_generates_through_a_remote_backend(server, monkeypatch):
     """The add-on in real bpy, registered from the repository (so its settings come from the
     environment, as in batch jobs), generating a take through the remote server."""

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
+pytestmark = pytest.mark.blender   # also run under the oldest supported bpy
 
 WRIST_CM = 2.0
 FINGER_DEG = 10.0

@@ -79,6 +79,7 @@ def test_quality_lines_show_the_figures_and_nothing_else():
 # ------------------------------------------------------------------------ real bpy, real backend
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
+pytestmark = pytest.mark.blender   # also run under the oldest supported bpy
 
 
 class _Recorder:
