@@ -114,3 +114,10 @@ def test_two_hands_touching_nowhere_touch_each_other():
     assert (scene.hands, scene.action, scene.count, scene.place) == ("both", "together", 2, None)
     scene, _ = planner().read("Both hands tap the chest twice.")     # a place it is sure of stays
     assert (scene.action, scene.place) == ("tap", "chest")
+
+
+def test_a_clap_takes_both_hands_though_the_text_names_none():
+    from backend.plan.planner import planner
+
+    scene, _ = planner().read("Clap twice.")
+    assert (scene.hands, scene.action, scene.count) == ("both", "clap", 2)

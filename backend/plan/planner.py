@@ -29,6 +29,7 @@ _WAY = re.compile(r"\b(?:(?:to|toward|towards|over to|off to|out to)\s+(?:the\s+
                   r"(?:signer's\s+)?(?:left|right)\b(?!\s*(?:hand|fist|palm|finger|fingers|index|thumb|arm|wrist|"
                   r"forearm|elbow|shoulder|knuckles|pinky|claw|side of))|(?:left|right)wards?\b)", re.IGNORECASE)
 _SIDE_LETTER = re.compile(r"\b[LR]\b")
+TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
 PLACE_SURE = 0.5            # a place read less surely than this is not where two touching hands meet
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
@@ -62,6 +63,7 @@ class Planner:
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
         lexicon's commonest, rather than a guess.
 
+        Clapping, coming together and moving apart take both hands, as in the grammar.
         Two hands read as tapping or touching nowhere sure (``PLACE_SURE``) touch each other.
         The grammar touches whenever it taps, touches, brushes or rubs a place
         (``text.CONTACT_ACTIONS``), so a scene read with such an action at a place touches it
@@ -72,6 +74,8 @@ class Planner:
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if scene.action in CONTACT_ACTIONS and scene.place and not scene.contact:
             scene = replace(scene, contact=True)
+        if scene.action in TWO_HANDED and scene.hands != "both":   # "clap twice" names no hands
+            scene = replace(scene, hands="both", base_shape="")
         if scene.hands == "both" and scene.contact and scene.action in ("tap", "touch") and \
                 (not scene.place or parsed.confidence["place"] < PLACE_SURE):
             # two hands that touch at no place the text is sure of touch each other: the grammar's
