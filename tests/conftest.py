@@ -115,3 +115,15 @@ def addon(signforge_cache):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+def write_video(path, frames, fps: float = 25.0):
+    """``frames`` (BGR uint8 arrays of one size) as an mp4 at ``path``, through OpenCV."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in frames:
+        out.write(f)
+    out.release()
+    return path

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from backend.data.lexicon import resolve_lexicon_path
+from conftest import write_video
 
 REPO = Path(__file__).resolve().parents[1]
 # The clip sits beside the lexicon in the shared data folder (same fallbacks as the lexicon).
@@ -23,17 +24,6 @@ POSE = VIDEO_DIR / "mediapipe.pose"
 needs_clip = pytest.mark.skipif(not CLIP.exists(), reason=f"{CLIP} not found")
 needs_pose = pytest.mark.skipif(not POSE.exists(), reason=f"{POSE} not found")
 needs_lexicon = pytest.mark.skipif(not resolve_lexicon_path().exists(), reason="ASL-LEX 2.0 not found")
-
-
-def _write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
-    import cv2
-
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for f in frames:
-        out.write(f)
-    out.release()
-    return path
 
 
 # ------------------------------------------------------------------------------ .pose files
@@ -102,7 +92,7 @@ def test_no_person_is_refused_and_large_frames_are_downscaled(tmp_path):
     from backend.reconstruct.video import MAX_SIDE, extract_video
 
     frames = [np.full((1200, 1600, 3), 90 + 10 * i, np.uint8) for i in range(3)]
-    path = _write_video(tmp_path / "wall.mp4", frames)
+    path = write_video(tmp_path / "wall.mp4", frames)
     lm = extract_video(path)
     assert (lm.width, lm.height) == (MAX_SIDE, 960) and lm.num_frames == 3
     assert np.isnan(lm.pose).all() and not lm.hand_found("left").any()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from backend.data.lexicon import resolve_lexicon_path
+from conftest import write_video
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO_DIR = resolve_lexicon_path().parent.parent / "video"
@@ -47,17 +48,6 @@ def _frames(start: int, stop: int) -> list[np.ndarray]:
         frames.append(frame)
     cap.release()
     return frames[start:stop]
-
-
-def _write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
-    import cv2
-
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for f in frames:
-        out.write(f)
-    out.release()
-    return path
 
 
 def _short_pose(path: Path, first: int = 72, last: int = 96):
@@ -121,7 +111,7 @@ def test_a_truncated_video_is_refused(tmp_path):
 def test_clips_under_0_3_s_are_refused(tmp_path):
     from backend.reconstruct import ReconstructError, reconstruct
 
-    one = _write_video(tmp_path / "one.mp4", _frames(30, 31))
+    one = write_video(tmp_path / "one.mp4", _frames(30, 31), fps=30.0)
     out = tmp_path / "one.npz"
     run = _cli("reconstruct", one, "-o", out)
     assert run.returncode == 2 and "the clip lasts 0.03 s (1 frame at 30 fps); a sign needs at least 0.3 s" \
@@ -173,8 +163,8 @@ def test_a_sideways_video_is_tracked_again_turned_upright(tmp_path):
     from backend.reconstruct import reconstruct
 
     frames = _frames(15, 33)                                        # 0.6 s, the hand moving
-    upright = _write_video(tmp_path / "upright.mp4", frames)
-    side = _write_video(tmp_path / "side.mp4", [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f in frames])
+    upright = write_video(tmp_path / "upright.mp4", frames, fps=30.0)
+    side = write_video(tmp_path / "side.mp4", [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f in frames], fps=30.0)
     report: dict = {}
     turned = reconstruct(side, trim=False, report=report)
     assert turned.provenance["turned"].startswith("270 degrees clockwise")
