@@ -24,6 +24,15 @@ import sitecustomize  # noqa: E402,F401  (the guard, for this process)
 
 sys.path.remove(str(NETGUARD))
 
+# bpy and torch share this process in the tests (never in use: the add-on runs the backend as
+# its own process). Once Blender has rendered through EGL, Mesa's LLVM is loaded, and loading
+# triton's own LLVM after it segfaults (open_clip -> torchvision -> torch._dynamo -> triton).
+# Loaded first, both live; so triton loads here, before any test renders.
+try:
+    import triton  # noqa: E402,F401
+except ImportError:
+    pass
+
 
 def pytest_sessionfinish(session, exitstatus):
     attempts = NETGUARD_LOG.read_text(encoding="utf-8") if NETGUARD_LOG.exists() else ""
