@@ -44,7 +44,7 @@ RECONSTRUCT_MISSING = ("video reconstruction is not installed in this backend "
                        "(it lands with the reconstruction issue)")
 
 Report = Callable[..., None]   # report(fraction, message, stage=None); raises Cancelled once cancelled
-FPS = 25.0   # every generator's rate (backend.generate.FPS, which imports torch)
+FPS = 25.0   # every generator's rate (backend.generate.FPS), kept here so answering a request imports no generator
 
 
 class Cancelled(Exception):
