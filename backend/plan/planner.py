@@ -61,29 +61,13 @@ class Planner:
         The handshape is read by everyday concept (fist, flat, index...): the concept whose
         shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
-        lexicon's commonest, rather than a guess.
-
-        Clapping, coming together and moving apart take both hands, as in the grammar.
-        Two hands read as tapping or touching nowhere sure (``PLACE_SURE``) touch each other.
-        The grammar touches whenever it taps, touches, brushes or rubs a place
-        (``text.CONTACT_ACTIONS``), so a scene read with such an action at a place touches it
-        even where the contact field alone leans to "near" ("put your hand on your chest")."""
+        lexicon's commonest, rather than a guess. The scene is then made one the grammar
+        could have written (``grammatical``)."""
         parsed = self.parser.parse(text)
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand)
         shape = sure_shape(parsed.probs("shape"))
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
-        if scene.action in CONTACT_ACTIONS and scene.place and not scene.contact:
-            scene = replace(scene, contact=True)
-        if scene.action in TWO_HANDED and scene.hands != "both":   # "clap twice" names no hands
-            scene = replace(scene, hands="both", base_shape="")
-        if scene.hands == "both" and scene.contact and scene.action in ("tap", "touch") and \
-                (not scene.place or parsed.confidence["place"] < PLACE_SURE):
-            # two hands that touch at no place the text is sure of touch each other: the grammar's
-            # "together" ("the two hands bump together twice")
-            scene = replace(scene, action="together", place=None, place_side="")
-        if scene.then and parsed.confidence["then"] < THEN_SURE:   # a second movement the text may not ask for
-            scene = replace(scene, then="", then_dirs=(), then_count=1)
-        return scene, dict(parsed.confidence)
+        return grammatical(scene, parsed.confidence), dict(parsed.confidence)
 
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1) -> list[Planned]:
         """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), each
@@ -97,6 +81,29 @@ class Planner:
             out.append(Planned(take.motion.with_(provenance={**take.motion.provenance, **prov}), scene, take,
                                confidence, side_from))
         return out
+
+
+def grammatical(scene: Scene, confidence: dict) -> Scene:
+    """``scene`` with the fields the parser read one by one made to agree as the grammar's
+    scenes always do (``text.scene_for``), so that one misread field cannot ask for a motion
+    no text describes:
+
+    - tapping, touching, brushing or rubbing a place touches it (``text.CONTACT_ACTIONS``),
+      even where the contact field alone leans to "near" ("put your hand on your chest");
+    - clapping, coming together and moving apart take both hands ("clap twice");
+    - two hands that tap or touch at no place read surely (``PLACE_SURE``) touch each other,
+      the grammar's "together" ("the two hands bump together twice");
+    - a movement after the contact read less surely than ``THEN_SURE`` is left out."""
+    if scene.action in CONTACT_ACTIONS and scene.place and not scene.contact:
+        scene = replace(scene, contact=True)
+    if scene.action in TWO_HANDED and scene.hands != "both":
+        scene = replace(scene, hands="both", base_shape="")
+    if scene.hands == "both" and scene.contact and scene.action in ("tap", "touch") and \
+            (not scene.place or confidence["place"] < PLACE_SURE):
+        scene = replace(scene, action="together", place=None, place_side="")
+    if scene.then and confidence["then"] < THEN_SURE:
+        scene = replace(scene, then="", then_dirs=(), then_count=1)
+    return scene
 
 
 def says_side(text: str) -> bool:
