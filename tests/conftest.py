@@ -34,11 +34,27 @@ except ImportError:
     pass
 
 
+_FINISHED: dict[str, int] = {}
+
+
 def pytest_sessionfinish(session, exitstatus):
     attempts = NETGUARD_LOG.read_text(encoding="utf-8") if NETGUARD_LOG.exists() else ""
     if attempts:
         sys.stderr.write(f"\nnetwork access was attempted during the tests:\n{attempts}")
         session.exitstatus = 1
+    _FINISHED["status"] = int(session.exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Leave without the interpreter's teardown once bpy was loaded: after the Blender tests,
+    bpy 4.4's own module teardown never returns (every thread waits on a futex, no Python
+    thread is left), which would hold ``make test`` until CI's time runs out. Everything
+    pytest writes is out by now; the exit status is pytest's own."""
+    if "bpy" in sys.modules and "status" in _FINISHED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_FINISHED["status"])
 
 
 @pytest.fixture(scope="session", autouse=True)
