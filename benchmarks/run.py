@@ -356,21 +356,13 @@ def passive_hands(body, fitter, clip, signs: int = 10) -> dict:
     7-frame mean)."""
     from backend.body.rig import Rig
     from backend.body.skeleton import JOINT_INDEX
-    from backend.data.hms import HMS
     from backend.data.lexicon import read_lexicon
     from backend.io.pose import read_pose
     from backend.reconstruct import load_landmarks
-    from backend.reconstruct.synthetic import flicker_hand, synthetic_signs, wrist_turns
+    from backend.reconstruct.synthetic import flickered_resting_hands, wrist_turns
 
-    hms, rows = HMS(body), []
-    for entry, truth, lm, _ in synthetic_signs(body, read_lexicon(), 10 * signs, seed=4):
-        active = {s: h.active for s, h in hms.measure(truth).hands.items()}
-        if sum(active.values()) != 1:
-            continue
-        rest = min(active, key=active.get)
-        flicker_hand(lm, rest, np.random.default_rng(0))
-        res = fitter.fit(lm)
-        turns, _ = wrist_turns(body, res.poses, res.betas, lm, rest)
+    rows = []
+    for entry, _, _, rest, res, turns in flickered_resting_hands(body, fitter, read_lexicon(), 10 * signs):
         _, pos = Rig.from_body(body, res.betas).fk(res.poses.astype(float))
         path = float(np.linalg.norm(np.diff(pos[:, JOINT_INDEX[f"{rest}_wrist"]], axis=0), axis=1).sum())
         rows.append((entry.entry_id, float(turns.max()), int((turns > 45).sum()), path))

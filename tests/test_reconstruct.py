@@ -248,17 +248,10 @@ def test_a_resting_hand_that_flickers_holds_still(body, fitter):
     from backend.data.hms import HMS
     from backend.data.lexicon import read_lexicon
     from backend.motion import Motion
-    from backend.reconstruct.synthetic import flicker_hand, synthetic_signs, wrist_turns
+    from backend.reconstruct.synthetic import flickered_resting_hands
 
     hms, tried = HMS(body), 0
-    for entry, truth, lm, _ in synthetic_signs(body, read_lexicon(), 40, seed=4):
-        active = {s: h.active for s, h in hms.measure(truth).hands.items()}
-        if sum(active.values()) != 1:
-            continue
-        rest = min(active, key=active.get)
-        flicker_hand(lm, rest, np.random.default_rng(0))
-        result = fitter.fit(lm)
-        turns, _ = wrist_turns(body, result.poses, result.betas, lm, rest)
+    for entry, truth, active, rest, result, turns in flickered_resting_hands(body, fitter, read_lexicon(), 40):
         assert turns.max() <= 45.0, (entry.entry_id, turns.max())
         fitted = Motion(result.poses, np.zeros((len(truth), 3)), np.zeros((len(truth), 10)), truth.fps,
                         betas=result.betas)

@@ -195,3 +195,22 @@ def wrist_turns(body, poses: np.ndarray, betas: np.ndarray, lm: Landmarks, side:
         seen_turn = angle(np.nan_to_num(seen[1:]), np.nan_to_num(seen[:-1]))
     shown = (found[1:] & found[:-1] & (seen_turn > 45)) | (angle(local[1:], local[:-1]) <= 45)
     return turns, shown
+
+
+def flickered_resting_hands(body, fitter, lexicon, count: int, seed: int = 4):
+    """Fits of one-handed factory signs whose resting hand Holistic barely sees: for each sign
+    HandMotionScript measures as one-handed, its resting hand flickers (``flicker_hand``) and
+    the landmarks are fitted. Yields (entry, truth motion, which hands are active, the resting
+    side, the fit, the resting wrist's frame-to-frame turns from ``wrist_turns``)."""
+    from ..data.hms import HMS
+
+    hms = HMS(body)
+    for entry, truth, lm, _ in synthetic_signs(body, lexicon, count, seed=seed):
+        active = {s: h.active for s, h in hms.measure(truth).hands.items()}
+        if sum(active.values()) != 1:
+            continue
+        rest = min(active, key=active.get)
+        flicker_hand(lm, rest, np.random.default_rng(0))
+        result = fitter.fit(lm)
+        turns, _ = wrist_turns(body, result.poses, result.betas, lm, rest)
+        yield entry, truth, active, rest, result, turns

@@ -38,6 +38,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .scratch import STALE_S, process_alive
+
 WHEEL_FOLDER = "backend_wheel"           # in the add-on: SignForge's wheel and requirements.txt
 REQUIREMENTS = "requirements.txt"
 DISTRIBUTION = "signforge"
@@ -400,14 +402,10 @@ def _lock(root: Path) -> None:
 
 
 def _alive(pid: int, lock: Path) -> bool:
-    if _WINDOWS:   # os.kill(pid, 0) would terminate the process there: trust a lock under a day old
-        return time.time() - lock.stat().st_mtime < 86400
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:   # another user's process
-        return True
+    """Whether the process holding ``lock`` runs; where that cannot be asked (Windows), trust a
+    lock under a day old."""
+    alive = process_alive(pid)
+    return time.time() - lock.stat().st_mtime < STALE_S if alive is None else alive
     return True
 
 

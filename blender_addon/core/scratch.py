@@ -24,7 +24,7 @@ from pathlib import Path
 STALE_S = 24 * 3600   # a day
 
 
-def _alive(pid: int) -> bool | None:
+def process_alive(pid: int) -> bool | None:
     """Whether process ``pid`` runs; None where that cannot be asked."""
     if pid == os.getpid():
         return True
@@ -43,7 +43,7 @@ def stale(pid: int | None, path: Path, max_age_s: float | None = STALE_S) -> boo
     """Whether the temporary ``path``, named for process ``pid`` (None: no owner named), may be
     removed: its process is gone, or it is older than ``max_age_s`` (None: never by age, unless
     the process cannot be asked)."""
-    alive = None if pid is None else _alive(pid)
+    alive = None if pid is None else process_alive(pid)
     if alive is False:
         return True
     if alive is None or max_age_s is not None:
