@@ -100,3 +100,32 @@ def test_inpainting_keeps_known_frames_and_windows_continue_each_other():
     short = sample_windows(smooth, (2, 10, 3), 12, s, {}, steps=5, generator=torch.Generator().manual_seed(1))
     again = sample(smooth, (2, 10, 3), s, {}, steps=5, generator=torch.Generator().manual_seed(1))
     assert torch.equal(short, again)
+
+
+def test_inpainting_mask_feeds_the_known_part_at_each_steps_noise_level():
+    """``inpaint``: the masked entries (here one channel, as a hand's joints are) come out exactly
+    and reach the denoiser noised to the step it is called at (MDM's way); the free entries follow
+    their context."""
+    s = CosineSchedule.create(100)
+    seen = []
+
+    def follow(x_t, t, cond):   # x0: every channel becomes channel 0, the known one
+        seen.append((int(t[0]), x_t.clone()))
+        return x_t[..., :1].expand_as(x_t) / s.alpha_bars[t.long()].sqrt().float()[:, None, None]
+
+    g = torch.Generator().manual_seed(0)
+    values = torch.linspace(-1, 1, 16).reshape(1, 16, 1).expand(2, 16, 3).contiguous()
+    mask = torch.zeros(16, 3, dtype=torch.bool)
+    mask[:, 0] = True
+    out = sample(follow, (2, 16, 3), s, {}, steps=20, generator=g, inpaint=(values, mask))
+    assert torch.equal(out[..., 0], values[..., 0])
+    first_t, first = seen[0]
+    last_t, last = seen[-1]
+    assert first_t == 99 and last_t == 0
+    assert (first[..., 0] - values[..., 0]).abs().mean() > 0.5        # at t = 99 the known part is mostly noise
+    assert (last[..., 0] - values[..., 0]).abs().max() < 0.1          # at t = 0 nearly clean
+    assert (out[..., 1:] - values[..., :1]).abs().max() < 0.15          # the free channels took their context
+    seen.clear()   # from a start partly up the schedule: fewer steps, the known part still exact
+    partial = sample(follow, (2, 16, 3), s, {}, steps=20, generator=g, inpaint=(values, mask),
+                     start=(torch.zeros(2, 16, 3), 0.3))
+    assert torch.equal(partial[..., 0], values[..., 0]) and seen[0][0] <= 30 and len(seen) < 20

@@ -100,7 +100,8 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
            generator: torch.Generator | None = None, device: str = "cpu",
            callback: Callable[[int, int], None] | None = None, sampler: str | None = None,
            known: tuple[torch.Tensor, torch.Tensor] | None = None,
-           start: tuple[torch.Tensor, float] | None = None) -> torch.Tensor:
+           start: tuple[torch.Tensor, float] | None = None,
+           inpaint: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Draw x0 samples with ``steps`` steps (None: all of the schedule's).
 
     ``start`` = (x0 (B, T, F), strength in 0..1) begins from that motion noised to the
@@ -111,6 +112,14 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
     ``known`` = (values (B, T, F), mask (T,) bool) fixes those frames (inpainting): at every
     step the prediction's masked frames are replaced by the values before the update, so the
     sample ends exactly on them and its free frames are denoised in their context.
+
+    ``inpaint`` = (values (B, T, F), mask bool, broadcastable to (B, T, F)) is MDM's inpainting
+    (Tevet et al. 2023, sec. 4.2; RePaint's known-region step without resampling): before every
+    model call the masked entries of x_t are replaced by the values noised to step t
+    (q(x_t | x_0), eq. 4 of DDPM), so the model always sees the known part at the noise level it
+    expects, and the result holds the values exactly where the mask is set. The mask may cover
+    whole frames or single channels (one hand's joints); the free entries are denoised in their
+    context. With ``start`` the free entries begin from that motion noised to the start level.
 
     ``sampler``: "ddim" (deterministic for eta=0, any number of steps) or "ddpm" (stochastic,
     every step of the schedule); by default DDPM when ``steps`` is None, else DDIM, so that
@@ -131,9 +140,16 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
             raise ValueError(f"strength is between 0 and 1; got {strength}")
         visit = [t for t in visit if t <= strength * (schedule.steps - 1)]
         if not visit:
-            return init.to(device)
+            init = init.to(device)
+            return init if inpaint is None else torch.where(inpaint[1].to(device).bool(), inpaint[0].to(device, init.dtype), init)
         x = schedule.add_noise(init.to(device, x.dtype), torch.full((shape[0],), visit[0]), x)
+    if inpaint is not None:
+        values, where = inpaint[0].to(device, x.dtype), inpaint[1].to(device).bool()
+        where = torch.broadcast_to(where, shape)
     for i, t in enumerate(visit):
+        if inpaint is not None:   # the known part at step t's noise level, fresh noise each step
+            noise = torch.randn(shape, generator=generator, dtype=x.dtype).to(device)
+            x = torch.where(where, schedule.add_noise(values, torch.full((shape[0],), t), noise), x)
         x0 = x0_fn(x, torch.full((shape[0],), t, device=device), cond)
         if known is not None:
             x0 = torch.where(known[1][None, :, None].to(device), known[0].to(device, x0.dtype), x0)
@@ -143,6 +159,8 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
             x = schedule.ddim_step(x0, x, t, visit[i + 1] if i + 1 < len(visit) else -1, eta, generator)
         if callback is not None:
             callback(i + 1, len(visit))
+    if inpaint is not None:
+        x = torch.where(where, values, x)
     return x
 
 
