@@ -188,8 +188,9 @@ def test_bvh_reads_back_what_it_writes(tmp_path, body, rng):
 
 
 def test_bvh_of_another_skeleton_is_refused_by_name(tmp_path):
-    path = tmp_path / "mixamo.bvh"
-    path.write_text("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n CHANNELS 3 Zrotation Xrotation Yrotation\n"
+    """SMPL-X's and Mixamo's joint names are read (SignForge writes both); a 3ds Max Biped is not."""
+    path = tmp_path / "biped.bvh"
+    path.write_text("HIERARCHY\nROOT Bip01_Pelvis\n{\n OFFSET 0 0 0\n CHANNELS 3 Zrotation Xrotation Yrotation\n"
                     " End Site\n {\n  OFFSET 0 1 0\n }\n}\nMOTION\nFrames: 1\nFrame Time: 0.04\n0 0 0\n")
-    with pytest.raises(MotionFileError, match="Hips"):
+    with pytest.raises(MotionFileError, match="Bip01_Pelvis"):
         load_motion(path)

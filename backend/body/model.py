@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +288,28 @@ class Body:
         from .sites import BodySites
 
         return BodySites.from_body(self)
+
+
+def rest_pelvis(betas=None, smplx_path: str | os.PathLike | None = None) -> np.ndarray:
+    """The pelvis joint J0 (3,) at rest for ``betas`` on the body ``Body.load(smplx_path)``
+    would load, from the model's arrays alone (numpy; no torch). SMPL-X turns a motion's root
+    about J0, so turning its world (``blender_addon.core.motion.turn_up``) needs it:
+    J0 = J_regressor[0] @ (v_template + shapedirs[..., :10] @ betas)."""
+    model_file = resolve_model_file(smplx_path)
+    stamp = (None, 0, 0) if model_file is None else (str(model_file.resolve()), model_file.stat().st_mtime_ns,
+                                                     model_file.stat().st_size)
+    j0, dirs = _pelvis_terms(*stamp)
+    b = np.zeros(NUM_BETAS)
+    if betas is not None:
+        given = np.asarray(betas, np.float64).reshape(-1)[:NUM_BETAS]
+        b[:len(given)] = given
+    return j0 + dirs @ b
+
+
+@lru_cache(maxsize=4)
+def _pelvis_terms(model_file: str | None, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """J0 of the template and its (3, 10) shape directions for one model file (None: the
+    mannequin), cached by the file's path, time and size: reading a model costs ~0.5 s."""
+    a = mannequin_arrays() if model_file is None else read_model_arrays(Path(model_file))
+    row = a["J_regressor"][0].astype(np.float64)
+    return row @ a["v_template"], np.einsum("v,vkl->kl", row, a["shapedirs"][..., :NUM_BETAS].astype(np.float64))

@@ -1,11 +1,15 @@
 """BVH export of the 55-joint SMPL-X skeleton.
 
-Joint names are SMPL-X's; offsets come from the rest skeleton of the body in use (the
-mannequin or the user's SMPL-X, with the motion's betas). Axes are SMPL-X's, which are
-BVH's usual ones (Y up, the body facing +Z): Blender's importer with its defaults
-(forward -Z, up Y) stands the body up facing the front view. Units are metres. Every joint
-has ZXY rotation channels (R = Rz Rx Ry, degrees); the root also has absolute positions.
-Leaf joints end in an End Site that continues their bone. numpy + torch (rotations).
+Joint names are SMPL-X's, or Mixamo's (``skeleton="mixamo"``: ``mixamorig:Hips``,
+``mixamorig:LeftHandIndex1``..., the names retargeting tools map from); offsets come from the
+rest skeleton of the body in use (the mannequin or the user's SMPL-X, with the motion's
+betas). Axes are SMPL-X's, which are BVH's usual ones (Y up, the body facing +Z): Blender's
+importer with its defaults (forward -Z, up Y) stands the body up facing the front view.
+Units are metres, or centimetres (``units="cm"``, what Mixamo, Unity and Unreal rigs use).
+Every joint has ZXY rotation channels (R = Rz Rx Ry, degrees); the root also has absolute
+positions. Leaf joints end in an End Site that continues their bone. Reading takes either
+naming, and centimetres when the skeleton is too big to be in metres. numpy + torch
+(rotations).
 """
 from __future__ import annotations
 
@@ -24,6 +28,30 @@ from ..motion import Motion
 
 ORDER = "ZXY"
 _CHANNELS = {"Z": "Zrotation", "X": "Xrotation", "Y": "Yrotation"}
+SKELETONS = ("smplx", "mixamo")
+UNITS = {"m": 1.0, "cm": 100.0}
+
+
+def _mixamo_names() -> dict[str, str]:
+    """SMPL-X joint -> Mixamo bone. Mixamo has no jaw; its eyes are LeftEye/RightEye."""
+    names = {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
+             "head": "Head", "jaw": "Jaw", "left_eye_smplhf": "LeftEye", "right_eye_smplhf": "RightEye"}
+    for side, Side in (("left", "Left"), ("right", "Right")):
+        names.update({f"{side}_hip": f"{Side}UpLeg", f"{side}_knee": f"{Side}Leg", f"{side}_ankle": f"{Side}Foot",
+                      f"{side}_foot": f"{Side}ToeBase", f"{side}_collar": f"{Side}Shoulder",
+                      f"{side}_shoulder": f"{Side}Arm", f"{side}_elbow": f"{Side}ForeArm",
+                      f"{side}_wrist": f"{Side}Hand"})
+        for finger in ("thumb", "index", "middle", "ring", "pinky"):
+            for k in (1, 2, 3):
+                names[f"{side}_{finger}{k}"] = f"{Side}Hand{finger.capitalize()}{k}"
+    return {joint: f"mixamorig:{bone}" for joint, bone in names.items()}
+
+
+MIXAMO_NAMES = _mixamo_names()
+_FROM_MIXAMO = {v: k for k, v in MIXAMO_NAMES.items()}
+_FROM_MIXAMO.update({v.split(":", 1)[1]: k for k, v in MIXAMO_NAMES.items()})   # without the prefix too
+# A human skeleton in metres has no bone offset this long; one in centimetres has many.
+_CM_OFFSET = 3.0
 
 
 def _children() -> list[list[int]]:
@@ -49,6 +77,11 @@ def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray) 
     rest = np.asarray(rest_joints, dtype=np.float64)
     if rest.shape != (NUM_JOINTS, 3):
         raise ValueError(f"rest_joints must be (55, 3); got {rest.shape}")
+    if skeleton not in SKELETONS or units not in UNITS:
+        raise ValueError(f"BVH skeleton {skeleton!r} and units {units!r}; expected one of "
+                         f"{', '.join(SKELETONS)} and one of {', '.join(UNITS)}")
+    scale = UNITS[units]
+    names = [MIXAMO_NAMES[n] for n in JOINT_NAMES] if skeleton == "mixamo" else list(JOINT_NAMES)
     kids = _children()
     rot_channels = " ".join(_CHANNELS[c] for c in ORDER)
     out = io.StringIO()
@@ -56,9 +89,9 @@ def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray) 
 
     def emit(j: int, depth: int) -> None:
         pad = "\t" * depth
-        offset = rest[j] if PARENTS[j] < 0 else rest[j] - rest[PARENTS[j]]
+        offset = (rest[j] if PARENTS[j] < 0 else rest[j] - rest[PARENTS[j]]) * scale
         head = "ROOT" if PARENTS[j] < 0 else "JOINT"
-        out.write(f"{pad}{head} {JOINT_NAMES[j]}\n{pad}{{\n")
+        out.write(f"{pad}{head} {names[j]}\n{pad}{{\n")
         out.write(f"{pad}\tOFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}\n")
         if PARENTS[j] < 0:
             out.write(f"{pad}\tCHANNELS 6 Xposition Yposition Zposition {rot_channels}\n")
@@ -67,7 +100,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray) 
         for k in kids[j]:
             emit(k, depth + 1)
         if not kids[j]:
-            e = _end_site(j, rest)
+            e = _end_site(j, rest) * scale
             out.write(f"{pad}\tEnd Site\n{pad}\t{{\n{pad}\t\tOFFSET {e[0]:.6f} {e[1]:.6f} {e[2]:.6f}\n"
                       f"{pad}\t}}\n")
         out.write(f"{pad}}}\n")
@@ -84,7 +117,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray) 
     walk(0)
     mats = R.axis_angle_to_matrix(motion.poses.astype(np.float64))
     euler = np.degrees(R.matrix_to_euler(mats[:, order], ORDER))  # (T, 55, 3)
-    root_pos = rest[0] + motion.trans.astype(np.float64)
+    root_pos = (rest[0] + motion.trans.astype(np.float64)) * scale
     values = np.concatenate([root_pos, euler.reshape(motion.num_frames, -1)], 1)
     out.write(f"MOTION\nFrames: {motion.num_frames}\nFrame Time: {1.0 / motion.fps:.10f}\n")
     np.savetxt(out, values, fmt="%.6f")
@@ -102,10 +135,11 @@ def _check_hierarchy(path, joints: list[tuple[str, list[str], np.ndarray]]) -> N
 
     if not joints:
         raise MotionFileError(path, "the BVH hierarchy has no joints")
-    unknown = [name for name, _, _ in joints if name not in JOINT_NAMES]
+    unknown = [name for name, _, _ in joints if name not in JOINT_NAMES and name not in _FROM_MIXAMO]
     if unknown:
         raise MotionFileError(path, f"joints {', '.join(unknown[:5])} are not SMPL-X joints; SignForge reads "
-                                    f"BVH files of the SMPL-X skeleton (retargeting other rigs is not supported)")
+                                    f"BVH files of the SMPL-X skeleton, with SMPL-X's or Mixamo's joint names "
+                                    f"(retargeting other rigs is not supported)")
     names = [name for name, _, _ in joints]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -168,6 +202,13 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None) -> Motion:
         else:
             k += 1
     _check_hierarchy(path, joints)
+    joints = [(_FROM_MIXAMO.get(name, name), channels, offset) for name, channels, offset in joints]
+    named = [name for name, _, _ in joints]
+    twice = sorted({n for n in named if named.count(n) > 1})
+    if twice:
+        raise MotionFileError(path, f"joint {twice[0]} appears more than once in the hierarchy (by both names)")
+    # centimetres: a human skeleton with bones this long cannot be in metres
+    scale = 0.01 if max(float(np.abs(o).max()) for _, _, o in joints) > _CM_OFFSET else 1.0
     head_lines = motion_part.lstrip().split("\n", 2)
     try:
         frames = int(head_lines[0].split(":")[1])
@@ -207,7 +248,7 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None) -> Motion:
             mats[:, index[name]] = R.euler_to_matrix(angles, order)
         pos = [values[:, i] for i, c in enumerate(channels) if c in _POSITIONS]
         if len(pos) == 3 and name == JOINT_NAMES[0]:
-            trans = np.stack(pos, -1) - offset
+            trans = (np.stack(pos, -1) - offset) * scale
     poses = R.matrix_to_axis_angle(mats)
     return Motion(poses, trans, np.zeros((frames, 10)), fps or 1.0 / frame_time,
                   provenance={"source": "bvh", "file": os.path.basename(str(path))})

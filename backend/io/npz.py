@@ -2,12 +2,19 @@
 
 Written keys: ``poses`` (T, 165) in SMPL-X order (global 3 | body 63 | jaw 3 | left eye 3 |
 right eye 3 | left hand 45 | right hand 45), ``trans`` (T, 3), ``betas``, ``expression``
-(T, 10), ``gender``, ``mocap_frame_rate``, ``surface_model_type="smplx"``, ``features``
-(T, 274), ``text`` and SignForge's ``provenance`` (JSON), and ``confidence`` (T,) and
-``hand_confidence`` (T, 2: left, right) when measured.
-Every value is a plain array, so readers (the SMPL-X Blender add-on's npz importer
-included) open it without pickle. Reading accepts AMASS SMPL-H files (poses (T, 156)) too,
-with jaw and eyes at rest. numpy only.
+(T, 10), ``gender``, ``mocap_frame_rate`` and ``mocap_framerate`` (the name AMASS's SMPL-H
+files and aitviewer use), ``surface_model_type="smplx"``, ``features`` (T, 274), ``text``
+and SignForge's ``provenance`` (JSON), ``confidence`` (T,) and ``hand_confidence`` (T, 2:
+left, right) when measured, and the convention: ``up_axis``, and for Z-up ``rest_pelvis``.
+
+Files are written in AMASS's Z-up world by default (``up="y"`` keeps SMPL-X's own Y-up
+axes, which ``Motion`` always holds); ``rest_pelvis`` is the body's rest pelvis joint the
+turn was made with (``blender_addon.core.motion.turn_up``), so reading a SignForge file
+undoes it exactly whatever body is loaded. A file without ``up_axis`` is Y-up if SignForge
+wrote it (before this key existed) and Z-up otherwise (AMASS, the SMPL-X add-on): then the
+pelvis comes from the body in use. Every value is a plain array, so readers (the SMPL-X
+Blender add-on's npz importer included) open it without pickle. Reading accepts AMASS
+SMPL-H files (poses (T, 156)) too, with jaw and eyes at rest. numpy only.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ import numpy as np
 from ..body.skeleton import FEATURE_DIM, NUM_EXPRESSION, NUM_JOINTS, POSES_DIM
 from ..motion import Motion, MotionError
 from blender_addon.core.limits import LimitError, check_file_size, check_npz
+from blender_addon.core.motion import REST_PELVIS, UP_AXES, UP_AXIS, file_up, turn_up
 
 from ..atomic import atomic_path
 from .errors import MotionFileError
@@ -41,8 +49,14 @@ def _scalar_str(value) -> str:
     return str(value.item() if value.size == 1 else value.reshape(-1)[0])
 
 
-def read_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
+def read_npz(path: str | os.PathLike, fps: float | None = None, up: str | None = None,
+             smplx: str | os.PathLike | None = None) -> Motion:
+    """A motion in SMPL-X's Y-up axes from an AMASS/SMPL-X .npz. ``up`` ("z" or "y") says
+    which world the file is in when it knows better than the file (default: ``file_up``);
+    ``smplx`` is the body whose rest pelvis turns a Z-up file that does not record one."""
     path = Path(path)
+    if up is not None and up not in UP_AXES:
+        raise MotionFileError(path, f"up axis {up!r}; expected one of {', '.join(UP_AXES)}")
     try:
         check_file_size(path)
         archive = np.load(path, allow_pickle=False)
@@ -104,8 +118,11 @@ def read_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
                     expression = np.zeros((t, NUM_EXPRESSION))
                 conf = np.asarray(_get(archive, path, "confidence")) if "confidence" in keys else None
                 hands = np.asarray(_get(archive, path, "hand_confidence")) if "hand_confidence" in keys else None
-                return Motion(poses.reshape(t, NUM_JOINTS, 3), trans, expression, rate,
-                              confidence=conf, hand_confidence=hands, **common)
+                poses = poses.reshape(t, NUM_JOINTS, 3)
+                usable = trans.shape == (t, 3) and np.isfinite(poses).all() and np.isfinite(trans).all()
+                if _up(archive, path, keys, up) == "z" and usable:   # Motion says what is wrong with the rest
+                    poses, trans = turn_up(poses, trans, _pelvis(archive, path, keys, common, smplx), to="y")
+                return Motion(poses, trans, expression, rate, confidence=conf, hand_confidence=hands, **common)
             if "features" in keys:
                 return Motion.from_features(np.asarray(_get(archive, path, "features")), rate, **common)
         except MotionFileError:
@@ -115,19 +132,60 @@ def read_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
     raise MotionFileError(path, "missing key 'poses' (and no 'features' to fall back on)")
 
 
-def write_npz(motion: Motion, path: str | os.PathLike) -> None:
+def _up(archive, path: Path, keys: set, up: str | None) -> str:
+    if up is not None:
+        return up
+    try:
+        return file_up(keys, _get(archive, path, UP_AXIS) if UP_AXIS in keys else None)
+    except ValueError as exc:
+        raise MotionFileError(path, str(exc)) from None
+
+
+def _pelvis(archive, path: Path, keys: set, common: dict, smplx) -> np.ndarray:
+    """The rest pelvis a Z-up file was turned with: its own record, else the body's."""
+    if REST_PELVIS in keys:
+        pelvis = np.asarray(_get(archive, path, REST_PELVIS), np.float64).reshape(-1)
+        if pelvis.shape != (3,) or not np.isfinite(pelvis).all():
+            raise MotionFileError(path, f"entry {REST_PELVIS!r} must be 3 finite numbers (metres)")
+        return pelvis
+    from ..body.model import BodyModelError, rest_pelvis
+
+    try:
+        return rest_pelvis(common.get("betas"), smplx)
+    except BodyModelError as exc:
+        raise MotionFileError(path, f"a Z-up file needs the body's rest pelvis to be read: {exc}") from None
+
+
+def write_npz(motion: Motion, path: str | os.PathLike, up: str = "z", pelvis=None) -> None:
+    """Write ``motion`` in the ``up`` ("z": AMASS's, or "y") world. ``pelvis``: the rest
+    pelvis joint of the body the motion is meant for (default: the default body's for its
+    betas), which a Z-up turn is made with and recorded as."""
+    if up not in UP_AXES:
+        raise MotionFileError(path, f"up axis {up!r}; expected one of {', '.join(UP_AXES)}")
     t = motion.num_frames
-    arrays = {
-        "poses": motion.poses.reshape(t, POSES_DIM).astype(np.float32),
-        "trans": motion.trans.astype(np.float32),
+    poses, trans = motion.poses, motion.trans
+    extra = {UP_AXIS: np.array(up)}
+    if up == "z":
+        if pelvis is None:
+            from ..body.model import rest_pelvis
+
+            pelvis = rest_pelvis(motion.betas)
+        pelvis = np.asarray(pelvis, np.float64).reshape(3)
+        poses, trans = turn_up(poses, trans, pelvis, to="z")
+        extra[REST_PELVIS] = pelvis
+    arrays = {   # float64 as in AMASS: the turned root then reads back to the float32 it was
+        "poses": poses.reshape(t, POSES_DIM).astype(np.float64),
+        "trans": trans.astype(np.float64),
         "betas": motion.betas.astype(np.float32),
         "expression": motion.expression.astype(np.float32),
         "gender": np.array(motion.gender),
         "mocap_frame_rate": np.array(motion.fps, dtype=np.float64),
+        "mocap_framerate": np.array(motion.fps, dtype=np.float64),
         "surface_model_type": np.array("smplx"),
         "features": motion.to_features(),
         "text": np.array(motion.text),
         "provenance": np.array(motion.provenance_json()),
+        **extra,
     }
     assert arrays["features"].shape == (t, FEATURE_DIM)
     if motion.confidence is not None:

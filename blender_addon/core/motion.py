@@ -17,6 +17,9 @@ Export reads whichever rotation mode a bone shows (quaternion, any Euler order, 
 Files are SignForge's normalized .npz (``poses`` (T, 165) axis-angles in SMPL-X joint
 order, ``trans``, ``expression``, ``mocap_frame_rate``...); other formats go through the
 backend's ``load_motion``/``save_motion`` first. Arrays are read with allow_pickle=False.
+A file's world may be Z-up (AMASS's, the backend's default for files it writes) or Y-up
+(SMPL-X's own, which ``MotionData`` always holds): ``file_up`` says which one a file uses and
+``turn_up`` converts; the backend's .npz reader and writer use the same two functions.
 """
 from __future__ import annotations
 
@@ -70,12 +73,24 @@ def read_motion(path: str | os.PathLike) -> MotionData:
                 raise MotionFileError(f"{path}: 'poses' has shape {poses.shape}; expected (T, 165) with T > 0")
             trans = np.asarray(z["trans"], np.float64) if "trans" in keys else np.zeros((t, 3))
             expr = np.asarray(z["expression"], np.float64) if "expression" in keys else np.zeros((t, NUM_EXPRESSION))
-            fps = float(z["mocap_frame_rate"]) if "mocap_frame_rate" in keys else 25.0
+            rate = next((k for k in ("mocap_frame_rate", "mocap_framerate") if k in keys), None)
+            fps = float(z[rate]) if rate else 25.0
             betas = np.asarray(z["betas"], np.float32).reshape(-1) if "betas" in keys else np.zeros(10, np.float32)
             text = str(z["text"]) if "text" in keys else ""
             provenance = _provenance(z["provenance"]) if "provenance" in keys else {}
             conf = _confidence(z, "confidence", (t,), path)
             hands = _confidence(z, "hand_confidence", (t, 2), path)
+            up = file_up(keys, z[UP_AXIS] if UP_AXIS in keys else None)
+            if up == "z":
+                if REST_PELVIS not in keys:
+                    raise MotionFileError(f"{path}: a Z-up file without '{REST_PELVIS}'; import it (File > "
+                                          f"Import goes through the backend, which knows the body)")
+                pelvis = np.asarray(z[REST_PELVIS], np.float64).reshape(-1)
+                if pelvis.shape != (3,) or not np.isfinite(pelvis).all():
+                    raise MotionFileError(f"{path}: '{REST_PELVIS}' must be 3 finite numbers")
+                if trans.shape == (t, 3):   # a wrong shape is refused below
+                    turned, trans = turn_up(poses.reshape(t, NUM_JOINTS, 3), trans, pelvis, to="y")
+                    poses = turned.reshape(t, NUM_JOINTS * 3)
     except (OSError, ValueError, KeyError) as exc:
         if isinstance(exc, MotionFileError):
             raise
@@ -118,11 +133,60 @@ def write_motion(motion: MotionData, path: str | os.PathLike) -> None:
     np.savez(tmp, poses=motion.poses.reshape(t, NUM_JOINTS * 3).astype(np.float32),
              trans=motion.trans.astype(np.float32), expression=motion.expression.astype(np.float32),
              betas=np.asarray(motion.betas, np.float32), mocap_frame_rate=np.float64(motion.fps),
-             gender=np.array("neutral"), surface_model_type=np.array("smplx"), text=np.array(motion.text),
+             mocap_framerate=np.float64(motion.fps), up_axis=np.array("y"), gender=np.array("neutral"),
+             surface_model_type=np.array("smplx"), text=np.array(motion.text),
              **({} if motion.confidence is None else {"confidence": motion.confidence.astype(np.float32)}),
              **({} if motion.hand_confidence is None else
                 {"hand_confidence": motion.hand_confidence.astype(np.float32)}))
     os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------ up axis
+
+UP_AXIS = "up_axis"           # "z" or "y": the world a motion file's poses and trans are in
+REST_PELVIS = "rest_pelvis"   # (3,) m: the pelvis joint at rest (Y-up) that a Z-up turn was made with
+UP_AXES = ("z", "y")
+# AMASS's world is Z-up (the floor is its XY plane): a quarter turn about +X takes SMPL-X's
+# up (+Y) to +Z, and its facing (+Z) to -Y, so the body faces a Z-up viewer's front view
+_TO_Z_UP = np.array([math.cos(math.pi / 4), math.sin(math.pi / 4), 0.0, 0.0])
+
+
+def file_up(keys, recorded=None) -> str:
+    """The up axis of a motion .npz with entries ``keys``: its recorded ``up_axis`` when it has
+    one; otherwise "y" for a file SignForge wrote before it recorded one (those hold SignForge's
+    ``provenance`` or ``features``, which no other tool writes) and "z" for any other (AMASS,
+    the SMPL-X add-on's animation files)."""
+    if recorded is not None:
+        value = str(np.asarray(recorded).reshape(-1)[0]).strip().lower()
+        if value not in UP_AXES:
+            raise ValueError(f"'{UP_AXIS}' is {value!r}; expected one of {', '.join(UP_AXES)}")
+        return value
+    return "y" if {"provenance", "features"} & set(keys) else "z"
+
+
+def turn_up(poses: np.ndarray, trans: np.ndarray, pelvis, to: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 55, 3) axis-angle ``poses`` and (T, 3) ``trans`` turned into the ``to`` ("z" or "y")
+    world from the other one. Only the root changes: a world turn W gives the root rotation
+    W R. SMPL-X turns the root about the rest pelvis J0 (``pelvis``), which sits at J0 + trans,
+    so trans' = W (J0 + trans) - J0 keeps every joint where the turned world puts it."""
+    if to not in UP_AXES:
+        raise ValueError(f"up axis {to!r}; expected one of {', '.join(UP_AXES)}")
+    w = _TO_Z_UP if to == "z" else _TO_Z_UP * np.array([1.0, -1.0, -1.0, -1.0])
+    poses = np.array(poses, np.float64)
+    j0 = np.asarray(pelvis, np.float64).reshape(3)
+    root = quaternion_multiply(np.broadcast_to(w, poses[:, 0].shape[:-1] + (4,)),
+                               axis_angle_to_quaternion(poses[:, 0]))
+    poses[:, 0] = quaternion_to_axis_angle(root)
+    m = _quaternion_matrix(w)
+    trans = (np.asarray(trans, np.float64) + j0) @ m.T - j0
+    return poses, trans
+
+
+def _quaternion_matrix(q: np.ndarray) -> np.ndarray:
+    w, x, y, z = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
 
 
 # ------------------------------------------------------------------------ rotations
