@@ -6,8 +6,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    if name in ("generate", "reconstruct"):
-        # ``backend.generate(...)``: text -> motions; ``backend.reconstruct(...)``: video -> motion.
+    if name in ("generate", "reconstruct", "sentence", "edit"):
+        # ``backend.generate(...)``: text -> motions; ``backend.reconstruct(...)``: video -> motion;
+        # ``backend.sentence(...)``: signs -> one motion; ``backend.edit(...)``: a take, partly redone.
         # Both are modules that can be called, loaded on first use.
         import importlib
 

@@ -53,6 +53,18 @@ class GenerateWarning(UserWarning):
 _RUNS: dict[str, Run] = {}
 
 
+def handmdm_run(run_dir: str | os.PathLike | None = None) -> Run:
+    """The HandMDM run at ``run_dir`` (default: the shipped one), loaded once per process."""
+    path = Path(run_dir) if run_dir else DEFAULT_RUNS["handmdm"]
+    key = str(path.resolve())
+    if key not in _RUNS:
+        try:
+            _RUNS[key] = load_run(path, kinds=("handmdm",))
+        except RunError as exc:
+            raise GenerateError(str(exc)) from None
+    return _RUNS[key]
+
+
 def _prompt_notes(encoder, text: str) -> tuple[list[str], dict[str, str]]:
     """What the encoder will not read of ``text``: warnings to show and provenance to keep."""
     count = getattr(encoder, "count_tokens", None)

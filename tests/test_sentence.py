@@ -1,0 +1,82 @@
+"""Sentences (issue 20): signs kept exactly as made, joined by generated transitions that are
+continuous, not too fast, clear of the body and never back at rest; items from lines or JSON."""
+import json
+
+import numpy as np
+import pytest
+
+from backend.sentence import Item, SentenceError, item, joins, make_sign, read_items, sentence, spans
+
+PROMPTS = ("the right hand, shaped as a fist with the thumb up, taps the chin twice",
+           "Move your flat right hand forward from the chest")
+ENTRY = "castle_2"
+
+
+@pytest.fixture(scope="module")
+def body():
+    from backend.body.model import Body
+
+    return Body.load()
+
+
+@pytest.fixture(scope="module")
+def built(body):
+    items = [PROMPTS[0], ENTRY, PROMPTS[1]]
+    return items, sentence(items, seed=3, steps=20, body=body)
+
+
+def test_a_three_sign_sentence_keeps_its_signs_and_joins_them_smoothly(built, body):
+    items, motion = built
+    sp = spans(motion)
+    assert [s["kind"] for s in sp] == ["sign", "transition", "sign", "transition", "sign"]
+    assert [s["start"] for s in sp[1:]] == [s["end"] for s in sp[:-1]] and sp[-1]["end"] == motion.num_frames
+    assert sp[2]["source"] == f"entry: {ENTRY}" and sp[0]["source"] == f"text: {PROMPTS[0]}"
+    for k, (it, s) in enumerate(zip(items, sp[::2])):
+        source = make_sign(item(it), seed=3 + k, hand=None, body=body).motion   # made again, as the sentence made it
+        a, b = s["source_frames"]
+        assert b - a == s["end"] - s["start"] > 5
+        for got, want in ((motion.poses, source.poses), (motion.trans, source.trans),
+                          (motion.expression, source.expression)):
+            np.testing.assert_allclose(got[s["start"]:s["end"]], want[a:b], atol=1e-5, rtol=0)
+    assert sp[0]["source_frames"][0] == 0 and sp[-1]["source_frames"][1] > sp[-1]["source_frames"][0]
+    j = joins(motion, body)
+    assert j["rest_frames"] == 0                                  # never both hands back at rest between signs
+    for t in j["transitions"]:
+        assert t["join_speed_jump"] <= t["sign_speed_jump"], t    # the continuity bar
+        assert t["peak_speed"] <= 3.5, t
+        assert t["depth"] <= 0.015, t                             # no hand through the head or torso
+    assert motion.provenance["source"] == "signforge-sentence" and motion.provenance["method"] == "inpaint"
+
+
+def test_the_raw_blend_is_continuous_too_and_transition_lengths_can_be_set(body):
+    items = [PROMPTS[0], {"text": PROMPTS[1], "transition": 0.6}]
+    motion = sentence(items, method="blend", body=body)
+    t = [s for s in spans(motion) if s["kind"] == "transition"][0]
+    assert t["end"] - t["start"] == 15 and not t["auto"]
+    j = joins(motion, body)["transitions"][0]
+    assert j["join_speed_jump"] <= j["sign_speed_jump"] and j["peak_speed"] <= 3.5
+
+
+def test_items_from_lines_and_json(tmp_path):
+    (tmp_path / "a.npz").write_bytes(b"")
+    lines = tmp_path / "s.txt"
+    lines.write_text("# a sentence\nthe right fist taps the chin\n\ncastle_2\na.npz\nentry: cat_1\n", encoding="utf-8")
+    got = read_items(lines)
+    assert [(i.kind, i.value) for i in got] == [("text", "the right fist taps the chin"), ("entry", "castle_2"),
+                                                ("motion", str(tmp_path / "a.npz")), ("entry", "cat_1")]
+    js = tmp_path / "s.json"
+    js.write_text(json.dumps(["wave hello", {"entry": "castle_2", "transition": 0.4},
+                              {"text": "tap the chin", "seconds": 1.5}]), encoding="utf-8")
+    assert read_items(js) == [Item("text", "wave hello"), Item("entry", "castle_2", None, 0.4),
+                              Item("text", "tap the chin", 1.5, None)]
+    bad = tmp_path / "bad.json"
+    for body, words in (('[{"entry": "castle_2", "seconds": 2}]', "kept as it is"),
+                        ('[{"text": "x", "speed": 2}]', "unknown item key 'speed'"),
+                        ('[{"text": "x", "transition": -1}]', "over 0"), ("[1, ", "not valid JSON")):
+        bad.write_text(body, encoding="utf-8")
+        with pytest.raises(SentenceError, match=words):
+            read_items(bad)
+    with pytest.raises(SentenceError, match="no dictionary entry 'nosuch_9'"):
+        sentence(["nosuch_9"])
+    with pytest.raises(SentenceError, match="at least one item"):
+        sentence([])
