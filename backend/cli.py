@@ -27,6 +27,21 @@ err = Console(stderr=True)
 
 SmplxOption = typer.Option(None, "--smplx", envvar="SIGNFORGE_SMPLX",
                            help="SMPLX_NEUTRAL.npz or its folder; default: the built-in mannequin.")
+# How motion files are written (backend.io.ExportOptions); each flag is named as its field.
+UpOption = typer.Option("z", "--up", help=".npz axes: z (AMASS's Z-up world, which aitviewer and the SMPL-X "
+                                          "add-on read) or y (SMPL-X's own Y-up axes).")
+SkeletonOption = typer.Option("smplx", "--skeleton", help=".bvh joint names: smplx or mixamo (mixamorig:Hips...).")
+UnitsOption = typer.Option("m", "--units", help=".bvh lengths: m or cm (Mixamo, Unity and Unreal rigs).")
+
+
+def _export_options(up: str, skeleton: str, units: str):
+    """The export flags as one ``ExportOptions``; a bad value is one line naming its flag."""
+    from .io import ExportOptions
+
+    try:
+        return ExportOptions(up=up, skeleton=skeleton, units=units)
+    except ValueError as exc:
+        _fail(f"--{exc}")
 
 
 # Exit codes (the README's "Limits" section lists them): 0 done, 1 a SignForge bug, 2 a bad
@@ -106,24 +121,28 @@ def sites_cmd(smplx_path: Optional[Path] = SmplxOption) -> None:
 
 @app.command()
 def convert(
-    src: Path = typer.Argument(..., help="Input motion: .npz (AMASS/SMPL-X) or .npy (HandMDM)."),
-    dst: Path = typer.Argument(..., help="Output: .npz, .npy (HandMDM) or .bvh."),
+    src: Path = typer.Argument(..., help="Input motion: .npz (AMASS/SMPL-X), .npy (HandMDM) or .bvh."),
+    dst: Path = typer.Argument(..., help="Output: .npz, .npy (HandMDM), .bvh or .pose (MediaPipe Holistic)."),
     fps: Optional[float] = typer.Option(None, help="Resample to this frame rate."),
+    up: str = UpOption,
+    skeleton: str = SkeletonOption,
+    units: str = UnitsOption,
     smplx_path: Optional[Path] = SmplxOption,
 ) -> None:
-    """Convert a motion between .npz, HandMDM .npy and .bvh.
+    """Convert a motion between .npz, HandMDM .npy and .bvh, or show it as MediaPipe landmarks (.pose).
 
-    Example: signforge convert wave.npz wave.bvh --fps 30
+    Example: signforge convert wave.npz wave.bvh --fps 30 --skeleton mixamo --units cm
     """
     from .body.model import Body, BodyModelError
     from .io import MotionFileError, load_motion, save_motion
 
+    options = _export_options(up, skeleton, units)
     try:
         motion = load_motion(src)
         if fps is not None:
             motion = motion.resample(fps)
-        body = Body.load(smplx_path) if dst.suffix.lower() == ".bvh" else None
-        save_motion(motion, dst, body=body)
+        body = Body.load(smplx_path) if dst.suffix.lower() in (".bvh", ".pose") else None
+        save_motion(motion, dst, body=body, options=options)
     except (MotionFileError, BodyModelError, ValueError) as exc:
         _fail(str(exc))
     console.print(f"wrote {dst} ({motion.num_frames} frames at {motion.fps:g} fps)")
@@ -220,16 +239,20 @@ def data_coverage_cmd(lexicon: Optional[Path] = LexiconOption,
 @data_app.command("synth")
 def data_synth_cmd(
     entry_id: str = typer.Argument(..., help="ASL-LEX EntryID, e.g. castle_2."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy or .bvh)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy, .bvh or .pose)."),
     seed: int = typer.Option(0, help="Signer seed: body, tempo, amplitude, tremor."),
     left_handed: bool = typer.Option(False, "--left-handed", help="A left-hand-dominant signer."),
     lexicon: Optional[Path] = LexiconOption,
+    up: str = UpOption,
+    skeleton: str = SkeletonOption,
+    units: str = UnitsOption,
     smplx_path: Optional[Path] = SmplxOption,
 ) -> None:
     """Synthesize one dictionary sign as a motion file.
 
     Example: signforge data synth castle_2 --seed 3 -o castle.npz
     """
+    options = _export_options(up, skeleton, units)
     lex = _lexicon(lexicon)
     entry = lex.by_id().get(entry_id)
     if entry is None:
@@ -248,7 +271,7 @@ def data_synth_cmd(
         side = "left" if left_handed else "right"
         text = texts_for(entry, cues, side, np.random.default_rng(seed), 1)["phonology+hms"]
         motion = motion.with_(text=text[0] if text else "")
-        save_motion(motion, out, body=body if out.suffix.lower() == ".bvh" else None)
+        save_motion(motion, out, body=body, options=options)
     except (SynthError, BodyModelError, MotionFileError) as exc:
         _fail(str(exc))
     console.print(f"wrote {out} ({motion.num_frames} frames, {motion.duration:.2f} s)")
@@ -344,45 +367,80 @@ def preview(
 def train(
     model: str = typer.Argument(..., help="handmdm, signavatar, thmr or stgcn."),
     data: Path = typer.Option(..., "--data", help="A dataset folder from `signforge data build`."),
-    out: Path = typer.Option(..., "--out", help="Run folder (an existing one is resumed)."),
+    out: Path = typer.Option(..., "--out", help="Run folder (an existing one is resumed at its last checkpoint)."),
     config: str = typer.Option("small", help="Model size: small or paper."),
     epochs: int = typer.Option(10, help="Epochs in all (a resumed run continues to this)."),
     batch: int = typer.Option(32, help="Batch size per process."),
     lr: float = typer.Option(2e-4, help="Learning rate (AdamW)."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Run seed: initial weights, data order and texts; each rank's noise derives "
+                                     "from it."),
     condition: str = typer.Option("phonology+hms", help="Text condition: gloss, phonology or phonology+hms."),
-    max_frames: int = typer.Option(100, help="Longest motion the model takes (frames)."),
+    max_frames: int = typer.Option(100, help="Longest motion the model takes (frames at 25 fps)."),
     no_curriculum: bool = typer.Option(False, "--no-curriculum", help="SignAvatar without curriculum masking."),
     word_set: Optional[str] = typer.Option(None, "--word-set",
                                            help="Train on one word set (30 or w30) and its word_train split "
                                                 "(ST-GCN defaults to the largest)."),
+    override: list[str] = typer.Option([], "--override",
+                                       help="Model setting KEY=VALUE, a Python literal (kl_weight=1e-3, layers=2, "
+                                            "length_head=False); a prefix naming one setting is enough (kl=1e-3)."),
     text_encoder: str = typer.Option("minilm", "--text-encoder", help="Text encoder: minilm or clip."),
     no_text_cache: bool = typer.Option(False, "--no-text-cache",
                                        help="Encode texts while training instead of the dataset's cached ones."),
     device: str = typer.Option("auto", help="auto (the GPU of LOCAL_RANK if any), cpu, cuda or cuda:N."),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast on a GPU, float32 on the CPU), fp32 or bf16."),
+    warmup: int = typer.Option(0, help="Learning-rate warm-up steps."),
+    cosine: bool = typer.Option(False, "--cosine", help="Half-cosine learning-rate decay to 10% at the last step."),
+    frame_step: int = typer.Option(1, "--frame-step", help="HandMDM at 25/N fps: train on every N-th frame."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this run folder's weights (same shapes)."),
+    w_vel: float = typer.Option(1.0, "--w-vel", help="HandMDM loss weight: feature velocity."),
+    w_pos: float = typer.Option(100.0, "--w-pos", help="HandMDM loss weight: wrist and fingertip positions."),
+    w_pos_vel: float = typer.Option(0.1, "--w-pos-vel", help="HandMDM loss weight: their velocities."),
+    w_length: float = typer.Option(0.1, "--w-length", help="HandMDM loss weight: the length head."),
+    w_contact: float = typer.Option(0.0, "--w-contact", help="HandMDM loss weight: contact distances (off at 0)."),
+    checkpoint_minutes: float = typer.Option(30.0, "--checkpoint-minutes",
+                                             help="A resumable step checkpoint every this many minutes (0: every "
+                                                  "step), besides one at each epoch's end."),
+    stop_step: Optional[int] = typer.Option(None, "--stop-step",
+                                            help="Save a checkpoint and stop after this step (the same command "
+                                                 "resumes the run)."),
 ) -> None:
-    """Train a model on a factory dataset. For DDP: torchrun --nproc_per_node N -m training.train MODEL ...
+    """Train a model on a factory dataset; several GPUs or machines: torchrun ... -m training.train MODEL ...
+
+    `python -m training.train` takes the same arguments. See training/README.md for multi-node and Slurm.
 
     Example: signforge train handmdm --data data/asl-lex --config small --out runs/handmdm
     """
-    from training.train import TrainConfig, word_set_name
+    import torch.distributed as dist
+
+    from training.train import TrainConfig, parse_overrides, word_set_name
     from training.train import train as run
 
     try:
         cfg = TrainConfig(model, str(data), str(out), config, epochs, batch, lr, seed, condition=condition,
                           max_frames=max_frames, curriculum=not no_curriculum, word_set=word_set_name(word_set),
-                          text_encoder=text_encoder, text_cache=not no_text_cache, device=device)
+                          overrides=parse_overrides(override), text_encoder=text_encoder,
+                          text_cache=not no_text_cache, device=device, precision=precision, warmup=warmup,
+                          cosine=cosine, frame_step=frame_step, init=str(init) if init else None, w_vel=w_vel,
+                          w_pos=w_pos, w_pos_vel=w_pos_vel, w_length=w_length, w_contact=w_contact,
+                          checkpoint_minutes=checkpoint_minutes, stop_step=stop_step)
         result = run(cfg)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
-    console.print(f"trained {model}: {result['steps']} steps; run folder {result['out']}")
+    finally:
+        leader = not dist.is_initialized() or dist.get_rank() == 0
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if leader:
+        done = "stopped at a checkpoint" if result["stopped"] else "trained"
+        console.print(f"{done} {model}: {result['steps']} steps; run folder {result['out']}", markup=False,
+                      highlight=False)
 
 
 @app.command()
 def generate(
     text: Optional[str] = typer.Argument(None, help="What the hands do, in English (or use --prompts / --image)."),
     out: Path = typer.Option(..., "-o", "--out",
-                             help="Output motion (.npz, .npy or .bvh; several get _1, _2...), or with "
+                             help="Output motion (.npz, .npy, .bvh or .pose; several get _1, _2...), or with "
                                   "--prompts the folder for the motions."),
     model: str = typer.Option("handmdm", help="handmdm or signavatar."),
     seconds: Optional[float] = typer.Option(None, help="Length in seconds (default: the model picks it from the "
@@ -410,6 +468,9 @@ def generate(
     clip_weights: Optional[Path] = typer.Option(None, "--clip-weights", envvar="SIGNFORGE_CLIP_WEIGHTS",
                                                 help="Local open_clip ViT-B-32 weights file for --image."),
     run: Optional[Path] = typer.Option(None, "--run", help="A run folder from `signforge train` (default: shipped)."),
+    up: str = UpOption,
+    skeleton: str = SkeletonOption,
+    units: str = UnitsOption,
     smplx_path: Optional[Path] = SmplxOption,
 ) -> None:
     """Generate signing motion from text (or an image, with a CLIP-conditioned SignAvatar run).
@@ -430,6 +491,7 @@ def generate(
     from .io import MotionFileError, save_motion
     from .io.formats import WRITE_SUFFIXES
 
+    options = _export_options(up, skeleton, units)
     if seconds is not None and frames is not None:
         _fail("give --seconds or --frames, not both")
     if prompts is not None and (text is not None or image is not None):
@@ -465,14 +527,14 @@ def generate(
             paths = [[out / name for name in row] for row in names]
         else:
             paths = [[out if num == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}") for i in range(num)]]
-        body = Body.load(smplx_path) if out.suffix.lower() == ".bvh" else None
+        body = Body.load(smplx_path) if out.suffix.lower() in (".bvh", ".pose") else None
         folder = out if prompts is not None else out.parent
         # every motion is made before the first file is written, and the files land together:
         # a Ctrl-C or a kill leaves all of them or none
         with atomic_batch(folder) as tmp:
             for motions, row in zip(results, paths):
                 for motion, path in zip(motions, row):
-                    save_motion(motion, tmp / path.name, body=body)
+                    save_motion(motion, tmp / path.name, body=body, options=options)
         for motions, row in zip(results, paths):
             for motion, path in zip(motions, row):
                 console.print(f"wrote {path} ({motion.num_frames} frames, {motion.duration:.2f} s)",
@@ -625,7 +687,7 @@ def _check_writable(*outputs: tuple[str, Optional[Path]]) -> None:
 @app.command()
 def reconstruct(
     source: Path = typer.Argument(..., help="A video (mp4, webm, mov, avi, gif...) or a pose-format .pose file."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy or .bvh)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy, .bvh or .pose)."),
     gloss: Optional[str] = typer.Option(None, "--gloss", help="The sign's gloss, stored as the motion's text."),
     denoise: Optional[str] = typer.Option(None, "--denoise", help="signavatar: clean the fit with SignAvatar's reconstruct mode."),
     save_landmarks: Optional[Path] = typer.Option(None, "--save-landmarks", help="Also write the landmarks as a .pose file."),
@@ -634,6 +696,9 @@ def reconstruct(
     fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of the result (default: the input's)."),
     no_trim: bool = typer.Option(False, "--no-trim", help="Keep idle lead-in and tail-out frames."),
     preview_png: Optional[Path] = typer.Option(None, "--preview", help="Also draw video frames beside the fit (PNG)."),
+    up: str = UpOption,
+    skeleton: str = SkeletonOption,
+    units: str = UnitsOption,
     smplx_path: Optional[Path] = SmplxOption,
 ) -> None:
     """Reconstruct SMPL-X signing motion from a video or .pose file (MediaPipe Holistic + fitting).
@@ -646,6 +711,7 @@ def reconstruct(
     from .reconstruct import ReconstructError, input_warnings, quality
     from .reconstruct import reconstruct as run
 
+    options = _export_options(up, skeleton, units)
     try:   # every output is checked before any work: a bad -o never costs a reconstruction
         check_save_path(out)
     except MotionFileError as exc:
@@ -659,7 +725,7 @@ def reconstruct(
         try:
             motion = run(source, start=start, end=end, denoise=denoise, progress=step, fps=fps, gloss=gloss,
                          save_landmarks=save_landmarks, smplx=smplx_path, trim=not no_trim, report=report)
-            save_motion(motion, out)
+            save_motion(motion, out, options=options)
             if preview_png is not None:
                 from .body.rig import Rig
                 from .reconstruct import _fitter
@@ -758,6 +824,60 @@ def reconstruct_batch_cmd(
     console.print(f"time: {run['seconds']:.1f} s; {run['reconstructed']} reconstructed this run, "
                   f"{run['seconds_per_sample']:.1f} s each in a worker ({workers} workers)",
                   markup=False, highlight=False)
+
+
+@app.command("sentence")
+def sentence_cmd(
+    items: Optional[list[str]] = typer.Argument(None, help="The signs in order: each a description, a dictionary "
+                                                           "EntryID (castle_2) or a motion file."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy or .bvh)."),
+    items_file: Optional[Path] = typer.Option(None, "--items", help="A file of items: one per line ('#' and "
+                                                                     "blank lines skipped), or a JSON list of "
+                                                                     "strings or objects with seconds/transition."),
+    method: str = typer.Option("inpaint", help="Transitions: inpaint (HandMDM from a minimum-jerk blend, kept "
+                                               "calm), blend (the blend alone) or raw (HandMDM as it draws)."),
+    strength: float = typer.Option(0.5, help="How far up the schedule the blend is noised before HandMDM "
+                                             "redraws it (1: from noise)."),
+    transition: Optional[float] = typer.Option(None, "--transition", help="Seconds of every transition "
+                                                                          "(default: from the distance)."),
+    seed: int = typer.Option(0, help="Item k is made with seed + k."),
+    hand: str = typer.Option("auto", "--hand", help="Dominant hand for items that name none: left, right, auto."),
+    steps: int = typer.Option(50, help="Sampling steps per transition (DDIM)."),
+    guidance: float = typer.Option(2.5, help="Classifier-free guidance scale."),
+    lexicon: Optional[Path] = LexiconOption,
+    smplx_path: Optional[Path] = SmplxOption,
+) -> None:
+    """Sign a sentence: the items' signs kept as made, joined by generated transitions, never back at rest.
+
+    Each span (sign or transition: start, end, source) is in the motion's provenance ("sentence").
+    Example: signforge sentence "the right fist taps the chin twice" castle_2 "wave the flat hand" -o s.npz
+    Example: signforge sentence --items sentence.json -o s.npz
+    """
+    from .body.model import Body, BodyModelError
+    from .io import MotionFileError, save_motion
+    from .io.formats import WRITE_SUFFIXES
+    from .sentence import SentenceError, read_items, sentence
+
+    if out.suffix.lower() not in WRITE_SUFFIXES:
+        _fail(f"-o {out}: unknown extension {out.suffix or '(none)'!r}; writable: {', '.join(WRITE_SUFFIXES)}")
+    if bool(items) == (items_file is not None):
+        _fail("give the items as arguments or --items FILE (one of them)")
+    try:
+        todo = read_items(items_file) if items_file is not None else list(items)
+        body = Body.load(smplx_path)
+        motion = sentence(todo, seed=seed, hand=None if hand == "auto" else hand, method=method,
+                          strength=strength, transition_seconds=transition, steps=steps, guidance=guidance,
+                          lexicon=lexicon, body=body)
+        save_motion(motion, out, body=body if out.suffix.lower() == ".bvh" else None)
+    except (SentenceError, BodyModelError, MotionFileError) as exc:
+        _fail(str(exc))
+    import json
+
+    for span in json.loads(motion.provenance["sentence"]):
+        what = span.get("source") or f"transition ({span['method']}" + (
+            f", model share {span['model_share']:g})" if "model_share" in span else ")")
+        console.print(f"{span['start']:>5}-{span['end']:<5} {what}", markup=False, highlight=False)
+    console.print(f"wrote {out} ({motion.num_frames} frames, {motion.duration:.2f} s)", markup=False, highlight=False)
 
 
 @app.command("parse")

@@ -37,7 +37,7 @@ from .callable_module import make_callable
 from .motion.motion import Motion
 
 FPS = 25.0
-METHODS = ("inpaint", "blend", "raw")
+METHODS = ("inpaint", "blend", "raw", "linear")
 STRENGTH = 0.5        # how far up the schedule the blend is noised before HandMDM redraws it
 CONTEXT = 12          # frames of each sign the model sees around a transition (fixed)
 TRAVEL_SPEED = 1.2    # m/s: the blend's peak wrist speed an automatic transition aims at
@@ -190,7 +190,7 @@ def make_sign(it: Item, *, seed: int, hand: str | None, body, lexicon=None, run_
         from .data.text import texts_for
 
         try:
-            lex = read_lexicon(lexicon)
+            lex = lexicon if hasattr(lexicon, "by_id") else read_lexicon(lexicon)
         except LexiconError as exc:
             raise SentenceError(str(exc)) from None
         entry = lex.by_id().get(it.value)
@@ -313,14 +313,20 @@ def transition(before: Motion, after: Motion, frames: int, text: str, *, method:
     frames; their last / first ``CONTEXT`` frames are what the model sees, fixed), and the share
     of HandMDM's own movement in them (0 for the blend, 1 for raw).
 
-    ``method``: "blend", the minimum-jerk blend alone; "raw", HandMDM's inpainting as MDM does
-    it (from the blend noised ``strength`` up, or from noise at 1), its frames as the model
-    gives them; "inpaint", the same inpainting with its movement carried onto the blend's path
-    (``on_path``), so both joins are continuous in position and velocity, with as much of the
+    ``method``: "linear", straight from pose to pose (a baseline); "blend", the minimum-jerk
+    blend alone; "raw", HandMDM's inpainting as MDM does it (from the blend noised ``strength``
+    up, or from noise at 1), its frames as the model gives them; "inpaint", the same inpainting
+    with its movement carried onto the blend's path (``on_path``), so both joins are continuous in position and velocity, with as much of the
     model's movement (``SHARES``: all, half, a quarter, none) as keeps the transition's peak
     wrist speed within ``CALM``: the shipped model's inpainting jitters (``benchmarks/sentence.py``)."""
     if method not in METHODS:
         raise SentenceError(f"method is {', '.join(METHODS)}; got {method!r}")
+    if method == "linear":   # the baseline: straight from one pose to the other at constant speed
+        u = (np.arange(1, frames + 1) / (frames + 1.0))[:, None]
+        poses, trans, expression = _unvec((1 - u) * _vec(before)[-1] + u * _vec(after)[0])
+        if progress is not None:
+            progress(1, 1)
+        return Motion(poses, trans, expression, FPS, betas=before.betas), 0.0
     blend = min_jerk(_vec(before), _vec(after), frames)
     poses, trans, expression = _unvec(blend)
     if method == "blend":
@@ -397,11 +403,22 @@ def sentence(items, *, seed: int = 0, hand: str | None = None, method: str = "in
     for it in items:
         if it.kind == "motion" and not Path(it.value).is_file():
             raise SentenceError(f"motion file {it.value} does not exist")
+    entries = [it.value for it in items if it.kind == "entry"]
+    if entries:   # every entry checked before the first sign is made
+        from .data.lexicon import LexiconError, read_lexicon
+
+        try:
+            lexicon = read_lexicon(lexicon)
+        except LexiconError as exc:
+            raise SentenceError(str(exc)) from None
+        missing = [e for e in entries if e not in lexicon.by_id()]
+        if missing:
+            raise SentenceError(f"no dictionary entry {missing[0]!r} in {lexicon.path}")
     if body is None:
         from .body.model import Body
 
         body = Body.load()
-    per_join = 1 if method == "blend" else steps
+    per_join = 1 if method in ("blend", "linear") else steps
     total = len(items) + (len(items) - 1) * per_join
 
     def report(done: int) -> None:
@@ -428,7 +445,7 @@ def join(signs: list[Sign], seconds: list[float | None], *, seed: int = 0, metho
     for k, s in enumerate(signs):
         a, b = kept_span(s.motion, body)
         s.span = (0 if k == 0 else a, s.motion.num_frames if k == last else b)
-    per_join = 1 if method == "blend" else steps
+    per_join = 1 if method in ("blend", "linear") else steps
     parts, spans, at = [], [], 0
     for k, s in enumerate(signs):
         kept = s.motion.cut(*s.span)
@@ -446,7 +463,7 @@ def join(signs: list[Sign], seconds: list[float | None], *, seed: int = 0, metho
                                      lambda i, _n, base=base: progress(base + i, last * per_join))
             parts.append(move.with_(betas=signs[0].motion.betas))
             spans.append({"kind": "transition", "start": at, "end": at + n, "method": method,
-                          **({"strength": strength, "model_share": share} if method != "blend" else {}),
+                          **({"strength": strength, "model_share": share} if method in ("inpaint", "raw") else {}),
                           "text": s.text, "auto": not seconds[k]})
             at += n
         parts.append(kept.with_(betas=signs[0].motion.betas))
@@ -459,7 +476,7 @@ def join(signs: list[Sign], seconds: list[float | None], *, seed: int = 0, metho
     first = signs[0].motion
     prov = {"source": "signforge-sentence", "seed": str(seed), "method": method,
             "sentence": json.dumps(spans), "items": str(len(signs))}
-    if method != "blend":
+    if method in ("inpaint", "raw"):
         prov.update(strength=f"{strength:g}", guidance=f"{guidance:g}", steps=str(steps))
     return Motion(np.concatenate([p.poses for p in parts]), np.concatenate([p.trans for p in parts]),
                   np.concatenate([p.expression for p in parts]), FPS, betas=first.betas, gender=first.gender,
