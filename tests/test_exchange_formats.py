@@ -180,3 +180,24 @@ def test_pose_export_is_read_by_pose_format_with_the_points_where_the_camera_see
     hips = pose3d[0, [23, 24]].mean(0)
     np.testing.assert_allclose(lm.world[0], (pose3d[0] - hips) * [1, -1, -1], atol=1e-4)
     assert lm.world[0, 0, 1] < 0 < lm.world[0, 27, 1]   # the nose above the hips, the ankles below
+
+
+def test_cli_export_flags(tmp_path, rng, signforge_cache):
+    import subprocess
+    import sys
+
+    src = save_motion(random_motion(rng, frames=5), tmp_path / "m.npz")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "backend.cli", "convert", str(src), *args],
+                              capture_output=True, text=True, timeout=120)
+
+    done = cli(str(tmp_path / "m.bvh"), "--skeleton", "mixamo", "--units", "cm")
+    assert done.returncode == 0, done.stderr
+    assert "ROOT mixamorig:Hips" in (tmp_path / "m.bvh").read_text()
+    assert cli(str(tmp_path / "y.npz"), "--up", "y").returncode == 0
+    with np.load(tmp_path / "y.npz") as z:
+        assert str(z["up_axis"]) == "y"
+    bad = cli(str(tmp_path / "x.npz"), "--up", "x")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --up 'x': expected one of z, y"
+    assert not (tmp_path / "x.npz").exists()

@@ -20,34 +20,21 @@ import warnings
 import numpy as np
 
 from blender_addon.core.limits import LimitError, check_file_size, check_frames
+from blender_addon.core.retarget import MIXAMO
 
 from ..atomic import atomic_path
 from ..body import rotations as R
 from ..body.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 from ..motion import Motion
+from .formats import SKELETONS
 
 ORDER = "ZXY"
 _CHANNELS = {"Z": "Zrotation", "X": "Xrotation", "Y": "Yrotation"}
-SKELETONS = ("smplx", "mixamo")
-UNITS = {"m": 1.0, "cm": 100.0}
-
-
-def _mixamo_names() -> dict[str, str]:
-    """SMPL-X joint -> Mixamo bone. Mixamo has no jaw; its eyes are LeftEye/RightEye."""
-    names = {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
-             "head": "Head", "jaw": "Jaw", "left_eye_smplhf": "LeftEye", "right_eye_smplhf": "RightEye"}
-    for side, Side in (("left", "Left"), ("right", "Right")):
-        names.update({f"{side}_hip": f"{Side}UpLeg", f"{side}_knee": f"{Side}Leg", f"{side}_ankle": f"{Side}Foot",
-                      f"{side}_foot": f"{Side}ToeBase", f"{side}_collar": f"{Side}Shoulder",
-                      f"{side}_shoulder": f"{Side}Arm", f"{side}_elbow": f"{Side}ForeArm",
-                      f"{side}_wrist": f"{Side}Hand"})
-        for finger in ("thumb", "index", "middle", "ring", "pinky"):
-            for k in (1, 2, 3):
-                names[f"{side}_{finger}{k}"] = f"{Side}Hand{finger.capitalize()}{k}"
-    return {joint: f"mixamorig:{bone}" for joint, bone in names.items()}
-
-
-MIXAMO_NAMES = _mixamo_names()
+UNITS = {"m": 1.0, "cm": 100.0}   # lengths per metre
+# Mixamo's bone names are the retargeting map's (one owner: blender_addon/core/retarget.py),
+# which keys no jaw or eyes; a BVH names every joint, so those take Mixamo-style names here.
+MIXAMO_NAMES = {j: "mixamorig:" + {**MIXAMO.bones, "jaw": "Jaw", "left_eye_smplhf": "LeftEye",
+                                   "right_eye_smplhf": "RightEye"}[j] for j in JOINT_NAMES}
 _FROM_MIXAMO = {v: k for k, v in MIXAMO_NAMES.items()}
 _FROM_MIXAMO.update({v.split(":", 1)[1]: k for k, v in MIXAMO_NAMES.items()})   # without the prefix too
 # A human skeleton in metres has no bone offset this long; one in centimetres has many.
@@ -72,8 +59,10 @@ def _end_site(j: int, rest: np.ndarray) -> np.ndarray:
     return bone * 0.8
 
 
-def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray) -> None:
-    """Write ``motion`` as BVH with the given rest skeleton (55, 3)."""
+def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray, skeleton: str = "smplx",
+              units: str = "m") -> None:
+    """Write ``motion`` as BVH with the given rest skeleton (55, 3), SMPL-X's or Mixamo's
+    joint names (``skeleton``) and lengths in ``units`` ("m" or "cm")."""
     rest = np.asarray(rest_joints, dtype=np.float64)
     if rest.shape != (NUM_JOINTS, 3):
         raise ValueError(f"rest_joints must be (55, 3); got {rest.shape}")
