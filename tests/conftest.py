@@ -110,6 +110,19 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def body_data(body, betas=None):
+    """The add-on's ``BodyData`` of the backend ``body`` shaped by ``betas``, as the backend's
+    ``body`` request writes it, without a backend process."""
+    from backend.body.skeleton import JOINT_NAMES, PARENTS
+    from blender_addon.core.bodyfile import BodyData
+
+    betas = np.zeros(10) if betas is None else betas
+    return BodyData(vertices=body.rest_vertices(betas), faces=body.faces,
+                    joints=body.rest_joints(betas).astype(np.float64), parents=np.array(PARENTS),
+                    joint_names=tuple(JOINT_NAMES), weights=body.model.lbs_weights.numpy().astype(np.float32),
+                    expressions=np.zeros((0, body.num_vertices, 3), np.float32), model="mannequin")
+
+
 def random_motion(rng, frames=12, fps=25.0, scale=0.4, **kwargs):
     from backend.motion import Motion
 

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import body_data
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
 pytestmark = pytest.mark.blender   # also run under the oldest supported bpy
@@ -23,18 +24,13 @@ FINGER_DEG = 10.0
 @pytest.fixture(scope="module")
 def sign(body):
     """A real synthesized sign (castle_2: both hands, bent V) and the body's BodyData."""
-    from backend.body.skeleton import JOINT_NAMES, PARENTS
     from backend.data.lexicon import read_lexicon
     from backend.data.synth import Signer, Synthesizer
-    from blender_addon.core.bodyfile import BodyData
     from blender_addon.core.motion import MotionData
 
     entry = read_lexicon().by_id()["castle_2"]
     m, _ = Synthesizer(body).synthesize(entry, Signer.sample(3))
-    data = BodyData(vertices=body.rest_vertices(m.betas), faces=body.faces,
-                    joints=body.rest_joints(m.betas).astype(np.float64), parents=np.array(PARENTS),
-                    joint_names=tuple(JOINT_NAMES), weights=body.model.lbs_weights.numpy().astype(np.float32),
-                    expressions=np.zeros((0, body.num_vertices, 3), np.float32), model="mannequin")
+    data = body_data(body, m.betas)
     motion = MotionData(np.asarray(m.poses, float).reshape(-1, 55, 3), np.asarray(m.trans, float),
                         np.zeros((m.num_frames, 10)), float(m.fps), text="castle")
     return data, motion
@@ -143,7 +139,8 @@ def _tip_error(src, tgt, measure, frames):
             for finger in ("index", "middle", "pinky", "ring", "thumb"):
                 j3, j2 = f"{side}_{finger}3", f"{side}_{finger}2"
                 seg = np.array(src.data.bones[j3].head_local) - np.array(src.data.bones[j2].head_local)
-                ds = ms @ np.array(src.pose.bones[j3].matrix.to_3x3()) @ seg
+                bone = src.pose.bones[j3]   # its global rotation: pose frame times rest frame inverted
+                ds = ms @ np.array(bone.matrix.to_3x3() @ bone.bone.matrix_local.to_3x3().inverted()) @ seg
                 pb = tgt.pose.bones[measure[j3]]
                 dt = mt @ (np.array(pb.tail) - np.array(pb.head))
                 worst = max(worst, float(_angle(ds, dt)))

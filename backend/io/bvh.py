@@ -21,6 +21,7 @@ import numpy as np
 
 from blender_addon.core.limits import LimitError, check_file_size, check_frames
 from blender_addon.core.retarget import MIXAMO
+from blender_addon.core.rig import end_offset
 
 from ..atomic import atomic_path
 from ..body import rotations as R
@@ -50,13 +51,9 @@ def _children() -> list[list[int]]:
 
 
 def _end_site(j: int, rest: np.ndarray) -> np.ndarray:
-    name = JOINT_NAMES[j]
-    if name == "jaw":
-        return np.array([0.0, -0.04, 0.06])
-    if "eye" in name:
-        return np.array([0.0, 0.0, 0.02])
-    bone = rest[j] - rest[PARENTS[j]]
-    return bone * 0.8
+    # the add-on's armature puts its leaf bones' tails here too, so Blender's BVH import of this
+    # file lays out the same bones as the armature SignForge builds (blender_addon/core/rig.py)
+    return end_offset(JOINT_NAMES[j], rest[j], rest[PARENTS[j]])
 
 
 def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray, skeleton: str = "smplx",

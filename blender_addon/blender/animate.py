@@ -12,9 +12,11 @@ Fcurves are filled with ``keyframe_points.add`` and ``foreach_set`` (never a
 optional ``Reduction`` thins the rest (``core.motion``). The take's length is the action's
 manual frame range, so a still take keeps its duration with one key per channel.
 
-Export turns the armature's animation back into a motion: the active action's keys, read in
-whatever rotation mode each bone shows (an Euler edit is exported as the rotation it
-shows); with no active action, the NLA as it plays, baked frame by frame over its strips.
+Keys are SMPL-X's rotations in each bone's rest frame (``bone_rests``, ``core.motion.to_bone``),
+so the bones may lie along the limbs. Export turns the armature's animation back into a
+motion: the active action's keys, read in whatever rotation mode each bone shows (an Euler
+edit is exported as the rotation it shows); with no active action, the NLA as it plays,
+baked frame by frame over its strips.
 """
 from __future__ import annotations
 
@@ -24,8 +26,8 @@ import bpy
 import numpy as np
 
 from ..core.motion import (NUM_JOINTS, Channel, MotionData, Reduction, confidence_channels,
-                           confidence_properties, expression_channels, motion_from_channels, pose_channels,
-                           resample, rotation_path)
+                           confidence_properties, expression_channels, from_bone, motion_from_channels,
+                           pose_channels, resample, rotate, rotation_path)
 from ..core.takes import NAME_BYTES, PREFIX, take_name
 from .body import EXPRESSION_KEYS, JOINTS_TAG, body_mesh
 
@@ -214,7 +216,8 @@ def _key(action, slot, armature, keyed: MotionData, motion_fps: float, frame: in
         action[PREFIX + "key_tolerance_deg"] = float(np.degrees(reduction.angle))
     joints = _joint_names(armature)
     _confidence_properties(armature, keyed)
-    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame, reduction=reduction)
+    write_channels(_channelbag(action, slot), pose_channels(keyed, joints, frame_start=frame, reduction=reduction,
+                                                            rests=bone_rests(armature, joints))
                    + confidence_channels(keyed, frame_start=frame, reduction=reduction))
     key_slot = None
     if face:
@@ -287,6 +290,23 @@ def current_take(armature, frame: int):
     return None, None
 
 
+def bone_rests(armature, joints: list[str]) -> np.ndarray:
+    """(55, 4) the bones' rest orientations in armature space (``matrix_local``), SMPL-X order:
+    the frames keys are written in."""
+    bones = armature.data.bones
+    return np.array([tuple(bones[n].matrix_local.to_3x3().to_quaternion()) for n in joints])
+
+
+def smplx_pose(armature) -> tuple[np.ndarray, np.ndarray]:
+    """The pose the armature shows now as SMPL-X's (55, 4) local rotation quaternions and the
+    root's translation (3,), whatever each bone's rotation mode."""
+    joints = _joint_names(armature)
+    rests = bone_rests(armature, joints)
+    q = np.array([tuple(armature.pose.bones[n].matrix_basis.to_quaternion()) for n in joints])
+    root = armature.pose.bones[joints[0]].matrix_basis.to_translation()
+    return from_bone(q, rests), rotate(rests[0], np.array(tuple(root)))
+
+
 def _joint_names(armature) -> list[str]:
     names = [str(n) for n in armature.get(JOINTS_TAG, [])]
     if len(names) != NUM_JOINTS or any(n not in armature.data.bones for n in names):
@@ -337,7 +357,8 @@ def motion_from_take(context, armature, action, slot=None, fps: float | None = N
                         expression[:, k] = _sample(fc, frames)
     fps = fps or float(action.get("signforge_fps", scene_fps(context.scene)))
     text = str(action.get(PREFIX + "prompt", action.name))
-    return motion_from_channels(values, joints, len(frames), fps, expression=expression, text=text, modes=modes)
+    return motion_from_channels(values, joints, len(frames), fps, expression=expression, text=text, modes=modes,
+                                rests=bone_rests(armature, joints))
 
 
 def _nla_range(anim) -> tuple[int, int] | None:
@@ -386,7 +407,8 @@ def bake_nla(context, armature, fps: float | None = None) -> MotionData:
     action, _ = current_take(armature, now)
     text = str(action.get(PREFIX + "prompt", action.name)) if action is not None else armature.name
     return motion_from_channels(values, joints, len(frames), fps or scene_fps(scene),
-                                expression=expression if blocks else None, text=text)
+                                expression=expression if blocks else None, text=text,
+                                rests=bone_rests(armature, joints))
 
 
 def _sample(fc, frames: np.ndarray) -> np.ndarray:

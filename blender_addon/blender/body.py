@@ -1,8 +1,8 @@
 """Build a skinned SMPL-X armature from a backend body file. Imports bpy.
 
-Every bone's rest orientation equals the armature's axes (head to head + length * Y, roll
-0), so pose rotations are the SMPL-X local rotations unchanged (see core/motion.py). The
-armature object turns SMPL-X's Y-up space into Blender's Z-up; the mesh is its child with
+Bones lie along the limbs with roll 0, as Blender's BVH importer lays out SignForge's BVH
+(``core/rig.py``); keys are SMPL-X's local rotations in each bone's rest frame
+(``core.motion.to_bone``, ``animate.bone_rests``). The armature object turns SMPL-X's Y-up space into Blender's Z-up; the mesh is its child with
 an Armature modifier, one vertex group per joint and, when the model has them, one shape
 key per expression coefficient.
 """
@@ -14,6 +14,7 @@ import bpy
 import numpy as np
 
 from ..core.bodyfile import BodyData
+from ..core.rig import bone_tails
 
 BODY_TAG = "signforge_body"
 JOINTS_TAG = "signforge_joints"
@@ -47,7 +48,7 @@ def build_body(context, body: BodyData, name: str = "SMPL-X"):
     arm[BODY_TAG] = body.model
     arm[JOINTS_TAG] = list(body.joint_names)   # SMPL-X order (bone order in Blender is not)
     collection.objects.link(arm)
-    lengths = body.bone_lengths()
+    tails = bone_tails(body.joints, body.parents, body.joint_names)
     # Edit bones need edit mode on the armature; keep the user's mode and selection around it.
     view_layer = context.view_layer
     previous_active = view_layer.objects.active
@@ -61,7 +62,7 @@ def build_body(context, body: BodyData, name: str = "SMPL-X"):
         eb = arm_data.edit_bones.new(bone_name)
         head = body.joints[j]
         eb.head = head
-        eb.tail = head + np.array([0.0, lengths[j], 0.0])
+        eb.tail = tails[j]
         eb.roll = 0.0
         bones.append(eb)
     for j, p in enumerate(body.parents):

@@ -27,15 +27,6 @@ class BodyData:
     expressions: np.ndarray  # (E, V, 3); E may be 0
     model: str
 
-    def bone_lengths(self, minimum: float = 0.012) -> np.ndarray:
-        """Display length per bone: most of the way to its first child, short for leaves."""
-        lengths = np.full(len(self.joints), 0.02)
-        for j in range(len(self.joints)):
-            children = np.flatnonzero(self.parents == j)
-            if len(children):
-                lengths[j] = 0.6 * np.linalg.norm(self.joints[children[0]] - self.joints[j])
-        return np.maximum(lengths, minimum)
-
 
 def read_body(path: str | os.PathLike) -> BodyData:
     need = ("vertices", "faces", "joints", "parents", "joint_names", "weights")

@@ -1,10 +1,15 @@
 """Motion maths for the Blender shell: SignForge .npz <-> per-bone keyframe arrays. numpy; never bpy.
 
-The armature that ``blender/body.py`` builds has every bone's rest orientation equal to
-the armature's axes, so a bone's local quaternion is exactly the SMPL-X joint's local
-rotation and the pelvis bone's location is the translation (armature space is SMPL-X's
-space: +Y up, facing +Z; the armature object turns it to Blender's Z-up). That makes
-keyframing a change of representation, with no retargeting, and makes export its inverse.
+The armature that ``blender/body.py`` builds has its bones along the limbs (``core/rig.py``);
+armature space is SMPL-X's space (+Y up, facing +Z; the armature object turns it to
+Blender's Z-up). SMPL-X's joint frames are all the world's axes at rest, so its local
+rotation ``R_j`` turns a joint in axes that do not depend on the bone, while Blender's pose
+rotation ``P_j`` is in the bone's rest frame ``B_j`` (its ``matrix_local``): bone j's pose in
+armature space is ``(B_p P_p B_p^-1) ... B_j P_j`` down the chain, which equals SMPL-X's
+``G_j B_j`` (``G_j = G_p R_j``) exactly when ``P_j = B_j^-1 R_j B_j`` (``to_bone``). The root's
+location key is in its rest frame too: ``B_root^-1 t``. Keying is that change of frame, and
+export its inverse (``from_bone``); rests of the identity (an armature built by SignForge
+before its bones followed the limbs) make both the identity.
 Motions are resampled to the scene's frame rate before keying (``resample``); the slerp it
 uses is the project's one numpy slerp, which the backend imports from here.
 
@@ -379,22 +384,61 @@ def _key_group(path: str, group: str, frames: np.ndarray, x: np.ndarray, const_t
 
 def pose_channels(motion: MotionData, joint_names: list[str] | tuple[str, ...], frame_start: int = 1,
                   root: str = "pelvis", reduction: Reduction | None = None,
-                  constant_tol: float | None = CONSTANT_TOL) -> list[Channel]:
+                  constant_tol: float | None = CONSTANT_TOL, rests: np.ndarray | None = None) -> list[Channel]:
     """Quaternion channels for every bone plus the root's location, ready for bulk keyframing:
     a key per frame where a channel moves (fewer with ``reduction``), one where it does not
-    (``constant_tol``; None keys every frame of every channel)."""
+    (``constant_tol``; None keys every frame of every channel). ``rests`` (55, 4) are the bones'
+    rest orientations in armature space (``to_bone``; None: the identity)."""
     if len(joint_names) != NUM_JOINTS:
         raise ValueError(f"expected {NUM_JOINTS} joint names, got {len(joint_names)}")
     frames = np.arange(frame_start, frame_start + motion.frames, dtype=np.float64)
-    quats = continuous(axis_angle_to_quaternion(motion.poses))
+    quats = axis_angle_to_quaternion(motion.poses)
+    trans = np.asarray(motion.trans, np.float64)
+    if rests is not None:
+        rests = _rests(rests)
+        quats = to_bone(quats, rests)
+        trans = rotate(quaternion_conjugate(rests[0]), trans)
+    quats = continuous(quats)
     angle = reduction.angle if reduction else None
     out = []
     for j, name in enumerate(joint_names):
         out += _key_group(f'pose.bones["{name}"].rotation_quaternion', name, frames, quats[:, j],
                           constant_tol, angle, rotation_error)
-    out += _key_group(f'pose.bones["{root}"].location', root, frames, motion.trans, constant_tol,
+    out += _key_group(f'pose.bones["{root}"].location', root, frames, trans, constant_tol,
                       reduction.distance if reduction else None)
     return out
+
+
+def _rests(rests: np.ndarray) -> np.ndarray:
+    r = np.asarray(rests, np.float64)
+    if r.shape != (NUM_JOINTS, 4):
+        raise ValueError(f"expected ({NUM_JOINTS}, 4) rest quaternions, got {r.shape}")
+    return r / _norm(r)
+
+
+def quaternion_conjugate(q: np.ndarray) -> np.ndarray:
+    return np.asarray(q, np.float64) * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def to_bone(q: np.ndarray, rests: np.ndarray) -> np.ndarray:
+    """(..., J, 4) SMPL-X local rotations -> the bones' pose rotations ``B^-1 R B``, joint by
+    joint, for unit rest quaternions ``rests`` (J, 4) (w, x, y, z)."""
+    r = np.asarray(rests, np.float64)
+    return quaternion_multiply(quaternion_multiply(quaternion_conjugate(r), np.asarray(q, np.float64)), r)
+
+
+def from_bone(q: np.ndarray, rests: np.ndarray) -> np.ndarray:
+    """Inverse of ``to_bone``: the bones' pose rotations -> SMPL-X local rotations ``B P B^-1``."""
+    r = np.asarray(rests, np.float64)
+    return quaternion_multiply(quaternion_multiply(r, np.asarray(q, np.float64)), quaternion_conjugate(r))
+
+
+def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(..., 3) vectors ``v`` turned by one unit quaternion ``q`` (4,)."""
+    q = np.asarray(q, np.float64)
+    v = np.asarray(v, np.float64)
+    t = 2 * np.cross(q[1:], v)
+    return v + q[0] * t + np.cross(q[1:], t)
 
 
 def expression_channels(motion: MotionData, key_names: list[str], frame_start: int = 1,
@@ -503,9 +547,10 @@ def to_quaternion(values: np.ndarray, mode: str) -> np.ndarray:
 
 def motion_from_channels(values: dict[tuple[str, int], np.ndarray], joint_names, frames: int, fps: float,
                          root: str = "pelvis", expression: np.ndarray | None = None, text: str = "",
-                         modes: Mapping[str, str] | None = None) -> MotionData:
+                         modes: Mapping[str, str] | None = None, rests: np.ndarray | None = None) -> MotionData:
     """Inverse of ``pose_channels``: per-frame channel values (missing ones at rest) -> motion.
-    Each bone's rotation is read from its ``modes`` entry's channels (default QUATERNION)."""
+    Each bone's rotation is read from its ``modes`` entry's channels (default QUATERNION), in
+    the frame of its rest orientation ``rests`` (55, 4) (None: the identity)."""
     quats = np.zeros((frames, NUM_JOINTS, 4))
     for j, name in enumerate(joint_names):
         mode = (modes or {}).get(name, "QUATERNION")
@@ -521,6 +566,10 @@ def motion_from_channels(values: dict[tuple[str, int], np.ndarray], joint_names,
         v = values.get((f'pose.bones["{root}"].location', k))
         if v is not None:
             trans[:, k] = v
+    if rests is not None:
+        rests = _rests(rests)
+        quats = from_bone(quats, rests)
+        trans = rotate(rests[0], trans)
     expr = np.zeros((frames, NUM_EXPRESSION)) if expression is None else expression
     conf = values.get((f'["{CONFIDENCE}"]', 0))   # a video take's confidence curves travel with it
     hands = [values.get((f'["{name}"]', 0)) for name in HAND_CONFIDENCE]
