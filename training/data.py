@@ -59,11 +59,19 @@ class MotionTextData(torch.utils.data.Dataset):
         n_use = min(n, self.max_frames)
         x = (z["features"][o:o + n_use] - self.mean) / self.std
         return {"x": torch.from_numpy(x.astype(np.float32)), "texts": self.texts(r), "label": self.label[r["word"]],
-                "id": r["id"]}
+                "id": r["id"], "index": i}
 
 
-def collate(items: list[dict], rng: np.random.Generator | None = None) -> dict:
-    """Pad motions; pick one of each sample's texts (a different one each epoch)."""
+def text_draws(seed: int, epoch: int, n: int) -> np.ndarray:
+    """One uniform draw per sample for ``epoch``: which of its texts the sample shows then. A
+    function of the seed, the epoch and the sample alone, so the texts do not depend on the
+    number of ranks or on where a resumed run stopped."""
+    return np.random.default_rng([seed, epoch]).random(n)
+
+
+def collate(items: list[dict], rng: np.random.Generator | None = None, draws: np.ndarray | None = None) -> dict:
+    """Pad motions; pick one of each sample's texts (a different one each epoch): by the
+    sample's entry of ``draws`` (``text_draws``) when given, else from ``rng``."""
     rng = rng or np.random.default_rng()
     t = max(len(it["x"]) for it in items)
     x = torch.zeros(len(items), t, items[0]["x"].shape[1])
@@ -71,5 +79,8 @@ def collate(items: list[dict], rng: np.random.Generator | None = None) -> dict:
     for i, it in enumerate(items):
         x[i, :len(it["x"])] = it["x"]
         mask[i, :len(it["x"])] = True
-    texts = [it["texts"][int(rng.integers(len(it["texts"])))] for it in items]
+    if draws is not None:
+        texts = [it["texts"][min(int(draws[it["index"]] * len(it["texts"])), len(it["texts"]) - 1)] for it in items]
+    else:
+        texts = [it["texts"][int(rng.integers(len(it["texts"])))] for it in items]
     return {"x": x, "mask": mask, "texts": texts, "label": torch.tensor([it["label"] for it in items])}

@@ -31,7 +31,9 @@ from backend.atomic import atomic_path
 from backend.plan.parse import (FIELDS, ParserConfig, SceneParserNet, scene_labels, write_parser_config)
 from backend.runs import WEIGHTS_FILE
 
-from .train import _load_optimizer, _save_optimizer, lr_factor
+from .checkpoint import load_optimizer as _load_optimizer
+from .checkpoint import save_optimizer as _save_optimizer
+from .train import lr_factor
 
 CHECKPOINT, TRAINER = "checkpoint.safetensors", "trainer.json"
 MAIN = ("side", "hands", "place", "action", "count")   # the fields a planner cannot do without

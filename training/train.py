@@ -2,9 +2,13 @@
 
 A run folder holds ``config.json`` (the resolved run and model configs and the format
 version), ``weights.safetensors``, ``stats.npz`` (the normalization the weights expect),
-all three written and read by ``backend.runs``; ``losses.csv`` and, for resuming,
-``trainer.json`` + ``optimizer.safetensors``. No file is a pickle. Started again on the
-same folder, a run resumes at its last saved epoch.
+all three written and read by ``backend.runs``; ``losses.csv``, ``provenance.json`` (commit,
+dataset hash, packages, world size and devices of every session: ``training.provenance``)
+and ``checkpoints/`` (``training.checkpoint``: weights, optimizer, every rank's random
+states and the data position, every ``checkpoint_minutes`` and at each epoch's end). No
+file is a pickle. Started again on the same folder, a run resumes at its last checkpoint
+and goes on exactly as if it had not stopped (on the same number of ranks); SIGTERM saves
+one and leaves.
 
 HandMDM's loss is the x0 MSE plus MDM's kinematic terms (``training.losses``: feature
 velocity, wrist and fingertip positions and velocities by forward kinematics), each
@@ -13,18 +17,19 @@ error; ``losses.csv`` logs every term. Texts are read from the dataset's cached
 embeddings (``training.text_cache``; encoded once per dataset and encoder) unless
 ``text_cache`` is off.
 
-It trains on the GPU when there is one (``device="auto"``; ``--device`` picks). Under
-``torchrun --nproc_per_node N -m training.train ...`` it trains with DDP (gloo on CPU,
-nccl on GPU, one GPU per ``LOCAL_RANK``); each rank draws its own noise from a seed
-derived from the run seed and its rank, logged losses are averaged over ranks, and rank 0
-writes the files. torch; never bpy.
+It trains on the GPU when there is one (``device="auto"``; ``--device`` picks), under bf16
+autocast there (``precision``). Under ``torchrun --nproc_per_node N -m training.train ...``
+it trains with DDP (``training.distributed``: gloo on CPU, nccl on GPU, one GPU per
+``LOCAL_RANK``); each rank draws its own noise from a seed derived from the run seed and
+its rank, an epoch's order and texts are functions of the seed and the epoch, THMR's
+negatives are gathered from every rank, logged losses are averaged over ranks, and rank 0
+writes the files. ``python -m training.train`` is ``signforge train``. torch; never bpy.
 """
 from __future__ import annotations
 
 import csv
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,13 +38,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from backend.atomic import atomic_path
-from backend.runs import KINDS, load_weights, read_config, write_config, write_stats, write_weights
+from backend.runs import KINDS, load_weights, read_config, write_config, write_stats
+
+from . import checkpoint
+from . import distributed as D
+from .provenance import record, session
 
 MODELS = tuple(KINDS)
+TEXT_ENCODERS = ("minilm", "clip")
 
 
 @dataclass
@@ -76,6 +85,11 @@ class TrainConfig:
     # HandMDM at 25/frame_step fps: the model sees every frame_step-th frame (max_frames stays in 25 fps frames)
     frame_step: int = 1
     init: str | None = None       # start a new run from another run's weights of the same shapes (fine-tuning)
+    precision: str = "auto"       # auto (bf16 autocast on a GPU, float32 on the CPU), fp32 or bf16
+    # a step checkpoint (optimizer, every rank's random states, the data position) every this many
+    # minutes (0: every step; None: at epoch ends only), and always at each epoch's end
+    checkpoint_minutes: float | None = 30.0
+    stop_step: int | None = None  # save a checkpoint and leave after this step (a job's slice of a run)
 
     def check(self) -> None:
         if self.model not in MODELS:
@@ -83,10 +97,22 @@ class TrainConfig:
         if self.epochs < 1 or self.batch < 1 or self.lr <= 0:
             raise ValueError("epochs and batch must be at least 1 and lr positive")
         self.word_set = word_set_name(self.word_set)   # "30" and "w30" name the same set
+        from backend.data.text import CONDITIONS
+
+        if self.condition not in CONDITIONS:
+            raise ValueError(f"unknown condition {self.condition!r}; choose {', '.join(CONDITIONS)}")
+        if self.text_encoder not in TEXT_ENCODERS:
+            raise ValueError(f"unknown text encoder {self.text_encoder!r}; choose {', '.join(TEXT_ENCODERS)}")
         if min(self.w_vel, self.w_pos, self.w_pos_vel, self.w_length, self.w_contact) < 0:
             raise ValueError("loss weights must be at least 0")
         if self.frame_step != 1 and self.model != "handmdm":
             raise ValueError("--frame-step is a HandMDM setting")
+        if self.precision not in D.PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose {', '.join(D.PRECISIONS)}")
+        if self.checkpoint_minutes is not None and self.checkpoint_minutes < 0:
+            raise ValueError("--checkpoint-minutes must be at least 0")
+        if self.stop_step is not None and self.stop_step < 1:
+            raise ValueError("--stop-step must be at least 1")
 
 
 class _Loss(nn.Module):
@@ -146,7 +172,10 @@ class _Loss(nn.Module):
             ratio = curriculum_ratio(progress, m.cfg.max_mask) if self.curriculum else 0.0
             return m.loss(x, pooled, mask, ratio, generator)["loss"], {}
         if self.kind == "thmr":
-            return m.loss(m.encode_motion(x, mask), m.encode_text(tokens, tmask), pooled), {}
+            # negatives from every rank: each scores its own pairs against the gathered batch
+            motion, text = m.encode_motion(x, mask).float(), m.encode_text(tokens, tmask).float()
+            rows = slice(D.rank() * len(x), (D.rank() + 1) * len(x))
+            return m.loss(D.gather(motion), D.gather(text), D.gather(pooled.float()).detach(), rows), {}
         return nn.functional.cross_entropy(m(x, mask), labels), {}
 
 
@@ -183,36 +212,6 @@ def build_model(cfg: TrainConfig, text_dim: int, classes: int) -> tuple[nn.Modul
     return M.STGCN(mc), mc.as_dict()
 
 
-def _dist(device: str = "auto") -> tuple[int, int]:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if _device(device).type == "cuda" else "gloo")
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _device(name: str = "auto") -> torch.device:
-    """The device this process trains on: ``auto`` is the GPU of this ``LOCAL_RANK`` when there is one."""
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        name = f"cuda:{local % max(torch.cuda.device_count(), 1)}"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: no CUDA GPU is available; use cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda or cuda:N")
-    return device
-
-
-def rank_seed(seed: int, rank: int) -> int:
-    """Each rank's own seed for noise, dropout and text choice, derived from the run seed."""
-    if rank == 0:
-        return seed   # one process trains exactly as before
-    return int(np.random.SeedSequence([seed, rank]).generate_state(1, np.uint32)[0])
-
-
 def _texts(cfg: TrainConfig, data, rank: int, world: int):
     """What encodes the batch's texts: the dataset's cached table, or the encoder itself."""
     from backend.text import load_text_encoder
@@ -247,36 +246,13 @@ def _texts(cfg: TrainConfig, data, rank: int, world: int):
     return table
 
 
-def _save_optimizer(opt: torch.optim.Optimizer, path: Path) -> dict:
-    """Optimizer tensors into safetensors, the rest as JSON-able metadata (no pickle)."""
-    state = opt.state_dict()
-    tensors, meta = {}, {"param_groups": state["param_groups"], "scalars": {}}
-    for pid, entry in state["state"].items():
-        for k, v in entry.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"{pid}.{k}"] = v.contiguous()
-            else:
-                meta["scalars"][f"{pid}.{k}"] = v
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
-    return meta
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, path: Path, meta: dict) -> None:
-    tensors = load_file(str(path))
-    state: dict = {}
-    for key, v in list(tensors.items()) + list(meta["scalars"].items()):
-        pid, k = key.split(".", 1)
-        state.setdefault(int(pid), {})[k] = v
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-
-
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
-    from .data import MotionTextData, collate
+    from .data import MotionTextData, collate, text_draws
 
     cfg.check()
-    device = _device(cfg.device)
-    rank, world = _dist(cfg.device)
+    device = D.device_for(cfg.device)
+    amp = D.autocast_dtype(cfg.precision, device)
+    rank, world = D.start(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     torch.manual_seed(cfg.seed)   # the same initial weights on every rank
@@ -296,16 +272,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     model, model_cfg = build_model(cfg, encoder.dim if encoder else 0, len(data.words))
     loss_mod = _Loss(cfg.model, model, cfg.curriculum, cfg, (data.mean, data.std))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    start_epoch, step = 0, 0
-    trainer_file = out / "trainer.json"
-    if trainer_file.exists():   # resume
+    resume = checkpoint.latest(out)
+    if resume is not None:
         saved = read_config(out)
         if saved["run"]["model"] != cfg.model or saved["model"] != json.loads(json.dumps(model_cfg)):
             raise ValueError(f"{out} holds a different run ({saved['run']['model']}); use another --out")
-        load_weights(model, out)
-        meta = json.loads(trainer_file.read_text())
-        _load_optimizer(opt, out / "optimizer.safetensors", meta["optimizer"])
-        start_epoch, step = meta["epoch"], meta["step"]
+        resume.load(model, opt)
     elif cfg.init:   # fine-tune: another run's weights, same shapes (its config may differ, e.g. frame_step)
         from backend.runs import load_stats
 
@@ -319,56 +291,97 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         for k, v in st.items():
             if isinstance(v, torch.Tensor) and v.dim() > 0:
                 st[k] = v.to(device)
-    torch.manual_seed(rank_seed(cfg.seed, rank))   # each rank its own noise from here on
+    torch.manual_seed(D.rank_seed(cfg.seed, rank))   # each rank its own noise from here on
+    start_epoch, skip, step = (resume.epoch, resume.batch, resume.step) if resume else (0, 0, 0)
+    if resume is not None and not resume.restore_rng(rank, world, device) and rank == 0:
+        why = (f"it stopped on {resume.world} ranks, this run has {world}" if resume.exact
+               else "it was saved before step checkpoints kept them")
+        print(f"note: resuming {out} at step {step} without its random states ({why}); the result will "
+              f"differ from an uninterrupted run", file=sys.stderr)
     ddp = nn.parallel.DistributedDataParallel(loss_mod, device_ids=[device] if device.type == "cuda" else None) \
         if world > 1 else loss_mod
-    sampler = torch.utils.data.DistributedSampler(data, world, rank, shuffle=True, seed=cfg.seed) if world > 1 \
-        else None
-    rng = np.random.default_rng(rank_seed(cfg.seed, rank))
-    loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch, shuffle=sampler is None, sampler=sampler,
-                                         collate_fn=lambda items: collate(items, rng), drop_last=False,
-                                         generator=torch.Generator().manual_seed(cfg.seed))
+    # the order of each epoch is a function of the seed and the epoch (one process is a world of one)
+    order = torch.utils.data.DistributedSampler(data, world, rank, shuffle=True, seed=cfg.seed)
+    per_epoch = math.ceil(len(order) / cfg.batch)
+    devices = D.gather_text(D.device_name(device), device)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, asdict(cfg), model_cfg, data.words, cfg.text_encoder)
         write_stats(out, data.mean, data.std)
-    total = cfg.epochs * len(loader)
+        record(out, session(step, cfg.data, world, devices, str(amp or torch.float32).replace("torch.", ""),
+                            resume is not None))
+        if resume is not None:
+            _trim_log(out / "losses.csv", step)
+    total = cfg.epochs * per_epoch
     bar = _Bar(total, step, enabled=progress and rank == 0)
     log_rows, names = [], []
-    for epoch in range(start_epoch, cfg.epochs):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        ddp.train()
-        for batch in loader:
-            tokens = tmask = pooled = None
-            if encoder is not None:
-                enc = encoder.encode(batch["texts"])
-                tokens, tmask, pooled = enc.tokens, enc.mask, enc.pooled
-            tokens, tmask, pooled = (v.to(device) if v is not None else None for v in (tokens, tmask, pooled))
-            loss, parts = ddp(batch["x"].to(device), batch["mask"].to(device), tokens, tmask, pooled,
-                              batch["label"].to(device), step / max(total, 1))
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * lr_factor(step, total, cfg.warmup, cfg.cosine)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
-            opt.step()
-            step += 1
-            logged = torch.stack([loss.detach()] + list(parts.values())).float()
-            if world > 1:   # the log shows the mean over ranks, not rank 0's share
-                dist.all_reduce(logged)
-                logged /= world
-            values = logged.tolist()
-            log_rows.append((step, epoch, *values))
-            bar.update(step, values[0])
-            names = list(parts)
-        if rank == 0:
-            _checkpoint(out, model, opt, epoch + 1, step, log_rows, names if log_rows else [])
-            log_rows = []
-        if world > 1:
-            dist.barrier()
+    last_save, stopped = time.monotonic(), False
+    with _Preemption() as preempted:
+        for epoch in range(start_epoch, cfg.epochs):
+            order.set_epoch(epoch)
+            indices = list(order)[skip * cfg.batch:]
+            draws = text_draws(cfg.seed, epoch, len(data))
+            # a private generator: the loader must not draw on the global one the noise comes from
+            loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch, sampler=indices,
+                                                 collate_fn=lambda items, d=draws: collate(items, draws=d),
+                                                 generator=torch.Generator())
+            ddp.train()
+            for done, batch in enumerate(loader, start=skip + 1):
+                tokens = tmask = pooled = None
+                if encoder is not None:
+                    enc = encoder.encode(batch["texts"])
+                    tokens, tmask, pooled = enc.tokens, enc.mask, enc.pooled
+                tokens, tmask, pooled = (v.to(device) if v is not None else None for v in (tokens, tmask, pooled))
+                with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                    loss, parts = ddp(batch["x"].to(device), batch["mask"].to(device), tokens, tmask, pooled,
+                                      batch["label"].to(device), step / max(total, 1))
+                loss = loss.float()
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * lr_factor(step, total, cfg.warmup, cfg.cosine)
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+                opt.step()
+                step += 1
+                # the ranks' mean loss for the log, and whether to save or stop: rank 0's clock
+                # decides when a timed checkpoint is due, any rank's stop request stops all of them
+                due = rank == 0 and cfg.checkpoint_minutes is not None and \
+                    time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
+                stop = step == cfg.stop_step or preempted()
+                logged = torch.stack([loss.detach()] + [v.float() for v in parts.values()]).float()
+                flags = torch.tensor([float(due), float(stop)], device=logged.device)
+                logged = D.mean(torch.cat([logged, flags * world]))   # flags: summed, not averaged
+                values, (due, stop) = logged[:-2].tolist(), (logged[-2:] > 0).tolist()
+                log_rows.append((step, epoch, *values))
+                bar.update(step, values[0])
+                names = list(parts)
+                if due or stop or done == per_epoch:
+                    # the position after this batch: the next epoch's start once this one is done
+                    at = (epoch + 1, 0) if done == per_epoch else (epoch, done)
+                    _save(out, rank, world, device, step, at, model, opt, log_rows, names)
+                    log_rows, last_save = [], time.monotonic()
+                if stop:
+                    stopped = True
+                    break
+            skip = 0
+            if stopped:
+                break
     bar.close()
-    return {"steps": step, "epochs": cfg.epochs, "out": str(out)}
+    return {"steps": step, "epochs": cfg.epochs, "out": str(out), "stopped": stopped}
+
+
+def _save(out: Path, rank: int, world: int, device, step: int, at: tuple[int, int], model, opt, rows,
+          parts: list[str]) -> None:
+    """A step checkpoint: every rank's random states, then rank 0's weights, optimizer and log."""
+    folder = checkpoint.step_folder(out, step)
+    checkpoint.save_rng(folder, rank, device)
+    if world > 1:
+        dist.barrier()
+    if rank == 0:
+        _append_log(out / "losses.csv", rows, parts)
+        checkpoint.save(out, step, at[0], at[1], world, model, opt)
+    if world > 1:
+        dist.barrier()
 
 
 def lr_factor(step: int, total: int, warmup: int = 0, cosine: bool = False) -> float:
@@ -381,10 +394,7 @@ def lr_factor(step: int, total: int, warmup: int = 0, cosine: bool = False) -> f
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
 
 
-def _checkpoint(out: Path, model, opt, epoch: int, step: int, rows, parts: list[str]) -> None:
-    write_weights(out, model)
-    meta = _save_optimizer(opt, out / "optimizer.safetensors")
-    log = out / "losses.csv"
+def _append_log(log: Path, rows, parts: list[str]) -> None:
     header = ["step", "epoch", "loss"] + parts
     if log.exists():   # a run resumed from before a column existed keeps its own columns
         with open(log, newline="") as fh:
@@ -395,8 +405,43 @@ def _checkpoint(out: Path, model, opt, epoch: int, step: int, rows, parts: list[
         if new:
             w.writerow(header)
         w.writerows(row[:len(header)] for row in rows)
-    with atomic_path(out / "trainer.json") as tmp:
-        tmp.write_text(json.dumps({"epoch": epoch, "step": step, "optimizer": meta}))
+
+
+def _trim_log(log: Path, step: int) -> None:
+    """Drop rows past ``step``: a run stopped between its log and its checkpoint logged steps it will redo."""
+    if not log.exists():
+        return
+    with open(log, newline="") as fh:
+        rows = list(csv.reader(fh))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    if len(kept) < len(rows):
+        with atomic_path(log) as tmp, open(tmp, "w", newline="") as fh:
+            csv.writer(fh).writerows(kept)
+
+
+class _Preemption:
+    """SIGTERM (what Slurm and torchrun send before they stop a job) asks the run to save a
+    checkpoint after the current step and leave; the same command resumes it."""
+
+    def __init__(self):
+        self.asked, self.previous = False, None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._ask)
+        return lambda: self.asked
+
+    def _ask(self, signum, frame) -> None:
+        self.asked = True
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 class _Bar:
@@ -430,49 +475,31 @@ class _Bar:
             self.p.stop()
 
 
-def main(argv=None) -> None:
-    import argparse
+def parse_overrides(items: list[str]) -> dict:
+    """``--override KEY=VALUE`` items as a dict; each value is read as a Python literal (``1e-3``,
+    ``2``, ``True``, ``(64, 128)``), and a bare word that is none is kept as a string."""
+    import ast
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model", choices=MODELS)
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--config", default="small")
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-4)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--condition", default="phonology+hms", choices=("gloss", "phonology", "phonology+hms"))
-    ap.add_argument("--max-frames", type=int, default=100)
-    ap.add_argument("--no-curriculum", action="store_true")
-    ap.add_argument("--word-set", default=None, help="train on one word set (30 or w30) and its word_train split")
-    ap.add_argument("--override", action="append", default=[], help="model config KEY=VALUE (int/float)")
-    ap.add_argument("--text-encoder", default="minilm", choices=("minilm", "clip"))
-    ap.add_argument("--no-text-cache", action="store_true", help="encode texts while training instead of "
-                                                                 "reading the dataset's cached embeddings")
-    ap.add_argument("--device", default="auto", help="auto (the GPU of LOCAL_RANK if any), cpu, cuda or cuda:N")
-    ap.add_argument("--warmup", type=int, default=0, help="learning-rate warm-up steps")
-    ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 10%% at the last step")
-    ap.add_argument("--frame-step", type=int, default=1, help="HandMDM at 25/N fps: train on every N-th frame")
-    ap.add_argument("--init", default=None, help="start from this run folder's weights (same shapes)")
-    for name, default in (("vel", 1.0), ("pos", 100.0), ("pos-vel", 0.1), ("length", 0.1), ("contact", 0.0)):
-        ap.add_argument(f"--w-{name}", type=float, default=default, help=f"HandMDM loss weight of {name}")
-    a = ap.parse_args(argv)
-    overrides = {}
-    for kv in a.override:
-        k, _, v = kv.partition("=")
-        overrides[k] = float(v) if "." in v else int(v)
-    cfg = TrainConfig(a.model, a.data, a.out, a.config, a.epochs, a.batch, a.lr, a.seed, condition=a.condition,
-                      max_frames=a.max_frames, curriculum=not a.no_curriculum, overrides=overrides,
-                      word_set=word_set_name(a.word_set), text_encoder=a.text_encoder,
-                      text_cache=not a.no_text_cache, device=a.device, w_vel=a.w_vel, w_pos=a.w_pos,
-                      w_pos_vel=a.w_pos_vel, w_length=a.w_length, w_contact=a.w_contact, warmup=a.warmup,
-                      cosine=a.cosine, frame_step=a.frame_step, init=a.init)
-    result = train(cfg)
-    if _dist()[0] == 0:
-        print(json.dumps(result))
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    found = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.isidentifier() or not value:
+            raise ValueError(f"--override takes KEY=VALUE, such as kl_weight=1e-3; got {item!r}")
+        try:
+            found[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            found[key] = value
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m training.train ARGS`` (and ``torchrun ... -m training.train ARGS``) is
+    ``signforge train ARGS``: one command, one set of options."""
+    from backend.cli import main as cli
+
+    sys.argv = ["signforge", "train", *(sys.argv[1:] if argv is None else argv)]
+    cli()
 
 
 if __name__ == "__main__":

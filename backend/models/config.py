@@ -18,9 +18,31 @@ class PresetConfig:
 
     @classmethod
     def named(cls, name: str, **overrides):
+        """Preset ``name`` with ``overrides`` (``--override KEY=VALUE``): a key may be a field's
+        name or a prefix that names one field alone (``kl`` for ``kl_weight``); a value must
+        have the field's type (an int serves a float field)."""
         if name not in cls.PRESETS:
             raise ValueError(f"unknown {cls.KIND} config {name!r}; choose {sorted(cls.PRESETS)}")
-        return cls(**{**cls.PRESETS[name], **overrides})
+        return cls(**{**cls.PRESETS[name], **cls._resolve(overrides)})
+
+    @classmethod
+    def _resolve(cls, overrides: dict) -> dict:
+        known = {f.name: f for f in fields(cls)}
+        resolved = {}
+        for key, value in overrides.items():
+            names = [key] if key in known else [n for n in known if n.startswith(key)]
+            if len(names) != 1:
+                why = f"it could be {', '.join(names)}" if names else f"its settings are {', '.join(known)}"
+                raise ValueError(f"{cls.KIND} has no setting {key!r}; {why}")
+            default = known[names[0]].default
+            kind = type(default)
+            ok = (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool)) or \
+                (kind is int and isinstance(value, int) and not isinstance(value, bool)) or \
+                (kind not in (int, float) and (default is None or isinstance(value, kind)))
+            if not ok:
+                raise ValueError(f"{cls.KIND} setting {names[0]} must be {kind.__name__}; got {value!r}")
+            resolved[names[0]] = float(value) if kind is float else value
+        return resolved
 
     def __post_init__(self) -> None:
         """Sizes from a config.json are checked before any tensor is made: a typo such as

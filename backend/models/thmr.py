@@ -87,16 +87,23 @@ class THMR(nn.Module):
         return F.normalize(self.text_out(self.text_enc(x, mask)), dim=-1)
 
     def loss(self, motion_emb: torch.Tensor, text_emb: torch.Tensor,
-             text_pooled: torch.Tensor | None = None) -> torch.Tensor:
-        """Symmetric InfoNCE; near-duplicate texts (by ``text_pooled`` cosine) are not negatives."""
-        logits = motion_emb @ text_emb.T / self.cfg.temperature
+             text_pooled: torch.Tensor | None = None, rows: slice | None = None) -> torch.Tensor:
+        """Symmetric InfoNCE; near-duplicate texts (by ``text_pooled`` cosine) are not negatives.
+
+        ``rows`` picks the pairs this process scores against every pair of the batch: under DDP
+        each rank passes the gathered global batch and its own rows, so a 2xN batch sees 2N
+        negatives, and the ranks' losses average to the single-process loss of the whole batch."""
+        rows = rows or slice(0, len(motion_emb))
+        target = torch.arange(rows.start, rows.stop, device=motion_emb.device)
+        motion_logits = motion_emb[rows] @ text_emb.T / self.cfg.temperature   # each motion vs every text
+        text_logits = text_emb[rows] @ motion_emb.T / self.cfg.temperature     # each text vs every motion
         if text_pooled is not None:
             p = F.normalize(text_pooled, dim=-1)
-            dup = (p @ p.T) > self.cfg.dup_threshold
-            dup.fill_diagonal_(False)
-            logits = logits.masked_fill(dup, float("-inf"))
-        target = torch.arange(len(logits), device=logits.device)
-        return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+            dup = (p[rows] @ p.T) > self.cfg.dup_threshold   # symmetric: one mask serves both directions
+            dup[torch.arange(len(target), device=dup.device), target] = False
+            motion_logits = motion_logits.masked_fill(dup, float("-inf"))
+            text_logits = text_logits.masked_fill(dup, float("-inf"))
+        return (F.cross_entropy(motion_logits, target) + F.cross_entropy(text_logits, target)) / 2
 
 
 class THMRScorer:
