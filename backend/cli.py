@@ -472,6 +472,7 @@ def generate(
     skeleton: str = SkeletonOption,
     units: str = UnitsOption,
     smplx_path: Optional[Path] = SmplxOption,
+    device: str = typer.Option("cpu", "--device", help="Sample on cpu or cuda (the first GPU)."),
 ) -> None:
     """Generate signing motion from text (or an image, with a CLIP-conditioned SignAvatar run).
 
@@ -515,7 +516,7 @@ def generate(
                 try:
                     results.append(make(prompt, model, frames, seconds, guidance, steps, seed, num, run,
                                         image=image, clip_weights=clip_weights, sampler=sampler, hand=hand,
-                                        refine=refine))
+                                        refine=refine, device=device))
                 except GenerateError as exc:
                     raise GenerateError(f"{where}{exc}") from None
                 for w in caught:
@@ -568,6 +569,8 @@ def eval_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Markdown table (default reports/MODEL.md; fidelity: "
                                                           "reports/handmdm-fidelity.md; prompts: "
                                                           "reports/people-prompts.md)."),
+    device: str = typer.Option("cpu", "--device", help="handmdm, fidelity, prompts: sample on cpu or cuda (the "
+                                                       "first GPU); the judges score on the CPU."),
 ) -> None:
     """Evaluate generators as in the papers and write a markdown table with this command in it.
 
@@ -582,13 +585,13 @@ def eval_cmd(
     from training.evaluate import SIGNAVATAR_NOTES, eval_handmdm, eval_signavatar, write_table
 
     if model == "prompts":
-        _eval_prompts(prompts, run, seeds, steps, guidance, refine, out or Path("reports/people-prompts.md"))
+        _eval_prompts(prompts, run, seeds, steps, guidance, refine, out or Path("reports/people-prompts.md"), device)
         return
     if data is None:
         _fail(f"eval {model} needs --data DATASET_DIR")
     if model == "fidelity":
         _eval_fidelity(data, run, seeds, limit, steps, guidance, seed, out or Path("reports/handmdm-fidelity.md"),
-                       refine)
+                       refine, device)
         return
     if not run:
         _fail(f"eval {model} needs --run (see --help)")
@@ -618,7 +621,8 @@ def eval_cmd(
             _fail(f"--run: two runs are labelled {label!r}; give each row its own label")
         runs[label] = path
     try:
-        rows = eval_handmdm(runs, str(thmr), str(data), samples=samples, guidance=guidance, steps=steps, seed=seed)
+        rows = eval_handmdm(runs, str(thmr), str(data), samples=samples, guidance=guidance, steps=steps, seed=seed,
+                            device=device)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     path = write_table(rows, out, "HandMDM: text-to-motion retrieval (THMR judge) and FID")
@@ -626,7 +630,7 @@ def eval_cmd(
 
 
 def _eval_prompts(prompts: Optional[Path], run: list[str], seeds: int, steps: int, guidance: float,
-                  refine: Optional[float], out: Path) -> None:
+                  refine: Optional[float], out: Path, device: str = "cpu") -> None:
     """``eval prompts``: people's prompts generated and checked on the motion (training/prompts.py)."""
     from backend.eval.prompts import PEOPLE
     from training.prompts import evaluate_prompts, shown_command, write_report
@@ -636,7 +640,7 @@ def _eval_prompts(prompts: Optional[Path], run: list[str], seeds: int, steps: in
     with err.status("generating and checking people's prompts"):
         try:
             result = evaluate_prompts(seeds, prompts or PEOPLE, run[0] if run else None, steps=steps,
-                                      guidance=guidance, refine=refine)
+                                      guidance=guidance, refine=refine, device=device)
         except (ValueError, FileNotFoundError, KeyError) as exc:
             _fail(str(exc))
     path = write_report(result, out, shown_command(seeds, run[0] if run else None, steps, guidance, refine, out))
@@ -644,7 +648,7 @@ def _eval_prompts(prompts: Optional[Path], run: list[str], seeds: int, steps: in
 
 
 def _eval_fidelity(data: Path, run: list[str], seeds: int, limit: Optional[int], steps: int, guidance: float,
-                   seed: int, out: Path, refine: Optional[float] = None) -> None:
+                   seed: int, out: Path, refine: Optional[float] = None, device: str = "cpu") -> None:
     """``eval fidelity``: generated motion against the ground truth of the same text (training/fidelity.py)."""
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -663,7 +667,8 @@ def _eval_fidelity(data: Path, run: list[str], seeds: int, limit: Optional[int],
 
         try:
             result = evaluate_fidelity(data, run[0] if run else None, seeds=seeds, limit=limit, steps=steps,
-                                       guidance=guidance, seed=seed, progress=step, refine=refine)
+                                       guidance=guidance, seed=seed, progress=step, refine=refine,
+                                       device=device)
         except (ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
     command = shown_command(data, run[0] if run else None, seeds, limit, steps, guidance, seed, out, refine)

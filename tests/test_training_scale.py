@@ -199,3 +199,16 @@ def test_one_training_command(dataset, tmp_path, monkeypatch, capsys):
         code, out, err = signforge(*cmd[:4], str(tmp_path / "bad"), *bad)
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and said in lines[0], err
+    # generate and eval sample on --device too
+    monkeypatch.setattr(sys, "argv", ["signforge", "generate", "both hands circle", "-o", str(tmp_path / "c.npz"),
+                                      "--model", "signavatar", "--run", str(tmp_path / "sa"), "--seconds", "1",
+                                      "--device", "cpu"])
+    with pytest.raises(SystemExit) as done:
+        _main()
+    assert done.value.code == 0 and (tmp_path / "c.npz").exists()
+    if not torch.cuda.is_available():
+        monkeypatch.setattr(sys, "argv", [*sys.argv[:-1], "cuda"])
+        with pytest.raises(SystemExit) as done:
+            _main()
+        err = capsys.readouterr().err.strip().splitlines()
+        assert done.value.code == 2 and len(err) == 1 and "no CUDA GPU" in err[0]

@@ -58,10 +58,12 @@ def run_condition(run_dir: str | os.PathLike) -> str:
 
 
 def eval_handmdm(runs: dict[str, str], thmr_run: str, data: str, splits=("test_seen", "test_unseen"),
-                 samples: int = 256, guidance: float = 2.5, steps: int = 50, seed: int = 0) -> list[dict]:
+                 samples: int = 256, guidance: float = 2.5, steps: int = 50, seed: int = 0,
+                 device: str = "cpu") -> list[dict]:
     """One row per run (plus the ground truth): R@1, R@3 per split and FID. ``runs`` maps a
     row label to a run folder; each run is prompted with the test texts of the condition it
-    was trained on (so labels may name ablations, such as two assignment modes)."""
+    was trained on (so labels may name ablations, such as two assignment modes). The runs
+    sample on ``device``; the THMR judge scores on the CPU."""
     from backend.data.dataset import Dataset
     from backend.generate import generate
     from backend.models.thmr import THMRScorer
@@ -86,7 +88,7 @@ def eval_handmdm(runs: dict[str, str], thmr_run: str, data: str, splits=("test_s
                 prompts = [r["texts"][row["text"]] for r in recs]
                 prompts = [p[0] if isinstance(p, list) else p for p in prompts]
                 feats = [generate(p, frames=min(len(f), limit), guidance=guidance, steps=steps, seed=seed + i,
-                                  run_dir=row["run"])[0].to_features() for i, (p, f) in enumerate(zip(prompts, truth))]
+                                  run_dir=row["run"], device=device)[0].to_features() for i, (p, f) in enumerate(zip(prompts, truth))]
                 gen = _motion_embeddings(judge, feats)
             r = retrieval_recall(t_emb, gen, batch=32, ks=(1, 3))
             row[f"{split} R@1"] = r["t2m_R@1"]

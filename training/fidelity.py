@@ -231,7 +231,7 @@ def _second_signers(record: dict, seeds: int) -> list[int]:
 def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: int = 3, limit: int | None = None,
                       steps: int = 50, guidance: float = 2.5, seed: int = 0,
                       progress: Callable[[str, int, int], None] | None = None,
-                      refine: float | None = None) -> Result:
+                      refine: float | None = None, device: str = "cpu") -> Result:
     """Generate every prompt set's texts ``seeds`` times with the run (default: the shipped
     HandMDM) and measure them, the ground truth and the ceiling's second ground truths."""
     from backend.body.model import Body
@@ -279,7 +279,8 @@ def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: in
             frames = min(r["frames"], max_frames)
             for k in range(seeds):
                 motion = generate(sample.prompt, frames=frames, guidance=guidance, steps=steps,
-                                  seed=seed + k * len(records) + i, run_dir=run_dir, refine=refine)[0]
+                                  seed=seed + k * len(records) + i, run_dir=run_dir, refine=refine,
+                                  device=device)[0]
                 sample.generated.append(F.describe(motion, body, dominant))
             samples.append(sample)
         if progress:

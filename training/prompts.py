@@ -37,7 +37,7 @@ class PromptResult:
 
 def evaluate_prompts(seeds: int = 3, path: str | Path = P.PEOPLE, run_dir=None, steps: int = 50,
                      guidance: float = 2.5, refine: float | None = None,
-                     progress: Callable[[str, int, int], None] | None = None) -> PromptResult:
+                     progress: Callable[[str, int, int], None] | None = None, device: str = "cpu") -> PromptResult:
     """Generate every prompt of ``path`` ``seeds`` times and check each take."""
     from backend.body.model import Body
     from backend.generate import REFINE, generate
@@ -55,7 +55,8 @@ def evaluate_prompts(seeds: int = 3, path: str | Path = P.PEOPLE, run_dir=None, 
             progress("prompts", i, len(prompts))
         for seed in range(seeds):
             kwargs = {} if run_dir is None else {"run_dir": run_dir}
-            motion = generate(prompt.text, seed=seed, steps=steps, guidance=guidance, refine=refine, **kwargs)[0]
+            motion = generate(prompt.text, seed=seed, steps=steps, guidance=guidance, refine=refine, device=device,
+                              **kwargs)[0]
             motions.append((motion, prompt))
             out.checked.append(P.check(motion, body, prompt))
             out.peaks.append(F.peak_speed(motion, body))
