@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from blender_addon.core.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_IO, EXIT_MEMORY, SignForgeError
 from blender_addon.core.limits import MAX_PREVIEW_FRAMES, MAX_PREVIEW_ROWS, MAX_VARIANTS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -46,8 +47,7 @@ def _export_options(up: str, skeleton: str, units: str):
 
 # Exit codes (the README's "Limits" section lists them): 0 done, 1 a SignForge bug, 2 a bad
 # option, input or request, 3 a file or folder that cannot be read or written, 4 out of
-# memory, 130 interrupted.
-EXIT_BUG, EXIT_INPUT, EXIT_IO, EXIT_MEMORY, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+# memory, 130 interrupted. A SignForgeError carries its own.
 DEBUG_ENV = "SIGNFORGE_DEBUG"
 
 
@@ -198,7 +198,8 @@ def _render(args: list[str]) -> int:
     try:
         from blender_addon.batch import run
     except ImportError as exc:
-        _fail(f"rendering needs the bpy module and the blender_addon package ({exc})")
+        _fail(f"rendering needs Blender's bpy module (the 'blender' extra: pip install "
+              f"'signforge[blender]') and the blender_addon package ({exc})")
     return run(args)
 
 
@@ -913,13 +914,6 @@ def parse_cmd(
         console.print(Text(printable(line)), soft_wrap=True)
 
 
-def _ours(exc: BaseException) -> bool:
-    """An error SignForge raises to say what is wrong with the input (every such class is a
-    ValueError or RuntimeError defined in SignForge's packages)."""
-    return isinstance(exc, (ValueError, RuntimeError)) and \
-        type(exc).__module__.split(".")[0] in ("backend", "blender_addon", "training")
-
-
 def main() -> None:
     """The process's entry point: ``_main``, then an exit without the interpreter's teardown
     (``_leave``); a Ctrl-C leaves the usual way."""
@@ -984,8 +978,8 @@ def _main() -> None:
         if debug:
             raise
         try:
-            if _ours(exc):
-                _error(str(exc), EXIT_INPUT)
+            if isinstance(exc, SignForgeError):   # what the user can fix: its line and its code
+                _error(str(exc), exc.exit_code)
             if isinstance(exc, OSError):
                 where = f"{exc.filename}: " if exc.filename else ""
                 _error(f"{where}{exc.strerror or exc}", EXIT_IO)

@@ -30,6 +30,7 @@ from .callable_module import make_callable
 from .motion.hands import HandError, check_hand, obey_hand, settle_idle_arms, wanted_hand
 from .motion.motion import Motion
 from .runs import CONFIG, SHIPPED, Run, RunError, load_run, longest_take, read_config
+from blender_addon.core.errors import SignForgeError
 
 GENERATORS = ("handmdm", "signavatar")
 DEFAULT_RUNS = {kind: SHIPPED[kind] for kind in GENERATORS}   # what runs when no --run is given
@@ -42,7 +43,7 @@ MAX_STEPS = 100   # the cosine schedule's length: DDIM runs at most that many st
 REFINE = 0.0
 
 
-class GenerateError(RuntimeError):
+class GenerateError(SignForgeError, RuntimeError):
     """A run that cannot be loaded or a request that cannot be met; the message says why."""
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 from .atomic import atomic_path
+from blender_addon.core.errors import SignForgeError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -37,7 +38,7 @@ MANIFEST = WEIGHTS / "MANIFEST.json"
 SHIPPED = {**{kind: WEIGHTS / f"{kind}-small" for kind in KINDS}, "handmdm": WEIGHTS / "handmdm-base"}
 
 
-class RunError(ValueError):
+class RunError(SignForgeError, ValueError):
     """A run folder that cannot be used; the message is one line that names the file and why."""
 
 

@@ -35,6 +35,7 @@ from .body import rotations as R
 from .body.skeleton import FEATURE_JOINTS, NUM_JOINTS
 from .callable_module import make_callable
 from .motion.motion import Motion
+from blender_addon.core.errors import SignForgeError
 
 FPS = 25.0
 METHODS = ("inpaint", "blend", "raw", "linear")
@@ -48,7 +49,7 @@ MOTION_SUFFIXES = (".npz", ".npy", ".bvh")
 MAX_ITEMS = 64
 
 
-class SentenceError(ValueError):
+class SentenceError(SignForgeError, ValueError):
     """A sentence that cannot be made as asked; the message says which item and why."""
 
 

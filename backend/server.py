@@ -37,6 +37,7 @@ from typing import Any, Callable
 from blender_addon.core import protocol as P
 
 from .atomic import atomic_batch
+from blender_addon.core.errors import SignForgeError
 
 log = logging.getLogger("signforge.server")
 
@@ -51,7 +52,7 @@ class Cancelled(Exception):
     """Raised by ``report`` once the running request was cancelled; ends it with code "cancelled"."""
 
 
-class RequestError(Exception):
+class RequestError(SignForgeError):
     """A request that cannot be met, with the protocol error code to answer it with."""
 
     def __init__(self, code: str, message: str):
@@ -566,7 +567,7 @@ SEND_TIMEOUT_S = 60.0     # a client that reads nothing for this long is disconn
 TOKEN_HINT = ('make one with: python -c "import secrets; print(secrets.token_urlsafe(32))" > token.txt')
 
 
-class ServerError(Exception):
+class ServerError(SignForgeError):
     """The server cannot start (bad address or token, port in use); the message is the one line to show."""
 
 

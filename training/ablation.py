@@ -15,12 +15,13 @@ import re
 from pathlib import Path
 
 from backend.atomic import atomic_path
+from blender_addon.core.errors import SignForgeError
 
 KINEMATICS = ("peak wrist speed, m/s", "share of frame steps with a wrist over 4 m/s", "longest hold in the sign, s",
               "idle wrist's farthest distance from rest (one-handed texts), cm")
 
 
-class ReportError(ValueError):
+class ReportError(SignForgeError, ValueError):
     pass
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from ..atomic import atomic_path
 from .mannequin import MANNEQUIN_VERSION, build_model_arrays
 from .skeleton import NUM_JOINTS
+from blender_addon.core.errors import SignForgeError
 
 ENV_SMPLX = "SIGNFORGE_SMPLX"
 ENV_CACHE = "SIGNFORGE_CACHE"
@@ -38,7 +39,7 @@ MAX_MODEL_BYTES = 2 << 30     # the official SMPL-X .npz files are ~0.1-1 GB
 MAX_VERTICES = 1_000_000
 
 
-class BodyModelError(ValueError):
+class BodyModelError(SignForgeError, ValueError):
     """The SMPL-X model file cannot be used; the message names the file and the reason."""
 
 

@@ -44,6 +44,7 @@ from .lexicon import Lexicon, read_lexicon, resolve_lexicon_path
 from .synth import SynthError, check_phonology
 from .text import PARAPHRASE
 from .vocab import TextSplit
+from blender_addon.core.errors import SignForgeError
 
 FORMAT_VERSION = 1
 LICENCE_NOTE = ("Motions and texts are derived from ASL-LEX 2.0 (CC BY-NC 4.0): "
@@ -52,7 +53,7 @@ SPLITS = ("train", "test_seen", "test_unseen")
 PARAPHRASE_SPLITS = ("test_seen", "test_unseen")   # records that also carry held-out paraphrase texts
 
 
-class DatasetError(ValueError):
+class DatasetError(SignForgeError, ValueError):
     """A dataset request or folder that cannot be honoured; the message names why."""
 
 

@@ -15,6 +15,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from blender_addon.core.errors import SignForgeError
 
 _SHARED_LEXICON = Path("shared") / "data" / "asl-lex" / "signdata.csv"
 DEFAULT_LEXICON = Path(__file__).resolve().parents[2].parent / _SHARED_LEXICON
@@ -37,7 +38,7 @@ MAX_MORPHEMES = 6
 _PLAIN = re.compile(r"^[a-z0-9][a-z0-9 '\-./()]*$")
 
 
-class LexiconError(ValueError):
+class LexiconError(SignForgeError, ValueError):
     """The lexicon file cannot be read at all (missing, empty, wrong columns)."""
 
 

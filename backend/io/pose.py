@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
+from blender_addon.core.errors import SignForgeError
 
 # MediaPipe's landmark names (mp.solutions.holistic.PoseLandmark / HandLandmark), written
 # out so that reading a file does not import mediapipe.
@@ -49,7 +50,7 @@ REQUIRED_BODY = ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW",
 REQUIRED_COMPONENTS = ("POSE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")
 
 
-class LandmarkError(ValueError):
+class LandmarkError(SignForgeError, ValueError):
     """Landmarks (a .pose file, or what came out of a video) that cannot be used."""
 
 

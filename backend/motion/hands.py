@@ -18,6 +18,7 @@ import numpy as np
 
 from ..body.skeleton import JOINT_INDEX as J
 from .motion import Motion
+from blender_addon.core.errors import SignForgeError
 
 HANDS = ("left", "right")
 ACTIVE = 0.08       # metres: a wrist this far from where it hangs is signing
@@ -30,7 +31,7 @@ _NAMED = re.compile(rf"\b(left|right)(?:[-\s]+hand(?:ed)?\b|\s+{_PARTS}\b|'s\b)|
 _BOTH = re.compile(r"\b(both|two)\s+hands\b|\bhands\s+(together|apart)\b", re.IGNORECASE)
 
 
-class HandError(ValueError):
+class HandError(SignForgeError, ValueError):
     """An unknown hand name; the message names it."""
 
 

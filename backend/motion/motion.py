@@ -20,12 +20,13 @@ from blender_addon.core.limits import MAX_FRAMES
 from ..body import rotations as R
 from ..body.features import features_to_pose, pose_to_features
 from ..body.skeleton import FEATURE_DIM, MIRROR, NUM_EXPRESSION, NUM_JOINTS
+from blender_addon.core.errors import SignForgeError
 
 GENDERS = ("neutral", "male", "female")
 NON_FINITE = ("nan", "inf", "infinity")   # provenance numbers a file must never hold
 
 
-class MotionError(ValueError):
+class MotionError(SignForgeError, ValueError):
     """A motion, or a file that should hold one, is not valid. The message says why."""
 
 

@@ -23,6 +23,7 @@ from ..io.pose import LandmarkError, Landmarks, read_pose, write_pose
 from ..motion import Motion
 from .fit import MAX_GAP, Fitter, runs
 from .video import VIDEO_SUFFIXES, VideoError, extract_video
+from blender_addon.core.errors import SignForgeError
 
 __all__ = ["reconstruct", "ReconstructError", "load_landmarks", "quality", "input_warnings", "upright_turn",
            "VIDEO_SUFFIXES"]
@@ -32,7 +33,7 @@ HAND_CONF = {2: 1.0, 1: 0.6, 0: 0.2}     # found / interpolated / held, per hand
 MIN_SECONDS = 0.3                       # shorter input is no sign (a still, a stray frame): refused
 
 
-class ReconstructError(ValueError):
+class ReconstructError(SignForgeError, ValueError):
     """Input that cannot be reconstructed; the message says why."""
 
 

@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from blender_addon.core.errors import MissingExtraError
+
 from ..io.pose import NUM_FACE, LandmarkError, Landmarks
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".gif", ".mpg", ".mpeg")
@@ -39,8 +41,10 @@ def _cv2():
     """cv2, with FFmpeg's own log lines off (a damaged file would print a screenful before the
     one line SignForge says about it); OPENCV_FFMPEG_LOGLEVEL set by the user wins."""
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    import cv2
-
+    try:
+        import cv2
+    except ImportError:
+        raise MissingExtraError("reading video", "video", "cv2") from None
     return cv2
 
 
@@ -216,7 +220,10 @@ def _extract_range(path: Path, info: dict, start: float | None, end: float | Non
     """Landmarks of the frames whose time t has start <= t <= end (and t < ``until``), with
     absolute times; streamed, each frame dropped once MediaPipe has seen it."""
     cv2 = _cv2()
-    import mediapipe as mp
+    try:
+        import mediapipe as mp
+    except ImportError:
+        raise MissingExtraError("tracking a video (MediaPipe Holistic)", "video", "mediapipe") from None
 
     w0, h0 = info["width"], info["height"]
     scale = min(1.0, MAX_SIDE / max(w0, h0))

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from blender_addon.core.errors import SignForgeError
 
 CLIP_MODEL = "ViT-B-32"
 CLIP_PRETRAINED = "laion2b_s34b_b79k"
@@ -28,7 +29,7 @@ ENV_CLIP_WEIGHTS = "SIGNFORGE_CLIP_WEIGHTS"
 ENV_ALLOW_DOWNLOAD = "SIGNFORGE_ALLOW_DOWNLOAD"   # "1": a user's explicit consent to fetch weights
 
 
-class EncoderError(RuntimeError):
+class EncoderError(SignForgeError, RuntimeError):
     """An encoder that cannot be loaded or used; the message says what is missing."""
 
 
@@ -184,7 +185,8 @@ class ClipEncoder(_Cached):
         try:
             import open_clip
         except ImportError as exc:   # open_clip needs torchvision
-            raise EncoderError(f"the CLIP encoder needs open_clip_torch and torchvision: {exc}")
+            raise EncoderError(f"the CLIP encoder needs open_clip_torch and torchvision (the 'clip' extra: "
+                               f"pip install 'signforge[clip]'): {exc}") from None
         weights = weights or os.environ.get(ENV_CLIP_WEIGHTS)
         if random_weights:
             pretrained = None

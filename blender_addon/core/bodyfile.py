@@ -10,9 +10,10 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from .errors import SignForgeError
 
 
-class BodyFileError(ValueError):
+class BodyFileError(SignForgeError, ValueError):
     """A body file that cannot build an armature; the message names the problem."""
 
 

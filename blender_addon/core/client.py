@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from . import protocol as P
+from .errors import SignForgeError
 
 SERVER_MODULE = "backend.server"
 ORIGIN_FILE = "backend_origin.json"
@@ -42,7 +43,7 @@ PREFERENCES_HINT = ("click Install Backend in Preferences > Add-ons > SignForge,
                     "to a Python with SignForge's backend installed (a checkout's .venv/bin/python)")
 
 
-class BackendError(RuntimeError):
+class BackendError(SignForgeError, RuntimeError):
     """The backend cannot be found, started or reached; the message says what to do."""
 
 

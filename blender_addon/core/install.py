@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .scratch import STALE_S, process_alive
+from .errors import SignForgeError
 
 WHEEL_FOLDER = "backend_wheel"           # in the add-on: SignForge's wheel and requirements.txt
 REQUIREMENTS = "requirements.txt"
@@ -55,7 +56,7 @@ _CHECK_BASE = ("import sys, venv, ensurepip; v = sys.version_info[:2]; "
 _CHECK_BACKEND = "import torch, backend.server; print('SignForge backend', backend.__file__)"
 
 
-class InstallError(ValueError):
+class InstallError(SignForgeError, ValueError):
     """An install that cannot start; the message is the one line to show."""
 
 

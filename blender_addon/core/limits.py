@@ -13,6 +13,7 @@ import os
 import zipfile
 
 import numpy as np
+from .errors import SignForgeError
 
 MAX_FRAMES = 100_000                 # frames in one motion: 66 min at 25 fps, 28 min at 60 fps
 MAX_MOTION_FILE_BYTES = 512 << 20    # a motion file (.npz, .npy, .bvh) on disk
@@ -29,7 +30,7 @@ MAX_MODEL_LAYERS = 64                # a run config's depth
 MAX_MODEL_FRAMES = 15_000            # a run config's longest sequence (10 min at 25 fps)
 
 
-class LimitError(ValueError):
+class LimitError(SignForgeError, ValueError):
     """An input over a documented limit; the message names the limit."""
 
 

@@ -37,12 +37,13 @@ from typing import Mapping
 import numpy as np
 
 from .limits import check_file_size, check_npz
+from .errors import SignForgeError
 
 NUM_JOINTS = 55
 NUM_EXPRESSION = 10
 
 
-class MotionFileError(ValueError):
+class MotionFileError(SignForgeError, ValueError):
     """A motion file the add-on cannot use; the message names the file and the problem."""
 
 

@@ -106,6 +106,7 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
+from .errors import SignForgeError
 
 PROTOCOL_VERSION = 2   # 2: info, progress stages, result warnings, image and mirror params, TCP auth
 MAX_LINE_BYTES = 1 << 20   # paths and short prompts travel, never arrays
@@ -138,7 +139,7 @@ MESSAGE_TYPES = CLIENT_TYPES + SERVER_TYPES + (NOTICE,)
 MAX_ID = 2 ** 53   # ids stay exact in every JSON reader
 
 
-class ProtocolError(ValueError):
+class ProtocolError(SignForgeError, ValueError):
     """A line or message that breaks the protocol. ``id`` is the request's id when it could be read."""
 
     def __init__(self, code: str, message: str, id: int | None = None):

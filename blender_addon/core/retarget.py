@@ -30,13 +30,14 @@ from typing import Mapping
 import numpy as np
 
 from .limits import check_file_size
+from .errors import SignForgeError
 
 SIDES = ("left", "right")
 FINGERS = ("index", "middle", "pinky", "ring", "thumb")
 MAP_SUFFIX = ".json"
 
 
-class BoneMapError(ValueError):
+class BoneMapError(SignForgeError, ValueError):
     """A bone map that cannot be used; the message is one line naming the file and the problem."""
 
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from .. import handshapes as H
 from ..lexicon import Phonology
 from .tables import LOCATIONS, MOVEMENTS, SIGN_TYPES
+from blender_addon.core.errors import SignForgeError
 
 
-class SynthError(ValueError):
+class SynthError(SignForgeError, ValueError):
     """A lexicon entry that cannot be signed; the message names the reason."""
 
 
