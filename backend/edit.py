@@ -1,0 +1,222 @@
+"""Editing a take: regenerate only a masked part from a new text, keep the rest bit-exact.
+
+``edit(motion, text, frames=(a, b), joints=[...])`` builds a mask over HandMDM's 274-D frames
+(frames in [a, b), the features of the named joints or groups: ``right_hand`` / ``left_hand``
+(the 15 finger joints), ``hands``, ``right_arm`` / ``left_arm`` / ``arms`` (collar to wrist, no
+fingers), ``torso``, ``face`` (jaw and expression), or any joint the features carry), plans the
+text (``backend.plan``) as ``generate`` does, lays the plan's sign onto the take's own sign
+window (a piecewise-linear time warp), and lets HandMDM inpaint the masked part from that
+plan noised ``strength`` up the schedule, the rest fixed (``backend.inpaint``). A frame range
+is then met at both ends (a displacement map: the new frames are shifted by a quintic that
+takes them from the take's position and velocity on one side to the other's). Every channel
+outside the mask (other joints' axis-angles, root, legs, translation, expression, betas) is the
+input's, bit for bit. numpy + torch (through the planner and the model); never bpy.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable
+
+import numpy as np
+
+from .body.skeleton import FEATURE_DIM, FEATURE_JOINTS, JOINT_INDEX, UPPER_BODY_NAMES, hand_joints
+from .callable_module import make_callable
+from .motion.motion import Motion
+
+FPS = 25.0
+STRENGTH = 0.5   # how far up the schedule the plan is noised before HandMDM redraws the masked part
+_ARM = ("collar", "shoulder", "elbow", "wrist")
+GROUPS: dict[str, tuple[str, ...]] = {
+    "right_hand": tuple(n for n in JOINT_INDEX if n.startswith("right_") and JOINT_INDEX[n] in hand_joints("right")),
+    "left_hand": tuple(n for n in JOINT_INDEX if n.startswith("left_") and JOINT_INDEX[n] in hand_joints("left")),
+    "right_arm": tuple(f"right_{j}" for j in _ARM),
+    "left_arm": tuple(f"left_{j}" for j in _ARM),
+    "torso": ("spine1", "spine2", "spine3", "neck", "head"),
+    "face": ("jaw",),
+}
+GROUPS["hands"] = GROUPS["left_hand"] + GROUPS["right_hand"]
+GROUPS["arms"] = GROUPS["left_arm"] + GROUPS["right_arm"]
+_SLOT = {j: k for k, j in enumerate(FEATURE_JOINTS)}   # joint index -> its 6 features' place
+EXPRESSION = slice(6 * len(FEATURE_JOINTS), FEATURE_DIM)
+
+
+class EditError(ValueError):
+    """An edit that cannot be made as asked; the message says why."""
+
+
+def joint_names(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Joint names from groups and names ("right_hand", "arms,jaw", ["left_wrist"]); each must be a
+    group of ``GROUPS`` or a joint HandMDM's features carry."""
+    parts = [p.strip() for p in (spec.split(",") if isinstance(spec, str) else spec) if p.strip()]
+    if not parts:
+        raise EditError("name at least one joint or group")
+    out: list[str] = []
+    for p in parts:
+        if p in GROUPS:
+            out += [n for n in GROUPS[p] if n not in out]
+        elif p in JOINT_INDEX and JOINT_INDEX[p] in _SLOT:
+            out += [p] if p not in out else []
+        else:
+            raise EditError(f"unknown joint or group {p!r}; groups: {', '.join(sorted(GROUPS))}, or a joint such as "
+                            f"{UPPER_BODY_NAMES[-1]} or right_index1")
+    return tuple(out)
+
+
+def mask(frames: int, span: tuple[int, int] | None = None, joints: tuple[str, ...] | None = None) -> np.ndarray:
+    """(frames, 274) bool: True where the edit regenerates."""
+    rows = np.zeros(frames, bool)
+    a, b = span if span is not None else (0, frames)
+    rows[a:b] = True
+    cols = np.zeros(FEATURE_DIM, bool)
+    if joints is None:
+        cols[:] = True
+    else:
+        for name in joints:
+            k = _SLOT[JOINT_INDEX[name]]
+            cols[6 * k:6 * k + 6] = True
+        if "jaw" in joints:
+            cols[EXPRESSION] = True
+    return rows[:, None] & cols[None, :]
+
+
+def check_span(span, frames: int) -> tuple[int, int]:
+    """(a, b) frames [a, b) inside a take of ``frames``: at least 2 of them, and (when inside the
+    take) a frame kept on some side."""
+    try:
+        a, b = (int(v) for v in span)
+    except (TypeError, ValueError):
+        raise EditError(f"frames are two whole numbers A:B; got {span!r}") from None
+    if not 0 <= a < b <= frames:
+        raise EditError(f"frames {a}:{b} are not inside the take's 0:{frames}")
+    if b - a < 2:
+        raise EditError(f"frames {a}:{b}: regenerate at least 2 frames")
+    return a, b
+
+
+def parse_frames(text: str) -> tuple[int, int]:
+    """"A:B" -> (A, B)."""
+    a, sep, b = str(text).partition(":")
+    if not sep:
+        raise EditError(f"--frames is A:B (first frame, one past the last); got {text!r}")
+    try:
+        return int(a), int(b)
+    except ValueError:
+        raise EditError(f"--frames is A:B with whole numbers; got {text!r}") from None
+
+
+def _warp(source: np.ndarray, src: tuple[int, int], dst: tuple[int, int], frames: int) -> np.ndarray:
+    """``source`` (P, F) resampled to ``frames`` rows so its rows ``src`` [start, end) land on
+    ``dst``: piecewise linear in time, approach and return stretched alongside."""
+    p = len(source)
+    knots_dst = [0.0, float(dst[0]), float(max(dst[1] - 1, dst[0])), float(frames - 1)]
+    knots_src = [0.0, float(src[0]), float(max(src[1] - 1, src[0])), float(p - 1)]
+    t = np.interp(np.arange(frames), knots_dst, knots_src)
+    i0 = np.floor(t).astype(int).clip(0, p - 1)
+    i1 = (i0 + 1).clip(0, p - 1)
+    u = (t - i0)[:, None]
+    return (1 - u) * source[i0] + u * source[i1]
+
+
+def _meet(made: np.ndarray, before: np.ndarray | None, after: np.ndarray | None) -> np.ndarray:
+    """``made`` (L, F) shifted by a quintic so that it continues ``before`` (its last two rows:
+    position and velocity) and leads into ``after`` (its first two) without a jump (a
+    displacement map, Witkin & Popovic 1995); a missing side is left as it is."""
+    n = len(made)
+    zero = np.zeros(made.shape[1])
+    if before is not None and len(before) >= 2:
+        want0, vel0 = 2 * before[-1] - before[-2], before[-1] - before[-2]   # where the next frame would be
+        off0, dv0 = want0 - made[0], vel0 - (made[1] - made[0] if n > 1 else zero)
+    else:
+        off0, dv0 = zero, zero
+    if after is not None and len(after) >= 2:
+        want1, vel1 = 2 * after[0] - after[1], after[1] - after[0]
+        off1, dv1 = want1 - made[-1], vel1 - (made[-1] - made[-2] if n > 1 else zero)
+    else:
+        off1, dv1 = zero, zero
+    u = (np.arange(n) / max(n - 1, 1))[:, None]
+    u3, u4, u5 = u ** 3, u ** 4, u ** 5
+    span = max(n - 1, 1)
+    shift = ((1 - 10 * u3 + 15 * u4 - 6 * u5) * off0 + (10 * u3 - 15 * u4 + 6 * u5) * off1
+             + (u - 6 * u3 + 8 * u4 - 3 * u5) * span * dv0 + (-4 * u3 + 7 * u4 - 3 * u5) * span * dv1)
+    return made + shift
+
+
+def edit(motion: Motion, text: str, *, frames: tuple[int, int] | None = None,
+         joints: str | list[str] | tuple[str, ...] | None = None, seed: int = 0, strength: float = STRENGTH,
+         hand: str | None = None, guidance: float = 2.5, steps: int = 50,
+         run_dir: str | os.PathLike | None = None, body=None,
+         progress: Callable[[int, int], None] | None = None) -> Motion:
+    """``motion`` with the part the mask names regenerated for ``text`` (see the module's
+    docstring); everything else is the input's, bit for bit. The take must fit the model's
+    longest take (4 s for the shipped HandMDM)."""
+    from .generate import GenerateError, _plans, handmdm_run
+    from .inpaint import inpaint
+    from .body.features import features_to_pose
+
+    if not isinstance(motion, Motion):
+        raise EditError(f"edit takes a Motion; got {type(motion).__name__}")
+    if not isinstance(text, str) or not text.strip():
+        raise EditError("the text of the edit is empty")
+    if frames is None and joints is None:
+        raise EditError("give the part to redo: frames A:B, joints, or both")
+    if not (isinstance(strength, (int, float)) and math.isfinite(strength) and 0 < strength <= 1):
+        raise EditError(f"strength must be over 0 and at most 1; got {strength!r}")
+    if motion.fps != FPS:
+        motion = motion.resample(FPS)
+    n = motion.num_frames
+    span = check_span(frames, n) if frames is not None else None
+    names = joint_names(joints) if joints is not None else None
+    try:
+        run = handmdm_run(run_dir)
+        if n > run.model.cfg.longest:
+            raise EditError(f"the take is {n} frames; the model edits takes up to {run.model.cfg.longest} "
+                            f"frames ({run.model.cfg.longest / FPS:.1f} s): cut it first")
+        if body is None:
+            from .body.model import Body
+
+            body = Body.load()
+        from .sentence import kept_span
+
+        redo = mask(n, span, names)
+        feats = motion.to_features().astype(np.float64)
+        region = span or (0, n)
+        plan = _plans(text, hand, seed, 1, None, run.model.cfg.longest)
+        start = feats.copy()
+        if plan:
+            pm = plan[0].motion
+            pf = pm.to_features().astype(np.float64)
+            src = kept_span(pm, body)
+            if span is None:   # the plan's sign onto this take's own sign
+                laid = _warp(pf, src, kept_span(motion, body), n)
+            else:              # the plan's sign into the frames asked for
+                laid = np.zeros_like(feats)
+                laid[region[0]:region[1]] = _warp(pf[src[0]:src[1]], (0, src[1] - src[0]),
+                                                  (0, region[1] - region[0]), region[1] - region[0])
+            start = np.where(redo, laid, feats)
+        made = inpaint(start, ~redo, text, strength=strength, seed=seed, guidance=guidance, steps=steps,
+                       run_dir=run_dir, progress=progress)
+    except GenerateError as exc:
+        raise EditError(str(exc)) from None
+    a, b = region
+    if span is not None:   # meet the kept frames on both sides (the masked channels only)
+        cols = redo[a]
+        met = _meet(made[a:b], made[max(0, a - 2):a] if a >= 2 else None, made[b:b + 2] if n - b >= 2 else None)
+        made[a:b, cols] = met[:, cols]
+    poses, expression = features_to_pose(made)
+    out_poses = np.array(motion.poses, copy=True)
+    out_expr = np.array(motion.expression, copy=True)
+    rows = np.arange(a, b)
+    touched = [j for j in FEATURE_JOINTS if redo[a, 6 * _SLOT[j]]]
+    out_poses[np.ix_(rows, touched)] = poses[np.ix_(rows, touched)]
+    if redo[a, EXPRESSION].any():
+        out_expr[a:b] = expression[a:b]
+    prov = {**motion.provenance, "edited": f"{a}:{b}" + (f" {','.join(joints) if isinstance(joints, (list, tuple)) else joints}"
+                                                           if joints is not None else ""),
+            "edit_text": text, "edit_seed": str(seed), "edit_strength": f"{strength:g}"}
+    if plan:
+        prov["edit_plan"] = plan[0].motion.provenance.get("plan", "")
+    return motion.with_(poses=out_poses, expression=out_expr, provenance=prov)
+
+
+make_callable(__name__)   # ``backend.edit(...)`` is this module's ``edit(...)``

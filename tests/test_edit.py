@@ -1,0 +1,77 @@
+"""Editing a take (issue 20): only the masked part is regenerated, everything else bit-exact."""
+import numpy as np
+import pytest
+
+from backend.edit import EditError, edit, joint_names, parse_frames
+from backend.motion.motion import Motion
+
+TAKE = "the right hand, shaped as a fist, taps the chin twice"
+
+
+@pytest.fixture(scope="module")
+def body():
+    from backend.body.model import Body
+
+    return Body.load()
+
+
+@pytest.fixture(scope="module")
+def take():
+    from backend.generate import generate
+
+    return generate(TAKE)[0]
+
+
+def _same(a: Motion, b: Motion, keep_joints: np.ndarray) -> None:
+    assert np.array_equal(a.poses[:, keep_joints], b.poses[:, keep_joints])
+    for name in ("trans", "expression", "betas"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.fps == b.fps and a.num_frames == b.num_frames
+
+
+def test_redoing_the_right_hands_fingers_keeps_every_other_channel_and_follows_the_text(take, body):
+    from backend.eval import fidelity as F
+    from backend.plan.planner import planner
+    from training.fidelity import shape_class
+
+    text = "a flat right hand taps the chin twice"
+    out = edit(take, text, joints="right_hand", steps=20, body=body)
+    fingers = np.zeros(55, bool)
+    fingers[40:55] = True
+    _same(out, take, ~fingers)
+    assert not np.array_equal(out.poses[:, fingers], take.poses[:, fingers])
+    window = F.sign_window(take, body, "right")
+    asked = planner().read(text)[0].shape
+    assert shape_class(F.handshape(take, body, "right", window)) != shape_class(asked)   # a real change...
+    assert shape_class(F.handshape(out, body, "right", window)) == shape_class(asked)   # ...to what was asked
+    assert out.provenance["edited"] == f"0:{take.num_frames} right_hand" and out.provenance["edit_text"] == text
+
+
+def test_redoing_frames_keeps_the_others_and_meets_them_without_a_jump(take, body):
+    from backend.eval import fidelity as F
+
+    out = edit(take, "the right fist taps the chest twice", frames=(20, 45), steps=20, body=body)
+    assert np.array_equal(out.poses[:20], take.poses[:20]) and np.array_equal(out.poses[45:], take.poses[45:])
+    for name in ("trans", "betas"):
+        assert np.array_equal(getattr(out, name), getattr(take, name))
+    assert np.array_equal(out.poses[:, 0], take.poses[:, 0])   # the root is not the features'
+    assert np.array_equal(out.expression[:20], take.expression[:20]) and np.array_equal(out.expression[45:], take.expression[45:])
+    assert not np.array_equal(out.poses[20:45], take.poses[20:45])
+    for side in ("right",):
+        jumps = np.abs(np.diff(F.wrist_speed(out, body, side)))
+        within = np.abs(np.diff(F.wrist_speed(take, body, side))).max()
+        assert jumps[[17, 18, 19, 42, 43, 44]].max() <= within   # steps touching frames 20 and 45
+
+
+def test_bad_edits_say_what_is_wrong(take):
+    with pytest.raises(EditError, match="unknown joint or group 'right_foot'"):
+        joint_names("right_foot")
+    assert joint_names("arms,jaw")[-1] == "jaw" and len(joint_names("right_hand")) == 15
+    with pytest.raises(EditError, match="A:B"):
+        parse_frames("20-35")
+    with pytest.raises(EditError, match="not inside the take"):
+        edit(take, "tap", frames=(10, 500))
+    with pytest.raises(EditError, match="give the part to redo"):
+        edit(take, "tap")
+    with pytest.raises(EditError, match="empty"):
+        edit(take, "  ", joints="hands")
