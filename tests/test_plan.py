@@ -40,13 +40,21 @@ def test_every_action_at_every_place_is_a_coding_the_synthesizer_signs():
     scene(shape="5", hands="both", action="apart"),
     scene(shape="open_b", action="circle", count=1),
     scene(side="left", shape="5", place="shoulder", place_side="left", action="drop", dirs=("down",)),
+    scene(side="left", shape="flat_o", place="mouth", contact=True, action="touch", then="path",
+          then_dirs=("down", "forward")),
+    scene(shape="open_b", hands="base", base_shape="B", place="back of the hand", place_side="left", contact=True,
+          action="tap", count=3, then="circle"),
 ], ids=["left-fist-taps-chin-twice", "index-touches-forehead", "rises", "drops", "both-apart", "circles",
-        "drops-from-the-shoulder"])
+        "drops-from-the-shoulder", "touches-mouth-then-down-then-away",
+        "pats-the-hand-then-circles"])
 def test_a_realized_take_shows_what_the_scene_asks(realizer, asked):
     take = realizer.realize(asked, seed=3)
     got = take.measured
     assert take.agreement == 1.0, (asked, got)
-    assert (got.hands, got.place, got.contact, got.action) == (asked.hands, asked.place, asked.contact, asked.action)
+    assert (got.hands, got.place, got.contact) == (asked.hands, asked.place, asked.contact)
+    assert got.action == asked.action
+    if asked.then:
+        assert (got.then, got.then_dirs[:2]) == (asked.then, asked.then_dirs[:2])
     if asked.hands == "one":
         assert dominant_hand(take.motion) == asked.side
     assert take.motion.num_frames <= 100
@@ -58,6 +66,17 @@ def test_agreement_counts_each_part_once():
     assert agreement(asked, scene(place="chin", contact=True, action="tap", count=1)) < 1.0
     assert agreement(asked, scene(place="chin", contact=True, action="tap", count=1)) > \
         agreement(asked, scene(place="chest", contact=True, action="touch"))
+
+
+def test_strokes_repeated_off_a_touched_place_are_the_asked_touch_not_taps():
+    # each return of "touch the mouth, then drop it twice" touches the mouth again, which the
+    # cues count as taps: that take is what was asked, a take that never leaves the mouth is not
+    asked = scene(place="mouth", contact=True, action="touch", then="drop", then_dirs=("down",), then_count=2)
+    repeated = scene(place="mouth", contact=True, action="tap", count=2, then="drop", then_dirs=("down",))
+    still = scene(place="mouth", contact=True, action="touch")
+    assert agreement(asked, repeated) == 1.0
+    assert agreement(asked, still) < 1.0
+    assert agreement(scene(place="mouth", contact=True, action="touch"), repeated) < 1.0
 
 
 def test_the_same_seed_plans_the_same_take(realizer):

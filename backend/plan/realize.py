@@ -98,8 +98,9 @@ def _shape(scene: Scene) -> str:
     return "open_b"
 
 
-def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | None]]:
-    """Codings that can make ``scene``, with the stroke direction to ask for, best first."""
+def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[str, ...] | None]]:
+    """Codings that can make ``scene``, with the stroke direction (or a traced path's
+    directions) to ask for, best first."""
     shape = _shape(scene)
     touched, neared = PLACE_LOCATIONS.get(scene.place, PLACE_LOCATIONS[None])
     locations = touched if scene.contact else neared
@@ -111,10 +112,14 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | None]]:
         want = scene.side            # each hand away from the midline: the signing hand goes its own way
     elif scene.action in ("together", "clap"):
         want = "left" if scene.side == "right" else "right"
+    if scene.action == "path" and len(scene.dirs) >= 2:   # a traced path: through each direction in turn
+        want = tuple(scene.dirs)
     if scene.then and scene.action in ("touch", "tap"):   # "touch the brow, then move down": a stroke off it
-        repeated = scene.action == "tap"
-        moves = (("Straight", repeated), ("Curved", repeated)) + tuple(moves)
-        want = scene.then_dirs[0] if scene.then_dirs else DEFAULT_DIRECTION.get(scene.then, want)
+        repeated = scene.action == "tap" or scene.then_count > 1
+        after = tuple((m, r or repeated) for m, r in ACTION_MOVES.get(scene.then, ()) if m != "None")
+        moves = tuple(dict.fromkeys(after + (("Straight", repeated), ("Curved", repeated)) + tuple(moves)))
+        want = (tuple(scene.then_dirs) if len(scene.then_dirs) >= 2 else scene.then_dirs[0] if scene.then_dirs
+                else DEFAULT_DIRECTION.get(scene.then, want))
     if scene.hands == "base":
         base = scene.base_shape if scene.base_shape in H.HANDSHAPES or scene.base_shape in H.ALIASES else shape
         sign_type, nondominant = ("AsymmetricalSameHandshape" if base == shape else "AsymmetricalDifferentHandshape",
@@ -148,6 +153,10 @@ def _interleave(moves, locations):
 
 def agreement(asked: Scene, got: Scene) -> float:
     """How much of ``asked`` the measured scene ``got`` shows, 0..1, by ``WEIGHTS``."""
+    if asked.action == "touch" and asked.then and asked.then_count > 1 and got.action == "tap" and got.then:
+        # "touch it, then move down twice": each return of the repeated stroke touches the
+        # place again, which the cues count as taps; it is the asked touch and strokes
+        got = replace(got, action="touch", count=1, then_count=got.count)
     score = total = 0.0
 
     def part(name: str, ok: bool, weight: float | None = None) -> None:

@@ -29,13 +29,17 @@ class HandPath(NamedTuple):
 
 
 def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: float, rng, target,
-                want: str | None = None):
+                want: str | tuple[str, ...] | None = None):
     """(k, 3) points of the contact point over the sign from ``p0`` (outward ``normal``) and
     the stroke labels, by movement type. ``target(name, kind)`` places a second location's
     target as the first one was placed (see ``targets.place_target``). ``want`` (a name of
     ``DIRECTIONS``) is the direction a text asked for: a straight or curved stroke with no
     second location, and a back-and-forth, go that way (along the surface, never into it);
-    without it the direction is drawn as the lexicon's signs go."""
+    without it the direction is drawn as the lexicon's signs go. A tuple of two or more
+    names is a path a text traced ("down, then away from the body"): a straight, curved or
+    Z-shaped movement goes through them in turn, one stroke each."""
+    steps = tuple(w for w in ((want,) if isinstance(want, str) else want or ()) if w in DIRECTIONS)
+    want = steps[0] if steps else None
     amp = amplitude
     kind = place.kind
     medial = DIRECTIONS["left"]
@@ -47,6 +51,11 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
     a = 0.1 * amp
     move = ph.movement
     second = LOCATIONS.get(ph.second_minor_location)
+    if len(steps) >= 2 and move in ("Straight", "Curved", "Z-shaped") and second is None:
+        ways = [p0]
+        for step in steps:
+            ways.append(ways[-1] + _along(DIRECTIONS[step] * a, n, a, surface))
+        return waypoints(ways, [np.zeros(3)] * (len(ways) - 1), k)
     if move in ("Straight", "Curved"):
         if second is not None and second[0] not in ("neutral", "away") and second[1] != place.site:
             p1, n1, *_ = target(second[1], second[0])
@@ -60,14 +69,8 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
                 probs = [0.4, 0.3, 0.2, 0.1] if surface else [0.3, 0.3, 0.2, 0.1, 0.1]
                 drawn = dirs[rng.choice(len(dirs), p=probs)]   # drawn either way: the same rng stream
                 d = (DIRECTIONS[want] if want in DIRECTIONS else drawn) * a
-            if surface and want in DIRECTIONS and d @ n < -0.5 * R.np_norm(d):
-                # asked to go into the surface (down from the top of the shoulder): go that way,
-                # in front of the body, rather than along the surface (which turns it about)
-                d = d + 0.6 * a * FRONT
-            elif surface:   # never into the surface: along it or away from it
-                d = d - min(0.0, d @ n) * n + 0.3 * a * n
-                if R.np_norm(d) < 0.6 * a:
-                    d = 0.7 * a * n + 0.3 * a * t1
+            if surface:
+                d = _along(d, n, a, surface, asked=want in DIRECTIONS, t1=t1)
             bulge = np.zeros(3) if move == "Straight" else \
                 unit(R.np_cross(d, n if surface else FRONT)) * 0.3 * R.np_norm(d)
         ways = [p0, p0 + d] * reps if reps > 1 else [p0, p0 + d]
@@ -105,6 +108,20 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
         ways = [p0, p0 + n * 0.03, p0, p0 + n * 0.03, p0]
         return waypoints(ways, [np.zeros(3)] * 4, k)
     return np.repeat(p0[None], k, 0), []
+
+
+def _along(d, n, a: float, surface: bool, asked: bool = True, t1=None):
+    """A stroke ``d`` off a surface of outward normal ``n``: never into it. A stroke asked to
+    go into it (down from the top of the shoulder) goes that way in front of the body rather
+    than along the surface (which turns it about); any other goes along it or away from it."""
+    if not surface:
+        return d
+    if asked and d @ n < -0.5 * R.np_norm(d):
+        return d + 0.6 * a * FRONT
+    d = d - min(0.0, d @ n) * n + 0.3 * a * n
+    if R.np_norm(d) < 0.6 * a:
+        d = 0.7 * a * n + 0.3 * a * (t1 if t1 is not None else unit(R.np_cross(n, UP)))
+    return d
 
 
 def waypoints(ways, bulges, k: int):

@@ -53,7 +53,7 @@ class Synthesizer:
             check_phonology(entry.phonology)
             way = want[0] if want else None
             if way and signer.left_handed:
-                way = OTHER.get(way, way)
+                way = OTHER.get(way, way) if isinstance(way, str) else tuple(OTHER.get(w, w) for w in way)
             signs.append((self._sign(entry, signer, way), signer))
         results = drive([g for g, _ in signs])
         return [(motion.mirror(), truth.mirrored()) if signer.left_handed else (motion, truth)
