@@ -124,3 +124,11 @@ def test_the_base_keeps_each_error_what_it_was():
     assert issubclass(MotionFileError, ValueError) and issubclass(RunError, ValueError)
     assert issubclass(GenerateError, RuntimeError) and issubclass(MissingExtraError, ImportError)
     assert len(_error_classes()) >= 17
+
+
+def test_the_addons_private_backend_gets_video_and_clip_but_not_bpy():
+    from blender_addon.core.install import requirements
+
+    reqs = {_name(r) for r in requirements(tomllib.loads((ROOT / "pyproject.toml").read_text()))}
+    assert {"torch", "mediapipe", "opencv-contrib-python", "open-clip-torch", "torchvision"} <= reqs
+    assert "bpy" not in reqs and "ray" not in reqs and not any(r.startswith("signforge") for r in reqs)

@@ -410,8 +410,16 @@ def _alive(pid: int, lock: Path) -> bool:
     return True
 
 
+# The extras the add-on's backend needs besides the core: reconstruction from video and the
+# CLIP encoders (image prompts). Not ``blender`` (Blender is the one that has bpy) nor ``ray``.
+BACKEND_EXTRAS = ("video", "clip")
+
+
 def requirements(pyproject: dict) -> list[str]:
-    """The backend's pinned requirements: ``pyproject.toml``'s dependencies less ``bpy`` (the
-    backend never imports it; Blender is the one that has it)."""
-    deps = pyproject["project"]["dependencies"]
+    """The backend's pinned requirements: ``pyproject.toml``'s dependencies and its
+    ``BACKEND_EXTRAS``, less ``bpy`` (the backend never imports it)."""
+    project = pyproject["project"]
+    deps = list(project["dependencies"])
+    for extra in BACKEND_EXTRAS:
+        deps += project.get("optional-dependencies", {}).get(extra, [])
     return [d for d in deps if re.split(r"[=<>!~ \[;]", d, maxsplit=1)[0].lower() != "bpy"]
