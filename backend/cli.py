@@ -206,7 +206,8 @@ def _render(args: list[str]) -> int:
 data_app = typer.Typer(no_args_is_help=True, help="The sign data factory: lexicon -> motions, texts, datasets.")
 app.add_typer(data_app, name="data")
 LexiconOption = typer.Option(None, "--lexicon", envvar="SIGNFORGE_LEXICON",
-                             help="ASL-LEX 2.0 signdata.csv; default: the shared development copy.")
+                             help="ASL-LEX 2.0 signdata.csv (https://asl-lex.org, CC BY-NC 4.0); default: "
+                                  "../shared/data/asl-lex/signdata.csv beside the repository.")
 
 
 def _lexicon(path):
@@ -884,6 +885,49 @@ def sentence_cmd(
             f", model share {span['model_share']:g})" if "model_share" in span else ")")
         console.print(f"{span['start']:>5}-{span['end']:<5} {what}", markup=False, highlight=False)
     console.print(f"wrote {out} ({motion.num_frames} frames, {motion.duration:.2f} s)", markup=False, highlight=False)
+
+
+@app.command("edit")
+def edit_cmd(
+    motion_file: Path = typer.Argument(..., help="The take to edit (.npz, .npy or .bvh)."),
+    text: str = typer.Option(..., "--text", help="What the regenerated part does."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output motion (.npz, .npy or .bvh)."),
+    frames: Optional[str] = typer.Option(None, "--frames", help="Frames A:B to redo (A first, B one past the last)."),
+    joints: Optional[str] = typer.Option(None, "--joints", help="Joints or groups to redo, comma-separated: "
+                                                               "right_hand, left_hand, hands, right_arm, "
+                                                               "left_arm, arms, torso, face, or joint names."),
+    arms: bool = typer.Option(False, "--arms", help="Redo both arms (collar to wrist) but not the fingers."),
+    seed: int = typer.Option(0),
+    strength: float = typer.Option(0.5, help="How far up the schedule the text's plan is noised before HandMDM "
+                                             "redraws the part (1: from noise)."),
+    steps: int = typer.Option(50, help="Sampling steps (DDIM)."),
+    smplx_path: Optional[Path] = SmplxOption,
+) -> None:
+    """Regenerate only part of a take from a new text; every other channel stays bit-exact.
+
+    Example: signforge edit tap.npz --joints right_hand --text "a flat right hand" -o flat.npz
+    Example: signforge edit tap.npz --frames 20:35 --text "the right fist taps the chin twice" -o tap2.npz
+    """
+    from .body.model import Body, BodyModelError
+    from .edit import EditError, edit, parse_frames
+    from .io import MotionFileError, load_motion, save_motion
+    from .io.formats import WRITE_SUFFIXES
+
+    if out.suffix.lower() not in WRITE_SUFFIXES:
+        _fail(f"-o {out}: unknown extension {out.suffix or '(none)'!r}; writable: {', '.join(WRITE_SUFFIXES)}")
+    if arms and joints:
+        _fail("give --arms or --joints, not both")
+    try:
+        span = parse_frames(frames) if frames is not None else None
+        take = load_motion(motion_file)
+        body = Body.load(smplx_path)
+        result = edit(take, text, frames=span, joints="arms" if arms else joints, seed=seed, strength=strength,
+                      steps=steps, body=body)
+        save_motion(result, out, body=body if out.suffix.lower() == ".bvh" else None)
+    except (EditError, BodyModelError, MotionFileError) as exc:
+        _fail(str(exc))
+    console.print(f"wrote {out} ({result.num_frames} frames; redone: {result.provenance['edited']})",
+                  markup=False, highlight=False)
 
 
 @app.command("parse")
