@@ -1,6 +1,8 @@
 """SignForge backend: body model, motion type and files, generators and video reconstruction.
 
 Importable without bpy. Heavy dependencies (torch, smplx) load on first use.
+``__version__`` is SignForge's one version string: pyproject.toml reads it from here, and
+``blender_addon.build`` writes it into the add-on's manifest.
 """
 __version__ = "0.1.0"
 

@@ -37,12 +37,11 @@ from typing import Any, Callable
 from blender_addon.core import protocol as P
 
 from .atomic import atomic_batch
-from blender_addon.core.errors import SignForgeError
+from blender_addon.core.errors import MissingExtraError, SignForgeError
 
 log = logging.getLogger("signforge.server")
 
-RECONSTRUCT_MISSING = ("video reconstruction is not installed in this backend "
-                       "(it lands with the reconstruction issue)")
+RECONSTRUCT_MISSING = "reconstruction is not installed in this backend (backend.reconstruct is missing)"
 
 Report = Callable[..., None]   # report(fraction, message, stage=None); raises Cancelled once cancelled
 FPS = 25.0   # every generator's rate (backend.generate.FPS), kept here so answering a request imports no generator
@@ -472,6 +471,12 @@ class Dispatcher:
         except RequestError as exc:
             log.info("request %s (%s): %s", job.id, job.method, exc.message)
             return P.error(job.id, exc.code, exc.message)
+        except MissingExtraError as exc:   # a feature this installation left out (video without [video])
+            log.info("request %s (%s): %s", job.id, job.method, exc)
+            return P.error(job.id, P.UNSUPPORTED, f"{job.method}: {exc}")
+        except SignForgeError as exc:   # what the request's input got wrong, in one line
+            log.info("request %s (%s): %s", job.id, job.method, exc)
+            return P.error(job.id, P.INVALID_PARAMS, f"{job.method}: {exc}")
         except Exception as exc:   # any failure must still end the request
             log.exception("request %s (%s) failed", job.id, job.method)
             return P.error(job.id, P.FAILED, f"{job.method} failed: {type(exc).__name__}: {exc}")

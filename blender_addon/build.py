@@ -1,9 +1,10 @@
 """Build the installable extension zip: ``python -m blender_addon.build [--out dist]``.
 
-The zip holds ``blender_manifest.toml`` (from the repository root) beside this package's
-files, minus the manifest's ``[build] paths_exclude_pattern`` entries, plus
-``backend_wheel/``: SignForge's own wheel (``pip wheel --no-deps`` of a copy of the sources)
-and ``requirements.txt`` (``pyproject.toml``'s pins less ``bpy``), from which the
+The zip holds ``blender_manifest.toml`` (from the repository root, with ``backend.__version__``
+as its version) beside this package's files, minus the manifest's ``[build]
+paths_exclude_pattern`` entries, plus ``backend_wheel/``: SignForge's own wheel (``pip wheel
+--no-deps`` of a copy of the sources) and ``requirements.txt`` (``pyproject.toml``'s pins
+and the backend's extras, less ``bpy``), from which the
 preferences' Install backend makes a private backend (``core/install.py``). The zip names
 no path of this machine, so it installs anywhere. ``--link-checkout`` adds
 ``backend_origin.json`` naming this checkout, so the developer's own Blender finds its
@@ -53,9 +54,21 @@ def _excluded(rel: str, patterns: list[str]) -> bool:
     return False
 
 
+def manifest_text() -> str:
+    """The manifest as the zip holds it: the repository's, with SignForge's one version string
+    (``backend.__version__``) as its ``version``, after its ``id``."""
+    from backend import __version__
+
+    lines = MANIFEST.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next((k for k, line in enumerate(lines) if line.startswith("id =")), None)
+    if at is None:
+        raise SystemExit(f"{MANIFEST}: the manifest lacks 'id'")
+    lines.insert(at + 1, f'version = "{__version__}"\n')
+    return "".join(lines)
+
+
 def manifest() -> dict:
-    with open(MANIFEST, "rb") as fh:
-        return tomllib.load(fh)
+    return tomllib.loads(manifest_text())
 
 
 def pyproject() -> dict:
@@ -99,7 +112,7 @@ def build(out_dir: Path, link_checkout: bool = False) -> Path:
     tmp = target.with_suffix(".zip.partial")
     files = sorted(p for p in PACKAGE.rglob("*") if p.is_file())
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        z.write(MANIFEST, "blender_manifest.toml")
+        z.writestr("blender_manifest.toml", manifest_text())
         for p in files:
             rel = p.relative_to(PACKAGE).as_posix()
             if rel in ALWAYS_EXCLUDED or rel == ORIGIN or rel.startswith(WHEEL_FOLDER + "/") \

@@ -132,3 +132,30 @@ def test_the_addons_private_backend_gets_video_and_clip_but_not_bpy():
     reqs = {_name(r) for r in requirements(tomllib.loads((ROOT / "pyproject.toml").read_text()))}
     assert {"torch", "mediapipe", "opencv-contrib-python", "open-clip-torch", "torchvision"} <= reqs
     assert "bpy" not in reqs and "ray" not in reqs and not any(r.startswith("signforge") for r in reqs)
+
+
+def test_one_version_string():
+    import backend
+    from blender_addon.build import manifest
+
+    assert "version" in _project()["dynamic"] and "version" not in _project()
+    assert not re.search(r"^version\s*=", (ROOT / "blender_manifest.toml").read_text(), re.M)
+    assert manifest()["version"] == backend.__version__   # what the add-on's zip holds
+
+
+def test_no_path_of_this_machine_ships():
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    shipped = [f for f in files if f.endswith((".json", ".md", ".toml", ".txt", ".cfg")) and not f.startswith("tests/")]
+    leaks = [f for f in shipped if re.search(r"(?<![\w.])/(work|tmp|root|home|lustre)/", (ROOT / f).read_text(
+        encoding="utf-8", errors="replace"))]
+    assert not leaks, f"absolute machine paths in {leaks}"
+
+
+def test_the_lexicon_is_where_the_user_says_and_nowhere_hard_coded(tmp_path, monkeypatch):
+    from backend.data import lexicon
+
+    assert "/work" not in (ROOT / "backend/data/lexicon.py").read_text()
+    monkeypatch.delenv(lexicon.ENV_LEXICON, raising=False)
+    assert lexicon.resolve_lexicon_path() == ROOT.parent / "shared" / "data" / "asl-lex" / "signdata.csv"
+    with pytest.raises(lexicon.LexiconError, match=r"asl-lex\.org.*CC BY-NC 4\.0"):
+        lexicon.read_lexicon(tmp_path / "signdata.csv")

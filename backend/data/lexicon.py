@@ -15,13 +15,17 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
 from blender_addon.core.errors import SignForgeError
 
-_SHARED_LEXICON = Path("shared") / "data" / "asl-lex" / "signdata.csv"
-DEFAULT_LEXICON = Path(__file__).resolve().parents[2].parent / _SHARED_LEXICON
-# A clone elsewhere (CI, /tmp) still finds the development copy beside the main checkout.
-_FALLBACK_LEXICONS = (Path("/work") / _SHARED_LEXICON,)
+# The development copy sits beside the repository (../shared/data/...); anywhere else, the
+# user names the file. SignForge does not ship ASL-LEX: WHERE_TO_GET says where it comes from.
+DEFAULT_LEXICON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "asl-lex" / "signdata.csv"
 ENV_LEXICON = "SIGNFORGE_LEXICON"
+WHERE_TO_GET = ("ASL-LEX 2.0 is not part of SignForge: get its signdata.csv from the ASL-LEX project "
+                "(https://asl-lex.org; the file data-analysis/scripts/data/signdata_updated11-18.csv of "
+                "https://github.com/ASL-LEX/asl-lex), licensed CC BY-NC 4.0, and give its path with --lexicon "
+                f"or ${ENV_LEXICON}")
 
 PHONOLOGY_FIELDS = (
     "Handshape", "SelectedFingers", "Flexion", "FlexionChange", "Spread", "SpreadChange",
@@ -182,13 +186,9 @@ def _ms(cell: str | None) -> float:
 
 
 def resolve_lexicon_path(path: str | os.PathLike | None = None) -> Path:
-    """The given path, else $SIGNFORGE_LEXICON, else ../shared beside the repository (or the
-    workspace's shared copy when this clone lives elsewhere)."""
+    """The given path, else $SIGNFORGE_LEXICON, else ../shared beside the repository."""
     if path or os.environ.get(ENV_LEXICON):
         return Path(path or os.environ[ENV_LEXICON])
-    for candidate in (DEFAULT_LEXICON,) + _FALLBACK_LEXICONS:
-        if candidate.exists():
-            return candidate
     return DEFAULT_LEXICON
 
 
@@ -196,7 +196,7 @@ def read_lexicon(path: str | os.PathLike | None = None) -> Lexicon:
     """Read ASL-LEX 2.0's signdata.csv. Bad rows become listed problems, not crashes."""
     path = resolve_lexicon_path(path)
     if not path.exists():
-        raise LexiconError(f"{path}: no such file (set --lexicon or ${ENV_LEXICON})")
+        raise LexiconError(f"{path}: no such file. {WHERE_TO_GET}")
     text = path.read_bytes().decode("latin-1")
     if not text.strip():
         raise LexiconError(f"{path}: the file is empty")

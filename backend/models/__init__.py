@@ -1,4 +1,4 @@
-"""The generators and their judges (HandMDM, SignAvatar, THMR, ST-GCN; training lands with the models issue)."""
+"""The generators and their judges (HandMDM, SignAvatar, THMR, ST-GCN); ``training/`` trains them."""
 from .handmdm import HandMDM, HandMDMConfig
 from .signavatar import SignAvatar, SignAvatarConfig, curriculum_ratio
 from .stgcn import STGCN, STGCNConfig
