@@ -332,6 +332,43 @@ class Handler:
         return {"path": str(out), "frames": int(motion.num_frames), "fps": float(motion.fps),
                 "quality": quality, "clip": clip, "warnings": warnings}
 
+    def _sentence(self, params: dict, report: Report) -> dict:
+        out = _out_file(params["out"], "out")
+        from .atomic import check_writable
+
+        try:   # before any work: an unwritable out never costs a sentence
+            check_writable(out)
+        except OSError as exc:
+            raise RequestError(P.INVALID_PARAMS, f"sentence: parameter 'out': {out} cannot be written "
+                                                 f"({exc.filename}: {exc.strerror or exc})") from None
+        report(0.0, "loading the models (the first time takes a few seconds)", stage=P.STAGE_LOADING)
+        import json
+
+        from .io import save_motion
+        from .sentence import SentenceError, item, sentence
+
+        try:
+            items = [item(v) for v in params["items"]]
+        except SentenceError as exc:
+            raise RequestError(P.INVALID_PARAMS, f"sentence: {exc}") from None
+        signs = len(items)
+
+        def step(done: int, total: int) -> None:   # a cancel lands here, between signs or sampling steps
+            what = f"sign {done}/{signs}" if done <= signs else f"transition step {done - signs}/{total - signs}"
+            report(0.02 + 0.93 * done / max(total, 1), what, stage="signs" if done <= signs else "transitions")
+
+        try:
+            motion = sentence(items, seed=params["seed"], hand=None if params["hand"] == "auto" else params["hand"],
+                              method=params["method"], strength=params["strength"],
+                              transition_seconds=params["transition"], steps=params["steps"],
+                              guidance=params["guidance"], body=self._load_body(None), progress=step)
+        except SentenceError as exc:
+            raise RequestError(P.INVALID_PARAMS, f"sentence: {exc}") from None
+        report(0.96, "writing the motion", stage="writing")
+        save_motion(motion, out)
+        return {"path": str(out), "frames": int(motion.num_frames), "fps": float(motion.fps),
+                "spans": json.loads(motion.provenance["sentence"])}
+
     def _load_body(self, smplx: str | None):
         from .body.model import Body, BodyModelError, resolve_model_file
 
