@@ -139,16 +139,16 @@ def test_check_params():
 
 def test_every_method_and_parameter_is_documented():
     assert set(P.METHODS) == {"generate", "body", "load_motion", "save_motion", "reconstruct", "ping", "info",
-                              "shutdown"}
+                              "sentence", "shutdown"}
     for method in P.METHODS.values():
         assert method.doc and method.result
         assert f"``{method.name}`` (" in P.__doc__, f"the module docstring does not list {method.name}"
         for p in method.params:
             assert p.name in P.__doc__.split(f"``{method.name}`` (")[1].split("->")[0], (method.name, p.name)
-            assert p.doc and p.kind in ("str", "path", "int", "float", "bool", "floats")
+            assert p.doc and p.kind in ("str", "path", "int", "float", "bool", "floats", "items")
             if p.default is not None:
-                assert P.check_params(method.name, {q.name: "/x.npz" for q in method.params
-                                                    if q.required and q.kind in ("str", "path")})[p.name] == p.default
+                assert P.check_params(method.name, {q.name: ["a"] if q.kind == "items" else "/x.npz"
+                                                    for q in method.params if q.required})[p.name] == p.default
 
 
 def test_iter_lines_splits_across_reads_and_bounds_long_lines():

@@ -58,7 +58,7 @@ def test_handshake_and_capabilities(backend):
     backend.start()
     assert backend.alive and backend.server.startswith("signforge ")
     assert backend.capabilities == ["ping", "info", "generate", "body", "load_motion", "save_motion",
-                                    "reconstruct", "shutdown"]
+                                    "reconstruct", "sentence", "shutdown"]
     assert backend.wait(backend.submit("ping"), timeout=10) == P.result(1, {"pong": True})
 
 
@@ -147,6 +147,28 @@ def test_cancel_a_running_and_a_queued_request(backend, tmp_path):
     assert len(steps) < 100
     assert not out.exists() or not any(out.iterdir())
     assert backend.wait(backend.submit("ping"), timeout=10)["result"] == {"pong": True}   # still serving
+
+
+def test_sentence_request_writes_one_motion_with_its_spans_and_cancels_cleanly(backend, tmp_path):
+    items = ["the right fist taps the chin twice", {"entry": "castle_2", "transition": 0.4}]
+    req = backend.submit("sentence", {"items": items, "steps": 5, "out": str(tmp_path / "s.npz")})
+    messages = run_all(backend, [req], timeout=120)
+    end = messages[-1]
+    assert end["type"] == "result", end
+    stages = [m.get("stage") for m in messages if m["type"] == "progress"]
+    assert stages[0] == P.STAGE_LOADING and "signs" in stages and "transitions" in stages
+    spans = end["result"]["spans"]
+    assert [s["kind"] for s in spans] == ["sign", "transition", "sign"] and spans[1]["end"] - spans[1]["start"] == 10
+    motion = load_motion(end["result"]["path"])
+    assert motion.num_frames == end["result"]["frames"] == spans[-1]["end"]
+    out = tmp_path / "cancelled.npz"
+    req = backend.submit("sentence", {"items": items * 3, "out": str(out)})
+    seen = first_progress(backend, req)
+    backend.cancel(req)
+    ends = [m for m in seen + run_all(backend, [req]) if P.is_terminal(m)]
+    assert ends[-1]["code"] == P.CANCELLED and not out.exists()
+    bad = backend.wait(backend.submit("sentence", {"items": ["nosuch_9"], "out": str(tmp_path / "x.npz")}), timeout=60)
+    assert bad["code"] == P.INVALID_PARAMS and "no dictionary entry 'nosuch_9'" in bad["message"]
 
 
 def test_invalid_params_name_the_parameter(backend, tmp_path):
@@ -332,7 +354,7 @@ def test_in_process_backend_generates(signforge_cache, tmp_path):
         assert load_motion(end["result"]["motions"][0]).num_frames == 20
         assert progress and all(m["type"] == "progress" for m in progress)
         assert b.capabilities == ["ping", "info", "generate", "body", "load_motion", "save_motion",
-                                  "reconstruct", "shutdown"]
+                                  "reconstruct", "sentence", "shutdown"]
         assert progress[0]["stage"] == P.STAGE_LOADING   # in Blender's own Python too
         bad = b.wait(b.submit("ping", {"x": 1}))
         assert bad["code"] == P.INVALID_PARAMS and "'x'" in bad["message"]

@@ -78,6 +78,14 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
         where the take starts in it: ``{"path", "start_s", "fps", "width", "height"}``.
         ``warnings``: each hand the input lost for longer than the fit interpolates (it
         holds a pose there), with where in the take
+    ``sentence`` (items; seed=0, hand="auto", method="inpaint", strength=0.5, transition,
+        steps=50, guidance=2.5; out)
+        -> ``{"path": out, "frames": n, "fps": 25.0, "spans": [{"kind", "start", "end", ...}]}``:
+        ``items`` is a list of strings (a description, a dictionary EntryID or a motion file,
+        as ``signforge sentence`` reads them) or objects ``{"text"|"entry"|"motion": ...,
+        "seconds", "transition"}``; the signs are kept as made and joined by generated
+        transitions (``backend.sentence``); ``spans`` are the signs' and transitions' frames
+        [start, end) and sources, also in the motion's provenance ("sentence")
     ``shutdown`` ()                                              -> ``{}``
 
     Paths are strings; give absolute ones (relative ones resolve against the server's
@@ -155,7 +163,8 @@ class ProtocolError(SignForgeError, ValueError):
 # ---------------------------------------------------------------------------- methods
 @dataclass(frozen=True)
 class Param:
-    """One request parameter. ``kind``: str, path, int, float, bool or floats (a list of numbers)."""
+    """One request parameter. ``kind``: str, path, int, float, bool, floats (a list of numbers) or
+    items (a list of strings or flat objects: a sentence's items)."""
     name: str
     kind: str
     doc: str
@@ -257,6 +266,26 @@ METHODS: Mapping[str, Method] = _methods(
          Param("out", "path", "the .npz to write", required=True)),
         '{"path": absolute path of out, "frames": n, "fps": f, "quality": {figures}, '
         '"clip": {"path", "start_s", "fps", "width", "height"} or null, "warnings": [sentences]}'),
+    Method(
+        "sentence",
+        "Sign a sentence: each item's sign kept as made, joined by generated transitions that never return to "
+        "rest, written as one SignForge .npz.",
+        (Param("items", "items", "the signs in order: descriptions, dictionary EntryIDs or motion files (strings), "
+               "or objects with text|entry|motion and optional seconds and transition", required=True,
+               max_items=64),
+         Param("seed", "int", "item k is made with seed + k", default=0, minimum=0, maximum=2 ** 53),
+         Param("hand", "str", "dominant hand for items that name none", default="auto",
+               choices=("auto", "left", "right")),
+         Param("method", "str", "how transitions are made", default="inpaint",
+               choices=("inpaint", "blend", "raw", "linear")),
+         Param("strength", "float", "how far up the schedule the blend is noised before HandMDM redraws it",
+               default=0.5, minimum=0.01, maximum=1.0),
+         Param("transition", "float", "seconds of every transition; default: from the distance",
+               minimum=0.1, maximum=2.4),
+         Param("steps", "int", "DDIM sampling steps per transition", default=50, minimum=1, maximum=100),
+         Param("guidance", "float", "classifier-free guidance scale", default=2.5, minimum=0.0, maximum=20.0),
+         Param("out", "path", "the .npz to write", required=True)),
+        '{"path": absolute path of out, "frames": n, "fps": 25.0, "spans": [{"kind", "start", "end", ...}]}'),
     Method("shutdown", "Answer, then exit (after the requests sent before it).", (), "{}"),
 )
 
@@ -290,6 +319,16 @@ def _check_value(method: str, p: Param, value):
         if p.max_items is not None and len(value) > p.max_items:
             raise ProtocolError(INVALID_PARAMS, f"{where} takes at most {p.max_items} numbers; got {len(value)}")
         value = [float(v) for v in value]
+    elif p.kind == "items":   # a sentence's items: strings, or flat objects of strings and numbers
+        def plain(v) -> bool:
+            return isinstance(v, str) or (isinstance(v, dict) and all(
+                isinstance(k, str) and (isinstance(x, str) or (_number(x) and math.isfinite(x)))
+                for k, x in v.items()))
+        if not isinstance(value, list) or not value or not all(plain(v) for v in value):
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be a non-empty list of strings or objects; "
+                                                f"got {_show(value)}")
+        if p.max_items is not None and len(value) > p.max_items:
+            raise ProtocolError(INVALID_PARAMS, f"{where} takes at most {p.max_items} items; got {len(value)}")
     else:  # a programming error in METHODS, not the peer's
         raise ValueError(f"unknown parameter kind {p.kind!r}")
     if p.choices and value not in p.choices:
