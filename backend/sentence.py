@@ -186,7 +186,7 @@ def make_sign(it: Item, *, seed: int, hand: str | None, body, lexicon=None, run_
         return Sign(motion, it.value, f"text: {it.value}")
     if it.kind == "entry":
         from .data.lexicon import LexiconError, read_lexicon
-        from .data.synth import Signer, SynthError, Synthesizer
+        from .data.synth import Signer, SynthError
         from .data.hms import HMS
         from .data.text import texts_for
 

@@ -5,7 +5,6 @@ from collections import Counter
 import numpy as np
 import pytest
 import smplx
-import torch
 
 from backend.body import anthropometry as A
 from backend.body.kinematics import forward_kinematics

@@ -118,7 +118,9 @@ def test_cut_and_concat(rng):
     np.testing.assert_allclose(c.poses[20:], b.poses[5:])
     assert len(a.concat(b)) == 35
     # a blend between two constant motions moves monotonically from one to the other
-    p = np.zeros((10, 55, 3)); q = np.zeros((10, 55, 3)); q[:, 18] = (0, 0, 1.0)
+    p = np.zeros((10, 55, 3))
+    q = np.zeros((10, 55, 3))
+    q[:, 18] = (0, 0, 1.0)
     still_a = Motion(p, np.zeros((10, 3)), np.zeros((10, 10)), 25)
     still_b = Motion(q, np.zeros((10, 3)), np.zeros((10, 10)), 25)
     seam = still_a.concat(still_b, blend=6).poses[:, 18, 2]

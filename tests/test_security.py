@@ -18,7 +18,7 @@ import pytest
 from backend.body.mannequin import MANNEQUIN_VERSION, build_model_arrays
 from backend.body.model import Body, BodyModelError, read_model_arrays
 from blender_addon.core import client
-from blender_addon.core.client import BackendError, SubprocessBackend
+from blender_addon.core.client import SubprocessBackend
 
 REPO = Path(__file__).resolve().parents[1]
 SIGNFORGE = [sys.executable, "-c", "from backend.cli import main; main()"]

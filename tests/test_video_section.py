@@ -247,7 +247,7 @@ def test_mirror_take_swaps_the_hands_confidence_curves(addon):
 def test_a_clip_blender_cannot_play_is_one_line_and_changes_nothing(addon):
     from blender_addon.blender.clip import show_clip
 
-    scene = film_scene()
+    film_scene()
     assert bpy.ops.signforge.add_body() == {"FINISHED"}
     from blender_addon.blender.body import find_body
 

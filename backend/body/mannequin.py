@@ -81,7 +81,7 @@ def _loft(path, up_ref, half_u, half_v, n_around, exponent=2.0, cap_start=None,
     cu = np.sign(c) * np.abs(c) ** e
     sv = np.sign(sn) * np.abs(sn) ** e
 
-    rings_c, rings_hu, rings_hv, rings_s, rings_t, rings_u, rings_v = [], [], [], [], [], [], []
+    rings_c, rings_hu, rings_hv, rings_s, rings_u, rings_v = [], [], [], [], [], []
 
     def add_ring(center, hu, hv, param, k):
         rings_c.append(center)

@@ -20,13 +20,18 @@ import tempfile
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from blender_addon.core.errors import SignForgeError
 
 from ..atomic import atomic_path
 from .mannequin import MANNEQUIN_VERSION, build_model_arrays
 from .skeleton import NUM_JOINTS
-from blender_addon.core.errors import SignForgeError
+
+if TYPE_CHECKING:   # annotations only: torch loads with the first body (see the docstring)
+    import torch
 
 ENV_SMPLX = "SIGNFORGE_SMPLX"
 ENV_CACHE = "SIGNFORGE_CACHE"

@@ -16,11 +16,14 @@ Conventions
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import numpy as np
 
 from blender_addon.core import motion as _core_motion
+
+if TYPE_CHECKING:   # annotations only: see below for why torch is imported late
+    import torch
 
 # torch is imported inside the functions that use it: Motion, the motion files and every
 # command that only reads its options import this module, and torch costs them ~2 s

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..body.rig import Rig
-from ..body.sites import SITE_INDEX, SITE_NAMES
+from ..body.sites import SITE_INDEX
 from ..body.skeleton import JOINT_INDEX as J
 from ..data.handshapes import nearest_handshape
 from ..data.hms import strokes

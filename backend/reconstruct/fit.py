@@ -398,7 +398,6 @@ class Fitter:
 
     def _observations(self, lm: Landmarks, shoulder_m: float):
         """Body-frame 3D targets (metres, relative to the shoulder centre) and 2D targets."""
-        T = lm.num_frames
         names = ARM_POINTS + HEAD_POINTS
         idx = [BODY_INDEX[n] for n in names]
         px = lm.pose[:, idx, :2].astype(np.float64)
@@ -433,7 +432,6 @@ class Fitter:
         joints0, _ = self.rest(np.zeros(10))
         shoulder_m = float(np.linalg.norm(joints0[J["left_shoulder"]] - joints0[J["right_shoulder"]]))
         px, vis, w3, depth_w, hands, m_per_px = self._observations(lm, shoulder_m)
-        n_arm = len(ARM_POINTS)
         # MediaPipe's depth is the least sure of its guesses, and wildest for the points it
         # cannot see: a depth target holds the sure depths around it through the frames where
         # its point is unsure (low visibility, or outside the frame)

@@ -163,7 +163,7 @@ def apply_motion(context, armature, motion: MotionData, name: str | None = None,
     scene = context.scene
     frame = scene.frame_current if frame is None else int(frame)
     fps = scene_fps(scene)
-    joints = _joint_names(armature)   # refuse a foreign armature before anything is made
+    _joint_names(armature)   # refuse a foreign armature before anything is made
     keyed = resample(motion, fps)
     name = name or take_name(motion.text, limit=name_limit())
     anim = armature.animation_data or armature.animation_data_create()
