@@ -2,7 +2,7 @@
 fitter against known truth, gap filling, trimming, and the command line end to end.
 
 Real MediaPipe, OpenCV, smplx and subprocesses throughout; the shared clip and .pose file
-are read from ../shared/data (the workspace's copy when this clone lives elsewhere).
+are read from ../shared/data beside the repository (or beside $SIGNFORGE_LEXICON's file).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from backend.data.lexicon import resolve_lexicon_path
 from conftest import write_video
 
 REPO = Path(__file__).resolve().parents[1]
-# The clip sits beside the lexicon in the shared data folder (same fallbacks as the lexicon).
+# The clip sits beside the lexicon in the shared data folder (found the way the lexicon is).
 VIDEO_DIR = resolve_lexicon_path().parent.parent / "video"
 CLIP = VIDEO_DIR / "test_video.mp4"
 POSE = VIDEO_DIR / "mediapipe.pose"
