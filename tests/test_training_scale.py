@@ -95,6 +95,44 @@ def test_stop_and_resume_gives_the_uninterrupted_weights(dataset, tmp_path):
     assert first["git"]["commit"] is None or len(first["git"]["commit"]) == 40
 
 
+def test_sigterm_saves_a_checkpoint_and_leaves(dataset, tmp_path, monkeypatch, capsys):
+    """SIGTERM (Slurm's and torchrun's warning before a stop) during step 3: the run finishes that
+    step, saves a checkpoint and returns; the same config resumes it to the end. A run from before
+    step checkpoints (trainer.json in the run folder, no random states) still resumes, with a note."""
+    import shutil
+    import signal
+
+    import training.train as T
+    from training.checkpoint import complete
+
+    real = T.lr_factor
+
+    def term_at_step_3(step, *args):
+        if step == 2:   # 0-based: the third step
+            signal.raise_signal(signal.SIGTERM)
+        return real(step, *args)
+
+    monkeypatch.setattr(T, "lr_factor", term_at_step_3)
+    cfg = T.TrainConfig("thmr", str(dataset), str(tmp_path / "r"), epochs=2, batch=8, overrides=THMR_TINY,
+                        checkpoint_minutes=None)
+    before = signal.getsignal(signal.SIGTERM)
+    stopped = T.train(cfg, progress=False)
+    assert stopped["stopped"] and stopped["steps"] == 3
+    assert signal.getsignal(signal.SIGTERM) == before   # the handler is the run's alone
+    monkeypatch.setattr(T, "lr_factor", real)
+    assert T.train(cfg, progress=False)["steps"] == 8
+    # the layout of runs from before step checkpoints: the last epoch's checkpoint in the run folder
+    last = complete(tmp_path / "r")[-1]
+    for name in ("trainer.json", "optimizer.safetensors"):
+        shutil.copyfile(last / name, tmp_path / "r" / name)
+    shutil.rmtree(tmp_path / "r" / "checkpoints")
+    meta = json.loads((tmp_path / "r" / "trainer.json").read_text())
+    (tmp_path / "r" / "trainer.json").write_text(json.dumps({k: meta[k] for k in ("epoch", "step", "optimizer")}))
+    capsys.readouterr()
+    more = T.train(T.TrainConfig(**{**cfg.__dict__, "epochs": 3}), progress=False)
+    assert more["steps"] == 12 and "without its random states" in capsys.readouterr().err
+
+
 RANK_SCRIPT = """
 import json, sys
 from training.train import TrainConfig, train

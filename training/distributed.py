@@ -71,20 +71,36 @@ def rank_seed(seed: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, rank]).generate_state(1, np.uint32)[0])
 
 
+class _Gather(torch.autograd.Function):
+    """all_gather with a gradient: forward concatenates every rank's rows; backward sums every
+    rank's gradient of the gathered tensor (each rank's loss reaches every rank's rows) and hands
+    each rank its own rows' share. all_reduce rather than reduce_scatter, which gloo lacks."""
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x)
+        ctx.rows = slice(dist.get_rank() * len(x), (dist.get_rank() + 1) * len(x))
+        return torch.cat(parts, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad[ctx.rows]
+
+
 def gather(x: torch.Tensor) -> torch.Tensor:
     """Every rank's ``x`` (equal shapes), concatenated in rank order along dim 0, with the
-    gradient flowing back to each rank's own rows (``torch.distributed.nn``'s all_gather sums
-    the other ranks' gradients into them). A single process gets ``x`` back."""
+    gradient flowing back to each rank's own rows. A single process gets ``x`` back."""
     if not dist.is_initialized() or dist.get_world_size() == 1:
         return x
-    from torch.distributed.nn.functional import all_gather
-
     sizes = [torch.zeros(1, dtype=torch.long, device=x.device) for _ in range(dist.get_world_size())]
     dist.all_gather(sizes, torch.tensor([len(x)], device=x.device))
     if len({int(s) for s in sizes}) != 1:
         raise ValueError(f"ranks hold batches of different sizes ({[int(s) for s in sizes]}); "
                          f"gathered negatives need equal batches")
-    return torch.cat(all_gather(x.contiguous()), 0)
+    return _Gather.apply(x.contiguous())
 
 
 def mean(values: torch.Tensor) -> torch.Tensor:

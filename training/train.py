@@ -150,20 +150,21 @@ class _Loss(nn.Module):
             t, noise, drop = t.to(x.device), noise.to(x.device), drop.to(x.device)
             xt = self.schedule.add_noise(x, t, noise)
             cond = {"text": tokens, "text_mask": tmask, "frame_mask": mask, "drop": drop}
-            pred = m(xt, t, cond)
+            pred = m(xt, t, cond).float()   # the losses in float32 (under bf16 autocast the network is bf16)
             err = ((pred - x) ** 2).mean(-1)
             loss = (err * mask).sum() / mask.sum()
             parts = {"x0": loss}
             if self.kinematic is not None:
                 w = self.weights
-                kin = self.kinematic(pred, x, mask, positions=bool(w["pos"] or w["pos_vel"] or w["contact"]),
-                                     contact=bool(w["contact"]))
+                with torch.autocast(x.device.type, enabled=False):   # forward kinematics in float32
+                    kin = self.kinematic(pred, x, mask, positions=bool(w["pos"] or w["pos_vel"] or w["contact"]),
+                                         contact=bool(w["contact"]))
                 for k, v in kin.items():
                     loss = loss + self.weights[k] * v
                 parts.update(kin)
             if m.length_mlp is not None:   # log frame count from the text (the motion as trained, capped)
                 frames = mask.sum(1).clamp_min(1).to(x.dtype)
-                parts["length"] = ((m.log_frames(tokens, tmask) - frames.log()) ** 2).mean()
+                parts["length"] = ((m.log_frames(tokens, tmask).float() - frames.log()) ** 2).mean()
                 loss = loss + self.weights["length"] * parts["length"]
             return loss, {k: v.detach() for k, v in parts.items()}
         if self.kind == "signavatar":
