@@ -200,6 +200,9 @@ def test_bf16_autocast_branch_runs_on_the_cpu(dataset, tmp_path):
     full, half = losses(tmp_path / "fp32"), losses(tmp_path / "bf16")
     assert full != half and half == pytest.approx(full, rel=0.05)
     assert json.loads((tmp_path / "bf16" / "provenance.json").read_text())["sessions"][0]["precision"] == "bfloat16"
+    train(TrainConfig(**{**base, "model": "thmr", "overrides": THMR_TINY, "out": str(tmp_path / "thmr")},
+                      precision="bf16"), progress=False)
+    assert all(0 < v < 10 for v in losses(tmp_path / "thmr"))   # InfoNCE of 16 pairs in float32 under autocast
     with pytest.raises(ValueError, match="precision"):
         TrainConfig(out="x", precision="fp8", **base).check()
 

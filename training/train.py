@@ -176,7 +176,8 @@ class _Loss(nn.Module):
             # negatives from every rank: each scores its own pairs against the gathered batch
             motion, text = m.encode_motion(x, mask).float(), m.encode_text(tokens, tmask).float()
             rows = slice(D.rank() * len(x), (D.rank() + 1) * len(x))
-            return m.loss(D.gather(motion), D.gather(text), D.gather(pooled.float()).detach(), rows), {}
+            with torch.autocast(x.device.type, enabled=False):   # logits over temperature 0.1: float32
+                return m.loss(D.gather(motion), D.gather(text), D.gather(pooled.float()).detach(), rows), {}
         return nn.functional.cross_entropy(m(x, mask), labels), {}
 
 
@@ -253,9 +254,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     cfg.check()
     device = D.device_for(cfg.device)
     amp = D.autocast_dtype(cfg.precision, device)
-    rank, world = D.start(device)
-    if device.type == "cuda":
+    if device.type == "cuda":   # before the process group: NCCL's barriers use the current device
         torch.cuda.set_device(device)
+    rank, world = D.start(device)
     torch.manual_seed(cfg.seed)   # the same initial weights on every rank
     out = Path(cfg.out)
     word_set = cfg.word_set
