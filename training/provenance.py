@@ -3,7 +3,11 @@
 Every start and every resume of a run appends one session: the step it started at, the
 SignForge git commit (and whether the tree had uncommitted changes), the dataset's content
 hash, the versions of the packages training depends on, the world size, each rank's device
-and the precision. Nothing in it names a path or a machine of the trainer's. torch; never bpy.
+and the precision. Nothing in it names a path or a machine of the trainer's.
+
+The hash reads the whole dataset (a 1.3M-pair dataset is on the order of 100 GB), so
+``Session`` computes it in a thread beside training and fills it in when done: the other
+ranks never wait on it (NCCL gives up on a rank after 10 minutes). torch; never bpy.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import json
 import platform
 import subprocess
 import sys
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -65,22 +70,44 @@ def packages() -> dict:
     return found
 
 
-def session(step: int, data: str | Path, world: int, devices: list[str], precision: str,
-            resumed: bool) -> dict:
-    return {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": step, "resumed": resumed,
-            "git": git_commit(), "dataset": dataset_hash(data), "packages": packages(), "world_size": world,
-            "devices": devices, "precision": precision, "platform": sys.platform}
+class Session:
+    """This start of a run in ``out``'s provenance.json: recorded at once, with the dataset's
+    hash added by a background thread when it has read every file (``finish`` waits for it)."""
 
+    def __init__(self, out: str | Path, step: int, data: str | Path, world: int, devices: list[str],
+                 precision: str, resumed: bool):
+        self.path = Path(out) / PROVENANCE
+        entry = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": step,
+                 "resumed": resumed, "git": git_commit(), "dataset": {"sha256": None, "state": "hashing"},
+                 "packages": packages(), "world_size": world, "devices": devices, "precision": precision,
+                 "platform": sys.platform}
+        sessions = self._read()
+        self.index = len(sessions)
+        self._write(sessions + [entry])
+        self.thread = threading.Thread(target=self._hash, args=(Path(data),), name="dataset-hash", daemon=True)
+        self.thread.start()
 
-def record(out: str | Path, entry: dict) -> Path:
-    """Append ``entry`` to ``out``'s provenance.json (a list of sessions)."""
-    path = Path(out) / PROVENANCE
-    sessions = []
-    if path.is_file():
+    def _hash(self, data: Path) -> None:
         try:
-            sessions = json.loads(path.read_text())["sessions"]
+            found = dataset_hash(data)
+        except OSError as exc:
+            found = {"sha256": None, "state": f"unreadable: {exc.strerror or exc}"}
+        sessions = self._read()
+        if self.index < len(sessions):
+            sessions[self.index]["dataset"] = found
+            self._write(sessions)
+
+    def finish(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
+
+    def _read(self) -> list:
+        if not self.path.is_file():
+            return []
+        try:
+            return json.loads(self.path.read_text())["sessions"]
         except (OSError, ValueError, KeyError, TypeError):
-            sessions = []   # a damaged record is replaced, never fatal to training
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"sessions": sessions + [entry]}, indent=1))
-    return path
+            return []   # a damaged record is replaced, never fatal to training
+
+    def _write(self, sessions: list) -> None:
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps({"sessions": sessions}, indent=1))

@@ -45,7 +45,7 @@ from backend.runs import KINDS, load_weights, read_config, write_config, write_s
 
 from . import checkpoint
 from . import distributed as D
-from .provenance import record, session
+from .provenance import Session
 
 MODELS = tuple(KINDS)
 TEXT_ENCODERS = ("minilm", "clip")
@@ -306,12 +306,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     order = torch.utils.data.DistributedSampler(data, world, rank, shuffle=True, seed=cfg.seed)
     per_epoch = math.ceil(len(order) / cfg.batch)
     devices = D.gather_text(D.device_name(device), device)
+    provenance = None
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, asdict(cfg), model_cfg, data.words, cfg.text_encoder)
         write_stats(out, data.mean, data.std)
-        record(out, session(step, cfg.data, world, devices, str(amp or torch.float32).replace("torch.", ""),
-                            resume is not None))
+        provenance = Session(out, step, cfg.data, world, devices, str(amp or torch.float32).replace("torch.", ""),
+                             resume is not None)
         if resume is not None:
             _trim_log(out / "losses.csv", step)
     total = cfg.epochs * per_epoch
@@ -369,6 +370,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             if stopped:
                 break
     bar.close()
+    if provenance is not None:   # a stopped run has little time left (torchrun kills 30 s after SIGTERM)
+        provenance.finish(timeout=10 if stopped else None)
     return {"steps": step, "epochs": cfg.epochs, "out": str(out), "stopped": stopped}
 
 
