@@ -27,10 +27,35 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+
+def _own_package() -> str:
+    """The package this file is part of, imported, when Blender runs it as a script (-P): the
+    installed extension's (``bl_ext.REPO.signforge``, as Blender names it, so its preferences, its
+    user folder and the backend Install Backend put there are found), else the folder's own
+    (the checkout's ``blender_addon``), made importable from its parent."""
+    import importlib
+
+    here = Path(__file__).resolve().parent
+    for name, module in list(sys.modules.items()):   # already imported: an enabled extension
+        if any(Path(p).resolve() == here for p in getattr(module, "__path__", None) or ()):
+            return name
+    try:
+        import bpy
+
+        for repo in bpy.context.preferences.extensions.repos:
+            if repo.enabled and repo.directory and Path(repo.directory).resolve() == here.parent:
+                name = f"bl_ext.{repo.module}.{here.name}"
+                importlib.import_module(name)
+                return name
+    except (ImportError, AttributeError):   # no bpy, or a Blender without extensions
+        pass
+    sys.path.insert(0, str(here.parent))
+    importlib.import_module(here.name)
+    return here.name
+
+
 if __package__ in (None, ""):
-    # run as a script by Blender (-P): make the package importable from the repository
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    __package__ = "blender_addon"  # noqa: A001
+    __package__ = _own_package()  # noqa: A001
 
 from .core.limits import MAX_RENDER_SIDE  # noqa: E402  (after the package is importable)
 
@@ -104,8 +129,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                                 "own seed (default 1)")
     parser.add_argument("--run", type=Path, help="a trained run folder instead of the shipped weights")
     parser.add_argument("--smplx", type=Path, help="your SMPL-X model file (default: the mannequin)")
-    parser.add_argument("--python", default="", help="backend Python (default: Blender's own, else the "
-                                                     "repository's .venv)")
+    parser.add_argument("--python", default="", help="backend Python (default: the add-on's: its preferences' "
+                                                     "Backend Python or Remote backend, the backend Install "
+                                                     "Backend made, Blender's own, the repository's .venv)")
     args = parser.parse_args(argv)
     if not (args.prompts or args.motions or args.prompt):
         parser.error("give --prompts FILE, --prompt TEXT or --motions DIR")
@@ -129,6 +155,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--samples {args.samples}: expected 1 to 4096")
     if args.refine is not None and not 0 <= args.refine <= 1:
         parser.error(f"--refine {args.refine}: expected 0 to 1")
+    for key in ("prompts", "motions", "out", "run", "smplx"):   # the backend runs in a folder of its own
+        if getattr(args, key) is not None:
+            setattr(args, key, getattr(args, key).absolute())
     return args
 
 
@@ -215,7 +244,8 @@ def run(argv: list[str]) -> int:
     from .blender.animate import apply_motion, name_limit, set_scene_rate
     from .blender.body import build_body
     from .core.bodyfile import read_body
-    from .core.client import make_backend
+    from .blender import session
+    from .core.client import BackendError
     from .core.jobs import Job
     from .core import scratch
     from .core.motion import read_motion
@@ -230,7 +260,11 @@ def run(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     scratch.sweep(scratch.root(), "")   # what a crashed batch or Blender session left
     work = scratch.session_folder()   # the backend's files; removed however the batch ends
-    backend = make_backend(args.python, Path(__file__).resolve().parent)
+    try:   # where the add-on's backend runs: its preferences, the backend Install Backend made...
+        where = session.describe(python=args.python)
+    except BackendError as exc:
+        raise SystemExit(f"signforge render: {exc}") from None
+    backend = session.make(python=args.python)
     total = len(todo) * len(args.cameras)
     engine = args.engine
     if args.engine == "cycles":
@@ -239,7 +273,7 @@ def run(argv: list[str]) -> int:
     elif args.engine == "eevee":
         engine += f", {args.samples} samples"
     print(f"signforge render: {total} clip(s) of {len(todo)} motion(s) x {len(args.cameras)} camera(s) "
-          f"({', '.join(args.cameras)}) -> {args.out} ({engine}, {args.resolution}, {args.format})", flush=True)
+          f"({', '.join(args.cameras)}) -> {args.out} ({engine}, {args.resolution}, {args.format}); {where}", flush=True)
 
     tty = sys.stdout.isatty()
 
@@ -253,7 +287,10 @@ def run(argv: list[str]) -> int:
                 shown[0] = pct
                 print(f"\r  {label}: {pct:3d}%", end="", flush=True)
 
-        job = Job(backend, [(method, params)], label=label).start().wait(on_progress=show)
+        try:
+            job = Job(backend, [(method, params)], label=label).start().wait(on_progress=show)
+        except BackendError as exc:   # the backend did not start: every item would fail alike
+            raise RuntimeError(str(exc)) from None
         if tty:
             print("\r\x1b[K", end="", flush=True)
         if not job.ok:
@@ -264,8 +301,12 @@ def run(argv: list[str]) -> int:
     rows, failures, done = [], [], []
     k = 0
     try:
-        body = read_body(ask("body", {"smplx": str(args.smplx) if args.smplx else None,
-                                      "out": str(work / "body.npz")}, "body")[0]["path"])
+        try:
+            body = read_body(ask("body", {"smplx": str(args.smplx) if args.smplx else None,
+                                          "out": str(work / "body.npz")}, "body")[0]["path"])
+        except (RuntimeError, ValueError) as exc:   # no backend, or no body: nothing can render
+            print(f"signforge render: {exc}", file=sys.stderr, flush=True)
+            return 1
         for item in todo:
             t0 = time.perf_counter()
             what = repr(item.prompt) if item.prompt is not None else item.motion.name

@@ -445,3 +445,75 @@ def _install_anywhere(built, tmp_path):
     assert Path(got["python"]).is_relative_to(user) and Path(got["backend"]).is_relative_to(user)
     assert got["server"] == got["python"] and got["actions"]
     assert "installed" in got["status"]
+
+
+INSTALLED_EXTENSION = """
+import json, sys
+from pathlib import Path
+import bpy
+zip_path = sys.argv[1]
+assert bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default",
+                                                enable_on_install=True) == {"FINISHED"}
+bpy.ops.wm.save_userpref()
+import bl_ext.user_default.signforge as ext
+print(json.dumps({"addon": str(Path(ext.__file__).parent),
+                  "root": bpy.utils.extension_path_user(ext.__name__, path="backend", create=True)}))
+"""
+
+
+@pytest.mark.blender
+def test_batch_render_from_the_installed_extension_finds_the_installed_backend(built, tmp_path):
+    """``blender -b -P .../extensions/user_default/signforge/batch.py`` (here the bpy module running
+    the installed extension's batch.py) imports the extension as Blender names it and renders
+    through the backend Install Backend put in the extension's user folder (a real venv that sees
+    this environment's packages), with relative paths from the caller's folder; a batch whose
+    backend cannot start is one line."""
+    import sysconfig
+
+    zip_path, _ = built
+    env = {k: v for k, v in pip_env(BLENDER_USER_RESOURCES=str(tmp_path / "user"), OMP_NUM_THREADS="1").items()
+           if k not in ("SIGNFORGE_BACKEND_PYTHON", "SIGNFORGE_BACKEND_MODE", "SIGNFORGE_BACKEND_ADDRESS")}
+    script = tmp_path / "install.py"
+    script.write_text(INSTALLED_EXTENSION)
+    r = subprocess.run([sys.executable, str(script), str(zip_path)], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    where = json.loads(r.stdout.strip().splitlines()[-1])
+    batch, root = Path(where["addon"]) / "batch.py", Path(where["root"])
+    assert batch.is_file() and root.is_relative_to(tmp_path / "user")
+
+    def render():
+        return subprocess.run([sys.executable, str(batch), "--", "--motions", "motions", "--out", "renders",
+                               "--format", "png", "--resolution", "64x48", "--cameras", "hands"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    from backend.io import save_motion
+    from backend.motion.builtin import wave
+
+    (tmp_path / "motions").mkdir()
+    save_motion(wave().cut(0, 2), tmp_path / "motions" / "wave.npz")
+    # an installed backend that cannot start: one line, no traceback
+    broken = I.venv_python(root / "venv-a")
+    broken.parent.mkdir(parents=True)
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    (root / I.POINTER).write_text(json.dumps({"slot": "venv-a", "version": "0.1.0"}))
+    r = render()
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
+    assert f"backend: {broken}" in r.stdout and "signforge render: " in r.stderr
+    # Install Backend's venv (made here without pip, seeing this environment's site-packages)
+    shutil.rmtree(root / "venv-a")
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(root / "venv-b")], check=True,
+                   timeout=120)
+    python = I.venv_python(root / "venv-b")
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "signforge-test.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    (root / I.POINTER).write_text(json.dumps({"slot": "venv-b", "version": "0.1.0"}))
+    r = render()
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert f"backend: {python.absolute()}" in r.stdout.splitlines()[0]
+    assert "[1/1] wave.npz hands -> " in r.stdout
+    assert sorted(p.name for p in (tmp_path / "renders" / "wave-hands").iterdir()) == ["frame_0001.png",
+                                                                                       "frame_0002.png"]

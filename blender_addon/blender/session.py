@@ -24,16 +24,27 @@ ADDON_DIR = Path(__file__).resolve().parent.parent
 
 def backend(context=None):
     """The running backend, created on first use from the preferences (and again if they change)."""
-    python, mode = configured(context)
-    address, token = remote(context)
-    found = installed()
-    key = (python, mode, address, token, found)
+    key = choice(context)
     if _STATE["backend"] is None or _STATE["key"] != key:
         close()
-        _STATE["backend"] = client.make_backend(python, ADDON_DIR, mode=mode, address=address, token=token,
-                                                installed=found)
+        _STATE["backend"] = make(context)
         _STATE["key"] = key
     return _STATE["backend"]
+
+
+def choice(context=None, python: str = "") -> tuple:
+    """Where the backend runs: (Backend Python, mode, remote address, token, the Python Install
+    Backend made), from the preferences or the environment; ``python`` (a batch's ``--python``)
+    names a local Python instead of them."""
+    configured_python, mode = configured(context)
+    address, token = ("", "") if python else remote(context)
+    return python or configured_python, mode, address, token, installed()
+
+
+def make(context=None, python: str = ""):
+    """A new backend where ``choice`` says, owned by the caller (batch renders close theirs)."""
+    python, mode, address, token, found = choice(context, python)
+    return client.make_backend(python, ADDON_DIR, mode=mode, address=address, token=token, installed=found)
 
 
 def installed():
@@ -172,11 +183,10 @@ def shutdown() -> None:
         _STATE["tmp"] = None
 
 
-def describe(context=None) -> str:
+def describe(context=None, python: str = "") -> str:
     """Where the backend would run, in a few words; raises ``client.BackendError`` when nowhere."""
-    address, token = remote(context)
+    python, mode, address, token, found = choice(context, python)
     if address:
         return f"remote backend: {client.RemoteBackend(address, token).address}"   # checks address and token
-    python, mode = configured(context)
-    found = client.choose_backend(python, ADDON_DIR, mode, installed=installed())
-    return "backend in Blender" if found is None else f"backend: {found}"
+    where = client.choose_backend(python, ADDON_DIR, mode, installed=found)
+    return "backend in Blender" if where is None else f"backend: {where}"
