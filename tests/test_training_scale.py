@@ -189,10 +189,13 @@ def test_two_gloo_ranks_match_one_process_and_resume_exactly(dataset, tmp_path):
 def test_bf16_autocast_branch_runs_on_the_cpu(dataset, tmp_path):
     """The GPU's precision (bf16 autocast) on the CPU: the same code path, close to float32 but not
     equal to it (so autocast really ran)."""
-    from training.distributed import autocast_dtype
+    from training.distributed import autocast_dtype, gpu_index
     from training.train import TrainConfig, train
 
     assert autocast_dtype("auto", torch.device("cuda", 0)) is torch.bfloat16
+    assert [gpu_index(r, 4) for r in range(4)] == [0, 1, 2, 3]   # cuda:LOCAL_RANK, one GPU per process
+    with pytest.raises(ValueError, match="at most 4 processes per machine"):
+        gpu_index(4, 4)
     assert autocast_dtype("auto", torch.device("cpu")) is None and autocast_dtype("fp32", torch.device("cuda", 0)) is None
     base = dict(model="handmdm", data=str(dataset), epochs=1, batch=16, overrides=TINY, device="cpu")
     train(TrainConfig(out=str(tmp_path / "fp32"), **base), progress=False)

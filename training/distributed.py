@@ -22,11 +22,10 @@ PRECISIONS = ("auto", "fp32", "bf16")
 def device_for(name: str = "auto") -> torch.device:
     """The device this process trains on: ``auto`` is the GPU of this ``LOCAL_RANK`` when there
     is one, else the CPU; ``cuda`` is ``cuda:LOCAL_RANK``; ``cuda:N`` and ``cpu`` are taken as said."""
-    local = int(os.environ.get("LOCAL_RANK", "0"))
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        name = f"cuda:{local % max(torch.cuda.device_count(), 1)}"
+    if name == "cuda" and torch.cuda.is_available():
+        name = f"cuda:{gpu_index(int(os.environ.get('LOCAL_RANK', '0')), torch.cuda.device_count())}"
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -36,6 +35,15 @@ def device_for(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: no CUDA GPU is available; use cpu")
     return device
+
+
+def gpu_index(local_rank: int, gpus: int) -> int:
+    """The GPU of the process with ``local_rank`` on a machine with ``gpus``: one each, so
+    more processes than GPUs (which NCCL refuses as duplicate GPUs) is an error that says so."""
+    if not 0 <= local_rank < gpus:
+        raise ValueError(f"LOCAL_RANK {local_rank} has no GPU of its own: this machine has {gpus}; start at most "
+                         f"{gpus} processes per machine (torchrun --nproc_per_node {gpus})")
+    return local_rank
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
