@@ -842,7 +842,8 @@ def sentence_cmd(
                                                                      "blank lines skipped), or a JSON list of "
                                                                      "strings or objects with seconds/transition."),
     method: str = typer.Option("inpaint", help="Transitions: inpaint (HandMDM from a minimum-jerk blend, kept "
-                                               "calm), blend (the blend alone) or raw (HandMDM as it draws)."),
+                                               "calm), blend (the blend alone), raw (HandMDM as it draws) or "
+                                               "linear (straight from pose to pose)."),
     strength: float = typer.Option(0.5, help="How far up the schedule the blend is noised before HandMDM "
                                              "redraws it (1: from noise)."),
     transition: Optional[float] = typer.Option(None, "--transition", help="Seconds of every transition "
