@@ -289,7 +289,8 @@ class Handler:
             motion = load_motion(Path(params["src"]).expanduser())
         except MotionError as exc:
             raise RequestError(P.INVALID_PARAMS, f"save_motion: {exc}") from None
-        body = self._load_body(params["smplx"]) if dst.suffix.lower() == ".bvh" else None
+        # the body the motion is for: its skeleton (.bvh), its landmarks (.pose), its rest pelvis (a Z-up .npz)
+        body = self._load_body(params["smplx"]) if dst.suffix.lower() != ".npy" else None
         report(0.5, f"writing {dst.suffix.lstrip('.').upper()}")
         save_motion(motion, dst, body=body)
         return {"path": str(dst)}

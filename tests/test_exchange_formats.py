@@ -201,3 +201,26 @@ def test_cli_export_flags(tmp_path, rng, signforge_cache):
     bad = cli(str(tmp_path / "x.npz"), "--up", "x")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --up 'x': expected one of z, y"
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_the_servers_export_writes_pose_files_and_turns_npz_about_the_given_body(tmp_path, rng, signforge_cache):
+    """What the add-on's Export sends: the body it names decides the .npz's rest pelvis and
+    the .pose's landmarks (here a mannequin exported as a model file, as a user's SMPL-X)."""
+    from backend.body.mannequin import export_mannequin
+    from backend.body.model import Body
+    from backend.server import Handler
+
+    model = export_mannequin(tmp_path / "models")
+    m = random_motion(rng, frames=4, scale=0.2)
+    src = save_motion(m, tmp_path / "src.npz", options=ExportOptions(up="y"))
+    handler = Handler()
+    for name in ("out.npz", "out.pose"):
+        result = handler.call("save_motion", {"src": str(src), "dst": str(tmp_path / name), "smplx": str(model)},
+                              lambda *a, **k: None)
+        assert result == {"path": str(tmp_path / name)}
+    with np.load(tmp_path / "out.npz") as z:
+        np.testing.assert_allclose(z["rest_pelvis"], Body.load(model).rest_joints(m.betas)[0], atol=1e-6)
+    np.testing.assert_allclose(load_motion(tmp_path / "out.npz").poses, m.poses, atol=1e-6)
+    from pose_format import Pose
+
+    assert Pose.read((tmp_path / "out.pose").read_bytes()).body.data.shape[:3] == (4, 1, 576)
