@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 
+from blender_addon.core.errors import SignForgeError
+
 from .body.skeleton import FEATURE_DIM, FEATURE_JOINTS, JOINT_INDEX, UPPER_BODY_NAMES, hand_joints
 from .callable_module import make_callable
 from .motion.motion import Motion
@@ -41,7 +43,7 @@ _SLOT = {j: k for k, j in enumerate(FEATURE_JOINTS)}   # joint index -> its 6 fe
 EXPRESSION = slice(6 * len(FEATURE_JOINTS), FEATURE_DIM)
 
 
-class EditError(ValueError):
+class EditError(SignForgeError, ValueError):
     """An edit that cannot be made as asked; the message says why."""
 
 
