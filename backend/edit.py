@@ -107,6 +107,23 @@ def parse_frames(text: str) -> tuple[int, int]:
         raise EditError(f"--frames is A:B with whole numbers; got {text!r}") from None
 
 
+def windows(frames: int, region: tuple[int, int], longest: int, context: int = 12,
+            overlap: int = 24) -> list[tuple[int, int]]:
+    """Frame windows [start, end) of at most ``longest`` frames that cover ``region`` and
+    ``context`` frames either side of it (within the take), each overlapping the last by
+    ``overlap`` frames."""
+    lo, hi = max(0, region[0] - context), min(frames, region[1] + context)
+    if hi - lo <= longest:
+        return [(lo, hi)]
+    out, s = [], lo
+    while True:
+        e = min(hi, s + longest)
+        out.append((s, e))
+        if e == hi:
+            return out
+        s = e - overlap
+
+
 def _warp(source: np.ndarray, src: tuple[int, int], dst: tuple[int, int], frames: int) -> np.ndarray:
     """``source`` (P, F) resampled to ``frames`` rows so its rows ``src`` [start, end) land on
     ``dst``: piecewise linear in time, approach and return stretched alongside."""
@@ -150,8 +167,9 @@ def edit(motion: Motion, text: str, *, frames: tuple[int, int] | None = None,
          run_dir: str | os.PathLike | None = None, body=None,
          progress: Callable[[int, int], None] | None = None) -> Motion:
     """``motion`` with the part the mask names regenerated for ``text`` (see the module's
-    docstring); everything else is the input's, bit for bit. The take must fit the model's
-    longest take (4 s for the shipped HandMDM)."""
+    docstring); everything else is the input's, bit for bit. A part longer than the model's
+    longest take (4 s for the shipped HandMDM) is made in overlapping windows, each going on
+    from the frames the last one made."""
     from .generate import GenerateError, _plans, handmdm_run
     from .inpaint import inpaint
     from .body.features import features_to_pose
@@ -171,9 +189,6 @@ def edit(motion: Motion, text: str, *, frames: tuple[int, int] | None = None,
     names = joint_names(joints) if joints is not None else None
     try:
         run = handmdm_run(run_dir)
-        if n > run.model.cfg.longest:
-            raise EditError(f"the take is {n} frames; the model edits takes up to {run.model.cfg.longest} "
-                            f"frames ({run.model.cfg.longest / FPS:.1f} s): cut it first")
         if body is None:
             from .body.model import Body
 
@@ -196,8 +211,15 @@ def edit(motion: Motion, text: str, *, frames: tuple[int, int] | None = None,
                 laid[region[0]:region[1]] = _warp(pf[src[0]:src[1]], (0, src[1] - src[0]),
                                                   (0, region[1] - region[0]), region[1] - region[0])
             start = np.where(redo, laid, feats)
-        made = inpaint(start, ~redo, text, strength=strength, seed=seed, guidance=guidance, steps=steps,
-                       run_dir=run_dir, progress=progress)
+        made = start.copy()
+        done = np.zeros_like(redo)
+        wins = windows(n, region, run.model.cfg.longest)
+        for k, (s0, s1) in enumerate(wins):   # a long take in overlapping windows, each going on from the last
+            step = None if progress is None else \
+                (lambda i, m, k=k: progress(k * m + i, len(wins) * m))
+            made[s0:s1] = inpaint(made[s0:s1], ~redo[s0:s1] | done[s0:s1], text, strength=strength,
+                                  seed=seed + k, guidance=guidance, steps=steps, run_dir=run_dir, progress=step)
+            done[s0:s1] = redo[s0:s1]
     except GenerateError as exc:
         raise EditError(str(exc)) from None
     a, b = region

@@ -44,6 +44,8 @@ CONTEXT = 12          # frames of each sign the model sees around a transition (
 TRAVEL_SPEED = 1.2    # m/s: the blend's peak wrist speed an automatic transition aims at
 CALM = 2.5            # m/s: the fastest a transition's wrist may move with the model's movement in it
 SHARES = (1.0, 0.5, 0.25, 0.0)   # shares of the model's movement tried, most first
+CLEAR = 0.015         # m: a transition's hand deeper than this inside the head or torso is made again...
+WIDEN = (0, 3, 6, 10)  # ...with this many more frames of each sign kept, until it is clear
 MIN_TRANSITION, MAX_TRANSITION = 0.2, 1.2   # seconds
 MOTION_SUFFIXES = (".npz", ".npy", ".bvh")
 MAX_ITEMS = 64
@@ -319,7 +321,8 @@ def transition(before: Motion, after: Motion, frames: int, text: str, *, method:
     up, or from noise at 1), its frames as the model gives them; "inpaint", the same inpainting
     with its movement carried onto the blend's path (``on_path``), so both joins are continuous in position and velocity, with as much of the
     model's movement (``SHARES``: all, half, a quarter, none) as keeps the transition's peak
-    wrist speed within ``CALM``: the shipped model's inpainting jitters (``benchmarks/sentence.py``)."""
+    wrist speed within ``CALM`` and its jerk within the signs' on either side (or the blend's):
+    the shipped model's inpainting jitters (``benchmarks/sentence.py``)."""
     if method not in METHODS:
         raise SentenceError(f"method is {', '.join(METHODS)}; got {method!r}")
     if method == "linear":   # the baseline: straight from one pose to the other at constant speed
@@ -351,14 +354,22 @@ def transition(before: Motion, after: Motion, frames: int, text: str, *, method:
         body = Body.load()
     from .eval import fidelity as F
 
+    def jerk(m: Motion) -> float:
+        return max(F.jerk(m, body, side) for side in F.SIDES)
+
+    def framed(move: Motion) -> Motion:   # the transition with two of the signs' frames on each side
+        return Motion(np.concatenate([before.poses[-2:], move.poses, after.poses[:2]]),
+                      np.concatenate([before.trans[-2:], move.trans, after.trans[:2]]),
+                      np.concatenate([before.expression[-2:], move.expression, after.expression[:2]]), FPS,
+                      betas=before.betas)
+
+    # no jerkier than the signs around it (or the blend itself, if that is): what a viewer notices
+    smooth = max(jerk(before), jerk(after), jerk(framed(Motion(poses, trans, expression, FPS, betas=before.betas))))
     detail = on_path(made, path) - path
     for share in SHARES:
         move = _from_features(path + share * detail, poses, trans, before.betas)
-        ends = Motion(np.concatenate([before.poses[-1:], move.poses, after.poses[:1]]),
-                      np.concatenate([before.trans[-1:], move.trans, after.trans[:1]]),
-                      np.concatenate([before.expression[-1:], move.expression, after.expression[:1]]), FPS,
-                      betas=before.betas)
-        if share == 0 or F.peak_speed(ends, body) <= CALM:
+        ends = framed(move)
+        if share == 0 or (F.peak_speed(ends, body) <= CALM and jerk(ends) <= smooth):
             return move, share
     raise AssertionError("SHARES ends with 0")
 
@@ -441,19 +452,34 @@ def join(signs: list[Sign], seconds: list[float | None], *, seed: int = 0, metho
          progress: Callable[[int, int], None] | None = None) -> Motion:
     """The sentence of ``signs`` already made: each one's sign proper kept (the first from its
     start, the last to its end), a transition into sign k of ``seconds[k]`` (None: automatic),
-    made with seed ``seed + k``. ``progress`` counts transition steps over all transitions."""
+    made with seed ``seed + k``. ``progress`` counts transition steps over all transitions.
+
+    With "blend" and "inpaint", a transition that would take a hand deeper than ``CLEAR`` into
+    the head or torso (and deeper than the signs' own frames at its ends) is made again with
+    more of the two signs' own frames kept (``WIDEN`` frames more of each: the end of the sign's
+    stroke and the start of its approach, which the synthesizer already keeps clear of the
+    body) until it is clear; the span's ``widened`` says by how much."""
+    if body is None:
+        from .body.model import Body
+
+        body = Body.load()
     last = len(signs) - 1
+    core = [kept_span(s.motion, body) for s in signs]
     for k, s in enumerate(signs):
-        a, b = kept_span(s.motion, body)
-        s.span = (0 if k == 0 else a, s.motion.num_frames if k == last else b)
+        s.span = (0 if k == 0 else core[k][0], s.motion.num_frames if k == last else core[k][1])
     per_join = 1 if method in ("blend", "linear") else steps
     parts, spans, at = [], [], 0
-    for k, s in enumerate(signs):
-        kept = s.motion.cut(*s.span)
-        if k:
-            prev = signs[k - 1]
-            tail = prev.motion.cut(max(prev.span[0], prev.span[1] - CONTEXT), prev.span[1])
-            head = kept.cut(0, min(kept.num_frames, CONTEXT))
+    moves: list[tuple[Motion, dict]] = []
+    for k in range(1, last + 1):
+        prev, s = signs[k - 1], signs[k]
+        tries = WIDEN if method in ("blend", "inpaint") else (0,)
+        best = None
+        for widen in tries:
+            end = min(prev.motion.num_frames, core[k - 1][1] + widen) if k - 1 != last else prev.span[1]
+            start = max(0, core[k][0] - widen)
+            end, start = max(end, prev.span[0] + 3), min(start, s.span[1] - 3)
+            tail = prev.motion.cut(max(prev.span[0], end - CONTEXT), end)
+            head = s.motion.cut(start, min(s.span[1], start + CONTEXT))
             if tail.num_frames < 3 or head.num_frames < 3:
                 raise SentenceError(f"item {k + 1}: a sign shorter than 3 frames cannot be joined")
             n = max(2, int(round(seconds[k] * FPS))) if seconds[k] else auto_frames(tail, head, body)
@@ -462,11 +488,24 @@ def join(signs: list[Sign], seconds: list[float | None], *, seed: int = 0, metho
                                      guidance=guidance, steps=steps, run_dir=run_dir, body=body,
                                      progress=None if progress is None else
                                      lambda i, _n, base=base: progress(base + i, last * per_join))
+            depth = _depth(tail, move, head, body) if len(tries) > 1 else (0.0, 0.0)
+            if best is None or depth[0] < best[0][0]:
+                best = (depth, move, share, end, start, widen, n)
+            if depth[0] <= max(CLEAR, depth[1]):
+                break
+        _, move, share, end, start, widen, n = best
+        prev.span = (prev.span[0], end)
+        s.span = (start, s.span[1])
+        moves.append((move, {"method": method, "text": s.text, "auto": not seconds[k], "widened": widen,
+                             **({"strength": strength, "model_share": share} if method in ("inpaint", "raw")
+                                else {})}))
+    for k, s in enumerate(signs):
+        if k:
+            move, info = moves[k - 1]
             parts.append(move.with_(betas=signs[0].motion.betas))
-            spans.append({"kind": "transition", "start": at, "end": at + n, "method": method,
-                          **({"strength": strength, "model_share": share} if method in ("inpaint", "raw") else {}),
-                          "text": s.text, "auto": not seconds[k]})
-            at += n
+            spans.append({"kind": "transition", "start": at, "end": at + move.num_frames, **info})
+            at += move.num_frames
+        kept = s.motion.cut(*s.span)
         parts.append(kept.with_(betas=signs[0].motion.betas))
         s.frames = (at, at + kept.num_frames)
         spans.append({"kind": "sign", "start": at, "end": at + kept.num_frames, "source": s.source,
@@ -482,6 +521,19 @@ def join(signs: list[Sign], seconds: list[float | None], *, seed: int = 0, metho
     return Motion(np.concatenate([p.poses for p in parts]), np.concatenate([p.trans for p in parts]),
                   np.concatenate([p.expression for p in parts]), FPS, betas=first.betas, gender=first.gender,
                   text=" / ".join(s.text for s in signs), provenance=prov)
+
+
+def _depth(tail: Motion, move: Motion, head: Motion, body) -> tuple[float, float]:
+    """How deep (m) a hand goes into the head or torso during ``move``, and at the signs' frames
+    on either side of it (``body.collide``)."""
+    from .body.collide import hand_penetration
+
+    both = Motion(np.concatenate([tail.poses[-1:], move.poses, head.poses[:1]]),
+                  np.concatenate([tail.trans[-1:], move.trans, head.trans[:1]]),
+                  np.concatenate([tail.expression[-1:], move.expression, head.expression[:1]]), FPS,
+                  betas=tail.betas)
+    d = np.maximum(*hand_penetration(body, both).values())
+    return float(d[1:-1].max()), float(max(d[0], d[-1]))
 
 
 def spans(motion: Motion) -> list[dict]:
@@ -508,7 +560,6 @@ def joins(motion: Motion, body) -> dict:
     vel = {s: np.diff(F.wrist_path(motion, body, s), axis=0) * motion.fps for s in F.SIDES}
     jumps = {s: np.abs(np.diff(speed[s])) for s in F.SIDES}               # index k: steps k -> k+1
     vjumps = {s: np.linalg.norm(np.diff(vel[s], axis=0), axis=1) for s in F.SIDES}
-    depth = np.maximum(*hand_penetration(body, motion).values())
     rest = np.maximum(F.rest_distance(motion, body, "left"), F.rest_distance(motion, body, "right"))
 
     def within(a: int, b: int) -> float:   # speed jumps whose three frames all lie in [a, b)
@@ -528,7 +579,7 @@ def joins(motion: Motion, body) -> dict:
                     "join_velocity_jump": vjump,
                     "peak_speed": max(float(speed[s][max(0, a - 1):b].max()) for s in F.SIDES),
                     "jerk": max(F.jerk(seg, body, s) for s in F.SIDES) if seg.num_frames >= 4 else 0.0,
-                    "depth": float(depth[a:b].max())})
+                    "depth": float(np.maximum(*hand_penetration(body, motion.cut(a, b)).values()).max())})
     signs = [t for t in sp if t["kind"] == "sign"]
     middle = slice(signs[0]["end"], signs[-1]["start"])
     return {"transitions": out, "rest_frames": int((rest[middle] < F.SIGNING).sum()),

@@ -75,3 +75,16 @@ def test_bad_edits_say_what_is_wrong(take):
         edit(take, "tap")
     with pytest.raises(EditError, match="empty"):
         edit(take, "  ", joints="hands")
+
+
+def test_a_take_longer_than_the_model_is_edited_in_windows(take, body):
+    from backend.edit import windows
+
+    long = take.concat(take)   # 166 frames: past the shipped model's 101
+    assert windows(long.num_frames, (0, long.num_frames), 101) == [(0, 101), (77, 166)]
+    out = edit(long, "a flat right hand", joints="right_hand", steps=5, body=body)
+    fingers = np.zeros(55, bool)
+    fingers[40:55] = True
+    _same(out, long, ~fingers)
+    steps = np.abs(np.diff(out.poses[:, fingers], axis=0)).max()
+    assert steps <= max(0.5, np.abs(np.diff(long.poses[:, fingers], axis=0)).max())   # no seam where windows meet
