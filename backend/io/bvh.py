@@ -27,11 +27,10 @@ from ..atomic import atomic_path
 from ..body import rotations as R
 from ..body.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 from ..motion import Motion
-from .formats import SKELETONS
+from .formats import SKELETONS, UNIT_SCALE
 
 ORDER = "ZXY"
 _CHANNELS = {"Z": "Zrotation", "X": "Xrotation", "Y": "Yrotation"}
-UNITS = {"m": 1.0, "cm": 100.0}   # lengths per metre
 # Mixamo's bone names are the retargeting map's (one owner: blender_addon/core/retarget.py),
 # which keys no jaw or eyes; a BVH names every joint, so those take Mixamo-style names here.
 MIXAMO_NAMES = {j: "mixamorig:" + {**MIXAMO.bones, "jaw": "Jaw", "left_eye_smplhf": "LeftEye",
@@ -63,10 +62,10 @@ def write_bvh(motion: Motion, path: str | os.PathLike, rest_joints: np.ndarray, 
     rest = np.asarray(rest_joints, dtype=np.float64)
     if rest.shape != (NUM_JOINTS, 3):
         raise ValueError(f"rest_joints must be (55, 3); got {rest.shape}")
-    if skeleton not in SKELETONS or units not in UNITS:
+    if skeleton not in SKELETONS or units not in UNIT_SCALE:
         raise ValueError(f"BVH skeleton {skeleton!r} and units {units!r}; expected one of "
-                         f"{', '.join(SKELETONS)} and one of {', '.join(UNITS)}")
-    scale = UNITS[units]
+                         f"{', '.join(SKELETONS)} and one of {', '.join(UNIT_SCALE)}")
+    scale = UNIT_SCALE[units]
     names = [MIXAMO_NAMES[n] for n in JOINT_NAMES] if skeleton == "mixamo" else list(JOINT_NAMES)
     kids = _children()
     rot_channels = " ".join(_CHANNELS[c] for c in ORDER)

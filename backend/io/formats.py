@@ -16,7 +16,7 @@ from .npz import read_npz, write_npz
 READ_SUFFIXES = (".npz", ".npy", ".bvh")
 WRITE_SUFFIXES = (".npz", ".npy", ".bvh", ".pose")
 SKELETONS = ("smplx", "mixamo")   # backend.io.bvh's, named here so that checking options imports no torch
-UNITS = ("m", "cm")
+UNIT_SCALE = {"m": 1.0, "cm": 100.0}   # .bvh lengths per metre
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class ExportOptions:
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("up", self.up, UP_AXES), ("skeleton", self.skeleton, SKELETONS),
-                                     ("units", self.units, UNITS)):
+                                     ("units", self.units, tuple(UNIT_SCALE))):
             if value not in allowed:
                 raise ValueError(f"{name} {value!r}: expected one of {', '.join(allowed)}")
 
