@@ -80,3 +80,23 @@ def test_items_from_lines_and_json(tmp_path):
         sentence(["nosuch_9"])
     with pytest.raises(SentenceError, match="at least one item"):
         sentence([])
+
+
+def test_the_cli_says_what_is_wrong_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"text": "tap the chin", "speed": 1}]', encoding="utf-8")
+    take = tmp_path / "take.npz"
+    from backend.io import save_motion
+    from backend.motion.motion import Motion
+
+    save_motion(Motion.rest(10), take)
+    for args, words in ((["sentence", "--items", str(bad), "-o", str(tmp_path / "s.npz")], "unknown item key 'speed'"),
+                        (["edit", str(take), "--text", "x", "-o", str(tmp_path / "e.npz")], "give the part to redo"),
+                        (["edit", str(take), "--frames", "3-9", "--text", "x", "-o", str(tmp_path / "e.npz")], "A:B")):
+        run = subprocess.run([sys.executable, "-m", "backend.cli", *args], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and words in run.stderr and "Traceback" not in run.stderr, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "s.npz").exists() and not (tmp_path / "e.npz").exists()
