@@ -72,8 +72,9 @@ EPILOG = """cameras (--cameras, comma-separated; one clip per camera, named NAME
   right   the right hand, close up, from the front
   left    the left hand, close up, from the front
   side    the upper body and hands from the signer's right side (depth)
-A camera is fitted to its joints over the whole take; a close-up keeps each hand in frame
-wherever it signs (above the waist), so hands resting at the hips do not shrink it.
+full, upper and side are fitted to their joints over the whole take; the close-ups (hands,
+right, left) follow the signing hands (above the waist) at one distance sized to the hands,
+so a handshape fills the frame wherever it is made.
 
 output in DIR: NAME-CAMERA.mp4 (or a NAME-CAMERA folder of PNG frames), NAME.npz (the
 generated motion) and summary.json (every clip's prompt, seed, camera and settings); NAME is

@@ -856,6 +856,7 @@ def _hand_box_share(scene, cam, track, frame_index):
 
     from blender_addon.blender import render as RN
 
+    scene.frame_set(scene.frame_start + frame_index)   # the close-ups follow the hands
     pts = RN.preset_points("hands", {k: v[frame_index:frame_index + 1] for k, v in track.items()})[0]
     uv = np.array([tuple(world_to_camera_view(scene, cam, Vector(tuple(p))))[:2] for p in pts])
     assert (uv > -0.01).all() and (uv < 1.01).all(), uv   # the hands stay inside the frame
@@ -892,21 +893,28 @@ def test_camera_presets_frame_the_hands_and_the_side(addon, tmp_path):
     # the right-hand close-up frames the right hand (the waving one) wherever it signs
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
-    right = np.stack([track[n] for n in RN.hand_joints("right")])[:, raised].reshape(-1, 3)
-    uv = np.array([tuple(world_to_camera_view(scene, cams["right"], Vector(tuple(p))))[:2] for p in right])
-    assert (uv > 0).all() and (uv < 1).all() and (uv.max(0) - uv.min(0)).max() > 0.6
+    spans = []
+    for i in np.flatnonzero(raised):   # it follows the hand: in view and large at every frame
+        scene.frame_set(scene.frame_start + i)
+        right = [Vector(tuple(track[n][i])) for n in RN.hand_joints("right")]
+        uv = np.array([tuple(world_to_camera_view(scene, cams["right"], p))[:2] for p in right])
+        assert (uv > 0).all() and (uv < 1).all(), (i, uv)
+        spans.append((uv.max(0) - uv.min(0)).max())
+    assert min(spans) > 0.2, min(spans)   # the hand's joints alone span a fifth of the frame or more
     # the side camera stands on the signer's right and looks across the body
     side = np.array(cams["side"].location) - track["spine3"].mean(0)
     to_right = track["right_shoulder"].mean(0) - track["left_shoulder"].mean(0)
     assert side @ to_right > 0.9 * np.linalg.norm(side) * np.linalg.norm(to_right)
-    # rendered: the close-up shows more of the body (hands) than the full view
+    # rendered: every camera shows the body
     shares, background = {}, None
     for c in ("full", "hands", "side"):
         out = RN.render_still(scene, tmp_path / f"{c}.png", 30, camera=cams[c])
         px = np.array(bpy.data.images.load(str(out)).pixels[:]).reshape(60, 80, 4)[..., :3]
         background = px[0, 0] if background is None else background   # the full view's corner
         shares[c] = (np.abs(px - background).sum(-1) > 0.1).mean()
-    assert shares["hands"] > 2 * shares["full"] and shares["side"] > 0.02, shares
+    # (the close-up follows the waving hand out past the body, so much of its frame is background:
+    # the hand's size is checked above from the joints)
+    assert shares["hands"] > 0.05 and shares["full"] > 0.02 and shares["side"] > 0.02, shares
     from blender_addon import batch
     assert batch.CAMERAS == tuple(RN.CAMERAS)   # the batch's --cameras and help name the same presets
     assert all(f"  {name:<8}{text}" in batch.EPILOG for name, text in RN.CAMERAS.items())

@@ -4,8 +4,10 @@ Camera presets (``CAMERAS``) frame what a viewer judges: the full body, the uppe
 signing space, head to hips), both hands, one hand, or the upper body seen from the signer's
 right side, where depth shows. Each camera is fitted to the joints it frames over every frame
 of the take (fingertips extrapolated past the last finger joints), with a margin, for the
-scene's aspect ratio; a close-up keeps each hand in view over every frame where it signs
-(above the waist), so hands resting at the hips before and after a sign do not widen it.
+scene's aspect ratio. The hand close-ups (``FOLLOW``) follow the hands instead: the camera
+keeps one distance, sized to the hands themselves, and moves with their smoothed centre over
+the frames where they sign (above the waist), holding still while they rest, so a handshape
+fills the frame wherever in the signing space it is made.
 Lighting is a key, a fill and a rim light on a neutral background; Workbench uses studio
 light; Cycles denoises with OpenImageDenoise when the build has it. Renders run with
 Blender's per-frame stdout lines ("Fra:", "Video append frame N") silenced.
@@ -40,6 +42,9 @@ BACKGROUND = (0.16, 0.17, 0.19)
 HEAD_TOP = 0.14    # the skull above the head joint, m
 TIP = 0.9          # a fingertip lies this many distal-to-middle segment lengths past the distal joint
 HAND_PAD = 0.035   # skin and palm around the hand joints, m
+FOLLOW = ("hands", "right", "left")   # close-ups that follow the signing hands
+FOLLOW_SMOOTH_S = 0.25                # a follow camera's centre is a moving average over this long
+FOLLOW_MARGIN = 1.5                   # ... and it frames the hands this many times their own extent
 
 
 def hand_joints(side: str) -> tuple[str, ...]:
@@ -73,8 +78,7 @@ def joint_track(scene, armature, max_frames: int = 400) -> dict[str, np.ndarray]
     """World positions of every bone head at every frame of the scene's range, (F, 3) per bone,
     plus ``*_tip`` fingertips extrapolated from the last two finger joints. Takes longer than
     ``max_frames`` are sampled evenly (first and last frames kept)."""
-    n = scene.frame_end - scene.frame_start + 1
-    frames = np.unique(np.linspace(scene.frame_start, scene.frame_end, min(n, max_frames)).round().astype(int))
+    frames = track_frames(scene, max_frames)
     names = [b.name for b in armature.pose.bones]
     current = scene.frame_current
     out = np.empty((len(frames), len(names), 3))
@@ -91,6 +95,13 @@ def joint_track(scene, armature, max_frames: int = 400) -> dict[str, np.ndarray]
             if a is not None and b is not None:
                 track[f"{side}_{f}_tip"] = b + TIP * (b - a)
     return track
+
+
+def track_frames(scene, max_frames: int = 400) -> np.ndarray:
+    """The scene frames ``joint_track`` samples: every frame of the range, or ``max_frames`` of
+    them evenly (first and last kept)."""
+    n = scene.frame_end - scene.frame_start + 1
+    return np.unique(np.linspace(scene.frame_start, scene.frame_end, min(n, max_frames)).round().astype(int))
 
 
 def _points(track: dict[str, np.ndarray], names) -> np.ndarray:
@@ -177,15 +188,101 @@ def fit_camera(scene, points: np.ndarray, direction: Vector, name: str, pad: flo
     return cam
 
 
+def follow_path(preset: str, track: dict[str, np.ndarray]) -> tuple[list, np.ndarray]:
+    """A follow close-up's points at each tracked frame (the hands of ``preset`` that sign
+    there; none where none does) and which frames they are: ([(K_i, 3)], (F,) bool). Takes where
+    no framed hand ever signs follow the hands at every frame."""
+    sides = ("left", "right") if preset == "hands" else (preset,)
+    names = {s: [n for n in hand_joints(s) + tuple(f"{s}_{f}_tip" for f in FINGERS) if n in track] for s in sides}
+    frames = len(next(iter(track.values())))
+    masks = {s: signing(track, s) if names[s] else np.zeros(frames, bool) for s in sides}
+    if not any(m.any() for m in masks.values()):
+        masks = {s: np.full(frames, bool(names[s])) for s in sides}
+    points = [np.concatenate([track[n][i:i + 1] for s in sides if masks[s][i] for n in names[s]] or
+                             [np.zeros((0, 3))]) for i in range(frames)]
+    return points, np.array([len(p) > 0 for p in points])
+
+
+def _smooth(x: np.ndarray, width: int) -> np.ndarray:
+    """(F, D) values averaged over ``width`` neighbouring frames (edges held)."""
+    if width <= 1 or len(x) < 2:
+        return x
+    half = width // 2
+    padded = np.concatenate([np.repeat(x[:1], half, 0), x, np.repeat(x[-1:], half, 0)])
+    kernel = np.ones(2 * half + 1) / (2 * half + 1)
+    return np.stack([np.convolve(padded[:, k], kernel, mode="valid") for k in range(x.shape[1])], 1)
+
+
+def follow_camera(scene, points: list, shown: np.ndarray, frames: np.ndarray, direction: Vector, name: str,
+                  pad: float = HAND_PAD, margin: float = FOLLOW_MARGIN, lens: float = 50.0, smooth: int = 1):
+    """A camera looking along ``direction`` at one distance that follows ``points`` (a list of
+    (K_i, 3) per scene frame in ``frames``): its location is keyed at each frame on the centre
+    of that frame's points (and at its distance in front of their mean depth), averaged over
+    ``smooth`` frames and held over frames without any (``shown`` False). The distance is the
+    least that frames every frame's points, plus ``pad``, ``margin`` times over around their
+    own centre at the scene's aspect ratio: sized to the hands, not to their path, whose fast
+    stretches (a hand rising from rest) may lag the averaged centre."""
+    from ..core.motion import Channel
+    from .animate import _channelbag, _slot, write_channels
+
+    data = bpy.data.cameras.new(name)
+    data.lens, data.sensor_width, data.sensor_fit = lens, 36.0, "HORIZONTAL"
+    data.clip_start, data.clip_end = 0.01, 100.0
+    cam = bpy.data.objects.new(name, data)
+    scene.collection.objects.link(cam)
+    rot = direction.to_track_quat("-Z", "Y").to_matrix()
+    axes = np.array([tuple(rot.col[0]), tuple(rot.col[1]), tuple(-rot.col[2])])   # right, up, forward
+    aspect = scene.render.resolution_x / scene.render.resolution_y
+    tan_w = 18.0 / lens
+    tan_h = tan_w / aspect
+    seen = np.flatnonzero(shown)
+    centre = np.zeros((len(frames), 3))   # right, up: the box's middle; depth: the points' mean
+    for i in seen:
+        local = points[i] @ axes.T
+        centre[i] = [*(local[:, :2].max(0) + local[:, :2].min(0)) / 2, local[:, 2].mean()]
+    rel = np.concatenate([(points[i] @ axes.T) - centre[i] for i in seen])
+    nearest = seen[np.abs(np.arange(len(frames))[:, None] - seen[None, :]).argmin(1)]
+    centre = _smooth(centre[nearest], smooth)
+    rel_d = rel[:, 2]
+    need = np.maximum((np.abs(rel[:, 0]) * margin + pad) / tan_w, (np.abs(rel[:, 1]) * margin + pad) / tan_h) - rel_d
+    dist = max(float(need.max()), float(rel_d.max()) + pad + 0.1, 0.2)
+    cam.matrix_world = rot.to_4x4()
+    where = centre @ axes - dist * axes[2]
+    action = bpy.data.actions.new(name)
+    slot = _slot(action, "OBJECT", name)
+    chans = []
+    for k in range(3):
+        co = np.empty(2 * len(frames), np.float32)
+        co[0::2], co[1::2] = frames, where[:, k]
+        chans.append(Channel("location", k, "Object Transforms", co))
+    write_channels(_channelbag(action, slot), chans)
+    anim = cam.animation_data_create()
+    anim.action, anim.action_slot = action, slot
+    return cam
+
+
 def add_cameras(scene, armature, presets) -> dict[str, object]:
-    """One fitted camera per preset (``CAMERAS``), over the whole take; the first is active."""
+    """One camera per preset (``CAMERAS``), fitted over the whole take, the close-ups following
+    the hands (``FOLLOW``); the first is active."""
     track = joint_track(scene, armature)
+    frames = track_frames(scene)
+    fps = scene.render.fps / scene.render.fps_base
+    step_s = float(np.diff(frames).mean()) / fps if len(frames) > 1 else 1.0
     cams = {}
     for preset in presets:
+        name = f"SignForge camera {preset}"
+        if preset in FOLLOW:
+            points, shown = follow_path(preset, track)
+            if not shown.any():
+                raise ValueError(f"camera {preset!r}: the armature has none of the joints it frames")
+            width = max(1, int(round(FOLLOW_SMOOTH_S / step_s)))
+            cams[preset] = follow_camera(scene, points, shown, frames, view_direction(preset, track), name,
+                                         smooth=width)
+            continue
         pts, pad = preset_points(preset, track)
         if not len(pts):
             raise ValueError(f"camera {preset!r}: the armature has none of the joints it frames")
-        cams[preset] = fit_camera(scene, pts, view_direction(preset, track), f"SignForge camera {preset}", pad)
+        cams[preset] = fit_camera(scene, pts, view_direction(preset, track), name, pad)
     scene.camera = cams[presets[0]]
     return cams
 
