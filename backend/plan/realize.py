@@ -33,7 +33,11 @@ REPEATED_STRETCH = 1.35       # a repeated movement takes longer than one stroke
 # except where the data's commonest coding stands too far off for a person's "near": the
 # lexicon's "near the nose" signs are mostly made in front of the head (HeadAway, 13-15 cm
 # from the nose) and "near the chest" ones in neutral space (9-11 cm), so those ask for
-# the site itself without contact first.
+# the site itself without contact first. A one-handed scene with no place is made in the
+# space in front of the chest (BodyAway: palm at chest height, 14-23 cm in front), as the texts
+# call it ("in front of the chest", "at chest height"), rather than where the lexicon's Neutral
+# signs sit (palm 15-17 cm under the chest); both measure as no place. BodyAway is one point on
+# the midline, where two hands would meet: two hands keep Neutral, each on its own side.
 PLACE_LOCATIONS = {
     None: (("Neutral",), ("Neutral", "HeadAway")),
     "forehead": (("Forehead",), ("Forehead", "HeadTop")), "temple": (("Forehead",), ("Forehead",)),
@@ -106,6 +110,8 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
     locations = touched if scene.contact else neared
     if scene.place is None and scene.action in UNPLACED:
         locations = UNPLACED[scene.action]
+    elif scene.place is None and scene.hands != "both":
+        locations = ("BodyAway",) + locations
     moves = ACTION_MOVES.get(scene.action, ACTION_MOVES["hold"])
     want = scene.dirs[0] if scene.dirs else DEFAULT_DIRECTION.get(scene.action)
     if scene.action == "apart":
