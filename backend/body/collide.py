@@ -1,8 +1,9 @@
 """How deep a motion's hands go into its own head and torso, measured on the skinned mesh.
 
 Hand points (fingertips, palms, wrists) are compared with the nearest vertex of the head
-and torso surfaces; a point behind that vertex's outward normal is inside by that much.
-For checks of synthesized and reconstructed motions. numpy + smplx; never bpy.
+and torso surfaces; a point behind that vertex's outward normal is inside by that much, one
+in front of it is that vertex's distance away (``hand_gap``: how close a hand comes, signed). For
+checks of synthesized and reconstructed motions. numpy + smplx; never bpy.
 """
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n.reshape(verts.shape)
 
 
-def hand_penetration(body, motion, parts=("head", "torso")) -> dict[str, np.ndarray]:
-    """Per part, (T,) the deepest any hand point lies inside it (metres; 0 when outside)."""
+def _nearest_skin(body, motion, parts):
+    """Per part, the hand points (T, P, 3) of ``HAND_SITES`` and the two wrists, their nearest
+    skin vertex of the part (T, P, 3) with its outward normal, and the distance to it (T, P)."""
     posed = body.pose(motion)
     verts = posed.vertices.astype(np.float64)
     owner = body.model.lbs_weights.numpy().argmax(1)
@@ -49,7 +51,31 @@ def hand_penetration(body, motion, parts=("head", "torso")) -> dict[str, np.ndar
         near = d2.argmin(-1)
         nv = np.take_along_axis(v, near[..., None].repeat(3, -1), 1)
         nn = np.take_along_axis(nrm, near[..., None].repeat(3, -1), 1)
-        depth = -((points - nv) * nn).sum(-1)                                  # > 0: behind the surface
-        close = np.sqrt(np.take_along_axis(d2, near[..., None], -1)[..., 0]) < NEAR_SKIN
-        out[part] = np.where(close, np.maximum(depth, 0.0), 0.0).max(1)
+        out[part] = (points, nv, nn, np.sqrt(np.take_along_axis(d2, near[..., None], -1)[..., 0]))
     return out
+
+
+def hand_penetration(body, motion, parts=("head", "torso")) -> dict[str, np.ndarray]:
+    """Per part, (T,) the deepest any hand point lies inside it (metres; 0 when outside)."""
+    out = {}
+    for part, (points, nv, nn, dist) in _nearest_skin(body, motion, parts).items():
+        depth = -((points - nv) * nn).sum(-1)                                  # > 0: behind the surface
+        out[part] = np.where(dist < NEAR_SKIN, np.maximum(depth, 0.0), 0.0).max(1)
+    return out
+
+
+def hand_gap(body, motion, parts=("head", "torso")) -> dict[str, np.ndarray]:
+    """Per hand side, (T,) the signed distance of its nearest point (fingertips, palm, back
+    of the hand, wrist) to the skin of ``parts`` (metres; negative inside, as deep as its
+    deepest point): how close a sign's hand comes to the face or body as a viewer sees it."""
+    sides = {"left": [i for i, n in enumerate(HAND_SITES) if n.startswith("left_")] + [len(HAND_SITES)],
+             "right": [i for i, n in enumerate(HAND_SITES) if n.startswith("right_")] + [len(HAND_SITES) + 1]}
+    gaps = {s: [] for s in sides}
+    for points, nv, nn, dist in _nearest_skin(body, motion, parts).values():
+        along = ((points - nv) * nn).sum(-1)
+        # behind the nearest vertex's normal is inside (by that much); a point far from
+        # this part's skin is outside it whatever the normal says (the far side of the head)
+        gap = np.where((along > 0) | (dist >= NEAR_SKIN), dist, np.minimum(along, 0.0))
+        for s, cols in sides.items():
+            gaps[s].append(gap[:, cols].min(1))
+    return {s: np.min(g, 0) for s, g in gaps.items()}

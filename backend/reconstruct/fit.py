@@ -239,6 +239,12 @@ class Fitter:
         self.sure_hand = 0.35     # a hand this sure or less (a flicker) is not followed: the prior holds it
         self.edge_weight = 0.35
         self.depth_hold = 0.1
+        # contact (issue 17: a hand on the face landed 13-20 cm in front of it, where MediaPipe's
+        # depth put it): after ``iters_body - iters_contact`` steps, a hand whose landmarks
+        # overlap the head or torso in the image while the fit has it within ``contact_reach``
+        # of their skin (or inside) is taken to touch it, and pulled onto it with weight
+        # ``contact_weight`` against the depth landmarks
+        self.iters_contact, self.contact_reach, self.contact_weight = 40, 0.10, 2.0
         vt = m.v_template.detach().double().numpy()
         sd = m.shapedirs.detach().double().numpy()[..., :10]
         jr = m.J_regressor.detach().double().numpy()[:NUM_JOINTS]
@@ -271,6 +277,7 @@ class Fitter:
             self.tip_b0[side] = b0[np.ix_(rows, hj)] / norm[..., None]
             self.tip_db[side] = db[np.ix_(rows, hj)] / norm[..., None, None]
         self.head_sites = [SITE_INDEX[n] for n in HEAD_SITES]
+        self._init_surface(body, vt, sd)
 
     # ---------------------------------------------------------------- rest geometry
     def rest(self, betas: np.ndarray | torch.Tensor):
@@ -282,6 +289,39 @@ class Fitter:
             return jt + jd @ betas, st + sd @ betas
         b = np.asarray(betas, float)
         return self.j_template + self.j_dirs @ b, self.s_template + self.s_dirs @ b
+
+    def _init_surface(self, body, vt: np.ndarray, sd: np.ndarray, spacing: float = 0.015) -> None:
+        """Head and torso skin for the contact terms: vertices about ``spacing`` apart, each
+        riding rigidly on the upper-body joint that moves it most (the jaw's on the head, the
+        pelvis's fixed), as offsets affine in the betas with their rest outward normals."""
+        from ..body.collide import BODY_PARTS, _vertex_normals
+
+        owner = body.model.lbs_weights.numpy().argmax(1)
+        on = {J[n]: J["head"] if n == "jaw" else J[n] for part in BODY_PARTS.values() for n in part}
+        ids = np.flatnonzero(np.isin(owner, list(on)))
+        # thin to one vertex per ``spacing`` cell: contact is judged to about a centimetre
+        _, keep = np.unique(np.floor(vt[ids] / spacing).astype(np.int64), axis=0, return_index=True)
+        ids = ids[np.sort(keep)]
+        joint = np.array([on[o] for o in owner[ids]])
+        self.surf_joint = [(_UPPER_AT[UPPER[UPPER_IDX.index(j)]] if j in UPPER_IDX else -1) for j in joint]
+        self.surf_off0 = vt[ids] - self.j_template[joint]
+        self.surf_offdirs = sd[ids] - self.j_dirs[joint]
+        self.surf_normal = _vertex_normals(vt, body.faces)[ids]
+
+    def _surface(self, out: dict, betas: torch.Tensor, frames=None):
+        """The posed skin samples (T, V, 3) and their normals for ``_forward``'s output."""
+        if not hasattr(self, "_surf_t"):
+            idx = torch.as_tensor(self.surf_joint)
+            self._surf_t = (idx.clamp_min(0), (idx >= 0), _t(self.surf_off0), _t(self.surf_offdirs), _t(self.surf_normal),
+                            _t(self.j_template[0]), _t(self.j_dirs[0]))
+        idx, moving, off0, offd, nrm, p0, p0d = self._surf_t
+        off = off0 + offd @ betas
+        glob, pos = out["glob"], out["pos"]
+        if frames is not None:
+            glob, pos = glob[frames], pos[frames]
+        g = torch.where(moving[None, :, None, None], glob[:, idx], torch.eye(3))
+        base = torch.where(moving[None, :, None], pos[:, idx], p0 + p0d @ betas)
+        return base + (g @ off[..., None])[..., 0], (g @ nrm[..., None])[..., 0]
 
     def _hand_rest(self, side: str, betas) -> dict:
         """The hand's rest geometry for ``betas``, relative to the wrist: knuckles (5, 3) and
@@ -469,6 +509,7 @@ class Fitter:
         # without metric 3D (world landmarks) the shape is barely observable: keep it near the mean
         beta_w = 0.02 if depth_w >= 1.0 else 0.5
         w3_sum, vis_sum = w3_ok.sum().clamp_min(1), t_vis.sum().clamp_min(1)
+        contact: dict = {}
 
         def loss_fn():
             out = self._forward(aa, betas, hand_local)
@@ -493,19 +534,88 @@ class Fitter:
                 lh = lh + ((d3 / 1e-4 + d2 / 1e-3) * ok).sum() / ok.sum()
             prior = _body_prior(aa) + beta_w * (betas ** 2).sum() + 100 * torch.relu(betas.abs() - 2.4).pow(2).sum()
             smooth = _smooth_loss(aa.reshape(T, -1)) * 20 + _smooth_loss(dtxy) * 1e3
-            return l3 + l2 + lh + prior + smooth + _hold_loss(out, hold)
+            lc = 0.0
+            for side, (frames, w, near) in contact.items():
+                gap = self._hand_gap(out, betas, side, frames, near)
+                lc = lc + (w * (gap - 0.005) ** 2).sum() / T / 1e-3
+            return l3 + l2 + lh + prior + smooth + _hold_loss(out, hold) + self.contact_weight * lc
 
         def clamp():
             with torch.no_grad():
                 betas.clamp_(-2.5, 2.5)
 
-        _minimize([{"params": [aa], "lr": 0.03}, {"params": [betas], "lr": 0.1}, {"params": [log_s], "lr": 0.02},
-                   {"params": [dtxy], "lr": 2.0 / scale_px}], loss_fn, self.iters_body, "adam", clamp)
+        groups = [{"params": [aa], "lr": 0.03}, {"params": [betas], "lr": 0.1}, {"params": [log_s], "lr": 0.02},
+                  {"params": [dtxy], "lr": 2.0 / scale_px}]
+        first = self.iters_body - self.iters_contact if self.iters_contact else self.iters_body
+        adam: dict = {}
+        _minimize(groups, loss_fn, first, "adam", clamp, adam)
+        if self.iters_contact:
+            with torch.no_grad():
+                contact.update(self._contacts(self._forward(aa, betas, hand_local), betas, log_s.exp(),
+                                              txy0_t + scale_px * dtxy, hand_t))
+            _minimize(groups, loss_fn, self.iters_contact, "adam", clamp, adam)
         txy = (txy0_t + scale_px * dtxy).detach()
         poses = np.zeros((T, NUM_JOINTS, 3), np.float32)
         poses[:, UPPER_IDX] = aa.detach().numpy()
         cam = (float(log_s.detach().exp()), txy.numpy())
         return poses, betas.detach().numpy(), cam
+
+    def _hand_gap(self, out: dict, betas: torch.Tensor, side: str, frames: torch.Tensor,
+                  near_idx: torch.Tensor | None = None) -> torch.Tensor:
+        """(len(frames),) signed distance (metres, negative inside) from the hand's nearest
+        point to the head and torso skin (``_surface``; only its samples ``near_idx`` (n, K)
+        per frame when given): each hand point against its nearest skin sample, along that
+        sample's normal when near it (inside the skin, or between samples), else straight."""
+        # the skin stays where the body's own landmarks put it: the hand goes to the face, the
+        # head and spine do not bend to meet the hand
+        with torch.no_grad():
+            surf, nrm = self._surface(out, betas, frames)
+        if near_idx is not None:
+            surf = torch.gather(surf, 1, near_idx[..., None].expand(-1, -1, 3))
+            nrm = torch.gather(nrm, 1, near_idx[..., None].expand(-1, -1, 3))
+        hp = out[f"{side}_hand"][frames]                                # (n, 21, 3)
+        d2 = ((hp[:, :, None] - surf[:, None]) ** 2).sum(-1)            # (n, 21, V)
+        near = d2.argmin(-1)
+        v = torch.gather(surf, 1, near.reshape(len(hp), -1, 1).expand(-1, -1, 3)).reshape(hp.shape)
+        n = torch.gather(nrm, 1, near.reshape(len(hp), -1, 1).expand(-1, -1, 3)).reshape(hp.shape)
+        along = ((hp - v) * n).sum(-1)
+        dist = (hp - v).norm(dim=-1)
+        return torch.where(dist < 0.03, along, dist).min(-1).values
+
+    def _contacts(self, out: dict, betas: torch.Tensor, s: torch.Tensor, txy: torch.Tensor, hand_t: dict) -> dict:
+        """Per hand, the frames taken to touch the head or torso and their weights: the
+        hand's landmarks overlap the skin's image (within 1.5 cm of a projected skin sample)
+        while the fit so far has the hand within ``contact_reach`` of the skin, or inside it."""
+        surf, _ = self._surface(out, betas)
+        uv = torch.stack([s * surf[..., 0], -s * surf[..., 1]], -1) + txy[:, None]
+        found = {}
+        for side, (obs2, _, ok) in hand_t.items():
+            sure = ok > 0
+            if not sure.any():
+                continue
+            frames = torch.nonzero(sure)[:, 0]
+            d2 = ((obs2[frames][:, :, None] - uv[frames][:, None]) ** 2).sum(-1)   # (n, 21, V) px^2
+            over = d2.amin((1, 2)).sqrt() < 0.015 * s
+            gap = self._hand_gap(out, betas, side, frames)
+            touch = over & (gap < self.contact_reach)
+            if not touch.any():
+                continue
+            weight = np.zeros(len(ok))
+            weight[frames[touch].numpy()] = ok[frames[touch]].sqrt().numpy()
+            # a hand lost for a few frames (up to MAX_GAP) between two touching ones still
+            # touches: it keeps the weaker of the two weights
+            unsure = ~sure.numpy()
+            for a, b in runs(unsure):
+                if a > 0 and b < len(ok) and b - a <= MAX_GAP and weight[a - 1] > 0 and weight[b] > 0:
+                    weight[a:b] = min(weight[a - 1], weight[b])
+            frames = torch.as_tensor(np.flatnonzero(weight > 0))
+            # the skin the hand can reach in the last steps lies near where it is now:
+            # the samples nearest to any of its points (a tenth of the cost of all)
+            hp = out[f"{side}_hand"][frames]
+            d3 = ((hp[:, :, None] - surf[frames][:, None]) ** 2).sum(-1).amin(1)
+            near = d3.topk(min(96, d3.shape[1]), largest=False).indices
+            found[side] = (frames, _t(weight[frames.numpy()]), near)
+        return found
 
     def _hold_weights(self, hand_conf: dict, hands: dict) -> dict:
         """Per hand, the confidence-weighted temporal prior on its orientation between frames
@@ -638,15 +748,17 @@ def _aim_fingers(pts: np.ndarray, rest: np.ndarray) -> np.ndarray:
     return np.nan_to_num(out)
 
 
-def _minimize(groups: list, loss_fn, iters: int, kind: str = "adam", after=None) -> None:
+def _minimize(groups: list, loss_fn, iters: int, kind: str = "adam", after=None, state: dict | None = None) -> None:
     """Minimize ``loss_fn()`` over the tensors in ``groups`` (param groups with their Adam
     learning rates): ``iters`` Adam steps, or with "lbfgs" (one tensor) ``iters`` L-BFGS
-    iterations. ``after()`` runs after every Adam step (such as clamping).
+    iterations. ``after()`` runs after every Adam step (such as clamping). Adam's moments
+    and step count live in ``state`` when given, so a second call goes on where the first
+    stopped (a fresh Adam's first steps move every parameter by its full rate).
 
     Both are written here rather than taken from torch.optim: building any torch.optim
     optimizer imports torch._dynamo, about 1.5 s on the first fit in a process."""
     if kind != "lbfgs":
-        _adam(groups, loss_fn, iters, after)
+        _adam(groups, loss_fn, iters, after, state=state)
         return
     (param,) = [p for g in groups for p in g["params"]]
     _lbfgs(param, loss_fn, iters)
@@ -655,11 +767,16 @@ def _minimize(groups: list, loss_fn, iters: int, kind: str = "adam", after=None)
 
 
 def _adam(groups: list, loss_fn, iters: int, after=None, b1: float = 0.9, b2: float = 0.999,
-          eps: float = 1e-8) -> None:
-    """Adam (Kingma and Ba), the same update as torch.optim.Adam's defaults."""
+          eps: float = 1e-8, state: dict | None = None) -> None:
+    """Adam (Kingma and Ba), the same update as torch.optim.Adam's defaults; ``state`` (a
+    dict, filled on the first call) carries the moments and step count between calls."""
     params = [(p, g["lr"]) for g in groups for p in g["params"]]
-    state = [(torch.zeros_like(p), torch.zeros_like(p)) for p, _ in params]
-    for step in range(1, iters + 1):
+    kept = state if state is not None else {}
+    if "moments" not in kept:
+        kept["moments"], kept["step"] = [(torch.zeros_like(p), torch.zeros_like(p)) for p, _ in params], 0
+    state, first = kept["moments"], kept["step"]
+    kept["step"] += iters
+    for step in range(first + 1, first + iters + 1):
         for p, _ in params:
             p.grad = None
         loss_fn().backward()

@@ -41,10 +41,28 @@ def hand_points(pos, sites, rig, side):
     return np.stack(cols, 1)
 
 
+def depth_error(rng: np.random.Generator, frames: int, points: int, scale: float) -> np.ndarray:
+    """(frames, points) errors of a monocular depth guess, metres: per point a bias held over
+    the clip (standard deviation ``scale``), a slow drift (AR(1), 0.95 a frame, half of it)
+    and frame-to-frame jitter (a quarter). MediaPipe's depth errs this way: the image fixes x
+    and y to a few pixels, while the depth of a hand near the face is wrong by 10-20 cm for
+    whole signs (issue 17) and wobbles by 1-2 cm between frames."""
+    bias = rng.normal(0.0, scale, points)
+    drift = np.zeros((frames, points))
+    drift[0] = rng.normal(0.0, scale / 2, points)
+    kick = rng.normal(0.0, scale / 2 * np.sqrt(1 - 0.95 ** 2), (frames, points))
+    for t in range(1, frames):
+        drift[t] = 0.95 * drift[t - 1] + kick[t]
+    return bias + drift + rng.normal(0.0, scale / 4, (frames, points))
+
+
 def landmarks_from_motion(body, motion, noise: float = 0.005, drop: float = 0.2, max_run: int = 6,
                           rng: np.random.Generator | None = None, width: int = 540, height: int = 720,
-                          px_per_m: float = 700.0) -> tuple[Landmarks, dict]:
-    """Landmarks as MediaPipe would give them for ``motion``, and the dropped-hand masks."""
+                          px_per_m: float = 700.0, depth_noise: float = 0.0) -> tuple[Landmarks, dict]:
+    """Landmarks as MediaPipe would give them for ``motion``, and the dropped-hand masks.
+    ``depth_noise`` (metres) adds ``depth_error`` of that scale to the depth of the elbows,
+    wrists and hands (a third of it to the shoulders, hips and head, which MediaPipe places
+    better), and a tenth of it as jitter to each hand point's depth relative to its wrist."""
     rng = rng or np.random.default_rng(0)
     pos, sites, rig = truth_points(body, motion)
     T = len(pos)
@@ -56,6 +74,16 @@ def landmarks_from_motion(body, motion, noise: float = 0.005, drop: float = 0.2,
         body3[:, BODY_INDEX[mp_name]] = sites[:, rig.site(s)]
     body3 = noisy(body3)
     hands3 = {s: noisy(hand_points(pos, sites, rig, s)) for s in ("left", "right")}
+    if depth_noise > 0:
+        # each hand rides on its wrist's depth error: the image cannot tell a hand near the
+        # face from one a hand's length in front of it
+        arm = {n: BODY_INDEX[n] for n in ("LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST")}
+        err = depth_error(rng, T, 33, depth_noise / 3)
+        err[:, list(arm.values())] = depth_error(rng, T, len(arm), depth_noise)
+        body3[..., 2] += err
+        for s in ("left", "right"):
+            wrist_err = err[:, BODY_INDEX[f"{s.upper()}_WRIST"], None]
+            hands3[s][..., 2] += wrist_err + rng.normal(0.0, depth_noise / 10, hands3[s].shape[:2])
     face3 = np.full((T, NUM_FACE, 3), np.nan)
     face3[:, 13] = sites[:, rig.site("lip_upper")]
     face3[:, 14] = sites[:, rig.site("lip_lower")]
@@ -113,10 +141,20 @@ def wrist_error(body, truth, fitted) -> np.ndarray:
     return np.linalg.norm(out[0] - out[1], axis=-1)
 
 
-def synthetic_signs(body, lexicon, count: int, seed: int, noise: float = 0.005, drop: float = 0.2):
+def synthetic_signs(body, lexicon, count: int, seed: int, noise: float = 0.005, drop: float = 0.2,
+                    depth_noise: float = 0.0, keep=None):
     """``count`` factory signs of random lexicon entries (each signed by signer ``i``, its
     entry index), as (entry, true motion, landmarks, dropped hand frames): the fitter's test
-    and benchmark input. Entries the synthesizer refuses are passed over."""
+    and benchmark input. Entries the synthesizer refuses, or ``keep(entry)`` rejects, are
+    passed over; ``depth_noise`` as ``landmarks_from_motion``'s."""
+    for entry, motion, _, lm, dropped in signs_with_truth(body, lexicon, count, seed, noise, drop, depth_noise, keep):
+        yield entry, motion, lm, dropped
+
+
+def signs_with_truth(body, lexicon, count: int, seed: int, noise: float = 0.005, drop: float = 0.2,
+                     depth_noise: float = 0.0, keep=None):
+    """``synthetic_signs`` with what the synthesizer meant (its ``Truth``: where and when the
+    hands touch) as the third item."""
     from ..data.synth import Synthesizer
 
     synth = Synthesizer(body)
@@ -124,13 +162,29 @@ def synthetic_signs(body, lexicon, count: int, seed: int, noise: float = 0.005, 
     for i in np.random.default_rng(seed).permutation(len(lexicon.entries)):
         if made == count:
             return
+        if keep is not None and not keep(lexicon.entries[i]):
+            continue
         try:
-            truth, _ = synth.synthesize(lexicon.entries[i], int(i))
+            motion, meant = synth.synthesize(lexicon.entries[i], int(i))
         except ValueError:
             continue
-        lm, dropped = landmarks_from_motion(body, truth, noise=noise, drop=drop, rng=np.random.default_rng(int(i)))
+        lm, dropped = landmarks_from_motion(body, motion, noise=noise, drop=drop, rng=np.random.default_rng(int(i)),
+                                            depth_noise=depth_noise)
         made += 1
-        yield lexicon.entries[i], truth, lm, dropped
+        yield lexicon.entries[i], motion, meant, lm, dropped
+
+
+def contact_frames(meant, gaps: np.ndarray, touch: float = 0.01) -> np.ndarray:
+    """(T, 2) bool: the frames of the sign (``meant.sign_frames``) where a hand that the
+    synthesizer made touch the head or body (left, right) is within ``touch`` of its skin
+    (either side) in the true motion's ``gaps`` (``contact_gaps``)."""
+    out = np.zeros(gaps.shape, bool)
+    a, b = meant.sign_frames
+    for k, side in enumerate(("left", "right")):
+        target = meant.targets.get(side)
+        if target and target["contact"]:
+            out[a:b, k] = np.abs(gaps[a:b, k]) < touch
+    return out
 
 
 def fit_errors(body, truth, result) -> tuple[float, float]:
@@ -142,6 +196,78 @@ def fit_errors(body, truth, result) -> tuple[float, float]:
     fitted = Motion(result.poses, np.zeros((t, 3)), np.zeros((t, 10)), truth.fps, betas=result.betas)
     return (float(np.degrees(finger_angle_error(truth.poses, result.poses)).mean()),
             float(wrist_error(body, truth, fitted).mean()))
+
+
+def contact_gaps(body, truth, result) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2) signed gaps (metres, negative inside) between each hand (left, right) and the
+    head or torso's skin (``hand_gap``), in the true motion and in a fit of it, each on its
+    own body."""
+    from ..body.collide import hand_gap
+    from ..motion import Motion
+
+    t = len(result.poses)
+    fitted = Motion(result.poses, np.zeros((t, 3)), np.zeros((t, 10)), truth.fps, betas=result.betas)
+    out = []
+    for m in (truth.with_(trans=np.zeros_like(truth.trans)), fitted):
+        g = hand_gap(body, m)
+        out.append(np.stack([g["left"], g["right"]], 1))
+    return out[0], out[1]
+
+
+def finger_turns(points: np.ndarray) -> np.ndarray:
+    """(T, 21, 3) MediaPipe-order hand points -> (T, 5, 3) degrees each finger (thumb, index,
+    middle, ring, pinky) turns at its three joints: between its palm bone (wrist to first
+    joint) and first bone, and between each bone and the next. Their sum is the finger's
+    curl (0 straight, about 180-270 in a fist); the thumb's last two are its flexion (MCP
+    and IP; the first is mostly opposition). Any uniform scale of the points gives the same."""
+    p = np.asarray(points, np.float64)
+    out = np.zeros(p.shape[:1] + (5, 3))
+    for i in range(5):
+        chain = [0] + [1 + 4 * i + k for k in range(4)]
+        bones = p[:, chain[1:]] - p[:, chain[:-1]]
+        bones = bones / np.maximum(np.linalg.norm(bones, axis=-1, keepdims=True), 1e-12)
+        cos = (bones[:, 1:] * bones[:, :-1]).sum(-1).clip(-1.0, 1.0)
+        out[:, i] = np.degrees(np.arccos(cos))
+    return out
+
+
+def curl_agreement(body, truth, lm, result, closed: float = 150.0) -> dict:
+    """Issue 17's fists and thumbs for one fit, over the frames where each hand was found: the
+    curls (``finger_turns`` summed) of middle, ring and pinky in the landmarks, the fit and
+    the truth on closed hands (the landmarks' mean curl of those three over ``closed``
+    degrees), and the thumb's flexion in each over all found frames. Arrays, to pool over
+    signs."""
+    pos, sites, rig = truth_points(body, truth)
+    out = {k: [] for k in ("curl_seen", "curl_fit", "curl_true", "thumb_seen", "thumb_fit", "thumb_true")}
+    for side in ("left", "right"):
+        found = lm.hand_found(side)
+        seen = finger_turns((lm.left if side == "left" else lm.right)[found])
+        fit = finger_turns(fitted_hand_points(body, result, side)[found])
+        true = finger_turns(hand_points(pos, sites, rig, side)[found])
+        shut = seen[:, 2:].sum(-1).mean(-1) > closed
+        for name, turns in (("seen", seen), ("fit", fit), ("true", true)):
+            out[f"curl_{name}"].append(turns[shut, 2:].sum(-1))
+            out[f"thumb_{name}"].append(turns[:, 0, 1:].sum(-1))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def fitted_hand_points(body, result, side: str) -> np.ndarray:
+    """(T, 21, 3) MediaPipe-order points of one hand of a fit (``Fitter.fit``'s result), in
+    metres, by the body's own forward kinematics."""
+    from ..motion import Motion
+
+    t = len(result.poses)
+    m = Motion(result.poses, np.zeros((t, 3)), np.zeros((t, 10)), 25.0, betas=result.betas)
+    pos, sites, rig = truth_points(body, m)
+    return hand_points(pos, sites, rig, side)
+
+
+def is_contact_sign(entry) -> bool:
+    """A lexicon entry whose hand touches the head or the body (the signs issue 17's contact
+    bar is measured on)."""
+    from ..data.synth import LOCATIONS
+
+    return entry.phonology.has_contact and LOCATIONS.get(entry.phonology.minor_location, ("",))[0] in ("head", "body")
 
 
 def flicker_hand(lm: Landmarks, side: str, rng: np.random.Generator, share: float = 1 / 12, noise_px: float = 15.0,
