@@ -740,7 +740,7 @@ def reconstruct(
 
                 body = _fitter(smplx_path).body
                 render_side_by_side(source, motion, report, Rig.from_body(body, motion.betas).rest_joints,
-                                    preview_png)
+                                    preview_png, body=body)
         except (ReconstructError, MotionFileError, BodyModelError) as exc:
             _fail(str(exc))
     for note in input_warnings(motion):

@@ -376,7 +376,9 @@ def test_a_users_smplx_file_is_fitted(tmp_path, signforge_cache):
 @needs_clip
 def test_preview_puts_the_fit_beside_the_video_frames(tmp_path):
     """The side-by-side check sheet of the real clip: one row per chosen frame, the video with
-    the projected fit on the left, the stick figure on the right, nothing drawn past the frame."""
+    the projected fit on the left, the stick figure from the front in the middle and from the
+    side on the right (with the head and torso's skin), nothing drawn past the frame, and
+    the labels on dark boxes that read on the bright video as on the white figures."""
     from PIL import Image
 
     from backend.body.rig import Rig
@@ -385,12 +387,19 @@ def test_preview_puts_the_fit_beside_the_video_frames(tmp_path):
 
     report: dict = {}
     motion = reconstruct(CLIP, start=0.5, end=1.3, report=report)
-    rest = Rig.from_body(_fitter(None).body, motion.betas).rest_joints
-    path = render_side_by_side(CLIP, motion, report, rest, tmp_path / "sheet.png", frames=3, height=240)
+    body = _fitter(None).body
+    rest = Rig.from_body(body, motion.betas).rest_joints
+    path = render_side_by_side(CLIP, motion, report, rest, tmp_path / "sheet.png", frames=3, height=240, body=body)
     sheet = np.asarray(Image.open(path).convert("RGB")).astype(int)
     w = int(round(report["width"] * 240 / report["height"]))
-    assert sheet.shape == (3 * 240, 2 * w, 3)
-    video, figure = sheet[:, :w], sheet[:, w:]
+    assert sheet.shape == (3 * 240, 3 * w, 3)
+    video, figure, side = sheet[:, :w], sheet[:, w:2 * w], sheet[:, 2 * w:]
     assert video.std() > 20                                       # real frames, not a blank canvas
-    drawn = (np.abs(figure - 255).sum(-1) > 60)[:, 4:-4]          # the figure side: white except the lines
-    assert 0.003 < drawn.mean() < 0.2
+    for panel in (figure, side):
+        drawn = (np.abs(panel - 255).sum(-1) > 60)[:, 4:-4]       # white except the lines (and skin dots)
+        assert 0.003 < drawn.mean() < 0.3
+    grey = (np.abs(side - 185).max(-1) < 8).mean()                # the skin's dots in the side view
+    red = ((side[..., 0] > 180) & (side[..., 1] < 110) & (side[..., 2] < 90)).mean()
+    assert grey > 0.002 and red > 0.001
+    for left in (0, w, 2 * w):                                    # each title's box is dark
+        assert sheet[6:12, left + 4:left + 40].mean() < 100

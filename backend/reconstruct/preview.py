@@ -1,7 +1,9 @@
 """Side-by-side check of a reconstruction: each chosen frame of the video (or a blank
 canvas for a .pose file) with the landmarks (dots) and the fitted model projected through
-the estimated camera (lines), next to the fitted stick figure seen from the front.
-numpy + Pillow + OpenCV; never bpy.
+the estimated camera (lines), next to the fitted stick figure seen from the front and from
+the side, where depth errors show (a hand meant on the face that floats in front of it);
+given the body, the side view draws the head and torso's skin and each hand's gap to it.
+Labels sit on a dark box, readable on any frame. numpy + Pillow + OpenCV; never bpy.
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from ..body.skeleton import NUM_JOINTS
 from ..motion.preview import BONES, _COLOURS
 from .video import upright
 
+# the figures' scale (metres a panel's height shows) and the chest's height in the panel:
+# the whole head above it and hands hanging at rest below it fit
+FIGURE_SPAN, FIGURE_TOP = 1.15, 0.47
 HAND_BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
               (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20)]
 
@@ -43,12 +48,36 @@ def _frames(video: Path | None, indices, times, size, turn: int = 0):
     return out
 
 
-def render_side_by_side(source, motion, report: dict, rest_joints, out, frames: int = 4, height: int = 360) -> Path:
-    """PNG with ``frames`` rows: video frame + overlay | fitted stick figure (front view).
+def label(draw: ImageDraw.ImageDraw, xy, text: str, colour=(255, 255, 255)) -> None:
+    """``text`` at ``xy`` on a near-black box: readable on a bright frame and a dark one."""
+    box = draw.textbbox(xy, text)
+    draw.rectangle([box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2], fill=(20, 20, 20))
+    draw.text(xy, text, fill=colour)
+
+
+def _skin(body, poses: np.ndarray, betas) -> tuple[list, dict]:
+    """The head and torso's skin vertices (per frame, (V, 3)) for ``poses`` and each hand's
+    signed gap to it (``hand_gap``) in metres."""
+    from ..body.collide import BODY_PARTS, hand_gap
+    from ..motion import Motion
+
+    t = len(poses)
+    m = Motion(poses.astype(np.float32), np.zeros((t, 3)), np.zeros((t, 10)), 25.0, betas=betas)
+    owner = body.model.lbs_weights.numpy().argmax(1)
+    ids = np.flatnonzero(np.isin(owner, [J[n] for part in BODY_PARTS.values() for n in part]))
+    verts = body.pose(m).vertices[:, ids]
+    return list(verts), hand_gap(body, m)
+
+
+def render_side_by_side(source, motion, report: dict, rest_joints, out, frames: int = 4, height: int = 360,
+                        body=None) -> Path:
+    """PNG with ``frames`` rows: video frame + overlay | fitted stick figure, front view |
+    the same from the signer's left (facing right).
 
     ``report`` is the dict ``reconstruct(..., report=)`` filled (landmarks, projection,
     trimmed range); ``rest_joints`` is the body's (55, 3) rest skeleton for the motion's
-    betas. Green circles: MediaPipe landmarks; lines: the fitted model through the camera."""
+    betas; ``body`` (optional) adds the skin and the hands' gaps to the side view. Green
+    circles: MediaPipe landmarks; lines: the fitted model through the camera."""
     lm, proj = report["landmarks"], report["projected"]
     a, b = report["trimmed"]
     idx = np.linspace(a, b - 1, frames).round().astype(int)
@@ -56,10 +85,12 @@ def render_side_by_side(source, motion, report: dict, rest_joints, out, frames: 
     scale = height / lm.height
     w = int(round(lm.width * scale))
     images = _frames(Path(source) if source else None, idx, times, (w, height), report.get("turn", 0))
-    sheet = Image.new("RGB", (2 * w, height * frames), "white")
+    sheet = Image.new("RGB", (3 * w, height * frames), "white")
     draw = ImageDraw.Draw(sheet)
-    _, pos = forward(motion.poses[np.clip(idx - a, 0, motion.num_frames - 1)].astype(float), rest_joints)
+    poses = motion.poses[np.clip(idx - a, 0, motion.num_frames - 1)].astype(float)
+    _, pos = forward(poses, rest_joints)
     centre = pos[:, J["spine3"]].mean(0)
+    skin, gaps = _skin(body, poses, motion.betas) if body is not None else (None, None)
     upper = [(p, j, side, width) for p, j, side, width in BONES if p in proj_joints() and j in proj_joints()]
     for r, f in enumerate(idx):
         top = r * height
@@ -82,20 +113,45 @@ def render_side_by_side(source, motion, report: dict, rest_joints, out, frames: 
             pen.ellipse([x - 4, y - 4, x + 4, y + 4], outline=(0, 220, 0), width=2)
         sheet.paste(panel, (0, top))
         flat = (pos[r] - centre)[:, :2]
-        s = height / 0.9
-        pts = np.stack([w + w / 2 + flat[:, 0] * s, top + height * 0.35 - flat[:, 1] * s], -1)
+        s = height / FIGURE_SPAN
+        pts = np.stack([w + w / 2 + flat[:, 0] * s, top + height * FIGURE_TOP - flat[:, 1] * s], -1)
         for p, j, side, width in BONES:
             draw.line([tuple(pts[p]), tuple(pts[j])], fill=_COLOURS[side], width=width)
         head = pts[J["head"]]
         rr = 0.085 * s
         draw.ellipse([head[0] - rr, head[1] - 1.6 * rr, head[0] + rr, head[1] + 0.4 * rr], outline=(60, 60, 60), width=2)
-        draw.text((4, top + 4), f"frame {f} (t={times[f]:.2f}s)", fill=(255, 255, 0))
-        draw.text((w + 4, top + 4), "fitted, front view", fill=(0, 0, 0))
-        draw.rectangle([0, top, 2 * w - 1, top + height - 1], outline=(200, 200, 200))
+        _side_view(sheet, pos[r] - centre, (2 * w, top, w, height), s, None if skin is None else skin[r] - centre)
+        label(draw, (4, top + 4), f"frame {f} (t={times[f]:.2f}s)", (255, 255, 0))
+        label(draw, (w + 4, top + 4), "fitted, front view")
+        label(draw, (2 * w + 4, top + 4), "fitted, side view (facing right)")
+        if gaps is not None:
+            for k, side in enumerate(("right", "left")):
+                g = gaps[side][r]
+                text = f"{side} hand {'inside' if g < 0 else 'to'} skin: {100 * abs(g):.1f} cm"
+                label(draw, (2 * w + 4, top + height - 18 - 16 * k), text, tuple(int(c) for c in _COLOURS[side]))
+        draw.rectangle([0, top, 3 * w - 1, top + height - 1], outline=(200, 200, 200))
     out = Path(out)
     with atomic_path(out) as tmp:
         sheet.save(tmp, format="PNG")
     return out
+
+
+def _side_view(sheet: Image.Image, pos: np.ndarray, panel: tuple, s: float, skin: np.ndarray | None) -> None:
+    """The stick figure (joints ``pos`` (55, 3) about the chest) seen from the signer's left:
+    forward (+Z) to the right, up (+Y) up, drawn on its own canvas pasted into ``panel``
+    (left, top, width, height) of ``sheet``, so nothing spills into the next row; the head
+    and torso's skin as grey dots when given, drawn first so the arms stay on top."""
+    left, top, width, height = panel
+    canvas = Image.new("RGB", (width, height), "white")
+    pen = ImageDraw.Draw(canvas)
+    to_px = lambda p: np.stack([width / 2 + p[..., 2] * s, height * FIGURE_TOP - p[..., 1] * s], -1)  # noqa: E731
+    if skin is not None:
+        pen.point([tuple(q) for q in to_px(skin)[::2].tolist()], fill=(185, 185, 185))
+    pts = to_px(pos)
+    # the far (right) side first, the near (left) side over it
+    for p, j, side, width_px in sorted(BONES, key=lambda bone: bone[2] == "left"):
+        pen.line([tuple(pts[p]), tuple(pts[j])], fill=_COLOURS[side], width=width_px)
+    sheet.paste(canvas, (left, top))
 
 
 def proj_joints() -> set[int]:
