@@ -66,6 +66,10 @@ ARM_JOINTS = [J["left_shoulder"], J["right_shoulder"], J["left_elbow"], J["right
 HEAD_POINTS = ("NOSE", "LEFT_EAR", "RIGHT_EAR", "LEFT_EYE", "RIGHT_EYE")
 HEAD_SITES = ("nose", "left_ear", "right_ear", "left_eye", "right_eye")
 MAX_GAP = 10
+# the most a finger's knuckle, middle and end joint flex (radians). MediaPipe draws a fist's
+# middle joints bent 140-150 degrees (issue 17: fists fitted 25-35 degrees short, the middle
+# joints stopped at the old 1.9 for all three, about 109)
+FLEX_MAX = (1.9, 2.4, 1.9)
 
 
 @dataclass
@@ -850,11 +854,11 @@ def _finger_prior(aa: torch.Tensor, flex: float, thumb_hinge: torch.Tensor) -> t
 
     Bones 2 and 3 only flex (twist and sideways bend are penalized; the thumb's about its
     hinge axis), no finger bends backwards more than ~0.35 rad, and no joint flexes past
-    ~1.9 rad."""
+    its ``FLEX_MAX``."""
     t23 = aa[:, 0, 1:]                                            # thumb MCP, IP
     off_hinge = (t23 - (t23 @ thumb_hinge)[..., None] * thumb_hinge).pow(2).sum() / aa.shape[0]
     z = aa[:, 1:, :, 2] * flex                                     # the thumb's axes differ: not limited here
-    over = torch.relu(-z - 0.35) ** 2 + torch.relu(z - 1.9) ** 2
+    over = torch.relu(-z - 0.35) ** 2 + torch.relu(z - torch.tensor(FLEX_MAX)) ** 2
     side = aa[:, 1:, 1:, :2].pow(2).sum() / aa.shape[0]          # non-thumb joints 2-3: no twist/abduction
     twist = aa[:, 1:, 0, 0].pow(2).sum() / aa.shape[0]           # knuckles: little twist
     return 50 * over.sum() / aa.shape[0] + 0.5 * (side + off_hinge) + 0.2 * twist + 0.01 * aa.pow(2).sum() / aa.shape[0]
