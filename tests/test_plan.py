@@ -135,9 +135,10 @@ def test_a_wave_is_made_beside_the_head_not_at_the_waist(realizer):
     assert take.measured.action == "wave" and float(below_neck.mean()) < 0.15
 
 
-@pytest.mark.parametrize("asked", [scene(shape="1", action="circle", count=1), scene(shape="a", action="rise", dirs=("up",))],
-                         ids=["circles", "rises"])
-def test_one_hand_with_no_place_signs_in_front_of_the_chest_not_the_belly(realizer, asked):
+@pytest.mark.parametrize("asked", [scene(shape="1", action="circle", count=1), scene(shape="a", action="rise", dirs=("up",)),
+                                   scene(shape="5", hands="both", action="apart")],
+                         ids=["circles", "rises", "both-apart"])
+def test_hands_with_no_place_sign_in_front_of_the_chest_not_the_belly(realizer, asked):
     # the texts call the space with no place "in front of the chest" and "at chest height"
     from backend.body.sites import SITE_INDEX
     from backend.eval import fidelity as F
@@ -148,4 +149,4 @@ def test_one_hand_with_no_place_signs_in_front_of_the_chest_not_the_belly(realiz
     sites = F.posed(motion, body).sites[t0:t1]
     palm, chest = sites[:, SITE_INDEX["right_palm"]].mean(0), sites[:, SITE_INDEX["chest"]].mean(0)
     assert take.measured.place is None
-    assert abs(palm[1] - chest[1]) < 0.08 and palm[2] - chest[2] > 0.1
+    assert abs(palm[1] - chest[1]) < 0.09 and palm[2] - chest[2] > 0.08

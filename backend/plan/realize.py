@@ -110,8 +110,8 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
     locations = touched if scene.contact else neared
     if scene.place is None and scene.action in UNPLACED:
         locations = UNPLACED[scene.action]
-    elif scene.place is None and scene.hands != "both":
-        locations = ("BodyAway",) + locations
+    elif scene.place is None:
+        locations = ("NeutralChest" if scene.hands == "both" else "BodyAway",) + locations
     moves = ACTION_MOVES.get(scene.action, ACTION_MOVES["hold"])
     want = scene.dirs[0] if scene.dirs else DEFAULT_DIRECTION.get(scene.action)
     if scene.action == "apart":

@@ -38,6 +38,9 @@ LOCATIONS: dict[str, tuple[str, str]] = {
     "HeadAway": ("away", "face_away"), "BodyAway": ("away", "chest_away"),
     "HandAway": ("away", "hand_away"), "ArmAway": ("away", "arm_away"),
     "Away": ("away", "chest_away"), "OtherAway": ("away", "chest_away"),
+    # not an ASL-LEX code: the space in front of the chest, each hand on its own side, where
+    # texts put a two-handed sign with no place ("in front of the chest"); the planner's
+    "NeutralChest": ("neutral", "neutral_chest"),
 }
 MOVEMENTS = ("Straight", "Curved", "Circular", "BackAndForth", "Z-shaped", "X-shaped", "Other", "None")
 SIGN_TYPES = {
