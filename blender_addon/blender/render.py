@@ -158,16 +158,22 @@ def view_direction(preset: str, track: dict[str, np.ndarray]) -> Vector:
     return Vector(tuple(-right))
 
 
-def fit_camera(scene, points: np.ndarray, direction: Vector, name: str, pad: float = 0.05,
-               margin: float = 1.1, lens: float = 50.0):
-    """A camera looking along ``direction`` that keeps every point (plus ``pad`` metres, then
-    ``margin`` times the half-extent) inside the frame at the scene's aspect ratio."""
+def _new_camera(scene, name: str, direction: Vector, lens: float):
+    """A camera object linked to ``scene`` (36 mm sensor, horizontal fit) and the rotation
+    matrix that looks along ``direction`` with +Y up."""
     data = bpy.data.cameras.new(name)
     data.lens, data.sensor_width, data.sensor_fit = lens, 36.0, "HORIZONTAL"
     data.clip_start, data.clip_end = 0.01, 100.0
     cam = bpy.data.objects.new(name, data)
     scene.collection.objects.link(cam)
-    rot = direction.to_track_quat("-Z", "Y").to_matrix()
+    return cam, direction.to_track_quat("-Z", "Y").to_matrix()
+
+
+def fit_camera(scene, points: np.ndarray, direction: Vector, name: str, pad: float = 0.05,
+               margin: float = 1.1, lens: float = 50.0):
+    """A camera looking along ``direction`` that keeps every point (plus ``pad`` metres, then
+    ``margin`` times the half-extent) inside the frame at the scene's aspect ratio."""
+    cam, rot = _new_camera(scene, name, direction, lens)
     right, up, fwd = (np.array(rot.col[0]), np.array(rot.col[1]), -np.array(rot.col[2]))
     aspect = scene.render.resolution_x / scene.render.resolution_y
     tan_w = 18.0 / lens                       # half-width over depth, horizontal sensor fit
@@ -225,12 +231,7 @@ def follow_camera(scene, points: list, shown: np.ndarray, frames: np.ndarray, di
     from ..core.motion import Channel
     from .animate import _channelbag, _slot, write_channels
 
-    data = bpy.data.cameras.new(name)
-    data.lens, data.sensor_width, data.sensor_fit = lens, 36.0, "HORIZONTAL"
-    data.clip_start, data.clip_end = 0.01, 100.0
-    cam = bpy.data.objects.new(name, data)
-    scene.collection.objects.link(cam)
-    rot = direction.to_track_quat("-Z", "Y").to_matrix()
+    cam, rot = _new_camera(scene, name, direction, lens)
     axes = np.array([tuple(rot.col[0]), tuple(rot.col[1]), tuple(-rot.col[2])])   # right, up, forward
     aspect = scene.render.resolution_x / scene.render.resolution_y
     tan_w = 18.0 / lens
