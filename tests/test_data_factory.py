@@ -121,7 +121,9 @@ def test_unknown_values_are_reported_not_crashed(tmp_path, lex):
 # ------------------------------------------------------------------ handshapes
 
 def test_handshapes_are_within_limits_and_do_not_interpenetrate():
-    assert len([n for n in H.HANDSHAPES if n not in ("curved_b", "lax", "n")]) == 58
+    # the lexicon's 58 codes (+ curved_b, lax, n) and the planner's everyday shapes
+    assert len([n for n in H.HANDSHAPES if n not in ("curved_b", "lax", "n", *H.EVERYDAY_SHAPES)]) == 58
+    assert all(code in H.HANDSHAPES for code in H.EVERYDAY_SHAPES.values())
     worst = []
     for (name, spread), pose in H._all_poses().items():
         angles = np.linalg.norm(pose, axis=1)

@@ -150,3 +150,19 @@ def test_hands_with_no_place_sign_in_front_of_the_chest_not_the_belly(realizer, 
     palm, chest = sites[:, SITE_INDEX["right_palm"]].mean(0), sites[:, SITE_INDEX["chest"]].mean(0)
     assert take.measured.place is None
     assert abs(palm[1] - chest[1]) < 0.09 and palm[2] - chest[2] > 0.08
+
+
+def test_thumbs_up_raises_the_thumb_clear_of_the_fist_and_measures_as_its_code(realizer):
+    # ASL-LEX codes a thumbs-up as A (the thumb along the fist); the grammar calls A "thumbs up",
+    # "fist with the thumb up": a person asking for it means the thumb raised
+    import numpy as np
+
+    from backend.data import handshapes as H
+
+    take = realizer.realize(scene(shape="a", action="hold"), seed=0)
+    poses = take.motion.poses
+    thumb = slice(H.FINGERS.index("thumb") * 3, H.FINGERS.index("thumb") * 3 + 3)
+    mid = poses[len(poses) // 2, 40:55][thumb]   # right-hand finger joints, thumb's three
+    fist = H.hand_pose("a", "right")[thumb]
+    assert np.abs(mid).max() < np.abs(fist).max() * 0.5     # straight, not folded along the fist
+    assert H.nearest_handshape(poses[len(poses) // 3: 2 * len(poses) // 3], "right")[0] == "a"

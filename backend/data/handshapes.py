@@ -63,6 +63,7 @@ HANDSHAPES: dict[str, Handshape] = {h.name: h for h in [
     _hs("open_b", "E", "E", "E", "E", False, "ext", "a flat hand with the thumb out"),
     _hs("s", "F", "F", "F", "F", False, "over", "a fist"),
     _hs("a", "F", "F", "F", "F", False, "side", "a fist with the thumb along its side"),
+    _hs("thumbs_up", "F", "F", "F", "F", False, "ext", "a fist with the thumb up"),
     _hs("curved_5", "C", "C", "C", "C", True, "ext", "a clawed, spread hand"),
     _hs("5", "E", "E", "E", "E", True, "ext", "an open hand with all fingers spread"),
     _hs("baby_o", "O", "F", "F", "F", False, "opp:index", "a small O of index and thumb"),
@@ -123,6 +124,11 @@ HANDSHAPES: dict[str, Handshape] = {h.name: h for h in [
     _hs("lax", "L", "L", "L", "L", False, "ext", "a relaxed hand"),
 ]}
 # ASL-LEX writes some non-dominant handshapes in upper case.
+# Shapes the planner makes for an everyday name that ASL-LEX codes as another shape, and that
+# code: a person asking for "thumbs up" means the thumb raised clear of the fist, which the
+# lexicon codes as A (the thumb along the fist's side, a small bump from the front). Never a
+# lexicon coding, and measured as its code (``nearest_handshape`` names the code).
+EVERYDAY_SHAPES = {"thumbs_up": "a"}
 ALIASES = {"B": "flat_b", "C": "c", "S": "s", "O": "o", "A": "a", "Lax": "lax"}
 
 
@@ -372,7 +378,8 @@ def _side_references(side: str) -> tuple[tuple[str, ...], np.ndarray]:
 def nearest_handshape(poses: np.ndarray, side: str) -> tuple[str, float]:
     """The handshape closest to a hand's finger rotations over some frames ((T, 55, 3) SMPL-X
     axis-angles): the least mean geodesic angle over the 15 finger joints and the frames.
-    Returns its name and that angle in degrees."""
+    Returns its name (an everyday shape's lexicon code: see ``EVERYDAY_SHAPES``) and that
+    angle in degrees."""
     from ..body.skeleton import JOINT_INDEX
 
     names, refs = _side_references(side)
@@ -381,7 +388,7 @@ def nearest_handshape(poses: np.ndarray, side: str) -> tuple[str, float]:
     cos = (np.einsum("tjab,sjab->stj", hand, refs) - 1.0) / 2.0                            # trace(A^T B)
     angle = np.arccos(cos.clip(-1.0, 1.0)).mean((1, 2))
     best = int(np.argmin(angle))
-    return names[best], float(np.degrees(angle[best]))
+    return EVERYDAY_SHAPES.get(names[best], names[best]), float(np.degrees(angle[best]))
 
 
 def penetration(pose15: np.ndarray, worst_pair: bool = False):

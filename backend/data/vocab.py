@@ -107,7 +107,7 @@ SHAPES: dict[str, list[Word]] = {
 HAND_NOUNS = ("fist", "hand", "finger", "forefinger", "claw", "pinky")   # and names starting "hand ..."
 # ASL-LEX handshapes named by an everyday concept; the others are described (handshapes.py).
 HANDSHAPE_CONCEPT = {
-    "s": "fist", "a": "thumb_fist", "flat_b": "flat", "open_b": "flat", "closed_b": "flat",
+    "s": "fist", "a": "thumb_fist", "thumbs_up": "thumb_fist", "flat_b": "flat", "open_b": "flat", "closed_b": "flat",
     "curved_b": "cupped", "1": "index", "flat_1": "index", "bent_1": "bent_index", "curved_1": "bent_index",
     "5": "spread", "curved_5": "claw", "spread_open_e": "claw", "curved_4": "claw", "baby_o": "pinch",
     "flat_o": "flat_o", "o": "o", "f": "ok", "c": "c", "v": "v", "bent_v": "bent_v", "curved_v": "bent_v",

@@ -95,10 +95,15 @@ def selected_fingers(shape: str) -> str:
     return out or "imrp"
 
 
+# the lexicon code -> the shape a person means by the grammar's everyday name for it
+EVERYDAY = {code: shape for shape, code in H.EVERYDAY_SHAPES.items()}
+
+
 def _shape(scene: Scene) -> str:
+    """The signing hand's shape: the scene's (as a person means its everyday name), else flat."""
     for name in (scene.shape, "open_b"):
         if name and (name in H.HANDSHAPES or name in H.ALIASES):
-            return name
+            return EVERYDAY.get(name, name)
     return "open_b"
 
 
