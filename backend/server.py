@@ -370,6 +370,51 @@ class Handler:
         return {"path": str(out), "frames": int(motion.num_frames), "fps": float(motion.fps),
                 "spans": json.loads(motion.provenance["sentence"])}
 
+    def _edit(self, params: dict, report: Report) -> dict:
+        out = _out_file(params["out"], "out")
+        from .atomic import check_writable
+
+        try:   # before any work, as sentence does
+            check_writable(out)
+        except OSError as exc:
+            raise RequestError(P.INVALID_PARAMS, f"edit: parameter 'out': {out} cannot be written "
+                                                 f"({exc.filename}: {exc.strerror or exc})") from None
+        if not params["text"].strip():
+            raise RequestError(P.INVALID_PARAMS, "edit: the text is empty; say what the part should sign")
+        if params["start"] is None and params["end"] is None and params["joints"] is None:
+            raise RequestError(P.INVALID_PARAMS, "edit: give the part to redo: start/end frames, joints, or both")
+        report(0.0, "loading the model (the first time takes a few seconds)", stage=P.STAGE_LOADING)
+        from .edit import FPS, EditError, edit, joint_names
+        from .io import load_motion, save_motion
+        from .motion import MotionError
+
+        try:
+            motion = load_motion(Path(params["motion"]).expanduser())
+        except (MotionError, OSError) as exc:
+            raise RequestError(P.INVALID_PARAMS, f"edit: parameter 'motion': {exc}") from None
+        if motion.fps != FPS:
+            motion = motion.resample(FPS)
+        n = int(motion.num_frames)
+        span = None
+        if params["start"] is not None or params["end"] is not None:
+            span = (params["start"] or 0, n if params["end"] is None else params["end"])
+
+        def step(done: int, total: int) -> None:   # a cancel lands here, between sampling steps
+            report(0.02 + 0.93 * done / max(total, 1), f"sampling step {done}/{total}", stage="sampling")
+
+        try:
+            names = joint_names(params["joints"]) if params["joints"] is not None else None
+            edited = edit(motion, params["text"], frames=span, joints=params["joints"], seed=params["seed"],
+                          strength=params["strength"], hand=None if params["hand"] == "auto" else params["hand"],
+                          guidance=params["guidance"], steps=params["steps"], body=self._load_body(None),
+                          progress=step)
+        except EditError as exc:
+            raise RequestError(P.INVALID_PARAMS, f"edit: {exc}") from None
+        report(0.96, "writing the motion", stage="writing")
+        save_motion(edited, out)
+        return {"path": str(out), "frames": int(edited.num_frames), "fps": float(edited.fps),
+                "frames_redone": list(span or (0, n)), "joints": list(names or [])}
+
     def _load_body(self, smplx: str | None):
         from .body.model import Body, BodyModelError, resolve_model_file
 
@@ -747,7 +792,7 @@ def _close(sock: socket.socket) -> None:
 def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, token: bytes,
                       slots: threading.BoundedSemaphore) -> None:
     """One client: its token, then the protocol until it disconnects or sends ``shutdown``."""
-    reader = dispatcher = None
+    reader = dispatcher = workspace = None
     try:
         rest, why = _authenticate(sock, token)
         if rest is None:
@@ -760,7 +805,11 @@ def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, toke
         log.info("%s connected", peer)
         sock.settimeout(SEND_TIMEOUT_S)   # bounds how long a send waits on a client that reads nothing
         wire = _Wire(sock.send, on_broken=lambda: _shut(sock))
-        dispatcher = Dispatcher(handler, wire.send)
+        from .workspace import Connection, Workspace
+
+        workspace = Workspace()   # this client's files (backend/workspace.py), removed when it leaves
+        connection = Connection(handler, workspace, RequestError)
+        dispatcher = Dispatcher(connection, wire.send)
         handler.enter(dispatcher)
         pending = [rest]
 
@@ -776,7 +825,7 @@ def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, toke
                 except OSError:
                     return b""
 
-        wire.send(P.hello(server_name(), handler.capabilities()))
+        wire.send(P.hello(server_name(), connection.capabilities()))
         reader = threading.Thread(target=_read_loop, args=(read, dispatcher, wire, True),
                                   name=f"signforge-reader {peer}", daemon=True)
         reader.start()
@@ -790,6 +839,8 @@ def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, toke
         _close(sock)
         if reader is not None:
             reader.join(timeout=5.0)
+        if workspace is not None:   # the dispatcher has ended: no job of this client writes there now
+            workspace.close()
         slots.release()
 
 
@@ -831,11 +882,15 @@ def serve_tcp(listener: socket.socket, token: str, handler: Handler | None = Non
     """Accept clients on ``listener`` until interrupted; each gets its own thread. On Ctrl-C
     every client's requests are cancelled (a few seconds for the running one to stop, so
     no half-written file is left) before ``KeyboardInterrupt`` goes on to the caller."""
+    from .workspace import Workspace, sweep
+
+    sweep()   # workspaces a killed server left
     shared = TakingTurns(handler or Handler())
     try:
         _accept(listener, shared, token.encode("utf-8"))
     except KeyboardInterrupt:
         shared.stop(timeout=5.0)
+        Workspace.close_all()
         raise
 
 

@@ -139,7 +139,7 @@ def test_check_params():
 
 def test_every_method_and_parameter_is_documented():
     assert set(P.METHODS) == {"generate", "body", "load_motion", "save_motion", "reconstruct", "ping", "info",
-                              "sentence", "shutdown"}
+                              "sentence", "edit", "shutdown"}
     for method in P.METHODS.values():
         assert method.doc and method.result
         assert f"``{method.name}`` (" in P.__doc__, f"the module docstring does not list {method.name}"

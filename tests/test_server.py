@@ -58,7 +58,7 @@ def test_handshake_and_capabilities(backend):
     backend.start()
     assert backend.alive and backend.server.startswith("signforge ")
     assert backend.capabilities == ["ping", "info", "generate", "body", "load_motion", "save_motion",
-                                    "reconstruct", "sentence", "shutdown"]
+                                    "reconstruct", "sentence", "edit", "shutdown"]
     assert backend.wait(backend.submit("ping"), timeout=10) == P.result(1, {"pong": True})
 
 
@@ -354,7 +354,7 @@ def test_in_process_backend_generates(signforge_cache, tmp_path):
         assert load_motion(end["result"]["motions"][0]).num_frames == 20
         assert progress and all(m["type"] == "progress" for m in progress)
         assert b.capabilities == ["ping", "info", "generate", "body", "load_motion", "save_motion",
-                                  "reconstruct", "sentence", "shutdown"]
+                                  "reconstruct", "sentence", "edit", "shutdown"]
         assert progress[0]["stage"] == P.STAGE_LOADING   # in Blender's own Python too
         bad = b.wait(b.submit("ping", {"x": 1}))
         assert bad["code"] == P.INVALID_PARAMS and "'x'" in bad["message"]

@@ -9,10 +9,11 @@ ADDON_ID = __package__.rpartition(".")[0]
 
 
 def _classes():
-    from . import install, operators, panel, prefs, props, retarget, takelist
+    from . import install, operators, panel, prefs, props, retarget, sentence, takelist
 
-    return (prefs.SignForgePreferences, props.SignForgeSettings, props.SignForgeStatus,
-            *operators.CLASSES, *install.CLASSES, *takelist.CLASSES, *retarget.CLASSES, *panel.CLASSES)
+    return (prefs.SignForgePreferences, props.SignForgeSentenceItem, props.SignForgeSettings, props.SignForgeStatus,
+            *operators.CLASSES, *install.CLASSES, *takelist.CLASSES, *retarget.CLASSES, *sentence.CLASSES,
+            *panel.CLASSES)
 
 
 def register() -> None:

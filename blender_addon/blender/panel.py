@@ -104,6 +104,47 @@ def draw_video(layout, settings, state: PanelState, quality: str = "") -> None:
         col.label(text=line, icon="INFO" if k == 0 else "BLANK1")
 
 
+def draw_sentence(layout, settings, state: PanelState) -> None:
+    """The Sentence section: the signs in a list (add, reorder, remove; the chosen one's fields
+    below it) and Build; then Regenerate Selection, which redoes part of the take at the playhead."""
+    row = layout.row()
+    row.template_list("SIGNFORGE_UL_sentence", "", settings, "sentence_items", settings, "sentence_index", rows=3)
+    side = row.column(align=True)
+    side.operator("signforge.sentence_add", text="", icon="ADD")
+    side.operator("signforge.sentence_remove", text="", icon="REMOVE")
+    side.separator()
+    side.operator("signforge.sentence_move", text="", icon="TRIA_UP").direction = "UP"
+    side.operator("signforge.sentence_move", text="", icon="TRIA_DOWN").direction = "DOWN"
+    col = layout.column()
+    if 0 <= settings.sentence_index < len(settings.sentence_items):
+        item = settings.sentence_items[settings.sentence_index]
+        col.prop(item, "kind", expand=True)
+        col.prop(item, "path" if item.kind == "MOTION" else "text", text="")
+        row = col.row(align=True)
+        sub = row.row(align=True)
+        sub.enabled = item.kind == "TEXT"   # an entry's or a file's sign keeps its own length
+        sub.prop(item, "seconds")
+        sub = row.row(align=True)
+        sub.enabled = settings.sentence_index > 0   # nothing moves into the first sign
+        sub.prop(item, "transition")
+    row = col.row(align=True)
+    row.prop(settings, "sentence_seed")
+    row.prop(settings, "sentence_steps")
+    col.prop(settings, "sentence_markers")
+    run = col.row()
+    run.scale_y = 1.4
+    run.enabled = state.backend_ready and not state.running and len(settings.sentence_items) > 0
+    run.operator("signforge.sentence_build", icon="SEQ_STRIP_DUPLICATE")
+    col.separator()
+    col.label(text="Selected bones over the preview range:")
+    col.prop(settings, "edit_text", text="")
+    row = col.row(align=True)
+    row.prop(settings, "edit_seed")
+    sub = row.row(align=True)
+    sub.enabled = state.has_body and state.backend_ready and not state.running
+    sub.operator("signforge.regenerate_selection", icon="FILE_REFRESH")
+
+
 def draw_takes(layout, settings) -> None:
     col = layout.column()
     col.prop(settings, "insert_mode", text="Insert")
@@ -215,6 +256,15 @@ class SIGNFORGE_PT_generate(_Panel, bpy.types.Panel):
         draw_generate(self.layout, context.scene.signforge, panel_state(context))
 
 
+class SIGNFORGE_PT_sentence(_Panel, bpy.types.Panel):
+    bl_label = "Sentence"
+    bl_parent_id = "SIGNFORGE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_sentence(self.layout, context.scene.signforge, panel_state(context))
+
+
 class SIGNFORGE_PT_takes(_Panel, bpy.types.Panel):
     bl_label = "Takes"
     bl_parent_id = "SIGNFORGE_PT_main"
@@ -251,5 +301,5 @@ class SIGNFORGE_PT_retarget(_Panel, bpy.types.Panel):
         draw_retarget(self.layout, context.scene.signforge, panel_state(context))
 
 
-CLASSES = (SIGNFORGE_PT_main, SIGNFORGE_PT_body, SIGNFORGE_PT_generate, SIGNFORGE_PT_takes, SIGNFORGE_PT_video,
-           SIGNFORGE_PT_files, SIGNFORGE_PT_retarget)
+CLASSES = (SIGNFORGE_PT_main, SIGNFORGE_PT_body, SIGNFORGE_PT_generate, SIGNFORGE_PT_sentence, SIGNFORGE_PT_takes,
+           SIGNFORGE_PT_video, SIGNFORGE_PT_files, SIGNFORGE_PT_retarget)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.sentence import KINDS
 from ..core.takes import INSERT_MODES
 from .retarget import map_items, target_poll
 
@@ -16,7 +17,35 @@ def _take_picked(settings, context) -> None:
         show_take(context, actions[settings.take_index])
 
 
+class SignForgeSentenceItem(bpy.types.PropertyGroup):
+    """One sign of the panel's sentence (``core.sentence.PanelItem`` is its plain twin)."""
+    kind: bpy.props.EnumProperty(name="Kind", default="TEXT", items=list(KINDS),
+                                 description="What the sign comes from")
+    text: bpy.props.StringProperty(name="Sign", default="",
+                                   description="The description (Text) or the dictionary entry id (Entry)")
+    path: bpy.props.StringProperty(name="File", subtype="FILE_PATH", default="",
+                                   description="The motion file (Motion): .npz, .npy or .bvh")
+    seconds: bpy.props.FloatProperty(name="Seconds", default=0.0, min=0.0, max=10.0, unit="TIME_ABSOLUTE",
+                                     subtype="TIME_ABSOLUTE",
+                                     description="A text sign's length (0: the plan's)")
+    transition: bpy.props.FloatProperty(name="Transition", default=0.0, min=0.0, max=4.8, unit="TIME_ABSOLUTE",
+                                        subtype="TIME_ABSOLUTE",
+                                        description="Seconds of the move into this sign (0: from the distance)")
+
+
 class SignForgeSettings(bpy.types.PropertyGroup):
+    sentence_items: bpy.props.CollectionProperty(type=SignForgeSentenceItem, name="Sentence")
+    sentence_index: bpy.props.IntProperty(name="Sign", default=0, min=0)
+    sentence_seed: bpy.props.IntProperty(name="Seed", default=0, min=0,
+                                         description="Sign k of the sentence is made with seed + k")
+    sentence_steps: bpy.props.IntProperty(name="Steps", default=50, min=1, max=100,
+                                          description="Sampling steps per transition")
+    sentence_markers: bpy.props.BoolProperty(name="Markers", default=True,
+                                             description="Build puts a timeline marker at each sign's first frame")
+    edit_text: bpy.props.StringProperty(
+        name="Redo as", default="",
+        description="What the selected bones sign over the preview range (Regenerate Selection)")
+    edit_seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Seed of Regenerate Selection")
     prompt: bpy.props.StringProperty(
         name="Prompt", default="the right hand, shaped as a fist with the thumb up, taps the chin twice",
         description="What the hands do, in plain English")

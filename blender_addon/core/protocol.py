@@ -86,6 +86,14 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
         "seconds", "transition"}``; the signs are kept as made and joined by generated
         transitions (``backend.sentence``); ``spans`` are the signs' and transitions' frames
         [start, end) and sources, also in the motion's provenance ("sentence")
+    ``edit`` (motion, text; start, end, joints, seed=0, strength=0.5, hand="auto", steps=50,
+        guidance=2.5; out)
+        -> ``{"path": out, "frames": n, "fps": 25.0, "frames_redone": [a, b], "joints": [names]}``:
+        the take in ``motion`` with the part the mask names regenerated for ``text``
+        (``backend.edit``) and every other channel kept bit-exact; the mask is frames
+        [start, end) of the take at 25 fps (default: all of it) and ``joints`` (groups such as
+        ``right_hand``, ``arms``, or joint names, comma-separated; default: every joint);
+        give frames, joints or both
     ``shutdown`` ()                                              -> ``{}``
 
     Paths are strings; give absolute ones (relative ones resolve against the server's
@@ -286,6 +294,26 @@ METHODS: Mapping[str, Method] = _methods(
          Param("guidance", "float", "classifier-free guidance scale", default=2.5, minimum=0.0, maximum=20.0),
          Param("out", "path", "the .npz to write", required=True)),
         '{"path": absolute path of out, "frames": n, "fps": 25.0, "spans": [{"kind", "start", "end", ...}]}'),
+    Method(
+        "edit",
+        "Regenerate part of a take for a new text (backend.edit): frames [start, end) at 25 fps and/or some "
+        "joints, the rest kept bit-exact; written as a SignForge .npz.",
+        (Param("motion", "path", "the take's motion file (.npz, .npy, .bvh)", required=True),
+         Param("text", "str", "what the regenerated part signs", required=True),
+         Param("start", "int", "first frame to redo (25 fps); default: 0", minimum=0, maximum=10 ** 6),
+         Param("end", "int", "one past the last frame to redo (25 fps); default: the take's end",
+               minimum=1, maximum=10 ** 6),
+         Param("joints", "str", "groups (right_hand, left_hand, hands, right_arm, left_arm, arms, torso, face) "
+               "or joint names, comma-separated; default: every joint"),
+         Param("seed", "int", "random seed", default=0, minimum=0, maximum=2 ** 53),
+         Param("strength", "float", "how far up the schedule the plan is noised before HandMDM redraws it",
+               default=0.5, minimum=0.01, maximum=1.0),
+         Param("hand", "str", "dominant hand when the text names none", default="auto",
+               choices=("auto", "left", "right")),
+         Param("steps", "int", "DDIM sampling steps", default=50, minimum=1, maximum=100),
+         Param("guidance", "float", "classifier-free guidance scale", default=2.5, minimum=0.0, maximum=20.0),
+         Param("out", "path", "the .npz to write", required=True)),
+        '{"path": absolute path of out, "frames": n, "fps": 25.0, "frames_redone": [a, b], "joints": [names]}'),
     Method("shutdown", "Answer, then exit (after the requests sent before it).", (), "{}"),
 )
 
