@@ -463,9 +463,8 @@ def _face_near_gaps(body, fitter, path) -> dict:
             out[side] = {"face_near_frames": 0}
             continue
         width = np.nanmax(face[..., 0], 1) - np.nanmin(face[..., 0], 1)
-        with np.errstate(invalid="ignore"):
-            d = np.sqrt(((hand[:, :, None] - face[:, None]) ** 2).sum(-1))
-            near = ok & (np.nanmin(d.reshape(T, -1), 1) < 0.1 * width)
+        d = np.sqrt(((hand[:, :, None] - face[:, None]) ** 2).sum(-1)).reshape(T, -1)
+        near = ok & (np.where(np.isfinite(d), d, np.inf).min(1) < 0.1 * np.nan_to_num(width))
         g = gaps[side][near]
         out[side] = {"face_near_frames": int(near.sum()),
                      "gap_cm_median": round(100 * float(np.median(g)), 2) if len(g) else None,
