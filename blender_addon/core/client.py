@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from . import protocol as P
+from . import transfer as T
 from .errors import SignForgeError
 
 SERVER_MODULE = "backend.server"
@@ -566,13 +567,21 @@ class RemoteBackend(_StreamBackend):
     and waits for the handshake; a refused token, an unreachable or malformed address are
     a ``BackendError`` in one line. A lost connection ends every request it had not
     answered with ``backend_crashed``; the next ``submit`` connects again and says so.
-    Paths in requests and results are the server machine's.
+
+    When the server offers file transfer (``core/transfer.py``) a request that reads or writes
+    files runs as a ``Transfer``: its local input files are uploaded into this connection's
+    workspace, its outputs are pointed there, and its results are downloaded to the paths
+    the caller gave, as further steps that ``poll`` drives and ``cancel`` stops (a cancelled
+    download leaves no file). Its id, progress and one terminal are the caller's as with any
+    request; the result names local paths. With ``transfers=False``, or a server without
+    transfer, paths are the server machine's.
     """
 
     name = "remote"
 
     def __init__(self, address: str, token: str, log: Callable[[str], None] | None = None, *,
-                 connect_timeout: float = 10.0, hello_timeout: float = 30.0):
+                 connect_timeout: float = 10.0, hello_timeout: float = 30.0, transfers: bool = True,
+                 chunk_bytes: int = T.CHUNK_BYTES):
         super().__init__(log, hello_timeout)
         try:
             self.host, self.port = P.parse_address(address)
@@ -584,6 +593,12 @@ class RemoteBackend(_StreamBackend):
         self._token = token.strip()
         self.connect_timeout = connect_timeout
         self._sock: socket.socket | None = None
+        self.transfers = transfers
+        self._transfers: dict[int, T.Transfer] = {}   # the caller's id -> its transfer, until it ends
+        self._owners: dict[int, T.Transfer] = {}      # ids a transfer sent -> it, until their terminal
+        self._workspace: tuple[int, dict] | None = None   # (generation, workspace) of this connection
+        self._sending: T.Transfer | None = None           # the transfer whose step runs now
+        self.chunk_bytes = chunk_bytes
 
     @property
     def alive(self) -> bool:
@@ -631,6 +646,103 @@ class RemoteBackend(_StreamBackend):
 
     def _deliver(self, msg: dict) -> bool:
         return self._write_line(self._sock.send, msg)
+
+    # -- file transfer
+    def submit(self, method: str, params: Mapping | None = None) -> int:
+        with self._lock:
+            self.start()
+            if not (self.transfers and method in T.OUTPUTS and "upload" in self.capabilities):
+                return super().submit(method, params)
+            self._next_id += 1
+            rid = self._next_id
+            try:
+                P.encode(P.request(rid, method, params))   # refuses what JSON cannot carry
+                workspace = self._workspace[1] if self._workspace and self._workspace[0] == self._generation else None
+                transfer = T.Transfer(rid, method, params or {}, self._send_for, self._cancel_for, workspace,
+                                      chunk=self.chunk_bytes)
+            except P.ProtocolError as exc:
+                raise BackendError(f"{method}: {exc.message}") from None
+            except T.TransferError as exc:
+                raise BackendError(exc.message) from None
+            self._pending[rid] = method
+            self._transfers[rid] = transfer
+            self._sending = transfer
+            self._backlog += self._step(transfer, transfer.advance)
+            return rid
+
+    def _send_for(self, method: str, params: dict) -> int:
+        """Send a transfer's own request on this connection (never a new one: its workspace is gone)."""
+        if not self.alive:
+            raise T.TransferError(P.BACKEND_CRASHED, f"{self._stopped_text(None)}")
+        req_id = super().submit(method, params)
+        self._owners[req_id] = self._sending
+        return req_id
+
+    def _cancel_for(self, req_id: int) -> None:
+        super().cancel(req_id)
+
+    def _step(self, transfer: "T.Transfer", step: Callable[..., list[dict]], *args) -> list[dict]:
+        """Run one step of ``transfer``; when it ends the caller's request, forget it."""
+        self._sending = transfer
+        try:
+            out = step(*args)
+        except T.TransferError as exc:
+            out = [transfer._fail(exc.code, exc.message)]
+        except OSError as exc:
+            out = [transfer._fail(P.FAILED, f"{transfer.method}: {exc.strerror or exc}")]
+        if transfer.workspace is not None and (self._workspace is None or self._workspace[0] != self._generation):
+            self._workspace = (self._generation, transfer.workspace)
+        if any(P.is_terminal(m) for m in out):
+            self._transfers.pop(transfer.rid, None)
+            self._pending.pop(transfer.rid, None)
+        return out
+
+    def poll(self) -> list[dict]:
+        with self._lock:
+            messages = super().poll()
+            if not self._transfers and not self._owners:
+                return messages
+            out: list[dict] = []
+            ended: set[int] = set()   # callers' ids whose terminal went out in this call
+            for msg in messages:
+                req_id = msg.get("id")
+                owner = self._owners.get(req_id) if req_id is not None else None
+                if owner is not None:
+                    if P.is_terminal(msg):
+                        del self._owners[req_id]
+                    got = self._step(owner, owner.on_message, msg)
+                elif req_id in self._transfers and P.is_terminal(msg):   # the connection was lost or closed
+                    self._transfers.pop(req_id).abort(cancel=False, remote=False)
+                    got = [msg]
+                elif req_id in ended and P.is_terminal(msg):
+                    got = []
+                else:
+                    got = [msg]
+                ended.update(m["id"] for m in got if P.is_terminal(m))
+                out += got
+            for transfer in list(self._transfers.values()):
+                got = self._step(transfer, transfer.advance)
+                ended.update(m["id"] for m in got if P.is_terminal(m))
+                out += got
+            return out
+
+    def cancel(self, req_id: int) -> None:
+        with self._lock:
+            transfer = self._transfers.pop(req_id, None)
+            if transfer is None:
+                return super().cancel(req_id)
+            self._sending = transfer
+            transfer.abort(cancel=self.alive, remote=self.alive)
+            self._pending.pop(req_id, None)
+            self._backlog.append(P.error(req_id, P.CANCELLED, f"{transfer.method}: cancelled"))
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            super().close(timeout)   # each transfer's request ends "cancelled" on the backlog
+            for transfer in self._transfers.values():
+                transfer.abort(cancel=False, remote=False)   # its partial downloads go now
+            self._transfers.clear()
+            self._workspace = None
 
     def _stop(self, timeout: float) -> None:
         self._next_id += 1

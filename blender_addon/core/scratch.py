@@ -96,11 +96,12 @@ def sweep(folder: str | os.PathLike, prefix: str, max_age_s: float | None = STAL
     return removed
 
 
-def root() -> Path:
-    """The add-on's own temp folder, ``<temp>/signforge-<uid>``: made private (0700) and refused
-    when it is not this user's private folder (another user on a shared /tmp made it first)."""
+def root(name: str = "signforge") -> Path:
+    """The add-on's own temp folder, ``<temp>/<name>-<uid>`` (the TCP server's workspaces use
+    ``signforge-server``): made private (0700) and refused when it is not this user's private
+    folder (another user on a shared /tmp made it first)."""
     uid = os.getuid() if hasattr(os, "getuid") else None
-    base = Path(tempfile.gettempdir()) / f"signforge-{uid if uid is not None else 'addon'}"
+    base = Path(tempfile.gettempdir()) / f"{name}-{uid if uid is not None else 'addon'}"
     with contextlib.suppress(FileExistsError):
         os.mkdir(base, 0o700)
     st = os.lstat(base)
