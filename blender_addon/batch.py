@@ -2,14 +2,18 @@
 
     blender -b -P blender_addon/batch.py -- --prompts prompts.txt --out DIR
         [--cameras upper,hands,side] [--seed S] [--variants N] [--motions DIR]
+        [--sentences sentences.txt] [--sentence "ITEM | ITEM | ..."]
         [--engine workbench|eevee|cycles] [--samples N] [--resolution WxH] [--format mp4|png]
         [--model handmdm|signavatar] [--seconds S] [--steps K]
 
 The same code runs under the bpy module as ``signforge render ...``. Each prompt (one per
 line, optionally ``prompt<TAB>seed``; blank lines and ``#`` comments are skipped) is generated
 ``--variants`` times, each with its own seed, and each motion file (.npz, .npy, .bvh) is
-loaded; every motion is rendered once per camera to ``NAME-CAMERA.mp4`` (or a PNG folder) in
-DIR. NAME is the prompt's slug and seed (``tap-the-chin-s3``) or the file's stem; a generated
+loaded; each sentence (one per line of ``--sentences``, its signs separated by " | ": a
+description, a dictionary entry id or a motion file each, as ``signforge sentence`` reads
+them) is built as one motion by the backend's ``sentence``; every motion is rendered once per camera to ``NAME-CAMERA.mp4`` (or a PNG folder) in
+DIR. NAME is the prompt's slug and seed (``tap-the-chin-s3``; a sentence's: its first sign's,
+``-sentence-`` and the seed) or the file's stem; a generated
 motion is kept beside its videos as ``NAME.npz``, and ``summary.json`` lists every clip with
 its prompt, seed and settings, so ``--prompt TEXT --seed S`` makes the same motion again.
 A failing item is reported and skipped; a summary ends the run, and the exit status is 1 if
@@ -76,6 +80,12 @@ full, upper and side are fitted to their joints over the whole take; the close-u
 right, left) follow the signing hands (above the waist) at one distance sized to the hands,
 so a handshape fills the frame wherever it is made.
 
+sentences (--sentences FILE, --sentence TEXT): one sentence a line, its signs separated by
+' | ' (each a description, a dictionary entry id such as castle_2, or a motion file, relative
+to FILE's folder), optionally '<TAB>seed'; sign k is made with seed + k and the transitions
+between signs are generated, as in `signforge sentence`.
+  the right fist taps the chin twice | castle_2 | Move your flat right hand forward from the chest
+
 output in DIR: NAME-CAMERA.mp4 (or a NAME-CAMERA folder of PNG frames), NAME.npz (the
 generated motion) and summary.json (every clip's prompt, seed, camera and settings); NAME is
 the prompt's slug and seed (tap-the-chin-s3) or the motion file's stem.
@@ -93,6 +103,7 @@ class Item:
     motion: Path | None = None
     seed: int | None = None
     variant: int = 1
+    sentence: tuple[str, ...] | None = None   # a sentence's signs, as the sentence request reads them
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,6 +119,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                      "fixes its seed)")
     parser.add_argument("--motions", type=Path, help="folder of motion files (.npz, .npy, .bvh) to render")
     parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
+    parser.add_argument("--sentences", type=Path, help="text file, one sentence per line, its signs separated "
+                                                       "by ' | ' ('<TAB>seed' fixes its seed)")
+    parser.add_argument("--sentence", action="append", default=[],
+                        help="a sentence, its signs separated by ' | ' (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cameras", default="upper",
                         help=f"comma-separated camera presets: {', '.join(CAMERAS)} (default: upper)")
@@ -134,8 +149,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                      "Backend Python or Remote backend, the backend Install "
                                                      "Backend made, Blender's own, the repository's .venv)")
     args = parser.parse_args(argv)
-    if not (args.prompts or args.motions or args.prompt):
-        parser.error("give --prompts FILE, --prompt TEXT or --motions DIR")
+    if not (args.prompts or args.motions or args.prompt or args.sentences or args.sentence):
+        parser.error("give --prompts FILE, --prompt TEXT, --sentences FILE, --sentence TEXT or --motions DIR")
     match = re.fullmatch(r"(\d+)x(\d+)", args.resolution)
     if not match or not all(16 <= int(v) <= MAX_RENDER_SIDE for v in match.groups()):
         parser.error(f"--resolution {args.resolution!r}: expected WxH with each side 16 to {MAX_RENDER_SIDE}, "
@@ -156,7 +171,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--samples {args.samples}: expected 1 to 4096")
     if args.refine is not None and not 0 <= args.refine <= 1:
         parser.error(f"--refine {args.refine}: expected 0 to 1")
-    for key in ("prompts", "motions", "out", "run", "smplx"):   # the backend runs in a folder of its own
+    for key in ("prompts", "sentences", "motions", "out", "run", "smplx"):   # the backend runs in a folder of its own
         if getattr(args, key) is not None:
             setattr(args, key, getattr(args, key).absolute())
     return args
@@ -186,6 +201,36 @@ def read_prompt_lines(path: Path) -> list[tuple[str, int | None]]:
             raise SystemExit(f"signforge render: {path}, line {number}: a seed with no prompt")
         out.append((text.strip(), seed))
     return out
+
+
+def sentence_signs(text: str, base: Path | None = None, where: str = "--sentence") -> tuple[str, ...]:
+    """A sentence line's signs: split at '|', each stripped; a motion file (a name ending in .npz,
+    .npy or .bvh, with no spaces, or after 'motion:') relative to ``base``. ``SystemExit`` with one
+    line when a sign is empty or the line has only one."""
+    signs = []
+    for k, part in enumerate(text.split("|"), 1):
+        part = part.strip()
+        if not part:
+            raise SystemExit(f"signforge render: {where}: sign {k} is empty (separate signs with ' | ')")
+        name = part[len("motion:"):].strip() if part.lower().startswith("motion:") else part
+        if base is not None and Path(name).suffix.lower() in MOTION_SUFFIXES and " " not in name:
+            path = Path(name).expanduser()
+            part = str(path if path.is_absolute() else base / path)
+        signs.append(part)
+    if len(signs) < 2:
+        raise SystemExit(f"signforge render: {where}: a sentence has two signs or more, separated by ' | '; "
+                         f"got {text.strip()!r}")
+    return tuple(signs)
+
+
+def read_sentence_lines(path: Path) -> list[tuple[tuple[str, ...], int | None]]:
+    """(signs, seed or None) per sentence line of ``path`` (lines as ``read_prompt_lines`` reads them)."""
+    if not path.is_file():
+        raise SystemExit(f"signforge render: --sentences {path}: no such file")
+    lines = read_prompt_lines(path)
+    numbered = [n for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    return [(sentence_signs(text, path.parent, f"{path}, line {n}"), seed) for (text, seed), n in zip(lines, numbered)]
 
 
 def assign_seeds(lines: list[tuple[str, int | None]], base: int, variants: int) -> list[tuple[str, int, int]]:
@@ -222,13 +267,21 @@ def items(args) -> list[Item]:
         lines += read_prompt_lines(args.prompts)
     out += [Item(unique(f"{slug(p)}-s{s}"), prompt=p, seed=s, variant=v)
             for p, s, v in assign_seeds(lines, args.seed, args.variants)]
+    sentences = [(sentence_signs(t, Path.cwd()), None) for t in args.sentence if t.strip()]
+    if args.sentences:
+        sentences += read_sentence_lines(args.sentences)
+    by_text = {" | ".join(signs): signs for signs, _ in sentences}
+    for text, s, v in assign_seeds([(" | ".join(signs), seed) for signs, seed in sentences], args.seed, args.variants):
+        first = by_text[text][0]
+        stem = Path(first).stem if Path(first).suffix.lower() in MOTION_SUFFIXES else first
+        out.append(Item(unique(f"{slug(stem, 32)}-sentence-s{s}"), seed=s, variant=v, sentence=by_text[text]))
     if args.motions:
         if not args.motions.is_dir():
             raise SystemExit(f"signforge render: --motions {args.motions}: not a folder")
         files = sorted(p for p in args.motions.iterdir() if p.suffix.lower() in MOTION_SUFFIXES)
         out += [Item(unique(slug(p.stem)), motion=p) for p in files]
     if not out:
-        raise SystemExit("signforge render: nothing to render (no prompts, no motion files)")
+        raise SystemExit("signforge render: nothing to render (no prompts, sentences or motion files)")
     return out
 
 
@@ -310,10 +363,14 @@ def run(argv: list[str]) -> int:
             return 1
         for item in todo:
             t0 = time.perf_counter()
-            what = repr(item.prompt) if item.prompt is not None else item.motion.name
+            what = repr(item.prompt) if item.prompt is not None else \
+                repr(" | ".join(item.sentence)) if item.sentence is not None else item.motion.name
             seed = f" seed {item.seed}" if item.seed is not None else ""
             row = {"prompt": item.prompt, "seed": item.seed, "variant": item.variant,
                    "source": str(item.motion) if item.motion else None}
+            if item.sentence is not None:
+                row.update(sentence=list(item.sentence), steps=args.steps, guidance=args.guidance,
+                           motion=f"{item.name}.npz")
             if item.prompt is not None:
                 row.update(model=args.model, seconds=args.seconds, steps=args.steps, guidance=args.guidance,
                            run=str(args.run) if args.run else None, motion=f"{item.name}.npz")
@@ -330,12 +387,19 @@ def run(argv: list[str]) -> int:
                         params["run"] = str(args.run)
                     result, notes = ask("generate", params, "generate")
                     path = result["motions"][0]
+                elif item.sentence is not None:
+                    result, notes = ask("sentence", {"items": list(item.sentence), "seed": item.seed,
+                                                     "steps": args.steps, "guidance": args.guidance,
+                                                     "out": str(work / f"{item.name}.npz")}, "sentence")
+                    path = result["path"]
+                    row["spans"] = [{k: sp[k] for k in ("kind", "start", "end", "source") if k in sp}
+                                    for sp in result.get("spans", ())]
                 else:
                     result, notes = ask("load_motion", {"path": str(item.motion),
                                                         "out": str(work / f"{item.name}.npz")}, "load")
                     path = result["path"]
                 motion = read_motion(path)
-                if item.prompt is not None:   # keep the generated motion beside its videos
+                if item.motion is None:   # keep the generated motion beside its videos
                     shutil.copyfile(path, args.out / f"{item.name}.npz")
                 bpy.ops.wm.read_factory_settings(use_empty=True)
                 scene = bpy.context.scene
@@ -343,8 +407,12 @@ def run(argv: list[str]) -> int:
                 # this scene is the batch's own: it renders the take at the motion's own rate, whole
                 set_scene_rate(scene, motion.fps)
                 name = take_name(item.prompt or motion.text, item.name, limit=name_limit())
-                props = {"signforge_prompt": item.prompt, "signforge_seed": str(item.seed)} \
-                    if item.prompt is not None else None
+                props = None
+                if item.prompt is not None:
+                    props = {"signforge_prompt": item.prompt, "signforge_seed": str(item.seed)}
+                elif item.sentence is not None:
+                    props = {"signforge_sentence_items": json.dumps(list(item.sentence)),
+                             "signforge_seed": str(item.seed)}
                 apply_motion(bpy.context, arm, motion, name, mode="ACTION", frame=1, fit_scene=True,
                              properties=props)
                 cams = RN.setup(scene, arm, settings)
