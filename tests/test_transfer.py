@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.data.lexicon import resolve_lexicon_path
 from backend.io import load_motion
 from blender_addon.core import protocol as P
 from blender_addon.core import transfer as T
@@ -194,3 +195,25 @@ def test_the_stdio_server_offers_no_file_transfer():
         proc.wait(timeout=30)
     assert not set(T.METHODS) & set(hello["capabilities"])
     assert answer["type"] == "error" and answer["code"] == P.UNKNOWN_METHOD, answer
+
+
+POSE = resolve_lexicon_path().parent.parent / "video" / "mediapipe.pose"
+
+
+@pytest.mark.skipif(not POSE.exists(), reason=f"{POSE} not found")
+def test_reconstruct_from_an_uploaded_pose_file(server, tmp_path):
+    mine = tmp_path / "client"
+    with RemoteBackend(server["address"], server["token"], chunk_bytes=1 << 16) as backend:   # 8 chunks up
+        progress: list[dict] = []
+        end = backend.wait(backend.submit("reconstruct", {"path": str(POSE), "start": 3.0, "end": 3.4,
+                                                          "out": str(mine / "video.npz")}),
+                           timeout=240, on_progress=progress.append)
+        assert end["type"] == "result", end
+        assert end["result"]["path"] == str(mine / "video.npz") and end["result"]["clip"] is None
+        motion = load_motion(mine / "video.npz")
+        assert motion.num_frames == end["result"]["frames"] > 0
+        assert end["result"]["quality"]["frames"] == motion.num_frames
+        uploads = [m for m in progress if m.get("stage") == "upload"]
+        assert len(uploads) == 8 and uploads[-1]["message"].endswith(f"({POSE.stat().st_size / 1e6:.1f}/"
+                                                                       f"{POSE.stat().st_size / 1e6:.1f} MB)")
+        assert _leftovers(mine) == ["video.npz"]
