@@ -109,7 +109,10 @@ Over TCP (``python -m backend.server --listen HOST:PORT``)
     its own requests and ids; jobs from every connection take turns on the one model (a
     request waiting for another connection's job reports ``progress`` and can be
     cancelled). ``shutdown`` ends the connection, not the server; a closed connection
-    cancels its requests. Paths in requests and results are the server machine's.
+    cancels its requests. Paths in requests and results are the server machine's. A TCP
+    server also offers file transfer into a private folder per connection (``workspace``,
+    ``upload``, ``download``, ``remove``: ``core/transfer.py``), so a client on another
+    machine can send its inputs and fetch the results; the stdio server does not.
 
 Client-side messages
     ``{"type": "notice", "message": "..."}`` never crosses the wire: the client puts it
