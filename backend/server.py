@@ -792,7 +792,7 @@ def _close(sock: socket.socket) -> None:
 def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, token: bytes,
                       slots: threading.BoundedSemaphore) -> None:
     """One client: its token, then the protocol until it disconnects or sends ``shutdown``."""
-    reader = dispatcher = workspace = None
+    reader = dispatcher = connection = None
     try:
         rest, why = _authenticate(sock, token)
         if rest is None:
@@ -805,10 +805,9 @@ def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, toke
         log.info("%s connected", peer)
         sock.settimeout(SEND_TIMEOUT_S)   # bounds how long a send waits on a client that reads nothing
         wire = _Wire(sock.send, on_broken=lambda: _shut(sock))
-        from .workspace import Connection, Workspace
+        from .workspace import Connection
 
-        workspace = Workspace()   # this client's files (backend/workspace.py), removed when it leaves
-        connection = Connection(handler, workspace, RequestError)
+        connection = Connection(handler, RequestError)   # and this client's files (backend/workspace.py)
         dispatcher = Dispatcher(connection, wire.send)
         handler.enter(dispatcher)
         pending = [rest]
@@ -839,8 +838,8 @@ def _serve_connection(sock: socket.socket, peer: str, handler: TakingTurns, toke
         _close(sock)
         if reader is not None:
             reader.join(timeout=5.0)
-        if workspace is not None:   # the dispatcher has ended: no job of this client writes there now
-            workspace.close()
+        if connection is not None:   # the dispatcher has ended: no job of this client writes its files now
+            connection.close()
         slots.release()
 
 

@@ -46,7 +46,7 @@ def root() -> Path:
 def sweep() -> list[Path]:
     """Remove the workspaces of servers that no longer run (a crash, a kill)."""
     with contextlib.suppress(OSError):
-        return scratch.sweep(root(), "")
+        return scratch.sweep(root(), "", max_age_s=None)   # a live server's, however idle, stays
     return []
 
 
@@ -193,12 +193,19 @@ class Workspace:
 
 
 class Connection:
-    """The handler of one TCP connection: the file methods in its workspace, the rest shared."""
+    """The handler of one TCP connection: the file methods in its workspace (made on the
+    first of them, so a connection that sends no files leaves no folder), the rest shared."""
 
-    def __init__(self, shared, workspace: Workspace, request_error: type):
+    def __init__(self, shared, request_error: type, base: Path | None = None):
         self._shared = shared
-        self.workspace = workspace
+        self._base = base
+        self.workspace: Workspace | None = None
         self._request_error = request_error   # server.RequestError: what a Dispatcher answers with
+
+    def close(self) -> None:
+        """Remove the workspace; call once the dispatcher has ended (no job writes there then)."""
+        if self.workspace is not None:
+            self.workspace.close()
 
     def capabilities(self) -> list[str]:
         return self._shared.capabilities() + list(T.METHODS)
@@ -215,6 +222,12 @@ class Connection:
         if method not in T.METHODS:
             return self._shared.call(method, params, report)
         try:
+            if self.workspace is None:
+                try:
+                    self.workspace = Workspace(self._base)
+                except OSError as exc:
+                    raise WorkspaceError(P.FAILED, f"{method}: this server cannot make a folder for this "
+                                                   f"connection's files ({exc})") from None
             return self.workspace.call(method, self.check(method, params))
         except WorkspaceError as exc:
             raise self._request_error(exc.code, exc.message) from None

@@ -217,3 +217,25 @@ def test_reconstruct_from_an_uploaded_pose_file(server, tmp_path):
         assert len(uploads) == 8 and uploads[-1]["message"].endswith(f"({POSE.stat().st_size / 1e6:.1f}/"
                                                                        f"{POSE.stat().st_size / 1e6:.1f} MB)")
         assert _leftovers(mine) == ["video.npz"]
+
+
+def test_a_killed_servers_workspaces_go_at_the_next_start(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    base = tmp_path / f"signforge-server-{os.getuid()}"
+    base.mkdir(mode=0o700)
+    left = base / f"{dead.stdout.strip()}-abc123"
+    (left / "job-1").mkdir(parents=True)
+    (left / "job-1" / "video.mp4").write_bytes(b"x" * 100)
+    mine = base / f"{os.getpid()}-alive"   # a running server's (this process stands in for it)
+    mine.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "SIGNFORGE_TOKEN"}
+    env.update(SIGNFORGE_TOKEN="t" * 32, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "backend.server", "--listen", "0"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            preexec_fn=default_sigint if os.name == "posix" else None)
+    try:
+        assert proc.stdout.readline().startswith(b"SignForge backend listening on ")
+        assert _gone(left) and mine.is_dir()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
