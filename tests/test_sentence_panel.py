@@ -36,6 +36,13 @@ def test_the_lists_rows_become_the_requests_items(tmp_path):
             sentence_items(bad)
 
 
+def test_the_joints_an_edit_keeps_are_the_ones_handmdms_features_leave_out():
+    from backend.body.skeleton import FEATURE_JOINTS, JOINT_INDEX
+    from blender_addon.core.sentence import NOT_GENERATED
+
+    assert set(NOT_GENERATED) == {n for n, j in JOINT_INDEX.items() if j not in FEATURE_JOINTS}
+
+
 def test_markers_land_on_each_signs_first_frame_at_the_scenes_rate():
     spans = [{"kind": "sign", "start": 0, "end": 40, "source": f"text: {TEXT}"},
              {"kind": "transition", "start": 40, "end": 50},
@@ -53,8 +60,11 @@ def test_the_edit_mask_from_bones_and_the_preview_range():
     assert (m.start, m.end, m.joints) == (0, 25, None)
     assert edit_mask((1, 50), 25.0, 50, None, ["right_wrist"], joints).params() == {
         "start": None, "end": None, "joints": "right_wrist"}
+    m = edit_mask((1, 50), 25.0, 50, None, ["pelvis", "right_wrist"], joints)
+    assert m.joints == "right_wrist" and m.ignored == ("pelvis",)
     for preview, bones, said in (((1, 40), ["right_wrist"], "misses the take"), ((100, 100), [], "under 2 frames"),
-                                 (None, [], "select bones"), (None, ["Camera"], "none of the selected bones")):
+                                 (None, [], "select bones"), (None, ["Camera"], "none of the selected bones"),
+                                 (None, ["pelvis"], "does not generate the selected bones")):
         with pytest.raises(ValueError, match=said):
             edit_mask((100, 199), 25.0, 100, preview, bones, joints)
 

@@ -163,6 +163,9 @@ class SIGNFORGE_OT_regenerate_selection(_JobOperator, bpy.types.Operator):
         preview = (scene.frame_preview_start, scene.frame_preview_end) if scene.use_preview_range else None
         mask = edit_mask((first, last), scene_fps(scene), motion.frames, preview, _selected_bones(arm),
                          _joint_names(arm))
+        if mask.ignored:
+            self.report({"WARNING"}, f"{self.label}: kept {', '.join(mask.ignored)} as they are (HandMDM does not "
+                                     f"generate the legs, root or eyes)")
         src = self._folder / "take.npz"
         write_motion(motion, src)
         self._source = (action.name, first, mask.describe())

@@ -17,6 +17,10 @@ KINDS = (("TEXT", "Text", "A free-text description of the sign, planned and gene
          ("MOTION", "Motion", "A motion file: generated, reconstructed or imported (.npz, .npy, .bvh)"))
 MOTION_SUFFIXES = (".npz", ".npy", ".bvh")
 EDIT_FPS = 25.0   # the edit request's frames are the take's at the backend's rate
+# SMPL-X joints HandMDM's features leave out (backend.body.skeleton.FEATURE_JOINTS has the rest;
+# a test checks they agree): an edit keeps them as they are, so selecting them redoes nothing
+NOT_GENERATED = ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+                 "left_foot", "right_foot", "left_eye_smplhf", "right_eye_smplhf")
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class EditMask:
     start: int | None    # the edit request's frames at EDIT_FPS; None: from the take's start
     end: int | None      # one past the last; None: to the take's end
     joints: str | None   # comma-separated joint names; None: every joint
+    ignored: tuple[str, ...] = ()   # selected bones HandMDM does not generate (legs, root, eyes)
 
     def params(self) -> dict:
         return {"start": self.start, "end": self.end, "joints": self.joints}
@@ -132,9 +137,16 @@ def edit_mask(take: tuple[int, int], scene_fps: float, frames: int, preview: tup
             raise ValueError(f"the preview range {preview[0]}-{preview[1]} covers under 2 frames of the take; "
                              f"widen it")
         span = (start, end)
-    picked = [b for b in bones if b in joints]
-    if bones and not picked:
+    smplx = [b for b in bones if b in joints]
+    if bones and not smplx:
         raise ValueError("none of the selected bones is an SMPL-X joint of the SignForge armature")
+    picked = [b for b in smplx if b not in NOT_GENERATED]
+    ignored = tuple(b for b in smplx if b in NOT_GENERATED)
+    if smplx and not picked:
+        raise ValueError(f"HandMDM does not generate the selected bones ({', '.join(ignored[:3])}"
+                         f"{'...' if len(ignored) > 3 else ''}: legs, root and eyes are kept); select arm, hand, "
+                         f"spine, neck, head or jaw bones")
     if span is None and not picked:
         raise ValueError("Regenerate Selection needs a part to redo: select bones (pose mode) or set a preview range")
-    return EditMask(span[0] if span else None, span[1] if span else None, ",".join(picked) if picked else None)
+    return EditMask(span[0] if span else None, span[1] if span else None, ",".join(picked) if picked else None,
+                    ignored)
