@@ -20,7 +20,7 @@ from backend.data.lexicon import resolve_lexicon_path
 from backend.io import load_motion
 from blender_addon.core import protocol as P
 from blender_addon.core import transfer as T
-from blender_addon.core.client import RemoteBackend
+from blender_addon.core.client import BackendError, RemoteBackend
 from blender_addon.core.jobs import Job
 from conftest import default_sigint
 
@@ -239,3 +239,17 @@ def test_a_killed_servers_workspaces_go_at_the_next_start(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_a_failed_remote_request_leaves_nothing_here(server, tmp_path):
+    (tmp_path / "notes.npz").write_bytes(b"not a motion")
+    with RemoteBackend(server["address"], server["token"]) as backend:
+        end = backend.wait(backend.submit("save_motion", {"src": str(tmp_path / "notes.npz"),
+                                                          "dst": str(tmp_path / "take.bvh")}), timeout=60)
+        assert end["type"] == "error" and end["code"] == P.INVALID_PARAMS, end
+        assert end["message"].startswith("save_motion: ") and "\n" not in end["message"], end
+        with pytest.raises(BackendError, match=r"^load_motion: parameter 'path': .*[Ii]s a directory") as err:
+            backend.submit("load_motion", {"path": str(tmp_path), "out": str(tmp_path / "x.npz")})
+        assert "\n" not in str(err.value)
+        assert backend.pending == [] and backend.wait(backend.submit("ping"), timeout=20)["type"] == "result"
+    assert _leftovers(tmp_path) == ["notes.npz"]

@@ -670,6 +670,11 @@ class RemoteBackend(_StreamBackend):
             self._backlog += self._step(transfer, transfer.advance)
             return rid
 
+    @property
+    def pending(self) -> list[int]:
+        """The caller's requests not yet ended (a transfer's own requests are not the caller's)."""
+        return sorted(i for i in self._pending if i not in self._owners)
+
     def _send_for(self, method: str, params: dict) -> int:
         """Send a transfer's own request on this connection (never a new one: its workspace is gone)."""
         if not self.alive:
@@ -687,9 +692,9 @@ class RemoteBackend(_StreamBackend):
         try:
             out = step(*args)
         except T.TransferError as exc:
-            out = [transfer._fail(exc.code, exc.message)]
+            out = [transfer.fail(exc.code, exc.message)]
         except OSError as exc:
-            out = [transfer._fail(P.FAILED, f"{transfer.method}: {exc.strerror or exc}")]
+            out = [transfer.fail(P.FAILED, f"{transfer.method}: {exc.strerror or exc}")]
         if transfer.workspace is not None and (self._workspace is None or self._workspace[0] != self._generation):
             self._workspace = (self._generation, transfer.workspace)
         if any(P.is_terminal(m) for m in out):

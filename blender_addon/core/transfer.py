@@ -153,6 +153,8 @@ class Transfer:
                 size = local.stat().st_size
                 handle = open(local, "rb")
             except (OSError, ValueError) as exc:
+                for u in self._uploads:
+                    u["file"].close()
                 raise TransferError(P.INVALID_PARAMS, f"{method}: parameter {name!r}: {exc}") from None
             self._uploads.append({"param": name, "local": local, "size": size, "file": handle, "sent": 0,
                                   "acked": 0, "rel": f"{self.folder}/in/{len(self._uploads)}-{safe_name(local.name)}"})
@@ -289,7 +291,7 @@ class Transfer:
             text = str(msg.get("message", ""))
             if kind != "main":
                 text = f"{self.method}: {kind} failed: {text}"
-            return [self._fail(code, text)]
+            return [self.fail(code, text)]
         result = msg.get("result", {})
         try:
             if kind == "workspace":
@@ -309,9 +311,9 @@ class Transfer:
                 self._took(what["item"], result)
                 return [self._progress(self._megabytes(self._downloads, "downloading"), "download")] + self.advance()
         except TransferError as exc:
-            return [self._fail(exc.code, exc.message)]
+            return [self.fail(exc.code, exc.message)]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            return [self._fail(P.FAILED, f"{self.method}: receiving the result failed: {exc}")]
+            return [self.fail(P.FAILED, f"{self.method}: receiving the result failed: {exc}")]
         return self.advance()
 
     def _plan_downloads(self) -> None:
@@ -359,7 +361,8 @@ class Transfer:
         self._tidy(remote=True)
         return P.result(self.rid, self._result)
 
-    def _fail(self, code: str, message: str) -> dict:
+    def fail(self, code: str, message: str) -> dict:
+        """End the caller's request with an error, after ``abort``."""
         self.abort(cancel=True)
         return P.error(self.rid, code if code in P.ERROR_CODES else P.FAILED, message)
 
