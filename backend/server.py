@@ -11,7 +11,8 @@ same code inside Blender's Python as well as in this process:
   answers malformed lines), the main thread runs the dispatcher.
 - ``serve_tcp`` (``--listen HOST:PORT``) is the same for many clients over sockets: each
   connection that presents the token gets its own reader, dispatcher and worker thread,
-  and the workers take turns on the one shared ``Handler`` (``TakingTurns``).
+  and the workers take turns on the one shared ``Handler`` (``TakingTurns``); its file
+  requests (upload, download) go to its own private folder (``workspace.Connection``).
 
 The modules here import only the standard library at start, so the handshake comes at
 once; torch, smplx and numpy load with the first request that needs them. Never bpy.
