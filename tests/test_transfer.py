@@ -248,6 +248,7 @@ def test_a_failed_remote_request_leaves_nothing_here(server, tmp_path):
                                                           "dst": str(tmp_path / "take.bvh")}), timeout=60)
         assert end["type"] == "error" and end["code"] == P.INVALID_PARAMS, end
         assert end["message"].startswith("save_motion: ") and "\n" not in end["message"], end
+        assert str(tmp_path / "notes.npz") in end["message"] and "job-" not in end["message"], end   # the user's name
         with pytest.raises(BackendError, match=r"^load_motion: parameter 'path': .*[Ii]s a directory") as err:
             backend.submit("load_motion", {"path": str(tmp_path), "out": str(tmp_path / "x.npz")})
         assert "\n" not in str(err.value)

@@ -291,6 +291,11 @@ class Transfer:
             text = str(msg.get("message", ""))
             if kind != "main":
                 text = f"{self.method}: {kind} failed: {text}"
+            elif self.workspace is not None:   # the user's own file names, not their copies on the server
+                for u in self._uploads:
+                    text = text.replace(self._remote(u["rel"]), str(u["local"]))
+                if self._out is not None:
+                    text = text.replace(self._remote(self._out[2]), str(self._out[1]))
             return [self.fail(code, text)]
         result = msg.get("result", {})
         try:
