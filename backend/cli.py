@@ -286,7 +286,8 @@ def data_build_cmd(
     samples: int = typer.Option(1000, help="Number of main samples (word-set samples come on top)."),
     seed: int = typer.Option(0, help="Seed: the same seed gives the same dataset (features to float "
                                      "rounding)."),
-    workers: int = typer.Option(2, help="Worker processes."),
+    workers: int = typer.Option(0, help="Worker processes; 0: one per core free now (busy cores "
+                                        "make extra workers slower, not faster)."),
     shard_size: int = typer.Option(128, help="Samples per shard file; each is synthesized as one batch."),
     texts: int = typer.Option(3, help="Free-text descriptions per sample."),
     assign: str = typer.Option("random", help="Variant assignment: random or retrieval."),
@@ -309,7 +310,7 @@ def data_build_cmd(
     except ValueError:
         _fail(f"--word-sets must be comma-separated numbers; got {word_sets!r}")
     cfg = BuildConfig(out=str(out), lexicon=str(lexicon) if lexicon else None, samples=samples, seed=seed,
-                      workers=max(1, workers), shard_size=max(1, shard_size), texts_per_sample=max(1, texts),
+                      workers=max(0, workers), shard_size=max(1, shard_size), texts_per_sample=max(1, texts),
                       assign=assign, word_sets=sets, word_set_samples=word_set_samples,
                       retrieval_run=str(retrieval_model) if retrieval_model else None)
     _lexicon(lexicon)
@@ -961,7 +962,11 @@ def parse_cmd(
 
 def main() -> None:
     """The process's entry point: ``_main``, then an exit without the interpreter's teardown
-    (``_leave``); a Ctrl-C leaves the usual way."""
+    (``_leave``); a Ctrl-C leaves the usual way. Threads come from the cores free now, with
+    passive OpenMP waiting (``backend.threads``), before any command loads torch."""
+    from .threads import prepare
+
+    prepare()
     try:
         _main()
     except SystemExit as done:

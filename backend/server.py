@@ -935,6 +935,12 @@ def main(argv: list[str] | None = None) -> int:
                              f"(default: ${TOKEN_ENV})")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(argv)
+    from .threads import prepare
+
+    # Over stdin/stdout Blender started this process and keeps working beside it: one core
+    # stays Blender's, and idle torch threads sleep instead of spinning on it. A --listen
+    # backend has its machine to itself and takes every free core.
+    threads = prepare(leave=1 if args.listen is None else 0)
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.listen is None:
@@ -945,6 +951,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         wire_fd = os.dup(1)
         os.dup2(2, 1)
+        log.debug("torch intra-op threads: %s", os.environ.get("OMP_NUM_THREADS", threads))
         return serve(infd=sys.stdin.fileno(), outfd=wire_fd)
     try:
         try:

@@ -38,6 +38,7 @@ import numpy as np
 from blender_addon.core.limits import MAX_BUILD_SAMPLES, MAX_WORD_SET_SIZE, MAX_WORD_SETS
 
 from ..atomic import atomic_path
+from ..threads import free_cores
 from ..body import rotations as R
 from ..body.features import pose_to_features
 from .lexicon import Lexicon, read_lexicon, resolve_lexicon_path
@@ -69,7 +70,7 @@ class BuildConfig:
     lexicon: str | None = None
     samples: int = 1000
     seed: int = 0
-    workers: int = 2
+    workers: int = 0   # 0: one per core free when the build starts (backend.threads)
     shard_size: int = 128                   # samples per file, and per synthesis batch (bigger batches run faster)
     texts_per_sample: int = 3
     assign: str = "random"                  # random | retrieval
@@ -436,10 +437,12 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
     if progress:
         progress(done, len(specs))
     if jobs:
-        if cfg.workers > 1 and use_workers:
+        workers = cfg.workers or free_cores()   # extra workers on busy cores cost more than they give
+        workers = min(workers, len(jobs))
+        if workers > 1 and use_workers:
             ctx = mp.get_context("spawn")
             with one_thread_per_worker(), \
-                    ctx.Pool(cfg.workers, initializer=_init_worker, initargs=(lex_path, cfg)) as pool:
+                    ctx.Pool(workers, initializer=_init_worker, initargs=(lex_path, cfg)) as pool:
                 for n in pool.imap_unordered(_run_shards, jobs):
                     done += n
                     if progress:

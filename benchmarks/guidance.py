@@ -1,0 +1,122 @@
+"""Classifier-free guidance's one batch against the two-pass reference, and the attention paths.
+
+HandMDM sampled directly (``backend.diffusion.sample``, DDIM, guidance 2.5) with the shipped
+weights, for 1, 4 and 16 variants of a 2 s clip and for one variant of 2, 8 and 16 s. The
+shipped run takes at most 4 s; the 8 and 16 s cases load its weights into a copy that
+accepts longer motions (positions are sinusoidal: nothing learned depends on the length), so
+they time the sums a longer run would do, not a trained long-clip model. Four ways per case:
+
+- ``batched``: guidance as ``generate`` runs it, conditional and unconditional rows in one
+  forward, attention through ``handmdm.encode`` (scaled-dot-product attention, the padding
+  mask dropped when no row needs one, else a boolean mask);
+- ``batched_torch``: the same batch through torch's encoder layers with the padding mask
+  (the path before issue 21);
+- ``two_pass``: the reference's two forwards per step (conditional, then unconditional),
+  each through ``encode``;
+- ``two_pass_torch``: the same two forwards through torch's encoder layers.
+
+The machine is shared and its speed drifts, so the four run interleaved (the order rotating
+each round) and each ratio is the median of per-round ratios. Bars (issue 21): two_pass over
+batched at least 1.5 at 1 and 4 variants, and at least 2 at 16 s.
+
+Run: python -m benchmarks.guidance [--repeats 5] [--steps 20]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+PROMPT = "the right hand, shaped as a fist with the thumb up, taps the chin twice"
+GUIDANCE = 2.5
+CASES = [(1, 2.0), (4, 2.0), (16, 2.0), (1, 8.0), (1, 16.0)]   # (variants, seconds)
+
+
+def _model(seconds: float):
+    from backend.models import HandMDM
+    from backend.runs import SHIPPED, load_run
+    net = load_run(SHIPPED["handmdm"], kinds=("handmdm",)).model.eval()
+    frames = net.cfg.model_frames(int(round(seconds * 25)))
+    if frames > net.cfg.max_frames:
+        longer = HandMDM(dataclasses.replace(net.cfg, max_frames=frames))
+        longer.load_state_dict(net.state_dict())
+        net = longer.eval()
+    return net, frames
+
+
+def measure(repeats: int, steps: int) -> dict:
+    from backend.diffusion import CosineSchedule, sample
+    from backend.text import load_text_encoder
+
+    enc = load_text_encoder("minilm").encode([PROMPT])
+    schedule = CosineSchedule.create(100)
+    results = {"steps": steps, "guidance": GUIDANCE, "threads": torch.get_num_threads(), "cases": {}}
+    for variants, seconds in CASES:
+        net, frames = _model(seconds)
+        cond = {"text": enc.tokens.expand(variants, -1, -1), "text_mask": enc.mask.expand(variants, -1)}
+
+        def two_pass(x, t, c, net=net):
+            x0_cond = net(x, t, c)
+            x0_uncond = net(x, t, {**c, "drop": torch.ones(len(x), dtype=torch.bool)})
+            return x0_uncond + GUIDANCE * (x0_cond - x0_uncond)
+
+        def run(name, net=net, cond=cond, frames=frames):
+            net.fast_attention = not name.endswith("_torch")
+            fn, g = (net, GUIDANCE) if name.startswith("batched") else (two_pass, 1.0)
+            try:
+                return sample(fn, (variants, frames, net.cfg.features), schedule, cond, guidance=g, steps=steps,
+                              generator=torch.Generator().manual_seed(0))
+            finally:
+                net.fast_attention = True
+
+        names = ["batched", "batched_torch", "two_pass", "two_pass_torch"]
+        times: dict[str, list[float]] = {n: [] for n in names}
+        with torch.inference_mode():
+            outs = {n: run(n) for n in names}   # also the warm-up
+            diff = max(float((outs[n] - outs["batched"]).abs().max()) for n in names)
+            for r in range(repeats):
+                for n in names[r % 4:] + names[:r % 4]:
+                    t0 = time.perf_counter()
+                    run(n)
+                    times[n].append(time.perf_counter() - t0)
+        ratio = lambda a, b: round(statistics.median(x / y for x, y in zip(times[a], times[b])), 2)  # noqa: E731
+        case = {"variants": variants, "seconds": seconds, "model_frames": frames,
+                **{f"{n}_s": round(statistics.median(times[n]), 4) for n in names},
+                "two_pass_over_batched": ratio("two_pass", "batched"),
+                "two_pass_torch_over_batched": ratio("two_pass_torch", "batched"),
+                "batched_torch_over_batched": ratio("batched_torch", "batched"),
+                "max_abs_diff": diff}
+        key = f"{variants}x{seconds:g}s"
+        results["cases"][key] = case
+        print(f"{key:>7}: batched {case['batched_s'] * 1000:7.1f} ms  batched_torch {case['batched_torch_s'] * 1000:7.1f}"
+              f"  two_pass {case['two_pass_s'] * 1000:7.1f}  two_pass_torch {case['two_pass_torch_s'] * 1000:7.1f}"
+              f" | two_pass/batched {case['two_pass_over_batched']:.2f}"
+              f"  two_pass_torch/batched {case['two_pass_torch_over_batched']:.2f}"
+              f"  batched_torch/batched {case['batched_torch_over_batched']:.2f}  (max diff {diff:.1e})", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20, help="DDIM steps per sample (the cost is per step)")
+    args = parser.parse_args()
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+               "load_average": os.getloadavg()}
+    out = {"machine": machine, "repeats": args.repeats, "results": measure(args.repeats, args.steps)}
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "guidance.json"
+    path.write_text(json.dumps(out, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
