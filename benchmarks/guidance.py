@@ -15,7 +15,8 @@ they time the sums a longer run would do, not a trained long-clip model. Four wa
   each through ``encode``;
 - ``two_pass_torch``: the same two forwards through torch's encoder layers.
 
-The machine is shared and its speed drifts, so the four run interleaved (the order rotating
+Threads are chosen as ``signforge`` chooses them (``backend.threads``; ``SIGNFORGE_THREADS``
+sets them). The machine is shared and its speed drifts, so the four run interleaved (the order rotating
 each round) and each ratio is the median of per-round ratios. Bars (issue 21): two_pass over
 batched at least 1.5 at 1 and 4 variants, and at least 2 at 16 s.
 
@@ -24,15 +25,12 @@ Run: python -m benchmarks.guidance [--repeats 5] [--steps 20]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
 import statistics
 import time
 from pathlib import Path
-
-import torch
 
 RESULTS = Path(__file__).parent / "results"
 PROMPT = "the right hand, shaped as a fist with the thumb up, taps the chin twice"
@@ -41,6 +39,7 @@ CASES = [(1, 2.0), (4, 2.0), (16, 2.0), (1, 8.0), (1, 16.0)]   # (variants, seco
 
 
 def _model(seconds: float):
+    import dataclasses
     from backend.models import HandMDM
     from backend.runs import SHIPPED, load_run
     net = load_run(SHIPPED["handmdm"], kinds=("handmdm",)).model.eval()
@@ -53,6 +52,8 @@ def _model(seconds: float):
 
 
 def measure(repeats: int, steps: int) -> dict:
+    import torch
+
     from backend.diffusion import CosineSchedule, sample
     from backend.text import load_text_encoder
 
@@ -109,6 +110,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="DDIM steps per sample (the cost is per step)")
     args = parser.parse_args()
+    from backend.threads import prepare
+
+    prepare()   # threads as signforge chooses them (before torch loads)
+    import torch
+
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                "load_average": os.getloadavg()}
     out = {"machine": machine, "repeats": args.repeats, "results": measure(args.repeats, args.steps)}

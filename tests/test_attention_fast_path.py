@@ -57,6 +57,22 @@ def test_fast_attention_matches_torch_layers():
     assert (alone - fast[2:3, :9]).abs().max() < 1e-5
 
 
+def test_bucketed_rows_match_torch_layers():
+    """Eight rows, four conditional and four dropped: each mask's rows run apart (BUCKET_ROWS)."""
+    from backend.models.handmdm import BUCKET_ROWS
+
+    net = _model()
+    x, t, cond = _inputs(8, 30, 9, seed=3)
+    drop = torch.arange(8) >= 4
+    assert BUCKET_ROWS <= 4
+    fast, slow = _both(net, x, t, dict(cond, drop=drop))
+    assert (fast - slow).abs().max() < 1e-5
+    text_mask = cond["text_mask"].clone()
+    text_mask[:4, 6:] = False   # a shorter prompt: its padding is cut too
+    fast, slow = _both(net, x, t, dict(cond, text_mask=text_mask, drop=drop))
+    assert (fast - slow).abs().max() < 1e-5
+
+
 def test_guided_sample_matches_torch_layers():
     net = _model()
     g = torch.Generator().manual_seed(1)
