@@ -20,7 +20,10 @@ sets them). The machine is shared and its speed drifts, so the four run interlea
 each round) and each ratio is the median of per-round ratios. Bars (issue 21): two_pass over
 batched at least 1.5 at 1 and 4 variants, and at least 2 at 16 s.
 
-Run: python -m benchmarks.guidance [--repeats 5] [--steps 20]
+``--profile`` instead profiles one guided step (1 variant) at 2, 8 and 16 s with torch's
+profiler and prints each op's share of the CPU time (issue 21: what dominates long clips).
+
+Run: python -m benchmarks.guidance [--repeats 5] [--steps 20] [--profile]
 """
 from __future__ import annotations
 
@@ -105,10 +108,46 @@ def measure(repeats: int, steps: int) -> dict:
     return results
 
 
+def profile_lengths(repeats: int) -> dict:
+    """Each op's share of a guided step's CPU time, and the step's median time, per length."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from backend.diffusion.schedule import guided
+    from backend.text import load_text_encoder
+
+    enc = load_text_encoder("minilm").encode([PROMPT])
+    cond = {"text": enc.tokens, "text_mask": enc.mask}
+    out = {}
+    for seconds in (2.0, 8.0, 16.0):
+        net, frames = _model(seconds)
+        x, t, step = torch.randn(1, frames, net.cfg.features), torch.full((1,), 50), guided(net, GUIDANCE)
+        with torch.inference_mode():
+            step(x, t, cond)
+            times = []
+            for _ in range(max(repeats, 5)):
+                t0 = time.perf_counter()
+                step(x, t, cond)
+                times.append(time.perf_counter() - t0)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(5):
+                    step(x, t, cond)
+        events = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in events)
+        shares = {e.key: round(e.self_cpu_time_total / total, 3)
+                  for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:6]}
+        out[f"{seconds:g}s"] = {"model_frames": frames, "step_ms": round(statistics.median(times) * 1000, 2),
+                                "shares": shares}
+        print(f"{seconds:4g} s ({frames} model frames): guided step {out[f'{seconds:g}s']['step_ms']:.1f} ms; "
+              + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="DDIM steps per sample (the cost is per step)")
+    parser.add_argument("--profile", action="store_true", help="profile one guided step per length instead")
     args = parser.parse_args()
     from backend.threads import prepare
 
@@ -117,9 +156,10 @@ def main() -> None:
 
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                "load_average": os.getloadavg()}
-    out = {"machine": machine, "repeats": args.repeats, "results": measure(args.repeats, args.steps)}
+    results = profile_lengths(args.repeats) if args.profile else measure(args.repeats, args.steps)
+    out = {"machine": machine, "threads": torch.get_num_threads(), "repeats": args.repeats, "results": results}
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "guidance.json"
+    path = RESULTS / ("guidance_profile.json" if args.profile else "guidance.json")
     path.write_text(json.dumps(out, indent=2))
     print(f"wrote {path}")
 
