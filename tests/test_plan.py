@@ -166,3 +166,14 @@ def test_thumbs_up_raises_the_thumb_clear_of_the_fist_and_measures_as_its_code(r
     fist = H.hand_pose("a", "right")[thumb]
     assert np.abs(mid).max() < np.abs(fist).max() * 0.5     # straight, not folded along the fist
     assert H.nearest_handshape(poses[len(poses) // 3: 2 * len(poses) // 3], "right")[0] == "a"
+
+
+def test_one_hand_alone_never_signs_on_the_resting_other_hand():
+    from backend.plan.planner import grammatical
+
+    sure, unsure = {"place": 0.9, "then": 1.0}, {"place": 0.4, "then": 1.0}
+    misread = scene(shape="open_b", place="fingers", action="rise", dirs=("up",))
+    assert grammatical(misread, unsure).place is None                       # "raise your flat hand up"
+    named = grammatical(scene(place="back of the hand", contact=True, action="tap", count=2), sure)
+    assert (named.hands, named.place, named.contact) == ("base", "back of the hand", True)
+    assert grammatical(scene(place="chin", contact=True, action="tap"), unsure).place == "chin"

@@ -32,6 +32,8 @@ _SIDE_LETTER = re.compile(r"\b[LR]\b")
 TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
 PLACE_SURE = 0.5            # a place read less surely than this is not where two touching hands meet
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
+# places on the other hand or arm: a one-handed scene never has them (its other hand rests)
+ON_OTHER_HAND = ("upper arm", "elbow", "forearm", "wrist", "palm", "back of the hand", "fingers")
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 
@@ -93,7 +95,11 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
     - clapping, coming together and moving apart take both hands ("clap twice");
     - two hands that tap or touch at no place read surely (``PLACE_SURE``) touch each other,
       the grammar's "together" ("the two hands bump together twice");
-    - a movement after the contact read less surely than ``THEN_SURE`` is left out."""
+    - a movement after the contact read less surely than ``THEN_SURE`` is left out;
+    - one hand alone never signs on the other hand or arm (that hand rests at the side): read
+      surely (``PLACE_SURE``) the other hand is a base ("tap the back of your left hand"),
+      else the place is left out ("raise your right flat hand up" read at 0.4 as "fingers"
+      sent the hand across the body to the resting hand's fingers at the left hip)."""
     if scene.action in CONTACT_ACTIONS and scene.place and not scene.contact:
         scene = replace(scene, contact=True)
     if scene.action in TWO_HANDED and scene.hands != "both":
@@ -101,6 +107,11 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
     if scene.hands == "both" and scene.contact and scene.action in ("tap", "touch") and \
             (not scene.place or confidence["place"] < PLACE_SURE):
         scene = replace(scene, action="together", place=None, place_side="")
+    if scene.hands == "one" and scene.place in ON_OTHER_HAND:
+        if confidence["place"] >= PLACE_SURE:
+            scene = replace(scene, hands="base", base_shape=scene.base_shape or "open_b")
+        else:
+            scene = replace(scene, place=None, place_side="", contact=False)
     if scene.then and confidence["then"] < THEN_SURE:
         scene = replace(scene, then="", then_dirs=(), then_count=1)
     return scene
