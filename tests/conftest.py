@@ -7,6 +7,8 @@ another machine is logged and fails the session even when a library swallowed th
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -108,6 +110,68 @@ def default_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER_LISTENING = re.compile(r"^SignForge backend listening on 127\.0\.0\.1:(\d+) ")
+
+
+def server_env(**extra) -> dict:
+    """This process's environment without a server token, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k != "SIGNFORGE_TOKEN"}
+    env.update(extra)
+    return env
+
+
+def start_server(args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    """A real ``python -m backend.server ARGS`` process from the repository, stderr to ``log``,
+    dying of Ctrl-C (``default_sigint``)."""
+    reset = default_sigint if os.name == "posix" else None
+    with open(log, "wb") as err:
+        return subprocess.Popen([sys.executable, "-m", "backend.server", *args], cwd=REPO,
+                                env=env or server_env(), stdout=subprocess.PIPE, stderr=err,
+                                stdin=subprocess.DEVNULL, preexec_fn=reset)
+
+
+def listening_port(proc: subprocess.Popen, log: Path) -> int:
+    """The port a ``--listen 127.0.0.1:0`` server says it listens on."""
+    line = proc.stdout.readline().decode()
+    match = SERVER_LISTENING.match(line)
+    assert match, f"no listening line: {line!r}; log: {log.read_text()}"
+    return int(match.group(1))
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Ctrl-C, then kill after 20 s."""
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def on_first_progress(act):
+    """A thread that calls ``act(job)`` once the add-on's running job has reported progress."""
+    import threading
+    import time
+
+    from blender_addon.blender import operators
+
+    def watch():
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            job = operators._ACTIVE["job"]
+            if job is not None and job.fraction > 0:
+                act(job)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
 
 
 def body_data(body, betas=None):

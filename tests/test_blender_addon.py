@@ -4,7 +4,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from backend.body import rotations as R
 from backend.io import load_motion, save_motion
 from backend.motion.builtin import wave
-from conftest import film_scene, scene_timing
+from conftest import film_scene, on_first_progress, scene_timing
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
 pytestmark = pytest.mark.blender   # also run under the oldest supported bpy
@@ -44,24 +43,6 @@ def _body_file(tmp_path, addon):
     job = Job(session.backend(), [("body", {"out": str(tmp_path / "body.npz")})]).start().wait(120)
     assert job.ok, job.error
     return Path(job.result(0)["path"])
-
-
-def _on_first_progress(act):
-    """A thread that calls ``act(job)`` once the running job has reported progress."""
-    from blender_addon.blender import operators
-
-    def watch():
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            job = operators._ACTIVE["job"]
-            if job is not None and job.fraction > 0:
-                act(job)
-                return
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    return thread
 
 
 def _pose_error(arm, motion, frames, start=1):
@@ -240,7 +221,7 @@ def test_takes_leave_the_scene_timing_alone_and_stack_at_the_playhead(addon):
     assert len(first) > 63
     s.prompt, s.seconds, s.steps, s.variants, s.seed, s.auto_length = first, 2.0, 5, 1, 3, False
     # the next prompt typed while the job runs must not rename this take
-    t = _on_first_progress(lambda job: setattr(s, "prompt", "typed while the first take ran"))
+    t = on_first_progress(lambda job: setattr(s, "prompt", "typed while the first take ran"))
     assert bpy.ops.signforge.generate() == {"FINISHED"}
     t.join()
     assert s.prompt == "typed while the first take ran"   # the edit happened before the result arrived
@@ -338,7 +319,7 @@ def test_cancel_mid_job_leaves_the_scene_unchanged(addon):
     s.prompt, s.seconds, s.steps, s.variants = "both hands circle in front of the chest", 3.0, 100, 4
     s.auto_length = False   # the Duration field, not the model's length
 
-    t = _on_first_progress(lambda job: job.cancel())
+    t = on_first_progress(lambda job: job.cancel())
     assert bpy.ops.signforge.generate() == {"CANCELLED"}
     t.join()
     assert _snapshot() == before
@@ -400,7 +381,7 @@ def test_a_killed_server_is_restarted_for_the_next_request(addon):
     s.auto_length = False   # the Duration field, not the model's length
     backend = session.backend()
 
-    t = _on_first_progress(lambda job: os.kill(backend.pid, 9))
+    t = on_first_progress(lambda job: os.kill(backend.pid, 9))
     with pytest.raises(RuntimeError, match="backend stopped"):   # bpy.ops raises on an ERROR report
         bpy.ops.signforge.generate()
     t.join()
@@ -428,7 +409,7 @@ def test_video_section_reconstructs_the_real_clip_onto_the_armature(addon, tmp_p
     s.video_path, s.trim_start, s.trim_end, s.denoise = str(clip), 0.0, 0.0, False
     s.insert_mode = "ACTION"
     before = _snapshot()
-    t = _on_first_progress(lambda job: job.cancel())
+    t = on_first_progress(lambda job: job.cancel())
     assert bpy.ops.signforge.reconstruct() == {"CANCELLED"}
     t.join()
     assert _snapshot() == before

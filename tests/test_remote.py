@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from backend.io import load_motion
-from conftest import default_sigint
+from conftest import listening_port, server_env, start_server, stop_server
 from blender_addon.core import protocol as P
 from blender_addon.core.client import BackendError, RemoteBackend, make_backend
 from blender_addon.core.jobs import Job
@@ -26,46 +26,18 @@ from blender_addon.core.jobs import Job
 REPO = Path(__file__).resolve().parents[1]
 SHORT = {"frames": 20, "steps": 2}
 LONG = {"frames": 60, "steps": 100, "refine": 1.0}   # sampled from noise: cancelled or abandoned long before it ends
-LISTENING = re.compile(r"^SignForge backend listening on 127\.0\.0\.1:(\d+) ")
-
-
-def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "SIGNFORGE_TOKEN"}
-    env.update(extra)
-    return env
-
-
-def _start(args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
-    reset = default_sigint if os.name == "posix" else None
-    with open(log, "wb") as err:
-        return subprocess.Popen([sys.executable, "-m", "backend.server", *args], cwd=REPO, env=env or _env(),
-                                stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=reset)
-
-
-def _listening(proc: subprocess.Popen, log: Path) -> int:
-    line = proc.stdout.readline().decode()
-    match = LISTENING.match(line)
-    assert match, f"no listening line: {line!r}; log: {log.read_text()}"
-    return int(match.group(1))
-
-
 @pytest.fixture(scope="module")
 def server(signforge_cache, tmp_path_factory):
     folder = tmp_path_factory.mktemp("remote")
     token = secrets.token_urlsafe(32)
     (folder / "token.txt").write_text(token + "\n")
     log = folder / "server.log"
-    proc = _start(["--listen", "127.0.0.1:0", "--token-file", str(folder / "token.txt")], log)
+    proc = start_server(["--listen", "127.0.0.1:0", "--token-file", str(folder / "token.txt")], log)
     try:
-        port = _listening(proc, log)
+        port = listening_port(proc, log)
         yield {"address": f"127.0.0.1:{port}", "port": port, "token": token, "proc": proc, "log": log}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
 
 
 def _raw(port: int, *lines: bytes, timeout: float = 20.0) -> list[dict]:
@@ -205,7 +177,7 @@ def test_the_server_refuses_bad_options_in_one_line(tmp_path):
             (["--token-file", str(token)], "--token-file goes with --listen"),
         ]
         for args, words in cases:
-            done = subprocess.run([sys.executable, "-m", "backend.server", *args], cwd=REPO, env=_env(),
+            done = subprocess.run([sys.executable, "-m", "backend.server", *args], cwd=REPO, env=server_env(),
                                   capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
             err = done.stderr.decode()
             assert done.returncode == 2 and done.stdout == b"", (args, done)
@@ -215,9 +187,9 @@ def test_the_server_refuses_bad_options_in_one_line(tmp_path):
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
 def test_ctrl_c_stops_the_server_quietly_even_mid_job(signforge_cache, tmp_path):
     log = tmp_path / "server.log"
-    proc = _start(["--listen", "0", "--log-level", "warning"], log, env=_env(SIGNFORGE_TOKEN="t" * 32))
+    proc = start_server(["--listen", "0", "--log-level", "warning"], log, env=server_env(SIGNFORGE_TOKEN="t" * 32))
     try:
-        port = _listening(proc, log)
+        port = listening_port(proc, log)
         with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:   # a client mid-job
             sock.sendall(_auth("t" * 32) + _generate(tmp_path / "out", prompt="hello", **LONG))
             seen = b""

@@ -6,13 +6,12 @@ cancelled Build or edit and bad input leave the scene as it was. Plus the bpy-fr
 the list's rows as request items, the markers' frames and the edit mask. (The batch renderer's
 sentences: tests/test_sentence_batch.py.)"""
 import json
-import threading
-import time
 
 import numpy as np
 import pytest
 
 from blender_addon.core.sentence import PanelItem, edit_mask, sentence_items, sign_markers
+from conftest import on_first_progress
 
 TEXT = "the right hand, shaped as a fist with the thumb up, taps the chin twice"
 ENTRY = "castle_2"
@@ -72,23 +71,6 @@ def test_the_edit_mask_from_bones_and_the_preview_range():
 # ------------------------------------------------------------------------ real bpy, real backend
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
-
-
-def _on_first_progress(act):
-    from blender_addon.blender import operators
-
-    def watch():
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            job = operators._ACTIVE["job"]
-            if job is not None and job.fraction > 0:
-                act(job)
-                return
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    return thread
 
 
 def _snapshot():
@@ -191,7 +173,7 @@ def test_build_a_sentence_as_one_take_with_markers_and_cancel_leaves_the_scene(a
     s.sentence_steps = 100
     _add("TEXT", "both hands circle in front of the chest")
     before = _snapshot()
-    t = _on_first_progress(lambda job: job.cancel())
+    t = on_first_progress(lambda job: job.cancel())
     assert bpy.ops.signforge.sentence_build() == {"CANCELLED"}
     t.join()
     assert _snapshot() == before
@@ -251,7 +233,7 @@ def test_regenerate_selection_redoes_the_fingers_over_the_preview_range(addon, t
     # a cancelled edit changes nothing
     s.sentence_steps = 100
     before = _snapshot()
-    t = _on_first_progress(lambda job: job.cancel())
+    t = on_first_progress(lambda job: job.cancel())
     assert bpy.ops.signforge.regenerate_selection() == {"CANCELLED"}
     t.join()
     assert _snapshot() == before

@@ -5,7 +5,6 @@ temporary folder and the server's in its per-connection workspace, as if on two 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import signal
 import socket
@@ -22,36 +21,23 @@ from blender_addon.core import protocol as P
 from blender_addon.core import transfer as T
 from blender_addon.core.client import BackendError, RemoteBackend
 from blender_addon.core.jobs import Job
-from conftest import default_sigint
+from conftest import default_sigint, listening_port, server_env, start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = {"frames": 20, "steps": 2}
-LISTENING = re.compile(r"^SignForge backend listening on 127\.0\.0\.1:(\d+) ")
 
 
 @pytest.fixture(scope="module")
 def server(signforge_cache, tmp_path_factory):
     folder = tmp_path_factory.mktemp("transfer-server")
     token = secrets.token_urlsafe(32)
-    env = {k: v for k, v in os.environ.items() if k != "SIGNFORGE_TOKEN"}
-    env["SIGNFORGE_TOKEN"] = token
     log = folder / "server.log"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "backend.server", "--listen", "127.0.0.1:0"], cwd=REPO,
-                                env=env, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                preexec_fn=default_sigint if os.name == "posix" else None)
+    proc = start_server(["--listen", "127.0.0.1:0"], log, server_env(SIGNFORGE_TOKEN=token))
     try:
-        line = proc.stdout.readline().decode()
-        match = LISTENING.match(line)
-        assert match, f"no listening line: {line!r}; log: {log.read_text()}"
-        yield {"address": f"127.0.0.1:{match.group(1)}", "port": int(match.group(1)), "token": token, "log": log}
+        port = listening_port(proc, log)
+        yield {"address": f"127.0.0.1:{port}", "port": port, "token": token, "log": log}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
