@@ -37,7 +37,8 @@ REPEATED_STRETCH = 1.35       # a repeated movement takes longer than one stroke
 # space in front of the chest (BodyAway: palm at chest height, 14-23 cm in front), as the texts
 # call it ("in front of the chest", "at chest height"), rather than where the lexicon's Neutral
 # signs sit (palm 15-17 cm under the chest); both measure as no place. BodyAway is one point on
-# the midline, where two hands would meet: two hands keep Neutral, each on its own side.
+# the midline, where two hands would meet: two hands go to NeutralChest (the planner's own
+# location: chest height, each hand on its own side). See ``candidates``.
 PLACE_LOCATIONS = {
     None: (("Neutral",), ("Neutral", "HeadAway")),
     "forehead": (("Forehead",), ("Forehead", "HeadTop")), "temple": (("Forehead",), ("Forehead",)),
