@@ -25,12 +25,13 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from blender_addon.core import protocol as P
 from blender_addon.core import scratch
 from blender_addon.core import transfer as T
+from blender_addon.core.errors import SignForgeError
 
 MAX_FILE_BYTES = 16 << 30        # one uploaded file
 MAX_WORKSPACE_BYTES = 64 << 30   # everything one connection uploads
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(SignForgeError, ValueError):
     """A file request that cannot be met: ``code`` and one line for the user."""
 
     def __init__(self, code: str, message: str):

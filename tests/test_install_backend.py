@@ -90,13 +90,20 @@ def test_install_zip_carries_the_backend_wheel_and_no_path_of_this_machine(built
     with zipfile.ZipFile(zip_path) as z:
         names = z.namelist()
         blobs = {n: z.read(n) for n in names}
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    import backend
+
+    version = backend.__version__    # pyproject's version is dynamic: this one string
     wheel = f"{I.WHEEL_FOLDER}/signforge-{version}-py3-none-any.whl"
     assert wheel in names and f"{I.WHEEL_FOLDER}/{I.REQUIREMENTS}" in names
     assert "backend_origin.json" not in names
-    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = blobs[f"{I.WHEEL_FOLDER}/{I.REQUIREMENTS}"].decode().split()
-    assert wanted == [p for p in pins if not p.startswith("bpy")] and "torch==2.14.1" in wanted
+    # the core's pins, then the extras a Blender user's backend needs (video, CLIP), never bpy
+    core = [p for p in project["dependencies"] if not p.startswith("bpy")]
+    assert wanted[:len(core)] == core and "torch==2.14.1" in wanted
+    for extra in ("video", "clip"):
+        assert set(project["optional-dependencies"][extra]) <= set(wanted), extra
+    assert not any(p.startswith("bpy") for p in wanted)
     with zipfile.ZipFile(addon / wheel) as w:
         inner = {n: w.read(n) for n in w.namelist()}
     assert "backend/server.py" in inner and "backend/weights/handmdm-base/weights.safetensors" in inner

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from . import protocol as P
+from .errors import SignForgeError
 
 CHUNK_BYTES = 1 << 19   # 512 KiB: base64 of it (700 KB) fits a line (MAX_LINE_BYTES) with room to spare
 WINDOW = 4              # chunks in flight: the connection stays busy without queueing a whole file
@@ -106,7 +107,7 @@ def _model_file(path: Path) -> Path:
     return path
 
 
-class TransferError(Exception):
+class TransferError(SignForgeError, RuntimeError):
     """A request whose files cannot be sent or received; ends it with ``code`` and one line."""
 
     def __init__(self, code: str, message: str):
