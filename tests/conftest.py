@@ -153,6 +153,44 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+class LayoutRecorder:
+    """A stand-in for Blender's UILayout that records the names the panel draws (props,
+    operators, lists) and checks each exists in bpy's real RNA."""
+
+    def __init__(self, log):
+        self.log, self.enabled, self.scale_y, self.alert = log, True, 1.0, False
+
+    def _sub(self, *a, **kw):
+        return LayoutRecorder(self.log)
+
+    column = row = _sub
+
+    def prop(self, data, name, **kw):
+        assert name in data.bl_rna.properties, name
+        self.log.append(name)
+
+    def operator(self, idname, **kw):
+        import bpy
+
+        module, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, module), name), idname
+        self.log.append(idname)
+        return type("Props", (), {})()
+
+    def template_list(self, list_id, _, data, prop, active_data, active_prop, **kw):
+        import bpy
+
+        assert hasattr(bpy.types, list_id) and prop in data.bl_rna.properties
+        assert active_prop in active_data.bl_rna.properties
+        self.log.append(list_id)
+
+    def label(self, **kw):
+        pass
+
+    def separator(self, **kw):
+        pass
+
+
 def on_first_progress(act):
     """A thread that calls ``act(job)`` once the add-on's running job has reported progress."""
     import threading

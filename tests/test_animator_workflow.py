@@ -7,7 +7,7 @@ action is a take."""
 
 import numpy as np
 import pytest
-from conftest import film_scene, scene_timing
+from conftest import LayoutRecorder, film_scene, scene_timing
 
 bpy = pytest.importorskip("bpy", reason="bpy is a SignForge dependency; install with make setup")
 pytestmark = pytest.mark.blender   # also run under the oldest supported bpy
@@ -22,33 +22,6 @@ def _quats(motion):
 def _angle(a, b):
     dot = np.abs(np.sum(a * b, axis=-1)) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
     return np.degrees(2 * np.arccos(np.clip(dot, -1.0, 1.0)))
-
-
-class _Recorder:
-    def __init__(self, log):
-        self.log, self.enabled = log, True
-
-    def _sub(self, *a, **kw):
-        return _Recorder(self.log)
-
-    column = row = _sub
-
-    def prop(self, data, name, **kw):
-        assert name in data.bl_rna.properties, name
-        self.log.append(name)
-
-    def operator(self, idname, **kw):
-        module, name = idname.split(".")
-        assert hasattr(getattr(bpy.ops, module), name), idname
-        self.log.append(idname)
-
-    def template_list(self, list_id, _, data, prop, active_data, active_prop, **kw):
-        assert hasattr(bpy.types, list_id) and prop in data.bl_rna.properties and active_prop in \
-            active_data.bl_rna.properties
-        self.log.append(list_id)
-
-    def label(self, **kw):
-        pass
 
 
 def test_the_animators_day(addon, tmp_path):
@@ -75,12 +48,12 @@ def test_the_animators_day(addon, tmp_path):
 
     # the take list shows them; picking one selects its strip
     log = []
-    panel.draw_take_list(_Recorder(log), s, panel.PanelState(True, arm.name, True, "", False))
+    panel.draw_take_list(LayoutRecorder(log), s, panel.PanelState(True, arm.name, True, "", False))
     assert {"SIGNFORGE_UL_takes", "signforge.take_rename", "signforge.take_delete", "signforge.take_regenerate",
             "signforge.take_variants", "signforge.take_mirror"} <= set(log)
     log.clear()
-    panel.draw_files(_Recorder(log), panel.PanelState(True, arm.name, True, "", False), s)
-    panel.draw_video(_Recorder(log), s, panel.PanelState(True, arm.name, True, "", False))
+    panel.draw_files(LayoutRecorder(log), panel.PanelState(True, arm.name, True, "", False), s)
+    panel.draw_video(LayoutRecorder(log), s, panel.PanelState(True, arm.name, True, "", False))
     assert log.count("mirror_hand") == 2
     assert bpy.ops.signforge.take_select(action=second.name) == {"FINISHED"}
     assert take_strips(arm, second)[0].select and not take_strips(arm, first)[0].select

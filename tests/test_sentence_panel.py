@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from blender_addon.core.sentence import PanelItem, edit_mask, sentence_items, sign_markers
-from conftest import on_first_progress
+from conftest import LayoutRecorder, on_first_progress
 
 TEXT = "the right hand, shaped as a fist with the thumb up, taps the chin twice"
 ENTRY = "castle_2"
@@ -82,37 +82,6 @@ def _snapshot():
                              if o.animation_data)}
 
 
-class _Recorder:
-    def __init__(self, log):
-        self.log, self.enabled, self.scale_y, self.alert = log, True, 1.0, False
-
-    def _sub(self, *a, **kw):
-        return _Recorder(self.log)
-
-    column = row = _sub
-
-    def prop(self, data, name, **kw):
-        assert name in data.bl_rna.properties, name
-        self.log.append(name)
-
-    def operator(self, idname, **kw):
-        module, name = idname.split(".")
-        assert hasattr(getattr(bpy.ops, module), name), idname
-        self.log.append(idname)
-        return type("Props", (), {})()
-
-    def template_list(self, list_id, _, data, prop, active_data, active_prop, **kw):
-        assert hasattr(bpy.types, list_id) and prop in data.bl_rna.properties
-        assert active_prop in active_data.bl_rna.properties
-        self.log.append(list_id)
-
-    def label(self, **kw):
-        pass
-
-    def separator(self, **kw):
-        pass
-
-
 def _add(kind, value):
     assert bpy.ops.signforge.sentence_add(kind=kind, value=value) == {"FINISHED"}
 
@@ -138,7 +107,7 @@ def test_build_a_sentence_as_one_take_with_markers_and_cancel_leaves_the_scene(a
     s.sentence_steps, s.sentence_seed = 4, 3
 
     log = []
-    panel.draw_sentence(_Recorder(log), s, panel.PanelState(False, "", True, "", False))
+    panel.draw_sentence(LayoutRecorder(log), s, panel.PanelState(False, "", True, "", False))
     assert {"SIGNFORGE_UL_sentence", "signforge.sentence_add", "signforge.sentence_remove", "signforge.sentence_move",
             "signforge.sentence_build", "signforge.regenerate_selection", "edit_text"} <= set(log)
 
