@@ -54,7 +54,7 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
     if len(steps) >= 2 and move in ("Straight", "Curved", "Z-shaped") and second is None:
         ways = [p0]
         for step in steps:
-            ways.append(ways[-1] + _along(DIRECTIONS[step] * a, n, a, surface))
+            ways.append(ways[-1] + _along(DIRECTIONS[step] * a, n, t1, a, surface))
         return waypoints(ways, [np.zeros(3)] * (len(ways) - 1), k)
     if move in ("Straight", "Curved"):
         if second is not None and second[0] not in ("neutral", "away") and second[1] != place.site:
@@ -70,7 +70,7 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
                 drawn = dirs[rng.choice(len(dirs), p=probs)]   # drawn either way: the same rng stream
                 d = (DIRECTIONS[want] if want in DIRECTIONS else drawn) * a
             if surface:
-                d = _along(d, n, a, surface, asked=want in DIRECTIONS, t1=t1)
+                d = _along(d, n, t1, a, surface, asked=want in DIRECTIONS)
             bulge = np.zeros(3) if move == "Straight" else \
                 unit(R.np_cross(d, n if surface else FRONT)) * 0.3 * R.np_norm(d)
         ways = [p0, p0 + d] * reps if reps > 1 else [p0, p0 + d]
@@ -110,7 +110,7 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
     return np.repeat(p0[None], k, 0), []
 
 
-def _along(d, n, a: float, surface: bool, asked: bool = True, t1=None):
+def _along(d, n, t1, a: float, surface: bool, asked: bool = True):
     """A stroke ``d`` off a surface of outward normal ``n``: never into it. A stroke asked to
     go into it (down from the top of the shoulder) goes that way in front of the body rather
     than along the surface (which turns it about); any other goes along it or away from it."""
@@ -120,7 +120,7 @@ def _along(d, n, a: float, surface: bool, asked: bool = True, t1=None):
         return d + 0.6 * a * FRONT
     d = d - min(0.0, d @ n) * n + 0.3 * a * n
     if R.np_norm(d) < 0.6 * a:
-        d = 0.7 * a * n + 0.3 * a * (t1 if t1 is not None else unit(R.np_cross(n, UP)))
+        d = 0.7 * a * n + 0.3 * a * t1
     return d
 
 
