@@ -8,7 +8,8 @@ pose-corrective blend shapes are left out (millimetres). numpy only; never bpy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,14 +27,15 @@ class Rig:
 
     @classmethod
     def from_body(cls, body, betas=None) -> "Rig":
+        cache = _cache(body)
         skin = _site_skin(body)
         b = np.zeros(skin["shapedirs"].shape[-1])
         if betas is not None:
             flat = np.asarray(betas, float).reshape(-1)[: len(b)]
             b[: len(flat)] = flat
-        key = (id(body), b.tobytes())
-        if key in _RIGS:
-            return _RIGS[key]
+        key = b.tobytes()
+        if key in cache.rigs:
+            return cache.rigs[key]
         rest = skin["j_template"] + skin["j_shapedirs"] @ b
         verts = skin["v_template"] + skin["shapedirs"] @ b
         reg, w = skin["reg"], skin["weights"]                           # (S, v), (v, 55)
@@ -41,9 +43,9 @@ class Rig:
         wv = (w[:, :, None] * verts[:, None, :]).reshape(len(verts), -1)  # (v, 55 * 3)
         b_off = (reg @ wv).reshape(len(reg), NUM_JOINTS, 3) - a[:, :, None] * rest[None]
         rig = cls(rest, a, b_off, b)
-        if len(_RIGS) > 256:
-            _RIGS.clear()
-        _RIGS[key] = rig
+        if len(cache.rigs) >= MAX_RIGS:   # a long data build meets many signers: keep the latest ones
+            del cache.rigs[next(iter(cache.rigs))]
+        cache.rigs[key] = rig
         return rig
 
     def fk(self, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,36 +111,53 @@ def forward(poses: np.ndarray, rest_joints: np.ndarray) -> tuple[np.ndarray, np.
     return glob, pos
 
 
-_SKINS: dict[int, dict] = {}
-_RIGS: dict[tuple, "Rig"] = {}   # (body, betas) -> rig: synthesis and cues reuse one signer's rig
+MAX_RIGS = 256   # rigs kept per body, one per set of betas
 
 
-_MESHES: dict[int, dict] = {}
+@dataclass
+class _BodyCache:
+    """What this module derives from one body: its mesh and site skinning data in numpy and
+    its rigs by betas. It lives exactly as long as the body (``_CACHES`` holds the body
+    weakly), so a body that is collected takes its entries with it and a new body never
+    meets another's."""
+    mesh: dict | None = None
+    skin: dict | None = None
+    rigs: dict[bytes, Rig] = field(default_factory=dict)   # betas' bytes -> rig, oldest first
+
+
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cache(body) -> _BodyCache:
+    cache = _CACHES.get(body)
+    if cache is None:
+        cache = _CACHES[body] = _BodyCache()
+    return cache
 
 
 def _mesh(body) -> dict:
     """The whole mesh's template, shape directions and skinning weights in numpy (cached)."""
-    key = id(body)
-    if key not in _MESHES:
+    cache = _cache(body)
+    if cache.mesh is None:
         m = body.model
         shapedirs = m.shapedirs.detach().numpy().astype(float)
-        _MESHES[key] = {"v_template": m.v_template.detach().numpy().astype(float),
-                        "shapedirs": shapedirs,
-                        "weights": m.lbs_weights.detach().numpy().astype(float)}
-    return _MESHES[key]
+        cache.mesh = {"v_template": m.v_template.detach().numpy().astype(float),
+                      "shapedirs": shapedirs,
+                      "weights": m.lbs_weights.detach().numpy().astype(float)}
+    return cache.mesh
 
 
 def _site_skin(body) -> dict:
     """The few vertices the sites use, with their skinning and shape data (cached per body)."""
-    key = id(body)
-    if key not in _SKINS:
+    cache = _cache(body)
+    if cache.skin is None:
         reg = body.sites.regressor
         used = np.flatnonzero(np.abs(reg).sum(0) > 0)
         m = body.model
         shapedirs = m.shapedirs.detach().numpy().astype(float)
         jreg = m.J_regressor.detach().numpy().astype(float)[:NUM_JOINTS]
         vt = m.v_template.detach().numpy().astype(float)
-        _SKINS[key] = {
+        cache.skin = {
             "reg": reg[:, used].astype(float),
             "weights": m.lbs_weights.detach().numpy()[used].astype(float),
             "v_template": vt[used],
@@ -146,4 +165,4 @@ def _site_skin(body) -> dict:
             "j_template": jreg @ vt,
             "j_shapedirs": np.einsum("jv,vkl->jkl", jreg, shapedirs),   # (55, 3, betas)
         }
-    return _SKINS[key]
+    return cache.skin
