@@ -716,7 +716,7 @@ def reconstruct(
     from .body.model import BodyModelError
     from .io import MotionFileError, save_motion
     from .io.formats import check_save_path
-    from .reconstruct import ReconstructError, input_warnings, quality
+    from .reconstruct import ReconstructError, ReconstructOptions, get_fitter, input_warnings
     from .reconstruct import reconstruct as run
 
     options = _export_options(up, skeleton, units)
@@ -725,33 +725,35 @@ def reconstruct(
     except MotionFileError as exc:
         _fail(f"-o {exc}")
     _check_writable(("-o", out), ("--save-landmarks", save_landmarks), ("--preview", preview_png))
-    report: dict = {}
     with console.status("reconstructing...") as status:
         def step(done: int, total: int) -> None:
             status.update(f"reconstructing... {100 * done / max(total, 1):.0f}%")
 
         try:
-            motion = run(source, start=start, end=end, denoise=denoise, progress=step, fps=fps, gloss=gloss,
-                         save_landmarks=save_landmarks, smplx=smplx_path, trim=not no_trim, report=report)
+            asked = ReconstructOptions(start=start, end=end, denoise=denoise, fps=fps, gloss=gloss or "",
+                                       smplx=smplx_path, trim=not no_trim)
+            fitter = get_fitter(smplx_path)
+            made = run(source, asked, progress=step, fitter=fitter)
+            motion = made.motion
             save_motion(motion, out, options=options)
+            if save_landmarks is not None:
+                made.write_landmarks(save_landmarks)
             if preview_png is not None:
                 from .body.rig import Rig
-                from .reconstruct import _fitter
                 from .reconstruct.preview import render_side_by_side
 
-                body = _fitter(smplx_path).body
-                render_side_by_side(source, motion, report, Rig.from_body(body, motion.betas).rest_joints,
-                                    preview_png, body=body)
+                render_side_by_side(source, made, Rig.from_body(fitter.body, motion.betas).rest_joints,
+                                    preview_png, body=fitter.body)
         except (ReconstructError, MotionFileError, BodyModelError) as exc:
             _fail(str(exc))
     for note in input_warnings(motion):
         err.print(Text.assemble(("warning:", "bold yellow"), " ", printable(note)), soft_wrap=True)
-    t = report["timings"]
+    t = made.timings
     console.print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps; "
-                  f"kept frames {report['trimmed'][0]}-{report['trimmed'][1] - 1} of {report['frames_in']})")
-    console.print(f"hands found: left {report['left_hand_found']:.0%}, right {report['right_hand_found']:.0%} "
-                  f"of frames; reprojection error {report['reprojection_px']:.1f} px")
-    q = quality(motion, report)
+                  f"kept frames {made.trimmed[0]}-{made.trimmed[1] - 1} of {made.frames_in})")
+    console.print(f"hands found: left {made.left_hand_found:.0%}, right {made.right_hand_found:.0%} "
+                  f"of frames; reprojection error {made.reprojection_px:.1f} px")
+    q = made.quality()
     if "confidence_mean" in q:
         hands = (f" (left {q['left_confidence_mean']:.2f}, right {q['right_confidence_mean']:.2f})"
                  if "left_confidence_mean" in q else "")

@@ -109,7 +109,8 @@ class Handler:
     """
 
     def __init__(self) -> None:
-        self._bodies: dict[str, Any] = {}
+        self._bodies: dict[str, Any] = {}    # model file (or "mannequin") -> Body
+        self._fitters: dict[str, Any] = {}   # the same key -> the reconstruction's Fitter of that Body
         self._warm: set[tuple] = set()   # (model, run) pairs generated with: loaded in backend.generate
         self._capabilities = [m for m in P.METHODS if m != "reconstruct" or reconstruct_available()]
 
@@ -314,23 +315,24 @@ class Handler:
         def step(done: int, total: int) -> None:
             report(0.95 * done / max(total, 1), f"reconstructing {done}/{total}")
 
-        self._load_body(params["smplx"])   # a bad model file is refused before any video work
-        measured: dict = {}
+        # the body this handler holds (a bad model file is refused before any video work) fits too
+        body = self._load_body(params["smplx"])
+        if body.source not in self._fitters:
+            self._fitters[body.source] = RC.Fitter(body)
         try:
-            motion = RC.reconstruct(source, start=params["start"], end=params["end"],
-                                    denoise=params["denoise"], progress=step, smplx=params["smplx"], report=measured)
+            options = RC.ReconstructOptions(start=params["start"], end=params["end"], denoise=params["denoise"])
+            made = RC.reconstruct(source, options, progress=step, fitter=self._fitters[body.source])
         except ValueError as exc:
             raise RequestError(P.INVALID_PARAMS, f"reconstruct: {exc}") from None
-        quality = RC.quality(motion, measured)
+        motion, quality = made.motion, made.quality()
         warnings = RC.input_warnings(motion) + RC.held_warnings(motion)   # the signer's own hands
         if params["mirror"]:
             motion = motion.mirror()
         save_motion(motion, out)
         clip = None
-        if measured.get("video"):   # where the take's first frame is in the file, to show the clip beside it
-            clip = {"path": str(source), "start_s": round(float(measured["start_s"]), 6),
-                    "fps": float(measured["source_fps"]), "width": int(measured["width"]),
-                    "height": int(measured["height"])}
+        if made.video:   # where the take's first frame is in the file, to show the clip beside it
+            clip = {"path": str(source), "start_s": round(made.start_s, 6), "fps": made.source_fps,
+                    "width": int(made.width), "height": int(made.height)}
         return {"path": str(out), "frames": int(motion.num_frames), "fps": float(motion.fps),
                 "quality": quality, "clip": clip, "warnings": warnings}
 

@@ -97,8 +97,7 @@ def test_no_person_is_refused_and_large_frames_are_downscaled(tmp_path):
     assert (lm.width, lm.height) == (MAX_SIDE, 960) and lm.num_frames == 3
     assert np.isnan(lm.pose).all() and not lm.hand_found("left").any()
     with pytest.raises(ReconstructError, match="no person found"):
-        reconstruct(path, save_landmarks=tmp_path / "wall.pose")
-    assert not (tmp_path / "wall.pose").exists()            # nothing half-written
+        reconstruct(path)
 
 
 def _rotated_video(path: Path) -> Path:
@@ -317,8 +316,9 @@ def test_cli_reconstructs_a_pose_file_with_landmarks_and_confidence(tmp_path):
     assert not (tmp_path / "bad.npz").exists()
     # the same from Python: backend.reconstruct(...) is the CLI's function
     import backend
+    from backend.reconstruct import ReconstructOptions
 
-    direct = backend.reconstruct(POSE, start=3, end=4.5, fps=25, gloss="TEST")
+    direct = backend.reconstruct(POSE, ReconstructOptions(start=3, end=4.5, fps=25, gloss="TEST")).motion
     assert direct.num_frames == motion.num_frames and direct.text == "TEST"
     assert direct.confidence is not None and direct.confidence.shape == (direct.num_frames,)
 
@@ -357,15 +357,15 @@ def test_a_users_smplx_file_is_fitted(tmp_path, signforge_cache):
     """A user's SMPL-X-format model (here: the mannequin made 8% larger, written as the user's
     SMPLX_NEUTRAL.npz) is what the fit uses when named; the motion says which body it fits."""
     from backend.body.mannequin import build_model_arrays
-    from backend.reconstruct import reconstruct
+    from backend.reconstruct import ReconstructOptions, reconstruct
 
     arrays = build_model_arrays()
     arrays["v_template"] = arrays["v_template"] * 1.08
     user = tmp_path / "smplx" / "SMPLX_NEUTRAL.npz"
     user.parent.mkdir()
     np.savez(user, **arrays)
-    theirs = reconstruct(POSE, start=3.0, end=3.6, smplx=user, trim=False)
-    ours = reconstruct(POSE, start=3.0, end=3.6, trim=False)
+    theirs = reconstruct(POSE, ReconstructOptions(start=3.0, end=3.6, smplx=user, trim=False)).motion
+    ours = reconstruct(POSE, ReconstructOptions(start=3.0, end=3.6, trim=False)).motion
     assert theirs.provenance["body"] == "SMPLX_NEUTRAL.npz" and ours.provenance["body"] == "mannequin"
     assert theirs.num_frames == ours.num_frames
     assert float(theirs.provenance["reprojection_px"]) < 40
@@ -382,16 +382,15 @@ def test_preview_puts_the_fit_beside_the_video_frames(tmp_path):
     from PIL import Image
 
     from backend.body.rig import Rig
-    from backend.reconstruct import _fitter, reconstruct
+    from backend.reconstruct import ReconstructOptions, get_fitter, reconstruct
     from backend.reconstruct.preview import render_side_by_side
 
-    report: dict = {}
-    motion = reconstruct(CLIP, start=0.5, end=1.3, report=report)
-    body = _fitter(None).body
-    rest = Rig.from_body(body, motion.betas).rest_joints
-    path = render_side_by_side(CLIP, motion, report, rest, tmp_path / "sheet.png", frames=3, height=240, body=body)
+    made = reconstruct(CLIP, ReconstructOptions(start=0.5, end=1.3))
+    body = get_fitter(None).body
+    rest = Rig.from_body(body, made.motion.betas).rest_joints
+    path = render_side_by_side(CLIP, made, rest, tmp_path / "sheet.png", frames=3, height=240, body=body)
     sheet = np.asarray(Image.open(path).convert("RGB")).astype(int)
-    w = int(round(report["width"] * 240 / report["height"]))
+    w = int(round(made.width * 240 / made.height))
     assert sheet.shape == (3 * 240, 3 * w, 3)
     video, figure, side = sheet[:, :w], sheet[:, w:2 * w], sheet[:, 2 * w:]
     assert video.std() > 20                                       # real frames, not a blank canvas

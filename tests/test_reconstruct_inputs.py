@@ -109,7 +109,7 @@ def test_a_truncated_video_is_refused(tmp_path):
 # ------------------------------------------------------------------------------ short clips
 @needs_clip
 def test_clips_under_0_3_s_are_refused(tmp_path):
-    from backend.reconstruct import ReconstructError, reconstruct
+    from backend.reconstruct import ReconstructError, ReconstructOptions, reconstruct
 
     one = write_video(tmp_path / "one.mp4", _frames(30, 31), fps=30.0)
     out = tmp_path / "one.npz"
@@ -119,7 +119,7 @@ def test_clips_under_0_3_s_are_refused(tmp_path):
     assert not out.exists()
     if POSE.exists():   # a range of 5 frames at 24 fps (0.21 s) of a .pose file
         with pytest.raises(ReconstructError, match="the chosen range of the clip lasts 0.21 s"):
-            reconstruct(POSE, start=3.0, end=3.17)
+            reconstruct(POSE, ReconstructOptions(start=3.0, end=3.17))
 
 
 # ------------------------------------------------------------------------------ sideways signers
@@ -130,15 +130,15 @@ def test_a_sideways_pose_file_is_turned_upright_with_a_warning(tmp_path):
     back, and the fit equals the upright one's; the turn is in the provenance and said."""
     from backend.io import load_motion
     from backend.io.pose import write_pose
-    from backend.reconstruct import input_warnings, reconstruct, upright_turn
+    from backend.reconstruct import ReconstructOptions, input_warnings, reconstruct, upright_turn
 
     lm = _short_pose(tmp_path / "upright.pose")
     assert upright_turn(lm)[0] == 0
     for turn in (90, 180, 270):
         assert upright_turn(lm.turned(turn))[0] == (360 - turn) % 360
     write_pose(lm.turned(90), tmp_path / "side.pose")
-    upright = reconstruct(tmp_path / "upright.pose", trim=False)
-    side = reconstruct(tmp_path / "side.pose", trim=False)
+    upright = reconstruct(tmp_path / "upright.pose", ReconstructOptions(trim=False)).motion
+    side = reconstruct(tmp_path / "side.pose", ReconstructOptions(trim=False)).motion
     assert "turned" not in upright.provenance
     assert side.provenance["turned"].startswith("270 degrees clockwise: the signer was not upright")
     assert input_warnings(side) and not input_warnings(upright)
@@ -160,16 +160,16 @@ def test_a_sideways_video_is_tracked_again_turned_upright(tmp_path):
     degrees, the arms hang), with the turn in the provenance."""
     import cv2
 
-    from backend.reconstruct import reconstruct
+    from backend.reconstruct import ReconstructOptions, reconstruct
 
     frames = _frames(15, 33)                                        # 0.6 s, the hand moving
     upright = write_video(tmp_path / "upright.mp4", frames, fps=30.0)
     side = write_video(tmp_path / "side.mp4", [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f in frames], fps=30.0)
-    report: dict = {}
-    turned = reconstruct(side, trim=False, report=report)
+    made = reconstruct(side, ReconstructOptions(trim=False))
+    turned = made.motion
     assert turned.provenance["turned"].startswith("270 degrees clockwise")
-    assert (report["width"], report["height"], report["turn"]) == (540, 720, 270)
-    ref = reconstruct(upright, trim=False)
+    assert (made.width, made.height, made.turn) == (540, 720, 270)
+    ref = reconstruct(upright, ReconstructOptions(trim=False)).motion
     # spine, neck and collars (SMPL-X joints 3, 6, 9, 12, 13, 14): the same upright posture
     trunk = [3, 6, 9, 12, 13, 14]
     gap = np.degrees(np.linalg.norm(turned.poses[:, trunk] - ref.poses[:, trunk], axis=-1)).mean()
@@ -216,8 +216,7 @@ def test_a_fit_that_is_not_finite_is_an_error_and_nothing_is_written(tmp_path):
     bad.right[5:8, :, :2] = 3e38
     write_pose(bad, tmp_path / "bad.pose")
     with pytest.raises(ReconstructError, match="the fit failed: its reprojection error is nan px"):
-        reconstruct(tmp_path / "bad.pose", save_landmarks=tmp_path / "lm.pose")
-    assert not (tmp_path / "lm.pose").exists()
+        reconstruct(tmp_path / "bad.pose")
     run = _cli("reconstruct", tmp_path / "bad.pose", "-o", tmp_path / "bad.npz")
     assert run.returncode == 2 and "the fit failed" in _said(run.stderr) and not (tmp_path / "bad.npz").exists()
 

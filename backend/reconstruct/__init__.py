@@ -1,11 +1,12 @@
 """Video or pose-format ``.pose`` file -> SMPL-X ``Motion``, offline on a CPU.
 
-``reconstruct(path, ...)``: landmarks (MediaPipe Holistic over a video's frames, or read
+``reconstruct(path, ReconstructOptions(...))`` -> ``Reconstruction``: landmarks (MediaPipe Holistic over a video's frames, or read
 from a ``.pose`` file), quality checks (no body, no hand ever found -> ReconstructError),
 the batched SMPL-X fit (``fit.Fitter``), missing hands interpolated up to ten frames and
 held beyond (flagged), idle lead-in and tail-out trimmed by hand motion energy, optional
-SignAvatar denoising, and per-frame confidence. Nothing is written unless everything
-succeeded. MediaPipe's left/right are the signer's own and the camera is taken not to
+SignAvatar denoising, and per-frame confidence; ``get_fitter`` is the shared fitter of a
+body model. Nothing is written here: the caller writes the motion (and, with
+``Reconstruction.write_landmarks``, the landmarks) once all succeeded. MediaPipe's left/right are the signer's own and the camera is taken not to
 mirror (see ``fit``). torch, smplx, mediapipe, opencv; never bpy.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,8 +27,8 @@ from .fit import MAX_GAP, Fitter, runs
 from .video import VIDEO_SUFFIXES, VideoError, extract_video
 from blender_addon.core.errors import SignForgeError
 
-__all__ = ["reconstruct", "ReconstructError", "load_landmarks", "quality", "input_warnings", "upright_turn",
-           "VIDEO_SUFFIXES"]
+__all__ = ["reconstruct", "ReconstructOptions", "Reconstruction", "ReconstructError", "get_fitter", "Fitter",
+           "load_landmarks", "input_warnings", "held_warnings", "upright_turn", "VIDEO_SUFFIXES"]
 
 POSE_SUFFIX = ".pose"
 HAND_CONF = {2: 1.0, 1: 0.6, 0: 0.2}     # found / interpolated / held, per hand and frame
@@ -202,10 +204,14 @@ def _ranges(mask: np.ndarray) -> str:
     return ",".join(f"{a}-{b - 1}" for a, b in runs(mask)) or "none"
 
 
-_FITTERS: dict[str, Fitter] = {}
+_FITTERS: dict[str, Fitter] = {}   # model file (or "mannequin") -> its fitter, for the process's life
 
 
-def _fitter(smplx) -> Fitter:
+def get_fitter(smplx: str | os.PathLike | None = None) -> Fitter:
+    """The shared fitter of a body model (``smplx``: a model file or folder; default
+    $SIGNFORGE_SMPLX or the mannequin), loaded once and kept for the process's life, so
+    batch workers and the command line fit with one loaded body. ``BodyModelError`` (a
+    ValueError) for a model file that cannot be used."""
     from ..body.model import Body, resolve_model_file
 
     model_file = resolve_model_file(smplx)
@@ -215,32 +221,116 @@ def _fitter(smplx) -> Fitter:
     return _FITTERS[key]
 
 
-def reconstruct(path: str | os.PathLike, start: float | None = None, end: float | None = None,
-                denoise: str | bool | None = None, progress: Callable[[int, int], None] | None = None,
-                fps: float | None = None, gloss: str | None = None, save_landmarks: str | os.PathLike | None = None,
-                smplx: str | os.PathLike | None = None, trim: bool = True, report: dict | None = None) -> Motion:
-    """SMPL-X motion of the signer in a video or .pose file.
+@dataclass(frozen=True)
+class ReconstructOptions:
+    """How to reconstruct, checked once when made (``ReconstructError``, one line, for a bad value).
 
-    ``start``/``end`` (seconds) limit the input; ``denoise`` is None/False or "signavatar"
-    (True means "signavatar", as the Blender add-on sends it); ``progress(done, total)``
-    is called as frames are read and as fitting advances (an exception from it stops the
-    work); ``fps`` resamples the result; ``gloss`` becomes the motion's text;
-    ``save_landmarks`` writes the landmarks as a .pose file (only when all succeeded);
-    ``smplx`` picks the body (default: $SIGNFORGE_SMPLX or the mannequin); ``trim`` cuts
-    idle lead-in and tail-out; ``report`` (a dict) receives hand shares, reprojection
-    error, trimmed range and per-stage times. Raises ReconstructError (a ValueError).
+    ``start``/``end`` (seconds) limit the input; ``denoise`` is None or "signavatar" (True
+    means "signavatar", as the Blender add-on sends it; False, "" and "none" mean None);
+    ``fps`` resamples the result; ``gloss`` becomes the motion's text; ``smplx`` picks the
+    body (default: $SIGNFORGE_SMPLX or the mannequin); ``trim`` cuts idle lead-in and tail-out.
+    """
+    start: float | None = None
+    end: float | None = None
+    denoise: str | None = None
+    fps: float | None = None
+    gloss: str = ""
+    smplx: str | os.PathLike | None = None
+    trim: bool = True
+
+    def __post_init__(self) -> None:
+        denoise = self.denoise
+        if denoise is True:
+            denoise = "signavatar"
+        if denoise in (False, "", "none"):
+            denoise = None
+        if denoise not in (None, "signavatar"):
+            raise ReconstructError(f"unknown denoiser {denoise!r}; the one available is 'signavatar'")
+        if self.fps is not None and not (0 < float(self.fps) <= 1000):
+            raise ReconstructError(f"fps must be in (0, 1000]; got {self.fps}")
+        start = None if self.start in (None, 0, 0.0) else float(self.start)   # type: ignore[arg-type]
+        end = None if self.end is None else float(self.end)
+        if start is not None and start < 0:
+            raise ReconstructError(f"the start ({start} s) must be 0 or later")
+        if start is not None and end is not None and end <= start:
+            raise ReconstructError(f"the end ({end} s) must come after the start ({start} s)")
+        for name, value in (("denoise", denoise), ("start", start), ("end", end), ("gloss", self.gloss or ""),
+                            ("fps", None if self.fps is None else float(self.fps))):
+            object.__setattr__(self, name, value)
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """What ``reconstruct`` made: the motion, and the figures it is judged by."""
+    motion: Motion
+    landmarks: Landmarks          # the input's, as read (turned upright when it was not)
+    fitted: Landmarks             # the same on the even time grid the fit used
+    projected: np.ndarray         # the fitted joints through the fit's camera, in the frames' pixels
+    left_hand_found: float        # share of the input's frames where each hand was found
+    right_hand_found: float
+    reprojection_px: float
+    trimmed: tuple[int, int]      # [start, end) of the fitted frames that the motion keeps
+    start_s: float                # where the motion's first frame is in the input, in seconds
+    video: bool                   # a video (else a .pose file)
+    turn: int                     # degrees clockwise the frames were turned to stand the signer upright
+    timings: dict[str, float]     # per stage, in seconds
+
+    @property
+    def frames_in(self) -> int:
+        return self.landmarks.num_frames
+
+    @property
+    def width(self) -> int:
+        return self.landmarks.width
+
+    @property
+    def height(self) -> int:
+        return self.landmarks.height
+
+    @property
+    def source_fps(self) -> float:
+        return float(self.landmarks.fps)
+
+    def write_landmarks(self, path: str | os.PathLike) -> None:
+        """The input's landmarks as a pose-format .pose file."""
+        write_pose(self.landmarks, path)
+
+    def quality(self, motion: Motion | None = None) -> dict:
+        """The figures a reconstruction is judged by, as plain JSON numbers: the share of the
+        input's frames where each hand was found, the fit's reprojection error in pixels, the
+        take's mean and lowest per-frame confidence (overall and per hand), its frames and the
+        trimmed range of the input's frames. ``motion`` (default: this one) may be the take
+        mirrored afterwards: the hands are still the signer's in the input."""
+        motion = self.motion if motion is None else motion
+        a, b = self.trimmed
+        out = {"left_hand_found": round(float(self.left_hand_found), 4),
+               "right_hand_found": round(float(self.right_hand_found), 4),
+               "reprojection_px": round(float(self.reprojection_px), 2),
+               "frames": int(motion.num_frames), "frames_in": int(self.frames_in), "trimmed": [int(a), int(b)]}
+        if motion.confidence is not None:
+            out["confidence_mean"] = round(float(motion.confidence.mean()), 4)
+            out["confidence_min"] = round(float(motion.confidence.min()), 4)
+        if motion.hand_confidence is not None:
+            hands = (motion.hand_confidence[:, ::-1] if motion.provenance.get("mirrored") == "true"
+                     else motion.hand_confidence)
+            for k, side in enumerate(("left", "right")):
+                out[f"{side}_confidence_mean"] = round(float(hands[:, k].mean()), 4)
+        return out
+
+
+def reconstruct(path: str | os.PathLike, options: ReconstructOptions | None = None, *,
+                progress: Callable[[int, int], None] | None = None, fitter: Fitter | None = None) -> Reconstruction:
+    """SMPL-X motion of the signer in a video or .pose file, with the figures of its fit.
+
+    ``options`` say which part of the input and what to do with it (``ReconstructOptions``);
+    ``progress(done, total)`` is called as frames are read and as fitting advances (an
+    exception from it stops the work); ``fitter`` is one to fit with (a server's, for the
+    body it already holds; default: ``get_fitter(options.smplx)``). Nothing is written.
+    Raises ReconstructError (a ValueError).
     """
     path = Path(path)
-    if denoise is True:
-        denoise = "signavatar"
-    if denoise in (False, "", "none"):
-        denoise = None
-    if denoise not in (None, "signavatar"):
-        raise ReconstructError(f"unknown denoiser {denoise!r}; the one available is 'signavatar'")
-    if fps is not None and not (0 < float(fps) <= 1000):
-        raise ReconstructError(f"fps must be in (0, 1000]; got {fps}")
-    start = None if start in (None, 0, 0.0) else float(start)
-    end = None if end is None else float(end)
+    opts = options or ReconstructOptions()
+    start, end, fps = opts.start, opts.end, opts.fps
     timings: dict = {}
     t0 = time.perf_counter()
     is_video = path.suffix.lower() != POSE_SUFFIX
@@ -272,10 +362,11 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
         if progress is not None:
             progress(base + int((1000 - base) * 0.9 * done / max(total, 1)), 1000)
 
-    try:
-        fitter = _fitter(smplx)
-    except ValueError as exc:
-        raise ReconstructError(str(exc)) from None
+    if fitter is None:
+        try:
+            fitter = get_fitter(opts.smplx)
+        except ValueError as exc:
+            raise ReconstructError(str(exc)) from None
     result = fitter.fit(lm_fit, progress=fit_progress)
     timings.update(result.timings)
     if not (np.isfinite(result.reprojection_px) and np.isfinite(result.poses).all()
@@ -292,7 +383,7 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
     per_hand = np.stack([np.vectorize(HAND_CONF.get)(hand_state[s]) for s in ("left", "right")], 1)
     hand_confidence = (per_hand * (0.5 + 0.5 * body_vis)[:, None]).astype(np.float32).clip(0, 1)
     a, b = (0, T)
-    if trim:
+    if opts.trim:
         a, b = trim_range(hand_energy(lm_fit), lm_fit.fps)
     share = {s: float(lm.hand_found(s).mean()) for s in ("left", "right")}
     prov = {
@@ -316,17 +407,17 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
         prov["not_upright"] = (f"the shoulders' line is {tilt:.0f} degrees from level and nothing shows which "
                                f"way is up: the fit may be sideways")
     motion = Motion(result.poses[a:b], np.zeros((b - a, 3)), np.zeros((b - a, 10)), lm_fit.fps,
-                    betas=result.betas, text=gloss or "", provenance=prov, confidence=confidence[a:b],
+                    betas=result.betas, text=opts.gloss, provenance=prov, confidence=confidence[a:b],
                     hand_confidence=hand_confidence[a:b])
-    if denoise == "signavatar":
+    if opts.denoise == "signavatar":
         from .denoise import signavatar_denoise
 
-        motion = signavatar_denoise(motion, gloss or "")
+        motion = signavatar_denoise(motion, opts.gloss)
     t3 = time.perf_counter()
-    timings["denoise_s"] = t3 - t2 if denoise else 0.0
-    if fps is not None and abs(float(fps) - motion.fps) > 1e-9:
+    timings["denoise_s"] = t3 - t2 if opts.denoise else 0.0
+    if fps is not None and abs(fps - motion.fps) > 1e-9:
         src_fps = motion.fps
-        motion = motion.resample(float(fps))
+        motion = motion.resample(fps)
         src = np.clip(np.round(np.arange(motion.num_frames) * src_fps / motion.fps).astype(int), 0, b - a - 1)
         prov = dict(motion.provenance)
         for side in ("left", "right"):   # held ranges in the resampled motion's frames
@@ -335,41 +426,14 @@ def reconstruct(path: str | os.PathLike, start: float | None = None, end: float 
     if not all(x is None or np.isfinite(x).all() for x in (motion.poses, motion.trans, motion.betas,
                                                            motion.expression, motion.confidence)):
         raise ReconstructError(f"{path}: the fit failed: the motion holds non-finite numbers; nothing was written")
-    if save_landmarks is not None:
-        write_pose(lm, save_landmarks)
     if progress is not None:
         progress(1000, 1000)
     timings["total_s"] = time.perf_counter() - t0
-    if report is not None:
-        report.update({"frames_in": lm.num_frames, "frames_out": motion.num_frames, "fps": motion.fps,
-                       "left_hand_found": share["left"], "right_hand_found": share["right"],
-                       "reprojection_px": result.reprojection_px, "trimmed": (a, b),
-                       "width": lm.width, "height": lm.height, "timings": timings, "video": is_video,
-                       "start_s": (start or 0.0) + float(lm_fit.times[a]), "source_fps": float(lm.fps),
-                       "turn": int(turn or 0),
-                       "projected": result.projected, "landmarks": lm_fit})
-    return motion
-
-
-def quality(motion: Motion, report: dict) -> dict:
-    """The figures a reconstruction is judged by, as plain JSON numbers: the share of the
-    input's frames where each hand was found, the fit's reprojection error in pixels, the
-    take's mean and lowest per-frame confidence (overall and per hand), its frames and the
-    trimmed range of the input's frames. ``report`` is what ``reconstruct(report=...)`` filled;
-    the hands are the signer's in the input, even when ``motion`` was mirrored afterwards."""
-    a, b = report["trimmed"]
-    out = {"left_hand_found": round(float(report["left_hand_found"]), 4),
-           "right_hand_found": round(float(report["right_hand_found"]), 4),
-           "reprojection_px": round(float(report["reprojection_px"]), 2),
-           "frames": int(motion.num_frames), "frames_in": int(report["frames_in"]), "trimmed": [int(a), int(b)]}
-    if motion.confidence is not None:
-        out["confidence_mean"] = round(float(motion.confidence.mean()), 4)
-        out["confidence_min"] = round(float(motion.confidence.min()), 4)
-    if motion.hand_confidence is not None:
-        hands = motion.hand_confidence[:, ::-1] if motion.provenance.get("mirrored") == "true" else motion.hand_confidence
-        for k, side in enumerate(("left", "right")):
-            out[f"{side}_confidence_mean"] = round(float(hands[:, k].mean()), 4)
-    return out
+    return Reconstruction(motion=motion, landmarks=lm, fitted=lm_fit, projected=result.projected,
+                          left_hand_found=share["left"], right_hand_found=share["right"],
+                          reprojection_px=float(result.reprojection_px), trimmed=(int(a), int(b)),
+                          start_s=(start or 0.0) + float(lm_fit.times[a]), video=is_video, turn=int(turn or 0),
+                          timings=timings)
 
 
 def input_warnings(motion: Motion) -> list[str]:

@@ -32,7 +32,7 @@ from ..atomic import atomic_path, check_writable
 from ..data.dataset import (FORMAT_VERSION, DatasetError, keyed_rng, one_thread_per_worker, quiet_on_interrupt,
                             read_records, split_words, write_shard, write_stats)
 from ..io.pose import LandmarkError
-from . import POSE_SUFFIX, VIDEO_SUFFIXES, ReconstructError, reconstruct
+from . import POSE_SUFFIX, VIDEO_SUFFIXES, ReconstructError, ReconstructOptions, reconstruct
 
 FPS = 25.0                # the factory's frame rate (Dataset.motion reads shards at 25 fps)
 MIN_UNSEEN_WORDS = 10     # fewer words than this: no word is held out as test_unseen
@@ -217,11 +217,11 @@ class ItemWorker:
 
     def __init__(self, cfg: BatchConfig):
         from ..data.hms import HMS
-        from . import _fitter
+        from . import get_fitter
 
         self.cfg = cfg
         self.video_dir = Path(cfg.video_dir)
-        self.body = _fitter(cfg.smplx).body
+        self.body = get_fitter(cfg.smplx).body
         self.hms = HMS(self.body)
 
     def run(self, item: dict) -> tuple:
@@ -243,13 +243,13 @@ class ItemWorker:
 
         path = self.video_dir / item["file"]
         start, end, window = self.window(item, path)
-        report: dict = {}
-        motion = reconstruct(path, start=start, end=end, fps=FPS, gloss=item["word"], smplx=self.cfg.smplx,
-                             report=report)
+        report = reconstruct(path, ReconstructOptions(start=start, end=end, fps=FPS, gloss=item["word"],
+                                                      smplx=self.cfg.smplx))
+        motion = report.motion
         rotations = R.np_axis_angle_to_matrix(motion.poses.astype(float))   # features and cues share them
         features = pose_to_features(rotations, motion.expression).astype(np.float32)
         cues = self.hms.measure(motion, rotations=rotations)
-        found = {s: float(report[f"{s}_hand_found"]) for s in ("left", "right")}
+        found = {"left": report.left_hand_found, "right": report.right_hand_found}
         dominant = "left" if found["left"] > found["right"] else "right"
         other = "right" if dominant == "left" else "left"
         shapes = {s: self.nearest_handshape(motion.poses, s) for s in (dominant, other)}
@@ -272,8 +272,8 @@ class ItemWorker:
                 "left_hand_found": round(found["left"], 4), "right_hand_found": round(found["right"], 4),
                 "left_hand_held_frames": prov["left_hand_held_frames"],
                 "right_hand_held_frames": prov["right_hand_held_frames"],
-                "reprojection_px": round(float(report["reprojection_px"]), 2),
-                "frames_in": int(report["frames_in"]), "trimmed": [int(x) for x in report["trimmed"]],
+                "reprojection_px": round(float(report.reprojection_px), 2),
+                "frames_in": int(report.frames_in), "trimmed": [int(x) for x in report.trimmed],
                 "confidence_mean": round(float(motion.confidence.mean()), 4),
                 **{k: prov[k] for k in ("turned", "not_upright") if k in prov},
             },

@@ -69,22 +69,22 @@ def _skin(body, poses: np.ndarray, betas) -> tuple[list, dict]:
     return list(verts), hand_gap(body, m)
 
 
-def render_side_by_side(source, motion, report: dict, rest_joints, out, frames: int = 4, height: int = 360,
+def render_side_by_side(source, made, rest_joints, out, frames: int = 4, height: int = 360,
                         body=None) -> Path:
     """PNG with ``frames`` rows: video frame + overlay | fitted stick figure, front view |
     the same from the signer's left (facing right).
 
-    ``report`` is the dict ``reconstruct(..., report=)`` filled (landmarks, projection,
+    ``made`` is what ``reconstruct`` returned (its motion, landmarks, projection and
     trimmed range); ``rest_joints`` is the body's (55, 3) rest skeleton for the motion's
     betas; ``body`` (optional) adds the skin and the hands' gaps to the side view. Green
     circles: MediaPipe landmarks; lines: the fitted model through the camera."""
-    lm, proj = report["landmarks"], report["projected"]
-    a, b = report["trimmed"]
+    motion, lm, proj = made.motion, made.fitted, made.projected
+    a, b = made.trimmed
     idx = np.linspace(a, b - 1, frames).round().astype(int)
     times = lm.times
     scale = height / lm.height
     w = int(round(lm.width * scale))
-    images = _frames(Path(source) if source else None, idx, times, (w, height), report.get("turn", 0))
+    images = _frames(Path(source) if source else None, idx, times, (w, height), made.turn)
     sheet = Image.new("RGB", (3 * w, height * frames), "white")
     draw = ImageDraw.Draw(sheet)
     poses = motion.poses[np.clip(idx - a, 0, motion.num_frames - 1)].astype(float)
