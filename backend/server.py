@@ -671,8 +671,9 @@ class TakingTurns:
 
     FREE = ("ping", "info", "shutdown")   # need no model: never wait
 
-    def __init__(self, handler: Handler, poll_s: float = 1.0):
+    def __init__(self, handler: Handler, poll_s: float = 1.0, threads=None):
         self._handler = handler
+        self._threads = threads   # a ``backend.threads.PerRequest``: torch's threads picked per request
         self._lock = threading.Lock()
         self._poll_s = poll_s
         self._dispatchers: set[Dispatcher] = set()   # one per connected client
@@ -709,7 +710,10 @@ class TakingTurns:
         while not self._lock.acquire(timeout=self._poll_s):
             report(0.0, "waiting for another job on this backend")
         try:
-            return self._handler.call(method, params, report)
+            if self._threads is None:
+                return self._handler.call(method, params, report)
+            with self._threads:   # from the cores free now, not those free when the server started
+                return self._handler.call(method, params, report)
         finally:
             self._lock.release()
 
@@ -887,7 +891,9 @@ def serve_tcp(listener: socket.socket, token: str, handler: Handler | None = Non
     from .workspace import Workspace, sweep
 
     sweep()   # workspaces a killed server left
-    shared = TakingTurns(handler or Handler())
+    from .threads import PerRequest
+
+    shared = TakingTurns(handler or Handler(), threads=PerRequest())
     try:
         _accept(listener, shared, token.encode("utf-8"))
     except KeyboardInterrupt:

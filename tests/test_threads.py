@@ -70,3 +70,73 @@ def test_data_factory_workers_follow_the_free_cores(tmp_path):
     assert auto["samples"] == one["samples"] == 24
     for shard in sorted((tmp_path / "one").glob("shard-*.jsonl")):
         assert (tmp_path / "auto" / shard.name).read_text() == shard.read_text()
+
+
+class _ThreadsSeen:
+    """A handler whose model request runs torch and answers with the intra-op threads it ran on."""
+
+    def capabilities(self) -> list[str]:
+        return ["generate"]
+
+    def check(self, method, params):
+        return params or {}
+
+    def call(self, method, params, report):
+        import torch
+
+        torch.ones(64, 64) @ torch.ones(64, 64)
+        return {"threads": torch.get_num_threads()}
+
+
+def test_a_listening_server_picks_threads_for_each_request(monkeypatch):
+    """``--listen`` servers live for hours: each model request takes the count for the cores free
+    when it starts (issue 21), not the one chosen when the server started."""
+    import torch
+
+    from backend import threads as T
+    from backend.server import TakingTurns
+    from backend.threads import PerRequest
+
+    for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "SIGNFORGE_THREADS"):   # as a server starts
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(T, "_CHOSEN", False)
+    T.prepare()
+    before = torch.get_num_threads()
+    shared = TakingTurns(_ThreadsSeen(), threads=PerRequest())
+    try:
+        monkeypatch.setenv("SIGNFORGE_THREADS", "1")
+        assert shared.call("generate", {}, lambda *a, **k: None) == {"threads": 1}
+        monkeypatch.setenv("SIGNFORGE_THREADS", "2")
+        assert shared.call("generate", {}, lambda *a, **k: None) == {"threads": 2}
+        monkeypatch.delenv("SIGNFORGE_THREADS")
+        spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(usable_cores())]
+        try:
+            time.sleep(0.5)
+            assert shared.call("generate", {}, lambda *a, **k: None) == {"threads": 1}   # every core spins
+        finally:
+            for p in spin:
+                p.kill()
+                p.wait()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_servers_own_past_work_is_not_another_process_load():
+    """The load average counts the server's own last request too; ``PerRequest`` takes off its
+    CPU use with the load average's weighting (e^(-age / 60 s)), so the next request is not
+    left with fewer threads for the work the server itself just did."""
+    import math
+
+    from backend.threads import LOAD_WINDOW_S, PerRequest, _cpu_seconds
+
+    threads = PerRequest()
+    with threads:
+        c0, t0 = _cpu_seconds(), time.monotonic()
+        while time.monotonic() - t0 < 0.5:
+            sum(i * i for i in range(1000))
+        used = _cpu_seconds() - c0
+    now = time.monotonic()
+    own = threads.own_load(now)
+    assert used > 0.05
+    assert own == pytest.approx(used / LOAD_WINDOW_S, rel=0.25)   # ~ its CPU seconds over the window
+    assert threads.own_load(now + LOAD_WINDOW_S) == pytest.approx(own * math.exp(-1), rel=0.25)
