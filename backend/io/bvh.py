@@ -42,7 +42,7 @@ _CM_OFFSET = 3.0
 
 
 def _children() -> list[list[int]]:
-    kids = [[] for _ in range(NUM_JOINTS)]
+    kids: list[list[int]] = [[] for _ in range(NUM_JOINTS)]
     for j, p in enumerate(PARENTS):
         if p >= 0:
             kids[p].append(j)

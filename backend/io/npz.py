@@ -22,6 +22,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def read_npz(path: str | os.PathLike, fps: float | None = None, up: str | None =
                     break
         if rate is None:
             raise MotionFileError(path, "missing key 'mocap_frame_rate' (or give --fps)")
-        common = {}
+        common: dict[str, Any] = {}   # Motion's keywords: betas (an array), gender and text (strings)
         if "betas" in keys:
             common["betas"] = np.asarray(_get(archive, path, "betas"), np.float32).reshape(-1)
         if "gender" in keys:
@@ -173,7 +174,7 @@ def write_npz(motion: Motion, path: str | os.PathLike, up: str = "z", pelvis=Non
         pelvis = np.asarray(pelvis, np.float64).reshape(3)
         poses, trans = turn_up(poses, trans, pelvis, to="z")
         extra[REST_PELVIS] = pelvis
-    arrays = {   # float64 as in AMASS: the turned root then reads back to the float32 it was
+    arrays: dict[str, np.ndarray] = {   # float64 as in AMASS: the turned root then reads back to the float32 it was
         "poses": poses.reshape(t, POSES_DIM).astype(np.float64),
         "trans": trans.astype(np.float64),
         "betas": motion.betas.astype(np.float32),

@@ -85,7 +85,7 @@ def hand_travel(motion: Motion) -> dict[str, float]:
 def signing_hands(motion: Motion) -> str | None:
     """"left", "right" or "both" (the hands that sign), None when neither leaves its rest."""
     act = hand_activity(motion)
-    strong = max(HANDS, key=act.get)
+    strong = max(HANDS, key=lambda side: act[side])
     if act[strong] < ACTIVE:
         return None
     weak = "left" if strong == "right" else "right"
@@ -101,7 +101,7 @@ def dominant_hand(motion: Motion) -> str | None:
     if signing != "both":
         return signing
     travel = hand_travel(motion)
-    lead = max(HANDS, key=travel.get)
+    lead = max(HANDS, key=lambda side: travel[side])
     other = "left" if lead == "right" else "right"
     return lead if travel[other] < TOGETHER * travel[lead] else None
 
@@ -155,7 +155,7 @@ def settle_idle_arms(motion: Motion) -> Motion:
     the body are kept; provenance names the settled arms ("settled": "left", "right", "left,right" or "")."""
     rest = hanging_pose()
     poses = motion.poses
-    settled = []
+    settled: list[str] = []
     for side, w in _wrists(motion).items():
         if np.percentile(np.linalg.norm(w, axis=1), 90) < SETTLE:
             if not settled:

@@ -222,13 +222,13 @@ class Motion:
                 hand_confidence=((1 - w) * a.hand_confidence + w * b.hand_confidence) if hands else None))
         if tail is not None:
             parts.append(tail)
-        confs = [p.confidence for p in parts]
-        hands = [p.hand_confidence for p in parts]
+        confs = [p.confidence for p in parts if p.confidence is not None]
+        hand_confs = [p.hand_confidence for p in parts if p.hand_confidence is not None]
         return replace(
             self,
             poses=np.concatenate([p.poses for p in parts]),
             trans=np.concatenate([p.trans for p in parts]),
             expression=np.concatenate([p.expression for p in parts]),
-            confidence=None if any(c is None for c in confs) else np.concatenate(confs),
-            hand_confidence=None if any(h is None for h in hands) else np.concatenate(hands),
+            confidence=np.concatenate(confs) if len(confs) == len(parts) else None,
+            hand_confidence=np.concatenate(hand_confs) if len(hand_confs) == len(parts) else None,
         )

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from . import protocol as P
 from . import transfer as T
@@ -299,7 +299,7 @@ class Backend(abc.ABC):
                 pass
 
     def _drain(self) -> list[dict]:
-        out = []
+        out: list[dict] = []
         while True:
             try:
                 item = self._inbox.get_nowait()
@@ -421,7 +421,7 @@ class _StreamBackend(Backend):
         self.server, self.capabilities = first["server"], list(first["capabilities"])
         return first
 
-    def _write_line(self, write: Callable[[bytes], int | None], msg: dict) -> bool:
+    def _write_line(self, write: Callable[[memoryview], int | None], msg: dict) -> bool:
         with self._write_lock:
             try:
                 P.write_message(write, msg)
@@ -476,6 +476,7 @@ class SubprocessBackend(_StreamBackend):
         except OSError as exc:
             raise BackendError(f"cannot start the SignForge backend with {self.python}: {exc}; "
                                f"{PREFERENCES_HINT}") from None
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None   # all PIPE
         self._proc = proc
         self._stderr = collections.deque(maxlen=20)
         generation = self._generation
@@ -510,16 +511,19 @@ class SubprocessBackend(_StreamBackend):
 
     def _read_stderr(self, proc: subprocess.Popen) -> None:
         tail = self._stderr
+        assert proc.stderr is not None   # started with stderr=PIPE
         for line in P.iter_lines(proc.stderr.read, limit=8192):
             text = line.decode("utf-8", "replace").rstrip("\r")
             tail.append(text)
             self._emit(text)
 
     def _deliver(self, msg: dict) -> bool:
+        assert self._proc is not None and self._proc.stdin is not None   # only a started backend delivers
         return self._write_line(self._proc.stdin.write, msg)   # a raw pipe may take part of a line per write
 
     def _stop(self, timeout: float) -> None:
         proc = self._proc
+        assert proc is not None and proc.stdin is not None   # only a started backend stops
         self._next_id += 1
         self._internal.add(self._next_id)
         self._deliver(P.request(self._next_id, "shutdown", {}))
@@ -551,7 +555,8 @@ class SubprocessBackend(_StreamBackend):
         if self._proc is not None:
             for pipe in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
                 try:
-                    pipe.close()
+                    if pipe is not None:
+                        pipe.close()
                 except OSError:
                     pass
 
@@ -645,6 +650,7 @@ class RemoteBackend(_StreamBackend):
         self._emit(f"[signforge client] connected to {first['server']} at {self.address}")
 
     def _deliver(self, msg: dict) -> bool:
+        assert self._sock is not None   # only a connected backend delivers
         return self._write_line(self._sock.send, msg)
 
     # -- file transfer
@@ -680,6 +686,7 @@ class RemoteBackend(_StreamBackend):
         if not self.alive:
             raise T.TransferError(P.BACKEND_CRASHED, f"{self._stopped_text(None)}")
         req_id = super().submit(method, params)
+        assert self._sending is not None   # called from a transfer's step (_step sets it)
         self._owners[req_id] = self._sending
         return req_id
 
@@ -712,7 +719,7 @@ class RemoteBackend(_StreamBackend):
             for msg in messages:
                 req_id = msg.get("id")
                 owner = self._owners.get(req_id) if req_id is not None else None
-                if owner is not None:
+                if owner is not None and req_id is not None:
                     if P.is_terminal(msg):
                         del self._owners[req_id]
                     got = self._step(owner, owner.on_message, msg)
@@ -753,6 +760,7 @@ class RemoteBackend(_StreamBackend):
         self._next_id += 1
         self._internal.add(self._next_id)
         self._deliver(P.request(self._next_id, "shutdown", {}))   # ends this connection, not the server
+        assert self._sock is not None   # _deliver needed it too
         try:
             self._sock.shutdown(socket.SHUT_WR)
         except OSError:
@@ -765,7 +773,8 @@ class RemoteBackend(_StreamBackend):
 
     def _disconnect(self) -> None:
         try:
-            self._sock.shutdown(socket.SHUT_RDWR)   # wakes the reader with end of input
+            if self._sock is not None:
+                self._sock.shutdown(socket.SHUT_RDWR)   # wakes the reader with end of input
         except OSError:
             pass
 
@@ -796,8 +805,8 @@ class InProcessBackend(Backend):
 
     def __init__(self, log: Callable[[str], None] | None = None):
         super().__init__(log)
-        self._handler = None
-        self._dispatcher = None
+        self._handler: Any = None      # backend.server's Handler, made on the first start
+        self._dispatcher: Any = None   # backend.server's Dispatcher of the running start
         self._thread: threading.Thread | None = None
 
     @property
@@ -842,6 +851,7 @@ class InProcessBackend(Backend):
         return True
 
     def _stop(self, timeout: float) -> None:
+        assert self._thread is not None   # only a started backend stops
         self._dispatcher.stop(cancel_running=True)
         self._thread.join(timeout=timeout)
         if self._thread.is_alive():   # a thread cannot be killed: let it finish, unheard

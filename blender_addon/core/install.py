@@ -37,6 +37,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 from .scratch import STALE_S, process_alive
 from .errors import SignForgeError
@@ -111,7 +112,11 @@ class Plan:
 
     @property
     def version(self) -> str:
-        return _version(_own_wheel(self.wheels))
+        wheel = _own_wheel(self.wheels)
+        if wheel is None:
+            raise InstallError(f"{self.wheels} holds no {DISTRIBUTION} wheel; install a zip made by "
+                               "`python -m blender_addon.build`")
+        return _version(wheel)
 
     @property
     def log(self) -> Path:
@@ -209,7 +214,7 @@ class Installer:
     python: Path | None = None
     _steps: list[Step] = field(default_factory=list)
     _proc: subprocess.Popen | None = None
-    _log: object = None
+    _log: IO[str] | None = None   # install.log, open from start() to the end
     _read_from: int = 0
     _output: list[str] = field(default_factory=list)   # this step's lines, for the error line
     _within: float = 0.0                                # how far into the running step
@@ -249,6 +254,7 @@ class Installer:
         if self.finished:
             return True
         self._read_output()
+        assert self._proc is not None   # a step runs until the install has finished
         code = self._proc.poll()
         if code is None:
             return False
@@ -285,6 +291,7 @@ class Installer:
 
     # -- internals
     def _write(self, text: str) -> None:
+        assert self._log is not None   # open from start() to the end
         self._log.write(text)
         self._log.flush()
 
@@ -294,9 +301,11 @@ class Installer:
         self._output, self._within, self._total, self._baseline = [], 0.0, 0, None
         self.message = f"{s.label} ({self.step + 1}/{len(self._steps)})"
         self._write(f"$ {' '.join(s.argv)}\n")
+        assert self._log is not None   # open from start() to the end
         self._read_from = self._log.tell()
         # the log is the command's stdout and stderr; its own process group, so cancel kills pip's children
-        group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if _WINDOWS else {"start_new_session": True}
+        group: dict[str, Any] = ({"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)} if _WINDOWS
+                                 else {"start_new_session": True})
         try:
             self._proc = subprocess.Popen(s.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                           cwd=self.plan.root, env=self.plan.env, **group)

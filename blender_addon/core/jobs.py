@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import protocol as P
 
 
 @dataclass
 class Job:
-    backend: object
+    backend: Any   # a client.Backend: submit, poll, cancel
     requests: list[tuple[str, dict]]
     label: str = "SignForge"
     ids: list[int] = field(default_factory=list)

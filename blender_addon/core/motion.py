@@ -515,12 +515,13 @@ def euler_to_quaternion(e: np.ndarray, order: str = "XYZ") -> np.ndarray:
     """(..., 3) Euler angles (x, y, z) -> (..., 4). Blender's order "XYZ" turns about X first,
     then Y, then Z (matrix Rz Ry Rx), so q = q_z q_y q_x; any of its six orders."""
     e = np.asarray(e, np.float64)
-    q = None
+    q = np.zeros(e.shape[:-1] + (4,))
+    q[..., 0] = 1.0   # the identity, which the first turn replaces
     for axis in order:
         i = "XYZ".index(axis)
         qi = np.zeros(e.shape[:-1] + (4,))
         qi[..., 0], qi[..., 1 + i] = np.cos(e[..., i] / 2), np.sin(e[..., i] / 2)
-        q = qi if q is None else quaternion_multiply(qi, q)
+        q = quaternion_multiply(qi, q)
     return q
 
 
@@ -573,7 +574,8 @@ def motion_from_channels(values: dict[tuple[str, int], np.ndarray], joint_names,
         trans = rotate(rests[0], trans)
     expr = np.zeros((frames, NUM_EXPRESSION)) if expression is None else expression
     conf = values.get((f'["{CONFIDENCE}"]', 0))   # a video take's confidence curves travel with it
-    hands = [values.get((f'["{name}"]', 0)) for name in HAND_CONFIDENCE]
+    hands = [h for h in (values.get((f'["{name}"]', 0)) for name in HAND_CONFIDENCE) if h is not None]
     return MotionData(quaternion_to_axis_angle(quats), trans, expr, fps, text=text,
                       confidence=None if conf is None else np.clip(conf, 0.0, 1.0),
-                      hand_confidence=None if any(h is None for h in hands) else np.clip(np.stack(hands, 1), 0.0, 1.0))
+                      hand_confidence=(np.clip(np.stack(hands, 1), 0.0, 1.0) if len(hands) == len(HAND_CONFIDENCE)
+                                       else None))

@@ -525,9 +525,9 @@ def decode(line: str | bytes) -> dict:
     except ValueError as exc:   # json.JSONDecodeError is a ValueError
         raise ProtocolError(PARSE_ERROR, f"bad JSON: {exc}") from None
     if not isinstance(msg, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        shown = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
             type(msg), "a number")
-        raise ProtocolError(INVALID_REQUEST, f"a message is a JSON object; got {kind}")
+        raise ProtocolError(INVALID_REQUEST, f"a message is a JSON object; got {shown}")
     kind = msg.get("type")
     if kind is None:
         raise ProtocolError(INVALID_REQUEST, "message without 'type'")
@@ -605,7 +605,7 @@ def iter_lines(read: Callable[[int], bytes], limit: int = MAX_LINE_BYTES,
             start = nl + 1
 
 
-def write_message(write: Callable[[bytes], int | None], msg: Mapping[str, Any]) -> None:
+def write_message(write: Callable[[memoryview], int | None], msg: Mapping[str, Any]) -> None:
     """Send one message as one whole line through ``write`` (``os.write``, a raw pipe's or a
     socket's ``send``), which may take part of it per call. Raises ``ProtocolError`` for a
     message JSON cannot carry and whatever ``write`` raises (``OSError``) when the peer is gone.

@@ -125,7 +125,7 @@ def global_rotations(local: np.ndarray, parents) -> np.ndarray:
 
 
 def depths(parents) -> list[int]:
-    out = []
+    out: list[int] = []
     for p in parents:
         out.append(0 if p < 0 else out[p] + 1)
     return out

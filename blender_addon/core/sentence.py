@@ -41,6 +41,7 @@ def sentence_items(rows: list[PanelItem]) -> list[dict]:
     items = []
     for k, row in enumerate(rows, 1):
         where = f"Sentence item {k}"
+        item: dict[str, str | float]   # what the sign is (text, entry or motion), its seconds and transition
         if row.kind == "MOTION":
             path = row.path.strip()
             if not path:
@@ -60,15 +61,15 @@ def sentence_items(rows: list[PanelItem]) -> list[dict]:
         else:
             raise ValueError(f"{where}: unknown kind {row.kind!r}")
         for name in ("seconds", "transition"):
-            value = float(getattr(row, name))
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{where}: {name} must be 0 (automatic) or more; got {value!r}")
-            if value > 0:
+            amount = float(getattr(row, name))
+            if not math.isfinite(amount) or amount < 0:
+                raise ValueError(f"{where}: {name} must be 0 (automatic) or more; got {amount!r}")
+            if amount > 0:
                 if name == "seconds" and row.kind != "TEXT":
                     continue   # only a text sign's length can be set; an entry's or a file's is kept
                 if name == "transition" and k == 1:
                     continue   # nothing moves into the first sign
-                item[name] = value
+                item[name] = amount
         items.append(item)
     return items
 

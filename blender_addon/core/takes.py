@@ -211,7 +211,7 @@ def new_seeds(seed: int, used, n: int = 1, rng=None) -> list[int]:
     """``n`` seeds for new takes of a request recorded with ``seed``: seed+1, seed+2...
     (or drawn by ``rng``, a ``random.Random``), skipping every seed in ``used`` (the seeds the
     same prompt's takes already have), so each new take differs from those."""
-    taken, out = set(used) | {seed}, []
+    taken, out = set(used) | {seed}, []   # type: set[int], list[int]
     candidate = seed
     while len(out) < n:
         candidate = rng.randrange(SEED_LIMIT) if rng is not None else (candidate + 1) % SEED_LIMIT

@@ -160,20 +160,25 @@ class Transfer:
             self._uploads.append({"param": name, "local": local, "size": size, "file": handle, "sent": 0,
                                   "acked": 0, "rel": f"{self.folder}/in/{len(self._uploads)}-{safe_name(local.name)}"})
         out = OUTPUTS.get(method)
+        self._out: tuple[str, Path, str] | None = None   # (param, the caller's path, its workspace path)
         if out and isinstance(self.params.get(out), str):
             local = Path(self.params[out]).expanduser().absolute()
             rel = f"{self.folder}/out/" + (safe_name(local.name) if out != "out_dir" else "motions")
             self._out = (out, local, rel)
-        else:
-            self._out = None
 
     # ------------------------------------------------------------------ paths
+    def _ws(self) -> dict:
+        """The connection's workspace on the server (asked for before any file moves)."""
+        if self.workspace is None:
+            raise TransferError(P.FAILED, f"{self.method}: the server's workspace is not known yet")
+        return self.workspace
+
     def _remote(self, rel: str) -> str:
-        ws = self.workspace
+        ws = self._ws()
         return ws["path"].rstrip(ws["sep"]) + ws["sep"] + rel.replace("/", ws["sep"])
 
     def _relative(self, remote: str) -> str:
-        ws = self.workspace
+        ws = self._ws()
         head = ws["path"].rstrip(ws["sep"]) + ws["sep"]
         if not remote.startswith(head):
             raise TransferError(P.FAILED, f"{self.method}: the server wrote {remote}, outside this connection's "
@@ -276,7 +281,7 @@ class Transfer:
     def on_message(self, msg: dict) -> list[dict]:
         """A message for one of this transfer's ids; messages for ``rid``."""
         req_id = msg.get("id")
-        what = self._what.get(req_id, {"kind": "?"})
+        what: dict = self._what.get(req_id, {"kind": "?"}) if isinstance(req_id, int) else {"kind": "?"}
         if self.ended:
             return []
         kind = what["kind"]
@@ -325,11 +330,12 @@ class Transfer:
     def _plan_downloads(self) -> None:
         """What to fetch, and the result with the caller's paths."""
         result = self._result
-        if self._out is None:
+        if self._out is None or result is None:
             return
         name, local, _ = self._out
         if name == "out_dir":
-            files = [(str(p), local / Path(str(p).replace(self.workspace["sep"], "/")).name)
+            sep = self._ws()["sep"]
+            files = [(str(p), local / Path(str(p).replace(sep, "/")).name)
                      for p in result.get("motions", [])]
             result["motions"] = [str(t) for _, t in files]
         else:
