@@ -88,8 +88,7 @@ def data_suite(samples: int, repeats: int) -> dict:
     stages = {"synthesize": [], "features": [], "hms": [], "text": []}
     for start in range(batch, 3 * batch, batch):     # synthesis runs per batch of shards
         chunk = specs[start:start + batch]
-        items = [(worker.by_id[s["entry"]], Signer.sample(s["signer_seed"], left_handed=s["left_handed"]))
-                 for s in chunk]
+        items = [(worker.by_id[s.entry], Signer.sample(s.signer_seed, left_handed=s.left_handed)) for s in chunk]
         t0 = time.perf_counter()
         signed = worker.synth.synthesize_many(items)
         stages["synthesize"] += [(time.perf_counter() - t0) / len(chunk)] * len(chunk)
@@ -99,7 +98,7 @@ def data_suite(samples: int, repeats: int) -> dict:
             t2 = time.perf_counter()
             cues = worker.hms.measure(motion, truth.sign_frames)
             t3 = time.perf_counter()
-            texts_for(entry, cues, "right", np.random.default_rng(0), 3, word=spec["word"])
+            texts_for(entry, cues, "right", np.random.default_rng(0), 3, word=spec.word)
             t4 = time.perf_counter()
             for k, dt in zip(("features", "hms", "text"), (t2 - t1, t3 - t2, t4 - t3)):
                 stages[k].append(dt)

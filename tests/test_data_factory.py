@@ -350,9 +350,9 @@ def test_dataset_build_is_deterministic_resumable_and_split(tmp_path, lex):
 
 @needs_lexicon
 def test_retrieval_assignment_picks_the_best_scored_variant(lex):
-    from backend.data.dataset import DatasetError, RetrievalAssigner, make_assigner
+    from backend.data.dataset import DatasetError, RetrievalAssigner, Spec, make_assigner
 
-    spec = {"candidates": ["castle", "castle_2", "castle_3"], "assign_seed": 1}
+    spec = Spec("s0000000", "castle", "castle", ("castle", "castle_2", "castle_3"), "train", 1, False, (), 1)
 
     class LengthScorer:   # scores texts by length: enough to check that argmax is taken
         def score(self, features, texts):

@@ -5,7 +5,8 @@ their word labels, WLASL's JSON (``WLASL_v0.3.json``) or a ``file,gloss`` CSV, a
 the folder ``signforge data build`` writes (shards of 274-D features, SMPL-X poses and
 lengths, JSONL records with texts, normalization statistics, ``dataset.json``), so
 ``Dataset.open`` and training/ read it unchanged. Each item is reconstructed at 25 fps in
-a pool of single-threaded worker processes; HandMotionScript cues are measured on the
+a pool of single-threaded worker processes, or as one Ray task per shard (``--engine ray``,
+``backend.engine``); HandMotionScript cues are measured on the
 motion, the hands' shapes are the nearest of the synthesizer's handshapes, and the
 template translator writes the free text from those measurements, never naming the word.
 Shards follow the labels' order; a shard is finished once ``shard-NNNNN.done.json`` is
@@ -18,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import time
 from collections import Counter
@@ -29,8 +29,9 @@ from typing import Callable
 import numpy as np
 
 from ..atomic import atomic_path, check_writable
-from ..data.dataset import (FORMAT_VERSION, DatasetError, keyed_rng, one_thread_per_worker, quiet_on_interrupt,
-                            read_records, split_words, write_shard, write_stats)
+from ..data.dataset import (FORMAT_VERSION, DatasetError, Sample, ShardFiles, keyed_rng, read_records, split_words,
+                            write_shard, write_stats)
+from ..engine import Engine, run_tasks
 from ..io.pose import LandmarkError
 from . import POSE_SUFFIX, VIDEO_SUFFIXES, ReconstructError, ReconstructOptions, reconstruct
 
@@ -225,7 +226,7 @@ class ItemWorker:
         self.hms = HMS(self.body)
 
     def run(self, item: dict) -> tuple:
-        """("done", item id, sample, seconds) or ("skipped", item id, reason, seconds)."""
+        """("done", item id, Sample, seconds) or ("skipped", item id, reason, seconds)."""
         t0 = time.perf_counter()
         try:
             sample = self.sample(item)
@@ -235,8 +236,17 @@ class ItemWorker:
             return "skipped", item["id"], f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
         return "done", item["id"], sample, time.perf_counter() - t0
 
-    def sample(self, item: dict) -> tuple:
-        """(record, features, poses, betas, confidence) of one item."""
+    def run_shard(self, task: tuple[int, list[dict]]) -> list[tuple]:
+        """A whole shard (index, items), reconstructed and written here (the Ray engine's
+        task): ("done" or "skipped", item id, None or the reason, seconds) per item."""
+        k, items = task
+        results = {it["id"]: self.run(it) for it in items}
+        _write_shard(Path(self.cfg.out), k, items, results)
+        return [(status, ident, None if status == "done" else payload, secs)
+                for status, ident, payload, secs in results.values()]
+
+    def sample(self, item: dict) -> Sample:
+        """One item's sample, with its per-frame confidence as an extra array."""
         from ..body import rotations as R
         from ..body.features import pose_to_features
         from ..data.text import TemplateTranslator, leaks
@@ -282,7 +292,7 @@ class ItemWorker:
             json.dumps(record, allow_nan=False)
         except ValueError:
             raise ReconstructError(f"{path}: the reconstruction holds a non-finite number; not written") from None
-        return record, features, motion.poses, motion.betas, motion.confidence
+        return Sample(record, features, motion.poses, motion.betas, extra={"confidence": motion.confidence})
 
     def window(self, item: dict, path: Path) -> tuple[float | None, float | None, str]:
         """Seconds to reconstruct, and how they were chosen. WLASL's 1-based frames count the
@@ -347,42 +357,27 @@ class ItemWorker:
         return Phonology(**values), text_cues
 
 
-_WORKER: ItemWorker | None = None
-
-
-def _init_worker(cfg: BatchConfig) -> None:
-    global _WORKER
-    import torch
-
-    quiet_on_interrupt()
-    torch.set_num_threads(1)
-    _WORKER = ItemWorker(cfg)
-
-
-def _run_item(item: dict) -> tuple:
-    return _WORKER.run(item)
-
-
 # ------------------------------------------------------------------------ the batch
 
-def _shard_paths(out: Path, k: int) -> tuple[Path, Path, Path]:
-    return out / f"shard-{k:05d}.npz", out / f"shard-{k:05d}.jsonl", out / f"shard-{k:05d}.done.json"
+def _done_path(out: Path, k: int) -> Path:
+    """The marker that says shard ``k`` is finished (written last, with what was skipped)."""
+    return out / f"shard-{k:05d}.done.json"
 
 
 def _write_shard(out: Path, k: int, items: list[dict], results: dict[str, tuple]) -> None:
     """A finished shard: its samples (if any) in the factory's format, then the done marker
     listing what was skipped and why."""
-    npz, jsonl, done = _shard_paths(out, k)
+    files, done = ShardFiles.of(out, k), _done_path(out, k)
     samples = [results[it["id"]][2] for it in items if results[it["id"]][0] == "done"]
     if samples:
-        write_shard([s[:4] for s in samples], npz, jsonl, extra={"confidence": [s[4] for s in samples]})
+        write_shard(samples, files)
     else:
-        npz.unlink(missing_ok=True)
-        jsonl.unlink(missing_ok=True)
+        files.npz.unlink(missing_ok=True)
+        files.jsonl.unlink(missing_ok=True)
     skipped = [{"id": it["id"], "file": it["file"], "word": it["word"], "reason": results[it["id"]][2]}
                for it in items if results[it["id"]][0] == "skipped"]
     with atomic_path(done) as tmp:
-        tmp.write_text(json.dumps({"done": [s[0]["id"] for s in samples], "skipped": skipped}, indent=1))
+        tmp.write_text(json.dumps({"done": [s.record["id"] for s in samples], "skipped": skipped}, indent=1))
 
 
 def _prepare(cfg: BatchConfig) -> None:
@@ -399,11 +394,13 @@ def _prepare(cfg: BatchConfig) -> None:
 
 
 def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | None = None,
-                      log: Callable[[str], None] | None = None) -> dict:
+                      log: Callable[[str], None] | None = None, engine: Engine = Engine()) -> dict:
     """Reconstruct (or finish) the batch into ``cfg.out``; returns the manifest, with this run's
     own counts and time under ``"run"``. ``progress(done, total)`` counts items finished or
     skipped; ``log(message)`` hears each skipped item. Raises BatchError for unusable input,
-    before anything is written."""
+    before anything is written. The local engine spreads items over its processes and writes
+    each shard here once its items are in; the Ray engine's tasks are whole shards, each
+    written by the Ray worker that made it (so ``cfg.out`` must be storage the workers share)."""
     if cfg.workers < 1 or cfg.shard_size < 1 or cfg.texts_per_sample < 1:
         raise BatchError("workers, shard size and texts per sample must be at least 1")
     t0 = time.perf_counter()
@@ -421,7 +418,7 @@ def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | N
     elif out.is_dir() and any(out.iterdir()):
         raise BatchError(f"{out}: the folder is not empty and holds no batch to resume; use a new --out folder")
     shards = [items[a:a + cfg.shard_size] for a in range(0, len(items), cfg.shard_size)]
-    todo = [k for k in range(len(shards)) if not _shard_paths(out, k)[2].exists()]
+    todo = [k for k in range(len(shards)) if not _done_path(out, k).exists()]
     finished = len(items) - sum(len(shards[k]) for k in todo)
     count = finished
     if progress:
@@ -455,16 +452,19 @@ def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | N
             if progress:
                 progress(count, len(items))
 
-        if cfg.workers > 1 and len(queue) > 1:
-            ctx = mp.get_context("spawn")
-            with one_thread_per_worker(), ctx.Pool(min(cfg.workers, len(queue)), initializer=_init_worker,
-                                                    initargs=(cfg,)) as pool:
-                for result in pool.imap_unordered(_run_item, queue):
-                    take(result)
+        if engine.name == "ray":   # each task writes its shard; the items' outcomes come back
+            for outcomes in run_tasks(engine, [(k, shards[k]) for k in todo], ItemWorker, (cfg,),
+                                      workers=cfg.workers, method="run_shard"):
+                for status, ident, reason, secs in outcomes:
+                    seconds.append((status, secs))
+                    if status == "skipped" and log:
+                        log(f"skipped {ident}: {reason}")
+                    count += 1
+                    if progress:
+                        progress(count, len(items))
         else:
-            worker = ItemWorker(cfg)
-            for it in queue:
-                take(worker.run(it))
+            for result in run_tasks(engine, queue, ItemWorker, (cfg,), workers=cfg.workers):
+                take(result)
     manifest = _finish(out, cfg, shards)
     manifest["run"] = {"processed": len(seconds), "already_finished": finished,
                        "seconds": time.perf_counter() - t0,
@@ -478,11 +478,11 @@ def _finish(out: Path, cfg: BatchConfig, shards: list[list[dict]]) -> dict:
     manifest, from the finished shards."""
     names, records, skipped = [], [], []
     for k in range(len(shards)):
-        npz, jsonl, done = _shard_paths(out, k)
-        skipped += json.loads(done.read_text())["skipped"]
-        if npz.exists():
-            names.append(npz.name)
-            records += read_records(jsonl)
+        files = ShardFiles.of(out, k)
+        skipped += json.loads(_done_path(out, k).read_text())["skipped"]
+        if files.npz.exists():
+            names.append(files.npz.name)
+            records += read_records(files.jsonl)
     total = sum(len(s) for s in shards)
     if not records:
         reasons = "; ".join(f"{s['id']}: {s['reason']}" for s in skipped[:5])
