@@ -33,6 +33,10 @@ UpOption = typer.Option("z", "--up", help=".npz axes: z (AMASS's Z-up world, whi
                                           "add-on read) or y (SMPL-X's own Y-up axes).")
 SkeletonOption = typer.Option("smplx", "--skeleton", help=".bvh joint names: smplx or mixamo (mixamorig:Hips...).")
 UnitsOption = typer.Option("m", "--units", help=".bvh lengths: m or cm (Mixamo, Unity and Unreal rigs).")
+EngineOption = typer.Option("local", "--engine", help="Where the shards run: local (worker processes here) or ray "
+                                                      "(pip install 'signforge[ray]'; paths must be shared storage).")
+AddressOption = typer.Option(None, "--address", help="With --engine ray: the cluster, auto or HOST:PORT "
+                                                      "(default: RAY_ADDRESS, else a Ray started here).")
 
 
 def _export_options(up: str, skeleton: str, units: str):
@@ -262,17 +266,14 @@ def data_synth_cmd(
         _fail(f"no entry {entry_id!r} in {lex.path}" + (f"; did you mean {', '.join(close)}?" if close else ""))
     from .body.model import Body, BodyModelError   # after the checks: the synthesizer imports torch
     from .data.hms import HMS
+    from .data.signing import sign_entry
     from .data.synth import Signer, SynthError, Synthesizer
-    from .data.text import texts_for
     from .io import MotionFileError, save_motion
 
     try:
         body = Body.load(smplx_path)
-        motion, truth = Synthesizer(body).synthesize(entry, Signer.sample(seed, left_handed=left_handed))
-        cues = HMS(body).measure(motion, truth.sign_frames)
-        side = "left" if left_handed else "right"
-        text = texts_for(entry, cues, side, np.random.default_rng(seed), 1)["phonology+hms"]
-        motion = motion.with_(text=text[0] if text else "")
+        signed = sign_entry(Synthesizer(body), HMS(body), entry, Signer.sample(seed, left_handed=left_handed))
+        motion = signed.motion.with_(text=signed.text(np.random.default_rng(seed)))
         save_motion(motion, out, body=body, options=options)
     except (SynthError, BodyModelError, MotionFileError) as exc:
         _fail(str(exc))
@@ -296,6 +297,8 @@ def data_build_cmd(
     word_sets: str = typer.Option("30,103", help="Sizes of the SignAvatar-style word sets ('' for none)."),
     word_set_samples: int = typer.Option(15, help="Samples per word in the word sets."),
     lexicon: Optional[Path] = LexiconOption,
+    engine: str = EngineOption,
+    address: Optional[str] = AddressOption,
 ) -> None:
     """Build a training dataset: motions, texts, splits and normalization statistics.
 
@@ -304,6 +307,7 @@ def data_build_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .data.dataset import BuildConfig, DatasetError, build
+    from .engine import Engine
 
     try:
         sets = tuple(int(x) for x in word_sets.split(",") if x.strip())
@@ -313,12 +317,14 @@ def data_build_cmd(
                       workers=max(0, workers), shard_size=max(1, shard_size), texts_per_sample=max(1, texts),
                       assign=assign, word_sets=sets, word_set_samples=word_set_samples,
                       retrieval_run=str(retrieval_model) if retrieval_model else None)
+    where = Engine(engine, address)
     _lexicon(lexicon)
     with Progress(TextColumn("[bold]building[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=err, transient=True) as bar:   # gone once done: the summary follows
         task = bar.add_task("samples", total=None)
         try:
-            manifest = build(cfg, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            manifest = build(cfg, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                             engine=where)
         except (DatasetError, ValueError) as exc:
             _fail(str(exc))
     console.print(f"wrote {out}: {manifest['samples']} samples, splits {manifest['splits']}")
@@ -778,6 +784,8 @@ def reconstruct_batch_cmd(
     shard_size: int = typer.Option(32, help="Items per shard file: the most work an interruption loses."),
     texts: int = typer.Option(3, help="Free-text descriptions per sample."),
     smplx_path: Optional[Path] = SmplxOption,
+    engine: str = EngineOption,
+    address: Optional[str] = AddressOption,
 ) -> None:
     """Reconstruct labelled sign videos into a data-factory dataset that `signforge train` reads.
 
@@ -799,11 +807,13 @@ def reconstruct_batch_cmd(
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from .engine import Engine
     from .reconstruct.batch import BatchConfig, BatchError, reconstruct_batch
 
     cfg = BatchConfig(video_dir=str(video_dir), labels=str(labels), out=str(out), workers=workers, seed=seed,
                       shard_size=shard_size, texts_per_sample=texts,
                       smplx=str(smplx_path) if smplx_path else None)
+    where = Engine(engine, address)
     _check_writable(("--out", out / "dataset.json"))   # before any work
     with Progress(TextColumn("[bold]reconstructing[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True) as bar:
@@ -811,7 +821,8 @@ def reconstruct_batch_cmd(
         try:
             manifest = reconstruct_batch(
                 cfg, progress=lambda done, total: bar.update(task, completed=done, total=total),
-                log=lambda message: bar.console.print(f"[yellow]{escape(message)}[/]", highlight=False))
+                log=lambda message: bar.console.print(f"[yellow]{escape(message)}[/]", highlight=False),
+                engine=where)
         except BatchError as exc:
             _fail(str(exc))
     rec, run = manifest["reconstruction"], manifest["run"]
