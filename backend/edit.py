@@ -10,7 +10,10 @@ plan noised ``strength`` up the schedule, the rest fixed (``backend.inpaint``). 
 is then met at both ends (a displacement map: the new frames are shifted by a quintic that
 takes them from the take's position and velocity on one side to the other's). Every channel
 outside the mask (other joints' axis-angles, root, legs, translation, expression, betas) is the
-input's, bit for bit. numpy + torch (through the planner and the model); never bpy.
+input's, bit for bit, at the take's own frame rate: frames are the take's own, the model works at
+25 fps on a resampled copy, and only the redone channels of the redone frames come back from it
+(at those frames' times, then met by the take's own neighbours).
+numpy + torch (through the planner and the model); never bpy.
 """
 from __future__ import annotations
 
@@ -137,6 +140,27 @@ def _warp(source: np.ndarray, src: tuple[int, int], dst: tuple[int, int], frames
     return (1 - u) * source[i0] + u * source[i1]
 
 
+def _at_rate(span: tuple[int, int], fps: float, frames: int) -> tuple[int, int]:
+    """The 25 fps frames [a, b) (of ``frames``) that hold the times of a take's frames ``span`` at
+    ``fps``: every frame of the span lies between two of them (or at one)."""
+    a = int(math.floor(span[0] * FPS / fps + 1e-9))
+    b = int(math.ceil((span[1] - 1) * FPS / fps - 1e-9)) + 1
+    a, b = max(0, min(a, frames - 1)), min(frames, b)
+    if b - a < 2:   # the model redoes at least 2 frames
+        a, b = (a, a + 2) if a + 2 <= frames else (frames - 2, frames)
+    return a, b
+
+
+def _lerp(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Rows of ``values`` at fractional row indices ``at`` (clamped), linear in between (6-D
+    rotations are orthonormalised when they become poses)."""
+    t = np.clip(at, 0, len(values) - 1)
+    i0 = np.floor(t).astype(int)
+    i1 = np.minimum(i0 + 1, len(values) - 1)
+    u = (t - i0)[:, None]
+    return (1 - u) * values[i0] + u * values[i1]
+
+
 def _meet(made: np.ndarray, before: np.ndarray | None, after: np.ndarray | None) -> np.ndarray:
     """``made`` (L, F) shifted by a quintic so that it continues ``before`` (its last two rows:
     position and velocity) and leads into ``after`` (its first two) without a jump (a
@@ -182,10 +206,12 @@ def edit(motion: Motion, text: str, *, frames: tuple[int, int] | None = None,
         raise EditError("give the part to redo: frames A:B, joints, or both")
     if not (isinstance(strength, (int, float)) and math.isfinite(strength) and 0 < strength <= 1):
         raise EditError(f"strength must be over 0 and at most 1; got {strength!r}")
-    if motion.fps != FPS:
+    source = motion   # the take as given, at its own rate: what the result keeps bit for bit
+    span = check_span(frames, source.num_frames) if frames is not None else None
+    if motion.fps != FPS:   # the model works at 25 fps; the result comes back at the take's rate
         motion = motion.resample(FPS)
     n = motion.num_frames
-    span = check_span(frames, n) if frames is not None else None
+    span25 = None if span is None else _at_rate(span, source.fps, n)
     names = joint_names(joints) if joints is not None else None
     try:
         run = handmdm_run(run_dir)
@@ -195,16 +221,16 @@ def edit(motion: Motion, text: str, *, frames: tuple[int, int] | None = None,
             body = Body.load()
         from .sentence import kept_span
 
-        redo = mask(n, span, names)
+        redo = mask(n, span25, names)
         feats = motion.to_features().astype(np.float64)
-        region = span or (0, n)
+        region = span25 or (0, n)
         plan = _plans(text, hand, seed, 1, None, run.model.cfg.longest)
         start = feats.copy()
         if plan:
             pm = plan[0].motion
             pf = pm.to_features().astype(np.float64)
             src = kept_span(pm, body)
-            if span is None:   # the plan's sign onto this take's own sign
+            if span25 is None:   # the plan's sign onto this take's own sign
                 laid = _warp(pf, src, kept_span(motion, body), n)
             else:              # the plan's sign into the frames asked for
                 laid = np.zeros_like(feats)
@@ -222,25 +248,31 @@ def edit(motion: Motion, text: str, *, frames: tuple[int, int] | None = None,
             done[s0:s1] = redo[s0:s1]
     except GenerateError as exc:
         raise EditError(str(exc)) from None
-    a, b = region
-    if span is not None:   # meet the kept frames on both sides (the masked channels only)
-        cols = redo[a]
-        met = _meet(made[a:b], made[max(0, a - 2):a] if a >= 2 else None, made[b:b + 2] if n - b >= 2 else None)
-        made[a:b, cols] = met[:, cols]
-    poses, expression = features_to_pose(made)
-    out_poses = np.array(motion.poses, copy=True)
-    out_expr = np.array(motion.expression, copy=True)
+    # back at the take's own rate: the redone channels at its frames' times, met at both ends by
+    # the take's own neighbours (so no jump at any rate); every other value is the take's
+    a, b = span or (0, source.num_frames)
+    cols = redo[region[0]]
+    theirs = source.to_features().astype(np.float64)
+    new = theirs.copy()
+    new[a:b] = _lerp(made, np.arange(a, b) * FPS / source.fps)
+    if span is not None:
+        met = _meet(new[a:b], theirs[max(0, a - 2):a] if a >= 2 else None,
+                    theirs[b:b + 2] if source.num_frames - b >= 2 else None)
+        new[a:b, cols] = met[:, cols]
+    poses, expression = features_to_pose(new)
+    out_poses = np.array(source.poses, copy=True)
+    out_expr = np.array(source.expression, copy=True)
     rows = np.arange(a, b)
-    touched = [j for j in FEATURE_JOINTS if redo[a, 6 * _SLOT[j]]]
+    touched = [j for j in FEATURE_JOINTS if cols[6 * _SLOT[j]]]
     out_poses[np.ix_(rows, touched)] = poses[np.ix_(rows, touched)]
-    if redo[a, EXPRESSION].any():
+    if cols[EXPRESSION].any():
         out_expr[a:b] = expression[a:b]
-    prov = {**motion.provenance, "edited": f"{a}:{b}" + (f" {','.join(joints) if isinstance(joints, (list, tuple)) else joints}"
+    prov = {**source.provenance, "edited": f"{a}:{b}" + (f" {','.join(joints) if isinstance(joints, (list, tuple)) else joints}"
                                                            if joints is not None else ""),
             "edit_text": text, "edit_seed": str(seed), "edit_strength": f"{strength:g}"}
     if plan:
         prov["edit_plan"] = plan[0].motion.provenance.get("plan", "")
-    return motion.with_(poses=out_poses, expression=out_expr, provenance=prov)
+    return source.with_(poses=out_poses, expression=out_expr, provenance=prov)
 
 
 make_callable(__name__)   # ``backend.edit(...)`` is this module's ``edit(...)``

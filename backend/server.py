@@ -387,7 +387,7 @@ class Handler:
         if params["start"] is None and params["end"] is None and params["joints"] is None:
             raise RequestError(P.INVALID_PARAMS, "edit: give the part to redo: start/end frames, joints, or both")
         report(0.0, "loading the model (the first time takes a few seconds)", stage=P.STAGE_LOADING)
-        from .edit import FPS, EditError, edit, joint_names
+        from .edit import EditError, edit, joint_names
         from .io import load_motion, save_motion
         from .motion import MotionError
 
@@ -395,9 +395,7 @@ class Handler:
             motion = load_motion(Path(params["motion"]).expanduser())
         except (MotionError, OSError) as exc:
             raise RequestError(P.INVALID_PARAMS, f"edit: parameter 'motion': {exc}") from None
-        if motion.fps != FPS:
-            motion = motion.resample(FPS)
-        n = int(motion.num_frames)
+        n = int(motion.num_frames)   # frames are the take's own, at its rate (edit keeps that rate)
         span = None
         if params["start"] is not None or params["end"] is not None:
             span = (params["start"] or 0, n if params["end"] is None else params["end"])

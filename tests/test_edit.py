@@ -88,3 +88,26 @@ def test_a_take_longer_than_the_model_is_edited_in_windows(take, body):
     _same(out, long, ~fingers)
     steps = np.abs(np.diff(out.poses[:, fingers], axis=0)).max()
     assert steps <= max(0.5, np.abs(np.diff(long.poses[:, fingers], axis=0)).max())   # no seam where windows meet
+
+
+@pytest.mark.parametrize("fps", [24.0, 30.0, 60.0])
+def test_a_take_at_another_rate_keeps_its_own_frames_bit_exact(take, body, fps):
+    from backend.body.skeleton import JOINT_INDEX
+    from backend.eval import fidelity as F
+
+    scene = take.resample(fps)   # a take keyed in a 24, 30 or 60 fps scene
+    a, b = int(round(20 * fps / 25)), int(round(45 * fps / 25))
+    out = edit(scene, "the right fist taps the chest twice", frames=(a, b), joints="right_arm,right_hand",
+               steps=10, body=body)
+    assert out.fps == fps and out.num_frames == scene.num_frames
+    arm = np.zeros(55, bool)
+    arm[[JOINT_INDEX[n] for n in joint_names("right_arm,right_hand")]] = True
+    assert np.array_equal(out.poses[:a], scene.poses[:a]) and np.array_equal(out.poses[b:], scene.poses[b:])
+    assert np.array_equal(out.poses[:, ~arm], scene.poses[:, ~arm])
+    for name in ("trans", "expression", "betas"):
+        assert np.array_equal(getattr(out, name), getattr(scene, name)), name
+    assert not np.array_equal(out.poses[a:b], scene.poses[a:b])
+    assert out.provenance["edited"].startswith(f"{a}:{b} ")
+    jumps = np.abs(np.diff(F.wrist_speed(out, body, "right")))
+    within = np.abs(np.diff(F.wrist_speed(scene, body, "right"))).max()
+    assert jumps[[a - 3, a - 2, a - 1, b - 3, b - 2, b - 1]].max() <= within   # met at the take's own rate

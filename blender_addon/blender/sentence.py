@@ -15,8 +15,8 @@ import json
 
 import bpy
 
-from ..core.motion import read_motion, resample, write_motion
-from ..core.sentence import EDIT_FPS, KINDS, PanelItem, edit_mask, item_label, sentence_items, sign_markers
+from ..core.motion import read_motion, write_motion
+from ..core.sentence import KINDS, PanelItem, edit_mask, item_label, sentence_items, sign_markers
 from ..core.takes import Take, take_name
 from .animate import _joint_names, current_take, motion_from_take, name_limit, scene_fps, take_frames
 from .body import find_body
@@ -159,10 +159,9 @@ class SIGNFORGE_OT_regenerate_selection(_JobOperator, bpy.types.Operator):
         if action is None:
             raise ValueError("Regenerate Selection: the armature has no take at the playhead")
         first, last = take_frames(action)
-        motion = resample(motion_from_take(context, arm, action, slot), EDIT_FPS)
+        motion = motion_from_take(context, arm, action, slot)   # at the rate it is keyed at: kept keys come back as they are
         preview = (scene.frame_preview_start, scene.frame_preview_end) if scene.use_preview_range else None
-        mask = edit_mask((first, last), scene_fps(scene), motion.frames, preview, _selected_bones(arm),
-                         _joint_names(arm))
+        mask = edit_mask((first, last), preview, _selected_bones(arm), _joint_names(arm))
         if mask.ignored:
             self.report({"WARNING"}, f"{self.label}: kept {', '.join(mask.ignored)} as they are (HandMDM does not "
                                      f"generate the legs, root or eyes)")

@@ -88,10 +88,10 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
         [start, end) and sources, also in the motion's provenance ("sentence")
     ``edit`` (motion, text; start, end, joints, seed=0, strength=0.5, hand="auto", steps=50,
         guidance=2.5; out)
-        -> ``{"path": out, "frames": n, "fps": 25.0, "frames_redone": [a, b], "joints": [names]}``:
+        -> ``{"path": out, "frames": n, "fps": the take rate, "frames_redone": [a, b], "joints": [names]}``:
         the take in ``motion`` with the part the mask names regenerated for ``text``
         (``backend.edit``) and every other channel kept bit-exact; the mask is frames
-        [start, end) of the take at 25 fps (default: all of it) and ``joints`` (groups such as
+        [start, end) of the take at its own rate (default: all of it) and ``joints`` (groups such as
         ``right_hand``, ``arms``, or joint names, comma-separated; default: every joint);
         give frames, joints or both
     ``shutdown`` ()                                              -> ``{}``
@@ -299,12 +299,12 @@ METHODS: Mapping[str, Method] = _methods(
         '{"path": absolute path of out, "frames": n, "fps": 25.0, "spans": [{"kind", "start", "end", ...}]}'),
     Method(
         "edit",
-        "Regenerate part of a take for a new text (backend.edit): frames [start, end) at 25 fps and/or some "
-        "joints, the rest kept bit-exact; written as a SignForge .npz.",
+        "Regenerate part of a take for a new text (backend.edit): frames [start, end) of the take (at its own "
+        "rate) and/or some joints, the rest kept bit-exact; written as a SignForge .npz at the take's rate.",
         (Param("motion", "path", "the take's motion file (.npz, .npy, .bvh)", required=True),
          Param("text", "str", "what the regenerated part signs", required=True),
-         Param("start", "int", "first frame to redo (25 fps); default: 0", minimum=0, maximum=10 ** 6),
-         Param("end", "int", "one past the last frame to redo (25 fps); default: the take's end",
+         Param("start", "int", "first frame of the take to redo; default: 0", minimum=0, maximum=10 ** 6),
+         Param("end", "int", "one past the last frame of the take to redo; default: the take's end",
                minimum=1, maximum=10 ** 6),
          Param("joints", "str", "groups (right_hand, left_hand, hands, right_arm, left_arm, arms, torso, face) "
                "or joint names, comma-separated; default: every joint"),
@@ -316,7 +316,7 @@ METHODS: Mapping[str, Method] = _methods(
          Param("steps", "int", "DDIM sampling steps", default=50, minimum=1, maximum=100),
          Param("guidance", "float", "classifier-free guidance scale", default=2.5, minimum=0.0, maximum=20.0),
          Param("out", "path", "the .npz to write", required=True)),
-        '{"path": absolute path of out, "frames": n, "fps": 25.0, "frames_redone": [a, b], "joints": [names]}'),
+        '{"path": absolute path of out, "frames": n, "fps": the take rate, "frames_redone": [a, b], "joints": [names]}'),
     Method("shutdown", "Answer, then exit (after the requests sent before it).", (), "{}"),
 )
 

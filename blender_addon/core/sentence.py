@@ -3,7 +3,8 @@
 The panel's Sentence list becomes the ``sentence`` request's ``items`` (``sentence_items``);
 the spans a sentence result names become timeline markers (``sign_markers``); "Regenerate
 Selection" turns the selected bones and the preview range into the ``edit`` request's mask
-(``edit_mask``). Plain values in, plain values out: the Blender shell reads its properties
+(``edit_mask``), in the take's own frames: the take goes to the backend at the rate it is keyed
+at and comes back at it, so the frames and bones kept are the keys as they were, at any scene rate. Plain values in, plain values out: the Blender shell reads its properties
 and calls these, and tests call them with numbers.
 """
 from __future__ import annotations
@@ -16,7 +17,6 @@ KINDS = (("TEXT", "Text", "A free-text description of the sign, planned and gene
          ("ENTRY", "Entry", "A dictionary entry id (an ASL-LEX EntryID such as castle_2)"),
          ("MOTION", "Motion", "A motion file: generated, reconstructed or imported (.npz, .npy, .bvh)"))
 MOTION_SUFFIXES = (".npz", ".npy", ".bvh")
-EDIT_FPS = 25.0   # the edit request's frames are the take's at the backend's rate
 # SMPL-X joints HandMDM's features leave out (backend.body.skeleton.FEATURE_JOINTS has the rest;
 # a test checks they agree): an edit keeps them as they are, so selecting them redoes nothing
 NOT_GENERATED = ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
@@ -102,7 +102,7 @@ def sign_markers(spans: list[dict], take_frame: int, motion_fps: float, scene_fp
 
 @dataclass(frozen=True)
 class EditMask:
-    start: int | None    # the edit request's frames at EDIT_FPS; None: from the take's start
+    start: int | None    # the edit request's frames: the take's own (0 at its first key); None: from its start
     end: int | None      # one past the last; None: to the take's end
     joints: str | None   # comma-separated joint names; None: every joint
     ignored: tuple[str, ...] = ()   # selected bones HandMDM does not generate (legs, root, eyes)
@@ -111,16 +111,16 @@ class EditMask:
         return {"start": self.start, "end": self.end, "joints": self.joints}
 
     def describe(self) -> str:
-        frames = "every frame" if self.start is None else f"frames {self.start}:{self.end} (25 fps)"
+        frames = "every frame" if self.start is None else f"frames {self.start}:{self.end} of the take"
         joints = "every joint" if self.joints is None else self.joints.replace(",", ", ")
         return f"{frames}, {joints}"
 
 
-def edit_mask(take: tuple[int, int], scene_fps: float, frames: int, preview: tuple[int, int] | None,
-              bones: list[str], joints: list[str]) -> EditMask:
-    """The ``edit`` mask from the take's scene frames [first, last] (``frames`` of it at
-    ``EDIT_FPS``: what is sent), the preview range (scene frames, inclusive; None: not set) and
-    the selected bones (those that are SMPL-X ``joints``).
+def edit_mask(take: tuple[int, int], preview: tuple[int, int] | None, bones: list[str],
+              joints: list[str]) -> EditMask:
+    """The ``edit`` mask from the take's scene frames [first, last] (one motion frame per scene
+    frame, as ``motion_from_take`` reads it: what is sent), the preview range (scene frames,
+    inclusive; None: not set) and the selected bones (those that are SMPL-X ``joints``).
 
     ``ValueError`` when nothing is selected, the preview range misses the take or covers too
     little of it."""
@@ -131,9 +131,7 @@ def edit_mask(take: tuple[int, int], scene_fps: float, frames: int, preview: tup
         if a > b:
             raise ValueError(f"the preview range {preview[0]}-{preview[1]} misses the take ({first}-{last}); "
                              f"set it over the frames to redo")
-        to = EDIT_FPS / scene_fps
-        start = int(math.floor((a - first) * to + 1e-6))
-        end = min(frames, int(math.ceil((b - first + 1) * to - 1e-6)))
+        start, end = a - first, b - first + 1
         if end - start < 2:
             raise ValueError(f"the preview range {preview[0]}-{preview[1]} covers under 2 frames of the take; "
                              f"widen it")
