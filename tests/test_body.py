@@ -186,3 +186,42 @@ def test_pickled_extras_are_dropped_not_loaded(tmp_path):
     assert b.source == str(target)
     assert os.path.exists(target)  # the user's file is untouched
     np.testing.assert_allclose(b.rest_joints(), rest_joints(), atol=1e-5)
+
+
+def test_the_compact_mannequin_cache_poses_as_the_full_arrays(tmp_path, monkeypatch, arrays):
+    """The cache records the mannequin's all-zero pose blend shapes by their shape (issue 21: inflating
+    93 MB of zeros was most of a body load); a body loaded from it poses exactly as smplx does from
+    the full arrays, and a cache from before the compact form is read and rewritten compact."""
+    from backend.body import model as M
+
+    monkeypatch.setenv("SIGNFORGE_CACHE", str(tmp_path / "cache"))
+    target = M.cache_dir() / f"mannequin-v{M.MANNEQUIN_VERSION}" / "smplx" / M.MODEL_FILE
+    target.parent.mkdir(parents=True)
+    np.savez_compressed(target, **arrays)                    # the old, full form
+    assert not arrays["posedirs"].any()
+    body = Body.load()
+    with np.load(target) as z:
+        assert M.ZERO_POSEDIRS in z.files and "posedirs" not in z.files
+    read = M.mannequin_arrays()
+    assert read.keys() == arrays.keys()
+    for key in arrays:
+        np.testing.assert_array_equal(read[key], arrays[key])
+    full = tmp_path / "full"
+    (full / "smplx").mkdir(parents=True)
+    np.savez(full / "smplx" / M.MODEL_FILE, **arrays)
+    ref = smplx.create(str(full), model_type="smplx", gender="neutral", use_pca=False, flat_hand_mean=True,
+                       num_betas=M.NUM_BETAS, num_expression_coeffs=10, use_face_contour=False)
+    rng = np.random.default_rng(0)
+    motion = Motion(poses=rng.normal(0, 0.4, (3, 55, 3)), trans=np.zeros((3, 3)), expression=np.zeros((3, 10)),
+                    fps=25.0)
+    posed = body.pose(motion)
+    p = motion.poses
+    import torch
+    with torch.no_grad():
+        out = ref(betas=torch.zeros(3, M.NUM_BETAS), global_orient=torch.tensor(p[:, 0]),
+                  body_pose=torch.tensor(p[:, 1:22].reshape(3, -1)), jaw_pose=torch.tensor(p[:, 22]),
+                  leye_pose=torch.tensor(p[:, 23]), reye_pose=torch.tensor(p[:, 24]),
+                  left_hand_pose=torch.tensor(p[:, 25:40].reshape(3, -1)),
+                  right_hand_pose=torch.tensor(p[:, 40:55].reshape(3, -1)),
+                  expression=torch.zeros(3, 10), transl=torch.zeros(3, 3), return_verts=True)
+    np.testing.assert_array_equal(posed.vertices, out.vertices.numpy())

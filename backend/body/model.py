@@ -42,6 +42,8 @@ REQUIRED_KEYS = ("v_template", "f", "weights", "J_regressor", "kintree_table", "
 NUM_BETAS = 10
 MAX_MODEL_BYTES = 2 << 30     # the official SMPL-X .npz files are ~0.1-1 GB
 MAX_VERTICES = 1_000_000
+# A compact file's stand-in for all-zero pose blend shapes: their (V, 3, P) shape (see ``compact_arrays``)
+ZERO_POSEDIRS = "signforge_zero_posedirs_shape"
 
 
 class BodyModelError(SignForgeError, ValueError):
@@ -99,7 +101,8 @@ def read_model_arrays(p: Path) -> dict[str, np.ndarray]:
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise BodyModelError(f"{p}: a single .npy array, not an SMPL-X .npz archive")
     with archive:
-        missing = [k for k in REQUIRED_KEYS if k not in archive.files]
+        zero = ZERO_POSEDIRS in archive.files and "posedirs" not in archive.files
+        missing = [k for k in REQUIRED_KEYS if k not in archive.files and not (k == "posedirs" and zero)]
         if missing:
             raise BodyModelError(f"{p}: not an SMPL-X model, missing {', '.join(missing)}")
         plain = {}
@@ -111,8 +114,29 @@ def read_model_arrays(p: Path) -> dict[str, np.ndarray]:
                     raise BodyModelError(f"{p}: entry {key!r} needs pickle to load") from None
             except Exception as exc:  # a damaged member
                 raise BodyModelError(f"{p}: entry {key!r} cannot be read ({exc})") from None
+    if zero:
+        plain["posedirs"] = _zero_posedirs(p, plain.pop(ZERO_POSEDIRS))
+    plain.pop(ZERO_POSEDIRS, None)
     _check_model_arrays(p, plain)
     return plain
+
+
+def _zero_posedirs(p: Path, shape: np.ndarray) -> np.ndarray:
+    """The all-zero pose blend shapes a compact file records by their shape alone."""
+    dims = tuple(int(n) for n in np.asarray(shape).reshape(-1)) if np.asarray(shape).dtype.kind in "iu" else ()
+    if len(dims) != 3 or min(dims) < 1 or dims[0] > MAX_VERTICES or dims[1] != 3 or dims[2] > 9 * 1000:
+        raise BodyModelError(f"{p}: entry {ZERO_POSEDIRS!r} is not a (V, 3, P) shape")
+    return np.zeros(dims, np.float32)   # calloc'd: no page is written until something writes it
+
+
+def compact_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` to save, with all-zero pose blend shapes (the mannequin's: 93 MB of them)
+    recorded by their shape alone; ``read_model_arrays`` restores them."""
+    if arrays["posedirs"].any():
+        return arrays
+    out = {k: v for k, v in arrays.items() if k != "posedirs"}
+    out[ZERO_POSEDIRS] = np.array(arrays["posedirs"].shape, np.int64)
+    return out
 
 
 def _check_model_arrays(p: Path, a: dict[str, np.ndarray]) -> None:
@@ -172,18 +196,27 @@ def mannequin_arrays() -> dict[str, np.ndarray]:
     target = cache_dir() / f"mannequin-v{MANNEQUIN_VERSION}" / "smplx" / MODEL_FILE
     if target.is_file():
         try:
+            with np.load(target, allow_pickle=False) as archive:
+                compact = ZERO_POSEDIRS in archive.files
             arrays = read_model_arrays(target)
             if int(arrays.get("signforge_mannequin_version", -1)) == MANNEQUIN_VERSION:
+                if not compact:   # a cache from before the compact form: rewritten once
+                    _save_cache(target, arrays)
                 return arrays
-        except (BodyModelError, TypeError, ValueError):
+        except (BodyModelError, TypeError, ValueError, OSError):
             pass
     arrays = build_model_arrays()
+    _save_cache(target, arrays)
+    return arrays
+
+
+def _save_cache(target: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The mannequin's cache file, compact (its zero pose blend shapes cost 0.5 s to inflate)."""
     try:
         with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            np.savez_compressed(fh, **compact_arrays(arrays))
     except OSError:   # a read-only cache costs a rebuild next time, nothing more
         pass
-    return arrays
 
 
 def create_smplx(model_file: Path | None, batch_size: int = 1):
@@ -194,6 +227,7 @@ def create_smplx(model_file: Path | None, batch_size: int = 1):
     saved into a private (0700) temporary folder that smplx reads and that is then removed.
     """
     import smplx
+    import torch
 
     arrays = mannequin_arrays() if model_file is None else read_model_arrays(model_file)
     # smplx prints warnings to stdout, which must stay clean for the JSON-lines server.
@@ -202,13 +236,19 @@ def create_smplx(model_file: Path | None, batch_size: int = 1):
     with tempfile.TemporaryDirectory(prefix="signforge-smplx-") as private:
         folder = Path(private) / "smplx"
         folder.mkdir(mode=0o700)
+        # All-zero pose blend shapes (the mannequin's, 93 MB) would be written, read back and
+        # copied for nothing: smplx gets one column of them, and the zeros are set after.
+        posedirs = arrays["posedirs"]
+        zero = not posedirs.any()
         with open(folder / MODEL_FILE, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **{**arrays, "posedirs": posedirs[..., :1] if zero else posedirs})
         with contextlib.redirect_stdout(printed):
             model = smplx.create(private, model_type="smplx", gender="neutral",
                                 use_pca=False, flat_hand_mean=True, num_betas=NUM_BETAS,
                                 num_expression_coeffs=10, use_face_contour=False,
                                 batch_size=batch_size)
+        if zero:   # smplx's layout: (P, V * 3), the basis flattened and transposed
+            model.posedirs = torch.zeros(posedirs.shape[2], posedirs.shape[0] * 3, dtype=model.posedirs.dtype)
     if model_file is not None and printed.getvalue():
         sys.stderr.write(printed.getvalue())
     return model
