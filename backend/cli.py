@@ -469,8 +469,9 @@ def generate(
                                                 "1 samples without a plan; default 0: the plan)."),
     prompts: Optional[Path] = typer.Option(None, "--prompts",
                                            help="A UTF-8 file, one prompt per line ('#' lines and blank "
-                                                "lines skipped); motions go into the -o folder as "
-                                                "NNN-<prompt>.npz."),
+                                                "lines skipped; 'prompt<TAB>seed' fixes its seed, other "
+                                                "lines take --seed, --seed+1...); motions go into the -o "
+                                                "folder as <prompt>-s<seed>.npz (-1, -2... with --num)."),
     image: Optional[Path] = typer.Option(None, "--image",
                                          help="Condition on an image (SignAvatar run trained on CLIP; needs "
                                               "CLIP weights)."),
@@ -496,14 +497,14 @@ def generate(
 
     from .body.model import Body, BodyModelError
     from .atomic import atomic_batch
-    from .generate import GenerateError, GenerateWarning, batch_names, read_prompts
+    from .generate import GenerateError, GenerateWarning
     from .generate import generate as make
     from .io import MotionFileError, save_motion
     from .io.formats import WRITE_SUFFIXES
+    from blender_addon.core.prompts import PromptsError, assign_seeds, read_prompts
+    from blender_addon.core.requests import GenerateRequest, RequestError
 
     options = _export_options(up, skeleton, units)
-    if seconds is not None and frames is not None:
-        _fail("give --seconds or --frames, not both")
     if prompts is not None and (text is not None or image is not None):
         _fail("--prompts takes the prompts from its file: give no TEXT and no --image with it")
     if text is None and prompts is None and image is None:
@@ -515,17 +516,33 @@ def generate(
         _fail(f"-o {out}: unknown extension {out.suffix or '(none)'!r}; writable: {', '.join(WRITE_SUFFIXES)}")
     elif out.is_dir():
         _fail(f"-o {out} is a folder; name a file (or use --prompts to fill a folder)")
+    settings = dict(model=model, seconds=seconds, frames=frames, guidance=guidance, steps=steps, sampler=sampler,
+                    num=num, hand=hand, refine=refine, run=None if run is None else str(run), device=device)
+    try:   # every request is checked before the first is generated
+        if prompts is not None:   # each line its own seed: its tab's, else --seed, --seed + 1...
+            lines = read_prompts(prompts)
+            seeded = assign_seeds([(line.text, line.seed) for line in lines], seed)
+            jobs = []
+            for line, (prompt, line_seed, _) in zip(lines, seeded):
+                where = f"{prompts}, line {line.number}: "
+                try:
+                    jobs.append((where, GenerateRequest(prompt=prompt, seed=line_seed, **settings)))
+                except RequestError as exc:
+                    raise RequestError(f"{where}{exc.as_options()}") from None
+        else:
+            jobs = [("", GenerateRequest(prompt=text, seed=seed, image=None if image is None else str(image),
+                                         **settings))]
+    except PromptsError as exc:
+        _fail(str(exc))
+    except RequestError as exc:
+        _fail(exc.as_options())
     try:
-        jobs = read_prompts(prompts) if prompts is not None else [(None, text)]
         results = []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GenerateWarning)
-            for number, prompt in jobs:
-                where = f"{prompts}, line {number}: " if number is not None else ""
+            for where, asked in jobs:
                 try:
-                    results.append(make(prompt, model, frames, seconds, guidance, steps, seed, num, run,
-                                        image=image, clip_weights=clip_weights, sampler=sampler, hand=hand,
-                                        refine=refine, device=device))
+                    results.append(make(**asked.arguments(), clip_weights=clip_weights))
                 except GenerateError as exc:
                     raise GenerateError(f"{where}{exc}") from None
                 for w in caught:
@@ -533,8 +550,7 @@ def generate(
                         err.print(f"[yellow]note:[/] {escape(where)}{escape(str(w.message))}", highlight=False)
                 caught.clear()
         if prompts is not None:
-            names = batch_names([p for _, p in jobs], num)
-            paths = [[out / name for name in row] for row in names]
+            paths = [[out / name for name in asked.file_names()] for _, asked in jobs]
         else:
             paths = [[out if num == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}") for i in range(num)]]
         body = Body.load(smplx_path) if out.suffix.lower() in (".bvh", ".pose") else None

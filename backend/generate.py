@@ -3,8 +3,9 @@
 ``generate(...)`` samples ``num`` motions for a prompt: HandMDM by DDIM with
 classifier-free guidance, SignAvatar from z ~ N(0, I). Runs are loaded (once per process)
 by ``backend.runs.load_run``; with no run given, the weights shipped in
-``backend/weights/`` are used. ``read_prompts`` and ``batch_names`` serve
-``signforge generate --prompts FILE``.
+``backend/weights/`` are used. What to generate is checked by the front ends'
+``blender_addon.core.requests.GenerateRequest``; prompt files and take names are
+``blender_addon.core.prompts``'.
 
 Bad requests, and runs that cannot be loaded, raise ``GenerateError`` before anything is
 sampled; a prompt longer than the
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -315,53 +315,6 @@ def _plans(text: str, hand: str | None, seed: int, num: int, frames: int | None,
     for p in plans:
         p.motion = fit_length(p.motion, length)
     return plans
-
-
-def slug(text: str, limit: int = 40) -> str:
-    """A file-name stem for a prompt: lower-case ASCII words joined by '-' (``prompt`` if none)."""
-    out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-")
-    return out or "prompt"
-
-
-def read_prompts(path: str | os.PathLike) -> list[tuple[int, str]]:
-    """(line number, prompt) for each prompt of a UTF-8 file, one per line; blank lines and
-    lines starting with '#' are skipped. A bad line is a ``GenerateError`` naming its number."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise GenerateError(f"cannot read the prompts file {path}: {exc.strerror or exc}") from None
-    prompts = []
-    for number, line in enumerate(raw.splitlines(), 1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            raise GenerateError(f"{path}, line {number}: not UTF-8 text") from None
-        if number == 1:
-            text = text.removeprefix("\ufeff")
-        text = text.strip()
-        if not text or text.startswith("#"):
-            continue
-        if not any(ch.isprintable() and not ch.isspace() for ch in text):
-            raise GenerateError(f"{path}, line {number}: the prompt has no printable characters")
-        bad = next((ch for ch in text if not ch.isprintable() and ch not in " \t"), None)
-        if bad is not None:
-            raise GenerateError(f"{path}, line {number}: the prompt holds the control character {bad!r}")
-        prompts.append((number, text))
-    if not prompts:
-        raise GenerateError(f"{path} holds no prompts (blank lines and lines starting with '#' are skipped)")
-    return prompts
-
-
-def batch_names(prompts: list[str], num: int = 1, suffix: str = ".npz") -> list[list[str]]:
-    """File names for ``num`` motions per prompt: ``NNN-slug.npz`` (``NNN-slug-K.npz`` when num > 1),
-    numbered in prompt order, so names are unique and sort as the prompts came."""
-    width = max(3, len(str(len(prompts))))
-    out = []
-    for i, text in enumerate(prompts, 1):
-        stem = f"{i:0{width}d}-{slug(text)}"
-        out.append([f"{stem}{suffix}"] if num == 1 else [f"{stem}-{k}{suffix}" for k in range(1, num + 1)])
-    return out
 
 
 make_callable(__name__)   # ``backend.generate(...)`` is this module's ``generate(...)``

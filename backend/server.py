@@ -26,7 +26,6 @@ import importlib.util
 import logging
 import os
 import queue
-import re
 import socket
 import sys
 import threading
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from blender_addon.core import protocol as P
+from blender_addon.core.requests import GenerateRequest
 
 from .atomic import atomic_batch
 from blender_addon.core.errors import MissingExtraError, SignForgeError
@@ -72,11 +72,6 @@ def reconstruct_available() -> bool:
         return importlib.util.find_spec("backend.reconstruct") is not None
     except (ImportError, ValueError):
         return False
-
-
-def _slug(text: str, limit: int = 40) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-")
-    return slug or "motion"
 
 
 def _hand_notes(motions) -> list[str]:
@@ -126,9 +121,11 @@ class Handler:
             params = P.check_params(method, params)
         except P.ProtocolError as exc:
             raise RequestError(exc.code, exc.message) from None
-        if method == "generate":
-            if params["seconds"] is not None and params["frames"] is not None:
-                raise RequestError(P.INVALID_PARAMS, "generate: give 'seconds' or 'frames', not both")
+        if method == "generate":   # the settings every front end checks alike (GenerateRequest)
+            try:
+                GenerateRequest.from_params(params)
+            except P.ProtocolError as exc:
+                raise RequestError(exc.code, f"generate: {exc.message}") from None
         return params
 
     def call(self, method: str, params: dict | None, report: Report) -> dict:
@@ -170,7 +167,8 @@ class Handler:
                 "variants": MAX_VARIANTS, "images": not note, "images_note": note}
 
     def _generate(self, params: dict, report: Report) -> dict:
-        out_dir = Path(params["out_dir"]).expanduser().absolute()
+        asked, where = GenerateRequest.from_params(params)   # checked in check(): no error here
+        out_dir = Path(where).expanduser().absolute()
         if out_dir.exists() and not out_dir.is_dir():
             raise RequestError(P.INVALID_PARAMS, f"generate: parameter 'out_dir': {out_dir} is a file, not a folder")
         run = params["run"]
@@ -201,11 +199,9 @@ class Handler:
             # one job at a time per Handler (TakingTurns), so recording warnings here is safe
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", GenerateWarning)
-                motions = generate(params["prompt"], model=params["model"], frames=params["frames"],
-                                   seconds=params["seconds"], guidance=params["guidance"], steps=params["steps"],
-                                   seed=params["seed"], num=params["num"], hand=params["hand"], refine=params["refine"],
-                                   run_dir=None if run is None else Path(run).expanduser(), progress=step,
-                                   device=params["device"], image=params["image"])
+                arguments = asked.arguments()
+                arguments["run_dir"] = None if run is None else Path(run).expanduser()
+                motions = generate(**arguments, progress=step)
         except GenerateError as exc:
             raise RequestError(P.INVALID_PARAMS, f"generate: {exc}") from None
         except MotionError as exc:   # Motion refuses NaN and inf: the model diverged
@@ -220,8 +216,7 @@ class Handler:
                 log.warning("generate: %s", w.message)
         notes += _hand_notes(motions)
         report(0.96, "writing the motions", stage="writing")
-        slug = _slug(params["prompt"])
-        names = [f"{slug}-{params['seed']}-{i}.npz" for i in range(len(motions))]
+        names = asked.file_names(len(motions))
         with atomic_batch(out_dir) as tmp:   # every variant or none, even if the server is killed
             for m, name in zip(motions, names):
                 save_motion(m, tmp / name)

@@ -4,7 +4,7 @@
         [--cameras upper,hands,side] [--seed S] [--variants N] [--motions DIR]
         [--sentences sentences.txt] [--sentence "ITEM | ITEM | ..."]
         [--engine workbench|eevee|cycles] [--samples N] [--resolution WxH] [--format mp4|png]
-        [--model handmdm|signavatar] [--seconds S] [--steps K]
+        [--model handmdm|signavatar] [--seconds S] [--steps K] [--sampler ddim|ddpm]
 
 The same code runs under the bpy module as ``signforge render ...``. Each prompt (one per
 line, optionally ``prompt<TAB>seed``; blank lines and ``#`` comments are skipped) is generated
@@ -14,7 +14,8 @@ description, a dictionary entry id or a motion file each, as ``signforge sentenc
 them) is built as one motion by the backend's ``sentence``; every motion is rendered once per camera to ``NAME-CAMERA.mp4`` (or a PNG folder) in
 DIR. NAME is the prompt's slug and seed (``tap-the-chin-s3``; a sentence's: its first sign's,
 ``-sentence-`` and the seed) or the file's stem; a generated
-motion is kept beside its videos as ``NAME.npz``, and ``summary.json`` lists every clip with
+motion is kept beside its videos as ``NAME.npz`` (prompt files, seeds and names are
+``core.prompts``', the generation's settings a ``core.requests.GenerateRequest``), and ``summary.json`` lists every clip with
 its prompt, seed and settings, so ``--prompt TEXT --seed S`` makes the same motion again.
 A failing item is reported and skipped; a summary ends the run, and the exit status is 1 if
 any item failed. Imports bpy.
@@ -28,7 +29,7 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -62,11 +63,12 @@ if __package__ in (None, ""):
     __package__ = _own_package()  # noqa: A001
 
 from .core.limits import MAX_RENDER_SIDE  # noqa: E402  (after the package is importable)
+from .core.prompts import PromptsError, UniqueNames, assign_seeds, read_prompts, slug, take_name  # noqa: E402
+from .core.requests import GenerateRequest, RequestError  # noqa: E402
 
 MOTION_SUFFIXES = (".npz", ".npy", ".bvh")
 # the camera presets (blender/render.py's CAMERAS, which imports bpy; a test checks they agree)
 CAMERAS = ("full", "upper", "hands", "right", "left", "side")
-MAX_SEED = 2 ** 63 - 1
 MAX_VARIANTS = 64
 
 EPILOG = """cameras (--cameras, comma-separated; one clip per camera, named NAME-CAMERA):
@@ -135,6 +137,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=None,
                         help="length of each take (default: the model's for the prompt, the planned take's)")
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--sampler", default="ddim", choices=("ddim", "ddpm"),
+                        help="HandMDM: ddim (deterministic, --steps) or ddpm (stochastic, all 100 steps)")
     parser.add_argument("--guidance", type=float, default=2.5)
     parser.add_argument("--refine", type=float, default=None,
                         help="HandMDM: how far the model redraws the take planned from the prompt (0 keeps "
@@ -163,44 +167,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--cameras {args.cameras!r}: unknown camera {', '.join(bad) or '(none)'}; "
                      f"choose from {', '.join(CAMERAS)}")
     args.cameras = tuple(dict.fromkeys(cams))   # in the order given, once each
-    if not 0 <= args.seed <= MAX_SEED:
-        parser.error(f"--seed {args.seed}: expected 0 to {MAX_SEED}")
     if not 1 <= args.variants <= MAX_VARIANTS:
         parser.error(f"--variants {args.variants}: expected 1 to {MAX_VARIANTS}")
     if not 1 <= args.samples <= 4096:
         parser.error(f"--samples {args.samples}: expected 1 to 4096")
-    if args.refine is not None and not 0 <= args.refine <= 1:
-        parser.error(f"--refine {args.refine}: expected 0 to 1")
     for key in ("prompts", "sentences", "motions", "out", "run", "smplx"):   # the backend runs in a folder of its own
         if getattr(args, key) is not None:
             setattr(args, key, getattr(args, key).absolute())
+    try:   # every prompt's request: these settings, its own prompt and seed (items)
+        args.request = GenerateRequest(
+            prompt="-", model=args.model, seconds=args.seconds, steps=args.steps, guidance=args.guidance,
+            sampler=args.sampler, seed=args.seed, refine=args.refine if args.model == "handmdm" else None,
+            run=None if args.run is None else str(args.run))
+    except RequestError as exc:
+        parser.error(exc.as_options())
     return args
-
-
-def slug(text: str, limit: int = 48) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return (s[:limit].rstrip("-") or "item")
-
-
-def read_prompt_lines(path: Path) -> list[tuple[str, int | None]]:
-    """(prompt, seed or None) per prompt line of ``path``: ``prompt`` or ``prompt<TAB>seed``."""
-    if not path.is_file():
-        raise SystemExit(f"signforge render: --prompts {path}: no such file")
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        text, seed = line, None
-        if "\t" in line:
-            text, _, field = line.rpartition("\t")
-            if not field.strip().isdigit() or int(field) > MAX_SEED:
-                raise SystemExit(f"signforge render: {path}, line {number}: the seed after the tab, "
-                                 f"{field.strip()!r}, is not a whole number from 0 to {MAX_SEED}")
-            seed = int(field)
-        if not text.strip():
-            raise SystemExit(f"signforge render: {path}, line {number}: a seed with no prompt")
-        out.append((text.strip(), seed))
-    return out
 
 
 def sentence_signs(text: str, base: Path | None = None, where: str = "--sentence") -> tuple[str, ...]:
@@ -224,48 +205,24 @@ def sentence_signs(text: str, base: Path | None = None, where: str = "--sentence
 
 
 def read_sentence_lines(path: Path) -> list[tuple[tuple[str, ...], int | None]]:
-    """(signs, seed or None) per sentence line of ``path`` (lines as ``read_prompt_lines`` reads them)."""
-    if not path.is_file():
-        raise SystemExit(f"signforge render: --sentences {path}: no such file")
-    lines = read_prompt_lines(path)
-    numbered = [n for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1)
-                if line.strip() and not line.lstrip().startswith("#")]
-    return [(sentence_signs(text, path.parent, f"{path}, line {n}"), seed) for (text, seed), n in zip(lines, numbered)]
-
-
-def assign_seeds(lines: list[tuple[str, int | None]], base: int, variants: int) -> list[tuple[str, int, int]]:
-    """(prompt, seed, variant) for each line and variant, in order. A line's own seed gives its
-    variants seed, seed+1...; the others take base, base+1... in turn, skipping a seed the same
-    prompt already has, so repeated lines never render the same motion twice."""
-    taken = {(p, s + v) for p, s in lines if s is not None for v in range(variants)}
-    out, counter = [], base
-    for prompt, seed in lines:
-        for v in range(variants):
-            if seed is not None:
-                s = seed + v
-            else:
-                while (prompt, counter) in taken:
-                    counter += 1
-                s, counter = counter, counter + 1
-                taken.add((prompt, s))
-            out.append((prompt, s, v + 1))
-    return out
+    """(signs, seed or None) per sentence line of ``path`` (its lines read as a prompt file's)."""
+    try:
+        lines = read_prompts(path, "sentences")
+    except PromptsError as exc:
+        raise SystemExit(f"signforge render: --sentences {exc}") from None
+    return [(sentence_signs(line.text, path.parent, f"{path}, line {line.number}"), line.seed) for line in lines]
 
 
 def items(args) -> list[Item]:
-    out, seen = [], set()
-
-    def unique(name: str) -> str:
-        base, k = name, 2
-        while name in seen:
-            name, k = f"{base}-{k}", k + 1
-        seen.add(name)
-        return name
-
-    lines = [(p.strip(), None) for p in args.prompt if p.strip()]
+    out: list[Item] = []
+    unique = UniqueNames()
+    lines: list[tuple[str, int | None]] = [(p.strip(), None) for p in args.prompt if p.strip()]
     if args.prompts:
-        lines += read_prompt_lines(args.prompts)
-    out += [Item(unique(f"{slug(p)}-s{s}"), prompt=p, seed=s, variant=v)
+        try:
+            lines += [(line.text, line.seed) for line in read_prompts(args.prompts)]
+        except PromptsError as exc:
+            raise SystemExit(f"signforge render: --prompts {exc}") from None
+    out += [Item(unique(take_name(p, s)), prompt=p, seed=s, variant=v)
             for p, s, v in assign_seeds(lines, args.seed, args.variants)]
     sentences = [(sentence_signs(t, Path.cwd()), None) for t in args.sentence if t.strip()]
     if args.sentences:
@@ -274,7 +231,7 @@ def items(args) -> list[Item]:
     for text, s, v in assign_seeds([(" | ".join(signs), seed) for signs, seed in sentences], args.seed, args.variants):
         first = by_text[text][0]
         stem = Path(first).stem if Path(first).suffix.lower() in MOTION_SUFFIXES else first
-        out.append(Item(unique(f"{slug(stem, 32)}-sentence-s{s}"), seed=s, variant=v, sentence=by_text[text]))
+        out.append(Item(unique(take_name(stem, s, tag="sentence")), seed=s, variant=v, sentence=by_text[text]))
     if args.motions:
         if not args.motions.is_dir():
             raise SystemExit(f"signforge render: --motions {args.motions}: not a folder")
@@ -373,19 +330,12 @@ def run(argv: list[str]) -> int:
                            motion=f"{item.name}.npz")
             if item.prompt is not None:
                 row.update(model=args.model, seconds=args.seconds, steps=args.steps, guidance=args.guidance,
-                           run=str(args.run) if args.run else None, motion=f"{item.name}.npz")
+                           sampler=args.sampler, run=str(args.run) if args.run else None, motion=f"{item.name}.npz")
             notes, scene, arm, motion = [], None, None, None
             try:   # the motion and its scene, shared by the item's cameras
                 if item.prompt is not None:
-                    params = {"prompt": item.prompt, "model": args.model,
-                              **({"seconds": args.seconds} if args.seconds is not None else {}),
-                              "steps": args.steps, "guidance": args.guidance, "seed": item.seed, "num": 1,
-                              "out_dir": str(work)}
-                    if args.refine is not None and args.model == "handmdm":
-                        params["refine"] = args.refine
-                    if args.run:
-                        params["run"] = str(args.run)
-                    result, notes = ask("generate", params, "generate")
+                    asked = replace(args.request, prompt=item.prompt, seed=item.seed)
+                    result, notes = ask("generate", asked.params(str(work)), "generate")
                     path = result["motions"][0]
                 elif item.sentence is not None:
                     result, notes = ask("sentence", {"items": list(item.sentence), "seed": item.seed,

@@ -694,10 +694,17 @@ def test_panel_draw_code_runs_against_a_recording_layout(addon):
     panel.draw_files(_Recorder(log), ready)
     panel.draw_status(_Recorder(log), status, ready)
     drawn = {entry[1] for entry in log if len(entry) > 1}
-    assert {"prompt", "model", "seconds", "guidance", "steps", "seed", "variants", "video_path",
+    assert {"prompt", "model", "seconds", "guidance", "steps", "sampler", "seed", "variants", "video_path",
             "trim_start", "denoise", "insert_mode", "fit_scene", "reduce_keys", "key_tolerance",
             "signforge.generate", "signforge.add_body",
             "signforge.reconstruct", "signforge.import_motion", "signforge.export_motion"} <= drawn
+    # the panel offers the backend's samplers, and Generate sends the one chosen
+    from blender_addon.blender import operators
+
+    settings.sampler = "ddpm"
+    assert operators.generate_request(bpy.context, Path(bpy.app.tempdir))[1]["sampler"] == "ddpm"
+    settings.sampler = "ddim"   # the default is left out: a backend from before 'sampler' takes the request
+    assert "sampler" not in operators.generate_request(bpy.context, Path(bpy.app.tempdir))[1]
     log.clear()
     missing = panel.PanelState(False, "", False, "Set Backend Python in Preferences", False)
     panel.draw_status(_Recorder(log), status, missing)
@@ -920,20 +927,25 @@ def test_cycles_renders_denoised(addon, tmp_path):
     assert px.std() > 0.01
 
 
-def test_batch_prompt_lines_seeds_and_variants(tmp_path):
+def test_batch_prompt_lines_seeds_and_variants(tmp_path, capsys):
     from blender_addon import batch
+    from blender_addon.core.prompts import assign_seeds, read_prompts
 
     prompts = tmp_path / "p.txt"
     prompts.write_text("# comment\nwave\n\nwave\ntap\t40\nwave\t1\n")
-    lines = batch.read_prompt_lines(prompts)
+    lines = [(line.text, line.seed) for line in read_prompts(prompts)]
     assert lines == [("wave", None), ("wave", None), ("tap", 40), ("wave", 1)]
     # the repeated line never reuses a seed the same prompt has (1 is wave's own, by its tab)
-    assert batch.assign_seeds(lines, 0, 1) == [("wave", 0, 1), ("wave", 2, 1), ("tap", 40, 1), ("wave", 1, 1)]
-    assert batch.assign_seeds(lines[:3], 5, 2) == [("wave", 5, 1), ("wave", 6, 2), ("wave", 7, 1), ("wave", 8, 2),
-                                                   ("tap", 40, 1), ("tap", 41, 2)]
+    assert assign_seeds(lines, 0, 1) == [("wave", 0, 1), ("wave", 2, 1), ("tap", 40, 1), ("wave", 1, 1)]
+    assert assign_seeds(lines[:3], 5, 2) == [("wave", 5, 1), ("wave", 6, 2), ("wave", 7, 1), ("wave", 8, 2),
+                                             ("tap", 40, 1), ("tap", 41, 2)]
     prompts.write_text("wave\tfast\n")
+    args = batch.parse_args(["--prompts", str(prompts), "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="line 1: the seed after the tab, 'fast'"):
-        batch.read_prompt_lines(prompts)
+        batch.items(args)
+    with pytest.raises(SystemExit):   # the generate request's own checks, said in one line
+        batch.parse_args(["--prompt", "x", "--out", str(tmp_path / "o"), "--steps", "500"])
+    assert capsys.readouterr().err == "signforge render: error: --steps must be at most 100; got 500\n"
     args = batch.parse_args(["--prompts", str(tmp_path / "p.txt"), "--out", str(tmp_path / "o"),
                              "--cameras", "hands, side,hands", "--prompt", "wave", "--seed", "3"])
     assert args.cameras == ("hands", "side")

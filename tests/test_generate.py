@@ -13,7 +13,8 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from backend.cli import app
-from backend.generate import DEFAULT_RUNS, GenerateError, GenerateWarning, batch_names, generate, read_prompts, slug
+from backend.generate import DEFAULT_RUNS, GenerateError, GenerateWarning, generate
+from blender_addon.core.prompts import PromptsError, assign_seeds, read_prompts, slug, take_names
 from backend.io import load_motion
 from backend.motion import Motion
 from backend.runs import RunError, load_run, verify_manifest
@@ -182,19 +183,22 @@ def test_read_prompts_and_names(tmp_path):
     f = tmp_path / "p.txt"
     f.write_bytes("\ufeff# a comment\nthe right hand taps the chin\n\n   \n  # indented comment\n"
                   "  Thank you!  \n👋\n".encode())
-    assert read_prompts(f) == [(2, "the right hand taps the chin"), (6, "Thank you!"), (7, "👋")]
+    assert read_prompts(f) == [(2, "the right hand taps the chin", None), (6, "Thank you!", None), (7, "👋", None)]
     assert slug("Thank you!") == "thank-you" and slug("👋") == "prompt"
-    assert batch_names(["a b", "a b"]) == [["001-a-b.npz"], ["002-a-b.npz"]]
-    assert batch_names(["x"], num=2) == [["001-x-1.npz", "001-x-2.npz"]]
-    assert batch_names(["x"] * 1200)[-1] == ["1200-x.npz"]
+    # one name for a take, whichever front end makes it: the prompt's slug and its seed
+    assert take_names("a b", 3, 1) == ["a-b-s3.npz"]
+    assert take_names("x", 0, 2) == ["x-s0-1.npz", "x-s0-2.npz"]
+    # repeated lines take the next seeds, so their takes (and names) differ
+    assert [(p, s) for p, s, _ in assign_seeds([("a b", None), ("a b", None)], 0)] == [("a b", 0), ("a b", 1)]
     for content, message in ((b"ok\n\xff\xfe bad\n", "line 2: not UTF-8"),
                              (b"ok\n\n\x01\x02\n", "line 3: the prompt has no printable"),
                              (b"ok\nthe hand\x07 taps\n", "line 2: the prompt holds the control character"),
+                             (b"ok\nwave\tfast\n", "line 2: the seed after the tab, 'fast'"),
                              (b"# only comments\n\n", "holds no prompts")):
         f.write_bytes(content)
-        with pytest.raises(GenerateError, match=message):
+        with pytest.raises(PromptsError, match=message):
             read_prompts(f)
-    with pytest.raises(GenerateError, match="cannot read the prompts file"):
+    with pytest.raises(PromptsError, match="missing.txt: no such file"):
         read_prompts(tmp_path / "missing.txt")
 
 
@@ -205,13 +209,13 @@ def test_cli_prompts_file_fills_a_folder_in_order(tmp_path):
     code, text = run_cli("generate", "--prompts", prompts, "-o", out, "--num", 2, "--frames", 20, "--steps", 4)
     assert code == 0, text
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["001-the-right-hand-taps-the-chin-1.npz", "001-the-right-hand-taps-the-chin-2.npz",
-                     "002-the-left-hand-waves-1.npz", "002-the-left-hand-waves-2.npz",
-                     "003-prompt-1.npz", "003-prompt-2.npz"]
+    assert names == sorted(["the-right-hand-taps-the-chin-s0-1.npz", "the-right-hand-taps-the-chin-s0-2.npz",
+                            "the-left-hand-waves-s1-1.npz", "the-left-hand-waves-s1-2.npz",
+                            "prompt-s2-1.npz", "prompt-s2-2.npz"])
     assert "line 5: the minilm encoder knows none" in text
-    m = load_motion(out / "002-the-left-hand-waves-2.npz")
+    m = load_motion(out / "the-left-hand-waves-s1-2.npz")
     assert m.text == "the left hand waves" and m.num_frames == 20 and m.provenance["sample"] == "1"
-    assert load_motion(out / "003-prompt-1.npz").text == "👋🤟"
+    assert load_motion(out / "prompt-s2-1.npz").text == "👋🤟"
 
 
 def test_cli_bad_prompts_file_writes_nothing(tmp_path):
@@ -232,7 +236,8 @@ def test_cli_bad_prompts_file_writes_nothing(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["", "-o", "{tmp}/e.npz"], "the prompt is empty"),
     (["-o", "{tmp}/e.npz"], "give a prompt, --prompts FILE or --image PATH"),
-    (["hello", "--steps", "0", "-o", "{tmp}/e.npz"], "steps must be between 1 and 100"),
+    (["hello", "--steps", "0", "-o", "{tmp}/e.npz"], "--steps must be at least 1; got 0"),
+    (["hello", "--seconds", "2", "--frames", "40", "-o", "{tmp}/e.npz"], "give --seconds or --frames, not both"),
     (["hello", "--seconds", "600", "-o", "{tmp}/e.npz"], "exceed this model's"),
     (["hello", "-o", "{tmp}/e.txt"], "unknown extension '.txt'"),
     (["hello", "--image", "{png}", "-o", "{tmp}/e.npz"], "HandMDM is conditioned on text, not images"),

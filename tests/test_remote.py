@@ -71,7 +71,7 @@ def test_a_client_with_the_token_generates_with_progress_and_cancel(server, tmp_
         assert backend.server.startswith("signforge ") and "generate" in backend.capabilities
         assert end["type"] == "result", end
         (path,) = end["result"]["motions"]
-        assert path == str(tmp_path / "out" / "thank-you-3-0.npz")
+        assert path == str(tmp_path / "out" / "thank-you-s3.npz")
         motion = load_motion(path)
         assert motion.num_frames == 20 and motion.text == "thank you"
         assert any(re.search(r"sampling step (\d+)/\1\b", m["message"]) for m in progress)   # to the last step

@@ -77,12 +77,12 @@ def test_generate_writes_a_motion_with_progress_and_one_terminal(backend, tmp_pa
     assert end["type"] == "result", end
     assert end["result"]["fps"] == 25.0 and end["result"]["frames"] == 20
     (path,) = end["result"]["motions"]
-    assert path == str(tmp_path / "out" / "thank-you-3-0.npz") and Path(path).is_absolute()
+    assert path == str(tmp_path / "out" / "thank-you-s3.npz") and Path(path).is_absolute()
     motion = load_motion(path)
     assert motion.num_frames == 20 and motion.text == "thank you"
     with np.load(path, allow_pickle=False) as z:
         assert all(np.isfinite(z[k]).all() for k in z.files if z[k].dtype.kind == "f")
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["thank-you-3-0.npz"]   # no temporary left
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["thank-you-s3.npz"]   # no temporary left
 
 
 def test_info_reports_what_generate_accepts_before_anything_loads(backend, tmp_path):
@@ -180,6 +180,7 @@ def test_invalid_params_name_the_parameter(backend, tmp_path):
         ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "run": str(tmp_path)}, P.INVALID_PARAMS,
          "not a SignForge run folder"),
         ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "device": "tpu"}, P.INVALID_PARAMS, "'device'"),
+        ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "sampler": "euler"}, P.INVALID_PARAMS, "'sampler'"),
         ("generate", {"prompt": "hi", "out_dir": str(tmp_path), "image": str(tmp_path / "hand.png")},
          P.INVALID_PARAMS, "HandMDM is conditioned on text, not images"),
         ("body", {"smplx": str(tmp_path / "none.npz"), "out": str(tmp_path / "b.npz")}, P.INVALID_PARAMS,

@@ -72,7 +72,7 @@ def test_generate_and_convert_remotely_into_the_clients_folders(server, tmp_path
                            timeout=300, on_progress=progress.append)
         assert end["type"] == "result", end
         (path,) = end["result"]["motions"]
-        assert path == str(mine / "motions" / "thank-you-3-0.npz")   # the client's folder, not the server's
+        assert path == str(mine / "motions" / "thank-you-s3.npz")   # the client's folder, not the server's
         assert load_motion(path).num_frames == 20 and load_motion(path).text == "thank you"
         stages = [m.get("stage") for m in progress]
         assert "sampling" in stages and "download" in stages and stages.index("sampling") < stages.index("download")
@@ -99,7 +99,7 @@ def test_a_cancel_mid_download_leaves_no_file_here_or_there(server, tmp_path):
     with RemoteBackend(server["address"], server["token"], chunk_bytes=64) as backend:   # ~100 chunks of a take
         both = backend.wait(backend.submit("generate", {"prompt": "hello", "num": 2, "out_dir": str(tmp_path / "two"),
                                                         **SHORT}), timeout=300)   # two files, 64 bytes a chunk
-        assert [Path(p).name for p in both["result"]["motions"]] == ["hello-0-0.npz", "hello-0-1.npz"], both
+        assert [Path(p).name for p in both["result"]["motions"]] == ["hello-s0-1.npz", "hello-s0-2.npz"], both
         assert [load_motion(p).num_frames for p in both["result"]["motions"]] == [20, 20]
         job = Job(backend, [("generate", {"prompt": "hello", "seed": 5, "out_dir": str(mine), **SHORT})]).start()
         deadline = time.monotonic() + 300

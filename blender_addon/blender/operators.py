@@ -54,6 +54,8 @@ def generate_request(context, folder: Path, info: dict | None = None) -> tuple[s
               "out_dir": str(folder / "motions")}
     if s.model == "handmdm":
         params["refine"] = float(s.refine)
+        if s.sampler != "ddim":   # sent only when chosen: a backend from before 'sampler' takes the rest
+            params["sampler"] = s.sampler
     if not s.auto_length:   # else the model picks the length from the prompt
         params["seconds"] = float(s.seconds)
     run = session.run_folder(context, s.model)

@@ -72,6 +72,7 @@ def draw_generate(layout, settings, state: PanelState) -> None:
     row.prop(settings, "steps")
     if settings.model == "handmdm":
         col.prop(settings, "refine", slider=True)
+        col.prop(settings, "sampler", expand=True)
     row = col.row(align=True)
     row.prop(settings, "seed")
     row.prop(settings, "hand", expand=True)

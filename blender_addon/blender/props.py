@@ -67,6 +67,10 @@ class SignForgeSettings(bpy.types.PropertyGroup):
                                                 "count exactly; 1 samples without a plan")
     steps: bpy.props.IntProperty(name="Steps", default=50, min=1, max=100,
                                  description="Sampling steps (100 = the full schedule)")
+    sampler: bpy.props.EnumProperty(
+        name="Sampler", default="ddim", description="HandMDM's sampler (the protocol's generate 'sampler')",
+        items=[("ddim", "DDIM", "Deterministic: the same seed gives the same take, in Steps steps"),
+               ("ddpm", "DDPM", "Stochastic, over all 100 steps of the schedule (Steps is not used)")])
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     hand: bpy.props.EnumProperty(
         name="Hand", default="right",

@@ -59,7 +59,7 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
         "variants", "images", "images_note"}``: what ``generate`` accepts with that model
         (reads the run's config only, no weights: cheap, so a client asks before Generate)
     ``generate`` (prompt; model="handmdm"|"signavatar", seconds | frames, guidance=2.5,
-        steps=50, seed=0, num=1, hand="auto", refine, run, device="cpu", image; out_dir)
+        steps=50, sampler="ddim"|"ddpm", seed=0, num=1, hand="auto", refine, run, device="cpu", image; out_dir)
         -> ``{"motions": [paths], "fps": 25.0, "frames": n, "warnings": [sentences]}``
         (``warnings``: what the user should hear although it generated, such as a prompt
         truncated by the text encoder or one it cannot read, or a take mirrored to obey the hand)
@@ -212,7 +212,8 @@ METHODS: Mapping[str, Method] = _methods(
     Method(
         "generate",
         "Sample motions for a prompt with a trained text-to-motion model and write each as a "
-        "SignForge .npz in out_dir, named <slug>-<seed>-<i>.npz (a file of that name is replaced).",
+        "SignForge .npz in out_dir, named <slug>-s<seed>.npz, or <slug>-s<seed>-<k>.npz for sample k of "
+        "num > 1 (prompts.take_name; a file of that name is replaced).",
         (Param("prompt", "str", "the text to sign", required=True),
          Param("model", "str", "which generator", default="handmdm", choices=("handmdm", "signavatar")),
          Param("seconds", "float", "length in seconds (default: the model's for the prompt); give seconds or frames",
@@ -221,6 +222,8 @@ METHODS: Mapping[str, Method] = _methods(
          Param("guidance", "float", "classifier-free guidance scale (HandMDM)", default=2.5,
                minimum=0.0, maximum=100.0),
          Param("steps", "int", "DDIM sampling steps (HandMDM)", default=50, minimum=1, maximum=100),
+         Param("sampler", "str", "HandMDM's sampler: ddim (deterministic, 'steps' steps) or ddpm (stochastic, "
+               "all 100 steps of the schedule)", default="ddim", choices=("ddim", "ddpm")),
          Param("seed", "int", "random seed; the same seed gives the same motion", default=0,
                minimum=0, maximum=2 ** 63 - 1),
          Param("num", "int", "how many variants to sample", default=1, minimum=1, maximum=64),
