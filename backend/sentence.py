@@ -190,7 +190,7 @@ def make_sign(it: Item, *, seed: int, hand: str | None, body, lexicon=None, run_
         from .data.lexicon import LexiconError, read_lexicon
         from .data.synth import Signer, SynthError
         from .data.hms import HMS
-        from .data.text import texts_for
+        from .data.signing import sign_entry
 
         try:
             lex = lexicon if hasattr(lexicon, "by_id") else read_lexicon(lexicon)
@@ -201,12 +201,11 @@ def make_sign(it: Item, *, seed: int, hand: str | None, body, lexicon=None, run_
             raise SentenceError(f"no dictionary entry {it.value!r} in {lex.path}")
         left = hand == "left"
         try:
-            motion, truth = _synthesizer(body).synthesize(entry, Signer.sample(seed, left_handed=left))
+            signed = sign_entry(_synthesizer(body), HMS(body), entry, Signer.sample(seed, left_handed=left))
         except SynthError as exc:
             raise SentenceError(f"{it.value}: {exc}") from None
-        cues = HMS(body).measure(motion, truth.sign_frames)
-        texts = texts_for(entry, cues, "left" if left else "right", np.random.default_rng(seed), 1)["phonology+hms"]
-        text = texts[0] if texts else entry.entry_id
+        motion = signed.motion
+        text = signed.text(np.random.default_rng(seed)) or entry.entry_id
         prov = {**motion.provenance, "source": "signforge-data", "entry": entry.entry_id}
         return Sign(motion.with_(text=text, provenance=prov), text, f"entry: {entry.entry_id}")
     from .io import MotionFileError, load_motion
