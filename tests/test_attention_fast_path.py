@@ -88,3 +88,53 @@ def test_guided_sample_matches_torch_layers():
     finally:
         net.fast_attention = True
     assert (fast - slow).abs().max() < 1e-4
+
+
+def _pair_and_torch(net, x, t, cond):
+    """``GuidedPair`` (one run's shared work done once) and torch's layers, each half."""
+    from backend.models.handmdm import GuidedPair
+
+    with torch.inference_mode():
+        pair = net.guidance_pair(cond)
+        assert isinstance(pair, GuidedPair)
+        got = pair(x, t)
+        net.fast_attention = False
+        try:
+            assert net.guidance_pair(cond) is None   # torch's layers: the plain doubled batch
+            want = (net(x, t, cond), net(x, t, dict(cond, drop=torch.ones(len(x), dtype=torch.bool))))
+        finally:
+            net.fast_attention = True
+    return got, want
+
+
+def test_guided_pair_matches_torch_layers():
+    """Guidance's two halves with their shared work done once (issue 21), against torch's layers:
+    one and four variants of one prompt, and three rows of two prompt lengths."""
+    net = _model()
+    for rows, frames, seed in ((1, 26, 4), (4, 26, 5), (3, 51, 6)):
+        x, t, cond = _inputs(rows, frames, 19, seed=seed)
+        if rows == 3:
+            cond["text_mask"][1, 8:] = False
+            cond["text_mask"][2, 15:] = False
+        (c, u), (c_ref, u_ref) = _pair_and_torch(net, x, t, cond)
+        assert (c - c_ref).abs().max() < 1e-5 and (u - u_ref).abs().max() < 1e-5
+        assert (c - u).abs().max() > 1e-3   # the halves really differ
+    x, t, cond = _inputs(2, 26, 12, seed=7)
+    x2, t2, _ = _inputs(2, 26, 12, seed=9)
+    with torch.inference_mode():
+        pair = net.guidance_pair(cond)
+        pair(x, t)
+        c, u = pair(x2, t2)   # the same run's next step keeps nothing of the last step
+        c_new, u_new = net.guidance_pair(cond)(x2, t2)
+        assert torch.equal(c, c_new) and torch.equal(u, u_new)
+
+
+def test_forward_computes_only_the_frames_it_returns():
+    """``forward``'s last layer runs the frames alone (the prefix tokens give it keys and values),
+    bucketed or not, and one mask shared by all rows runs unmasked on its kept positions."""
+    net = _model()
+    x, t, cond = _inputs(3, 26, 12, seed=8)
+    for drop in (None, torch.ones(3, dtype=torch.bool), torch.tensor([False, True, True])):
+        c = cond if drop is None else dict(cond, drop=drop)
+        fast, slow = _both(net, x, t, c)
+        assert (fast - slow).abs().max() < 1e-5

@@ -81,10 +81,24 @@ def guided(denoiser: Denoiser, guidance: float) -> Callable:
     ``denoiser(x, t, cond)`` must accept ``cond=None`` rows through ``uncond`` semantics: the
     returned function calls it once with the batch doubled and the second half's condition
     dropped (``cond`` is a dict of tensors whose ``"drop"`` mask marks the dropped rows).
+
+    A denoiser with ``guidance_pair(cond)`` (HandMDM) instead gives, once per condition, a
+    function (x_t, t) -> (conditional x0, unconditional x0) that does the work the two halves
+    share once: the returned function keeps it for as long as it is called with the same
+    ``cond`` (a sampling run's steps).
     """
+    run: list = [None, None]   # [cond, its pair function]: one sampling run's
+
     def x0(x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
         if guidance == 1.0:
             return denoiser(x_t, t, cond)
+        make = getattr(denoiser, "guidance_pair", None)
+        if make is not None:
+            if run[0] is not cond:
+                run[:] = [cond, make(cond)]
+            if run[1] is not None:
+                cond_x0, uncond_x0 = run[1](x_t, t)
+                return uncond_x0 + guidance * (cond_x0 - uncond_x0)
         b = len(x_t)
         both = {k: torch.cat([v, v]) if isinstance(v, torch.Tensor) else v for k, v in cond.items()}
         both["drop"] = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)])

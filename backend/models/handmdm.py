@@ -73,7 +73,7 @@ def sinusoid(positions: torch.Tensor, width: int) -> torch.Tensor:
 BUCKET_ROWS = 4   # rows per distinct mask from which ``encode`` runs each mask's rows apart
 
 
-def encode(encoder: nn.TransformerEncoder, seq: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+def encode(encoder: nn.TransformerEncoder, seq: torch.Tensor, keep: torch.Tensor, tail: int | None = None) -> torch.Tensor:
     """``encoder``'s pre-norm layers at inference, with scaled-dot-product attention.
 
     The same sums as ``encoder(seq, src_key_padding_mask=~keep)`` without dropout (to ~1e-5 at
@@ -86,30 +86,44 @@ def encode(encoder: nn.TransformerEncoder, seq: torch.Tensor, keep: torch.Tensor
     mask's rows run together on only their kept positions, unmasked: the dropped rows lose
     their padding's cost (1.14x at 4 variants, 1.29x at 16, measured on 2 shared cores; with
     fewer rows the extra pass costs more than it saves). Otherwise ``keep`` goes to
-    ``scaled_dot_product_attention`` as a boolean mask over keys. Rows must keep at least one
-    position each. Masked positions' outputs are not meaningful (zeros when bucketed)."""
+    ``scaled_dot_product_attention`` as a boolean mask over keys. One mask shared by every row
+    (a batch of dropped rows alone) always runs on its kept positions. Rows must keep at least
+    one position each. Masked positions' outputs are not meaningful (zeros when bucketed).
+
+    ``tail``: only the last ``tail`` positions' outputs are wanted (B, tail, W) (HandMDM reads
+    only its frames): the last layer's queries, output projection and feed-forward then run on
+    those positions alone, the other positions giving it only their keys and values."""
+    s = seq.shape[1]
+    tail = s if tail is None else tail
     if bool(keep.all()):
-        return _layers(encoder, seq, None)
+        return _layers(encoder, seq, None, tail)
     masks, which = torch.unique(keep, dim=0, return_inverse=True)
-    if len(masks) * BUCKET_ROWS <= len(keep) and bool((torch.bincount(which) >= BUCKET_ROWS).all()):
-        out = torch.zeros_like(seq)
+    if len(masks) == 1 or (len(masks) * BUCKET_ROWS <= len(keep)
+                           and bool((torch.bincount(which) >= BUCKET_ROWS).all())):
+        out = seq.new_zeros(len(seq), tail, seq.shape[2])
         for k, mask in enumerate(masks):
             rows, cols = (which == k).nonzero()[:, 0], mask.nonzero()[:, 0]
-            out[rows[:, None], cols[None]] = _layers(encoder, seq[rows][:, cols], None)
+            wanted = cols[cols >= s - tail]   # the kept positions of the tail: the last of ``cols``
+            out[rows[:, None], (wanted - (s - tail))[None]] = _layers(encoder, seq[rows][:, cols], None, len(wanted))
         return out
-    return _layers(encoder, seq, keep[:, None, None, :])   # (B, 1, 1, S): True attends
+    return _layers(encoder, seq, keep[:, None, None, :], tail)   # (B, 1, 1, S): True attends
 
 
-def _layers(encoder: nn.TransformerEncoder, seq: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def _layers(encoder: nn.TransformerEncoder, seq: torch.Tensor, mask: torch.Tensor | None,
+            tail: int | None = None) -> torch.Tensor:
+    """The pre-norm layers with SDPA; the last one computes only the last ``tail`` positions."""
     b, s, w = seq.shape
     x = seq
-    for layer in encoder.layers:
+    last = len(encoder.layers) - 1
+    for i, layer in enumerate(encoder.layers):
         attn = layer.self_attn
         heads = attn.num_heads
         qkv = F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias)
         q, k, v = qkv.view(b, s, 3, heads, w // heads).permute(2, 0, 3, 1, 4)   # each (B, H, S, d)
+        if i == last and tail is not None and tail < s:   # the rest is read only through k and v
+            q, x = q[:, :, s - tail:], x[:, s - tail:]
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        x = x + attn.out_proj(o.transpose(1, 2).reshape(b, s, w))
+        x = x + attn.out_proj(o.transpose(1, 2).reshape(b, x.shape[1], w))
         x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
     return x if encoder.norm is None else encoder.norm(x)
 
@@ -161,10 +175,18 @@ class HandMDM(nn.Module):
         keep = torch.cat([torch.ones(b, self.cfg.registers + 1, dtype=torch.bool, device=x_t.device),
                           text_mask, frame_mask], 1)
         if self.training or not self.fast_attention:   # dropout in attention: torch's layers
-            out = self.encoder(seq, src_key_padding_mask=~keep)
+            out = self.encoder(seq, src_key_padding_mask=~keep)[:, -frames:]
         else:
-            out = encode(self.encoder, seq, keep)
-        return self.motion_out(self.norm(out[:, -frames:]))
+            out = encode(self.encoder, seq, keep, tail=frames)
+        return self.motion_out(self.norm(out))
+
+    def guidance_pair(self, cond: dict) -> "GuidedPair | None":
+        """For classifier-free guidance over a whole sampling run: a function (x_t, t) -> the
+        conditional and the unconditional x0, the work both share done once (see ``GuidedPair``);
+        None where it does not apply (training, torch's layers, a frame mask or a drop given)."""
+        if self.training or not self.fast_attention or cond.get("frame_mask") is not None or "drop" in cond:
+            return None
+        return GuidedPair(self, cond)
 
     def training_drop(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Which rows lose their condition this step (``cond_drop`` of them, 5% in the paper)."""
@@ -186,6 +208,104 @@ class HandMDM(nn.Module):
         model = self.log_frames(text[:1], text_mask[:1]).exp().nan_to_num(1.0)
         frames = ((model - 1) * self.cfg.frame_step + 1).clamp(low, high)
         return int(round(float(frames)))
+
+
+class GuidedPair:
+    """HandMDM's conditional and unconditional x0 of the same x_t for one sampling run's condition.
+
+    Classifier-free guidance asks the model twice per step, with the prompt and without it
+    (its text swapped for the null token). The two differ only in their text tokens, so:
+
+    - what depends on the run alone is made once per run, not per step: the text tokens'
+      projection, and the first layer's normed keys, values and queries of the register, text
+      and null tokens (their inputs never change);
+    - what depends on the step alone is made once per step, not per half: the timestep token,
+      the motion tokens' projection and their first-layer keys, values and queries;
+    - the unconditional rows carry the null token alone, not the prompt's text masked out;
+    - both halves (and each distinct text mask) run as one packed set of tokens through every
+      linear layer, attention running per group of rows of one length, unmasked;
+    - the last layer computes the motion frames alone (the only outputs read).
+
+    The sums are ``forward``'s with ``drop`` on the second half (to ~1e-5, float order)."""
+
+    def __init__(self, net: HandMDM, cond: dict):
+        self.net = net
+        layer0 = net.encoder.layers[0]
+        text = net.text_in(cond["text"]) + net.kind[2]                       # (B, L, W)
+        mask = cond["text_mask"].bool()
+        self.rows = len(text)
+        masks, which = torch.unique(mask, dim=0, return_inverse=True)
+        # groups of rows of one length: each distinct text mask's conditional rows, then every
+        # row unconditional (the null token alone); for each its rows and constant text tokens
+        groups = [((which == k).nonzero()[:, 0], text[which == k][:, m]) for k, m in enumerate(masks)]
+        null = (net.null_text + net.kind[2]).expand(self.rows, 1, -1)
+        groups.append((torch.arange(self.rows, device=text.device), null))
+        reg = net.registers[0] + net.kind[0]                                   # (R, W)
+        self.reg = reg
+        self.reg_qkv = self._qkv0(layer0, reg)
+        self.groups = [(rows, words, self._qkv0(layer0, words)) for rows, words in groups]
+        self._positions: dict[int, torch.Tensor] = {}
+
+    @staticmethod
+    def _qkv0(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        attn = layer.self_attn
+        return F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias)
+
+    def _frames(self, frames: int, device) -> torch.Tensor:
+        if frames not in self._positions:
+            self._positions[frames] = sinusoid(torch.arange(frames, device=device), self.net.cfg.width) + self.net.kind[3]
+        return self._positions[frames]
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        net = self.net
+        b, frames, _ = x_t.shape
+        if frames > net.cfg.max_frames:
+            raise ValueError(f"{frames} frames exceed this model's {net.cfg.max_frames}")
+        if b != self.rows:
+            raise ValueError(f"x_t has {b} rows; the condition {self.rows}")
+        w, r = net.cfg.width, net.cfg.registers
+        layers = net.encoder.layers
+        step = net.time_mlp(sinusoid(t, w))[:, None] + net.kind[1]                  # (B, 1, W)
+        shared = torch.cat([step, net.motion_in(x_t) + self._frames(frames, x_t.device)], 1)   # (B, 1 + T, W)
+        shared_qkv = self._qkv0(layers[0], shared)
+        # each group's rows of tokens [registers, step, text, frames] and their first-layer q, k, v
+        seqs, qkvs, shapes = [], [], []
+        for rows, words, words_qkv in self.groups:
+            n = len(rows)
+            sh, sh_qkv = shared[rows], shared_qkv[rows]
+            seqs.append(torch.cat([self.reg.expand(n, -1, -1), sh[:, :1], words, sh[:, 1:]], 1).reshape(-1, w))
+            qkvs.append(torch.cat([self.reg_qkv.expand(n, -1, -1), sh_qkv[:, :1], words_qkv, sh_qkv[:, 1:]], 1)
+                        .reshape(-1, 3 * w))
+            shapes.append((n, r + 1 + words.shape[1] + frames))
+        x, qkv = torch.cat(seqs), torch.cat(qkvs)                                 # (N, W), (N, 3W) packed
+        for i, layer in enumerate(layers):
+            attn = layer.self_attn
+            if i:
+                qkv = F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias)
+            last = i == len(layers) - 1
+            outs, keep, start = [], [], 0
+            for n, s in shapes:
+                part = qkv[start:start + n * s].view(n, s, 3, attn.num_heads, w // attn.num_heads)
+                q, k, v = part.permute(2, 0, 3, 1, 4)                              # each (n, H, s, d)
+                if last:   # only the frames' outputs are read: their queries alone
+                    q = q[:, :, s - frames:]
+                    keep.append(x[start:start + n * s].view(n, s, w)[:, s - frames:].reshape(-1, w))
+                o = F.scaled_dot_product_attention(q, k, v)
+                outs.append(o.transpose(1, 2).reshape(-1, w))
+                start += n * s
+            if last:
+                x = torch.cat(keep)
+            x = x + attn.out_proj(torch.cat(outs))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        if net.encoder.norm is not None:
+            x = net.encoder.norm(x)
+        x0 = net.motion_out(net.norm(x)).view(-1, frames, x_t.shape[2])            # (sum n, T, F)
+        cond_x0 = torch.empty_like(x_t)
+        start = 0
+        for rows, _, _ in self.groups[:-1]:
+            cond_x0[rows] = x0[start:start + len(rows)]
+            start += len(rows)
+        return cond_x0, x0[start:]
 
 
 def upsample(x: torch.Tensor, step: int, frames: int) -> torch.Tensor:
