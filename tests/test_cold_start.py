@@ -34,9 +34,9 @@ def signforge(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, 
 @pytest.mark.parametrize("args, message", [
     (["generate", "", "-o", "{tmp}/x.npz"], "the prompt is empty"),
     (["generate", "a fist taps the chin", "-o", "{tmp}/x.mp3"], "unknown extension '.mp3'"),
-    (["generate", "a fist taps the chin", "-o", "{tmp}/x.npz", "--steps", "0"], "steps must be between"),
+    (["generate", "a fist taps the chin", "-o", "{tmp}/x.npz", "--steps", "0"], "--steps must be at least 1"),
     (["generate", "a fist taps the chin", "-o", "{tmp}/x.npz", "--seconds", "60"], "exceed this model's longest"),
-    (["generate", "a fist taps the chin", "-o", "{tmp}/x.npz", "--hand", "middle"], "hand must be left or right"),
+    (["generate", "a fist taps the chin", "-o", "{tmp}/x.npz", "--hand", "middle"], "--hand must be one of"),
     (["generate", "a fist taps the chin", "-o", "{tmp}/x.npz", "--run", "{tmp}/none"], "not a SignForge run"),
     (["info", "{tmp}/none.npz"], "no such file"),
 ], ids=["empty", "suffix", "steps", "too-long", "hand", "no-run", "info"])

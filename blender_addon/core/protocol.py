@@ -328,6 +328,11 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _bound(x: float) -> str:
+    """A bound as a person reads it: 9223372036854775807 for the largest seed, not 9.22337e+18."""
+    return str(int(x)) if isinstance(x, int) or float(x).is_integer() else f"{x:g}"
+
+
 def _check_value(method: str, p: Param, value):
     where = f"{method}: parameter {p.name!r}"
     if p.kind in ("str", "path"):
@@ -370,9 +375,9 @@ def _check_value(method: str, p: Param, value):
                                             f"got {_show(value)}")
     for v in (value if isinstance(value, list) else [value]):
         if p.minimum is not None and _number(v) and v < p.minimum:
-            raise ProtocolError(INVALID_PARAMS, f"{where} must be at least {p.minimum:g}; got {v!r}")
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be at least {_bound(p.minimum)}; got {v!r}")
         if p.maximum is not None and _number(v) and v > p.maximum:
-            raise ProtocolError(INVALID_PARAMS, f"{where} must be at most {p.maximum:g}; got {v!r}")
+            raise ProtocolError(INVALID_PARAMS, f"{where} must be at most {_bound(p.maximum)}; got {v!r}")
     return value
 
 
