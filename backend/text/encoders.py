@@ -180,8 +180,8 @@ class ClipEncoder(_Cached):
                  model_name: str = CLIP_MODEL, random_weights: bool = False, cache_size: int = 4096):
         super().__init__(cache_size)
         allow_download = os.environ.get(ENV_ALLOW_DOWNLOAD, "").strip().lower() in ("1", "true", "yes", "on")
-        if not allow_download:   # local files only (set before huggingface_hub is imported)
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # offline, open_clip is handed a file on disk (or random weights) and never a hub name, so it
+        # has nothing to fetch: no process-wide HF_HUB_OFFLINE is set for it
         try:
             import open_clip
         except ImportError as exc:   # open_clip needs torchvision
