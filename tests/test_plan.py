@@ -135,6 +135,21 @@ def test_a_wave_is_made_beside_the_head_not_at_the_waist(realizer):
     assert take.measured.action == "wave" and float(below_neck.mean()) < 0.15
 
 
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_wagged_index_finger_swings_side_to_side_several_times(realizer, seed):
+    # the grammar calls a side-to-side swing a "wave" only with an open hand, so a wagged index
+    # finger measures as strokes to one side and back; before, a one-way path beat it on count
+    from backend.eval import fidelity as F
+    from backend.eval import prompts as P
+
+    take = realizer.realize(scene(shape="1", action="wave"), seed=seed)
+    motion, body = take.motion, realizer.synth.body
+    t0, t1 = F.sign_window(motion, body, "right")
+    path = F.wrist_path(motion, body, "right")[t0:t1]
+    assert take.phonology.movement == "BackAndForth" and take.measured.action == "back_forth"
+    assert P.strokes_along(path) >= 3 and P.direction_of(P.excursion(path)) == "sideways"
+
+
 @pytest.mark.parametrize("asked", [scene(shape="1", action="circle", count=1), scene(shape="a", action="rise", dirs=("up",)),
                                    scene(shape="5", hands="both", action="apart")],
                          ids=["circles", "rises", "both-apart"])

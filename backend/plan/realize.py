@@ -169,6 +169,12 @@ def agreement(asked: Scene, got: Scene) -> float:
         # "touch it, then move down twice": each return of the repeated stroke touches the
         # place again, which the cues count as taps; it is the asked touch and strokes
         got = replace(got, action="touch", count=1, then_count=got.count)
+    if asked.action == "wave" and got.action == "back_forth" and got.dirs[:1] in (("left",), ("right",)):
+        # the grammar calls a side-to-side swing a wave only with an open hand; "wag your index
+        # finger" asks for the same swing, which the cues measure as strokes to one side and back
+        got = replace(got, action="wave", dirs=())
+    # "wave" with no number: any number of swings is a wave (the swings are the wave's own)
+    counted = asked.count > 1 or got.count > 1 and not (asked.action == got.action == "wave")
     score = total = 0.0
 
     def part(name: str, ok: bool, weight: float | None = None) -> None:
@@ -183,7 +189,7 @@ def agreement(asked: Scene, got: Scene) -> float:
     part("action", asked.action == got.action)
     if asked.dirs:
         part("dirs", got.dirs[:1] == asked.dirs[:1])
-    if asked.count > 1 or got.count > 1:
+    if counted:
         part("count", asked.count == got.count)
     if asked.then:   # a stroke after the touch that was not asked for is the taps' own way back
         part("then", asked.then == got.then and got.then_dirs[:1] == asked.then_dirs[:1])
