@@ -402,3 +402,22 @@ def test_preview_puts_the_fit_beside_the_video_frames(tmp_path):
     assert grey > 0.002 and red > 0.001
     for left in (0, w, 2 * w):                                    # each title's box is dark
         assert sheet[6:12, left + 4:left + 40].mean() < 100
+
+
+@needs_pose
+def test_the_server_fits_with_the_body_it_already_holds(tmp_path, signforge_cache):
+    """One body per model file in a server: the body request's is the one a reconstruction fits
+    (it used to load the model a second time for the fit), and a second reconstruction reuses
+    the fitter."""
+    from backend.server import Handler
+
+    handler = Handler()
+    quiet = lambda *args, **kwargs: None   # noqa: E731
+    handler.call("body", {"out": str(tmp_path / "body.npz")}, quiet)
+    body = handler._bodies["mannequin"]
+    first = handler.call("reconstruct", {"path": str(POSE), "start": 3.0, "end": 3.6,
+                                         "out": str(tmp_path / "a.npz")}, quiet)
+    fitter = handler._fitters["mannequin"]
+    assert fitter.body is body and first["quality"]["frames"] == first["frames"]
+    handler.call("reconstruct", {"path": str(POSE), "start": 3.0, "end": 3.6, "out": str(tmp_path / "b.npz")}, quiet)
+    assert handler._fitters["mannequin"] is fitter and handler._bodies == {"mannequin": body}
