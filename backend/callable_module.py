@@ -2,6 +2,12 @@
 
 A module and its main function share a name, so the public API is one name either way:
 ``backend.generate("prompt")`` and ``from backend.generate import generate`` both work.
+
+Why a module, not a function in ``backend/__init__.py``: importing ``backend.generate`` (as
+``from backend.generate import GenerateError`` does) makes Python set the package's attribute
+``generate`` to the module, replacing any function of that name, so ``backend.generate(...)``
+would work only until the first such import. The public calls (README, tests) keep this one
+mechanism, applied by name at each module's end; nothing else in SignForge changes a class.
 """
 from __future__ import annotations
 
