@@ -54,6 +54,14 @@ class Engine:
         if self.address is not None and not self.address.strip():
             raise EngineError("--address must be auto, HOST:PORT or ray://HOST:PORT; got an empty string")
 
+    def check(self) -> None:
+        """Raise unless this engine can start: Ray installed, a HOST:PORT address answering.
+        Callers check before they write anything."""
+        if self.name == "ray":
+            import_ray()
+            if self.address not in (None, "auto", "local"):
+                check_reachable(self.address)
+
 
 def quiet_on_interrupt() -> None:
     """In a pool worker: Ctrl-C is the parent's to handle (it stops the pool, and a finished
@@ -165,6 +173,9 @@ def _ray_results(engine: Engine, tasks: list, factory, args: tuple, method: str,
     from ray.exceptions import RayTaskError, WorkerCrashedError
 
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+    for k in ("SIGNFORGE_SMPLX", "SIGNFORGE_LEXICON", "SIGNFORGE_CACHE"):   # paths: as this process reads them
+        if env.get(k):
+            env[k] = os.path.abspath(os.path.expanduser(env[k]))
     env.update({k: "1" for k in _THREAD_VARS})
     started = not ray.is_initialized()
     if started:

@@ -32,8 +32,10 @@ POSE = VIDEO_DIR / "mediapipe.pose"          # 170 frames at 24 fps, right hand 
 TASK_TITLE = b"ray::shard_task"
 
 
-def test_engine_choices_are_checked_and_a_dead_address_is_one_line():
+def test_engine_choices_are_checked_and_a_dead_address_is_one_line(tmp_path, monkeypatch):
+    from backend.data.dataset import BuildConfig, build
     from backend.engine import Engine, EngineError, run_tasks
+    from blender_addon.core.errors import MissingExtraError
 
     with pytest.raises(EngineError, match="--engine must be local or ray"):
         Engine("spark")
@@ -45,6 +47,12 @@ def test_engine_choices_are_checked_and_a_dead_address_is_one_line():
         pytest.skip("a Ray is running in this process already")
     with pytest.raises(EngineError, match="cannot reach the Ray cluster at 127.0.0.1:1"):
         list(run_tasks(Engine("ray", "127.0.0.1:1"), [1], dict, ()))
+    with pytest.raises(EngineError, match="cannot reach"):   # refused before anything is written
+        build(BuildConfig(out=str(tmp_path / "never"), samples=4), engine=Engine("ray", "127.0.0.1:1"))
+    assert not (tmp_path / "never").exists()
+    monkeypatch.setitem(sys.modules, "ray", None)           # as where the [ray] extra is not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'signforge\[ray\]'"):
+        Engine("ray").check()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -405,6 +405,7 @@ def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | N
         raise BatchError("workers, shard size and texts per sample must be at least 1")
     t0 = time.perf_counter()
     items = read_labels(cfg.labels, cfg.video_dir)
+    engine.check()
     assign_splits(items, cfg)
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
@@ -453,7 +454,10 @@ def reconstruct_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | N
                 progress(count, len(items))
 
         if engine.name == "ray":   # each task writes its shard; the items' outcomes come back
-            for outcomes in run_tasks(engine, [(k, shards[k]) for k in todo], ItemWorker, (cfg,),
+            # absolute paths: a Ray worker runs in a folder of its own, on any node
+            shared = replace(cfg, video_dir=str(Path(cfg.video_dir).resolve()), out=str(out.resolve()),
+                             smplx=str(Path(cfg.smplx).expanduser().resolve()) if cfg.smplx else None)
+            for outcomes in run_tasks(engine, [(k, shards[k]) for k in todo], ItemWorker, (shared,),
                                       workers=cfg.workers, method="run_shard"):
                 for status, ident, reason, secs in outcomes:
                     seconds.append((status, secs))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -29,14 +29,15 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
           scorer: MotionTextScorer | None = None, engine: Engine = Engine()) -> dict:
     """Build (or finish) the dataset in ``cfg.out``; returns the manifest. ``scorer``: a
     retrieval model object for ``assign="retrieval"``, used in this process alone."""
-    lex_path = str(resolve_lexicon_path(cfg.lexicon))
-    lex = read_lexicon(lex_path)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    specs = plan(lex, cfg)
     if scorer is not None and engine.name != "local":
         raise EngineError("a retrieval model object runs in this process only: use the local engine, "
                           "or pass --retrieval-model RUN_DIR, which every worker loads")
+    engine.check()
+    lex_path = str(resolve_lexicon_path(cfg.lexicon))
+    lex = read_lexicon(lex_path)
+    out = Path(cfg.out)
+    specs = plan(lex, cfg)
+    out.mkdir(parents=True, exist_ok=True)
     if scorer is None and cfg.assign == "retrieval" and cfg.retrieval_run:
         from ...models.thmr import THMRScorer
 
@@ -54,15 +55,20 @@ def build(cfg: BuildConfig, progress: Callable[[int, int], None] | None = None,
     else:
         with atomic_path(plan_file) as tmp:
             tmp.write_text(json.dumps({"plan_hash": digest, "config": cfg.plan_key()}, indent=1))
-    jobs = shard_jobs(specs, cfg, out)
+    # the workers get absolute paths: a Ray worker runs in a folder of its own, on any node
+    jobs = shard_jobs(specs, cfg, out.resolve())
+    worker_cfg = replace(cfg, out=str(out.resolve()),
+                         retrieval_run=str(Path(cfg.retrieval_run).resolve()) if cfg.retrieval_run else None)
+    worker_lex = str(Path(lex_path).resolve())
     done = len(specs) - sum(len(job.specs) for batch in jobs for job in batch if job.write)
     if progress:
         progress(done, len(specs))
     if in_process:
-        results = run_tasks(Engine(), jobs, ShardWorker, (lex_path, cfg, scorer if not cfg.retrieval_run else None))
+        results = run_tasks(Engine(), jobs, ShardWorker,
+                            (worker_lex, worker_cfg, scorer if not cfg.retrieval_run else None))
     else:
         workers = cfg.workers or free_cores()   # extra workers on busy cores cost more than they give
-        results = run_tasks(engine, jobs, ShardWorker, (lex_path, cfg), workers=workers)
+        results = run_tasks(engine, jobs, ShardWorker, (worker_lex, worker_cfg), workers=workers)
     for n in results:
         done += n
         if progress:
