@@ -871,10 +871,11 @@ def sentence_cmd(
     items_file: Optional[Path] = typer.Option(None, "--items", help="A file of items: one per line ('#' and "
                                                                      "blank lines skipped), or a JSON list of "
                                                                      "strings or objects with seconds/transition."),
-    method: str = typer.Option("inpaint", help="Transitions: inpaint (HandMDM from a minimum-jerk blend, kept "
-                                               "calm), blend (the blend alone), raw (HandMDM as it draws) or "
-                                               "linear (straight from pose to pose)."),
-    strength: float = typer.Option(0.5, help="How far up the schedule the blend is noised before HandMDM "
+    method: str = typer.Option("inpaint", help="Transitions: inpaint (HandMDM inpaints them and its movement "
+                                               "goes onto a minimum-jerk blend, within the speed bars), blend "
+                                               "(the blend alone), raw (HandMDM as it draws) or linear "
+                                               "(straight from pose to pose)."),
+    strength: float = typer.Option(1.0, help="How far up the schedule the blend is noised before HandMDM "
                                              "redraws it (1: from noise)."),
     transition: Optional[float] = typer.Option(None, "--transition", help="Seconds of every transition "
                                                                           "(default: from the distance)."),

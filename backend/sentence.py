@@ -6,10 +6,12 @@ from rest and the last its return, and in between each sign's approach and retur
 at its sign window (``eval.fidelity.sign_window``, over the hands that sign) and replaced by
 a transition. A transition starts as a minimum-jerk blend (a quintic that meets position,
 velocity and acceleration of both sides, Flash & Hogan 1985) and, with ``method="inpaint"``,
-HandMDM redraws it by inpainting (``backend.inpaint``): the frames of both signs around it are
-fixed, the blend noised ``strength`` up the schedule is the start, and the model is conditioned
-on the next sign's text. Its length is set from the distance the wrists travel (the blend's
-peak speed kept near ``TRAVEL_SPEED``), or per item.
+HandMDM inpaints it (``backend.inpaint``), conditioned on the next sign's text: the frames of
+both signs around it are fixed but for the ``SOFT`` frames next to each join (a soft boundary),
+and what the model drew over the transition, less its own change at the joins, low-passed and
+faded out towards both joins, is added to the blend (``model_detail``), so the joins keep the
+blend's continuity and the middle moves as the model moves. Its length is set from the
+distance the wrists travel (the blend's peak speed kept near ``TRAVEL_SPEED``), or per item.
 
 Items are free texts (planned and made by ``backend.generate``), dictionary entry ids
 (``backend.data`` synthesizes them) or motion files; ``read_items`` reads them from a file,
@@ -39,11 +41,14 @@ from blender_addon.core.errors import SignForgeError
 
 FPS = 25.0
 METHODS = ("inpaint", "blend", "raw", "linear")
-STRENGTH = 0.5        # how far up the schedule the blend is noised before HandMDM redraws it
-CONTEXT = 12          # frames of each sign the model sees around a transition (fixed)
+STRENGTH = 1.0        # how far up the schedule the blend is noised before HandMDM redraws it (1: noise)
+CONTEXT = 12          # frames of each sign the model sees around a transition (fixed, but for SOFT of them)
 TRAVEL_SPEED = 1.2    # m/s: the blend's peak wrist speed an automatic transition aims at
-CALM = 2.5            # m/s: the fastest a transition's wrist may move with the model's movement in it
+CALM = 3.5            # m/s: the fastest a transition's wrist may move with the model's movement in it
 SHARES = (1.0, 0.5, 0.25, 0.0)   # shares of the model's movement tried, most first
+SOFT = 4              # frames of each sign next to a join the model redraws with the transition (a soft boundary)
+LOWPASS = 1.5         # frames: the Gaussian the model's movement over a transition is smoothed with...
+FADE = 0.25           # ...and the share of the transition at each end over which it fades in and out
 CLEAR = 0.015         # m: a transition's hand deeper than this inside the head or torso is made again...
 WIDEN = (0, 3, 6, 10)  # ...with this many more frames of each sign kept, until it is clear
 MIN_TRANSITION, MAX_TRANSITION = 0.2, 1.2   # seconds
@@ -289,39 +294,31 @@ def _features(poses: np.ndarray, expression: np.ndarray) -> np.ndarray:
     return pose_to_features(poses.astype(np.float64), expression.astype(np.float64))
 
 
-def on_path(made: np.ndarray, path: np.ndarray) -> np.ndarray:
-    """The movement of ``made`` (L, F) carried onto ``path`` (L, F): ``made`` less the quintic
-    through its own first and last frames (position and velocity, no acceleration), added to
-    ``path``. What the model drew between its ends (arcs, the fingers' timing) is kept; where it
-    starts and ends is the path's, so it meets the signs on both sides (a displacement map,
-    Witkin & Popovic 1995)."""
-    n = len(made)
-    if n < 4:
-        return path
-    d = n - 1.0
-    v0, v1 = made[1] - made[0], made[-1] - made[-2]
-    u = (np.arange(n) / d)[:, None]
-    u3, u4, u5 = u ** 3, u ** 4, u ** 5
-    own = ((1 - 10 * u3 + 15 * u4 - 6 * u5) * made[0] + (10 * u3 - 15 * u4 + 6 * u5) * made[-1]
-           + (u - 6 * u3 + 8 * u4 - 3 * u5) * d * v0 + (-4 * u3 + 7 * u4 - 3 * u5) * d * v1)
-    return path + (made - own)
-
-
 def transition(before: Motion, after: Motion, frames: int, text: str, *, method: str = "inpaint",
                strength: float = STRENGTH, seed: int = 0, guidance: float = 2.5, steps: int = 50,
                run_dir=None, body=None, progress: Callable[[int, int], None] | None = None
                ) -> tuple[Motion, float]:
     """``frames`` frames from the end of ``before`` into the start of ``after`` (each at least 3
-    frames; their last / first ``CONTEXT`` frames are what the model sees, fixed), and the share
-    of HandMDM's own movement in them (0 for the blend, 1 for raw).
+    frames; their last / first ``CONTEXT`` frames are what the model sees), and the share of
+    HandMDM's own movement in them (0 for the blend, 1 for raw).
 
     ``method``: "linear", straight from pose to pose (a baseline); "blend", the minimum-jerk
-    blend alone; "raw", HandMDM's inpainting as MDM does it (from the blend noised ``strength``
-    up, or from noise at 1), its frames as the model gives them; "inpaint", the same inpainting
-    with its movement carried onto the blend's path (``on_path``), so both joins are continuous in position and velocity, with as much of the
-    model's movement (``SHARES``: all, half, a quarter, none) as keeps the transition's peak
-    wrist speed within ``CALM`` and its jerk within the signs' on either side (or the blend's):
-    the shipped model's inpainting jitters (``benchmarks/sentence.py``)."""
+    blend alone; "raw", HandMDM's inpainting as MDM does it (every sign frame replaced at each
+    step; from the blend noised ``strength`` up, or from noise at 1), its frames as the model
+    gives them; "inpaint", the model-made transition: the same inpainting with the ``SOFT`` sign
+    frames next to each join left free, and the model's movement over the transition
+    (``model_detail``) added to the blend, with as much of it (``SHARES``: all, half, a quarter,
+    none) as keeps the wrists at most ``CALM`` fast (the fidelity bar) and the hands no deeper
+    in the body than the blend's.
+
+    Why raw inpainting snaps (``benchmarks/sentence.py``: 9.8 m/s median peak): the shipped
+    model does not draw a movement into the gap. Its free frames come out as a near-still pose
+    (at the next sign's place or elsewhere) and the whole movement happens in one frame at each
+    seam; its x0 is not the identity even on clean input (a mean 0.2 std off at every noise
+    level, on its own takes too), so what it draws next to a replaced frame is off by that
+    much, and on the arm that is 20-40 cm of wrist. Starting from the noised blend (SDEdit, 0.1
+    to 0.5) or with fewer steps still snaps; leaving the frames at the joins free and keeping
+    only the model's movement, not its offset, does not."""
     if method not in METHODS:
         raise SentenceError(f"method is {', '.join(METHODS)}; got {method!r}")
     if method == "linear":   # the baseline: straight from one pose to the other at constant speed
@@ -341,20 +338,28 @@ def transition(before: Motion, after: Motion, frames: int, text: str, *, method:
     a, b = before.cut(max(0, before.num_frames - CONTEXT)), after.cut(0, min(after.num_frames, CONTEXT))
     path = _features(poses, expression)
     feats = np.concatenate([_features(a.poses, a.expression), path, _features(b.poses, b.expression)])
-    keep = np.ones(len(feats), bool)
-    keep[a.num_frames:a.num_frames + frames] = False
-    made = inpaint(feats, keep, text, strength=strength, seed=seed, guidance=guidance, steps=steps,
-                   run_dir=run_dir, progress=progress)[a.num_frames:a.num_frames + frames]
-    if method == "raw":
+    c0, c1 = a.num_frames, a.num_frames + frames       # the transition's frames in the window
+    if method == "raw":   # MDM's inpainting: the signs' frames replaced at every step's noise level
+        keep = np.ones(len(feats), bool)
+        keep[c0:c1] = False
+        made = inpaint(feats, keep, text, strength=strength, seed=seed, guidance=guidance, steps=steps,
+                       run_dir=run_dir, progress=progress)[c0:c1]
         return _from_features(made, poses, trans, before.betas), 1.0
+    # a soft boundary: the signs' frames fixed but for the SOFT next to each join, which the model
+    # redraws with the transition, so no replaced frame sits right at a join; of what it drew only
+    # its movement over the transition is kept (model_detail)
+    keep = np.zeros(len(feats), bool)
+    keep[:max(0, c0 - SOFT)] = True
+    keep[min(len(feats), c1 + SOFT):] = True
+    drawn = inpaint(feats, keep, text, strength=strength, seed=seed, guidance=guidance, steps=steps,
+                    run_dir=run_dir, progress=progress)
+    detail = model_detail(drawn - feats, c0, c1)
     if body is None:
         from .body.model import Body
 
         body = Body.load()
+    from .body.collide import hand_penetration
     from .eval import fidelity as F
-
-    def jerk(m: Motion) -> float:
-        return max(F.jerk(m, body, side) for side in F.SIDES)
 
     def framed(move: Motion) -> Motion:   # the transition with two of the signs' frames on each side
         return Motion(np.concatenate([before.poses[-2:], move.poses, after.poses[:2]]),
@@ -362,15 +367,41 @@ def transition(before: Motion, after: Motion, frames: int, text: str, *, method:
                       np.concatenate([before.expression[-2:], move.expression, after.expression[:2]]), FPS,
                       betas=before.betas)
 
-    # no jerkier than the signs around it (or the blend itself, if that is): what a viewer notices
-    smooth = max(jerk(before), jerk(after), jerk(framed(Motion(poses, trans, expression, FPS, betas=before.betas))))
-    detail = on_path(made, path) - path
+    def depth(m: Motion) -> float:
+        return float(np.maximum(*hand_penetration(body, m).values()).max())
+
+    # the kinematic bars (fidelity's FAST, the peak bar) and no deeper into the body than the blend
+    deep = max(CLEAR, depth(Motion(poses, trans, expression, FPS, betas=before.betas)))
     for share in SHARES:
         move = _from_features(path + share * detail, poses, trans, before.betas)
-        ends = framed(move)
-        if share == 0 or (F.peak_speed(ends, body) <= CALM and jerk(ends) <= smooth):
+        if share == 0 or (F.peak_speed(framed(move), body) <= CALM and depth(move) <= deep):
             return move, share
     raise AssertionError("SHARES ends with 0")
+
+
+def model_detail(change: np.ndarray, c0: int, c1: int) -> np.ndarray:
+    """The model's own movement in a transition at frames [c0, c1) of a redrawn window, from its
+    ``change`` (W, F) to the window: less what it changed in the signs' frames next to the joins
+    (the model's bias there, carried across the transition by a quintic meeting its value and
+    velocity at frames c0 - 1 and c1, a displacement map), low-passed (a Gaussian of ``LOWPASS``
+    frames) and faded in and out over ``FADE`` of the transition (zero value and velocity at both
+    joins), so the blend's continuity at the joins is kept exactly."""
+    n = c1 - c0
+    lo, hi = c0 - 1, c1
+    v0 = change[lo] - change[max(lo - 1, 0)]
+    v1 = change[min(hi + 1, len(change) - 1)] - change[hi]
+    d = float(hi - lo)
+    u = ((np.arange(c0, c1) - lo) / d)[:, None]
+    u3, u4, u5 = u ** 3, u ** 4, u ** 5
+    bias = ((1 - 10 * u3 + 15 * u4 - 6 * u5) * change[lo] + (10 * u3 - 15 * u4 + 6 * u5) * change[hi]
+            + (u - 6 * u3 + 8 * u4 - 3 * u5) * d * v0 + (-4 * u3 + 7 * u4 - 3 * u5) * d * v1)
+    own = change[c0:c1] - bias
+    if LOWPASS > 0 and n > 2:
+        from scipy.ndimage import gaussian_filter1d
+
+        own = gaussian_filter1d(own, LOWPASS, axis=0, mode="constant")
+    x = np.clip(np.minimum(u[:, 0], 1 - u[:, 0]) / FADE, 0, 1)
+    return own * (x * x * (3 - 2 * x))[:, None]
 
 
 def _from_features(feats: np.ndarray, poses: np.ndarray, trans: np.ndarray, betas) -> Motion:
@@ -578,7 +609,9 @@ def joins(motion: Motion, body) -> dict:
                     "join_velocity_jump": vjump,
                     "peak_speed": max(float(speed[s][max(0, a - 1):b].max()) for s in F.SIDES),
                     "jerk": max(F.jerk(seg, body, s) for s in F.SIDES) if seg.num_frames >= 4 else 0.0,
-                    "depth": float(np.maximum(*hand_penetration(body, motion.cut(a, b)).values()).max())})
+                    "depth": float(np.maximum(*hand_penetration(body, motion.cut(a, b)).values()).max()),
+                    "fast_steps": int(((speed["left"] > F.FAST) | (speed["right"] > F.FAST))[max(0, a - 1):b].sum()),
+                    "steps": int(b - max(0, a - 1))})
     signs = [t for t in sp if t["kind"] == "sign"]
     middle = slice(signs[0]["end"], signs[-1]["start"])
     return {"transitions": out, "rest_frames": int((rest[middle] < F.SIGNING).sum()),

@@ -48,6 +48,22 @@ def test_a_three_sign_sentence_keeps_its_signs_and_joins_them_smoothly(built, bo
     assert motion.provenance["source"] == "signforge-sentence" and motion.provenance["method"] == "inpaint"
 
 
+def test_the_default_transitions_are_drawn_by_the_model_not_only_blended(built, body):
+    from backend.eval import fidelity as F
+
+    items, motion = built
+    blend = sentence(items, seed=3, method="blend", body=body)
+    made = [s for s in spans(motion) if s["kind"] == "transition"]
+    assert all(s["model_share"] > 0 for s in made)   # the model's movement kept (within the bars above)
+    for t, u in zip(made, [s for s in spans(blend) if s["kind"] == "transition"]):
+        if (t["start"], t["end"]) != (u["start"], u["end"]):
+            continue   # placed apart (a widened join): nothing to compare frame by frame
+        a, b = t["start"], t["end"]
+        off = max(np.linalg.norm(F.wrist_path(motion, body, s)[a:b] - F.wrist_path(blend, body, s)[a:b], axis=1).max()
+                  for s in F.SIDES)
+        assert off > 0.005, t   # a wrist somewhere over 5 mm from where the blend has it: the model moved it
+
+
 def test_the_raw_blend_is_continuous_too_and_transition_lengths_can_be_set(body):
     items = [PROMPTS[0], {"text": PROMPTS[1], "transition": 0.6}]
     motion = sentence(items, method="blend", body=body)

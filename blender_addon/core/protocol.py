@@ -78,7 +78,7 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
         where the take starts in it: ``{"path", "start_s", "fps", "width", "height"}``.
         ``warnings``: each hand the input lost for longer than the fit interpolates (it
         holds a pose there), with where in the take
-    ``sentence`` (items; seed=0, hand="auto", method="inpaint", strength=0.5, transition,
+    ``sentence`` (items; seed=0, hand="auto", method="inpaint", strength=1.0, transition,
         steps=50, guidance=2.5; out)
         -> ``{"path": out, "frames": n, "fps": 25.0, "spans": [{"kind", "start", "end", ...}]}``:
         ``items`` is a list of strings (a description, a dictionary EntryID or a motion file,
@@ -293,7 +293,7 @@ METHODS: Mapping[str, Method] = _methods(
          Param("method", "str", "how transitions are made", default="inpaint",
                choices=("inpaint", "blend", "raw", "linear")),
          Param("strength", "float", "how far up the schedule the blend is noised before HandMDM redraws it",
-               default=0.5, minimum=0.01, maximum=1.0),
+               default=1.0, minimum=0.01, maximum=1.0),
          Param("transition", "float", "seconds of every transition; default: from the distance",
                minimum=0.1, maximum=2.4),
          Param("steps", "int", "DDIM sampling steps per transition", default=50, minimum=1, maximum=100),
