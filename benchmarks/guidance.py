@@ -6,13 +6,15 @@ shipped run takes at most 4 s; the 8 and 16 s cases load its weights into a copy
 accepts longer motions (positions are sinusoidal: nothing learned depends on the length), so
 they time the sums a longer run would do, not a trained long-clip model. Four ways per case:
 
-- ``batched``: guidance as ``generate`` runs it, conditional and unconditional rows in one
-  forward, attention through ``handmdm.encode`` (scaled-dot-product attention, the padding
-  mask dropped when no row needs one, else a boolean mask);
-- ``batched_torch``: the same batch through torch's encoder layers with the padding mask
-  (the path before issue 21);
-- ``two_pass``: the reference's two forwards per step (conditional, then unconditional),
-  each through ``encode``;
+- ``batched``: guidance as ``generate`` runs it: ``HandMDM.guidance_pair`` (``GuidedPair``),
+  both halves' tokens packed through one pass, the work they share done once per step and
+  what depends on the prompt alone once per run;
+- ``batched_torch``: the doubled batch (conditional rows, then dropped rows) through torch's
+  encoder layers with the padding mask (the path before issue 21);
+- ``two_pass``: the reference's two forwards per step (conditional, then unconditional), each
+  ``HandMDM.forward`` as it is (``handmdm.encode``: unmasked SDPA, the dropped pass on its kept
+  positions, the last layer on the frames alone), so the reference has every speed-up that is
+  not about sharing work between the halves;
 - ``two_pass_torch``: the same two forwards through torch's encoder layers.
 
 Threads are chosen as ``signforge`` chooses them (``backend.threads``; ``SIGNFORGE_THREADS``
@@ -20,8 +22,9 @@ sets them). The machine is shared and its speed drifts, so the four run interlea
 each round) and each ratio is the median of per-round ratios. Bars (issue 21): two_pass over
 batched at least 1.5 at 1 and 4 variants, and at least 2 at 16 s.
 
-``--profile`` instead profiles one guided step (1 variant) at 2, 8 and 16 s with torch's
-profiler and prints each op's share of the CPU time (issue 21: what dominates long clips).
+``--profile`` instead times and profiles one guided step, batched and two-pass, at 1 and 4
+variants of 2 s and one of 8 and 16 s with torch's profiler: ops per step and the CPU time's
+share in linear layers, attention and the rest (issue 21: where a guided step's time goes).
 
 Run: python -m benchmarks.guidance [--repeats 5] [--steps 20] [--profile]
 """
@@ -108,8 +111,16 @@ def measure(repeats: int, steps: int) -> dict:
     return results
 
 
-def profile_lengths(repeats: int) -> dict:
-    """Each op's share of a guided step's CPU time, and the step's median time, per length."""
+PROFILE_CASES = [(1, 2.0), (4, 2.0), (1, 8.0), (1, 16.0)]   # (variants, seconds)
+GROUPS = {"linear": ("aten::addmm", "aten::mm", "aten::bmm"),
+          "attention": ("aten::_scaled_dot_product_flash_attention_for_cpu",
+                        "aten::_scaled_dot_product_attention_math", "aten::_masked_softmax", "aten::softmax")}
+
+
+def profile_steps(repeats: int) -> dict:
+    """One guided step, batched and as the reference's two passes, per case: its median time,
+    the profiler's operator calls, and the CPU time's share in linear layers, attention and
+    everything else (elementwise ops, copies, layer norms, dispatch)."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -117,29 +128,47 @@ def profile_lengths(repeats: int) -> dict:
     from backend.text import load_text_encoder
 
     enc = load_text_encoder("minilm").encode([PROMPT])
-    cond = {"text": enc.tokens, "text_mask": enc.mask}
     out = {}
-    for seconds in (2.0, 8.0, 16.0):
+    for variants, seconds in PROFILE_CASES:
         net, frames = _model(seconds)
-        x, t, step = torch.randn(1, frames, net.cfg.features), torch.full((1,), 50), guided(net, GUIDANCE)
+        cond = {"text": enc.tokens.expand(variants, -1, -1), "text_mask": enc.mask.expand(variants, -1)}
+        x, t = torch.randn(variants, frames, net.cfg.features), torch.full((variants,), 50)
+        drop = {**cond, "drop": torch.ones(variants, dtype=torch.bool)}
+
+        def two_pass(x, t, c, net=net, drop=drop):
+            x0_cond, x0_uncond = net(x, t, c), net(x, t, drop)
+            return x0_uncond + GUIDANCE * (x0_cond - x0_uncond)
+
+        ways = {"batched": guided(net, GUIDANCE), "two_pass": two_pass}
+        case = {"model_frames": frames}
         with torch.inference_mode():
-            step(x, t, cond)
-            times = []
-            for _ in range(max(repeats, 5)):
-                t0 = time.perf_counter()
-                step(x, t, cond)
-                times.append(time.perf_counter() - t0)
-            with profile(activities=[ProfilerActivity.CPU]) as prof:
-                for _ in range(5):
-                    step(x, t, cond)
-        events = prof.key_averages()
-        total = sum(e.self_cpu_time_total for e in events)
-        shares = {e.key: round(e.self_cpu_time_total / total, 3)
-                  for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:6]}
-        out[f"{seconds:g}s"] = {"model_frames": frames, "step_ms": round(statistics.median(times) * 1000, 2),
-                                "shares": shares}
-        print(f"{seconds:4g} s ({frames} model frames): guided step {out[f'{seconds:g}s']['step_ms']:.1f} ms; "
-              + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()), flush=True)
+            times: dict[str, list[float]] = {w: [] for w in ways}
+            for fn in ways.values():
+                fn(x, t, cond)
+            for _ in range(max(repeats, 5) * 4):
+                for w, fn in ways.items():
+                    t0 = time.perf_counter()
+                    fn(x, t, cond)
+                    times[w].append(time.perf_counter() - t0)
+            for w, fn in ways.items():
+                with profile(activities=[ProfilerActivity.CPU]) as prof:
+                    for _ in range(5):
+                        fn(x, t, cond)
+                events = prof.key_averages()
+                total = sum(e.self_cpu_time_total for e in events)
+                share = {g: sum(e.self_cpu_time_total for e in events if e.key in keys) / total
+                         for g, keys in GROUPS.items()}
+                share["other"] = 1 - sum(share.values())
+                case[w] = {"step_ms": round(statistics.median(times[w]) * 1000, 2),
+                           "ops_per_step": sum(e.count for e in events) // 5,
+                           "linear_calls_per_step": sum(e.count for e in events if e.key in GROUPS["linear"]) // 5,
+                           "shares": {g: round(v, 3) for g, v in share.items()}}
+        case["two_pass_over_batched"] = round(statistics.median(a / b for a, b in zip(times["two_pass"], times["batched"])), 2)
+        key = f"{variants}x{seconds:g}s"
+        out[key] = case
+        print(f"{key:>7} ({frames} model frames): two_pass/batched {case['two_pass_over_batched']:.2f}; "
+              + "; ".join(f"{w} {case[w]['step_ms']:.1f} ms/step, {case[w]['ops_per_step']} ops, "
+                          + ", ".join(f"{g} {v:.0%}" for g, v in case[w]["shares"].items()) for w in ways), flush=True)
     return out
 
 
@@ -147,7 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="DDIM steps per sample (the cost is per step)")
-    parser.add_argument("--profile", action="store_true", help="profile one guided step per length instead")
+    parser.add_argument("--profile", action="store_true", help="profile one guided step per case instead")
     args = parser.parse_args()
     from backend.threads import prepare
 
@@ -156,7 +185,7 @@ def main() -> None:
 
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                "load_average": os.getloadavg()}
-    results = profile_lengths(args.repeats) if args.profile else measure(args.repeats, args.steps)
+    results = profile_steps(args.repeats) if args.profile else measure(args.repeats, args.steps)
     out = {"machine": machine, "threads": torch.get_num_threads(), "repeats": args.repeats, "results": results}
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / ("guidance_profile.json" if args.profile else "guidance.json")
