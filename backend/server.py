@@ -160,11 +160,13 @@ class Handler:
                     f"on CLIP embeddings")
         else:
             note = ""
-        steps = next(p for p in P.METHODS["generate"].params if p.name == "steps")
+        steps, sampler = (next(p for p in P.METHODS["generate"].params if p.name == name)
+                          for name in ("steps", "sampler"))
         longest = longest_take(meta)
         return {"model": kind, "run": path.name, "fps": FPS, "longest_frames": longest,
                 "longest_s": longest / FPS, "steps": [int(steps.minimum), int(steps.maximum)],
-                "variants": MAX_VARIANTS, "images": not note, "images_note": note}
+                "variants": MAX_VARIANTS, "images": not note, "images_note": note,
+                "samplers": list(sampler.choices) if kind == "handmdm" else []}   # SignAvatar draws z, no sampler
 
     def _generate(self, params: dict, report: Report) -> dict:
         asked, where = GenerateRequest.from_params(params)   # checked in check(): no error here

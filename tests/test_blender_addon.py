@@ -703,7 +703,12 @@ def test_panel_draw_code_runs_against_a_recording_layout(addon):
 
     settings.sampler = "ddpm"
     assert operators.generate_request(bpy.context, Path(bpy.app.tempdir))[1]["sampler"] == "ddpm"
-    settings.sampler = "ddim"   # the default is left out: a backend from before 'sampler' takes the request
+    old = {"model": "handmdm", "longest_s": 4.0}   # the info of a backend from before 'sampler'
+    assert "sampler" not in operators.generate_request(bpy.context, Path(bpy.app.tempdir), old)[1]
+    log.clear()
+    panel.draw_generate(_Recorder(log), settings, panel.PanelState(False, "", True, "", False, old))
+    assert ("prop", "sampler") not in log   # the panel offers what the backend does
+    settings.sampler = "ddim"   # the default is left out: any backend takes the request
     assert "sampler" not in operators.generate_request(bpy.context, Path(bpy.app.tempdir))[1]
     log.clear()
     missing = panel.PanelState(False, "", False, "Set Backend Python in Preferences", False)

@@ -99,8 +99,10 @@ def test_info_reports_what_generate_accepts_before_anything_loads(backend, tmp_p
     assert longest == HandMDMConfig(**meta["model"]).longest == 101   # 12.5 fps: 51 model frames, 4 s
     assert default["result"] == {"model": "handmdm", "run": "handmdm-base", "fps": 25.0, "longest_frames": longest,
                                  "longest_s": longest / 25.0, "steps": [1, 100], "variants": 64, "images": False,
-                                 "images_note": "HandMDM is conditioned on text, not images"}
+                                 "images_note": "HandMDM is conditioned on text, not images",
+                                 "samplers": ["ddim", "ddpm"]}
     assert avatar["result"]["model"] == "signavatar" and not avatar["result"]["images"]
+    assert avatar["result"]["samplers"] == []   # SignAvatar draws z ~ N(0, I): nothing to choose
     assert "CLIP" in avatar["result"]["images_note"]
     assert bad["type"] == "error" and bad["code"] == P.INVALID_PARAMS and "not a SignForge run folder" in bad["message"]
 

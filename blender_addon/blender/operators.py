@@ -19,6 +19,7 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 from ..core.bodyfile import BodyFileError, read_body
 from ..core.client import BackendError
 from ..core.jobs import Job, check_generate
+from ..core.requests import offers_sampler
 from ..core.motion import MotionFileError, Reduction, read_motion, write_motion
 from ..core.takes import Take, generate_take, quality_lines, quality_record, quality_summary, take_name, video_take
 from . import prefs as P
@@ -54,7 +55,7 @@ def generate_request(context, folder: Path, info: dict | None = None) -> tuple[s
               "out_dir": str(folder / "motions")}
     if s.model == "handmdm":
         params["refine"] = float(s.refine)
-        if s.sampler != "ddim":   # sent only when chosen: a backend from before 'sampler' takes the rest
+        if s.sampler != "ddim" and offers_sampler(info):   # the default is left out: any backend takes it
             params["sampler"] = s.sampler
     if not s.auto_length:   # else the model picks the length from the prompt
         params["seconds"] = float(s.seconds)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import bpy
 
+from ..core.requests import offers_sampler
+
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ def draw_generate(layout, settings, state: PanelState) -> None:
     row.prop(settings, "steps")
     if settings.model == "handmdm":
         col.prop(settings, "refine", slider=True)
-        col.prop(settings, "sampler", expand=True)
+        if offers_sampler(info):
+            col.prop(settings, "sampler", expand=True)
     row = col.row(align=True)
     row.prop(settings, "seed")
     row.prop(settings, "hand", expand=True)

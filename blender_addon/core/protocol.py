@@ -56,7 +56,7 @@ Methods (``METHODS`` holds the same with types, defaults and bounds)
     ``ping`` ()                                                  -> ``{"pong": true}``
     ``info`` (model="handmdm"|"signavatar", run)
         -> ``{"model", "run", "fps", "longest_frames", "longest_s", "steps": [lo, hi],
-        "variants", "images", "images_note"}``: what ``generate`` accepts with that model
+        "variants", "images", "images_note", "samplers"}``: what ``generate`` accepts with that model
         (reads the run's config only, no weights: cheap, so a client asks before Generate)
     ``generate`` (prompt; model="handmdm"|"signavatar", seconds | frames, guidance=2.5,
         steps=50, sampler="ddim"|"ddpm", seed=0, num=1, hand="auto", refine, run, device="cpu", image; out_dir)
@@ -204,11 +204,12 @@ METHODS: Mapping[str, Method] = _methods(
     Method(
         "info",
         "What generate accepts with a model: its longest take, steps, variants, whether it takes "
-        "images. Reads the run's config.json, never its weights.",
+        "images, its samplers. Reads the run's config.json, never its weights.",
         (Param("model", "str", "which generator", default="handmdm", choices=("handmdm", "signavatar")),
          Param("run", "path", "a run folder from `signforge train`; default: the shipped weights")),
         '{"model": kind, "run": folder name, "fps": 25.0, "longest_frames": n, "longest_s": s, '
-        '"steps": [1, 100], "variants": 64, "images": bool, "images_note": why not (or "")}'),
+        '"steps": [1, 100], "variants": 64, "images": bool, "images_note": why not (or ""), '
+        '"samplers": ["ddim", "ddpm"] (HandMDM; [] for SignAvatar)}'),
     Method(
         "generate",
         "Sample motions for a prompt with a trained text-to-motion model and write each as a "

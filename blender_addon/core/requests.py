@@ -32,6 +32,12 @@ class RequestError(P.ProtocolError):
         return re.sub(r"(?:parameter )?'(\w+)'", lambda m: f"--{m[1]}" if m[1] in names else m[0], self.message)
 
 
+def offers_sampler(info: Mapping[str, Any] | None) -> bool:
+    """Whether the backend's ``info`` for a model lists samplers to choose from: HandMDM's do, a
+    SignAvatar run and a backend from before ``sampler`` do not. Not asked yet (None): offered."""
+    return info is None or bool(info.get("samplers"))
+
+
 @dataclass(frozen=True)
 class GenerateRequest:
     """One generation: the protocol's ``generate`` parameters but ``out_dir`` (where the
