@@ -22,7 +22,7 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -80,6 +80,34 @@ class BatchConfig:
         for k in ("out", "workers", "video_dir", "labels"):
             d.pop(k)
         return d
+
+
+@dataclass
+class ReconstructedRecord:
+    """A reconstructed item's JSONL record, typed. It has the keys of the factory's records
+    that training reads, with no dictionary entry (``entry`` and ``assigned`` empty,
+    ``assignment`` "none", the sign over every frame), and what the video gave: its source,
+    signer, measured handshapes and reconstruction quality."""
+    id: str
+    word: str
+    split: str
+    source_split: str | None
+    texts: dict               # gloss (the label), no phonology, phonology+hms from the measurements
+    hms: dict
+    frames: int
+    dominant: str
+    signer_id: str | None
+    handshapes: dict          # side -> nearest synthesizer handshape and its angle
+    source: dict              # file, window in seconds or frames, and how it was chosen
+    reconstruction: dict      # hands found, held frames, reprojection, trimmed, confidence
+    entry: str = ""
+    candidates: list[str] = field(default_factory=list)
+    assigned: str = ""
+    assignment: str = "none"
+    word_sets: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return dict(asdict(self), sign_frames=[0, self.frames])
 
 
 # ------------------------------------------------------------------------ labels
@@ -269,16 +297,14 @@ class ItemWorker:
                                              keyed_rng("text", self.cfg.seed, item["id"]), forbidden)
         free = [t for t in free if not leaks(t, forbidden)]
         prov = motion.provenance
-        record = {
-            "id": item["id"], "word": item["word"], "entry": "", "candidates": [], "assigned": "",
-            "assignment": "none", "split": item["split"], "source_split": item["source_split"], "word_sets": [],
-            "texts": {"gloss": item["word"], "phonology": "", "phonology+hms": free},
-            "hms": cues.as_dict(), "frames": motion.num_frames, "sign_frames": [0, motion.num_frames],
-            "dominant": dominant, "signer_id": item["signer_id"],
-            "handshapes": {s: {"name": n, "angle_deg": round(a, 1)} for s, (n, a) in shapes.items()},
-            "source": {"file": item["file"], "start_s": start, "end_s": end, "frame_start": item["frame_start"],
-                       "frame_end": item["frame_end"], "window": window},
-            "reconstruction": {
+        record = ReconstructedRecord(
+            id=item["id"], word=item["word"], split=item["split"], source_split=item["source_split"],
+            texts={"gloss": item["word"], "phonology": "", "phonology+hms": free},
+            hms=cues.as_dict(), frames=motion.num_frames, dominant=dominant, signer_id=item["signer_id"],
+            handshapes={s: {"name": n, "angle_deg": round(a, 1)} for s, (n, a) in shapes.items()},
+            source={"file": item["file"], "start_s": start, "end_s": end, "frame_start": item["frame_start"],
+                    "frame_end": item["frame_end"], "window": window},
+            reconstruction={
                 "left_hand_found": round(found["left"], 4), "right_hand_found": round(found["right"], 4),
                 "left_hand_held_frames": prov["left_hand_held_frames"],
                 "right_hand_held_frames": prov["right_hand_held_frames"],
@@ -287,9 +313,9 @@ class ItemWorker:
                 "confidence_mean": round(float(motion.confidence.mean()), 4),
                 **{k: prov[k] for k in ("turned", "not_upright") if k in prov},
             },
-        }
+        )
         try:   # the shard's JSONL must stay strict JSON: no NaN or Infinity reaches it
-            json.dumps(record, allow_nan=False)
+            json.dumps(record.as_json(), allow_nan=False)
         except ValueError:
             raise ReconstructError(f"{path}: the reconstruction holds a non-finite number; not written") from None
         return Sample(record, features, motion.poses, motion.betas, extra={"confidence": motion.confidence})
@@ -377,7 +403,7 @@ def _write_shard(out: Path, k: int, items: list[dict], results: dict[str, tuple]
     skipped = [{"id": it["id"], "file": it["file"], "word": it["word"], "reason": results[it["id"]][2]}
                for it in items if results[it["id"]][0] == "skipped"]
     with atomic_path(done) as tmp:
-        tmp.write_text(json.dumps({"done": [s.record["id"] for s in samples], "skipped": skipped}, indent=1))
+        tmp.write_text(json.dumps({"done": [s.record.id for s in samples], "skipped": skipped}, indent=1))
 
 
 def _prepare(cfg: BatchConfig) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from .assign import MotionTextScorer, RandomAssigner, RetrievalAssigner, make_assigner
 from .builder import build
-from .format import (FORMAT_VERSION, LICENCE_NOTE, PARAPHRASE_SPLITS, SPLITS, Dataset, DatasetError, Sample,
+from .format import (FORMAT_VERSION, LICENCE_NOTE, PARAPHRASE_SPLITS, SPLITS, Dataset, DatasetError, Record, Sample,
                      SampleRecord, ShardFiles, motion_sums, read_records, write_shard, write_stats)
 from .plan import (MAX_SHARDS_PER_BATCH, BuildConfig, ShardJob, Spec, keyed_rng, plan, shard_batches, shard_jobs,
                    split_words, synthesizable, text_split)
@@ -31,7 +31,7 @@ from .worker import ShardWorker
 
 __all__ = [
     "FORMAT_VERSION", "LICENCE_NOTE", "MAX_SHARDS_PER_BATCH", "PARAPHRASE_SPLITS", "SPLITS", "BuildConfig", "Dataset",
-    "DatasetError", "MotionTextScorer", "RandomAssigner", "RetrievalAssigner", "Sample", "SampleRecord", "ShardFiles",
+    "DatasetError", "MotionTextScorer", "RandomAssigner", "Record", "RetrievalAssigner", "Sample", "SampleRecord", "ShardFiles",
     "ShardJob", "ShardWorker", "Spec", "build", "keyed_rng", "make_assigner", "motion_sums", "plan", "read_records",
     "shard_batches", "shard_jobs", "split_words", "synthesizable", "text_split", "write_shard", "write_stats",
 ]

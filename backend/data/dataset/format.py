@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -49,12 +49,19 @@ class ShardFiles:
         return self.npz.exists() and self.jsonl.exists()
 
 
+class Record(Protocol):
+    """A shard's record, typed: ``SampleRecord`` (synthesized) or ``ReconstructedRecord``
+    (``backend.reconstruct.batch``); ``as_json()`` is its JSONL line's object."""
+    id: str
+
+    def as_json(self) -> dict: ...
+
+
 @dataclass
 class Sample:
-    """One motion ready for a shard: its record (a ``SampleRecord`` or, for reconstructed
-    videos, a plain dict), its features (T, 274), SMPL-X poses (T, 55, 3) and betas, and
-    any extra per-frame arrays (name -> (T, ...))."""
-    record: "SampleRecord | dict"
+    """One motion ready for a shard: its record, its features (T, 274), SMPL-X poses
+    (T, 55, 3) and betas, and any extra per-frame arrays (name -> (T, ...))."""
+    record: Record
     features: np.ndarray
     poses: np.ndarray
     betas: np.ndarray
@@ -89,10 +96,6 @@ class SampleRecord:
         return asdict(self)
 
 
-def _as_json(record: SampleRecord | dict) -> dict:
-    return record.as_json() if isinstance(record, SampleRecord) else dict(record)
-
-
 def motion_sums(feats: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per motion (T, D), the sum of its frames' features and of their squares (N, D), in float64."""
     wide = [f.astype(np.float64) for f in feats]
@@ -117,7 +120,7 @@ def write_shard(samples: list[Sample], files: ShardFiles) -> int:
                  feature_sum=feature_sum, feature_sq=feature_sq, **arrays)
     lines = []
     for k, s in enumerate(samples):
-        rec = _as_json(s.record)
+        rec = s.record.as_json()
         rec["shard"], rec["row"] = files.npz.name, k
         lines.append(json.dumps(rec, sort_keys=True, allow_nan=False) + "\n")
     with atomic_path(files.jsonl) as tmp:
