@@ -69,3 +69,22 @@ def test_a_hand_touching_the_face_or_body_lands_on_it_despite_wrong_depth(body):
     assert hits["with"] / total >= 0.85, hits
     assert hits["with"] / total >= hits["without"] / total + 0.2, hits
     assert np.mean(fingers["with"]) <= np.mean(fingers["without"]) + 0.2
+
+
+@needs_lexicon
+def test_with_exact_depth_the_contact_term_leaves_hovering_hands_where_they_are(body):
+    """Four factory signs with exact depth, two of them with hands hovering 4-12 cm in front
+    of the chest (waiter, experiment): the clip's depth is trusted (its spread is about 1 cm),
+    so the contact term reaches only 2-3 cm and the wrists are fitted as well as without it
+    (a fixed 10 cm reach pulled the hovering hands onto the chest: wrists 0.92 -> 1.14 cm
+    on waiter)."""
+    from backend.data.lexicon import read_lexicon
+    from backend.reconstruct.fit import Fitter
+    from backend.reconstruct.synthetic import fit_errors, synthetic_signs
+
+    with_contact, without = Fitter(body), Fitter(body)
+    without.iters_contact = 0
+    for entry, truth, lm, _ in synthetic_signs(body, read_lexicon(), 4, seed=6):
+        w_with = fit_errors(body, truth, with_contact.fit(lm))[1]
+        w_without = fit_errors(body, truth, without.fit(lm))[1]
+        assert w_with <= w_without + 0.001, (entry.entry_id, w_with, w_without)

@@ -248,10 +248,16 @@ class Fitter:
         self.depth_hold = 0.1
         # contact (issue 17: a hand on the face landed 13-20 cm in front of it, where MediaPipe's
         # depth put it): after ``iters_body - iters_contact`` steps, a hand whose landmarks
-        # overlap the head or torso in the image while the fit has it within ``contact_reach``
-        # of their skin (or inside) is taken to touch it, and pulled onto it with weight
-        # ``contact_weight`` against the depth landmarks
-        self.iters_contact, self.contact_reach, self.contact_weight = 40, 0.10, 2.0
+        # overlap the head or torso in the image while the fit has it within reach of their
+        # skin (or inside) is taken to touch it, and pulled onto it with weight
+        # ``contact_weight`` against the depth landmarks. The reach is the clip's own depth
+        # error (``_depth_spread``) times ``reach_per_spread``, between ``contact_reach_min``
+        # and ``contact_reach``: with trustworthy depth only a hand already at the skin is
+        # pulled (a fixed 10 cm pulled hands that hover in front of the chest onto it: wrists
+        # 1.05 -> 1.45 cm on exact depth). Every other hand inside the skin, or within 2 cm of
+        # it, is kept out of it.
+        self.iters_contact, self.contact_reach, self.contact_weight = 40, 0.10, 6.0
+        self.reach_per_spread, self.contact_reach_min = 2.5, 0.02
         vt = m.v_template.detach().double().numpy()
         sd = m.shapedirs.detach().double().numpy()[..., :10]
         jr = m.J_regressor.detach().double().numpy()[:NUM_JOINTS]
@@ -542,9 +548,10 @@ class Fitter:
             prior = _body_prior(aa) + beta_w * (betas ** 2).sum() + 100 * torch.relu(betas.abs() - 2.4).pow(2).sum()
             smooth = _smooth_loss(aa.reshape(T, -1)) * 20 + _smooth_loss(dtxy) * 1e3
             lc = 0.0
-            for side, (frames, w, near) in contact.items():
-                gap = self._hand_gap(out, betas, side, frames, near)
-                lc = lc + (w * (gap - 0.005) ** 2).sum() / T / 1e-3
+            for side, (frames, w, near, touch) in contact.items():
+                # a touch lands on the skin; a guarded frame only keeps out of it
+                off = self._hand_gap(out, betas, side, frames, near) - 0.005
+                lc = lc + (w * torch.where(touch, off, torch.relu(-off)) ** 2).sum() / T / 1e-3
             return l3 + l2 + lh + prior + smooth + _hold_loss(out, hold) + self.contact_weight * lc
 
         def clamp():
@@ -558,8 +565,11 @@ class Fitter:
         _minimize(groups, loss_fn, first, "adam", clamp, adam)
         if self.iters_contact:
             with torch.no_grad():
-                contact.update(self._contacts(self._forward(aa, betas, hand_local), betas, log_s.exp(),
-                                              txy0_t + scale_px * dtxy, hand_t))
+                out = self._forward(aa, betas, hand_local)
+                spread = _depth_spread(out, t_w3, w3_ok)
+                reach = float(np.clip(self.reach_per_spread * spread, self.contact_reach_min, self.contact_reach))
+                seen = {sd: (_t(np.nan_to_num(hands[sd][0])), hand_conf[sd]) for sd in ("left", "right")}
+                contact.update(self._contacts(out, betas, log_s.exp(), txy0_t + scale_px * dtxy, seen, reach))
             _minimize(groups, loss_fn, self.iters_contact, "adam", clamp, adam)
         txy = (txy0_t + scale_px * dtxy).detach()
         poses = np.zeros((T, NUM_JOINTS, 3), np.float32)
@@ -589,39 +599,49 @@ class Fitter:
         dist = (hp - v).norm(dim=-1)
         return torch.where(dist < 0.03, along, dist).min(-1).values
 
-    def _contacts(self, out: dict, betas: torch.Tensor, s: torch.Tensor, txy: torch.Tensor, hand_t: dict) -> dict:
-        """Per hand, the frames taken to touch the head or torso and their weights: the
-        hand's landmarks overlap the skin's image (within 1.5 cm of a projected skin sample)
-        while the fit so far has the hand within ``contact_reach`` of the skin, or inside it."""
+    def _contacts(self, out: dict, betas: torch.Tensor, s: torch.Tensor, txy: torch.Tensor, seen: dict,
+                  reach: float) -> dict:
+        """Per hand, the frames of the skin term, their weights and which of them are touches.
+        A touch: the hand is found and its landmarks overlap the skin's image (within 1.5 cm of
+        a projected skin sample) while the fit so far has it within ``reach`` of the skin, or
+        inside it; weight the square root of the hand's confidence (``seen``: side -> pixel
+        landmarks and confidence). Every other frame where the fit has the hand inside the skin
+        or within 2 cm of it is guarded, with weight 1: no hand goes through the face or chest,
+        seen or not."""
         surf, _ = self._surface(out, betas)
         uv = torch.stack([s * surf[..., 0], -s * surf[..., 1]], -1) + txy[:, None]
+        T = surf.shape[0]
         found = {}
-        for side, (obs2, _, ok) in hand_t.items():
-            sure = ok > 0
-            if not sure.any():
+        for side in ("left", "right"):
+            if f"{side}_hand" not in out:
                 continue
-            frames = torch.nonzero(sure)[:, 0]
-            d2 = ((obs2[frames][:, :, None] - uv[frames][:, None]) ** 2).sum(-1)   # (n, 21, V) px^2
-            over = d2.amin((1, 2)).sqrt() < 0.015 * s
-            gap = self._hand_gap(out, betas, side, frames)
-            touch = over & (gap < self.contact_reach)
-            if not touch.any():
-                continue
-            weight = np.zeros(len(ok))
-            weight[frames[touch].numpy()] = ok[frames[touch]].sqrt().numpy()
-            # a hand lost for a few frames (up to MAX_GAP) between two touching ones still
-            # touches: it keeps the weaker of the two weights
-            unsure = ~sure.numpy()
-            for a, b in runs(unsure):
-                if a > 0 and b < len(ok) and b - a <= MAX_GAP and weight[a - 1] > 0 and weight[b] > 0:
-                    weight[a:b] = min(weight[a - 1], weight[b])
+            gap = self._hand_gap(out, betas, side, torch.arange(T)).numpy()
+            weight = np.zeros(T)
+            obs2, conf = seen.get(side, (None, np.zeros(T)))
+            sure = conf > 0
+            if sure.any():
+                frames = torch.as_tensor(np.flatnonzero(sure))
+                d2 = ((obs2[frames][:, :, None] - uv[frames][:, None]) ** 2).sum(-1)   # (n, 21, V) px^2
+                over = np.zeros(T, bool)
+                over[sure] = (d2.amin((1, 2)).sqrt() < 0.015 * s).numpy()
+                touch = over & (gap < reach)
+                weight[touch] = np.sqrt(conf[touch])
+                # a hand lost for a few frames (up to MAX_GAP) between two touching ones still
+                # touches: it keeps the weaker of the two weights
+                for a, b in runs(~sure):
+                    if a > 0 and b < T and b - a <= MAX_GAP and weight[a - 1] > 0 and weight[b] > 0:
+                        weight[a:b] = min(weight[a - 1], weight[b])
+            touching = weight > 0
+            weight[~touching & (gap < 0.02)] = 1.0
             frames = torch.as_tensor(np.flatnonzero(weight > 0))
+            if not len(frames):
+                continue
             # the skin the hand can reach in the last steps lies near where it is now:
             # the samples nearest to any of its points (a tenth of the cost of all)
             hp = out[f"{side}_hand"][frames]
             d3 = ((hp[:, :, None] - surf[frames][:, None]) ** 2).sum(-1).amin(1)
             near = d3.topk(min(96, d3.shape[1]), largest=False).indices
-            found[side] = (frames, _t(weight[frames.numpy()]), near)
+            found[side] = (frames, _t(weight[frames.numpy()]), near, torch.as_tensor(touching[frames.numpy()]))
         return found
 
     def _hold_weights(self, hand_conf: dict, hands: dict) -> dict:
@@ -865,6 +885,17 @@ def _finger_prior(aa: torch.Tensor, flex: float, thumb_hinge: torch.Tensor) -> t
     side = aa[:, 1:, 1:, :2].pow(2).sum() / aa.shape[0]          # non-thumb joints 2-3: no twist/abduction
     twist = aa[:, 1:, 0, 0].pow(2).sum() / aa.shape[0]           # knuckles: little twist
     return 50 * over.sum() / aa.shape[0] + 0.5 * (side + off_hinge) + 0.2 * twist + 0.01 * aa.pow(2).sum() / aa.shape[0]
+
+
+def _depth_spread(out: dict, t_w3: torch.Tensor, w3_ok: torch.Tensor) -> float:
+    """How far (metres, RMS) the depth landmarks of the elbows and wrists lie from a fit
+    that keeps its bones' lengths and matches the image: the clip's own measure of how far
+    its depth can be trusted (about 1 cm for exact depth with 5 mm noise, 2-9 cm for the
+    contact benchmark's MediaPipe-like depth errors)."""
+    rel = out["arm"] - out["arm"][:, :2].mean(1, keepdim=True)
+    ok = w3_ok[:, 2:6]
+    dz = (rel[:, 2:6, 2] - t_w3[:, 2:6, 2]) * ok
+    return float(((dz ** 2).sum() / ok.sum().clamp_min(1)).sqrt())
 
 
 def _hold_loss(out: dict, hold: dict) -> torch.Tensor:
