@@ -129,3 +129,35 @@ def test_augmented_texts_keep_the_datasets_held_out_words_out_and_read_from_two_
         assert int(both.mask[row].sum()) == n
         assert torch.allclose(both.tokens[row, :n], alone.tokens[0, :n])
         assert torch.allclose(both.pooled[row], alone.pooled[0])
+    # balanced draws: every action about equally often, each draw described anew
+    even, even_labels = augment_texts(str(data), 40, seed=1, balance=1.0)
+    assert len(even) == len(even_labels) >= 20 and len(set(even)) == len(even)
+    actions = {lab["action"] for lab in labels}
+    assert {lab["action"] for lab in even_labels} >= actions
+
+
+def test_a_table_rebuilt_for_changed_texts_encodes_only_the_new_ones(tmp_path):
+    from backend.text import load_text_encoder
+    from training.text_cache import text_cache
+
+    encoder = load_text_encoder("minilm")
+    calls = []
+
+    class Counting:
+        name, dim = encoder.name, encoder.dim
+
+        def encode(self, texts):
+            calls.append(list(texts))
+            return encoder.encode(texts)
+
+    old = ["tap the chin twice", "a fist circles", "both hands move apart"]
+    first = text_cache(tmp_path, "c", old, "minilm", Counting)
+    new = [old[2], "wave the left hand", old[0]]
+    second = text_cache(tmp_path, "c", new, "minilm", Counting)
+    assert [t for c in calls[1:] for t in c] == ["wave the left hand"]   # only the new text was encoded
+    assert second.texts == new and second.key != first.key
+    for t in new:   # copied rows read back exactly as an encoder run on them alone
+        got, want = second.encode([t]), encoder.encode([t])
+        assert torch.equal(got.mask, want.mask)
+        assert (got.tokens - want.tokens).abs().max() < 2e-2 and (got.pooled - want.pooled).abs().max() < 2e-3
+    assert text_cache(tmp_path, "c", new, "minilm", lambda: 1 / 0).texts == new   # fresh: no encoder loaded

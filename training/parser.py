@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -54,6 +55,7 @@ class ParserTrainConfig:
     paraphrases: int = 1000   # held-out paraphrases to encode live, half from each test split
     token_drop: float = 0.0   # share of a training text's tokens hidden at random (the first is kept)
     augment: int = 0          # more train texts written now by today's grammar (see ``augment_texts``)
+    balanced: int = 0         # more still, drawn evenly over the actions (``augment_texts(balance=1)``)
 
 
 def record_labels(rec: dict, by_id: dict) -> dict[str, str]:
@@ -203,11 +205,30 @@ def dataset_split(data: str):
     return TextSplit(saved.get("held_out_style"), held)
 
 
-def augment_texts(data: str, n: int, seed: int = 0) -> tuple[list[str], list[dict]]:
+# Terse notes of a fingers change as the grammar wrote them before it said "opening": "open
+# hand" there is also the spread shape's own name, so "right hand open" read as a change.
+STALE_NOTES = {"open", "open hand", "close", "close hand"}
+
+
+def stale_notes_dropped(texts: list[str], labels: list[dict]) -> tuple[list[str], list[dict]]:
+    """The texts (and labels) but those a dataset built by an older grammar wrote with a
+    fingers change noted as a bare "open hand" or "close" (``STALE_NOTES``)."""
+    keep = [i for i, (t, lab) in enumerate(zip(texts, labels))
+            if lab["fingers"] == "none" or not STALE_NOTES & {p.strip(" .").lower() for p in re.split(r"[,;]", t)}]
+    return [texts[i] for i in keep], [labels[i] for i in keep]
+
+
+def augment_texts(data: str, n: int, seed: int = 0, balance: float = 0.0) -> tuple[list[str], list[dict]]:
     """``n`` more train texts and their labels: drawn train records described again by the
     grammar as it is now, so words the grammar gained after the dataset was built are read
     too. The dataset's own held-out style and synonyms stay out (``dataset_split``), so its
-    paraphrase test still measures words the parser never trained on."""
+    paraphrase test still measures words the parser never trained on.
+
+    ``balance`` > 0 draws records with weight ``count(action) ** -balance`` (1: every action
+    equally often), with replacement, each draw described anew. The lexicon's actions are
+    far from even (one record in 230 moves the hands apart, one in 13 brings them together),
+    and a parser trained on that reads "spread apart" as "together"; people ask for claps,
+    waves and hands moving apart far more often than a dictionary holds them."""
     from backend.data.dataset import Dataset
     from backend.data.hms import Cues, HandCues
     from backend.data.lexicon import read_lexicon
@@ -216,9 +237,16 @@ def augment_texts(data: str, n: int, seed: int = 0) -> tuple[list[str], list[dic
     by_id = read_lexicon().by_id()
     translator = TemplateTranslator(dataset_split(data))
     records = [r for r in Dataset.open(data).records if r["split"] == "train"]
-    rng = np.random.default_rng([seed, 0xA06])
+    rng = np.random.default_rng([seed, 0xA06] + ([0xBA1] if balance else []))
+    if balance:
+        actions = [record_labels(r, by_id)["action"] for r in records]
+        counts = Counter(actions)
+        p = np.array([counts[a] ** -balance for a in actions])
+        draws = rng.choice(len(records), size=n, replace=True, p=p / p.sum())
+    else:
+        draws = rng.choice(len(records), size=min(n, len(records)), replace=False)
     texts, labels, seen = [], [], set()
-    for i in rng.choice(len(records), size=min(n, len(records)), replace=False):
+    for i in draws:
         rec = records[int(i)]
         entry = by_id[rec.get("assigned", rec["entry"])]
         cues = Cues(hands={s: HandCues(**rec["hms"][s]) for s in ("left", "right")}, between=rec["hms"]["hands"],
@@ -267,7 +295,8 @@ def run(cfg: ParserTrainConfig, log=print) -> dict:
     tests = ("test_unseen", "test_seen")
     texts = dataset_texts(cfg.data, {"phonology+hms": ("train", *tests), PARAPHRASE: tests})
     log(f"labelled {sum(len(t) for t, _ in texts.values())} texts ({time.time() - t0:.0f} s)")
-    train_texts = texts["phonology+hms", "train"]
+    train_texts = stale_notes_dropped(*texts["phonology+hms", "train"])
+    log(f"{len(texts['phonology+hms', 'train'][0]) - len(train_texts[0])} train texts with a stale terse note left out")
     encode = table.encode
     if cfg.augment:
         from .text_cache import text_cache
@@ -278,8 +307,19 @@ def run(cfg: ParserTrainConfig, log=print) -> dict:
         log(f"writing and encoding {len(more)} more train texts ({time.time() - t0:.0f} s)")
         extra = text_cache(cfg.data, f"parser-augment-{cfg.augment}-{cfg.seed}", more, "minilm", load_text_encoder,
                            progress=lambda done, total: log(f"encoded {done}/{total}") if done % 4096 < 256 else None)
-        encode = _Tables(table, extra).encode
+        tables = [table, extra]
         train_texts = (train_texts[0] + more, train_texts[1] + more_labels)
+        if cfg.balanced:
+            written, written_labels = augment_texts(cfg.data, cfg.balanced, cfg.seed, balance=1.0)
+            known = set(train_texts[0])
+            keep = [i for i, t in enumerate(written) if t not in known]
+            more, more_labels = [written[i] for i in keep], [written_labels[i] for i in keep]
+            log(f"writing and encoding {len(more)} more train texts, even over actions ({time.time() - t0:.0f} s)")
+            tables.append(text_cache(cfg.data, f"parser-balanced-{cfg.balanced}-{cfg.seed}", more, "minilm",
+                                     load_text_encoder, progress=lambda done, total: log(f"encoded {done}/{total}")
+                                     if done % 4096 < 256 else None))
+            train_texts = (train_texts[0] + more, train_texts[1] + more_labels)
+        encode = _Tables(*tables).encode
     net, vocab = fit(cfg, *train_texts, encode, log=log)
     train_s = time.time() - t0
     results = {}
@@ -334,16 +374,21 @@ def main(argv=None) -> None:
                     help="share of each training text's tokens hidden at random (default 0)")
     ap.add_argument("--augment", type=int, default=0,
                     help="this many more train texts written by today's grammar and encoded once (default 0)")
+    ap.add_argument("--balanced", type=int, default=0,
+                    help="with --augment, this many more drawn evenly over the actions (default 0)")
     ap.add_argument("--report", type=Path, help="write the accuracy tables here (markdown)")
     a = ap.parse_args(argv)
+    if a.balanced and not a.augment:
+        ap.error("--balanced adds to --augment's texts: give --augment too")
     cfg = ParserTrainConfig(a.data, a.out, steps=a.steps, batch=a.batch, seed=a.seed, token_drop=a.token_drop,
-                            augment=a.augment)
+                            augment=a.augment, balanced=a.balanced)
     ev = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if a.report:
         write_report(a.report, ev, f"OMP_NUM_THREADS=1 .venv/bin/python -m training.parser --data DATA --out RUN "
                                    f"--steps {a.steps} --batch {a.batch} --seed {a.seed}"
                                    + (f" --token-drop {a.token_drop:g}" if a.token_drop else "")
-                                   + (f" --augment {a.augment}" if a.augment else "") + f" --report {a.report}")
+                                   + (f" --augment {a.augment}" if a.augment else "")
+                                   + (f" --balanced {a.balanced}" if a.balanced else "") + f" --report {a.report}")
     print(json.dumps(ev["results"], indent=1))
 
 

@@ -7,7 +7,8 @@ of one condition of a dataset: the folder ``ROOT/text-<encoder>-<condition>/`` h
 end to end, float16, memory-mapped so a 100k-sample dataset's gigabytes stay on disk)
 and ``index.npz`` (each text's token start and count, pooled embeddings, the texts as
 UTF-8, and a key). The key is the sha256 of the encoder's name and every text, so a dataset whose
-texts changed, or another encoder, is re-encoded rather than misread. The folder is
+texts changed, or another encoder, is re-encoded rather than misread; a table rebuilt for
+changed texts copies the rows of texts it already held and encodes only the new ones. The folder is
 written under a temporary name and renamed, so an interrupted encode leaves nothing
 half-written (and an interrupted encode starts again). ``TextTable.encode`` returns the
 encoder's own ``Encoded``. ``python -m training.text_cache --data DATA`` encodes ahead of
@@ -76,18 +77,29 @@ class TextTable:
         return Encoded(out, mask, self.pooled[rows])
 
 
-def build_table(folder: str | os.PathLike, texts: list[str], encoder, progress=None) -> TextTable:
-    """Encode ``texts`` (unique, in this order) with ``encoder`` into ``folder``."""
+def build_table(folder: str | os.PathLike, texts: list[str], encoder, progress=None,
+                reuse: TextTable | None = None) -> TextTable:
+    """Encode ``texts`` (unique, in this order) with ``encoder`` into ``folder``. Texts that
+    ``reuse`` (an older table of the same encoder) holds are copied from it, not encoded again."""
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    known = {} if reuse is None or reuse.name != encoder.name else reuse.row
+    order = sorted((i for i, t in enumerate(texts) if t not in known), key=lambda i: len(texts[i]))
     pooled = np.zeros((len(texts), encoder.dim), np.float16)
     starts = np.zeros(len(texts), np.int64)   # tokens are stored in encoding order, found by start
     lengths = np.zeros(len(texts), np.int64)
     written = 0
     with open(tmp / TOKENS, "wb") as fh:
+        for i, t in enumerate(texts):
+            if t in known:
+                r = known[t]
+                a, n = int(reuse.starts[r]), int(reuse.lengths[r])
+                fh.write(np.asarray(reuse.tokens[a:a + n]).tobytes())
+                starts[i], lengths[i] = written, n
+                written += n
+                pooled[i] = reuse.pooled[r].numpy()
         for start in range(0, len(order), CHUNK):
             idx = order[start:start + CHUNK]
             enc = encoder.encode([texts[i] for i in idx])
@@ -126,7 +138,11 @@ def text_cache(root: str | os.PathLike, condition: str, texts: list[str], encode
             fresh = False
         if fresh:
             return TextTable(folder)
-    return build_table(folder, texts, load_encoder(), progress)
+    try:   # texts the stale table holds are kept; only new ones are encoded
+        old = TextTable(folder) if (folder / INDEX).exists() else None
+    except (OSError, ValueError, KeyError):
+        old = None
+    return build_table(folder, texts, load_encoder(), progress, reuse=old)
 
 
 def main(argv=None) -> None:

@@ -467,6 +467,10 @@ class _Writer:
         return f"{owner} {side}{name}"
 
     def neutral(self, det: str) -> str:
+        """The space in front of the body: 'in front of your chest', or now and then nothing, as
+        people leave it out ("clap twice", "give a thumbs up")."""
+        if self.rng.random() < UNSAID_NEUTRAL:
+            return ""
         phrase = self.text("place:neutral")
         if det and det != "the":
             phrase = re.sub(r"\bthe (chest|body|torso)\b", rf"{det} \1", phrase)
@@ -606,6 +610,7 @@ def _finish(w: _Writer, text: str, det: str, style: str, palm_p: float = 0.3) ->
 
 
 IDLE_P = 0.15       # share of one-handed texts that say the other hand stays down
+UNSAID_NEUTRAL = 0.3   # share of the space in front of the body left unsaid
 
 
 def _idle(w: _Writer, style: str) -> str:
@@ -720,9 +725,9 @@ def terse(w: _Writer) -> str:
         label = w.palm_labels()[0]
         parts.append(("palms " if s.hands == "both" else "palm ") + ("facing " if "each other" in label else "")
                      + w.text(f"palm:{label}"))
-    if s.fingers:
-        parts.append(w.pick(["close", "close hand", "fingers close"] if s.fingers == "close"
-                            else ["open", "open hand", "fingers open"]))
+    if s.fingers:   # a change, never "open hand": that is the spread shape's own name
+        parts.append(w.pick(["closing", "hand closes", "fingers closing"] if s.fingers == "close"
+                            else ["opening", "hand opens", "fingers opening"]))
     if s.hands == "base" and s.place not in _ON_HAND:
         parts.append(f"{s.other} hand still")
     if s.hands == "one" and w.rng.random() < IDLE_P:
