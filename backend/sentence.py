@@ -311,7 +311,7 @@ def transition(before: Motion, after: Motion, frames: int, text: str, *, method:
     none) as keeps the wrists at most ``CALM`` fast (the fidelity bar) and the hands no deeper
     in the body than the blend's.
 
-    Why raw inpainting snaps (``benchmarks/sentence.py``: 9.8 m/s median peak): the shipped
+    Why raw inpainting snaps (``benchmarks/sentence.py``: 8.8-9.8 m/s median peak): the shipped
     model does not draw a movement into the gap. Its free frames come out as a near-still pose
     (at the next sign's place or elsewhere) and the whole movement happens in one frame at each
     seam; its x0 is not the identity even on clean input (a mean 0.2 std off at every noise

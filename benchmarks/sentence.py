@@ -13,7 +13,7 @@ continuity bar (speed jump no bigger than within the signs on either side), whos
 most 3.5 m/s, and with no hand point over 1.5 cm inside the head or torso, the frames back at
 rest between signs, the model's share of the movement (the share of its movement kept, mean)
 and how far it moved a wrist from where the blend has it (the farthest in each transition,
-median over transitions, cm). Beside them, the data's own movements into a sign: the data has no
+median over transitions, cm; and over the longest path a wrist travels in the blend there). Beside them, the data's own movements into a sign: the data has no
 sentences (ASL-LEX entries are isolated signs, each from and back to rest), so the nearest
 thing is each synthesized sign's approach from rest to the start of its sign proper.
 
@@ -75,10 +75,11 @@ def _approaches(lex, body, count: int, seed: int) -> dict:
             "peak_speed_max": float(np.max(peaks)), "jerk_median": float(np.median(jerks))}
 
 
-def _moved(motion, blend, body) -> list[float]:
+def _moved(motion, blend, body) -> list[tuple[float, float]]:
     """Per transition: the farthest (m) a wrist of ``motion`` is from where the blend has it, over
-    the transition's frames (what the model changed that a viewer sees); transitions placed
-    differently from the blend's (a widened join) are left out."""
+    the transition's frames (what the model changed that a viewer sees), and the longest path (m)
+    a wrist travels in the blend there; transitions placed differently from the blend's (a widened
+    join) are left out."""
     from backend.eval import fidelity as F
     from backend.sentence import spans
 
@@ -87,8 +88,11 @@ def _moved(motion, blend, body) -> list[float]:
         if t["kind"] != "transition" or (t["start"], t["end"]) != (u["start"], u["end"]):
             continue
         a, b = t["start"], t["end"]
-        out.append(max(float(np.linalg.norm(F.wrist_path(motion, body, s)[a:b] - F.wrist_path(blend, body, s)[a:b],
-                                            axis=1).max()) for s in F.SIDES))
+        off = max(float(np.linalg.norm(F.wrist_path(motion, body, s)[a:b] - F.wrist_path(blend, body, s)[a:b],
+                                       axis=1).max()) for s in F.SIDES)
+        path = max(float(np.linalg.norm(np.diff(F.wrist_path(blend, body, s)[a - 1:b + 1], axis=0), axis=1).sum())
+                   for s in F.SIDES)
+        out.append((off, path))
     return out
 
 
@@ -136,7 +140,7 @@ def main() -> None:
     out = {"machine": platform.platform(), "sentences": sentences, "steps": args.steps,
            "signs_jerk_median": float(np.median(sign_jerk)), "methods": {}}
     print(f"\n{'method':<12}{'peak m/s med':>13}{'peak max':>9}{'>4m/s':>7}{'jerk med':>9}{'joins ok':>9}{'<=3.5':>7}"
-          f"{'body ok':>8}{'rest fr':>8}{'model':>7}{'off cm':>7}{'s/sent':>7}")
+          f"{'body ok':>8}{'rest fr':>8}{'model':>7}{'off cm':>7}{'/path':>6}{'s/sent':>7}")
     for key, ts in rows.items():
         peak = np.array([t["peak_speed"] for t in ts])
         r = {"transitions": len(ts), "peak_speed_median": float(np.median(peak)), "peak_speed_max": float(peak.max()),
@@ -145,8 +149,10 @@ def main() -> None:
              "join_speed_jump_median": float(np.median([t["join_speed_jump"] for t in ts])),
              "peak_ok": float(np.mean(peak <= 3.5)), "body_ok": float(np.mean([t["depth"] <= 0.015 for t in ts])),
              "rest_frames": rest[key], "model_share_mean": float(np.mean(shares[key])),
-             "wrist_off_blend_cm_median": float(np.median(moved[key])) * 100 if moved[key] else None,
-             "wrist_off_blend_cm_max": float(np.max(moved[key])) * 100 if moved[key] else None,
+             "wrist_off_blend_cm_median": float(np.median([m[0] for m in moved[key]])) * 100 if moved[key] else None,
+             "wrist_off_blend_cm_max": float(np.max([m[0] for m in moved[key]])) * 100 if moved[key] else None,
+             "wrist_off_blend_per_path_median": float(np.median([m[0] / max(m[1], 1e-6) for m in moved[key]]))
+             if moved[key] else None,
              "fast_steps": int(sum(t["fast_steps"] for t in ts)), "steps": int(sum(t["steps"] for t in ts)),
              "seconds_per_sentence": seconds[key] / len(sentences)}
         out["methods"][key] = r
@@ -154,6 +160,7 @@ def main() -> None:
         print(f"{key:<12}{r['peak_speed_median']:>13.2f}{r['peak_speed_max']:>9.2f}{r['fast_steps'] / r['steps']:>7.1%}"
               f"{r['jerk_median']:>9.0f}{r['continuity_ok']:>9.0%}{r['peak_ok']:>7.0%}{r['body_ok']:>8.0%}"
               f"{r['rest_frames']:>8d}{r['model_share_mean']:>7.2f}{'-' if off is None else f'{off:.1f}':>7}"
+              f"{'-' if off is None else format(r['wrist_off_blend_per_path_median'], '.0%'):>6}"
               f"{r['seconds_per_sentence']:>7.1f}")
     out["data_approaches"] = _approaches(lex, body, 24, args.seed)
     d = out["data_approaches"]
