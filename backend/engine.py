@@ -58,9 +58,9 @@ class Engine:
         """Raise unless this engine can start: Ray installed, a HOST:PORT address answering.
         Callers check before they write anything."""
         if self.name == "ray":
-            import_ray()
             if self.address not in (None, "auto", "local"):
                 check_reachable(self.address)
+            import_ray(self.address)
 
 
 def quiet_on_interrupt() -> None:
@@ -144,8 +144,11 @@ def run_tasks(engine: Engine, tasks: Iterable[Any], factory: Callable[..., Any],
         yield from pool.imap_unordered(_pool_task, [(method, t) for t in tasks])
 
 
-def import_ray():
-    """The ray module, or one line saying how to install it."""
+def import_ray(address: str | None = None):
+    """The ray module, or one line saying how to install it. ``address``: the cluster it
+    will join (Ray reads its token settings when it is first imported)."""
+    if address is not None:
+        _token_auth_for(address)
     try:
         import ray
     except ImportError:
@@ -168,8 +171,25 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise EngineError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
+def _token_auth_for(address: str) -> None:
+    """Ray 2.60 clusters check a token by default. Joining by ``auto`` turns the check on when
+    a token is at hand, but joining by HOST:PORT asks the cluster before that and is refused:
+    where a token is at hand (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token) and
+    RAY_AUTH_MODE is not set, this process says token mode, as ``auto`` would have. Ray
+    reads it once, when first imported, so this runs before that."""
+    if address in ("auto", "local") or "RAY_AUTH_MODE" in os.environ:
+        return
+    from pathlib import Path
+
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def _ray_results(engine: Engine, tasks: list, factory, args: tuple, method: str, workers: int) -> Iterator[Any]:
-    ray = import_ray()
+    if engine.address not in (None, "auto", "local"):
+        check_reachable(engine.address)
+    ray = import_ray(engine.address)
     from ray.exceptions import RayTaskError, WorkerCrashedError
 
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
@@ -179,16 +199,17 @@ def _ray_results(engine: Engine, tasks: list, factory, args: tuple, method: str,
     env.update({k: "1" for k in _THREAD_VARS})
     started = not ray.is_initialized()
     if started:
-        if engine.address not in (None, "auto", "local"):
-            check_reachable(engine.address)
-        kwargs: dict = {"address": engine.address, "include_dashboard": False, "log_to_driver": True}
-        if engine.address is None and not os.environ.get("RAY_ADDRESS"):
-            kwargs["num_cpus"] = max(1, workers)
+        kwargs: dict = {"address": engine.address, "log_to_driver": True}
+        if engine.address is None and not os.environ.get("RAY_ADDRESS"):   # a Ray of our own, for this run
+            # ("local": never a cluster that `ray start` left running on this machine)
+            kwargs.update(address="local", num_cpus=max(1, workers), include_dashboard=False)
         try:
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             where = engine.address or os.environ.get("RAY_ADDRESS") or "this machine"
-            raise EngineError(f"cannot start or reach Ray at {where}: {str(exc).splitlines()[0]}") from None
+            hint = ("; a cluster that checks tokens needs its token here (RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+                    if engine.address not in (None, "auto", "local") else "")
+            raise EngineError(f"cannot start or reach Ray at {where}: {str(exc).splitlines()[0]}{hint}") from None
     pending: list = []
     try:
         remote = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(shard_task)
@@ -198,8 +219,8 @@ def _ray_results(engine: Engine, tasks: list, factory, args: tuple, method: str,
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             try:
-                yield ray.get(done[0])
-            except RayTaskError as exc:
+                result = ray.get(done[0])
+            except RayTaskError as exc:   # the task's own error: a SignForgeError stays one line
                 cause = getattr(exc, "cause", None)
                 if isinstance(cause, SignForgeError):
                     raise cause from None
@@ -207,6 +228,7 @@ def _ray_results(engine: Engine, tasks: list, factory, args: tuple, method: str,
             except WorkerCrashedError:
                 raise EngineError(f"a Ray worker died running a shard {RAY_RETRIES + 1} times; "
                                   f"see the workers' logs (ray logs) for why") from None
+            yield result
     finally:
         for ref in pending:   # an error or an interrupted caller: the rest need not run
             ray.cancel(ref)

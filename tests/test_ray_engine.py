@@ -37,6 +37,8 @@ def test_engine_choices_are_checked_and_a_dead_address_is_one_line(tmp_path, mon
     from backend.engine import Engine, EngineError, run_tasks
     from blender_addon.core.errors import MissingExtraError
 
+    monkeypatch.setenv("RAY_AUTH_MODE", "unset below")       # so that the test's end restores it, whatever it was
+    monkeypatch.delenv("RAY_AUTH_MODE")
     with pytest.raises(EngineError, match="--engine must be local or ray"):
         Engine("spark")
     with pytest.raises(EngineError, match="--address names a Ray cluster"):
@@ -50,6 +52,16 @@ def test_engine_choices_are_checked_and_a_dead_address_is_one_line(tmp_path, mon
     with pytest.raises(EngineError, match="cannot reach"):   # refused before anything is written
         build(BuildConfig(out=str(tmp_path / "never"), samples=4), engine=Engine("ray", "127.0.0.1:1"))
     assert not (tmp_path / "never").exists()
+    # joining by HOST:PORT with a token at hand says token mode before Ray is imported (Ray 2.60
+    # refuses such a join otherwise; measured against a `ray start --head` cluster); auto is Ray's own
+    from backend.engine import _token_auth_for
+
+    assert "RAY_AUTH_MODE" not in os.environ                 # a refused address changed nothing
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "0" * 32)
+    _token_auth_for("auto")
+    assert "RAY_AUTH_MODE" not in os.environ
+    _token_auth_for("head.example.org:6379")
+    assert os.environ["RAY_AUTH_MODE"] == "token"
     monkeypatch.setitem(sys.modules, "ray", None)           # as where the [ray] extra is not installed
     with pytest.raises(MissingExtraError, match=r"pip install 'signforge\[ray\]'"):
         Engine("ray").check()
@@ -69,7 +81,7 @@ def cluster(tmp_path_factory):
         env.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # Ray's processes read it at start...
         env.setattr("ray._private.ray_constants.ENABLE_RAY_CLUSTER", False)   # ...this one read it at import
         env.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)   # ours alone
     yield
     ray.shutdown()
 
