@@ -150,6 +150,20 @@ def test_a_wagged_index_finger_swings_side_to_side_several_times(realizer, seed)
     assert P.strokes_along(path) >= 3 and P.direction_of(P.excursion(path)) == "sideways"
 
 
+@pytest.mark.parametrize("action", ["together", "apart"])
+def test_two_hands_plainly_meet_or_part(realizer, action):
+    # fingertips that touch while the palms go from 27 to 17 cm apart measure as "together"
+    # too; among takes that agree alike the realizer keeps the one that shows it plainly
+    from backend.eval import fidelity as F
+    from backend.eval import prompts as P
+
+    for seed in range(3):
+        take = realizer.realize(scene(shape="5", hands="both", action=action), seed=seed)
+        window = F.sign_window(take.motion, realizer.synth.body, "right")
+        ok, seen = P._hands_meet(take.motion, realizer.synth.body, window, action)
+        assert ok, (seed, seen)
+
+
 @pytest.mark.parametrize("asked", [scene(shape="1", action="circle", count=1), scene(shape="a", action="rise", dirs=("up",)),
                                    scene(shape="5", hands="both", action="apart")],
                          ids=["circles", "rises", "both-apart"])
