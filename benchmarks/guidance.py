@@ -20,13 +20,19 @@ they time the sums a longer run would do, not a trained long-clip model. Four wa
 Threads are chosen as ``signforge`` chooses them (``backend.threads``; ``SIGNFORGE_THREADS``
 sets them). The machine is shared and its speed drifts, so the four run interleaved (the order rotating
 each round) and each ratio is the median of per-round ratios. Bars (issue 21): two_pass over
-batched at least 1.5 at 1 and 4 variants, and at least 2 at 16 s.
+batched at least 1.5 at 1 and 4 variants, and at least 2 at 16 s (wall time). The same ratio
+in the process's CPU time is printed beside it: on a loaded machine a run's wall time is
+mostly its waits for a core, which its CPU time leaves out.
 
 ``--profile`` instead times and profiles one guided step, batched and two-pass, at 1 and 4
 variants of 2 s and one of 8 and 16 s with torch's profiler: ops per step and the CPU time's
 share in linear layers, attention and the rest (issue 21: where a guided step's time goes).
 
-Run: python -m benchmarks.guidance [--repeats 5] [--steps 20] [--profile]
+``--tree DIR`` runs another source tree's HandMDM and sampler (``git archive REV backend | tar -x
+-C DIR``) batched and two-pass beside these, with the same weights, to measure a change
+against its parent in one run.
+
+Run: python -m benchmarks.guidance [--repeats 5] [--steps 20] [--profile] [--tree DIR]
 """
 from __future__ import annotations
 
@@ -57,11 +63,30 @@ def _model(seconds: float):
     return net, frames
 
 
-def measure(repeats: int, steps: int) -> dict:
+def _tree(tree: Path):
+    """Another source tree's ``handmdm`` and ``schedule`` modules, loaded beside this tree's
+    (inside this tree's packages, so their relative imports resolve here)."""
+    import importlib.util
+    import sys
+
+    mods = []
+    for package, rel in (("backend.models", "backend/models/handmdm.py"), ("backend.diffusion", "backend/diffusion/schedule.py")):
+        name = f"{package}._tree_{Path(rel).stem}"
+        spec = importlib.util.spec_from_file_location(name, tree / rel)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        mods.append(mod)
+    return mods
+
+
+def measure(repeats: int, steps: int, tree: Path | None = None) -> dict:
     import torch
 
     from backend.diffusion import CosineSchedule, sample
     from backend.text import load_text_encoder
+
+    other = _tree(tree) if tree is not None else None
 
     enc = load_text_encoder("minilm").encode([PROMPT])
     schedule = CosineSchedule.create(100)
@@ -70,44 +95,73 @@ def measure(repeats: int, steps: int) -> dict:
         net, frames = _model(seconds)
         cond = {"text": enc.tokens.expand(variants, -1, -1), "text_mask": enc.mask.expand(variants, -1)}
 
-        def two_pass(x, t, c, net=net):
-            x0_cond = net(x, t, c)
-            x0_uncond = net(x, t, {**c, "drop": torch.ones(len(x), dtype=torch.bool)})
-            return x0_uncond + GUIDANCE * (x0_cond - x0_uncond)
+        nets = {"": net}
+        if other is not None:   # the other tree's model with the same weights
+            nets["@tree"] = other[0].HandMDM(net.cfg)
+            nets["@tree"].load_state_dict(net.state_dict())
+            nets["@tree"].eval()
 
-        def run(name, net=net, cond=cond, frames=frames):
-            net.fast_attention = not name.endswith("_torch")
-            fn, g = (net, GUIDANCE) if name.startswith("batched") else (two_pass, 1.0)
+        def run(name, cond=cond, frames=frames):
+            which = "@tree" if name.endswith("@tree") else ""
+            m, draw = nets[which], (other[1].sample if which else sample)
+            m.fast_attention = not name.removesuffix("@tree").endswith("_torch")
+
+            def two_pass(x, t, c):
+                x0_cond = m(x, t, c)
+                x0_uncond = m(x, t, {**c, "drop": torch.ones(len(x), dtype=torch.bool)})
+                return x0_uncond + GUIDANCE * (x0_cond - x0_uncond)
+            fn, g = (m, GUIDANCE) if name.startswith("batched") else (two_pass, 1.0)
             try:
-                return sample(fn, (variants, frames, net.cfg.features), schedule, cond, guidance=g, steps=steps,
-                              generator=torch.Generator().manual_seed(0))
+                return draw(fn, (variants, frames, net.cfg.features), schedule, cond, guidance=g, steps=steps,
+                            generator=torch.Generator().manual_seed(0))
             finally:
-                net.fast_attention = True
+                m.fast_attention = True
 
         names = ["batched", "batched_torch", "two_pass", "two_pass_torch"]
+        names += [] if other is None else ["batched@tree", "two_pass@tree"]
         times: dict[str, list[float]] = {n: [] for n in names}
+        cpu: dict[str, list[float]] = {n: [] for n in names}   # CPU seconds: less the waits for a busy core
         with torch.inference_mode():
             outs = {n: run(n) for n in names}   # also the warm-up
             diff = max(float((outs[n] - outs["batched"]).abs().max()) for n in names)
             for r in range(repeats):
-                for n in names[r % 4:] + names[:r % 4]:
-                    t0 = time.perf_counter()
+                for n in names[r % len(names):] + names[:r % len(names)]:
+                    t0, c0 = time.perf_counter(), time.process_time()
                     run(n)
                     times[n].append(time.perf_counter() - t0)
+                    cpu[n].append(time.process_time() - c0)
         ratio = lambda a, b: round(statistics.median(x / y for x, y in zip(times[a], times[b])), 2)  # noqa: E731
+        cpu_of = lambda a, b: round(statistics.median(x / y for x, y in zip(cpu[a], cpu[b])), 2)  # noqa: E731
+        cpu_ratio = cpu_of("two_pass", "batched")
         case = {"variants": variants, "seconds": seconds, "model_frames": frames,
                 **{f"{n}_s": round(statistics.median(times[n]), 4) for n in names},
                 "two_pass_over_batched": ratio("two_pass", "batched"),
+                "two_pass_over_batched_cpu": cpu_ratio,
                 "two_pass_torch_over_batched": ratio("two_pass_torch", "batched"),
                 "batched_torch_over_batched": ratio("batched_torch", "batched"),
+                **({} if other is None else {f"{n}_s": round(statistics.median(times[n]), 4) for n in names[4:]}),
+                **({} if other is None else {"tree_batched_over_batched": ratio("batched@tree", "batched"),
+                                             "tree_batched_over_batched_cpu": cpu_of("batched@tree", "batched"),
+                                             "tree_two_pass_over_two_pass": ratio("two_pass@tree", "two_pass"),
+                                             "tree_two_pass_over_two_pass_cpu": cpu_of("two_pass@tree", "two_pass"),
+                                             "tree_two_pass_over_tree_batched": ratio("two_pass@tree", "batched@tree"),
+                                             "tree_two_pass_over_tree_batched_cpu": cpu_of("two_pass@tree", "batched@tree")}),
                 "max_abs_diff": diff}
         key = f"{variants}x{seconds:g}s"
         results["cases"][key] = case
         print(f"{key:>7}: batched {case['batched_s'] * 1000:7.1f} ms  batched_torch {case['batched_torch_s'] * 1000:7.1f}"
               f"  two_pass {case['two_pass_s'] * 1000:7.1f}  two_pass_torch {case['two_pass_torch_s'] * 1000:7.1f}"
-              f" | two_pass/batched {case['two_pass_over_batched']:.2f}"
+              f" | two_pass/batched {case['two_pass_over_batched']:.2f} (CPU time {cpu_ratio:.2f})"
               f"  two_pass_torch/batched {case['two_pass_torch_over_batched']:.2f}"
               f"  batched_torch/batched {case['batched_torch_over_batched']:.2f}  (max diff {diff:.1e})", flush=True)
+        if other is not None:
+            print(f"{'':>7}  --tree: batched {case['batched@tree_s'] * 1000:7.1f} ms  two_pass {case['two_pass@tree_s'] * 1000:7.1f}"
+                  f" | its batched/this batched {case['tree_batched_over_batched']:.2f}"
+                  f" (CPU {case['tree_batched_over_batched_cpu']:.2f})"
+                  f"  its two_pass/this two_pass {case['tree_two_pass_over_two_pass']:.2f}"
+                  f" (CPU {case['tree_two_pass_over_two_pass_cpu']:.2f})"
+                  f"  its two_pass/its batched {case['tree_two_pass_over_tree_batched']:.2f}"
+                  f" (CPU {case['tree_two_pass_over_tree_batched_cpu']:.2f})", flush=True)
     return results
 
 
@@ -177,6 +231,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="DDIM steps per sample (the cost is per step)")
     parser.add_argument("--profile", action="store_true", help="profile one guided step per case instead")
+    parser.add_argument("--tree", type=Path, help="another source tree whose HandMDM and sampler run beside this one's "
+                                                  "(git archive REV backend | tar -x -C DIR): batched and two-pass")
     args = parser.parse_args()
     from backend.threads import prepare
 
@@ -185,7 +241,7 @@ def main() -> None:
 
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                "load_average": os.getloadavg()}
-    results = profile_steps(args.repeats) if args.profile else measure(args.repeats, args.steps)
+    results = profile_steps(args.repeats) if args.profile else measure(args.repeats, args.steps, args.tree)
     out = {"machine": machine, "threads": torch.get_num_threads(), "repeats": args.repeats, "results": results}
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / ("guidance_profile.json" if args.profile else "guidance.json")
