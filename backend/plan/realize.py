@@ -72,8 +72,11 @@ DEFAULT_DIRECTION = {"push": "forward", "pull": "back", "rise": "up", "drop": "d
 # most of the lexicon's back-and-forth signs are (wrist 23-36 cm under the neck there, 8 cm
 # under to 12 cm over it beside the head)
 UNPLACED = {"wave": ("HeadAway", "Neutral")}
-# An everyday wave swings the hand wider than the lexicon's back-and-forth signs (±5 cm)
-WIDER = {"wave": 2.0}
+# An everyday wave swings the hand wider than the lexicon's back-and-forth signs (±5 cm), and
+# "raise / lower / push / slide your hand" asks for a movement one sees: the lexicon's strokes
+# are 8-12 cm, and a stroke beside the belly or under the chin, where the arm is folded or
+# the body is in the way, kept 4 cm of it ("lower your fist to the stomach" read as no movement)
+WIDER = {"wave": 2.0, "rise": 1.5, "drop": 1.5, "push": 1.5, "pull": 1.5, "side": 1.5}
 SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}
 # How much each part of the scene counts when takes are compared.
 WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5, "then": 1.5}
