@@ -218,7 +218,8 @@ class GuidedPair:
 
     - what depends on the run alone is made once per run, not per step: the text tokens'
       projection, and the first layer's normed keys, values and queries of the register, text
-      and null tokens (their inputs never change);
+      and null tokens (their inputs never change), written once into the packed tokens that
+      each step fills in;
     - what depends on the step alone is made once per step, not per half: the timestep token,
       the motion tokens' projection and their first-layer keys, values and queries;
     - the unconditional rows carry the null token alone, not the prompt's text masked out;
@@ -238,23 +239,44 @@ class GuidedPair:
         # groups of rows of one length: each distinct text mask's conditional rows, then every
         # row unconditional (the null token alone); for each its rows and constant text tokens
         groups = [((which == k).nonzero()[:, 0], text[which == k][:, m]) for k, m in enumerate(masks)]
-        null = (net.null_text + net.kind[2]).expand(self.rows, 1, -1)
-        groups.append((torch.arange(self.rows, device=text.device), null))
+        groups.append((torch.arange(self.rows, device=text.device), (net.null_text + net.kind[2]).expand(self.rows, 1, -1)))
         reg = net.registers[0] + net.kind[0]                                   # (R, W)
-        self.reg = reg
-        self.reg_qkv = self._qkv0(layer0, reg)
-        self.groups = [(rows, words, self._qkv0(layer0, words)) for rows, words in groups]
-        self._positions: dict[int, torch.Tensor] = {}
+        reg_qkv = self._qkv0(layer0, reg)
+        # each group's tokens are [registers, text, step, frames]: the constant prefix and its
+        # first-layer q, k, v made here, once; the order of tokens is free (no positions in
+        # attention), and the frames last make the last layer's slice one piece
+        self.groups = []
+        for rows, words in groups:
+            n = len(rows)
+            every = n == self.rows and bool((rows == torch.arange(n, device=rows.device)).all())
+            self.groups.append((None if every else rows, torch.cat([reg.expand(n, -1, -1), words], 1),
+                                torch.cat([reg_qkv.expand(n, -1, -1), self._qkv0(layer0, words)], 1)))
+        self._packed: dict[int, tuple] = {}   # frames -> the packed tokens with their prefixes in place
 
     @staticmethod
     def _qkv0(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         attn = layer.self_attn
         return F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias)
 
-    def _frames(self, frames: int, device) -> torch.Tensor:
-        if frames not in self._positions:
-            self._positions[frames] = sinusoid(torch.arange(frames, device=device), self.net.cfg.width) + self.net.kind[3]
-        return self._positions[frames]
+    def _layout(self, frames: int, like: torch.Tensor) -> tuple:
+        """For ``frames`` frames: the positions' embeddings, and the packed first-layer input and
+        q, k, v (N, W) and (N, 3W) with every group's constant prefix written, and each group's
+        (start, rows, length); each step writes only its shared tokens into them."""
+        if frames not in self._packed:
+            w = self.net.cfg.width
+            shapes, start = [], 0
+            for _, prefix, _ in self.groups:
+                n, s = prefix.shape[0], prefix.shape[1] + 1 + frames
+                shapes.append((start, n, s))
+                start += n * s
+            x, qkv = like.new_empty(start, w), like.new_empty(start, 3 * w)
+            for (_, prefix, prefix_qkv), (begin, n, s) in zip(self.groups, shapes):
+                c = prefix.shape[1]
+                x[begin:begin + n * s].view(n, s, w)[:, :c] = prefix
+                qkv[begin:begin + n * s].view(n, s, 3 * w)[:, :c] = prefix_qkv
+            positions = sinusoid(torch.arange(frames, device=like.device), w) + self.net.kind[3]
+            self._packed[frames] = (positions, x, qkv, shapes)
+        return self._packed[frames]
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         net = self.net
@@ -263,36 +285,30 @@ class GuidedPair:
             raise ValueError(f"{frames} frames exceed this model's {net.cfg.max_frames}")
         if b != self.rows:
             raise ValueError(f"x_t has {b} rows; the condition {self.rows}")
-        w, r = net.cfg.width, net.cfg.registers
+        w = net.cfg.width
         layers = net.encoder.layers
+        positions, x, qkv, shapes = self._layout(frames, x_t)
         step = net.time_mlp(sinusoid(t, w))[:, None] + net.kind[1]                  # (B, 1, W)
-        shared = torch.cat([step, net.motion_in(x_t) + self._frames(frames, x_t.device)], 1)   # (B, 1 + T, W)
+        shared = torch.cat([step, net.motion_in(x_t) + positions], 1)              # (B, 1 + T, W)
         shared_qkv = self._qkv0(layers[0], shared)
-        # each group's rows of tokens [registers, step, text, frames] and their first-layer q, k, v
-        seqs, qkvs, shapes = [], [], []
-        for rows, words, words_qkv in self.groups:
-            n = len(rows)
-            sh, sh_qkv = shared[rows], shared_qkv[rows]
-            seqs.append(torch.cat([self.reg.expand(n, -1, -1), sh[:, :1], words, sh[:, 1:]], 1).reshape(-1, w))
-            qkvs.append(torch.cat([self.reg_qkv.expand(n, -1, -1), sh_qkv[:, :1], words_qkv, sh_qkv[:, 1:]], 1)
-                        .reshape(-1, 3 * w))
-            shapes.append((n, r + 1 + words.shape[1] + frames))
-        x, qkv = torch.cat(seqs), torch.cat(qkvs)                                 # (N, W), (N, 3W) packed
+        for (rows, prefix, _), (begin, n, s) in zip(self.groups, shapes):   # this step's tokens, in place
+            c = prefix.shape[1]
+            x[begin:begin + n * s].view(n, s, w)[:, c:] = shared if rows is None else shared[rows]
+            qkv[begin:begin + n * s].view(n, s, 3 * w)[:, c:] = shared_qkv if rows is None else shared_qkv[rows]
         for i, layer in enumerate(layers):
             attn = layer.self_attn
             if i:
                 qkv = F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias)
             last = i == len(layers) - 1
-            outs, keep, start = [], [], 0
-            for n, s in shapes:
-                part = qkv[start:start + n * s].view(n, s, 3, attn.num_heads, w // attn.num_heads)
+            outs, keep = [], []
+            for begin, n, s in shapes:
+                part = qkv[begin:begin + n * s].view(n, s, 3, attn.num_heads, w // attn.num_heads)
                 q, k, v = part.permute(2, 0, 3, 1, 4)                              # each (n, H, s, d)
                 if last:   # only the frames' outputs are read: their queries alone
                     q = q[:, :, s - frames:]
-                    keep.append(x[start:start + n * s].view(n, s, w)[:, s - frames:].reshape(-1, w))
+                    keep.append(x[begin:begin + n * s].view(n, s, w)[:, s - frames:].reshape(-1, w))
                 o = F.scaled_dot_product_attention(q, k, v)
                 outs.append(o.transpose(1, 2).reshape(-1, w))
-                start += n * s
             if last:
                 x = torch.cat(keep)
             x = x + attn.out_proj(torch.cat(outs))
@@ -300,6 +316,8 @@ class GuidedPair:
         if net.encoder.norm is not None:
             x = net.encoder.norm(x)
         x0 = net.motion_out(net.norm(x)).view(-1, frames, x_t.shape[2])            # (sum n, T, F)
+        if len(self.groups) == 2 and self.groups[0][0] is None:   # one prompt for every row
+            return x0[:b], x0[b:]
         cond_x0 = torch.empty_like(x_t)
         start = 0
         for rows, _, _ in self.groups[:-1]:
