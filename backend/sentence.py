@@ -288,6 +288,31 @@ def auto_frames(before: Motion, after: Motion, body) -> int:
     return max(2, int(round(seconds * FPS)))
 
 
+def smooth_frames(before: Motion, after: Motion, frames: int, signs: list[Motion], body) -> int:
+    """``frames``, or more (2 at a time, up to ``MAX_TRANSITION``) until the minimum-jerk blend
+    from ``before`` to ``after`` meets the continuity bar: no jump in wrist speed across either
+    join bigger than the largest inside ``signs`` (the two signs as the sentence keeps them).
+    A short blend between fast-moving ends can jump more than the signs do (5 frames into
+    "hummingbird": 0.566 against 0.561 m/s)."""
+    from .eval import fidelity as F
+
+    def jumps(m: Motion) -> dict:
+        return {s: np.abs(np.diff(F.wrist_speed(m, body, s))) for s in F.SIDES}
+
+    bar = max(float(j.max(initial=0.0)) for m in signs for j in jumps(m).values())
+    longest = max(frames, int(round(MAX_TRANSITION * FPS)))
+    while True:
+        poses, trans, expression = _unvec(min_jerk(_vec(before), _vec(after), frames))
+        both = Motion(np.concatenate([before.poses, poses, after.poses]),
+                      np.concatenate([before.trans, trans, after.trans]),
+                      np.concatenate([before.expression, expression, after.expression]), FPS, betas=before.betas)
+        a, b = before.num_frames, before.num_frames + frames
+        at = [a - 2, a - 1, b - 2, b - 1]   # the speed jumps touching a join, as ``joins`` reads them
+        if frames >= longest or max(float(j[at].max()) for j in jumps(both).values()) <= bar:
+            return frames
+        frames = min(frames + 2, longest)
+
+
 def _features(poses: np.ndarray, expression: np.ndarray) -> np.ndarray:
     from .body.features import pose_to_features
 
@@ -488,7 +513,9 @@ def join(signs: list[Sign], seconds: list[float | None], *, seed: int = 0, metho
     the head or torso (and deeper than the signs' own frames at its ends) is made again with
     more of the two signs' own frames kept (``WIDEN`` frames more of each: the end of the sign's
     stroke and the start of its approach, which the synthesizer already keeps clear of the
-    body) until it is clear; the span's ``widened`` says by how much."""
+    body) until it is clear; the span's ``widened`` says by how much. An automatic transition is
+    also made longer until its blend meets the continuity bar against the two signs
+    (``smooth_frames``)."""
     if body is None:
         from .body.model import Body
 
@@ -508,11 +535,15 @@ def join(signs: list[Sign], seconds: list[float | None], *, seed: int = 0, metho
             end = min(prev.motion.num_frames, core[k - 1][1] + widen) if k - 1 != last else prev.span[1]
             start = max(0, core[k][0] - widen)
             end, start = max(end, prev.span[0] + 3), min(start, s.span[1] - 3)
-            tail = prev.motion.cut(max(prev.span[0], end - CONTEXT), end)
-            head = s.motion.cut(start, min(s.span[1], start + CONTEXT))
+            # in the first sign's body, as the sentence is written: what the transition checks is what a user gets
+            tail = prev.motion.cut(max(prev.span[0], end - CONTEXT), end).with_(betas=signs[0].motion.betas)
+            head = s.motion.cut(start, min(s.span[1], start + CONTEXT)).with_(betas=signs[0].motion.betas)
             if tail.num_frames < 3 or head.num_frames < 3:
                 raise SentenceError(f"item {k + 1}: a sign shorter than 3 frames cannot be joined")
             n = max(2, int(round(seconds[k] * FPS))) if seconds[k] else auto_frames(tail, head, body)
+            if not seconds[k] and method in ("blend", "inpaint"):   # long enough for the continuity bar
+                kept = (prev.motion.cut(prev.span[0], end), s.motion.cut(start, s.span[1]))
+                n = smooth_frames(tail, head, n, [m.with_(betas=signs[0].motion.betas) for m in kept], body)
             base = (k - 1) * per_join
             move, share = transition(tail, head, n, s.text, method=method, strength=strength, seed=seed + k,
                                      guidance=guidance, steps=steps, run_dir=run_dir, body=body,

@@ -44,7 +44,8 @@ def _items(n: int, seed: int, lex) -> list[list[str]]:
     out = []
     for _ in range(n):
         p = rng.choice(len(people), 2, replace=False)
-        out.append([people[p[0]], entries[rng.integers(len(entries))], people[p[1]]])
+        # "entry:" so that ids without a number (tiger, two_of_us) are entries too, not texts
+        out.append([people[p[0]], f"entry: {entries[rng.integers(len(entries))]}", people[p[1]]])
     return out
 
 
