@@ -55,7 +55,8 @@ class ParserTrainConfig:
     paraphrases: int = 1000   # held-out paraphrases to encode live, half from each test split
     token_drop: float = 0.0   # share of a training text's tokens hidden at random (the first is kept)
     augment: int = 0          # more train texts written now by today's grammar (see ``augment_texts``)
-    balanced: int = 0         # more still, drawn evenly over the actions (``augment_texts(balance=1)``)
+    balanced: int = 0         # more still, drawn evener over the actions (``augment_texts(balance=...)``)
+    balance: float = 1.0      # their draw's weight is count(action) ** -balance: 1 even, 0.5 the square root
 
 
 def record_labels(rec: dict, by_id: dict) -> dict[str, str]:
@@ -310,12 +311,12 @@ def run(cfg: ParserTrainConfig, log=print) -> dict:
         tables = [table, extra]
         train_texts = (train_texts[0] + more, train_texts[1] + more_labels)
         if cfg.balanced:
-            written, written_labels = augment_texts(cfg.data, cfg.balanced, cfg.seed, balance=1.0)
+            written, written_labels = augment_texts(cfg.data, cfg.balanced, cfg.seed, balance=cfg.balance)
             known = set(train_texts[0])
             keep = [i for i, t in enumerate(written) if t not in known]
             more, more_labels = [written[i] for i in keep], [written_labels[i] for i in keep]
             log(f"writing and encoding {len(more)} more train texts, even over actions ({time.time() - t0:.0f} s)")
-            tables.append(text_cache(cfg.data, f"parser-balanced-{cfg.balanced}-{cfg.seed}", more, "minilm",
+            tables.append(text_cache(cfg.data, f"parser-balanced-{cfg.balanced}-{cfg.balance:g}-{cfg.seed}", more, "minilm",
                                      load_text_encoder, progress=lambda done, total: log(f"encoded {done}/{total}")
                                      if done % 4096 < 256 else None))
             train_texts = (train_texts[0] + more, train_texts[1] + more_labels)
@@ -375,20 +376,23 @@ def main(argv=None) -> None:
     ap.add_argument("--augment", type=int, default=0,
                     help="this many more train texts written by today's grammar and encoded once (default 0)")
     ap.add_argument("--balanced", type=int, default=0,
-                    help="with --augment, this many more drawn evenly over the actions (default 0)")
+                    help="with --augment, this many more drawn evener over the actions (default 0)")
+    ap.add_argument("--balance", type=float, default=ParserTrainConfig.balance,
+                    help="--balanced texts' records are drawn with weight count(action) ** -BALANCE (default 1: even)")
     ap.add_argument("--report", type=Path, help="write the accuracy tables here (markdown)")
     a = ap.parse_args(argv)
     if a.balanced and not a.augment:
         ap.error("--balanced adds to --augment's texts: give --augment too")
     cfg = ParserTrainConfig(a.data, a.out, steps=a.steps, batch=a.batch, seed=a.seed, token_drop=a.token_drop,
-                            augment=a.augment, balanced=a.balanced)
+                            augment=a.augment, balanced=a.balanced, balance=a.balance)
     ev = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if a.report:
         write_report(a.report, ev, f"OMP_NUM_THREADS=1 .venv/bin/python -m training.parser --data DATA --out RUN "
                                    f"--steps {a.steps} --batch {a.batch} --seed {a.seed}"
                                    + (f" --token-drop {a.token_drop:g}" if a.token_drop else "")
                                    + (f" --augment {a.augment}" if a.augment else "")
-                                   + (f" --balanced {a.balanced}" if a.balanced else "") + f" --report {a.report}")
+                                   + (f" --balanced {a.balanced} --balance {a.balance:g}" if a.balanced else "")
+                                   + f" --report {a.report}")
     print(json.dumps(ev["results"], indent=1))
 
 
