@@ -29,6 +29,8 @@ def orientation(part: str, place: Placement, normal: np.ndarray, target: np.ndar
         if abs(unit(normal) @ UP) > 0.7:
             fingers = unit(FRONT + 0.3 * medial)
         return -normal, fingers
+    if place.site == "beside_head":   # a wave: the palm out to the one waved at, the fingers up
+        return FRONT, unit(UP + 0.15 * medial + rng.normal(0, 0.05, 3))
     if kind in ("neutral", "away"):
         choice = rng.choice(4, p=[0.4, 0.3, 0.2, 0.1])
         palm, fingers = [(medial, FRONT + 0.5 * UP), (DOWN, FRONT + 0.3 * medial),

@@ -41,6 +41,9 @@ LOCATIONS: dict[str, tuple[str, str]] = {
     # not an ASL-LEX code: the space in front of the chest, each hand on its own side, where
     # texts put a two-handed sign with no place ("in front of the chest"); the planner's
     "NeutralChest": ("neutral", "neutral_chest"),
+    # not an ASL-LEX code either: beside the head on the hand's own side, palm out and fingers
+    # up, where people wave or wag a finger (the planner's; HeadAway is in front of the nose)
+    "BesideHead": ("away", "beside_head"),
 }
 MOVEMENTS = ("Straight", "Curved", "Circular", "BackAndForth", "Z-shaped", "X-shaped", "Other", "None")
 SIGN_TYPES = {

@@ -54,6 +54,7 @@ def site_target(figure: SignerBody, name: str, glob, pos, sites, side: str):
         "arm_away": lambda: (s(f"{n}_forearm") + UP * 0.1, UP),
         "neutral": lambda: (np.array([SX[d] * 0.12, spine[1] - 0.05, spine[2] + 0.32]), FRONT),
         "neutral_chest": lambda: (np.array([SX[d] * 0.12, s("chest")[1] + 0.02, spine[2] + 0.32]), FRONT),
+        "beside_head": lambda: (np.array([SX[d] * 0.21, s("nose")[1] - 0.04, s("nose")[2] + 0.08]), FRONT),
     }
     if name in derived:               # a place between sites (computed only when asked for)
         point, normal = derived[name]()
