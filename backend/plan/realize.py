@@ -238,13 +238,16 @@ class Realizer:
         return [takes[i] for i in order]
 
 
+TOUCHING = 0.01   # metres between the hands' nearest points: they touch
+
+
 def clearness(scene: Scene, cues) -> float:
     """Among takes that agree alike, how plainly one shows a two-handed meeting or parting
-    (metres, larger is plainer): hands that come together or clap travel the farthest toward
-    each other and end the closest, hands that move apart part the most. The cues call a
-    fingertip touch "together" even where the palms only go from 27 to 17 cm apart, which
-    nobody reads as hands coming together. 0 for every other scene, so the first made wins
-    ties as before."""
+    (metres, larger is plainer): hands that come together or clap touch (as the data's
+    "together" signs all do) after travelling the farthest toward each other, hands that
+    move apart part the most. The cues call a fingertip touch "together" even where the
+    palms only go from 27 to 17 cm apart, which nobody reads as hands coming together. 0 for
+    every other scene, so the first made wins ties as before."""
     gap = cues.signals.get("hand_gap") if scene.hands == "both" else None
     if gap is None or scene.action not in ("together", "clap", "apart"):
         return 0.0
@@ -256,5 +259,6 @@ def clearness(scene: Scene, cues) -> float:
         low = int(gap.argmin())
         return float(gap[low:].max() - gap[low])
     close = int(gap.argmin())
-    return float(gap[:close + 1].max() - 2 * gap[close])
+    travel = float(gap[:close + 1].max() - gap[close])
+    return travel - (1.0 if gap[close] > TOUCHING else 0.0)   # hands that touch first, as the data's do
 
