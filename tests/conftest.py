@@ -39,6 +39,24 @@ except ImportError:
 _FINISHED: dict[str, int] = {}
 
 
+def shared_data_files() -> list[Path]:
+    """The shared data the tests read: ASL-LEX 2.0 and, beside it, the real clip and its .pose file."""
+    from backend.data.lexicon import resolve_lexicon_path
+
+    lexicon = resolve_lexicon_path()
+    video = lexicon.parent.parent / "video"
+    return [lexicon, video / "test_video.mp4", video / "mediapipe.pose"]
+
+
+def pytest_sessionstart(session):
+    """Where the shared data must be there (CI sets SIGNFORGE_REQUIRE_SHARED_DATA=1), a missing
+    file fails the run at once, rather than its tests skipping quietly."""
+    if os.environ.get("SIGNFORGE_REQUIRE_SHARED_DATA") == "1":
+        missing = [str(p) for p in shared_data_files() if not p.exists()]
+        if missing:
+            pytest.exit(f"shared data not found (SIGNFORGE_REQUIRE_SHARED_DATA=1): {', '.join(missing)}", returncode=1)
+
+
 def pytest_sessionfinish(session, exitstatus):
     attempts = NETGUARD_LOG.read_text(encoding="utf-8") if NETGUARD_LOG.exists() else ""
     if attempts:
