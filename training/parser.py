@@ -302,23 +302,25 @@ def run(cfg: ParserTrainConfig, log=print) -> dict:
     if cfg.augment:
         from .text_cache import text_cache
 
-        written, written_labels = augment_texts(cfg.data, cfg.augment, cfg.seed)
-        keep = [i for i, t in enumerate(written) if t not in table.row]   # a text the dataset has is there already
-        more, more_labels = [written[i] for i in keep], [written_labels[i] for i in keep]
-        log(f"writing and encoding {len(more)} more train texts ({time.time() - t0:.0f} s)")
-        extra = text_cache(cfg.data, f"parser-augment-{cfg.augment}-{cfg.seed}", more, "minilm", load_text_encoder,
-                           progress=lambda done, total: log(f"encoded {done}/{total}") if done % 4096 < 256 else None)
+        def written_table(name: str, written: list[str], labels: list[dict], known) -> tuple:
+            """The texts of ``written`` not in ``known`` (a text held already is not encoded twice),
+            their labels, and their table under DATA, encoded once."""
+            keep = [i for i, t in enumerate(written) if t not in known]
+            more, more_labels = [written[i] for i in keep], [labels[i] for i in keep]
+            log(f"writing and encoding {len(more)} more train texts, {name} ({time.time() - t0:.0f} s)")
+            return more, more_labels, text_cache(
+                cfg.data, name, more, "minilm", load_text_encoder,
+                progress=lambda done, total: log(f"encoded {done}/{total}") if done % 4096 < 256 else None)
+
+        more, more_labels, extra = written_table(f"parser-augment-{cfg.augment}-{cfg.seed}",
+                                                 *augment_texts(cfg.data, cfg.augment, cfg.seed), table.row)
         tables = [table, extra]
         train_texts = (train_texts[0] + more, train_texts[1] + more_labels)
         if cfg.balanced:
-            written, written_labels = augment_texts(cfg.data, cfg.balanced, cfg.seed, balance=cfg.balance)
-            known = set(train_texts[0])
-            keep = [i for i, t in enumerate(written) if t not in known]
-            more, more_labels = [written[i] for i in keep], [written_labels[i] for i in keep]
-            log(f"writing and encoding {len(more)} more train texts, even over actions ({time.time() - t0:.0f} s)")
-            tables.append(text_cache(cfg.data, f"parser-balanced-{cfg.balanced}-{cfg.balance:g}-{cfg.seed}", more, "minilm",
-                                     load_text_encoder, progress=lambda done, total: log(f"encoded {done}/{total}")
-                                     if done % 4096 < 256 else None))
+            more, more_labels, even = written_table(
+                f"parser-balanced-{cfg.balanced}-{cfg.balance:g}-{cfg.seed}",
+                *augment_texts(cfg.data, cfg.balanced, cfg.seed, balance=cfg.balance), set(table.row) | set(more))
+            tables.append(even)
             train_texts = (train_texts[0] + more, train_texts[1] + more_labels)
         encode = _Tables(*tables).encode
     net, vocab = fit(cfg, *train_texts, encode, log=log)
