@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -39,20 +40,27 @@ except ImportError:
 _FINISHED: dict[str, int] = {}
 
 
-def shared_data_files() -> list[Path]:
+class SharedData(NamedTuple):
     """The shared data the tests read: ASL-LEX 2.0 and, beside it, the real clip and its .pose file."""
+    lexicon: Path
+    clip: Path
+    pose: Path
+
+
+def shared_data() -> SharedData:
+    """Where the shared data is (found the way the lexicon is: ../shared/data or $SIGNFORGE_LEXICON)."""
     from backend.data.lexicon import resolve_lexicon_path
 
     lexicon = resolve_lexicon_path()
     video = lexicon.parent.parent / "video"
-    return [lexicon, video / "test_video.mp4", video / "mediapipe.pose"]
+    return SharedData(lexicon, video / "test_video.mp4", video / "mediapipe.pose")
 
 
 def pytest_sessionstart(session):
     """Where the shared data must be there (CI sets SIGNFORGE_REQUIRE_SHARED_DATA=1), a missing
     file fails the run at once, rather than its tests skipping quietly."""
     if os.environ.get("SIGNFORGE_REQUIRE_SHARED_DATA") == "1":
-        missing = [str(p) for p in shared_data_files() if not p.exists()]
+        missing = [str(p) for p in shared_data() if not p.exists()]
         if missing:
             pytest.exit(f"shared data not found (SIGNFORGE_REQUIRE_SHARED_DATA=1): {', '.join(missing)}", returncode=1)
 

@@ -398,9 +398,9 @@ def test_video_section_reconstructs_the_real_clip_onto_the_armature(addon, tmp_p
     from blender_addon.blender import operators, session
     from blender_addon.blender.body import find_body
 
-    from backend.data.lexicon import resolve_lexicon_path
+    from conftest import shared_data
 
-    clip = resolve_lexicon_path().parent.parent / "video" / "test_video.mp4"
+    clip = shared_data().clip
     if not clip.exists():
         pytest.skip(f"{clip} not found")
     _fresh_scene()

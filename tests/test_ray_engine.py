@@ -20,15 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.data.lexicon import resolve_lexicon_path
+from conftest import shared_data
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'signforge[ray]' (make setup does)")
 
-LEXICON = resolve_lexicon_path()
+LEXICON, _, POSE = shared_data()          # the .pose file: 170 frames at 24 fps, right hand only
 needs_lexicon = pytest.mark.skipif(not LEXICON.exists(),
                                    reason=f"ASL-LEX 2.0 not found at {LEXICON} (set SIGNFORGE_LEXICON)")
-VIDEO_DIR = LEXICON.parent.parent / "video"
-POSE = VIDEO_DIR / "mediapipe.pose"          # 170 frames at 24 fps, right hand only
 TASK_TITLE = b"ray::shard_task"
 
 

@@ -13,17 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.data.lexicon import resolve_lexicon_path
-from conftest import write_video
+from conftest import shared_data, write_video
 
 REPO = Path(__file__).resolve().parents[1]
 # The clip sits beside the lexicon in the shared data folder (found the way the lexicon is).
-VIDEO_DIR = resolve_lexicon_path().parent.parent / "video"
-CLIP = VIDEO_DIR / "test_video.mp4"
-POSE = VIDEO_DIR / "mediapipe.pose"
+LEXICON, CLIP, POSE = shared_data()
 needs_clip = pytest.mark.skipif(not CLIP.exists(), reason=f"{CLIP} not found")
 needs_pose = pytest.mark.skipif(not POSE.exists(), reason=f"{POSE} not found")
-needs_lexicon = pytest.mark.skipif(not resolve_lexicon_path().exists(), reason="ASL-LEX 2.0 not found")
+needs_lexicon = pytest.mark.skipif(not LEXICON.exists(), reason="ASL-LEX 2.0 not found")
 
 
 # ------------------------------------------------------------------------------ .pose files
