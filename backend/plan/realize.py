@@ -68,9 +68,9 @@ ACTION_MOVES = {
     "apart": (("Straight", False), ("None", True)),
 }
 DEFAULT_DIRECTION = {"push": "forward", "pull": "back", "rise": "up", "drop": "down"}
-# Where an action with no place is made: people wave beside the head, not at the waist where
-# most of the lexicon's back-and-forth signs are (wrist 23-36 cm under the neck there, 8 cm
-# under to 12 cm over it beside the head)
+# Where an action with no place is made: people wave beside the head (BesideHead: on the hand's
+# own side, palm out, fingers up), not at the waist where most of the lexicon's back-and-forth
+# signs are (wrist 23-36 cm under the neck there)
 UNPLACED = {"wave": ("BesideHead", "HeadAway")}
 # An everyday wave swings the hand wider than the lexicon's back-and-forth signs (±5 cm), and
 # "raise / lower / push / slide your hand" asks for a movement one sees: the lexicon's strokes
