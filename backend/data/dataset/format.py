@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -104,6 +105,16 @@ def motion_sums(feats: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             np.array([np.einsum("ij,ij->j", f, f) for f in wide]).reshape(len(wide), dim))
 
 
+def save_npz(fh, **arrays) -> None:
+    """``np.savez``'s file (uncompressed, one ``NAME.npy`` per array), with the zip closed even
+    when a Ctrl-C lands mid-write: numpy's leaves it open, and its collection after the file is
+    closed prints "Exception ignored ... Traceback" under "interrupted"."""
+    with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.asanyarray(value), allow_pickle=False)
+
+
 def write_shard(samples: list[Sample], files: ShardFiles) -> int:
     """Write one shard, each file atomically (the npz first: a shard is whole once both
     exist). Every sample's extra arrays are stored under their names, concatenated like
@@ -115,7 +126,7 @@ def write_shard(samples: list[Sample], files: ShardFiles) -> int:
     arrays = {k: np.concatenate([s.extra[k] for s in samples]).astype(np.float32) for k in names}
     feature_sum, feature_sq = motion_sums(feats)   # for the normalization statistics
     with atomic_path(files.npz) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, features=np.concatenate(feats), poses=np.concatenate([s.poses.astype(np.float32) for s in samples]),
+        save_npz(fh, features=np.concatenate(feats), poses=np.concatenate([s.poses.astype(np.float32) for s in samples]),
                  lengths=lengths, offsets=offsets, betas=np.stack([s.betas.astype(np.float32) for s in samples]),
                  feature_sum=feature_sum, feature_sq=feature_sq, **arrays)
     lines = []
@@ -165,7 +176,7 @@ def write_stats(out: Path, shards: list[str], keep: Callable[[dict], bool]) -> i
     std = np.sqrt(np.maximum(total_sq / frames - mean ** 2, 0.0))
     std = np.where(std < 1e-4, 1.0, std)   # constant features (rest joints) are not scaled
     with atomic_path(out / "stats.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, mean=mean.astype(np.float32), std=std.astype(np.float32), frames=np.int64(frames))
+        save_npz(fh, mean=mean.astype(np.float32), std=std.astype(np.float32), frames=np.int64(frames))
     return frames
 
 
