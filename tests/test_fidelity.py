@@ -242,6 +242,12 @@ def test_cli_writes_the_fidelity_report(tmp_path):
     records = [json.loads(line) for line in shard.read_text().splitlines()]
     for r in records:
         r["texts"]["paraphrase"] = ["the signer's right hand rises and holds"]
+    # texts written from another variant of the word than the one signed describe another
+    # motion: every test_unseen record but one is left out
+    unseen = [r for r in records if r["split"] == "test_unseen"]
+    assert len(unseen) >= 2
+    for r in unseen[1:]:
+        r["assigned"] = r["entry"] + "_another_variant"
     shard.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
     out = tmp_path / "report.md"
     result = CliRunner().invoke(app, ["eval", "fidelity", "--data", str(data), "--seeds", "2", "--limit", "2",
@@ -255,7 +261,8 @@ def test_cli_writes_the_fidelity_report(tmp_path):
     for section in ("## test_seen", "## test_unseen", "## test_seen (paraphrase)", "## test_unseen (paraphrase)"):
         assert f"\n{section}\n" in text
     block = text.split("## test_unseen\n")[1].split("\n## ")[0]
-    assert "2 texts x 2 seeds; 2 texts with a ceiling" in block
+    assert "1 texts x 2 seeds; 1 texts with a ceiling" in block
+    assert "2 texts x 2 seeds; 2 texts with a ceiling" in text.split("## test_seen\n")[1].split("\n## ")[0]
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in block.splitlines()
             if line.startswith("| ") and not line.startswith("| row") and not line.startswith("| kinematics")}
     assert rows["hands: which hands sign"][3].startswith("1.00")     # the ceiling: the same entry signs alike
