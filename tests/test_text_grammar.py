@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+from dataclasses import replace
 import re
 
 import numpy as np
@@ -121,6 +122,24 @@ def test_a_fist_tapping_the_chin_twice_in_every_style(side):
     for word in ("fist", "tap", "knock", "twice", "your", "the signer"):
         assert word in said, word
     assert any(re.fullmatch(r"[^.]*(x2|2x)[^.]*", t) for t in by_style["terse"]), by_style["terse"]
+
+
+@pytest.mark.parametrize("shape, change", [("flat_h", "close"), ("s", "open"), ("open_b", "close")])
+def test_a_coded_finger_change_is_said_even_where_the_cues_read_one_state(shape, change):
+    """Two fingers bent flat that fold into a fist read "closed" before and after, so the
+    cues see no change; the coding's FlexionChange is still what the hand does."""
+    from backend.data.text import TemplateTranslator, scene_for
+
+    ph = _phonology(handshape=shape, sign_type="OneHanded", minor_location="Neutral", flexion_change="1",
+                    movement="Straight")
+    state = "closed" if shape != "open_b" else "open"
+    cues = Cues({"right": HandCues(palm=["down"], moves=["forward"], fingers=[state], active=True),
+                 "left": HandCues()}, [], (0, 40))
+    assert scene_for(ph, cues, "right").fingers == change
+    assert scene_for(replace(ph, flexion_change="0"), cues, "right").fingers == ""
+    out = TemplateTranslator().describe(ph, cues, "right", 12, np.random.default_rng(0), set())
+    said = {"close": r"\b(clos|curl|fold)", "open": r"\b(open|spread|unfold)"}[change]
+    assert all(re.search(said, t, re.I) for t in out), out
 
 
 def test_a_sign_named_right_never_says_right():

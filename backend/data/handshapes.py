@@ -140,6 +140,29 @@ def resolve(name: str) -> Handshape:
     return HANDSHAPES[key]
 
 
+_OPEN, _CLOSED = set("ELCb"), set("FTOKH")
+
+
+def finger_state(shape_name: str) -> str:
+    """'open', 'closed' or 'mixed' for a handshape, from its long fingers."""
+    fingers = resolve(shape_name).fingers.values()
+    if sum(f in _OPEN for f in fingers) >= 3:
+        return "open"
+    if sum(f in _CLOSED for f in fingers) >= 3:
+        return "closed"
+    return "mixed"
+
+
+def changed_shape(name: str) -> str:
+    """The handshape a FlexionChange ends in: open hands close, closed hands open."""
+    state = finger_state(name)
+    if state == "open":
+        return "flat_o" if not resolve(name).spread else "s"
+    if state == "closed":
+        return "5" if resolve(name).spread else "open_b"
+    return "s"
+
+
 # ------------------------------------------------------------------ hand kinematics (left)
 
 def _finger_chain(finger: str) -> np.ndarray:

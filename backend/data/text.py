@@ -261,6 +261,11 @@ def scene_for(ph: Phonology, cues: Cues, dominant: str) -> Scene:
     fingers = ""
     if 2 <= len(hand.fingers) and action != "wiggle":
         fingers = "close" if hand.fingers[-1] == "closed" else "open"
+    elif ph.flexion_change == "1" and shape and action != "wiggle":
+        # a change the cues' open/closed states do not see (two fingers bent flat that
+        # fold into a fist read "closed" before and after) is still the coded change, and the
+        # measured handshape over the sign is the changed one: say it
+        fingers = "open" if H.finger_state(H.changed_shape(shape)) == "open" else "close"
     return Scene(dominant, hands, shape, base_shape, place, place_side, contact, action, tuple(dirs), count,
                  then, tuple(then_dirs), then_count, tuple(hand.palm[:3]), fingers, ph.repeated)
 
@@ -793,7 +798,7 @@ def passive(w: _Writer) -> str:
     said = w.passive(s.action, s.dirs, hand, place, count)
     if said is None:            # no verb of the action takes the hand as its object ("wiggle its fingers")
         doing = _inflect(w.action("hand", s.action, s.dirs, p=place, count=count), 3)
-        return _finish(w, f"{hand} {be} held {w.near('the')}, {doing}", "the", "passive")
+        return _finish(w, f"{hand} {be} held {w.near('the')}, {doing}" + _fingers(w, "the", False), "the", "passive")
     subject, rest = said
     head = w.word(f"verb:{w.concept_for(s.action)}").text if s.action in CONTACT_ACTIONS else ""
     if head and " " not in head and w.rng.random() < 0.4:
@@ -802,7 +807,7 @@ def passive(w: _Writer) -> str:
         text = f"{subject} {rest}" + ("" if s.action in CONTACT_ACTIONS else " " + w.near("the"))
     if s.then and (then := w.passive(s.then, s.then_dirs, "", "", w.count(s.then_count))):
         text += w.pick([", then ", " and then "]) + then[1].split(" ", 1)[1]
-    return _finish(w, text, "the", "passive")
+    return _finish(w, text + _fingers(w, "the", False), "the", "passive")
 
 
 WRITERS = {"imperative": imperative, "third_person": third_person, "terse": terse, "descriptive": descriptive,

@@ -8,7 +8,7 @@ place is coded as, the movement types an action is measured from in the data) an
 grammar reads (HandMotionScript), and keeps the take whose measured scene agrees best with
 the asked one. The agreement is ``agreement``: the same weights for every take, so a
 take that taps twice beats one that taps once. Fingers that open or close are a flexion
-change of the asked handshape (to the shape ``synth.phonology.changed_shape`` ends in).
+change of the asked handshape (to the shape ``handshapes.changed_shape`` ends in).
 numpy + torch (the body model); never bpy.
 """
 from __future__ import annotations

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from .arm import ELBOW_MAX, JOINT_LIMITS, WRIST_LIMITS, WRIST_ORDER, Arm, hand_rotation
 from .maths import ease
-from .phonology import SynthError, check_phonology, finger_state
+from ..handshapes import finger_state
+from .phonology import SynthError, check_phonology
 from .signer import Signer, Truth, direction_label
 from .synthesizer import Synthesizer
 from .tables import FPS, LOCATIONS, MAX_MORPHEMES, MAX_SECONDS, MOVEMENTS, POPULATION, SIGN_TYPES

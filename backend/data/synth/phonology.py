@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import handshapes as H
+from ..handshapes import changed_shape
 from ..lexicon import Phonology
 from .tables import LOCATIONS, MOVEMENTS, SIGN_TYPES
 from blender_addon.core.errors import SignForgeError
@@ -41,29 +42,6 @@ def signable(ph: Phonology) -> bool:
         return True
     except SynthError:
         return False
-
-
-_OPEN, _CLOSED = set("ELCb"), set("FTOKH")
-
-
-def finger_state(shape_name: str) -> str:
-    """'open', 'closed' or 'mixed' for a handshape, from its long fingers."""
-    fingers = H.resolve(shape_name).fingers.values()
-    if sum(f in _OPEN for f in fingers) >= 3:
-        return "open"
-    if sum(f in _CLOSED for f in fingers) >= 3:
-        return "closed"
-    return "mixed"
-
-
-def changed_shape(name: str) -> str:
-    """The handshape a FlexionChange ends in: open hands close, closed hands open."""
-    state = finger_state(name)
-    if state == "open":
-        return "flat_o" if not H.resolve(name).spread else "s"
-    if state == "closed":
-        return "5" if H.resolve(name).spread else "open_b"
-    return "s"
 
 
 def contact_part(ph: Phonology, shape: str, kind: str) -> str:

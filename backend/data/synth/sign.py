@@ -22,7 +22,8 @@ from .clearance import clear
 from .maths import ease, rot_about, smooth_noise, unit
 from .movement import HandPath, stroke_path
 from .orientation import orientation, reachable_aim
-from .phonology import Handshapes, Placement, contact_part, finger_state
+from ..handshapes import finger_state
+from .phonology import Handshapes, Placement, contact_part
 from .signer import Signer, Truth, dedup, mirror_site, palm_label
 from .signer_body import SignerBody
 from .targets import base_pose, place_target
