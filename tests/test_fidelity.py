@@ -200,6 +200,16 @@ def test_compare_and_bootstrap(body, poses):
     kin = {r["row"]: r for r in kinematic_rows(samples)}
     assert math.isnan(kin["idle wrist's farthest distance from rest (one-handed texts), cm"]["generated"][0].value)
     assert kin["peak wrist speed, m/s"]["generated"][0].count == 4
+    # the rows again by kind of sign: a plain sign signed right, a compound that misses its touch
+    from training.fidelity import _by_kind_table
+
+    kinds = [Sample({}, "plain", on, generated=[on, on], ceiling=[on, on], kind="plain"),
+             Sample({}, "compound", on, generated=[far, far], ceiling=[on, on], kind="compound")]
+    table = _by_kind_table(kinds, 0)
+    assert "| row | plain (1 texts) | compound (1 texts) |" in table
+    where = next(line for line in table if line.startswith("| contact: where, recall |"))
+    assert where == "| contact: where, recall | 1.00 / 1.00 = 1.00 | 0.00 / 1.00 = 0.00 |"
+    assert _by_kind_table(kinds[:1], 0) == []             # one kind: the main table says it all
 
 
 @needs_lexicon

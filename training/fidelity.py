@@ -66,6 +66,20 @@ class Sample:
     generated: list[F.Fidelity] = field(default_factory=list)
     ceiling: list[F.Fidelity] = field(default_factory=list)
     cut: bool = False               # the ground truth is longer than the model generates
+    kind: str = ""                  # the sign's kind (``sign_kind``); "" without a lexicon entry
+
+
+SIGN_KINDS = ("plain", "finger change", "compound")
+BY_KIND_ROWS = ("hands: which hands sign", "place: region", "contact: where, recall", "movement: path type",
+                "movement: strokes", "handshape: top-1")
+
+
+def sign_kind(entry) -> str:
+    """"compound" for a sign of several morphemes (its texts describe the first and what
+    follows it in part), "finger change" for one whose coding changes the fingers, else "plain"."""
+    if len(entry.morphemes) > 1:
+        return "compound"
+    return "finger change" if entry.phonology.flexion_change == "1" else "plain"
 
 
 # ------------------------------------------------------------------------ rows
@@ -283,7 +297,8 @@ def evaluate_fidelity(data: str | Path, run: str | Path | None = None, seeds: in
                                synth.synthesize_many([(entries[r["entry"]], g) for g in signers])]
                 truths[r["id"]] = F.describe(ds.motion(r), body, dominant), ceiling
             truth, ceiling = truths[r["id"]]
-            sample = Sample(r, prompt_of(r, key), truth, ceiling=ceiling, cut=r["frames"] > max_frames)
+            sample = Sample(r, prompt_of(r, key), truth, ceiling=ceiling, cut=r["frames"] > max_frames,
+                            kind=sign_kind(entries[r["entry"]]) if r.get("entry") in entries else "")
             frames = min(r["frames"], max_frames)
             for k in range(seeds):
                 motion = generate(sample.prompt, frames=frames, guidance=guidance, steps=steps,
@@ -350,6 +365,10 @@ generated motion, the ground truth and the second ground truth, in the body's ow
   distance error, above 1 is worse).
 - **intervals**: bootstrap 95% over the texts (1000 resamples, each text with all its seeds);
   "seeds" is the range of the per-seed values.
+- **by kind of sign**: the texts split by their entry's coding. A compound (several morphemes:
+  "index at the brow, then both claws move down") is described as its first part and what
+  follows it in part, so its text does not say the second part's hands or shape; a finger change
+  (the coding's FlexionChange) is measured as the shape the fingers pass through over the sign.
 - **kinematics**: per motion, the fastest wrist step, the 95th percentile of the wrist's jerk
   (third differences), the longest stretch of the window with the wrist under 0.15 m/s, and the
   largest step of any joint between frames; shown as median and 90th percentile over motions. Over
@@ -392,6 +411,7 @@ def write_report(result: Result, path: str | Path, command: str, seed: int = 0) 
             ratio = "n/a" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}"
             lines.append(f"| {row['row']} | {_fmt(g, digits)} | {_seed_range(g, digits)} | {_fmt(c, digits)} "
                          f"| {ratio} |")
+        lines += _by_kind_table(samples, seed)
         lines += ["", "| kinematics | generated median [95% CI] | generated p90 | dataset median [95% CI] "
                       "| dataset p90 | second truth median | generated / dataset (median) |",
                   "|---|---|---|---|---|---|---|"]
@@ -409,6 +429,27 @@ def write_report(result: Result, path: str | Path, command: str, seed: int = 0) 
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines))
     return path
+
+
+def _by_kind_table(samples: list[Sample], seed: int) -> list[str]:
+    """The main rows again for each kind of sign: generated, ceiling and their ratio."""
+    kinds = [k for k in SIGN_KINDS if any(s.kind == k for s in samples)]
+    if len(kinds) < 2:
+        return []
+    groups = {k: [s for s in samples if s.kind == k] for k in kinds}
+    rows = {k: {r["row"]: r for r in agreement_rows(g, seed)} for k, g in groups.items()}
+    lines = ["", "By kind of sign (generated / ceiling = ratio):", "",
+             "| row | " + " | ".join(f"{k} ({len(groups[k])} texts)" for k in kinds) + " |",
+             "|---|" + "---|" * len(kinds)]
+    for name in BY_KIND_ROWS:
+        cells = []
+        for k in kinds:
+            r = rows[k][name]
+            g, c = r["generated"].value, r["ceiling"].value
+            cells.append("n/a" if math.isnan(g) or math.isnan(c) else
+                         f"{g:.2f} / {c:.2f} = {r['ratio']:.2f}" if not math.isnan(r["ratio"]) else f"{g:.2f} / {c:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 _BUILD_FLAGS = {"samples": "--samples", "seed": "--seed", "shard_size": "--shard-size", "texts_per_sample": "--texts",
