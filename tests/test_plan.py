@@ -206,3 +206,42 @@ def test_one_hand_alone_never_signs_on_the_resting_other_hand():
     named = grammatical(scene(place="back of the hand", contact=True, action="tap", count=2), sure)
     assert (named.hands, named.place, named.contact) == ("base", "back of the hand", True)
     assert grammatical(scene(place="chin", contact=True, action="tap"), unsure).place == "chin"
+
+
+@pytest.mark.parametrize("text, place, action, ends_there", [
+    ("Raise your right hand up to the forehead.", "forehead", "rise", True),
+    ("Lower your left fist to the stomach.", "stomach", "drop", True),
+    ("Bring your right fist up to your chin.", "chin", "rise", True),
+    ("The right flat hand rises until it reaches the chin.", "chin", "rise", True),
+    ("Bring your right claw near your brow and bring it up.", "forehead", "rise", False),
+    ("Bring your fist to your chin and raise it.", "chin", "rise", False),
+    ("The right hand drops from the chin to the chest.", "chin", "drop", False),
+    ("Raise your right hand up to the forehead.", "forehead", "tap", False),
+])
+def test_a_stroke_up_to_a_place_ends_there_and_one_from_a_place_leaves_it(text, place, action, ends_there):
+    from backend.plan.planner import arrives
+
+    assert arrives(text, scene(place=place, action=action, contact=action == "tap")) == ends_there
+
+
+@pytest.mark.parametrize("place, action, way", [("forehead", "rise", "up"), ("stomach", "drop", "down")])
+def test_a_hand_raised_up_to_the_forehead_ends_at_it(realizer, place, action, way):
+    """"Raise your hand up to the forehead": the stroke rises to the forehead and stops
+    there, where the lexicon's strokes leave their place (the hand rose 15 cm past the
+    brow and stayed 11-14 cm from it)."""
+    from backend.eval import fidelity as F
+
+    body = realizer.synth.body
+    for arrive in (True, False):
+        take = realizer.realize(scene(shape="s", place=place, action=action, dirs=(way,), arrive=arrive), seed=2)
+        motion = take.motion
+        t0, t1 = F.sign_window(motion, body, "right")
+        sites = F.posed(motion, body).sites
+        gap = sites[t0:t1, F.SITE_INDEX["right_palm"]] - sites[t0:t1, F.SITE_INDEX[place]]
+        height = gap[:, 1]
+        start, end = float(abs(height[:3].mean())), float(abs(height[-3:].mean()))
+        assert take.agreement == 1.0 and take.measured.place == place, take.measured
+        if arrive:
+            assert end < 0.06 and start > end + 0.05, (start, end)     # from well off its height onto it
+        else:
+            assert start < 0.06 and end > start + 0.05, (start, end)   # the lexicon's way: leaves it

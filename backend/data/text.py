@@ -168,6 +168,8 @@ class Scene:
     palm: tuple[str, ...] = ()
     fingers: str = ""              # "open" or "close" when the fingers change
     repeated: bool = False         # the lexicon codes the movement as repeated
+    arrive: bool = False           # a stroke that ends at the place ("raise it up to the forehead"):
+                                   # a prompt's, never the grammar's (a sign's stroke leaves its place)
 
     @property
     def other(self) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..data.text import CONTACT_ACTIONS, Scene
-from ..data.vocab import HANDSHAPE_CONCEPT
+from ..data.vocab import HANDSHAPE_CONCEPT, PLACES
 from ..motion.hands import named_hand
 from ..motion.motion import Motion
 from .parse import NONE
@@ -34,6 +34,16 @@ PLACE_SURE = 0.5            # a place read less surely than this is not where tw
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 # places on the other hand or arm: a one-handed scene never has them (its other hand rests)
 ON_OTHER_HAND = ("upper arm", "elbow", "forearm", "wrist", "palm", "back of the hand", "fingers")
+# "raise your hand up to the forehead", "lower your fist to the stomach": a directional word
+# and then "to" the scene's place says where the stroke ends; "bring your fist to your chin
+# and raise it" (no such word before "to") and the grammar's "near your brow ... bring it
+# up" start there, as the lexicon's strokes do
+ARRIVING = ("rise", "drop", "push", "pull", "side")
+_TOWARD = (r"\b(?:up|down|upwards?|downwards?|forwards?|out|back|over|across|higher|lower(?:s|ed|ing)?|"
+           r"rais(?:e|es|ed|ing)|lift(?:s|ed|ing)?|ris(?:e|es|en|ing)|rose|drop(?:s|ped|ping)?|"
+           r"sinks?|sinking|sank|push(?:es|ed|ing)?|pull(?:s|ed|ing)?|slid(?:e|es|ing)?)\b[^,.;:]*?"
+           r"\b(?:to|toward|towards|into|onto|until it reaches|till it reaches|reaching)\s+"
+           r"(?:(?:the|your|his|her|their|my|its|level of the|height of the|signer's|left|right)\s+)*")
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 
@@ -69,7 +79,8 @@ class Planner:
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand)
         shape = sure_shape(parsed.probs("shape"))
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
-        return grammatical(scene, parsed.confidence), dict(parsed.confidence)
+        scene = grammatical(scene, parsed.confidence)
+        return replace(scene, arrive=arrives(text, scene)), dict(parsed.confidence)
 
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1) -> list[Planned]:
         """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), each
@@ -115,6 +126,16 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
     if scene.then and confidence["then"] < THEN_SURE:
         scene = replace(scene, then="", then_dirs=(), then_count=1)
     return scene
+
+
+def arrives(text: str, scene: Scene) -> bool:
+    """Whether ``text`` says that the scene's stroke ends at its place: a rise, drop, push,
+    pull or slide near a place (not touching it), with a directional word and then "to" one
+    of the place's names (``ARRIVING``, ``_TOWARD``)."""
+    if scene.action not in ARRIVING or not scene.place or scene.contact:
+        return False
+    names = "|".join(w.pattern for w in PLACES.get(scene.place, ()))
+    return bool(names) and re.search(_TOWARD + rf"(?:{names})s?\b", text, re.IGNORECASE) is not None
 
 
 def says_side(text: str) -> bool:
@@ -165,7 +186,7 @@ def fit_length(motion: Motion, frames: int) -> Motion:
 def _describe(scene: Scene) -> str:
     """The scene in a few words for provenance: 'left one s chin touch tap x2 up'."""
     parts = [scene.side, scene.hands, scene.shape or "-", scene.place or "neutral",
-             "touch" if scene.contact else "near", scene.action or "-"]
+             "touch" if scene.contact else "to" if scene.arrive else "near", scene.action or "-"]
     if scene.count > 1:
         parts.append(f"x{scene.count}")
     parts += list(scene.dirs[:1])

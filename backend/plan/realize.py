@@ -21,7 +21,7 @@ from ..body import rotations as R
 from ..data import handshapes as H
 from ..data.hms import HMS
 from ..data.lexicon import Entry, Phonology
-from ..data.synth import Signer, Synthesizer
+from ..data.synth import Asked, Signer, Synthesizer
 from ..data.text import Scene, scene_for
 from ..motion.motion import Motion
 
@@ -111,9 +111,10 @@ def _shape(scene: Scene) -> str:
     return "open_b"
 
 
-def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[str, ...] | None]]:
+def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[str, ...] | Asked | None]]:
     """Codings that can make ``scene``, with the stroke direction (or a traced path's
-    directions) to ask for, best first."""
+    directions) to ask for, best first; a scene's stroke that arrives at its place goes as
+    an ``Asked`` that arrives."""
     shape = _shape(scene)
     touched, neared = PLACE_LOCATIONS.get(scene.place, PLACE_LOCATIONS[None])
     locations = touched if scene.contact else neared
@@ -155,7 +156,8 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
         entry = Entry(entry_id=f"scene-{len(out)}", lemma_id="scene", translations=(), signbank_translations=(),
                       duration_ms=DURATION_MS * stretch, morphemes=(ph,), row=0, onset_ms=ONSET_MS,
                       offset_ms=OFFSET_MS + DURATION_MS * (stretch - 1), clip_ms=CLIP_MS + DURATION_MS * (stretch - 1))
-        out.append((entry, want))
+        asked = Asked(want, arrive=True) if scene.arrive and want and movement in ("Straight", "Curved") else want
+        out.append((entry, asked))
         if len(out) == limit:
             break
     return out
@@ -231,11 +233,20 @@ class Realizer:
         for (entry, signer, _), (motion, truth) in zip(items, self.synth.synthesize_many(items)):
             rot = R.np_axis_angle_to_matrix(motion.poses.astype(float))
             cues = self.hms.measure(motion, truth.sign_frames, rotations=rot)
-            got = scene_for(entry.phonology, cues, scene.side)
+            got = scene_for(entry.phonology, ending(cues, scene.side) if scene.arrive else cues, scene.side)
             takes.append(Take(motion, got, agreement(scene, got), entry.phonology))
             clearer.append(clearness(scene, cues))
         order = sorted(range(len(takes)), key=lambda i: (-takes[i].agreement, -clearer[i]))
         return [takes[i] for i in order]
+
+
+def ending(cues, side: str):
+    """``cues`` with the signing hand's places read from the end: the grammar's scene names
+    the first place a hand touches or nears, where a stroke that arrives ends at its place."""
+    hand = cues.hands.get(side)
+    if hand is None:
+        return cues
+    return replace(cues, hands={**cues.hands, side: replace(hand, touch=hand.touch[::-1])})
 
 
 TOUCHING = 0.01   # metres between the hands' nearest points: they touch

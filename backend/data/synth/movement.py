@@ -28,8 +28,21 @@ class HandPath(NamedTuple):
     lift: np.ndarray
 
 
+class Asked(NamedTuple):
+    """A stroke a text asked for: its direction (a name of ``DIRECTIONS``), or a traced path's
+    directions, and whether it ends at the sign's place ("raise your hand up to the
+    forehead") rather than leaving from it, as the lexicon's strokes do."""
+    ways: str | tuple[str, ...]
+    arrive: bool = False
+
+    def mapped(self, rename) -> Asked:
+        """The same stroke with each direction renamed (``rename``: name -> name)."""
+        ways = rename(self.ways) if isinstance(self.ways, str) else tuple(rename(w) for w in self.ways)
+        return self._replace(ways=ways)
+
+
 def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: float, rng, target,
-                want: str | tuple[str, ...] | None = None):
+                want: str | tuple[str, ...] | Asked | None = None):
     """(k, 3) points of the contact point over the sign from ``p0`` (outward ``normal``) and
     the stroke labels, by movement type. ``target(name, kind)`` places a second location's
     target as the first one was placed (see ``targets.place_target``). ``want`` (a name of
@@ -37,7 +50,11 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
     second location, and a back-and-forth, go that way (along the surface, never into it);
     without it the direction is drawn as the lexicon's signs go. A tuple of two or more
     names is a path a text traced ("down, then away from the body"): a straight, curved or
-    Z-shaped movement goes through them in turn, one stroke each."""
+    Z-shaped movement goes through them in turn, one stroke each. An ``Asked`` stroke that
+    arrives makes a straight or curved stroke end at ``p0`` instead of leaving from it."""
+    arrive = isinstance(want, Asked) and want.arrive
+    if isinstance(want, Asked):
+        want = want.ways
     steps = tuple(w for w in ((want,) if isinstance(want, str) else want or ()) if w in DIRECTIONS)
     want = steps[0] if steps else None
     amp = amplitude
@@ -73,7 +90,8 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
                 d = _along(d, n, t1, a, surface, asked=want in DIRECTIONS)
             bulge = np.zeros(3) if move == "Straight" else \
                 unit(R.np_cross(d, n if surface else FRONT)) * 0.3 * R.np_norm(d)
-        ways = [p0, p0 + d] * reps if reps > 1 else [p0, p0 + d]
+        start = p0 - d if arrive and second is None else p0
+        ways = [start, start + d] * reps if reps > 1 else [start, start + d]
         bulges = [bulge if i % 2 == 0 else -bulge for i in range(len(ways) - 1)]
         return waypoints(ways, bulges, k)
     if move == "Circular":

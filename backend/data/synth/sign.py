@@ -20,7 +20,7 @@ from .arm import Arm, hand_rotation
 from .batch import Solve
 from .clearance import clear
 from .maths import ease, rot_about, smooth_noise, unit
-from .movement import HandPath, stroke_path
+from .movement import Asked, HandPath, stroke_path
 from .orientation import orientation, reachable_aim
 from ..handshapes import finger_state
 from .phonology import Handshapes, Placement, contact_part
@@ -35,7 +35,8 @@ MIRROR = np.array([-1.0, 1.0, 1.0])     # across the body's midline (x)
 OPPOSITE = {"up": "down", "down": "up", "forward": "back", "back": "forward", "left": "right", "right": "left"}
 
 
-def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng, want: str | None = None):
+def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng,
+         want: str | tuple[str, ...] | Asked | None = None):
     """The sign of ``ph`` (a whole entry's coding, or a compound's morpheme) by ``signer``
     on ``figure``, lasting ``entry``'s duration; ``want`` is a stroke direction asked for
     (see ``movement.stroke_path``), in the right-handed frame. A generator of solve requests
@@ -78,7 +79,9 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng, w
         palm0, fingers0 = yield from reachable_aim(figure, frame, p0, hand_rotation("right", fingers0, palm0), off_a,
                                                    fingers0)
     lift = normal * (0.07 if contact else 0.03)
-    right, palm_all, blend = _dominant_path(figure, ph, hs, part, timing, points, p0, lift, palm0, fingers0,
+    # the hand settles where its stroke starts: the place, or under it for a stroke that arrives there
+    start = points[0] if isinstance(want, Asked) and want.arrive else p0
+    right, palm_all, blend = _dominant_path(figure, ph, hs, part, timing, points, start, lift, palm0, fingers0,
                                             signer.tremor, rng)
     k, settle = timing.k, timing.settle
     paths = {"right": right}
@@ -120,7 +123,7 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng, w
 def _dominant_path(figure: SignerBody, ph: Phonology, hs: Handshapes, part: str, timing: Timing, points, p0, lift,
                    palm0, fingers0, tremor: float, rng):
     """The dominant hand's ``HandPath`` over the settle and sign frames: in from ``lift`` off
-    the target onto it, then along ``points``, the palm twisting for an ulnar rotation, the
+    ``p0`` (where the stroke starts) onto it, then along ``points``, the palm twisting for an ulnar rotation, the
     contact point following the handshape's change, with the signer's tremor. Also its palm
     normals (k, 3) and the handshape blend (k,) from the first handshape (0) to the second (1)."""
     n, settle, k = timing.sign, timing.settle, timing.k

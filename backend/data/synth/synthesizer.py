@@ -16,12 +16,20 @@ from .. import handshapes as H
 from ..lexicon import Entry, Phonology
 from .batch import drive
 from .maths import ease
+from .movement import Asked
 from .phonology import check_phonology, signable
 from .sign import sign
 from .signer import Signer, Truth, dedup
 from .signer_body import SignerBody
 from .tables import FPS, MAX_MORPHEMES, MAX_SECONDS, OTHER
 from .timeline import SETTLE, travel_frames
+
+
+def mirrored_way(way: str | tuple[str, ...] | Asked) -> str | tuple[str, ...] | Asked:
+    """A stroke direction (or a path's, or an ``Asked`` stroke) for the other hand: left and right swap."""
+    if isinstance(way, Asked):
+        return way.mapped(lambda w: OTHER.get(w, w))
+    return OTHER.get(way, way) if isinstance(way, str) else tuple(OTHER.get(w, w) for w in way)
 
 
 class Synthesizer:
@@ -53,13 +61,13 @@ class Synthesizer:
             check_phonology(entry.phonology)
             way = want[0] if want else None
             if way and signer.left_handed:
-                way = OTHER.get(way, way) if isinstance(way, str) else tuple(OTHER.get(w, w) for w in way)
+                way = mirrored_way(way)
             signs.append((self._sign(entry, signer, way), signer))
         results = drive([g for g, _ in signs])
         return [(motion.mirror(), truth.mirrored()) if signer.left_handed else (motion, truth)
                 for (motion, truth), (_, signer) in zip(results, signs)]
 
-    def _sign(self, entry: Entry, signer: Signer, want: str | None = None):
+    def _sign(self, entry: Entry, signer: Signer, want: str | tuple[str, ...] | Asked | None = None):
         later = [m for m in entry.morphemes[1:MAX_MORPHEMES] if signable(m)]
         figure = SignerBody(self.body, signer, self._cache)
         if later:
