@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ..body import rotations as R
+from ..body.collide import NEAR_SKIN
 from ..body.rig import _site_skin
 from ..body.sites import SITE_INDEX
 from ..body.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
@@ -259,6 +260,10 @@ class Fitter:
         self.iters_contact, self.contact_reach, self.contact_weight = 40, 0.10, 6.0
         self.reach_per_spread, self.contact_reach_min = 2.5, 0.02
         self.contact_gap = 0.005   # where a touch puts the nearest touching point
+        # a hand never found in the clip has no evidence of touching anything: its guard keeps
+        # its nearest point ``unseen_gap`` off the skin (the viewer's skin is the full mesh,
+        # the fit's a 1.5 cm sample: with the touch's 0.5 cm it still sat 1.3 cm inside)
+        self.unseen_gap = 0.02
         vt = m.v_template.detach().double().numpy()
         sd = m.shapedirs.detach().double().numpy()[..., :10]
         jr = m.J_regressor.detach().double().numpy()[:NUM_JOINTS]
@@ -505,8 +510,11 @@ class Fitter:
         # image offsets in shoulder widths from the start: every unknown is of order one
         txy0_t = _t(txy0)
         dtxy = torch.zeros(T, 2, requires_grad=True)
-        # the fitted fingers stay fixed here: the hands' points are precomputed, affine in the betas
-        hand_local = {s: self._hand_local(s, hand_pose[s]) for s in ("left", "right") if found[s].any()}
+        # the fitted fingers stay fixed here: the hands' points are precomputed, affine in the betas.
+        # A hand never found has them too (its fingers at rest): it has no data term, but the
+        # contact guard keeps it out of the skin (issue 17: the shared .pose file's left hand,
+        # never found, hung 5.3 cm inside the torso's skin at rest)
+        hand_local = {s: self._hand_local(s, hand_pose[s]) for s in ("left", "right")}
         # a point at the frame's edge or outside it is a guess in the image too: it keeps a
         # share (``edge_weight``) of its weight, enough to place the arm, not to jerk it about
         ew = self.edge_weight
@@ -549,9 +557,9 @@ class Fitter:
             prior = _body_prior(aa) + beta_w * (betas ** 2).sum() + 100 * torch.relu(betas.abs() - 2.4).pow(2).sum()
             smooth = _smooth_loss(aa.reshape(T, -1)) * 20 + _smooth_loss(dtxy) * 1e3
             lc = 0.0
-            for side, (frames, w, near, touch) in contact.items():
+            for side, (frames, w, near, touch, clear) in contact.items():
                 # a touch lands on the skin; a guarded frame only keeps out of it
-                off = self._hand_gap(out, betas, side, frames, near) - self.contact_gap
+                off = self._hand_gap(out, betas, side, frames, near) - clear
                 lc = lc + (w * torch.where(touch, off, torch.relu(-off)) ** 2).sum() / T / 1e-3
             return l3 + l2 + lh + prior + smooth + _hold_loss(out, hold) + self.contact_weight * lc
 
@@ -598,7 +606,11 @@ class Fitter:
         n = torch.gather(nrm, 1, near.reshape(len(hp), -1, 1).expand(-1, -1, 3)).reshape(hp.shape)
         along = ((hp - v) * n).sum(-1)
         dist = (hp - v).norm(dim=-1)
-        return torch.where(dist < 0.03, along, dist).min(-1).values
+        # inside is judged as the viewer's ``hand_gap`` judges it, up to NEAR_SKIN deep: with
+        # only points within 3 cm of a sample counted by the normal, a wrist 3.7 cm deep in the
+        # belly read as 3.7 cm outside, and no guard pushed it out (the shared .pose file)
+        inside = (along < 0) & (dist < NEAR_SKIN)
+        return torch.where((dist < 0.03) | inside, along, dist).min(-1).values
 
     def _contacts(self, out: dict, betas: torch.Tensor, s: torch.Tensor, txy: torch.Tensor, seen: dict,
                   reach: float) -> dict:
@@ -608,7 +620,9 @@ class Fitter:
         inside it; weight the square root of the hand's confidence (``seen``: side -> pixel
         landmarks and confidence). Every other frame where the fit has the hand inside the skin
         or within 2 cm of it is guarded, with weight 1: no hand goes through the face or chest,
-        seen or not."""
+        seen or not. Each entry's last item is how far off the skin its frames keep the hand's
+        nearest point: ``contact_gap``, or ``unseen_gap`` for a hand never found (guarded
+        within ``unseen_gap`` + 2 cm)."""
         surf, _ = self._surface(out, betas)
         uv = torch.stack([s * surf[..., 0], -s * surf[..., 1]], -1) + txy[:, None]
         T = surf.shape[0]
@@ -633,7 +647,8 @@ class Fitter:
                     if a > 0 and b < T and b - a <= MAX_GAP and weight[a - 1] > 0 and weight[b] > 0:
                         weight[a:b] = min(weight[a - 1], weight[b])
             touching = weight > 0
-            weight[~touching & (gap < 0.02)] = 1.0
+            near_skin = gap < (0.02 if sure.any() else self.unseen_gap + 0.02)
+            weight[~touching & near_skin] = 1.0
             frames = torch.as_tensor(np.flatnonzero(weight > 0))
             if not len(frames):
                 continue
@@ -642,7 +657,8 @@ class Fitter:
             hp = out[f"{side}_hand"][frames]
             d3 = ((hp[:, :, None] - surf[frames][:, None]) ** 2).sum(-1).amin(1)
             near = d3.topk(min(96, d3.shape[1]), largest=False).indices
-            found[side] = (frames, _t(weight[frames.numpy()]), near, torch.as_tensor(touching[frames.numpy()]))
+            clear = self.contact_gap if sure.any() else self.unseen_gap
+            found[side] = (frames, _t(weight[frames.numpy()]), near, torch.as_tensor(touching[frames.numpy()]), clear)
         return found
 
     def _hold_weights(self, hand_conf: dict, hands: dict) -> dict:
