@@ -6,6 +6,7 @@ import itertools
 import pytest
 import torch
 
+from backend.data import handshapes as H
 from backend.data.synth.phonology import check_phonology
 from backend.data.text import Scene
 from backend.diffusion import CosineSchedule, sample
@@ -206,6 +207,23 @@ def test_one_hand_alone_never_signs_on_the_resting_other_hand():
     named = grammatical(scene(place="back of the hand", contact=True, action="tap", count=2), sure)
     assert (named.hands, named.place, named.contact) == ("base", "back of the hand", True)
     assert grammatical(scene(place="chin", contact=True, action="tap"), unsure).place == "chin"
+
+
+@pytest.mark.parametrize("shape, fingers, kept", [("5", "open", ""), ("open_b", "open", ""), ("s", "open", "open"),
+                                                   ("open_b", "close", "close"), ("s", "close", ""),
+                                                   ("flat_h", "close", "close")])
+def test_fingers_change_only_the_way_the_shape_can_go(realizer, shape, fingers, kept):
+    """"Right hand open, fingers spread, touches the forehead" read as a spread hand whose
+    fingers open: a spread hand's only change closes it into a fist, so the hand stays spread."""
+    from backend.plan.planner import grammatical
+
+    sure = {"place": 0.9, "then": 1.0}
+    asked = grammatical(scene(shape=shape, place="forehead", contact=True, action="touch", fingers=fingers), sure)
+    assert asked.fingers == kept
+    if shape == "5":
+        take = realizer.realize(asked, seed=1)
+        assert take.phonology.flexion_change == "0"
+        assert H.finger_state(take.measured.shape) == "open" and not take.measured.fingers
 
 
 @pytest.mark.parametrize("text, place, action, ends_there", [

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..data import handshapes as H
 from ..data.text import CONTACT_ACTIONS, Scene
 from ..data.vocab import HANDSHAPE_CONCEPT, PLACES
 from ..motion.hands import named_hand
@@ -110,7 +111,10 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
     - one hand alone never signs on the other hand or arm (that hand rests at the side): read
       surely (``PLACE_SURE``) the other hand is a base ("tap the back of your left hand"),
       else the place is left out ("raise your right flat hand up" read at 0.4 as "fingers"
-      sent the hand across the body to the resting hand's fingers at the left hip)."""
+      sent the hand across the body to the resting hand's fingers at the left hip);
+    - fingers that open or close are a change of the shape that goes that way, else the
+      shape as it is: "right hand open, fingers spread" read as a spread hand that opens
+      would close it into a fist, the only change a spread hand has."""
     if scene.action in CONTACT_ACTIONS and scene.place and not scene.contact:
         scene = replace(scene, contact=True)
     if scene.action in TWO_HANDED and scene.hands != "both":
@@ -125,7 +129,18 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
             scene = replace(scene, place=None, place_side="", contact=False)
     if scene.then and confidence["then"] < THEN_SURE:
         scene = replace(scene, then="", then_dirs=(), then_count=1)
+    if scene.fingers and scene.shape and _change_from(scene.shape) != scene.fingers:
+        scene = replace(scene, fingers="")
     return scene
+
+
+def _change_from(shape: str) -> str:
+    """Which way the coded finger change of ``shape`` goes ("open" or "close"): the grammar
+    says "opening" only of a hand that starts closed (``handshapes.changed_shape``)."""
+    try:
+        return "open" if H.finger_state(H.changed_shape(shape)) == "open" else "close"
+    except KeyError:
+        return ""
 
 
 def arrives(text: str, scene: Scene) -> bool:
