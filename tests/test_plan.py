@@ -263,3 +263,19 @@ def test_a_hand_raised_up_to_the_forehead_ends_at_it(realizer, place, action, wa
             assert end < 0.06 and start > end + 0.05, (start, end)     # from well off its height onto it
         else:
             assert start < 0.06 and end > start + 0.05, (start, end)   # the lexicon's way: leaves it
+
+
+@pytest.mark.parametrize("text, place", [
+    ("The right fist moves in a small circle on the chest.", "chest"),
+    ("Circle your flat hand over your belly.", "stomach"),
+    ("Wiggle your fingers near your cheeks.", "cheek"),
+    ("Hold your hand in front of the chest.", None),            # the space in front of the body
+    ("The right flat hand rises at chest height.", None),
+    ("Raise your hand to shoulder height.", None),
+    ("Tap your chin, then your chest.", None),                 # two places: the parser's reading stands
+    ("Brush the back of your left hand.", None),              # the other hand's places are the parser's
+])
+def test_a_place_named_in_core_words_is_found(text, place):
+    from backend.plan.planner import named_place
+
+    assert named_place(text) == place

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data import handshapes as H
 from ..data.text import CONTACT_ACTIONS, Scene
-from ..data.vocab import HANDSHAPE_CONCEPT, PLACES
+from ..data.vocab import HANDSHAPE_CONCEPT, NEUTRAL, PLACES
 from ..motion.hands import named_hand
 from ..motion.motion import Motion
 from .parse import NONE
@@ -45,6 +45,17 @@ _TOWARD = (r"\b(?:up|down|upwards?|downwards?|forwards?|out|back|over|across|hig
            r"sinks?|sinking|sank|push(?:es|ed|ing)?|pull(?:s|ed|ing)?|slid(?:e|es|ing)?)\b[^,.;:]*?"
            r"\b(?:to|toward|towards|into|onto|until it reaches|till it reaches|reaching)\s+"
            r"(?:(?:the|your|his|her|their|my|its|level of the|height of the|signer's|left|right)\s+)*")
+# A place the text names in words every training text may use (the vocabulary's core
+# names, never a held-out synonym) where the parser reads none: "moves in a small circle on
+# the chest" read as the space in front of the body. Phrases that name the space in front
+# of the body ("in front of the chest", "at chest height") name no place.
+NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
+_NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
+                                      + [r"\b(?:at|to|up to|down to)\s+(?:\w+\s+)?(?:height|level)\b",
+                                         r"\b\w+[- ](?:height|level)\b"]), re.IGNORECASE)
+_PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words if w.core) + r")s?\b", re.IGNORECASE)
+                for place, words in PLACES.items() if place not in ("upper arm", "elbow", "forearm", "wrist", "palm",
+                                                                     "back of the hand", "fingers")}
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 
@@ -80,6 +91,8 @@ class Planner:
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand)
         shape = sure_shape(parsed.probs("shape"))
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
+        if scene.place is None and parsed.confidence["place"] < NAMED_PLACE_SURE and (named := named_place(text)):
+            scene = replace(scene, place=named)
         scene = grammatical(scene, parsed.confidence)
         return replace(scene, arrive=arrives(text, scene)), dict(parsed.confidence)
 
@@ -141,6 +154,14 @@ def _change_from(shape: str) -> str:
         return "open" if H.finger_state(H.changed_shape(shape)) == "open" else "close"
     except KeyError:
         return ""
+
+
+def named_place(text: str) -> str | None:
+    """The one body place ``text`` names in the vocabulary's core words (the other hand's
+    and arm's places aside, and phrases of the space in front of the body), else None."""
+    text = _NEUTRAL_PHRASE.sub(" ", text)
+    found = [place for place, pattern in _PLACE_WORDS.items() if pattern.search(text)]
+    return found[0] if len(found) == 1 else None
 
 
 def arrives(text: str, scene: Scene) -> bool:
