@@ -67,6 +67,9 @@ def test_agreement_counts_each_part_once():
     assert agreement(asked, scene(place="chin", contact=True, action="tap", count=1)) < 1.0
     assert agreement(asked, scene(place="chin", contact=True, action="tap", count=1)) > \
         agreement(asked, scene(place="chest", contact=True, action="touch"))
+    # a wave asked at no place is made beside the head: found near the temple, it is still the wave
+    assert agreement(scene(action="wave"), scene(action="wave", place="temple")) == 1.0
+    assert agreement(scene(action="circle"), scene(action="circle", place="temple")) < 1.0
 
 
 def test_strokes_repeated_off_a_touched_place_are_the_asked_touch_not_taps():
