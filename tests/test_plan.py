@@ -282,3 +282,29 @@ def test_a_place_named_in_core_words_is_found(text, place):
     from backend.plan.planner import named_place
 
     assert named_place(text) == place
+
+
+@pytest.mark.parametrize("text, way", [
+    ("Spread your hands apart.", "apart"),
+    ("Both hands open outward, away from each other.", "apart"),
+    ("Move both open hands outward from the middle.", "apart"),
+    ("Both index fingers start apart and move toward each other.", "together"),   # the last said
+    ("Both hands start together in front of the chest and move apart.", "apart"),
+    ("Bring both hands together at chest height.", "together"),
+    ("Both fists move up together.", None),                  # together: at the same time
+    ("The two hands bump together twice.", None),
+])
+def test_two_hands_that_part_or_meet_in_so_many_words(text, way):
+    from backend.plan.planner import two_hands_way
+
+    assert two_hands_way(text) == way
+
+
+def test_hands_said_to_move_away_from_each_other_part_though_the_parser_read_a_push():
+    from backend.plan.planner import Planner
+
+    planner = Planner(realizer=Realizer(tries=1))
+    asked, _ = planner.read("Both hands open outward, away from each other.")
+    assert (asked.hands, asked.action) == ("both", "apart")
+    asked, _ = planner.read("Both fists move up together.")
+    assert asked.action == "rise"

@@ -56,6 +56,17 @@ _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
 _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words if w.core) + r")s?\b", re.IGNORECASE)
                 for place, words in PLACES.items() if place not in ("upper arm", "elbow", "forearm", "wrist", "palm",
                                                                      "back of the hand", "fingers")}
+# Two hands' way in phrases that say nothing else: "away from each other", "out from the
+# middle" part them, "toward each other", "come together" bring them together (a bare
+# "together" also means at the same time: "both fists move up together"). The last one said
+# is where the hands end: "start apart and move toward each other" comes together.
+_APART = r"\bapart\b|\baway from each other\b|\b(?:out|outwards?) from the (?:middle|center|centre)\b"
+_TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|"
+             r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing)\s+(?:\w+\s+){0,3}?together\b")
+_TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
+# what a reading of two hands' way may replace: a misread of the same movement (the grammar's
+# "outward" is away from the body: "both hands open outward, away from each other" read as a push)
+WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "rise", "drop")
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 
@@ -93,6 +104,9 @@ class Planner:
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if scene.place is None and parsed.confidence["place"] < NAMED_PLACE_SURE and (named := named_place(text)):
             scene = replace(scene, place=named)
+        way = two_hands_way(text)
+        if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and not scene.place:
+            scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
         scene = grammatical(scene, parsed.confidence)
         return replace(scene, arrive=arrives(text, scene)), dict(parsed.confidence)
 
@@ -154,6 +168,13 @@ def _change_from(shape: str) -> str:
         return "open" if H.finger_state(H.changed_shape(shape)) == "open" else "close"
     except KeyError:
         return ""
+
+
+def two_hands_way(text: str) -> str | None:
+    """"apart" or "together" where ``text`` says the two hands part or meet in so many
+    words (``_TWO_WAYS``), the last said; else None."""
+    found = [m.lastgroup for m in _TWO_WAYS.finditer(text)]
+    return found[-1] if found else None
 
 
 def named_place(text: str) -> str | None:
