@@ -20,7 +20,8 @@ Two stages, each one batch over all frames:
    world landmarks when present, else the pixel landmarks with their relative depth),
    hand orientation (palm points relative to the wrist, body frame), 2D reprojection of
    arms, head and all hand points, priors and temporal smoothness. Shoulders and elbows
-   start from a closed-form aim of the rest bones at the landmarks. Every term is weighed
+   start from a closed-form aim of the rest bones at the landmarks. The torso is held near
+   upright (``UPRIGHT``): its lean is next to unseen from the front. Every term is weighed
    by how sure its landmark is (``point_confidence``, ``hand_confidence``): points at or
    beyond the frame's edge are guesses, their depths held from sure frames; a flickering
    or edge-cut hand is not followed, and a confidence-weighted temporal prior lets a hand
@@ -74,6 +75,7 @@ MAX_GAP = 10
 # 19 degrees apart from the upright file (test_reconstruct_inputs), so the limit stays at 1.9
 # until the fist fit is made well-posed.
 FLEX_MAX = (1.9, 1.9, 1.9)
+UPRIGHT = 100.0
 
 
 @dataclass
@@ -264,6 +266,12 @@ class Fitter:
         # its nearest point ``unseen_gap`` off the skin (the viewer's skin is the full mesh,
         # the fit's a 1.5 cm sample: with the touch's 0.5 cm it still sat 1.3 cm inside)
         self.unseen_gap = 0.02
+        # the torso's lean (forward or back) is all but unobservable from a front camera:
+        # the arm and head targets are relative to the shoulders and the image offset is free
+        # per frame, so MediaPipe's guessed depths leaned the shared .pose file's signer 21
+        # degrees back at rest and 21 forward while signing (side view). ``upright`` weighs
+        # the squared forward component of spine1-3's up axes (sin^2 of their lean)
+        self.upright = UPRIGHT
         vt = m.v_template.detach().double().numpy()
         sd = m.shapedirs.detach().double().numpy()[..., :10]
         jr = m.J_regressor.detach().double().numpy()[:NUM_JOINTS]
@@ -561,7 +569,9 @@ class Fitter:
                 # a touch lands on the skin; a guarded frame only keeps out of it
                 off = self._hand_gap(out, betas, side, frames, near) - clear
                 lc = lc + (w * torch.where(touch, off, torch.relu(-off)) ** 2).sum() / T / 1e-3
-            return l3 + l2 + lh + prior + smooth + _hold_loss(out, hold) + self.contact_weight * lc
+            lean = out["glob"][:, :3, 2, 1]          # spine1-3's up axes' forward (z) component
+            return (l3 + l2 + lh + prior + smooth + _hold_loss(out, hold) + self.contact_weight * lc
+                    + self.upright * (lean ** 2).mean())
 
         def clamp():
             with torch.no_grad():
