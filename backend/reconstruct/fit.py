@@ -335,8 +335,9 @@ class Fitter:
         self.surf_offdirs = sd[ids] - self.j_dirs[joint]
         self.surf_normal = _vertex_normals(vt, body.faces)[ids]
 
-    def _surface(self, out: dict, betas: torch.Tensor, frames=None):
-        """The posed skin samples (T, V, 3) and their normals for ``_forward``'s output."""
+    def _surface(self, out: dict, betas: torch.Tensor, frames=None, samples: torch.Tensor | None = None):
+        """The posed skin samples (T, V, 3) and their normals for ``_forward``'s output; with
+        ``samples`` (n, K) (and ``frames``), only those samples of each frame, (n, K, 3)."""
         if not hasattr(self, "_surf_t"):
             idx = torch.as_tensor(self.surf_joint)
             self._surf_t = (idx.clamp_min(0), (idx >= 0), _t(self.surf_off0), _t(self.surf_offdirs), _t(self.surf_normal),
@@ -346,9 +347,17 @@ class Fitter:
         glob, pos = out["glob"], out["pos"]
         if frames is not None:
             glob, pos = glob[frames], pos[frames]
-        g = torch.where(moving[None, :, None, None], glob[:, idx], torch.eye(3))
-        base = torch.where(moving[None, :, None], pos[:, idx], p0 + p0d @ betas)
-        return base + (g @ off[..., None])[..., 0], (g @ nrm[..., None])[..., 0]
+        if samples is None:
+            g = torch.where(moving[None, :, None, None], glob[:, idx], torch.eye(3))
+            base = torch.where(moving[None, :, None], pos[:, idx], p0 + p0d @ betas)
+            return base + (g @ off[..., None])[..., 0], (g @ nrm[..., None])[..., 0]
+        # the same for K samples a frame instead of all V: the contact steps need only the
+        # samples near each hand, and posing all of them was a third of the fit's time
+        rows = torch.arange(len(samples))[:, None]
+        joint, mv = idx[samples], moving[samples]
+        g = torch.where(mv[..., None, None], glob[rows, joint], torch.eye(3))
+        base = torch.where(mv[..., None], pos[rows, joint], p0 + p0d @ betas)
+        return base + (g @ off[samples][..., None])[..., 0], (g @ nrm[samples][..., None])[..., 0]
 
     def _hand_rest(self, side: str, betas) -> dict:
         """The hand's rest geometry for ``betas``, relative to the wrist: knuckles (5, 3) and
@@ -605,10 +614,7 @@ class Fitter:
         # the skin stays where the body's own landmarks put it: the hand goes to the face, the
         # head and spine do not bend to meet the hand
         with torch.no_grad():
-            surf, nrm = self._surface(out, betas, frames)
-        if near_idx is not None:
-            surf = torch.gather(surf, 1, near_idx[..., None].expand(-1, -1, 3))
-            nrm = torch.gather(nrm, 1, near_idx[..., None].expand(-1, -1, 3))
+            surf, nrm = self._surface(out, betas, frames, near_idx)
         hp = _touch_points(out[f"{side}_hand"][frames])                 # (n, 7, 3)
         d2 = ((hp[:, :, None] - surf[:, None]) ** 2).sum(-1)            # (n, 7, V)
         near = d2.argmin(-1)
