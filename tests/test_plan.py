@@ -308,3 +308,18 @@ def test_hands_said_to_move_away_from_each_other_part_though_the_parser_read_a_p
     assert (asked.hands, asked.action) == ("both", "apart")
     asked, _ = planner.read("Both fists move up together.")
     assert asked.action == "rise"
+
+
+def test_parting_hands_are_kept_in_front_of_the_chest_once_they_part_plainly(realizer):
+    """The takes that part the most were made at the lexicon's Neutral, 17-20 cm under the
+    chest; parting 15 cm is plain enough, and the first made (in front of the chest) wins."""
+    from backend.body.sites import SITE_INDEX
+    from backend.eval import fidelity as F
+
+    body, heights = realizer.synth.body, []
+    for seed in range(4):
+        take = realizer.realize(scene(shape="5", hands="both", action="apart"), seed=seed)
+        t0, t1 = F.sign_window(take.motion, body, "right")
+        sites = F.posed(take.motion, body).sites[t0:t1]
+        heights.append(abs(float((sites[:, SITE_INDEX["right_palm"], 1] - sites[:, SITE_INDEX["chest"], 1]).mean())))
+    assert sum(heights) / len(heights) < 0.12, heights

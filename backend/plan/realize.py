@@ -252,6 +252,7 @@ def ending(cues, side: str):
     return replace(cues, hands={**cues.hands, side: replace(hand, touch=hand.touch[::-1])})
 
 
+PLAIN_PARTING = 0.15   # metres two hands part that nobody misreads; more does not make a take plainer
 TOUCHING = 0.01   # metres between the hands' nearest points: they touch
 
 
@@ -269,9 +270,9 @@ def clearness(scene: Scene, cues) -> float:
     gap = np.asarray(gap[t0:t1], dtype=float)
     if not len(gap):
         return 0.0
-    if scene.action == "apart":
+    if scene.action == "apart":   # parting this much is plain: the first made (in front of the chest) wins
         low = int(gap.argmin())
-        return float(gap[low:].max() - gap[low])
+        return min(float(gap[low:].max() - gap[low]), PLAIN_PARTING)
     close = int(gap.argmin())
     travel = float(gap[:close + 1].max() - gap[close])
     return travel - (1.0 if gap[close] > TOUCHING else 0.0)   # hands that touch first, as the data's do
