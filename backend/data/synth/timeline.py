@@ -101,6 +101,11 @@ def wiggle(track: np.ndarray, k: int, side: str) -> np.ndarray:
     return out
 
 
+# How far (m) the hand bows forward on its way in and out, at the middle of the way: BOW,
+# and BOW_ACROSS of the distance it crosses sideways in front of the body, plus the lift.
+BOW, BOW_ACROSS = 0.04, 0.25
+
+
 def arm_tracks(figure: SignerBody, arms: dict, paths: dict, solved: list, approach: int, ret: int):
     """Local shoulder/elbow/wrist quaternions (approach + sign + return, 3, 4) per side.
 
@@ -133,7 +138,7 @@ def arm_tracks(figure: SignerBody, arms: dict, paths: dict, solved: list, approa
     per_row = lambda i: np.repeat(np.stack([leg[i] for leg in legs]), rows, axis=0)  # noqa: E731
     a, b, lift = per_row(0), per_row(1), per_row(2)
     # bow forward, the more so the further the hand crosses in front of the body
-    bow = FRONT * (0.12 + 0.5 * np.abs(a[:, :1] - b[:, :1])) + lift
+    bow = FRONT * (BOW + BOW_ACROSS * np.abs(a[:, :1] - b[:, :1])) + lift
     path = a + (b - a) * s[:, None] + bow * np.sin(np.pi * s)[:, None]
     q_hand = R.np_matrix_to_quaternion(np.stack([per_row(6), per_row(5)], 1))       # rest, sign
     rots = R.np_quaternion_to_matrix(R.np_quaternion_slerp(q_hand[:, 0], q_hand[:, 1], w_sign[:, None]))
