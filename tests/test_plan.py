@@ -118,6 +118,9 @@ def test_the_signing_hand_is_the_texts_then_the_users_then_the_right():
     assert choose_side(text, "right", 0.95) == "right"                       # the parser reads it whole
     assert choose_side("L fist, chin, tap x2", "left", 0.6) == "left"        # unsure: the rule's named hand
     assert choose_side("Tap the chin with the left fist.", "right", 0.5) == "left"
+    # the hand it signs with, though the parser is sure of the place's side
+    assert choose_side("Pat your left shoulder with your right hand.", "left", 0.95) == "right"
+    assert choose_side("Tap the back of your left hand using the right index finger.", "left", 0.9) == "right"
 
 
 def test_a_requests_second_sample_is_not_the_next_seeds_first(realizer):

@@ -30,6 +30,9 @@ _WAY = re.compile(r"\b(?:(?:to|toward|towards|over to|off to|out to)\s+(?:the\s+
                   r"(?:signer's\s+)?(?:left|right)\b(?!\s*(?:hand|fist|palm|finger|fingers|index|thumb|arm|wrist|"
                   r"forearm|elbow|shoulder|knuckles|pinky|claw|side of))|(?:left|right)wards?\b)", re.IGNORECASE)
 _SIDE_LETTER = re.compile(r"\b[LR]\b")
+# the hand a text signs with, named as the instrument: "with your right hand", "using the left fist"
+_INSTRUMENT = re.compile(r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)\b",
+                         re.IGNORECASE)
 TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
 PLACE_SURE = 0.5            # a place read less surely than this is not where two touching hands meet
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
@@ -204,11 +207,15 @@ def says_side(text: str) -> bool:
 
 def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None) -> str:
     """The hand that signs ``text``: ``hand`` (else the right) when the text never says left
-    or right; the parser's reading when it is sure (``SIDE_SURE``), as it reads "the right
+    or right; the one it signs "with" or "using" when it names one so (``_INSTRUMENT``); the
+    parser's reading when it is sure (``SIDE_SURE``), as it reads "the right
     clawed hand ... the left fingers" whole; else the hand a rule finds named
     (``motion.hands.named_hand``), else the parser's."""
     if not says_side(text):
         return hand or "right"
+    instruments = {m.lower() for m in _INSTRUMENT.findall(text)}
+    if len(instruments) == 1:     # "pat your left shoulder with your right hand": the right pats
+        return instruments.pop()
     if confidence >= SIDE_SURE:
         return parsed
     return named_hand(text) or parsed
