@@ -326,3 +326,21 @@ def test_parting_hands_are_kept_in_front_of_the_chest_once_they_part_plainly(rea
         sites = F.posed(take.motion, body).sites[t0:t1]
         heights.append(abs(float((sites[:, SITE_INDEX["right_palm"], 1] - sites[:, SITE_INDEX["chest"], 1]).mean())))
     assert sum(heights) / len(heights) < 0.12, heights
+
+
+@pytest.mark.parametrize("text, hands, action", [
+    ("Tap your temple twice with two fingers.", "one", "tap"),
+    ("Make an OK sign near your cheek.", "one", "touch"),
+    ("Show a peace sign.", "one", None),
+    ("Tap your fists together twice.", "both", None),
+    ("Two flat hands move apart.", "both", "apart"),
+])
+def test_two_hands_sign_only_where_the_text_says_two(text, hands, action):
+    """Every two-handed text of the grammar says so ("both", "hands", "fists", "two V hands",
+    "clap", "together", "apart"); the parser read "two fingers" and "an OK sign" as two hands."""
+    from backend.plan.planner import Planner
+
+    asked, _ = Planner(realizer=Realizer(tries=1)).read(text)
+    assert asked.hands == hands
+    if action:
+        assert asked.action == action

@@ -48,6 +48,11 @@ _TOWARD = (r"\b(?:up|down|upwards?|downwards?|forwards?|out|back|over|across|hig
            r"sinks?|sinking|sank|push(?:es|ed|ing)?|pull(?:s|ed|ing)?|slid(?:e|es|ing)?)\b[^,.;:]*?"
            r"\b(?:to|toward|towards|into|onto|until it reaches|till it reaches|reaching)\s+"
            r"(?:(?:the|your|his|her|their|my|its|level of the|height of the|signer's|left|right)\s+)*")
+# Words without which a text has one hand signing: two hands are always said so ("both",
+# "hands", "fists", "each", "two V hands", "clap", "together", "apart": every two-handed text
+# of the grammar has one), where "two fingers" is a shape and "a peace sign" one hand's
+_PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|apart|two\s+(?!fingers\b)\w+)\b",
+                     re.IGNORECASE)
 # A place the text names in words every training text may use (the vocabulary's core
 # names, never a held-out synonym) where the parser reads none: "moves in a small circle on
 # the chest" read as the space in front of the body. Phrases that name the space in front
@@ -107,6 +112,11 @@ class Planner:
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if scene.place is None and parsed.confidence["place"] < NAMED_PLACE_SURE and (named := named_place(text)):
             scene = replace(scene, place=named)
+        if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
+            if scene.hands == "both":
+                scene = replace(scene, hands="one")
+            if scene.action in TWO_HANDED:   # no word of two hands meeting: a misread
+                scene = replace(scene, action="touch" if scene.contact and scene.place else "hold", count=1)
         way = two_hands_way(text)
         if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and not scene.place:
             scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
