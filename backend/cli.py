@@ -977,9 +977,12 @@ def parse_cmd(
     Example: signforge parse "The left fist taps the chin twice."
     """
     from .plan.parse import FIELDS, ParseError, load_parser
+    from .plan.planner import Planner, describe_scene
 
     try:
-        parsed = load_parser(parser_dir).parse(text)
+        parser = load_parser(parser_dir)
+        parsed = parser.parse(text)
+        planned, _ = Planner(parser).read(text)
     except ParseError as exc:
         _fail(str(exc))
     for f in FIELDS:
@@ -988,6 +991,8 @@ def parse_cmd(
         if ranked[0][1] < 0.8 and len(ranked) > 1:
             line += f"   (next: {ranked[1][0]} {ranked[1][1]:.2f})"
         console.print(Text(printable(line)), soft_wrap=True)
+    console.print(Text(printable(f"{'planned':<11} {describe_scene(planned)}   (what a take signs: the reading "
+                                 f"with the prompt's plain words applied)")), soft_wrap=True)
 
 
 def main() -> None:

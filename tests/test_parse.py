@@ -61,7 +61,9 @@ def test_signforge_parse_prints_one_line_per_field(parser):
                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert run.returncode == 0, run.stderr
     lines = {ln.split()[0]: ln.split()[1] for ln in run.stdout.splitlines()}
-    assert list(lines) == list(FIELDS) and lines["side"] == "left" and lines["place"] == "chin"
+    assert list(lines) == list(FIELDS) + ["planned"] and lines["side"] == "left" and lines["place"] == "chin"
+    planned = run.stdout.splitlines()[-1].split()
+    assert planned[1:5] == ["left", "one", "s", "chin"]          # what a take signs: the left fist at the chin
     bad = subprocess.run([sys.executable, "-m", "backend.cli", "parse", " "], capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "nothing to parse" in bad.stderr

@@ -95,7 +95,14 @@ class Planner:
         from .parse import load_parser
 
         self.parser = parser if parser is not None else load_parser()
-        self.realizer = realizer if realizer is not None else Realizer()
+        self._realizer = realizer
+
+    @property
+    def realizer(self) -> Realizer:
+        """The realizer, made on first use (reading a prompt needs none: ``signforge parse``)."""
+        if self._realizer is None:
+            self._realizer = Realizer()
+        return self._realizer
 
     def read(self, text: str, hand: str | None = None):
         """The parsed scene of ``text`` and the parser's confidences. The signing hand is the
@@ -131,7 +138,7 @@ class Planner:
         out = []
         for i in range(num):
             take = self.realizer.realize(scene, seed=seed, sample=i)
-            prov = {"plan": _describe(scene), "plan_agreement": f"{take.agreement:.2f}"}
+            prov = {"plan": describe_scene(scene), "plan_agreement": f"{take.agreement:.2f}"}
             out.append(Planned(take.motion.with_(provenance={**take.motion.provenance, **prov}), scene, take,
                                confidence, side_from))
         return out
@@ -257,7 +264,7 @@ def fit_length(motion: Motion, frames: int) -> Motion:
     return motion._sample(times)
 
 
-def _describe(scene: Scene) -> str:
+def describe_scene(scene: Scene) -> str:
     """The scene in a few words for provenance: 'left one s chin touch tap x2 up'."""
     parts = [scene.side, scene.hands, scene.shape or "-", scene.place or "neutral",
              "touch" if scene.contact else "to" if scene.arrive else "near", scene.action or "-"]
