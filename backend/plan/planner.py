@@ -119,6 +119,8 @@ class Planner:
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if scene.place is None and parsed.confidence["place"] < NAMED_PLACE_SURE and (named := named_place(text)):
             scene = replace(scene, place=named)
+        if scene.place and not scene.contact and on_place(text, scene.place):   # "a small circle on the chest"
+            scene = replace(scene, contact=True, action={"circle": "rub", "hold": "touch"}.get(scene.action, scene.action))
         if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
             if scene.hands == "both":
                 scene = replace(scene, hands="one")
@@ -188,6 +190,15 @@ def _change_from(shape: str) -> str:
         return "open" if H.finger_state(H.changed_shape(shape)) == "open" else "close"
     except KeyError:
         return ""
+
+
+def on_place(text: str, place: str) -> bool:
+    """Whether ``text`` puts the hand "on" or "against" ``place`` (in the place's core names):
+    a hand on a place touches it, and circles on it rub it."""
+    pattern = _PLACE_WORDS.get(place)
+    return pattern is not None and re.search(
+        r"\b(?:on|onto|against)\s+(?:(?:the|your|his|her|their|my|left|right)\s+)*" + pattern.pattern, text,
+        re.IGNORECASE) is not None
 
 
 def two_hands_way(text: str) -> str | None:
