@@ -393,6 +393,25 @@ def _fists_and_thumbs(c: dict) -> dict:
     return out
 
 
+def score_fit(row: dict, body, truth, meant, res) -> None:
+    """Add one fit of a sign with known truth to ``row``: its contact frames (the touching hand
+    within 1 cm of the skin in truth) and those whose fitted hand lands within 2 cm of the
+    fitted skin, with their gaps; frames over 5 cm off in truth that land within 2 cm (false
+    contacts); the finger and wrist errors."""
+    from backend.reconstruct.synthetic import contact_frames, contact_gaps, fit_errors
+
+    true_gap, fit_gap = contact_gaps(body, truth, res)
+    touch, far = contact_frames(meant, true_gap), true_gap > 0.05
+    row["hit"] += int((np.abs(fit_gap[touch]) < 0.02).sum())
+    row["contact"] += int(touch.sum())
+    row["abs_gap"] += list(np.abs(fit_gap[touch]))
+    row["false"] += int((np.abs(fit_gap[far]) < 0.02).sum())
+    row["far"] += int(far.sum())
+    f, w = fit_errors(body, truth, res)
+    row["finger"].append(f)
+    row["wrist"].append(w)
+
+
 def contact_suite(signs: int = 40, depth_noise: float = 0.06, accuracy_signs: int = 50) -> dict:
     """Issue 17's depth and contact. Factory signs whose hand touches the head or body
     (``is_contact_sign``, seed 3), their known 3D turned into landmarks with 5 mm noise, 20%
@@ -408,8 +427,7 @@ def contact_suite(signs: int = 40, depth_noise: float = 0.06, accuracy_signs: in
     from backend.body.model import Body
     from backend.data.lexicon import read_lexicon, resolve_lexicon_path
     from backend.reconstruct.fit import Fitter
-    from backend.reconstruct.synthetic import (contact_frames, contact_gaps, fit_errors, is_contact_sign,
-                                               signs_with_truth)
+    from backend.reconstruct.synthetic import is_contact_sign, signs_with_truth
 
     body = Body.load()
     fitters = {"with_contact": Fitter(body), "without_contact": Fitter(body)}
@@ -425,16 +443,7 @@ def contact_suite(signs: int = 40, depth_noise: float = 0.06, accuracy_signs: in
             res = fitter.fit(lm)
             r = rows[name]
             r["fit_s"] += time.perf_counter() - t0
-            true_gap, fit_gap = contact_gaps(body, truth, res)
-            touch, far = contact_frames(meant, true_gap), true_gap > 0.05
-            r["hit"] += int((np.abs(fit_gap[touch]) < 0.02).sum())
-            r["contact"] += int(touch.sum())
-            r["abs_gap"] += list(np.abs(fit_gap[touch]))
-            r["false"] += int((np.abs(fit_gap[far]) < 0.02).sum())
-            r["far"] += int(far.sum())
-            f, w = fit_errors(body, truth, res)
-            r["finger"].append(f)
-            r["wrist"].append(w)
+            score_fit(r, body, truth, meant, res)
     out: dict = {"signs": names, "depth_noise_m": depth_noise, "noise_m": 0.005, "dropped_hand_frames": 0.2}
     for name, r in rows.items():
         out[name] = {"contact_frames": r["contact"], "contact_within_2cm": round(r["hit"] / max(r["contact"], 1), 3),
@@ -487,13 +496,12 @@ def denoise_suite(signs: int = 40, depth_noise: float = 0.06) -> dict:
     from backend.motion import Motion
     from backend.reconstruct.denoise import signavatar_denoise
     from backend.reconstruct.fit import Fitter
-    from backend.reconstruct.synthetic import (contact_frames, contact_gaps, fit_errors, is_contact_sign,
-                                               signs_with_truth)
+    from backend.reconstruct.synthetic import is_contact_sign, signs_with_truth
 
     body = Body.load()
     fitter = Fitter(body)
     ways = ("fit", "denoised_gloss", "denoised_no_text")
-    rows = {k: {"hit": 0, "contact": 0, "false": 0, "far": 0, "finger": [], "wrist": []} for k in ways}
+    rows = {k: {"hit": 0, "contact": 0, "false": 0, "far": 0, "finger": [], "wrist": [], "abs_gap": []} for k in ways}
     names = []
     for entry, truth, meant, lm, _ in signs_with_truth(body, read_lexicon(), signs, seed=3, depth_noise=depth_noise,
                                                        keep=is_contact_sign):
@@ -506,16 +514,7 @@ def denoise_suite(signs: int = 40, depth_noise: float = 0.06) -> dict:
                 "denoised_gloss": dataclasses.replace(res, poses=signavatar_denoise(fitted, gloss).poses),
                 "denoised_no_text": dataclasses.replace(res, poses=signavatar_denoise(fitted, "").poses)}
         for name, r in made.items():
-            row = rows[name]
-            true_gap, fit_gap = contact_gaps(body, truth, r)
-            touch, far = contact_frames(meant, true_gap), true_gap > 0.05
-            row["hit"] += int((np.abs(fit_gap[touch]) < 0.02).sum())
-            row["contact"] += int(touch.sum())
-            row["false"] += int((np.abs(fit_gap[far]) < 0.02).sum())
-            row["far"] += int(far.sum())
-            f, w = fit_errors(body, truth, r)
-            row["finger"].append(f)
-            row["wrist"].append(w)
+            score_fit(rows[name], body, truth, meant, r)
     out: dict = {"signs": names, "depth_noise_m": depth_noise, "noise_m": 0.005, "dropped_hand_frames": 0.2}
     for name, row in rows.items():
         out[name] = {"finger_angle_error_deg_mean": round(float(np.mean(row["finger"])), 3),
