@@ -98,7 +98,8 @@ def test_cli_writes_the_prompts_report(tmp_path):
 
 
 def test_a_direction_is_not_a_hand():
-    from backend.plan.planner import planner, says_side
+    from backend.plan.planner import planner
+    from backend.plan.words import says_side
 
     assert not says_side("Move your fist to the left.") and not says_side("slide it toward the signer's right")
     assert says_side("The left fist moves to the right.") and says_side("Tap the left palm.")

@@ -110,7 +110,7 @@ def test_sampling_from_a_start_keeps_it_at_zero_strength_and_near_it_at_low_stre
 
 
 def test_the_signing_hand_is_the_texts_then_the_users_then_the_right():
-    from backend.plan.planner import choose_side
+    from backend.plan.words import choose_side
 
     assert choose_side("Salute.", "left", 0.74) == "right"                  # says no side: right...
     assert choose_side("Salute.", "right", 0.9, hand="left") == "left"      # ...or the user's hand
@@ -243,7 +243,7 @@ def test_fingers_change_only_the_way_the_shape_can_go(realizer, shape, fingers, 
     ("Raise your right hand up to the forehead.", "forehead", "tap", False),
 ])
 def test_a_stroke_up_to_a_place_ends_there_and_one_from_a_place_leaves_it(text, place, action, ends_there):
-    from backend.plan.planner import arrives
+    from backend.plan.words import arrives
 
     assert arrives(text, scene(place=place, action=action, contact=action == "tap")) == ends_there
 
@@ -282,7 +282,7 @@ def test_a_hand_raised_up_to_the_forehead_ends_at_it(realizer, place, action, wa
     ("Brush the back of your left hand.", None),              # the other hand's places are the parser's
 ])
 def test_a_place_named_in_core_words_is_found(text, place):
-    from backend.plan.planner import named_place
+    from backend.plan.words import named_place
 
     assert named_place(text) == place
 
@@ -298,7 +298,7 @@ def test_a_place_named_in_core_words_is_found(text, place):
     ("The two hands bump together twice.", None),
 ])
 def test_two_hands_that_part_or_meet_in_so_many_words(text, way):
-    from backend.plan.planner import two_hands_way
+    from backend.plan.words import two_hands_way
 
     assert two_hands_way(text) == way
 

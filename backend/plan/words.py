@@ -1,0 +1,144 @@
+"""What a prompt's plain words settle that the scene parser reads less surely: which hand
+signs (``choose_side``), a place named in everyday words (``named_place``, ``on_place``),
+two hands that part or meet (``two_hands_way``), one hand where no two are said, and a
+stroke that ends at its place (``arrives``). ``plain_words`` applies them to a parsed
+scene. Words come from ``data.vocab`` (its core names only: never a held-out synonym, so
+the paraphrase test stays a test). Pure Python.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ..data.text import Scene
+from ..data.vocab import NEUTRAL, PLACES
+from ..motion.hands import named_hand
+
+TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
+SIDE_SURE = 0.8             # the parser's side at least this sure wins over the named-hand rule
+_SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+# "to the left", "toward the signer's right", "leftward": a way to move, not a hand (but
+# "to the left palm" names the other hand as a place)
+_WAY = re.compile(r"\b(?:(?:to|toward|towards|over to|off to|out to)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+)?"
+                  r"(?:signer's\s+)?(?:left|right)\b(?!\s*(?:hand|fist|palm|finger|fingers|index|thumb|arm|wrist|"
+                  r"forearm|elbow|shoulder|knuckles|pinky|claw|side of))|(?:left|right)wards?\b)", re.IGNORECASE)
+_SIDE_LETTER = re.compile(r"\b[LR]\b")
+# the hand a text signs with, named as the instrument: "with your right hand", "using the left fist"
+_INSTRUMENT = re.compile(r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)\b",
+                         re.IGNORECASE)
+# places on the other hand or arm: a one-handed scene never has them (its other hand rests)
+ON_OTHER_HAND = ("upper arm", "elbow", "forearm", "wrist", "palm", "back of the hand", "fingers")
+# "raise your hand up to the forehead", "lower your fist to the stomach": a directional word
+# and then "to" the scene's place says where the stroke ends; "bring your fist to your chin
+# and raise it" (no such word before "to") and the grammar's "near your brow ... bring it
+# up" start there, as the lexicon's strokes do
+ARRIVING = ("rise", "drop", "push", "pull", "side")
+_TOWARD = (r"\b(?:up|down|upwards?|downwards?|forwards?|out|back|over|across|higher|lower(?:s|ed|ing)?|"
+           r"rais(?:e|es|ed|ing)|lift(?:s|ed|ing)?|ris(?:e|es|en|ing)|rose|drop(?:s|ped|ping)?|"
+           r"sinks?|sinking|sank|push(?:es|ed|ing)?|pull(?:s|ed|ing)?|slid(?:e|es|ing)?)\b[^,.;:]*?"
+           r"\b(?:to|toward|towards|into|onto|until it reaches|till it reaches|reaching)\s+"
+           r"(?:(?:the|your|his|her|their|my|its|level of the|height of the|signer's|left|right)\s+)*")
+# Words without which a text has one hand signing: two hands are always said so ("both",
+# "hands", "fists", "each", "two V hands", "clap", "together", "apart": every two-handed text
+# of the grammar has one), where "two fingers" is a shape and "a peace sign" one hand's
+_PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|apart|two\s+(?!fingers\b)\w+)\b",
+                     re.IGNORECASE)
+# A place the text names in words every training text may use (the vocabulary's core
+# names, never a held-out synonym) where the parser reads none: "moves in a small circle on
+# the chest" read as the space in front of the body. Phrases that name the space in front
+# of the body ("in front of the chest", "at chest height") name no place.
+NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
+_NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
+                                      + [r"\b(?:at|to|up to|down to)\s+(?:\w+\s+)?(?:height|level)\b",
+                                         r"\b\w+[- ](?:height|level)\b"]), re.IGNORECASE)
+_PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words if w.core) + r")s?\b", re.IGNORECASE)
+                for place, words in PLACES.items() if place not in ON_OTHER_HAND}
+# Two hands' way in phrases that say nothing else: "away from each other", "out from the
+# middle" part them, "toward each other", "come together" bring them together (a bare
+# "together" also means at the same time: "both fists move up together"). The last one said
+# is where the hands end: "start apart and move toward each other" comes together.
+_APART = r"\bapart\b|\baway from each other\b|\b(?:out|outwards?) from the (?:middle|center|centre)\b"
+_TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|"
+             r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing)\s+(?:\w+\s+){0,3}?together\b")
+_TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
+# what a reading of two hands' way may replace: a misread of the same movement (the grammar's
+# "outward" is away from the body: "both hands open outward, away from each other" read as a push)
+WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "rise", "drop")
+
+
+def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
+    """``scene`` (the parser's reading of ``text``) with what the text's plain words settle:
+    a place named in core words where the parser reads none (``NAMED_PLACE_SURE``); a hand
+    "on" a place touches it (a circle on it rubs it); no word of two hands, one hand (and a
+    two-handed action read from it a touch or a hold); two hands that part or meet in so
+    many words do (``WAY_REPLACES``)."""
+    if scene.place is None and confidence["place"] < NAMED_PLACE_SURE and (named := named_place(text)):
+        scene = replace(scene, place=named)
+    if scene.place and not scene.contact and on_place(text, scene.place):   # "a small circle on the chest"
+        scene = replace(scene, contact=True, action={"circle": "rub", "hold": "touch"}.get(scene.action, scene.action))
+    if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
+        if scene.hands == "both":
+            scene = replace(scene, hands="one")
+        if scene.action in TWO_HANDED:   # no word of two hands meeting: a misread
+            scene = replace(scene, action="touch" if scene.contact and scene.place else "hold", count=1)
+    way = two_hands_way(text)
+    if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and not scene.place:
+        scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
+    return scene
+
+
+def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None) -> str:
+    """The hand that signs ``text``: ``hand`` (else the right) when the text never says left
+    or right; the one it signs "with" or "using" when it names one so (``_INSTRUMENT``); the
+    parser's reading when it is sure (``SIDE_SURE``), as it reads "the right
+    clawed hand ... the left fingers" whole; else the hand a rule finds named
+    (``motion.hands.named_hand``), else the parser's."""
+    if not says_side(text):
+        return hand or "right"
+    instruments = {m.lower() for m in _INSTRUMENT.findall(text)}
+    if len(instruments) == 1:     # "pat your left shoulder with your right hand": the right pats
+        return instruments.pop()
+    if confidence >= SIDE_SURE:
+        return parsed
+    return named_hand(text) or parsed
+
+
+def says_side(text: str) -> bool:
+    """Whether ``text`` says left or right of a hand (words, or the terse notes' L and R); a
+    direction ("moves to the left") names no hand."""
+    text = _WAY.sub(" ", text)
+    return bool(_SIDE_WORD.search(text) or _SIDE_LETTER.search(text))
+
+
+def named_place(text: str) -> str | None:
+    """The one body place ``text`` names in the vocabulary's core words (the other hand's
+    and arm's places aside, and phrases of the space in front of the body), else None."""
+    text = _NEUTRAL_PHRASE.sub(" ", text)
+    found = [place for place, pattern in _PLACE_WORDS.items() if pattern.search(text)]
+    return found[0] if len(found) == 1 else None
+
+
+def on_place(text: str, place: str) -> bool:
+    """Whether ``text`` puts the hand "on" or "against" ``place`` (in the place's core names):
+    a hand on a place touches it, and circles on it rub it."""
+    pattern = _PLACE_WORDS.get(place)
+    return pattern is not None and re.search(
+        r"\b(?:on|onto|against)\s+(?:(?:the|your|his|her|their|my|left|right)\s+)*" + pattern.pattern, text,
+        re.IGNORECASE) is not None
+
+
+def two_hands_way(text: str) -> str | None:
+    """"apart" or "together" where ``text`` says the two hands part or meet in so many
+    words (``_TWO_WAYS``), the last said; else None."""
+    found = [m.lastgroup for m in _TWO_WAYS.finditer(text)]
+    return found[-1] if found else None
+
+
+def arrives(text: str, scene: Scene) -> bool:
+    """Whether ``text`` says that the scene's stroke ends at its place: a rise, drop, push,
+    pull or slide near a place (not touching it), with a directional word and then "to" one
+    of the place's names (``ARRIVING``, ``_TOWARD``)."""
+    pattern = _PLACE_WORDS.get(scene.place or "")
+    if scene.action not in ARRIVING or pattern is None or scene.contact:
+        return False
+    return re.search(_TOWARD + pattern.pattern, text, re.IGNORECASE) is not None
