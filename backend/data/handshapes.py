@@ -163,6 +163,12 @@ def changed_shape(name: str) -> str:
     return "s"
 
 
+def change_direction(name: str) -> str:
+    """Which way a handshape's coded change goes: "open" when it ends open, else "close"
+    (the grammar's words for it: "the fingers opening", "the hand closes")."""
+    return "open" if finger_state(changed_shape(name)) == "open" else "close"
+
+
 # ------------------------------------------------------------------ hand kinematics (left)
 
 def _finger_chain(finger: str) -> np.ndarray:

@@ -267,7 +267,7 @@ def scene_for(ph: Phonology, cues: Cues, dominant: str) -> Scene:
         # a change the cues' open/closed states do not see (two fingers bent flat that
         # fold into a fist read "closed" before and after) is still the coded change, and the
         # measured handshape over the sign is the changed one: say it
-        fingers = "open" if H.finger_state(H.changed_shape(shape)) == "open" else "close"
+        fingers = H.change_direction(shape)
     return Scene(dominant, hands, shape, base_shape, place, place_side, contact, action, tuple(dirs), count,
                  then, tuple(then_dirs), then_count, tuple(hand.palm[:3]), fingers, ph.repeated)
 

@@ -115,16 +115,15 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
             scene = replace(scene, place=None, place_side="", contact=False)
     if scene.then and confidence["then"] < THEN_SURE:
         scene = replace(scene, then="", then_dirs=(), then_count=1)
-    if scene.fingers and scene.shape and _change_from(scene.shape) != scene.fingers:
+    if scene.fingers and scene.shape and _change_direction(scene.shape) != scene.fingers:
         scene = replace(scene, fingers="")
     return scene
 
 
-def _change_from(shape: str) -> str:
-    """Which way the coded finger change of ``shape`` goes ("open" or "close"): the grammar
-    says "opening" only of a hand that starts closed (``handshapes.changed_shape``)."""
+def _change_direction(shape: str) -> str:
+    """``handshapes.change_direction`` of a shape, "" for one the table does not know."""
     try:
-        return "open" if H.finger_state(H.changed_shape(shape)) == "open" else "close"
+        return H.change_direction(shape)
     except KeyError:
         return ""
 
