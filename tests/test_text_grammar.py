@@ -182,6 +182,7 @@ def built(tmp_path_factory):
 
 @needs_lexicon
 def test_a_quarter_of_the_signers_are_left_handed_and_texts_name_their_hand(built, lex):
+    from backend.data.synth import signed_morphemes
     from backend.data.text import forbidden_words, leaks
 
     by_id = lex.by_id()
@@ -195,7 +196,8 @@ def test_a_quarter_of_the_signers_are_left_handed_and_texts_name_their_hand(buil
         sign_type = by_id[rec["assigned"]].phonology.sign_type
         if sign_type.startswith("Symmetr"):
             continue                     # both hands sign: "both hands"
-        one_handed = sign_type == "OneHanded"
+        # every part one-handed (a compound's later part may sign on the other hand)
+        one_handed = all(m.sign_type == "OneHanded" for m in signed_morphemes(by_id[rec["assigned"]]))
         for text in rec["texts"]["phonology+hms"] + rec["texts"].get("paraphrase", []):
             assert re.search(r"\b([Ll]eft|L)\b", text), text
             if one_handed:
@@ -204,7 +206,8 @@ def test_a_quarter_of_the_signers_are_left_handed_and_texts_name_their_hand(buil
     assert checked >= 50
     # right-handers: a fair share of one-handed texts say "right", and some leave it unsaid
     right = [t for r in built.records if r["dominant"] == "right"
-             and by_id[r["assigned"]].phonology.sign_type == "OneHanded" for t in r["texts"]["phonology+hms"]]
+             and all(m.sign_type == "OneHanded" for m in signed_morphemes(by_id[r["assigned"]]))
+             for t in r["texts"]["phonology+hms"]]
     named = sum(bool(_HAND_NAMED["right"].search(t) or re.search(r"\b[Rr]ight\b", t)) for t in right)
     assert 0.5 <= named / len(right) <= 0.9, named / len(right)
     assert not any(_HAND_NAMED["left"].search(t) for t in right)
@@ -262,11 +265,14 @@ def test_no_text_of_a_build_names_its_sign(built, lex):
 def test_stated_counts_are_the_counts_the_cues_measured(built):
     stated = 0
     for rec in built.records:
+        measured: set[int] = set()
+        for hms in [p["hms"] for p in rec["parts"]] or [rec["hms"]]:     # a compound: each part's cues
+            hand = hms[rec["dominant"]]
+            measured |= {hand["touch"].count(t) for t in hand["touch"] if t.startswith("touch ")}
+            measured |= {hand["moves"].count(m) for m in hand["moves"]}
+            measured.add(hms["hands"].count("touch"))
         hand = rec["hms"][rec["dominant"]]
-        measured = {hand["touch"].count(t) for t in hand["touch"] if t.startswith("touch ")}
-        measured |= {hand["moves"].count(m) for m in hand["moves"]}
-        measured.add(rec["hms"]["hands"].count("touch"))
-        only_circles = hand["moves"] and set(hand["moves"]) == {"circle"} and \
+        only_circles = not rec["parts"] and hand["moves"] and set(hand["moves"]) == {"circle"} and \
             not any(t.startswith("touch ") for t in hand["touch"]) and "touch" not in rec["hms"]["hands"]
         for text in rec["texts"]["phonology+hms"] + rec["texts"].get("paraphrase", []):
             counts = stated_counts(text)

@@ -17,7 +17,7 @@ from ..body.features import pose_to_features
 from ..motion.motion import Motion
 from .hms import HMS, Cues
 from .lexicon import Entry
-from .synth import Signer, Synthesizer, Truth
+from .synth import Signer, Synthesizer, Truth, signed_morphemes
 from .text import Translator, texts_for
 
 
@@ -31,6 +31,7 @@ class Signed:
     truth: Truth
     rotations: np.ndarray
     cues: Cues
+    part_cues: tuple[Cues, ...] = ()    # a compound's: each morpheme's cues, over its own sign frames
 
     @property
     def dominant(self) -> str:
@@ -43,9 +44,14 @@ class Signed:
     def texts(self, rng: np.random.Generator, n: int = 1, translator: Translator | None = None, *,
               entry: Entry | None = None, word: str | None = None, paraphrase: int = 0) -> dict:
         """The three text conditions (``texts_for``) for the measured cues, written from
-        ``entry``'s phonology (default: the entry signed) for the signer's dominant hand."""
-        return texts_for(entry or self.entry, self.cues, self.dominant, rng, n, translator, word=word,
-                         paraphrase=paraphrase)
+        ``entry``'s phonology (default: the entry signed) for the signer's dominant hand. A
+        compound whose morphemes were each measured is described part by part (when ``entry``
+        has as many signed morphemes as the motion has parts)."""
+        entry = entry or self.entry
+        morphemes = signed_morphemes(entry)
+        parts = tuple(zip(morphemes, self.part_cues)) if len(morphemes) == len(self.part_cues) > 1 else ()
+        return texts_for(entry, self.cues, self.dominant, rng, n, translator, word=word, paraphrase=paraphrase,
+                         parts=parts)
 
     def text(self, rng: np.random.Generator, translator: Translator | None = None) -> str:
         """One free-text description of the motion ("" when the translator wrote none)."""
@@ -60,7 +66,8 @@ def sign_entries(synth: Synthesizer, hms: HMS, items: list[tuple[Entry, Signer]]
     for (entry, signer), (motion, truth) in zip(items, synth.synthesize_many(items)):
         rotations = R.np_axis_angle_to_matrix(motion.poses.astype(float))   # features and cues share them
         cues = hms.measure(motion, truth.sign_frames, rotations=rotations)
-        out.append(Signed(entry, signer, motion, truth, rotations, cues))
+        parts = tuple(hms.measure(motion, w, rotations=rotations) for w in truth.parts)
+        out.append(Signed(entry, signer, motion, truth, rotations, cues, parts))
     return out
 
 

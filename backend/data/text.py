@@ -366,9 +366,9 @@ class _Writer:
     keeps held-out synonyms out of training texts and prefers them in paraphrases."""
 
     def __init__(self, scene: Scene, rng: np.random.Generator, split: V.TextSplit, paraphrase: bool,
-                 named: bool, plain: bool):
+                 named: bool, plain: bool, idle: bool = True):
         self.s, self.rng, self.split, self.paraphrase = scene, rng, split, paraphrase
-        self.named, self.plain = named, plain
+        self.named, self.plain, self.idle = named, plain, idle
         self.lists = _word_lists(split)
 
     # -- choices ---------------------------------------------------------------
@@ -622,7 +622,7 @@ UNSAID_NEUTRAL = 0.3   # share of the space in front of the body left unsaid
 
 def _idle(w: _Writer, style: str) -> str:
     """Now and then, a sentence that the other hand of a one-handed sign stays down."""
-    if w.s.hands != "one" or w.rng.random() >= IDLE_P:
+    if w.s.hands != "one" or not w.idle or w.rng.random() >= IDLE_P:
         return ""
     if style == "imperative":
         return w.pick([" Keep the other hand down.", " Leave your other hand at your side."])
@@ -825,15 +825,19 @@ class TemplateTranslator:
         self._held_out = list(V.word_patterns(self.split).values())
 
     def describe(self, phonology: Phonology, cues: Cues, dominant: str, n: int,
-                 rng: np.random.Generator, forbidden: set[str], paraphrase: bool = False) -> list[str]:
-        return [t for t, _ in self.describe_styled(phonology, cues, dominant, n, rng, forbidden, paraphrase)]
+                 rng: np.random.Generator, forbidden: set[str], paraphrase: bool = False,
+                 parts: tuple = ()) -> list[str]:
+        return [t for t, _ in self.describe_styled(phonology, cues, dominant, n, rng, forbidden, paraphrase, parts)]
 
     def describe_styled(self, phonology: Phonology, cues: Cues, dominant: str, n: int,
                         rng: np.random.Generator, forbidden: set[str],
-                        paraphrase: bool = False) -> list[tuple[str, str]]:
+                        paraphrase: bool = False, parts: tuple = ()) -> list[tuple[str, str]]:
         """Up to ``n`` different (text, style) pairs. Training texts (``paraphrase=False``)
-        never use the held-out style or synonyms; a paraphrase uses at least one of them."""
-        scene = scene_for(phonology, cues, dominant)
+        never use the held-out style or synonyms; a paraphrase uses at least one of them.
+        ``parts``: a compound's (morpheme, its cues) pairs, described one after the other in
+        one style (``join_parts``); else the sign is one scene of ``phonology`` and ``cues``."""
+        scenes = [scene_for(ph, c, dominant) for ph, c in parts] or [scene_for(phonology, cues, dominant)]
+        scene = scenes[0]
         styles = list(self.split.train_styles)
         bounds = np.cumsum([STYLE_WEIGHTS[s] for s in styles]).tolist()
         held = self.split.held_out_style
@@ -847,11 +851,10 @@ class TemplateTranslator:
             else:
                 style = styles[bisect.bisect(bounds, rng.random() * bounds[-1])]
             named = side_free and (dominant == "left" or scene.hands == "both" or rng.random() < NAME_RIGHT)
-            writer = _Writer(scene, rng, self.split, paraphrase, named,
-                             plain=style == "descriptive" and rng.random() < 0.25)
-            text = WRITERS[style](writer)
-            if leaks(text, forbidden) and not writer.plain:     # the shape's name may be the gloss ("I love you")
-                text = WRITERS[style](_Writer(scene, rng, self.split, paraphrase, named, plain=True))
+            plain = style == "descriptive" and rng.random() < 0.25
+            text = self._write(scenes, style, rng, paraphrase, named, plain)
+            if leaks(text, forbidden) and not plain:     # the shape's name may be the gloss ("I love you")
+                text = self._write(scenes, style, rng, paraphrase, named, True)
             if paraphrase and style != held and not any(p.search(text) for p in self._held_out):
                 continue            # a paraphrase says something no training text says
             if found := leaks(text, forbidden):
@@ -862,21 +865,53 @@ class TemplateTranslator:
                 out.append((text, style))
         return out
 
+    def _write(self, scenes: list[Scene], style: str, rng: np.random.Generator, paraphrase: bool, named: bool,
+               plain: bool) -> str:
+        """The scenes written in ``style``, one after the other. A later part names its hand's
+        side only now and then (it is the same hand), and no part says that the other hand
+        stays down when another part may use it."""
+        texts = [WRITERS[style](_Writer(sc, rng, self.split, paraphrase, named and (k == 0 or rng.random() < 0.5),
+                                        plain, idle=len(scenes) == 1))
+                 for k, sc in enumerate(scenes)]
+        return join_parts(texts, rng)
+
+
+PART_LINKS = ("Then", "After that,", "Next,", "Afterwards,")   # how a later part of a compound starts
+INLINE_PART = 0.25       # share of two-part texts that go on in the same sentence (", and then ...")
+
+
+def join_parts(texts: list[str], rng: np.random.Generator) -> str:
+    """Texts of a sign's parts as one: each later part a new sentence that starts with a link
+    ("Then", "After that," ...), or now and then the same sentence going on (", and then").
+    The planner reads such a text part by part (``plan.words.split_parts``)."""
+    out = texts[0]
+    for t in texts[1:]:
+        head = out.rstrip().rstrip(".")
+        lower = t if t.startswith("I ") else t[:1].lower() + t[1:]
+        if ". " not in head and rng.random() < INLINE_PART:
+            out = f"{head}, and then {lower}"
+        else:
+            out = f"{head}. {PART_LINKS[int(rng.random() * len(PART_LINKS))]} {lower}"
+    return out
+
 
 def texts_for(entry: Entry, cues: Cues, dominant: str, rng: np.random.Generator, n: int = 3,
-              translator: Translator | None = None, word: str | None = None, paraphrase: int = 0) -> dict:
+              translator: Translator | None = None, word: str | None = None, paraphrase: int = 0,
+              parts: tuple = ()) -> dict:
     """All three text conditions for one sample; ``word`` is the gloss (never in the free
     text). ``paraphrase`` > 0 adds that many held-out texts under ``PARAPHRASE``. With the
-    template translator, ``"styles"`` gives each free text's style family, per condition."""
+    template translator, ``"styles"`` gives each free text's style family, per condition, and
+    a compound's ``parts`` ((morpheme, cues) pairs) are described one after the other."""
     translator = translator or TemplateTranslator()
     forbidden = forbidden_words(entry) | ({word} if word else set())
     out = {"gloss": word or entry.lemma_word, "phonology": phonology_text(entry.phonology)}
     if isinstance(translator, TemplateTranslator):
-        styled = translator.describe_styled(entry.phonology, cues, dominant, n, rng, forbidden)
+        styled = translator.describe_styled(entry.phonology, cues, dominant, n, rng, forbidden, parts=parts)
         out["phonology+hms"] = [t for t, _ in styled]
         styles = {"phonology+hms": [s for _, s in styled]}
         if paraphrase:
-            para = translator.describe_styled(entry.phonology, cues, dominant, paraphrase, rng, forbidden, True)
+            para = translator.describe_styled(entry.phonology, cues, dominant, paraphrase, rng, forbidden, True,
+                                              parts)
             out[PARAPHRASE] = [t for t, _ in para]
             styles[PARAPHRASE] = [s for _, s in para]
         out["styles"] = styles

@@ -92,6 +92,7 @@ class SampleRecord:
     sign_frames: list[int]
     dominant: str
     signer: dict
+    parts: list = field(default_factory=list)   # a compound's morphemes: {"sign_frames", "hms"} each
 
     def as_json(self) -> dict:
         return asdict(self)

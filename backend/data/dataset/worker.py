@@ -69,7 +69,9 @@ class ShardWorker:
                 hms=signed.cues.as_dict(), frames=motion.num_frames, sign_frames=list(signed.truth.sign_frames),
                 dominant=signed.dominant,
                 signer={"tempo": signer.tempo, "amplitude": signer.amplitude,
-                        "betas": [round(float(b), 4) for b in signer.betas]})
+                        "betas": [round(float(b), 4) for b in signer.betas]},
+                parts=[{"sign_frames": list(w), "hms": c.as_dict()}
+                       for w, c in zip(signed.truth.parts, signed.part_cues)])
             out.append(Sample(record, features, motion.poses, motion.betas))
         return out
 

@@ -56,6 +56,7 @@ class Truth:
     location: str = ""
     movement: str = ""
     two_handed: str = "one"
+    parts: tuple = ()                               # a compound's morphemes: each one's sign frames
 
     def mirrored(self) -> "Truth":
         swap = lambda d: {OTHER[k]: v for k, v in d.items()}  # noqa: E731
@@ -67,7 +68,7 @@ class Truth:
         targets = {OTHER[k]: dict(v, site=mirror_site(v["site"]), point=v["point"] * m, offset=v["offset"] * m)
                    for k, v in self.targets.items()}
         return Truth(contact, palm, strokes, swap(self.fingers), targets, self.sign_frames,
-                     swap(self.handshape), self.location, self.movement, self.two_handed)
+                     swap(self.handshape), self.location, self.movement, self.two_handed, self.parts)
 
 
 def mirror_label(label: str) -> str:

@@ -68,10 +68,10 @@ class Synthesizer:
                 for (motion, truth), (_, signer) in zip(results, signs)]
 
     def _sign(self, entry: Entry, signer: Signer, want: str | tuple[str, ...] | Asked | None = None):
-        later = [m for m in entry.morphemes[1:MAX_MORPHEMES] if signable(m)]
+        parts = signed_morphemes(entry)
         figure = SignerBody(self.body, signer, self._cache)
-        if later:
-            return (yield from self._compound(figure, entry, [entry.phonology] + later, signer))
+        if len(parts) > 1:
+            return (yield from self._compound(figure, entry, parts, signer))
         rng = np.random.default_rng([signer.seed, stable_hash(entry.entry_id)])
         return (yield from sign(figure, entry, entry.phonology, signer, rng, want))
 
@@ -91,6 +91,7 @@ class Synthesizer:
         motion, truth = pieces[0]
         motion = motion.cut(0, truth.sign_frames[1])          # up to the end of its sign (at rest)
         sign_end = truth.sign_frames[1]
+        windows = [truth.sign_frames]
         for m, t in pieces[1:]:
             start = max(0, t.sign_frames[0] - SETTLE)         # from its settle (at rest)
             ends = Motion(np.stack([motion.poses[-1], m.poses[start]]), np.zeros((2, 3)),
@@ -99,6 +100,7 @@ class Synthesizer:
             offset = motion.num_frames + gap - start
             motion = motion.concat(travel.with_(betas=motion.betas)).concat(m.cut(start).with_(betas=motion.betas))
             sign_end = t.sign_frames[1] + offset
+            windows.append((t.sign_frames[0] + offset, min(sign_end, motion.num_frames)))
             truth.handshape["right"] = dedup(truth.handshape["right"] + t.handshape["right"])
             truth.strokes["right"] = truth.strokes["right"] + t.strokes.get("right", [])
         truth.sign_frames = (truth.sign_frames[0], min(sign_end, motion.num_frames))
@@ -107,9 +109,17 @@ class Synthesizer:
             scale = (limit - 1) / (motion.num_frames - 1)
             motion = motion._sample(np.arange(limit) / scale)
             truth.sign_frames = tuple(int(round(f * scale)) for f in truth.sign_frames)
+            windows = [tuple(int(round(f * scale)) for f in w) for w in windows]
             for tg in truth.targets.values():
                 tg["frame"] = int(round(tg["frame"] * scale))
+        truth.parts = tuple((int(a), int(b)) for a, b in windows)
         return motion, truth
+
+
+def signed_morphemes(entry: Entry) -> list[Phonology]:
+    """The morphemes the synthesizer signs, in turn: the entry's first and, for a compound, the
+    later ones it can sign, up to ``MAX_MORPHEMES``."""
+    return [entry.phonology] + [m for m in entry.morphemes[1:MAX_MORPHEMES] if signable(m)]
 
 
 def stable_hash(text: str) -> int:
