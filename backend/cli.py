@@ -973,6 +973,8 @@ def parse_cmd(
     Fields: the signing hand (side), one hand / both / a base hand (hands), handshapes, the place and
     whether it is touched, the action and its directions and count, a movement after the contact
     (then), and the fingers opening or closing. The runner-up is shown when the parser is unsure.
+    The last lines are what a take signs; a text that asks for parts in turn ("..., then ...")
+    has one line per part.
 
     Example: signforge parse "The left fist taps the chin twice."
     """
@@ -982,7 +984,7 @@ def parse_cmd(
     try:
         parser = load_parser(parser_dir)
         parsed = parser.parse(text)
-        planned, _ = Planner(parser).read(text)
+        planned = [scene for scene, _ in Planner(parser).read_parts(text)]
     except ParseError as exc:
         _fail(str(exc))
     for f in FIELDS:
@@ -991,8 +993,11 @@ def parse_cmd(
         if ranked[0][1] < 0.8 and len(ranked) > 1:
             line += f"   (next: {ranked[1][0]} {ranked[1][1]:.2f})"
         console.print(Text(printable(line)), soft_wrap=True)
-    console.print(Text(printable(f"{'planned':<11} {describe_scene(planned)}   (what a take signs: the reading "
-                                 f"with the prompt's plain words applied)")), soft_wrap=True)
+    for k, scene in enumerate(planned):
+        name = "planned" if len(planned) == 1 else f"part {k + 1}"
+        console.print(Text(printable(f"{name:<11} {describe_scene(scene)}   (what a take signs: the reading "
+                                     f"with the prompt's plain words applied{', in turn' if k else ''})")),
+                      soft_wrap=True)
 
 
 def main() -> None:

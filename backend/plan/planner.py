@@ -1,6 +1,8 @@
 """Text -> a planned take: the scene parser reads what the text asks for, the realizer
 makes the motion that shows it (see ``parse`` and ``realize``); ``words`` settles what the
-prompt's plain words say that the parser reads less surely. ``generate`` keeps the plan
+prompt's plain words say that the parser reads less surely; a prompt that asks for parts in
+turn (``parts``) is read and realized part by part and signed as one motion, as the data
+factory signs a compound's morphemes (``synth.in_turn``). ``generate`` keeps the plan
 as is by default; with ``refine`` > 0 HandMDM samples from the plan noised that far
 (``diffusion.sample(start=...)``), keeping its timing while the model redraws its detail.
 
@@ -9,19 +11,40 @@ body are loaded once. numpy + torch; never bpy.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..data import handshapes as H
+from ..data.synth import in_turn
 from ..data.text import CONTACT_ACTIONS, Scene
 from ..data.vocab import HANDSHAPE_CONCEPT
 from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
+from .parts import cuts, fingers_only, first_sentence, goes_on, pieces
 from .words import ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, plain_words, says_side
 
+# a word for the signing hand ("your index finger", "both spread hands", "a fist"), and the
+# other hand held still, which names none of the signing hand ("the left hand held still")
+_HAND_WORD = re.compile(r"\b(?:hands?|fists?|fingers?|forefinger|pointer|index|thumbs?|claws?|both)\b",
+                        re.IGNORECASE)
+# clauses that name a hand but start nothing: the other hand held still, the fingers opening
+# or closing, the palm turning ("as your fingers open", "with the palm facing down")
+_ASIDES = re.compile(r"[^,.;]*\b(?:other|left|right|non-?dominant|base|weak)\b[^,.;]*\b(?:still|rests?|"
+                     r"resting|down|side|base|idle|relaxed|lowered|waits?|waiting|stays?|passive)\b[^,.;]*"
+                     r"|[^,.;]*\b(?:fingers?|hand)\s+(?:open|opens|opening|close|closes|closing|spread|spreads|"
+                     r"spreading|curl|curls|curling)\b[^,.;]*|[^,.;]*\bpalms?\b[^,.;]*", re.IGNORECASE)
 
+
+def _still_hands(piece: str) -> str:
+    """``piece`` without its asides: the other hand held still, the fingers opening or
+    closing, the palm's way."""
+    return _ASIDES.sub(" ", piece)
+
+
+NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
 PLACE_SURE = 0.5            # a place read less surely than this is not where two touching hands meet
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
@@ -31,12 +54,17 @@ UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 @dataclass
 class Planned:
     """A planned take: the motion (25 fps), the scene asked for, the take that realized it, the
-    parser's confidences and where the signing hand came from ("prompt", "option", "default")."""
+    parser's confidences and where the signing hand came from ("prompt", "option", "default").
+    A text that asks for parts in turn ("..., then ...": ``read_parts``) has them all in
+    ``parts`` and ``takes``; ``asked`` and ``take`` are the first."""
     motion: Motion
     asked: Scene
     take: Take
     confidence: dict
     side_from: str = "prompt"
+    parts: tuple[Scene, ...] = ()
+    takes: tuple[Take, ...] = ()
+    windows: tuple[tuple[int, int], ...] = ()    # each part's sign frames in ``motion``
 
 
 class Planner:
@@ -69,17 +97,67 @@ class Planner:
         scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
         return replace(scene, arrive=arrives(text, scene)), dict(parsed.confidence)
 
+    def read_parts(self, text: str, hand: str | None = None) -> list[tuple[Scene, dict]]:
+        """The scenes ``text`` asks for in turn, each with the parser's confidences: one, unless
+        the text goes on to a next part ("Touch your forehead with your index finger. Then push
+        both spread hands forward"). A link (``parts.cuts``: "Then", "After that,", ", and
+        then"...) starts a part when what follows names a hand or a place of its own
+        (``_starts_part``); a part that only shapes the hand ("Make a fist. Then tap your chin")
+        is the next part's start. A later part keeps the hand side, and the handshape unless
+        it names the hand, of the part before."""
+        found = cuts(text)
+        kept = [c for k, c in enumerate(found)
+                if self._starts_part(text[c[1]:found[k + 1][0] if k + 1 < len(found) else len(text)], c[2])]
+        while True:
+            texts = pieces(text, kept)
+            read, side = [], hand
+            for k, piece in enumerate(texts):
+                scene, confidence = self.read(piece, side)
+                if k and not (_HAND_WORD.search(_still_hands(piece)) and
+                              sure_shape(self.parser.parse(piece).probs("shape"))):
+                    scene = replace(scene, shape=read[-1][0].shape)
+                read.append((scene, confidence))
+                side = scene.side
+            set_up = [k for k, (sc, _) in enumerate(read[:-1]) if sc.action == "hold" and not sc.place]
+            if not set_up:
+                return read
+            del kept[set_up[0]]
+
+    def _starts_part(self, piece: str, sentence: bool) -> bool:
+        """Whether ``piece`` (what follows a link) is a part of its own: its first sentence
+        names a hand ("circle your index finger", not "then lower it" or the other hand held
+        still), or a new sentence ("Then tap your chest.") names a place the parser reads
+        surely; it is more than the fingers opening or closing, and does not go on along the
+        path before it ("..., then toward the body by the nose")."""
+        piece = first_sentence(piece)
+        if fingers_only(piece) or goes_on(piece):
+            return False
+        if _HAND_WORD.search(_still_hands(piece)):
+            return True
+        if not sentence:
+            return False
+        parsed = self.parser.parse(piece)
+        return bool(parsed.scene.place) and parsed.confidence["place"] >= NAMED_PART_PLACE
+
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1) -> list[Planned]:
         """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), each
-        as long as it takes; ``hand`` as ``read`` takes it."""
-        scene, confidence = self.read(text, hand)
+        as long as it takes; ``hand`` as ``read`` takes it. Parts in turn (``read_parts``) are
+        signed by one person, one after the other (``synth.in_turn``)."""
+        read = self.read_parts(text, hand)
+        scenes = tuple(sc for sc, _ in read)
         side_from = "prompt" if says_side(text) else "option" if hand else "default"
         out = []
         for i in range(num):
-            take = self.realizer.realize(scene, seed=seed, sample=i)
-            prov = {"plan": describe_scene(scene), "plan_agreement": f"{take.agreement:.2f}"}
-            out.append(Planned(take.motion.with_(provenance={**take.motion.provenance, **prov}), scene, take,
-                               confidence, side_from))
+            takes: list[Take] = []
+            for k, scene in enumerate(scenes):
+                takes.append(self.realizer.realize(scene, seed=seed, sample=i, part=k,
+                                                   like=takes[0].signer if takes else None))
+            motion, windows = in_turn([(t.motion, t.sign_frames) for t in takes]) if len(takes) > 1 else \
+                (takes[0].motion, [takes[0].sign_frames])
+            prov = {"plan": " | then ".join(describe_scene(sc) for sc in scenes),
+                    "plan_agreement": f"{np.mean([t.agreement for t in takes]):.2f}"}
+            out.append(Planned(motion.with_(provenance={**takes[0].motion.provenance, **prov}), scenes[0],
+                               takes[0], read[0][1], side_from, scenes, tuple(takes), tuple(windows)))
         return out
 
 

@@ -90,6 +90,8 @@ class Take:
     measured: Scene
     agreement: float
     phonology: Phonology
+    sign_frames: tuple[int, int] = (0, 0)
+    signer: Signer | None = None
 
 
 def selected_fingers(shape: str) -> str:
@@ -213,14 +215,18 @@ class Realizer:
         self.hms = HMS(self.synth.body)
         self.tries = tries
 
-    def realize(self, scene: Scene, seed: int = 0, limit: int = 3, sample: int = 0) -> Take:
+    def realize(self, scene: Scene, seed: int = 0, limit: int = 3, sample: int = 0, like: Signer | None = None,
+                part: int = 0) -> Take:
         """The take of ``scene`` whose measured scene agrees best (ties: the first made)."""
-        return self.realize_many(scene, seed, limit, sample)[0]
+        return self.realize_many(scene, seed, limit, sample, like, part)[0]
 
-    def realize_many(self, scene: Scene, seed: int = 0, limit: int = 3, sample: int = 0) -> list[Take]:
+    def realize_many(self, scene: Scene, seed: int = 0, limit: int = 3, sample: int = 0,
+                     like: Signer | None = None, part: int = 0) -> list[Take]:
         """Every take tried for ``scene``, best first. The signers come from (``seed``,
-        ``sample``): a request's second sample is not another request's first."""
-        rng = np.random.default_rng([seed, sample, 7919])
+        ``sample``): a request's second sample is not another request's first. ``like``: a
+        signer whose person (body shape, posture) and tempo every take keeps, for a later
+        ``part`` of a take signed in turn."""
+        rng = np.random.default_rng([seed, sample, 7919] + ([part] if part else []))
         left = scene.side == "left"
         items = []
         # two hands alternate in 40% of symmetric signs (the lexicon's way), which undoes "apart",
@@ -229,6 +235,9 @@ class Realizer:
         for entry, want in candidates(scene, limit):
             for _ in range(tries):
                 signer = Signer.sample(int(rng.integers(2 ** 31)), left_handed=left)
+                if like is not None:
+                    signer = replace(signer, betas=like.betas, posture=like.posture, person=like.person,
+                                     tempo=like.tempo)
                 if scene.action in WIDER:
                     signer = replace(signer, amplitude=signer.amplitude * WIDER[scene.action])
                 items.append((entry, signer, want))
@@ -237,7 +246,7 @@ class Realizer:
             rot = R.np_axis_angle_to_matrix(motion.poses.astype(float))
             cues = self.hms.measure(motion, truth.sign_frames, rotations=rot)
             got = scene_for(entry.phonology, ending(cues, scene.side) if scene.arrive else cues, scene.side)
-            takes.append(Take(motion, got, agreement(scene, got), entry.phonology))
+            takes.append(Take(motion, got, agreement(scene, got), entry.phonology, truth.sign_frames, signer))
             clearer.append(clearness(scene, cues))
         order = sorted(range(len(takes)), key=lambda i: (-takes[i].agreement, -clearer[i]))
         return [takes[i] for i in order]

@@ -35,10 +35,10 @@ from .movement import Asked
 from ..handshapes import finger_state
 from .phonology import SynthError, check_phonology
 from .signer import Signer, Truth, direction_label
-from .synthesizer import Synthesizer, signed_morphemes
+from .synthesizer import Synthesizer, in_turn, signed_morphemes
 from .tables import FPS, LOCATIONS, MAX_MORPHEMES, MAX_SECONDS, MOVEMENTS, POPULATION, SIGN_TYPES
 
 __all__ = ["Arm", "Asked", "ELBOW_MAX", "FPS", "JOINT_LIMITS", "LOCATIONS", "MAX_MORPHEMES", "MAX_SECONDS", "MOVEMENTS",
            "POPULATION", "SIGN_TYPES", "Signer", "SynthError", "Synthesizer", "Truth", "WRIST_LIMITS",
-           "WRIST_ORDER", "check_phonology", "direction_label", "ease", "finger_state", "hand_rotation",
+           "WRIST_ORDER", "check_phonology", "direction_label", "ease", "finger_state", "hand_rotation", "in_turn",
            "signed_morphemes"]

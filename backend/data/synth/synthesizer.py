@@ -24,6 +24,8 @@ from .signer_body import SignerBody
 from .tables import FPS, MAX_MORPHEMES, MAX_SECONDS, OTHER
 from .timeline import SETTLE, travel_frames
 
+PART_GAP = 8   # frames of eased travel from one sign's (a morpheme's) last pose to the next one's first
+
 
 def mirrored_way(way: str | tuple[str, ...] | Asked) -> str | tuple[str, ...] | Asked:
     """A stroke direction (or a path's, or an ``Asked`` stroke) for the other hand: left and right swap."""
@@ -78,9 +80,8 @@ class Synthesizer:
     def _compound(self, figure: SignerBody, entry: Entry, parts: list[Phonology], signer: Signer):
         """A compound sign: each morpheme signed in turn (its share of the duration), the
         hands going straight from one morpheme to the next, fitted into MAX_SECONDS."""
-        gap = 8   # frames of eased travel from one morpheme's last pose to the next one's first
         n = len(parts)
-        fixed = 8 + 2 * travel_frames(signer.tempo) + n * SETTLE + (n - 1) * gap   # rest, approach, settles...
+        fixed = 8 + 2 * travel_frames(signer.tempo) + n * SETTLE + (n - 1) * PART_GAP   # rest, approach, settles...
         frames = min(entry.duration_ms / 1000 * signer.tempo * FPS / n, (MAX_SECONDS * FPS - fixed) / n)
         share = max(frames, 10) / (signer.tempo * FPS) * 1000   # ms of sign per morpheme
         pieces = []
@@ -88,22 +89,12 @@ class Synthesizer:
             rng = np.random.default_rng([signer.seed, stable_hash(entry.entry_id), k])
             part = replace(entry, duration_ms=share, morphemes=(ph,))
             pieces.append((yield from sign(figure, part, ph, signer, rng)))
-        motion, truth = pieces[0]
-        motion = motion.cut(0, truth.sign_frames[1])          # up to the end of its sign (at rest)
-        sign_end = truth.sign_frames[1]
-        windows = [truth.sign_frames]
-        for m, t in pieces[1:]:
-            start = max(0, t.sign_frames[0] - SETTLE)         # from its settle (at rest)
-            ends = Motion(np.stack([motion.poses[-1], m.poses[start]]), np.zeros((2, 3)),
-                          np.zeros((2, NUM_EXPRESSION)), fps=FPS)
-            travel = ends._sample(ease(np.arange(1, gap + 1) / (gap + 1)))
-            offset = motion.num_frames + gap - start
-            motion = motion.concat(travel.with_(betas=motion.betas)).concat(m.cut(start).with_(betas=motion.betas))
-            sign_end = t.sign_frames[1] + offset
-            windows.append((t.sign_frames[0] + offset, min(sign_end, motion.num_frames)))
+        motion, windows = in_turn([(m, t.sign_frames) for m, t in pieces])
+        truth = pieces[0][1]
+        for _, t in pieces[1:]:
             truth.handshape["right"] = dedup(truth.handshape["right"] + t.handshape["right"])
             truth.strokes["right"] = truth.strokes["right"] + t.strokes.get("right", [])
-        truth.sign_frames = (truth.sign_frames[0], min(sign_end, motion.num_frames))
+        truth.sign_frames = (windows[0][0], windows[-1][1])
         limit = int(MAX_SECONDS * FPS)
         if motion.num_frames > limit:   # too long: play it faster, frames mapped along
             scale = (limit - 1) / (motion.num_frames - 1)
@@ -114,6 +105,26 @@ class Synthesizer:
                 tg["frame"] = int(round(tg["frame"] * scale))
         truth.parts = tuple((int(a), int(b)) for a, b in windows)
         return motion, truth
+
+
+def in_turn(signs: list[tuple[Motion, tuple[int, int]]]) -> tuple[Motion, list[tuple[int, int]]]:
+    """Signs made one after another as one motion, as a compound's morphemes are: each (motion,
+    its sign frames) cut at the end of its sign but the last (which keeps its return to rest),
+    each next one taken from its settle, joined by ``PART_GAP`` frames of eased travel. All
+    take the first one's body shape. Returns the motion and each sign's frames in it."""
+    motion, (start, end) = signs[0]
+    motion = motion.cut(0, end)                          # up to the end of its sign (the return cut)
+    windows = [(start, end)]
+    for k, (m, (s0, s1)) in enumerate(signs[1:], 1):
+        start = max(0, s0 - SETTLE)                      # from its settle (the approach cut)
+        ends = Motion(np.stack([motion.poses[-1], m.poses[start]]), np.zeros((2, 3)),
+                      np.zeros((2, NUM_EXPRESSION)), fps=FPS)
+        travel = ends._sample(ease(np.arange(1, PART_GAP + 1) / (PART_GAP + 1)))
+        offset = motion.num_frames + PART_GAP - start
+        rest = m.cut(start) if k == len(signs) - 1 else m.cut(start, s1)
+        motion = motion.concat(travel.with_(betas=motion.betas)).concat(rest.with_(betas=motion.betas))
+        windows.append((s0 + offset, min(s1 + offset, motion.num_frames)))
+    return motion, windows
 
 
 def signed_morphemes(entry: Entry) -> list[Phonology]:

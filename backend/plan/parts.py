@@ -1,0 +1,73 @@
+"""A prompt that asks for one thing and then another: where it may go on to a next part.
+
+"Touch your forehead with your index finger. Then push both spread hands forward" asks for
+two signs in turn, as the grammar describes a compound (``data.text.join_parts``). Where a
+text may start a next part is plain in its words: a sentence that opens with a link ("Then",
+"After that,", "Next,", "Afterwards,", "Finally,") or a clause that goes on with ", and then"
+or "; then" (``cuts``). Whether it does is the planner's to say from what the piece names
+(its own handshape or place: ``Planner.read_parts``): "touch your chin, then lower it"
+is one part whose movement follows the contact, and fingers that open or close after the
+movement (``fingers_only``) are a change of the same hand. Pure Python.
+"""
+from __future__ import annotations
+
+import re
+
+# a new sentence that starts with a link, or a clause that goes on "and then" / "; then"
+_LINKS = r"(?:and\s+then|then|after\s+that|after\s+this|next|afterwards|finally|second(?:ly)?)"
+_CUT = re.compile(rf"(?P<sentence>(?<=[.!?;])\s+{_LINKS}\b[,:]?\s*)|,\s*(?:and\s+)?then\b[,:]?\s+"
+                  rf"|\s+and\s+then\b[,:]?\s+|\s+and\s+after\s+that\b,?\s+", re.IGNORECASE)
+# a piece that goes on along a path ("..., then toward the left, then down by the nose")
+_GOES_ON = re.compile(r"^\s*(?:up|down|upwards?|downwards?|higher|lower|forwards?|ahead|out|outwards?|in|inwards?|"
+                      r"back|backwards?|away|across|over|around|left|right|leftwards?|rightwards?|sideways|"
+                      r"to|toward|towards|into|onto)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s")
+# a piece about the fingers alone: "then open your hand", "then curl your fingers in",
+# "then spread the fingers open", "as the hand closes"
+_FINGERS_ONLY = re.compile(
+    r"^\s*(?:(?:I|he|she|they|the\s+signer|the\s+person)\s+)?"
+    r"(?:open|opens|close|closes|curl|curls|spread|spreads|unfold|unfolds|fold|folds|clench|clenches|relax|relaxes)"
+    r"\s+(?:up\s+)?(?:your|my|his|her|their|the|its|both|the\s+two)?\s*(?:right\s+|left\s+)?"
+    r"(?:hands?|fingers|fists?)"
+    r"(?:\s+(?:in|open|out|up|closed|shut))?\s*(?:[,.!;]|$)", re.IGNORECASE)
+
+
+def cuts(text: str) -> list[tuple[int, int, bool]]:
+    """Where ``text`` may go on to a next part: (start, end, whether a new sentence starts
+    there) of each link ("Then", ", and then"), in order. The piece after a cut starts at its end."""
+    return [(m.start(), m.end(), bool(m.group("sentence"))) for m in _CUT.finditer(text)
+            if m.start() > 0 and m.end() < len(text.rstrip())]
+
+
+def first_sentence(piece: str) -> str:
+    """``piece`` up to the end of its first sentence (later ones say what the other hand does)."""
+    return _SENTENCE_END.split(piece, maxsplit=1)[0]
+
+
+def fingers_only(piece: str) -> bool:
+    """Whether ``piece`` says only that the fingers open or close ("then curl your fingers in")."""
+    return bool(_FINGERS_ONLY.match(piece))
+
+
+def goes_on(piece: str) -> bool:
+    """Whether ``piece`` goes on along the movement before it ("then toward the left")."""
+    return bool(_GOES_ON.match(piece))
+
+
+def pieces(text: str, kept: list[tuple[int, int, bool]]) -> list[str]:
+    """``text`` cut at the ``kept`` links (each left out): the parts' own texts, each ended as a
+    sentence."""
+    out, start = [], 0
+    for a, b, _ in kept:
+        out.append(text[start:a])
+        start = b
+    out.append(text[start:])
+    return [_sentence(p) for p in out]
+
+
+def _sentence(piece: str) -> str:
+    piece = piece.strip().rstrip(",;:")
+    if not piece:
+        return piece
+    piece = piece[0].upper() + piece[1:]
+    return piece if piece.endswith((".", "!", "?")) else piece + "."

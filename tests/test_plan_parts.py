@@ -1,0 +1,84 @@
+"""Texts that ask for one thing and then another (backend.plan.parts, Planner.read_parts):
+the planner signs the parts in turn, as the data factory signs a compound's morphemes."""
+from __future__ import annotations
+
+import pytest
+
+from backend.data import handshapes as H
+from backend.data.vocab import HANDSHAPE_CONCEPT
+from backend.eval import fidelity as F
+from backend.plan.parts import cuts, fingers_only, pieces
+from backend.plan.planner import planner
+
+
+def test_links_cut_a_text_into_its_parts_texts():
+    text = "Touch your forehead with your index finger. Then push both spread hands forward."
+    found = cuts(text)
+    assert [(text[a:b].strip(), sentence) for a, b, sentence in found] == [("Then", True)]
+    assert pieces(text, found) == ["Touch your forehead with your index finger.", "Push both spread hands forward."]
+    inline = "Tap your chin twice with your fist, and then touch your chest with a flat hand."
+    assert pieces(inline, cuts(inline)) == ["Tap your chin twice with your fist.", "Touch your chest with a flat hand."]
+    assert fingers_only("close both hands") and fingers_only("open your hand, with the palm turning left.")
+    assert not fingers_only("open your hand and tap your chin")
+
+
+@pytest.mark.parametrize("text", [
+    # the grammar's own one-scene texts: a movement after the contact, a path, fingers that change
+    "Using their right hand making two fingers together, pointing, the person touches their mouth area, "
+    "then lowers it twice, their left hand held still.",
+    "Raise your pointing finger to your forehead and press in, then take it down, then ahead as your fingers open.",
+    "I raise my right flat hand close to my lips and take it ahead, then down, then ahead, then curl my fingers in.",
+    "Take your right tapered hand ahead, then toward the left, then toward the body by your nose, "
+    "then close your hand.",
+    "Push both hands in a V shape out, then close both hands.",
+    "Trace a path outward, then rightward, then inward with both hands making an L shape.",
+    "Pat your left open palm with your right flat hand over and over, then wag it a couple of times, "
+    "with the palm turning from down to left.",
+    "The dominant left hand, in a pinching hand, taps against the back of the right hand repeatedly and then "
+    "moves upwards and back repeatedly. The non-dominant right hand waits as a pinching hand.",
+    # a person's: a shape first, then what it does
+    "Make a fist. Then tap your chin twice.",
+    "Make a fist with your right hand and then tap your chin twice.",
+    "The right fist taps the chin twice.",
+])
+def test_one_scene_told_with_then_is_one_part(text):
+    assert len(planner().read_parts(text)) == 1
+
+
+@pytest.mark.parametrize("text, first, second", [
+    ("Tap your chin twice with your fist, then touch your chest with a flat hand.",
+     ("one", "fist", "chin", "tap"), ("one", "flat", "chest", "touch")),
+    ("The forefinger grazes the brow. After that, using a bent spread hand, both hands point straight ahead "
+     "in front of the body, with the palms down.",
+     ("one", "index", "forehead", "brush"), ("both", "flatspread_5", None, "push")),
+    ("Keep your right forefinger still beside your brow. Then circle your index finger.",
+     ("one", "index", "forehead", "hold"), ("one", "index", None, "circle")),
+    ("Touch your chin with your left flat hand. Next, tap your chest twice.",       # the same hand and shape
+     ("one", "flat", "chin", "touch"), ("one", "flat", "chest", "tap")),
+])
+def test_a_text_of_two_parts_reads_as_two_scenes(text, first, second):
+    read = [scene for scene, _ in planner().read_parts(text)]
+    got = [(s.hands, HANDSHAPE_CONCEPT.get(s.shape, s.shape), s.place, s.action) for s in read]
+    assert got == [first, second], [(s.side, s.hands, s.shape, s.place, s.action) for s in read]
+    assert read[0].side == read[1].side
+
+
+def test_two_parts_are_signed_in_turn_each_at_its_place_in_its_shape():
+    """"Tap your chin twice with your fist, then touch your chest with a flat hand": the fist
+    at the chin over the first part's frames, the flat hand at the chest over the second's,
+    one person signing both, one motion with no return to rest between them."""
+    plan = planner()
+    body = plan.realizer.synth.body
+    for take in plan.plan("Tap your chin twice with your fist, then touch your chest with a flat hand.", num=2):
+        assert len(take.takes) == 2 and take.takes[1].signer.person == take.takes[0].signer.person
+        motion = take.motion
+        spans = take.windows
+        regions = [F.place(motion, body, "right", w) for w in spans]
+        assert regions[0] in ("mouth/chin", "neck") and regions[1] == "chest", (regions, spans)
+        shapes = [H.HANDSHAPES[F.handshape(motion, body, "right", w)] for w in spans]
+        assert shapes[0].name in ("s", "a", "t", "e", "baby_o") and shapes[1].name in ("flat_b", "open_b", "b"), \
+            [s.name for s in shapes]
+        lifted = F.place_point(motion, body, "right", (spans[0][1], spans[1][0]))   # between the parts
+        assert lifted[1] > F.place_point(motion, body, "right", (0, 3))[1] + 0.15   # nowhere near rest
+        assert "then" in motion.provenance["plan"]
+
