@@ -338,10 +338,15 @@ def test_parting_hands_are_kept_in_front_of_the_chest_once_they_part_plainly(rea
     ("Show a peace sign.", "one", None),
     ("Tap your fists together twice.", "both", None),
     ("Two flat hands move apart.", "both", "apart"),
+    ("The person holds their forefinger still.", "one", "hold"),           # read as a still base hand
+    ("The person puts their left pointing finger to their right open palm and grazes it.", "base", None),
+    ("Tap your left palm with your right index finger, keeping the other hand still.", "base", None),
 ])
 def test_two_hands_sign_only_where_the_text_says_two(text, hands, action):
     """Every two-handed text of the grammar says so ("both", "hands", "fists", "two V hands",
-    "clap", "together", "apart"); the parser read "two fingers" and "an OK sign" as two hands."""
+    "clap", "together", "apart"); the parser read "two fingers" and "an OK sign" as two hands.
+    A base hand is the other hand named (by side, or as the other or base hand): "holds their
+    forefinger still", a compound's second part, was read as a still base."""
     from backend.plan.planner import Planner
 
     asked, _ = Planner(realizer=Realizer(tries=1)).read(text)

@@ -20,9 +20,10 @@ _SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 # "to the left", "toward the signer's right", "leftward": a way to move, not a hand (but
 # "to the left palm" names the other hand as a place)
 _WAY = re.compile(r"\b(?:(?:to|toward|towards|over to|off to|out to)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+)?"
-                  r"(?:signer's\s+)?(?:left|right)\b(?!\s*(?:hand|fist|palm|finger|fingers|index|thumb|arm|wrist|"
+                  r"(?:signer's\s+)?(?:left|right)\b(?!\s*(?:\w+\s+)?(?:hand|fist|palm|finger|fingers|index|thumb|arm|wrist|"
                   r"forearm|elbow|shoulder|knuckles|pinky|claw|side of))|(?:left|right)wards?\b)", re.IGNORECASE)
 _SIDE_LETTER = re.compile(r"\b[LR]\b")
+_OTHER_HAND = re.compile(r"\b(?:other|base|non-?dominant|weak|passive|second)\b", re.IGNORECASE)
 # the hand a text signs with, named as the instrument: "with your right hand", "using the left fist"
 _INSTRUMENT = re.compile(r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)\b",
                          re.IGNORECASE)
@@ -70,8 +71,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     """``scene`` (the parser's reading of ``text``) with what the text's plain words settle:
     a place named in core words where the parser reads none (``NAMED_PLACE_SURE``); a hand
     "on" a place touches it (a circle on it rubs it); no word of two hands, one hand (and a
-    two-handed action read from it a touch or a hold); two hands that part or meet in so
-    many words do (``WAY_REPLACES``)."""
+    two-handed action read from it a touch or a hold, and no base hand where the text never
+    names the other hand); two hands that part or meet in so many words do (``WAY_REPLACES``)."""
     if scene.place is None and confidence["place"] < NAMED_PLACE_SURE and (named := named_place(text)):
         scene = replace(scene, place=named)
     if scene.place and not scene.contact and on_place(text, scene.place):   # "a small circle on the chest"
@@ -79,6 +80,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
         if scene.hands == "both":
             scene = replace(scene, hands="one")
+        if scene.hands == "base" and not names_other_hand(text, scene.side):   # "holds the forefinger still"
+            scene = replace(scene, hands="one", base_shape="")
         if scene.action in TWO_HANDED:   # no word of two hands meeting: a misread
             scene = replace(scene, action="touch" if scene.contact and scene.place else "hold", count=1)
     way = two_hands_way(text)
@@ -101,6 +104,15 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
     if confidence >= SIDE_SURE:
         return parsed
     return named_hand(text) or parsed
+
+
+def names_other_hand(text: str, side: str) -> bool:
+    """Whether ``text`` names the hand that does not sign: by its side ("the left hand held
+    still", "L hand still"; a direction names none) or as the other, base or non-dominant one."""
+    text = _WAY.sub(" ", text)
+    other = "left" if side == "right" else "right"
+    return bool(re.search(rf"\b{other}\b", text, re.IGNORECASE) or re.search(rf"\b{other[0].upper()}\b", text)
+                or _OTHER_HAND.search(text))
 
 
 def says_side(text: str) -> bool:
