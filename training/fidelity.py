@@ -75,9 +75,11 @@ BY_KIND_ROWS = ("hands: which hands sign", "place: region", "contact: where, rec
 
 
 def sign_kind(entry) -> str:
-    """"compound" for a sign of several morphemes (its texts describe the first and what
-    follows it in part), "finger change" for one whose coding changes the fingers, else "plain"."""
-    if len(entry.morphemes) > 1:
+    """"compound" for a sign of several morphemes (its texts describe each part in turn),
+    "finger change" for one whose coding changes the fingers, else "plain"."""
+    from backend.data.synth import signed_morphemes
+
+    if len(signed_morphemes(entry)) > 1:
         return "compound"
     return "finger change" if entry.phonology.flexion_change == "1" else "plain"
 
@@ -366,8 +368,8 @@ generated motion, the ground truth and the second ground truth, in the body's ow
 - **intervals**: bootstrap 95% over the texts (1000 resamples, each text with all its seeds);
   "seeds" is the range of the per-seed values.
 - **by kind of sign**: the texts split by their entry's coding. A compound (several morphemes:
-  "index at the brow, then both claws move down") is described as its first part and what
-  follows it in part, so its text does not say the second part's hands or shape; a finger change
+  "index at the brow, then both claws move down") is described part by part ("... Then ..."),
+  and the planner signs the parts in turn; its rows are measured over the whole sign; a finger change
   (the coding's FlexionChange) is measured as the shape the fingers pass through over the sign.
 - **kinematics**: per motion, the fastest wrist step, the 95th percentile of the wrist's jerk
   (third differences), the longest stretch of the window with the wrist under 0.15 m/s, and the
