@@ -367,3 +367,22 @@ def test_a_hand_on_a_place_touches_it(text, contact, action):
 
     asked, _ = Planner(realizer=Realizer(tries=1)).read(text)
     assert (asked.contact, asked.action) == (contact, action)
+
+
+def test_a_tap_lifts_off_its_place_a_little_between_touches(realizer):
+    """"The fist taps the chin twice": between the touches the hand lifts a few centimetres
+    and comes back, not a full stroke (the lexicon's repeated strokes went 11-16 cm off the
+    chin, the mean place near the chest)."""
+    import numpy as np
+
+    from backend.eval import fidelity as F
+
+    body = realizer.synth.body
+    for seed in range(3):
+        take = realizer.realize(scene(place="chin", contact=True, action="tap", count=2), seed=seed)
+        t0, t1 = take.sign_frames
+        points = F.hand_points(take.motion, body, "right")[t0:t1]
+        chin = F.posed(take.motion, body).sites[t0:t1, F.SITE_INDEX["chin"]]
+        gap = np.linalg.norm(points - chin[:, None], axis=-1).min(1)
+        assert take.agreement == 1.0 and take.measured.count == 2, take.measured
+        assert gap.max() < 0.11 and np.median(gap) < 0.07, (gap.max(), np.median(gap))

@@ -82,3 +82,18 @@ def test_two_parts_are_signed_in_turn_each_at_its_place_in_its_shape():
         assert lifted[1] > F.place_point(motion, body, "right", (0, 3))[1] + 0.15   # nowhere near rest
         assert "then" in motion.provenance["plan"]
 
+
+
+def test_a_take_of_parts_is_as_long_as_they_take_and_five_links_sign_four_parts():
+    """The auto length of a planned take kept as is is the plan's, past the model's 4 s window
+    (two parts fitted into it played 10-15% faster); at most ``MAX_PARTS`` parts are signed."""
+    from backend.generate import generate
+    from backend.plan.planner import MAX_PARTS
+
+    text = "Tap your chin twice with your fist, then touch your chest with a flat hand."
+    motion = generate(text, steps=10)[0]
+    assert motion.num_frames == planner().plan(text)[0].motion.num_frames > 101
+    many = ". Then ".join(["Tap your chin with your fist", "touch your chest with a flat hand", "circle your index "
+                           "finger", "wave your spread hand", "rub your stomach with your flat hand",
+                           "tap your forehead with your index finger"]) + "."
+    assert len(planner().read_parts(many)) == MAX_PARTS

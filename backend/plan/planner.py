@@ -44,6 +44,7 @@ def _still_hands(piece: str) -> str:
     return _ASIDES.sub(" ", piece)
 
 
+MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
 PLACE_SURE = 0.5            # a place read less surely than this is not where two touching hands meet
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
@@ -108,6 +109,7 @@ class Planner:
         found = cuts(text)
         kept = [c for k, c in enumerate(found)
                 if self._starts_part(text[c[1]:found[k + 1][0] if k + 1 < len(found) else len(text)], c[2])]
+        kept = kept[:MAX_PARTS - 1]
         while True:
             texts = pieces(text, kept)
             read, side = [], hand
