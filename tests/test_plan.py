@@ -359,6 +359,7 @@ def test_two_hands_sign_only_where_the_text_says_two(text, hands, action):
     ("The right fist moves in a small circle on the chest.", True, "rub"),
     ("Hold your right hand on your chest.", True, "touch"),
     ("Hold your right fist in front of your chest.", False, "hold"),
+    ("Put your right hand on your heart.", True, "touch"),      # read as no place at 0.82, a rise at 0.74
 ])
 def test_a_hand_on_a_place_touches_it(text, contact, action):
     """"On the chest" is touching it (877 of 22806 texts of the build say "on" a place, every

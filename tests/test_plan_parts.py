@@ -55,6 +55,8 @@ def test_one_scene_told_with_then_is_one_part(text):
      ("one", "index", "forehead", "hold"), ("one", "index", None, "circle")),
     ("Touch your chin with your left flat hand. Next, tap your chest twice.",       # the same hand and shape
      ("one", "flat", "chin", "touch"), ("one", "flat", "chest", "tap")),
+    ("First touch your chin with your index finger, then touch your forehead with it.",   # another place touched
+     ("one", "index", "chin", "touch"), ("one", "index", "forehead", "touch")),
 ])
 def test_a_text_of_two_parts_reads_as_two_scenes(text, first, second):
     read = [scene for scene, _ in planner().read_parts(text)]

@@ -62,7 +62,7 @@ PLACES: dict[str, list[Word]] = {
     "chin": [_w("chin", True), _w("jaw"), _w("point of the chin", mark=r"point of the chin")],
     "neck": [_w("throat", True), _w("neck", True), _w("front of the neck", mark=r"front of the neck")],
     "shoulder": [_w("shoulder", True), _w("top of the shoulder", mark=r"top of the shoulder")],
-    "chest": [_w("chest", True), _w("upper torso"), _w("breastbone"), _w("sternum")],
+    "chest": [_w("chest", True), _w("upper torso"), _w("breastbone"), _w("sternum"), _w("heart", True)],
     "stomach": [_w("stomach", True), _w("belly", True), _w("tummy"), _w("lower torso"), _w("midriff")],
     "hip": [_w("hip", True), _w("side of the waist")],
     "upper arm": [_w("upper arm", True), _w("biceps")],

@@ -107,9 +107,12 @@ class Planner:
         is the next part's start. A later part keeps the hand side, and the handshape unless
         it names the hand, of the part before."""
         found = cuts(text)
-        kept = [c for k, c in enumerate(found)
-                if self._starts_part(text[c[1]:found[k + 1][0] if k + 1 < len(found) else len(text)], c[2])]
-        kept = kept[:MAX_PARTS - 1]
+        kept: list[tuple[int, int, bool]] = []
+        for k, cut in enumerate(found):
+            before = text[kept[-1][1] if kept else 0:cut[0]]
+            after = text[cut[1]:found[k + 1][0] if k + 1 < len(found) else len(text)]
+            if len(kept) < MAX_PARTS - 1 and self._starts_part(after, cut[2], before):
+                kept.append(cut)
         while True:
             texts = pieces(text, kept)
             read, side = [], hand
@@ -125,21 +128,27 @@ class Planner:
                 return read
             del kept[set_up[0]]
 
-    def _starts_part(self, piece: str, sentence: bool) -> bool:
-        """Whether ``piece`` (what follows a link) is a part of its own: its first sentence
-        names a hand ("circle your index finger", not "then lower it" or the other hand held
-        still), or a new sentence ("Then tap your chest.") names a place the parser reads
-        surely; it is more than the fingers opening or closing, and does not go on along the
-        path before it ("..., then toward the body by the nose")."""
+    def _starts_part(self, piece: str, sentence: bool, before: str) -> bool:
+        """Whether ``piece`` (what follows a link; ``before``: the text since the last part
+        began) is a part of its own: its first sentence names a hand ("circle your index
+        finger", not "then lower it" or the other hand held still), or a place the parser
+        reads surely, in a new sentence ("Then tap your chest.") or touched where ``before``
+        touched no such place ("..., then touch your forehead with it"); it is more than the
+        fingers opening or closing, and does not go on along the path before it ("..., then
+        toward the body by the nose")."""
         piece = first_sentence(piece)
         if fingers_only(piece) or goes_on(piece):
             return False
         if _HAND_WORD.search(_still_hands(piece)):
             return True
-        if not sentence:
+        got = self.parser.parse(piece)
+        if not got.scene.place or got.confidence["place"] < NAMED_PART_PLACE:
             return False
-        parsed = self.parser.parse(piece)
-        return bool(parsed.scene.place) and parsed.confidence["place"] >= NAMED_PART_PLACE
+        if sentence:
+            return True
+        was = self.parser.parse(before).scene
+        return got.scene.contact and got.scene.action in CONTACT_ACTIONS and \
+            (got.scene.place, got.scene.place_side) != (was.place, was.place_side)
 
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1) -> list[Planned]:
         """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), each

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..data.text import Scene
+from ..data.text import CONTACT_ACTIONS, Scene
 from ..data.vocab import NEUTRAL, PLACES
 from ..motion.hands import named_hand
 
@@ -48,6 +48,7 @@ _PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|a
 # names, never a held-out synonym) where the parser reads none: "moves in a small circle on
 # the chest" read as the space in front of the body. Phrases that name the space in front
 # of the body ("in front of the chest", "at chest height") name no place.
+ON_PLACE_MOVE_SURE = 0.8    # a movement of a hand "on" a place read less surely than this is a touch
 NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
 _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
                                       + [r"\b(?:at|to|up to|down to)\s+(?:\w+\s+)?(?:height|level)\b",
@@ -69,14 +70,19 @@ WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "ri
 
 def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     """``scene`` (the parser's reading of ``text``) with what the text's plain words settle:
-    a place named in core words where the parser reads none (``NAMED_PLACE_SURE``); a hand
-    "on" a place touches it (a circle on it rubs it); no word of two hands, one hand (and a
+    a place named in core words where the parser reads none (``NAMED_PLACE_SURE``; however
+    sure, for a hand "on" it); a hand "on" a place touches it (a circle on it rubs it; a
+    movement read less surely than ``ON_PLACE_MOVE_SURE`` is the touch); no word of two hands, one hand (and a
     two-handed action read from it a touch or a hold, and no base hand where the text never
     names the other hand); two hands that part or meet in so many words do (``WAY_REPLACES``)."""
-    if scene.place is None and confidence["place"] < NAMED_PLACE_SURE and (named := named_place(text)):
+    if scene.place is None and (named := named_place(text)) and \
+            (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named)):   # "put your hand on your heart"
         scene = replace(scene, place=named)
     if scene.place and not scene.contact and on_place(text, scene.place):   # "a small circle on the chest"
-        scene = replace(scene, contact=True, action={"circle": "rub", "hold": "touch"}.get(scene.action, scene.action))
+        action = {"circle": "rub", "hold": "touch"}.get(scene.action, scene.action)
+        if action not in CONTACT_ACTIONS and confidence["action"] < ON_PLACE_MOVE_SURE:
+            action = "touch"      # "put your hand on your heart" read at 0.74 as a rise
+        scene = replace(scene, contact=True, action=action)
     if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
         if scene.hands == "both":
             scene = replace(scene, hands="one")
