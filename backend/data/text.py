@@ -366,9 +366,10 @@ class _Writer:
     keeps held-out synonyms out of training texts and prefers them in paraphrases."""
 
     def __init__(self, scene: Scene, rng: np.random.Generator, split: V.TextSplit, paraphrase: bool,
-                 named: bool, plain: bool, idle: bool = True):
+                 named: bool, plain: bool, idle: bool = True, person: tuple[str, str] | None = None):
         self.s, self.rng, self.split, self.paraphrase = scene, rng, split, paraphrase
         self.named, self.plain, self.idle = named, plain, idle
+        self.person = person        # third person: (subject, determiner) every part of a text keeps
         self.lists = _word_lists(split)
 
     # -- choices ---------------------------------------------------------------
@@ -677,11 +678,13 @@ def first_person(w: _Writer) -> str:
     return imperative(w, det="my", subject="I")
 
 
+PERSONS = (("the signer", "their"), ("the signer", "the"), ("the person", "their"), ("she", "her"), ("he", "his"))
+
+
 def third_person(w: _Writer) -> str:
     """The signer taps their chin twice with their right fist."""
     s = w.s
-    subject, det = w.pick([("the signer", "their"), ("the signer", "the"), ("the person", "their"),
-                           ("she", "her"), ("he", "his")])
+    subject, det = w.person or w.pick(PERSONS)
     hand = w.hand(det)
     count = w.count(s.count)
     it = "them" if s.hands == "both" else "it"
@@ -869,9 +872,11 @@ class TemplateTranslator:
                plain: bool) -> str:
         """The scenes written in ``style``, one after the other. A later part names its hand's
         side only now and then (it is the same hand), and no part says that the other hand
-        stays down when another part may use it."""
+        stays down when another part may use it; every part is told of one person ("she ...
+        Then she ...", not "he ... and then she")."""
+        person = PERSONS[int(rng.random() * len(PERSONS))] if len(scenes) > 1 else None
         texts = [WRITERS[style](_Writer(sc, rng, self.split, paraphrase, named and (k == 0 or rng.random() < 0.5),
-                                        plain, idle=len(scenes) == 1))
+                                        plain, idle=len(scenes) == 1, person=person))
                  for k, sc in enumerate(scenes)]
         return join_parts(texts, rng)
 
