@@ -111,3 +111,16 @@ def test_a_take_at_another_rate_keeps_its_own_frames_bit_exact(take, body, fps):
     jumps = np.abs(np.diff(F.wrist_speed(out, body, "right")))
     within = np.abs(np.diff(F.wrist_speed(scene, body, "right"))).max()
     assert jumps[[a - 3, a - 2, a - 1, b - 3, b - 2, b - 1]].max() <= within   # met at the take's own rate
+
+
+def test_the_models_frames_next_to_kept_ones_are_carried_on_at_their_pace():
+    """Next to the frames it keeps, the model jumps to meet them in a frame or two; those
+    ``EDGE`` frames go on at the pace inside them, and the meet then joins the neighbours."""
+    from backend.edit import EDGE, _unedged
+
+    made = np.cumsum(np.ones((10, 3)), 0)
+    made[-1] += 5.0                                    # a jump in the last frame
+    made[0] -= 3.0                                     # and in the first
+    out = _unedged(made, True, True)
+    assert np.allclose(np.diff(out, axis=0), 1.0) and np.array_equal(out[EDGE:-EDGE], made[EDGE:-EDGE])
+    assert np.array_equal(_unedged(made, False, False), made)

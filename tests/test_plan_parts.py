@@ -45,6 +45,15 @@ def test_one_scene_told_with_then_is_one_part(text):
     assert len(planner().read_parts(text)) == 1
 
 
+@pytest.mark.parametrize("text", ["the right hand, shaped as a fist, taps the chin twice",
+                                  "R fist; tap; chin; twice"])
+def test_a_text_of_one_part_is_read_as_written(text):
+    """A one-part text reaches the parser as the user wrote it: capitalized and ended with a
+    period, "the right hand, shaped as a fist, ..." read as an unnamed shape (a flat hand)."""
+    assert planner().read_parts(text)[0][0] == planner().read(text)[0]
+    assert planner().read_parts(text)[0][0].shape == "s"
+
+
 @pytest.mark.parametrize("text, first, second", [
     ("Tap your chin twice with your fist, then touch your chest with a flat hand.",
      ("one", "fist", "chin", "tap"), ("one", "flat", "chest", "touch")),

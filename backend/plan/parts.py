@@ -55,8 +55,11 @@ def goes_on(piece: str) -> bool:
 
 
 def pieces(text: str, kept: list[tuple[int, int, bool]]) -> list[str]:
-    """``text`` cut at the ``kept`` links (each left out): the parts' own texts, each ended as a
-    sentence."""
+    """``text`` cut at the ``kept`` links (each left out): the parts' own texts, each written as
+    a sentence; with no link kept, ``text`` exactly as given (the parser reads "the right hand,
+    shaped as a fist, taps ..." and "The right hand, shaped as a fist, taps ....", differently)."""
+    if not kept:
+        return [text]
     out, start = [], 0
     for a, b, _ in kept:
         out.append(text[start:a])
