@@ -7,8 +7,9 @@ fingers), ``torso``, ``face`` (jaw and expression), or any joint the features ca
 text (``backend.plan``) as ``generate`` does, lays the plan's sign onto the take's own sign
 window (a piecewise-linear time warp), and lets HandMDM inpaint the masked part from that
 plan noised ``strength`` up the schedule, the rest fixed (``backend.inpaint``). A frame range
-is then met at both ends (a displacement map: the new frames are shifted by a quintic that
-takes them from the take's position and velocity on one side to the other's). Every channel
+is then met at both ends (a displacement map: the new frames are shifted by quintics that
+take them to the take's position and velocity on each side over ``RAMP`` frames, the model's
+own frames right next to the kept ones, where it jumps to meet them, carried on at its pace). Every channel
 outside the mask (other joints' axis-angles, root, legs, translation, expression, betas) is the
 input's, bit for bit, at the take's own frame rate: frames are the take's own, the model works at
 25 fps on a resampled copy, and only the redone channels of the redone frames come back from it
@@ -30,6 +31,7 @@ from .callable_module import make_callable
 from .motion.motion import Motion
 
 FPS = 25.0
+RAMP = 8         # 25 fps frames at each end of a redone range over which it is taken to its neighbours
 EDGE = 2         # frames of a redone range next to a kept neighbour that the meet redraws (``_unedged``)
 STRENGTH = 0.5   # how far up the schedule the plan is noised before HandMDM redraws the masked part
 _ARM = ("collar", "shoulder", "elbow", "wrist")
@@ -162,10 +164,13 @@ def _lerp(values: np.ndarray, at: np.ndarray) -> np.ndarray:
     return (1 - u) * values[i0] + u * values[i1]
 
 
-def _meet(made: np.ndarray, before: np.ndarray | None, after: np.ndarray | None) -> np.ndarray:
+def _meet(made: np.ndarray, before: np.ndarray | None, after: np.ndarray | None,
+          ramp: int | None = None) -> np.ndarray:
     """``made`` (L, F) shifted by a quintic so that it continues ``before`` (its last two rows:
     position and velocity) and leads into ``after`` (its first two) without a jump (a
-    displacement map, Witkin & Popovic 1995); a missing side is left as it is."""
+    displacement map, Witkin & Popovic 1995); a missing side is left as it is. With ``ramp``,
+    each side's shift fades out over that many frames from its end (the middle is the model's
+    as drawn), else it spans the whole of ``made``."""
     n = len(made)
     zero = np.zeros(made.shape[1])
     if before is not None and len(before) >= 2:
@@ -178,19 +183,33 @@ def _meet(made: np.ndarray, before: np.ndarray | None, after: np.ndarray | None)
         off1, dv1 = want1 - made[-1], vel1 - (made[-1] - made[-2] if n > 1 else zero)
     else:
         off1, dv1 = zero, zero
+    if ramp is not None and n >= 2 * ramp + 2:
+        u = np.clip(np.arange(n) / ramp, 0, 1)[:, None]                  # 0 .. 1 over the first ramp
+        w = np.clip((np.arange(n) - (n - 1 - ramp)) / ramp, 0, 1)[:, None]   # 0 .. 1 over the last
+        return made + _fade(u, off0, dv0, ramp) + _rise(w, off1, dv1, ramp)
     u = (np.arange(n) / max(n - 1, 1))[:, None]
-    u3, u4, u5 = u ** 3, u ** 4, u ** 5
     span = max(n - 1, 1)
-    shift = ((1 - 10 * u3 + 15 * u4 - 6 * u5) * off0 + (10 * u3 - 15 * u4 + 6 * u5) * off1
-             + (u - 6 * u3 + 8 * u4 - 3 * u5) * span * dv0 + (-4 * u3 + 7 * u4 - 3 * u5) * span * dv1)
-    return made + shift
+    return made + _fade(u, off0, dv0, span) + _rise(u, off1, dv1, span)
+
+
+def _fade(u: np.ndarray, off: np.ndarray, dv: np.ndarray, span: int) -> np.ndarray:
+    """The quintic from ``off`` (slope ``dv`` per frame) at u = 0 to rest at u = 1."""
+    u3, u4, u5 = u ** 3, u ** 4, u ** 5
+    return (1 - 10 * u3 + 15 * u4 - 6 * u5) * off + (u - 6 * u3 + 8 * u4 - 3 * u5) * span * dv
+
+
+def _rise(u: np.ndarray, off: np.ndarray, dv: np.ndarray, span: int) -> np.ndarray:
+    """The quintic from rest at u = 0 to ``off`` (slope ``dv`` per frame) at u = 1."""
+    u3, u4, u5 = u ** 3, u ** 4, u ** 5
+    return (10 * u3 - 15 * u4 + 6 * u5) * off + (-4 * u3 + 7 * u4 - 3 * u5) * span * dv
 
 
 def _unedged(made: np.ndarray, start: bool, end: bool) -> np.ndarray:
     """``made`` with its ``EDGE`` frames next to a kept neighbour (``start``, ``end``) carried on
     at the pace of the frames inside them. Next to the frames it must keep, the model jumps to
     meet them in a frame or two (a chin-tap take redone as a chest tap went 1.0 m/s then 0.18
-    m/s in its last frames); ``_meet`` then takes the region to its neighbours smoothly."""
+    m/s in its last frames); ``_meet`` then takes the region to its neighbours over ``RAMP``
+    frames at each end, the middle kept as the model drew it."""
     made = made.copy()
     n = len(made)
     if n < 2 * EDGE + 3:
@@ -277,7 +296,11 @@ def edit(motion: Motion, text: str, *, frames: tuple[int, int] | None = None,
     if span is not None:
         before = theirs[max(0, a - 2):a] if a >= 2 else None
         after = theirs[b:b + 2] if source.num_frames - b >= 2 else None
-        met = _meet(_unedged(new[a:b], before is not None, after is not None), before, after)
+        ramp = min(int(round(RAMP * source.fps / FPS)), (b - a - 2) // 2)
+        if ramp > EDGE:
+            met = _meet(_unedged(new[a:b], before is not None, after is not None), before, after, ramp=ramp)
+        else:   # too short a range to ramp: the model's own edges, met over the whole of it
+            met = _meet(new[a:b], before, after)
         new[a:b, cols] = met[:, cols]
     poses, expression = features_to_pose(new)
     out_poses = np.array(source.poses, copy=True)
