@@ -387,3 +387,18 @@ def test_a_tap_lifts_off_its_place_a_little_between_touches(realizer):
         gap = np.linalg.norm(points - chin[:, None], axis=-1).min(1)
         assert take.agreement == 1.0 and take.measured.count == 2, take.measured
         assert gap.max() < 0.11 and np.median(gap) < 0.07, (gap.max(), np.median(gap))
+
+
+@pytest.mark.parametrize("text, fingers, action", [
+    ("Make a fist, then open your hand.", "open", "hold"),                 # read as a rise
+    ("Hold your right fist in front of your chest, then open it.", "open", "hold"),   # read as a pull down
+    ("The right flat hand closes into a fist.", "close", "hold"),          # read as a pull back, no change
+    ("Raise your fist and open your hand.", "open", "rise"),               # a movement said stays
+    ("Hold your flat hand close to your chin.", "", None),                 # "close to" is a place
+    ("Close both flat hands in on each other twice.", "", "together"),     # hands that meet
+])
+def test_fingers_said_to_open_or_close_change_and_the_hand_stays_unless_moved(text, fingers, action):
+    from backend.plan.planner import Planner
+
+    asked, _ = Planner(realizer=Realizer(tries=1)).read(text)
+    assert asked.fingers == fingers and action in (None, asked.action), asked

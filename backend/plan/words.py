@@ -68,11 +68,51 @@ _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGN
 WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "rise", "drop")
 
 
+# Fingers that open or close in so many words ("open your hand", "the hand closes into a fist",
+# "curl your fingers in", "then open it"), and words of a movement of the hand (a verb of
+# moving or a way to go): a text with fingers that change and no such word asks for the hand
+# to stay where it is while they change ("make a fist, then open your hand" read as a rise)
+# the hand as the object of a verb, with its determiner ("open your hand", not "a spread hand")
+_HAND_OBJECT = r"(?:your|my|his|her|their|the|its|both|the\s+two)\s+(?:(?:right|left)\s+)?(?:hands?|fingers|fists?)\b"
+_NOT_A_CHANGE = r"(?!\s+(?:to|by|beside|near|in\b|on\b|together|up\s+to))"   # "close to the chin", "close in on"
+_FINGERS_WAY = {
+    "open": re.compile(rf"\b(?:open|opens|opening|opened|spread|spreads|spreading|unfold\w*|uncurl\w*|relax\w*)"
+                       rf"(?:\s+(?:up|out))?\s+(?:{_HAND_OBJECT}|it\b|them\b)"
+                       rf"|(?<!with\sthe\s)\b(?:hands?|fingers|fists?)\s+(?:opens?|opening|opened|spreads?|spreading|"
+                       rf"unfolds?)\b{_NOT_A_CHANGE}",
+                       re.IGNORECASE),
+    "close": re.compile(rf"\b(?:close|closes|closing|closed|curl|curls|curling|fold|folds|folding|clench\w*)"
+                        rf"(?:\s+up)?\s+(?:{_HAND_OBJECT}|it\b|them\b){_NOT_A_CHANGE}"
+                        rf"|\b(?:hands?|fingers|fists?)\s+(?:closes?|closing|closed|curls?|curling|folds?|clench\w*)\b"
+                        rf"{_NOT_A_CHANGE}"
+                        rf"|\binto\s+a\s+fist\b", re.IGNORECASE),
+}
+_MOVING = re.compile(
+    r"\b(?:mov\w*|rais\w*|lift\w*|lower\w*|drop\w*|push\w*|pull\w*|slid\w*|swing\w*|swung|wav\w*|circl\w*|"
+    r"rotat\w*|tap\w*|touch\w*|brush\w*|rub\w*|knock\w*|pat|pats|patt\w*|bring\w*|brought|reach\w*|extend\w*|"
+    r"thrust\w*|sweep\w*|shak\w*|wiggl\w*|clap\w*|bump\w*|go|goes|going|travel\w*|come\w*|coming|ris\w*|rose|"
+    r"fall\w*|sink\w*|flick\w*|twist\w*|turn\w*|trac\w*|draw\w*|put\w*|plac\w*|press\w*|rest\w*|salut\w*|"
+    r"up|down|upwards?|downwards?|forwards?|ahead|backwards?|leftwards?|rightwards?|toward\w*|away|outwards?|"
+    r"inwards?|across|around|apart|together|sideways|higher|onto|against|send\w*|sent|"
+    r"to\s+the\s+(?:signer's\s+)?(?:left|right))\b", re.IGNORECASE)
+_FINGERS_SAID = re.compile("|".join(p.pattern for p in _FINGERS_WAY.values()), re.IGNORECASE)
+MOVING_ACTIONS = ("rise", "drop", "push", "pull", "side", "path", "back_forth")
+
+
+def fingers_way(text: str) -> str:
+    """"open" or "close" where ``text`` says in so many words that the fingers open or close
+    (the last said), else ""."""
+    found = sorted((m.start(), way) for way, pattern in _FINGERS_WAY.items() for m in pattern.finditer(text))
+    return found[-1][1] if found else ""
+
+
 def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     """``scene`` (the parser's reading of ``text``) with what the text's plain words settle:
     a place named in core words where the parser reads none (``NAMED_PLACE_SURE``; however
     sure, for a hand "on" it); a hand "on" a place touches it (a circle on it rubs it; a
-    movement read less surely than ``ON_PLACE_MOVE_SURE`` is the touch); no word of two hands, one hand (and a
+    movement read less surely than ``ON_PLACE_MOVE_SURE`` is the touch); fingers said to open
+    or close do (``fingers_way``), and with no word of moving the hand stays where it is
+    while they change (``_MOVING``); no word of two hands, one hand (and a
     two-handed action read from it a touch or a hold, and no base hand where the text never
     names the other hand); two hands that part or meet in so many words do (``WAY_REPLACES``)."""
     if scene.place is None and (named := named_place(text)) and \
@@ -90,6 +130,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             scene = replace(scene, hands="one", base_shape="")
         if scene.action in TWO_HANDED:   # no word of two hands meeting: a misread
             scene = replace(scene, action="touch" if scene.contact and scene.place else "hold", count=1)
+    if not scene.fingers and scene.action not in TWO_HANDED and (change := fingers_way(text)):   # not "close in"
+        scene = replace(scene, fingers=change)
+    if scene.fingers and scene.action in MOVING_ACTIONS and not _MOVING.search(_FINGERS_SAID.sub(" ", text)):
+        scene = replace(scene, action="hold", dirs=(), count=1)     # "make a fist, then open your hand"
     way = two_hands_way(text)
     if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and not scene.place:
         scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
