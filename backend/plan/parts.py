@@ -22,6 +22,18 @@ _GOES_ON = re.compile(r"^\s*(?:up|down|upwards?|downwards?|higher|lower|forwards
                       r"back|backwards?|away|across|over|around|left|right|leftwards?|rightwards?|sideways|"
                       r"to|toward|towards|into|onto)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s")
+# a word for the signing hand ("your index finger", "both spread hands", "a fist"), and the
+# other hand held still, which names none of the signing hand ("the left hand held still")
+_HAND_WORD = re.compile(r"\b(?:hands?|fists?|fingers?|forefinger|pointer|index|thumbs?|claws?|both)\b",
+                        re.IGNORECASE)
+# clauses that name a hand but start nothing: the other hand held still, the fingers opening
+# or closing, the palm turning ("as your fingers open", "with the palm facing down")
+_ASIDES = re.compile(r"[^,.;]*\b(?:other|left|right|non-?dominant|base|weak)\b[^,.;]*\b(?:still|rests?|"
+                     r"resting|down|side|base|idle|relaxed|lowered|waits?|waiting|stays?|passive)\b[^,.;]*"
+                     r"|[^,.;]*\b(?:fingers?|hand)\s+(?:open|opens|opening|close|closes|closing|spread|spreads|"
+                     r"spreading|curl|curls|curling)\b[^,.;]*|[^,.;]*\bpalms?\b[^,.;]*", re.IGNORECASE)
+
+
 # a piece about the fingers alone: "then open your hand", "then curl your fingers in",
 # "then spread the fingers open", "as the hand closes"
 _FINGERS_ONLY = re.compile(
@@ -52,6 +64,12 @@ def fingers_only(piece: str) -> bool:
 def goes_on(piece: str) -> bool:
     """Whether ``piece`` goes on along the movement before it ("then toward the left")."""
     return bool(_GOES_ON.match(piece))
+
+
+def names_hand(piece: str) -> bool:
+    """Whether ``piece`` names the signing hand ("your index finger", "both spread hands"),
+    its asides aside (the other hand held still, the fingers opening or closing, the palm's way)."""
+    return bool(_HAND_WORD.search(_ASIDES.sub(" ", piece)))
 
 
 def pieces(text: str, kept: list[tuple[int, int, bool]]) -> list[str]:

@@ -11,7 +11,6 @@ body are loaded once. numpy + torch; never bpy.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -23,26 +22,8 @@ from ..data.vocab import HANDSHAPE_CONCEPT
 from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
-from .parts import cuts, fingers_only, first_sentence, goes_on, pieces
+from .parts import cuts, fingers_only, first_sentence, goes_on, names_hand, pieces
 from .words import ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, plain_words, says_side
-
-# a word for the signing hand ("your index finger", "both spread hands", "a fist"), and the
-# other hand held still, which names none of the signing hand ("the left hand held still")
-_HAND_WORD = re.compile(r"\b(?:hands?|fists?|fingers?|forefinger|pointer|index|thumbs?|claws?|both)\b",
-                        re.IGNORECASE)
-# clauses that name a hand but start nothing: the other hand held still, the fingers opening
-# or closing, the palm turning ("as your fingers open", "with the palm facing down")
-_ASIDES = re.compile(r"[^,.;]*\b(?:other|left|right|non-?dominant|base|weak)\b[^,.;]*\b(?:still|rests?|"
-                     r"resting|down|side|base|idle|relaxed|lowered|waits?|waiting|stays?|passive)\b[^,.;]*"
-                     r"|[^,.;]*\b(?:fingers?|hand)\s+(?:open|opens|opening|close|closes|closing|spread|spreads|"
-                     r"spreading|curl|curls|curling)\b[^,.;]*|[^,.;]*\bpalms?\b[^,.;]*", re.IGNORECASE)
-
-
-def _still_hands(piece: str) -> str:
-    """``piece`` without its asides: the other hand held still, the fingers opening or
-    closing, the palm's way."""
-    return _ASIDES.sub(" ", piece)
-
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -118,7 +99,7 @@ class Planner:
             read, side = [], hand
             for k, piece in enumerate(texts):
                 scene, confidence = self.read(piece, side)
-                if k and not (_HAND_WORD.search(_still_hands(piece)) and
+                if k and not (names_hand(piece) and
                               sure_shape(self.parser.parse(piece).probs("shape"))):
                     scene = replace(scene, shape=read[-1][0].shape)
                 read.append((scene, confidence))
@@ -139,7 +120,7 @@ class Planner:
         piece = first_sentence(piece)
         if fingers_only(piece) or goes_on(piece):
             return False
-        if _HAND_WORD.search(_still_hands(piece)):
+        if names_hand(piece):
             return True
         got = self.parser.parse(piece)
         if not got.scene.place or got.confidence["place"] < NAMED_PART_PLACE:
