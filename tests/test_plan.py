@@ -284,6 +284,8 @@ def test_a_hand_raised_up_to_the_forehead_ends_at_it(realizer, place, action, wa
     ("Raise your hand to shoulder height.", None),
     ("Tap your chin, then your chest.", None),                 # two places: the parser's reading stands
     ("Brush the back of your left hand.", None),              # the other hand's places are the parser's
+    ("Swing your right flat hand up and back twice, palm facing toward the chest.", None),   # the palm's way
+    ("Put your right palm on your chest.", "chest"),
 ])
 def test_a_place_named_in_core_words_is_found(text, place):
     from backend.plan.words import named_place

@@ -53,6 +53,9 @@ NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
 _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
                                       + [r"\b(?:at|to|up to|down to)\s+(?:\w+\s+)?(?:height|level)\b",
                                          r"\b\w+[- ](?:height|level)\b"]), re.IGNORECASE)
+# where the palm faces names no place: "with the palm facing toward the chest", "palms in"
+_PALM_WAY = re.compile(r"\bpalms?\s+(?:facing|faces|face|turned|turning|turns|toward\w*|pointing|points|down|up|in|"
+                       r"out|forward|back|away|left|right|sideways)\b[^,.;]*", re.IGNORECASE)
 _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words if w.core) + r")s?\b", re.IGNORECASE)
                 for place, words in PLACES.items() if place not in ON_OTHER_HAND}
 # Two hands' way in phrases that say nothing else: "away from each other", "out from the
@@ -174,8 +177,9 @@ def says_side(text: str) -> bool:
 
 def named_place(text: str) -> str | None:
     """The one body place ``text`` names in the vocabulary's core words (the other hand's
-    and arm's places aside, and phrases of the space in front of the body), else None."""
-    text = _NEUTRAL_PHRASE.sub(" ", text)
+    and arm's places aside, phrases of the space in front of the body and of the palm's way),
+    else None."""
+    text = _PALM_WAY.sub(" ", _NEUTRAL_PHRASE.sub(" ", text))
     found = [place for place, pattern in _PLACE_WORDS.items() if pattern.search(text)]
     return found[0] if len(found) == 1 else None
 
