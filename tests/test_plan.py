@@ -302,6 +302,11 @@ def test_a_place_named_in_core_words_is_found(text, place):
     ("Bring both hands together at chest height.", "together"),
     ("Both fists move up together.", None),                  # together: at the same time
     ("The two hands bump together twice.", None),
+    # a shape's fingers "spread apart" and the palms' way are not the hands' (on 7128 build texts
+    # the rule was wrong 87 times of 107 it changed the action, most of them these)
+    ("Holding a hand with all fingers extended, spread apart, and the thumb out, the hands move forward.", None),
+    ("With an open F, index and thumb curved apart, both hands come together, the palms turning from away "
+     "from each other to in.", "together"),
 ])
 def test_two_hands_that_part_or_meet_in_so_many_words(text, way):
     from backend.plan.words import two_hands_way

@@ -42,7 +42,8 @@ _TOWARD = (r"\b(?:up|down|upwards?|downwards?|forwards?|out|back|over|across|hig
 # Words without which a text has one hand signing: two hands are always said so ("both",
 # "hands", "fists", "each", "two V hands", "clap", "together", "apart": every two-handed text
 # of the grammar has one), where "two fingers" is a shape and "a peace sign" one hand's
-_PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|apart|two\s+(?!fingers\b)\w+)\b",
+_PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|(?<!spread\s)(?<!fingers\s)(?<!curved\s)apart|"
+                     r"two\s+(?!fingers\b)\w+)\b",
                      re.IGNORECASE)
 # A place the text names in words every training text may use (the vocabulary's core
 # names, never a held-out synonym) where the parser reads none: "moves in a small circle on
@@ -62,7 +63,8 @@ _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words i
 # middle" part them, "toward each other", "come together" bring them together (a bare
 # "together" also means at the same time: "both fists move up together"). The last one said
 # is where the hands end: "start apart and move toward each other" comes together.
-_APART = r"\bapart\b|\baway from each other\b|\b(?:out|outwards?) from the (?:middle|center|centre)\b"
+_APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each other\b"   # not a shape's "fingers ... spread apart"
+          r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
 _TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|"
              r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing)\s+(?:\w+\s+){0,3}?together\b")
 _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
@@ -196,7 +198,7 @@ def on_place(text: str, place: str) -> bool:
 def two_hands_way(text: str) -> str | None:
     """"apart" or "together" where ``text`` says the two hands part or meet in so many
     words (``_TWO_WAYS``), the last said; else None."""
-    found = [m.lastgroup for m in _TWO_WAYS.finditer(text)]
+    found = [m.lastgroup for m in _TWO_WAYS.finditer(_PALM_WAY.sub(" ", text))]   # not "palms away from each other"
     return found[-1] if found else None
 
 
