@@ -409,3 +409,17 @@ def test_fingers_said_to_open_or_close_change_and_the_hand_stays_unless_moved(te
 
     asked, _ = Planner(realizer=Realizer(tries=1)).read(text)
     assert asked.fingers == fingers and action in (None, asked.action), asked
+
+
+def test_a_two_handed_action_misread_for_one_hand_keeps_its_counted_touches():
+    """No word of two hands: "together" read from "dab your chin three times" is one hand's,
+    and three touches at a place are taps, not one touch."""
+    from backend.plan.words import plain_words
+
+    sure = {"place": 1.0, "action": 0.5}
+    got = plain_words("Dab your chin three times.", scene(action="together", place="chin", contact=True, count=3), sure)
+    assert (got.hands, got.action, got.count) == ("one", "tap", 3)
+    got = plain_words("Dab your chin.", scene(action="together", place="chin", contact=True), sure)
+    assert (got.action, got.count) == ("touch", 1)
+    got = plain_words("Hold it there.", scene(action="clap", count=2), sure)
+    assert (got.action, got.count) == ("hold", 1)

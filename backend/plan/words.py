@@ -134,7 +134,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         if scene.hands == "base" and not names_other_hand(text, scene.side):   # "holds the forefinger still"
             scene = replace(scene, hands="one", base_shape="")
         if scene.action in TWO_HANDED:   # no word of two hands meeting: a misread
-            scene = replace(scene, action="touch" if scene.contact and scene.place else "hold", count=1)
+            at = scene.contact and scene.place                 # touches counted at a place are taps
+            action = ("tap" if scene.count > 1 else "touch") if at else "hold"
+            scene = replace(scene, action=action, count=scene.count if action == "tap" else 1)
     if not scene.fingers and scene.action not in TWO_HANDED and (change := fingers_way(text)):   # not "close in"
         scene = replace(scene, fingers=change)
     if scene.fingers and scene.action in MOVING_ACTIONS and not _MOVING.search(_FINGERS_SAID.sub(" ", text)):
