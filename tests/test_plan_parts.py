@@ -7,8 +7,9 @@ import pytest
 from backend.data import handshapes as H
 from backend.data.vocab import HANDSHAPE_CONCEPT
 from backend.eval import fidelity as F
-from backend.plan.parts import cuts, fingers_only, pieces
+from backend.plan.parts import cuts, pieces
 from backend.plan.planner import planner
+from backend.plan.words import fingers_only
 
 
 def test_links_cut_a_text_into_its_parts_texts():

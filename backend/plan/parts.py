@@ -7,7 +7,7 @@ text may start a next part is plain in its words: a sentence that opens with a l
 or "; then" (``cuts``). Whether it does is the planner's to say from what the piece names
 (its own handshape or place: ``Planner.read_parts``): "touch your chin, then lower it"
 is one part whose movement follows the contact, and fingers that open or close after the
-movement (``fingers_only``) are a change of the same hand. Pure Python.
+movement (``words.fingers_only``) are a change of the same hand. Pure Python.
 """
 from __future__ import annotations
 
@@ -34,16 +34,6 @@ _ASIDES = re.compile(r"[^,.;]*\b(?:other|left|right|non-?dominant|base|weak)\b[^
                      r"spreading|curl|curls|curling)\b[^,.;]*|[^,.;]*\bpalms?\b[^,.;]*", re.IGNORECASE)
 
 
-# a piece about the fingers alone: "then open your hand", "then curl your fingers in",
-# "then spread the fingers open", "as the hand closes"
-_FINGERS_ONLY = re.compile(
-    r"^\s*(?:(?:I|he|she|they|the\s+signer|the\s+person)\s+)?"
-    r"(?:open|opens|close|closes|curl|curls|spread|spreads|unfold|unfolds|fold|folds|clench|clenches|relax|relaxes)"
-    r"\s+(?:up\s+)?(?:your|my|his|her|their|the|its|both|the\s+two)?\s*(?:right\s+|left\s+)?"
-    r"(?:hands?|fingers|fists?)"
-    r"(?:\s+(?:in|open|out|up|closed|shut))?\s*(?:[,.!;]|$)", re.IGNORECASE)
-
-
 def cuts(text: str) -> list[tuple[int, int, bool]]:
     """Where ``text`` may go on to a next part: (start, end, whether a new sentence starts
     there) of each link ("Then", ", and then"), in order. The piece after a cut starts at its end."""
@@ -54,11 +44,6 @@ def cuts(text: str) -> list[tuple[int, int, bool]]:
 def first_sentence(piece: str) -> str:
     """``piece`` up to the end of its first sentence (later ones say what the other hand does)."""
     return _SENTENCE_END.split(piece, maxsplit=1)[0]
-
-
-def fingers_only(piece: str) -> bool:
-    """Whether ``piece`` says only that the fingers open or close ("then curl your fingers in")."""
-    return bool(_FINGERS_ONLY.match(piece))
 
 
 def goes_on(piece: str) -> bool:

@@ -22,8 +22,8 @@ from ..data.vocab import HANDSHAPE_CONCEPT
 from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
-from .parts import cuts, fingers_only, first_sentence, goes_on, names_hand, pieces
-from .words import ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, plain_words, says_side
+from .parts import cuts, first_sentence, goes_on, names_hand, pieces
+from .words import ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, plain_words, says_side
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely

@@ -79,7 +79,7 @@ WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "ri
 # to stay where it is while they change ("make a fist, then open your hand" read as a rise)
 # the hand as the object of a verb, with its determiner ("open your hand", not "a spread hand")
 _HAND_OBJECT = r"(?:your|my|his|her|their|the|its|both|the\s+two)\s+(?:(?:right|left)\s+)?(?:hands?|fingers|fists?)\b"
-_NOT_A_CHANGE = r"(?!\s+(?:to|by|beside|near|in\b|on\b|together|up\s+to))"   # "close to the chin", "close in on"
+_NOT_A_CHANGE = r"(?!\s+(?:to|by|beside|near|in\s+(?:on|toward)|on\b|together|up\s+to))"   # "close to", "close in on"
 _FINGERS_WAY = {
     "open": re.compile(rf"\b(?:open|opens|opening|opened|spread|spreads|spreading|unfold\w*|uncurl\w*|relax\w*)"
                        rf"(?:\s+(?:up|out))?\s+(?:{_HAND_OBJECT}|it\b|them\b)"
@@ -101,6 +101,10 @@ _MOVING = re.compile(
     r"inwards?|across|around|apart|together|sideways|higher|onto|against|send\w*|sent|"
     r"to\s+the\s+(?:signer's\s+)?(?:left|right))\b", re.IGNORECASE)
 _FINGERS_SAID = re.compile("|".join(p.pattern for p in _FINGERS_WAY.values()), re.IGNORECASE)
+# a text (a part's piece) that says only that the fingers open or close: "then curl your fingers
+# in", "close both hands", "open your hand, with the palm turning left"
+_FINGERS_ONLY = re.compile(rf"^\s*(?:(?:I|he|she|they|the\s+signer|the\s+person)\s+)?(?:{_FINGERS_SAID.pattern})"
+                           r"(?:\s+(?:in|open|out|up|closed|shut))?\s*(?:[,.!;]|$)", re.IGNORECASE)
 MOVING_ACTIONS = ("rise", "drop", "push", "pull", "side", "path", "back_forth")
 
 
@@ -109,6 +113,11 @@ def fingers_way(text: str) -> str:
     (the last said), else ""."""
     found = sorted((m.start(), way) for way, pattern in _FINGERS_WAY.items() for m in pattern.finditer(text))
     return found[-1][1] if found else ""
+
+
+def fingers_only(text: str) -> bool:
+    """Whether ``text`` says only that the fingers open or close ("then curl your fingers in")."""
+    return bool(_FINGERS_ONLY.match(text))
 
 
 def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
