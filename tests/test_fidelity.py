@@ -29,19 +29,24 @@ def _sites(body, pose):
     return rig.sites(glob, pos)[0]
 
 
-def reach(body, target, point="right_index_tip"):
-    """The rest pose with the right shoulder turned and the elbow bent (a hinge, as far as
-    150 degrees) so that ``point`` lies on ``target``, staying near the rest pose."""
-    x0 = np.r_[REST[J["right_shoulder"]], REST[J["right_elbow"]][1]]
+def reach(body, target, point="right_index_tip", start=REST):
+    """``start`` (the rest pose) with the right shoulder turned and the elbow bent (a hinge, as
+    far as 150 degrees) so that ``point`` (a site, or a joint) lies on ``target``."""
+    x0 = np.r_[start[J["right_shoulder"]], start[J["right_elbow"]][1]]
 
     def pose_of(x):
-        pose = REST.copy()
+        pose = start.copy()
         pose[J["right_shoulder"]] = x[:3]
         pose[J["right_elbow"]] = (0.0, x[3], 0.0)
         return pose
 
+    def where(pose):
+        if point in SITE_INDEX:
+            return _sites(body, pose)[SITE_INDEX[point]]
+        return Rig.from_body(body).fk(pose[None])[1][0, J[point]]
+
     def residual(x):
-        return np.r_[_sites(body, pose_of(x))[SITE_INDEX[point]] - target, 0.01 * (x - x0)]
+        return np.r_[where(pose_of(x)) - target, 0.01 * (x - x0)]
 
     x = least_squares(residual, x0, bounds=([-np.pi] * 3 + [0.0], [np.pi] * 3 + [2.6])).x
     assert np.linalg.norm(residual(x)[:3]) < 2e-3
@@ -107,6 +112,27 @@ def test_a_hand_in_front_of_the_chin_does_not_touch(body, poses):
     assert F.contacts(far, body, "right") == frozenset()
     gap = np.linalg.norm(F.place_point(on, body, "right") - F.place_point(far, body, "right"))
     assert 0.05 < gap < 0.10                                 # the fingertip moved 7.6 cm
+
+
+def test_a_fist_touches_with_its_knuckles_and_a_fingertip_on_the_other_hands_fingers_touches_it(body):
+    """A fist knocks with its middle knuckles (the hand's palm, back and tip sites stay off the
+    chest), and the other hand's fingers are touched between their tips and the palm too."""
+    fist = REST.copy()
+    fist[list(range(J["right_index1"], J["right_index1"] + 15))] = H.hand_pose("a", "right")
+    chest = _sites(body, REST)[SITE_INDEX["chest"]]
+    on_chest = reach(body, chest + [0, 0, 0.012], "right_middle2", fist)
+    knock = timeline([(REST, 1, 4), (on_chest, 12, 10), (REST, 12, 5)])
+    t0, t1 = F.sign_window(knock, body, "right")
+    assert np.linalg.norm(F.hand_points(knock, body, "right")[t0:t1] - chest, axis=-1).min() > F.TOUCH
+    assert F.contacts(knock, body, "right") == frozenset({"chest"})
+    # the left fist held out in front (the knock, mirrored and 8 cm out), the right fingertip on its knuckle
+    held = motion_of(reach(body, chest + [0, 0, 0.08], "right_middle2", fist)[None]).mirror().poses[0]
+    knuckle = Rig.from_body(body).fk(held[None])[1][0, J["left_middle2"]]
+    both = reach(body, knuckle + [0, 0, 0.012])
+    left = [J[f"left_{n}"] for n in ("collar", "shoulder", "elbow", "wrist")] + list(range(J["left_index1"], J["left_index1"] + 15))
+    both[left] = held[left]
+    pair = timeline([(REST, 1, 4), (both, 12, 10), (REST, 12, 5)])
+    assert "other hand" in F.contacts(pair, body, "right")
 
 
 def test_three_taps_are_three_strokes(body, poses):

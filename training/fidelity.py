@@ -351,8 +351,9 @@ generated motion, the ground truth and the second ground truth, in the body's ow
   (forehead, eyes/nose, mouth/chin, cheek/ear, neck, chest, stomach; farther than 12 cm from all:
   neutral space). The distance error is between the hand's median centre in the two motions,
   relative to the neck joint.
-- **contact**: the regions (the places, the other arm, the other hand) a hand point comes within
-  2 cm of. Touches: whether there is any contact; where: per region.
+- **contact**: the regions (the places, the other arm, the other hand and its fingers' middle
+  knuckles) a hand point (palm, back, fingertips or the fingers' middle knuckles, which a fist
+  knocks with) comes within 2 cm of. Touches: whether there is any contact; where: per region.
 - **movement**: HandMotionScript's strokes of the palm (split at pauses, 2 cm or longer, named by
   direction or circle). Path: none (no stroke), circle (a stroke circles), straight (the path's
   second principal extent is under 0.2 of its first) or arc. Main direction: the most frequent

@@ -62,6 +62,8 @@ _PLACE_SITES = {
 _PLACE_IDS = np.array([SITE_INDEX[s] for sites in _PLACE_SITES.values() for s in sites])
 _PLACE_OF = [p for p, sites in _PLACE_SITES.items() for _ in sites]
 _HAND_SITES = ("palm", "back_of_hand", "thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip")
+# the fingers' middle knuckles: what a fist knocks with (``synth.signer_body``'s fist contact point)
+_KNUCKLES = ("index2", "middle2", "ring2", "pinky2")
 _ARM_SITES = ("upper_arm", "elbow", "forearm", "forearm_inner", "wrist", "wrist_inner")
 _ARM_JOINTS = ("collar", "shoulder", "elbow", "wrist")
 
@@ -221,6 +223,12 @@ def hand_points(motion: Motion, body, side: str) -> np.ndarray:
     return posed(motion, body).sites[:, [SITE_INDEX[f"{side}_{s}"] for s in _HAND_SITES]]
 
 
+def touch_points(motion: Motion, body, side: str) -> np.ndarray:
+    """(T, 11, 3) the hand points that can touch: ``hand_points`` and the four middle knuckles."""
+    knuckles = posed(motion, body).joints[:, [J[f"{side}_{k}"] for k in _KNUCKLES]]
+    return np.concatenate([hand_points(motion, body, side), knuckles], axis=1)
+
+
 def _nearest(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """(T, P, 3) points, (T, S, 3) targets -> (T, S) each target's distance to its nearest point."""
     return np.linalg.norm(points[:, :, None] - targets[:, None], axis=-1).min(1)
@@ -250,10 +258,14 @@ def place_point(motion: Motion, body, side: str, window=None) -> np.ndarray:
 
 def contacts(motion: Motion, body, side: str, window=None) -> frozenset[str]:
     """The regions (the places, "other arm", "other hand") the hand touches during the sign:
-    a hand point within ``TOUCH`` of one of the region's sites in any frame."""
+    a hand point (``touch_points``) within ``TOUCH`` of one of the region's sites in any frame."""
     t0, t1 = _window(motion, body, side, window)
     ids, names = _contact_regions(side)
-    d = _nearest(hand_points(motion, body, side)[t0:t1], posed(motion, body).sites[t0:t1][:, ids])
+    p = posed(motion, body)
+    other = p.joints[t0:t1][:, [J[f"{_other(side)}_{k}"] for k in _KNUCKLES]]   # its fingers' middles too
+    targets = np.concatenate([p.sites[t0:t1][:, ids], other], axis=1)
+    names = names + ("other hand",) * len(_KNUCKLES)
+    d = _nearest(touch_points(motion, body, side)[t0:t1], targets)
     return frozenset(names[i] for i in np.unique(np.nonzero(d < TOUCH)[1]).tolist())
 
 
