@@ -469,11 +469,16 @@ def contact_suite(signs: int = 40, depth_noise: float = 0.06, accuracy_signs: in
                                                                   <= ft["closed_curl_truth_off_landmarks_deg_mean"] + 1.0),
                    "thumb_corr_landmarks_at_least_truths": (ft["thumb_flexion_corr_landmarks"]
                                                             >= ft["thumb_flexion_corr_landmarks_truth"])}
-    print("issue 17 bars: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in out["bars"].items()))
     clip = resolve_lexicon_path().parent.parent / "video" / "mediapipe.pose"
     if clip.exists():
         out["pose_file"] = {name: _face_near_gaps(body, fitter, clip) for name, fitter in fitters.items()}
         print(f"shared .pose file, face-near frames: {out['pose_file']}")
+        # real Holistic landmarks: each closed finger's mean curl, and the thumb's correlation
+        real = out["pose_file"]["with_contact"]["right"]
+        out["bars"]["pose_file_closed_curl_within_20_deg_of_landmarks"] = all(
+            abs(d) <= 20.0 for d in real["closed_curl_fit_minus_landmarks_deg_mean"])
+        out["bars"]["pose_file_thumb_flexion_corr_landmarks_at_least_0.7"] = real["thumb_flexion_corr_landmarks"] >= 0.7
+    print("issue 17 bars: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in out["bars"].items()))
     return out
 
 
