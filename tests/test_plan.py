@@ -423,20 +423,3 @@ def test_a_two_handed_action_misread_for_one_hand_keeps_its_counted_touches():
     assert (got.action, got.count) == ("touch", 1)
     got = plain_words("Hold it there.", scene(action="clap", count=2), sure)
     assert (got.action, got.count) == ("hold", 1)
-
-
-def test_a_movement_after_the_touch_is_kept_when_surely_one_follows_whichever_it_is():
-    """"Then move it down to your chest" is read 0.80 a drop and 0.14 a move back and forth:
-    the parser is sure a second movement follows (its chance of none is about 0.01), only not
-    which, so the likeliest is kept, not dropped for falling under ``THEN_SURE``."""
-    from backend.plan.planner import THEN_SURE, Planner
-
-    planner = Planner(realizer=Realizer(tries=1))
-    text = "Touch your chin with your flat hand, then move it down to your chest."
-    parsed = planner.parser.parse(text)
-    assert parsed.confidence["then"] < THEN_SURE <= 1.0 - parsed.probs("then")["none"]
-    asked, confidence = planner.read(text)
-    assert (asked.place, asked.action, asked.then, asked.then_dirs) == ("chin", "touch", "drop", ("down",))
-    assert confidence["then"] >= THEN_SURE
-    alone, _ = planner.read("Touch your chin with your flat hand.")
-    assert alone.then == ""

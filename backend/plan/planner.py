@@ -73,14 +73,11 @@ class Planner:
         lexicon's commonest, rather than a guess. The scene is then made one the grammar
         could have written (``grammatical``)."""
         parsed = self.parser.parse(text)
-        confidence = dict(parsed.confidence)
-        if parsed.scene.then:   # how sure a second movement follows, whichever kind it is
-            confidence["then"] = 1.0 - parsed.probs("then").get(NONE, 0.0)
-        side = choose_side(text, parsed.scene.side, confidence["side"], hand)
+        side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand)
         shape = sure_shape(parsed.probs("shape"))
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
-        scene = grammatical(plain_words(text, scene, confidence), confidence)
-        return replace(scene, arrive=arrives(text, scene)), confidence
+        scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
+        return replace(scene, arrive=arrives(text, scene)), dict(parsed.confidence)
 
     def read_parts(self, text: str, hand: str | None = None) -> list[tuple[Scene, dict]]:
         """The scenes ``text`` asks for in turn, each with the parser's confidences: one, unless
@@ -166,9 +163,7 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
     - clapping, coming together and moving apart take both hands ("clap twice");
     - two hands that tap or touch at no place read surely (``PLACE_SURE``) touch each other,
       the grammar's "together" ("the two hands bump together twice");
-    - a movement after the contact is left out where the parser is less than ``THEN_SURE`` sure
-      that one follows (its chance of any second movement: "then move it down to your chest"
-      read 0.80 a drop and 0.14 a move back and forth is surely one);
+    - a movement after the contact read less surely than ``THEN_SURE`` is left out;
     - one hand alone never signs on the other hand or arm (that hand rests at the side): read
       surely (``PLACE_SURE``) the other hand is a base ("tap the back of your left hand"),
       else the place is left out ("raise your right flat hand up" read at 0.4 as "fingers"
