@@ -67,6 +67,8 @@ def test_a_text_of_one_part_is_read_as_written(text):
      ("one", "flat", "chin", "touch"), ("one", "flat", "chest", "tap")),
     ("First touch your chin with your index finger, then touch your forehead with it.",   # another place touched
      ("one", "index", "chin", "touch"), ("one", "index", "forehead", "touch")),
+    ("Touch your chin with your flat hand, then move it down to your chest.",   # a stroke that ends at another
+     ("one", "flat", "chin", "touch"), ("one", "flat", "chest", "drop")),
 ])
 def test_a_text_of_two_parts_reads_as_two_scenes(text, first, second):
     read = [scene for scene, _ in planner().read_parts(text)]

@@ -113,8 +113,9 @@ class Planner:
         """Whether ``piece`` (what follows a link; ``before``: the text since the last part
         began) is a part of its own: its first sentence names a hand ("circle your index
         finger", not "then lower it" or the other hand held still), or a place the parser
-        reads surely, in a new sentence ("Then tap your chest.") or touched where ``before``
-        touched no such place ("..., then touch your forehead with it"); it is more than the
+        reads surely, in a new sentence ("Then tap your chest.") or touched, or reached by a
+        stroke that ends there (``arrives``: "..., then move it down to your chest"), where
+        ``before`` had no such place ("..., then touch your forehead with it"); it is more than the
         fingers opening or closing, and does not go on along the path before it ("..., then
         toward the body by the nose")."""
         piece = first_sentence(piece)
@@ -123,13 +124,15 @@ class Planner:
         if names_hand(piece):
             return True
         got = self.parser.parse(piece)
-        if not got.scene.place or got.confidence["place"] < NAMED_PART_PLACE:
+        # a stroke said to end at a place named in core words ("move it down to your chest")
+        arriving = bool(got.scene.place) and arrives(piece, got.scene)
+        if not got.scene.place or got.confidence["place"] < NAMED_PART_PLACE and not arriving:
             return False
         if sentence:
             return True
         was = self.parser.parse(before).scene
-        return got.scene.contact and got.scene.action in CONTACT_ACTIONS and \
-            (got.scene.place, got.scene.place_side) != (was.place, was.place_side)
+        touches = got.scene.contact and got.scene.action in CONTACT_ACTIONS
+        return (touches or arriving) and (got.scene.place, got.scene.place_side) != (was.place, was.place_side)
 
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1) -> list[Planned]:
         """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), each

@@ -86,7 +86,12 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
                 probs = [0.4, 0.3, 0.2, 0.1] if surface else [0.3, 0.3, 0.2, 0.1, 0.1]
                 drawn = dirs[rng.choice(len(dirs), p=probs)]   # drawn either way: the same rng stream
                 d = (DIRECTIONS[want] if want in DIRECTIONS else drawn) * a
-            if surface:
+            if surface and arrive and second is None and FRONT @ n > 0.3:
+                # a stroke that ends on the skin comes in from in front of it: its start moved
+                # forward until it lies ARRIVE_OFF of the stroke out from the place's skin (a
+                # drop onto the chin starts in front of the nose, not under it)
+                d = d - FRONT * max(0.0, (ARRIVE_OFF * a + float(d @ n)) / float(FRONT @ n))
+            elif surface:
                 d = _along(d, n, t1, a, surface, asked=want in DIRECTIONS)
             bulge = np.zeros(3) if move == "Straight" else \
                 unit(R.np_cross(d, n if surface else FRONT)) * 0.3 * R.np_norm(d)
@@ -126,6 +131,9 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
         ways = [p0, p0 + n * 0.03, p0, p0 + n * 0.03, p0]
         return waypoints(ways, [np.zeros(3)] * 4, k)
     return np.repeat(p0[None], k, 0), []
+
+
+ARRIVE_OFF = 0.2   # a stroke that arrives at the skin starts this share of its length out from it
 
 
 def _along(d, n, t1, a: float, surface: bool, asked: bool = True):
