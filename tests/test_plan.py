@@ -423,3 +423,26 @@ def test_a_two_handed_action_misread_for_one_hand_keeps_its_counted_touches():
     assert (got.action, got.count) == ("touch", 1)
     got = plain_words("Hold it there.", scene(action="clap", count=2), sure)
     assert (got.action, got.count) == ("hold", 1)
+
+
+
+def test_a_drop_onto_the_chin_comes_down_in_front_of_the_face():
+    """"Bring it down to your chin": the stroke that ends on the chin starts above it and in
+    front of the face's skin, not inside it (whence the clearance swung the hand round the
+    side of the head, the index 0-1 cm from the cheek). A drop onto the chest still slides
+    down the skin."""
+    import numpy as np
+
+    from backend.data.synth.movement import ARRIVE_OFF, Asked, stroke_path
+    from backend.data.synth.phonology import Placement
+    from backend.plan.realize import candidates
+
+    asked = scene(shape="1", place="chin", action="drop", dirs=("down",), arrive=True)
+    ph = next(entry.phonology for entry, _ in candidates(asked, 3) if entry.phonology.movement == "Straight")
+    p0, n = np.array([0.0, 0.6, 0.1]), np.array([0.0, -0.5, 0.866])   # a chin's skin faces down and forward
+    for kind, site in (("head", "chin"), ("body", "chest")):
+        pts, _ = stroke_path(ph, Placement(kind, site, "one"), p0, n, 20, 1.0, np.random.default_rng(0), None,
+                             Asked("down", arrive=True))
+        assert np.allclose(pts[-1], p0) and pts[0][1] > p0[1] + 0.05          # from above, ending on it
+        out = float((pts[0] - p0) @ n)
+        assert out >= ARRIVE_OFF * 0.1 - 1e-6 if kind == "head" else out < 0, (kind, out)
