@@ -77,6 +77,20 @@ def test_a_text_of_two_parts_reads_as_two_scenes(text, first, second):
     assert read[0].side == read[1].side
 
 
+@pytest.mark.parametrize("text, ways", [
+    ("Both fists bump together, then pull apart.", ("together", "apart")),
+    ("The hands come together and then move apart.", ("together", "apart")),
+    ("Pull your hands apart, then bring them back together.", ("apart", "together")),
+    ("Open hands move away from each other.", ("apart",)),
+])
+def test_hands_that_meet_then_part_are_two_parts(text, ways):
+    """Hands said to meet and then part (or part, then meet) do both, in turn, with the same
+    shape: read as one scene, the last way said was all that was signed."""
+    read = [scene for scene, _ in planner().read_parts(text)]
+    assert tuple(s.action for s in read) == ways and all(s.hands == "both" for s in read)
+    assert len({s.shape for s in read}) == 1
+
+
 def test_two_parts_are_signed_in_turn_each_at_its_place_in_its_shape():
     """"Tap your chin twice with your fist, then touch your chest with a flat hand": the fist
     at the chin over the first part's frames, the flat hand at the chest over the second's,

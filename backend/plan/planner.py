@@ -23,7 +23,8 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, plain_words, says_side
+from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, plain_words, says_side,
+                    two_hands_way)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -112,8 +113,9 @@ class Planner:
     def _starts_part(self, piece: str, sentence: bool, before: str) -> bool:
         """Whether ``piece`` (what follows a link; ``before``: the text since the last part
         began) is a part of its own: its first sentence names a hand ("circle your index
-        finger", not "then lower it" or the other hand held still), or a place the parser
-        reads surely, in a new sentence ("Then tap your chest.") or touched, or reached by a
+        finger", not "then lower it" or the other hand held still), or hands that part after
+        meeting or meet after parting (``two_hands_way``: "bump together, then pull apart"),
+        or a place the parser reads surely, in a new sentence ("Then tap your chest.") or touched, or reached by a
         stroke that ends there (``arrives``: "..., then move it down to your chest"), where
         ``before`` had no such place ("..., then touch your forehead with it"); it is more than the
         fingers opening or closing, and does not go on along the path before it ("..., then
@@ -123,6 +125,14 @@ class Planner:
             return False
         if names_hand(piece):
             return True
+        way = two_hands_way(piece)
+        if way:   # "bump together, then pull apart": the hands meet, then part (or the other way)
+            was = two_hands_way(before)
+            if was is None:
+                action = self.parser.parse(before).scene.action
+                was = "together" if action == "clap" else action
+            if was in ("together", "apart") and was != way:
+                return True
         got = self.parser.parse(piece)
         # a stroke said to end at a place named in core words ("move it down to your chest")
         arriving = bool(got.scene.place) and arrives(piece, got.scene)
