@@ -115,11 +115,11 @@ class Planner:
         began) is a part of its own: its first sentence names a hand ("circle your index
         finger", not "then lower it" or the other hand held still), or hands that part after
         meeting or meet after parting (``two_hands_way``: "bump together, then pull apart"),
-        or a place the parser reads surely, in a new sentence ("Then tap your chest.") or touched, or reached by a
-        stroke that ends there (``arrives``: "..., then move it down to your chest"), where
-        ``before`` had no such place ("..., then touch your forehead with it"); it is more than the
-        fingers opening or closing, and does not go on along the path before it ("..., then
-        toward the body by the nose")."""
+        or a place the parser reads surely: in a new sentence ("Then tap your chest."), or
+        touched, or reached by a stroke that ends there (``arrives``: "..., then move it down
+        to your chest"), where ``before`` had no such place ("..., then touch your forehead
+        with it"). It is more than the fingers opening or closing, and does not go on along
+        the path before it ("..., then toward the body by the nose")."""
         piece = first_sentence(piece)
         if fingers_only(piece) or goes_on(piece):
             return False
