@@ -563,7 +563,8 @@ def _face_near_gaps(body, fitter, path) -> dict:
     from backend.body.collide import hand_gap
     from backend.io.pose import read_pose
     from backend.motion import Motion
-    from backend.reconstruct.synthetic import finger_turns, fitted_hand_points
+    from backend.reconstruct.fit import finger_turns
+    from backend.reconstruct.synthetic import fitted_hand_points
 
     lm = read_pose(path)
     res = fitter.fit(lm)

@@ -15,7 +15,7 @@ needs_lexicon = pytest.mark.skipif(not resolve_lexicon_path().exists(), reason="
 def test_finger_turns_measure_curl_and_thumb_flexion():
     """A flat hand has no curl; fingers bent 90 degrees at each of their three joints curl
     270 degrees, whatever the scale of the points."""
-    from backend.reconstruct.synthetic import finger_turns
+    from backend.reconstruct.fit import finger_turns
 
     def hand(chain):   # every finger the same chain of four points above the wrist at the origin
         pts = np.zeros((1, 21, 3))

@@ -11,6 +11,7 @@ body are loaded once. numpy + torch; never bpy.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -125,13 +126,11 @@ class Planner:
             return False
         if names_hand(piece):
             return True
+        earlier = functools.cache(lambda: self.parser.parse(before).scene)   # read once, if at all
         way = two_hands_way(piece)
         if way:   # "bump together, then pull apart": the hands meet, then part (or the other way)
-            was = two_hands_way(before)
-            if was is None:
-                action = self.parser.parse(before).scene.action
-                was = "together" if action == "clap" else action
-            if was in ("together", "apart") and was != way:
+            was_way = two_hands_way(before) or {"clap": "together"}.get(earlier().action, earlier().action)
+            if was_way in ("together", "apart") and was_way != way:
                 return True
         got = self.parser.parse(piece)
         # a stroke said to end at a place named in core words ("move it down to your chest")
@@ -140,9 +139,8 @@ class Planner:
             return False
         if sentence:
             return True
-        was = self.parser.parse(before).scene
         touches = got.scene.contact and got.scene.action in CONTACT_ACTIONS
-        return (touches or arriving) and (got.scene.place, got.scene.place_side) != (was.place, was.place_side)
+        return (touches or arriving) and (got.scene.place, got.scene.place_side) != (earlier().place, earlier().place_side)
 
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1) -> list[Planned]:
         """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), each

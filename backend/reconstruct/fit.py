@@ -116,6 +116,23 @@ def _palm_frame(pts):
     return np.stack([u, v, n], -1), size
 
 
+def finger_turns(points: np.ndarray) -> np.ndarray:
+    """(T, 21, 3) MediaPipe-order hand points -> (T, 5, 3) degrees each finger (thumb, index,
+    middle, ring, pinky) turns at its three joints: between its palm bone (wrist to first
+    joint) and first bone, and between each bone and the next. Their sum is the finger's
+    curl (0 straight, about 180-270 in a fist); the thumb's last two are its flexion (MCP
+    and IP; the first is mostly opposition). Any uniform scale of the points gives the same."""
+    p = np.asarray(points, np.float64)
+    out = np.zeros(p.shape[:1] + (5, 3))
+    for i in range(5):
+        chain = [0] + [1 + 4 * i + k for k in range(4)]
+        bones = p[:, chain[1:]] - p[:, chain[:-1]]
+        bones = bones / np.maximum(np.linalg.norm(bones, axis=-1, keepdims=True), 1e-12)
+        cos = (bones[:, 1:] * bones[:, :-1]).sum(-1).clip(-1.0, 1.0)
+        out[:, i] = np.degrees(np.arccos(cos))
+    return out
+
+
 def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotations (.., 3, 3) taking directions a to b."""
     a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-9)
@@ -917,8 +934,6 @@ def _closed_to_model(points: np.ndarray, rest: np.ndarray) -> np.ndarray:
     """(T, 21, 3) hand landmarks in the model's palm frame and scale -> the same, each closed
     hand's fingers moved toward themselves rebuilt with the model's bone lengths (``rest``: the
     model's (21, 3) points) along the landmarks' bone directions, from each finger's first point."""
-    from .synthetic import finger_turns
-
     curl = finger_turns(points)[:, 2:].sum(-1).mean(-1)
     share = CLOSED_SHARE * np.clip((curl - CLOSED) / CLOSED_RAMP, 0.0, 1.0)
     if not share.any():

@@ -214,29 +214,14 @@ def contact_gaps(body, truth, result) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-def finger_turns(points: np.ndarray) -> np.ndarray:
-    """(T, 21, 3) MediaPipe-order hand points -> (T, 5, 3) degrees each finger (thumb, index,
-    middle, ring, pinky) turns at its three joints: between its palm bone (wrist to first
-    joint) and first bone, and between each bone and the next. Their sum is the finger's
-    curl (0 straight, about 180-270 in a fist); the thumb's last two are its flexion (MCP
-    and IP; the first is mostly opposition). Any uniform scale of the points gives the same."""
-    p = np.asarray(points, np.float64)
-    out = np.zeros(p.shape[:1] + (5, 3))
-    for i in range(5):
-        chain = [0] + [1 + 4 * i + k for k in range(4)]
-        bones = p[:, chain[1:]] - p[:, chain[:-1]]
-        bones = bones / np.maximum(np.linalg.norm(bones, axis=-1, keepdims=True), 1e-12)
-        cos = (bones[:, 1:] * bones[:, :-1]).sum(-1).clip(-1.0, 1.0)
-        out[:, i] = np.degrees(np.arccos(cos))
-    return out
-
-
 def curl_agreement(body, truth, lm, result, closed: float = 150.0) -> dict:
     """Issue 17's fists and thumbs for one fit, over the frames where each hand was found: the
     curls (``finger_turns`` summed) of middle, ring and pinky in the landmarks, the fit and
     the truth on closed hands (the landmarks' mean curl of those three over ``closed``
     degrees), and the thumb's flexion in each over all found frames. Arrays, to pool over
     signs."""
+    from .fit import finger_turns
+
     pos, sites, rig = truth_points(body, truth)
     out = {k: [] for k in ("curl_seen", "curl_fit", "curl_true", "thumb_seen", "thumb_fit", "thumb_true")}
     for side in ("left", "right"):
