@@ -171,6 +171,31 @@ def test_two_hands_plainly_meet_or_part(realizer, action):
         assert ok, (seed, seen)
 
 
+def test_a_clap_meets_palm_to_palm_in_front_of_the_chest(realizer):
+    # "Clap your hands twice" was signed with both palms down, side by side at the belly, the
+    # index tips touching (wrists 25 cm apart): the cues call that a clap too
+    import numpy as np
+
+    from backend.body import rotations as R
+    from backend.body.sites import SITE_INDEX
+    from backend.eval import fidelity as F
+    from backend.plan.realize import palms_facing
+
+    body = realizer.synth.body
+    for seed in range(2):
+        take = realizer.realize(scene(shape="open_b", hands="both", action="clap", count=2), seed=seed)
+        motion = take.motion
+        cues = realizer.hms.measure(motion, take.sign_frames, rotations=R.np_axis_angle_to_matrix(motion.poses))
+        t0, t1 = cues.frames
+        close = t0 + int(np.argmin(cues.signals["hand_gap"][t0:t1]))
+        assert take.measured.action == "clap" and take.measured.count == 2
+        assert palms_facing(cues, close) > 0.8, seed
+        sites = F.posed(motion, body).sites[close]
+        palms = sites[[SITE_INDEX["left_palm"], SITE_INDEX["right_palm"]]]
+        assert np.linalg.norm(palms[0] - palms[1]) < 0.06, seed                       # palm on palm
+        assert palms[:, 1].mean() > (sites[SITE_INDEX["chest"], 1] + sites[SITE_INDEX["stomach"], 1]) / 2, seed
+
+
 @pytest.mark.parametrize("asked", [scene(shape="1", action="circle", count=1), scene(shape="a", action="rise", dirs=("up",)),
                                    scene(shape="5", hands="both", action="apart")],
                          ids=["circles", "rises", "both-apart"])

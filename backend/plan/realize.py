@@ -19,7 +19,7 @@ import numpy as np
 
 from ..body import rotations as R
 from ..data import handshapes as H
-from ..data.hms import HMS
+from ..data.hms import DIRECTIONS, HMS
 from ..data.lexicon import Entry, Phonology
 from ..data.synth import Asked, Signer, Synthesizer
 from ..data.text import Scene, scene_for
@@ -162,6 +162,8 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
                       duration_ms=DURATION_MS * stretch, morphemes=(ph,), row=0, onset_ms=ONSET_MS,
                       offset_ms=OFFSET_MS + DURATION_MS * (stretch - 1), clip_ms=CLIP_MS + DURATION_MS * (stretch - 1))
         asked = Asked(want, arrive=True) if scene.arrive and want and movement in ("Straight", "Curved") else want
+        if scene.action == "clap":   # palm to palm, as people clap
+            asked = Asked(want, facing=True)
         out.append((entry, asked))
         if len(out) == limit:
             break
@@ -197,7 +199,7 @@ def agreement(asked: Scene, got: Scene) -> float:
     if asked.place is not None or asked.action not in UNPLACED:
         # a wave asked at no place is made beside the head (``UNPLACED``), where the cues
         # may find it near the temple or the eye: that is where it was meant to be
-        part("place", asked.place == got.place)
+        part("place", asked.place == got.place or _in_front_of_chest(asked, got))
     part("contact", asked.contact == got.contact)
     part("action", asked.action == got.action)
     if asked.dirs:
@@ -207,6 +209,14 @@ def agreement(asked: Scene, got: Scene) -> float:
     if asked.then:   # a stroke after the touch that was not asked for is the taps' own way back
         part("then", asked.then == got.then and got.then_dirs[:1] == asked.then_dirs[:1])
     return score / total if total else 1.0
+
+
+def _in_front_of_chest(asked: Scene, got: Scene) -> bool:
+    """Two hands asked to meet or part at no place are made in front of the chest
+    (NeutralChest), where the cues may find them near it without touching: that is where
+    they were meant to be."""
+    return (asked.place is None and asked.hands == "both" and asked.action in ("together", "clap", "apart")
+            and got.place == "chest" and not got.contact)
 
 
 class Realizer:
@@ -251,7 +261,8 @@ class Realizer:
             got = scene_for(entry.phonology, ending(cues, scene.side) if scene.arrive else cues, scene.side)
             takes.append(Take(motion, got, agreement(scene, got), entry.phonology, truth.sign_frames, signer))
             clearer.append(clearness(scene, cues))
-        order = sorted(range(len(takes)), key=lambda i: (-takes[i].agreement, -clearer[i]))
+        # plainness to the centimetre: closer than that, the first made (likelier coding) wins
+        order = sorted(range(len(takes)), key=lambda i: (-takes[i].agreement, -round(clearer[i], 2)))
         return [takes[i] for i in order]
 
 
@@ -266,6 +277,7 @@ def ending(cues, side: str):
 
 PLAIN_PARTING = 0.15   # metres two hands part that nobody misreads; more does not make a take plainer
 TOUCHING = 0.01   # metres between the hands' nearest points: they touch
+FACING = 0.3   # metres of travel that meeting hands' palms squarely facing each other are worth
 
 
 def clearness(scene: Scene, cues) -> float:
@@ -287,6 +299,18 @@ def clearness(scene: Scene, cues) -> float:
         low = int(gap.argmin())
         return min(float(gap[low:].max() - gap[low]), PLAIN_PARTING)
     close = int(gap.argmin())
-    travel = float(gap[:close + 1].max() - gap[close])
-    return travel - (1.0 if gap[close] > TOUCHING else 0.0)   # hands that touch first, as the data's do
+    travel = min(float(gap[:close + 1].max() - gap[close]), PLAIN_PARTING)
+    plain = travel - (1.0 if gap[close] > TOUCHING else 0.0)   # hands that touch first, as the data's do
+    # hands meet plainest palm to palm, not side by side with only the fingertips touching
+    return plain + FACING * palms_facing(cues, t0 + close)
+
+
+def palms_facing(cues, t: int) -> float:
+    """How squarely the two palms face each other across the midline at frame ``t``: 1 palm
+    to palm, 0 palms down (or up) side by side, -1 backs turned to each other."""
+    right = cues.signals["right"].get("palm_normal")
+    left = cues.signals["left"].get("palm_normal")
+    if right is None or left is None:
+        return 0.0
+    return float((right[t] @ DIRECTIONS["left"] + left[t] @ DIRECTIONS["right"]) / 2)
 

@@ -31,13 +31,16 @@ class HandPath(NamedTuple):
 class Asked(NamedTuple):
     """A stroke a text asked for: its direction (a name of ``DIRECTIONS``), or a traced path's
     directions, and whether it ends at the sign's place ("raise your hand up to the
-    forehead") rather than leaving from it, as the lexicon's strokes do."""
-    ways: str | tuple[str, ...]
+    forehead") rather than leaving from it, as the lexicon's strokes do. ``facing``: two
+    hands in neutral space turn their palms toward each other (a clap), which the lexicon's
+    codings leave to chance."""
+    ways: str | tuple[str, ...] | None
     arrive: bool = False
+    facing: bool = False
 
     def mapped(self, rename) -> Asked:
         """The same stroke with each direction renamed (``rename``: name -> name)."""
-        ways = rename(self.ways) if isinstance(self.ways, str) else tuple(rename(w) for w in self.ways)
+        ways = rename(self.ways) if isinstance(self.ways, str) else tuple(rename(w) for w in self.ways or ())
         return self._replace(ways=ways)
 
 

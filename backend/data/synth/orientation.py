@@ -17,9 +17,10 @@ from .tables import BACK, DOWN, FRONT, UP
 
 
 def orientation(part: str, place: Placement, normal: np.ndarray, target: np.ndarray, shoulder: np.ndarray,
-                reach: float, rng) -> tuple[np.ndarray, np.ndarray]:
+                reach: float, rng, facing: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(palm, fingers) world directions for the dominant (right) hand at its target, the
-    contact ``part`` ``reach`` metres from the wrist."""
+    contact ``part`` ``reach`` metres from the wrist; ``facing``: in neutral space, the palm
+    toward the midline (where a symmetric sign's other hand faces it) rather than drawn."""
     medial = DIRECTIONS["left"]
     kind = place.kind
     if part == "palm" and kind not in ("neutral", "away"):
@@ -32,7 +33,8 @@ def orientation(part: str, place: Placement, normal: np.ndarray, target: np.ndar
     if place.site == "beside_head":   # a wave: the palm out to the one waved at, the fingers up
         return FRONT, unit(UP + 0.15 * medial + rng.normal(0, 0.05, 3))
     if kind in ("neutral", "away"):
-        choice = rng.choice(4, p=[0.4, 0.3, 0.2, 0.1])
+        choice = rng.choice(4, p=[0.4, 0.3, 0.2, 0.1])   # drawn either way: the signer's other draws stay
+        choice = 0 if facing else choice
         palm, fingers = [(medial, FRONT + 0.5 * UP), (DOWN, FRONT + 0.3 * medial),
                          (BACK, UP + 0.3 * medial), (UP, FRONT + 0.3 * medial)][choice]
         return palm, unit(fingers + rng.normal(0, 0.1, 3))
