@@ -123,6 +123,25 @@ def test_the_signing_hand_is_the_texts_then_the_users_then_the_right():
     assert choose_side("Tap the back of your left hand using the right index finger.", "left", 0.9) == "right"
 
 
+def test_a_hand_named_only_as_the_place_touched_is_the_one_that_does_not_sign():
+    # "the right palm is touched with the hand ... The right hand stays still": the parser read
+    # the right hand as signing (sure, 1.0), which would touch its own palm
+    from backend.plan.planner import planner
+    from backend.plan.words import choose_side, hand_place_side
+
+    assert hand_place_side("the right palm is touched with the hand") == "right"
+    assert hand_place_side("raise your hand in a V to the tips of your left fingers") == "left"
+    assert hand_place_side("Tap the back of your left hand, then your right wrist") == ""       # both: none
+    assert hand_place_side("Thrust your right open palm hand forward") == ""                   # a flat hand
+    assert choose_side("the right palm is touched with the hand", "right", 1.0, on_hand="right") == "left"
+    text = ("The left thumbs-up fist is laid on the mouth and then thrust forward. After that, the right palm is "
+            "touched with the hand, shaped as a hand with the index and middle fingers extended, the ring and "
+            "little fingers curled in, and the thumb out, then thrust forward, while the hand closes. The right "
+            "hand stays still.")
+    assert [(sc.side, sc.hands, sc.place) for sc, _ in planner().read_parts(text)] == \
+        [("left", "one", "mouth"), ("left", "base", "palm")]
+
+
 def test_a_requests_second_sample_is_not_the_next_seeds_first(realizer):
     asked = scene(place="chin", contact=True, action="tap", count=2)
     second = realizer.realize(asked, seed=3, sample=1).motion

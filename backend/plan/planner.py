@@ -24,8 +24,8 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, plain_words, says_side,
-                    two_hands_way)
+from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, plain_words,
+                    says_side, two_hands_way)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -75,7 +75,8 @@ class Planner:
         lexicon's commonest, rather than a guess. The scene is then made one the grammar
         could have written (``grammatical``)."""
         parsed = self.parser.parse(text)
-        side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand)
+        on_hand = hand_place_side(text) if parsed.scene.place in ON_OTHER_HAND else ""
+        side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand, on_hand)
         shape = sure_shape(parsed.probs("shape"))
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)

@@ -27,6 +27,11 @@ _OTHER_HAND = re.compile(r"\b(?:other|base|non-?dominant|weak|passive|second)\b"
 # the hand a text signs with, named as the instrument: "with your right hand", "using the left fist"
 _INSTRUMENT = re.compile(r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)\b",
                          re.IGNORECASE)
+# a place on a hand or arm named with its side: "the right palm", "your left fingertips",
+# "the back of the left hand" (not "the right open palm hand", a flat hand)
+_SIDED_HAND_PLACE = re.compile(
+    r"\b(left|right)\s+(?:open\s+)?(?:palm|fingers|fingertips|wrist|forearm|elbow|upper arm|knuckles)\b(?!\s+hand)"
+    r"|\bback of (?:the|your|his|her|their|my)\s+(left|right)\s+hand\b", re.IGNORECASE)
 # places on the other hand or arm: a one-handed scene never has them (its other hand rests)
 ON_OTHER_HAND = ("upper arm", "elbow", "forearm", "wrist", "palm", "back of the hand", "fingers")
 # "raise your hand up to the forehead", "lower your fist to the stomach": a directional word
@@ -156,20 +161,30 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     return scene
 
 
-def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None) -> str:
+def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None, on_hand: str = "") -> str:
     """The hand that signs ``text``: ``hand`` (else the right) when the text never says left
     or right; the one it signs "with" or "using" when it names one so (``_INSTRUMENT``); the
-    parser's reading when it is sure (``SIDE_SURE``), as it reads "the right
-    clawed hand ... the left fingers" whole; else the hand a rule finds named
-    (``motion.hands.named_hand``), else the parser's."""
+    other one than ``on_hand``, the side of a place read on a hand or arm ("the right palm is
+    touched with the hand": no hand touches its own palm); the parser's reading when it is
+    sure (``SIDE_SURE``), as it reads "the right clawed hand ... the left fingers" whole;
+    else the hand a rule finds named (``motion.hands.named_hand``), else the parser's."""
     if not says_side(text):
         return hand or "right"
     instruments = {m.lower() for m in _INSTRUMENT.findall(text)}
     if len(instruments) == 1:     # "pat your left shoulder with your right hand": the right pats
         return instruments.pop()
+    if on_hand in ("left", "right"):
+        return "left" if on_hand == "right" else "right"
     if confidence >= SIDE_SURE:
         return parsed
     return named_hand(text) or parsed
+
+
+def hand_place_side(text: str) -> str:
+    """The side of the one hand or arm ``text`` names as a place ("the right palm is touched
+    with the hand": right), "" where it names none or both."""
+    sides = {(a or b).lower() for a, b in _SIDED_HAND_PLACE.findall(text)}
+    return sides.pop() if len(sides) == 1 else ""
 
 
 def names_other_hand(text: str, side: str) -> bool:
