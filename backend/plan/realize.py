@@ -283,10 +283,11 @@ FACING = 0.3   # metres of travel that meeting hands' palms squarely facing each
 def clearness(scene: Scene, cues) -> float:
     """Among takes that agree alike, how plainly one shows a two-handed meeting or parting
     (metres, larger is plainer): hands that come together or clap touch (as the data's
-    "together" signs all do) after travelling the farthest toward each other, hands that
-    move apart part the most, up to ``PLAIN_PARTING`` (past it the first made wins, in front
-    of the chest). The cues call a fingertip touch "together" even where the
-    palms only go from 27 to 17 cm apart, which nobody reads as hands coming together. 0 for
+    "together" signs all do) after travelling toward each other, and meet palm to palm
+    (``FACING`` for palms squarely facing); hands that move apart part. Either travel counts
+    up to ``PLAIN_PARTING``: past it the first made wins, in front of the chest. The cues call
+    a fingertip touch "together" even where the palms only go from 27 to 17 cm apart, or where
+    both lie flat side by side, which nobody reads as hands coming together or a clap. 0 for
     every other scene, so the first made wins ties as before."""
     gap = cues.signals.get("hand_gap") if scene.hands == "both" else None
     if gap is None or scene.action not in ("together", "clap", "apart"):
