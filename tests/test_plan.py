@@ -259,6 +259,22 @@ def test_one_hand_alone_never_signs_on_the_resting_other_hand():
     assert grammatical(scene(place="chin", contact=True, action="tap"), unsure).place == "chin"
 
 
+def test_a_text_that_says_no_other_hand_or_part_of_one_is_not_signed_on_it():
+    # "Raise your fist" was read at 0.56 as near the fingers: the other hand came up as a base
+    from backend.plan.planner import planner
+    from backend.plan.words import plain_words, says_hand_place
+
+    sure = {"place": 0.9, "then": 1.0, "action": 1.0}
+    misread = scene(place="fingers", action="rise", dirs=("up",))
+    assert plain_words("Raise your fist.", misread, sure).place is None
+    assert not says_hand_place("Raise your right fist, palm facing left.", "right")          # a palm's way
+    for text in ("Tap your left palm twice.", "Pat the back of your hand.", "Touch the other hand's fingers.",
+                 "Brush your wrist with your index finger."):
+        assert says_hand_place(text, "right"), text
+    asked, _ = planner().read("Raise your fist")
+    assert (asked.hands, asked.place, asked.action) == ("one", None, "rise")
+
+
 @pytest.mark.parametrize("shape, fingers, kept", [("5", "open", ""), ("open_b", "open", ""), ("s", "open", "open"),
                                                    ("open_b", "close", "close"), ("s", "close", ""),
                                                    ("flat_h", "close", "close")])

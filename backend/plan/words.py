@@ -62,6 +62,11 @@ _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
 # where the palm faces names no place: "with the palm facing toward the chest", "palms in"
 _PALM_WAY = re.compile(r"\bpalms?\s+(?:facing|faces|face|turned|turning|turns|toward\w*|pointing|points|down|up|in|"
                        r"out|forward|back|away|left|right|sideways)\b[^,.;]*", re.IGNORECASE)
+# words of a place on the other hand or arm, beside the other hand named by side or role
+# ("tap the palm", "the back of your hand", "your wrist"); "fingers" alone is not one of them,
+# as shapes say it too ("two fingers together", "all fingers spread")
+_HAND_PLACE_WORD = re.compile(r"\b(?:palms?|knuckles|fingertips|tips of|back of (?:the|your|his|her|their|my|one's) "
+                              r"hand|wrists?|forearms?|elbows?|upper arms?|biceps|crook of)\b", re.IGNORECASE)
 _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words if w.core) + r")s?\b", re.IGNORECASE)
                 for place, words in PLACES.items() if place not in ON_OTHER_HAND}
 # Two hands' way in phrases that say nothing else: "away from each other", "out from the
@@ -133,7 +138,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     or close do (``fingers_way``), and with no word of moving the hand stays where it is
     while they change (``_MOVING``); no word of two hands, one hand (and a
     two-handed action read from it a touch or a hold, and no base hand where the text never
-    names the other hand); two hands that part or meet in so many words do (``WAY_REPLACES``)."""
+    names the other hand); no place on the other hand or arm where the text says none
+    (``says_hand_place``); two hands that part or meet in so many words do (``WAY_REPLACES``)."""
     if scene.place is None and (named := named_place(text)) and \
             (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named)):   # "put your hand on your heart"
         scene = replace(scene, place=named)
@@ -142,6 +148,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         if action not in CONTACT_ACTIONS and confidence["action"] < ON_PLACE_MOVE_SURE:
             action = "touch"      # "put your hand on your heart" read at 0.74 as a rise
         scene = replace(scene, contact=True, action=action)
+    if scene.hands == "one" and scene.place in ON_OTHER_HAND and not says_hand_place(text, scene.side):
+        scene = replace(scene, place=None, place_side="", contact=False)   # "raise your fist" read near the fingers
     if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
         if scene.hands == "both":
             scene = replace(scene, hands="one")
@@ -178,6 +186,15 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
     if confidence >= SIDE_SURE:
         return parsed
     return named_hand(text) or parsed
+
+
+def says_hand_place(text: str, side: str) -> bool:
+    """Whether ``text`` says a place on the other hand or arm could be meant: it names that
+    hand (``names_other_hand``) or a part of a hand or arm (``_HAND_PLACE_WORD``, palm ways
+    aside). "Raise your fist" does neither; the parser read it at 0.56 as near the fingers,
+    which raised the other hand as a base."""
+    text = _PALM_WAY.sub(" ", text)     # "palm facing left" names neither a palm as a place nor a hand
+    return names_other_hand(text, side) or bool(_HAND_PLACE_WORD.search(text))
 
 
 def hand_place_side(text: str) -> str:
