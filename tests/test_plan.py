@@ -259,6 +259,28 @@ def test_one_hand_alone_never_signs_on_the_resting_other_hand():
     assert grammatical(scene(place="chin", contact=True, action="tap"), unsure).place == "chin"
 
 
+def test_a_stroke_said_to_arc_arcs_and_one_said_plainly_goes_straight():
+    # the parser never read a curve: "move your flat hand in an arc to the right" was a circle
+    from backend.body.model import Body
+    from backend.eval import fidelity as F
+    from backend.plan.planner import planner
+    from backend.plan.words import says_arc, without_arc
+
+    for text in ("in an arc to the right", "it arcs over to the left", "curving down", "swoops up", "in a wide arc"):
+        assert says_arc(text), text
+    for text in ("a curved L taps the chin", "two fingers together, curved to the palm", "the thumb curved out",
+                 "the fingers curve in", "an arc of the hand"):
+        assert not says_arc(text), text
+    assert without_arc("The fist arcs over to the left") == "The fist moves over to the left"
+    assert without_arc("Move your hand in an arc to the right") == "Move your hand to the right"
+    body = Body.load()
+    for text, path in (("Move your flat hand in an arc to the right", "arc"), ("Move your flat hand to the right", "straight")):
+        [planned] = planner().plan(text, seed=0)
+        assert (planned.asked.action, planned.asked.dirs[:1], planned.asked.arc) == ("side", ("right",), path == "arc")
+        got = F.movement(planned.motion, body, "right")
+        assert (got.path, got.direction) == (path, "right"), text
+
+
 def test_a_text_that_says_no_other_hand_or_part_of_one_is_not_signed_on_it():
     # "Raise your fist" was read at 0.56 as near the fingers: the other hand came up as a base
     from backend.plan.planner import planner

@@ -170,6 +170,7 @@ class Scene:
     repeated: bool = False         # the lexicon codes the movement as repeated
     arrive: bool = False           # a stroke that ends at the place ("raise it up to the forehead"):
                                    # a prompt's, never the grammar's (a sign's stroke leaves its place)
+    arc: bool = False              # a stroke said to curve ("in an arc"): a prompt's, never the grammar's
 
     @property
     def other(self) -> str:

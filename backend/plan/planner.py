@@ -25,7 +25,7 @@ from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
 from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, plain_words,
-                    says_side, two_hands_way)
+                    says_arc, says_side, two_hands_way, without_arc)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -74,13 +74,15 @@ class Planner:
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
         lexicon's commonest, rather than a guess. The scene is then made one the grammar
         could have written (``grammatical``)."""
+        arc = says_arc(text)
+        text = without_arc(text) if arc else text
         parsed = self.parser.parse(text)
         on_hand = hand_place_side(text) if parsed.scene.place in ON_OTHER_HAND else ""
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand, on_hand)
         shape = sure_shape(parsed.probs("shape"))
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
-        return replace(scene, arrive=arrives(text, scene)), dict(parsed.confidence)
+        return replace(scene, arrive=arrives(text, scene), arc=arc), dict(parsed.confidence)
 
     def read_parts(self, text: str, hand: str | None = None) -> list[tuple[Scene, dict]]:
         """The scenes ``text`` asks for in turn, each with the parser's confidences: one, unless
@@ -240,6 +242,8 @@ def describe_scene(scene: Scene) -> str:
     """The scene in a few words for provenance: 'left one s chin touch tap x2 up'."""
     parts = [scene.side, scene.hands, scene.shape or "-", scene.place or "neutral",
              "touch" if scene.contact else "to" if scene.arrive else "near", scene.action or "-"]
+    if scene.arc:
+        parts.append("arc")
     if scene.count > 1:
         parts.append(f"x{scene.count}")
     parts += list(scene.dirs[:1])

@@ -23,6 +23,7 @@ from ..data.hms import DIRECTIONS, HMS
 from ..data.lexicon import Entry, Phonology
 from ..data.synth import Asked, Signer, Synthesizer
 from ..data.text import Scene, scene_for
+from ..eval.fidelity import movement
 from ..motion.motion import Motion
 
 # ASL-LEX 2.0 medians (ms): a sign's duration, the dictionary clip's onset, offset and length.
@@ -141,6 +142,9 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
         moves = tuple(dict.fromkeys(after + (("Straight", repeated), ("Curved", repeated)) + tuple(moves)))
         want = (tuple(scene.then_dirs) if len(scene.then_dirs) >= 2 else scene.then_dirs[0] if scene.then_dirs
                 else DEFAULT_DIRECTION.get(scene.then, want))
+    if scene.arc:   # a stroke said to curve: the lexicon's curved movement first, repeated as asked
+        repeated = any(r for m, r in moves if m not in ("None", "Circular"))
+        moves = (("Curved", repeated),) + tuple(m for m in moves if m[0] != "Curved")
     if scene.hands == "base":
         base = scene.base_shape if scene.base_shape in H.HANDSHAPES or scene.base_shape in H.ALIASES else shape
         sign_type, nondominant = ("AsymmetricalSameHandshape" if base == shape else "AsymmetricalDifferentHandshape",
@@ -254,15 +258,17 @@ class Realizer:
                 if scene.action in WIDER:
                     signer = replace(signer, amplitude=signer.amplitude * WIDER[scene.action])
                 items.append((entry, signer, want))
-        takes, clearer = [], []
+        takes, clearer, curved = [], [], []
         for (entry, signer, _), (motion, truth) in zip(items, self.synth.synthesize_many(items)):
             rot = R.np_axis_angle_to_matrix(motion.poses.astype(float))
             cues = self.hms.measure(motion, truth.sign_frames, rotations=rot)
             got = scene_for(entry.phonology, ending(cues, scene.side) if scene.arrive else cues, scene.side)
             takes.append(Take(motion, got, agreement(scene, got), entry.phonology, truth.sign_frames, signer))
             clearer.append(clearness(scene, cues))
+            # a stroke asked to curve: a take whose path a viewer sees arc (the fidelity measure's)
+            curved.append(scene.arc and movement(motion, self.synth.body, scene.side).path == "arc")
         # plainness to the centimetre: closer than that, the first made (likelier coding) wins
-        order = sorted(range(len(takes)), key=lambda i: (-takes[i].agreement, -round(clearer[i], 2)))
+        order = sorted(range(len(takes)), key=lambda i: (-takes[i].agreement, -curved[i], -round(clearer[i], 2)))
         return [takes[i] for i in order]
 
 

@@ -67,6 +67,12 @@ _PALM_WAY = re.compile(r"\bpalms?\s+(?:facing|faces|face|turned|turning|turns|to
 # as shapes say it too ("two fingers together", "all fingers spread")
 _HAND_PLACE_WORD = re.compile(r"\b(?:palms?|knuckles|fingertips|tips of|back of (?:the|your|his|her|their|my|one's) "
                               r"hand|wrists?|forearms?|elbows?|upper arms?|biceps|crook of)\b", re.IGNORECASE)
+# a stroke that curves ("curves down", "in an arc"); "curved" is a handshape's ("a curved L",
+# "two fingers together, curved", "the thumb curved out")
+_ARC = re.compile(r"\b(?:(?:in|along|through|with) an? (?:\w+ )?(?:arc|curve)\b|arc(?:s|ed|ing)?\b(?! of\b)|"
+                  r"curv(?:es|ing)\s+(?:(?:back|over|up|down|across|round|around|away)\b\s*)*"
+                  r"(?:to|toward|towards|up|down|over|across|around|round|back|forward|away|left|right)\b|"
+                  r"swoop\w*)", re.IGNORECASE)
 _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words if w.core) + r")s?\b", re.IGNORECASE)
                 for place, words in PLACES.items() if place not in ON_OTHER_HAND}
 # Two hands' way in phrases that say nothing else: "away from each other", "out from the
@@ -243,6 +249,25 @@ def two_hands_way(text: str) -> str | None:
     words (``_TWO_WAYS``), the last said; else None."""
     found = [m.lastgroup for m in _TWO_WAYS.finditer(_PALM_WAY.sub(" ", text))]   # not "palms away from each other"
     return found[-1] if found else None
+
+
+def says_arc(text: str) -> bool:
+    """Whether ``text`` says the stroke curves: "in an arc", "arcs over to the left", "curving
+    down", "swoops up" (not a curved handshape: "a curved L", "curved fingers")."""
+    return _ARC.search(text) is not None
+
+
+_ARC_PHRASE = re.compile(r"\s*\b(?:in|along|through|with) an? (?:\w+ )?(?:arc|curve)\b", re.IGNORECASE)
+_ARC_VERB = re.compile(r"\b(?:arc|swoop|curv(?=es|ing))(s|es|ed|ing)?\b", re.IGNORECASE)
+
+
+def without_arc(text: str) -> str:
+    """``text`` with its curve said plainly, for the parser, which never read a curve and
+    takes "move it in an arc" for a circle: the phrase left out ("move it"), the verb a move
+    ("it arcs over to the left": "it moves over to the left")."""
+    text = _ARC_PHRASE.sub("", text)
+    forms = {"": "move", "s": "moves", "es": "moves", "ed": "moved", "ing": "moving"}
+    return _ARC_VERB.sub(lambda m: forms[(m.group(1) or "").lower()], text)
 
 
 def arrives(text: str, scene: Scene) -> bool:
