@@ -281,6 +281,33 @@ def test_a_stroke_said_to_arc_arcs_and_one_said_plainly_goes_straight():
         assert (got.path, got.direction) == (path, "right"), text
 
 
+def test_a_place_read_unsurely_from_a_text_that_names_no_part_of_the_body_is_left_out():
+    # "Move your index finger down" was read at 0.44 as at the forehead: the finger dropped from the brow
+    from backend.plan.planner import planner
+    from backend.plan.words import names_body, plain_words
+
+    unsure, sure = {"place": 0.44, "action": 1.0}, {"place": 0.9, "action": 1.0}
+    misread = scene(shape="1", place="forehead", action="drop", dirs=("down",))
+    assert plain_words("Move your index finger down.", misread, unsure).place is None
+    assert plain_words("Move your index finger down.", misread, sure).place == "forehead"        # read surely: kept
+    assert plain_words("Move your index finger down from your forehead.", misread, unsure).place == "forehead"
+    assert not names_body("Raise your fist, palm facing in.") and names_body("Tap the side of your face.")
+    asked, _ = planner().read("Move your index finger down")
+    assert (asked.place, asked.action, asked.dirs[:1]) == (None, "drop", ("down",))
+
+
+def test_a_fist_is_a_thumbs_up_only_where_the_text_says_a_thumb():
+    # "Raise your fist up to your forehead" was read (0.84) as a thumbs-up: the thumb rose too
+    from backend.plan.planner import planner
+    from backend.plan.words import plain_words
+
+    sure = {"place": 0.9, "action": 1.0}
+    assert plain_words("Raise your fist up.", scene(shape="a", action="rise"), sure).shape == "s"
+    assert plain_words("Raise your fist, thumb up.", scene(shape="a", action="rise"), sure).shape == "a"
+    assert planner().read("Raise your fist up to your forehead")[0].shape == "s"
+    assert planner().read("Give a thumbs up")[0].shape in ("a", "thumbs_up")
+
+
 def test_a_text_that_says_no_other_hand_or_part_of_one_is_not_signed_on_it():
     # "Raise your fist" was read at 0.56 as near the fingers: the other hand came up as a base
     from backend.plan.planner import planner

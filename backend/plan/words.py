@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from ..data.text import CONTACT_ACTIONS, Scene
-from ..data.vocab import NEUTRAL, PLACES
+from ..data.vocab import HANDSHAPE_CONCEPT, NEUTRAL, PLACES
 from ..motion.hands import named_hand
 
 TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
@@ -56,6 +56,7 @@ _PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|(
 # of the body ("in front of the chest", "at chest height") name no place.
 ON_PLACE_MOVE_SURE = 0.8    # a movement of a hand "on" a place read less surely than this is a touch
 NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
+UNNAMED_PLACE_SURE = 0.5    # a place read less surely than this, in a text that names no part of the body, is dropped
 _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
                                       + [r"\b(?:at|to|up to|down to)\s+(?:\w+\s+)?(?:height|level)\b",
                                          r"\b\w+[- ](?:height|level)\b"]), re.IGNORECASE)
@@ -145,7 +146,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     while they change (``_MOVING``); no word of two hands, one hand (and a
     two-handed action read from it a touch or a hold, and no base hand where the text never
     names the other hand); no place on the other hand or arm where the text says none
-    (``says_hand_place``); two hands that part or meet in so many words do (``WAY_REPLACES``)."""
+    (``says_hand_place``), nor a place read unsurely where it names no part of the body
+    (``names_body``); no thumbs-up where it says no thumb; two hands that part or meet in so many words do (``WAY_REPLACES``)."""
     if scene.place is None and (named := named_place(text)) and \
             (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named)):   # "put your hand on your heart"
         scene = replace(scene, place=named)
@@ -154,6 +156,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         if action not in CONTACT_ACTIONS and confidence["action"] < ON_PLACE_MOVE_SURE:
             action = "touch"      # "put your hand on your heart" read at 0.74 as a rise
         scene = replace(scene, contact=True, action=action)
+    if scene.shape in THUMB_SHAPES and not _THUMB.search(text):   # "raise your fist up" read as a thumbs-up
+        scene = replace(scene, shape="s")
+    if scene.place and confidence["place"] < UNNAMED_PLACE_SURE and not names_body(text):
+        scene = replace(scene, place=None, place_side="", contact=False)   # "move your index finger down"
     if scene.hands == "one" and scene.place in ON_OTHER_HAND and not says_hand_place(text, scene.side):
         scene = replace(scene, place=None, place_side="", contact=False)   # "raise your fist" read near the fingers
     if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
@@ -233,6 +239,22 @@ def named_place(text: str) -> str | None:
     text = _PALM_WAY.sub(" ", _NEUTRAL_PHRASE.sub(" ", text))
     found = [place for place, pattern in _PLACE_WORDS.items() if pattern.search(text)]
     return found[0] if len(found) == 1 else None
+
+
+# a part of the body named in other words than a place's core ones ("the side of the face"):
+# plain nouns, never a synonym of the vocabulary's (a held-out one would leak into the test)
+_BODY_WORD = re.compile(r"\b(?:face|head|torso|body|fingers)\b", re.IGNORECASE)
+# a thumbs-up is said with its thumb ("thumbs up", "fist with the thumb raised")
+_THUMB = re.compile(r"\bthumbs?\b", re.IGNORECASE)
+THUMB_SHAPES = frozenset(shape for shape, concept in HANDSHAPE_CONCEPT.items() if concept == "thumb_fist")
+
+
+def names_body(text: str) -> bool:
+    """Whether ``text`` names any part of the body: a place's core word, a part of a hand
+    or arm (``_HAND_PLACE_WORD``), or a body word (``_BODY_WORD``), palm ways aside."""
+    text = _PALM_WAY.sub(" ", text)
+    return bool(any(p.search(text) for p in _PLACE_WORDS.values()) or _HAND_PLACE_WORD.search(text)
+                or _BODY_WORD.search(text))
 
 
 def on_place(text: str, place: str) -> bool:
