@@ -27,13 +27,16 @@ _OTHER_HAND = re.compile(r"\b(?:other|base|non-?dominant|weak|passive|second)\b"
 # the hand a text signs with, named as the instrument: "with your right hand", "using the left fist"
 _INSTRUMENT = re.compile(r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)\b",
                          re.IGNORECASE)
-# a place on a hand or arm named with its side: "the right palm", "your left fingertips",
-# "the back of the left hand" (not "the right open palm hand", a flat hand)
-_SIDED_HAND_PLACE = re.compile(
-    r"\b(left|right)\s+(?:open\s+)?(?:palm|fingers|fingertips|wrist|forearm|elbow|upper arm|knuckles)\b(?!\s+hand)"
-    r"|\bback of (?:the|your|his|her|their|my)\s+(left|right)\s+hand\b", re.IGNORECASE)
 # places on the other hand or arm: a one-handed scene never has them (its other hand rests)
 ON_OTHER_HAND = ("upper arm", "elbow", "forearm", "wrist", "palm", "back of the hand", "fingers")
+# their core names but the back of the hand's, which reads "the back of your left hand"
+_HAND_PLACE_NAMES = {place: "|".join(w.pattern for w in PLACES[place] if w.core)
+                     for place in ON_OTHER_HAND if place != "back of the hand"}
+_DETERMINER = r"(?:the|your|his|her|their|my|one's)"
+# a place on a hand or arm named with its side: "the right palm", "the tips of your left
+# fingers", "the back of the left hand" (not "the right open palm hand", a flat hand)
+_SIDED_HAND_PLACE = re.compile(rf"\b(left|right)\s+(?:open\s+)?(?:{'|'.join(_HAND_PLACE_NAMES.values())})s?\b(?!\s+hand)"
+                               rf"|\bback of {_DETERMINER}\s+(left|right)\s+hand\b", re.IGNORECASE)
 # "raise your hand up to the forehead", "lower your fist to the stomach": a directional word
 # and then "to" the scene's place says where the stroke ends; "bring your fist to your chin
 # and raise it" (no such word before "to") and the grammar's "near your brow ... bring it
@@ -64,10 +67,11 @@ _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
 _PALM_WAY = re.compile(r"\bpalms?\s+(?:facing|faces|face|turned|turning|turns|toward\w*|pointing|points|down|up|in|"
                        r"out|forward|back|away|left|right|sideways)\b[^,.;]*", re.IGNORECASE)
 # words of a place on the other hand or arm, beside the other hand named by side or role
-# ("tap the palm", "the back of your hand", "your wrist"); "fingers" alone is not one of them,
-# as shapes say it too ("two fingers together", "all fingers spread")
-_HAND_PLACE_WORD = re.compile(r"\b(?:palms?|knuckles|fingertips|tips of|back of (?:the|your|his|her|their|my|one's) "
-                              r"hand|wrists?|forearms?|elbows?|upper arms?|biceps|crook of)\b", re.IGNORECASE)
+# ("tap the palm", "the back of your hand", "your wrist"), in core names; "fingers" alone is
+# not one of them, as shapes say it too ("two fingers together", "all fingers spread")
+_HAND_PLACE_WORD = re.compile(
+    rf"\b(?:(?:{'|'.join(n for place, n in _HAND_PLACE_NAMES.items() if place != 'fingers')})s?|back of {_DETERMINER} hand)\b",
+    re.IGNORECASE)
 # a stroke that curves ("curves down", "in an arc"); "curved" is a handshape's ("a curved L",
 # "two fingers together, curved", "the thumb curved out")
 _ARC = re.compile(r"\b(?:(?:in|along|through|with) an? (?:\w+ )?(?:arc|curve)\b|arc(?:s|ed|ing)?\b(?! of\b)|"
