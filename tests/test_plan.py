@@ -555,3 +555,28 @@ def test_a_drop_onto_the_chin_comes_down_in_front_of_the_face():
         assert np.allclose(pts[-1], p0) and pts[0][1] > p0[1] + 0.05          # from above, ending on it
         out = float((pts[0] - p0) @ n)
         assert out >= ARRIVE_OFF * 0.1 - 1e-6 if kind == "head" else out < 0, (kind, out)
+
+
+def test_a_fist_raised_up_to_the_forehead_comes_up_in_front_of_the_face():
+    """"Raise your fist up to your forehead": the straight rise slid up the face, brushing the
+    nose, so the take kept was the curved one, which arced over the forehead (the wrist 11 cm
+    above it). The rise now starts in front of the face, touches nothing on its way and ends
+    at the brow."""
+    import numpy as np
+
+    from backend.body.model import Body
+    from backend.body.sites import SITE_INDEX
+    from backend.body.skeleton import JOINT_INDEX
+    from backend.eval import fidelity as F
+    from backend.plan.planner import planner
+
+    body = Body.load()
+    [planned] = planner().plan("Raise your fist up to your forehead", seed=0)
+    motion = planned.motion
+    t0, t1 = F.sign_window(motion, body, "right")
+    posed = F.posed(motion, body)
+    brow = posed.sites[t1 - 1, SITE_INDEX["forehead"]]
+    knuckle, wrist = posed.joints[t1 - 1, JOINT_INDEX["right_middle2"]], posed.joints[t1 - 1, JOINT_INDEX["right_wrist"]]
+    assert planned.take.phonology.movement == "Straight" and not F.contacts(motion, body, "right")
+    assert np.linalg.norm(knuckle - brow) < 0.10 and wrist[1] - brow[1] < 0.08
+    assert F.movement(motion, body, "right").direction == "up"

@@ -23,7 +23,7 @@ from ..data.hms import DIRECTIONS, HMS
 from ..data.lexicon import Entry, Phonology
 from ..data.synth import Asked, Signer, Synthesizer
 from ..data.text import Scene, scene_for
-from ..eval.fidelity import movement
+from ..eval import fidelity
 from ..motion.motion import Motion
 
 # ASL-LEX 2.0 medians (ms): a sign's duration, the dictionary clip's onset, offset and length.
@@ -266,7 +266,7 @@ class Realizer:
             takes.append(Take(motion, got, agreement(scene, got), entry.phonology, truth.sign_frames, signer))
             clearer.append(clearness(scene, cues))
             # a stroke asked to curve: a take whose path a viewer sees arc (the fidelity measure's)
-            curved.append(scene.arc and movement(motion, self.synth.body, scene.side).path == "arc")
+            curved.append(scene.arc and fidelity.movement(motion, self.synth.body, scene.side).path == "arc")
         # plainness to the centimetre: closer than that, the first made (likelier coding) wins
         order = sorted(range(len(takes)), key=lambda i: (-takes[i].agreement, -curved[i], -round(clearer[i], 2)))
         return [takes[i] for i in order]
