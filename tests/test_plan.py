@@ -298,13 +298,13 @@ def test_a_place_read_unsurely_from_a_text_that_names_no_part_of_the_body_is_lef
 
 def test_a_fist_is_a_thumbs_up_only_where_the_text_says_a_thumb():
     # "Raise your fist up to your forehead" was read (0.84) as a thumbs-up: the thumb rose too
-    from backend.plan.planner import planner
-    from backend.plan.words import plain_words
+    from backend.plan.planner import UNNAMED_SHAPE, planner
+    from backend.plan.words import unthumbed
 
-    sure = {"place": 0.9, "action": 1.0}
-    assert plain_words("Raise your fist up.", scene(shape="a", action="rise"), sure).shape == "s"
-    assert plain_words("Raise your fist, thumb up.", scene(shape="a", action="rise"), sure).shape == "a"
+    assert unthumbed("a", "Raise your fist up.") == "s" and unthumbed("a", "Raise your fist, thumb up.") == "a"
+    assert unthumbed("thumbs_up", "Raise your right hand up.") is None and unthumbed("1", "Point up.") == "1"
     assert planner().read("Raise your fist up to your forehead")[0].shape == "s"
+    assert planner().read("Raise your right hand up to the forehead")[0].shape == UNNAMED_SHAPE
     assert planner().read("Give a thumbs up")[0].shape in ("a", "thumbs_up")
 
 

@@ -25,7 +25,7 @@ from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
 from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, plain_words,
-                    says_arc, says_side, two_hands_way, without_arc)
+                    says_arc, says_side, two_hands_way, unthumbed, without_arc)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -72,14 +72,14 @@ class Planner:
         The handshape is read by everyday concept (fist, flat, index...): the concept whose
         shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
-        lexicon's commonest, rather than a guess. The scene is then made one the grammar
+        lexicon's commonest, rather than a guess; a thumbs-up needs the word thumb (``unthumbed``). The scene is then made one the grammar
         could have written (``grammatical``)."""
         arc = says_arc(text)
         text = without_arc(text) if arc else text
         parsed = self.parser.parse(text)
         on_hand = hand_place_side(text) if parsed.scene.place in ON_OTHER_HAND else ""
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand, on_hand)
-        shape = sure_shape(parsed.probs("shape"))
+        shape = unthumbed(sure_shape(parsed.probs("shape")), text)
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
         return replace(scene, arrive=arrives(text, scene), arc=arc), dict(parsed.confidence)

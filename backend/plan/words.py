@@ -151,7 +151,7 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     two-handed action read from it a touch or a hold, and no base hand where the text never
     names the other hand); no place on the other hand or arm where the text says none
     (``says_hand_place``), nor a place read unsurely where it names no part of the body
-    (``names_body``); no thumbs-up where it says no thumb; two hands that part or meet in so many words do (``WAY_REPLACES``)."""
+    (``names_body``); two hands that part or meet in so many words do (``WAY_REPLACES``)."""
     if scene.place is None and (named := named_place(text)) and \
             (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named)):   # "put your hand on your heart"
         scene = replace(scene, place=named)
@@ -160,8 +160,6 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         if action not in CONTACT_ACTIONS and confidence["action"] < ON_PLACE_MOVE_SURE:
             action = "touch"      # "put your hand on your heart" read at 0.74 as a rise
         scene = replace(scene, contact=True, action=action)
-    if scene.shape in THUMB_SHAPES and not _THUMB.search(text):   # "raise your fist up" read as a thumbs-up
-        scene = replace(scene, shape="s")
     if scene.place and confidence["place"] < UNNAMED_PLACE_SURE and not names_body(text):
         scene = replace(scene, place=None, place_side="", contact=False)   # "move your index finger down"
     if scene.hands == "one" and scene.place in ON_OTHER_HAND and not says_hand_place(text, scene.side):
@@ -202,6 +200,15 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
     if confidence >= SIDE_SURE:
         return parsed
     return named_hand(text) or parsed
+
+
+def unthumbed(shape: str | None, text: str) -> str | None:
+    """``shape`` (a shape read from ``text``), but a thumbs-up where the text says no thumb:
+    then a fist where it says one ("raise your fist up to your forehead" was read at 0.84 as
+    a thumbs-up), else no shape read ("raise your right hand up" was a thumbs-up too)."""
+    if shape in THUMB_SHAPES and not _THUMB.search(text):
+        return "s" if _FIST.search(text) else None
+    return shape
 
 
 def says_hand_place(text: str, side: str) -> bool:
@@ -250,6 +257,7 @@ def named_place(text: str) -> str | None:
 _BODY_WORD = re.compile(r"\b(?:face|head|torso|body|fingers)\b", re.IGNORECASE)
 # a thumbs-up is said with its thumb ("thumbs up", "fist with the thumb raised")
 _THUMB = re.compile(r"\bthumbs?\b", re.IGNORECASE)
+_FIST = re.compile(r"\bfists?\b", re.IGNORECASE)
 THUMB_SHAPES = frozenset(shape for shape, concept in HANDSHAPE_CONCEPT.items() if concept == "thumb_fist")
 
 

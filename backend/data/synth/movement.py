@@ -89,7 +89,8 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
                 probs = [0.4, 0.3, 0.2, 0.1] if surface else [0.3, 0.3, 0.2, 0.1, 0.1]
                 drawn = dirs[rng.choice(len(dirs), p=probs)]   # drawn either way: the same rng stream
                 d = (DIRECTIONS[want] if want in DIRECTIONS else drawn) * a
-            if kind == "head" and arrive and second is None and FRONT @ n > 0.3 and abs(d @ UP) > 0.5 * a:
+            if kind == "head" and arrive and second is None and FRONT @ n > 0.3 and \
+                    (d @ UP < -0.5 * a or d @ UP > 0.5 * a and n @ UP > 0):
                 # a drop or rise that ends at the face comes in front of it: its start moved
                 # forward until it lies ARRIVE_OFF of the stroke out from the place's skin (a drop
                 # onto the chin starts in front of the nose, not inside it, whence the clearance
