@@ -580,3 +580,18 @@ def test_a_fist_raised_up_to_the_forehead_comes_up_in_front_of_the_face():
     assert planned.take.phonology.movement == "Straight" and not F.contacts(motion, body, "right")
     assert np.linalg.norm(knuckle - brow) < 0.10 and wrist[1] - brow[1] < 0.08
     assert F.movement(motion, body, "right").direction == "up"
+
+
+def test_a_hand_named_by_its_palm_is_flat():
+    # "Put your palm on your chest" was signed with an index finger, "Press your right palm
+    # against your cheek" with a fist: the parser read a shape (0.50) from words naming none
+    from backend.plan.planner import UNNAMED_SHAPE, planner
+    from backend.plan.words import names_palm
+
+    assert names_palm("Put your left palm on your forehead.")
+    assert not names_palm("Tap your chin with your fist, palm facing down.")
+    assert not names_palm("a hand with all fingers extended, and the thumb across the palm")
+    for text in ("Put your palm on your chest", "Press your right palm against your cheek",
+                 "Put your left palm on your forehead."):
+        assert planner().read(text)[0].shape == UNNAMED_SHAPE, text
+    assert planner().read("Tap your left palm with your index finger")[0].shape == "1"   # the palm tapped: a place

@@ -24,8 +24,8 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, plain_words,
-                    says_arc, says_side, two_hands_way, unthumbed, without_arc)
+from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, names_palm,
+                    plain_words, says_arc, says_side, two_hands_way, unthumbed, without_arc)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -33,6 +33,7 @@ PLACE_SURE = 0.5            # a place read less surely than this is not where tw
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
+PALM_SHAPE_SURE = 0.8       # a hand named by its palm is flat unless its shape is read at least this surely
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Planner:
         on_hand = hand_place_side(text) if parsed.scene.place in ON_OTHER_HAND else ""
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand, on_hand)
         shape = unthumbed(sure_shape(parsed.probs("shape")), text)
+        if parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and parsed.confidence["shape"] < PALM_SHAPE_SURE:
+            shape = None      # a hand named by its palm ("put your palm on your chest") is flat
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
         return replace(scene, arrive=arrives(text, scene), arc=arc), dict(parsed.confidence)

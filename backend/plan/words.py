@@ -202,6 +202,13 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
     return named_hand(text) or parsed
 
 
+def names_palm(text: str) -> bool:
+    """Whether ``text`` names a palm other than by the way it faces or where a thumb lies
+    ("put your palm on your chest"; not "palm facing down", "the thumb across the palm")."""
+    text = re.sub(r"\bacross the palm\b", " ", _PALM_WAY.sub(" ", text), flags=re.IGNORECASE)
+    return re.search(r"\bpalms?\b", text, re.IGNORECASE) is not None
+
+
 def unthumbed(shape: str | None, text: str) -> str | None:
     """``shape`` (a shape read from ``text``), but a thumbs-up where the text says no thumb:
     then a fist where it says one ("raise your fist up to your forehead" was read at 0.84 as
