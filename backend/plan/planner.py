@@ -73,8 +73,11 @@ class Planner:
         The handshape is read by everyday concept (fist, flat, index...): the concept whose
         shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
-        lexicon's commonest, rather than a guess; a thumbs-up needs the word thumb (``unthumbed``). The scene is then made one the grammar
-        could have written (``grammatical``)."""
+        lexicon's commonest, rather than a guess; so does a hand named by its palm, unless
+        its shape is read surely (``PALM_SHAPE_SURE``); a thumbs-up needs the word thumb
+        (``unthumbed``). A stroke said to curve is read with the curve said plainly
+        (``without_arc``) and marked ``arc``. The scene is then made one the grammar could
+        have written (``grammatical``)."""
         arc = says_arc(text)
         text = without_arc(text) if arc else text
         parsed = self.parser.parse(text)

@@ -74,7 +74,8 @@ _HAND_PLACE_WORD = re.compile(
     re.IGNORECASE)
 # a stroke that curves ("curves down", "in an arc"); "curved" is a handshape's ("a curved L",
 # "two fingers together, curved", "the thumb curved out")
-_ARC = re.compile(r"\b(?:(?:in|along|through|with) an? (?:\w+ )?(?:arc|curve)\b|arc(?:s|ed|ing)?\b(?! of\b)|"
+_ARC_PHRASE = r"\b(?:in|along|through|with) an? (?:\w+ )?(?:arc|curve)\b"   # "in an arc", "along a wide curve"
+_ARC = re.compile(rf"{_ARC_PHRASE}|\b(?:arc(?:s|ed|ing)?\b(?! of\b)|"
                   r"curv(?:es|ing)\s+(?:(?:back|over|up|down|across|round|around|away)\b\s*)*"
                   r"(?:to|toward|towards|up|down|over|across|around|round|back|forward|away|left|right)\b|"
                   r"swoop\w*)", re.IGNORECASE)
@@ -205,8 +206,7 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
 def names_palm(text: str) -> bool:
     """Whether ``text`` names a palm other than by the way it faces or where a thumb lies
     ("put your palm on your chest"; not "palm facing down", "the thumb across the palm")."""
-    text = re.sub(r"\bacross the palm\b", " ", _PALM_WAY.sub(" ", text), flags=re.IGNORECASE)
-    return re.search(r"\bpalms?\b", text, re.IGNORECASE) is not None
+    return _PALM.search(_THUMB_ACROSS.sub(" ", _PALM_WAY.sub(" ", text))) is not None
 
 
 def unthumbed(shape: str | None, text: str) -> str | None:
@@ -265,6 +265,8 @@ _BODY_WORD = re.compile(r"\b(?:face|head|torso|body|fingers)\b", re.IGNORECASE)
 # a thumbs-up is said with its thumb ("thumbs up", "fist with the thumb raised")
 _THUMB = re.compile(r"\bthumbs?\b", re.IGNORECASE)
 _FIST = re.compile(r"\bfists?\b", re.IGNORECASE)
+_PALM = re.compile(r"\bpalms?\b", re.IGNORECASE)
+_THUMB_ACROSS = re.compile(r"\bacross the palm\b", re.IGNORECASE)   # where a thumb lies: the shape's, not the hand's name
 THUMB_SHAPES = frozenset(shape for shape, concept in HANDSHAPE_CONCEPT.items() if concept == "thumb_fist")
 
 
@@ -298,7 +300,7 @@ def says_arc(text: str) -> bool:
     return _ARC.search(text) is not None
 
 
-_ARC_PHRASE = re.compile(r"\s*\b(?:in|along|through|with) an? (?:\w+ )?(?:arc|curve)\b", re.IGNORECASE)
+_ARC_PHRASE_SAID = re.compile(rf"\s*{_ARC_PHRASE}", re.IGNORECASE)
 _ARC_VERB = re.compile(r"\b(?:arc|swoop|curv(?=es|ing))(s|es|ed|ing)?\b", re.IGNORECASE)
 
 
@@ -306,7 +308,7 @@ def without_arc(text: str) -> str:
     """``text`` with its curve said plainly, for the parser, which never read a curve and
     takes "move it in an arc" for a circle: the phrase left out ("move it"), the verb a move
     ("it arcs over to the left": "it moves over to the left")."""
-    text = _ARC_PHRASE.sub("", text)
+    text = _ARC_PHRASE_SAID.sub("", text)
     forms = {"": "move", "s": "moves", "es": "moves", "ed": "moved", "ing": "moving"}
     return _ARC_VERB.sub(lambda m: forms[(m.group(1) or "").lower()], text)
 
