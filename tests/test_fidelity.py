@@ -169,6 +169,22 @@ def test_a_straight_line_is_straight_and_has_its_direction(body, chin):
     assert F.movement(m, body, "right") == F.Movement("straight", "left", 1)
 
 
+@pytest.mark.parametrize("bow, path", [(0.0, "straight"), (0.08, "arc")])
+def test_a_bowed_stroke_is_an_arc_to_the_evaluation_and_to_the_cues_the_texts_are_said_from(body, chin, bow, path):
+    """One measure (HandMotionScript's ``path_shape``) gives the fidelity row's path type and
+    the cue from which a text says "in an arc": a 20 cm stroke that rises 8 cm midway arcs."""
+    from backend.data.hms import HMS
+
+    target = chin + [0.0, -0.25, 0.30]
+    stroke = [reach(body, target + [0.2 * s, bow * math.sin(math.pi * s), 0]) for s in minimum_jerk(12)]
+    lead = timeline([(REST, 1, 4), (reach(body, target), 12, 5)])
+    tail = timeline([(stroke[-1], 1, 5), (REST, 12, 4)], start=stroke[-1])
+    m = motion_of(np.concatenate([lead.poses, np.stack(stroke), tail.poses]))
+    assert F.movement(m, body, "right").path == path
+    window = (lead.num_frames - 3, lead.num_frames + len(stroke) + 3)
+    assert HMS(body).measure(m, window).hands["right"].path == path
+
+
 def test_the_idle_hand_within_5_cm_of_rest_and_out_of_it(body, poses):
     still = timeline([(REST, 1, 4), (poses["on"], 12, 20), (REST, 12, 5)])
     assert F.idle_distance(still, body, "left") < 1e-6

@@ -142,6 +142,26 @@ def test_a_coded_finger_change_is_said_even_where_the_cues_read_one_state(shape,
     assert all(re.search(said, t, re.I) for t in out), out
 
 
+@pytest.mark.parametrize("moves, path, said", [(["up"], "arc", True), (["up"], "straight", False),
+                                               (["forward", "back", "forward"], "arc", True),
+                                               (["left"], "circle", False)])
+def test_a_travelling_stroke_the_cues_measure_curving_is_said_to_arc(moves, path, said):
+    """The cues' path (HandMotionScript's ``path_shape``) says whether a stroke curves; every
+    style then says so in words the planner reads, and never that it goes "straight ahead"."""
+    from backend.data.text import TemplateTranslator, scene_for
+    from backend.plan.words import says_arc
+
+    ph = _phonology(handshape="s", sign_type="OneHanded", minor_location="Neutral", movement="Curved")
+    cues = Cues({"right": HandCues(palm=["down"], moves=moves, path=path, fingers=["closed"], active=True),
+                 "left": HandCues()}, [], (0, 40))
+    assert scene_for(ph, cues, "right").arc is said
+    out = TemplateTranslator(V.TextSplit.from_seed(0)).describe_styled(ph, cues, "right", 24,
+                                                                      np.random.default_rng(2), set())
+    assert {style for _, style in out} >= {"imperative", "third_person", "terse", "descriptive"}
+    assert all(says_arc(t) is said for t, _ in out), out
+    assert not said or not any("straight" in t for t, _ in out), out
+
+
 def test_a_sign_named_right_never_says_right():
     from backend.data.text import TemplateTranslator, leaks
 

@@ -27,6 +27,7 @@ NEAR = 0.12                            # a hand is "near" a site closer than thi
 OPEN_BELOW, CLOSED_ABOVE = 0.7, 0.8    # mean knuckle + middle joint flexion (rad)
 PALM_MARGIN = 0.2                      # how much better a new palm direction must score
 STROKE_MIN = 0.02                      # metres: shorter wrist movements are not strokes
+STRAIGHT = 0.2          # a path whose second principal extent is under this share of its first is straight
 # Directions by name in body axes (+X is the body's left), shared with the synthesizer.
 DIRECTIONS = {name: np.array(v, float) for name, v in (
     ("up", (0, 1, 0)), ("down", (0, -1, 0)), ("forward", (0, 0, 1)), ("back", (0, 0, -1)),
@@ -78,6 +79,7 @@ class HandCues:
     touch: list[str] = field(default_factory=list)    # "near chin", "touch chin", ...
     palm: list[str] = field(default_factory=list)
     moves: list[str] = field(default_factory=list)    # stroke directions or "circle"
+    path: str = "none"                                # the palm's path over the window (``path_shape``)
     fingers: list[str] = field(default_factory=list)  # "open" / "closed"
     active: bool = False
 
@@ -90,7 +92,7 @@ class Cues:
     signals: dict = field(default_factory=dict, repr=False)   # per-frame measurements, up to the window's end
 
     def as_dict(self) -> dict:
-        out = {s: {"touch": h.touch, "palm": h.palm, "moves": h.moves, "fingers": h.fingers,
+        out = {s: {"touch": h.touch, "palm": h.palm, "moves": h.moves, "path": h.path, "fingers": h.fingers,
                    "active": h.active} for s, h in self.hands.items()}
         out["hands"] = self.between
         return out
@@ -209,7 +211,9 @@ class HMS:
         cues.touch = _compress(contact, 1)   # a tap may touch for a single frame
         cues.palm = _compress(palm, 3)
         cues.fingers = _compress(fingers, 3)
-        cues.moves = strokes(sites[t0:t1, SITE_INDEX[f"{side}_palm"]], motion.fps)
+        palm_path = sites[t0:t1, SITE_INDEX[f"{side}_palm"]]
+        cues.moves = strokes(palm_path, motion.fps)
+        cues.path = path_shape(palm_path, cues.moves)
         return cues, {"site_distance": dist, "nearest_site": nearest, "palm_normal": normal,
                       "flexion": flex, "wrist": wrist}
 
@@ -278,6 +282,19 @@ def strokes(path: np.ndarray, fps: float) -> list[str]:
         elif disp >= STROKE_MIN:
             labels.append(_DIRECTION_NAMES[head])
     return labels
+
+
+def path_shape(path: np.ndarray, labels: list[str]) -> str:
+    """The kind of a palm path (T, 3) with its ``strokes`` labels: "none" without strokes,
+    "circle" when a stroke circles, else "straight" when the path's second principal extent
+    is under ``STRAIGHT`` of its first, else "arc". One measure for the text's cues and for
+    the fidelity evaluation's path type."""
+    if not labels:
+        return "none"
+    if "circle" in labels:
+        return "circle"
+    extent = np.linalg.svd(path - path.mean(0), compute_uv=False)
+    return "straight" if extent[1] < STRAIGHT * extent[0] else "arc"
 
 
 _DIRECTION_NAMES = list(DIRECTIONS)

@@ -146,6 +146,9 @@ def phonology_text(ph: Phonology) -> str:
 _ON_HAND = {"palm", "back of the hand", "fingers", "wrist", "forearm", "upper arm", "elbow"}
 _SIDED = {"temple", "eye", "cheek", "ear", "shoulder", "hip"}
 CONTACT_ACTIONS = frozenset({"tap", "touch", "brush", "rub"})   # the actions a scene only has when it touches
+# the strokes that travel, which the text says curve when the cues measure an arc (a wave's
+# swing, a circle and a tap have their own shapes)
+ARCING = frozenset({"rise", "drop", "push", "pull", "side", "back_forth", "path", "apart", "together"})
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,8 @@ class Scene:
     repeated: bool = False         # the lexicon codes the movement as repeated
     arrive: bool = False           # a stroke that ends at the place ("raise it up to the forehead"):
                                    # a prompt's, never the grammar's (a sign's stroke leaves its place)
-    arc: bool = False              # a stroke said to curve ("in an arc"): a prompt's, never the grammar's
+    arc: bool = False              # the travelling stroke (``ARCING``) curves: the cues measured the palm's
+                                   # path an arc, or a prompt says so ("in an arc")
 
     @property
     def other(self) -> str:
@@ -269,8 +273,9 @@ def scene_for(ph: Phonology, cues: Cues, dominant: str) -> Scene:
         # fold into a fist read "closed" before and after) is still the coded change, and the
         # measured handshape over the sign is the changed one: say it
         fingers = H.change_direction(shape)
+    arc = hand.path == "arc" and (action in ARCING or then in ARCING)
     return Scene(dominant, hands, shape, base_shape, place, place_side, contact, action, tuple(dirs), count,
-                 then, tuple(then_dirs), then_count, tuple(hand.palm[:3]), fingers, ph.repeated)
+                 then, tuple(then_dirs), then_count, tuple(hand.palm[:3]), fingers, ph.repeated, arc=arc)
 
 
 def _movement(lin: list[str], circles: int, shape: str, moves: list[str]) -> tuple[str, tuple, int]:
@@ -390,9 +395,12 @@ class _Writer:
     def text(self, key: str) -> str:
         return self.word(key).text
 
-    def verb(self, concept: str, frame: str) -> str:
-        w = self.word(f"verb:{concept}", lambda w: bool(getattr(w, frame)))
-        return self.pick(getattr(w, frame))
+    def verb(self, concept: str, frame: str, curved: bool = False) -> str:
+        """A verb phrase of ``frame``; a ``curved`` one never "points straight ahead"."""
+        def fits(phrase: str) -> bool:
+            return not (curved and "straight" in phrase)
+        w = self.word(f"verb:{concept}", lambda w: any(fits(f) for f in getattr(w, frame)))
+        return self.pick([f for f in getattr(w, frame) if fits(f)])
 
     # -- noun phrases ----------------------------------------------------------
     def concept(self) -> str | None:
@@ -502,10 +510,12 @@ class _Writer:
             return self.word("count:many", lambda w: w.text in V.UNCOUNTED).text
         return self.text(f"count:{self.pick(([str(n)] if n in V.COUNTS else []) + (['many'] if n >= 3 else []))}")
 
-    def path(self, dirs, back_and_forth: bool = False) -> str:
+    def path(self, dirs, back_and_forth: bool = False, curved: bool = False) -> str:
+        """The directions, one after another; a ``curved`` stroke never goes "straight ahead"."""
         if back_and_forth and dirs[0] == "back":      # not "move back and back"
             return self.word("dir:back", lambda w: w.text != "back").text
-        return ", then ".join(self.text(f"dir:{d}") for d in dirs)
+        return ", then ".join(self.word(f"dir:{d}", lambda w: not (curved and "straight" in w.text)).text
+                              for d in dirs)
 
     def palm_labels(self) -> list[str]:
         """The palm cues; for both hands, mirrored, a sideways palm faces the other one or away from it."""
@@ -544,27 +554,37 @@ class _Writer:
 
     def action(self, frame: str, action: str, dirs, x: str = "", p: str = "", count: str = "") -> str:
         """One verb phrase of ``frame`` (hand / agent / bare), its count where it reads well."""
-        phrase = self.verb(self.concept_for(action), frame)
-        d = self.path(dirs, action == "back_forth") if dirs else ""
+        curved = self.curved(action)
+        phrase = self.verb(self.concept_for(action), frame, curved)
+        d = self.path(dirs, action == "back_forth", curved) if dirs else ""
         phrase = phrase.replace("{x}", x).replace("{p}", p).replace("{d}", d)
-        return f"{phrase} {count}".strip()
+        return f"{phrase}{self.arc(action)} {count}".strip()
+
+    def curved(self, action: str) -> bool:
+        """Whether ``action`` is the travelling stroke the scene says curves."""
+        return self.s.arc and action in ARCING
+
+    def arc(self, action: str) -> str:
+        """' in an arc' after a travelling stroke the scene says curves, else ''."""
+        return " " + self.pick(V.ARCS).text if self.curved(action) else ""
 
     def passive(self, action: str, dirs, x: str, p: str, count: str) -> tuple[str, str] | None:
         """(subject, 'is/are <participle> ...') from an agent frame whose object follows its verb."""
         for _ in range(6):
             word = self.word(f"verb:{self.concept_for(action)}", lambda v: bool(v.agent))
-            frames = [f for f in word.agent if f.split(" ")[1] in ("{x}", "{p}") and not f.startswith("let ")]
+            frames = [f for f in word.agent if f.split(" ")[1] in ("{x}", "{p}") and not f.startswith("let ")
+                      and not (self.curved(action) and "straight" in f)]
             if frames:
                 break
         else:
             return None
         frame = self.pick(frames)
         verb, obj, rest = (frame.split(" ", 2) + [""])[:3]
-        d = self.path(dirs, action == "back_forth") if dirs else ""
+        d = self.path(dirs, action == "back_forth", self.curved(action)) if dirs else ""
         rest = rest.replace("{x}", x).replace("{p}", p).replace("{d}", d)
         subject = p if obj == "{p}" else x
         plural = self.s.hands == "both" and obj == "{x}" or obj == "{p}" and _plural_place(p)
-        return subject, f"{'are' if plural else 'is'} {_inflect(verb, 2)} {rest} {count}"
+        return subject, f"{'are' if plural else 'is'} {_inflect(verb, 2)} {rest}{self.arc(action)} {count}"
 
 
 def _plural_place(place: str) -> bool:
@@ -718,20 +738,20 @@ def terse(w: _Writer) -> str:
     s = w.s
     hand = w.hand("", terse=True).rstrip(",")
     count = w.count(s.count, terse=True)
-    verb = w.word(f"verb:{w.concept_for(s.action)}", lambda v: bool(v.hand))
     if s.action in CONTACT_ACTIONS:
+        head = w.word(f"verb:{w.concept_for(s.action)}", lambda v: bool(v.hand)).text
         where = _bare(w.place(""))
-        head = verb.text
     else:
+        curved = w.curved(s.action)
+        head = w.verb(w.concept_for(s.action), "hand", curved).replace(
+            "{d}", w.path(s.dirs, s.action == "back_forth", curved)) + w.arc(s.action)
         where = _bare(w.near(""))
-        head = w.pick(verb.hand).replace("{d}", w.path(s.dirs, s.action == "back_forth"))
     parts = w.pick([[hand, where, f"{head} {count}"], [hand, f"{head} {count}", where],
                     [f"{head} {count}", where, hand]])
     if s.then:
-        then = w.word(f"verb:{s.then}", lambda v: bool(v.hand))
-        parts.append("then " + w.pick(then.hand).replace("{d}", w.path(s.then_dirs, s.then == "back_forth"))
-                     .replace(" {p}", "")
-                     + " " + w.count(s.then_count, terse=True))
+        curved = w.curved(s.then)
+        then = w.verb(s.then, "hand", curved).replace("{d}", w.path(s.then_dirs, s.then == "back_forth", curved))
+        parts.append("then " + then.replace(" {p}", "") + w.arc(s.then) + " " + w.count(s.then_count, terse=True))
     if w.rng.random() < 0.35 and s.palm:
         label = w.palm_labels()[0]
         parts.append(("palms " if s.hands == "both" else "palm ") + ("facing " if "each other" in label else "")

@@ -234,6 +234,10 @@ DIRECTIONS: dict[str, list[Word]] = {
     "right": [_w("to the right", True), _w("rightward"), _w("toward the right", True), _w("over to the right", True),
               _w("to the signer's right", mark=r"to the signer's right(?! hand)")],
 }
+# A stroke the cues measure curving (HandMotionScript's ``path_shape``), said after its verb:
+# "raise your fist in an arc". All core, and outside ``concepts()``: never held out, and the
+# held-out draw stays the one it was. The planner reads each one (``plan.words.says_arc``).
+ARCS = [_w("in an arc", True), _w("in a curve", True), _w("along a curve", True), _w("in a wide arc", True)]
 PALMS: dict[str, list[Word]] = {
     "up": [_w("up", True), _w("toward the ceiling", mark=r"toward the ceiling")],
     "down": [_w("down", True), _w("toward the floor", mark=r"toward the floor")],

@@ -30,7 +30,7 @@ from ..body.rig import Rig
 from ..body.sites import SITE_INDEX
 from ..body.skeleton import JOINT_INDEX as J
 from ..data.handshapes import nearest_handshape
-from ..data.hms import strokes
+from ..data.hms import path_shape, strokes
 from ..motion.hands import hanging_pose
 from ..motion.motion import Motion
 
@@ -42,7 +42,6 @@ TOUCH = 0.02            # metres: a hand point this close to a body site touches
 NEAR = 0.12             # metres: a hand farther than this from every region is in neutral space
 FAST = 4.0              # m/s: wrist speeds over this read as snaps
 HOLD_SPEED = 0.15       # m/s: a wrist slower than this holds still
-STRAIGHT = 0.2          # a path whose second principal extent is under this share of its first is straight
 SETTLE_FRAMES = 7       # frames: a move from pause to pause this short right after the approach...
 SETTLE_REACH = 0.08     # metres: ...and shorter than this settles the hand into place
 WINDOW_EDGE = 0.2       # the approach (return) ends (starts) where speed falls under this share of its peak
@@ -280,21 +279,15 @@ def movement(motion: Motion, body, side: str, window=None) -> Movement:
     """The palm's path during the sign. Strokes are HandMotionScript's (split at pauses,
     named by net direction or "circle", 2 cm or longer); the main direction is the most
     frequent stroke (ties: the first) and ``strokes`` counts it, so three taps toward the
-    chin and back are three strokes. The path is a circle when a stroke circles, else
-    straight when its second principal extent is under ``STRAIGHT`` of its first, else an
-    arc; without strokes it is "none"."""
+    chin and back are three strokes. The path's kind is HandMotionScript's ``path_shape``
+    (none, straight, arc or circle), the measure the texts' arcs are said from."""
     t0, t1 = _window(motion, body, side, window)
     palm = posed(motion, body).sites[t0:t1, SITE_INDEX[f"{side}_palm"]]
     labels = strokes(palm, motion.fps)
     if not labels:
         return Movement("none", "none", 0)
     main = _mode(labels, "none")
-    if "circle" in labels:
-        kind = "circle"
-    else:
-        extent = np.linalg.svd(palm - palm.mean(0), compute_uv=False)
-        kind = "straight" if extent[1] < STRAIGHT * extent[0] else "arc"
-    return Movement(kind, main, labels.count(main))
+    return Movement(path_shape(palm, labels), main, labels.count(main))
 
 
 def handshape(motion: Motion, body, side: str, window=None) -> str:
