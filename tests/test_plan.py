@@ -296,6 +296,33 @@ def test_a_place_read_unsurely_from_a_text_that_names_no_part_of_the_body_is_lef
     assert (asked.place, asked.action, asked.dirs[:1]) == (None, "drop", ("down",))
 
 
+@pytest.mark.parametrize("text, side", [("Give a thumbs up", "right"),
+                                        ("Give me a thumbs-up with your left hand", "left")])
+def test_a_thumbs_up_given_is_held_in_front_of_the_body_with_the_thumb_up(text, side):
+    # "Give a thumbs up" was read (0.81) as touching the mouth, and a thumbs-up held in front
+    # of the body pointed its thumb across the chest (palm to the body)
+    import numpy as np
+
+    from backend.body.model import Body
+    from backend.body.sites import SITE_INDEX
+    from backend.body.skeleton import JOINT_INDEX as J
+    from backend.eval import fidelity as F
+    from backend.plan.planner import planner
+    from backend.plan.words import shows_shape
+
+    assert shows_shape(text) and not shows_shape("Give a thumbs up and push it forward")
+    assert not shows_shape("Wag your index finger") and not shows_shape("Make a fist on your chest")
+    body = Body.load()
+    [planned] = planner().plan(text, seed=0)
+    asked = planned.asked
+    assert (asked.side, asked.hands, asked.place, asked.contact, asked.action) == (side, "one", None, False, "hold")
+    t0, t1 = F.sign_window(planned.motion, body, side)
+    posed = F.posed(planned.motion, body)
+    thumb = posed.sites[t0:t1, SITE_INDEX[f"{side}_thumb_tip"]] - posed.joints[t0:t1, J[f"{side}_thumb1"]]
+    thumb = thumb / np.linalg.norm(thumb, axis=1, keepdims=True)
+    assert np.median(thumb[:, 1]) > 0.8, text          # the thumb points up, within 37 degrees
+
+
 def test_a_fist_is_a_thumbs_up_only_where_the_text_says_a_thumb():
     # "Raise your fist up to your forehead" was read (0.84) as a thumbs-up: the thumb rose too
     from backend.plan.planner import UNNAMED_SHAPE, planner

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..body import rotations as R
 from ..data import handshapes as H
+from ..data import vocab as V
 from ..data.hms import DIRECTIONS, HMS
 from ..data.lexicon import Entry, Phonology
 from ..data.synth import Asked, Signer, Synthesizer
@@ -151,6 +152,10 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
                                   base)
     else:
         sign_type, nondominant = SIGN_TYPE.get(scene.hands, "OneHanded"), shape if scene.hands == "both" else "NA"
+    # palm to palm, as people clap; a thumbs-up shown in front of the body with its palm to the
+    # midline, so that the thumb points up (the lexicon's codings leave both to chance)
+    facing = scene.action == "clap" or (scene.place is None and not scene.palm and
+                                        V.HANDSHAPE_CONCEPT.get(scene.shape) == "thumb_fist")
     out = []
     for (movement, repeated), location in _interleave(moves, locations):
         contact = "1" if scene.contact or scene.action in ("clap", "together") else "0"
@@ -165,9 +170,8 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
         entry = Entry(entry_id=f"scene-{len(out)}", lemma_id="scene", translations=(), signbank_translations=(),
                       duration_ms=DURATION_MS * stretch, morphemes=(ph,), row=0, onset_ms=ONSET_MS,
                       offset_ms=OFFSET_MS + DURATION_MS * (stretch - 1), clip_ms=CLIP_MS + DURATION_MS * (stretch - 1))
-        asked = Asked(want, arrive=True) if scene.arrive and want and movement in ("Straight", "Curved") else want
-        if scene.action == "clap":   # palm to palm, as people clap
-            asked = Asked(want, facing=True)
+        arrive = bool(scene.arrive and want and movement in ("Straight", "Curved"))
+        asked = Asked(want, arrive, facing) if arrive or facing else want
         out.append((entry, asked))
         if len(out) == limit:
             break

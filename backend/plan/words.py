@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from ..data.text import CONTACT_ACTIONS, Scene
-from ..data.vocab import HANDSHAPE_CONCEPT, NEUTRAL, PLACES
+from ..data.vocab import HANDSHAPE_CONCEPT, NEUTRAL, PLACES, VERBS
 from ..motion.hands import named_hand
 
 TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
@@ -59,6 +59,7 @@ _PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|(
 # of the body ("in front of the chest", "at chest height") name no place.
 ON_PLACE_MOVE_SURE = 0.8    # a movement of a hand "on" a place read less surely than this is a touch
 NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
+SHOWN_SURE = 0.6           # an action read less surely than this, in a text that only shows a shape, is a hold
 UNNAMED_PLACE_SURE = 0.5    # a place read less surely than this, in a text that names no part of the body, is dropped
 _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
                                       + [r"\b(?:at|to|up to|down to)\s+(?:\w+\s+)?(?:height|level)\b",
@@ -123,6 +124,15 @@ _MOVING = re.compile(
     r"inwards?|across|around|apart|together|sideways|higher|onto|against|send\w*|sent|"
     r"to\s+the\s+(?:signer's\s+)?(?:left|right))\b", re.IGNORECASE)
 _FINGERS_SAID = re.compile("|".join(p.pattern for p in _FINGERS_WAY.values()), re.IGNORECASE)
+# the core verbs' own words ("wag", "scratch", "spin"...), but for those that do nothing by
+# themselves ("give a salute", "make contact", "hold still")
+_LIGHT_VERBS = {"give", "let", "make", "hold", "keep", "stay", "stop"}
+_CORE_VERB = re.compile(r"\b(?:" + "|".join(sorted({re.escape(f.split(" ")[0]) for words in VERBS.values()
+                                                     for w in words if w.core
+                                                     for f in (w.text, *w.hand, *w.agent, *w.bare)}
+                                                    - _LIGHT_VERBS)) + r")\w*", re.IGNORECASE)
+# a thumbs-up's "up" is its shape, not a way to move: "give a thumbs-up", "the thumb raised"
+_THUMB_UP = re.compile(r"\bthumbs?(?:[- ]up\b|\s+(?:is\s+|pointing\s+)?(?:up|raised)\b)", re.IGNORECASE)
 # a text (a part's piece) that says only that the fingers open or close: "then curl your fingers
 # in", "close both hands", "open your hand, with the palm turning left"
 _FINGERS_ONLY = re.compile(rf"^\s*(?:(?:I|he|she|they|the\s+signer|the\s+person)\s+)?(?:{_FINGERS_SAID.pattern})"
@@ -135,6 +145,14 @@ def fingers_way(text: str) -> str:
     (the last said), else ""."""
     found = sorted((m.start(), way) for way, pattern in _FINGERS_WAY.items() for m in pattern.finditer(text))
     return found[-1][1] if found else ""
+
+
+def shows_shape(text: str) -> bool:
+    """Whether ``text`` only shows a handshape: it names no part of the body (``names_body``)
+    and no way of moving (``_MOVING``, a core verb's words), a thumbs-up's "up" aside: "give a
+    thumbs up", "show me a V with your left hand"."""
+    said = _THUMB_UP.sub(" ", text)
+    return not names_body(text) and not _MOVING.search(said) and not _CORE_VERB.search(said)
 
 
 def fingers_only(text: str) -> bool:
@@ -152,7 +170,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     two-handed action read from it a touch or a hold, and no base hand where the text never
     names the other hand); no place on the other hand or arm where the text says none
     (``says_hand_place``), nor a place read unsurely where it names no part of the body
-    (``names_body``); two hands that part or meet in so many words do (``WAY_REPLACES``)."""
+    (``names_body``); a text that only shows a shape (``shows_shape``), read doing something
+    less surely than ``SHOWN_SURE``, holds it in front of the body; two hands that part or meet in so many words do (``WAY_REPLACES``)."""
     if scene.place is None and (named := named_place(text)) and \
             (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named)):   # "put your hand on your heart"
         scene = replace(scene, place=named)
@@ -163,6 +182,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, contact=True, action=action)
     if scene.place and confidence["place"] < UNNAMED_PLACE_SURE and not names_body(text):
         scene = replace(scene, place=None, place_side="", contact=False)   # "move your index finger down"
+    if confidence["action"] < SHOWN_SURE and shows_shape(text):   # "give a thumbs up": 0.31 a mouth touch
+        scene = replace(scene, place=None, place_side="", contact=False, action="hold", dirs=(), count=1,
+                        then="", then_dirs=(), then_count=1)
     if scene.hands == "one" and scene.place in ON_OTHER_HAND and not says_hand_place(text, scene.side):
         scene = replace(scene, place=None, place_side="", contact=False)   # "raise your fist" read near the fingers
     if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
