@@ -323,6 +323,27 @@ def test_a_thumbs_up_given_is_held_in_front_of_the_body_with_the_thumb_up(text, 
     assert np.median(thumb[:, 1]) > 0.8, text          # the thumb points up, within 37 degrees
 
 
+@pytest.mark.parametrize("text, side, way", [("Swing your fist across your body", "right", "left"),
+                                             ("Move your left hand across your body", "left", "right"),
+                                             ("Move your flat hand across your chest", "right", "left")])
+def test_a_hand_moved_across_the_body_strokes_to_the_other_side(text, side, way):
+    # "Swing your fist across your body" was read at 0.48 as a touch at no place
+
+    from backend.body.model import Body
+    from backend.eval import fidelity as F
+    from backend.plan.planner import planner
+    from backend.plan.words import across
+
+    assert across("Brush your hand across your chest to the right", "right") is None    # a side said: the text's
+    body = Body.load()
+    [planned] = planner().plan(text, seed=0)
+    assert (planned.asked.side, planned.asked.action, planned.asked.dirs, planned.asked.contact) == (side, "side", (way,), False)
+    t0, t1 = F.sign_window(planned.motion, body, side)
+    wrist = F.wrist_path(planned.motion, body, side)
+    across_x = (wrist[t1 - 1, 0] - wrist[t0, 0]) * (1 if way == "left" else -1)    # +X is the body's left
+    assert across_x > 0.10 and F.movement(planned.motion, body, side).direction == way, text
+
+
 def test_a_fist_is_a_thumbs_up_only_where_the_text_says_a_thumb():
     # "Raise your fist up to your forehead" was read (0.84) as a thumbs-up: the thumb rose too
     from backend.plan.planner import UNNAMED_SHAPE, planner

@@ -147,6 +147,21 @@ def fingers_way(text: str) -> str:
     return found[-1][1] if found else ""
 
 
+_DET = r"(?:(?:the|your|his|her|their|my)\s+)?"
+_ACROSS = re.compile(rf"\bacross\s+{_DET}(?:front\s+of\s+{_DET})?(?:body|chest|torso)\b", re.IGNORECASE)
+_SIDEWAYS = re.compile(r"\b(?:to(?:ward)?\s+the\s+(?:signer's\s+)?(?:left|right)|leftwards?|rightwards?)\b",
+                       re.IGNORECASE)
+ACROSS_FROM = ("hold", "touch", "rise", "drop", "push", "pull", "side", "path")   # readings "across" corrects
+
+
+def across(text: str, side: str) -> str | None:
+    """The way a ``side`` hand goes "across the body" (or chest, or torso): to the other
+    side, unless the text says a side itself ("across the chest to the right")."""
+    if not _ACROSS.search(text) or _SIDEWAYS.search(text):
+        return None
+    return "left" if side == "right" else "right"
+
+
 def shows_shape(text: str) -> bool:
     """Whether ``text`` only shows a handshape: it names no part of the body (``names_body``)
     and no way of moving (``_MOVING``, a core verb's words), a thumbs-up's "up" aside: "give a
@@ -171,7 +186,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     names the other hand); no place on the other hand or arm where the text says none
     (``says_hand_place``), nor a place read unsurely where it names no part of the body
     (``names_body``); a text that only shows a shape (``shows_shape``), read doing something
-    less surely than ``SHOWN_SURE``, holds it in front of the body; two hands that part or meet in so many words do (``WAY_REPLACES``)."""
+    less surely than ``SHOWN_SURE``, holds it in front of the body; one hand that goes
+    "across the body" (``across``) and touches no place strokes to the other side; two hands that part or meet in so many words do (``WAY_REPLACES``)."""
     if scene.place is None and (named := named_place(text)) and \
             (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named)):   # "put your hand on your heart"
         scene = replace(scene, place=named)
@@ -200,6 +216,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, fingers=change)
     if scene.fingers and scene.action in MOVING_ACTIONS and not _MOVING.search(_FINGERS_SAID.sub(" ", text)):
         scene = replace(scene, action="hold", dirs=(), count=1)     # "make a fist, then open your hand"
+    if scene.hands != "both" and scene.action in ACROSS_FROM and not (scene.contact and scene.place) \
+            and (way := across(text, scene.side)):
+        # "swing your fist across your body" was read at 0.48 as a touch at no place
+        scene = replace(scene, action="side", dirs=(way,), contact=False, then="", then_dirs=(), then_count=1)
     way = two_hands_way(text)
     if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and not scene.place:
         scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
