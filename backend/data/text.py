@@ -144,7 +144,7 @@ def phonology_text(ph: Phonology) -> str:
 # ------------------------------------------------------------------------------ the scene
 
 _ON_HAND = {"palm", "back of the hand", "fingers", "wrist", "forearm", "upper arm", "elbow"}
-_SIDED = {"temple", "eye", "cheek", "ear", "shoulder", "hip"}
+SIDED_PLACES = {"temple", "eye", "cheek", "ear", "shoulder", "hip"}
 CONTACT_ACTIONS = frozenset({"tap", "touch", "brush", "rub"})   # the actions a scene only has when it touches
 # the strokes that travel, which the text says curve when the cues measure an arc (a wave's
 # swing, a circle and a tap have their own shapes)
@@ -228,7 +228,7 @@ def scene_for(ph: Phonology, cues: Cues, dominant: str) -> Scene:
         place_side, place = _split_label(label)
         if place not in V.PLACES:
             place, place_side = None, ""
-        elif place not in _SIDED and place not in _ON_HAND:
+        elif place not in SIDED_PLACES and place not in _ON_HAND:
             place_side = ""
     if ph.minor_location == "Hips" and place in (None, "stomach"):
         place, place_side = "hip", dominant
@@ -472,7 +472,7 @@ class _Writer:
             return self.neutral(det)
         name = self.text(f"place:{s.place}")
         owner = det or "the"
-        if s.hands == "both" and s.place in _SIDED:      # each hand at its own: "the cheeks", no side
+        if s.hands == "both" and s.place in SIDED_PLACES:      # each hand at its own: "the cheeks", no side
             name, side = (name + "s" if " " not in name else name), ""
         else:
             side = s.other if s.place in _ON_HAND else \

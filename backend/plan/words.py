@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..data.text import CONTACT_ACTIONS, Scene
+from ..data.text import CONTACT_ACTIONS, SIDED_PLACES, Scene
 from ..data.vocab import HANDSHAPE_CONCEPT, NEUTRAL, PLACES, VERBS
 from ..motion.hands import named_hand
 
@@ -154,6 +154,11 @@ _SIDEWAYS = re.compile(r"\b(?:to(?:ward)?\s+the\s+(?:signer's\s+)?(?:left|right)
 ACROSS_FROM = ("hold", "touch", "rise", "drop", "push", "pull", "side", "path")   # readings "across" corrects
 
 
+# two hands that meet or part, in the core verbs' words ("come together", "join", "clap", "apart")
+_MEETING = re.compile(r"\b(?:clap\w*|together|join\w*|converg\w*|apart|part(?:s|ed|ing)?|each other|"
+                      r"spread\w* out|out from the middle)\b", re.IGNORECASE)
+
+
 def across(text: str, side: str) -> str | None:
     """The way a ``side`` hand goes "across the body" (or chest, or torso): to the other
     side, unless the text says a side itself ("across the chest to the right")."""
@@ -187,14 +192,22 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     (``says_hand_place``), nor a place read unsurely where it names no part of the body
     (``names_body``); a text that only shows a shape (``shows_shape``), read doing something
     less surely than ``SHOWN_SURE``, holds it in front of the body; one hand that goes
-    "across the body" (``across``) and touches no place strokes to the other side; two hands that part or meet in so many words do (``WAY_REPLACES``)."""
-    if scene.place is None and (named := named_place(text)) and \
+    "across the body" (``across``) and touches no place strokes to the other side; two hands
+    "on" a place that no word brings together (``_MEETING``) touch it; two hands that part or
+    meet in so many words do (``WAY_REPLACES``)."""
+    named = named_place(text)
+    if scene.place is None and named and \
             (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named)):   # "put your hand on your heart"
         scene = replace(scene, place=named)
+    elif named and scene.place not in (None, named) and scene.place not in ON_OTHER_HAND:
+        # the one place the text names is where it is: "brushes the heart" was read at 0.95 at the eye
+        scene = replace(scene, place=named, place_side=scene.place_side if named in SIDED_PLACES else "")
     if scene.place and not scene.contact and on_place(text, scene.place):   # "a small circle on the chest"
         action = {"circle": "rub", "hold": "touch"}.get(scene.action, scene.action)
         if action not in CONTACT_ACTIONS and confidence["action"] < ON_PLACE_MOVE_SURE:
             action = "touch"      # "put your hand on your heart" read at 0.74 as a rise
+        if action in TWO_HANDED and not _MEETING.search(text):
+            action = "touch"      # "put both hands on your chest" was read at 0.81 as hands meeting
         scene = replace(scene, contact=True, action=action)
     if scene.place and confidence["place"] < UNNAMED_PLACE_SURE and not names_body(text):
         scene = replace(scene, place=None, place_side="", contact=False)   # "move your index finger down"
