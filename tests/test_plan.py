@@ -369,6 +369,33 @@ def test_two_hands_put_on_a_place_touch_it_and_do_not_meet():
     assert asked.action == "together"
 
 
+@pytest.mark.parametrize("text, side, way", [("Point forward", "right", (0, 0, 1)),
+                                             ("Point up with your right hand", "right", (0, 1, 0)),
+                                             ("Point to the right with your left index finger", "left", (-1, 0, 0))])
+def test_a_hand_said_to_point_is_an_index_finger_aimed_where_it_points(text, side, way):
+    # "Point forward" was a flat hand pushing forward, "point up with your right hand" read at
+    # 0.96 as a thumbs-up (then flat), and an index finger asked to point drew its aim at random
+    import numpy as np
+
+    from backend.body.model import Body
+    from backend.body.sites import SITE_INDEX
+    from backend.body.skeleton import JOINT_INDEX as J
+    from backend.data.vocab import HANDSHAPE_CONCEPT
+    from backend.eval import fidelity as F
+    from backend.plan.planner import planner
+    from backend.plan.words import says_point
+
+    assert not says_point("The fingers point up") and not says_point("Tap the point of the chin")
+    body = Body.load()
+    [planned] = planner().plan(text, seed=0)
+    assert planned.asked.side == side and planned.asked.point and HANDSHAPE_CONCEPT[planned.asked.shape] == "index"
+    t0, t1 = F.sign_window(planned.motion, body, side)
+    posed = F.posed(planned.motion, body)
+    aim = posed.sites[t0:t1, SITE_INDEX[f"{side}_index_tip"]] - posed.joints[t0:t1, J[f"{side}_index1"]]
+    aim = np.median(aim / np.linalg.norm(aim, axis=1, keepdims=True), axis=0)
+    assert aim @ np.array(way, float) > 0.7, (text, aim)          # within 45 degrees (+X is the body's left)
+
+
 def test_a_fist_is_a_thumbs_up_only_where_the_text_says_a_thumb():
     # "Raise your fist up to your forehead" was read (0.84) as a thumbs-up: the thumb rose too
     from backend.plan.planner import UNNAMED_SHAPE, planner

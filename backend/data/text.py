@@ -175,6 +175,7 @@ class Scene:
                                    # a prompt's, never the grammar's (a sign's stroke leaves its place)
     arc: bool = False              # the travelling stroke (``ARCING``) curves: the cues measured the palm's
                                    # path an arc, or a prompt says so ("in an arc")
+    point: bool = False            # a hand said to point ("point forward"): a prompt's, never the grammar's
 
     @property
     def other(self) -> str:

@@ -25,7 +25,7 @@ from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
 from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, names_palm,
-                    plain_words, says_arc, says_side, two_hands_way, unthumbed, without_arc)
+                    plain_words, points_unshaped, says_arc, says_point, says_side, two_hands_way, unthumbed, without_arc)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -33,6 +33,7 @@ PLACE_SURE = 0.5            # a place read less surely than this is not where tw
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
+POINT_SHAPE_SURE = 0.8      # a hand said to point, with no shape named nor read this surely, is an index finger
 PALM_SHAPE_SURE = 0.8       # a hand named by its palm is flat unless its shape is read at least this surely
 
 
@@ -75,7 +76,9 @@ class Planner:
         A text that names no shape (the parser spreads its guess) gets a flat hand, the
         lexicon's commonest, rather than a guess; so does a hand named by its palm, unless
         its shape is read surely (``PALM_SHAPE_SURE``); a thumbs-up needs the word thumb
-        (``unthumbed``). A stroke said to curve is read with the curve said plainly
+        (``unthumbed``); a hand said to point with no shape named (``points_unshaped``) nor
+        read surely (``POINT_SHAPE_SURE``) is an index finger, and a hand said to point is
+        marked ``point`` (``says_point``). A stroke said to curve is read with the curve said plainly
         (``without_arc``) and marked ``arc``. The scene is then made one the grammar could
         have written (``grammatical``)."""
         arc = says_arc(text)
@@ -84,11 +87,13 @@ class Planner:
         on_hand = hand_place_side(text) if parsed.scene.place in ON_OTHER_HAND else ""
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand, on_hand)
         shape = unthumbed(sure_shape(parsed.probs("shape")), text)
+        if points_unshaped(text) and (shape is None or parsed.confidence["shape"] < POINT_SHAPE_SURE):
+            shape = "1"     # "point up with your right hand" was read at 0.96 as a thumbs-up, then flat
         if parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and parsed.confidence["shape"] < PALM_SHAPE_SURE:
             shape = None      # a hand named by its palm ("put your palm on your chest") is flat
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
-        return replace(scene, arrive=arrives(text, scene), arc=arc), dict(parsed.confidence)
+        return replace(scene, arrive=arrives(text, scene), arc=arc, point=says_point(text)), dict(parsed.confidence)
 
     def read_parts(self, text: str, hand: str | None = None) -> list[tuple[Scene, dict]]:
         """The scenes ``text`` asks for in turn, each with the parser's confidences: one, unless
@@ -250,6 +255,8 @@ def describe_scene(scene: Scene) -> str:
              "touch" if scene.contact else "to" if scene.arrive else "near", scene.action or "-"]
     if scene.arc:
         parts.append("arc")
+    if scene.point:
+        parts.append("pointing")
     if scene.count > 1:
         parts.append(f"x{scene.count}")
     parts += list(scene.dirs[:1])

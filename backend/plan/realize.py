@@ -156,6 +156,9 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
     # midline, so that the thumb points up (the lexicon's codings leave both to chance)
     facing = scene.action == "clap" or (scene.place is None and not scene.palm and
                                         V.HANDSHAPE_CONCEPT.get(scene.shape) == "thumb_fist")
+    # an index finger said to point where it strokes ("point up") aims there
+    point = want if scene.point and scene.place is None and isinstance(want, str) and want in DIRECTIONS \
+        and V.HANDSHAPE_CONCEPT.get(scene.shape) == "index" else None
     out = []
     for (movement, repeated), location in _interleave(moves, locations):
         contact = "1" if scene.contact or scene.action in ("clap", "together") else "0"
@@ -171,7 +174,7 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
                       duration_ms=DURATION_MS * stretch, morphemes=(ph,), row=0, onset_ms=ONSET_MS,
                       offset_ms=OFFSET_MS + DURATION_MS * (stretch - 1), clip_ms=CLIP_MS + DURATION_MS * (stretch - 1))
         arrive = bool(scene.arrive and want and movement in ("Straight", "Curved"))
-        asked = Asked(want, arrive, facing) if arrive or facing else want
+        asked = Asked(want, arrive, facing, point) if arrive or facing or point else want
         out.append((entry, asked))
         if len(out) == limit:
             break

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from ..data.text import CONTACT_ACTIONS, SIDED_PLACES, Scene
-from ..data.vocab import HANDSHAPE_CONCEPT, NEUTRAL, PLACES, VERBS
+from ..data.vocab import HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VERBS
 from ..motion.hands import named_hand
 
 TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
@@ -165,6 +165,29 @@ def across(text: str, side: str) -> str | None:
     if not _ACROSS.search(text) or _SIDEWAYS.search(text):
         return None
     return "left" if side == "right" else "right"
+
+
+# a hand pointing, not fingers or a thumb that point somewhere ("fingers pointing up"), nor
+# "the point of the chin"
+_POINTING = re.compile(r"(?<!fingers )(?<!finger )(?<!thumbs )(?<!thumb )(?<!tips )\bpoint(?:s|ed|ing)?\b(?!\s+of\b)",
+                       re.IGNORECASE)
+# a handshape named: a core name, a finger, thumb, fist or palm, or a capital letter ("make a
+# V"; not "A", "I", nor terse notes' "L" and "R" for left and right)
+_SHAPE_NAMED = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in SHAPES.values() for w in words if w.core)
+                          + r"|fingers?|thumbs?|fists?|palms?|pointer|forefingers?)(?:s|es)?\b", re.IGNORECASE)
+_LETTER = re.compile(r"\b[B-HJ-KM-QS-Z]\b")
+
+
+def says_point(text: str) -> bool:
+    """Whether ``text`` says a hand points ("point up", "the index finger points forward";
+    not "the fingers pointing up", "the point of the chin")."""
+    return bool(_POINTING.search(text))
+
+
+def points_unshaped(text: str) -> bool:
+    """Whether ``text`` says a hand points but names no shape for it ("point forward",
+    "pointing up with the right hand"): people point with the index finger."""
+    return says_point(text) and not _SHAPE_NAMED.search(text) and not _LETTER.search(text)
 
 
 def shows_shape(text: str) -> bool:

@@ -33,15 +33,17 @@ class Asked(NamedTuple):
     directions, and whether it ends at the sign's place ("raise your hand up to the
     forehead") rather than leaving from it, as the lexicon's strokes do. ``facing``: two
     hands in neutral space turn their palms toward each other (a clap), which the lexicon's
-    codings leave to chance."""
+    codings leave to chance; ``point``: the way (a name of ``DIRECTIONS``) a hand said to
+    point there ("point forward") aims its fingers, in neutral space."""
     ways: str | tuple[str, ...] | None
     arrive: bool = False
     facing: bool = False
+    point: str | None = None
 
     def mapped(self, rename) -> Asked:
         """The same stroke with each direction renamed (``rename``: name -> name)."""
         ways = rename(self.ways) if isinstance(self.ways, str) else tuple(rename(w) for w in self.ways or ())
-        return self._replace(ways=ways)
+        return self._replace(ways=ways, point=rename(self.point) if self.point else None)
 
 
 def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: float, rng, target,

@@ -17,10 +17,12 @@ from .tables import BACK, DOWN, FRONT, UP
 
 
 def orientation(part: str, place: Placement, normal: np.ndarray, target: np.ndarray, shoulder: np.ndarray,
-                reach: float, rng, facing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                reach: float, rng, facing: bool = False, point: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(palm, fingers) world directions for the dominant (right) hand at its target, the
     contact ``part`` ``reach`` metres from the wrist; ``facing``: in neutral space, the palm
-    toward the midline (where a symmetric sign's other hand faces it) rather than drawn."""
+    toward the midline (where a symmetric sign's other hand faces it) rather than drawn;
+    ``point``: in neutral space, the fingers aimed that way (a name of ``DIRECTIONS``), the
+    palm down (to the midline for pointing up or down), rather than drawn."""
     medial = DIRECTIONS["left"]
     kind = place.kind
     if part == "palm" and kind not in ("neutral", "away"):
@@ -32,6 +34,9 @@ def orientation(part: str, place: Placement, normal: np.ndarray, target: np.ndar
         return -normal, fingers
     if place.site == "beside_head":   # a wave: the palm out to the one waved at, the fingers up
         return FRONT, unit(UP + 0.15 * medial + rng.normal(0, 0.05, 3))
+    if kind in ("neutral", "away") and point in DIRECTIONS:
+        palm = medial if point in ("up", "down") else DOWN
+        return palm, unit(DIRECTIONS[point] + rng.normal(0, 0.05, 3))
     if kind in ("neutral", "away"):
         choice = rng.choice(4, p=[0.4, 0.3, 0.2, 0.1])   # drawn either way: the signer's other draws stay
         choice = 0 if facing else choice

@@ -74,7 +74,8 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng,
     points, strokes = stroke_path(ph, place, p0, normal, timing.sign, signer.amplitude, rng, target, want)
     off_a = figure.offset("right", part, hs.shape, hs.spread)
     palm0, fingers0 = orientation(part, place, normal, p0, frame[1][J["right_shoulder"]], float(R.np_norm(off_a)),
-                                  rng, facing=isinstance(want, Asked) and want.facing)
+                                  rng, facing=isinstance(want, Asked) and want.facing,
+                                  point=want.point if isinstance(want, Asked) else None)
     if part != "palm" and place.on_signer:
         palm0, fingers0 = yield from reachable_aim(figure, frame, p0, hand_rotation("right", fingers0, palm0), off_a,
                                                    fingers0)
