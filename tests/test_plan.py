@@ -359,6 +359,19 @@ def test_the_one_place_a_text_names_is_where_the_hand_goes():
     assert (asked.side, asked.place) == ("left", "ear")
 
 
+def test_a_hand_put_on_the_face_or_head_goes_to_a_place_on_it():
+    # "Touch your face with your flat hand" was read at the other hand's fingers, then in front
+    # of the chest; the parser has read a face it did not know at 0.99 as the chest
+    from backend.plan.planner import planner
+    from backend.plan.words import FACE_PLACES, on_face
+
+    for text in ("Touch your face with your flat hand", "Rest your index finger on your face", "Scratch your head"):
+        asked, _ = planner().read(text)
+        assert asked.place in FACE_PLACES and asked.contact, (text, asked)
+    assert not on_face("Both palms face each other", None) and not on_face("Touch your chin", "chin")
+    assert not on_face("Touch your face, then your chest", "chest")           # another place named: the parser's
+
+
 def test_two_hands_put_on_a_place_touch_it_and_do_not_meet():
     # "Put both hands on your chest" was read at 0.81 as the hands coming together
     from backend.plan.planner import planner

@@ -24,7 +24,7 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, names_palm,
+from .words import (FACE_PLACES, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, names_palm, on_face,
                     plain_words, points_unshaped, says_arc, says_point, says_side, two_hands_way, unthumbed, without_arc)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
@@ -92,6 +92,9 @@ class Planner:
         if parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and parsed.confidence["shape"] < PALM_SHAPE_SURE:
             shape = None      # a hand named by its palm ("put your palm on your chest") is flat
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
+        if on_face(text, scene.place):   # the face named: the parser's likeliest place on it
+            probs = parsed.probs("place")
+            scene = replace(scene, place=max(FACE_PLACES, key=lambda p: probs.get(p, 0.0)), place_side="")
         scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
         return replace(scene, arrive=arrives(text, scene), arc=arc, point=says_point(text)), dict(parsed.confidence)
 

@@ -178,6 +178,22 @@ _SHAPE_NAMED = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in SHA
 _LETTER = re.compile(r"\b[B-HJ-KM-QS-Z]\b")
 
 
+FACE_PLACES = ("forehead", "temple", "eye", "nose", "cheek", "ear", "mouth", "chin")
+# the face or head named as a place, not palms that "face each other"
+_FACE_WORD = re.compile(r"\b(?:face|head)\b(?!\s+(?:each|one|up|down|in|out|left|right|toward|towards|away|forward|"
+                        r"the|your|his|her|their|my)\b)", re.IGNORECASE)
+
+
+def on_face(text: str, place: str | None) -> bool:
+    """Whether ``text`` puts the hand somewhere on the face or head (it says "face" or
+    "head") while ``place`` (a reading of it) is elsewhere, and names no other place in core
+    words nor a part of a hand or arm: "rest your index finger on the upper face" was read at
+    0.99 at the chest, "touch your face with your flat hand" at the other hand's fingers."""
+    if place in FACE_PLACES or not _FACE_WORD.search(text) or _HAND_PLACE_WORD.search(_PALM_WAY.sub(" ", text)):
+        return False
+    return named_place(text) in (None, *FACE_PLACES)
+
+
 def says_point(text: str) -> bool:
     """Whether ``text`` says a hand points ("point up", "the index finger points forward";
     not "the fingers pointing up", "the point of the chin")."""
