@@ -704,7 +704,9 @@ def test_a_hand_named_by_its_palm_is_flat():
     assert names_palm("Put your left palm on your forehead.")
     assert not names_palm("Tap your chin with your fist, palm facing down.")
     assert not names_palm("a hand with all fingers extended, and the thumb across the palm")
+    # "open" read surely (0.89) as a spread hand: with no shape named in core words, flat
     for text in ("Put your palm on your chest", "Press your right palm against your cheek",
-                 "Put your left palm on your forehead."):
+                 "Put your left palm on your forehead.", "Press your open palm against your chest"):
         assert planner().read(text)[0].shape == UNNAMED_SHAPE, text
+    assert planner().read("Press the palm of your V hand against your chest")[0].shape == "v"   # a shape named
     assert planner().read("Tap your left palm with your index finger")[0].shape == "1"   # the palm tapped: a place

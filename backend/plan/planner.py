@@ -24,7 +24,7 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (FACE_PLACES, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, names_palm, on_face,
+from .words import (FACE_PLACES, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, names_palm, names_shape, on_face,
                     plain_words, points_unshaped, says_arc, says_point, says_side, two_hands_way, unthumbed, without_arc)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
@@ -89,7 +89,8 @@ class Planner:
         shape = unthumbed(sure_shape(parsed.probs("shape")), text)
         if points_unshaped(text) and (shape is None or parsed.confidence["shape"] < POINT_SHAPE_SURE):
             shape = "1"     # "point up with your right hand" was read at 0.96 as a thumbs-up, then flat
-        if parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and parsed.confidence["shape"] < PALM_SHAPE_SURE:
+        if parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and \
+                (parsed.confidence["shape"] < PALM_SHAPE_SURE or not names_shape(text)):
             shape = None      # a hand named by its palm ("put your palm on your chest") is flat
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if on_face(text, scene.place):   # the face named: the parser's likeliest place on it

@@ -171,11 +171,17 @@ def across(text: str, side: str) -> str | None:
 # "the point of the chin"
 _POINTING = re.compile(r"(?<!fingers )(?<!finger )(?<!thumbs )(?<!thumb )(?<!tips )\bpoint(?:s|ed|ing)?\b(?!\s+of\b)",
                        re.IGNORECASE)
-# a handshape named: a core name, a finger, thumb, fist or palm, or a capital letter ("make a
-# V"; not "A", "I", nor terse notes' "L" and "R" for left and right)
+# a handshape named: a core name, fingers, a thumb or a fist, or a capital letter ("make a V";
+# not "A", "I", nor terse notes' "L" and "R" for left and right)
 _SHAPE_NAMED = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in SHAPES.values() for w in words if w.core)
-                          + r"|fingers?|thumbs?|fists?|palms?|pointer|forefingers?)(?:s|es)?\b", re.IGNORECASE)
+                          + r"|fingers?|thumbs?|fists?|pointer|forefingers?)(?:s|es)?\b", re.IGNORECASE)
 _LETTER = re.compile(r"\b[B-HJ-KM-QS-Z]\b")
+
+
+def names_shape(text: str) -> bool:
+    """Whether ``text`` names a handshape: in core words, by its fingers, thumb or fist, or by
+    a letter ("a V")."""
+    return bool(_SHAPE_NAMED.search(text) or _LETTER.search(text))
 
 
 FACE_PLACES = ("forehead", "temple", "eye", "nose", "cheek", "ear", "mouth", "chin")
@@ -203,7 +209,7 @@ def says_point(text: str) -> bool:
 def points_unshaped(text: str) -> bool:
     """Whether ``text`` says a hand points but names no shape for it ("point forward",
     "pointing up with the right hand"): people point with the index finger."""
-    return says_point(text) and not _SHAPE_NAMED.search(text) and not _LETTER.search(text)
+    return says_point(text) and not names_shape(text) and not _PALM.search(text)
 
 
 def shows_shape(text: str) -> bool:
