@@ -372,6 +372,18 @@ def test_a_hand_put_on_the_face_or_head_goes_to_a_place_on_it():
     assert not on_face("Touch your face, then your chest", "chest")           # another place named: the parser's
 
 
+def test_taps_with_no_number_said_are_two():
+    # "Tap your left palm with your index finger" was read at 0.45 as three taps
+    from backend.plan.planner import planner
+    from backend.plan.words import states_count
+
+    assert states_count("tap x3") and states_count("Tap twice") and not states_count("Tap your chin")
+    for text, count in (("Tap your left palm with your index finger", 2), ("Knock on your forehead with your fist", 2),
+                        ("Tap your chin three times", 3), ("Tap your chin x4", 4)):
+        asked, _ = planner().read(text)
+        assert (asked.action, asked.count) == ("tap", count), text
+
+
 def test_two_hands_put_on_a_place_touch_it_and_do_not_meet():
     # "Put both hands on your chest" was read at 0.81 as the hands coming together
     from backend.plan.planner import planner

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from ..data.text import CONTACT_ACTIONS, SIDED_PLACES, Scene
-from ..data.vocab import HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VERBS
+from ..data.vocab import COUNTS, HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VAGUE_COUNTS, VERBS
 from ..motion.hands import named_hand
 
 TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
@@ -59,6 +59,7 @@ _PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|(
 # of the body ("in front of the chest", "at chest height") name no place.
 ON_PLACE_MOVE_SURE = 0.8    # a movement of a hand "on" a place read less surely than this is a touch
 NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
+COUNT_SURE = 0.6           # taps counted less surely than this, in a text that states no number, are two
 SHOWN_SURE = 0.6           # an action read less surely than this, in a text that only shows a shape, is a hold
 UNNAMED_PLACE_SURE = 0.5    # a place read less surely than this, in a text that names no part of the body, is dropped
 _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
@@ -200,6 +201,17 @@ def on_face(text: str, place: str | None) -> bool:
     return named_place(text) in (None, *FACE_PLACES)
 
 
+# a number of times stated: the core count words, "x2", "2x", "3 times", "once"
+_COUNT_SAID = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in (*COUNTS.values(), VAGUE_COUNTS)
+                                             for w in words if w.core)
+                         + r"|x\d+|\d+x|\d+\s+times|once)\b", re.IGNORECASE)
+
+
+def states_count(text: str) -> bool:
+    """Whether ``text`` says how many times ("twice", "three times", "x2", "a few times")."""
+    return bool(_COUNT_SAID.search(text))
+
+
 def says_point(text: str) -> bool:
     """Whether ``text`` says a hand points ("point up", "the index finger points forward";
     not "the fingers pointing up", "the point of the chin")."""
@@ -238,7 +250,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     (``names_body``); a text that only shows a shape (``shows_shape``), read doing something
     less surely than ``SHOWN_SURE``, holds it in front of the body; one hand that goes
     "across the body" (``across``) and touches no place strokes to the other side; two hands
-    "on" a place that no word brings together (``_MEETING``) touch it; two hands that part or
+    "on" a place that no word brings together (``_MEETING``) touch it; taps read unsurely
+    (``COUNT_SURE``) as more than two where the text states no number are two; two hands that part or
     meet in so many words do (``WAY_REPLACES``)."""
     named = named_place(text)
     if scene.place is None and named and \
@@ -278,6 +291,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             and (way := across(text, scene.side)):
         # "swing your fist across your body" was read at 0.48 as a touch at no place
         scene = replace(scene, action="side", dirs=(way,), contact=False, then="", then_dirs=(), then_count=1)
+    if scene.action == "tap" and scene.count > 2 and confidence["count"] < COUNT_SURE and not states_count(text):
+        scene = replace(scene, count=2)     # "tap your left palm with your index finger" read at 0.45 as three
     way = two_hands_way(text)
     if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and not scene.place:
         scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
