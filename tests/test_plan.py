@@ -372,6 +372,20 @@ def test_a_hand_put_on_the_face_or_head_goes_to_a_place_on_it():
     assert not on_face("Touch your face, then your chest", "chest")           # another place named: the parser's
 
 
+def test_the_one_shape_a_text_names_is_signed_where_the_parser_is_unsure():
+    # "Tap your temple with your left index finger three times" was read 0.48 index, 0.40 the
+    # ASL 3: no concept sure, so a flat hand
+    from backend.plan.planner import planner
+    from backend.plan.words import named_shape
+
+    assert named_shape("Make a fist with the thumb up") == "thumb_fist" and named_shape("a bent V") == "bent_v"
+    assert named_shape("Tap the back of your left fist with your right index finger") is None     # two named
+    assert named_shape("Two bent spread hands") is None                    # bent into another shape
+    assert named_shape("a hand with the index finger extended, the middle finger bent") is None   # finger terms
+    asked, _ = planner().read("Tap your temple with your left index finger three times")
+    assert (asked.side, asked.shape, asked.place, asked.count) == ("left", "1", "temple", 3)
+
+
 def test_taps_with_no_number_said_are_two():
     # "Tap your left palm with your index finger" was read at 0.45 as three taps
     from backend.plan.planner import planner

@@ -24,8 +24,9 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (FACE_PLACES, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side, names_palm, names_shape, on_face,
-                    plain_words, points_unshaped, says_arc, says_point, says_side, two_hands_way, unthumbed, without_arc)
+from .words import (FACE_PLACES, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side,
+                    names_palm, names_shape, named_shape, on_face, plain_words, points_unshaped, says_arc,
+                    says_point, says_side, two_hands_way, unthumbed, without_arc)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -73,8 +74,9 @@ class Planner:
 
         The handshape is read by everyday concept (fist, flat, index...): the concept whose
         shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
-        A text that names no shape (the parser spreads its guess) gets a flat hand, the
-        lexicon's commonest, rather than a guess; so does a hand named by its palm, unless
+        Where the parser reads no shape surely, the one shape the text names in core words
+        (``named_shape``) is it; a text that names none (the parser spreads its guess) gets a
+        flat hand, the lexicon's commonest, rather than a guess; so does a hand named by its palm, unless
         its shape is read surely (``PALM_SHAPE_SURE``); a thumbs-up needs the word thumb
         (``unthumbed``); a hand said to point with no shape named (``points_unshaped``) nor
         read surely (``POINT_SHAPE_SURE``) is an index finger, and a hand said to point is
@@ -92,6 +94,9 @@ class Planner:
         if parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and \
                 (parsed.confidence["shape"] < PALM_SHAPE_SURE or not names_shape(text)):
             shape = None      # a hand named by its palm ("put your palm on your chest") is flat
+        if shape is None and (named := named_shape(text)):   # the one shape named, where none was read surely
+            probs = parsed.probs("shape")   # "... with your left index finger": index 0.49, the ASL 3 0.40
+            shape = max((s for s in probs if HANDSHAPE_CONCEPT.get(s) == named), key=probs.__getitem__, default=None)
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if on_face(text, scene.place):   # the face named: the parser's likeliest place on it
             probs = parsed.probs("place")

@@ -179,6 +179,30 @@ _SHAPE_NAMED = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in SHA
 _LETTER = re.compile(r"\b[B-HJ-KM-QS-Z]\b")
 
 
+# each shape concept's core names, a letter ("V") as written, any other in any case, plural too
+_SHAPE_WORDS = [(concept, re.compile(r"\b" + re.escape(w.text) + r"(?:s|es)?\b",
+                                     0 if len(w.text) <= 2 else re.IGNORECASE))
+                for concept, words in SHAPES.items() for w in words if w.core]
+
+
+# a name bent into another shape ("a curled index finger") or a finger in a shape described
+# finger by finger ("a hand with the index finger extended, ...") names no shape of its own
+_RESHAPED = re.compile(r"\b(?:bent|curled|hooked|curved|clawed|crooked)\s+$", re.IGNORECASE)
+_FINGER_STATE = re.compile(r"^\s+(?:and\s+\w+\s+fingers?\s+)?(?:extended|bent|curled|curved|half|rounded|crossed|"
+                           r"hooked|spread|raised|touching|gathered|folded|stepping|angled|out\b|in\b)", re.IGNORECASE)
+
+
+def named_shape(text: str) -> str | None:
+    """The one shape concept (``vocab.SHAPES``: "fist", "index"...) ``text`` names in core
+    words, a name inside a longer one aside ("fist" in "fist with the thumb up", "V" in "bent
+    V"), and none bent into another shape or described finger by finger (``_RESHAPED``,
+    ``_FINGER_STATE``), else None (none, or two: "tap your left fist with your index finger")."""
+    spans = [(m.start(), m.end(), concept) for concept, pattern in _SHAPE_WORDS for m in pattern.finditer(text)
+             if not _RESHAPED.search(text[:m.start()]) and not _FINGER_STATE.match(text[m.end():])]
+    outer = {c for a, b, c in spans if not any(x <= a and b <= y and (x, y) != (a, b) for x, y, _ in spans)}
+    return outer.pop() if len(outer) == 1 else None
+
+
 def names_shape(text: str) -> bool:
     """Whether ``text`` names a handshape: in core words, by its fingers, thumb or fist, or by
     a letter ("a V")."""
