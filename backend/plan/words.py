@@ -315,7 +315,7 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             and (way := across(text, scene.side)):
         # "swing your fist across your body" was read at 0.48 as a touch at no place
         scene = replace(scene, action="side", dirs=(way,), contact=False, then="", then_dirs=(), then_count=1)
-    if scene.action == "tap" and scene.count > 2 and confidence["count"] < COUNT_SURE and not states_count(text):
+    if scene.action == "tap" and scene.count > 2 and confidence.get("count", 1.0) < COUNT_SURE and not states_count(text):
         scene = replace(scene, count=2)     # "tap your left palm with your index finger" read at 0.45 as three
     way = two_hands_way(text)
     if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and not scene.place:
