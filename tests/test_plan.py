@@ -386,6 +386,25 @@ def test_the_one_shape_a_text_names_is_signed_where_the_parser_is_unsure():
     assert (asked.side, asked.shape, asked.place, asked.count) == ("left", "1", "temple", 3)
 
 
+def test_a_stroke_goes_the_one_way_the_text_names():
+    # "Bring your left fist up to your mouth" was read as a rise downward, "Sweep your left
+    # hand to the right" as a brush upward on the other hand's fingers, "Wag your finger" as a
+    # wave at the other hand's fingers
+    from backend.plan.planner import planner
+    from backend.plan.words import named_direction
+
+    assert named_direction("Swing it forward and back, palms facing up") == "forward"
+    assert named_direction("Give a thumbs up and move it to the left") == "left"
+    assert named_direction("Raise it up, then to the left") is None and named_direction("Tap your chin") is None
+    for text, want in (("Bring your left fist up to your mouth", ("left", "rise", ("up",))),
+                       ("Sweep your left hand to the right", ("left", "side", ("right",))),
+                       ("Take your right index finger down beside your chest", ("right", "drop", ("down",)))):
+        asked, _ = planner().read(text)
+        assert (asked.side, asked.action, asked.dirs[:1]) == want, text
+    asked, _ = planner().read("Wag your finger")
+    assert (asked.hands, asked.place) == ("one", None)
+
+
 def test_taps_with_no_number_said_are_two():
     # "Tap your left palm with your index finger" was read at 0.45 as three taps
     from backend.plan.planner import planner

@@ -24,7 +24,7 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (FACE_PLACES, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side,
+from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side,
                     names_palm, names_shape, named_shape, on_face, plain_words, points_unshaped, says_arc,
                     says_point, says_side, two_hands_way, unthumbed, without_arc)
 
@@ -204,7 +204,9 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
       sent the hand across the body to the resting hand's fingers at the left hip);
     - fingers that open or close are a change of the shape that goes that way, else the
       shape as it is: "right hand open, fingers spread" read as a spread hand that opens
-      would close it into a fist, the only change a spread hand has."""
+      would close it into a fist, the only change a spread hand has;
+    - a rise goes up, a drop down, a push forward and a pull back ("bring your left fist up
+      to your mouth" was read as a rise downward)."""
     if scene.action in CONTACT_ACTIONS and scene.place and not scene.contact:
         scene = replace(scene, contact=True)
     if scene.action in TWO_HANDED and scene.hands != "both":
@@ -221,6 +223,8 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, then="", then_dirs=(), then_count=1)
     if scene.fingers and scene.shape and _change_direction(scene.shape) != scene.fingers:
         scene = replace(scene, fingers="")
+    if scene.action in ONE_WAY and scene.dirs[:1] != (ONE_WAY[scene.action],):
+        scene = replace(scene, dirs=(ONE_WAY[scene.action],))
     return scene
 
 

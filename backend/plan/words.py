@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from ..data.text import CONTACT_ACTIONS, SIDED_PLACES, Scene
-from ..data.vocab import COUNTS, HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VAGUE_COUNTS, VERBS
+from ..data.vocab import COUNTS, DIRECTIONS, HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VAGUE_COUNTS, VERBS
 from ..motion.hands import named_hand
 
 TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
@@ -231,6 +231,27 @@ _COUNT_SAID = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in (*CO
                          + r"|x\d+|\d+x|\d+\s+times|once)\b", re.IGNORECASE)
 
 
+# the core words of each direction but the sideways ones (``_WAY`` finds those), read past
+# palm ways, a thumbs-up, "the back of", a stroke's way back ("forward and back") and a
+# finger's bend ("the middle finger bent forward")
+_DIRECTION_WORDS = [(name, re.compile(r"\b" + re.escape(w.text) + r"\b", re.IGNORECASE))
+                    for name, words in DIRECTIONS.items() if name not in ("left", "right") for w in words if w.core]
+_NOT_A_WAY = re.compile(r"\bback of\b|\band back\b|\bback and forth\b|\bhold(?:s|ing)? up\b|"
+                        r"\b(?:bent|angled|curved|curled|hooked|tilted)\s+(?:forward|up|down|back)\b", re.IGNORECASE)
+STROKE_DIRS = {"up": "rise", "down": "drop", "forward": "push", "back": "pull", "left": "side", "right": "side"}
+ONE_WAY = {"rise": "up", "drop": "down", "push": "forward", "pull": "back"}   # the grammar's strokes one way
+DIRS_SURE = 0.6            # a direction read less surely than this gives way to the one the text names
+
+
+def named_direction(text: str) -> str | None:
+    """The one direction ``text`` names in core words ("to the right", "upward", "ahead"),
+    else None (none, or two: "forward and back" names one, "up, then to the left" two)."""
+    said = _NOT_A_WAY.sub(" ", _THUMB_UP.sub(" ", _PALM_WAY.sub(" ", text)))
+    found = {name for name, pattern in _DIRECTION_WORDS if pattern.search(said)}
+    found |= {"left" if "left" in m.group(0).lower() else "right" for m in _WAY.finditer(said)}
+    return found.pop() if len(found) == 1 else None
+
+
 def states_count(text: str) -> bool:
     """Whether ``text`` says how many times ("twice", "three times", "x2", "a few times")."""
     return bool(_COUNT_SAID.search(text))
@@ -275,7 +296,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     less surely than ``SHOWN_SURE``, holds it in front of the body; one hand that goes
     "across the body" (``across``) and touches no place strokes to the other side; two hands
     "on" a place that no word brings together (``_MEETING``) touch it; taps read unsurely
-    (``COUNT_SURE``) as more than two where the text states no number are two; two hands that part or
+    (``COUNT_SURE``) as more than two where the text states no number are two; a brush at no
+    place goes the one way the text names (``named_direction``), as does a stroke read one way
+    with a direction another, and a sideways or back-and-forth stroke read less surely than
+    ``DIRS_SURE``; two hands that part or
     meet in so many words do (``WAY_REPLACES``)."""
     named = named_place(text)
     if scene.place is None and named and \
@@ -303,6 +327,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             scene = replace(scene, hands="one")
         if scene.hands == "base" and not names_other_hand(text, scene.side):   # "holds the forefinger still"
             scene = replace(scene, hands="one", base_shape="")
+            if scene.place in ON_OTHER_HAND and not says_hand_place(text, scene.side) and \
+                    not re.search(r"\bfinger(?:s|tips)\b", text, re.IGNORECASE):   # "wag your finger": its own
+                scene = replace(scene, place=None, place_side="", contact=False)
         if scene.action in TWO_HANDED:   # no word of two hands meeting: a misread
             at = scene.contact and scene.place                 # touches counted at a place are taps
             action = ("tap" if scene.count > 1 else "touch") if at else "hold"
@@ -315,6 +342,17 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             and (way := across(text, scene.side)):
         # "swing your fist across your body" was read at 0.48 as a touch at no place
         scene = replace(scene, action="side", dirs=(way,), contact=False, then="", then_dirs=(), then_count=1)
+    way_said = named_direction(text)
+    if way_said and scene.action == "brush" and scene.place is None:
+        # a brush through the air is a stroke: "sweep your left hand to the right"
+        scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,), contact=False)
+    elif way_said and scene.action in ONE_WAY and scene.dirs[:1] != (ONE_WAY[scene.action],):
+        # a stroke read one way with a direction another ("bring your left fist up to your
+        # mouth": a rise downward): the way the text names
+        scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,))
+    elif scene.action in ("side", "back_forth") and way_said and scene.dirs[:1] != (way_said,) and \
+            confidence.get("dirs", 1.0) < DIRS_SURE and (scene.action != "side" or way_said in ("left", "right")):
+        scene = replace(scene, dirs=(way_said,) + tuple(scene.dirs[1:]))   # "up and back" read at 0.5 "right"
     if scene.action == "tap" and scene.count > 2 and confidence.get("count", 1.0) < COUNT_SURE and not states_count(text):
         scene = replace(scene, count=2)     # "tap your left palm with your index finger" read at 0.45 as three
     way = two_hands_way(text)
