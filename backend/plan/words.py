@@ -150,8 +150,6 @@ def fingers_way(text: str) -> str:
 
 _DET = r"(?:(?:the|your|his|her|their|my)\s+)?"
 _ACROSS = re.compile(rf"\bacross\s+{_DET}(?:front\s+of\s+{_DET})?(?:body|chest|torso)\b", re.IGNORECASE)
-_SIDEWAYS = re.compile(r"\b(?:to(?:ward)?\s+the\s+(?:signer's\s+)?(?:left|right)|leftwards?|rightwards?)\b",
-                       re.IGNORECASE)
 ACROSS_FROM = ("hold", "touch", "rise", "drop", "push", "pull", "side", "path")   # readings "across" corrects
 
 
@@ -163,7 +161,7 @@ _MEETING = re.compile(r"\b(?:clap\w*|together|join\w*|converg\w*|apart|part(?:s|
 def across(text: str, side: str) -> str | None:
     """The way a ``side`` hand goes "across the body" (or chest, or torso): to the other
     side, unless the text says a side itself ("across the chest to the right")."""
-    if not _ACROSS.search(text) or _SIDEWAYS.search(text):
+    if not _ACROSS.search(text) or _WAY.search(text):
         return None
     return "left" if side == "right" else "right"
 
