@@ -405,6 +405,21 @@ def test_a_stroke_goes_the_one_way_the_text_names():
     assert (asked.hands, asked.place) == ("one", None)
 
 
+def test_a_hand_raised_to_a_place_rises_there():
+    # "Raise your right fist to your chin" was read at 0.32 as brushing the chin
+    from backend.plan.planner import planner
+    from backend.plan.words import raised_to
+
+    assert raised_to("Raise your right fist to your chin", "chin") == "rise"
+    assert raised_to("Drop your flat hand to your stomach", "stomach") == "drop"
+    assert raised_to("Tap your chin", "chin") is None
+    for text in ("Raise your right fist to your chin", "The signer raises the right fist to the chin"):
+        asked, _ = planner().read(text)
+        assert (asked.place, asked.action, asked.arrive, asked.contact) == ("chin", "rise", True, False), text
+    asked, _ = planner().read("Raise your hand to your chin and tap it twice")   # read surely: the taps
+    assert (asked.action, asked.count) == ("tap", 2)
+
+
 def test_taps_with_no_number_said_are_two():
     # "Tap your left palm with your index finger" was read at 0.45 as three taps
     from backend.plan.planner import planner

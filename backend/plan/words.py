@@ -295,7 +295,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     "across the body" (``across``) and touches no place strokes to the other side; two hands
     "on" a place that no word brings together (``_MEETING``) touch it; taps read unsurely
     (``COUNT_SURE``) as more than two where the text states no number are two; a brush at no
-    place goes the one way the text names (``named_direction``), as does a stroke read one way
+    place goes the one way the text names (``named_direction``); a hand raised or dropped to
+    the place (``raised_to``), read touching it unsurely (``RAISED_SURE``), strokes there; as does a stroke read one way
     with a direction another, and a sideways or back-and-forth stroke read less surely than
     ``DIRS_SURE``; two hands that part or
     meet in so many words do (``WAY_REPLACES``)."""
@@ -340,6 +341,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             and (way := across(text, scene.side)):
         # "swing your fist across your body" was read at 0.48 as a touch at no place
         scene = replace(scene, action="side", dirs=(way,), contact=False, then="", then_dirs=(), then_count=1)
+    if scene.action in CONTACT_ACTIONS and confidence.get("action", 1.0) < RAISED_SURE \
+            and (stroke := raised_to(text, scene.place)):   # "raise your right fist to your chin": a brush at 0.32
+        scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), contact=False, count=1)
     way_said = named_direction(text)
     if way_said and scene.action == "brush" and scene.place is None:
         # a brush through the air is a stroke: "sweep your left hand to the right"
@@ -486,6 +490,23 @@ def without_arc(text: str) -> str:
     text = _ARC_PHRASE_SAID.sub("", text)
     forms = {"": "move", "s": "moves", "es": "moves", "ed": "moved", "ing": "moving"}
     return _ARC_VERB.sub(lambda m: forms[(m.group(1) or "").lower()], text)
+
+
+# a hand raised or dropped to a place, in the core verbs ("raise your fist to your chin")
+_RAISED_TO = re.compile(r"\b(?P<verb>rais(?:e|es|ed|ing)|ris(?:e|es|en|ing)|rose|drop(?:s|ped|ping)?)\b[^,.;:]*?"
+                        r"\b(?:to|toward|towards)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+)?",
+                        re.IGNORECASE)
+RAISED_SURE = 0.5          # a touch read less surely than this, of a hand raised or dropped to the place, is that stroke
+
+
+def raised_to(text: str, place: str | None) -> str | None:
+    """The stroke ("rise" or "drop") of a hand the text raises or drops to ``place`` in core
+    words ("raise your right fist to your chin"), else None."""
+    pattern = _PLACE_WORDS.get(place or "")
+    if pattern is None:
+        return None
+    m = re.search(_RAISED_TO.pattern + pattern.pattern, text, re.IGNORECASE)
+    return None if m is None else "drop" if m.group("verb").lower().startswith("drop") else "rise"
 
 
 def arrives(text: str, scene: Scene) -> bool:
