@@ -148,6 +148,8 @@ SIDED_PLACES = {"temple", "eye", "cheek", "ear", "shoulder", "hip"}
 CONTACT_ACTIONS = frozenset({"tap", "touch", "brush", "rub"})   # the actions a scene only has when it touches
 # the strokes that travel, which the text says curve when the cues measure an arc (a wave's
 # swing, a circle and a tap have their own shapes)
+# a stroke one way, by its direction (a sideways one is "side")
+STROKE_ACTIONS = {"up": "rise", "down": "drop", "forward": "push", "back": "pull"}
 ARCING = frozenset({"rise", "drop", "push", "pull", "side", "back_forth", "path", "apart", "together"})
 
 
@@ -295,7 +297,7 @@ def _movement(lin: list[str], circles: int, shape: str, moves: list[str]) -> tup
     if back_forth:
         return "back_forth", (first,), goes
     if len(set(lin)) == 1:
-        return {"up": "rise", "down": "drop", "forward": "push", "back": "pull"}.get(first, "side"), (first,), goes
+        return STROKE_ACTIONS.get(first, "side"), (first,), goes
     steps = [m for k, m in enumerate(lin) if k == 0 or m != lin[k - 1]]     # "down, then in", not "in, then in"
     return "path", tuple(steps[:3]), 1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..data.text import CONTACT_ACTIONS, SIDED_PLACES, Scene
+from ..data.text import CONTACT_ACTIONS, SIDED_PLACES, STROKE_ACTIONS, Scene
 from ..data.vocab import COUNTS, DIRECTIONS, HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VAGUE_COUNTS, VERBS
 from ..motion.hands import named_hand
 
@@ -148,8 +148,8 @@ def fingers_way(text: str) -> str:
     return found[-1][1] if found else ""
 
 
-_DET = r"(?:(?:the|your|his|her|their|my)\s+)?"
-_ACROSS = re.compile(rf"\bacross\s+{_DET}(?:front\s+of\s+{_DET})?(?:body|chest|torso)\b", re.IGNORECASE)
+_ACROSS = re.compile(rf"\bacross\s+(?:{_DETERMINER}\s+)?(?:front\s+of\s+(?:{_DETERMINER}\s+)?)?(?:body|chest|torso)\b",
+                     re.IGNORECASE)
 ACROSS_FROM = ("hold", "touch", "rise", "drop", "push", "pull", "side", "path")   # readings "across" corrects
 
 
@@ -236,8 +236,8 @@ _DIRECTION_WORDS = [(name, re.compile(r"\b" + re.escape(w.text) + r"\b", re.IGNO
                     for name, words in DIRECTIONS.items() if name not in ("left", "right") for w in words if w.core]
 _NOT_A_WAY = re.compile(r"\bback of\b|\band back\b|\bback and forth\b|\bhold(?:s|ing)? up\b|"
                         r"\b(?:bent|angled|curved|curled|hooked|tilted)\s+(?:forward|up|down|back)\b", re.IGNORECASE)
-STROKE_DIRS = {"up": "rise", "down": "drop", "forward": "push", "back": "pull", "left": "side", "right": "side"}
-ONE_WAY = {"rise": "up", "drop": "down", "push": "forward", "pull": "back"}   # the grammar's strokes one way
+STROKE_DIRS = {**STROKE_ACTIONS, "left": "side", "right": "side"}   # the grammar's stroke of each direction
+ONE_WAY = {action: way for way, action in STROKE_ACTIONS.items()}      # and the way of each one-way stroke
 DIRS_SURE = 0.6            # a direction read less surely than this gives way to the one the text names
 
 
@@ -494,7 +494,7 @@ def without_arc(text: str) -> str:
 
 # a hand raised or dropped to a place, in the core verbs ("raise your fist to your chin")
 _RAISED_TO = re.compile(r"\b(?P<verb>rais(?:e|es|ed|ing)|ris(?:e|es|en|ing)|rose|drop(?:s|ped|ping)?)\b[^,.;:]*?"
-                        r"\b(?:to|toward|towards)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+)?",
+                        rf"\b(?:to|toward|towards)\s+(?:{_DETERMINER}\s+)?",
                         re.IGNORECASE)
 RAISED_SURE = 0.5          # a touch read less surely than this, of a hand raised or dropped to the place, is that stroke
 
