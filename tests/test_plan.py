@@ -384,6 +384,12 @@ def test_the_one_shape_a_text_names_is_signed_where_the_parser_is_unsure():
     assert named_shape("a hand with the index finger extended, the middle finger bent") is None   # finger terms
     asked, _ = planner().read("Tap your temple with your left index finger three times")
     assert (asked.side, asked.shape, asked.place, asked.count) == ("left", "1", "temple", 3)
+    # terse notes say "index" alone ("left index taps chin x3" was read 0.25 the ASL 1, then flat)
+    assert named_shape("left index taps chin x3") == "index" and named_shape("R index, tap forehead") == "index"
+    assert named_shape("a hand with the index and middle fingers crossed") is None
+    assert named_shape("index, middle and ring fingers extended") is None and named_shape("K, index up") is None
+    asked, _ = planner().read("left index taps chin x3")
+    assert (asked.side, asked.shape, asked.place, asked.count) == ("left", "1", "chin", 3)
 
 
 def test_a_stroke_goes_the_one_way_the_text_names():
@@ -403,6 +409,25 @@ def test_a_stroke_goes_the_one_way_the_text_names():
         assert (asked.side, asked.action, asked.dirs[:1]) == want, text
     asked, _ = planner().read("Wag your finger")
     assert (asked.hands, asked.place) == ("one", None)
+    # no word of going round: "the signer moves both flat hands down ..." was read at 0.56 as a circle
+    asked, _ = planner().read("The signer moves both flat hands down in front of the stomach.")
+    assert (asked.hands, asked.action, asked.dirs[:1]) == ("both", "drop", ("down",))
+
+
+@pytest.mark.parametrize("text, way", [
+    ("Shake your right fist up and down.", "up"),        # read at 0.86 as a rise
+    ("Move your left hand up and down.", "up"),          # read at 0.65 as a drop
+    ("Bob your right fist down and up twice.", "down"),
+    ("Push your flat hand in and out.", "forward"),
+])
+def test_a_stroke_said_there_and_back_goes_there_and_back(text, way):
+    from backend.plan.planner import planner
+    from backend.plan.words import to_and_fro
+
+    assert to_and_fro(text) == way
+    asked, _ = planner().read(text)
+    assert (asked.action, asked.dirs[:1]) == ("back_forth", (way,)), (text, asked)
+    assert to_and_fro("Palms facing up and down") is None and to_and_fro("Raise your fist up") is None
 
 
 def test_a_hand_raised_to_a_place_rises_there():
@@ -581,6 +606,7 @@ def test_a_place_named_in_core_words_is_found(text, place):
     ("Move both open hands outward from the middle.", "apart"),
     ("Both index fingers start apart and move toward each other.", "together"),   # the last said
     ("Both hands start together in front of the chest and move apart.", "apart"),
+    ("The open hands spread apart from the middle of the chest.", "apart"),      # the hands', not fingers'
     ("Bring both hands together at chest height.", "together"),
     ("Both fists move up together.", None),                  # together: at the same time
     ("The two hands bump together twice.", None),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..data.text import CONTACT_ACTIONS, SIDED_PLACES, STROKE_ACTIONS, Scene
+from ..data.text import CONTACT_ACTIONS, OPPOSITE, SIDED_PLACES, STROKE_ACTIONS, Scene
 from ..data.vocab import COUNTS, DIRECTIONS, HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VAGUE_COUNTS, VERBS
 from ..motion.hands import named_hand
 
@@ -88,6 +88,7 @@ _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words i
 # "together" also means at the same time: "both fists move up together"). The last one said
 # is where the hands end: "start apart and move toward each other" comes together.
 _APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each other\b"   # not a shape's "fingers ... spread apart"
+          r"|\b(?:hands|fists|palms)\s+spread(?:s|ing)?\s+apart\b"                     # but the hands' own
           r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
 _TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|"
              r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing)\s+(?:\w+\s+){0,3}?together\b")
@@ -172,15 +173,20 @@ _POINTING = re.compile(r"(?<!fingers )(?<!finger )(?<!thumbs )(?<!thumb )(?<!tip
                        re.IGNORECASE)
 # a handshape named: a core name, fingers, a thumb or a fist, or a capital letter ("make a V";
 # not "A", "I", nor terse notes' "L" and "R" for left and right)
+# "index" alone names the index finger ("left index taps chin"), not a finger of a list
+# ("the index and middle fingers", "index, middle and ring fingers")
+_LONE_INDEX = (r"\bindex\b(?!\s+finger(?:s|tips?)?\b|\s*(?:,|and|&)\s*(?:the\s+)?(?:middle|ring|little|pinky)\b|"
+               r"\s+(?:up|down|straight|upright|pointing|sticking)\b)")     # nor one finger of a shape told finger by finger
 _SHAPE_NAMED = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in SHAPES.values() for w in words if w.core)
-                          + r"|fingers?|thumbs?|fists?|pointer|forefingers?)(?:s|es)?\b", re.IGNORECASE)
+                          + r"|fingers?|thumbs?|fists?|pointer|forefingers?)(?:s|es)?\b|" + _LONE_INDEX, re.IGNORECASE)
 _LETTER = re.compile(r"\b[B-HJ-KM-QS-Z]\b")
 
 
 # each shape concept's core names, a letter ("V") as written, any other in any case, plural too
 _SHAPE_WORDS = [(concept, re.compile(r"\b" + re.escape(w.text) + r"(?:s|es)?\b",
                                      0 if len(w.text) <= 2 else re.IGNORECASE))
-                for concept, words in SHAPES.items() for w in words if w.core]
+                for concept, words in SHAPES.items() for w in words if w.core] + \
+               [("index", re.compile(_LONE_INDEX, re.IGNORECASE))]
 
 
 # a name bent into another shape ("a curled index finger") or a finger in a shape described
@@ -239,6 +245,19 @@ _NOT_A_WAY = re.compile(r"\bback of\b|\band back\b|\bback and forth\b|\bhold(?:s
 STROKE_DIRS = {**STROKE_ACTIONS, "left": "side", "right": "side"}   # the grammar's stroke of each direction
 ONE_WAY = {action: way for way, action in STROKE_ACTIONS.items()}      # and the way of each one-way stroke
 DIRS_SURE = 0.6            # a direction read less surely than this gives way to the one the text names
+# a stroke there and back in so many words: the grammar says "up and back", and the parser read
+# "shake your right fist up and down" as a rise
+_TO_AND_FRO = re.compile(r"\b(?:(?P<up>up and down)|(?P<down>down and up)|(?P<forward>in and out|forwards? and backwards?)|"
+                         r"(?P<back>out and in|backwards? and forwards?))\b", re.IGNORECASE)
+# words of going round, in the core circle verbs' words ("circle", "spin around", "rotate in a loop")
+_CIRCLING = re.compile(r"\b(?:circl\w*|around|round|loops?|swirl\w*|spin\w*|spun|rotat\w*)\b", re.IGNORECASE)
+
+
+def to_and_fro(text: str) -> str | None:
+    """The way first gone of a stroke there and back that ``text`` says in so many words ("up
+    and down": up; "in and out": forward), else None."""
+    m = _TO_AND_FRO.search(_PALM_WAY.sub(" ", text))
+    return m.lastgroup if m else None
 
 
 def named_direction(text: str) -> str | None:
@@ -344,7 +363,15 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     if scene.action in CONTACT_ACTIONS and confidence.get("action", 1.0) < RAISED_SURE \
             and (stroke := raised_to(text, scene.place)):   # "raise your right fist to your chin": a brush at 0.32
         scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), contact=False, count=1)
+    fro = to_and_fro(text)
+    if fro and not scene.contact and scene.action in ("hold", *MOVING_ACTIONS) and \
+            not (scene.action == "back_forth" and scene.dirs[:1] in ((fro,), (OPPOSITE[fro],))):
+        # "shake your right fist up and down" was read at 0.86 as a rise
+        scene = replace(scene, action="back_forth", dirs=(fro,))
     way_said = named_direction(text)
+    if way_said and scene.action == "circle" and not _CIRCLING.search(text):
+        # no word of going round: "the signer moves both flat hands down" was read at 0.56 as a circle
+        scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,))
     if way_said and scene.action == "brush" and scene.place is None:
         # a brush through the air is a stroke: "sweep your left hand to the right"
         scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,), contact=False)
