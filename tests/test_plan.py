@@ -607,6 +607,8 @@ def test_a_place_named_in_core_words_is_found(text, place):
     ("Both index fingers start apart and move toward each other.", "together"),   # the last said
     ("Both hands start together in front of the chest and move apart.", "apart"),
     ("The open hands spread apart from the middle of the chest.", "apart"),      # the hands', not fingers'
+    ("The hands come together and then spread apart.", "apart"),
+    ("Both hands, fingers spread apart, move forward.", None),
     ("Bring both hands together at chest height.", "together"),
     ("Both fists move up together.", None),                  # together: at the same time
     ("The two hands bump together twice.", None),

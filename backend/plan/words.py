@@ -88,7 +88,7 @@ _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words i
 # "together" also means at the same time: "both fists move up together"). The last one said
 # is where the hands end: "start apart and move toward each other" comes together.
 _APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each other\b"   # not a shape's "fingers ... spread apart"
-          r"|\b(?:hands|fists|palms)\s+spread(?:s|ing)?\s+apart\b"                     # but the hands' own
+          r"|(?<!,\s)(?<!fingers\s)\bspread(?:s|ing)?\s+apart\b"                      # but the hands' own
           r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
 _TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|"
              r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing)\s+(?:\w+\s+){0,3}?together\b")
