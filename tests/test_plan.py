@@ -414,6 +414,31 @@ def test_a_stroke_goes_the_one_way_the_text_names():
     assert (asked.hands, asked.action, asked.dirs[:1]) == ("both", "drop", ("down",))
 
 
+def test_touches_stated_in_number_are_that_many_taps():
+    # the grammar never touches twice, so the parser read "touch your chin twice" at 0.99 as one touch
+    from backend.plan.planner import planner
+    from backend.plan.words import stated_count
+
+    assert (stated_count("twice"), stated_count("x3"), stated_count("3x"), stated_count("4 times")) == (2, 3, 3, 4)
+    assert stated_count("once") == 1 and stated_count("a few times") is None and stated_count("tap it") is None
+    assert stated_count("twice, then three times") is None
+    for text, want in (("touch cheek w/ right index, twice", ("tap", 2, "cheek")),
+                       ("The signer touches the forehead three times.", ("tap", 3, "forehead")),
+                       ("Tap your chin once.", ("touch", 1, "chin"))):
+        asked, _ = planner().read(text)
+        assert (asked.action, asked.count, asked.place) == want, (text, asked)
+
+
+def test_the_one_core_verb_a_text_says_is_the_action_where_the_parser_is_unsure():
+    from backend.plan.planner import planner
+    from backend.plan.words import named_action
+
+    assert named_action("The right fist circles twice") == "circle" and named_action("knocked on the door") == "tap"
+    assert named_action("Tap your chin, then wave") is None and named_action("Raise your hand") is None
+    asked, _ = planner().read("The right fist circles twice in front of the stomach.")   # 0.31 a clap
+    assert (asked.hands, asked.action, asked.count) == ("one", "circle", 2), asked
+
+
 @pytest.mark.parametrize("text, way", [
     ("Shake your right fist up and down.", "up"),        # read at 0.86 as a rise
     ("Move your left hand up and down.", "up"),          # read at 0.65 as a drop

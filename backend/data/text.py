@@ -337,6 +337,12 @@ def _inflect(phrase: str, form: int) -> str:
     return word + sep + rest
 
 
+def inflections(verb: str) -> tuple[str, str, str, str]:
+    """A one-word verb as written: base, 3rd person, past participle and -ing ("tap", "taps",
+    "tapped", "tapping")."""
+    return (verb, *(_inflect(verb, form) for form in (1, 2, 3)))
+
+
 def _article(phrase: str) -> str:
     first = phrase.split(" ")[0]
     vowel = phrase[0].lower() in "aeio" or (len(first.rstrip(",")) == 1 and first[0] in "FHLMNRSX8") \

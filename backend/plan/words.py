@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..data.text import CONTACT_ACTIONS, OPPOSITE, SIDED_PLACES, STROKE_ACTIONS, Scene
+from ..data.text import CONTACT_ACTIONS, OPPOSITE, SIDED_PLACES, STROKE_ACTIONS, Scene, inflections
 from ..data.vocab import COUNTS, DIRECTIONS, HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VAGUE_COUNTS, VERBS
 from ..motion.hands import named_hand
 
@@ -274,6 +274,37 @@ def states_count(text: str) -> bool:
     return bool(_COUNT_SAID.search(text))
 
 
+# a number of times stated exactly: the core count words, "x3", "3x", "3 times", "once"
+_COUNT_NUMBER = [(n, re.compile(r"\b" + re.escape(w.text) + r"\b", re.IGNORECASE))
+                 for n, words in COUNTS.items() for w in words if w.core] + \
+                [(1, re.compile(r"\bonce\b", re.IGNORECASE))]
+_COUNT_DIGITS = re.compile(r"\bx\s?(\d)\b|\b(\d)\s?x\b|\b(\d)\s+times\b", re.IGNORECASE)
+
+
+def stated_count(text: str) -> int | None:
+    """The one number of times ``text`` states exactly ("twice": 2, "x3": 3, "once": 1), else
+    None (none, a vague one, or two different numbers)."""
+    found = {n for n, pattern in _COUNT_NUMBER if pattern.search(text)}
+    found |= {int(next(g for g in m.groups() if g)) for m in _COUNT_DIGITS.finditer(text)}
+    return found.pop() if len(found) == 1 else None
+
+
+# the actions one core verb names by itself ("circles", "patted"; a knock and a pat are taps)
+_VERB_ACTION = {"knock": "tap", "pat": "tap"}
+_ACTION_WORDS = [(_VERB_ACTION.get(concept, concept),
+                  re.compile(r"\b(?:" + "|".join(inflections(w.text)) + r")\b", re.IGNORECASE))
+                 for concept in ("tap", "knock", "pat", "touch", "brush", "rub", "circle", "wave", "wiggle", "clap")
+                 for w in VERBS[concept] if w.core and " " not in w.text]
+ACTION_SURE = 0.5          # an action read less surely than this gives way to the one a core verb names
+
+
+def named_action(text: str) -> str | None:
+    """The one action ``text`` names with a core verb ("the right fist circles": circle), else
+    None (none, or two: "tap your chin, then wave")."""
+    found = {action for action, pattern in _ACTION_WORDS if pattern.search(text)}
+    return found.pop() if len(found) == 1 else None
+
+
 def says_point(text: str) -> bool:
     """Whether ``text`` says a hand points ("point up", "the index finger points forward";
     not "the fingers pointing up", "the point of the chin")."""
@@ -301,7 +332,9 @@ def fingers_only(text: str) -> bool:
 
 def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     """``scene`` (the parser's reading of ``text``) with what the text's plain words settle:
-    a place named in core words where the parser reads none (``NAMED_PLACE_SURE``; however
+    the one core verb it says (``named_action``) where the action is read less surely than
+    ``ACTION_SURE``; touches stated in number (``stated_count``) are that many (taps, past
+    one); a place named in core words where the parser reads none (``NAMED_PLACE_SURE``; however
     sure, for a hand "on" it); a hand "on" a place touches it (a circle on it rubs it; a
     movement read less surely than ``ON_PLACE_MOVE_SURE`` is the touch); fingers said to open
     or close do (``fingers_way``), and with no word of moving the hand stays where it is
@@ -317,8 +350,21 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     place goes the one way the text names (``named_direction``); a hand raised or dropped to
     the place (``raised_to``), read touching it unsurely (``RAISED_SURE``), strokes there; as does a stroke read one way
     with a direction another, and a sideways or back-and-forth stroke read less surely than
-    ``DIRS_SURE``; two hands that part or
+    ``DIRS_SURE``; a circle with no word of going round (``_CIRCLING``) is the stroke the
+    text names; a stroke said there and back ("up and down": ``to_and_fro``) goes there and
+    back; two hands that part or
     meet in so many words do (``WAY_REPLACES``)."""
+    verb = named_action(text)
+    if verb and verb != scene.action and confidence["action"] < ACTION_SURE and \
+            (verb not in CONTACT_ACTIONS or scene.place):   # "the right fist circles twice": 0.31 a clap
+        scene = replace(scene, action=verb, dirs=(), contact=verb in CONTACT_ACTIONS)
+    said = stated_count(text)
+    if scene.action in ("tap", "touch") and not scene.then and \
+            (said and said != scene.count or scene.action == "touch" and scene.count > 1):
+        # touches stated in number are that many: the grammar never touches twice, and the
+        # parser read "touch your chin twice" at 0.99 as one touch
+        count = said or scene.count
+        scene = replace(scene, action="tap" if count > 1 else "touch", count=count)
     named = named_place(text)
     if scene.place is None and named and \
             (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named)):   # "put your hand on your heart"
