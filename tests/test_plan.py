@@ -357,6 +357,9 @@ def test_the_one_place_a_text_names_is_where_the_hand_goes():
     assert plain_words("She brushes her cheek and heart.", misread, sure).place == "eye"   # two named: the parser's
     asked, _ = planner().read("Wiggle the fingers of your left hand near your ear")
     assert (asked.side, asked.place) == ("left", "ear")
+    # a touch is somewhere: read at 0.98 in the space in front of the body, it is at the place named
+    asked, _ = planner().read("The signer touches the left side of the chest with the right fist.")
+    assert (asked.side, asked.place, asked.contact, asked.action) == ("right", "chest", True, "touch")
 
 
 def test_a_hand_put_on_the_face_or_head_goes_to_a_place_on_it():
