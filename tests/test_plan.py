@@ -121,6 +121,12 @@ def test_the_signing_hand_is_the_texts_then_the_users_then_the_right():
     # the hand it signs with, though the parser is sure of the place's side
     assert choose_side("Pat your left shoulder with your right hand.", "left", 0.95) == "right"
     assert choose_side("Tap the back of your left hand using the right index finger.", "left", 0.9) == "right"
+    # not the hand it says stays put, where it names the other: read left at 1.0
+    assert choose_side("Keeping the left hand down, circle the right index finger.", "left", 1.0) == "right"
+    assert choose_side("The right hand stays at rest while the left fist taps the chin.", "right", 0.9) == "left"
+    # a hold signed with the hand said to stay still, the other never named, is that hand's
+    assert choose_side("The dominant right hand is held still in front of the body, the palm turned left.",
+                       "right", 0.9) == "right"
 
 
 def test_a_hand_named_only_as_the_place_touched_is_the_one_that_does_not_sign():

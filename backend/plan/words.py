@@ -438,11 +438,33 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     return scene
 
 
+# a hand said to stay put, by its side: "keeping the left hand down", "the right hand stays
+# at rest", "left hand still" (the grammar says "the other hand" for one that rests, and the
+# side only of a still base: "keep your left fist still")
+_STILL_STATE = (rf"(?:down|still|at rest|relaxed|lowered|motionless|(?:at|by) {_DETERMINER} side|a still base)\b")
+_STILL_HAND = re.compile(
+    rf"\b(?:keep\w*|leav\w*|hold\w*|held)\s+{_DETERMINER}\s+(left|right)\s+(?:hand|arm|fist)\s+{_STILL_STATE}|"
+    rf"\b(left|right)\s+(?:hand|arm|fist)\s+(?:(?:stays|remains|rests|is|is held|is kept|held|kept|hangs|staying|"
+    rf"remaining|resting|hanging)\s+)?{_STILL_STATE}", re.IGNORECASE)
+
+
+def still_side(text: str) -> str | None:
+    """The one side whose hand ``text`` says stays put ("keeping the left hand down") while it
+    names the other hand too, else None ("the right hand stays still in front of the body" is
+    a hold, signed with the right)."""
+    sides = {(a or b).lower() for a, b in _STILL_HAND.findall(text)}
+    if len(sides) != 1:
+        return None
+    still = sides.pop()
+    return still if named_hand(_STILL_HAND.sub(" ", text)) == ("left" if still == "right" else "right") else None
+
+
 def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None, on_hand: str = "") -> str:
     """The hand that signs ``text``: ``hand`` (else the right) when the text never says left
     or right; the one it signs "with" or "using" when it names one so (``_INSTRUMENT``); the
     other one than ``on_hand``, the side of a place read on a hand or arm ("the right palm is
-    touched with the hand": no hand touches its own palm); the parser's reading when it is
+    touched with the hand": no hand touches its own palm); the other one than a hand it says
+    stays put (``still_side``); the parser's reading when it is
     sure (``SIDE_SURE``), as it reads "the right clawed hand ... the left fingers" whole;
     else the hand a rule finds named (``motion.hands.named_hand``), else the parser's."""
     if not says_side(text):
@@ -452,6 +474,8 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
         return instruments.pop()
     if on_hand in ("left", "right"):
         return "left" if on_hand == "right" else "right"
+    if still := still_side(text):   # "keeping the left hand down, circle the right index finger": read left
+        return "left" if still == "right" else "right"
     if confidence >= SIDE_SURE:
         return parsed
     return named_hand(text) or parsed
