@@ -642,6 +642,7 @@ def test_a_place_named_in_core_words_is_found(text, place):
     ("Both hands start together in front of the chest and move apart.", "apart"),
     ("The open hands spread apart from the middle of the chest.", "apart"),      # the hands', not fingers'
     ("The hands come together and then spread apart.", "apart"),
+    ("Hold both fists in front of you and pound them together twice.", "together"),   # read as taps at no place
     ("Both hands, fingers spread apart, move forward.", None),
     ("Bring both hands together at chest height.", "together"),
     ("Both fists move up together.", None),                  # together: at the same time

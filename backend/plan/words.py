@@ -91,7 +91,8 @@ _APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each o
           r"|(?<!,\s)(?<!fingers\s)\bspread(?:s|ing)?\s+apart\b"                      # but the hands' own
           r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
 _TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|"
-             r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing)\s+(?:\w+\s+){0,3}?together\b")
+             r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing|"
+             r"tap\w*|knock\w*|pound\w*|pat|pats|patt\w*|touch\w*)\s+(?:\w+\s+){0,3}?together\b")
 _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
 # what a reading of two hands' way may replace: a misread of the same movement (the grammar's
 # "outward" is away from the body: "both hands open outward, away from each other" read as a push)
