@@ -443,7 +443,12 @@ def test_the_one_core_verb_a_text_says_is_the_action_where_the_parser_is_unsure(
     from backend.plan.words import named_action
 
     assert named_action("The right fist circles twice") == "circle" and named_action("knocked on the door") == "tap"
-    assert named_action("Tap your chin, then wave") is None and named_action("Raise your hand") is None
+    assert named_action("Tap your chin, then wave") is None and named_action("Move your hand") is None
+    assert named_action("Raise your hand") == "rise" and named_action("Let it fall") == "drop"
+    assert named_action("Hold a fist with the thumb raised") is None     # a shape's, not a rise
+    # read at 0.48 as a push forward (its "palm forward" is the palm's way, not the hand's)
+    asked, _ = planner().read("Like swearing an oath, raise your right hand with the palm forward.")
+    assert (asked.side, asked.action, asked.dirs) == ("right", "rise", ("up",))
     asked, _ = planner().read("The right fist circles twice in front of the stomach.")   # 0.31 a clap
     assert (asked.hands, asked.action, asked.count) == ("one", "circle", 2), asked
 

@@ -318,7 +318,7 @@ _IRREGULAR = {  # base: (3rd person, past participle, -ing)
     "fall": ("falls", "fallen", "falling"), "converge": ("converges", "converged", "converging"),
     "give": ("gives", "given", "giving"),
 }
-_DOUBLE = {"tap", "pat", "rap", "dab", "rub", "drop", "slap", "clap", "stop", "shut"}
+_DOUBLE = {"tap", "pat", "rap", "dab", "rub", "drop", "slap", "clap", "stop", "shut", "wag"}
 
 
 def _inflect(phrase: str, form: int) -> str:

@@ -290,19 +290,31 @@ def stated_count(text: str) -> int | None:
     return found.pop() if len(found) == 1 else None
 
 
-# the actions one core verb names by itself ("circles", "patted"; a knock and a pat are taps)
+# the actions one core verb names by itself ("circles", "patted", "raise your hand"): the first
+# word of a core verb's name or frames, but words of moving in general ("move", "bring",
+# "draw a line") or of a shape ("point", "extend"); a knock and a pat are taps
 _VERB_ACTION = {"knock": "tap", "pat": "tap"}
+_GENERAL_VERBS = {"move", "bring", "take", "let", "go", "come", "make", "put", "place", "lay", "settle", "land",
+                  "pull", "draw", "point", "reach", "extend", "float", "hit", "thump", "press", "rest", "spin",
+                  "swirl", "rotate", "push", "stop"}
+# a finger or thumb "raised" is a shape's, not a rise
+_RAISED_FINGER = re.compile(r"\b(?:thumbs?|fingers?|pinky|pinkies|index)\s+(?:is\s+|are\s+)?raised\b", re.IGNORECASE)
 _ACTION_WORDS = [(_VERB_ACTION.get(concept, concept),
-                  re.compile(r"\b(?:" + "|".join(inflections(w.text)) + r")\b", re.IGNORECASE))
-                 for concept in ("tap", "knock", "pat", "touch", "brush", "rub", "circle", "wave", "wiggle", "clap")
-                 for w in VERBS[concept] if w.core and " " not in w.text]
+                  re.compile(r"\b(?:" + "|".join(sorted({form for w in VERBS[concept] if w.core
+                                                          for f in (w.text, *w.hand, *w.agent, *w.bare)
+                                                          if f.split(" ")[0] not in _GENERAL_VERBS
+                                                          for form in inflections(f.split(" ")[0])})) + r")\b",
+                             re.IGNORECASE))
+                 for concept in ("tap", "knock", "pat", "touch", "brush", "rub", "circle", "wave", "wiggle", "clap",
+                                 "rise", "drop")]
 ACTION_SURE = 0.5          # an action read less surely than this gives way to the one a core verb names
 
 
 def named_action(text: str) -> str | None:
     """The one action ``text`` names with a core verb ("the right fist circles": circle), else
     None (none, or two: "tap your chin, then wave")."""
-    found = {action for action, pattern in _ACTION_WORDS if pattern.search(text)}
+    said = _RAISED_FINGER.sub(" ", _THUMB_UP.sub(" ", text))
+    found = {action for action, pattern in _ACTION_WORDS if pattern.search(said)}
     return found.pop() if len(found) == 1 else None
 
 
@@ -358,7 +370,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     verb = named_action(text)
     if verb and verb != scene.action and confidence["action"] < ACTION_SURE and \
             (verb not in CONTACT_ACTIONS or scene.place):   # "the right fist circles twice": 0.31 a clap
-        scene = replace(scene, action=verb, dirs=(), contact=verb in CONTACT_ACTIONS)
+        scene = replace(scene, action=verb, dirs=(ONE_WAY[verb],) if verb in ONE_WAY else (),
+                        contact=verb in CONTACT_ACTIONS)
     said = stated_count(text)
     if scene.action in ("tap", "touch") and not scene.then and \
             (said and said != scene.count or scene.action == "touch" and scene.count > 1):
