@@ -172,12 +172,13 @@ def across(text: str, side: str) -> str | None:
 # "the point of the chin"
 _POINTING = re.compile(r"(?<!fingers )(?<!finger )(?<!thumbs )(?<!thumb )(?<!tips )\bpoint(?:s|ed|ing)?\b(?!\s+of\b)",
                        re.IGNORECASE)
+# "index" alone names the index finger ("left index taps chin"), not a finger of a list
+# ("the index and middle fingers", "index, middle and ring fingers") nor one finger of a
+# shape told finger by finger ("index up")
+_LONE_INDEX = (r"\bindex\b(?!\s+finger(?:s|tips?)?\b|\s*(?:,|and|&)\s*(?:the\s+)?(?:middle|ring|little|pinky)\b|"
+               r"\s+(?:up|down|straight|upright|pointing|sticking)\b)")
 # a handshape named: a core name, fingers, a thumb or a fist, or a capital letter ("make a V";
 # not "A", "I", nor terse notes' "L" and "R" for left and right)
-# "index" alone names the index finger ("left index taps chin"), not a finger of a list
-# ("the index and middle fingers", "index, middle and ring fingers")
-_LONE_INDEX = (r"\bindex\b(?!\s+finger(?:s|tips?)?\b|\s*(?:,|and|&)\s*(?:the\s+)?(?:middle|ring|little|pinky)\b|"
-               r"\s+(?:up|down|straight|upright|pointing|sticking)\b)")     # nor one finger of a shape told finger by finger
 _SHAPE_NAMED = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in SHAPES.values() for w in words if w.core)
                           + r"|fingers?|thumbs?|fists?|pointer|forefingers?)(?:s|es)?\b|" + _LONE_INDEX, re.IGNORECASE)
 _LETTER = re.compile(r"\b[B-HJ-KM-QS-Z]\b")
@@ -231,9 +232,10 @@ def on_face(text: str, place: str | None) -> bool:
 
 
 # a number of times stated: the core count words, "x2", "2x", "3 times", "once"
+_DIGIT_COUNT = r"x\s?(\d+)|(\d+)\s?x|(\d+)\s+times"
 _COUNT_SAID = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in (*COUNTS.values(), VAGUE_COUNTS)
                                              for w in words if w.core)
-                         + r"|x\d+|\d+x|\d+\s+times|once)\b", re.IGNORECASE)
+                         + rf"|{_DIGIT_COUNT}|once)\b", re.IGNORECASE)
 
 
 # the core words of each direction but the sideways ones (``_WAY`` finds those), read past
@@ -279,7 +281,7 @@ def states_count(text: str) -> bool:
 _COUNT_NUMBER = [(n, re.compile(r"\b" + re.escape(w.text) + r"\b", re.IGNORECASE))
                  for n, words in COUNTS.items() for w in words if w.core] + \
                 [(1, re.compile(r"\bonce\b", re.IGNORECASE))]
-_COUNT_DIGITS = re.compile(r"\bx\s?(\d)\b|\b(\d)\s?x\b|\b(\d)\s+times\b", re.IGNORECASE)
+_COUNT_DIGITS = re.compile(rf"\b(?:{_DIGIT_COUNT})\b", re.IGNORECASE)
 
 
 def stated_count(text: str) -> int | None:
