@@ -411,9 +411,14 @@ def test_a_stroke_goes_the_one_way_the_text_names():
     assert named_direction("Swing it forward and back, palms facing up") == "forward"
     assert named_direction("Give a thumbs up and move it to the left") == "left"
     assert named_direction("Raise it up, then to the left") is None and named_direction("Tap your chin") is None
+    # the resting hand's way and a shape's finger are no way to go
+    assert named_direction("Push your fist forward. Keep the other hand down.") == "forward"
+    assert named_direction("Hold a D, index up, and push it forward") == "forward"
     for text, want in (("Bring your left fist up to your mouth", ("left", "rise", ("up",))),
                        ("Sweep your left hand to the right", ("left", "side", ("right",))),
-                       ("Take your right index finger down beside your chest", ("right", "drop", ("down",)))):
+                       ("Take your right index finger down beside your chest", ("right", "drop", ("down",))),
+                       # read at 0.69 as a push forward
+                       ("Hands flat, palms down, push down twice.", ("right", "drop", ("down",)))):
         asked, _ = planner().read(text)
         assert (asked.side, asked.action, asked.dirs[:1]) == want, text
     asked, _ = planner().read("Wag your finger")
@@ -672,6 +677,9 @@ def test_hands_said_to_move_away_from_each_other_part_though_the_parser_read_a_p
     assert (asked.hands, asked.action) == ("both", "apart")
     asked, _ = planner.read("Both fists move up together.")
     assert asked.action == "rise"
+    # near a place, not touching it, they part too (read at 0.66 as coming together)
+    asked, _ = planner.read("Spread both hands apart in front of the stomach.")
+    assert (asked.hands, asked.action) == ("both", "apart")
 
 
 def test_parting_hands_are_kept_in_front_of_the_chest_once_they_part_plainly(realizer):

@@ -244,7 +244,10 @@ _COUNT_SAID = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in (*CO
 _DIRECTION_WORDS = [(name, re.compile(r"\b" + re.escape(w.text) + r"\b", re.IGNORECASE))
                     for name, words in DIRECTIONS.items() if name not in ("left", "right") for w in words if w.core]
 _NOT_A_WAY = re.compile(r"\bback of\b|\band back\b|\bback and forth\b|\bhold(?:s|ing)? up\b|"
-                        r"\b(?:bent|angled|curved|curled|hooked|tilted)\s+(?:forward|up|down|back)\b", re.IGNORECASE)
+                        r"\b(?:bent|angled|curved|curled|hooked|tilted)\s+(?:forward|up|down|back)\b|"
+                        # the resting hand's ("keep the other hand down") and a shape's ("index up")
+                        r"\bhand\s+(?:stays\s+|rests\s+|is\s+|kept\s+)?down\b|"
+                        r"\b(?:index|thumb|pinky)\s+(?:up|down|out)\b", re.IGNORECASE)
 STROKE_DIRS = {**STROKE_ACTIONS, "left": "side", "right": "side"}   # the grammar's stroke of each direction
 ONE_WAY = {action: way for way, action in STROKE_ACTIONS.items()}      # and the way of each one-way stroke
 DIRS_SURE = 0.6            # a direction read less surely than this gives way to the one the text names
@@ -439,9 +442,11 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     if way_said and scene.action == "brush" and scene.place is None:
         # a brush through the air is a stroke: "sweep your left hand to the right"
         scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,), contact=False)
-    elif way_said and scene.action in ONE_WAY and scene.dirs[:1] != (ONE_WAY[scene.action],):
+    elif way_said and scene.action in ONE_WAY and (scene.dirs[:1] != (ONE_WAY[scene.action],) or
+                                                   ONE_WAY[scene.action] != way_said):
         # a stroke read one way with a direction another ("bring your left fist up to your
-        # mouth": a rise downward): the way the text names
+        # mouth": a rise downward), or read going another way than the one the text names
+        # ("push down twice": a push forward at 0.69): the way the text names
         scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,))
     elif scene.action in ("side", "back_forth") and way_said and scene.dirs[:1] != (way_said,) and \
             confidence.get("dirs", 1.0) < DIRS_SURE and (scene.action != "side" or way_said in ("left", "right")):
@@ -449,7 +454,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     if scene.action == "tap" and scene.count > 2 and confidence.get("count", 1.0) < COUNT_SURE and not states_count(text):
         scene = replace(scene, count=2)     # "tap your left palm with your index finger" read at 0.45 as three
     way = two_hands_way(text)
-    if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and not scene.place:
+    if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and \
+            not (scene.place and scene.contact):   # "spread both hands apart in front of the stomach": together
         scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
     return scene
 
