@@ -146,10 +146,10 @@ def phonology_text(ph: Phonology) -> str:
 _ON_HAND = {"palm", "back of the hand", "fingers", "wrist", "forearm", "upper arm", "elbow"}
 SIDED_PLACES = {"temple", "eye", "cheek", "ear", "shoulder", "hip"}
 CONTACT_ACTIONS = frozenset({"tap", "touch", "brush", "rub"})   # the actions a scene only has when it touches
-# the strokes that travel, which the text says curve when the cues measure an arc (a wave's
-# swing, a circle and a tap have their own shapes)
 # a stroke one way, by its direction (a sideways one is "side")
 STROKE_ACTIONS = {"up": "rise", "down": "drop", "forward": "push", "back": "pull"}
+# the strokes that travel, which the text says curve when the cues measure an arc (a wave's
+# swing, a circle and a tap have their own shapes)
 ARCING = frozenset({"rise", "drop", "push", "pull", "side", "back_forth", "path", "apart", "together"})
 
 

@@ -296,12 +296,11 @@ def stated_count(text: str) -> int | None:
 
 
 # the actions one core verb names by itself ("circles", "patted", "raise your hand"): the first
-# word of a core verb's name or frames, but words of moving in general ("move", "bring",
-# "draw a line") or of a shape ("point", "extend"); a knock and a pat are taps
+# word of a core verb's name or frames, but words of moving or putting in general ("move",
+# "bring", "put", "draw a line") and a touch's "stop"; a knock and a pat are taps
 _VERB_ACTION = {"knock": "tap", "pat": "tap"}
-_GENERAL_VERBS = {"move", "bring", "take", "let", "go", "come", "make", "put", "place", "lay", "settle", "land",
-                  "pull", "draw", "point", "reach", "extend", "float", "hit", "thump", "press", "rest", "spin",
-                  "swirl", "rotate", "push", "stop"}
+_GENERAL_VERBS = {"move", "bring", "take", "let", "go", "come", "put", "place", "lay", "settle", "land", "pull",
+                  "draw", "float", "hit", "thump", "spin", "swirl", "rotate", "stop"}
 # a finger or thumb "raised" is a shape's, not a rise
 _RAISED_FINGER = re.compile(r"\b(?:thumbs?|fingers?|pinky|pinkies|index)\s+(?:is\s+|are\s+)?raised\b", re.IGNORECASE)
 _ACTION_WORDS = [(_VERB_ACTION.get(concept, concept),
