@@ -170,3 +170,15 @@ def test_contact_term_counts_touching_pairs_only(monkeypatch):
     assert float(value.detach()) > 0 and torch.isfinite(grad).all() and grad.abs().sum() > 0
     monkeypatch.setattr(L, "CONTACT", 0.0)    # nothing touches: no term
     assert float(loss(pred.detach(), x, mask, contact=True)["contact"]) == 0.0
+
+
+def test_step_cost_times_a_real_training_step_and_counts_the_paper_size():
+    from training.step_cost import SIZES, step_cost
+
+    stats = (np.zeros(FEATURE_DIM, np.float32), np.ones(FEATURE_DIM, np.float32))
+    seconds, params = step_cost(SIZES["small (4x128)"], stats, batch=2, frames=8, steps=1, kinematic=True)
+    assert seconds > 0 and 0.7e6 < params < 0.8e6
+    from backend.models import HandMDM, HandMDMConfig
+
+    paper = sum(p.numel() for p in HandMDM(HandMDMConfig.named("small", **SIZES["paper (8x512)"])).parameters())
+    assert paper == sum(p.numel() for p in HandMDM(HandMDMConfig.named("paper")).parameters())
