@@ -25,8 +25,9 @@ from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
 from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side,
-                    names_palm, names_shape, named_shape, on_face, plain_words, points_unshaped, says_arc,
-                    says_point, says_side, two_hands_way, unthumbed, without_arc)
+                    made_shape, names_palm, names_shape, named_shape, on_face, plain_words, points_unshaped, says_arc,
+                    says_point, says_shape, says_side, two_hands_way, unshaped_fist, unthumbed, without_arc,
+                    without_aside)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -35,6 +36,7 @@ THEN_SURE = 0.8             # a movement after the contact read less surely than
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 POINT_SHAPE_SURE = 0.8      # a hand said to point, with no shape named nor read this surely, is an index finger
+UNNAMED_SHAPE_SURE = 0.95   # a text that names no shape has its read one only this surely (else flat)
 PALM_SHAPE_SURE = 0.8       # a hand named by its palm is flat unless its shape is read at least this surely
 
 
@@ -83,12 +85,17 @@ class Planner:
         marked ``point`` (``says_point``). A stroke said to curve is read with the curve said plainly
         (``without_arc``) and marked ``arc``. The scene is then made one the grammar could
         have written (``grammatical``)."""
+        text = without_aside(text)
         arc = says_arc(text)
         text = without_arc(text) if arc else text
         parsed = self.parser.parse(text)
         on_hand = hand_place_side(text) if parsed.scene.place in ON_OTHER_HAND else ""
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand, on_hand)
         shape = unthumbed(sure_shape(parsed.probs("shape")), text)
+        if unshaped_fist(text):
+            shape = "s"       # "knock on the chest with the right hand" was read at 0.85 as a spread hand
+        elif not says_shape(text) and parsed.confidence["shape"] < UNNAMED_SHAPE_SURE:
+            shape = None      # "let the left hand hang at rest while ..." was read at 0.93 as a hang-loose Y
         if points_unshaped(text) and (shape is None or parsed.confidence["shape"] < POINT_SHAPE_SURE):
             shape = "1"     # "point up with your right hand" was read at 0.96 as a thumbs-up, then flat
         if parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and \
@@ -97,6 +104,9 @@ class Planner:
         if shape is None and (named := named_shape(text)):   # the one shape named, where none was read surely
             probs = parsed.probs("shape")   # "... with your left index finger": index 0.49, the ASL 3 0.40
             shape = max((s for s in probs if HANDSHAPE_CONCEPT.get(s) == named), key=probs.__getitem__, default=None)
+        if (made := made_shape(text)) and HANDSHAPE_CONCEPT.get(shape or "") != made:
+            probs = parsed.probs("shape")   # "using the left hand, make a fist and ...": a spread hand at 0.54
+            shape = max((s for s in probs if HANDSHAPE_CONCEPT.get(s) == made), key=probs.__getitem__, default=shape)
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if on_face(text, scene.place):   # the face named: the parser's likeliest place on it
             probs = parsed.probs("place")

@@ -83,6 +83,15 @@ UNPLACED = {"wave": ("BesideHead", "HeadAway")}
 # touches, its mean place near the chest); at 0.6 it lifts 4-6 cm, each touch still measured
 WIDER = {"wave": 2.0, "rise": 1.5, "drop": 1.5, "push": 1.5, "pull": 1.5, "side": 1.5, "tap": 0.6}
 SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}
+
+
+def widening(scene: Scene) -> float:
+    """How much wider than the lexicon's the scene's strokes go (``WIDER``): its action's, or
+    for a touch that then moves ("touch your chin, then move your hand forward"), the
+    movement's, which is the only stroke it makes."""
+    if scene.action == "touch" and scene.then:
+        return WIDER.get(scene.then, 1.0)
+    return WIDER.get(scene.action, 1.0)
 # How much each part of the scene counts when takes are compared.
 WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5, "then": 1.5}
 
@@ -262,8 +271,8 @@ class Realizer:
                 if like is not None:
                     signer = replace(signer, betas=like.betas, posture=like.posture, person=like.person,
                                      tempo=like.tempo)
-                if scene.action in WIDER:
-                    signer = replace(signer, amplitude=signer.amplitude * WIDER[scene.action])
+                if (wider := widening(scene)) != 1.0:
+                    signer = replace(signer, amplitude=signer.amplitude * wider)
                 items.append((entry, signer, want))
         takes, clearer, curved = [], [], []
         for (entry, signer, _), (motion, truth) in zip(items, self.synth.synthesize_many(items)):
@@ -271,7 +280,7 @@ class Realizer:
             cues = self.hms.measure(motion, truth.sign_frames, rotations=rot)
             got = scene_for(entry.phonology, ending(cues, scene.side) if scene.arrive else cues, scene.side)
             takes.append(Take(motion, got, agreement(scene, got), entry.phonology, truth.sign_frames, signer))
-            clearer.append(clearness(scene, cues))
+            clearer.append(clearness(scene, cues) + stroke_plainness(scene, motion, self.synth.body))
             # a stroke asked to curve: a take whose path a viewer sees arc (the fidelity measure's)
             curved.append(scene.arc and fidelity.movement(motion, self.synth.body, scene.side).path == "arc")
         # plainness to the centimetre: closer than that, the first made (likelier coding) wins
@@ -289,19 +298,33 @@ def ending(cues, side: str):
 
 
 PLAIN_PARTING = 0.15   # metres two hands part that nobody misreads; more does not make a take plainer
+PLAIN_STROKE = 0.10    # metres a wrist travels the way asked that nobody misreads
 TOUCHING = 0.01   # metres between the hands' nearest points: they touch
 FACING = 0.3   # metres of travel that meeting hands' palms squarely facing each other are worth
 
 
+def stroke_way(scene: Scene) -> str | None:
+    """The one way a scene's stroke goes: a push, pull, rise, drop, sideways stroke or brush
+    said one way, or the movement after a touch ("touch your chin, then move it forward")."""
+    if scene.then and scene.action in ("touch", "tap"):
+        dirs = scene.then_dirs or ((DEFAULT_DIRECTION[scene.then],) if scene.then in DEFAULT_DIRECTION else ())
+    elif scene.action in ("push", "pull", "rise", "drop", "side", "brush") and not scene.then:
+        dirs = scene.dirs or ((DEFAULT_DIRECTION[scene.action],) if scene.action in DEFAULT_DIRECTION else ())
+    else:
+        return None
+    return dirs[0] if len(dirs) == 1 and dirs[0] in DIRECTIONS else None
+
+
 def clearness(scene: Scene, cues) -> float:
-    """Among takes that agree alike, how plainly one shows a two-handed meeting or parting
-    (metres, larger is plainer): hands that come together or clap touch (as the data's
-    "together" signs all do) after travelling toward each other, and meet palm to palm
+    """Among takes that agree alike, how plainly one shows its movement (metres, larger is
+    plainer). A two-handed meeting or parting: hands that come together or clap touch (as the
+    data's "together" signs all do) after travelling toward each other, and meet palm to palm
     (``FACING`` for palms squarely facing); hands that move apart part. Either travel counts
     up to ``PLAIN_PARTING``: past it the first made wins, in front of the chest. The cues call
     a fingertip touch "together" even where the palms only go from 27 to 17 cm apart, or where
     both lie flat side by side, which nobody reads as hands coming together or a clap. 0 for
-    every other scene, so the first made wins ties as before."""
+    every other scene, so the first made wins ties as before (``stroke_plainness`` adds a
+    stroke one way)."""
     gap = cues.signals.get("hand_gap") if scene.hands == "both" else None
     if gap is None or scene.action not in ("together", "clap", "apart"):
         return 0.0
@@ -317,6 +340,25 @@ def clearness(scene: Scene, cues) -> float:
     plain = travel - (1.0 if gap[close] > TOUCHING else 0.0)   # hands that touch first, as the data's do
     # hands meet plainest palm to palm, not side by side with only the fingertips touching
     return plain + FACING * palms_facing(cues, t0 + close)
+
+
+def stroke_plainness(scene: Scene, motion, body) -> float:
+    """Among takes that agree alike, how plainly the signing wrist makes a stroke one way
+    (``stroke_way``) over the sign as a viewer sees it (``fidelity.sign_window``, from the
+    approach's end): how far it goes that way, up to ``PLAIN_STROKE``, less how much farther it
+    strays any other way. The cues measure the palm, which a turning forearm carried "forward"
+    after a touch of the chin while the wrist went 13 cm across the body. 0 for other scenes."""
+    way = stroke_way(scene) if scene.hands != "both" else None
+    if way is None:
+        return 0.0
+    t0, t1 = fidelity.sign_window(motion, body, scene.side)
+    if t1 <= t0:
+        return 0.0
+    path = fidelity.wrist_path(motion, body, scene.side)[t0:t1]
+    moved = path - path[0]
+    along = moved @ DIRECTIONS[way]
+    astray = np.linalg.norm(moved - along[:, None] * DIRECTIONS[way], axis=1)
+    return min(float(along.max()), PLAIN_STROKE) - max(0.0, float(astray.max() - along.max()))
 
 
 def palms_facing(cues, t: int) -> float:

@@ -134,6 +134,17 @@ _CORE_VERB = re.compile(r"\b(?:" + "|".join(sorted({re.escape(f.split(" ")[0]) f
                                                      for w in words if w.core
                                                      for f in (w.text, *w.hand, *w.agent, *w.bare)}
                                                     - _LIGHT_VERBS)) + r")\w*", re.IGNORECASE)
+# the first word of every verb the grammar has, core or not ("settle on", "wag")
+_ANY_VERB = re.compile(r"\b(?:" + "|".join(sorted({re.escape(f.split(" ")[0]) for words in VERBS.values()
+                                                    for w in words for f in (w.text, *w.hand, *w.agent, *w.bare)}
+                                                   - _LIGHT_VERBS)) + r")\w*", re.IGNORECASE)
+
+
+def says_verb(text: str) -> bool:
+    """Whether ``text`` says a way of moving or any verb the grammar has for a movement."""
+    return bool(_MOVING.search(text) or _ANY_VERB.search(text))
+
+
 # a thumbs-up's "up" is its shape, not a way to move: "give a thumbs-up", "the thumb raised"
 _THUMB_UP = re.compile(r"\bthumbs?(?:[- ]up\b|\s+(?:is\s+|pointing\s+)?(?:up|raised)\b)", re.IGNORECASE)
 # a text (a part's piece) that says only that the fingers open or close: "then curl your fingers
@@ -209,6 +220,41 @@ def named_shape(text: str) -> str | None:
     return outer.pop() if len(outer) == 1 else None
 
 
+# every name the grammar has for a shape, core or not ("clawed hand"), plural too
+_ANY_SHAPE_NAME = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in SHAPES.values() for w in words)
+                             + r")(?:s|es)?\b", re.IGNORECASE)
+
+
+def says_shape(text: str) -> bool:
+    """Whether ``text`` says a handshape in any words the grammar has for one (``names_shape``,
+    or a name that is not core: "clawed hand"): where it says none, the parser's reading is
+    a guess from other words."""
+    return names_shape(text) or bool(_ANY_SHAPE_NAME.search(text))
+
+
+# a shape the text says the hand makes ("make a fist with your left hand and ..."), in core words
+_MADE = re.compile(r"\b(?:make|makes|made|making|form|forms|formed|forming)\s+(?:a|an)\s+(?P<rest>.*)",
+                   re.IGNORECASE)
+
+
+# a name bent into another shape after it ("make a V bent flat at the knuckles")
+_BENT_AFTER = re.compile(r"^\s+(?:bent|curled|curved|half|hooked|crossed|folded|angled|rounded|spread)\b", re.IGNORECASE)
+
+
+def made_shape(text: str) -> str | None:
+    """The shape concept ``text`` says a hand makes, in core words ("make a fist ..."), else None."""
+    m = _MADE.search(text)
+    if not m:
+        return None
+    found = [(hit.end(), w.core, concept) for concept, words in SHAPES.items() for w in words
+             if (hit := re.match(re.escape(w.text) + r"\b", m["rest"], re.IGNORECASE))
+             and not _BENT_AFTER.match(m["rest"][hit.end():])]
+    if not found:
+        return None
+    _, core, concept = max(found)    # the longest name: "a fist with the thumb up", not "a fist"
+    return concept if core else None
+
+
 def names_shape(text: str) -> bool:
     """Whether ``text`` names a handshape: in core words, by its fingers, thumb or fist, or by
     a letter ("a V")."""
@@ -257,6 +303,13 @@ _TO_AND_FRO = re.compile(r"\b(?:(?P<up>up and down)|(?P<down>down and up)|(?P<fo
                          r"(?P<back>out and in|backwards? and forwards?))\b", re.IGNORECASE)
 # words of going round, in the core circle verbs' words ("circle", "spin around", "rotate in a loop")
 _CIRCLING = re.compile(r"\b(?:circl\w*|around|round|loops?|swirl\w*|spin\w*|spun|rotat\w*)\b", re.IGNORECASE)
+
+
+def palm_only_way(text: str, way: str) -> bool:
+    """Whether ``text`` says ``way`` in core words only as where a palm faces ("raise your
+    hand with the palm forward")."""
+    patterns = [pattern for name, pattern in _DIRECTION_WORDS if name == way]
+    return any(p.search(text) for p in patterns) and not any(p.search(_PALM_WAY.sub(" ", text)) for p in patterns)
 
 
 def to_and_fro(text: str) -> str | None:
@@ -334,6 +387,15 @@ def points_unshaped(text: str) -> bool:
     return says_point(text) and not names_shape(text) and not _PALM.search(text)
 
 
+# verbs people do with a fist
+_FIST_VERB = re.compile(r"\b(?:knock|pound|punch)(?:s|es|ed|ing)?\b", re.IGNORECASE)
+
+
+def unshaped_fist(text: str) -> bool:
+    """Whether ``text`` names no shape but knocks, pounds or punches: people do that with a fist."""
+    return bool(_FIST_VERB.search(text)) and not says_shape(text) and not _PALM.search(text)
+
+
 def shows_shape(text: str) -> bool:
     """Whether ``text`` only shows a handshape: it names no part of the body (``names_body``)
     and no way of moving (``_MOVING``, a core verb's words), a thumbs-up's "up" aside: "give a
@@ -372,8 +434,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     back; two hands that part or
     meet in so many words do (``WAY_REPLACES``)."""
     verb = named_action(text)
-    if verb and verb != scene.action and confidence["action"] < ACTION_SURE and \
-            (verb not in CONTACT_ACTIONS or scene.place):   # "the right fist circles twice": 0.31 a clap
+    if verb and verb != scene.action and (verb not in CONTACT_ACTIONS or scene.place) and \
+            (confidence["action"] < ACTION_SURE or scene.dirs and palm_only_way(text, scene.dirs[0])):
+        # "the right fist circles twice": 0.31 a clap; "raise your right hand with the palm
+        # forward": 0.99 a push forward, the way the palm faces
         scene = replace(scene, action=verb, dirs=(ONE_WAY[verb],) if verb in ONE_WAY else (),
                         contact=verb in CONTACT_ACTIONS)
     said = stated_count(text)
@@ -401,6 +465,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, contact=True, action=action)
     if scene.place and confidence["place"] < UNNAMED_PLACE_SURE and not names_body(text):
         scene = replace(scene, place=None, place_side="", contact=False)   # "move your index finger down"
+    if said and said > 1 and scene.place and scene.hands != "both" and not says_verb(text):
+        # no verb, a place and a number of times ("right fist to chest, twice", read at 0.59 as
+        # hands coming together): touches there, that many
+        scene = replace(scene, action="tap", contact=True, count=said, dirs=(), then="", then_dirs=(), then_count=1)
     if confidence["action"] < SHOWN_SURE and shows_shape(text):   # "give a thumbs up": 0.31 a mouth touch
         scene = replace(scene, place=None, place_side="", contact=False, action="hold", dirs=(), count=1,
                         then="", then_dirs=(), then_count=1)
@@ -418,6 +486,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             at = scene.contact and scene.place                 # touches counted at a place are taps
             action = ("tap" if scene.count > 1 else "touch") if at else "hold"
             scene = replace(scene, action=action, count=scene.count if action == "tap" else 1)
+    if scene.hands == "base" and scene.place not in ON_OTHER_HAND and \
+            still_side(text, _RESTING_HAND) == ("left" if scene.side == "right" else "right"):
+        scene = replace(scene, hands="one", base_shape="")   # "let the left hand hang at rest while the right pats"
     if not scene.fingers and scene.action not in TWO_HANDED and (change := fingers_way(text)):   # not "close in"
         scene = replace(scene, fingers=change)
     if scene.fingers and scene.action in MOVING_ACTIONS and not _MOVING.search(_FINGERS_SAID.sub(" ", text)):
@@ -462,22 +533,33 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
 # a hand said to stay put, by its side: "keeping the left hand down", "the right hand stays
 # at rest", "left hand still" (the grammar says "the other hand" for one that rests, and the
 # side only of a still base: "keep your left fist still")
-_STILL_STATE = (rf"(?:down|still|at rest|relaxed|lowered|motionless|(?:at|by) {_DETERMINER} side|a still base)\b")
-_STILL_HAND = re.compile(
-    rf"\b(?:keep\w*|leav\w*|hold\w*|held)\s+{_DETERMINER}\s+(left|right)\s+(?:hand|arm|fist)\s+{_STILL_STATE}|"
-    rf"\b(left|right)\s+(?:hand|arm|fist)\s+(?:(?:stays|remains|rests|is|is held|is kept|held|kept|hangs|staying|"
-    rf"remaining|resting|hanging)\s+)?{_STILL_STATE}", re.IGNORECASE)
+_REST_STATE = rf"(?:down|at rest|relaxed|lowered|(?:at|by) {_DETERMINER} side|hang\w*)\b"
+_STILL_STATE = rf"(?:{_REST_STATE}|still|motionless|a still base)\b"
 
 
-def still_side(text: str) -> str | None:
+def _hand_in(state: str) -> re.Pattern:
+    """A hand named by its side said to be in ``state``: its side is a group."""
+    return re.compile(
+        rf"\b(?:keep\w*|leav\w*|hold\w*|held)\s+{_DETERMINER}\s+(left|right)\s+(?:hand|arm|fist)\s+{state}|"
+        rf"\b(left|right)\s+(?:hand|arm|fist)\s+(?:(?:stays?|remains?|rests?|is|is held|is kept|held|kept|hangs?|"
+        rf"staying|remaining|resting|hanging)\s+)?{state}", re.IGNORECASE)
+
+
+_STILL_HAND = _hand_in(_STILL_STATE)
+# a hand said to rest, by its side ("let the left hand hang at rest"), not held still as a base
+_RESTING_HAND = _hand_in(_REST_STATE)
+
+
+def still_side(text: str, said: re.Pattern = _STILL_HAND) -> str | None:
     """The one side whose hand ``text`` says stays put ("keeping the left hand down") while it
     names the other hand too, else None ("the right hand stays still in front of the body" is
-    a hold, signed with the right)."""
-    sides = {(a or b).lower() for a, b in _STILL_HAND.findall(text)}
+    a hold, signed with the right). ``said``: how it is said to stay (``_RESTING_HAND``: at
+    rest, not still as a base)."""
+    sides = {(a or b).lower() for a, b in said.findall(text)}
     if len(sides) != 1:
         return None
     still = sides.pop()
-    return still if named_hand(_STILL_HAND.sub(" ", text)) == ("left" if still == "right" else "right") else None
+    return still if named_hand(said.sub(" ", text)) == ("left" if still == "right" else "right") else None
 
 
 def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None, on_hand: str = "") -> str:
@@ -591,6 +673,17 @@ def two_hands_way(text: str) -> str | None:
     words (``_TWO_WAYS``), the last said; else None."""
     found = [m.lastgroup for m in _TWO_WAYS.finditer(_PALM_WAY.sub(" ", text))]   # not "palms away from each other"
     return found[-1] if found else None
+
+
+# an aside that likens the movement to something ("..., like stopping someone", "as if saying
+# no"): what it is like, not what to do; the parser read ", like stopping someone" as a touch
+_ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though)\b[^.;:!?]*|"
+                    r"(?:^|(?<=[.;:!?]))\s*(?:just\s+)?(?:like|as if|as though)\b[^,.;:!?]*,\s*", re.IGNORECASE)
+
+
+def without_aside(text: str) -> str:
+    """``text`` without an aside that likens the movement to something (``_ASIDE``)."""
+    return _ASIDE.sub("", text).strip() or text
 
 
 def says_arc(text: str) -> bool:

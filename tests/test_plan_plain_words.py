@@ -1,0 +1,103 @@
+"""Plain words people add that the scene parser misreads: asides, shapes made or never
+said, fists that knock, a resting other hand, terse counts, a palm's way, and strokes that a
+viewer sees go the way asked (``plan.words``, ``plan.planner``, ``plan.realize``). The real
+shipped parser reads every prompt."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.data.vocab import HANDSHAPE_CONCEPT
+from backend.eval import fidelity as F
+from backend.eval import prompts as P
+from backend.plan.planner import planner
+from backend.plan.words import made_shape, palm_only_way, says_shape, still_side, without_aside, _RESTING_HAND
+
+
+def _read(text: str):
+    scene, _ = planner().read(text)
+    return scene
+
+
+@pytest.mark.parametrize("text, left", [
+    ("Both palms push forward, like stopping someone.", "Both palms push forward."),
+    ("Shake the right index finger side to side, as if saying no.", "Shake the right index finger side to side."),
+    ("Like swearing an oath, raise your right hand.", "raise your right hand."),
+    ("The right hand, shaped like a V, taps the chin.", "The right hand, shaped like a V, taps the chin."),
+])
+def test_an_aside_that_likens_the_movement_is_left_out(text, left):
+    assert without_aside(text) == left
+
+
+def test_an_aside_no_longer_turns_a_push_into_a_touch():
+    scene = _read("Both palms push forward, like stopping someone.")   # read at 0.99 as a touch with it
+    assert (scene.hands, scene.action, scene.dirs) == ("both", "push", ("forward",))
+
+
+@pytest.mark.parametrize("text, concept", [
+    ("Using the left hand, make a fist and bump it against the chin two times.", "fist"),   # read as spread
+    ("Make a fist with the thumb up and tap your chin.", "thumb_fist"),
+])
+def test_a_shape_the_text_says_the_hand_makes_is_signed(text, concept):
+    assert made_shape(text) == concept
+    assert HANDSHAPE_CONCEPT[_read(text).shape] == concept
+
+
+@pytest.mark.parametrize("text", ["Raise both hands making a fist with the thumb raised",   # a longer name, not core
+                                  "Touch your cheek making a V bent flat at the knuckles",      # bent into another
+                                  "Tap your chin twice"])
+def test_no_made_shape_is_read_from_a_longer_name_a_bent_one_or_none(text):
+    assert made_shape(text) is None
+
+
+def test_a_text_that_names_no_shape_gets_a_flat_hand_not_a_guess_from_other_words():
+    assert not says_shape("Let the left hand hang at rest while the right hand pats the chest.")
+    assert says_shape("I hold my right clawed hand in front of me")     # a name that is not core still names one
+    # "hang" was read at 0.93 as the hang-loose Y, "praying" at 0.55 as a V
+    assert _read("Let the left hand hang at rest while the right hand pats the chest.").shape == "open_b"
+    assert HANDSHAPE_CONCEPT[_read("Put both hands together in front of the chest, like praying.").shape] != "v"
+
+
+@pytest.mark.parametrize("text", ["Knock on the chest with the right hand.", "Pound the table twice with your left hand."])
+def test_a_hand_that_knocks_or_pounds_with_no_shape_named_is_a_fist(text):
+    assert _read(text).shape == "s"      # "knock on the chest with the right hand" was a spread hand at 0.85
+
+
+@pytest.mark.parametrize("text", ["Let the left hand hang at rest while the right hand pats the chest.",
+                                  "Tap the chest with the right hand while the left hand stays down."])
+def test_a_hand_said_to_rest_is_no_base_and_the_other_one_signs(text):
+    assert still_side(text, _RESTING_HAND) == "left"
+    scene = _read(text)
+    assert (scene.side, scene.hands) == ("right", "one")
+
+
+def test_a_hand_held_still_as_a_base_stays_one():
+    assert still_side("The right index taps the left palm, the left hand held still.", _RESTING_HAND) is None
+    assert _read("The right index taps the left palm, the left hand held still.").hands == "base"
+
+
+def test_a_terse_place_and_number_with_no_verb_are_taps_there():
+    scene = _read("right fist to chest, twice")          # read at 0.59 as hands coming together
+    assert (scene.hands, scene.place, scene.contact, scene.action, scene.count) == ("one", "chest", True, "tap", 2)
+    assert _read("wag to and fro 2x, left flat hand").action != "tap"    # a verb, and no place
+
+
+def test_a_way_said_only_of_the_palm_is_no_stroke():
+    assert palm_only_way("Raise your right hand with the palm forward.", "forward")
+    assert not palm_only_way("Push your hands forward, palms forward.", "forward")
+    scene = _read("Raise your right hand with the palm forward.")     # read at 0.99 as a push forward
+    assert (scene.action, scene.dirs) == ("rise", ("up",))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_stroke_after_a_touch_goes_the_way_asked_as_the_wrist_shows_it(seed):
+    """The cues read the palm; one take's palm went "forward" while its wrist went 13 cm
+    across the body, and it was signed first."""
+    [planned] = planner().plan("Touch the chin with the right index finger, then move it forward.", seed=seed)
+    from backend.body.model import Body
+
+    body = Body.load()
+    window = F.sign_window(planned.motion, body, "right")
+    path = F.wrist_path(planned.motion, body, "right")[window[0]:window[1]]
+    way = P.excursion(path)
+    assert P.direction_of(way) == "forward" and np.linalg.norm(way) > 0.10
