@@ -11,7 +11,8 @@ from backend.data.vocab import HANDSHAPE_CONCEPT
 from backend.eval import fidelity as F
 from backend.eval import prompts as P
 from backend.plan.planner import planner
-from backend.plan.words import made_shape, palm_only_way, says_shape, still_side, without_aside, _RESTING_HAND
+from backend.plan.words import (_RESTING_HAND, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
+                                without_aside, without_tempo)
 
 
 def _read(text: str):
@@ -101,3 +102,43 @@ def test_a_stroke_after_a_touch_goes_the_way_asked_as_the_wrist_shows_it(seed):
     path = F.wrist_path(planned.motion, body, "right")[window[0]:window[1]]
     way = P.excursion(path)
     assert P.direction_of(way) == "forward" and np.linalg.norm(way) > 0.10
+
+
+def test_words_of_tempo_set_the_signers_pace_and_are_left_out_for_the_parser():
+    assert said_tempo("Slowly raise the right index finger to the nose.") == 1.5
+    assert said_tempo("Quickly tap the forehead twice") == 0.75 and said_tempo("Tap the forehead") == 1.0
+    assert without_tempo("Slowly raise the right index finger to the nose.") == "Raise the right index finger to the nose."
+    slow, plain = (planner().plan(text, seed=0)[0] for text in ("Slowly raise your right fist to your chin.",
+                                                                 "Raise your right fist to your chin."))
+    assert slow.asked.tempo == 1.5 and plain.asked.tempo == 1.0
+    assert (slow.asked.action, slow.asked.dirs) == (plain.asked.action, plain.asked.dirs) == ("rise", ("up",))
+    assert len(slow.motion.poses) > len(plain.motion.poses)   # the same rise, signed slower
+
+
+def test_a_stroke_is_never_read_as_the_opposite_of_the_one_said():
+    scene = _read("Raise the right index finger slowly to the nose.")    # a drop at 0.56
+    assert (scene.action, scene.dirs) == ("rise", ("up",))
+    # the grammar's "raise your hand ... and lower it" is a drop: the drop is said too
+    assert _read("Raise your left C hand in front of your body and lower it twice.").action == "drop"
+
+
+def test_a_brush_said_sideways_goes_across_the_body():
+    assert _read("The left hand sweeps sideways across the chest.").dirs == ("right",)     # a brush down at 0.87
+    assert _read("With your right hand, shaped as an OK sign, sweep across your chest.").dirs != ("left",)
+
+
+def test_a_hand_that_goes_from_somewhere_up_to_a_place_rises_there():
+    assert raised_to("Lift the right hand from the waist up to the chin.", "chin") == "rise"
+    assert raised_to("Move the left fist from the chest down to the stomach.", "stomach") == "drop"
+    scene = _read("Lift the right hand from the waist up to the chin.")   # a tap at 0.50
+    assert (scene.action, scene.place, scene.contact, scene.arrive) == ("rise", "chin", False, True)
+
+
+def test_a_stroke_up_to_a_place_on_the_face_ends_at_it_not_in_the_space_before_it():
+    [planned] = planner().plan("Raise the right index finger to the nose.", seed=0)
+    from backend.body.model import Body
+
+    assert planned.take.phonology.minor_location != "HeadAway"
+    body = Body.load()
+    window = F.sign_window(planned.motion, body, "right")
+    assert P.site_distance(planned.motion, body, "right", "head", window) < 0.10

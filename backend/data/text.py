@@ -178,6 +178,7 @@ class Scene:
     arc: bool = False              # the travelling stroke (``ARCING``) curves: the cues measured the palm's
                                    # path an arc, or a prompt says so ("in an arc")
     point: bool = False            # a hand said to point ("point forward"): a prompt's, never the grammar's
+    tempo: float = 1.0             # > 1 slower ("slowly"): a prompt's, never the grammar's
 
     @property
     def other(self) -> str:

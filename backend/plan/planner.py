@@ -26,8 +26,8 @@ from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
 from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side,
                     made_shape, names_palm, names_shape, named_shape, on_face, plain_words, points_unshaped, says_arc,
-                    says_point, says_shape, says_side, two_hands_way, unshaped_fist, unthumbed, without_arc,
-                    without_aside)
+                    said_tempo, says_point, says_shape, says_side, two_hands_way, unshaped_fist, unthumbed, without_arc,
+                    without_aside, without_tempo)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -77,15 +77,21 @@ class Planner:
         The handshape is read by everyday concept (fist, flat, index...): the concept whose
         shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
         Where the parser reads no shape surely, the one shape the text names in core words
-        (``named_shape``) is it; a text that names none (the parser spreads its guess) gets a
-        flat hand, the lexicon's commonest, rather than a guess; so does a hand named by its palm, unless
+        (``named_shape``) is it; a text that names none (the parser spreads its guess, or reads
+        one from other words below ``UNNAMED_SHAPE_SURE``: "hang" as a hang-loose Y) gets a
+        flat hand, the lexicon's commonest, rather than a guess, or a fist where it knocks,
+        pounds or punches (``unshaped_fist``); a shape the hand "makes" in core words
+        (``made_shape``) is it; so does a hand named by its palm, unless
         its shape is read surely (``PALM_SHAPE_SURE``); a thumbs-up needs the word thumb
         (``unthumbed``); a hand said to point with no shape named (``points_unshaped``) nor
         read surely (``POINT_SHAPE_SURE``) is an index finger, and a hand said to point is
-        marked ``point`` (``says_point``). A stroke said to curve is read with the curve said plainly
+        marked ``point`` (``says_point``). The parser reads the text without an aside that
+        likens the movement (``without_aside``) nor its words of tempo ("slowly": the scene's
+        ``tempo``, ``said_tempo``). A stroke said to curve is read with the curve said plainly
         (``without_arc``) and marked ``arc``. The scene is then made one the grammar could
         have written (``grammatical``)."""
         text = without_aside(text)
+        tempo, text = said_tempo(text), without_tempo(text)
         arc = says_arc(text)
         text = without_arc(text) if arc else text
         parsed = self.parser.parse(text)
@@ -112,7 +118,8 @@ class Planner:
             probs = parsed.probs("place")
             scene = replace(scene, place=max(FACE_PLACES, key=lambda p: probs.get(p, 0.0)), place_side="")
         scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
-        return replace(scene, arrive=arrives(text, scene), arc=arc, point=says_point(text)), dict(parsed.confidence)
+        return (replace(scene, arrive=arrives(text, scene), arc=arc, point=says_point(text), tempo=tempo),
+                dict(parsed.confidence))
 
     def read_parts(self, text: str, hand: str | None = None) -> list[tuple[Scene, dict]]:
         """The scenes ``text`` asks for in turn, each with the parser's confidences: one, unless

@@ -55,6 +55,7 @@ PLACE_LOCATIONS = {
     "palm": (("Palm",), ("Heel",)), "back of the hand": (("PalmBack", "FingerBack"), ("FingerBack",)),
     "fingers": (("FingerRadial", "FingerTip"), ("HandAway", "FingerRadial")),
 }
+AWAY_LOCATIONS = ("HeadAway", "Neutral")   # the space before a place, not the place
 # An action -> the (movement, repeated) codings it is measured from, most likely first.
 ACTION_MOVES = {
     "tap": (("Straight", True), ("None", True)), "touch": (("None", False), ("Straight", False)),
@@ -134,6 +135,10 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
     shape = _shape(scene)
     touched, neared = PLACE_LOCATIONS.get(scene.place, PLACE_LOCATIONS[None])
     locations = touched if scene.contact else neared
+    if scene.place is not None and scene.arrive and not scene.contact:
+        # a stroke up to the nose ends at the nose, not in the space before the face: the
+        # plainest rise there was made in front of the head, 16 cm from the nose
+        locations = tuple(loc for loc in locations if loc not in AWAY_LOCATIONS) or locations
     if scene.place is None and scene.action in UNPLACED:
         locations = UNPLACED[scene.action]
     elif scene.place is None:
@@ -273,6 +278,8 @@ class Realizer:
                                      tempo=like.tempo)
                 if (wider := widening(scene)) != 1.0:
                     signer = replace(signer, amplitude=signer.amplitude * wider)
+                if scene.tempo != 1.0 and like is None:   # "slowly", "quickly"; a later part keeps the first's
+                    signer = replace(signer, tempo=signer.tempo * scene.tempo)
                 items.append((entry, signer, want))
         takes, clearer, curved = [], [], []
         for (entry, signer, _), (motion, truth) in zip(items, self.synth.synthesize_many(items)):
@@ -345,8 +352,8 @@ def clearness(scene: Scene, cues) -> float:
 def stroke_plainness(scene: Scene, motion, body) -> float:
     """Among takes that agree alike, how plainly the signing wrist makes a stroke one way
     (``stroke_way``) over the sign as a viewer sees it (``fidelity.sign_window``, from the
-    approach's end): how far it goes that way, up to ``PLAIN_STROKE``, less how much farther it
-    strays any other way. The cues measure the palm, which a turning forearm carried "forward"
+    approach's end): at the wrist's farthest from where the sign starts, how far it went that
+    way, up to ``PLAIN_STROKE``, less how much farther it went any other way. The cues measure the palm, which a turning forearm carried "forward"
     after a touch of the chin while the wrist went 13 cm across the body. 0 for other scenes."""
     way = stroke_way(scene) if scene.hands != "both" else None
     if way is None:
@@ -356,9 +363,10 @@ def stroke_plainness(scene: Scene, motion, body) -> float:
         return 0.0
     path = fidelity.wrist_path(motion, body, scene.side)[t0:t1]
     moved = path - path[0]
-    along = moved @ DIRECTIONS[way]
-    astray = np.linalg.norm(moved - along[:, None] * DIRECTIONS[way], axis=1)
-    return min(float(along.max()), PLAIN_STROKE) - max(0.0, float(astray.max() - along.max()))
+    far = moved[int(np.linalg.norm(moved, axis=1).argmax())]   # where the wrist got farthest
+    along = float(far @ DIRECTIONS[way])
+    astray = float(np.linalg.norm(far - along * DIRECTIONS[way]))
+    return min(along, PLAIN_STROKE) - max(0.0, astray - along)
 
 
 def palms_facing(cues, t: int) -> float:

@@ -171,6 +171,9 @@ _MEETING = re.compile(r"\b(?:clap\w*|together|join\w*|converg\w*|apart|part(?:s|
                       r"spread\w* out|out from the middle)\b", re.IGNORECASE)
 
 
+_SIDEWAYS = re.compile(r"\bsideways\b(?!\s+to\b)", re.IGNORECASE)    # not "sideways to the left", a palm's
+
+
 def across(text: str, side: str) -> str | None:
     """The way a ``side`` hand goes "across the body" (or chest, or torso): to the other
     side, unless the text says a side itself ("across the chest to the right")."""
@@ -365,6 +368,11 @@ _ACTION_WORDS = [(_VERB_ACTION.get(concept, concept),
                  for concept in ("tap", "knock", "pat", "touch", "brush", "rub", "circle", "wave", "wiggle", "clap",
                                  "rise", "drop")]
 ACTION_SURE = 0.5          # an action read less surely than this gives way to the one a core verb names
+# every verb of each one-way stroke, core or not ("lower" a drop): a stroke said in any of its words
+_ANY_STROKE_WORDS = {concept: re.compile(r"\b(?:" + "|".join(sorted({form for w in VERBS[concept]
+                                                                      for f in (w.text, *w.hand, *w.agent, *w.bare)
+                                                                      for form in inflections(f.split(" ")[0])}))
+                                         + r")\b", re.IGNORECASE) for concept in ("rise", "drop", "push", "pull")}
 
 
 def named_action(text: str) -> str | None:
@@ -440,6 +448,11 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # forward": 0.99 a push forward, the way the palm faces
         scene = replace(scene, action=verb, dirs=(ONE_WAY[verb],) if verb in ONE_WAY else (),
                         contact=verb in CONTACT_ACTIONS)
+    if verb in ONE_WAY and scene.action in ONE_WAY and ONE_WAY[scene.action] == OPPOSITE[ONE_WAY[verb]] and \
+            not _ANY_STROKE_WORDS[scene.action].search(text):
+        # the stroke the text says, never its opposite: "raise the right index finger slowly to
+        # the nose" was read at 0.56 as a drop
+        scene = replace(scene, action=verb, dirs=(ONE_WAY[verb],))
     said = stated_count(text)
     if scene.action in ("tap", "touch") and not scene.then and \
             (said and said != scene.count or scene.action == "touch" and scene.count > 1):
@@ -497,6 +510,11 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             and (way := across(text, scene.side)):
         # "swing your fist across your body" was read at 0.48 as a touch at no place
         scene = replace(scene, action="side", dirs=(way,), contact=False, then="", then_dirs=(), then_count=1)
+    if scene.action == "brush" and scene.hands != "both" and scene.dirs[:1] not in (("left",), ("right",)) \
+            and _SIDEWAYS.search(text) and not _WAY.search(text):
+        # "sweeps sideways across the chest" was read at 0.87 as a brush down ("sweep across
+        # your chest" alone is the grammar's brush, any way): across the body
+        scene = replace(scene, dirs=("left" if scene.side == "right" else "right",))
     if scene.action in CONTACT_ACTIONS and confidence.get("action", 1.0) < RAISED_SURE \
             and (stroke := raised_to(text, scene.place)):   # "raise your right fist to your chin": a brush at 0.32
         scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), contact=False, count=1)
@@ -681,6 +699,25 @@ _ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though)\b[^.;:!?]*|"
                     r"(?:^|(?<=[.;:!?]))\s*(?:just\s+)?(?:like|as if|as though)\b[^,.;:!?]*,\s*", re.IGNORECASE)
 
 
+# how fast, said in a word the grammar never writes: the signer's tempo (> 1 slower)
+TEMPO_WORDS = {"slowly": 1.5, "gradually": 1.5, "leisurely": 1.5, "gently": 1.2, "softly": 1.2, "calmly": 1.2,
+               "quickly": 0.75, "rapidly": 0.75, "swiftly": 0.75, "briskly": 0.75, "sharply": 0.8}
+_TEMPO = re.compile(r"\s*\b(?:" + "|".join(TEMPO_WORDS) + r")\b,?", re.IGNORECASE)
+
+
+def said_tempo(text: str) -> float:
+    """The tempo ``text``'s words ask for (``TEMPO_WORDS``; the slowest said), 1.0 where none."""
+    said = [TEMPO_WORDS[m.strip(" ,").lower()] for m in _TEMPO.findall(text)]
+    return max(said) if said else 1.0
+
+
+def without_tempo(text: str) -> str:
+    """``text`` without its words of tempo, which the parser never read ("slowly raise your
+    index finger to your nose" was a touch at 0.92)."""
+    out = _TEMPO.sub("", text).strip()
+    return out[:1].upper() + out[1:] if out and text[:1].isupper() else out or text
+
+
 def without_aside(text: str) -> str:
     """``text`` without an aside that likens the movement to something (``_ASIDE``)."""
     return _ASIDE.sub("", text).strip() or text
@@ -709,17 +746,23 @@ def without_arc(text: str) -> str:
 _RAISED_TO = re.compile(r"\b(?P<verb>rais(?:e|es|ed|ing)|ris(?:e|es|en|ing)|rose|drop(?:s|ped|ping)?)\b[^,.;:]*?"
                         rf"\b(?:to|toward|towards)\s+(?:{_DETERMINER}\s+)?",
                         re.IGNORECASE)
+# a hand that goes from somewhere up or down to a place ("from the waist up to the chin")
+_FROM_WAY_TO = re.compile(rf"\bfrom\b[^,.;:]*?\b(?P<way>up|down)\s+(?:to|toward|towards)\s+(?:{_DETERMINER}\s+)?",
+                          re.IGNORECASE)
 RAISED_SURE = 0.5          # a touch read less surely than this, of a hand raised or dropped to the place, is that stroke
 
 
 def raised_to(text: str, place: str | None) -> str | None:
     """The stroke ("rise" or "drop") of a hand the text raises or drops to ``place`` in core
-    words ("raise your right fist to your chin"), else None."""
+    words ("raise your right fist to your chin", "from the waist up to the chin"), else None."""
     pattern = _PLACE_WORDS.get(place or "")
     if pattern is None:
         return None
     m = re.search(_RAISED_TO.pattern + pattern.pattern, text, re.IGNORECASE)
-    return None if m is None else "drop" if m.group("verb").lower().startswith("drop") else "rise"
+    if m is not None:
+        return "drop" if m.group("verb").lower().startswith("drop") else "rise"
+    m = re.search(_FROM_WAY_TO.pattern + pattern.pattern, text, re.IGNORECASE)
+    return None if m is None else "rise" if m.group("way").lower() == "up" else "drop"
 
 
 def arrives(text: str, scene: Scene) -> bool:
