@@ -84,6 +84,8 @@ UNPLACED = {"wave": ("BesideHead", "HeadAway")}
 # touches, its mean place near the chest); at 0.6 it lifts 4-6 cm, each touch still measured
 WIDER = {"wave": 2.0, "rise": 1.5, "drop": 1.5, "push": 1.5, "pull": 1.5, "side": 1.5, "tap": 0.6}
 SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}
+# How much each part of the scene counts when takes are compared.
+WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5, "then": 1.5}
 
 
 def widening(scene: Scene) -> float:
@@ -93,8 +95,6 @@ def widening(scene: Scene) -> float:
     if scene.action == "touch" and scene.then:
         return WIDER.get(scene.then, 1.0)
     return WIDER.get(scene.action, 1.0)
-# How much each part of the scene counts when takes are compared.
-WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5, "then": 1.5}
 
 
 @dataclass
@@ -353,8 +353,9 @@ def stroke_plainness(scene: Scene, motion, body) -> float:
     """Among takes that agree alike, how plainly the signing wrist makes a stroke one way
     (``stroke_way``) over the sign as a viewer sees it (``fidelity.sign_window``, from the
     approach's end): at the wrist's farthest from where the sign starts, how far it went that
-    way, up to ``PLAIN_STROKE``, less how much farther it went any other way. The cues measure the palm, which a turning forearm carried "forward"
-    after a touch of the chin while the wrist went 13 cm across the body. 0 for other scenes."""
+    way, up to ``PLAIN_STROKE``, less how much farther it went any other way. The cues measure
+    the palm, which a turning forearm carried "forward" after a touch of the chin while the
+    wrist went 13 cm across the body. 0 for other scenes."""
     way = stroke_way(scene) if scene.hands != "both" else None
     if way is None:
         return 0.0

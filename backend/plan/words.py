@@ -440,7 +440,11 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     ``DIRS_SURE``; a circle with no word of going round (``_CIRCLING``) is the stroke the
     text names; a stroke said there and back ("up and down": ``to_and_fro``) goes there and
     back; two hands that part or
-    meet in so many words do (``WAY_REPLACES``)."""
+    meet in so many words do (``WAY_REPLACES``). A stroke read as the opposite of the one a
+    core verb says, in no word of its own, is the one said; a way said only of the palm
+    (``palm_only_way``) gives way to the verb said; a place and a number of times with no verb
+    (``says_verb``) are taps there; a base hand the text says rests (``_RESTING_HAND``) is
+    none; a brush said "sideways" goes across the body."""
     verb = named_action(text)
     if verb and verb != scene.action and (verb not in CONTACT_ACTIONS or scene.place) and \
             (confidence["action"] < ACTION_SURE or scene.dirs and palm_only_way(text, scene.dirs[0])):
