@@ -23,7 +23,7 @@ then read and fixed in the planner's plain-word rules; the seventh, written afte
 fixes, 249/250; the eighth, 40 prompts in new ways of asking, "can you make...", "like
 stopping someone", "right fist to chest, twice", 456/477 at 3 seeds, its misses then fixed;
 the ninth, 40 more ("RIGHT HAND FIST, TAP FOREHEAD TWICE", "tap ur chin w/ ur right index
-finger 2x", "slowly raise..."), 458/477 on its first run, 465/477 after its fixes).
+finger 2x", "slowly raise..."), 458/477 on its first run, 467/477 after its fixes).
 
 The checks are deliberately simple geometry on the posed motion, written apart from
 HandMotionScript (``backend.data.hms``) and the planner's own scene measures, so a take

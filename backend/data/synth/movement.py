@@ -92,13 +92,14 @@ def stroke_path(ph: Phonology, place: Placement, p0, normal, k: int, amplitude: 
                 drawn = dirs[rng.choice(len(dirs), p=probs)]   # drawn either way: the same rng stream
                 d = (DIRECTIONS[want] if want in DIRECTIONS else drawn) * a
             if kind == "head" and arrive and second is None and FRONT @ n > 0.3 and \
-                    (d @ UP < -0.5 * a or d @ UP > 0.5 * a and n @ UP > 0):
+                    (d @ UP < -0.5 * a or d @ UP > 0.5 * a):
                 # a drop or rise that ends at the face comes in front of it: its start moved
                 # forward until it lies ARRIVE_OFF of the stroke out from the place's skin (a drop
                 # onto the chin starts in front of the nose, not inside it, whence the clearance
                 # swung the hand round the side of the head; a fist raised up to the forehead
-                # slid up the face, brushing the nose; a drop onto the body slides along the
-                # skin to its place as before)
+                # slid up the face, brushing the nose; a finger raised to the nose, whose skin
+                # faces forward, slid up from the chin and rose 3 cm; a drop onto the body slides
+                # along the skin to its place as before)
                 d = d - FRONT * max(0.0, (ARRIVE_OFF * a + float(d @ n)) / float(FRONT @ n))
             elif surface:
                 d = _along(d, n, t1, a, surface, asked=want in DIRECTIONS)
