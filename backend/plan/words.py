@@ -130,14 +130,21 @@ _FINGERS_SAID = re.compile("|".join(p.pattern for p in _FINGERS_WAY.values()), r
 # the core verbs' own words ("wag", "scratch", "spin"...), but for those that do nothing by
 # themselves ("give a salute", "make contact", "hold still")
 _LIGHT_VERBS = {"give", "let", "make", "hold", "keep", "stay", "stop"}
-_CORE_VERB = re.compile(r"\b(?:" + "|".join(sorted({re.escape(f.split(" ")[0]) for words in VERBS.values()
-                                                     for w in words if w.core
-                                                     for f in (w.text, *w.hand, *w.agent, *w.bare)}
-                                                    - _LIGHT_VERBS)) + r")\w*", re.IGNORECASE)
+
+
+def _first_words(words, core_only: bool) -> set[str]:
+    """The first word of each verb's name and frames ("tap", "bump", "put" of "put {x} on {p}")."""
+    return {f.split(" ")[0] for w in words if w.core or not core_only for f in (w.text, *w.hand, *w.agent, *w.bare)}
+
+
+def _verbs_pattern(first: set[str]) -> re.Pattern:
+    """Any of ``first`` and its endings ("tap" finds "taps", "tapping")."""
+    return re.compile(r"\b(?:" + "|".join(sorted(re.escape(f) for f in first)) + r")\w*", re.IGNORECASE)
+
+
+_CORE_VERB = _verbs_pattern(_first_words((w for words in VERBS.values() for w in words), True) - _LIGHT_VERBS)
 # the first word of every verb the grammar has, core or not ("settle on", "wag")
-_ANY_VERB = re.compile(r"\b(?:" + "|".join(sorted({re.escape(f.split(" ")[0]) for words in VERBS.values()
-                                                    for w in words for f in (w.text, *w.hand, *w.agent, *w.bare)}
-                                                   - _LIGHT_VERBS)) + r")\w*", re.IGNORECASE)
+_ANY_VERB = _verbs_pattern(_first_words((w for words in VERBS.values() for w in words), False) - _LIGHT_VERBS)
 
 
 def says_verb(text: str) -> bool:
@@ -359,20 +366,20 @@ _GENERAL_VERBS = {"move", "bring", "take", "let", "go", "come", "put", "place", 
                   "draw", "float", "hit", "thump", "spin", "swirl", "rotate", "stop"}
 # a finger or thumb "raised" is a shape's, not a rise
 _RAISED_FINGER = re.compile(r"\b(?:thumbs?|fingers?|pinky|pinkies|index)\s+(?:is\s+|are\s+)?raised\b", re.IGNORECASE)
-_ACTION_WORDS = [(_VERB_ACTION.get(concept, concept),
-                  re.compile(r"\b(?:" + "|".join(sorted({form for w in VERBS[concept] if w.core
-                                                          for f in (w.text, *w.hand, *w.agent, *w.bare)
-                                                          if f.split(" ")[0] not in _GENERAL_VERBS
-                                                          for form in inflections(f.split(" ")[0])})) + r")\b",
-                             re.IGNORECASE))
+
+
+def _inflected(first: set[str]) -> re.Pattern:
+    """Any of ``first`` as written, in any of its forms ("tap", "taps", "tapped", "tapping")."""
+    return re.compile(r"\b(?:" + "|".join(sorted({form for f in first for form in inflections(f)})) + r")\b",
+                      re.IGNORECASE)
+
+
+_ACTION_WORDS = [(_VERB_ACTION.get(concept, concept), _inflected(_first_words(VERBS[concept], True) - _GENERAL_VERBS))
                  for concept in ("tap", "knock", "pat", "touch", "brush", "rub", "circle", "wave", "wiggle", "clap",
                                  "rise", "drop")]
 ACTION_SURE = 0.5          # an action read less surely than this gives way to the one a core verb names
 # every verb of each one-way stroke, core or not ("lower" a drop): a stroke said in any of its words
-_ANY_STROKE_WORDS = {concept: re.compile(r"\b(?:" + "|".join(sorted({form for w in VERBS[concept]
-                                                                      for f in (w.text, *w.hand, *w.agent, *w.bare)
-                                                                      for form in inflections(f.split(" ")[0])}))
-                                         + r")\b", re.IGNORECASE) for concept in ("rise", "drop", "push", "pull")}
+_ANY_STROKE_WORDS = {concept: _inflected(_first_words(VERBS[concept], False)) for concept in ONE_WAY}
 
 
 def named_action(text: str) -> str | None:
@@ -504,7 +511,7 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             action = ("tap" if scene.count > 1 else "touch") if at else "hold"
             scene = replace(scene, action=action, count=scene.count if action == "tap" else 1)
     if scene.hands == "base" and scene.place not in ON_OTHER_HAND and \
-            still_side(text, _RESTING_HAND) == ("left" if scene.side == "right" else "right"):
+            still_side(text, _RESTING_HAND) == scene.other:
         scene = replace(scene, hands="one", base_shape="")   # "let the left hand hang at rest while the right pats"
     if not scene.fingers and scene.action not in TWO_HANDED and (change := fingers_way(text)):   # not "close in"
         scene = replace(scene, fingers=change)
@@ -518,7 +525,7 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             and _SIDEWAYS.search(text) and not _WAY.search(text):
         # "sweeps sideways across the chest" was read at 0.87 as a brush down ("sweep across
         # your chest" alone is the grammar's brush, any way): across the body
-        scene = replace(scene, dirs=("left" if scene.side == "right" else "right",))
+        scene = replace(scene, dirs=(scene.other,))
     if scene.action in CONTACT_ACTIONS and confidence.get("action", 1.0) < RAISED_SURE \
             and (stroke := raised_to(text, scene.place)):   # "raise your right fist to your chin": a brush at 0.32
         scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), contact=False, count=1)
