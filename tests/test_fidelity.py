@@ -323,6 +323,11 @@ def test_cli_writes_the_fidelity_report(tmp_path):
         assert 0 <= low <= value <= high <= 1
         ratio = rows[name][4].strip(" |")
         assert ratio == "n/a" or math.isfinite(float(ratio))
+    gap = text.split("## Paraphrase gap\n")[1].split("\n## ")[0]   # each split against its paraphrases
+    assert "| row | test_seen: own / paraphrase / gap | test_unseen: own / paraphrase / gap |" in gap
+    shape = next(line for line in gap.splitlines() if line.startswith("| handshape: top-1 |"))
+    for own, para, points in re.findall(r"([\d.]+) / ([\d.]+) / ([+-][\d.]+)", shape):
+        assert abs(100 * (float(own) - float(para)) - float(points)) < 0.1
     peak = re.match(r"([\d.]+)", rows["peak wrist speed, m/s"][3]).group(1)
     assert 0.5 < float(peak) < 6.0                                  # the dataset's median peak wrist speed
     bad = CliRunner().invoke(app, ["eval", "fidelity", "--data", str(tmp_path / "none"), "--out", str(out)])

@@ -58,9 +58,9 @@ def test_a_text_of_one_part_is_read_as_written(text):
 @pytest.mark.parametrize("text, first, second", [
     ("Tap your chin twice with your fist, then touch your chest with a flat hand.",
      ("one", "fist", "chin", "tap"), ("one", "flat", "chest", "touch")),
-    ("The forefinger grazes the brow. After that, using a bent spread hand, both hands point straight ahead "
+    ("The forefinger grazes the brow. After that, using a crooked spread hand, both hands point straight ahead "
      "in front of the body, with the palms down.",
-     ("one", "index", "forehead", "brush"), ("both", "flatspread_5", None, "push")),
+     ("one", "index", "forehead", "brush"), ("both", "claw", None, "push")),
     ("Keep your right forefinger still beside your brow. Then circle your index finger.",
      ("one", "index", "forehead", "hold"), ("one", "index", None, "circle")),
     ("Touch your chin with your left flat hand. Next, tap your chest twice.",       # the same hand and shape

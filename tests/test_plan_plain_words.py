@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from backend.data.handshapes import curled_forms
 from backend.data.vocab import HANDSHAPE_CONCEPT
 from backend.eval import fidelity as F
 from backend.eval import prompts as P
 from backend.plan.planner import planner
-from backend.plan.words import (_RESTING_HAND, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
+from backend.plan.words import (_RESTING_HAND, curled_name, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
                                 without_aside, without_tempo)
 
 
@@ -49,6 +50,39 @@ def test_a_shape_the_text_says_the_hand_makes_is_signed(text, concept):
                                   "Tap your chin twice"])
 def test_no_made_shape_is_read_from_a_longer_name_a_bent_one_or_none(text):
     assert made_shape(text) is None
+
+
+def test_a_shape_with_its_straight_fingers_curled_is_the_tables_curled_one():
+    assert curled_forms("5") == ["curved_5"]                        # a claw
+    assert curled_forms("v") == ["bent_v", "curved_v"]
+    assert curled_forms("flat_b", "open_b", "closed_b") == ["curved_b"]   # the thumb as the shape's: cupped
+    assert curled_forms("s") == [] and curled_forms("o") == []      # no straight finger to curl
+
+
+@pytest.mark.parametrize("text, base", [("Hold a crooked spread hand in front of the chest.", "spread"),
+                                        ("Curled spread hands push forward.", "spread"),
+                                        ("The right hand, a curved V, taps the chin.", "v"),
+                                        ("Make a clawed, spread hand at the chest.", "spread"),
+                                        ("Tap the chin with a bent V.", None),              # one name
+                                        ("Tap the chin with a bent index finger.", None),
+                                        ("Tap the chin with a spread hand, fingers bent.", None)])
+def test_a_word_that_curls_a_named_shape_is_read_with_it(text, base):
+    assert curled_name(text) == base
+
+
+@pytest.mark.parametrize("text", ["Hold a crooked spread hand in front of the chest.",   # read as a spread hand
+                                  "Curled spread hands push forward."])
+def test_a_spread_hand_said_curled_is_signed_as_a_claw(text):
+    assert HANDSHAPE_CONCEPT[_read(text).shape] == "claw"
+
+
+def test_a_shape_said_finger_by_finger_is_the_parsers_guess_not_a_flat_hand():
+    # no name a rule reads, but a shape said: the parser's likeliest (0.45 an R, 0.23 a 3, 0.21 an H)
+    text = ("I bump my hand, shaped as a hand with the index and middle fingers extended, the ring and little "
+            "fingers curled in, against my forehead twice.")
+    assert says_shape(text) and _read(text).shape == "r"        # was the flat hand of a text naming none
+    assert _read("Using your right thumb, point back over your shoulder.").shape == "a"   # a thumb out of a fist
+    assert _read("Wiggle the fingers of your right hand next to your ear.").shape == "open_b"   # too unsure: flat
 
 
 def test_a_text_that_names_no_shape_gets_a_flat_hand_not_a_guess_from_other_words():

@@ -60,7 +60,7 @@ def read_report(path: str | Path) -> dict[str, dict[str, str]]:
                 sets[current][cells[0]] = re.sub(r"\s*\[.*\]", "", cells[1])
     if not any(sets.values()):
         raise ReportError(f"{path} holds no fidelity tables")
-    return sets
+    return {name: rows for name, rows in sets.items() if rows}   # not the paraphrase gap's summary
 
 
 def write_ablations(columns: list[tuple[str, str]], out: str | Path, command: str) -> Path:

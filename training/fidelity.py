@@ -400,6 +400,7 @@ def write_report(result: Result, path: str | Path, command: str, seed: int = 0) 
               "entry from another signer. Records whose texts were written from another variant of the word "
               "than the one they sign (the factory's variant assignment) are left out: their text describes "
               "another motion. Definitions below the tables.", ""]
+    shown: dict[str, list[dict]] = {}
     for name, samples in result.sets.items():
         cut = sum(s.cut for s in samples)
         lines += [f"## {name}", "",
@@ -408,7 +409,8 @@ def write_report(result: Result, path: str | Path, command: str, seed: int = 0) 
                                        f"frames (generated at {result.max_frames})" if cut else "") + ".", "",
                   "| row | generated [95% CI] | seeds | ceiling [95% CI] | generated / ceiling |",
                   "|---|---|---|---|---|"]
-        for row in agreement_rows(samples, seed):
+        shown[name] = agreement_rows(samples, seed)
+        for row in shown[name]:
             g, c = row["generated"], row["ceiling"]
             digits = 1 if row["row"] in LOWER_IS_BETTER else 2
             ratio = "n/a" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}"
@@ -426,12 +428,35 @@ def write_report(result: Result, path: str | Path, command: str, seed: int = 0) 
                          f"| {_fmt(dp, digits, False)} | {_fmt(sm, digits, False)} | "
                          f"{'n/a' if math.isnan(ratio) else f'{ratio:.2f}'} |")
         lines.append("")
+    lines += _gap_table(shown)
     lines += ["## Definitions", "", NOTES, ""]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines))
     return path
+
+
+def _gap_table(shown: dict[str, list[dict]]) -> list[str]:
+    """Each paraphrase set's generated rows against its own split's ("test_unseen" against
+    "test_unseen (paraphrase)"), in points: how much fidelity the held-out words and style cost."""
+    pairs = [(base, name) for name in shown for base in shown if name.startswith(f"{base} (")]
+    if not pairs:
+        return []
+    lines = ["## Paraphrase gap", "",
+             "Generated agreement on each split's own texts minus on its paraphrases (held-out style and "
+             "synonyms), in points; positive: the paraphrases do worse.", "",
+             "| row | " + " | ".join(f"{base}: own / paraphrase / gap" for base, _ in pairs) + " |",
+             "|---|" + "---|" * len(pairs)]
+    for k, row in enumerate(shown[pairs[0][0]]):
+        if row["row"] in LOWER_IS_BETTER:
+            continue
+        cells = []
+        for base, name in pairs:
+            own, para = shown[base][k]["generated"].value, shown[name][k]["generated"].value
+            cells.append(f"{own:.3f} / {para:.3f} / {100 * (own - para):+.1f}")
+        lines.append(f"| {row['row']} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _by_kind_table(samples: list[Sample], seed: int) -> list[str]:

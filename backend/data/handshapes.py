@@ -143,6 +143,25 @@ def resolve(name: str) -> Handshape:
 _OPEN, _CLOSED = set("ELCb"), set("FTOKH")
 
 
+_CURLED = "CKH"    # curled at the middle joints: curved, curved more, hooked (not bent flat at the knuckles)
+
+
+def curled_forms(*names: str) -> list[str]:
+    """The table's shapes that are one of ``names`` with its straight long fingers curled
+    (``_CURLED``) and the rest alike: what "a crooked spread hand" or "a curved V" makes ("5" ->
+    curved_5; "v" -> bent_v, curved_v; a flat hand's three -> curved_b). Those with the same
+    thumb as their shape, else any thumb ("l" -> curved_l, curved_1, t); none for shapes with
+    no straight finger."""
+    same, other = [], []
+    for base in map(resolve, names):
+        straight = [f for f in LONG_FINGERS if base.fingers[f] == "E"]
+        for h in HANDSHAPES.values():
+            if straight and h.spread == base.spread and h.crossed == base.crossed and all(
+                    h.fingers[f] in _CURLED if f in straight else h.fingers[f] == base.fingers[f] for f in LONG_FINGERS):
+                (same if h.thumb == base.thumb else other).append(h.name)
+    return list(dict.fromkeys(same or other))
+
+
 def finger_state(shape_name: str) -> str:
     """'open', 'closed' or 'mixed' for a handshape, from its long fingers."""
     fingers = resolve(shape_name).fingers.values()

@@ -24,8 +24,8 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, fingers_only, hand_place_side,
-                    made_shape, names_palm, names_shape, named_shape, on_face, plain_words, points_unshaped, says_arc,
+from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, curled_name, fingers_only,
+                    hand_place_side, made_shape, names_palm, names_shape, named_shape, on_face, plain_words, points_unshaped, says_arc,
                     said_tempo, says_point, says_shape, says_side, two_hands_way, unshaped_fist, unthumbed, without_arc,
                     without_aside, without_tempo)
 
@@ -34,6 +34,7 @@ NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part 
 PLACE_SURE = 0.5            # a place read less surely than this is not where two touching hands meet
 THEN_SURE = 0.8             # a movement after the contact read less surely than this is left out
 SHAPE_SURE = 0.5            # a handshape concept the parser gives less than this is not read as named
+GUESS_SHAPE_SURE = 0.3      # ... but in a text that says a shape in words no rule knows, it is, from this
 UNNAMED_SHAPE = "open_b"    # a flat hand: the lexicon's commonest handshape
 POINT_SHAPE_SURE = 0.8      # a hand said to point, with no shape named nor read this surely, is an index finger
 UNNAMED_SHAPE_SURE = 0.95   # a text that names no shape has its read one only this surely (else flat)
@@ -77,11 +78,15 @@ class Planner:
         The handshape is read by everyday concept (fist, flat, index...): the concept whose
         shapes the parser gives at least ``SHAPE_SURE`` together, and its likeliest shape.
         Where the parser reads no shape surely, the one shape the text names in core words
-        (``named_shape``) is it; a text that names none (the parser spreads its guess, or reads
+        (``named_shape``) is it, and where the text says a shape in other words ("a hand with
+        the index and middle fingers extended, ..."), the parser's likeliest from
+        ``GUESS_SHAPE_SURE``; a text that names none (the parser spreads its guess, or reads
         one from other words below ``UNNAMED_SHAPE_SURE``: "hang" as a hang-loose Y) gets a
         flat hand, the lexicon's commonest, rather than a guess, or a fist where it knocks,
-        pounds or punches (``unshaped_fist``); a shape the hand "makes" in core words
-        (``made_shape``) is it; so does a hand named by its palm, unless
+        pounds or punches (``unshaped_fist``); a shape named with a word that curls its fingers
+        (``curled_name``: "a curved V", "a crooked spread hand") is the table's curled form of
+        it (``curled_shapes``); a shape the hand "makes" in core words (``made_shape``) is it;
+        so does a hand named by its palm, unless
         its shape is read surely (``PALM_SHAPE_SURE``); a thumbs-up needs the word thumb
         (``unthumbed``); a hand said to point with no shape named (``points_unshaped``) nor
         read surely (``POINT_SHAPE_SURE``) is an index finger, and a hand said to point is
@@ -104,12 +109,21 @@ class Planner:
             shape = None      # "let the left hand hang at rest while ..." was read at 0.93 as a hang-loose Y
         if points_unshaped(text) and (shape is None or parsed.confidence["shape"] < POINT_SHAPE_SURE):
             shape = "1"     # "point up with your right hand" was read at 0.96 as a thumbs-up, then flat
-        if parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and \
-                (parsed.confidence["shape"] < PALM_SHAPE_SURE or not names_shape(text)):
+        palm = parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and \
+            (parsed.confidence["shape"] < PALM_SHAPE_SURE or not names_shape(text))
+        if palm:
             shape = None      # a hand named by its palm ("put your palm on your chest") is flat
         if shape is None and (named := named_shape(text)):   # the one shape named, where none was read surely
             probs = parsed.probs("shape")   # "... with your left index finger": index 0.49, the ASL 3 0.40
             shape = max((s for s in probs if HANDSHAPE_CONCEPT.get(s) == named), key=probs.__getitem__, default=None)
+        elif shape is None and not palm and says_shape(text) and not unshaped_fist(text):
+            # a shape said in words no rule reads ("a hand with the index and middle fingers
+            # extended, ..."): the parser's likeliest, not a flat hand
+            shape = sure_shape(parsed.probs("shape"), GUESS_SHAPE_SURE)
+        if (curled := curled_name(text)) and (forms := curled_shapes(curled)) and \
+                HANDSHAPE_CONCEPT.get(shape or "") not in {HANDSHAPE_CONCEPT.get(s, s) for s in forms}:
+            probs = parsed.probs("shape")   # "hold a crooked spread hand ...": a spread hand
+            shape = max(forms, key=lambda s: probs.get(s, 0.0))
         if (made := made_shape(text)) and HANDSHAPE_CONCEPT.get(shape or "") != made:
             probs = parsed.probs("shape")   # "using the left hand, make a fist and ...": a spread hand at 0.54
             shape = max((s for s in probs if HANDSHAPE_CONCEPT.get(s) == made), key=probs.__getitem__, default=shape)
@@ -253,7 +267,12 @@ def _change_direction(shape: str) -> str:
         return ""
 
 
-def sure_shape(probs: dict[str, float]) -> str | None:
+def curled_shapes(concept: str) -> list[str]:
+    """The shapes a concept's hand makes with its straight fingers curled (``H.curled_forms``)."""
+    return H.curled_forms(*(s for s, c in HANDSHAPE_CONCEPT.items() if c == concept))
+
+
+def sure_shape(probs: dict[str, float], sure: float = SHAPE_SURE) -> str | None:
     """The likeliest handshape of the likeliest concept when that concept holds at least
     ``SHAPE_SURE`` of the probability, else None. ``probs``: ASL-LEX handshape -> probability."""
     by_concept: dict[str, float] = {}
@@ -261,7 +280,7 @@ def sure_shape(probs: dict[str, float]) -> str | None:
         key = HANDSHAPE_CONCEPT.get(shape, shape)
         by_concept[key] = by_concept.get(key, 0.0) + p
     concept, mass = max(by_concept.items(), key=lambda kv: kv[1])
-    if mass < SHAPE_SURE or concept == NONE:
+    if mass < sure or concept == NONE:
         return None
     return max((s for s in probs if HANDSHAPE_CONCEPT.get(s, s) == concept), key=probs.get)
 

@@ -230,6 +230,21 @@ def named_shape(text: str) -> str | None:
     return outer.pop() if len(outer) == 1 else None
 
 
+# a word that curls a shape's straight fingers, said before its name ("a crooked spread hand",
+# "a curved V", "a claw V", "a clawed, spread hand")
+_CURLING = re.compile(r"\b(?:bent|curved|curled|hooked|crooked|clawed|claw)\b,?[\s-]+$", re.IGNORECASE)
+
+
+def curled_name(text: str) -> str | None:
+    """The one shape concept ``text`` names in core words with a word before it that curls its
+    fingers (``_CURLING``: "a crooked spread hand" -> "spread"), where the two are not one name
+    ("bent V" is one), else None; ``handshapes.curled_forms`` gives the shapes it makes."""
+    spans = [(m.start(), m.end(), concept) for concept, pattern in _SHAPE_WORDS for m in pattern.finditer(text)]
+    curled = {c for a, b, c in spans if _CURLING.search(text[:a])
+              and not any(x <= a and b <= y and (x, y) != (a, b) for x, y, _ in spans)}
+    return curled.pop() if len(curled) == 1 else None
+
+
 # every name the grammar has for a shape, core or not ("clawed hand"), plural too
 _ANY_SHAPE_NAME = re.compile(r"\b(?:" + "|".join(re.escape(w.text) for words in SHAPES.values() for w in words)
                              + r")(?:s|es)?\b", re.IGNORECASE)
