@@ -12,7 +12,7 @@ from backend.data.vocab import HANDSHAPE_CONCEPT
 from backend.eval import fidelity as F
 from backend.eval import prompts as P
 from backend.plan.planner import planner
-from backend.plan.words import (_RESTING_HAND, curled_name, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
+from backend.plan.words import (_RESTING_HAND, at_place, brush_way, curled_name, describes_shape, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
                                 without_aside, without_tempo)
 
 
@@ -83,6 +83,39 @@ def test_a_shape_said_finger_by_finger_is_the_parsers_guess_not_a_flat_hand():
     assert says_shape(text) and _read(text).shape == "r"        # was the flat hand of a text naming none
     assert _read("Using your right thumb, point back over your shoulder.").shape == "a"   # a thumb out of a fist
     assert _read("Wiggle the fingers of your right hand next to your ear.").shape == "open_b"   # too unsure: flat
+
+
+def test_fingers_named_bare_say_no_shape_but_two_fingers_are_a_v():
+    assert not describes_shape("Brush the chin forward with the back of the right fingers.")   # index at 0.33
+    assert describes_shape("a hand with the index and middle fingers extended")
+    assert _read("Brush the chin forward with the back of the right fingers.").shape == "open_b"
+    # read at 0.25 as a flat hand with the thumb across
+    assert _read("Tap the side of your head with two fingers of the right hand, twice.").shape == "v"
+
+
+@pytest.mark.parametrize("text, place, said", [("Circle the right fist over the heart.", "chest", True),
+                                               ("Wave your left hand beside your cheek.", "cheek", True),
+                                               ("Raise your fist from the chest", "chest", False)])
+def test_a_place_said_in_a_phrase_of_where_is_where_the_hand_is(text, place, said):
+    assert at_place(text, place) is said
+
+
+def test_a_circle_over_the_heart_is_made_there():
+    scene = _read("Circle the right fist over the heart.")    # read at 0.97 in the space in front of the body
+    assert (scene.place, scene.contact, scene.action) == ("chest", False, "circle")
+    # two hands that start touching at the chest and part are made in front of it, as any parting
+    assert _read("Both hands start touching at the chest and then separate to the sides.").place is None
+
+
+def test_a_stroke_said_sideways_goes_across_the_body():
+    scene = _read("Slide your left hand sideways across your stomach.")   # read at 0.61 as down and back
+    assert (scene.action, scene.dirs, scene.place) == ("side", ("right",), "stomach")
+
+
+def test_a_brush_goes_the_way_said_with_it_not_the_way_the_hand_came():
+    assert brush_way("Brush the chin forward with the back of the right fingers.") == "forward"
+    assert brush_way("Put your hand up to the point of your chin and sweep across it.") is None
+    assert _read("Brush the chin forward with the back of the right fingers.").dirs == ("forward",)   # down at 0.66
 
 
 def test_a_text_that_names_no_shape_gets_a_flat_hand_not_a_guess_from_other_words():

@@ -24,10 +24,10 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, curled_name, fingers_only,
-                    hand_place_side, made_shape, names_palm, names_shape, named_shape, on_face, plain_words, points_unshaped, says_arc,
-                    said_tempo, says_point, says_shape, says_side, two_hands_way, unshaped_fist, unthumbed, without_arc,
-                    without_aside, without_tempo)
+from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, curled_name, describes_shape,
+                    fingers_only, hand_place_side, made_shape, names_palm, names_shape, named_shape, on_face, plain_words,
+                    points_unshaped, said_tempo, says_arc, says_point, says_shape, says_side, two_hands_way, unshaped_fist,
+                    unthumbed, without_arc, without_aside, without_tempo)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -116,7 +116,7 @@ class Planner:
         if shape is None and (named := named_shape(text)):   # the one shape named, where none was read surely
             probs = parsed.probs("shape")   # "... with your left index finger": index 0.49, the ASL 3 0.40
             shape = max((s for s in probs if HANDSHAPE_CONCEPT.get(s) == named), key=probs.__getitem__, default=None)
-        elif shape is None and not palm and says_shape(text) and not unshaped_fist(text):
+        elif shape is None and not palm and describes_shape(text) and not unshaped_fist(text):
             # a shape said in words no rule reads ("a hand with the index and middle fingers
             # extended, ..."): the parser's likeliest, not a flat hand
             shape = sure_shape(parsed.probs("shape"), GUESS_SHAPE_SURE)

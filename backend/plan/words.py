@@ -171,6 +171,7 @@ def fingers_way(text: str) -> str:
 _ACROSS = re.compile(rf"\bacross\s+(?:{_DETERMINER}\s+)?(?:front\s+of\s+(?:{_DETERMINER}\s+)?)?(?:body|chest|torso)\b",
                      re.IGNORECASE)
 ACROSS_FROM = ("hold", "touch", "rise", "drop", "push", "pull", "side", "path")   # readings "across" corrects
+SIDEWAYS_FROM = ("rise", "drop", "push", "pull", "back_forth")   # strokes read another way than a "sideways" said
 
 
 # two hands that meet or part, in the core verbs' words ("come together", "join", "clap", "apart")
@@ -209,7 +210,9 @@ _LETTER = re.compile(r"\b[B-HJ-KM-QS-Z]\b")
 _SHAPE_WORDS = [(concept, re.compile(r"\b" + re.escape(w.text) + r"(?:s|es)?\b",
                                      0 if len(w.text) <= 2 else re.IGNORECASE))
                 for concept, words in SHAPES.items() for w in words if w.core] + \
-               [("index", re.compile(_LONE_INDEX, re.IGNORECASE))]
+               [("index", re.compile(_LONE_INDEX, re.IGNORECASE)),
+                # "tap your temple with two fingers": the index and middle fingers out, a V
+                ("v", re.compile(r"\btwo fingers\b(?!\s+together\b)", re.IGNORECASE))]
 
 
 # a name bent into another shape ("a curled index finger") or a finger in a shape described
@@ -255,6 +258,16 @@ def says_shape(text: str) -> bool:
     or a name that is not core: "clawed hand"): where it says none, the parser's reading is
     a guess from other words."""
     return names_shape(text) or bool(_ANY_SHAPE_NAME.search(text))
+
+
+# fingers named with no state of their own ("the back of the right fingers", "wiggle your
+# fingers"): a part of the hand, not a shape said finger by finger
+_BARE_FINGERS = re.compile(r"\bfingers?\b(?!" + _FINGER_STATE.pattern[1:] + ")", re.IGNORECASE)
+
+
+def describes_shape(text: str) -> bool:
+    """Whether ``text`` says a handshape (``says_shape``) in more than fingers named bare."""
+    return says_shape(_BARE_FINGERS.sub(" ", text))
 
 
 # a shape the text says the hand makes ("make a fist with your left hand and ..."), in core words
@@ -397,6 +410,16 @@ ACTION_SURE = 0.5          # an action read less surely than this gives way to t
 _ANY_STROKE_WORDS = {concept: _inflected(_first_words(VERBS[concept], False)) for concept in ONE_WAY}
 
 
+_BRUSH_WORDS = _inflected(_first_words(VERBS["brush"], False))
+
+
+def brush_way(text: str) -> str | None:
+    """The one direction said in the clause of a brush, after its verb ("brush the chin
+    forward"), not the way the hand came ("raise your hand up to the chin and brush it")."""
+    m = _BRUSH_WORDS.search(text)
+    return named_direction(re.split(r"[,.;:]|\bthen\b", text[m.end():], maxsplit=1)[0]) if m else None
+
+
 def named_action(text: str) -> str | None:
     """The one action ``text`` names with a core verb ("the right fist circles": circle), else
     None (none, or two: "tap your chin, then wave")."""
@@ -466,7 +489,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     core verb says, in no word of its own, is the one said; a way said only of the palm
     (``palm_only_way``) gives way to the verb said; a place and a number of times with no verb
     (``says_verb``) are taps there; a base hand the text says rests (``_RESTING_HAND``) is
-    none; a brush said "sideways" goes across the body."""
+    none; a brush said "sideways" goes across the body, and so does a stroke read another way
+    (``SIDEWAYS_FROM``); a brush goes the way said with it (``brush_way``); a place said in a
+    phrase of where ("over the heart": ``at_place``) is where one hand is."""
     verb = named_action(text)
     if verb and verb != scene.action and (verb not in CONTACT_ACTIONS or scene.place) and \
             (confidence["action"] < ACTION_SURE or scene.dirs and palm_only_way(text, scene.dirs[0])):
@@ -488,9 +513,12 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, action="tap" if count > 1 else "touch", count=count)
     named = named_place(text)
     if scene.place is None and named and (confidence["place"] < NAMED_PLACE_SURE or on_place(text, named) or
+                                          scene.action not in TWO_HANDED and at_place(text, named) or
                                           scene.contact and scene.action in CONTACT_ACTIONS):
-        # "put your hand on your heart"; a touch is somewhere: "touches the left side of the
-        # chest" was read at 0.98 in the space in front of the body
+        # "put your hand on your heart", "circle the right fist over the heart" (0.97 in the
+        # space in front of the body; but two hands "touching at the chest" that part are made
+        # there, in front of it); a touch is somewhere: "touches the left side of the chest"
+        # was read at 0.98 in the space in front of the body
         scene = replace(scene, place=named)
     elif named and scene.place not in (None, named) and scene.place not in ON_OTHER_HAND:
         # the one place the text names is where it is: "brushes the heart" was read at 0.95 at the eye
@@ -541,6 +569,12 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # "sweeps sideways across the chest" was read at 0.87 as a brush down ("sweep across
         # your chest" alone is the grammar's brush, any way): across the body
         scene = replace(scene, dirs=(scene.other,))
+    elif scene.action in SIDEWAYS_FROM and scene.hands != "both" and scene.dirs[:1] not in (("left",), ("right",)) \
+            and _SIDEWAYS.search(text) and not _WAY.search(text) and not named_direction(text) \
+            and not to_and_fro(text):
+        # "slide your left hand sideways across your stomach" was read at 0.61 as down and
+        # back: a stroke across the body
+        scene = replace(scene, action="side", dirs=(scene.other,), count=1)
     if scene.action in CONTACT_ACTIONS and confidence.get("action", 1.0) < RAISED_SURE \
             and (stroke := raised_to(text, scene.place)):   # "raise your right fist to your chin": a brush at 0.32
         scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), contact=False, count=1)
@@ -562,6 +596,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # mouth": a rise downward), or read going another way than the one the text names
         # ("push down twice": a push forward at 0.69): the way the text names
         scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,))
+    elif scene.action == "brush" and (way := brush_way(text)) and scene.dirs[:1] != (way,):
+        # a brush at a place goes the way said with it: "brush the chin forward with the back
+        # of the right fingers" was read at 0.66 as a brush down
+        scene = replace(scene, dirs=(way,))
     elif scene.action in ("side", "back_forth") and way_said and scene.dirs[:1] != (way_said,) and \
             confidence.get("dirs", 1.0) < DIRS_SURE and (scene.action != "side" or way_said in ("left", "right")):
         scene = replace(scene, dirs=(way_said,) + tuple(scene.dirs[1:]))   # "up and back" read at 0.5 "right"
@@ -701,6 +739,15 @@ def names_body(text: str) -> bool:
     text = _PALM_WAY.sub(" ", text)
     return bool(any(p.search(text) for p in _PLACE_WORDS.values()) or _HAND_PLACE_WORD.search(text)
                 or _BODY_WORD.search(text))
+
+
+def at_place(text: str, place: str) -> bool:
+    """Whether ``text`` says the hand is at ``place`` in a phrase of where ("over the heart",
+    "at the chin", "beside your ear", "near the forehead"; "on" it too), in core names."""
+    pattern = _PLACE_WORDS.get(place)
+    return pattern is not None and re.search(
+        r"\b(?:on|onto|against|over|above|at|beside|by|near|next to|close to)\s+"
+        r"(?:(?:the|your|his|her|their|my|left|right)\s+)*" + pattern.pattern, text, re.IGNORECASE) is not None
 
 
 def on_place(text: str, place: str) -> bool:
