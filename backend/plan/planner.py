@@ -274,7 +274,7 @@ def curled_shapes(concept: str) -> list[str]:
 
 def sure_shape(probs: dict[str, float], sure: float = SHAPE_SURE) -> str | None:
     """The likeliest handshape of the likeliest concept when that concept holds at least
-    ``SHAPE_SURE`` of the probability, else None. ``probs``: ASL-LEX handshape -> probability."""
+    ``sure`` of the probability, else None. ``probs``: ASL-LEX handshape -> probability."""
     by_concept: dict[str, float] = {}
     for shape, p in probs.items():
         key = HANDSHAPE_CONCEPT.get(shape, shape)

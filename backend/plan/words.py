@@ -741,22 +741,28 @@ def names_body(text: str) -> bool:
                 or _BODY_WORD.search(text))
 
 
+_ON = "on|onto|against"
+_AT = _ON + "|over|above|at|beside|by|near|next to|close to"
+
+
+def _said_at(text: str, place: str, prepositions: str) -> bool:
+    """Whether ``text`` names ``place`` in its core names right after one of ``prepositions``."""
+    pattern = _PLACE_WORDS.get(place)
+    return pattern is not None and re.search(
+        rf"\b(?:{prepositions})\s+(?:(?:the|your|his|her|their|my|left|right)\s+)*" + pattern.pattern, text,
+        re.IGNORECASE) is not None
+
+
 def at_place(text: str, place: str) -> bool:
     """Whether ``text`` says the hand is at ``place`` in a phrase of where ("over the heart",
     "at the chin", "beside your ear", "near the forehead"; "on" it too), in core names."""
-    pattern = _PLACE_WORDS.get(place)
-    return pattern is not None and re.search(
-        r"\b(?:on|onto|against|over|above|at|beside|by|near|next to|close to)\s+"
-        r"(?:(?:the|your|his|her|their|my|left|right)\s+)*" + pattern.pattern, text, re.IGNORECASE) is not None
+    return _said_at(text, place, _AT)
 
 
 def on_place(text: str, place: str) -> bool:
     """Whether ``text`` puts the hand "on" or "against" ``place`` (in the place's core names):
     a hand on a place touches it, and circles on it rub it."""
-    pattern = _PLACE_WORDS.get(place)
-    return pattern is not None and re.search(
-        r"\b(?:on|onto|against)\s+(?:(?:the|your|his|her|their|my|left|right)\s+)*" + pattern.pattern, text,
-        re.IGNORECASE) is not None
+    return _said_at(text, place, _ON)
 
 
 def two_hands_way(text: str) -> str | None:
