@@ -12,7 +12,7 @@ from backend.data.vocab import HANDSHAPE_CONCEPT
 from backend.eval import fidelity as F
 from backend.eval import prompts as P
 from backend.plan.planner import planner
-from backend.plan.words import (_RESTING_HAND, at_place, brush_way, curled_name, describes_shape, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
+from backend.plan.words import (_RESTING_HAND, at_place, brush_way, counted_only, curled_name, describes_shape, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
                                 without_aside, without_tempo)
 
 
@@ -116,6 +116,14 @@ def test_a_brush_goes_the_way_said_with_it_not_the_way_the_hand_came():
     assert brush_way("Brush the chin forward with the back of the right fingers.") == "forward"
     assert brush_way("Put your hand up to the point of your chin and sweep across it.") is None
     assert _read("Brush the chin forward with the back of the right fingers.").dirs == ("forward",)   # down at 0.66
+
+
+def test_a_number_said_as_a_count_is_no_number_handshape():
+    text = "Index finger of the right hand taps the temple three times."
+    assert counted_only("3", text) and not counted_only("1", text)
+    assert _read(text).shape == "1"                                     # the ASL 3 at 0.84
+    assert not counted_only("3", "Tap the chin 3 times with a 3 hand.")   # a 3 said as a shape
+    assert not counted_only("5", "Spread hand taps the chest five times.")   # a spread hand named
 
 
 def test_a_text_that_names_no_shape_gets_a_flat_hand_not_a_guess_from_other_words():

@@ -24,7 +24,8 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, curled_name, describes_shape,
+from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, counted_only, curled_name,
+                    describes_shape,
                     fingers_only, hand_place_side, made_shape, names_palm, names_shape, named_shape, on_face, plain_words,
                     points_unshaped, said_tempo, says_arc, says_point, says_shape, says_side, two_hands_way, unshaped_fist,
                     unthumbed, without_arc, without_aside, without_tempo)
@@ -102,31 +103,33 @@ class Planner:
         parsed = self.parser.parse(text)
         on_hand = hand_place_side(text) if parsed.scene.place in ON_OTHER_HAND else ""
         side = choose_side(text, parsed.scene.side, parsed.confidence["side"], hand, on_hand)
-        shape = unthumbed(sure_shape(parsed.probs("shape")), text)
+        shapes = {k: p for k, p in parsed.probs("shape").items() if not counted_only(k, text)}
+        sure = max(shapes.values())   # the parser's shape read, a number said only as a count aside
+        shape = unthumbed(sure_shape(shapes), text)
         if unshaped_fist(text):
             shape = "s"       # "knock on the chest with the right hand" was read at 0.85 as a spread hand
-        elif not says_shape(text) and parsed.confidence["shape"] < UNNAMED_SHAPE_SURE:
+        elif not says_shape(text) and sure < UNNAMED_SHAPE_SURE:
             shape = None      # "let the left hand hang at rest while ..." was read at 0.93 as a hang-loose Y
-        if points_unshaped(text) and (shape is None or parsed.confidence["shape"] < POINT_SHAPE_SURE):
+        if points_unshaped(text) and (shape is None or sure < POINT_SHAPE_SURE):
             shape = "1"     # "point up with your right hand" was read at 0.96 as a thumbs-up, then flat
         palm = parsed.scene.place not in ON_OTHER_HAND and names_palm(text) and \
-            (parsed.confidence["shape"] < PALM_SHAPE_SURE or not names_shape(text))
+            (sure < PALM_SHAPE_SURE or not names_shape(text))
         if palm:
             shape = None      # a hand named by its palm ("put your palm on your chest") is flat
         if shape is None and (named := named_shape(text)):   # the one shape named, where none was read surely
-            probs = parsed.probs("shape")   # "... with your left index finger": index 0.49, the ASL 3 0.40
-            shape = max((s for s in probs if HANDSHAPE_CONCEPT.get(s) == named), key=probs.__getitem__, default=None)
+            # "... with your left index finger": index 0.49, the ASL 3 0.40
+            shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == named), key=shapes.__getitem__, default=None)
         elif shape is None and not palm and describes_shape(text) and not unshaped_fist(text):
             # a shape said in words no rule reads ("a hand with the index and middle fingers
             # extended, ..."): the parser's likeliest, not a flat hand
-            shape = sure_shape(parsed.probs("shape"), GUESS_SHAPE_SURE)
+            shape = sure_shape(shapes, GUESS_SHAPE_SURE)
         if (curled := curled_name(text)) and (forms := curled_shapes(curled)) and \
                 HANDSHAPE_CONCEPT.get(shape or "") not in {HANDSHAPE_CONCEPT.get(s, s) for s in forms}:
-            probs = parsed.probs("shape")   # "hold a crooked spread hand ...": a spread hand
-            shape = max(forms, key=lambda s: probs.get(s, 0.0))
+            # "hold a crooked spread hand ...": a spread hand
+            shape = max(forms, key=lambda s: shapes.get(s, 0.0))
         if (made := made_shape(text)) and HANDSHAPE_CONCEPT.get(shape or "") != made:
-            probs = parsed.probs("shape")   # "using the left hand, make a fist and ...": a spread hand at 0.54
-            shape = max((s for s in probs if HANDSHAPE_CONCEPT.get(s) == made), key=probs.__getitem__, default=shape)
+            # "using the left hand, make a fist and ...": a spread hand at 0.54
+            shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == made), key=shapes.__getitem__, default=shape)
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if on_face(text, scene.place):   # the face named: the parser's likeliest place on it
             probs = parsed.probs("place")

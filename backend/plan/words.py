@@ -270,6 +270,24 @@ def describes_shape(text: str) -> bool:
     return says_shape(_BARE_FINGERS.sub(" ", text))
 
 
+# ASL's handshapes named by a number, and the number's word
+_NUMBER_SHAPES = {"3": "three", "4": "four", "5": "five", "7": "seven", "8": "eight"}
+
+
+def counted_only(shape: str, text: str) -> bool:
+    """Whether ``shape`` is a number's handshape ("3") whose number ``text`` says only as a
+    count ("taps the temple three times", "3x") and never as a shape ("a 3", "the number 3"),
+    and whose everyday name it does not say: the parser read "index finger of the right hand
+    taps the temple three times" as the ASL 3 at 0.84."""
+    word = _NUMBER_SHAPES.get(shape)
+    if word is None or named_shape(text) == HANDSHAPE_CONCEPT.get(shape):
+        return False
+    number = rf"(?:{shape}|{word})"
+    counted = re.search(rf"\b{number}\s*(?:times|x)\b|\bx\s*{shape}\b", text, re.IGNORECASE)
+    named = re.search(rf"\b(?:a|an|the|number)\s+{number}\b(?!\s*(?:times|x)\b)", text, re.IGNORECASE)
+    return bool(counted) and not named
+
+
 # a shape the text says the hand makes ("make a fist with your left hand and ..."), in core words
 _MADE = re.compile(r"\b(?:make|makes|made|making|form|forms|formed|forming)\s+(?:a|an)\s+(?P<rest>.*)",
                    re.IGNORECASE)
