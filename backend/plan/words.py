@@ -218,8 +218,9 @@ _SHAPE_WORDS = [(concept, re.compile(r"\b" + re.escape(w.text) + r"(?:s|es)?\b",
 # a name bent into another shape ("a curled index finger") or a finger in a shape described
 # finger by finger ("a hand with the index finger extended, ...") names no shape of its own
 _RESHAPED = re.compile(r"\b(?:bent|curled|hooked|curved|clawed|crooked)\s+$", re.IGNORECASE)
-_FINGER_STATE = re.compile(r"^\s+(?:and\s+\w+\s+fingers?\s+)?(?:extended|bent|curled|curved|half|rounded|crossed|"
-                           r"hooked|spread|raised|touching|gathered|folded|stepping|angled|out\b|in\b)", re.IGNORECASE)
+_STATE_SAID = (r"\s+(?:and\s+\w+\s+fingers?\s+)?(?:extended|bent|curled|curved|half|rounded|crossed|"
+               r"hooked|spread|raised|touching|gathered|folded|stepping|angled|out\b|in\b)")   # after a finger's name
+_FINGER_STATE = re.compile("^" + _STATE_SAID, re.IGNORECASE)
 
 
 def named_shape(text: str) -> str | None:
@@ -262,7 +263,7 @@ def says_shape(text: str) -> bool:
 
 # fingers named with no state of their own ("the back of the right fingers", "wiggle your
 # fingers"): a part of the hand, not a shape said finger by finger
-_BARE_FINGERS = re.compile(r"\bfingers?\b(?!" + _FINGER_STATE.pattern[1:] + ")", re.IGNORECASE)
+_BARE_FINGERS = re.compile(rf"\bfingers?\b(?!{_STATE_SAID})", re.IGNORECASE)
 
 
 def describes_shape(text: str) -> bool:
