@@ -4,25 +4,32 @@ HandMDM sampled directly (``backend.diffusion.sample``, DDIM, guidance 2.5) with
 weights, for 1, 4 and 16 variants of a 2 s clip and for one variant of 2, 8 and 16 s. The
 shipped run takes at most 4 s; the 8 and 16 s cases load its weights into a copy that
 accepts longer motions (positions are sinusoidal: nothing learned depends on the length), so
-they time the sums a longer run would do, not a trained long-clip model. Four ways per case:
+they time the sums a longer run would do, not a trained long-clip model. Six ways per case:
 
 - ``batched``: guidance as ``generate`` runs it: ``HandMDM.guidance_pair`` (``GuidedPair``),
   both halves' tokens packed through one pass, the work they share done once per step and
-  what depends on the prompt alone once per run;
+  what depends on the prompt alone once per run, the layers in the format ``backend.precision``
+  picks (bfloat16 under autocast on a CPU with AVX512-BF16 or AMX, else float32;
+  ``SIGNFORGE_PRECISION`` sets it);
+- ``batched_float32``: the same in float32 (what sharing the work gives alone);
 - ``batched_torch``: the doubled batch (conditional rows, then dropped rows) through torch's
-  encoder layers with the padding mask (the path before issue 21);
+  encoder layers with the padding mask (the path before issue 21), float32;
 - ``two_pass``: the reference's two forwards per step (conditional, then unconditional), each
   ``HandMDM.forward`` as it is (``handmdm.encode``: unmasked SDPA, the dropped pass on its kept
-  positions, the last layer on the frames alone), so the reference has every speed-up that is
-  not about sharing work between the halves;
-- ``two_pass_torch``: the same two forwards through torch's encoder layers.
+  positions, the last layer on the frames alone), float32, so the reference has every
+  speed-up that is not about sharing work between the halves or the number format;
+- ``two_pass_picked``: those two forwards in ``batched``'s format (what the format gives alone);
+- ``two_pass_torch``: the same two forwards through torch's encoder layers, float32 (the
+  reference as issue 21 measured it).
 
 Threads are chosen as ``signforge`` chooses them (``backend.threads``; ``SIGNFORGE_THREADS``
-sets them). The machine is shared and its speed drifts, so the four run interleaved (the order rotating
-each round) and each ratio is the median of per-round ratios. Bars (issue 21): two_pass over
-batched at least 1.5 at 1 and 4 variants, and at least 2 at 16 s (wall time). The same ratio
-in the process's CPU time is printed beside it: on a loaded machine a run's wall time is
-mostly its waits for a core, which its CPU time leaves out.
+sets them). The machine is shared and its speed drifts, so the ways run interleaved (the order
+rotating each round) and each ratio is the median of per-round ratios. Bars (issue 21):
+two_pass over batched at least 1.5 at 1 and 4 variants, and at least 2 at 16 s (wall time). The
+same ratio in the process's CPU time is printed beside it: on a loaded machine a run's wall
+time is mostly its waits for a core, which its CPU time leaves out. Float32's linear layers run
+at the cores' peak, so at 16 s, where the halves share little, batching alone cannot reach 2:
+``batched_float32`` and ``two_pass_picked`` show each part's share.
 
 ``--profile`` instead times and profiles one guided step, batched and two-pass, at 1 and 4
 variants of 2 s and one of 8 and 16 s with torch's profiler: ops per step and the CPU time's
@@ -47,6 +54,7 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 PROMPT = "the right hand, shaped as a fist with the thumb up, taps the chin twice"
 GUIDANCE = 2.5
+FLOAT32 = ("batched_float32", "batched_torch", "two_pass", "two_pass_torch")
 CASES = [(1, 2.0), (4, 2.0), (16, 2.0), (1, 8.0), (1, 16.0)]   # (variants, seconds)
 
 
@@ -84,13 +92,15 @@ def measure(repeats: int, steps: int, tree: Path | None = None) -> dict:
     import torch
 
     from backend.diffusion import CosineSchedule, sample
+    from backend.precision import autocast_dtype
     from backend.text import load_text_encoder
 
     other = _tree(tree) if tree is not None else None
 
     enc = load_text_encoder("minilm").encode([PROMPT])
     schedule = CosineSchedule.create(100)
-    results = {"steps": steps, "guidance": GUIDANCE, "threads": torch.get_num_threads(), "cases": {}}
+    picked = str(autocast_dtype("cpu") or torch.float32).removeprefix("torch.")   # generate's format here
+    results = {"steps": steps, "guidance": GUIDANCE, "threads": torch.get_num_threads(), "format": picked, "cases": {}}
     for variants, seconds in CASES:
         net, frames = _model(seconds)
         cond = {"text": enc.tokens.expand(variants, -1, -1), "text_mask": enc.mask.expand(variants, -1)}
@@ -104,7 +114,11 @@ def measure(repeats: int, steps: int, tree: Path | None = None) -> dict:
         def run(name, cond=cond, frames=frames):
             which = "@tree" if name.endswith("@tree") else ""
             m, draw = nets[which], (other[1].sample if which else sample)
-            m.fast_attention = not name.removesuffix("@tree").endswith("_torch")
+            way = name.removesuffix("@tree")
+            m.fast_attention = not way.endswith("_torch")
+            # the ways as generate runs them take the format it picks; the references float32
+            # (another tree's sampler may predate the choice: it gets none)
+            fmt = {} if which else {"precision": None if way in ("batched", "two_pass_picked") else "float32"}
 
             def two_pass(x, t, c):
                 x0_cond = m(x, t, c)
@@ -113,17 +127,19 @@ def measure(repeats: int, steps: int, tree: Path | None = None) -> dict:
             fn, g = (m, GUIDANCE) if name.startswith("batched") else (two_pass, 1.0)
             try:
                 return draw(fn, (variants, frames, net.cfg.features), schedule, cond, guidance=g, steps=steps,
-                            generator=torch.Generator().manual_seed(0))
+                            generator=torch.Generator().manual_seed(0), **fmt)
             finally:
                 m.fast_attention = True
 
-        names = ["batched", "batched_torch", "two_pass", "two_pass_torch"]
+        names = ["batched", "batched_float32", "batched_torch", "two_pass", "two_pass_picked", "two_pass_torch"]
         names += [] if other is None else ["batched@tree", "two_pass@tree"]
         times: dict[str, list[float]] = {n: [] for n in names}
         cpu: dict[str, list[float]] = {n: [] for n in names}   # CPU seconds: less the waits for a busy core
         with torch.inference_mode():
             outs = {n: run(n) for n in names}   # also the warm-up
-            diff = max(float((outs[n] - outs["batched"]).abs().max()) for n in names)
+            # float32 ways against each other (float order only); the picked format against float32
+            diff = max(float((outs[n] - outs["batched_float32"]).abs().max()) for n in names if n in FLOAT32)
+            fmt_diff = float((outs["batched"] - outs["batched_float32"]).abs().mean())
             for r in range(repeats):
                 for n in names[r % len(names):] + names[:r % len(names)]:
                     t0, c0 = time.perf_counter(), time.process_time()
@@ -139,21 +155,28 @@ def measure(repeats: int, steps: int, tree: Path | None = None) -> dict:
                 "two_pass_over_batched_cpu": cpu_ratio,
                 "two_pass_torch_over_batched": ratio("two_pass_torch", "batched"),
                 "batched_torch_over_batched": ratio("batched_torch", "batched"),
-                **({} if other is None else {f"{n}_s": round(statistics.median(times[n]), 4) for n in names[4:]}),
+                # each part alone: sharing the halves' work (float32), and the number format
+                "two_pass_over_batched_float32": ratio("two_pass", "batched_float32"),
+                "two_pass_picked_over_batched": ratio("two_pass_picked", "batched"),
+                "batched_float32_over_batched": ratio("batched_float32", "batched"),
+                **({} if other is None else {f"{n}_s": round(statistics.median(times[n]), 4) for n in names[6:]}),
                 **({} if other is None else {"tree_batched_over_batched": ratio("batched@tree", "batched"),
                                              "tree_batched_over_batched_cpu": cpu_of("batched@tree", "batched"),
                                              "tree_two_pass_over_two_pass": ratio("two_pass@tree", "two_pass"),
                                              "tree_two_pass_over_two_pass_cpu": cpu_of("two_pass@tree", "two_pass"),
                                              "tree_two_pass_over_tree_batched": ratio("two_pass@tree", "batched@tree"),
                                              "tree_two_pass_over_tree_batched_cpu": cpu_of("two_pass@tree", "batched@tree")}),
-                "max_abs_diff": diff}
+                "max_abs_diff": diff, "picked_format_mean_abs_diff": fmt_diff}
         key = f"{variants}x{seconds:g}s"
         results["cases"][key] = case
-        print(f"{key:>7}: batched {case['batched_s'] * 1000:7.1f} ms  batched_torch {case['batched_torch_s'] * 1000:7.1f}"
-              f"  two_pass {case['two_pass_s'] * 1000:7.1f}  two_pass_torch {case['two_pass_torch_s'] * 1000:7.1f}"
+        print(f"{key:>7}: " + "  ".join(f"{n} {case[n + '_s'] * 1000:.1f}" for n in names[:6]) + " ms"
               f" | two_pass/batched {case['two_pass_over_batched']:.2f} (CPU time {cpu_ratio:.2f})"
               f"  two_pass_torch/batched {case['two_pass_torch_over_batched']:.2f}"
-              f"  batched_torch/batched {case['batched_torch_over_batched']:.2f}  (max diff {diff:.1e})", flush=True)
+              f"  batched_torch/batched {case['batched_torch_over_batched']:.2f}; each part alone: sharing the"
+              f" halves' work {case['two_pass_over_batched_float32']:.2f} in float32,"
+              f" {case['two_pass_picked_over_batched']:.2f} in {picked}; the format"
+              f" {case['batched_float32_over_batched']:.2f} (batched_float32/batched)"
+              f"  (float32 max diff {diff:.1e}; {picked} mean diff {fmt_diff:.1e})", flush=True)
         if other is not None:
             print(f"{'':>7}  --tree: batched {case['batched@tree_s'] * 1000:7.1f} ms  two_pass {case['two_pass@tree_s'] * 1000:7.1f}"
                   f" | its batched/this batched {case['tree_batched_over_batched']:.2f}"

@@ -41,10 +41,15 @@ def test_a_three_sign_sentence_keeps_its_signs_and_joins_them_smoothly(built, bo
     assert sp[0]["source_frames"][0] == 0 and sp[-1]["source_frames"][1] > sp[-1]["source_frames"][0]
     j = joins(motion, body)
     assert j["rest_frames"] == 0                                  # never both hands back at rest between signs
+    from backend.body.collide import hand_penetration
+
+    deep = np.maximum(*hand_penetration(body, motion).values())   # per frame, m inside the head or torso
     for t in j["transitions"]:
         assert t["join_speed_jump"] <= t["sign_speed_jump"], t    # the continuity bar
         assert t["peak_speed"] <= 3.5, t
-        assert t["depth"] <= 0.015, t                             # no hand through the head or torso
+        # no hand through the head or torso: 1.5 cm at most, or no deeper than the kept signs'
+        # own frames it leaves and reaches (a sign touching the chin may sit 2 cm in it)
+        assert t["depth"] <= max(0.015, deep[t["start"] - 1], deep[t["end"]]) + 1e-4, t
     assert motion.provenance["source"] == "signforge-sentence" and motion.provenance["method"] == "inpaint"
 
 

@@ -14,6 +14,8 @@ from typing import Callable
 
 import torch
 
+from ..precision import autocast_dtype
+
 Denoiser = Callable[[torch.Tensor, torch.Tensor, object], torch.Tensor]   # (x_t, t, cond) -> x0
 
 
@@ -75,7 +77,8 @@ class CosineSchedule:
         return sorted({int(round(x)) for x in torch.linspace(0, self.steps - 1, k).tolist()}, reverse=True)
 
 
-def guided(denoiser: Denoiser, guidance: float) -> Callable:
+def guided(denoiser: Denoiser, guidance: float, layers_dtype: torch.dtype | None = None,
+           device_type: str = "cpu") -> Callable:
     """x0 with classifier-free guidance: conditional and unconditional passes in one batch.
 
     ``denoiser(x, t, cond)`` must accept ``cond=None`` rows through ``uncond`` semantics: the
@@ -86,23 +89,32 @@ def guided(denoiser: Denoiser, guidance: float) -> Callable:
     function (x_t, t) -> (conditional x0, unconditional x0) that does the work the two halves
     share once: the returned function keeps it for as long as it is called with the same
     ``cond`` (a sampling run's steps).
+
+    ``layers_dtype`` (torch.bfloat16; None: float32) runs the denoiser under ``torch.autocast``
+    on ``device_type`` (``backend.precision``); its outputs come back in x_t's dtype before
+    the halves are combined, so the guidance's sums stay float32.
     """
     run: list = [None, None]   # [cond, its pair function]: one sampling run's
 
+    def call(fn: Callable, like: torch.Tensor, *args) -> tuple[torch.Tensor, ...]:
+        with torch.autocast(device_type, dtype=layers_dtype or torch.bfloat16, enabled=layers_dtype is not None):
+            out = fn(*args)
+        return tuple(y.to(like.dtype) for y in (out if isinstance(out, tuple) else (out,)))
+
     def x0(x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
         if guidance == 1.0:
-            return denoiser(x_t, t, cond)
+            return call(denoiser, x_t, x_t, t, cond)[0]
         make = getattr(denoiser, "guidance_pair", None)
         if make is not None:
             if run[0] is not cond:
                 run[:] = [cond, make(cond)]
             if run[1] is not None:
-                cond_x0, uncond_x0 = run[1](x_t, t)
+                cond_x0, uncond_x0 = call(run[1], x_t, x_t, t)
                 return uncond_x0 + guidance * (cond_x0 - uncond_x0)
         b = len(x_t)
         both = {k: torch.cat([v, v]) if isinstance(v, torch.Tensor) else v for k, v in cond.items()}
         both["drop"] = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)])
-        out = denoiser(torch.cat([x_t, x_t]), torch.cat([t, t]), both)
+        out = call(denoiser, x_t, torch.cat([x_t, x_t]), torch.cat([t, t]), both)[0]
         cond_x0, uncond_x0 = out[:b], out[b:]
         return uncond_x0 + guidance * (cond_x0 - uncond_x0)
     return x0
@@ -115,7 +127,8 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
            callback: Callable[[int, int], None] | None = None, sampler: str | None = None,
            known: tuple[torch.Tensor, torch.Tensor] | None = None,
            start: tuple[torch.Tensor, float] | None = None,
-           inpaint: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+           inpaint: tuple[torch.Tensor, torch.Tensor] | None = None,
+           precision: str | None = None) -> torch.Tensor:
     """Draw x0 samples with ``steps`` steps (None: all of the schedule's).
 
     ``start`` = (x0 (B, T, F), strength in 0..1) begins from that motion noised to the
@@ -139,13 +152,18 @@ def sample(denoiser: Denoiser, shape: tuple[int, ...], schedule: CosineSchedule,
     every step of the schedule); by default DDPM when ``steps`` is None, else DDIM, so that
     10 and 100 steps are the same sampler at two resolutions. ``callback(done, total)`` runs
     after every step; an exception it raises stops sampling (the server's cancel).
+
+    ``precision`` ("auto", "float32" or "bfloat16"; None reads ``SIGNFORGE_PRECISION``): the
+    format the denoiser's layers run in (``backend.precision``); the sampler's own sums are
+    always float32.
     """
     sampler = sampler or ("ddpm" if steps is None else "ddim")
     if sampler not in ("ddim", "ddpm"):
         raise ValueError(f"sampler is ddim or ddpm; got {sampler!r}")
     if sampler == "ddpm":
         steps = None
-    x0_fn = guided(denoiser, guidance)
+    device_type = torch.device(device).type
+    x0_fn = guided(denoiser, guidance, autocast_dtype(device_type, precision), device_type)
     x = torch.randn(shape, generator=generator).to(device)
     visit = schedule.timesteps(steps)
     if start is not None:
