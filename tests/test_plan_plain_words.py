@@ -95,6 +95,7 @@ def test_fingers_named_bare_say_no_shape_but_two_fingers_are_a_v():
 
 @pytest.mark.parametrize("text, place, said", [("Circle the right fist over the heart.", "chest", True),
                                                ("Wave your left hand beside your cheek.", "cheek", True),
+                                               ("Point at your own chest, using the right hand.", "chest", True),
                                                ("Raise your fist from the chest", "chest", False)])
 def test_a_place_said_in_a_phrase_of_where_is_where_the_hand_is(text, place, said):
     assert at_place(text, place) is said
@@ -150,6 +151,18 @@ def test_a_hand_said_to_rest_is_no_base_and_the_other_one_signs(text):
 def test_a_hand_held_still_as_a_base_stays_one():
     assert still_side("The right index taps the left palm, the left hand held still.", _RESTING_HAND) is None
     assert _read("The right index taps the left palm, the left hand held still.").hands == "base"
+
+
+@pytest.mark.parametrize("text", ["The left index finger taps the forehead once, then again.",
+                                  "Tap your chin once and then once again with the right fist.",
+                                  "Tap the chest with the right fist, then again."])
+def test_once_then_again_is_twice_in_one_part(text):
+    # "once" read alone made one touch; "and then once again with the right fist" named a hand
+    # and became a second part that held still
+    read = planner().read_parts(text)
+    assert len(read) == 1
+    scene = read[0][0]
+    assert (scene.action, scene.count, scene.then) == ("tap", 2, "")
 
 
 def test_a_terse_place_and_number_with_no_verb_are_taps_there():

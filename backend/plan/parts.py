@@ -20,7 +20,9 @@ _CUT = re.compile(rf"(?P<sentence>(?<=[.!?;])\s+{_LINKS}\b[,:]?\s*)|,\s*(?:and\s
 # a piece that goes on along a path ("..., then toward the left, then down by the nose")
 _GOES_ON = re.compile(r"^\s*(?:up|down|upwards?|downwards?|higher|lower|forwards?|ahead|out|outwards?|in|inwards?|"
                       r"back|backwards?|away|across|over|around|left|right|leftwards?|rightwards?|sideways|"
-                      r"to|toward|towards|into|onto)\b", re.IGNORECASE)
+                      r"to|toward|towards|into|onto)\b"
+                      # ...or does it again ("once, then again", "and then once more with the fist")
+                      r"|^\s*(?:again|once\s+(?:again|more)|one\s+more\s+time)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s")
 # a word for the signing hand ("your index finger", "both spread hands", "a fist"), and the
 # other hand held still, which names none of the signing hand ("the left hand held still")
@@ -47,7 +49,8 @@ def first_sentence(piece: str) -> str:
 
 
 def goes_on(piece: str) -> bool:
-    """Whether ``piece`` goes on along the movement before it ("then toward the left")."""
+    """Whether ``piece`` goes on with the movement before it: along its path ("then toward the
+    left") or once more ("then again")."""
     return bool(_GOES_ON.match(piece))
 
 

@@ -397,9 +397,26 @@ _COUNT_NUMBER = [(n, re.compile(r"\b" + re.escape(w.text) + r"\b", re.IGNORECASE
 _COUNT_DIGITS = re.compile(rf"\b(?:{_DIGIT_COUNT})\b", re.IGNORECASE)
 
 
+# the same again: "..., then again", "and then once more" (no verb of its own)
+_AGAIN = r"(?:again|once\s+more|one\s+more\s+time)"
+_THEN_AGAIN = re.compile(rf"\b(?:then|and)\s+(?:once\s+)?{_AGAIN}\b", re.IGNORECASE)
+# "once, then again", "once and then once more": twice (within one sentence)
+_ONCE_AGAIN = re.compile(rf"\bonce\b[^.;:!?]*?\b{_AGAIN}\b", re.IGNORECASE)
+
+
+def says_again(text: str) -> bool:
+    """Whether ``text`` asks for its movement once more in so many words ("..., then again")."""
+    return bool(_THEN_AGAIN.search(text) or _ONCE_AGAIN.search(text))
+
+
 def stated_count(text: str) -> int | None:
-    """The one number of times ``text`` states exactly ("twice": 2, "x3": 3, "once": 1), else
-    None (none, a vague one, or two different numbers)."""
+    """The one number of times ``text`` states exactly ("twice": 2, "x3": 3, "once": 1; "once,
+    then again" and "..., then again" with no other number: 2), else None (none, a vague one,
+    or two different numbers)."""
+    if _ONCE_AGAIN.search(text):
+        return stated_count(_ONCE_AGAIN.sub(" twice ", text))
+    if _THEN_AGAIN.search(text) and not states_count(text):
+        return 2
     found = {n for n, pattern in _COUNT_NUMBER if pattern.search(text)}
     found |= {int(next(g for g in m.groups() if g)) for m in _COUNT_DIGITS.finditer(text)}
     return found.pop() if len(found) == 1 else None
@@ -524,6 +541,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # the nose" was read at 0.56 as a drop
         scene = replace(scene, action=verb, dirs=(ONE_WAY[verb],))
     said = stated_count(text)
+    if scene.then and says_again(text):   # "..., then again" is the same once more, no movement after it
+        scene = replace(scene, then="", then_dirs=(), then_count=1)
     if scene.action in ("tap", "touch") and not scene.then and \
             (said and said != scene.count or scene.action == "touch" and scene.count > 1):
         # touches stated in number are that many: the grammar never touches twice, and the
@@ -768,7 +787,7 @@ def _said_at(text: str, place: str, prepositions: str) -> bool:
     """Whether ``text`` names ``place`` in its core names right after one of ``prepositions``."""
     pattern = _PLACE_WORDS.get(place)
     return pattern is not None and re.search(
-        rf"\b(?:{prepositions})\s+(?:(?:the|your|his|her|their|my|left|right)\s+)*" + pattern.pattern, text,
+        rf"\b(?:{prepositions})\s+(?:(?:the|your|his|her|their|my|own|left|right)\s+)*" + pattern.pattern, text,
         re.IGNORECASE) is not None
 
 
