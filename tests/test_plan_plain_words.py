@@ -165,6 +165,22 @@ def test_once_then_again_is_twice_in_one_part(text):
     assert (scene.action, scene.count, scene.then) == ("tap", 2, "")
 
 
+@pytest.mark.parametrize("text, place, count", [("Using only the right hand, point at your own chest.", "chest", 1),
+                                                ("Point to your nose with your left index finger.", "nose", 1),
+                                                ("Point at your chin twice with the right index finger.", "chin", 2)])
+def test_a_hand_that_points_at_a_place_on_the_body_goes_to_it(text, place, count):
+    # the index finger pointed at one's own chest was pushed forward from it (15-17 cm away),
+    # and one pointed at the nose circled there
+    scene = _read(text)
+    assert (scene.place, scene.contact, scene.action, scene.count, scene.dirs) == \
+        (place, True, "tap" if count > 1 else "touch", count, ())
+
+
+def test_pointing_a_way_or_at_a_place_then_moving_is_not_a_touch():
+    assert _read("Point to your right with your right index finger.").place is None
+    assert _read("Point at your chest and rub it in a circle.").action != "touch"
+
+
 def test_a_terse_place_and_number_with_no_verb_are_taps_there():
     scene = _read("right fist to chest, twice")          # read at 0.59 as hands coming together
     assert (scene.hands, scene.place, scene.contact, scene.action, scene.count) == ("one", "chest", True, "tap", 2)

@@ -568,6 +568,13 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         if action in TWO_HANDED and not _MEETING.search(text):
             action = "touch"      # "put both hands on your chest" was read at 0.81 as hands meeting
         scene = replace(scene, contact=True, action=action)
+    if named and points_at(text, named) and not _MOVING.search(_POINTS_AT.sub(" ", text)):
+        # "point at your own chest": the finger goes to the place, as one points at oneself; it
+        # was made at the place and then pushed forward, circled or waved
+        count = said or 1
+        scene = replace(scene, place=named, place_side=scene.place_side if named in SIDED_PLACES else "",
+                        contact=True, action="tap" if count > 1 else "touch", count=count, dirs=(),
+                        then="", then_dirs=(), then_count=1)
     if scene.place and confidence["place"] < UNNAMED_PLACE_SURE and not names_body(text):
         scene = replace(scene, place=None, place_side="", contact=False)   # "move your index finger down"
     if said and said > 1 and scene.place and scene.hands != "both" and not says_verb(text):
@@ -795,6 +802,15 @@ def at_place(text: str, place: str) -> bool:
     """Whether ``text`` says the hand is at ``place`` in a phrase of where ("over the heart",
     "at the chin", "beside your ear", "near the forehead"; "on" it too), in core names."""
     return _said_at(text, place, _AT)
+
+
+_POINTS_AT = re.compile(r"\bpoint(?:s|ed|ing)?\s+(?:at|to|toward|towards)\b", re.IGNORECASE)
+
+
+def points_at(text: str, place: str) -> bool:
+    """Whether ``text`` says the hand points at ``place`` ("point at your own chest", "points
+    to her forehead"), in the place's core names."""
+    return _said_at(text, place, _POINTS_AT.pattern.removeprefix(r"\b"))
 
 
 def on_place(text: str, place: str) -> bool:
