@@ -181,6 +181,19 @@ def test_pointing_a_way_or_at_a_place_then_moving_is_not_a_touch():
     assert _read("Point at your chest and rub it in a circle.").action != "touch"
 
 
+@pytest.mark.parametrize("text, way", [("The signer brings the right V down onto the chest.", "down"),
+                                       ("The left flat hand comes up onto the chest.", "up")])
+def test_a_hand_brought_down_onto_a_place_strokes_there_and_lands(text, way):
+    # a touch came up to the chest from where the hand hangs: "down" was never seen
+    scene = _read(text)
+    assert (scene.place, scene.contact, scene.dirs, scene.arrive) == ("chest", True, (way,), True)
+    from backend.body.model import Body
+
+    body, motion = Body.load(), planner().plan(text)[0].motion
+    window = F.sign_window(motion, body, scene.side)
+    assert P.direction_of(P.excursion(F.wrist_path(motion, body, scene.side)[slice(*window)])) == way
+
+
 def test_a_terse_place_and_number_with_no_verb_are_taps_there():
     scene = _read("right fist to chest, twice")          # read at 0.59 as hands coming together
     assert (scene.hands, scene.place, scene.contact, scene.action, scene.count) == ("one", "chest", True, "tap", 2)

@@ -623,6 +623,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     if scene.action in CONTACT_ACTIONS and confidence.get("action", 1.0) < RAISED_SURE \
             and (stroke := raised_to(text, scene.place)):   # "raise your right fist to your chin": a brush at 0.32
         scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), contact=False, count=1)
+    elif scene.action == "touch" and scene.contact and (stroke := onto_way(text, scene.place)):
+        # "the signer brings the right V down onto the chest": the hand comes down and lands on
+        # it (it was a touch, the hand coming up to the chest from where it hangs)
+        scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), count=1)
     fro = to_and_fro(text)
     if fro and not scene.contact and scene.action in ("hold", *MOVING_ACTIONS) and \
             not (scene.action == "back_forth" and scene.dirs[:1] in ((fro,), (OPPOSITE[fro],))):
@@ -898,11 +902,20 @@ def raised_to(text: str, place: str | None) -> str | None:
     return None if m is None else "rise" if m.group("way").lower() == "up" else "drop"
 
 
+def onto_way(text: str, place: str | None) -> str | None:
+    """The stroke ("rise" or "drop") of a hand the text brings up or down onto ``place`` in core
+    words ("brings the right V down onto the chest"), else None."""
+    pattern = _PLACE_WORDS.get(place or "")
+    m = None if pattern is None else re.search(
+        rf"\b(?P<way>up|down)\s+onto\s+(?:{_DETERMINER}\s+)*" + pattern.pattern, text, re.IGNORECASE)
+    return None if m is None else "rise" if m.group("way").lower() == "up" else "drop"
+
+
 def arrives(text: str, scene: Scene) -> bool:
     """Whether ``text`` says that the scene's stroke ends at its place: a rise, drop, push,
-    pull or slide near a place (not touching it), with a directional word and then "to" one
-    of the place's names (``ARRIVING``, ``_TOWARD``)."""
+    pull or slide near a place, with a directional word and then "to" one of the place's names
+    (``ARRIVING``, ``_TOWARD``); touching it, one said to come up or down onto it (``onto_way``)."""
     pattern = _PLACE_WORDS.get(scene.place or "")
-    if scene.action not in ARRIVING or pattern is None or scene.contact:
+    if scene.action not in ARRIVING or pattern is None or scene.contact and not onto_way(text, scene.place):
         return False
     return re.search(_TOWARD + pattern.pattern, text, re.IGNORECASE) is not None
