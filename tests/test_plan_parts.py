@@ -41,6 +41,8 @@ def test_links_cut_a_text_into_its_parts_texts():
     "Make a fist. Then tap your chin twice.",
     "Make a fist with your right hand and then tap your chin twice.",
     "The right fist taps the chin twice.",
+    # the hand already signing, named as such: it goes on (it was a flat hand pushed forward)
+    "Touch your temple with the right index finger, then move the hand forward.",
 ])
 def test_one_scene_told_with_then_is_one_part(text):
     assert len(planner().read_parts(text)) == 1

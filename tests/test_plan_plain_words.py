@@ -194,6 +194,12 @@ def test_a_hand_brought_down_onto_a_place_strokes_there_and_lands(text, way):
     assert P.direction_of(P.excursion(F.wrist_path(motion, body, scene.side)[slice(*window)])) == way
 
 
+def test_two_fists_that_bump_together_meet():
+    # read as both fists tapping the air apart (their palms 24-35 cm apart throughout)
+    scene = _read("Both fists bump together twice in front of the chest.")
+    assert (scene.hands, scene.action, scene.count) == ("both", "together", 2)
+
+
 def test_a_terse_place_and_number_with_no_verb_are_taps_there():
     scene = _read("right fist to chest, twice")          # read at 0.59 as hands coming together
     assert (scene.hands, scene.place, scene.contact, scene.action, scene.count) == ("one", "chest", True, "tap", 2)

@@ -54,10 +54,17 @@ def goes_on(piece: str) -> bool:
     return bool(_GOES_ON.match(piece))
 
 
-def names_hand(piece: str) -> bool:
+# the hand already signing, named as such: "then move the hand forward", "your hand"
+_SAME_HAND = re.compile(r"\b(?:the|your|that|this|his|her|their|my)\s+(?:same\s+)?hand\b", re.IGNORECASE)
+
+
+def names_hand(piece: str, shaped: bool = True) -> bool:
     """Whether ``piece`` names the signing hand ("your index finger", "both spread hands"),
-    its asides aside (the other hand held still, the fingers opening or closing, the palm's way)."""
-    return bool(_HAND_WORD.search(_ASIDES.sub(" ", piece)))
+    its asides aside (the other hand held still, the fingers opening or closing, the palm's way)
+    and, where the piece gives it no shape (``shaped`` False), the hand already signing ("then
+    move the hand forward": the index finger that touched; "then sweep your hand, shaped as a C"
+    names one)."""
+    return bool(_HAND_WORD.search(_ASIDES.sub(" ", piece if shaped else _SAME_HAND.sub(" ", piece))))
 
 
 def pieces(text: str, kept: list[tuple[int, int, bool]]) -> list[str]:

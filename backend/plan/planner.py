@@ -28,7 +28,7 @@ from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, ch
                     describes_shape,
                     fingers_only, hand_place_side, made_shape, names_palm, names_shape, named_shape, on_face, plain_words,
                     points_unshaped, said_tempo, says_arc, says_point, says_shape, says_side, two_hands_way, unshaped_fist,
-                    unthumbed, without_arc, without_aside, without_tempo)
+                    then_said, unthumbed, without_arc, without_aside, without_tempo)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
@@ -134,7 +134,8 @@ class Planner:
         if on_face(text, scene.place):   # the face named: the parser's likeliest place on it
             probs = parsed.probs("place")
             scene = replace(scene, place=max(FACE_PLACES, key=lambda p: probs.get(p, 0.0)), place_side="")
-        scene = grammatical(plain_words(text, scene, parsed.confidence), parsed.confidence)
+        scene = plain_words(text, scene, parsed.confidence)
+        scene = grammatical(scene, parsed.confidence, then_said(text, scene))
         return (replace(scene, arrive=arrives(text, scene), arc=arc, point=says_point(text), tempo=tempo),
                 dict(parsed.confidence))
 
@@ -158,7 +159,7 @@ class Planner:
             read, side = [], hand
             for k, piece in enumerate(texts):
                 scene, confidence = self.read(piece, side)
-                if k and not (names_hand(piece) and
+                if k and not (names_hand(piece, says_shape(piece)) and
                               sure_shape(self.parser.parse(piece).probs("shape"))):
                     scene = replace(scene, shape=read[-1][0].shape)
                 read.append((scene, confidence))
@@ -181,7 +182,7 @@ class Planner:
         piece = first_sentence(piece)
         if fingers_only(piece) or goes_on(piece):
             return False
-        if names_hand(piece):
+        if names_hand(piece, says_shape(piece)):
             return True
         earlier = functools.cache(lambda: self.parser.parse(before).scene)   # read once, if at all
         way = two_hands_way(piece)
@@ -221,7 +222,7 @@ class Planner:
         return out
 
 
-def grammatical(scene: Scene, confidence: dict) -> Scene:
+def grammatical(scene: Scene, confidence: dict, said_then: bool = False) -> Scene:
     """``scene`` with the fields the parser read one by one made to agree as the grammar's
     scenes always do (``text.scene_for``), so that one misread field cannot ask for a motion
     no text describes:
@@ -231,7 +232,8 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
     - clapping, coming together and moving apart take both hands ("clap twice");
     - two hands that tap or touch at no place read surely (``PLACE_SURE``) touch each other,
       the grammar's "together" ("the two hands bump together twice");
-    - a movement after the contact read less surely than ``THEN_SURE`` is left out;
+    - a movement after the contact read less surely than ``THEN_SURE`` is left out, but for
+      one whose way the text says after a link (``said_then``: ``words.then_said``);
     - one hand alone never signs on the other hand or arm (that hand rests at the side): read
       surely (``PLACE_SURE``) the other hand is a base ("tap the back of your left hand"),
       else the place is left out ("raise your right flat hand up" read at 0.4 as "fingers"
@@ -253,7 +255,7 @@ def grammatical(scene: Scene, confidence: dict) -> Scene:
             scene = replace(scene, hands="base", base_shape=scene.base_shape or "open_b")
         else:
             scene = replace(scene, place=None, place_side="", contact=False)
-    if scene.then and confidence["then"] < THEN_SURE:
+    if scene.then and confidence["then"] < THEN_SURE and not said_then:
         scene = replace(scene, then="", then_dirs=(), then_count=1)
     if scene.fingers and scene.shape and _change_direction(scene.shape) != scene.fingers:
         scene = replace(scene, fingers="")

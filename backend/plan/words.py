@@ -13,6 +13,7 @@ from dataclasses import replace
 from ..data.text import CONTACT_ACTIONS, OPPOSITE, SIDED_PLACES, STROKE_ACTIONS, Scene, inflections
 from ..data.vocab import COUNTS, DIRECTIONS, HANDSHAPE_CONCEPT, NEUTRAL, PLACES, SHAPES, VAGUE_COUNTS, VERBS
 from ..motion.hands import named_hand
+from .parts import cuts
 
 TWO_HANDED = ("clap", "together", "apart")   # actions the grammar only has with both hands moving
 SIDE_SURE = 0.8             # the parser's side at least this sure wins over the named-hand rule
@@ -92,7 +93,7 @@ _APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each o
           r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
 _TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|"
              r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing|"
-             r"tap\w*|knock\w*|pound\w*|pat|pats|patt\w*|touch\w*)\s+(?:\w+\s+){0,3}?together\b")
+             r"tap\w*|knock\w*|pound\w*|bump\w*|pat|pats|patt\w*|touch\w*)\s+(?:\w+\s+){0,3}?together\b")
 _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
 # what a reading of two hands' way may replace: a misread of the same movement (the grammar's
 # "outward" is away from the body: "both hands open outward, away from each other" read as a push)
@@ -376,10 +377,16 @@ def to_and_fro(text: str) -> str | None:
     return m.lastgroup if m else None
 
 
+# a hand moved up or down ("bring the hand down"), not one at rest ("the other hand down")
+_HAND_MOVED = re.compile(r"\b(?:bring|brings|brought|bringing|mov\w*|take\w*|took|put\w*|lower\w*|swing\w*|"
+                         r"swung|drop\w*|pull\w*|send\w*|sent)\s+(?:the|your|that|this|his|her|their|my)\s+"
+                         r"hand\s+(?P<way>down|up)\b", re.IGNORECASE)
+
+
 def named_direction(text: str) -> str | None:
     """The one direction ``text`` names in core words ("to the right", "upward", "ahead"),
     else None (none, or two: "forward and back" names one, "up, then to the left" two)."""
-    said = _NOT_A_WAY.sub(" ", _THUMB_UP.sub(" ", _PALM_WAY.sub(" ", text)))
+    said = _NOT_A_WAY.sub(" ", _THUMB_UP.sub(" ", _PALM_WAY.sub(" ", _HAND_MOVED.sub(r" \g<way> ", text))))
     found = {name for name, pattern in _DIRECTION_WORDS if pattern.search(said)}
     found |= {"left" if "left" in m.group(0).lower() else "right" for m in _WAY.finditer(said)}
     return found.pop() if len(found) == 1 else None
@@ -900,6 +907,14 @@ def raised_to(text: str, place: str | None) -> str | None:
         return "drop" if m.group("verb").lower().startswith("drop") else "rise"
     m = re.search(_FROM_WAY_TO.pattern + pattern.pattern, text, re.IGNORECASE)
     return None if m is None else "rise" if m.group("way").lower() == "up" else "drop"
+
+
+def then_said(text: str, scene: Scene) -> bool:
+    """Whether ``text`` says the way of the movement after the contact in so many words: after
+    a link ("then", "and then": ``parts.cuts``), the one direction named (``named_direction``)
+    is the scene's ("touch your forehead, then bring the hand down")."""
+    return bool(scene.then and scene.then_dirs) and any(
+        named_direction(text[end:]) == scene.then_dirs[0] for _, end, _ in cuts(text))
 
 
 def onto_way(text: str, place: str | None) -> str | None:
