@@ -534,7 +534,10 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     (``says_verb``) are taps there; a base hand the text says rests (``_RESTING_HAND``) is
     none; a brush said "sideways" goes across the body, and so does a stroke read another way
     (``SIDEWAYS_FROM``); a brush goes the way said with it (``brush_way``); a place said in a
-    phrase of where ("over the heart": ``at_place``) is where one hand is."""
+    phrase of where ("over the heart": ``at_place``) is where one hand is; "..., then again" is
+    the same once more (``says_again``, ``stated_count``); a hand pointed at a place on the body
+    with no other word of moving goes to it (``points_at``); a touch brought up or down onto a
+    place strokes that way and lands (``onto_way``)."""
     verb = named_action(text)
     if verb and verb != scene.action and (verb not in CONTACT_ACTIONS or scene.place) and \
             (confidence["action"] < ACTION_SURE or scene.dirs and palm_only_way(text, scene.dirs[0])):
