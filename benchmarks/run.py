@@ -488,7 +488,31 @@ def contact_suite(signs: int = 40, depth_noise: float = 0.06, accuracy_signs: in
         out["bars"]["pose_file_closed_curl_within_20_deg_of_landmarks"] = all(
             abs(d) <= 20.0 for d in real["closed_curl_fit_minus_landmarks_deg_mean"])
         out["bars"]["pose_file_thumb_flexion_corr_landmarks_at_least_0.7"] = real["thumb_flexion_corr_landmarks"] >= 0.7
+        out["jitter"] = landmark_jitter(body, clip)
     print("issue 17 bars: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in out["bars"].items()))
+    return out
+
+
+def landmark_jitter(body, pose_file, signs: int = 25) -> dict:
+    """Frame-to-frame jitter of hand landmarks in the angles the fists and thumb bars read
+    (``synthetic.angle_jitter``, degrees): the shared .pose file's Holistic hands, against the
+    accuracy benchmark's synthetic landmarks (``fit_accuracy``'s signs, 5 mm of noise) and the
+    same without noise (what their motion alone leaves). Holistic's error on video is largely
+    slow, which jitter does not see: this says how the two noises differ frame to frame, not
+    how large Holistic's error is."""
+    from backend.data.lexicon import read_lexicon
+    from backend.io.pose import read_pose
+    from backend.reconstruct.synthetic import angle_jitter, synthetic_signs
+
+    real = read_pose(pose_file)
+    out = {"pose_file": {side: dict(zip(("joints_deg", "thumb_deg"), map(lambda v: round(v, 2), angle_jitter(hand))))
+                         for side, hand in (("left", real.left), ("right", real.right)) if real.hand_found(side).any()}}
+    for noise in (0.005, 0.0):
+        rows = [angle_jitter(hand) for _, _, lm, _ in synthetic_signs(body, read_lexicon(), signs, seed=6, noise=noise)
+                for side, hand in (("left", lm.left), ("right", lm.right)) if lm.hand_found(side).sum() >= 20]
+        out[f"synthetic_{noise * 1000:g}mm"] = {"joints_deg": round(float(np.nanmedian([r[0] for r in rows])), 2),
+                                               "thumb_deg": round(float(np.nanmedian([r[1] for r in rows])), 2)}
+    print(f"hand landmarks' frame-to-frame jitter (joint turns, thumb flexion; degrees): {out}")
     return out
 
 

@@ -30,6 +30,36 @@ def test_finger_turns_measure_curl_and_thumb_flexion():
     assert np.allclose(finger_turns(fist * 37.0), 90.0)
 
 
+def test_angle_jitter_recovers_white_noise_and_ignores_smooth_motion():
+    """The jitter the benchmark compares (issue 17: Holistic's hands against the synthetic
+    landmarks') is a white noise's size in the joint turns, blind to a smooth bend."""
+    from backend.reconstruct.fit import finger_turns
+    from backend.reconstruct.synthetic import angle_jitter
+
+    t = np.linspace(0.0, 1.0, 400)
+    bend = np.radians(20.0 + 40.0 * np.sin(np.pi * t))     # every joint bends further and back again
+    pts = np.zeros((len(t), 21, 3))
+    for i in range(5):
+        pts[:, 1 + 4 * i] = [0.02 * (i - 2), 0.09, 0.0]      # knuckles along the palm's top
+        angle = np.zeros(len(t))
+        for k in range(3):   # each joint bends by ``bend``: the finger curls in the y-z plane
+            angle = angle + bend
+            pts[:, 2 + 4 * i + k] = pts[:, 1 + 4 * i + k] + 0.03 * np.stack(
+                [np.zeros(len(t)), np.cos(angle), np.sin(angle)], -1)
+    smooth_joints, smooth_thumb = angle_jitter(pts)
+    assert smooth_joints < 0.05 and smooth_thumb < 0.05
+    rng = np.random.default_rng(0)
+    clean = finger_turns(pts)
+    noisy = pts.copy()
+    noisy[:, :, 1:] += rng.normal(0.0, 2e-4, noisy.shape[:2] + (2,))   # in the fingers' plane: ~0.5 deg
+    expected = np.median(np.std(finger_turns(noisy) - clean, 0).reshape(-1))
+    joints, _ = angle_jitter(noisy)
+    assert 0.85 * expected < joints < 1.15 * expected
+    gappy = noisy.copy()
+    gappy[::3] = np.nan                                      # no 5 frames found in a row
+    assert np.isnan(angle_jitter(gappy)[0])
+
+
 @needs_lexicon
 def test_closed_hands_and_thumbs_are_fitted_as_the_truth_shows():
     """Two factory signs (5 mm landmark noise, 20% of hand frames dropped): on closed hands the
