@@ -60,4 +60,3 @@ def autocast_dtype(device_type: str, precision: str | None = None):
     if precision == "bfloat16" or native_bfloat16(device_type):
         return torch.bfloat16
     return None
-

@@ -818,13 +818,14 @@ def at_place(text: str, place: str) -> bool:
     return _said_at(text, place, _AT)
 
 
-_POINTS_AT = re.compile(r"\bpoint(?:s|ed|ing)?\s+(?:at|to|toward|towards)\b", re.IGNORECASE)
+_POINTING_AT = r"point(?:s|ed|ing)?\s+(?:at|to|toward|towards)"
+_POINTS_AT = re.compile(rf"\b{_POINTING_AT}\b", re.IGNORECASE)
 
 
 def points_at(text: str, place: str) -> bool:
     """Whether ``text`` says the hand points at ``place`` ("point at your own chest", "points
     to her forehead"), in the place's core names."""
-    return _said_at(text, place, _POINTS_AT.pattern.removeprefix(r"\b"))
+    return _said_at(text, place, _POINTING_AT)
 
 
 def on_place(text: str, place: str) -> bool:

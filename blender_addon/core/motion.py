@@ -433,7 +433,8 @@ def to_bone(q: np.ndarray, rests: np.ndarray) -> np.ndarray:
 
 
 def from_bone(q: np.ndarray, rests: np.ndarray) -> np.ndarray:
-    """Inverse of ``to_bone``: the bones' pose rotations -> SMPL-X local rotations ``B P B^-1``."""
+    """Inverse of ``to_bone``: the bones' pose rotations -> SMPL-X local rotations ``B P B^-1``,
+    for unit rest quaternions ``rests`` (J, 4)."""
     return _conjugated(q, rests, inverse=False)
 
 
