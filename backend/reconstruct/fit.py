@@ -349,7 +349,12 @@ class Fitter:
         _, keep = np.unique(np.floor(vt[ids] / spacing).astype(np.int64), axis=0, return_index=True)
         ids = ids[np.sort(keep)]
         joint = np.array([on[o] for o in owner[ids]])
-        self.surf_joint = [(_UPPER_AT[UPPER[UPPER_IDX.index(j)]] if j in UPPER_IDX else -1) for j in joint]
+        at = np.array([(_UPPER_AT[UPPER[UPPER_IDX.index(j)]] if j in UPPER_IDX else -1) for j in joint])
+        # samples grouped by the joint that carries them: the whole skin is posed one joint's
+        # block at a time (``_surface``), not by gathering a rotation per sample
+        order = np.argsort(at, kind="stable")
+        ids, joint = ids[order], joint[order]
+        self.surf_joint = at[order].tolist()
         self.surf_off0 = vt[ids] - self.j_template[joint]
         self.surf_offdirs = sd[ids] - self.j_dirs[joint]
         self.surf_normal = _vertex_normals(vt, body.faces)[ids]
@@ -361,15 +366,29 @@ class Fitter:
             idx = torch.as_tensor(self.surf_joint)
             self._surf_t = (idx.clamp_min(0), (idx >= 0), _t(self.surf_off0), _t(self.surf_offdirs), _t(self.surf_normal),
                             _t(self.j_template[0]), _t(self.j_dirs[0]))
+            joints, counts = np.unique(self.surf_joint, return_counts=True)
+            self._surf_groups = list(zip(joints.tolist(), counts.tolist()))
         idx, moving, off0, offd, nrm, p0, p0d = self._surf_t
         off = off0 + offd @ betas
         glob, pos = out["glob"], out["pos"]
         if frames is not None:
             glob, pos = glob[frames], pos[frames]
         if samples is None:
-            g = torch.where(moving[None, :, None, None], glob[:, idx], torch.eye(3))
-            base = torch.where(moving[None, :, None], pos[:, idx], p0 + p0d @ betas)
-            return base + (g @ off[..., None])[..., 0], (g @ nrm[..., None])[..., 0]
+            # one block per carrying joint (``_init_surface`` sorted them): a (3, 3) by (3, n)
+            # product per frame and joint, instead of a (T, V, 3, 3) gather of rotations that
+            # was a third of the contact search's time
+            pts, nrms, a = [], [], 0
+            for j, n in self._surf_groups:
+                o, nr = off[a:a + n], nrm[a:a + n]
+                if j < 0:
+                    pts.append((p0 + p0d @ betas + o).expand(len(pos), n, 3))
+                    nrms.append(nr.expand(len(pos), n, 3))
+                else:
+                    g = glob[:, j]
+                    pts.append(pos[:, j, None] + o @ g.transpose(1, 2))
+                    nrms.append(nr @ g.transpose(1, 2))
+                a += n
+            return torch.cat(pts, 1), torch.cat(nrms, 1)
         # the same for K samples a frame instead of all V: the contact steps need only the
         # samples near each hand, and posing all of them was a third of the fit's time
         rows = torch.arange(len(samples))[:, None]
@@ -636,8 +655,8 @@ class Fitter:
         with torch.no_grad():
             surf, nrm = self._surface(out, betas, frames, near_idx)
         hp = _touch_points(out[f"{side}_hand"][frames])                 # (n, 7, 3)
-        d2 = ((hp[:, :, None] - surf[:, None]) ** 2).sum(-1)            # (n, 7, V)
-        near = d2.argmin(-1)
+        with torch.no_grad():                                           # (n, 7) nearest samples
+            near = _nearest(hp, surf).argmin(-1)
         v = torch.gather(surf, 1, near.reshape(len(hp), -1, 1).expand(-1, -1, 3)).reshape(hp.shape)
         n = torch.gather(nrm, 1, near.reshape(len(hp), -1, 1).expand(-1, -1, 3)).reshape(hp.shape)
         along = ((hp - v) * n).sum(-1)
@@ -672,9 +691,8 @@ class Fitter:
             sure = conf > 0
             if sure.any():
                 frames = torch.as_tensor(np.flatnonzero(sure))
-                d2 = ((obs2[frames][:, :, None] - uv[frames][:, None]) ** 2).sum(-1)   # (n, 21, V) px^2
                 over = np.zeros(T, bool)
-                over[sure] = (d2.amin((1, 2)).sqrt() < 0.015 * s).numpy()
+                over[sure] = (_nearest(obs2[frames], uv[frames]).amin((1, 2)) < 0.015 * s).numpy()
                 touch = over & (gap < reach)
                 weight[touch] = np.sqrt(conf[touch])
                 # a hand lost for a few frames (up to MAX_GAP) between two touching ones still
@@ -690,8 +708,7 @@ class Fitter:
                 continue
             # the skin the hand can reach in the last steps lies near where it is now:
             # the samples nearest to any of its points (a tenth of the cost of all)
-            hp = out[f"{side}_hand"][frames]
-            d3 = ((hp[:, :, None] - surf[frames][:, None]) ** 2).sum(-1).amin(1)
+            d3 = _nearest(out[f"{side}_hand"][frames], surf[frames]).amin(1)
             near = d3.topk(min(96, d3.shape[1]), largest=False).indices
             clear = self.contact_gap if sure.any() else self.unseen_gap
             found[side] = (frames, _t(weight[frames.numpy()]), near, torch.as_tensor(touching[frames.numpy()]), clear)
@@ -966,6 +983,13 @@ def _finger_prior(aa: torch.Tensor, flex: float, thumb_hinge: torch.Tensor) -> t
     side = aa[:, 1:, 1:, :2].pow(2).sum() / aa.shape[0]          # non-thumb joints 2-3: no twist/abduction
     twist = aa[:, 1:, 0, 0].pow(2).sum() / aa.shape[0]           # knuckles: little twist
     return 50 * over.sum() / aa.shape[0] + 0.5 * (side + off_hinge) + 0.2 * twist + 0.01 * aa.pow(2).sum() / aa.shape[0]
+
+
+def _nearest(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(n, P, D) and (n, V, D) -> (n, P, V) distances, computed directly (not through a
+    product, whose cancellation costs millimetres at a metre from the origin), without the
+    (n, P, V, D) differences that building them by broadcasting allocates."""
+    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
 
 
 def _touch_points(hand: torch.Tensor) -> torch.Tensor:
