@@ -127,3 +127,13 @@ def test_a_take_of_parts_is_as_long_as_they_take_and_five_links_sign_four_parts(
                            "finger", "wave your spread hand", "rub your stomach with your flat hand",
                            "tap your forehead with your index finger"]) + "."
     assert len(planner().read_parts(many)) == MAX_PARTS
+
+
+def test_a_stroke_after_a_movement_in_the_air_is_a_part_of_its_own():
+    # "draw a circle ..., then jab it forward": the jab was lost (a tap on the other hand's
+    # fingers, then a circle); a stroke goes on from a touch only as its movement after
+    read = [sc for sc, _ in planner().read_parts("Draw a circle with the left index finger, then jab it forward.")]
+    assert [(sc.side, sc.action, sc.dirs, sc.place) for sc in read] == \
+        [("left", "circle", (), None), ("left", "push", ("forward",), None)]
+    touched = [sc for sc, _ in planner().read_parts("Tap your chin, then move the hand forward.")]
+    assert [(sc.action, sc.then) for sc in touched] == [("tap", "push")]

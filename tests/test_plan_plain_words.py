@@ -270,3 +270,31 @@ def test_a_stroke_up_to_a_place_on_the_face_rises_in_front_of_it_and_ends_at_it(
     assert P.site_distance(planned.motion, body, "right", "head", window) < 0.10
     path = F.wrist_path(planned.motion, body, "right")[window[0]:window[1]]
     assert P.direction_of(P.excursion(path)) == "up"
+
+
+def test_then_once_more_is_twice():
+    # "once more" was counted as "once": one touch
+    scene = _read("Tap the forehead with the left index finger, then once more.")
+    assert (scene.side, scene.action, scene.count, scene.then) == ("left", "tap", 2, "")
+
+
+def test_hands_said_to_start_apart_then_close_in_come_together_as_fists():
+    # "start wide apart" parted them, and an opening the text never says (read at 0.60) opened the fists
+    scene = _read("Fists start wide apart and close in until the knuckles bump.")
+    assert (scene.hands, scene.action, scene.fingers, HANDSHAPE_CONCEPT.get(scene.shape)) == \
+        ("both", "together", "", "fist")
+    assert _read("fists touch, then separate").action == "apart"
+
+
+def test_a_palm_the_hand_signs_with_is_no_place_and_polishing_round_is_a_circle():
+    # "with your right flat palm" was read at 0.80 as the other hand's palm: the left hand came up as a base
+    scene = _read("Polish an imaginary window with your right flat palm, going round and round.")
+    assert (scene.side, scene.hands, scene.place, scene.action) == ("right", "one", None, "circle")
+
+
+def test_a_touch_of_nothing_with_a_way_said_strokes_that_way():
+    # "press it down" was a touch in the air
+    scene = _read("I'm left-handed, so use my left hand: open palm facing the floor, press it down.")
+    assert (scene.side, scene.action, scene.dirs, scene.contact) == ("left", "drop", ("down",), False)
+    # a way said only after "then" is the movement after the touch
+    assert _read("The right forefinger is pressed against the jaw, then thrust forward.").action == "touch"

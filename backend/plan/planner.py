@@ -24,9 +24,11 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
-from .words import (FACE_PLACES, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, counted_only, curled_name,
+from .words import (FACE_PLACES, NAMED_PLACE_SURE, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, counted_only, curled_name,
                     describes_shape,
-                    fingers_only, hand_place_side, made_shape, names_palm, names_shape, named_shape, on_face, plain_words,
+                    fingers_only, hand_place_side, made_shape, named_direction, names_body, names_palm, names_shape,
+                    named_shape,
+                    on_face, plain_words,
                     points_unshaped, said_tempo, says_arc, says_point, says_shape, says_side, two_hands_way, unshaped_fist,
                     then_said, unthumbed, without_arc, without_aside, without_tempo)
 
@@ -159,6 +161,10 @@ class Planner:
             read, side = [], hand
             for k, piece in enumerate(texts):
                 scene, confidence = self.read(piece, side)
+                if k and scene.place and confidence["place"] < NAMED_PLACE_SURE and not names_body(piece):
+                    # a later part that names no part of the body goes on from where the last
+                    # ended: "..., then jab it forward" was read at 0.50 at the forehead
+                    scene = replace(scene, place=None, place_side="", contact=False)
                 if k and not (names_hand(piece, says_shape(piece)) and
                               sure_shape(self.parser.parse(piece).probs("shape"))):
                     scene = replace(scene, shape=read[-1][0].shape)
@@ -177,8 +183,10 @@ class Planner:
         or a place the parser reads surely: in a new sentence ("Then tap your chest."), or
         touched, or reached by a stroke that ends there (``arrives``: "..., then move it down
         to your chest"), where ``before`` had no such place ("..., then touch your forehead
-        with it"). It is more than the fingers opening or closing, and does not go on along
-        the path before it ("..., then toward the body by the nose")."""
+        with it"), or a stroke one way (``named_direction``) after a movement that touched
+        nothing ("draw a circle ..., then jab it forward"). It is more than the fingers opening
+        or closing, and does not go on along the path before it ("..., then toward the body by
+        the nose")."""
         piece = first_sentence(piece)
         if fingers_only(piece) or goes_on(piece):
             return False
@@ -189,6 +197,13 @@ class Planner:
         if way:   # "bump together, then pull apart": the hands meet, then part (or the other way)
             was_way = two_hands_way(before) or {"clap": "together"}.get(earlier().action, earlier().action)
             if was_way in ("together", "apart") and was_way != way:
+                return True
+        if named_direction(piece):
+            # a stroke said one way after a movement in the air, at no place ("draw a circle
+            # with the left index finger, then jab it forward"): the grammar goes on only from
+            # a touch, so the stroke is a part of its own
+            moved, _ = self.read(before)
+            if not (moved.place or moved.contact) and moved.action not in ("hold", *CONTACT_ACTIONS, *TWO_HANDED):
                 return True
         got = self.parser.parse(piece)
         # a stroke said to end at a place named in core words ("move it down to your chest")

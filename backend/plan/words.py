@@ -61,6 +61,7 @@ _PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|(
 ON_PLACE_MOVE_SURE = 0.8    # a movement of a hand "on" a place read less surely than this is a touch
 NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
 COUNT_SURE = 0.6           # taps counted less surely than this, in a text that states no number, are two
+FINGERS_SURE = 0.7         # fingers read opening or closing less surely than this, in no word of it, do not
 SHOWN_SURE = 0.6           # an action read less surely than this, in a text that only shows a shape, is a hold
 UNNAMED_PLACE_SURE = 0.5    # a place read less surely than this, in a text that names no part of the body, is dropped
 _NEUTRAL_PHRASE = re.compile("|".join([rf"\b{w.pattern}\b" for w in NEUTRAL]
@@ -90,11 +91,14 @@ _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words i
 # is where the hands end: "start apart and move toward each other" comes together.
 _APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each other\b"   # not a shape's "fingers ... spread apart"
           r"|(?<!,\s)(?<!fingers\s)\bspread(?:s|ing)?\s+apart\b"                      # but the hands' own
+          r"|\bseparat(?:e|es|ed|ing)\b"
           r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
-_TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|"
+_TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|(?<!fingers\s)\bclos(?:e|ing)\s+in\b|"
              r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing|"
              r"tap\w*|knock\w*|pound\w*|bump\w*|pat|pats|patt\w*|touch\w*)\s+(?:\w+\s+){0,3}?together\b")
 _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
+# where two hands start, not where they go: "fists start wide apart and close in"
+_START_APART = re.compile(r"\b(?:start\w*|begin\w*|began|begun|from)\s+(?:out\s+)?(?:\w+\s+)?apart\b", re.IGNORECASE)
 # what a reading of two hands' way may replace: a misread of the same movement (the grammar's
 # "outward" is away from the body: "both hands open outward, away from each other" read as a push)
 WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "rise", "drop")
@@ -422,8 +426,10 @@ def stated_count(text: str) -> int | None:
     or two different numbers)."""
     if _ONCE_AGAIN.search(text):
         return stated_count(_ONCE_AGAIN.sub(" twice ", text))
-    if _THEN_AGAIN.search(text) and not states_count(text):
-        return 2
+    if _THEN_AGAIN.search(text):
+        text = _THEN_AGAIN.sub(" ", text)   # its "once more" is no "once": "tap ..., then once more" is two
+        if not states_count(text):
+            return 2
     found = {n for n, pattern in _COUNT_NUMBER if pattern.search(text)}
     found |= {int(next(g for g in m.groups() if g)) for m in _COUNT_DIGITS.finditer(text)}
     return found.pop() if len(found) == 1 else None
@@ -608,11 +614,15 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             at = scene.contact and scene.place                 # touches counted at a place are taps
             action = ("tap" if scene.count > 1 else "touch") if at else "hold"
             scene = replace(scene, action=action, count=scene.count if action == "tap" else 1)
+    if scene.action == "rub" and not scene.place and _CIRCLING.search(text):
+        scene = replace(scene, action="circle", contact=False)   # "polish ... with your palm, round and round"
     if scene.hands == "base" and scene.place not in ON_OTHER_HAND and \
             still_side(text, _RESTING_HAND) == scene.other:
         scene = replace(scene, hands="one", base_shape="")   # "let the left hand hang at rest while the right pats"
     if not scene.fingers and scene.action not in TWO_HANDED and (change := fingers_way(text)):   # not "close in"
         scene = replace(scene, fingers=change)
+    elif scene.fingers and confidence.get("fingers", 1.0) < FINGERS_SURE and not fingers_way(text):
+        scene = replace(scene, fingers="")   # "fists ... close in until the knuckles bump": opening at 0.60
     if scene.fingers and scene.action in MOVING_ACTIONS and not _MOVING.search(_FINGERS_SAID.sub(" ", text)):
         scene = replace(scene, action="hold", dirs=(), count=1)     # "make a fist, then open your hand"
     if scene.hands != "both" and scene.action in ACROSS_FROM and not (scene.contact and scene.place) \
@@ -643,6 +653,13 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # "shake your right fist up and down" was read at 0.86 as a rise
         scene = replace(scene, action="back_forth", dirs=(fro,))
     way_said = named_direction(text)
+    links = cuts(text)
+    if scene.action == "touch" and not scene.place and not says_point(text) and \
+            (way := named_direction(text[:links[0][0]] if links else text)):
+        # a touch of nothing, with a way said before any "then": "open palm facing the floor,
+        # press it down" (not "pressed against the jaw, then thrust forward": a touch, then a push)
+        scene = replace(scene, action=STROKE_DIRS[way], dirs=(way,), contact=False, count=1,
+                        then="", then_dirs=(), then_count=1)
     if way_said and scene.action == "circle" and not _CIRCLING.search(text):
         # no word of going round: "the signer moves both flat hands down" was read at 0.56 as a circle
         scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,))
@@ -746,7 +763,13 @@ def says_hand_place(text: str, side: str) -> bool:
     aside). "Raise your fist" does neither; the parser read it at 0.56 as near the fingers,
     which raised the other hand as a base."""
     text = _PALM_WAY.sub(" ", text)     # "palm facing left" names neither a palm as a place nor a hand
+    text = _WITH_PART.sub(" ", text)    # nor does the hand's own part it signs with ("with your right palm")
     return names_other_hand(text, side) or bool(_HAND_PLACE_WORD.search(text))
+
+
+# the part of the signing hand it signs with: "with your right flat palm", "using the fingertips"
+_WITH_PART = re.compile(rf"\b(?:with|using)\s+(?:{_DETERMINER}\s+|a\s+)?(?:(?:left|right)\s+)?(?:\w+\s+)?"
+                        r"(?:palms?|fingertips?|knuckles?)\b", re.IGNORECASE)
 
 
 def hand_place_side(text: str) -> str:
@@ -837,7 +860,8 @@ def on_place(text: str, place: str) -> bool:
 def two_hands_way(text: str) -> str | None:
     """"apart" or "together" where ``text`` says the two hands part or meet in so many
     words (``_TWO_WAYS``), the last said; else None."""
-    found = [m.lastgroup for m in _TWO_WAYS.finditer(_PALM_WAY.sub(" ", text))]   # not "palms away from each other"
+    text = _START_APART.sub(" ", _PALM_WAY.sub(" ", text))   # not "palms away from each other"
+    found = [m.lastgroup for m in _TWO_WAYS.finditer(text)]
     return found[-1] if found else None
 
 
