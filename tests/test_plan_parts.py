@@ -137,3 +137,11 @@ def test_a_stroke_after_a_movement_in_the_air_is_a_part_of_its_own():
         [("left", "circle", (), None), ("left", "push", ("forward",), None)]
     touched = [sc for sc, _ in planner().read_parts("Tap your chin, then move the hand forward.")]
     assert [(sc.action, sc.then) for sc in touched] == [("tap", "push")]
+
+
+def test_the_hand_a_text_of_parts_signs_with_signs_every_part():
+    # the first part touched the left shoulder with the left hand
+    read = [sc for sc, _ in planner().read_parts("Touch the left shoulder, then the right shoulder, "
+                                                 "with the right flat hand.")]
+    assert [(sc.side, sc.place, sc.place_side) for sc in read] == [("right", "shoulder", "left"),
+                                                                   ("right", "shoulder", "right")]

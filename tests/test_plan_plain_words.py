@@ -298,3 +298,22 @@ def test_a_touch_of_nothing_with_a_way_said_strokes_that_way():
     assert (scene.side, scene.action, scene.dirs, scene.contact) == ("left", "drop", ("down",), False)
     # a way said only after "then" is the movement after the touch
     assert _read("The right forefinger is pressed against the jaw, then thrust forward.").action == "touch"
+
+
+def test_the_hand_that_does_the_verb_signs_and_the_other_shaped_one_is_its_base():
+    # read as the left hand, flat, tapping the chest twice; the right hand hung at rest
+    scene = _read("Left hand flat at the chest, right index finger taps it.")
+    assert (scene.side, scene.hands, HANDSHAPE_CONCEPT.get(scene.shape), scene.place, scene.action) == \
+        ("right", "base", "index", "palm", "tap")
+    fist = _read("Left fist still, the right V taps it twice.")
+    assert (fist.side, fist.hands, fist.base_shape, fist.count) == ("right", "base", "s", 2)
+
+
+@pytest.mark.parametrize("text, way, count", [("Pretend to knock on a door with your right fist.", "forward", 2),
+                                              ("Knock on the table in front of you four times with your left fist.",
+                                               "down", 4)])
+def test_a_knock_on_nothing_of_the_body_strikes_back_and_forth(text, way, count):
+    # "knock on a door" tapped the air in place
+    scene = _read(text)
+    assert (scene.action, scene.dirs, scene.count, scene.contact) == ("back_forth", (way,), count, False)
+    assert _read("Knock on your chest twice with the right fist.").action == "tap"

@@ -27,7 +27,7 @@ from .parts import cuts, first_sentence, goes_on, names_hand, pieces
 from .words import (FACE_PLACES, NAMED_PLACE_SURE, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, counted_only, curled_name,
                     describes_shape,
                     fingers_only, hand_place_side, made_shape, named_direction, names_body, names_palm, names_shape,
-                    named_shape,
+                    named_shape, other_shaped, instrument_side,
                     on_face, plain_words,
                     points_unshaped, said_tempo, says_arc, says_point, says_shape, says_side, two_hands_way, unshaped_fist,
                     then_said, unthumbed, without_arc, without_aside, without_tempo)
@@ -129,6 +129,11 @@ class Planner:
                 HANDSHAPE_CONCEPT.get(shape or "") not in {HANDSHAPE_CONCEPT.get(s, s) for s in forms}:
             # "hold a crooked spread hand ...": a spread hand
             shape = max(forms, key=lambda s: shapes.get(s, 0.0))
+        if (other := other_shaped(text, side)) and (own := named_shape(text[:other.start()] + text[other.end():])) \
+                and HANDSHAPE_CONCEPT.get(shape or "") != own:
+            # the signing hand's own shape, not the other hand's: "left hand flat at the chest,
+            # right index finger taps it" was read as a flat hand
+            shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == own), key=shapes.__getitem__, default=shape)
         if (made := made_shape(text)) and HANDSHAPE_CONCEPT.get(shape or "") != made:
             # "using the left hand, make a fist and ...": a spread hand at 0.54
             shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == made), key=shapes.__getitem__, default=shape)
@@ -156,11 +161,16 @@ class Planner:
             after = text[cut[1]:found[k + 1][0] if k + 1 < len(found) else len(text)]
             if len(kept) < MAX_PARTS - 1 and self._starts_part(after, cut[2], before):
                 kept.append(cut)
+        # the one hand a text of parts signs with, said once for all of them: "touch the left
+        # shoulder, then the right shoulder, with the right flat hand" touched with the left first
+        whole = instrument_side(text, hand_named=True) if len(kept) else None
         while True:
             texts = pieces(text, kept)
             read, side = [], hand
             for k, piece in enumerate(texts):
                 scene, confidence = self.read(piece, side)
+                if whole and scene.side != whole and not names_hand(piece):
+                    scene = replace(scene, side=whole)
                 if k and scene.place and confidence["place"] < NAMED_PLACE_SURE and not names_body(piece):
                     # a later part that names no part of the body goes on from where the last
                     # ended: "..., then jab it forward" was read at 0.50 at the forehead

@@ -148,6 +148,11 @@ def _verbs_pattern(first: set[str]) -> re.Pattern:
 
 
 _CORE_VERB = _verbs_pattern(_first_words((w for words in VERBS.values() for w in words), True) - _LIGHT_VERBS)
+# a hand named by its side as the one that does a core verb: "right index finger taps it"
+_ACTING = re.compile(r"\b(left|right)(?:\s+[\w-]+){0,2}?\s+(?:hand|fist|index|finger|thumb|pointer|forefinger|V)"
+                     r"(?:\s+finger)?\s+(?:\w+ly\s+)?(?=" + _CORE_VERB.pattern + ")", re.IGNORECASE)
+# the hand that does not act, named with a shape or a place and no verb: "left hand flat at the chest"
+_OTHER_SHAPED = r"\b{side}\s+(?:hand\s+)?(?:(?P<fist>fist|in\s+a\s+fist)|flat|open|spread|palm\s+(?:up|down|in))\b"
 # the first word of every verb the grammar has, core or not ("settle on", "wag")
 _ANY_VERB = _verbs_pattern(_first_words((w for words in VERBS.values() for w in words), False) - _LIGHT_VERBS)
 
@@ -491,6 +496,8 @@ def points_unshaped(text: str) -> bool:
 
 # verbs people do with a fist
 _FIST_VERB = re.compile(r"\b(?:knock|pound|punch)(?:s|es|ed|ing)?\b", re.IGNORECASE)
+_KNOCK = re.compile(r"\bknock(?:s|ed|ing)?\b", re.IGNORECASE)
+_SURFACE_BELOW = re.compile(r"\b(?:table|desk|floor|ground|counter)\b", re.IGNORECASE)   # knocked on from above
 
 
 def unshaped_fist(text: str) -> bool:
@@ -614,8 +621,21 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             at = scene.contact and scene.place                 # touches counted at a place are taps
             action = ("tap" if scene.count > 1 else "touch") if at else "hold"
             scene = replace(scene, action=action, count=scene.count if action == "tap" else 1)
+    if scene.action == "tap" and not scene.place and scene.hands != "both" and _KNOCK.search(text):
+        # a knock on nothing of the body strikes what is knocked on, back and forth: "pretend to
+        # knock on a door" tapped the air in place; on a table, down
+        way = named_direction(text) or ("down" if _SURFACE_BELOW.search(text) else "forward")
+        scene = replace(scene, action="back_forth", dirs=(way,), contact=False, count=said or max(scene.count, 2))
     if scene.action == "rub" and not scene.place and _CIRCLING.search(text):
         scene = replace(scene, action="circle", contact=False)   # "polish ... with your palm, round and round"
+    if scene.hands in ("one", "base") and (other := other_shaped(text, scene.side)):
+        # the other hand named with a shape and no verb is a base, of that shape: "left hand
+        # flat at the chest, right index finger taps it" (it tapped the chest, the left hand down)
+        at_it = re.search(_CORE_VERB.pattern + r"\s+it\b", text, re.IGNORECASE) and scene.action in CONTACT_ACTIONS \
+            and scene.place not in ON_OTHER_HAND
+        base = "s" if other.group("fist") else scene.base_shape if scene.hands == "base" else "open_b"
+        scene = replace(scene, hands="base", base_shape=base,
+                        place="palm" if at_it else scene.place, place_side="" if at_it else scene.place_side)
     if scene.hands == "base" and scene.place not in ON_OTHER_HAND and \
             still_side(text, _RESTING_HAND) == scene.other:
         scene = replace(scene, hands="one", base_shape="")   # "let the left hand hang at rest while the right pats"
@@ -708,6 +728,35 @@ _STILL_HAND = _hand_in(_STILL_STATE)
 _RESTING_HAND = _hand_in(_REST_STATE)
 
 
+def instrument_side(text: str, hand_named: bool = False) -> str | None:
+    """The one side ``text`` signs "with" or "using" ("with your right ..."), else None. With
+    ``hand_named``, only a hand named so and not said to stay put ("with the right flat hand";
+    not "with the left open palm", a place, nor "with your left hand held still")."""
+    instruments = {m.lower() for m in (_INSTRUMENT_HAND if hand_named else _INSTRUMENT).findall(text)}
+    return instruments.pop() if len(instruments) == 1 else None
+
+
+_INSTRUMENT_HAND = re.compile(r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)"
+                              r"(?:\s+[\w-]+)?\s+(?:hand|fist|index|finger|thumb)s?\b"
+                              r"(?!\s+(?:held|kept|still|at|down|resting|hanging|stays?|remains?|is)\b)", re.IGNORECASE)
+
+
+def acting_side(text: str) -> str | None:
+    """The one side whose hand ``text`` names as doing a core verb ("right index finger taps
+    it"), else None (none, or both)."""
+    sides = {m.lower() for m in _ACTING.findall(text)}
+    return sides.pop() if len(sides) == 1 else None
+
+
+def other_shaped(text: str, side: str) -> re.Match | None:
+    """Where ``text`` names the hand that does not sign, while ``side``'s hand does a core verb
+    (``acting_side``), with a shape and no verb of its own ("left hand flat at the chest, right
+    index finger taps it": a base hand), else None; its group "fist" says a fist."""
+    if acting_side(text) != side:
+        return None
+    return re.search(_OTHER_SHAPED.format(side="left" if side == "right" else "right"), text, re.IGNORECASE)
+
+
 def still_side(text: str, said: re.Pattern = _STILL_HAND) -> str | None:
     """The one side whose hand ``text`` says stays put ("keeping the left hand down") while it
     names the other hand too, else None ("the right hand stays still in front of the body" is
@@ -730,11 +779,12 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
     else the hand a rule finds named (``motion.hands.named_hand``), else the parser's."""
     if not says_side(text):
         return hand or "right"
-    instruments = {m.lower() for m in _INSTRUMENT.findall(text)}
-    if len(instruments) == 1:     # "pat your left shoulder with your right hand": the right pats
-        return instruments.pop()
+    if instrument := instrument_side(text):     # "pat your left shoulder with your right hand": the right pats
+        return instrument
     if on_hand in ("left", "right"):
         return "left" if on_hand == "right" else "right"
+    if (acting := acting_side(text)) and names_other_hand(text, acting):
+        return acting     # "left hand flat at the chest, right index finger taps it": read left at 1.00
     if still := still_side(text):   # "keeping the left hand down, circle the right index finger": read left
         return "left" if still == "right" else "right"
     if confidence >= SIDE_SURE:
