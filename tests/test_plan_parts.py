@@ -145,3 +145,8 @@ def test_the_hand_a_text_of_parts_signs_with_signs_every_part():
                                                  "with the right flat hand.")]
     assert [(sc.side, sc.place, sc.place_side) for sc in read] == [("right", "shoulder", "left"),
                                                                    ("right", "shoulder", "right")]
+
+
+def test_hands_said_to_meet_then_a_stroke_are_two_parts_both_hands_in_each():
+    read = [sc for sc, _ in planner().read_parts("Both fists first bump together, then move down to the tummy.")]
+    assert [(sc.hands, sc.action) for sc in read] == [("both", "together"), ("both", "drop")]

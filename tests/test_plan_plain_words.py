@@ -312,8 +312,32 @@ def test_the_hand_that_does_the_verb_signs_and_the_other_shaped_one_is_its_base(
 @pytest.mark.parametrize("text, way, count", [("Pretend to knock on a door with your right fist.", "forward", 2),
                                               ("Knock on the table in front of you four times with your left fist.",
                                                "down", 4)])
-def test_a_knock_on_nothing_of_the_body_strikes_back_and_forth(text, way, count):
+def test_a_knock_on_nothing_of_the_body_strikes_stroke_by_stroke(text, way, count):
     # "knock on a door" tapped the air in place
     scene = _read(text)
-    assert (scene.action, scene.dirs, scene.count, scene.contact) == ("back_forth", (way,), count, False)
+    assert (scene.action, scene.dirs, scene.count, scene.contact) == ({"forward": "push", "down": "drop"}[way],
+                                                                     (way,), count, False)
     assert _read("Knock on your chest twice with the right fist.").action == "tap"
+
+
+def test_out_to_the_side_is_the_hands_own_side_and_a_sideways_brush_in_the_air_is_a_stroke():
+    # "away from the middle of the body" was read going forward; "go sideway" brushed nothing
+    out = _read("The right index finger is moved out to the side, away from the middle of the body.")
+    assert (out.action, out.dirs) == ("side", ("right",))
+    wipe = _read("right hand open, go sideway like wipe the board, one time")
+    assert (wipe.action, wipe.place) == ("side", None) and wipe.dirs[0] in ("left", "right")
+
+
+def test_hands_said_to_start_close_do_not_close_their_fingers():
+    scene = _read("Show the size of a big fish: both open hands start close, then move apart.")
+    assert (scene.hands, scene.action, scene.fingers) == ("both", "apart", "")
+
+
+def test_a_touch_of_nothing_then_a_stroke_is_the_stroke_that_many_times():
+    scene = _read("First make a V with the left hand, then push it forward two times.")
+    assert (scene.side, scene.action, scene.dirs, scene.count, scene.then) == ("left", "push", ("forward",), 2, "")
+
+
+def test_a_hammer_pounds_down_stroke_by_stroke():
+    scene = _read("Hammer a nail: the right fist pounds downward three times.")
+    assert (scene.action, scene.dirs, scene.count, HANDSHAPE_CONCEPT.get(scene.shape)) == ("drop", ("down",), 3, "fist")

@@ -171,10 +171,16 @@ class Planner:
                 scene, confidence = self.read(piece, side)
                 if whole and scene.side != whole and not names_hand(piece):
                     scene = replace(scene, side=whole)
-                if k and scene.place and confidence["place"] < NAMED_PLACE_SURE and not names_body(piece):
+                if k and not names_body(piece) and not names_hand(piece) and \
+                        (scene.place and confidence["place"] < NAMED_PLACE_SURE or not scene.place and read[-1][0].place):
                     # a later part that names no part of the body goes on from where the last
-                    # ended: "..., then jab it forward" was read at 0.50 at the forehead
-                    scene = replace(scene, place=None, place_side="", contact=False)
+                    # ended, off the skin: "..., then jab it forward" was read at 0.50 at the
+                    # forehead; "touch the temple ..., and after that circle it in the air"
+                    # circled in front of the chest, 25 cm from the temple
+                    last = read[-1][0]
+                    scene = replace(scene, place=last.place, place_side=last.place_side, contact=False)
+                if k and read[-1][0].hands == "both" and scene.hands != "both" and not names_hand(piece):
+                    scene = replace(scene, hands="both", base_shape="")   # "..., then move down": both still
                 if k and not (names_hand(piece, says_shape(piece)) and
                               sure_shape(self.parser.parse(piece).probs("shape"))):
                     scene = replace(scene, shape=read[-1][0].shape)
@@ -210,10 +216,12 @@ class Planner:
                 return True
         if named_direction(piece):
             # a stroke said one way after a movement in the air, at no place ("draw a circle
-            # with the left index finger, then jab it forward"): the grammar goes on only from
-            # a touch, so the stroke is a part of its own
+            # with the left index finger, then jab it forward"), or after hands said to meet or
+            # part ("both fists first bump together, then move down"): the grammar goes on
+            # only from a touch, so the stroke is a part of its own
             moved, _ = self.read(before)
-            if not (moved.place or moved.contact) and moved.action not in ("hold", *CONTACT_ACTIONS, *TWO_HANDED):
+            if not (moved.place or moved.contact) and moved.action not in ("hold", *CONTACT_ACTIONS, *TWO_HANDED) \
+                    or moved.action in TWO_HANDED and two_hands_way(before):
                 return True
         got = self.parser.parse(piece)
         # a stroke said to end at a place named in core words ("move it down to your chest")

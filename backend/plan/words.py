@@ -61,6 +61,11 @@ _PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|(
 ON_PLACE_MOVE_SURE = 0.8    # a movement of a hand "on" a place read less surely than this is a touch
 NAMED_PLACE_SURE = 0.8      # the parser's "no place" at least this sure stands
 COUNT_SURE = 0.6           # taps counted less surely than this, in a text that states no number, are two
+# hands close to each other, not fingers that close ("both open hands start close"), and any
+# other word of fingers opening or closing (the terse "..., opening"; not "open hands", a shape)
+_HANDS_CLOSE = re.compile(r"\b(?:start\w*|begin\w*|are|held|kept|stay\w*)\s+close\b|\bclose\s+(?:together|in\b)",
+                          re.IGNORECASE)
+_FINGER_CHANGE_WORD = re.compile(r"\b(?:open(?!\s+(?:hands?|palms?|flat|spread))\w*|clos\w*|curl\w*)\b", re.IGNORECASE)
 FINGERS_SURE = 0.7         # fingers read opening or closing less surely than this, in no word of it, do not
 SHOWN_SURE = 0.6           # an action read less surely than this, in a text that only shows a shape, is a hold
 UNNAMED_PLACE_SURE = 0.5    # a place read less surely than this, in a text that names no part of the body, is dropped
@@ -189,7 +194,10 @@ _MEETING = re.compile(r"\b(?:clap\w*|together|join\w*|converg\w*|apart|part(?:s|
                       r"spread\w* out|out from the middle)\b", re.IGNORECASE)
 
 
-_SIDEWAYS = re.compile(r"\bsideways\b(?!\s+to\b)", re.IGNORECASE)    # not "sideways to the left", a palm's
+# out to the signing hand's own side: "moved out to the side, away from the middle of the body"
+_OUT_TO_SIDE = re.compile(rf"\b(?:out|off|over)\s+to\s+(?:the|one|{_DETERMINER})\s+side\b|\bto\s+the\s+side\b(?!\s+of\b)"
+                          r"|\baway from the (?:middle|center|centre|midline)\b", re.IGNORECASE)
+_SIDEWAYS = re.compile(r"\bsideways?\b(?!\s+to\b)", re.IGNORECASE)    # not "sideways to the left", a palm's
 
 
 def across(text: str, side: str) -> str | None:
@@ -496,7 +504,9 @@ def points_unshaped(text: str) -> bool:
 
 # verbs people do with a fist
 _FIST_VERB = re.compile(r"\b(?:knock|pound|punch)(?:s|es|ed|ing)?\b", re.IGNORECASE)
-_KNOCK = re.compile(r"\bknock(?:s|ed|ing)?\b", re.IGNORECASE)
+_TOUCH_SAID = re.compile(r"\b(?:touch\w*|press\w*|tap\w*|brush\w*|rub\w*|pat|pats|patt\w*|against|onto|on)\b",
+                         re.IGNORECASE)
+_KNOCK = re.compile(r"\b(?:knock|pound|hammer)(?:s|ed|ing)?\b", re.IGNORECASE)
 _SURFACE_BELOW = re.compile(r"\b(?:table|desk|floor|ground|counter)\b", re.IGNORECASE)   # knocked on from above
 
 
@@ -622,10 +632,15 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             action = ("tap" if scene.count > 1 else "touch") if at else "hold"
             scene = replace(scene, action=action, count=scene.count if action == "tap" else 1)
     if scene.action == "tap" and not scene.place and scene.hands != "both" and _KNOCK.search(text):
-        # a knock on nothing of the body strikes what is knocked on, back and forth: "pretend to
-        # knock on a door" tapped the air in place; on a table, down
+        # a knock on nothing of the body strikes what is knocked on, stroke by stroke: "pretend to
+        # knock on a door" tapped the air in place; on a table, down; a hammer pounds the way said
         way = named_direction(text) or ("down" if _SURFACE_BELOW.search(text) else "forward")
-        scene = replace(scene, action="back_forth", dirs=(way,), contact=False, count=said or max(scene.count, 2))
+        scene = replace(scene, action=STROKE_DIRS[way], dirs=(way,), contact=False, count=said or max(scene.count, 2))
+    if scene.hands != "both" and not scene.place and _OUT_TO_SIDE.search(text) and \
+            scene.action in ("side", "push", "pull", "brush", "hold", "touch") and scene.dirs[:1] != (scene.side,):
+        # out to the hand's own side: "moved out to the side, away from the middle of the body"
+        # was read going forward ("away")
+        scene = replace(scene, action="side", dirs=(scene.side,), contact=False, then="", then_dirs=())
     if scene.action == "rub" and not scene.place and _CIRCLING.search(text):
         scene = replace(scene, action="circle", contact=False)   # "polish ... with your palm, round and round"
     if scene.hands in ("one", "base") and (other := other_shaped(text, scene.side)):
@@ -641,8 +656,12 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, hands="one", base_shape="")   # "let the left hand hang at rest while the right pats"
     if not scene.fingers and scene.action not in TWO_HANDED and (change := fingers_way(text)):   # not "close in"
         scene = replace(scene, fingers=change)
-    elif scene.fingers and confidence.get("fingers", 1.0) < FINGERS_SURE and not fingers_way(text):
-        scene = replace(scene, fingers="")   # "fists ... close in until the knuckles bump": opening at 0.60
+    elif scene.fingers and not fingers_way(text) and (confidence.get("fingers", 1.0) < FINGERS_SURE or
+                                                     two_hands_way(text) and not _FINGER_CHANGE_WORD.search(
+                                                         _HANDS_CLOSE.sub(" ", text))):
+        # "fists ... close in until the knuckles bump": opening at 0.60; "both open hands start
+        # close, then move apart": the hands start close, the fingers do not close
+        scene = replace(scene, fingers="")
     if scene.fingers and scene.action in MOVING_ACTIONS and not _MOVING.search(_FINGERS_SAID.sub(" ", text)):
         scene = replace(scene, action="hold", dirs=(), count=1)     # "make a fist, then open your hand"
     if scene.hands != "both" and scene.action in ACROSS_FROM and not (scene.contact and scene.place) \
@@ -653,7 +672,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             and _SIDEWAYS.search(text) and not _WAY.search(text):
         # "sweeps sideways across the chest" was read at 0.87 as a brush down ("sweep across
         # your chest" alone is the grammar's brush, any way): across the body
-        scene = replace(scene, dirs=(scene.other,))
+        # a brush in the air is a stroke: "go sideway like wipe the board"
+        scene = replace(scene, dirs=(scene.other,), action="brush" if scene.place else "side")
     elif scene.action in SIDEWAYS_FROM and scene.hands != "both" and scene.dirs[:1] not in (("left",), ("right",)) \
             and _SIDEWAYS.search(text) and not _WAY.search(text) and not named_direction(text) \
             and not to_and_fro(text):
@@ -674,6 +694,13 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, action="back_forth", dirs=(fro,))
     way_said = named_direction(text)
     links = cuts(text)
+    if scene.action == "touch" and not scene.place and scene.then in STROKE_DIRS.values() and scene.then_dirs and \
+            not _TOUCH_SAID.search(text[:links[0][0]] if links else text):
+        # a touch of nothing, said in no word of touching, then a stroke: the stroke ("first make
+        # a V with the left hand, then push it forward two times" pushed once, after touching
+        # nothing; not "pressed against the jaw, then thrust forward", a place unread)
+        scene = replace(scene, action=scene.then, dirs=scene.then_dirs[:1], contact=False,
+                        count=said or scene.then_count, then="", then_dirs=(), then_count=1)
     if scene.action == "touch" and not scene.place and not says_point(text) and \
             (way := named_direction(text[:links[0][0]] if links else text)):
         # a touch of nothing, with a way said before any "then": "open palm facing the floor,

@@ -68,7 +68,10 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng,
     touches_site = contact and (gap < 0.012 or place.kind == "hand")
     label = HAND_REGIONS.get(site, region(nearest)) if place.kind == "hand" else region(nearest)
     if place.two == "symmetric" and not site.startswith(("d_", "n_")) and place.on_signer:
-        p0 = p0 + DIRECTIONS["right"] * 0.05 + normal * 0.01
+        # each hand beside the site, and a hand that does not touch it half as far off the skin
+        # as one alone (4-7 cm there): with the 5 cm aside, "bring both fists up to the chin"
+        # ended 7-9 cm from it, beside and in front of the face
+        p0 = p0 + DIRECTIONS["right"] * 0.05 + normal * (0.01 if contact else -0.025)
     reach = float(R.np_norm(p0 - figure.rest_frame[1][J["right_wrist"]]))   # from where the hand hangs
     timing = Timing.plan(signer.tempo, entry, rng, reach)
     points, strokes = stroke_path(ph, place, p0, normal, timing.sign, signer.amplitude, rng, target, want)
