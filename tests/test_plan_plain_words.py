@@ -341,3 +341,34 @@ def test_a_touch_of_nothing_then_a_stroke_is_the_stroke_that_many_times():
 def test_a_hammer_pounds_down_stroke_by_stroke():
     scene = _read("Hammer a nail: the right fist pounds downward three times.")
     assert (scene.action, scene.dirs, scene.count, HANDSHAPE_CONCEPT.get(scene.shape)) == ("drop", ("down",), 3, "fist")
+
+
+@pytest.mark.parametrize("text, fixed", [("tap ur forhed w/ ur left pointer x3", "tap ur forehead w/ ur left pointer x3"),
+                                         ("fingr tapps the chinn", "finger taps the chin"),
+                                         ("rite fist circels over the hart", "rite fist circles over the hart")])
+def test_misspelt_core_words_are_read_as_meant(text, fixed):
+    from backend.plan.spelling import spelt
+
+    assert spelt(text) == fixed
+    # words written on purpose stay: inflections, words the encoder knows, short words
+    for kept in ("He thumps his hand", "the fingertips", "Cradle your tummy", "she claps twice", "ur hart"):
+        assert spelt(kept) == kept
+    scene = _read("tap ur forhed w/ ur left pointer x3")
+    assert (scene.side, scene.place, scene.action, scene.count) == ("left", "forehead", "tap", 3)
+
+
+def test_strokes_counted_as_nouns_the_non_dominant_hand_and_a_hold_said_twice():
+    ear = _read("In this shot the character, visibly nervous, keeps touching her ear with her right index finger: "
+                "two quick touches, then she stops.")
+    assert (ear.action, ear.count) == ("tap", 2)
+    temple = _read("Non-dominant hand only: the index finger touches the temple.")
+    assert (temple.side, temple.place_side) == ("left", "left")
+    assert _read("The non-dominant hand stays down while the dominant index taps the chin.").side == "right"
+    brow = _read("Passive hand stays down. Dominant index finger contacts the forehead twice.")
+    assert (brow.side, brow.action, brow.count, brow.contact) == ("right", "tap", 2, True)
+
+
+def test_a_path_one_way_is_that_stroke():
+    # a one-way "path" went sideways: "travels downward from chest level to the waist"
+    scene = _read("Dominant hand in a V, palm facing the signer, travels downward from chest level to the waist.")
+    assert (scene.action, scene.dirs) == ("drop", ("down",))

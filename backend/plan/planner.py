@@ -24,6 +24,7 @@ from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
+from .spelling import spelt
 from .words import (FACE_PLACES, NAMED_PLACE_SURE, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, counted_only, curled_name,
                     describes_shape,
                     fingers_only, hand_place_side, made_shape, named_direction, names_body, names_palm, names_shape,
@@ -98,7 +99,7 @@ class Planner:
         ``tempo``, ``said_tempo``). A stroke said to curve is read with the curve said plainly
         (``without_arc``) and marked ``arc``. The scene is then made one the grammar could
         have written (``grammatical``)."""
-        text = without_aside(text)
+        text = without_aside(spelt(text))
         tempo, text = said_tempo(text), without_tempo(text)
         arc = says_arc(text)
         text = without_arc(text) if arc else text
@@ -138,6 +139,10 @@ class Planner:
             # "using the left hand, make a fist and ...": a spread hand at 0.54
             shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == made), key=shapes.__getitem__, default=shape)
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
+        if side != parsed.scene.side and not says_side(text) and scene.place_side in ("left", "right"):
+            # a place's side the text never says is the signing hand's: the parser's is the
+            # right hand's ("non-dominant hand only: the index finger touches the temple")
+            scene = replace(scene, place_side="left" if scene.place_side == "right" else "right")
         if on_face(text, scene.place):   # the face named: the parser's likeliest place on it
             probs = parsed.probs("place")
             scene = replace(scene, place=max(FACE_PLACES, key=lambda p: probs.get(p, 0.0)), place_side="")
@@ -154,6 +159,7 @@ class Planner:
         (``_starts_part``); a part that only shapes the hand ("Make a fist. Then tap your chin")
         is the next part's start. A later part keeps the hand side, and the handshape unless
         it names the hand, of the part before."""
+        text = spelt(text)
         found = cuts(text)
         kept: list[tuple[int, int, bool]] = []
         for k, cut in enumerate(found):

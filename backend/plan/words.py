@@ -428,6 +428,12 @@ _THEN_AGAIN = re.compile(rf"\b(?:then|and)\s+(?:once\s+)?{_AGAIN}\b", re.IGNOREC
 _ONCE_AGAIN = re.compile(rf"\bonce\b[^.;:!?]*?\b{_AGAIN}\b", re.IGNORECASE)
 
 
+# a number of strokes said as a noun: "two quick touches", "4 small pats"
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
+_COUNTED_NOUN = re.compile(r"\b(two|three|four|five|[2-5])\s+(?:[a-z]+\s+){0,2}?(?:touches|taps|pats|knocks|strokes|"
+                           r"bumps|presses|jabs|pushes|punches|beats|circles)\b", re.IGNORECASE)
+
+
 def says_again(text: str) -> bool:
     """Whether ``text`` asks for its movement once more in so many words ("..., then again")."""
     return bool(_THEN_AGAIN.search(text) or _ONCE_AGAIN.search(text))
@@ -444,6 +450,7 @@ def stated_count(text: str) -> int | None:
         if not states_count(text):
             return 2
     found = {n for n, pattern in _COUNT_NUMBER if pattern.search(text)}
+    found |= {_NUMBER_WORDS.get(m.lower(), 0) or int(m) for m in _COUNTED_NOUN.findall(text)}
     found |= {int(next(g for g in m.groups() if g)) for m in _COUNT_DIGITS.finditer(text)}
     return found.pop() if len(found) == 1 else None
 
@@ -614,6 +621,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # no verb, a place and a number of times ("right fist to chest, twice", read at 0.59 as
         # hands coming together): touches there, that many
         scene = replace(scene, action="tap", contact=True, count=said, dirs=(), then="", then_dirs=(), then_count=1)
+    if said and said > 1 and scene.action == "hold" and scene.place and scene.hands != "both":
+        # a hold cannot be done twice: "dominant index finger contacts the forehead twice" held it
+        scene = replace(scene, action="tap", contact=True, count=said)
     if confidence["action"] < SHOWN_SURE and shows_shape(text):   # "give a thumbs up": 0.31 a mouth touch
         scene = replace(scene, place=None, place_side="", contact=False, action="hold", dirs=(), count=1,
                         then="", then_dirs=(), then_count=1)
@@ -657,7 +667,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     if not scene.fingers and scene.action not in TWO_HANDED and (change := fingers_way(text)):   # not "close in"
         scene = replace(scene, fingers=change)
     elif scene.fingers and not fingers_way(text) and (confidence.get("fingers", 1.0) < FINGERS_SURE or
-                                                     two_hands_way(text) and not _FINGER_CHANGE_WORD.search(
+                                                     (two_hands_way(text) or scene.action in TWO_HANDED) and
+                                                     not _FINGER_CHANGE_WORD.search(
                                                          _HANDS_CLOSE.sub(" ", text))):
         # "fists ... close in until the knuckles bump": opening at 0.60; "both open hands start
         # close, then move apart": the hands start close, the fingers do not close
@@ -687,6 +698,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # "the signer brings the right V down onto the chest": the hand comes down and lands on
         # it (it was a touch, the hand coming up to the chest from where it hangs)
         scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), count=1)
+    if scene.action == "path" and len(scene.dirs) == 1 and scene.dirs[0] in STROKE_DIRS:
+        # a path one way is that stroke: "travels downward from chest level to the waist" went sideways
+        scene = replace(scene, action=STROKE_DIRS[scene.dirs[0]])
     fro = to_and_fro(text)
     if fro and not scene.contact and scene.action in ("hold", *MOVING_ACTIONS) and \
             not (scene.action == "back_forth" and scene.dirs[:1] in ((fro,), (OPPOSITE[fro],))):
@@ -755,6 +769,12 @@ _STILL_HAND = _hand_in(_STILL_STATE)
 _RESTING_HAND = _hand_in(_REST_STATE)
 
 
+# the non-dominant hand said to sign (not to stay put), and the dominant one named
+_NON_DOMINANT_SIGNS = re.compile(r"\bnon-?dominant\s+(?:hand|fist|index|finger)s?\b(?!\s+(?:stays?|remains?|rests?|"
+                                 r"is|held|kept|still|down|at|hangs?|hanging|resting|waits?)\b)", re.IGNORECASE)
+_DOMINANT = re.compile(r"(?<!non-)(?<!non)\bdominant\b", re.IGNORECASE)
+
+
 def instrument_side(text: str, hand_named: bool = False) -> str | None:
     """The one side ``text`` signs "with" or "using" ("with your right ..."), else None. With
     ``hand_named``, only a hand named so and not said to stay put ("with the right flat hand";
@@ -804,6 +824,8 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
     stays put (``still_side``); the parser's reading when it is
     sure (``SIDE_SURE``), as it reads "the right clawed hand ... the left fingers" whole;
     else the hand a rule finds named (``motion.hands.named_hand``), else the parser's."""
+    if _NON_DOMINANT_SIGNS.search(text) and not _DOMINANT.search(text) and not says_side(text):
+        return "left" if (hand or "right") == "right" else "right"   # "non-dominant hand only: the index ..."
     if not says_side(text):
         return hand or "right"
     if instrument := instrument_side(text):     # "pat your left shoulder with your right hand": the right pats
