@@ -567,7 +567,13 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     phrase of where ("over the heart": ``at_place``) is where one hand is; "..., then again" is
     the same once more (``says_again``, ``stated_count``); a hand pointed at a place on the body
     with no other word of moving goes to it (``points_at``); a touch brought up or down onto a
-    place strokes that way and lands (``onto_way``)."""
+    place strokes that way and lands (``onto_way``); a knock or pound on nothing of the body
+    strokes the way said (down on a table, else forward), that many times; a hold said to be
+    done more than once at a place taps it; out to the side (``_OUT_TO_SIDE``) is the signing
+    hand's own side; the other hand named with a shape and no verb (``other_shaped``) is a base;
+    a touch of nothing is the stroke said with it or after it; a one-way path is that stroke;
+    a finger change read unsurely (``FINGERS_SURE``), or from words of two hands' distance
+    ("start close"), that no word says (``fingers_way``) is none."""
     verb = named_action(text)
     if verb and verb != scene.action and (verb not in CONTACT_ACTIONS or scene.place) and \
             (confidence["action"] < ACTION_SURE or scene.dirs and palm_only_way(text, scene.dirs[0])):
@@ -817,11 +823,13 @@ def still_side(text: str, said: re.Pattern = _STILL_HAND) -> str | None:
 
 
 def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None, on_hand: str = "") -> str:
-    """The hand that signs ``text``: ``hand`` (else the right) when the text never says left
+    """The hand that signs ``text``: the other one than ``hand`` (else the left) where it says
+    the non-dominant hand signs; ``hand`` (else the right) when the text never says left
     or right; the one it signs "with" or "using" when it names one so (``_INSTRUMENT``); the
     other one than ``on_hand``, the side of a place read on a hand or arm ("the right palm is
     touched with the hand": no hand touches its own palm); the other one than a hand it says
-    stays put (``still_side``); the parser's reading when it is
+    stays put (``still_side``); the one named doing the verb while the other is named too
+    (``acting_side``); the parser's reading when it is
     sure (``SIDE_SURE``), as it reads "the right clawed hand ... the left fingers" whole;
     else the hand a rule finds named (``motion.hands.named_hand``), else the parser's."""
     if _NON_DOMINANT_SIGNS.search(text) and not _DOMINANT.search(text) and not says_side(text):
