@@ -11,7 +11,7 @@ from backend.data.synth.phonology import check_phonology
 from backend.data.text import Scene
 from backend.diffusion import CosineSchedule, sample
 from backend.motion.hands import dominant_hand
-from backend.plan.planner import fit_length
+from backend.plan.planner import fit_length, planner
 from backend.plan.realize import ACTION_MOVES, PLACE_LOCATIONS, Realizer, agreement, candidates
 
 
@@ -847,3 +847,18 @@ def test_a_hand_named_by_its_palm_is_flat():
         assert planner().read(text)[0].shape == UNNAMED_SHAPE, text
     assert planner().read("Press the palm of your V hand against your chest")[0].shape == "v"   # a shape named
     assert planner().read("Tap your left palm with your index finger")[0].shape == "1"   # the palm tapped: a place
+
+
+def test_both_hands_raised_to_a_place_get_there_together():
+    # the data factory's alternating symmetric signs sent the left hand down while the right
+    # came up to the chin, on two seeds of three
+    from backend.body.model import Body
+    from backend.eval import fidelity as F
+
+    body = Body.load()
+    for seed in range(3):
+        motion = planner().plan("Bring both fists up to the chin.", seed=seed)[0].motion
+        t0, t1 = F.sign_window(motion, body, "right")
+        for side in ("right", "left"):
+            path = F.wrist_path(motion, body, side)[t0:t1]
+            assert path[-1, 1] - path[0, 1] > 0.05, (seed, side)

@@ -98,7 +98,9 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng,
     if ph.movement == "Other":
         hands["right"] = wiggle(hands["right"], k, "right")
     if place.two == "symmetric":
-        alternating = rng.random() < 0.4 and ph.movement != "None"
+        # both hands of a stroke said to arrive at a place get there together ("bring both fists
+        # up to the chin": alternating, the left hand went down while the right came up)
+        alternating = rng.random() < 0.4 and ph.movement != "None" and not (isinstance(want, Asked) and want.arrive)
         paths["left"], m_palm = _mirrored(figure, right, palm_all, blend, hs, part, alternating)
         hands["left"] = hand_track(hs, blend, "left")
         # the other hand runs the path backwards when alternating: reversed, opposite strokes
