@@ -372,3 +372,34 @@ def test_a_path_one_way_is_that_stroke():
     # a one-way "path" went sideways: "travels downward from chest level to the waist"
     scene = _read("Dominant hand in a V, palm facing the signer, travels downward from chest level to the waist.")
     assert (scene.action, scene.dirs) == ("drop", ("down",))
+
+
+@pytest.mark.parametrize("text, side, concept, place, action, count", [
+    ("Handshape: 1. Location: chin. Movement: tap twice. Hand: right.", "right", "index", "chin", "tap", 2),
+    ("Handshape: flat B. Location: stomach. Movement: tap 2x. Hand: non-dominant.", "left", "flat", "stomach", "tap", 2),
+    ("Handshape: 5, palm in. Location: chest. Movement: one small circle. Left hand.", "left", None, "chest", "circle", 1),
+    ("Left 1 hand, tap the temple three times.", "left", "index", "temple", "tap", 3),
+])
+def test_a_dictionary_entrys_fields_and_the_1_hand(text, side, concept, place, action, count):
+    # each was read with the other hand, or a flat hand, or no place
+    scene = _read(text)
+    assert (scene.side, scene.place, scene.action, scene.count) == (side, place, action, count)
+    if concept:
+        assert HANDSHAPE_CONCEPT.get(scene.shape) == concept
+
+
+def test_a_movement_field_one_way_from_a_location_is_that_stroke():
+    scene = _read("Location: forehead. Handshape: B. Movement: moves forward, away from the head. Dominant hand.")
+    assert (scene.place, scene.action, scene.dirs, scene.contact) == ("forehead", "push", ("forward",), False)
+
+
+@pytest.mark.parametrize("text, hands, action, dirs, count", [
+    ("Pat the dog: left hand flat, three soft pats downward.", "one", "drop", ("down",), 3),
+    ("Quickly slap both flat hands together once, like a single loud clap.", "both", "together", (), 1),
+    ("Two hard, angry taps on the chin with a right S hand.", "one", "tap", (), 2),
+    ("Hold the left hand flat like a stop sign, then push it out forward sharply.", "one", "push", ("forward",), 1),
+    ("Palms down, the flat left hand presses slowly down, like calming a noisy room.", "one", "drop", ("down",), 1),
+])
+def test_pats_slaps_angry_taps_a_stop_sign_and_palms_down(text, hands, action, dirs, count):
+    scene = _read(text)
+    assert (scene.hands, scene.action, scene.dirs, scene.count) == (hands, action, dirs, count)

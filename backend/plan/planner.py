@@ -28,7 +28,7 @@ from .spelling import spelt
 from .words import (FACE_PLACES, NAMED_PLACE_SURE, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, counted_only, curled_name,
                     describes_shape,
                     fingers_only, hand_place_side, made_shape, named_direction, names_body, names_palm, names_shape,
-                    named_shape, other_shaped, instrument_side,
+                    named_shape, other_shaped, instrument_side, says_one_shape,
                     on_face, plain_words,
                     points_unshaped, said_tempo, says_arc, says_point, says_shape, says_side, two_hands_way, unshaped_fist,
                     then_said, unthumbed, without_arc, without_aside, without_tempo)
@@ -135,6 +135,9 @@ class Planner:
             # the signing hand's own shape, not the other hand's: "left hand flat at the chest,
             # right index finger taps it" was read as a flat hand
             shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == own), key=shapes.__getitem__, default=shape)
+        if says_one_shape(text) and HANDSHAPE_CONCEPT.get(shape or "") != "index":
+            # "Left 1 hand, tap the temple three times" was read as a flat hand
+            shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == "index"), key=shapes.__getitem__, default=shape)
         if (made := made_shape(text)) and HANDSHAPE_CONCEPT.get(shape or "") != made:
             # "using the left hand, make a fist and ...": a spread hand at 0.54
             shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == made), key=shapes.__getitem__, default=shape)

@@ -100,7 +100,7 @@ _APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each o
           r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
 _TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|(?<!fingers\s)\bclos(?:e|ing)\s+in\b|"
              r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing|"
-             r"tap\w*|knock\w*|pound\w*|bump\w*|pat|pats|patt\w*|touch\w*)\s+(?:\w+\s+){0,3}?together\b")
+             r"tap\w*|knock\w*|pound\w*|bump\w*|slap\w*|pat|pats|patt\w*|touch\w*)\s+(?:\w+\s+){0,3}?together\b")
 _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
 # where two hands start, not where they go: "fists start wide apart and close in"
 _START_APART = re.compile(r"\b(?:start\w*|begin\w*|began|begun|from)\s+(?:out\s+)?(?:\w+\s+)?apart\b", re.IGNORECASE)
@@ -430,8 +430,17 @@ _ONCE_AGAIN = re.compile(rf"\bonce\b[^.;:!?]*?\b{_AGAIN}\b", re.IGNORECASE)
 
 # a number of strokes said as a noun: "two quick touches", "4 small pats"
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
-_COUNTED_NOUN = re.compile(r"\b(two|three|four|five|[2-5])\s+(?:[a-z]+\s+){0,2}?(?:touches|taps|pats|knocks|strokes|"
+_COUNTED_NOUN = re.compile(r"\b(two|three|four|five|[2-5])\s+(?:[a-z]+,?\s+){0,2}?(?:touches|taps|pats|knocks|strokes|"
                            r"bumps|presses|jabs|pushes|punches|beats|circles)\b", re.IGNORECASE)
+
+
+# the handshape "1" (an index finger) said by its number: "Left 1 hand", "Handshape: 1"
+_ONE_SHAPE = re.compile(r"\b1[\s-]+hands?\b|\bhandshape:?\s*1\b", re.IGNORECASE)
+
+
+def says_one_shape(text: str) -> bool:
+    """Whether ``text`` names the handshape 1, an index finger, by its number."""
+    return bool(_ONE_SHAPE.search(text))
 
 
 def says_again(text: str) -> bool:
@@ -514,6 +523,8 @@ _FIST_VERB = re.compile(r"\b(?:knock|pound|punch)(?:s|es|ed|ing)?\b", re.IGNOREC
 _TOUCH_SAID = re.compile(r"\b(?:touch\w*|press\w*|tap\w*|brush\w*|rub\w*|pat|pats|patt\w*|against|onto|on)\b",
                          re.IGNORECASE)
 _KNOCK = re.compile(r"\b(?:knock|pound|hammer)(?:s|ed|ing)?\b", re.IGNORECASE)
+_MOVEMENT_FIELD = re.compile(r"\bmovement:", re.IGNORECASE)
+_PATS = re.compile(r"\bpat(?:s|ted|ting)?\b", re.IGNORECASE)
 _SURFACE_BELOW = re.compile(r"\b(?:table|desk|floor|ground|counter)\b", re.IGNORECASE)   # knocked on from above
 
 
@@ -635,7 +646,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
                         then="", then_dirs=(), then_count=1)
     if scene.hands == "one" and scene.place in ON_OTHER_HAND and not says_hand_place(text, scene.side):
         scene = replace(scene, place=None, place_side="", contact=False)   # "raise your fist" read near the fingers
-    if not _PLURAL.search(text):     # "tap your temple with two fingers", "an OK sign near your cheek"
+    if not _PLURAL.search(_COUNTED_NOUN.sub(" ", _PALM_WAY.sub(" ", text))):
+        # "tap your temple with two fingers"; not "palms down" nor "two hard, angry taps"
         if scene.hands == "both":
             scene = replace(scene, hands="one")
         if scene.hands == "base" and not names_other_hand(text, scene.side):   # "holds the forefinger still"
@@ -647,10 +659,12 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             at = scene.contact and scene.place                 # touches counted at a place are taps
             action = ("tap" if scene.count > 1 else "touch") if at else "hold"
             scene = replace(scene, action=action, count=scene.count if action == "tap" else 1)
-    if scene.action == "tap" and not scene.place and scene.hands != "both" and _KNOCK.search(text):
-        # a knock on nothing of the body strikes what is knocked on, stroke by stroke: "pretend to
-        # knock on a door" tapped the air in place; on a table, down; a hammer pounds the way said
-        way = named_direction(text) or ("down" if _SURFACE_BELOW.search(text) else "forward")
+    if scene.action == "tap" and not scene.place and scene.hands != "both" and \
+            (_KNOCK.search(text) or _PATS.search(text) or named_direction(text)):
+        # a knock, pat or tap on nothing of the body strikes what is struck, stroke by stroke:
+        # "pretend to knock on a door" tapped the air in place; on a table, or a pat, down; a
+        # hammer pounds the way said ("pat the dog: ... three soft pats downward")
+        way = named_direction(text) or ("down" if _SURFACE_BELOW.search(text) or _PATS.search(text) else "forward")
         scene = replace(scene, action=STROKE_DIRS[way], dirs=(way,), contact=False, count=said or max(scene.count, 2))
     if scene.hands != "both" and not scene.place and _OUT_TO_SIDE.search(text) and \
             scene.action in ("side", "push", "pull", "brush", "hold", "touch") and scene.dirs[:1] != (scene.side,):
@@ -714,13 +728,23 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, action="back_forth", dirs=(fro,))
     way_said = named_direction(text)
     links = cuts(text)
-    if scene.action == "touch" and not scene.place and scene.then in STROKE_DIRS.values() and scene.then_dirs and \
+    if scene.action == "touch" and not scene.place and scene.then_dirs and scene.then_dirs[0] in STROKE_DIRS and \
+            (not scene.then or scene.then in STROKE_DIRS.values()) and \
             not _TOUCH_SAID.search(text[:links[0][0]] if links else text):
         # a touch of nothing, said in no word of touching, then a stroke: the stroke ("first make
         # a V with the left hand, then push it forward two times" pushed once, after touching
         # nothing; not "pressed against the jaw, then thrust forward", a place unread)
-        scene = replace(scene, action=scene.then, dirs=scene.then_dirs[:1], contact=False,
+        scene = replace(scene, action=scene.then or STROKE_DIRS[scene.then_dirs[0]], dirs=scene.then_dirs[:1],
+                        contact=False,
                         count=said or scene.then_count, then="", then_dirs=(), then_count=1)
+    if scene.action == "touch" and scene.place and _MOVEMENT_FIELD.search(text) and not says_point(text) and \
+            not _TOUCH_SAID.search(text) and (way := named_direction(text)) and \
+            not re.search(_TOWARD + _PLACE_WORDS[scene.place].pattern if scene.place in _PLACE_WORDS else "$^", text,
+                          re.IGNORECASE):
+        # a dictionary's fields, a place and a movement one way with no word of touching and no
+        # stroke to the place: the stroke from it ("Location: forehead. Handshape: B. Movement:
+        # moves forward, away from the head" touched it)
+        scene = replace(scene, action=STROKE_DIRS[way], dirs=(way,), contact=False, then="", then_dirs=(), then_count=1)
     if scene.action == "touch" and not scene.place and not says_point(text) and \
             (way := named_direction(text[:links[0][0]] if links else text)):
         # a touch of nothing, with a way said before any "then": "open palm facing the floor,
@@ -750,7 +774,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, count=2)     # "tap your left palm with your index finger" read at 0.45 as three
     way = two_hands_way(text)
     if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and \
-            not (scene.place and scene.contact):   # "spread both hands apart in front of the stomach": together
+            not (scene.place and scene.contact and named_place(text)):
+        # "spread both hands apart in front of the stomach": together; "slap both flat hands
+        # together once" was read touching the chest
         scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
     return scene
 
@@ -777,8 +803,20 @@ _RESTING_HAND = _hand_in(_REST_STATE)
 
 # the non-dominant hand said to sign (not to stay put), and the dominant one named
 _NON_DOMINANT_SIGNS = re.compile(r"\bnon-?dominant\s+(?:hand|fist|index|finger)s?\b(?!\s+(?:stays?|remains?|rests?|"
-                                 r"is|held|kept|still|down|at|hangs?|hanging|resting|waits?)\b)", re.IGNORECASE)
+                                 r"is|held|kept|still|down|at|hangs?|hanging|resting|waits?)\b)"
+                                 r"|\bhand:\s*non-?dominant\b", re.IGNORECASE)
 _DOMINANT = re.compile(r"(?<!non-)(?<!non)\bdominant\b", re.IGNORECASE)
+
+
+# the signing hand named alone, as a fragment or a field: "..., push it away. Left hand.", "Hand: right"
+_HAND_FRAGMENT = re.compile(r"(?:^|[.;:,!?]|\s[-\u2013\u2014])\s*(?:hand:\s*)?(left|right)(?:\s+hand)?(?:\s+only)?\s*(?:[.;!]|$)",
+                            re.IGNORECASE)
+
+
+def fragment_side(text: str) -> str | None:
+    """The one side ``text`` names in a fragment of its own ("Left hand.", "Hand: right"), else None."""
+    sides = {m.lower() for m in _HAND_FRAGMENT.findall(text)}
+    return sides.pop() if len(sides) == 1 else None
 
 
 def instrument_side(text: str, hand_named: bool = False) -> str | None:
@@ -838,6 +876,8 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
         return hand or "right"
     if instrument := instrument_side(text):     # "pat your left shoulder with your right hand": the right pats
         return instrument
+    if fragment := fragment_side(text):   # "Handshape: 5, palm in. Location: chest. ... Left hand.": read right
+        return fragment
     if on_hand in ("left", "right"):
         return "left" if on_hand == "right" else "right"
     if (acting := acting_side(text)) and names_other_hand(text, acting):
@@ -931,7 +971,7 @@ def names_body(text: str) -> bool:
 
 
 _ON = "on|onto|against"
-_AT = _ON + "|over|above|at|beside|by|near|next to|close to"
+_AT = _ON + "|over|above|at|beside|by|near|next to|close to|location:"   # and a dictionary's "Location: chest"
 
 
 def _said_at(text: str, place: str, prepositions: str) -> bool:
