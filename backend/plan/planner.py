@@ -25,13 +25,12 @@ from .parse import NONE
 from .realize import Realizer, Take
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces
 from .spelling import spelt
-from .words import (FACE_PLACES, NAMED_PLACE_SURE, ON_OTHER_HAND, ONE_WAY, TWO_HANDED, arrives, choose_side, counted_only, curled_name,
-                    describes_shape,
-                    fingers_only, hand_place_side, made_shape, named_direction, names_body, names_palm, names_shape,
-                    named_shape, other_shaped, instrument_side, says_one_shape,
-                    on_face, plain_words,
-                    points_unshaped, said_tempo, says_arc, says_point, says_shape, says_side, two_hands_way, unshaped_fist,
-                    then_said, unthumbed, without_arc, without_aside, without_tempo)
+from .words import (FACE_PLACES, NAMED_PLACE_SURE, ONE_WAY, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side,
+                    counted_only, curled_name, describes_shape, fingers_only, hand_place_side, instrument_side,
+                    made_shape, named_direction, named_shape, names_body, names_palm, names_shape, on_face,
+                    other_shaped, plain_words, points_unshaped, said_tempo, says_arc, says_one_shape, says_point,
+                    says_shape, says_side, then_said, two_hands_way, unshaped_fist, unthumbed, without_arc,
+                    without_aside, without_tempo)
 
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
