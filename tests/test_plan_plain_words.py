@@ -403,3 +403,16 @@ def test_a_movement_field_one_way_from_a_location_is_that_stroke():
 def test_pats_slaps_angry_taps_a_stop_sign_and_palms_down(text, hands, action, dirs, count):
     scene = _read(text)
     assert (scene.hands, scene.action, scene.dirs, scene.count) == (hands, action, dirs, count)
+
+
+@pytest.mark.parametrize("text, hands, action, count", [
+    ("The knuckles of the left fist rap the forehead two times, like 'duh'.", "one", "tap", 2),
+    ("Two short forward jabs with the left V hand.", "one", "push", 2),
+    ("right hand waves, three back-and-forth swings", "one", "wave", 3),
+    ("Two open hands start shoulder-width apart and slide inward until the fingertips meet.", "both", "together", 1),
+])
+def test_two_times_is_no_second_hand_strokes_counted_as_nouns_waves_and_hands_that_start_apart(text, hands, action,
+                                                                                                 count):
+    # read as a clap of both hands, one jab, a swing back and forth toward the body, and hands parting
+    scene = _read(text)
+    assert (scene.hands, scene.action, scene.count) == (hands, action, count)

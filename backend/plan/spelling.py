@@ -72,6 +72,11 @@ def corrected(word: str) -> str:
     return close[0].capitalize() if word[0].isupper() else close[0]
 
 
+# a there-and-back phrase written with hyphens, as the vocabulary writes it with spaces
+_HYPHENED = re.compile(r"\b(back|side|up|down|to)-(and|to)-(forth|side|down|up|fro)\b", re.IGNORECASE)
+
+
 def spelt(text: str) -> str:
-    """``text`` with each misspelt core word corrected (``corrected``)."""
-    return _WORD.sub(lambda m: corrected(m.group(0)), text)
+    """``text`` with each misspelt core word corrected (``corrected``), and "back-and-forth",
+    "side-to-side" written with spaces."""
+    return _WORD.sub(lambda m: corrected(m.group(0)), _HYPHENED.sub(r"\1 \2 \3", text))

@@ -99,11 +99,12 @@ _APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each o
           r"|\bseparat(?:e|es|ed|ing)\b"
           r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
 _TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|(?<!fingers\s)\bclos(?:e|ing)\s+in\b|"
+             r"\buntil\s+(?:the|their|they)\s+(?:[\w-]+\s+)?(?:meet|touch)\b|"
              r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing|"
              r"tap\w*|knock\w*|pound\w*|bump\w*|slap\w*|pat|pats|patt\w*|touch\w*)\s+(?:\w+\s+){0,3}?together\b")
 _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
 # where two hands start, not where they go: "fists start wide apart and close in"
-_START_APART = re.compile(r"\b(?:start\w*|begin\w*|began|begun|from)\s+(?:out\s+)?(?:\w+\s+)?apart\b", re.IGNORECASE)
+_START_APART = re.compile(r"\b(?:start\w*|begin\w*|began|begun|from)\s+(?:out\s+)?(?:[\w-]+\s+)?apart\b", re.IGNORECASE)
 # what a reading of two hands' way may replace: a misread of the same movement (the grammar's
 # "outward" is away from the body: "both hands open outward, away from each other" read as a push)
 WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "rise", "drop")
@@ -431,7 +432,7 @@ _ONCE_AGAIN = re.compile(rf"\bonce\b[^.;:!?]*?\b{_AGAIN}\b", re.IGNORECASE)
 # a number of strokes said as a noun: "two quick touches", "4 small pats"
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
 _COUNTED_NOUN = re.compile(r"\b(two|three|four|five|[2-5])\s+(?:[a-z]+,?\s+){0,2}?(?:touches|taps|pats|knocks|strokes|"
-                           r"bumps|presses|jabs|pushes|punches|beats|circles)\b", re.IGNORECASE)
+                           r"bumps|presses|jabs|pushes|punches|beats|circles|swings|times)\b", re.IGNORECASE)
 
 
 # the handshape "1" (an index finger) said by its number: "Left 1 hand", "Handshape: 1"
@@ -638,6 +639,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # no verb, a place and a number of times ("right fist to chest, twice", read at 0.59 as
         # hands coming together): touches there, that many
         scene = replace(scene, action="tap", contact=True, count=said, dirs=(), then="", then_dirs=(), then_count=1)
+    if said and said > 1 and scene.action in ONE_WAY and scene.count != said and not scene.then:
+        scene = replace(scene, count=said)   # "two short forward jabs with the left V hand": one push
     if said and said > 1 and scene.action == "hold" and scene.place and scene.hands != "both":
         # a hold cannot be done twice: "dominant index finger contacts the forehead twice" held it
         scene = replace(scene, action="tap", contact=True, count=said)
@@ -718,6 +721,8 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # "the signer brings the right V down onto the chest": the hand comes down and lands on
         # it (it was a touch, the hand coming up to the chest from where it hangs)
         scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), count=1)
+    if scene.action == "back_forth" and not scene.dirs and verb == "wave":
+        scene = replace(scene, action="wave")   # "right hand waves, three back-and-forth swings": no way to swing
     if scene.action == "path" and len(scene.dirs) == 1 and scene.dirs[0] in STROKE_DIRS:
         # a path one way is that stroke: "travels downward from chest level to the waist" went sideways
         scene = replace(scene, action=STROKE_DIRS[scene.dirs[0]])
@@ -942,11 +947,14 @@ def says_side(text: str) -> bool:
     return bool(_SIDE_WORD.search(text) or _SIDE_LETTER.search(text))
 
 
+_WIDTH = re.compile(r"\b\w+[- ]width\b", re.IGNORECASE)
+
+
 def named_place(text: str) -> str | None:
     """The one body place ``text`` names in the vocabulary's core words (the other hand's
     and arm's places aside, phrases of the space in front of the body and of the palm's way),
     else None."""
-    text = _PALM_WAY.sub(" ", _NEUTRAL_PHRASE.sub(" ", text))
+    text = _WIDTH.sub(" ", _PALM_WAY.sub(" ", _NEUTRAL_PHRASE.sub(" ", text)))   # "shoulder-width apart": no place
     found = [place for place, pattern in _PLACE_WORDS.items() if pattern.search(text)]
     return found[0] if len(found) == 1 else None
 
