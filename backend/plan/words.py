@@ -26,8 +26,8 @@ _WAY = re.compile(r"\b(?:(?:to|toward|towards|over to|off to|out to)\s+(?:the\s+
 _SIDE_LETTER = re.compile(r"\b[LR]\b")
 _OTHER_HAND = re.compile(r"\b(?:other|base|non-?dominant|weak|passive|second)\b", re.IGNORECASE)
 # the hand a text signs with, named as the instrument: "with your right hand", "using the left fist"
-_INSTRUMENT = re.compile(r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)\b",
-                         re.IGNORECASE)
+_WITH_SIDE = r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)"
+_INSTRUMENT = re.compile(_WITH_SIDE + r"\b", re.IGNORECASE)
 # places on the other hand or arm: a one-handed scene never has them (its other hand rests)
 ON_OTHER_HAND = ("upper arm", "elbow", "forearm", "wrist", "palm", "back of the hand", "fingers")
 # their core names but the back of the hand's, which reads "the back of your left hand"
@@ -832,8 +832,7 @@ def instrument_side(text: str, hand_named: bool = False) -> str | None:
     return instruments.pop() if len(instruments) == 1 else None
 
 
-_INSTRUMENT_HAND = re.compile(r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)"
-                              r"(?:\s+[\w-]+)?\s+(?:hand|fist|index|finger|thumb)s?\b"
+_INSTRUMENT_HAND = re.compile(_WITH_SIDE + r"(?:\s+[\w-]+)?\s+(?:hand|fist|index|finger|thumb)s?\b"
                               r"(?!\s+(?:held|kept|still|at|down|resting|hanging|stays?|remains?|is)\b)", re.IGNORECASE)
 
 
