@@ -106,6 +106,18 @@ def test_a_hand_on_the_chin_is_at_the_mouth_and_touches_it(body, poses):
     assert F.hold_length(m, body, "right") == pytest.approx(20 / 25, abs=0.08)
 
 
+def test_a_stroke_that_ends_near_rest_is_in_the_sign(body, poses):
+    """A drop from the chin to the belly, held there before the return: the window runs to the
+    end of the hold at the belly, under half the hand's largest distance from rest (it had
+    ended at the chin, and read the drop as no movement)."""
+    belly = _sites(body, REST)[SITE_INDEX["stomach"]]
+    low = reach(body, belly + [0, 0, 0.05])
+    m = timeline([(REST, 1, 4), (poses["front"], 12, 8), (low, 14, 8), (REST, 12, 5)])
+    t0, t1 = F.sign_window(m, body, "right")
+    assert abs(t0 - 17) <= 1 and abs(t1 - 47) <= 2
+    assert F.movement(m, body, "right").direction == "down"
+
+
 def test_a_hand_in_front_of_the_chin_does_not_touch(body, poses):
     on = timeline([(REST, 1, 4), (poses["on"], 12, 20), (REST, 12, 5)])
     far = timeline([(REST, 1, 4), (poses["far"], 12, 20), (REST, 12, 5)])

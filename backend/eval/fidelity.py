@@ -174,13 +174,15 @@ def sign_window(motion: Motion, body, side: str) -> tuple[int, int]:
     """Frames [start, end) of the sign proper: after the approach from rest has slowed to
     its first pause (under ``WINDOW_EDGE`` of its peak speed, then to the next speed
     minimum) and before the return to rest. The approach and return are taken around the
-    frames where the wrist is over half its largest distance from rest. A hand that never
-    leaves its rest (under ``SIGNING``) gives the whole motion."""
+    first and last frames where the wrist is off its rest (over ``SIGNING``): around those
+    over half its largest distance, a stroke that ended near rest ("drop both fists from the
+    chin to the belly") was taken for the return. A hand that never leaves its rest gives
+    the whole motion."""
     d = rest_distance(motion, body, side)
     n = len(d)
     if n < 3 or d.max() < SIGNING:
         return 0, n
-    up = np.flatnonzero(d > 0.5 * d.max())
+    up = np.flatnonzero(d > SIGNING)
     a, b = int(up[0]), int(up[-1])
     sp = frame_speed(motion, body, side)
     t, peak = a, float(sp[:a + 1].max())
