@@ -862,3 +862,39 @@ def test_both_hands_raised_to_a_place_get_there_together():
         for side in ("right", "left"):
             path = F.wrist_path(motion, body, side)[t0:t1]
             assert path[-1, 1] - path[0, 1] > 0.05, (seed, side)
+
+
+@pytest.mark.parametrize("text, start, end, way", [
+    ("Lower your left hand from your chin to your chest.", "chin", "chest", -1),
+    ("Lift the right fist from the stomach up to the chin.", "stomach", "chin", 1),
+])
+def test_a_stroke_from_one_place_to_another_goes_from_the_first_to_the_second(text, start, end, way):
+    # "from the chest down to the stomach" had started 12-14 cm from the chest, and "from your
+    # chin down to your chest" ended 10-20 cm below the chin, wherever the chest was
+    from backend.body.model import Body
+    from backend.eval import fidelity as F
+    from backend.eval import prompts as P
+
+    body = Body.load()
+    for seed in range(2):
+        take = planner().plan(text, seed=seed)[0]
+        side = take.parts[0].side
+        t0, t1 = F.sign_window(take.motion, body, side)
+        assert P.site_distance(take.motion, body, side, start, (t0, t0 + 1)) < 0.08, seed
+        assert P.site_distance(take.motion, body, side, end, (t1 - 1, t1)) < 0.07, seed
+        path = F.wrist_path(take.motion, body, side)
+        assert way * (path[t1 - 1, 1] - path[t0, 1]) > 0.15, seed
+
+
+def test_both_hands_stroking_from_one_place_to_another_keep_their_sides():
+    # the second place's target was the central site: the hands closed 8 cm in toward each other
+    from backend.body.model import Body
+    from backend.eval import fidelity as F
+
+    body = Body.load()
+    take = planner().plan("Lower both hands from the chest to the stomach.", seed=0)[0]
+    t0, t1 = F.sign_window(take.motion, body, "right")
+    for side in ("right", "left"):
+        path = F.wrist_path(take.motion, body, side)
+        assert abs(path[t1 - 1, 0] - path[t0, 0]) < 0.05, side
+        assert path[t1 - 1, 1] - path[t0, 1] < -0.15, side

@@ -416,3 +416,85 @@ def test_two_times_is_no_second_hand_strokes_counted_as_nouns_waves_and_hands_th
     # read as a clap of both hands, one jab, a swing back and forth toward the body, and hands parting
     scene = _read(text)
     assert (scene.hands, scene.action, scene.count) == (hands, action, count)
+
+
+@pytest.mark.parametrize("text, side, action, start, place", [
+    ("Move your right hand from your chin down to your chest.", "right", "drop", "chin", "chest"),
+    ("Drop the left fist from shoulder height to the waist.", "left", "drop", "shoulder", "stomach"),
+    ("Let the right hand ease up from the stomach to the chin over a slow count of four.", "right", "rise", "stomach",
+     "chin"),
+    ("From the face until the belly, left fist it travel to down.", "left", "drop", "nose", "stomach"),
+    ("Swing the right index finger from left to right.", "right", "side", None, None),
+])
+def test_a_stroke_from_one_place_to_another_leaves_the_first_and_arrives_at_the_second(text, side, action, start,
+                                                                                       place):
+    # read at the chin (the start) for "from your chin down to your chest", at the stomach
+    # (the end) for "from the chest down to the stomach"; a left fist read right at 0.82
+    scene = _read(text)
+    assert (scene.side, scene.action, scene.start, scene.place) == (side, action, start, place)
+    assert scene.arrive == (place is not None)
+
+
+@pytest.mark.parametrize("text, left", [
+    ("He's triumphant. Right thumbs up, and punch it forward hard on the beat.",
+     "He's triumphant. Right thumbs up, and punch it forward."),
+    ("Quick jab forward with the left fist, then recoil. One beat.", "Quick jab forward with the left fist, then recoil."),
+    ("The left palm comes up to the forehead in a slow, dramatic swoon, and holds on a count of two.",
+     "The left palm comes up to the forehead in a slow swoon, and holds."),
+    ("On the downbeat, the left open hand chops straight down, decisive, and stops dead at belly level.",
+     "The left open hand chops straight down to belly level."),
+    ("Left index finger at the temple, making small circles there, then it stops.",
+     "Left index finger at the temple, making small circles there."),
+    ("Small anticipation, then the flat hand sweeps out. Fast out, soft landing.", "Then the flat hand sweeps out."),
+    ("The left hand, a loose fist, rises.", "The left hand, a fist, rises."),
+    ("Hold the fist at the chin.", "Hold the fist at the chin."),
+])
+def test_an_animators_timing_and_feel_are_left_out(text, left):
+    assert without_tempo(text) == left
+
+
+@pytest.mark.parametrize("text, side, hands, action, place", [
+    # read as a touch of the mouth (the beat), a tap of the chest, and a touch at the temple
+    ("He's triumphant. Right thumbs up, and punch it forward hard on the beat.", "right", "one", "push", None),
+    ("Quick, sharp jab forward with the left fist, out from the chest, then recoil. One beat.", "left", "one", "push",
+     "chest"),
+    ("He's thinking hard. Left index finger at the temple, making small circles there, then it stops.", "left", "one",
+     "circle", "temple"),
+    # a swing back and forth; negations read as the hand they deny, or as both hands
+    ("The hands start clasped at the chest and both arms swing out wide to the sides. Hit the pose and hold.", "right",
+     "both", "apart", None),
+    ("Tap the forehead twice with the index, but not with the left, with the right.", "right", "one", "tap",
+     "forehead"),
+    ("Not both hands move. Only right index goes up from chest to above the head.", "right", "one", "rise", "chest"),
+    ("You are giving with the flat hand of left little slaps on the chest, two of them.", "left", "one", "tap", "chest"),
+    ("Two hands in fist, they make knock one with other three times.", "right", "both", "together", "chest"),
+])
+def test_beats_stops_negations_and_knocks_one_with_the_other(text, side, hands, action, place):
+    scene = _read(text)
+    assert (scene.side, scene.hands, scene.action, scene.place) == (side, hands, action, place)
+
+
+def test_a_resting_arm_said_not_to_move_is_no_base_and_a_fist_formed_is_a_fist():
+    scene = _read("Right hand, no finger extended, so a fist, moves sideways to the right; the left arm is not moving.")
+    assert (scene.hands, scene.action, scene.dirs) == ("one", "side", ("right",))
+    assert made_shape("The right hand is formed to a fist and is guided towards the front") == "fist"
+
+
+def test_beats_counted_on_a_place_are_taps_and_a_stroke_said_after_and_after_follows_the_touch():
+    scene = _read("The hand left, closed, beats on the stomach three times, like a drum.")   # a wave at 0.40
+    assert (scene.side, scene.action, scene.place, scene.count) == ("left", "tap", "stomach", 3)
+    scene = _read("The fingers of right hand go on the mouth and after they come to front, it means thanks.")
+    assert (scene.action, scene.place, scene.then, scene.then_dirs) == ("touch", "mouth", "push", ("forward",))
+    scene = _read("Open hand of right side, make it go to the right and to the left, like you say hello.")
+    assert (scene.action, scene.dirs) == ("back_forth", ("right",))
+
+
+def test_the_one_shape_named_wins_over_an_unsure_reading_that_names_another():
+    # "loose" was read as the hang-loose Y; without it "hip" still made the parser read a claw at 0.64
+    scene = _read("The left hand, a loose fist, rises from the hip to just in front of the shoulder.")
+    assert (scene.side, HANDSHAPE_CONCEPT.get(scene.shape), scene.action, scene.start, scene.place) == \
+        ("left", "fist", "rise", "hip", "shoulder")
+    # the base hand's shape, named in an aside, is not the signing hand's
+    scene = _read("The left hand held flat is brushed across the back of the right hand, while the hand closes. "
+                  "The right index finger is a still base.")
+    assert HANDSHAPE_CONCEPT.get(scene.shape) == "flat"

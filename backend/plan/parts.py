@@ -16,7 +16,8 @@ import re
 # a new sentence that starts with a link, or a clause that goes on "and then" / "; then"
 _LINKS = r"(?:and\s+then|then|after\s+that|after\s+this|next|afterwards|finally|second(?:ly)?)"
 _CUT = re.compile(rf"(?P<sentence>(?<=[.!?;])\s+{_LINKS}\b[,:]?\s*)|,\s*(?:and\s+)?then\b[,:]?\s+"
-                  rf"|\s+and\s+then\b[,:]?\s+|\s+and\s+after\s+that\b,?\s+", re.IGNORECASE)
+                  rf"|\s+and\s+then\b[,:]?\s+|\s+and\s+after\s+that\b,?\s+"
+                  r"|\s+and\s+after(?:wards)?\b,?\s+(?=(?:it|they|the|this|that|she|he)\b)", re.IGNORECASE)
 # a piece that goes on along a path ("..., then toward the left, then down by the nose")
 _GOES_ON = re.compile(r"^\s*(?:up|down|upwards?|downwards?|higher|lower|forwards?|ahead|out|outwards?|in|inwards?|"
                       r"back|backwards?|away|across|over|around|left|right|leftwards?|rightwards?|sideways|"
@@ -34,6 +35,12 @@ _ASIDES = re.compile(r"[^,.;]*\b(?:other|left|right|non-?dominant|base|weak)\b[^
                      r"resting|down|side|base|idle|relaxed|lowered|waits?|waiting|stays?|passive)\b[^,.;]*"
                      r"|[^,.;]*\b(?:fingers?|hand)\s+(?:open|opens|opening|close|closes|closing|spread|spreads|"
                      r"spreading|curl|curls|curling)\b[^,.;]*|[^,.;]*\bpalms?\b[^,.;]*", re.IGNORECASE)
+
+
+def without_asides(text: str) -> str:
+    """``text`` without its clauses that name a hand but start nothing (``_ASIDES``: the other
+    hand held still, the fingers opening, the palm turning)."""
+    return _ASIDES.sub(" ", text)
 
 
 def cuts(text: str) -> list[tuple[int, int, bool]]:
@@ -64,7 +71,7 @@ def names_hand(piece: str, shaped: bool = True) -> bool:
     and, where the piece gives it no shape (``shaped`` False), the hand already signing ("then
     move the hand forward": the index finger that touched; "then sweep your hand, shaped as a C"
     names one)."""
-    return bool(_HAND_WORD.search(_ASIDES.sub(" ", piece if shaped else _SAME_HAND.sub(" ", piece))))
+    return bool(_HAND_WORD.search(without_asides(piece if shaped else _SAME_HAND.sub(" ", piece))))
 
 
 def pieces(text: str, kept: list[tuple[int, int, bool]]) -> list[str]:

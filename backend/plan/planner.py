@@ -23,15 +23,16 @@ from ..data.vocab import HANDSHAPE_CONCEPT
 from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
-from .parts import cuts, first_sentence, goes_on, names_hand, pieces
+from .parts import cuts, first_sentence, goes_on, names_hand, pieces, without_asides
 from .spelling import spelt
 from .words import (FACE_PLACES, NAMED_PLACE_SURE, ONE_WAY, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side,
-                    counted_only, curled_name, describes_shape, fingers_only, hand_place_side, instrument_side,
-                    made_shape, named_direction, named_shape, names_body, names_palm, names_shape, on_face,
+                    counted_only, curled_name, describes_shape, fingers_only, from_to, hand_place_side, instrument_side,
+                    made_shape, named_direction, named_shape, names_body, names_concept, names_palm, names_shape, on_face,
                     other_shaped, plain_words, points_unshaped, said_tempo, says_arc, says_one_shape, says_point,
                     says_shape, says_side, then_said, two_hands_way, unshaped_fist, unthumbed, without_arc,
-                    without_aside, without_tempo)
+                    without_aside, without_negated, without_tempo, without_timing)
 
+NAMED_OVER_READ = 0.7      # a shape read less surely than this gives way to the one the text names
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
 NAMED_PART_PLACE = 0.8      # a piece after a link that names no hand is a part when its place is read this surely
 PLACE_SURE = 0.5            # a place read less surely than this is not where two touching hands meet
@@ -93,12 +94,15 @@ class Planner:
         its shape is read surely (``PALM_SHAPE_SURE``); a thumbs-up needs the word thumb
         (``unthumbed``); a hand said to point with no shape named (``points_unshaped``) nor
         read surely (``POINT_SHAPE_SURE``) is an index finger, and a hand said to point is
-        marked ``point`` (``says_point``). The parser reads the text without an aside that
-        likens the movement (``without_aside``) nor its words of tempo ("slowly": the scene's
-        ``tempo``, ``said_tempo``). A stroke said to curve is read with the curve said plainly
+        marked ``point`` (``says_point``); the one shape the text names in core words is it
+        where the text never names the concept read (``names_concept``). The parser reads the
+        text without an aside that likens the movement (``without_aside``), a hand it says does
+        not sign (``without_negated``), nor its words of tempo ("slowly": the scene's
+        ``tempo``, ``said_tempo``) and an animator's timing ("on the beat"). A stroke said to curve is read with the curve said plainly
         (``without_arc``) and marked ``arc``. The scene is then made one the grammar could
-        have written (``grammatical``)."""
-        text = without_aside(spelt(text))
+        have written (``grammatical``). A stroke said to go from one place to another
+        (``from_to``) starts at the first (``start``) and arrives at the second."""
+        text = without_negated(without_aside(spelt(text)))
         tempo, text = said_tempo(text), without_tempo(text)
         arc = says_arc(text)
         text = without_arc(text) if arc else text
@@ -140,6 +144,12 @@ class Planner:
         if (made := made_shape(text)) and HANDSHAPE_CONCEPT.get(shape or "") != made:
             # "using the left hand, make a fist and ...": a spread hand at 0.54
             shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == made), key=shapes.__getitem__, default=shape)
+        if (named := named_shape(without_asides(text))) and (read_as := HANDSHAPE_CONCEPT.get(shape or "")) \
+                and read_as != named \
+                and not names_concept(text, read_as) and sure < NAMED_OVER_READ:
+            # the one shape the text names, where it never names the one read, read unsurely: "the
+            # left hand, a fist, rises from the hip ..." was read at 0.64 as a claw
+            shape = max((s for s in shapes if HANDSHAPE_CONCEPT.get(s) == named), key=shapes.__getitem__, default=shape)
         scene = replace(parsed.scene, side=side, shape=shape or UNNAMED_SHAPE)
         if side != parsed.scene.side and not says_side(text) and scene.place_side in ("left", "right"):
             # a place's side the text never says is the signing hand's: the parser's is the
@@ -150,7 +160,12 @@ class Planner:
             scene = replace(scene, place=max(FACE_PLACES, key=lambda p: probs.get(p, 0.0)), place_side="")
         scene = plain_words(text, scene, parsed.confidence)
         scene = grammatical(scene, parsed.confidence, then_said(text, scene))
-        return (replace(scene, arrive=arrives(text, scene), arc=arc, point=says_point(text), tempo=tempo),
+        if way := from_to(text, scene):   # "from your chin down to your chest": from one place to the other
+            start, place, action = way
+            scene = replace(scene, start=start, place=place, place_side="" if place != scene.place else scene.place_side,
+                            contact=False, then="", then_dirs=(),
+                            **({"action": action, "dirs": (ONE_WAY[action],), "count": 1} if action != scene.action else {}))
+        return (replace(scene, arrive=bool(way) or arrives(text, scene), arc=arc, point=says_point(text), tempo=tempo),
                 dict(parsed.confidence))
 
     def read_parts(self, text: str, hand: str | None = None) -> list[tuple[Scene, dict]]:
@@ -161,7 +176,7 @@ class Planner:
         (``_starts_part``); a part that only shapes the hand ("Make a fist. Then tap your chin")
         is the next part's start. A later part keeps the hand side, and the handshape unless
         it names the hand, of the part before."""
-        text = spelt(text)
+        text = without_timing(spelt(text))   # "Small anticipation, then ...": no part of its own
         found = cuts(text)
         kept: list[tuple[int, int, bool]] = []
         for k, cut in enumerate(found):

@@ -56,6 +56,9 @@ PLACE_LOCATIONS = {
     "fingers": (("FingerRadial", "FingerTip"), ("HandAway", "FingerRadial")),
 }
 AWAY_LOCATIONS = ("HeadAway", "Neutral")   # the space before a place, not the place
+# Where a stroke from a place leaves, where that is not where a stroke to it ends: "from
+# shoulder height" is in front of the collarbone, not on top of the shoulder beside the ear
+START_LOCATIONS = {"shoulder": ("Clavicle",)}
 # An action -> the (movement, repeated) codings it is measured from, most likely first.
 ACTION_MOVES = {
     "tap": (("Straight", True), ("None", True)), "touch": (("None", False), ("Straight", False)),
@@ -131,7 +134,7 @@ def _shape(scene: Scene) -> str:
 def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[str, ...] | Asked | None]]:
     """Codings that can make ``scene``, with the stroke direction (or a traced path's
     directions) to ask for, best first; a scene's stroke that arrives at its place goes as
-    an ``Asked`` that arrives."""
+    an ``Asked`` that arrives, and one from another place (``start``) leaves from there."""
     shape = _shape(scene)
     touched, neared = PLACE_LOCATIONS.get(scene.place, PLACE_LOCATIONS[None])
     locations = touched if scene.contact else neared
@@ -139,6 +142,11 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
         # a stroke up to the nose ends at the nose, not in the space before the face: the
         # plainest rise there was made in front of the head, 16 cm from the nose
         locations = tuple(loc for loc in locations if loc not in AWAY_LOCATIONS) or locations
+    # a stroke from one place to another ("from the chin down to the chest") leaves from the
+    # first and ends at the second (the lexicon's second location), both in the space before them
+    second = "NA"
+    if scene.start and scene.place and scene.start != scene.place:
+        locations, second = _near(scene.start, START_LOCATIONS), _near(scene.place, {})[0]
     if scene.place is None and scene.action in UNPLACED:
         locations = UNPLACED[scene.action]
     elif scene.place is None:
@@ -181,7 +189,8 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
                        spread_change="0", thumb_position="NA",
                        thumb_contact="NA", sign_type=sign_type, movement=movement,
                        repeated_movement="1" if repeated or scene.count > 1 and movement != "None" else "0",
-                       major_location="NA", minor_location=location, second_minor_location="NA", contact=contact,
+                       major_location="NA", minor_location=location,
+                       second_minor_location=second if movement in ("Straight", "Curved") else "NA", contact=contact,
                        nondominant_handshape=nondominant, ulnar_rotation="0")
         stretch = REPEATED_STRETCH if ph.repeated else 1.0
         entry = Entry(entry_id=f"scene-{len(out)}", lemma_id="scene", translations=(), signbank_translations=(),
@@ -193,6 +202,12 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
         if len(out) == limit:
             break
     return out
+
+
+def _near(place: str, named: dict) -> tuple[str, ...]:
+    """The locations near ``place`` (``named``'s, else ``PLACE_LOCATIONS``'), not the space before it."""
+    near = named.get(place) or PLACE_LOCATIONS[place][1]
+    return tuple(loc for loc in near if loc not in AWAY_LOCATIONS) or near
 
 
 def _interleave(moves, locations):

@@ -52,7 +52,7 @@ _TOWARD = (r"\b(?:up|down|upwards?|downwards?|forwards?|out|back|over|across|hig
 # "hands", "fists", "each", "two V hands", "clap", "together", "apart": every two-handed text
 # of the grammar has one), where "two fingers" is a shape and "a peace sign" one hand's
 _PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|(?<!spread\s)(?<!fingers\s)(?<!curved\s)apart|"
-                     r"two\s+(?!fingers\b)\w+)\b",
+                     r"two\s+(?!fingers\b|of\b)\w+)\b",
                      re.IGNORECASE)
 # A place the text names in words every training text may use (the vocabulary's core
 # names, never a held-out synonym) where the parser reads none: "moves in a small circle on
@@ -97,9 +97,13 @@ _PLACE_WORDS = {place: re.compile(r"\b(?:" + "|".join(w.pattern for w in words i
 _APART = (r"(?<!spread\s)(?<!fingers\s)(?<!curved\s)\bapart\b|\baway from each other\b"   # not a shape's "fingers ... spread apart"
           r"|(?<!,\s)(?<!fingers\s)\bspread(?:s|ing)?\s+apart\b"                      # but the hands' own
           r"|\bseparat(?:e|es|ed|ing)\b"
-          r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b")
+          r"|\b(?:out|outwards?) from the (?:middle|center|centre)\b"
+          # "both arms swing out wide to the sides" (not the grammar's "open two claws out to the sides")
+          r"|\b(?:swing|swings|swung|swinging|mov\w+|go|goes|going|went|sweep\w*|fling\w*|stretch\w*|travel\w*)\b"
+          r"[^,.;]{0,30}?\bto\s+(?:the|both|either|their)\s+sides\b")
 _TOGETHER = (r"\btowards? each other\b|\b(?:come|comes|came|coming)\s+together\b|(?<!fingers\s)\bclos(?:e|ing)\s+in\b|"
              r"\buntil\s+(?:the|their|they)\s+(?:[\w-]+\s+)?(?:meet|touch)\b|"
+             r"\bone\s+(?:with|against|on)\s+(?:the\s+)?other\b|\bagainst\s+each\s+other\b|"
              r"\b(?:bring|brings|brought|bringing|put|puts|putting|press|presses|pressing|"
              r"tap\w*|knock\w*|pound\w*|bump\w*|slap\w*|pat|pats|patt\w*|touch\w*)\s+(?:\w+\s+){0,3}?together\b")
 _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGNORECASE)
@@ -253,6 +257,12 @@ def named_shape(text: str) -> str | None:
     return outer.pop() if len(outer) == 1 else None
 
 
+def names_concept(text: str, concept: str) -> bool:
+    """Whether ``text`` says shape ``concept`` in one of its core words ("claw" for a claw)."""
+    return any(re.search(r"\b" + re.escape(w.text) + r"(?:s|es)?\b", text, 0 if len(w.text) <= 2 else re.IGNORECASE)
+               for w in SHAPES.get(concept, ()) if w.core)
+
+
 # a word that curls a shape's straight fingers, said before its name ("a crooked spread hand",
 # "a curved V", "a claw V", "a clawed, spread hand")
 _CURLING = re.compile(r"\b(?:bent|curved|curled|hooked|crooked|clawed|claw)\b,?[\s-]+$", re.IGNORECASE)
@@ -309,7 +319,8 @@ def counted_only(shape: str, text: str) -> bool:
 
 
 # a shape the text says the hand makes ("make a fist with your left hand and ..."), in core words
-_MADE = re.compile(r"\b(?:make|makes|made|making|form|forms|formed|forming)\s+(?:a|an)\s+(?P<rest>.*)",
+_MADE = re.compile(r"\b(?:(?:make|makes|made|making|form|forms|formed|forming)\s+(?:(?:in)?to\s+)?|"
+                   r"(?:closed|curled)\s+(?:in)?to\s+)(?:a|an)\s+(?P<rest>.*)",
                    re.IGNORECASE)
 
 
@@ -376,7 +387,12 @@ DIRS_SURE = 0.6            # a direction read less surely than this gives way to
 # a stroke there and back in so many words: the grammar says "up and back", and the parser read
 # "shake your right fist up and down" as a rise
 _TO_AND_FRO = re.compile(r"\b(?:(?P<up>up and down)|(?P<down>down and up)|(?P<forward>in and out|forwards? and backwards?)|"
+                         r"(?P<right>to the right and (?:then )?(?:to the |back to the )?left)|"
+                         r"(?P<left>to the left and (?:then )?(?:to the |back to the )?right)|"
                          r"(?P<back>out and in|backwards? and forwards?))\b", re.IGNORECASE)
+# a swing there and back said in other words than a way and its opposite
+_THERE_AND_BACK = re.compile(r"\b(?:back and forth|to and fro|(?:from )?side to side|left and right|right and left|"
+                             r"and back(?:\s+again)?)\b", re.IGNORECASE)
 # words of going round, in the core circle verbs' words ("circle", "spin around", "rotate in a loop")
 _CIRCLING = re.compile(r"\b(?:circl\w*|around|round|loops?|swirl\w*|spin\w*|spun|rotat\w*)\b", re.IGNORECASE)
 
@@ -407,7 +423,12 @@ def named_direction(text: str) -> str | None:
     said = _NOT_A_WAY.sub(" ", _THUMB_UP.sub(" ", _PALM_WAY.sub(" ", _HAND_MOVED.sub(r" \g<way> ", text))))
     found = {name for name, pattern in _DIRECTION_WORDS if pattern.search(said)}
     found |= {"left" if "left" in m.group(0).lower() else "right" for m in _WAY.finditer(said)}
+    found |= {"forward" for _ in _TO_FRONT.finditer(said)}
     return found.pop() if len(found) == 1 else None
+
+
+# "come to the front", "move it to front": forward (not "in front of", a place)
+_TO_FRONT = re.compile(r"\b(?:to|toward|towards)\s+(?:the\s+)?front\b(?!\s+of\b)", re.IGNORECASE)
 
 
 def states_count(text: str) -> bool:
@@ -585,7 +606,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     hand's own side; the other hand named with a shape and no verb (``other_shaped``) is a base;
     a touch of nothing is the stroke said with it or after it; a one-way path is that stroke;
     a finger change read unsurely (``FINGERS_SURE``), or from words of two hands' distance
-    ("start close"), that no word says (``fingers_way``) is none."""
+    ("start close"), that no word says (``fingers_way``) is none; a touch with a stroke one
+    way said after a link is that touch, then the stroke; a hand said only to leave its place
+    ("out from the chest": ``leaves_from``) strokes from it."""
     verb = named_action(text)
     if verb and verb != scene.action and (verb not in CONTACT_ACTIONS or scene.place) and \
             (confidence["action"] < ACTION_SURE or scene.dirs and palm_only_way(text, scene.dirs[0])):
@@ -622,7 +645,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     if scene.place and not scene.contact and on_place(text, scene.place):   # "a small circle on the chest"
         action = {"circle": "rub", "hold": "touch"}.get(scene.action, scene.action)
         if action not in CONTACT_ACTIONS and confidence["action"] < ON_PLACE_MOVE_SURE:
-            action = "touch"      # "put your hand on your heart" read at 0.74 as a rise
+            # "put your hand on your heart" read at 0.74 as a rise; "beats on the stomach three
+            # times" at 0.40 as a wave: touches said in number are taps
+            action = "tap" if (said or scene.count) > 1 else "touch"
         if action in TWO_HANDED and not _MEETING.search(text):
             action = "touch"      # "put both hands on your chest" was read at 0.81 as hands meeting
         scene = replace(scene, contact=True, action=action)
@@ -733,6 +758,12 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         scene = replace(scene, action="back_forth", dirs=(fro,))
     way_said = named_direction(text)
     links = cuts(text)
+    if scene.action == "touch" and scene.place and not scene.then and links and \
+            (way := named_direction(text[links[-1][1]:])) in STROKE_DIRS and not named_place(text[links[-1][1]:]) \
+            and named_direction(text[:links[-1][0]]) is None:
+        # a touch, then a stroke one way said after a link the parser did not read ("the fingers
+        # ... go on the mouth and after they come to front"): that stroke after the touch
+        scene = replace(scene, then=STROKE_DIRS[way], then_dirs=(way,))
     if scene.action == "touch" and not scene.place and scene.then_dirs and scene.then_dirs[0] in STROKE_DIRS and \
             (not scene.then or scene.then in STROKE_DIRS.values()) and \
             not _TOUCH_SAID.search(text[:links[0][0]] if links else text):
@@ -778,18 +809,38 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
     if scene.action == "tap" and scene.count > 2 and confidence.get("count", 1.0) < COUNT_SURE and not states_count(text):
         scene = replace(scene, count=2)     # "tap your left palm with your index finger" read at 0.45 as three
     way = two_hands_way(text)
-    if way and scene.action != way and scene.action in WAY_REPLACES and scene.hands != "base" and \
+    swung = scene.action == "back_forth" and not to_and_fro(text) and not _THERE_AND_BACK.search(text)
+    if way and scene.action != way and (scene.action in WAY_REPLACES or swung) and scene.hands != "base" and \
             not (scene.place and scene.contact and named_place(text)):
         # "spread both hands apart in front of the stomach": together; "slap both flat hands
-        # together once" was read touching the chest
+        # together once" was read touching the chest; "both arms swing out wide to the sides"
+        # (no word of going there and back) as a swing back and forth
         scene = replace(scene, action=way, hands="both", dirs=(), contact=False, then="", then_dirs=())
+    if stroke := leaves_from(text, scene):
+        # "jab forward with the left fist, out from the chest" was read at 0.x as a touch of it
+        scene = replace(scene, action=stroke, dirs=(ONE_WAY[stroke],), contact=False, then="", then_dirs=(), then_count=1)
     return scene
+
+
+def leaves_from(text: str, scene: Scene) -> str | None:
+    """The stroke of a hand said only to leave its place ("jab forward ..., out from the
+    chest"): where the scene touches or holds at a place the text names (in core words) only
+    after "from", the stroke of the one way it names (``named_direction``; a stroke the parser
+    read after the touch is that stroke), else None."""
+    pattern = _PLACE_WORDS.get(scene.place or "")
+    if scene.action not in ("touch", "tap", "hold") or pattern is None:
+        return None
+    key = re.sub(r"[^a-z]", "_", scene.place or "")
+    froms = [m for m in _FROM.finditer(text) if m.group(key)]
+    if not froms or len(froms) != len(pattern.findall(text)):
+        return None
+    return STROKE_ACTIONS.get(named_direction(text) or "")
 
 
 # a hand said to stay put, by its side: "keeping the left hand down", "the right hand stays
 # at rest", "left hand still" (the grammar says "the other hand" for one that rests, and the
 # side only of a still base: "keep your left fist still")
-_REST_STATE = rf"(?:down|at rest|relaxed|lowered|(?:at|by) {_DETERMINER} side|hang\w*)\b"
+_REST_STATE = rf"(?:down|at rest|relaxed|lowered|(?:at|by) {_DETERMINER} side|hang\w*|not\s+moving|(?:does|do)\s*n(?:o|')t\s+move)\b"
 _STILL_STATE = rf"(?:{_REST_STATE}|still|motionless|a still base)\b"
 
 
@@ -871,7 +922,8 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
     other one than ``on_hand``, the side of a place read on a hand or arm ("the right palm is
     touched with the hand": no hand touches its own palm); the other one than a hand it says
     stays put (``still_side``); the one named doing the verb while the other is named too
-    (``acting_side``); the parser's reading when it is
+    (``acting_side``); the one hand named with its side where the other side is never said
+    (``_only_hand_named``: "left fist"); the parser's reading when it is
     sure (``SIDE_SURE``), as it reads "the right clawed hand ... the left fingers" whole;
     else the hand a rule finds named (``motion.hands.named_hand``), else the parser's."""
     if _NON_DOMINANT_SIGNS.search(text) and not _DOMINANT.search(text) and not says_side(text):
@@ -888,9 +940,29 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
         return acting     # "left hand flat at the chest, right index finger taps it": read left at 1.00
     if still := still_side(text):   # "keeping the left hand down, circle the right index finger": read left
         return "left" if still == "right" else "right"
+    if (only := _only_hand_named(text)) and only != parsed:
+        return only       # "From the face until the belly, left fist it travel to down": read right at 0.82
     if confidence >= SIDE_SURE:
         return parsed
     return named_hand(text) or parsed
+
+
+_SIDE_HAND = re.compile(r"\b(left|right)\s+(?:[\w-]+\s+)?(?:hand|fist|index|finger|thumb|pointer)s?\b", re.IGNORECASE)
+
+
+_BASE_WORDS = re.compile(r"\b(?:base|still|passive|wait\w*|rest\w*|stays?|held|kept|motionless|non-?dominant|"
+                         r"dominant|at\s+\w+\s+side)\b", re.IGNORECASE)
+
+
+def _only_hand_named(text: str) -> str | None:
+    """The side of the one hand ``text`` names with its side ("left fist"), where the other
+    side is never said at all and no hand is said to stay put or be a base (the grammar names
+    only the base's side: "the left hand is a passive base"), else None."""
+    sides = {m.lower() for m in _SIDE_HAND.findall(text)}
+    if len(sides) != 1 or _BASE_WORDS.search(text):
+        return None
+    side = sides.pop()
+    return None if re.search(r"\b" + ("right" if side == "left" else "left") + r"\b", text, re.IGNORECASE) else side
 
 
 def names_palm(text: str) -> bool:
@@ -1021,7 +1093,7 @@ def two_hands_way(text: str) -> str | None:
 
 # an aside that likens the movement to something ("..., like stopping someone", "as if saying
 # no"): what it is like, not what to do; the parser read ", like stopping someone" as a touch
-_ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though)\b[^.;:!?]*|"
+_ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though|(?:it|this|that|which)\s+means|meaning)\b[^.;:!?]*|"
                     r"(?:^|(?<=[.;:!?]))\s*(?:just\s+)?(?:like|as if|as though)\b[^,.;:!?]*,\s*", re.IGNORECASE)
 
 
@@ -1029,6 +1101,46 @@ _ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though)\b[^.;:!?]*|"
 TEMPO_WORDS = {"slowly": 1.5, "gradually": 1.5, "leisurely": 1.5, "gently": 1.2, "softly": 1.2, "calmly": 1.2,
                "quickly": 0.75, "rapidly": 0.75, "swiftly": 0.75, "briskly": 0.75, "sharply": 0.8}
 _TEMPO = re.compile(r"\s*\b(?:" + "|".join(TEMPO_WORDS) + r")\b,?", re.IGNORECASE)
+
+
+# an animator's timing and feel, which say nothing of where the hand goes: beats and counts
+# ("on the downbeat", "One beat.", "over a slow count of four"), easing ("ease out at the
+# top"), and words of force the grammar never writes ("punch it forward hard": the parser read
+# "... hard on the beat" as a touch of the mouth)
+_NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|\d+)"
+_TIMING = re.compile(
+    r"\s*(?:,\s*)?\b(?:"
+    r"(?:on|to|with|at|in|for|after)\s+(?:the|a|each|every|one)\s+(?:\w+\s+)?(?:down|up|off)?beats?"
+    rf"|(?:a|half\s+a|{_NUMBER_WORD})\s+beats?(?:\s+of\s+(?:silence|stillness|rest|pause|nothing))?"
+    rf"|beat\s+{_NUMBER_WORD}"
+    rf"|(?:on|over|for|to|in|by)\s+(?:a|the)\s+(?:\w+\s+)?count\s+of\s+{_NUMBER_WORD}"
+    r"|eas(?:e|es|ed|ing)\s+in\s*to(?=\s+(?:a|an|the)\b)"      # "ease in to a left V at the chin"
+    r"|eas(?:e|es|ed|ing)\s+(?:in|out)(?:\s+(?:at|into|on|of)\s+the\s+(?:top|end|bottom|start|pose))?"
+    r"|(?:hard|decisive(?:ly)?|dramatic(?:ally)?|theatrical(?:ly)?|snappy|crisp(?:ly)?|firmly)"
+    # the hold that ends a take, said alone ("..., then it stops.", "Hit the pose and hold.")
+    r"|(?:and|then)\s+(?:it\s+|they\s+)?(?:stops|halts|freezes|holds|hold)(?:\s+(?:there|still|dead))?(?=\s*(?:[.!;]|$))"
+    r"|hit\s+the\s+pose(?:\s+and\s+hold)?"
+    r"|(?:a\s+)?(?:small|big|little|quick|slight)\s+anticipation|(?:soft|hard|gentle)\s+landing"
+    r"|(?:fast|slow)\s+(?:in|out)(?=\s*(?:[,.;!]|$))"
+    r"|(?<!-)loose(?:ly)?(?=\s+(?:fist|hand|fingers))"     # "a loose fist" was read as the hang-loose Y
+    r")\b", re.IGNORECASE)
+# a stroke said to stop at a place ends there: "chops down ..., and stops dead at belly level"
+_STOPS_AT = re.compile(r"(?:,\s*)?\s*\b(?:and\s+|then\s+)?(?:it\s+|they\s+)?(?:stops?|halts?)\s+(?:dead\s+|short\s+)?at\s+",
+                       re.IGNORECASE)
+
+
+# a hand the text says does not sign ("but not with the left", "not both hands move"): what
+# it denies is no hand of the take
+_NEGATED_HAND = re.compile(r"(?:,\s*)?\b(?:but\s+)?not\s+(?:with\s+|using\s+)?(?:the\s+|your\s+|my\s+)?"
+                           r"(?:(?:left|right)(?:\s+(?:hand|one|fist|arm|side))?|both(?:\s+hands)?(?:\s+move)?)\b,?",
+                           re.IGNORECASE)
+
+
+def without_negated(text: str) -> str:
+    """``text`` without a hand it says does not sign (``_NEGATED_HAND``): "tap the forehead
+    twice with the index, but not with the left, with the right" was signed with the left."""
+    out = re.sub(r"^[\s,.;:]+", "", _NEGATED_HAND.sub("", text)).strip()
+    return out or text
 
 
 def said_tempo(text: str) -> float:
@@ -1039,9 +1151,17 @@ def said_tempo(text: str) -> float:
 
 def without_tempo(text: str) -> str:
     """``text`` without its words of tempo, which the parser never read ("slowly raise your
-    index finger to your nose" was a touch at 0.92)."""
-    out = _TEMPO.sub("", text).strip()
-    return out[:1].upper() + out[1:] if out and text[:1].isupper() else out or text
+    index finger to your nose" was a touch at 0.92), nor an animator's timing (``without_timing``)."""
+    return without_timing(_TEMPO.sub("", text), text)
+
+
+def without_timing(text: str, said: str | None = None) -> str:
+    """``text`` without an animator's timing and feel (``_TIMING``), a stop at a place said as
+    where the stroke goes (``_STOPS_AT``); capitalized as ``said`` (the text as written) was."""
+    said = text if said is None else said
+    out = _STOPS_AT.sub(" to ", _TIMING.sub("", text)).strip()
+    out = re.sub(r"^[,.;:]\s*|(?<=[.;:!?])\s*[,.]", "", out).strip()    # what a stripped phrase left
+    return out[:1].upper() + out[1:] if out and said[:1].isupper() else out or said
 
 
 def without_aside(text: str) -> str:
@@ -1106,6 +1226,53 @@ def onto_way(text: str, place: str | None) -> str | None:
     m = None if pattern is None else re.search(
         rf"\b(?P<way>up|down)\s+onto\s+(?:{_DETERMINER}\s+)*" + pattern.pattern, text, re.IGNORECASE)
     return None if m is None else "rise" if m.group("way").lower() == "up" else "drop"
+
+
+# Where a stroke said to go from one place to another starts and ends: "lower your left hand
+# from your chin to your chest", "drop the fist from shoulder height to the waist". The
+# places are the core names (and "waist" and "face", which the vocabulary lacks, for the belly's
+# height and the nose's); the end may be one the parser read in other words, where it is not
+# the start
+_PLACE_NAME = "|".join(f"(?P<{re.sub(r'[^a-z]', '_', place)}>{pattern.pattern})" for place, pattern in
+                       {**_PLACE_WORDS, "stomach": re.compile(_PLACE_WORDS["stomach"].pattern + r"|\bwaist\b"),
+                        "nose": re.compile(_PLACE_WORDS["nose"].pattern + r"|\bface\b")}.items())
+_ON_BODY = rf"(?:(?:{_DETERMINER}|left|right|level of the|height of the)\s+)*(?:{_PLACE_NAME})"
+_FROM = re.compile(rf"\bfrom\s+{_ON_BODY}", re.IGNORECASE)
+_TO = re.compile(r"\b(?:until it reaches|till it reaches|reaching|to|toward|towards|until|till)\s+"
+                 rf"(?:(?:{_DETERMINER}|left|right|level of the|height of the|just|in front of|beside|near)\s+)*"
+                 r"(?P<rest>[\w-]+)", re.IGNORECASE)
+_PLACE_OF = {re.sub(r"[^a-z]", "_", place): place for place in _PLACE_WORDS}
+
+
+# the body's places from the top down, for a stroke between two of them read as no stroke
+_HEIGHT = ("forehead", "temple", "eye", "ear", "nose", "cheek", "mouth", "chin", "neck", "shoulder", "chest",
+           "stomach", "hip")
+
+
+def from_to(text: str, scene: Scene) -> tuple[str, str, str] | None:
+    """The places a stroke is said to go from and to, in that order ("from your chin down to
+    your chest"), and the stroke, else None: the start in core words after "from", the end in
+    core words after a later "to", else the scene's place where it is not the start. The
+    stroke is the scene's (``ARRIVING``), or for one read as a touch, tap, hold or brush ("move
+    your right hand from your chin down to your chest" was a brush of the chin), the rise or
+    drop from the one place to the other."""
+    start = _FROM.search(text) if scene.action in (*ARRIVING, "touch", "tap", "hold", "brush") else None
+    if start is None:
+        return None
+    to = _TO.search(text, start.end())
+    if to is None or re.search(r"[.;]", text[start.end():to.start()]):
+        return None
+    ends = [m for m in re.finditer(rf"\b(?:{_PLACE_NAME})", text[to.start("rest"):], re.IGNORECASE)
+            if m.start() == 0]
+    first = _PLACE_OF[next(k for k, v in start.groupdict().items() if v)]
+    last = _PLACE_OF[next(k for k, v in ends[0].groupdict().items() if v)] if ends else scene.place
+    if last is None or last == first:
+        return None
+    if scene.action in ARRIVING:
+        return first, last, scene.action
+    if first not in _HEIGHT or last not in _HEIGHT or _HEIGHT.index(first) == _HEIGHT.index(last):
+        return None
+    return first, last, "rise" if _HEIGHT.index(last) < _HEIGHT.index(first) else "drop"
 
 
 def arrives(text: str, scene: Scene) -> bool:

@@ -27,10 +27,11 @@ from .phonology import Handshapes, Placement, contact_part
 from .signer import Signer, Truth, dedup, mirror_site, palm_label
 from .signer_body import SignerBody
 from .targets import base_pose, place_target
-from .tables import FPS, HAND_REGIONS, OTHER, SYMMETRIC_SITES
+from .tables import FPS, HAND_REGIONS, LOCATIONS, OTHER, SYMMETRIC_SITES
 from .timeline import Timing, arm_tracks, hand_track, poses, wiggle
 
 MIRROR = np.array([-1.0, 1.0, 1.0])     # across the body's midline (x)
+ARRIVE_CLOSER = 0.025   # metres nearer the skin a stroke said to end at a second place ends than a hover
 # A stroke run backwards goes the other way.
 OPPOSITE = {"up": "down", "down": "up", "forward": "back", "back": "forward", "left": "right", "right": "left"}
 
@@ -59,19 +60,40 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng,
     if place.two == "symmetric":   # both hands cannot share a central site: each takes its side's
         site = SYMMETRIC_SITES.get(site, site)
 
-    def target(name: str, kind: str):
-        return place_target(figure, name, kind, frame, contact, signer.jitter, rng)
+    symmetric = place.two == "symmetric" and place.on_signer
+    arriving = isinstance(want, Asked) and want.arrive and ph.second_minor_location in LOCATIONS
 
-    p0, normal, nearest, gap = target(site, place.kind)
+    def beside(name: str, point, normal):
+        # each hand beside a central site, and a hand that does not touch it half as far off
+        # the skin as one alone (4-7 cm there): with the 5 cm aside, "bring both fists up to the
+        # chin" ended 7-9 cm from it, beside and in front of the face
+        if not symmetric or name.startswith(("d_", "n_")):
+            return point
+        return point + DIRECTIONS["right"] * 0.05 + normal * (0.01 if contact else -0.025)
+
+    def target(name: str, kind: str):
+        # a second location, placed as the first: both hands of a symmetric stroke from one
+        # place to another keep their sides ("lower both hands from the chest to the stomach"
+        # had closed 8 cm in toward the middle)
+        name = SYMMETRIC_SITES.get(name, name) if symmetric else name
+        point, normal, nearest, gap = place_target(figure, name, kind, frame, contact, signer.jitter, rng)
+        return beside(name, nearer(point, normal, kind), normal), normal, nearest, gap
+
+    def nearer(point, normal, kind: str):
+        # a stroke said to go from one place to another (a second location, asked to arrive)
+        # starts and ends at them: 1.5-4.5 cm off the skin, not 4-7 ("lower your fist from your
+        # chest to your stomach" stopped 7 cm short of it)
+        if arriving and not contact and not symmetric and kind in ("head", "body"):
+            return point - normal * ARRIVE_CLOSER
+        return point
+
+    p0, normal, nearest, gap = place_target(figure, site, place.kind, frame, contact, signer.jitter, rng)
+    p0 = nearer(p0, normal, place.kind)
     # The cues name sites: a touch between named sites (the clavicle) reads as "near"
     # the closest one; the other hand is touched anywhere on its fingers, palm or back.
     touches_site = contact and (gap < 0.012 or place.kind == "hand")
     label = HAND_REGIONS.get(site, region(nearest)) if place.kind == "hand" else region(nearest)
-    if place.two == "symmetric" and not site.startswith(("d_", "n_")) and place.on_signer:
-        # each hand beside the site, and a hand that does not touch it half as far off the skin
-        # as one alone (4-7 cm there): with the 5 cm aside, "bring both fists up to the chin"
-        # ended 7-9 cm from it, beside and in front of the face
-        p0 = p0 + DIRECTIONS["right"] * 0.05 + normal * (0.01 if contact else -0.025)
+    p0 = beside(site, p0, normal)
     reach = float(R.np_norm(p0 - figure.rest_frame[1][J["right_wrist"]]))   # from where the hand hangs
     timing = Timing.plan(signer.tempo, entry, rng, reach)
     points, strokes = stroke_path(ph, place, p0, normal, timing.sign, signer.amplitude, rng, target, want)
