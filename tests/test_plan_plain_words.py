@@ -13,7 +13,7 @@ from backend.eval import fidelity as F
 from backend.eval import prompts as P
 from backend.plan.planner import planner
 from backend.plan.words import (_RESTING_HAND, at_place, brush_way, counted_only, curled_name, describes_shape, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
-                                without_aside, without_tempo)
+                                without_aside, without_context, without_tempo)
 
 
 def _read(text: str):
@@ -465,7 +465,7 @@ def test_an_animators_timing_and_feel_are_left_out(text, left):
      "both", "apart", None),
     ("Tap the forehead twice with the index, but not with the left, with the right.", "right", "one", "tap",
      "forehead"),
-    ("Not both hands move. Only right index goes up from chest to above the head.", "right", "one", "rise", "chest"),
+    ("Not both hands move. Only right index goes up from chest to above the head.", "right", "one", "rise", "forehead"),
     ("You are giving with the flat hand of left little slaps on the chest, two of them.", "left", "one", "tap", "chest"),
     ("Two hands in fist, they make knock one with other three times.", "right", "both", "together", "chest"),
 ])
@@ -498,3 +498,26 @@ def test_the_one_shape_named_wins_over_an_unsure_reading_that_names_another():
     scene = _read("The left hand held flat is brushed across the back of the right hand, while the hand closes. "
                   "The right index finger is a still base.")
     assert HANDSHAPE_CONCEPT.get(scene.shape) == "flat"
+
+
+@pytest.mark.parametrize("text, left", [
+    ("She's freezing. Both fists pull in tight against her chest and stay clenched there.",
+     "Both fists pull in tight against her chest and stay clenched there."),
+    ("The finger touches the cheek. Thank you very much, my friend.", "The finger touches the cheek."),
+    ("Right hand. V. Tap chin.", "Right hand. V. Tap chin."),
+    ("I love this.", "I love this."),
+])
+def test_a_sentence_that_says_nothing_of_a_hand_is_left_out(text, left):
+    assert without_context(text) == left
+
+
+def test_a_story_sentence_no_longer_turns_a_touch_into_hands_meeting():
+    scene, _ = planner().read_parts("She's freezing. Both fists pull in tight against her chest and stay clenched "
+                                    "there.")[0]
+    assert (scene.hands, scene.action, scene.place, scene.fingers) == ("both", "touch", "chest", "")
+
+
+def test_two_hands_said_to_go_one_way_with_no_word_of_meeting_go_that_way():
+    # read as both hands meeting at the cheek once the story's sentence was left out
+    scene = _read("She's grieving. Both open hands come up slowly to cover her face and stay there for two seconds.")
+    assert (scene.hands, scene.action, scene.dirs, scene.contact) == ("both", "rise", ("up",), False)

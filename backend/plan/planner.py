@@ -23,6 +23,7 @@ from ..data.vocab import HANDSHAPE_CONCEPT
 from ..motion.motion import Motion
 from .parse import NONE
 from .realize import Realizer, Take
+from .notation import in_words
 from .parts import cuts, first_sentence, goes_on, names_hand, pieces, without_asides
 from .spelling import spelt
 from .words import (FACE_PLACES, NAMED_PLACE_SURE, ONE_WAY, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side,
@@ -30,7 +31,7 @@ from .words import (FACE_PLACES, NAMED_PLACE_SURE, ONE_WAY, ON_OTHER_HAND, TWO_H
                     made_shape, named_direction, named_shape, names_body, names_concept, names_palm, names_shape, on_face,
                     other_shaped, plain_words, points_unshaped, said_tempo, says_arc, says_one_shape, says_point,
                     says_shape, says_side, then_said, two_hands_way, unshaped_fist, unthumbed, without_arc,
-                    without_aside, without_negated, without_tempo, without_timing)
+                    without_aside, without_context, without_negated, without_tempo, without_timing)
 
 NAMED_OVER_READ = 0.7      # a shape read less surely than this gives way to the one the text names
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
@@ -102,7 +103,7 @@ class Planner:
         (``without_arc``) and marked ``arc``. The scene is then made one the grammar could
         have written (``grammatical``). A stroke said to go from one place to another
         (``from_to``) starts at the first (``start``) and arrives at the second."""
-        text = without_negated(without_aside(spelt(text)))
+        text = without_negated(without_aside(without_context(spelt(in_words(text)))))
         tempo, text = said_tempo(text), without_tempo(text)
         arc = says_arc(text)
         text = without_arc(text) if arc else text
@@ -176,7 +177,7 @@ class Planner:
         (``_starts_part``); a part that only shapes the hand ("Make a fist. Then tap your chin")
         is the next part's start. A later part keeps the hand side, and the handshape unless
         it names the hand, of the part before."""
-        text = without_timing(spelt(text))   # "Small anticipation, then ...": no part of its own
+        text = without_context(without_timing(spelt(in_words(text))))   # "Small anticipation, then ...": no part of its own
         found = cuts(text)
         kept: list[tuple[int, int, bool]] = []
         for k, cut in enumerate(found):

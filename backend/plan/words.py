@@ -390,6 +390,9 @@ _TO_AND_FRO = re.compile(r"\b(?:(?P<up>up and down)|(?P<down>down and up)|(?P<fo
                          r"(?P<right>to the right and (?:then )?(?:to the |back to the )?left)|"
                          r"(?P<left>to the left and (?:then )?(?:to the |back to the )?right)|"
                          r"(?P<back>out and in|backwards? and forwards?))\b", re.IGNORECASE)
+# words of two hands meeting that no phrase of ``_TOGETHER`` holds
+_MEETING_WORD = re.compile(r"\b(?:together|meet\w*|met|touch\w*|clap\w*|each other|one another|join\w*|bump\w*|tap\w*|"
+                           r"contact|against|clasp\w*|cross\w*|link\w*|hit\w*|collid\w*)\b", re.IGNORECASE)
 # a swing there and back said in other words than a way and its opposite
 _THERE_AND_BACK = re.compile(r"\b(?:back and forth|to and fro|(?:from )?side to side|left and right|right and left|"
                              r"and back(?:\s+again)?)\b", re.IGNORECASE)
@@ -757,6 +760,11 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # "shake your right fist up and down" was read at 0.86 as a rise
         scene = replace(scene, action="back_forth", dirs=(fro,))
     way_said = named_direction(text)
+    if scene.action in ("together", "clap") and way_said in ONE_WAY.values() and not two_hands_way(text) and \
+            not _MEETING_WORD.search(text):
+        # two hands said to go one way, in no word of meeting: "both open hands come up slowly to
+        # cover her face" was read as hands meeting at the cheek
+        scene = replace(scene, action=STROKE_DIRS[way_said], dirs=(way_said,), contact=False, count=1)
     links = cuts(text)
     if scene.action == "touch" and scene.place and not scene.then and links and \
             (way := named_direction(text[links[-1][1]:])) in STROKE_DIRS and not named_place(text[links[-1][1]:]) \
@@ -947,7 +955,10 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
     return named_hand(text) or parsed
 
 
-_SIDE_HAND = re.compile(r"\b(left|right)\s+(?:[\w-]+\s+)?(?:hand|fist|index|finger|thumb|pointer)s?\b", re.IGNORECASE)
+_SIDE_HAND = re.compile(r"\b(left|right)\s+(?:[\w-]+\s+)?(?:hand|fist|index|finger|thumb|pointer)s?\b"
+                        # a shape and then its side, ending a phrase: "thumbs up left, shove it forward"
+                        r"|\b(?:thumbs?[- ]up|fist|hand|index|finger|pointer|V)\s+(left|right)\b(?=\s*(?:[,.;:!]|$))",
+                        re.IGNORECASE)
 
 
 _BASE_WORDS = re.compile(r"\b(?:base|still|passive|wait\w*|rest\w*|stays?|held|kept|motionless|non-?dominant|"
@@ -958,7 +969,7 @@ def _only_hand_named(text: str) -> str | None:
     """The side of the one hand ``text`` names with its side ("left fist"), where the other
     side is never said at all and no hand is said to stay put or be a base (the grammar names
     only the base's side: "the left hand is a passive base"), else None."""
-    sides = {m.lower() for m in _SIDE_HAND.findall(text)}
+    sides = {(a or b).lower() for a, b in _SIDE_HAND.findall(text)}
     if len(sides) != 1 or _BASE_WORDS.search(text):
         return None
     side = sides.pop()
@@ -1129,6 +1140,27 @@ _STOPS_AT = re.compile(r"(?:,\s*)?\s*\b(?:and\s+|then\s+)?(?:it\s+|they\s+)?(?:s
                        re.IGNORECASE)
 
 
+# a word about what a hand does: any word of the vocabulary's verbs, ways, shapes and places
+# (each with its endings; only to keep a sentence for the parser, never read by a rule), or a
+# word of hands, sides, counts and moving
+_CONTENT = re.compile(
+    r"\b(?:(?:" + "|".join(sorted({re.escape(w.text) for table in (VERBS, DIRECTIONS, SHAPES, PLACES)
+                                   for words in table.values() for w in words if len(w.text) > 2},
+                                  key=len, reverse=True)) +
+    r")(?:s|es|d|ed|ing|ping|ped|ping)?|up|hands?|fists?|fingers?|thumbs?|palms?|arms?|wrists?|index|pointer|both|"
+    r"left|right|mov\w*|rais\w*|lower\w*|touch\w*|once|twice|times|\d+|(?-i:[A-HJ-Z]))\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*\s*")
+
+
+def without_context(text: str) -> str:
+    """``text`` without its sentences that say nothing of what a hand does (no ``_CONTENT``
+    word): a story's or a speaker's ("She's freezing.", "Thank you very much, my friend.");
+    the parser read "She's freezing. Both fists pull in tight against her chest ..." as
+    hands meeting with the fingers opening."""
+    kept = [m.group(0) for m in _SENTENCE.finditer(text) if _CONTENT.search(m.group(0))]
+    return "".join(kept).strip() or text
+
+
 # a hand the text says does not sign ("but not with the left", "not both hands move"): what
 # it denies is no hand of the take
 _NEGATED_HAND = re.compile(r"(?:,\s*)?\b(?:but\s+)?not\s+(?:with\s+|using\s+)?(?:the\s+|your\s+|my\s+)?"
@@ -1230,16 +1262,17 @@ def onto_way(text: str, place: str | None) -> str | None:
 
 # Where a stroke said to go from one place to another starts and ends: "lower your left hand
 # from your chin to your chest", "drop the fist from shoulder height to the waist". The
-# places are the core names (and "waist" and "face", which the vocabulary lacks, for the belly's
-# height and the nose's); the end may be one the parser read in other words, where it is not
-# the start
+# places are the core names (and "waist", "face" and "head", which the vocabulary lacks, for the
+# belly's height, the nose's and the forehead's); the end may be one the parser read in other
+# words, where it is not the start
 _PLACE_NAME = "|".join(f"(?P<{re.sub(r'[^a-z]', '_', place)}>{pattern.pattern})" for place, pattern in
                        {**_PLACE_WORDS, "stomach": re.compile(_PLACE_WORDS["stomach"].pattern + r"|\bwaist\b"),
-                        "nose": re.compile(_PLACE_WORDS["nose"].pattern + r"|\bface\b")}.items())
+                        "nose": re.compile(_PLACE_WORDS["nose"].pattern + r"|\bface\b"),
+                        "forehead": re.compile(_PLACE_WORDS["forehead"].pattern + r"|\bhead\b")}.items())
 _ON_BODY = rf"(?:(?:{_DETERMINER}|left|right|level of the|height of the)\s+)*(?:{_PLACE_NAME})"
 _FROM = re.compile(rf"\bfrom\s+{_ON_BODY}", re.IGNORECASE)
 _TO = re.compile(r"\b(?:until it reaches|till it reaches|reaching|to|toward|towards|until|till)\s+"
-                 rf"(?:(?:{_DETERMINER}|left|right|level of the|height of the|just|in front of|beside|near)\s+)*"
+                 rf"(?:(?:{_DETERMINER}|left|right|level of the|height of the|just|in front of|beside|near|over|above)\s+)*"
                  r"(?P<rest>[\w-]+)", re.IGNORECASE)
 _PLACE_OF = {re.sub(r"[^a-z]", "_", place): place for place in _PLACE_WORDS}
 
@@ -1253,10 +1286,10 @@ def from_to(text: str, scene: Scene) -> tuple[str, str, str] | None:
     """The places a stroke is said to go from and to, in that order ("from your chin down to
     your chest"), and the stroke, else None: the start in core words after "from", the end in
     core words after a later "to", else the scene's place where it is not the start. The
-    stroke is the scene's (``ARRIVING``), or for one read as a touch, tap, hold or brush ("move
+    stroke is the scene's (``ARRIVING``), or for one read as a touch, tap, hold, brush or path ("move
     your right hand from your chin down to your chest" was a brush of the chin), the rise or
     drop from the one place to the other."""
-    start = _FROM.search(text) if scene.action in (*ARRIVING, "touch", "tap", "hold", "brush") else None
+    start = _FROM.search(text) if scene.action in (*ARRIVING, "touch", "tap", "hold", "brush", "path") else None
     if start is None:
         return None
     to = _TO.search(text, start.end())

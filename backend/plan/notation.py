@@ -1,0 +1,185 @@
+"""Notation people type in place of sentences: emoji ("✌️ on forehead, 2 taps"), a word said
+over and over ("pat, pat, pat"), arrows
+("R fist → chin, ×2", "L open ↓ forehead → chin"), numbered steps ("1. right V at the
+forehead 2. flick it out forward") and fields ("hand=R shape=1 loc=temple mov=tap,tap",
+"{hand: left, handshape: index, target: nose, action: touch}"). ``in_words`` writes each in
+the plain words the parser and the plain-word rules read; a text without any is unchanged.
+
+The dictionary fields of a sign-teacher's note, one to a sentence ("Handshape: 1. Location:
+chin. Movement: tap twice."), are left as they are: the plain-word rules read those. Pure
+Python.
+"""
+from __future__ import annotations
+
+import re
+
+from ..data.vocab import DIRECTIONS, PLACES
+
+# emoji -> words (skin tones and the emoji variation selector are dropped first)
+EMOJI = {"✌": " V shape ", "🤞": " crossed fingers ", "👍": " thumbs-up ", "👆": " index finger ", "☝": " index finger ",
+         "👉": " index finger ", "👈": " index finger ", "👇": " index finger ", "👋": " wave ", "👊": " fist ",
+         "✊": " fist ", "🤛": " fist ", "🤜": " fist ", "✋": " flat hand ", "🤚": " flat hand ", "🖐": " spread hand ",
+         "👏": " clap ", "🙏": " flat hands pressed together ", "❤": " heart ", "💓": " heart ", "🌀": " circle ",
+         "🔄": " circle ", "↻": " circle ", "↺": " circle ", "⟳": " circle "}
+_MODIFIERS = re.compile("[\ufe0f\u200d\U0001F3FB-\U0001F3FF]")
+# chat spellings of the words the rules read ("on ur heart": on your heart)
+_CHAT_WORDS = {"ur": "your", "thru": "through", "em": "them", "'em": "them", "lil": "little"}
+_CHAT = re.compile(r"(?<![\w'])(?:ur|thru|'?em|lil)\b", re.IGNORECASE)
+_UP, _DOWN = "↑⬆", "↓⬇"
+_ARROW = re.compile(r"\s*(?:→|⟶|➡|➔|➜|->|=>)\s*")
+_SIDE_WORD = re.compile(r"\b(?:lefty|leftie)\b", re.IGNORECASE), re.compile(r"\b(?:righty|rightie)\b", re.IGNORECASE)
+
+_PLACE = re.compile(r"(?:the\s+|your\s+|ur\s+)?\b(?:" + "|".join(
+    sorted({re.escape(w.text) for words in PLACES.values() for w in words if w.core}, key=len, reverse=True))
+    + r")s?\b", re.IGNORECASE)
+_WAY = re.compile(r"(?:\s*(?:out|back)\b)?\s*\b(?:" + "|".join(
+    sorted({re.escape(w.text) for words in DIRECTIONS.values() for w in words if w.core}, key=len, reverse=True))
+    + r"|out|together|apart|away)\b", re.IGNORECASE)
+
+# numbered steps: "1." / "2)" / "Step 1:" / "Step B —" / "first:" (a sequence: the first and the second said)
+_STEP = re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[.;,]))\s*(?:step\s+)?(?P<n>[1-9]|[A-D])\s*(?:[.):]|\s[-\u2013\u2014])\s+",
+                   re.IGNORECASE)
+
+# fields: a key, ":" or "=", a value, up to the next separator or key
+_KEYS = {"hand": "hand", "hands": "hand", "side": "hand", "shape": "shape", "handshape": "shape", "hs": "shape",
+         "loc": "place", "location": "place", "site": "place", "place": "place", "target": "place", "where": "place",
+         "mov": "motion", "motion": "motion", "movement": "motion", "action": "motion", "move": "motion",
+         "speed": "speed", "count": "count", "reps": "count", "times": "count", "start": "start", "end": "end"}
+_KEY = r"\b(?:" + "|".join(sorted(_KEYS, key=len, reverse=True)) + r")\b"
+_FIELD = re.compile(rf"(?P<key>{_KEY})\s*(?P<mark>[:=])\s*(?P<value>[^;,/|{{}}\n.!?]+?)(?=\s*(?:[;,/|{{}}\n.!?]|{_KEY}\s*[:=]|$))",
+                    re.IGNORECASE)
+_SIDES = {"l": "left", "left": "left", "lh": "left", "r": "right", "right": "right", "rh": "right", "both": "both",
+          "2": "both", "two": "both", "dominant": "right", "dom": "right", "non-dominant": "left", "nondominant": "left"}
+# a handshape's letter or number in the vocabulary's core words (never a held-out synonym: "V
+# hand" and "O hand" test the parser)
+LETTER_WORDS = {"A": "fist", "S": "fist", "E": "fist", "B": "flat hand", "V": "V shape", "C": "C shape",
+                "O": "O shape", "L": "L shape", "Y": "Y hand", "1": "index finger", "2": "V shape", "5": "spread hand",
+                "G": "index finger", "D": "index finger"}
+_SHAPES = {**{k.lower(): v for k, v in LETTER_WORDS.items()},
+           "index": "index finger", "point": "index finger", "pointer": "index finger", "pointing": "index finger",
+           "peace": "V shape", "flat": "flat hand", "open": "flat hand", "palm": "flat hand", "spread": "spread hand",
+           "fist": "fist", "thumbs-up": "thumbs-up", "thumbs up": "thumbs-up", "thumb": "thumbs-up", "10": "thumbs-up",
+           "claw": "claw"}
+_VERBS = ("touch", "tap", "brush", "rub", "pat", "knock", "stroke", "poke")
+# a verb of touching or moving, or a sound of one, said again and again
+_SOUNDS = ("pat", "tap", "clap", "bonk", "boop", "knock", "bang", "thump", "poke", "bump", "rub", "twirl",
+           "shake", "tickle", "circle", "push", "brush", "touch", "stroke", "wiggle")
+_REPEATS = re.compile(r"\b(" + "|".join(_SOUNDS) + r")(?:[\s,-]+\1\b)+", re.IGNORECASE)
+_MEET, _WIDE = re.compile(r"\b(?:meet\w*|touch\w*|together|close)\b", re.IGNORECASE), \
+    re.compile(r"\b(?:wide|apart|far|open)\b", re.IGNORECASE)
+
+
+def in_words(text: str) -> str:
+    """``text`` with its emoji, arrows, numbered steps and fields written as plain words."""
+    out = _fields(_steps(_arrows(_repeats(_letters(_emoji(text))))))
+    return re.sub(r"\s{2,}", " ", out).strip() if out != text else text
+
+
+def _emoji(text: str) -> str:
+    out = _MODIFIERS.sub("", text)
+    for mark, words in EMOJI.items():   # a run of one emoji is one word ("✌️✌️", "❤️❤️")
+        out = re.sub(f"(?:{re.escape(mark)}\\s*)+", words, out)
+    out = _SIDE_WORD[0].sub("left hand", _SIDE_WORD[1].sub("right hand", out))
+    out = _CHAT.sub(lambda m: _CHAT_WORDS[m[0].lower()], out)
+    return out.replace("×", "x")
+
+
+# a handshape's letter that the vocabulary names in other words ("S-hand", "both S", "R B"): the
+# grammar's own terse notes say "R hand", "L V" and "R Y hand", which the parser reads as written
+_HYPHENED = re.compile(r"\b([ABCLOSVY15])-(?:hand|shape)(s?)\b")
+_BARE_LETTER = re.compile(r"\b(both|left|right|[LR])\s+([ASEB5])\b(?!\s*[-']?\s*(?:hands?|shapes?)\b)")
+
+
+def _letters(text: str) -> str:
+    """Letters of the manual alphabet written as the vocabulary's words: "S-hand" a fist, "both
+    S" both fists, "R B" the right flat hand."""
+    text = _HYPHENED.sub(lambda m: _plural(LETTER_WORDS[m[1]]) if m[2] else LETTER_WORDS[m[1]], text)
+    return _BARE_LETTER.sub(lambda m: f"{m[1]} " + (_plural(LETTER_WORDS[m[2]]) if m[1].lower() == "both"
+                                                   else LETTER_WORDS[m[2]]), text)
+
+
+def _plural(shape: str) -> str:
+    """"fist" fists, "V shape" V shapes, "thumbs-up" thumbs-ups."""
+    return shape + "s"
+
+
+def _repeats(text: str) -> str:
+    """A word said again and again, that many times: "tap,tap" and "pat, pat, pat" are "tap 2
+    times" and "pat 3 times"."""
+    return _REPEATS.sub(lambda m: f"{m[1]} {len(re.findall(r'[a-z]+', m[0], re.IGNORECASE))} times", text)
+
+
+def _arrows(text: str) -> str:
+    """"↑" up, "↓" down; an arrow between two places "from one to the other" ("↓ forehead →
+    chin": down from the forehead to the chin); an arrow to a place "to" it; an arrow to a way
+    the next movement, but the first one after the hand alone ("L V ➡ forward": the left V
+    forward)."""
+    for marks, word in ((_UP, " up "), (_DOWN, " down ")):
+        text = re.sub("[" + marks + "]", word, text)
+    pieces = _ARROW.split(text)
+    if len(pieces) == 1:
+        return text
+    out = pieces[0]
+    for k, after in enumerate(pieces[1:]):
+        place_after = _PLACE.match(after.lstrip())
+        place_before = re.search(_PLACE.pattern + r"\s*$", out, re.IGNORECASE)
+        if place_after and place_before:
+            out = out[:place_before.start()] + " from " + out[place_before.start():] + " to " + after
+        elif place_after:
+            out = out + " to " + after
+        elif _WAY.match(after) and k:
+            out = out + ", then " + after
+        else:
+            out = out + " " + after
+    return out
+
+
+def _steps(text: str) -> str:
+    """Numbered steps in turn: the first marker dropped, each later one "Then"."""
+    marks = list(_STEP.finditer(text))
+    firsts = {"1", "a"}
+    if len(marks) < 2 or marks[0]["n"].lower() not in firsts:
+        return text
+    out, end = [], 0
+    for k, m in enumerate(marks):
+        out.append(text[end:m.start()].rstrip(" ,;."))
+        out.append("" if k == 0 else ". Then ")
+        end = m.end()
+    out.append(text[end:])
+    return "".join(out)
+
+
+def _fields(text: str) -> str:
+    """Two or more fields, not one to a sentence: a sentence of them ("With the left V hand,
+    tap the stomach x2.")."""
+    found = list(_FIELD.finditer(text))
+    if len(found) < 2 or any(re.search(r"[.!?]", text[a.end():b.start()]) for a, b in zip(found, found[1:])):
+        return text     # a sign-teacher's fields, one to a sentence, are read as they are
+    got: dict[str, str] = {}
+    for m in found:
+        got.setdefault(_KEYS[m["key"].lower()], m["value"].strip(" .'\"").strip())
+    side = _SIDES.get(got.get("hand", "").lower(), "")
+    shape = _SHAPES.get(got.get("shape", "").lower(), f"{got['shape']} hand" if got.get("shape") else "hand")
+    hand = f"both {_plural(shape)}" if side == "both" else " ".join(w for w in ("the", side, shape) if w)
+    motion = got.get("motion", "")
+    start, end = got.get("start", ""), got.get("end", "")
+    if not motion and _WIDE.search(start) and _MEET.search(end):
+        motion = "start apart and come together"
+    elif not motion and _MEET.search(start) and _WIDE.search(end):
+        motion = "start together and move apart"
+    repeated = motion.replace(",", " ").split()
+    if len(repeated) > 1 and len(set(w.lower() for w in repeated)) == 1:   # "tap,tap": tap twice
+        motion = f"{repeated[0]} {len(repeated)} times"
+    if got.get("count"):
+        motion = f"{motion} {got['count']} times".strip()
+    place = got.get("place", "")
+    verb, _, rest = motion.partition(" ")
+    if place and verb.lower().rstrip("s") in _VERBS:
+        act = f"{verb} the {place} {rest}".strip()
+    elif place:
+        act = f"{motion or 'hold'} at the {place}"
+    else:
+        act = motion or "hold still"
+    speed = {"slow": "slowly", "fast": "quickly", "quick": "quickly"}.get(got.get("speed", "").lower(), "")
+    sentence = f"With {hand}, {act}{', ' + speed if speed else ''}."
+    return sentence[0].upper() + sentence[1:]

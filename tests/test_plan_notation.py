@@ -1,0 +1,66 @@
+"""Notation people type in place of sentences (``plan.notation``): emoji, arrows, letters of
+the manual alphabet, numbered steps and fields, written in the words the planner reads; and
+what the shipped planner then reads from them."""
+from __future__ import annotations
+
+import pytest
+
+from backend.data.vocab import HANDSHAPE_CONCEPT
+from backend.plan.notation import in_words
+from backend.plan.planner import planner
+
+
+@pytest.mark.parametrize("text, words", [
+    ("L fist → chest, ×2", "L fist to chest, x2"),
+    ("L open ↓ forehead → chin", "L open down from forehead to chin"),
+    ("R S-hand → chin (touch) → forward", "R fist to chin (touch), then forward"),
+    ("both S → together → apart", "both fists together, then apart"),
+    ("L V ➡ forward ×2", "L V forward x2"),
+    ("Step 1: right hand flat on the stomach. Step 2: slide it up to the chest.",
+     "right hand flat on the stomach. Then slide it up to the chest."),
+    ("1. right V at the forehead 2. flick it out forward", "right V at the forehead. Then flick it out forward"),
+    ("{hand: left, handshape: index, target: nose, action: touch}", "With the left index finger, touch the nose."),
+    ("hand=R shape=1 loc=temple mov=tap,tap", "With the right index finger, tap the temple 2 times."),
+    ("hand: L / shape: V / site: stomach / motion: tap ×2", "With the left V shape, tap the stomach x2."),
+    ("hands=both; shape=flat; start=wide; end=fingertips meet; speed=slow",
+     "With both flat hands, start apart and come together, slowly."),
+    ("lefty fist on ur heart ❤️ stay there", "left hand fist on your heart heart stay there"),
+    ("both hands ✌️✌️ raise em", "both hands V shape raise them"),
+    ("pat, pat, pat your tummy", "pat 3 times your tummy"),
+])
+def test_notation_is_written_in_plain_words(text, words):
+    assert in_words(text) == words
+
+
+@pytest.mark.parametrize("text", [
+    "Tap the chin twice with the right index finger.",
+    "Handshape: 1. Location: chin. Movement: tap twice. Hand: right",   # a sign-teacher's fields, one to a sentence
+    "Make an L shape and lift it up up up",
+    "Handshape: 5, palm in. Location: chest. Movement: one small circle. Left hand.",
+    "R hand held flat, dab 2x, upper face",   # the grammar's own terse notes
+    "The right fist moves from left to right.",
+])
+def test_plain_sentences_are_left_as_they_are(text):
+    assert in_words(text) == text
+
+
+@pytest.mark.parametrize("text, side, hands, concept, place, action, count", [
+    # read as the right hand flat in the air, a flat hand, the right hand, and open hands
+    ("{hand: left, handshape: index, target: nose, action: touch}", "left", "one", "index", "nose", "touch", 1),
+    ("hand: L / shape: V / site: stomach / motion: tap ×2", "left", "one", "v", "stomach", "tap", 2),
+    ("thumbs up left, shove it forward", "left", "one", "thumb_fist", None, "push", 1),
+    ("tap chin x3 👆 left", "left", "one", "index", "chin", "tap", 3),
+    ("lefty fist on ur heart ❤️ stay there", "left", "one", "fist", "chest", "touch", 1),
+])
+def test_the_planner_reads_notation(text, side, hands, concept, place, action, count):
+    scene, _ = planner().read_parts(text)[0]
+    assert (scene.side, scene.hands, HANDSHAPE_CONCEPT.get(scene.shape), scene.place, scene.action, scene.count) == \
+        (side, hands, concept, place, action, count)
+
+
+def test_numbered_steps_and_arrows_between_places_are_parts_and_strokes_between_places():
+    parts = [scene for scene, _ in planner().read_parts("Step A — right fist at the stomach; Step B — fist rises to "
+                                                        "the chin")]
+    assert [(s.place, s.action) for s in parts] == [("stomach", "touch"), ("chin", "rise")]
+    scene, _ = planner().read_parts("both fists ↓ chest → stomach")[0]
+    assert (scene.hands, scene.action, scene.start, scene.place) == ("both", "drop", "chest", "stomach")
