@@ -64,3 +64,33 @@ def test_numbered_steps_and_arrows_between_places_are_parts_and_strokes_between_
     assert [(s.place, s.action) for s in parts] == [("stomach", "touch"), ("chin", "rise")]
     scene, _ = planner().read_parts("both fists ↓ chest → stomach")[0]
     assert (scene.hands, scene.action, scene.start, scene.place) == ("both", "drop", "chest", "stomach")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Hand_L: fist, thumb up. Translate 30 cm along +Z in character space — on this rig +Z is the facing direction.",
+     "left hand: fist, thumb up. Translate forward — on this rig forward is the facing direction."),
+    ("Both arms, each hand in a V, wrists rise ~30 cm on +Z (Blender, Z-up) in sync; the hands never touch.",
+     "Both arms, each hand in a V, wrists rise up in sync; the hands never touch."),
+    ("Shot 07 — the left, sorry, the right hand: index extended, thumb and other three curled, single contact on the "
+     "chin at f12, hold through f24.", "Shot 07 — the right hand: index finger, one touch on the chin, hold."),
+    ("Contact pass: right fist strikes the left palm — actually kill that, left arm stays at rest. Just the right fist "
+     "knocking on the chest, 3 hits.",
+     "Contact pass: left arm stays at rest. Just the right fist knocking on the chest, 3 hits."),
+    ("Bilateral: wrists start ~40 cm apart at sternum height and converge to palm contact by f18. 5-handshape.",
+     "Bilateral: wrists start apart at sternum height and converge to palm contact. spread hand."),
+    ("Knuckle taps on the forehead, L fist, 2 hits 0.25 s apart.", "Knuckle taps on the forehead, L fist, 2 hits."),
+])
+def test_an_animation_professionals_notes_are_written_in_plain_words(text, words):
+    # rig numbers read as counts, "0.3 s apart" as two hands parting, "Hand_L" as no hand
+    assert in_words(text) == words
+
+
+def test_the_planner_reads_an_animation_professionals_notes():
+    scene, _ = planner().read_parts("Hand_L: fist, thumb up. Translate 30 cm along +Z in character space — on this "
+                                    "rig +Z is the facing direction.")[0]
+    assert (scene.side, HANDSHAPE_CONCEPT.get(scene.shape), scene.action, scene.dirs) == \
+        ("left", "thumb_fist", "push", ("forward",))
+    scene, _ = planner().read_parts("IK goal for the right hand: the temple. Index pose. Two contacts with a pull-off "
+                                    "in between, then release.")[0]
+    assert (scene.side, HANDSHAPE_CONCEPT.get(scene.shape), scene.place, scene.action, scene.count) == \
+        ("right", "index", "temple", "tap", 2)

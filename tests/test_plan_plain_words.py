@@ -521,3 +521,13 @@ def test_two_hands_said_to_go_one_way_with_no_word_of_meeting_go_that_way():
     # read as both hands meeting at the cheek once the story's sentence was left out
     scene = _read("She's grieving. Both open hands come up slowly to cover her face and stay there for two seconds.")
     assert (scene.hands, scene.action, scene.dirs, scene.contact) == ("both", "rise", ("up",), False)
+
+
+def test_a_swing_said_back_and_forth_with_no_way_of_its_own_is_sideways():
+    # a brush down, one brush to the left; the grammar's "tap ..., then wave side to side" stays a wave after the tap
+    for text in ("Mime brushing your teeth — your right index finger is the toothbrush, scrubbing back and forth over "
+                 "your mouth.", "Erase a chalkboard with your flat right hand: three big swipes, side to side."):
+        scene = _read(text)
+        assert (scene.action, scene.dirs) == ("back_forth", ("right",)), text
+    scene = _read("Pat x2, left open palm, flat hand, then wave side to side")
+    assert (scene.action, scene.then) == ("tap", "wave")

@@ -71,8 +71,9 @@ _MEET, _WIDE = re.compile(r"\b(?:meet\w*|touch\w*|together|close)\b", re.IGNOREC
 
 def in_words(text: str) -> str:
     """``text`` with its emoji, arrows, numbered steps and fields written as plain words."""
-    out = _fields(_steps(_arrows(_repeats(_letters(_emoji(text))))))
-    return re.sub(r"\s{2,}", " ", out).strip() if out != text else text
+    out = _fields(_steps(_arrows(_repeats(_letters(_technical(_corrected(_emoji(text))))))))
+    return re.sub(r"^[\s,.;:]+", "", re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", out))).strip() \
+        if out != text else text
 
 
 def _emoji(text: str) -> str:
@@ -101,6 +102,82 @@ def _letters(text: str) -> str:
 def _plural(shape: str) -> str:
     """"fist" fists, "V shape" V shapes, "thumbs-up" thumbs-ups."""
     return shape + "s"
+
+
+# a speaker's correction of what they just said: "the left, sorry, the right hand"; "palm facing
+# the lens... no, scratch that, palm facing the torso" (the clause before the correction goes)
+_SIDE_FIX = re.compile(r"\b(?:left|right)\b[^.;]{0,30}?\b(?:sorry|no|my mistake|I mean|correction|rather|make that)\b"
+                       r"[,\s\u2013\u2014-]*(?:(?:its|the|his|her|their)\s+)?(left|right)\b", re.IGNORECASE)
+_KILLED = re.compile(r"[^.;:!?,\u2013\u2014]*?(?:\s[\u2013\u2014-]|,|\.\.\.|\u2026)\s*(?:actually,?\s+|no,?\s+)?"
+                     r"(?:kill|scratch|strike|forget|ignore)\s+that\b[,.;:\u2013\u2014-]*\s*", re.IGNORECASE)
+
+
+def _corrected(text: str) -> str:
+    """A correction said in passing kept, what it corrects dropped."""
+    return _KILLED.sub(" ", _SIDE_FIX.sub(lambda m: m[1], text))
+
+
+# a rig's and a shot's numbers: distances, angles, times and frames ("~20 cm", "90°", "0.3 s
+# apart", "at f12", "(f12, f21)", "48-frame loop") say nothing the planner reads, and their
+# numbers were read as counts; the rig's own words ("IK goal", "effector", "root locked")
+_MEASURE = re.compile(
+    r"(?:\b(?:about|roughly|around|approx\.?|approximately)\s+)?[~\u2248\u00b1]?\s?\d+(?:\.\d+)?\s?"
+    r"(?:(?:s|sec|secs|seconds?|ms|frames?)(?![\w-])(?:\s+(?:apart|per\s+\w+|long))?|"   # "0.3 s apart" is no parting
+    r"(?:cm|mm|m|fps|\u00b0|deg|degrees?)(?![\w-]))"
+    r"|\b(?:at|by|on|around|through|until|till|to)\s+f\d+\b|\(?\bf\d+(?:\s*(?:,|and|-|\u2013)\s*f?\d+)*\)?"
+    r"|\b\d+-frame\b|\bin\s+\d+\s+frames?\b", re.IGNORECASE)
+_RIG_WORDS = re.compile(r"\b(?:IK|FK)(?:\s+(?:goal|target|chain|off|on))?(?:\s+for)?\b|\beffector\b|"
+                        r"\b(?:root|clavicle|hips?)\s+locked\b|\bin\s+character\s+space\b|\bgross\s+arm\s+only\b|"
+                        r"\bno\s+finger\s+anim(?:ation)?\b", re.IGNORECASE)
+# a bone or control named by its side: "Hand_R", "L_Hand", "V_R", "R_hand"
+_BONE = re.compile(r"\b(?:(?P<part>hand|arm|wrist|elbow|v|fist|index)[_.](?P<side>[LR])|"
+                   r"(?P<side2>[LR])[_.](?P<part2>hand|arm|wrist|elbow))\b", re.IGNORECASE)
+# a pose named for a shape ("pointer pose", "5-handshape", "flat B", "S-fist", "index extended,
+# thumb and other three curled")
+_POSE = re.compile(r"\b(?:index|pointer|pointing)\s+(?:pose|finger\s+pose)\b|\b(?:fist|V)\s+pose\b|"
+                   r"\b(?P<letter>[ABCLOSVY15])[- ]?handshape\b|\bflat\s+B\b|\bS-fist\b", re.IGNORECASE)
+# (the grammar's own shapes are said finger by finger: "the index finger extended, the middle,
+# ring and little fingers curled in"; those stay as written)
+_INDEX_ONLY = re.compile(r"\b(?:index|pointer)(?:\s+finger)?\s+(?:only\b|(?:extended|out)\b"
+                         r",?\s*(?:the\s+)?(?:thumb\s+and\s+)?(?:the\s+)?(?:others?|other\s+(?:three|fingers)|rest)"
+                         r"(?:\s+fingers)?\s+curled(?:\s+in)?)", re.IGNORECASE)
+# "N contacts", "two contact frames", "single contact": touches of the place, that many
+_CONTACTS = re.compile(r"\b(one|single|two|three|four|2|3|4)\s+(?:(\w+)\s+)?contact(?:s|\s+frames|\s+hits)?\b",
+                       re.IGNORECASE)
+_AXIS = re.compile(r"(?:\b(?:along|on|in|toward|towards)\s+)?(?<![\w-])(?P<sign>[+-])\s?(?P<axis>[XYZ])\b"
+                   r"(?:\s*\([^)]*\))?(?:\s+in\s+character\s+space)?")
+
+
+def _technical(text: str) -> str:
+    """An animation professional's notes in plain words: numbers of the rig and shot dropped,
+    bones by their side ("Hand_R" the right hand), poses by their shape, contacts counted as
+    touches, and axes as ways: the up axis is Z where the text says Z is up (or Blender),
+    else Y; forward is +Z where Y is up and -Y where Z is up; +X is the character's left."""
+    z_up = re.search(r"\bZ[- ]?up\b|\bZ\s+is\s+up\b|\bblender\b", text, re.IGNORECASE) is not None
+
+    def way(m):
+        axis, plus = m["axis"].upper(), m["sign"] == "+"
+        if axis == ("Z" if z_up else "Y"):
+            return " up " if plus else " down "
+        if axis == "X":
+            return " to the left " if plus else " to the right "
+        forward = plus if axis == "Z" else not plus
+        return " forward " if forward else " back "
+
+    text = _AXIS.sub(way, text)
+    text = re.sub(r"\(?\b(?:[XYZ][- ]?(?:up|forward)(?:\s+rig)?|[XYZ]\s+is\s+up)\b\)?[.,]?", " ", text)
+    text = _MEASURE.sub(" ", text)
+    text = _RIG_WORDS.sub(" ", text)
+    text = _BONE.sub(lambda m: ("left " if (m["side"] or m["side2"]).upper() == "L" else "right ")
+                     + (m["part"] or m["part2"]).lower().replace("v", "V"), text)
+    text = _POSE.sub(lambda m: LETTER_WORDS[m["letter"].upper()] if m["letter"] else
+                     "index finger" if re.match(r"(?:index|pointer|pointing)", m[0], re.IGNORECASE) else
+                     "fist" if re.search(r"fist", m[0], re.IGNORECASE) else
+                     "V" if m[0][0] in "Vv" else "flat hand", text)
+    text = _INDEX_ONLY.sub("index finger", text)
+    counts = {"one": "one", "single": "one", "2": "two", "3": "three", "4": "four"}
+    return _CONTACTS.sub(lambda m: f"{counts.get(m[1].lower(), m[1])} {m[2] + ' ' if m[2] else ''}"
+                         + ("touch" if m[1].lower() in ("one", "single") else "taps"), text)
 
 
 def _repeats(text: str) -> str:

@@ -390,6 +390,7 @@ _TO_AND_FRO = re.compile(r"\b(?:(?P<up>up and down)|(?P<down>down and up)|(?P<fo
                          r"(?P<right>to the right and (?:then )?(?:to the |back to the )?left)|"
                          r"(?P<left>to the left and (?:then )?(?:to the |back to the )?right)|"
                          r"(?P<back>out and in|backwards? and forwards?))\b", re.IGNORECASE)
+_SWUNG = re.compile(r"\b(?:back[- ]and[- ]forth|to[- ]and[- ]fro|(?:from )?side[- ]to[- ]side)\b", re.IGNORECASE)
 # words of two hands meeting that no phrase of ``_TOGETHER`` holds
 _MEETING_WORD = re.compile(r"\b(?:together|meet\w*|met|touch\w*|clap\w*|each other|one another|join\w*|bump\w*|tap\w*|"
                            r"contact|against|clasp\w*|cross\w*|link\w*|hit\w*|collid\w*)\b", re.IGNORECASE)
@@ -759,6 +760,11 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
             not (scene.action == "back_forth" and scene.dirs[:1] in ((fro,), (OPPOSITE[fro],))):
         # "shake your right fist up and down" was read at 0.86 as a rise
         scene = replace(scene, action="back_forth", dirs=(fro,))
+    elif not fro and _SWUNG.search(text) and scene.action in ("brush", "touch", "hold", "side") and not scene.then:
+        # a swing said "back and forth" or "side to side" with no way of its own is sideways:
+        # "scrubbing back and forth over your mouth" was a brush down, "three big swipes, side
+        # to side" one brush to the left
+        scene = replace(scene, action="back_forth", dirs=("right",), count=said or 1, then="", then_dirs=())
     way_said = named_direction(text)
     if scene.action in ("together", "clap") and way_said in ONE_WAY.values() and not two_hands_way(text) and \
             not _MEETING_WORD.search(text):
