@@ -16,7 +16,7 @@ The prompts are not made by the text grammar and never train anything. Each row 
 part (``SPLITS``): "dev" was looked at while improving generation; "held-out" was read once
 when written, and its misses then showed words the grammar lacked (so it is not blind);
 "fresh" was written before the scene parser was last trained and first run after it
-shipped; nothing was changed for it; "probe" was written in seventeen rounds of 30 to 40, each
+shipped; nothing was changed for it; "probe" was written in twenty-three rounds of 30 to 40, each
 run once before any change (the first six together 1692/1754 expectations at 2 seeds on
 that first run, with three expectations since corrected for a base hand; their misses were
 then read and fixed in the planner's plain-word rules; the seventh, written after those
@@ -40,7 +40,19 @@ w/ ur left pointer x3", "V at lips", "Non-dominant hand only: ..."), 434/480 on 
 1. Location: chin. Movement: tap twice.", "Pat the dog: ..."), 446/516 on its first run, 507/513
 after, one expectation corrected before the fixes: tapping the left wrist raises the left hand;
 the seventeenth, 40 more in plain everyday English ("Two short forward jabs with the left V
-hand"), 475/498 on its first run, 486/498 after).
+hand"), 475/498 on its first run, 486/498 after; the eighteenth, 40 more in an animator's
+direction ("punch it forward hard on the beat", "ease up from the stomach to the chin over a slow
+count of four"), 464/495 on its first run, 492/495 after; the nineteenth, 40 more in non-native
+and machine-translated English with negations ("Tap the forehead twice with the index, but not
+with the left, with the right"), 438/495 on its first run, 492/495 after; the twentieth, 40 more
+as structured notes ("hand=R shape=1 loc=temple mov=tap,tap", "L open ↓ forehead → chin", "1.
+right V at the forehead 2. flick it out forward"), 448/513 on its first run, 506/513 after; the
+twenty-first, 40 more very short, child-like and with emoji ("✌️ on forehead, 2 taps", "tickle
+tickle the tummy with one finger"), 404/468 on its first run, 461/468 after; the twenty-second,
+40 more in a motion-capture animator's notes ("Hand_L: fist, thumb up. Translate 30 cm along +Z",
+"the left, sorry, the right hand"), 371/507 on its first run, 462/507 after; the twenty-third, 40
+more asking for a gesture by its meaning ("Hail a taxi", "Erase a chalkboard with your flat right
+hand"), 419/465 on its first run, 428/465 after).
 
 The checks are deliberately simple geometry on the posed motion, written apart from
 HandMotionScript (``backend.data.hms``) and the planner's own scene measures, so a take
