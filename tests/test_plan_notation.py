@@ -94,3 +94,14 @@ def test_the_planner_reads_an_animation_professionals_notes():
                                     "in between, then release.")[0]
     assert (scene.side, HANDSHAPE_CONCEPT.get(scene.shape), scene.place, scene.action, scene.count) == \
         ("right", "index", "temple", "tap", 2)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Weak hand only (the person is right-handed): the flat palm slides forward.",
+     "the left hand only the flat palm slides forward."),
+    ("Use the hand you don't write with, assuming a right-handed person, and lift the index finger. The writing hand "
+     "stays down.", "Use the left hand, and lift the index finger. the right hand stays down."),
+    ("Tap the chin with your weak hand.", "Tap the chin with the non-dominant hand."),
+])
+def test_hands_named_by_handedness_are_named_by_side_or_dominance(text, words):
+    assert in_words(text) == words

@@ -531,3 +531,18 @@ def test_a_swing_said_back_and_forth_with_no_way_of_its_own_is_sideways():
         assert (scene.action, scene.dirs) == ("back_forth", ("right",)), text
     scene = _read("Pat x2, left open palm, flat hand, then wave side to side")
     assert (scene.action, scene.then) == ("tap", "wave")
+
+
+@pytest.mark.parametrize("text, side", [
+    # each read with the left hand, which the text says rests
+    ("The left hand waits down at the side. The right fist, thumb up, bumps the chin twice.", "right"),
+    ("The left arm is just hanging there doing nothing. The right V starts at the forehead and moves forward.",
+     "right"),
+    ("Just the right hand please, the left one should not come up at all. V hand, touch the cheek once.", "right"),
+    ("Stand with the left hand loose at your side. Bring the right flat hand to your mouth, then lower it.", "right"),
+    ("Use the hand you don't write with, assuming a right-handed person, and lift the index finger from chest level "
+     "to high above the head. The writing hand stays down.", "left"),
+])
+def test_a_hand_said_to_rest_in_other_words_does_not_sign(text, side):
+    scene, _ = planner().read_parts(text)[0]
+    assert (scene.side, scene.hands) == (side, "one")

@@ -71,7 +71,7 @@ _MEET, _WIDE = re.compile(r"\b(?:meet\w*|touch\w*|together|close)\b", re.IGNOREC
 
 def in_words(text: str) -> str:
     """``text`` with its emoji, arrows, numbered steps and fields written as plain words."""
-    out = _fields(_steps(_arrows(_repeats(_letters(_technical(_corrected(_emoji(text))))))))
+    out = _fields(_steps(_arrows(_repeats(_letters(_technical(_corrected(_handed(_emoji(text)))))))))
     return re.sub(r"^[\s,.;:]+", "", re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", out))).strip() \
         if out != text else text
 
@@ -110,6 +110,37 @@ _SIDE_FIX = re.compile(r"\b(?:left|right)\b[^.;]{0,30}?\b(?:sorry|no|my mistake|
                        r"[,\s\u2013\u2014-]*(?:(?:its|the|his|her|their)\s+)?(left|right)\b", re.IGNORECASE)
 _KILLED = re.compile(r"[^.;:!?,\u2013\u2014]*?(?:\s[\u2013\u2014-]|,|\.\.\.|\u2026)\s*(?:actually,?\s+|no,?\s+)?"
                      r"(?:kill|scratch|strike|forget|ignore)\s+that\b[,.;:\u2013\u2014-]*\s*", re.IGNORECASE)
+
+
+# the hands named by handedness: "weak hand only (the person is right-handed)", "the hand you
+# don't write with", "the writing hand hangs limp"; a signer said to be right- or left-handed
+# names them by side, else they are the dominant and non-dominant hand (the user's hand decides)
+_HANDED = re.compile(r"\s*\(?\b(?:(?:assuming|assume|pretend|imagine|if|since|as|because)\s+)?(?:that\s+)?"
+                     r"(?:the\s+(?:person|signer|character)|you|they|he|she|a|an)?\s*(?:(?:is|are|'re|'s)\s+)?"
+                     r"(?P<side>right|left)[- ]handed(?:\s+(?:person|signer|character))?\)?[,:;]?", re.IGNORECASE)
+_WEAK = re.compile(r"\b(?:the\s+|your\s+)?(?:(?:weak(?:er)?|off|non-?writing)[- ]hand"
+                   r"|hand\s+(?:you|they|he|she|I)\s+(?:don't|doesn't|do\s+not|does\s+not)\s+write\s+with)\b",
+                   re.IGNORECASE)
+_STRONG = re.compile(r"\b(?:the\s+|your\s+)?(?:(?:writing|strong(?:er)?)\s+hand|hand\s+(?:you|they|he|she|I)\s+write\s+with)\b",
+                     re.IGNORECASE)
+
+
+def _handed(text: str) -> str:
+    """Hands named by handedness in the words the rules read (``_HANDED``, ``_WEAK``, ``_STRONG``)."""
+    said = _HANDED.search(text)
+    if said is None and not _WEAK.search(text) and not _STRONG.search(text):
+        return text
+    strong = said["side"].lower() if said else None
+    weak = {"right": "left", "left": "right"}.get(strong or "")
+    text = _HANDED.sub(" ", text) if said else text
+    text = _WEAK.sub(f"the {weak} hand" if weak else "the non-dominant hand", text)
+    text = _STRONG.sub(f"the {strong} hand" if strong else "the dominant hand", text)
+    if strong:   # "The signer is left-handed. Their dominant hand's V ...": the left hand's
+        text = re.sub(r"\b(?:(?:the|their|his|her|your|my)\s+)?non-?dominant\s+hand", f"the {weak} hand", text,
+                      flags=re.IGNORECASE)
+        text = re.sub(r"\b(?:(?:the|their|his|her|your|my)\s+)?(?<!non-)(?<!non)dominant\s+hand", f"the {strong} hand",
+                      text, flags=re.IGNORECASE)
+    return text
 
 
 def _corrected(text: str) -> str:

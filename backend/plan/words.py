@@ -27,7 +27,9 @@ _SIDE_LETTER = re.compile(r"\b[LR]\b")
 _OTHER_HAND = re.compile(r"\b(?:other|base|non-?dominant|weak|passive|second)\b", re.IGNORECASE)
 # the hand a text signs with, named as the instrument: "with your right hand", "using the left fist"
 _WITH_SIDE = r"\b(?:with|using)\s+(?:the\s+|your\s+|his\s+|her\s+|their\s+|my\s+|a\s+)?(left|right)"
-_INSTRUMENT = re.compile(_WITH_SIDE + r"\b", re.IGNORECASE)
+# (not a hand said to be at rest: "stand with the left hand loose at your side")
+_INSTRUMENT = re.compile(_WITH_SIDE + r"\b(?!(?:\s+(?:hand|arm))?\s+(?:loose|limp|relaxed|idle|resting|hanging|down|at\s+\w+\s+side)\b)",
+                         re.IGNORECASE)
 # places on the other hand or arm: a one-handed scene never has them (its other hand rests)
 ON_OTHER_HAND = ("upper arm", "elbow", "forearm", "wrist", "palm", "back of the hand", "fingers")
 # their core names but the back of the hand's, which reads "the back of your left hand"
@@ -854,7 +856,8 @@ def leaves_from(text: str, scene: Scene) -> str | None:
 # a hand said to stay put, by its side: "keeping the left hand down", "the right hand stays
 # at rest", "left hand still" (the grammar says "the other hand" for one that rests, and the
 # side only of a still base: "keep your left fist still")
-_REST_STATE = rf"(?:down|at rest|relaxed|lowered|(?:at|by) {_DETERMINER} side|hang\w*|not\s+moving|(?:does|do)\s*n(?:o|')t\s+move)\b"
+_REST_STATE = (rf"(?:down|at rest|relaxed|lowered|(?:at|by) {_DETERMINER} side|hang\w*|not\s+moving|(?:does|do)\s*n(?:o|')t\s+move|"
+               r"doing nothing|does nothing|idle|limp|(?:should|must|will)\s+not\s+(?:come up|move|be used))\b")
 _STILL_STATE = rf"(?:{_REST_STATE}|still|motionless|a still base)\b"
 
 
@@ -862,8 +865,9 @@ def _hand_in(state: str) -> re.Pattern:
     """A hand named by its side said to be in ``state``: its side is a group."""
     return re.compile(
         rf"\b(?:keep\w*|leav\w*|hold\w*|held)\s+{_DETERMINER}\s+(left|right)\s+(?:hand|arm|fist)\s+{state}|"
-        rf"\b(left|right)\s+(?:hand|arm|fist)\s+(?:(?:stays?|remains?|rests?|is|is held|is kept|held|kept|hangs?|"
-        rf"staying|remaining|resting|hanging)\s+)?{state}", re.IGNORECASE)
+        rf"\b(left|right)\s+(?:hand|arm|fist|one)\s+(?:(?:stays?|remains?|rests?|is|is held|is kept|held|kept|hangs?|"
+        rf"staying|remaining|resting|hanging|waits?|waiting|loose|loosely)\s+)?(?:(?:just|simply|still|quietly)\s+)?"
+        rf"(?:(?:hanging|resting|there)\s+){{0,2}}{state}", re.IGNORECASE)
 
 
 _STILL_HAND = _hand_in(_STILL_STATE)
@@ -917,16 +921,25 @@ def other_shaped(text: str, side: str) -> re.Match | None:
     return re.search(_OTHER_SHAPED.format(side="left" if side == "right" else "right"), text, re.IGNORECASE)
 
 
-def still_side(text: str, said: re.Pattern = _STILL_HAND) -> str | None:
+def still_side(text: str, said: re.Pattern = _STILL_HAND, alone: bool = False) -> str | None:
     """The one side whose hand ``text`` says stays put ("keeping the left hand down") while it
     names the other hand too, else None ("the right hand stays still in front of the body" is
     a hold, signed with the right). ``said``: how it is said to stay (``_RESTING_HAND``: at
-    rest, not still as a base)."""
+    rest, not still as a base); ``alone``: whether or not the other hand is named (a hand at
+    rest by the side signs nothing)."""
     sides = {(a or b).lower() for a, b in said.findall(text)}
     if len(sides) != 1:
         return None
     still = sides.pop()
-    return still if named_hand(said.sub(" ", text)) == ("left" if still == "right" else "right") else None
+    if alone:
+        return still
+    other = "left" if still == "right" else "right"
+    rest = said.sub(" ", text)
+    # the other hand named ("right hand"), or its side said of a shape ("the right V starts ...")
+    named = named_hand(rest) == other or (named_hand(rest) is None and re.search(rf"\b{other}\s+(?:V|fist|index|"
+                                                                              rf"pointer|thumbs?|flat|open|spread)\b",
+                                                                              rest, re.IGNORECASE) is not None)
+    return still if named else None
 
 
 def choose_side(text: str, parsed: str, confidence: float, hand: str | None = None, on_hand: str = "") -> str:
@@ -952,7 +965,9 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
         return "left" if on_hand == "right" else "right"
     if (acting := acting_side(text)) and names_other_hand(text, acting):
         return acting     # "left hand flat at the chest, right index finger taps it": read left at 1.00
-    if still := still_side(text):   # "keeping the left hand down, circle the right index finger": read left
+    if still := still_side(text) or still_side(text, _RESTING_HAND, alone=True):
+        # "keeping the left hand down, circle the right index finger": read left; "the writing
+        # (right) hand hangs limp, and the other hand ... draws a big circle": read right
         return "left" if still == "right" else "right"
     if (only := _only_hand_named(text)) and only != parsed:
         return only       # "From the face until the belly, left fist it travel to down": read right at 0.82
@@ -1110,7 +1125,10 @@ def two_hands_way(text: str) -> str | None:
 
 # an aside that likens the movement to something ("..., like stopping someone", "as if saying
 # no"): what it is like, not what to do; the parser read ", like stopping someone" as a touch
-_ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though|(?:it|this|that|which)\s+means|meaning)\b[^.;:!?]*|"
+_ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though|(?:it|this|that|which)\s+means|meaning)\b[^,.;:!?]*"
+                    # an aside ends at the next clause that goes on with the movement: "..., like a tray,
+                    # and let your right fist knock on it twice"
+                    r"(?:,(?!\s*(?:and|then|while|before|after|so|but)\b)[^,.;:!?]*)*|"
                     r"(?:^|(?<=[.;:!?]))\s*(?:just\s+)?(?:like|as if|as though)\b[^,.;:!?]*,\s*", re.IGNORECASE)
 
 
