@@ -542,6 +542,8 @@ def test_a_swing_said_back_and_forth_with_no_way_of_its_own_is_sideways():
     ("Stand with the left hand loose at your side. Bring the right flat hand to your mouth, then lower it.", "right"),
     ("Use the hand you don't write with, assuming a right-handed person, and lift the index finger from chest level "
      "to high above the head. The writing hand stays down.", "left"),
+    ("Move your right fist down to your stomach.", "right"),    # a hand moved down is no hand at rest
+    ("Drop your left hand down from your face.", "left"),
 ])
 def test_a_hand_said_to_rest_in_other_words_does_not_sign(text, side):
     scene, _ = planner().read_parts(text)[0]

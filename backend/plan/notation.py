@@ -1,9 +1,12 @@
-"""Notation people type in place of sentences: emoji ("✌️ on forehead, 2 taps"), a word said
-over and over ("pat, pat, pat"), arrows
-("R fist → chin, ×2", "L open ↓ forehead → chin"), numbered steps ("1. right V at the
-forehead 2. flick it out forward") and fields ("hand=R shape=1 loc=temple mov=tap,tap",
-"{hand: left, handshape: index, target: nose, action: touch}"). ``in_words`` writes each in
-the plain words the parser and the plain-word rules read; a text without any is unchanged.
+"""Notation people type in place of sentences: emoji and chat spellings ("✌️ on forehead, 2
+taps", "on ur heart"), hands named by handedness ("the hand you don't write with"), a speaker's
+corrections ("the left, sorry, the right hand"), an animation professional's rig notes
+("Hand_L ... 30 cm along +Z", "pointer pose", "contact at f12"), letters of the manual
+alphabet ("S-hand"), a word said over and over ("pat, pat, pat"), arrows ("R fist → chin, ×2",
+"L open ↓ forehead → chin"), numbered steps ("1. right V at the forehead 2. flick it out
+forward") and fields ("hand=R shape=1 loc=temple mov=tap,tap", "{hand: left, handshape: index,
+target: nose, action: touch}"). ``in_words`` writes each in the plain words the parser and the
+plain-word rules read; a text without any is unchanged.
 
 The dictionary fields of a sign-teacher's note, one to a sentence ("Handshape: 1. Location:
 chin. Movement: tap twice."), are left as they are: the plain-word rules read those. Pure

@@ -871,6 +871,10 @@ def _hand_in(state: str) -> re.Pattern:
 
 
 _STILL_HAND = _hand_in(_STILL_STATE)
+# a hand at rest in words no moving hand is said in ("hangs", "at your side", "doing nothing";
+# not "down": "move your right fist down to your stomach")
+_IDLE_HAND = _hand_in(rf"(?:at rest|(?:at|by) {_DETERMINER} side|hang\w*|not\s+moving|(?:does|do)\s*n(?:o|')t\s+move|"
+                      r"doing nothing|does nothing|idle|limp|(?:should|must|will)\s+not\s+(?:come up|move|be used))\b")
 # a hand said to rest, by its side ("let the left hand hang at rest"), not held still as a base
 _RESTING_HAND = _hand_in(_REST_STATE)
 
@@ -965,7 +969,7 @@ def choose_side(text: str, parsed: str, confidence: float, hand: str | None = No
         return "left" if on_hand == "right" else "right"
     if (acting := acting_side(text)) and names_other_hand(text, acting):
         return acting     # "left hand flat at the chest, right index finger taps it": read left at 1.00
-    if still := still_side(text) or still_side(text, _RESTING_HAND, alone=True):
+    if still := still_side(text) or still_side(text, _IDLE_HAND, alone=True):
         # "keeping the left hand down, circle the right index finger": read left; "the writing
         # (right) hand hangs limp, and the other hand ... draws a big circle": read right
         return "left" if still == "right" else "right"
@@ -1153,7 +1157,7 @@ _TIMING = re.compile(
     r"|eas(?:e|es|ed|ing)\s+(?:in|out)(?:\s+(?:at|into|on|of)\s+the\s+(?:top|end|bottom|start|pose))?"
     r"|(?:hard|decisive(?:ly)?|dramatic(?:ally)?|theatrical(?:ly)?|snappy|crisp(?:ly)?|firmly)"
     # the hold that ends a take, said alone ("..., then it stops.", "Hit the pose and hold.")
-    r"|(?:and|then)\s+(?:it\s+|they\s+)?(?:stops|halts|freezes|holds|hold)(?:\s+(?:there|still|dead))?(?=\s*(?:[.!;]|$))"
+    r"|(?:and|then)\s+(?:it\s+|they\s+)?(?:stops?|halts?|freezes|freeze|holds|hold)(?:\s+(?:there|still|dead))?(?=\s*(?:[.!;]|$))"
     r"|hit\s+the\s+pose(?:\s+and\s+hold)?"
     r"|(?:a\s+)?(?:small|big|little|quick|slight)\s+anticipation|(?:soft|hard|gentle)\s+landing"
     r"|(?:fast|slow)\s+(?:in|out)(?=\s*(?:[,.;!]|$))"
