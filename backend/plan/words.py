@@ -392,13 +392,14 @@ _TO_AND_FRO = re.compile(r"\b(?:(?P<up>up and down)|(?P<down>down and up)|(?P<fo
                          r"(?P<right>to the right and (?:then )?(?:to the |back to the )?left)|"
                          r"(?P<left>to the left and (?:then )?(?:to the |back to the )?right)|"
                          r"(?P<back>out and in|backwards? and forwards?))\b", re.IGNORECASE)
-_SWUNG = re.compile(r"\b(?:back[- ]and[- ]forth|to[- ]and[- ]fro|(?:from )?side[- ]to[- ]side)\b", re.IGNORECASE)
 # words of two hands meeting that no phrase of ``_TOGETHER`` holds
 _MEETING_WORD = re.compile(r"\b(?:together|meet\w*|met|touch\w*|clap\w*|each other|one another|join\w*|bump\w*|tap\w*|"
                            r"contact|against|clasp\w*|cross\w*|link\w*|hit\w*|collid\w*)\b", re.IGNORECASE)
-# a swing there and back said in other words than a way and its opposite
-_THERE_AND_BACK = re.compile(r"\b(?:back and forth|to and fro|(?:from )?side to side|left and right|right and left|"
-                             r"and back(?:\s+again)?)\b", re.IGNORECASE)
+# a swing there and back with no way of its own ("back and forth", "side to side"), and one said
+# in other words than a way and its opposite (those, and "left and right", "... and back")
+_SWUNG = re.compile(r"\b(?:back[- ]and[- ]forth|to[- ]and[- ]fro|(?:from )?side[- ]to[- ]side)\b", re.IGNORECASE)
+_THERE_AND_BACK = re.compile(_SWUNG.pattern + r"|\b(?:left and right|right and left|and back(?:\s+again)?)\b",
+                             re.IGNORECASE)
 # words of going round, in the core circle verbs' words ("circle", "spin around", "rotate in a loop")
 _CIRCLING = re.compile(r"\b(?:circl\w*|around|round|loops?|swirl\w*|spin\w*|spun|rotat\w*)\b", re.IGNORECASE)
 
