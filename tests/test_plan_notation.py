@@ -105,3 +105,10 @@ def test_the_planner_reads_an_animation_professionals_notes():
 ])
 def test_hands_named_by_handedness_are_named_by_side_or_dominance(text, words):
     assert in_words(text) == words
+
+
+def test_fields_name_the_non_dominant_hand_as_the_users_other_hand():
+    # "hand=non-dominant" had been written as the left hand whatever the user's hand
+    text = "hand=non-dominant; shape=V; loc=chin; mov=tap,tap"
+    assert in_words(text) == "With the non-dominant hand in a V shape, tap the chin 2 times."
+    assert [planner().read_parts(text, hand=h)[0][0].side for h in (None, "left")] == ["left", "right"]

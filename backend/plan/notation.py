@@ -51,8 +51,10 @@ _KEYS = {"hand": "hand", "hands": "hand", "side": "hand", "shape": "shape", "han
 _KEY = r"\b(?:" + "|".join(sorted(_KEYS, key=len, reverse=True)) + r")\b"
 _FIELD = re.compile(rf"(?P<key>{_KEY})\s*(?P<mark>[:=])\s*(?P<value>[^;,/|{{}}\n.!?]+?)(?=\s*(?:[;,/|{{}}\n.!?]|{_KEY}\s*[:=]|$))",
                     re.IGNORECASE)
+# (the dominant hand stays so named: the user's hand decides which side it is, as in ``choose_side``)
 _SIDES = {"l": "left", "left": "left", "lh": "left", "r": "right", "right": "right", "rh": "right", "both": "both",
-          "2": "both", "two": "both", "dominant": "right", "dom": "right", "non-dominant": "left", "nondominant": "left"}
+          "2": "both", "two": "both", "dominant": "dominant", "dom": "dominant", "non-dominant": "non-dominant",
+          "nondominant": "non-dominant"}
 # a handshape's letter or number in the vocabulary's core words (never a held-out synonym: "V
 # hand" and "O hand" test the parser)
 LETTER_WORDS = {"A": "fist", "S": "fist", "E": "fist", "B": "flat hand", "V": "V shape", "C": "C shape",
@@ -271,7 +273,12 @@ def _fields(text: str) -> str:
         got.setdefault(_KEYS[m["key"].lower()], m["value"].strip(" .'\"").strip())
     side = _SIDES.get(got.get("hand", "").lower(), "")
     shape = _SHAPES.get(got.get("shape", "").lower(), f"{got['shape']} hand" if got.get("shape") else "hand")
-    hand = f"both {_plural(shape)}" if side == "both" else " ".join(w for w in ("the", side, shape) if w)
+    if side == "both":
+        hand = f"both {_plural(shape)}"
+    elif side.endswith("dominant"):   # "the non-dominant hand" is how the rules know it
+        hand = f"the {side} hand" + (f" in a {shape}" if got.get("shape") else "")
+    else:
+        hand = " ".join(w for w in ("the", side, shape) if w)
     motion = got.get("motion", "")
     start, end = got.get("start", ""), got.get("end", "")
     if not motion and _WIDE.search(start) and _MEET.search(end):
