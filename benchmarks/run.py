@@ -340,11 +340,43 @@ def reconstruct_suite(repeats: int, signs: int = 50) -> dict:
           f"fitting {results['fps_fitting']} fps), {results['cpu_s_per_frame']} CPU s per frame (the .pose file's "
           f"fit alone {results['pose_file_fit_cpu_s_per_frame']}); stages: " +
           ", ".join(f"{k} {v:.2f}" for k, v in best.items() if k.endswith("_s")))
+    results["against_landmarks"] = against_landmarks(clip, rounds=max(3, repeats))
     body = Body.load()
     fitter = Fitter(body)
     results["accuracy"] = fit_accuracy(body, fitter, signs)
     results["passive_hands"] = passive_hands(body, fitter, clip)
     return results
+
+
+def against_landmarks(clip: Path, rounds: int = 4) -> dict:
+    """Issue 21's bar: a whole reconstruction of ``clip`` against MediaPipe Holistic alone on
+    it (``extract_video``, with the same workers), side by side in ``rounds`` interleaved
+    rounds after one warm-up of each: the medians of the per-round wall and CPU-time ratios
+    (bar: wall within 1.15x)."""
+    from backend.reconstruct import ReconstructOptions, reconstruct
+    from backend.reconstruct.video import extract_video
+
+    def timed(fn) -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - t0, time.process_time() - c0
+
+    cases = {"mediapipe": lambda: extract_video(clip), "reconstruct": lambda: reconstruct(clip, ReconstructOptions())}
+    for fn in cases.values():
+        fn()
+    times: dict = {k: [] for k in cases}
+    for _ in range(rounds):
+        for k, fn in cases.items():
+            times[k].append(timed(fn))
+    ratio = [[r[i] / m[i] for r, m in zip(times["reconstruct"], times["mediapipe"])] for i in (0, 1)]
+    out = {k: {"wall_s_median": round(statistics.median(t[0] for t in v), 3),
+               "cpu_s_median": round(statistics.median(t[1] for t in v), 3)} for k, v in times.items()}
+    out.update({"rounds": rounds, "wall_ratio": round(statistics.median(ratio[0]), 3),
+                "cpu_ratio": round(statistics.median(ratio[1]), 3)})
+    out["within_1.15_of_mediapipe"] = out["wall_ratio"] <= 1.15
+    print(f"reconstruct / MediaPipe alone on {clip.name}: wall {out['wall_ratio']}x, CPU {out['cpu_ratio']}x "
+          f"(medians of {rounds} interleaved rounds; bar: wall <= 1.15)")
+    return out
 
 
 def fit_accuracy(body, fitter, signs: int = 50) -> dict:
