@@ -139,6 +139,29 @@ def test_a_stroke_after_a_movement_in_the_air_is_a_part_of_its_own():
     assert [(sc.action, sc.then) for sc in touched] == [("tap", "push")]
 
 
+def test_a_finger_pointed_back_at_goes_on_from_the_touch():
+    # "then points that finger straight forward" was a part of its own, pushed from the chest
+    read = [sc for sc, _ in planner().read_parts("He taps his temple with his right index finger twice, then points "
+                                                 "that finger straight forward at the suspect.")]
+    assert [(sc.place, sc.action, sc.count, sc.then, sc.then_dirs) for sc in read] == \
+        [("temple", "tap", 2, "push", ("forward",))]
+
+
+def test_a_stroke_after_a_touch_that_no_take_makes_is_signed_after_it():
+    """"Touch the lips ..., then lower the hand": no take of the lexicon's made the stroke
+    down after the touch (each held at the lips and went back to rest); the touch is signed,
+    then the stroke from the lips, by one person, the hand going down 10 cm or more."""
+    plan = planner()
+    body = plan.realizer.synth.body
+    for take in plan.plan("Touch the lips with your index finger, then lower the hand.", num=2):
+        assert [(sc.action, sc.contact) for sc in take.parts] == [("touch", True), ("drop", False)]
+        assert take.takes[1].signer.person == take.takes[0].signer.person
+        (a, b), (c, d) = take.windows
+        assert F.place(take.motion, body, "right", (a, b)) == "mouth/chin"
+        path = F.wrist_path(take.motion, body, "right")
+        assert path[c, 1] - path[c:d, 1].min() > 0.10
+
+
 def test_the_hand_a_text_of_parts_signs_with_signs_every_part():
     # the first part touched the left shoulder with the left hand
     read = [sc for sc, _ in planner().read_parts("Touch the left shoulder, then the right shoulder, "

@@ -544,7 +544,31 @@ def test_a_swing_said_back_and_forth_with_no_way_of_its_own_is_sideways():
      "to high above the head. The writing hand stays down.", "left"),
     ("Move your right fist down to your stomach.", "right"),    # a hand moved down is no hand at rest
     ("Drop your left hand down from your face.", "left"),
+    ("It greets the player by lifting its left hand, open, and waving it side to side a few times. The right arm "
+     "stays parked at its side.", "left"),
+    ("He thumps his chest with his right fist three times. No action on the left hand.", "right"),
 ])
 def test_a_hand_said_to_rest_in_other_words_does_not_sign(text, side):
     scene, _ = planner().read_parts(text)[0]
     assert (scene.side, scene.hands) == (side, "one")
+
+
+def test_strokes_stated_in_number_after_a_brush_are_that_many_brushes():
+    scene = _read("Brush your chest with your flat right hand as if brushing crumbs off your shirt, two quick "
+                  "downward strokes.")
+    assert (scene.action, scene.place, scene.count) == ("brush", "chest", 2)
+
+
+@pytest.mark.parametrize("text, place, action", [
+    ("Right hand flat at belly level; lift it up until the fingertips touch the chin.", "chin", "rise"),
+    ("Move your fist up until it touches your chin.", "chin", "rise"),
+    ("Bring the right hand down till it rests on the chest.", "chest", "drop"),
+])
+def test_a_hand_moved_one_way_until_it_touches_a_place_strokes_there_and_lands(text, place, action):
+    scene = _read(text)
+    assert (scene.place, scene.contact, scene.action) == (place, True, action)
+
+
+def test_hands_said_to_start_together_and_sweep_apart_part():
+    scene = _read("Both hands flat, palms down, start together in front of her body and sweep apart out to the sides.")
+    assert (scene.hands, scene.action) == ("both", "apart")

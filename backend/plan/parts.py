@@ -63,14 +63,19 @@ def goes_on(piece: str) -> bool:
 
 # the hand already signing, named as such: "then move the hand forward", "your hand"
 _SAME_HAND = re.compile(r"\b(?:the|your|that|this|his|her|their|my)\s+(?:same\s+)?hand\b", re.IGNORECASE)
+# the hand already signing, pointed back at whatever its shape: "then point that finger forward"
+_BACK_HAND = re.compile(r"\b(?:that|this|the\s+same)\s+(?:hand|fist|finger|index(?:\s+finger)?|thumb|pointer)\b",
+                        re.IGNORECASE)
 
 
 def names_hand(piece: str, shaped: bool = True) -> bool:
     """Whether ``piece`` names the signing hand ("your index finger", "both spread hands"),
     its asides aside (the other hand held still, the fingers opening or closing, the palm's way)
-    and, where the piece gives it no shape (``shaped`` False), the hand already signing ("then
+    and the hand already signing pointed back at ("then point that finger forward"), and,
+    where the piece gives it no shape (``shaped`` False), the hand already signing ("then
     move the hand forward": the index finger that touched; "then sweep your hand, shaped as a C"
     names one)."""
+    piece = _BACK_HAND.sub(" ", piece)
     return bool(_HAND_WORD.search(without_asides(piece if shaped else _SAME_HAND.sub(" ", piece))))
 
 

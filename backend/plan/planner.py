@@ -195,12 +195,13 @@ class Planner:
                 scene, confidence = self.read(piece, side)
                 if whole and scene.side != whole and not names_hand(piece):
                     scene = replace(scene, side=whole)
-                if k and not names_body(piece) and not names_hand(piece) and \
+                if k and not names_body(piece) and not names_hand(piece, says_shape(piece)) and \
                         (scene.place and confidence["place"] < NAMED_PLACE_SURE or not scene.place and read[-1][0].place):
                     # a later part that names no part of the body goes on from where the last
                     # ended, off the skin: "..., then jab it forward" was read at 0.50 at the
                     # forehead; "touch the temple ..., and after that circle it in the air"
-                    # circled in front of the chest, 25 cm from the temple
+                    # circled in front of the chest, 25 cm from the temple; "..., then point that
+                    # finger straight forward" pushed from the chest
                     last = read[-1][0]
                     scene = replace(scene, place=last.place, place_side=last.place_side, contact=False)
                 if k and read[-1][0].hands == "both" and scene.hands != "both" and not names_hand(piece):
@@ -260,23 +261,49 @@ class Planner:
     def plan(self, text: str, hand: str | None = None, seed: int = 0, num: int = 1) -> list[Planned]:
         """``num`` takes of ``text`` (each from its own signers, drawn from seed and sample), each
         as long as it takes; ``hand`` as ``read`` takes it. Parts in turn (``read_parts``) are
-        signed by one person, one after the other (``synth.in_turn``)."""
+        signed by one person, one after the other (``synth.in_turn``). A touch whose take makes
+        no stroke after it where one is asked (``stroke_after``) is signed as the touch and then
+        the stroke, two parts in ``parts``."""
         read = self.read_parts(text, hand)
         scenes = tuple(sc for sc, _ in read)
         side_from = "prompt" if says_side(text) else "option" if hand else "default"
         out = []
         for i in range(num):
             takes: list[Take] = []
+            signed: list[Scene] = []
             for k, scene in enumerate(scenes):
-                takes.append(self.realizer.realize(scene, seed=seed, sample=i, part=k,
-                                                   like=takes[0].signer if takes else None))
+                take = self.realizer.realize(scene, seed=seed, sample=i, part=len(takes),
+                                             like=takes[0].signer if takes else None)
+                if (stroke := stroke_after(scene)) and take.measured.then_dirs[:1] != scene.then_dirs[:1]:
+                    # no take of the touch made the stroke after it (the lexicon's strokes at a
+                    # place measure as brushes or end on the body below: "touch the lips, then
+                    # lower the hand" held at the lips): the touch, then the stroke from there
+                    touch = replace(scene, then="", then_dirs=(), then_count=1)
+                    take = self.realizer.realize(touch, seed=seed, sample=i, part=len(takes),
+                                                 like=takes[0].signer if takes else None)
+                    takes.append(take)
+                    signed.append(touch)
+                    take = self.realizer.realize(stroke, seed=seed, sample=i, part=len(takes), like=takes[0].signer)
+                    scene = stroke
+                takes.append(take)
+                signed.append(scene)
             motion, windows = in_turn([(t.motion, t.sign_frames) for t in takes]) if len(takes) > 1 else \
                 (takes[0].motion, [takes[0].sign_frames])
-            prov = {"plan": " | then ".join(describe_scene(sc) for sc in scenes),
+            prov = {"plan": " | then ".join(describe_scene(sc) for sc in signed),
                     "plan_agreement": f"{np.mean([t.agreement for t in takes]):.2f}"}
             out.append(Planned(motion.with_(provenance={**takes[0].motion.provenance, **prov}), scenes[0],
-                               takes[0], read[0][1], side_from, scenes, tuple(takes), tuple(windows)))
+                               takes[0], read[0][1], side_from, tuple(signed), tuple(takes), tuple(windows)))
         return out
+
+
+def stroke_after(scene: Scene) -> Scene | None:
+    """The stroke one way that ``scene`` makes after touching its place ("touch the chin,
+    then move the hand down"), as a scene of its own that leaves from the place, off the
+    skin; None where it makes none."""
+    if not (scene.contact and scene.place and scene.then in ONE_WAY and scene.then_dirs):
+        return None
+    return replace(scene, action=scene.then, dirs=scene.then_dirs[:1], count=scene.then_count, contact=False,
+                   then="", then_dirs=(), then_count=1, arrive=False, start=None)
 
 
 def grammatical(scene: Scene, confidence: dict, said_then: bool = False) -> Scene:

@@ -35,7 +35,7 @@ ON_OTHER_HAND = ("upper arm", "elbow", "forearm", "wrist", "palm", "back of the 
 # their core names but the back of the hand's, which reads "the back of your left hand"
 _HAND_PLACE_NAMES = {place: "|".join(w.pattern for w in PLACES[place] if w.core)
                      for place in ON_OTHER_HAND if place != "back of the hand"}
-_DETERMINER = r"(?:the|your|his|her|their|my|one's)"
+_DETERMINER = r"(?:the|your|his|her|their|its|my|one's)"
 # a place on a hand or arm named with its side: "the right palm", "the tips of your left
 # fingers", "the back of the left hand" (not "the right open palm hand", a flat hand)
 _SIDED_HAND_PLACE = re.compile(rf"\b(left|right)\s+(?:open\s+)?(?:{'|'.join(_HAND_PLACE_NAMES.values())})s?\b(?!\s+hand)"
@@ -112,8 +112,9 @@ _TWO_WAYS = re.compile(rf"(?P<apart>{_APART})|(?P<together>{_TOGETHER})", re.IGN
 # where two hands start, not where they go: "fists start wide apart and close in"
 _START_APART = re.compile(r"\b(?:start\w*|begin\w*|began|begun|from)\s+(?:out\s+)?(?:[\w-]+\s+)?apart\b", re.IGNORECASE)
 # what a reading of two hands' way may replace: a misread of the same movement (the grammar's
-# "outward" is away from the body: "both hands open outward, away from each other" read as a push)
-WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "rise", "drop")
+# "outward" is away from the body: "both hands open outward, away from each other" read as a push;
+# "start together ... and sweep apart out to the sides" as a brush)
+WAY_REPLACES = ("together", "apart", "push", "side", "tap", "touch", "hold", "rise", "drop", "brush")
 
 
 # Fingers that open or close in so many words ("open your hand", "the hand closes into a fist",
@@ -671,8 +672,11 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         # no verb, a place and a number of times ("right fist to chest, twice", read at 0.59 as
         # hands coming together): touches there, that many
         scene = replace(scene, action="tap", contact=True, count=said, dirs=(), then="", then_dirs=(), then_count=1)
-    if said and said > 1 and scene.action in ONE_WAY and scene.count != said and not scene.then:
-        scene = replace(scene, count=said)   # "two short forward jabs with the left V hand": one push
+    if said and said > 1 and (scene.action in ONE_WAY or scene.action == "brush") and scene.count != said \
+            and not scene.then:
+        # "two short forward jabs with the left V hand": one push; "brush your chest ..., two
+        # quick downward strokes": one brush
+        scene = replace(scene, count=said)
     if said and said > 1 and scene.action == "hold" and scene.place and scene.hands != "both":
         # a hold cannot be done twice: "dominant index finger contacts the forehead twice" held it
         scene = replace(scene, action="tap", contact=True, count=said)
@@ -868,7 +872,10 @@ def _hand_in(state: str) -> re.Pattern:
         rf"\b(?:keep\w*|leav\w*|hold\w*|held)\s+{_DETERMINER}\s+(left|right)\s+(?:hand|arm|fist)\s+{state}|"
         rf"\b(left|right)\s+(?:hand|arm|fist|one)\s+(?:(?:stays?|remains?|rests?|is|is held|is kept|held|kept|hangs?|"
         rf"staying|remaining|resting|hanging|waits?|waiting|loose|loosely)\s+)?(?:(?:just|simply|still|quietly)\s+)?"
-        rf"(?:(?:hanging|resting|there)\s+){{0,2}}{state}", re.IGNORECASE)
+        rf"(?:(?:hanging|resting|parked|there)\s+){{0,2}}{state}|"
+        # said before the hand: "no action on the left hand", "no movement from the right arm"
+        rf"\bno\s+(?:action|movement|motion)\s+(?:on|for|from|with|in|of)\s+{_DETERMINER}\s+(left|right)\s+(?:hand|arm)\b",
+        re.IGNORECASE)
 
 
 _STILL_HAND = _hand_in(_STILL_STATE)
@@ -932,7 +939,7 @@ def still_side(text: str, said: re.Pattern = _STILL_HAND, alone: bool = False) -
     a hold, signed with the right). ``said``: how it is said to stay (``_RESTING_HAND``: at
     rest, not still as a base); ``alone``: whether or not the other hand is named (a hand at
     rest by the side signs nothing)."""
-    sides = {(a or b).lower() for a, b in said.findall(text)}
+    sides = {next(g for g in groups if g).lower() for groups in said.findall(text)}
     if len(sides) != 1:
         return None
     still = sides.pop()
@@ -1282,11 +1289,17 @@ def then_said(text: str, scene: Scene) -> bool:
 
 def onto_way(text: str, place: str | None) -> str | None:
     """The stroke ("rise" or "drop") of a hand the text brings up or down onto ``place`` in core
-    words ("brings the right V down onto the chest"), else None."""
+    words ("brings the right V down onto the chest", "up until the fingertips touch the chin"),
+    else None."""
     pattern = _PLACE_WORDS.get(place or "")
     m = None if pattern is None else re.search(
-        rf"\b(?P<way>up|down)\s+onto\s+(?:{_DETERMINER}\s+)*" + pattern.pattern, text, re.IGNORECASE)
+        rf"\b(?P<way>up|down)\s+(?:onto|{_UNTIL_TOUCH})\s+(?:{_DETERMINER}\s+)*" + pattern.pattern, text, re.IGNORECASE)
     return None if m is None else "rise" if m.group("way").lower() == "up" else "drop"
+
+
+# "up until the fingertips touch the chin", "down till it rests on the chest": onto the place
+_UNTIL_TOUCH = (r"(?:until|till|til)\s+(?:(?:it|they|the\s+\w+|its\s+\w+|your\s+\w+|the\s+\w+\s+\w+)\s+)?"
+                r"(?:touch(?:es)?|rests?\s+on|lands?\s+on|meets?|reach(?:es)?|(?:is|are)\s+(?:on|at))")
 
 
 # Where a stroke said to go from one place to another starts and ends: "lower your left hand
