@@ -79,6 +79,11 @@ def test_numbered_steps_and_arrows_between_places_are_parts_and_strokes_between_
     ("Bilateral: wrists start ~40 cm apart at sternum height and converge to palm contact by f18. 5-handshape.",
      "Bilateral: wrists start apart at sternum height and converge to palm contact. spread hand."),
     ("Knuckle taps on the forehead, L fist, 2 hits 0.25 s apart.", "Knuckle taps on the forehead, L fist, 2 hits."),
+    ("okay the left no wait the right hand index finger touch your chin",
+     "okay the right hand index finger touch your chin"),
+    ("place the fingertip on the mandible at the mental protuberance", "place the fingertip on the chin"),
+    ("the fist into contact with the frontal bone", "the fist into contact with the forehead"),
+    ("Place the left palm over the umbilicus", "Place the left palm over the belly"),
 ])
 def test_an_animation_professionals_notes_are_written_in_plain_words(text, words):
     # rig numbers read as counts, "0.3 s apart" as two hands parting, "Hand_L" as no hand

@@ -572,3 +572,21 @@ def test_a_hand_moved_one_way_until_it_touches_a_place_strokes_there_and_lands(t
 def test_hands_said_to_start_together_and_sweep_apart_part():
     scene = _read("Both hands flat, palms down, start together in front of her body and sweep apart out to the sides.")
     assert (scene.hands, scene.action) == ("both", "apart")
+
+
+@pytest.mark.parametrize("text, words", [
+    # an aside opening the sentence ends where its subject names who signs with what
+    ("Quickly and with real excitement, as if she has just heard wonderful news, the signer raises both open hands "
+     "high up above her shoulders.", "Quickly and with real excitement, the signer raises both open hands high up "
+     "above her shoulders."),
+    ("Very softly, as if blowing a kiss to someone far away, the left hand touches the lips.",
+     "Very softly, the left hand touches the lips."),
+    # a likeness to someone doing something, with no comma
+    ("Punch your left fist straight forward like you're having a bash at a punchbag.",
+     "Punch your left fist straight forward."),
+    # unchanged: an aside that goes on to the movement after it
+    ("Hold your palm out flat, like a tray, and let your right fist knock on it twice",
+     "Hold your palm out flat, and let your right fist knock on it twice"),
+])
+def test_asides_that_liken_the_movement_are_left_out_and_only_they(text, words):
+    assert without_aside(text) == words

@@ -112,6 +112,8 @@ def _plural(shape: str) -> str:
 # a speaker's correction of what they just said: "the left, sorry, the right hand"; "palm facing
 # the lens... no, scratch that, palm facing the torso" (the clause before the correction goes)
 _SIDE_FIX = re.compile(r"\b(?:left|right)\b[^.;]{0,30}?\b(?:sorry|no|my mistake|I mean|correction|rather|make that)\b"
+                       # "the left no wait the right hand", "left, no, sorry, um, the right"
+                       r"(?:[,\s\u2013\u2014-]*\b(?:wait|sorry|um+|uh+|I mean|actually)\b)*"
                        r"[,\s\u2013\u2014-]*(?:(?:its|the|his|her|their)\s+)?(left|right)\b", re.IGNORECASE)
 _KILLED = re.compile(r"[^.;:!?,\u2013\u2014]*?(?:\s[\u2013\u2014-]|,|\.\.\.|\u2026)\s*(?:actually,?\s+|no,?\s+)?"
                      r"(?:kill|scratch|strike|forget|ignore)\s+that\b[,.;:\u2013\u2014-]*\s*", re.IGNORECASE)
@@ -180,6 +182,10 @@ _INDEX_ONLY = re.compile(r"\b(?:index|pointer)(?:\s+finger)?\s+(?:only\b|(?:exte
 # "N contacts", "two contact frames", "single contact": touches of the place, that many
 _CONTACTS = re.compile(r"\b(one|single|two|three|four|2|3|4)\s+(?:(\w+)\s+)?contact(?:s|\s+frames|\s+hits)?\b",
                        re.IGNORECASE)
+# places on the body in anatomy's words: the core place each is ("the frontal bone" the forehead)
+_ANATOMY = {"forehead": re.compile(r"\b(?:the\s+)?frontal\s+bone\b", re.IGNORECASE),
+            "chin": re.compile(r"\b(?:the\s+)?(?:mandible(?:\s+at\s+the\s+mental\s+protuberance)?|mental\s+protuberance)\b", re.IGNORECASE),
+            "belly": re.compile(r"\b(?:the\s+)?(?:umbilicus|navel|belly[- ]?button)\b", re.IGNORECASE)}
 _AXIS = re.compile(r"(?:\b(?:along|on|in|toward|towards)\s+)?(?<![\w-])(?P<sign>[+-])\s?(?P<axis>[XYZ])\b"
                    r"(?:\s*\([^)]*\))?(?:\s+in\s+character\s+space)?")
 
@@ -187,7 +193,7 @@ _AXIS = re.compile(r"(?:\b(?:along|on|in|toward|towards)\s+)?(?<![\w-])(?P<sign>
 def _technical(text: str) -> str:
     """An animation professional's notes in plain words: numbers of the rig and shot dropped,
     bones by their side ("Hand_R" the right hand), poses by their shape, contacts counted as
-    touches, and axes as ways: the up axis is Z where the text says Z is up (or Blender),
+    touches, places in anatomy's words by their names (``_ANATOMY``), and axes as ways: the up axis is Z where the text says Z is up (or Blender),
     else Y; forward is +Z where Y is up and -Y where Z is up; +X is the character's left."""
     z_up = re.search(r"\bZ[- ]?up\b|\bZ\s+is\s+up\b|\bblender\b", text, re.IGNORECASE) is not None
 
@@ -211,6 +217,8 @@ def _technical(text: str) -> str:
                      "fist" if re.search(r"fist", m[0], re.IGNORECASE) else
                      "V" if m[0][0] in "Vv" else "flat hand", text)
     text = _INDEX_ONLY.sub("index finger", text)
+    for place, said in _ANATOMY.items():
+        text = said.sub(f"the {place}", text)
     counts = {"one": "one", "single": "one", "2": "two", "3": "three", "4": "four"}
     return _CONTACTS.sub(lambda m: f"{counts.get(m[1].lower(), m[1])} {m[2] + ' ' if m[2] else ''}"
                          + ("touch" if m[1].lower() in ("one", "single") else "taps"), text)

@@ -53,7 +53,7 @@ _TOWARD = (r"\b(?:up|down|upwards?|downwards?|forwards?|out|back|over|across|hig
 # Words without which a text has one hand signing: two hands are always said so ("both",
 # "hands", "fists", "each", "two V hands", "clap", "together", "apart": every two-handed text
 # of the grammar has one), where "two fingers" is a shape and "a peace sign" one hand's
-_PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|together|(?<!spread\s)(?<!fingers\s)(?<!curved\s)apart|"
+_PLURAL = re.compile(r"\b(?:both|hands|fists|palms|claws|each|clap\w*|(?<!fingers\s)together|(?<!spread\s)(?<!fingers\s)(?<!curved\s)apart|"
                      r"two\s+(?!fingers\b|of\b)\w+)\b",
                      re.IGNORECASE)
 # A place the text names in words every training text may use (the vocabulary's core
@@ -692,7 +692,9 @@ def plain_words(text: str, scene: Scene, confidence: dict) -> Scene:
         if scene.hands == "base" and not names_other_hand(text, scene.side):   # "holds the forefinger still"
             scene = replace(scene, hands="one", base_shape="")
             if scene.place in ON_OTHER_HAND and not says_hand_place(text, scene.side) and \
-                    not re.search(r"\bfinger(?:s|tips)\b", text, re.IGNORECASE):   # "wag your finger": its own
+                    not re.search(r"\bfinger(?:s|tips)\b(?!\s+(?:together|spread|apart|straight|extended))", text,
+                                  re.IGNORECASE):
+                # "wag your finger": its own; not a shape's "fingers together"
                 scene = replace(scene, place=None, place_side="", contact=False)
         if scene.action in TWO_HANDED:   # no word of two hands meeting: a misread
             at = scene.contact and scene.place                 # touches counted at a place are taps
@@ -1135,13 +1137,21 @@ def two_hands_way(text: str) -> str | None:
     return found[-1] if found else None
 
 
+# who signs with what, opening a clause: "the signer", "the left hand", "both open hands"
+_SUBJECT = (r"(?:the\s+signer|(?:the|your|his|her|their|my|its|both)\s+(?:(?:left|right|open|flat|spread|two)\s+)*"
+            r"(?:hands?|fists?|fingers?|index|thumbs?|arms?|palms?|V)\b)")
 # an aside that likens the movement to something ("..., like stopping someone", "as if saying
 # no"): what it is like, not what to do; the parser read ", like stopping someone" as a touch
 _ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though|(?:it|this|that|which)\s+means|meaning)\b[^,.;:!?]*"
-                    # an aside ends at the next clause that goes on with the movement: "..., like a tray,
-                    # and let your right fist knock on it twice"
-                    r"(?:,(?!\s*(?:and|then|while|before|after|so|but)\b)[^,.;:!?]*)*|"
-                    r"(?:^|(?<=[.;:!?]))\s*(?:just\s+)?(?:like|as if|as though)\b[^,.;:!?]*,\s*", re.IGNORECASE)
+                    # an aside ends at the next clause that goes on with the movement ("..., like a tray,
+                    # and let your right fist knock on it twice") or names who signs with what ("..., as
+                    # if she has just heard wonderful news, the signer raises both open hands ...")
+                    r"(?:,(?!\s*(?:and|then|while|before|after|so|but)\b|\s*" + _SUBJECT + r")[^,.;:!?]*)*|"
+                    r"(?:^|(?<=[.;:!?]))\s*(?:just\s+)?(?:like|as if|as though)\b[^,.;:!?]*,\s*|"
+                    # a likeness to someone doing something, with no comma: "punch your left fist
+                    # straight forward like you're having a bash at a punchbag"
+                    r"\s+(?:just\s+)?(?:like|as if|as though)\s+(?:you|you're|you are|she|she's|he|he's|they|they're|"
+                    r"I|I'm|someone|somebody)\b[^,.;:!?]*", re.IGNORECASE)
 
 
 # how fast, said in a word the grammar never writes: the signer's tempo (> 1 slower)
