@@ -193,8 +193,9 @@ _AXIS = re.compile(r"(?:\b(?:along|on|in|toward|towards)\s+)?(?<![\w-])(?P<sign>
 def _technical(text: str) -> str:
     """An animation professional's notes in plain words: numbers of the rig and shot dropped,
     bones by their side ("Hand_R" the right hand), poses by their shape, contacts counted as
-    touches, places in anatomy's words by their names (``_ANATOMY``), and axes as ways: the up axis is Z where the text says Z is up (or Blender),
-    else Y; forward is +Z where Y is up and -Y where Z is up; +X is the character's left."""
+    touches, places in anatomy's words by their names (``_ANATOMY``), and axes as ways: the up
+    axis is Z where the text says Z is up (or Blender), else Y; forward is +Z where Y is up and
+    -Y where Z is up; +X is the character's left."""
     z_up = re.search(r"\bZ[- ]?up\b|\bZ\s+is\s+up\b|\bblender\b", text, re.IGNORECASE) is not None
 
     def way(m):
