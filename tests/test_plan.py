@@ -52,7 +52,10 @@ def test_a_realized_take_shows_what_the_scene_asks(realizer, asked):
     take = realizer.realize(asked, seed=3)
     got = take.measured
     assert take.agreement == 1.0, (asked, got)
-    assert (got.hands, got.place, got.contact) == (asked.hands, asked.place, asked.contact)
+    # two hands that part start together at the midline, in front of the chest, where the
+    # cues may find them near it (the realizer's agreement takes that as the asked no place)
+    place = "chest" if asked.action == "apart" and got.place == "chest" else asked.place
+    assert (got.hands, got.place, got.contact) == (asked.hands, place, asked.contact)
     assert got.action == asked.action
     if asked.then:
         assert (got.then, got.then_dirs[:2]) == (asked.then, asked.then_dirs[:2])
@@ -194,6 +197,33 @@ def test_two_hands_plainly_meet_or_part(realizer, action):
         window = F.sign_window(take.motion, realizer.synth.body, "right")
         ok, seen = P._hands_meet(take.motion, realizer.synth.body, window, action)
         assert ok, (seed, seen)
+
+
+@pytest.mark.parametrize("text", ["Both hands start together in front of the chest and move apart.",
+                                  "Both fists start clasped in front of the chest, then swing out wide to the sides",
+                                  "Both index fingers start touching and then move apart",
+                                  "With both flat hands pressed together at the chest, the hands drift apart"])
+def test_two_hands_that_part_start_together_and_part_each_its_own_way(text):
+    """Hands said to part start side by side at the midline (they had started 24 cm apart,
+    each on its own side of the chest, and parted to 40) and part at once, the right hand
+    to the right and the left to the left, not one after the other."""
+    import numpy as np
+
+    from backend.body.rig import Rig
+    from backend.body.skeleton import JOINT_INDEX as J
+    from backend.data.hms import HMS
+
+    plan = planner()
+    body = plan.realizer.synth.body
+    for seed in range(2):
+        p = plan.plan(text, seed=seed)[0]
+        a, b = p.take.sign_frames
+        gap = np.asarray(HMS(body).measure(p.motion).signals["hand_gap"])[a:b]
+        assert gap[:3].min() <= 0.03 and gap.max() - gap[:3].min() >= 0.15, (seed, gap[:3], gap.max())
+        _, pos = Rig.from_body(body, p.motion.betas).fk(p.motion.poses.astype(float))
+        # +x is the body's left: the left wrist goes left and the right wrist right
+        moved = {s: pos[b - 1, J[f"{s}_wrist"], 0] - pos[a, J[f"{s}_wrist"], 0] for s in ("left", "right")}
+        assert moved["left"] > 0.07 and moved["right"] < -0.07, (seed, moved)
 
 
 def test_a_clap_meets_palm_to_palm_in_front_of_the_chest(realizer):

@@ -12,7 +12,7 @@ from backend.data.vocab import HANDSHAPE_CONCEPT
 from backend.eval import fidelity as F
 from backend.eval import prompts as P
 from backend.plan.planner import planner
-from backend.plan.words import (_RESTING_HAND, at_place, brush_way, counted_only, curled_name, describes_shape, made_shape, palm_only_way, raised_to, said_tempo, says_shape, still_side,
+from backend.plan.words import (_RESTING_HAND, at_place, brush_way, counted_only, curled_name, describes_shape, made_shape, palm_only_way, raised_to, said_size, said_tempo, says_shape, still_side,
                                 without_aside, without_context, without_tempo)
 
 
@@ -236,6 +236,45 @@ def test_words_of_tempo_set_the_signers_pace_and_are_left_out_for_the_parser():
     assert slow.asked.tempo == 1.5 and plain.asked.tempo == 1.0
     assert (slow.asked.action, slow.asked.dirs) == (plain.asked.action, plain.asked.dirs) == ("rise", ("up",))
     assert len(slow.motion.poses) > len(plain.motion.poses)   # the same rise, signed slower
+
+
+def test_words_of_size_widen_the_movement():
+    assert said_size("A big sweeping wave with the right open hand") == 1.5
+    assert said_size("Make a big hand") == said_size("Tap the chin") == 1.0
+    from backend.eval import fidelity as F
+
+    body = planner().realizer.synth.body
+
+    def reach(text: str) -> float:   # the wrist's largest excursion from where the sign starts
+        plan = planner().plan(text, seed=0)[0]
+        t0, t1 = F.sign_window(plan.motion, body, plan.asked.side)
+        path = F.wrist_path(plan.motion, body, plan.asked.side)[t0:t1]
+        return float(np.linalg.norm(path - path[0], axis=1).max())
+
+    plain, big = reach("Wave your right hand."), reach("A big wave with your right hand.")
+    assert big > 1.3 * plain, (plain, big)
+
+
+@pytest.mark.parametrize("text, side", [("Wave your left hand above your head.", "left"),
+                                        ("A big sweeping wave with the right open hand above the head", "right")])
+def test_a_wave_said_above_the_head_is_made_above_it_not_across_the_face(text, side):
+    """The wave had been read at the forehead ("a big sweeping wave ..." as a brush of it) and
+    swung across the face; it is raised above the head, on the waving hand's side."""
+    from backend.body.rig import Rig
+    from backend.body.sites import SITE_INDEX
+    from backend.body.skeleton import JOINT_INDEX as J
+    from backend.eval import fidelity as F
+
+    plan = planner().plan(text, seed=0)[0]
+    assert (plan.asked.action, plan.asked.place, plan.asked.side) == ("wave", None, side)
+    body = planner().realizer.synth.body
+    t0, t1 = F.sign_window(plan.motion, body, side)
+    rig = Rig.from_body(body, plan.motion.betas)
+    glob, pos = rig.fk(plan.motion.poses.astype(float))
+    top = rig.sites(glob, pos)[t0:t1, SITE_INDEX["forehead"], 1]
+    wrist = pos[t0:t1, J[f"{side}_wrist"]]
+    assert np.median(wrist[:, 1] - top) > 0.05                       # the wrist above the forehead
+    assert np.median(wrist[:, 0]) * (1 if side == "left" else -1) > 0.05   # on its own side (+x: left)
 
 
 def test_a_stroke_is_never_read_as_the_opposite_of_the_one_said():
@@ -584,6 +623,9 @@ def test_hands_said_to_start_together_and_sweep_apart_part():
     # a likeness to someone doing something, with no comma
     ("Punch your left fist straight forward like you're having a bash at a punchbag.",
      "Punch your left fist straight forward."),
+    # or to doing something ("as if" with a verb): it had been read as three taps of the temple
+    ("Fists touching at the center, then yank them apart as if pulling open a cracker.",
+     "Fists touching at the center, then yank them apart."),
     # unchanged: an aside that goes on to the movement after it
     ("Hold your palm out flat, like a tray, and let your right fist knock on it twice",
      "Hold your palm out flat, and let your right fist knock on it twice"),

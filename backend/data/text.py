@@ -179,6 +179,8 @@ class Scene:
                                    # path an arc, or a prompt says so ("in an arc")
     point: bool = False            # a hand said to point ("point forward"): a prompt's, never the grammar's
     tempo: float = 1.0             # > 1 slower ("slowly"): a prompt's, never the grammar's
+    size: float = 1.0              # > 1 wider strokes ("a big wave"): a prompt's, never the grammar's
+    high: bool = False             # made above the head ("wave over your head"): a prompt's, never the grammar's
     start: str | None = None       # the place a stroke to ``place`` leaves from ("from the chin down to
                                    # the chest"): a prompt's, never the grammar's
 

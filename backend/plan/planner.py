@@ -29,9 +29,9 @@ from .spelling import spelt
 from .words import (FACE_PLACES, NAMED_PLACE_SURE, ONE_WAY, ON_OTHER_HAND, TWO_HANDED, arrives, choose_side,
                     counted_only, curled_name, describes_shape, fingers_only, from_to, hand_place_side, instrument_side,
                     made_shape, named_direction, named_shape, names_body, names_concept, names_palm, names_shape, on_face,
-                    other_shaped, plain_words, points_unshaped, said_tempo, says_arc, says_one_shape, says_point,
+                    other_shaped, plain_words, points_unshaped, said_size, said_tempo, says_above_head, says_arc, says_one_shape, says_point,
                     says_shape, says_side, then_said, two_hands_way, unshaped_fist, unthumbed, without_arc,
-                    without_aside, without_context, without_negated, without_tempo, without_timing)
+                    without_aside, without_context, without_negated, without_size, without_tempo, without_timing)
 
 NAMED_OVER_READ = 0.7      # a shape read less surely than this gives way to the one the text names
 MAX_PARTS = 4               # parts signed in turn (about 2.5 s each); later links are read within the last part
@@ -99,12 +99,13 @@ class Planner:
         where the text never names the concept read (``names_concept``). The parser reads the
         text without an aside that likens the movement (``without_aside``), a hand it says does
         not sign (``without_negated``), nor its words of tempo ("slowly": the scene's
-        ``tempo``, ``said_tempo``) and an animator's timing ("on the beat"). A stroke said to curve is read with the curve said plainly
+        ``tempo``, ``said_tempo``) and an animator's timing ("on the beat"); its words of size
+        ("a big wave") are the scene's ``size`` (``said_size``). A stroke said to curve is read with the curve said plainly
         (``without_arc``) and marked ``arc``. The scene is then made one the grammar could
         have written (``grammatical``). A stroke said to go from one place to another
         (``from_to``) starts at the first (``start``) and arrives at the second."""
         text = without_negated(without_aside(without_context(spelt(in_words(text)))))
-        tempo, text = said_tempo(text), without_tempo(text)
+        size, tempo, text = said_size(text), said_tempo(text), without_size(without_tempo(text))
         arc = says_arc(text)
         text = without_arc(text) if arc else text
         parsed = self.parser.parse(text)
@@ -166,7 +167,11 @@ class Planner:
             scene = replace(scene, start=start, place=place, place_side="" if place != scene.place else scene.place_side,
                             contact=False, then="", then_dirs=(),
                             **({"action": action, "dirs": (ONE_WAY[action],), "count": 1} if action != scene.action else {}))
-        return (replace(scene, arrive=bool(way) or arrives(text, scene), arc=arc, point=says_point(text), tempo=tempo),
+        if scene.action == "wave" and says_above_head(text) and not scene.contact:
+            # "wave your hand above your head": raised over it, not at the forehead
+            scene = replace(scene, place=None, place_side="", high=True)
+        return (replace(scene, arrive=bool(way) or arrives(text, scene), arc=arc, point=says_point(text), tempo=tempo,
+                        size=size),
                 dict(parsed.confidence))
 
     def read_parts(self, text: str, hand: str | None = None) -> list[tuple[Scene, dict]]:

@@ -85,7 +85,8 @@ UNPLACED = {"wave": ("BesideHead", "HeadAway")}
 # A tap comes back to its place after a short lift: the lexicon's repeated strokes leave the
 # place by their full length (a fist tapping the chin twice went 11-16 cm off it between the
 # touches, its mean place near the chest); at 0.6 it lifts 4-6 cm, each touch still measured
-WIDER = {"wave": 2.0, "rise": 1.5, "drop": 1.5, "push": 1.5, "pull": 1.5, "side": 1.5, "tap": 0.6}
+WIDER = {"wave": 2.0, "rise": 1.5, "drop": 1.5, "push": 1.5, "pull": 1.5, "side": 1.5, "tap": 0.6, "apart": 2.0}
+MOST_WIDENED = 3.0   # the widest a stroke goes against the lexicon's (a big wave: 3 times)
 SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}
 # How much each part of the scene counts when takes are compared.
 WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.0, "count": 1.5, "then": 1.5}
@@ -148,7 +149,7 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
     if scene.start and scene.place and scene.start != scene.place:
         locations, second = _near(scene.start, START_LOCATIONS), _near(scene.place, {})[0]
     if scene.place is None and scene.action in UNPLACED:
-        locations = UNPLACED[scene.action]
+        locations = (("AboveHead",) if scene.high else ()) + UNPLACED[scene.action]
     elif scene.place is None:
         locations = ("NeutralChest" if scene.hands == "both" else "BodyAway",) + locations
     moves = ACTION_MOVES.get(scene.action, ACTION_MOVES["hold"])
@@ -176,8 +177,11 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
         sign_type, nondominant = SIGN_TYPE.get(scene.hands, "OneHanded"), shape if scene.hands == "both" else "NA"
     # palm to palm, as people clap; a thumbs-up shown in front of the body with its palm to the
     # midline, so that the thumb points up (the lexicon's codings leave both to chance)
-    facing = scene.action == "clap" or (scene.place is None and not scene.palm and
-                                        V.HANDSHAPE_CONCEPT.get(scene.shape) == "thumb_fist")
+    # two hands that part start together at the midline (``Asked.parting``), palm to palm
+    # unless the text turns the palms
+    parting = scene.action == "apart" and scene.hands == "both"
+    facing = scene.action == "clap" or (parting and not scene.palm) or (
+        scene.place is None and not scene.palm and V.HANDSHAPE_CONCEPT.get(scene.shape) == "thumb_fist")
     # an index finger said to point where it strokes ("point up") aims there
     point = want if scene.point and scene.place is None and isinstance(want, str) and want in DIRECTIONS \
         and V.HANDSHAPE_CONCEPT.get(scene.shape) == "index" else None
@@ -197,7 +201,7 @@ def candidates(scene: Scene, limit: int = 3) -> list[tuple[Entry, str | tuple[st
                       duration_ms=DURATION_MS * stretch, morphemes=(ph,), row=0, onset_ms=ONSET_MS,
                       offset_ms=OFFSET_MS + DURATION_MS * (stretch - 1), clip_ms=CLIP_MS + DURATION_MS * (stretch - 1))
         arrive = bool(scene.arrive and want and movement in ("Straight", "Curved"))
-        asked = Asked(want, arrive, facing, point) if arrive or facing or point else want
+        asked = Asked(want, arrive, facing, point, parting) if arrive or facing or point or parting else want
         out.append((entry, asked))
         if len(out) == limit:
             break
@@ -291,7 +295,7 @@ class Realizer:
                 if like is not None:
                     signer = replace(signer, betas=like.betas, posture=like.posture, person=like.person,
                                      tempo=like.tempo)
-                if (wider := widening(scene)) != 1.0:
+                if (wider := min(widening(scene) * scene.size, MOST_WIDENED)) != 1.0:
                     signer = replace(signer, amplitude=signer.amplitude * wider)
                 if scene.tempo != 1.0 and like is None:   # "slowly", "quickly"; a later part keeps the first's
                     signer = replace(signer, tempo=signer.tempo * scene.tempo)
@@ -301,6 +305,8 @@ class Realizer:
             rot = R.np_axis_angle_to_matrix(motion.poses.astype(float))
             cues = self.hms.measure(motion, truth.sign_frames, rotations=rot)
             got = scene_for(entry.phonology, ending(cues, scene.side) if scene.arrive else cues, scene.side)
+            if got.action in ("together", "clap") and parts_after_meeting(scene, cues):
+                got = replace(got, action="apart", count=1)
             takes.append(Take(motion, got, agreement(scene, got), entry.phonology, truth.sign_frames, signer))
             clearer.append(clearness(scene, cues) + stroke_plainness(scene, motion, self.synth.body))
             # a stroke asked to curve: a take whose path a viewer sees arc (the fidelity measure's)
@@ -383,6 +389,22 @@ def stroke_plainness(scene: Scene, motion, body) -> float:
     along = float(far @ DIRECTIONS[way])
     astray = float(np.linalg.norm(far - along * DIRECTIONS[way]))
     return min(along, PLAIN_STROKE) - max(0.0, astray - along)
+
+
+def parts_after_meeting(scene: Scene, cues) -> bool:
+    """Two hands asked to part that start together (``Asked.parting``) and then part by
+    half ``PLAIN_PARTING`` at least: the cues call any sign whose hands touch "together" (or a
+    clap, where the touch flickers as they leave), as the grammar writes it, where a viewer
+    sees the hands part."""
+    gap = cues.signals.get("hand_gap")
+    if scene.action != "apart" or scene.hands != "both" or gap is None:
+        return False
+    t0, t1 = cues.frames
+    gap = np.asarray(gap[t0:t1], dtype=float)
+    if len(gap) < 2:
+        return False
+    low = int(gap.argmin())
+    return low < len(gap) / 2 and float(gap[low:].max() - gap[low]) >= PLAIN_PARTING / 2
 
 
 def palms_facing(cues, t: int) -> float:

@@ -536,6 +536,16 @@ def named_action(text: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+_ABOVE_HEAD = re.compile(r"\b(?:above|over)\s+(?:the\s+|your\s+|ur\s+|his\s+|her\s+|their\s+|one's\s+)?head\b|"
+                         r"\boverhead\b", re.IGNORECASE)
+
+
+def says_above_head(text: str) -> bool:
+    """Whether ``text`` puts the hand above the head ("wave your left hand above your head",
+    "big slow wave over ur head"), which is no place on it: not the forehead."""
+    return bool(_ABOVE_HEAD.search(text))
+
+
 def says_point(text: str) -> bool:
     """Whether ``text`` says a hand points ("point up", "the index finger points forward";
     not "the fingers pointing up", "the point of the chin")."""
@@ -1151,7 +1161,10 @@ _ASIDE = re.compile(r",\s*(?:just\s+)?(?:like|as if|as though|(?:it|this|that|wh
                     # a likeness to someone doing something, with no comma: "punch your left fist
                     # straight forward like you're having a bash at a punchbag"
                     r"\s+(?:just\s+)?(?:like|as if|as though)\s+(?:you|you're|you are|she|she's|he|he's|they|they're|"
-                    r"I|I'm|someone|somebody)\b[^,.;:!?]*", re.IGNORECASE)
+                    r"I|I'm|someone|somebody)\b[^,.;:!?]*|"
+                    # or to doing something: "yank them apart as if pulling open a cracker" (read as
+                    # three taps of the temple)
+                    r"\s+(?:just\s+)?(?:as if|as though)\s+\w+ing\b[^,.;:!?]*", re.IGNORECASE)
 
 
 # how fast, said in a word the grammar never writes: the signer's tempo (> 1 slower)
@@ -1219,6 +1232,35 @@ def without_negated(text: str) -> str:
     twice with the index, but not with the left, with the right" was signed with the left."""
     out = re.sub(r"^[\s,.;:]+", "", _NEGATED_HAND.sub("", text)).strip()
     return out or text
+
+
+# words of size for the movement: a big wave, circle or swipe goes that much wider than the
+# plain one (the synthesizer's plain strokes are already modest: "a small circle" made smaller
+# was no longer seen as a circle, nor "compact" knocks as two); never "a big hand"
+SIZE_WORDS = {"big": 1.5, "bigger": 1.5, "large": 1.5, "huge": 1.5, "giant": 1.5, "wide": 1.5, "wider": 1.5,
+              "broad": 1.5, "sweeping": 1.5, "exaggerated": 1.5, "expansive": 1.5}
+_SIZE = re.compile(r"\b(" + "|".join(SIZE_WORDS) + r")\b(?!\s+(?:fingers?|ones?|toes?|hands?|while\b))",
+                   re.IGNORECASE)
+
+
+_SIZED_MOVE = re.compile(r"\b(?:(?:big|bigger|large|huge|giant|broad|sweeping|exaggerated|expansive),?\s+)+"
+                         r"(?=(?:slow\s+|quick\s+|fast\s+)?"
+                         r"(?:waves?|circles?|swipes?|motions?|movements?|arcs?|strokes?|taps?|gestures?|swings?)\b)",
+                         re.IGNORECASE)
+
+
+def without_size(text: str) -> str:
+    """``text`` without the words of size before a movement ("a big sweeping wave" is "a
+    wave"), which the grammar never writes: the parser read "sweeping" as a brush."""
+    return _SIZED_MOVE.sub("", text)
+
+
+def said_size(text: str) -> float:
+    """How much wider than plain ``text`` asks the movement to go (``SIZE_WORDS``): the first
+    size said, 1.0 where none. "A big sweeping wave" swings wider; "a big hand" says nothing
+    of the movement."""
+    said = _SIZE.search(text)
+    return SIZE_WORDS[said.group(1).lower()] if said else 1.0
 
 
 def said_tempo(text: str) -> float:

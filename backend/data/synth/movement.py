@@ -34,11 +34,14 @@ class Asked(NamedTuple):
     forehead") rather than leaving from it, as the lexicon's strokes do. ``facing``: two
     hands in neutral space turn their palms toward each other (a clap), which the lexicon's
     codings leave to chance; ``point``: the way (a name of ``DIRECTIONS``) a hand said to
-    point there ("point forward") aims its fingers, in neutral space."""
+    point there ("point forward") aims its fingers, in neutral space; ``parting``: two hands
+    said to part ("start together ... and move apart") start side by side at the midline,
+    not each on its own side of the chest."""
     ways: str | tuple[str, ...] | None
     arrive: bool = False
     facing: bool = False
     point: str | None = None
+    parting: bool = False
 
     def mapped(self, rename) -> Asked:
         """The same stroke with each direction renamed (``rename``: name -> name)."""

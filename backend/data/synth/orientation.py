@@ -20,7 +20,8 @@ def orientation(part: str, place: Placement, normal: np.ndarray, target: np.ndar
                 reach: float, rng, facing: bool = False, point: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(palm, fingers) world directions for the dominant (right) hand at its target, the
     contact ``part`` ``reach`` metres from the wrist; ``facing``: in neutral space, the palm
-    toward the midline (where a symmetric sign's other hand faces it) rather than drawn;
+    toward the midline (where a symmetric sign's other hand faces it) rather than drawn, and
+    on the body a palm laid on it with the fingers up (the two hands side by side);
     ``point``: in neutral space, the fingers aimed that way (a name of ``DIRECTIONS``), the
     palm down (to the midline for pointing up or down), rather than drawn."""
     medial = DIRECTIONS["left"]
@@ -31,8 +32,10 @@ def orientation(part: str, place: Placement, normal: np.ndarray, target: np.ndar
             fingers = unit(0.5 * medial + DOWN)
         if abs(unit(normal) @ UP) > 0.7:
             fingers = unit(FRONT + 0.3 * medial)
+        elif facing:   # two hands side by side on the body, about to part: fingers up, not crossed
+            fingers = UP
         return -normal, fingers
-    if place.site == "beside_head":   # a wave: the palm out to the one waved at, the fingers up
+    if place.site in ("beside_head", "above_head"):   # a wave: the palm out to the one waved at, the fingers up
         return FRONT, unit(UP + 0.15 * medial + rng.normal(0, 0.05, 3))
     if kind in ("neutral", "away") and point in DIRECTIONS:
         palm = medial if point in ("up", "down") else DOWN

@@ -27,10 +27,17 @@ from .phonology import Handshapes, Placement, contact_part
 from .signer import Signer, Truth, dedup, mirror_site, palm_label
 from .signer_body import SignerBody
 from .targets import base_pose, place_target
-from .tables import FPS, HAND_REGIONS, LOCATIONS, OTHER, SYMMETRIC_SITES
+from .tables import FPS, HAND_REGIONS, LOCATIONS, OTHER, SX, SYMMETRIC_SITES
 from .timeline import Timing, arm_tracks, hand_track, poses, wiggle
 
 MIRROR = np.array([-1.0, 1.0, 1.0])     # across the body's midline (x)
+# Two hands that part start together: each hand's contact point this far (metres) from the
+# midline, so the hands start a centimetre or two apart, not 24 cm. In the space before the
+# body the palms face each other (a fingertip's palm lies a finger's half thickness nearer the
+# midline, a fist's side a little more); on the body, hands laid on it side by side (palms,
+# or fists' fronts) are half a hand wide. Hands that part from the head (the temples) start there
+PARTING_FROM_MIDLINE = {"palm": 0.045, "fist": 0.045}
+PARTING_FACING = 0.02
 ARRIVE_CLOSER = 0.025   # metres nearer the skin a stroke said to end at a second place ends than a hover
 # A stroke run backwards goes the other way.
 OPPOSITE = {"up": "down", "down": "up", "forward": "back", "back": "forward", "left": "right", "right": "left"}
@@ -94,6 +101,10 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng,
     touches_site = contact and (gap < 0.012 or place.kind == "hand")
     label = HAND_REGIONS.get(site, region(nearest)) if place.kind == "hand" else region(nearest)
     p0 = beside(site, p0, normal)
+    if isinstance(want, Asked) and want.parting and place.two == "symmetric" and place.kind in ("neutral", "away", "body"):
+        p0 = p0.copy()
+        half = PARTING_FACING if place.kind in ("neutral", "away") else PARTING_FROM_MIDLINE.get(part, PARTING_FACING)
+        p0[0] = SX["right"] * half
     reach = float(R.np_norm(p0 - figure.rest_frame[1][J["right_wrist"]]))   # from where the hand hangs
     timing = Timing.plan(signer.tempo, entry, rng, reach)
     points, strokes = stroke_path(ph, place, p0, normal, timing.sign, signer.amplitude, rng, target, want)
@@ -122,7 +133,9 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng,
     if place.two == "symmetric":
         # both hands of a stroke said to arrive at a place get there together ("bring both fists
         # up to the chin": alternating, the left hand went down while the right came up)
-        alternating = rng.random() < 0.4 and ph.movement != "None" and not (isinstance(want, Asked) and want.arrive)
+        # as do two hands said to part, which part from the middle together
+        alternating = rng.random() < 0.4 and ph.movement != "None" and not (
+            isinstance(want, Asked) and (want.arrive or want.parting))
         paths["left"], m_palm = _mirrored(figure, right, palm_all, blend, hs, part, alternating)
         hands["left"] = hand_track(hs, blend, "left")
         # the other hand runs the path backwards when alternating: reversed, opposite strokes

@@ -44,6 +44,9 @@ LOCATIONS: dict[str, tuple[str, str]] = {
     # not an ASL-LEX code either: beside the head on the hand's own side, palm out and fingers
     # up, where people wave or wag a finger (the planner's; HeadAway is in front of the nose)
     "BesideHead": ("away", "beside_head"),
+    # nor this: above the head on the hand's own side, the arm raised, where people wave "over
+    # their head" (the planner's; a wave read at the forehead swung across the face)
+    "AboveHead": ("away", "above_head"),
 }
 MOVEMENTS = ("Straight", "Curved", "Circular", "BackAndForth", "Z-shaped", "X-shaped", "Other", "None")
 SIGN_TYPES = {

@@ -55,6 +55,7 @@ def site_target(figure: SignerBody, name: str, glob, pos, sites, side: str):
         "neutral": lambda: (np.array([SX[d] * 0.12, spine[1] - 0.05, spine[2] + 0.32]), FRONT),
         "neutral_chest": lambda: (np.array([SX[d] * 0.12, s("chest")[1] + 0.02, spine[2] + 0.32]), FRONT),
         "beside_head": lambda: (np.array([SX[d] * 0.21, s("nose")[1] - 0.04, s("nose")[2] + 0.08]), FRONT),
+        "above_head": lambda: (np.array([SX[d] * 0.17, s("forehead")[1] + 0.22, s("nose")[2] + 0.02]), FRONT),
     }
     if name in derived:               # a place between sites (computed only when asked for)
         point, normal = derived[name]()
