@@ -1234,19 +1234,17 @@ def without_negated(text: str) -> str:
     return out or text
 
 
-# words of size for the movement: a big wave, circle or swipe goes that much wider than the
-# plain one (the synthesizer's plain strokes are already modest: "a small circle" made smaller
-# was no longer seen as a circle, nor "compact" knocks as two); never "a big hand"
-SIZE_WORDS = {"big": 1.5, "bigger": 1.5, "large": 1.5, "huge": 1.5, "giant": 1.5, "wide": 1.5, "wider": 1.5,
-              "broad": 1.5, "sweeping": 1.5, "exaggerated": 1.5, "expansive": 1.5}
-_SIZE = re.compile(r"\b(" + "|".join(SIZE_WORDS) + r")\b(?!\s+(?:fingers?|ones?|toes?|hands?|while\b))",
-                   re.IGNORECASE)
-
-
-_SIZED_MOVE = re.compile(r"\b(?:(?:big|bigger|large|huge|giant|broad|sweeping|exaggerated|expansive),?\s+)+"
-                         r"(?=(?:slow\s+|quick\s+|fast\s+)?"
+# words of size for the movement: a big wave, circle or swipe goes wider than the plain one
+# (the synthesizer's plain strokes are already modest: "a small circle" made smaller was no
+# longer seen as a circle, nor "compact" knocks as two). An adjective counts before a movement
+# ("a big sweeping wave"), never elsewhere ("a big hand", the grammar's "sweeping down"), and
+# "wide" as a way of going ("swing out wide"), not the grammar's "in a wide arc"
+SIZE_WORDS = ("big", "bigger", "large", "huge", "giant", "broad", "sweeping", "exaggerated", "expansive")
+SIZE_WIDER = 1.5
+_SIZED_MOVE = re.compile(r"\b(?:(?:" + "|".join(SIZE_WORDS) + r"),?\s+)+(?=(?:slow\s+|quick\s+|fast\s+)?"
                          r"(?:waves?|circles?|swipes?|motions?|movements?|arcs?|strokes?|taps?|gestures?|swings?)\b)",
                          re.IGNORECASE)
+_WIDE = re.compile(r"\bwide(?:r|ly)?\b(?!\s+arc)", re.IGNORECASE)
 
 
 def without_size(text: str) -> str:
@@ -1256,11 +1254,9 @@ def without_size(text: str) -> str:
 
 
 def said_size(text: str) -> float:
-    """How much wider than plain ``text`` asks the movement to go (``SIZE_WORDS``): the first
-    size said, 1.0 where none. "A big sweeping wave" swings wider; "a big hand" says nothing
-    of the movement."""
-    said = _SIZE.search(text)
-    return SIZE_WORDS[said.group(1).lower()] if said else 1.0
+    """How much wider than plain ``text`` asks the movement to go (``SIZE_WORDS``, ``_WIDE``):
+    ``SIZE_WIDER``, or 1.0 where it says no size."""
+    return SIZE_WIDER if _SIZED_MOVE.search(text) or _WIDE.search(text) else 1.0
 
 
 def said_tempo(text: str) -> float:
