@@ -144,9 +144,11 @@ def test_a_sideways_pose_file_is_turned_upright_with_a_warning(tmp_path):
     assert input_warnings(side) and not input_warnings(upright)
     # float32 rounding of the turn: the hand fits land a few degrees apart on one joint or two
     # (largest 2.1-6.4 degrees as fit.CLOSED_SHARE goes 0.3, 1, 0, 0.65; mean 0.1-0.3), where a
-    # bistable fit was 19 degrees apart
+    # bistable fit was 19 degrees apart. How far depends on the CPU's rounding too: on another
+    # 2-core machine (stop 41) the same code put one right pinky joint 9.6 degrees apart and the
+    # elbows 6-7 (mean 0.32), and passed elsewhere at 6.4
     gap = np.degrees(np.linalg.norm(side.poses - upright.poses, axis=-1))
-    assert gap.mean() < 0.5 and gap.max() < 8, (gap.mean(), gap.max())
+    assert gap.mean() < 0.5 and gap.max() < 12, (gap.mean(), gap.max())
 
     out = tmp_path / "side.npz"
     run = _cli("reconstruct", tmp_path / "side.pose", "-o", out)
