@@ -95,9 +95,14 @@ WEIGHTS = {"hands": 3.0, "place": 2.0, "contact": 1.0, "action": 3.0, "dirs": 2.
 def widening(scene: Scene) -> float:
     """How much wider than the lexicon's the scene's strokes go (``WIDER``): its action's, or
     for a touch that then moves ("touch your chin, then move your hand forward"), the
-    movement's, which is the only stroke it makes."""
+    movement's, which is the only stroke it makes. Hands parting on the chest slide the
+    lexicon's length: twice that (the width in front of the body) slid them 25 cm each way,
+    past the torso's sides (at the belly, where the body is in the way, the lexicon's length
+    parted them 3-5 cm: they keep twice it)."""
     if scene.action == "touch" and scene.then:
         return WIDER.get(scene.then, 1.0)
+    if scene.action == "apart" and scene.place == "chest":
+        return 1.0
     return WIDER.get(scene.action, 1.0)
 
 
