@@ -260,19 +260,15 @@ def test_words_of_size_widen_the_movement():
 def test_a_wave_said_above_the_head_is_made_above_it_not_across_the_face(text, side):
     """The wave had been read at the forehead ("a big sweeping wave ..." as a brush of it) and
     swung across the face; it is raised above the head, on the waving hand's side."""
-    from backend.body.rig import Rig
     from backend.body.sites import SITE_INDEX
-    from backend.body.skeleton import JOINT_INDEX as J
     from backend.eval import fidelity as F
 
     plan = planner().plan(text, seed=0)[0]
     assert (plan.asked.action, plan.asked.place, plan.asked.side) == ("wave", None, side)
     body = planner().realizer.synth.body
     t0, t1 = F.sign_window(plan.motion, body, side)
-    rig = Rig.from_body(body, plan.motion.betas)
-    glob, pos = rig.fk(plan.motion.poses.astype(float))
-    top = rig.sites(glob, pos)[t0:t1, SITE_INDEX["forehead"], 1]
-    wrist = pos[t0:t1, J[f"{side}_wrist"]]
+    top = F.posed(plan.motion, body).sites[t0:t1, SITE_INDEX["forehead"], 1]
+    wrist = F.wrist_path(plan.motion, body, side)[t0:t1]
     assert np.median(wrist[:, 1] - top) > 0.05                       # the wrist above the forehead
     assert np.median(wrist[:, 0]) * (1 if side == "left" else -1) > 0.05   # on its own side (+x: left)
 

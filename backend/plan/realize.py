@@ -84,7 +84,8 @@ UNPLACED = {"wave": ("BesideHead", "HeadAway")}
 # the body is in the way, kept 4 cm of it ("lower your fist to the stomach" read as no movement).
 # A tap comes back to its place after a short lift: the lexicon's repeated strokes leave the
 # place by their full length (a fist tapping the chin twice went 11-16 cm off it between the
-# touches, its mean place near the chest); at 0.6 it lifts 4-6 cm, each touch still measured
+# touches, its mean place near the chest); at 0.6 it lifts 4-6 cm, each touch still measured.
+# Two hands that part from side by side (``Asked.parting``) go about shoulder width apart
 WIDER = {"wave": 2.0, "rise": 1.5, "drop": 1.5, "push": 1.5, "pull": 1.5, "side": 1.5, "tap": 0.6, "apart": 2.0}
 MOST_WIDENED = 3.0   # the widest a stroke goes against the lexicon's (a big wave: 3 times)
 SIGN_TYPE = {"one": "OneHanded", "both": "SymmetricalOrAlternating"}

@@ -34,10 +34,9 @@ MIRROR = np.array([-1.0, 1.0, 1.0])     # across the body's midline (x)
 # Two hands that part start together: each hand's contact point this far (metres) from the
 # midline, so the hands start a centimetre or two apart, not 24 cm. In the space before the
 # body the palms face each other (a fingertip's palm lies a finger's half thickness nearer the
-# midline, a fist's side a little more); on the body, hands laid on it side by side (palms,
-# or fists' fronts) are half a hand wide. Hands that part from the head (the temples) start there
-PARTING_FROM_MIDLINE = {"palm": 0.045, "fist": 0.045}
-PARTING_FACING = 0.02
+# midline); on the body, hands laid on it side by side (palms, or fists' fronts) are half a
+# hand wide. Hands that part from the head (the temples) start there
+PARTING_FACING, PARTING_ON_BODY = 0.02, 0.045
 ARRIVE_CLOSER = 0.025   # metres nearer the skin a stroke said to end at a second place ends than a hover
 # A stroke run backwards goes the other way.
 OPPOSITE = {"up": "down", "down": "up", "forward": "back", "back": "forward", "left": "right", "right": "left"}
@@ -103,8 +102,8 @@ def sign(figure: SignerBody, entry: Entry, ph: Phonology, signer: Signer, rng,
     p0 = beside(site, p0, normal)
     if isinstance(want, Asked) and want.parting and place.two == "symmetric" and place.kind in ("neutral", "away", "body"):
         p0 = p0.copy()
-        half = PARTING_FACING if place.kind in ("neutral", "away") else PARTING_FROM_MIDLINE.get(part, PARTING_FACING)
-        p0[0] = SX["right"] * half
+        laid = place.kind not in ("neutral", "away") and part in ("palm", "fist")   # a fingertip: as facing
+        p0[0] = SX["right"] * (PARTING_ON_BODY if laid else PARTING_FACING)
     reach = float(R.np_norm(p0 - figure.rest_frame[1][J["right_wrist"]]))   # from where the hand hangs
     timing = Timing.plan(signer.tempo, entry, rng, reach)
     points, strokes = stroke_path(ph, place, p0, normal, timing.sign, signer.amplitude, rng, target, want)
