@@ -59,9 +59,10 @@ UPPER = ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "h
 UPPER_IDX = [J[n] for n in UPPER]
 _UPPER_AT = {n: i for i, n in enumerate(UPPER)}
 _UPPER_PARENT_IDX = [PARENTS[j] for j in UPPER_IDX]
-# UPPER by depth: sizes of the levels and, per level, each joint's parent in the level before
+# UPPER by depth: sizes of the levels and, per level, its joints' parents in the level before
+# (a slice of it; one parent broadcasts to a level's joints: spine3 to the neck and collars)
 _LEVEL_SIZES = (1, 1, 1, 3, 3, 2, 2)
-_LEVEL_PARENTS = ([0], [0], [0], [0, 0, 0], [0, 1, 2], [1, 2], [0, 1])
+_LEVEL_PARENTS = (slice(0, 1), slice(0, 1), slice(0, 1), slice(0, 1), slice(0, 3), slice(1, 3), slice(0, 2))
 ARM_POINTS = ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST")
 ARM_JOINTS = [J["left_shoulder"], J["right_shoulder"], J["left_elbow"], J["right_elbow"], J["left_wrist"],
               J["right_wrist"]]
@@ -429,6 +430,7 @@ class Fitter:
         glob = torch.cat([torch.eye(3, dtype=rot.dtype).expand(t, 1, 3, 3),
                           torch.stack([g1, g2, g3], 2).reshape(t, 15, 3, 3)], 1)
         pos = torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), torch.stack([p1, p2, p3], 2).reshape(t, 15, 3)], 1)
+        # the fingertips' skinning as products and sums (an einsum is several ops more, each way)
         tips = torch.einsum("sj,tjk->tsk", hr["tip_a"], pos) + torch.einsum("tjab,sjb->tsa", glob, hr["tip_b"])
         fingers = torch.stack([p1, p2, p3, tips], 2).reshape(t, 20, 3)
         return torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), fingers], 1)
@@ -748,32 +750,37 @@ class Fitter:
     def _forward(self, aa: torch.Tensor, betas: torch.Tensor, hand_local: dict) -> dict:
         """Upper-body FK (pelvis fixed at the origin) -> arm joints, head sites and the points
         of the hands in ``hand_local`` (side -> ``_hand_local``)."""
-        joints, sites = self.rest(betas)
+        if not hasattr(self, "_fk_t"):
+            # the rest geometry FK reads, affine in the betas: each UPPER joint's offset from its
+            # parent, the pelvis, and the head sites' offsets from the head
+            jt, jd = self.j_template, self.j_dirs
+            st, sd = self.s_template[self.head_sites], self.s_dirs[self.head_sites]
+            self._fk_t = tuple(_t(a) for a in (jt[UPPER_IDX] - jt[_UPPER_PARENT_IDX], jd[UPPER_IDX] - jd[_UPPER_PARENT_IDX],
+                                               jt[0], jd[0], st - jt[J["head"]], sd - jd[J["head"]]))
+        ot, od, pt, pd, ht, hd = self._fk_t
         T = aa.shape[0]
         rot = R.axis_angle_to_matrix(aa.reshape(-1, 3)).reshape(T, len(UPPER), 3, 3)
         # UPPER is ordered by depth: each level's parents are all in the level before it, so
-        # the chain is seven batched steps (fewer, larger tensor ops than joint by joint)
-        offs = (joints[UPPER_IDX] - joints[_UPPER_PARENT_IDX]).split(_LEVEL_SIZES)
+        # the chain is seven batched steps (fewer, larger tensor ops than joint by joint); a
+        # level's parents are a slice of the level before, or its one joint (views, not
+        # gathers). A bone's offset turned by its parent: a product and a sum, not a matmul
+        offs = (ot + od @ betas).split(_LEVEL_SIZES)
         rots = rot.split(_LEVEL_SIZES, 1)
-        g = torch.eye(3).expand(T, 1, 3, 3)
-        p = joints[0].expand(T, 1, 3)
-        globs, poss = [], []
-        for off, r, parent in zip(offs, rots, _LEVEL_PARENTS):
+        g, p = rots[0], (pt + pd @ betas + offs[0]).expand(T, 1, 3)     # spine1: the pelvis does not turn
+        globs, poss = [g], [p]
+        for off, r, parent in zip(offs[1:], rots[1:], _LEVEL_PARENTS[1:]):
             gp, pp = g[:, parent], p[:, parent]
-            p = pp + (gp @ off[None, :, :, None])[..., 0]
+            p = pp + (gp * off[:, None, :]).sum(-1)
             g = gp @ r
             globs.append(g)
             poss.append(p)
         glob, pos = torch.cat(globs, 1), torch.cat(poss, 1)            # (T, 13, ...) in UPPER order
         k = _UPPER_AT
         out = {"arm": pos[:, k["left_shoulder"]:k["right_wrist"] + 1], "pos": pos, "glob": glob}
-        head = J["head"]
-        hs = sites[self.head_sites] - joints[head]
-        out["head"] = pos[:, k["head"], None] + (glob[:, k["head"], None] @ hs[None, :, :, None])[..., 0]
+        out["head"] = _moved(pos[:, k["head"]], glob[:, k["head"]], ht + hd @ betas)
         for side, (base, dirs) in hand_local.items():
             w = k[f"{side}_wrist"]
-            local_pts = base + dirs @ betas
-            out[f"{side}_hand"] = pos[:, w, None] + (glob[:, w, None] @ local_pts[..., None])[..., 0]
+            out[f"{side}_hand"] = _moved(pos[:, w], glob[:, w], base + dirs @ betas)
         return out
 
     def _initial_pose(self, w3, hands, found, joints) -> np.ndarray:
@@ -873,16 +880,21 @@ def _adam(groups: list, loss_fn, iters: int, after=None, b1: float = 0.9, b2: fl
         kept["moments"], kept["step"] = [(torch.zeros_like(p), torch.zeros_like(p)) for p, _ in params], 0
     state, first = kept["moments"], kept["step"]
     kept["step"] += iters
+    tensors = [p for p, _ in params]
+    ms, vs = [m for m, _ in state], [v for _, v in state]
     for step in range(first + 1, first + iters + 1):
-        for p, _ in params:
+        for p in tensors:
             p.grad = None
         loss_fn().backward()
-        with torch.no_grad():
-            for (p, lr), (m, v) in zip(params, state):
-                m.mul_(b1).add_(p.grad, alpha=1 - b1)
-                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-                denom = (v / (1 - b2 ** step)).sqrt_().add_(eps)
-                p.addcdiv_(m, denom, value=-lr / (1 - b1 ** step))
+        with torch.no_grad():   # every tensor at once (torch's foreach kernels): a few ops, not a few per tensor
+            grads = [p.grad for p in tensors]
+            torch._foreach_lerp_(ms, grads, 1 - b1)
+            torch._foreach_mul_(vs, b2)
+            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+            denom = torch._foreach_div(vs, 1 - b2 ** step)
+            torch._foreach_sqrt_(denom)
+            torch._foreach_add_(denom, eps)
+            torch._foreach_addcdiv_(tensors, ms, denom, [-lr / (1 - b1 ** step) for _, lr in params])
         if after is not None:
             after()
 
@@ -985,6 +997,12 @@ def _finger_prior(aa: torch.Tensor, flex: float, thumb_hinge: torch.Tensor) -> t
     return 50 * over.sum() / aa.shape[0] + 0.5 * (side + off_hinge) + 0.2 * twist + 0.01 * aa.pow(2).sum() / aa.shape[0]
 
 
+def _moved(origin: torch.Tensor, frame: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+    """Points ``local`` ((P, 3), or (T, P, 3) per frame) of a joint at ``origin`` (T, 3) turned
+    by ``frame`` (T, 3, 3) -> (T, P, 3): a product and a sum (fewer ops than a batched matmul)."""
+    return origin[:, None] + (frame[:, None] * local[..., None, :]).sum(-1)
+
+
 def _nearest(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(n, P, D) and (n, V, D) -> (n, P, V) distances, computed directly (not through a
     product, whose cancellation costs millimetres at a metre from the origin), without the
@@ -1025,16 +1043,21 @@ def _hold_loss(out: dict, hold: dict) -> torch.Tensor:
     return total
 
 
+# ``_body_prior``'s weight on each UPPER joint's squared rotation: spine, neck and head 2,
+# collars 5, and 0.01 on every joint
+_PRIOR_W = [0.01 + (2.0 if n in ("spine1", "spine2", "spine3", "neck", "head") else 5.0 if n.endswith("collar")
+                    else 0.0) for n in UPPER]
+
+
 def _body_prior(aa: torch.Tensor) -> torch.Tensor:
     """Spine, neck and collars stay near rest; elbows bend one way; wrists within range."""
     n = aa.shape[0]
-    k = {name: i for i, name in enumerate(UPPER)}
-    torso = aa[:, [k["spine1"], k["spine2"], k["spine3"], k["neck"], k["head"]]].pow(2).sum() / n
-    collars = aa[:, [k["left_collar"], k["right_collar"]]].pow(2).sum() / n
-    wrists = torch.relu(aa[:, [k["left_wrist"], k["right_wrist"]]].abs() - 1.3).pow(2).sum() / n
-    elbows = aa[:, [k["left_elbow"], k["right_elbow"]]]
+    k = _UPPER_AT
+    near_rest = (aa.pow(2).sum(-1) * torch.tensor(_PRIOR_W)).sum() / n
+    wrists = torch.relu(aa[:, k["left_wrist"]:k["right_wrist"] + 1].abs() - 1.3).pow(2).sum() / n
+    elbows = aa[:, k["left_elbow"]:k["right_elbow"] + 1]
     elbow_lim = torch.relu(elbows.norm(dim=-1) - 2.6).pow(2).sum() / n
-    return 2.0 * torso + 5.0 * collars + 10 * wrists + 10 * elbow_lim + 0.01 * aa.pow(2).sum() / n
+    return near_rest + 10 * wrists + 10 * elbow_lim
 
 
 def _mp_to_smplx_hand(aa: np.ndarray) -> np.ndarray:
