@@ -189,7 +189,9 @@ def confidence_smooth(z: np.ndarray, conf: np.ndarray, step: float = 0.1, floor:
 def _smooth_loss(x: torch.Tensor) -> torch.Tensor:
     if len(x) < 3:
         return x.sum() * 0.0
-    return ((x[2:] - 2 * x[1:-1] + x[:-2]) ** 2).mean() * 4 + ((x[1:] - x[:-1]) ** 2).mean()
+    d1 = x[1:] - x[:-1]
+    d2 = d1[1:] - d1[:-1]          # x[2:] - 2 x[1:-1] + x[:-2]
+    return (d2 ** 2).mean() * 4 + (d1 ** 2).mean()
 
 
 def _gmof(sq: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -716,24 +718,26 @@ class Fitter:
             found[side] = (frames, _t(weight[frames.numpy()]), near, torch.as_tensor(touching[frames.numpy()]), clear)
         return found
 
-    def _hold_weights(self, hand_conf: dict, hands: dict) -> dict:
+    def _hold_weights(self, hand_conf: dict, hands: dict) -> tuple:
         """Per hand, the confidence-weighted temporal prior on its orientation between frames
         t-1 and t, as (weights, expected turns): where both frames' hands are sure
         (confidence over 0.5) the hand turns in the body frame as its palm shows (weight
         ``hold_rot_base``: a twist of the arm that the palm does not show is no motion);
         elsewhere it does not turn, the weight growing to ``hold_rot`` as the hand's
-        confidence falls (a barely seen hand keeps its last good orientation)."""
-        out = {}
-        for side, conf in hand_conf.items():
+        confidence falls (a barely seen hand keeps its last good orientation). Both hands at
+        once, in UPPER's order of the wrists (left, right): (T-1, 2) and (T-1, 2, 3, 3)."""
+        weights, steps = [], []
+        for side in ("left", "right"):
+            conf = hand_conf[side]
             c_rot = np.minimum(conf[1:], conf[:-1])
             sure = c_rot > 0.5
             step = np.broadcast_to(np.eye(3), (len(c_rot), 3, 3)).copy()
             if sure.any():
                 frame, _ = _palm_frame(np.nan_to_num(hands[side][1]))
                 step[sure] = (frame[1:] @ np.swapaxes(frame[:-1], 1, 2))[sure]
-            w_rot = np.where(sure, self.hold_rot_base, self.hold_rot * (1.0 - c_rot) ** 2)
-            out[side] = (_t(w_rot), _t(step))
-        return out
+            weights.append(np.where(sure, self.hold_rot_base, self.hold_rot * (1.0 - c_rot) ** 2))
+            steps.append(step)
+        return _t(np.stack(weights, 1)), _t(np.stack(steps, 1))
 
     def _hand_local(self, side: str, pose: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """A hand's 21 points in its wrist frame for SMPL-X hand pose (T, 15, 3), as an affine
@@ -1031,16 +1035,15 @@ def _depth_spread(out: dict, t_w3: torch.Tensor, w3_ok: torch.Tensor) -> float:
     return float(((dz ** 2).sum() / ok.sum().clamp_min(1)).sqrt())
 
 
-def _hold_loss(out: dict, hold: dict) -> torch.Tensor:
+def _hold_loss(out: dict, hold: tuple) -> torch.Tensor:
     """The orientation prior of ``Fitter._hold_weights``: each hand's orientation G in the
     body frame against the expected turn S_t, as the squared chordal distance
     ||G_t - S_t G_t-1||^2 = 4 (1 - cos angle) (smooth, with no wrap at 180 degrees)."""
-    total = 0.0
-    for side, (w_rot, step) in hold.items():
-        g = out["glob"][:, _UPPER_AT[f"{side}_wrist"]]
-        if len(g) > 1:
-            total = total + (((g[1:] - step @ g[:-1]) ** 2).sum((-1, -2)) * w_rot).sum() / len(g)
-    return total
+    w_rot, step = hold
+    g = out["glob"][:, _UPPER_AT["left_wrist"]:_UPPER_AT["right_wrist"] + 1]     # (T, 2, 3, 3)
+    if len(g) < 2:
+        return g.sum() * 0.0
+    return (((g[1:] - step @ g[:-1]) ** 2).sum((-1, -2)) * w_rot).sum() / len(g)
 
 
 # ``_body_prior``'s weight on each UPPER joint's squared rotation: spine, neck and head 2,
