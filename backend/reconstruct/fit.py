@@ -54,6 +54,7 @@ SMPLX_FINGERS = ("index", "middle", "pinky", "ring", "thumb")
 MP_TIP = {"thumb": 4, "index": 8, "middle": 12, "ring": 16, "pinky": 20}
 MP_CHAIN = {f: [1 + 4 * i + k for k in range(4)] for i, f in enumerate(FINGERS_MP)}   # joint1..3, tip
 PALM = (0, 5, 9, 13, 17)                                       # wrist and the four knuckles
+KNUCKLES = slice(5, 18, 4)                                     # 5, 9, 13, 17
 UPPER = ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "head", "left_shoulder",
          "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist")
 UPPER_IDX = [J[n] for n in UPPER]
@@ -584,36 +585,46 @@ class Fitter:
         # a hand counts by its confidence squared; one no surer than ``sure_hand`` (a flicker,
         # a hand cut by the frame's edge) not at all: the orientation prior carries it
         hand_w = {s: np.where(c > self.sure_hand, c, 0.0) ** 2 for s, c in hand_conf.items()}
-        hand_t = {s: (_t(np.nan_to_num(hands[s][0])), _t(np.nan_to_num(hands[s][1])), _t(hand_w[s]))
-                  for s in ("left", "right") if hand_w[s].any()}
+        # the data terms' constant weights and scales, folded ahead of the steps (each op in
+        # the loss is paid again in every step and in its backward): the 3D term's per point
+        # and axis, the image term's (robust at 0.2 shoulder widths: the same Geman-McClure
+        # on pixels, its scale times scale_px), and per hand its knuckles seen relative to the
+        # wrist in units of their mean distance (the wrist's own term, 0 = 0, is left out; the
+        # sum over the palm is still over its five points)
         zw = torch.tensor([1.0, 1.0, depth_w])
+        w3w = (w3_ok / w3_ok.sum().clamp_min(1) / 1e-3)[..., None] * zw ** 2
+        sigma_px, img_w2 = 0.2 * scale_px, t_vis / t_vis.sum().clamp_min(1) / self.w2d / scale_px ** 2
+        flip = torch.tensor([1.0, -1.0])
+        hand_t = {}
+        for sd in ("left", "right"):
+            if hand_w[sd].any():
+                obs3, ok = _t(np.nan_to_num(hands[sd][1])), _t(hand_w[sd])
+                knuckles = obs3[:, KNUCKLES]
+                size_o = knuckles.norm(dim=-1).mean(-1, keepdim=True).clamp_min(1e-6)
+                hand_t[sd] = (_t(np.nan_to_num(hands[sd][0])), knuckles / size_o[..., None],
+                              ok / ok.sum() / (1e-4 * len(PALM)), ok / ok.sum() / (1e-3 * 21) / scale_px ** 2)
         hold = self._hold_weights(hand_conf, hands)
         # without metric 3D (world landmarks) the shape is barely observable: keep it near the mean
         beta_w = 0.02 if depth_w >= 1.0 else 0.5
-        w3_sum, vis_sum = w3_ok.sum().clamp_min(1), t_vis.sum().clamp_min(1)
         contact: dict = {}
 
         def loss_fn():
             out = self._forward(aa, betas, hand_local)
-            txy = txy0_t + scale_px * dtxy
+            txy = (txy0_t + scale_px * dtxy)[:, None]
             pts3 = torch.cat([out["arm"], out["head"]], 1)
             sh_c = out["arm"][:, :2].mean(1, keepdim=True)
-            rel = pts3 - sh_c
-            l3 = ((((rel - t_w3) * zw) ** 2).sum(-1) * w3_ok).sum() / w3_sum / 1e-3
-            s = log_s.exp()
-            uv = torch.stack([s * pts3[..., 0], -s * pts3[..., 1]], -1) + txy[:, None]
-            r2 = (((uv - t_px) / scale_px) ** 2).sum(-1)
-            l2 = (_gmof(r2, 0.2) * t_vis).sum() / vis_sum / self.w2d
+            l3 = ((pts3 - sh_c - t_w3) ** 2 * w3w).sum()
+            sf = log_s.exp() * flip                                 # u = s X + tx, v = -s Y + ty
+            r2 = ((pts3[..., :2] * sf + txy - t_px) ** 2).sum(-1)
+            l2 = (_gmof(r2, sigma_px) * img_w2).sum()
             lh = 0.0
-            for side, (obs2, obs3, ok) in hand_t.items():
+            for side, (obs2, knuckles_o, ok3, ok2) in hand_t.items():
                 hp = out[f"{side}_hand"]                            # (T, 21, 3) absolute
-                rel_m = hp - hp[:, :1]
-                size_m = rel_m[:, [5, 9, 13, 17]].norm(dim=-1).mean(-1, keepdim=True)
-                size_o = obs3[:, [5, 9, 13, 17]].norm(dim=-1).mean(-1, keepdim=True).clamp_min(1e-6)
-                d3 = ((rel_m[:, PALM] - obs3[:, PALM] * (size_m / size_o)[..., None]) ** 2).sum(-1).mean(-1)
-                uvh = torch.stack([s * hp[..., 0], -s * hp[..., 1]], -1) + txy[:, None]
-                d2 = _gmof((((uvh - obs2) / scale_px) ** 2).sum(-1), 0.2).mean(-1)
-                lh = lh + ((d3 / 1e-4 + d2 / 1e-3) * ok).sum() / ok.sum()
+                knuckles = hp[:, KNUCKLES] - hp[:, :1]
+                size_m = knuckles.norm(dim=-1).mean(-1, keepdim=True)
+                d3 = ((knuckles - knuckles_o * size_m[..., None]) ** 2).sum((-1, -2))
+                d2 = _gmof(((hp[..., :2] * sf + txy - obs2) ** 2).sum(-1), sigma_px).sum(-1)
+                lh = lh + (d3 * ok3).sum() + (d2 * ok2).sum()
             prior = _body_prior(aa) + beta_w * (betas ** 2).sum() + 100 * torch.relu(betas.abs() - 2.4).pow(2).sum()
             smooth = _smooth_loss(aa.reshape(T, -1)) * 20 + _smooth_loss(dtxy) * 1e3
             lc = 0.0
