@@ -428,8 +428,8 @@ class Fitter:
         g3 = g2 @ rot[:, :, 2]
         bones = hr["bones"]
         p1 = hr["knuckles"].expand(t, 5, 3)
-        p2 = p1 + (g1 @ bones[:, 0, :, None].expand(t, 5, 3, 1))[..., 0]
-        p3 = p2 + (g2 @ bones[:, 1, :, None].expand(t, 5, 3, 1))[..., 0]
+        p2 = p1 + (g1 * bones[:, 0, None, :]).sum(-1)            # each bone turned by its joint's frame
+        p3 = p2 + (g2 * bones[:, 1, None, :]).sum(-1)
         glob = torch.cat([torch.eye(3, dtype=rot.dtype).expand(t, 1, 3, 3),
                           torch.stack([g1, g2, g3], 2).reshape(t, 15, 3, 3)], 1)
         pos = torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), torch.stack([p1, p2, p3], 2).reshape(t, 15, 3)], 1)
@@ -455,7 +455,9 @@ class Fitter:
         frame_m, size_m = _palm_frame(rest_pts)
         local_o = np.einsum("tki,tpk->tpi", frame_o, p) * (size_m / np.maximum(size_o, 1e-9))[:, None, None]
         local_o = _closed_to_model(local_o, rest_pts)
-        target = _t(local_o)
+        # the targets turned into the model's wrist frame (the palm frames are orthonormal:
+        # the same distances as the model's points turned into the seen palm's frame)
+        target = _t(local_o @ frame_m.T)
         frame_m = _t(frame_m)
         init = np.zeros((n, 5, 3, 3))
         if self.aim_start:   # the thumb starts aimed at its landmarks: from rest it can settle twisted
@@ -463,14 +465,13 @@ class Fitter:
         aa = _t(init).clone().requires_grad_(True)
         flex = _flex_sign(side)
         hinge = _t(self.thumb_hinge[side])
-        w_sum = weight.sum().clamp_min(1)
+        w_data = weight / weight.sum().clamp_min(1) / (20 * 1e-4)    # per frame: the mean over the 20 points
 
         def loss_fn():
             rot = R.axis_angle_to_matrix(aa.reshape(-1, 3)).reshape(n, 5, 3, 3, 3)
             pts = self.hand_points(rot, hr)
-            local = pts @ frame_m                                   # (n, 21, 3) in the palm frame
-            data = (((local - target) ** 2).sum(-1)[:, 1:].mean(-1) * weight).sum() / w_sum
-            return data / 1e-4 + _finger_prior(aa, flex, hinge) + self.hand_smooth * _smooth_loss(aa.reshape(n, -1))
+            data = (((pts[:, 1:] - target[:, 1:]) ** 2).sum((-1, -2)) * w_data).sum()
+            return data + _finger_prior(aa, flex, hinge) + self.hand_smooth * _smooth_loss(aa.reshape(n, -1))
 
         _minimize([{"params": [aa], "lr": 0.06}], loss_fn, self.iters_hand, self.hand_optimizer)
         return _mp_to_smplx_hand(aa.detach().numpy())
@@ -997,19 +998,27 @@ def _flex_sign(side: str) -> float:
     return -1.0 if side == "left" else 1.0
 
 
+# ``_finger_prior``'s weights on each joint's squared axis-angle components (MP finger order,
+# joint, axis): 0.01 on all; the thumb's MCP and IP 0.5 (their part of the hinge term, whose
+# square along the hinge is taken off again); the other fingers' joints 2-3 0.5 on their
+# twist and abduction axes; their knuckles 0.2 on twist
+_FINGER_W = np.full((5, 3, 3), 0.01, np.float32)
+_FINGER_W[0, 1:] += 0.5
+_FINGER_W[1:, 1:, :2] += 0.5
+_FINGER_W[1:, 0, 0] += 0.2
+
+
 def _finger_prior(aa: torch.Tensor, flex: float, thumb_hinge: torch.Tensor) -> torch.Tensor:
     """aa (n, 5 fingers MP order, 3 joints, 3): joint limits and a weak pose prior.
 
     Bones 2 and 3 only flex (twist and sideways bend are penalized; the thumb's about its
     hinge axis), no finger bends backwards more than ~0.35 rad, and no joint flexes past
-    its ``FLEX_MAX``."""
-    t23 = aa[:, 0, 1:]                                            # thumb MCP, IP
-    off_hinge = (t23 - (t23 @ thumb_hinge)[..., None] * thumb_hinge).pow(2).sum() / aa.shape[0]
+    its ``FLEX_MAX``. The quadratic terms are one weighted sum (``_FINGER_W``): the thumb's
+    off-hinge part ||t - (t.h) h||^2 is ||t||^2 - (t.h)^2 for the unit hinge h."""
+    along = ((aa[:, 0, 1:] @ thumb_hinge) ** 2).sum()
     z = aa[:, 1:, :, 2] * flex                                     # the thumb's axes differ: not limited here
     over = torch.relu(-z - 0.35) ** 2 + torch.relu(z - torch.tensor(FLEX_MAX)) ** 2
-    side = aa[:, 1:, 1:, :2].pow(2).sum() / aa.shape[0]          # non-thumb joints 2-3: no twist/abduction
-    twist = aa[:, 1:, 0, 0].pow(2).sum() / aa.shape[0]           # knuckles: little twist
-    return 50 * over.sum() / aa.shape[0] + 0.5 * (side + off_hinge) + 0.2 * twist + 0.01 * aa.pow(2).sum() / aa.shape[0]
+    return (50 * over.sum() + (aa ** 2 * torch.from_numpy(_FINGER_W)).sum() - 0.5 * along) / aa.shape[0]
 
 
 def _moved(origin: torch.Tensor, frame: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
