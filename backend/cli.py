@@ -754,8 +754,8 @@ def reconstruct(
         try:
             asked = ReconstructOptions(start=start, end=end, denoise=denoise, fps=fps, gloss=gloss or "",
                                        smplx=smplx_path, trim=not no_trim)
+            made = run(source, asked, progress=step)   # the input is read (or refused) before the fitter loads
             fitter = get_fitter(smplx_path)
-            made = run(source, asked, progress=step, fitter=fitter)
             motion = made.motion
             save_motion(motion, out, options=options)
             if save_landmarks is not None:

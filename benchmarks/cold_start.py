@@ -8,7 +8,9 @@ rotating) and the bars are ratios of medians taken in the same run:
 - ``generate_over_torch``: a cold ``signforge generate "the right fist taps the chin
   twice" -o X.npz --seconds 2 --steps 50`` over ``python -c "import torch"`` (bar: 2);
 - ``help_s``, ``refused_empty_s``, ``refused_suffix_s``: ``signforge --help``, an empty
-  prompt and a bad ``-o`` extension (bar: 1 s each), also given over ``import torch``.
+  prompt and a bad ``-o`` extension (bar: 1 s each), also given over ``import torch``;
+- ``refused_reconstruct_s``: ``signforge reconstruct`` of a file that is not there (issue
+  17: an error costs under a second; bar 1 s).
 
 ``--tree DIR`` (repeatable) runs the CLI of another source tree (for example ``git archive REV backend
 blender_addon training | tar -x -C DIR``) next to this one, with the same interpreter, so a
@@ -32,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
 PROMPT = "the right fist taps the chin twice"
-BARS = {"generate_over_torch": 2.0, "help_s": 1.0, "refused_empty_s": 1.0, "refused_suffix_s": 1.0}
+BARS = {"generate_over_torch": 2.0, "help_s": 1.0, "refused_empty_s": 1.0, "refused_suffix_s": 1.0,
+        "refused_reconstruct_s": 1.0}
 # the console script's own lines (``.venv/bin/signforge``), with the tree to import from first
 CLI = "import sys; sys.argv[0] = 'signforge'; from backend.cli import main; sys.exit(main())"
 
@@ -42,6 +45,7 @@ def _cases(out: Path) -> dict[str, tuple[list[str], int]]:
     return {"help": (["--help"], 0),
             "refused_empty": (["generate", "", "-o", str(out / "empty.npz")], 2),
             "refused_suffix": (["generate", PROMPT, "-o", str(out / "clip.mp3")], 2),
+            "refused_reconstruct": (["reconstruct", str(out / "none.mp4"), "-o", str(out / "none.npz")], 2),
             "generate": (["generate", PROMPT, "-o", str(out / "clip.npz"), "--seconds", "2", "--steps", "50"], 0)}
 
 

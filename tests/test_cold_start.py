@@ -39,7 +39,12 @@ def signforge(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, 
     (["generate", "a fist taps the chin", "-o", "{tmp}/x.npz", "--hand", "middle"], "--hand must be one of"),
     (["generate", "a fist taps the chin", "-o", "{tmp}/x.npz", "--run", "{tmp}/none"], "not a SignForge run"),
     (["info", "{tmp}/none.npz"], "no such file"),
-], ids=["empty", "suffix", "steps", "too-long", "hand", "no-run", "info"])
+    (["reconstruct", "{tmp}/none.mp4", "-o", "{tmp}/x.npz"], "no such file"),
+    (["reconstruct", "{tmp}", "-o", "{tmp}/x.npz"], "is a folder"),
+    (["reconstruct", "README.md", "-o", "{tmp}/x.npz"], "unknown kind of file '.md'"),
+    (["reconstruct", "{tmp}/none.mp4", "-o", "{tmp}/x.mp3"], "unknown extension '.mp3'"),
+], ids=["empty", "suffix", "steps", "too-long", "hand", "no-run", "info", "reconstruct-missing",
+        "reconstruct-folder", "reconstruct-kind", "reconstruct-suffix"])
 def test_refused_requests_answer_without_torch(tmp_path, args, message):
     run, heavy = signforge(tmp_path, *[a.format(tmp=tmp_path) for a in args])
     assert run.returncode == 2 and message in run.stderr, run.stderr

@@ -16,16 +16,29 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from ..callable_module import make_callable
 from ..io.pose import LandmarkError, Landmarks, read_pose, write_pose
 from ..motion import Motion
-from .fit import MAX_GAP, Fitter, runs
+from .gaps import MAX_GAP, runs
 from .video import VIDEO_SUFFIXES, VideoError, extract_video
 from blender_addon.core.errors import SignForgeError
+
+if TYPE_CHECKING:
+    from .fit import Fitter
+
+# The fitter (torch, about 1.5 s to import) loads with the first fit (``get_fitter``), not with
+# this package: a refused input or a wrong -o is told in well under a second (issue 17).
+
+
+def __getattr__(name: str):
+    if name == "Fitter":
+        from .fit import Fitter
+        return Fitter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["reconstruct", "ReconstructOptions", "Reconstruction", "ReconstructError", "get_fitter", "Fitter",
            "load_landmarks", "input_warnings", "held_warnings", "upright_turn", "VIDEO_SUFFIXES"]
@@ -213,6 +226,7 @@ def get_fitter(smplx: str | os.PathLike | None = None) -> Fitter:
     batch workers and the command line fit with one loaded body. ``BodyModelError`` (a
     ValueError) for a model file that cannot be used."""
     from ..body.model import Body, resolve_model_file
+    from .fit import Fitter
 
     model_file = resolve_model_file(smplx)
     key = "mannequin" if model_file is None else str(model_file)

@@ -44,6 +44,7 @@ from ..body.rig import _site_skin
 from ..body.sites import SITE_INDEX
 from ..body.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
 from ..io.pose import BODY_INDEX, Landmarks
+from .gaps import MAX_GAP, fill_gaps, runs
 
 J = JOINT_INDEX
 FINGERS_MP = ("thumb", "index", "middle", "ring", "pinky")      # MediaPipe order of the 20 points
@@ -69,7 +70,6 @@ ARM_JOINTS = [J["left_shoulder"], J["right_shoulder"], J["left_elbow"], J["right
               J["right_wrist"]]
 HEAD_POINTS = ("NOSE", "LEFT_EAR", "RIGHT_EAR", "LEFT_EYE", "RIGHT_EYE")
 HEAD_SITES = ("nose", "left_ear", "right_ear", "left_eye", "right_eye")
-MAX_GAP = 10
 # the most a finger's knuckle, middle and end joint flex (radians). MediaPipe draws a fist's
 # middle joints bent 140-150 degrees, and the fit stops them at about 109 (issue 17: fists
 # fitted 25-35 degrees short). Letting the middle joints reach 2.4 closed that to 25 degrees,
@@ -1091,53 +1091,6 @@ def _mp_to_smplx_hand(aa: np.ndarray) -> np.ndarray:
 def _smplx_to_mp_hand(pose: np.ndarray) -> np.ndarray:
     p = np.asarray(pose).reshape(len(pose), 5, 3, 3)
     return np.stack([p[:, SMPLX_FINGERS.index(f)] for f in FINGERS_MP], 1)
-
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) runs of True in ``mask``."""
-    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
-    d = np.diff(m.astype(int))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
-def fill_gaps(block: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP, interpolate: bool = True,
-              ramp_deg: float = 30.0):
-    """Rotations (T, K, 3) known where ``found``: gaps of up to ``max_gap`` frames between
-    two found frames are slerped (or, with ``interpolate=False``, keep the values already
-    there, such as a smooth fit's); longer gaps (and the ends) hold the nearest earlier
-    found pose (the first found one before it starts). A held gap that ends in a found frame
-    turns to it over its last frames, at most ``ramp_deg`` degrees a frame (a hand found
-    again after a long loss must not snap round). Returns (filled, state) with state 2
-    found, 1 interpolated, 0 held/absent."""
-    out = np.asarray(block, np.float64).copy()
-    T = len(out)
-    state = np.where(found, 2, 0).astype(np.int8)
-    if not found.any():
-        out[:] = 0.0
-        return out, state
-    q = R.np_axis_angle_to_quaternion(out)
-    for a, b in runs(~found):
-        if a > 0 and b < T and b - a <= max_gap:
-            state[a:b] = 1
-            if not interpolate:
-                continue
-            w = ((np.arange(a, b) - (a - 1)) / (b - (a - 1)))[:, None, None]
-            qq = R.np_quaternion_slerp(np.broadcast_to(q[a - 1], (b - a,) + q.shape[1:]),
-                                       np.broadcast_to(q[b], (b - a,) + q.shape[1:]), w)
-            out[a:b] = R.np_quaternion_to_axis_angle(qq)
-        else:
-            out[a:b] = out[a - 1] if a > 0 else out[b]
-            if a > 0 and b < T:
-                held, then = q[a - 1], q[b]
-                dot = np.abs((held * then).sum(-1)).clip(0.0, 1.0)
-                angle = np.degrees(2 * np.arccos(dot)).max()
-                k = min(b - a, int(np.ceil(angle / ramp_deg)) - 1)
-                if k > 0:
-                    w = (np.arange(1, k + 1) / (k + 1))[:, None, None]
-                    qq = R.np_quaternion_slerp(np.broadcast_to(held, (k,) + held.shape),
-                                               np.broadcast_to(then, (k,) + then.shape), w)
-                    out[b - k:b] = R.np_quaternion_to_axis_angle(qq)
-    return out, state
 
 
 def jaw_from_face(face: np.ndarray) -> np.ndarray:
