@@ -738,7 +738,7 @@ def reconstruct(
     from .body.model import BodyModelError
     from .io import MotionFileError, save_motion
     from .io.formats import check_save_path
-    from .reconstruct import ReconstructError, ReconstructOptions, get_fitter, input_warnings
+    from .reconstruct import ReconstructError, ReconstructOptions, check_input, get_fitter, input_warnings
     from .reconstruct import reconstruct as run
 
     options = _export_options(up, skeleton, units)
@@ -754,8 +754,9 @@ def reconstruct(
         try:
             asked = ReconstructOptions(start=start, end=end, denoise=denoise, fps=fps, gloss=gloss or "",
                                        smplx=smplx_path, trim=not no_trim)
-            made = run(source, asked, progress=step)   # the input is read (or refused) before the fitter loads
+            check_input(source, start, end)   # before the fitter (torch) loads: a refusal costs no import
             fitter = get_fitter(smplx_path)
+            made = run(source, asked, progress=step, fitter=fitter)
             motion = made.motion
             save_motion(motion, out, options=options)
             if save_landmarks is not None:

@@ -41,7 +41,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["reconstruct", "ReconstructOptions", "Reconstruction", "ReconstructError", "get_fitter", "Fitter",
-           "load_landmarks", "input_warnings", "held_warnings", "upright_turn", "VIDEO_SUFFIXES"]
+           "check_input", "load_landmarks", "input_warnings", "held_warnings", "upright_turn", "VIDEO_SUFFIXES"]
 
 POSE_SUFFIX = ".pose"
 HAND_CONF = {2: 1.0, 1: 0.6, 0: 0.2}     # found / interpolated / held, per hand and frame
@@ -52,11 +52,10 @@ class ReconstructError(SignForgeError, ValueError):
     """Input that cannot be reconstructed; the message says why."""
 
 
-def load_landmarks(path: str | os.PathLike, start: float | None = None, end: float | None = None,
-                   progress: Callable[[int, int], None] | None = None, timings: dict | None = None,
-                   turn: int = 0) -> Landmarks:
-    """Landmarks of a video or a .pose file, limited to [start, end] seconds; ``turn`` degrees
-    clockwise turns the frames (a video is tracked again on the turned frames)."""
+def check_input(path: str | os.PathLike, start: float | None = None, end: float | None = None) -> Path:
+    """``path`` as a Path if it can be reconstructed as far as can be told without reading it
+    (a file, of a kind read here, and a [start, end] in order), else ReconstructError. Cheap:
+    the command line asks it before loading the fitter."""
     path = Path(path)
     if not path.exists():
         raise ReconstructError(f"{path}: no such file")
@@ -64,6 +63,19 @@ def load_landmarks(path: str | os.PathLike, start: float | None = None, end: flo
         raise ReconstructError(f"{path}: is a folder, not a video or .pose file")
     if start is not None and end is not None and end <= start:
         raise ReconstructError(f"the end ({end} s) must come after the start ({start} s)")
+    suffix = path.suffix.lower()
+    if suffix != POSE_SUFFIX and suffix not in VIDEO_SUFFIXES:
+        raise ReconstructError(f"{path}: unknown kind of file {suffix or '(no extension)'!r}; give a video "
+                               f"({', '.join(VIDEO_SUFFIXES)}) or a pose-format .pose file")
+    return path
+
+
+def load_landmarks(path: str | os.PathLike, start: float | None = None, end: float | None = None,
+                   progress: Callable[[int, int], None] | None = None, timings: dict | None = None,
+                   turn: int = 0) -> Landmarks:
+    """Landmarks of a video or a .pose file, limited to [start, end] seconds; ``turn`` degrees
+    clockwise turns the frames (a video is tracked again on the turned frames)."""
+    path = check_input(path, start, end)
     suffix = path.suffix.lower()
     try:
         if suffix == POSE_SUFFIX:
@@ -80,9 +92,6 @@ def load_landmarks(path: str | os.PathLike, start: float | None = None, end: flo
             lm = lm.cut(int(idx[0]), int(idx[-1]) + 1)
             lm.times = lm.times - lm.times[0]
             return lm.turned(turn)
-        if suffix not in VIDEO_SUFFIXES:
-            raise ReconstructError(f"{path}: unknown kind of file {suffix or '(no extension)'!r}; give a video "
-                                   f"({', '.join(VIDEO_SUFFIXES)}) or a pose-format .pose file")
         return extract_video(path, start, end, progress=progress, timings=timings, turn=turn)
     except (LandmarkError, VideoError) as exc:
         raise ReconstructError(str(exc)) from None
