@@ -433,7 +433,6 @@ class Fitter:
         glob = torch.cat([torch.eye(3, dtype=rot.dtype).expand(t, 1, 3, 3),
                           torch.stack([g1, g2, g3], 2).reshape(t, 15, 3, 3)], 1)
         pos = torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), torch.stack([p1, p2, p3], 2).reshape(t, 15, 3)], 1)
-        # the fingertips' skinning as products and sums (an einsum is several ops more, each way)
         tips = torch.einsum("sj,tjk->tsk", hr["tip_a"], pos) + torch.einsum("tjab,sjb->tsa", glob, hr["tip_b"])
         fingers = torch.stack([p1, p2, p3, tips], 2).reshape(t, 20, 3)
         return torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), fingers], 1)
