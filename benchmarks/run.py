@@ -544,7 +544,7 @@ def landmark_jitter(body, pose_file, signs: int = 25) -> dict:
     file's (``synthetic.holistic_noise``), on which the fists and thumb bars are held."""
     from backend.data.lexicon import read_lexicon
     from backend.io.pose import read_pose
-    from backend.reconstruct.synthetic import angle_jitter, holistic_noise, synthetic_signs
+    from backend.reconstruct.synthetic import angle_jitter, holistic_noise, synthetic_jitter
 
     real = read_pose(pose_file)
     out: dict = {"pose_file": {side: dict(zip(("joints_deg", "thumb_deg"), map(lambda v: round(v, 2), angle_jitter(hand))))
@@ -553,10 +553,8 @@ def landmark_jitter(body, pose_file, signs: int = 25) -> dict:
     out["holistic_like"] = {k: round(v, 6) for k, v in
                             holistic_noise(body, read_lexicon(), (real.left, real.right), signs).items()}
     for noise in (0.005, 0.0):
-        rows = [angle_jitter(hand) for _, _, lm, _ in synthetic_signs(body, read_lexicon(), signs, seed=6, noise=noise)
-                for side, hand in (("left", lm.left), ("right", lm.right)) if lm.hand_found(side).sum() >= 20]
-        out[f"synthetic_{noise * 1000:g}mm"] = {"joints_deg": round(float(np.nanmedian([r[0] for r in rows])), 2),
-                                               "thumb_deg": round(float(np.nanmedian([r[1] for r in rows])), 2)}
+        joints, thumb = synthetic_jitter(body, read_lexicon(), signs, 6, noise)
+        out[f"synthetic_{noise * 1000:g}mm"] = {"joints_deg": round(joints, 2), "thumb_deg": round(thumb, 2)}
     print(f"hand landmarks' frame-to-frame jitter (joint turns, thumb flexion; degrees): {out}")
     return out
 

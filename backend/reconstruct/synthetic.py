@@ -264,6 +264,15 @@ def angle_jitter(hand: np.ndarray) -> tuple[float, float]:
     return float(np.median(sd[:15])), float(sd[15])
 
 
+def synthetic_jitter(body, lexicon, signs: int, seed: int, noise: float) -> tuple[float, float]:
+    """``angle_jitter``'s two figures (joint turns, thumb flexion; degrees), each the median
+    over the hands found in 20 frames or more of ``signs`` synthetic signs (seed ``seed``)
+    with ``noise`` metres of landmark noise."""
+    rows = [angle_jitter(hand) for _, _, lm, _ in synthetic_signs(body, lexicon, signs, seed=seed, noise=noise)
+            for hand in (lm.left, lm.right) if np.isfinite(hand[:, 0, 0]).sum() >= 20]
+    return float(np.nanmedian([r[0] for r in rows])), float(np.nanmedian([r[1] for r in rows]))
+
+
 def holistic_noise(body, lexicon, real_hands, signs: int = 25, seed: int = 6, reference: float = 5e-4) -> dict:
     """The white landmark noise (metres) whose frame-to-frame jitter on synthetic signs equals
     Holistic's on a real clip, in the angles the fists and thumb bars read (``angle_jitter``'s
@@ -277,9 +286,7 @@ def holistic_noise(body, lexicon, real_hands, signs: int = 25, seed: int = 6, re
     real_joints = max((j for j, _ in real if np.isfinite(j)), default=float("nan"))
     if not np.isfinite(real_joints):
         raise ValueError("no hand of the real clip is found in 5 frames in a row: its jitter cannot be measured")
-    rows = [angle_jitter(hand) for _, _, lm, _ in synthetic_signs(body, lexicon, signs, seed=seed, noise=reference)
-            for hand in (lm.left, lm.right) if np.isfinite(hand[:, 0, 0]).sum() >= 20]
-    synth_joints = float(np.nanmedian([r[0] for r in rows]))
+    synth_joints, _ = synthetic_jitter(body, lexicon, signs, seed, reference)
     return {"noise_m": reference * real_joints / synth_joints, "real_joints_deg": real_joints,
             "synthetic_joints_deg_at_reference": synth_joints, "reference_noise_m": reference}
 
