@@ -1,4 +1,4 @@
-"""Fit SMPL-X (upper body, both hands, jaw, shape) to MediaPipe Holistic landmarks, batched in torch.
+"""Fit SMPL-X (upper body, both hands, jaw, shape) to MediaPipe Holistic landmarks, batched over frames.
 
 Axes: landmarks come in image pixels (x right, y down, z away from the camera). SMPL-X
 has +Y up, the body facing +Z and +X on the body's left. The camera is taken to look at
@@ -29,14 +29,14 @@ Two stages, each one batch over all frames:
 
 The jaw opens by the lips' gap measured against the eyes' distance (closed form).
 Fingertips ride rigidly on the third finger bone (their rest offset from the body's
-fingertip sites). torch + numpy; never bpy.
+fingertip sites). numpy only (the losses' gradients written out in ``kinematics``, minimized by
+``optim``); never torch or bpy.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from ..body import rotations as R
 from ..body.collide import NEAR_SKIN
@@ -44,7 +44,9 @@ from ..body.rig import _site_skin
 from ..body.sites import SITE_INDEX
 from ..body.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
 from ..io.pose import BODY_INDEX, Landmarks
+from . import kinematics as K
 from .gaps import MAX_GAP, fill_gaps, runs
+from .optim import adam, lbfgs
 
 J = JOINT_INDEX
 FINGERS_MP = ("thumb", "index", "middle", "ring", "pinky")      # MediaPipe order of the 20 points
@@ -65,6 +67,13 @@ _UPPER_PARENT_IDX = [PARENTS[j] for j in UPPER_IDX]
 # (a slice of it; one parent broadcasts to a level's joints: spine3 to the neck and collars)
 _LEVEL_SIZES = (1, 1, 1, 3, 3, 2, 2)
 _LEVEL_PARENTS = (slice(0, 1), slice(0, 1), slice(0, 1), slice(0, 1), slice(0, 3), slice(1, 3), slice(0, 2))
+_UPPER_PARENT_AT = np.array([UPPER_IDX.index(p) if p in UPPER_IDX else -1 for p in _UPPER_PARENT_IDX])
+_UPPER_BELOW = K.subtree_matrix(_UPPER_PARENT_AT)
+_LEVEL_START = np.cumsum((0,) + _LEVEL_SIZES).tolist()
+# the same as (joints, parents) slices of UPPER, for ``kinematics.body_chain``
+_LEVELS = tuple((slice(_LEVEL_START[k], _LEVEL_START[k] + n),
+                 slice(_LEVEL_START[k - 1] + _LEVEL_PARENTS[k].start, _LEVEL_START[k - 1] + _LEVEL_PARENTS[k].stop)
+                 if k else slice(0, n)) for k, n in enumerate(_LEVEL_SIZES))
 ARM_POINTS = ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST")
 ARM_JOINTS = [J["left_shoulder"], J["right_shoulder"], J["left_elbow"], J["right_elbow"], J["left_wrist"],
               J["right_wrist"]]
@@ -90,10 +99,6 @@ class FitResult:
     timings: dict = field(default_factory=dict)
 
 
-def _t(x, dtype=torch.float32):
-    return torch.as_tensor(np.asarray(x), dtype=dtype)
-
-
 def _to_smplx_axes(p: np.ndarray) -> np.ndarray:
     return p * np.array([1.0, -1.0, -1.0], np.float32)
 
@@ -103,13 +108,6 @@ def _palm_frame(pts):
     w = pts[..., 0, :]
     u = pts[..., 9, :] - w
     side = pts[..., 5, :] - pts[..., 17, :]
-    if isinstance(pts, torch.Tensor):
-        u = u / u.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-        n = torch.cross(u, side, dim=-1)
-        n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-        v = torch.cross(n, u, dim=-1)
-        size = (pts[..., [5, 9, 13, 17], :] - w[..., None, :]).norm(dim=-1).mean(-1)
-        return torch.stack([u, v, n], -1), size
     u = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-9)
     n = np.cross(u, side)
     n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
@@ -187,19 +185,6 @@ def confidence_smooth(z: np.ndarray, conf: np.ndarray, step: float = 0.1, floor:
     return np.where(ok, out, np.nan)
 
 
-def _smooth_loss(x: torch.Tensor) -> torch.Tensor:
-    if len(x) < 3:
-        return x.sum() * 0.0
-    d1 = x[1:] - x[:-1]
-    d2 = d1[1:] - d1[:-1]          # x[2:] - 2 x[1:-1] + x[:-2]
-    return (d2 ** 2).mean() * 4 + (d1 ** 2).mean()
-
-
-def _gmof(sq: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Geman-McClure of squared residuals: robust to a wrong landmark."""
-    return sigma ** 2 * sq / (sq + sigma ** 2)
-
-
 def _shoulder_px(lm: Landmarks) -> float:
     sw = np.linalg.norm(lm.pose[:, 11, :2] - lm.pose[:, 12, :2], axis=-1)
     return float(np.nanmedian(sw)) if np.isfinite(sw).any() else float(lm.width) / 4
@@ -252,7 +237,7 @@ def hand_confidence(lm: Landmarks, side: str) -> np.ndarray:
 class Fitter:
     """SMPL-X fitting for one body model (mannequin or the user's file)."""
 
-    def __init__(self, body, iters_hand: int = 60, iters_body: int = 150, hand_optimizer: str = "lbfgs"):
+    def __init__(self, body, iters_hand: int = 60, iters_body: int = 150):
         m = body.model
         self.body = body
         # L-BFGS takes the hands (smooth, per frame nearly separable) to the accuracy of 150
@@ -261,8 +246,7 @@ class Fitter:
         # learn twice as fast as before, which reached the old 150-step loss in 100 steps;
         # with the contact steps and the torso's prior, 150 steps (110 before the contact
         # term, 40 with it) take exact-depth wrists from 1.08 to 0.995 cm (200: 0.979).
-        self.iters_hand, self.iters_body, self.hand_optimizer = iters_hand, iters_body, hand_optimizer
-        self.aim_start = False   # aiming the thumb per frame from noisy points lands frames in different basins
+        self.iters_hand, self.iters_body = iters_hand, iters_body
         self.w2d = 2.5e-4          # 2D reprojection scale (smaller = stronger): the image outranks depth
         self.hand_smooth = 50.0   # per-frame landmark noise is large against 2-3 cm finger bones
         # passive and flickering hands: the hands' orientation priors (``_hold_weights``), the
@@ -330,13 +314,8 @@ class Fitter:
         self._init_surface(body, vt, sd)
 
     # ---------------------------------------------------------------- rest geometry
-    def rest(self, betas: np.ndarray | torch.Tensor):
-        """Rest joints (55, 3) and sites (S, 3) for ``betas`` (numpy or torch)."""
-        if isinstance(betas, torch.Tensor):
-            if not hasattr(self, "_rest_t"):
-                self._rest_t = tuple(_t(a) for a in (self.j_template, self.j_dirs, self.s_template, self.s_dirs))
-            jt, jd, st, sd = self._rest_t
-            return jt + jd @ betas, st + sd @ betas
+    def rest(self, betas: np.ndarray):
+        """Rest joints (55, 3) and sites (S, 3) for ``betas``."""
         b = np.asarray(betas, float)
         return self.j_template + self.j_dirs @ b, self.s_template + self.s_dirs @ b
 
@@ -358,84 +337,66 @@ class Fitter:
         # block at a time (``_surface``), not by gathering a rotation per sample
         order = np.argsort(at, kind="stable")
         ids, joint = ids[order], joint[order]
-        self.surf_joint = at[order].tolist()
+        self.surf_joint = at[order]
         self.surf_off0 = vt[ids] - self.j_template[joint]
         self.surf_offdirs = sd[ids] - self.j_dirs[joint]
         self.surf_normal = _vertex_normals(vt, body.faces)[ids]
+        joints, counts = np.unique(self.surf_joint, return_counts=True)
+        self._surf_groups = list(zip(joints.tolist(), counts.tolist()))
 
-    def _surface(self, out: dict, betas: torch.Tensor, frames=None, samples: torch.Tensor | None = None):
+    def _surface(self, out: dict, betas: np.ndarray, frames=None, samples: np.ndarray | None = None):
         """The posed skin samples (T, V, 3) and their normals for ``_forward``'s output; with
-        ``samples`` (n, K) (and ``frames``), only those samples of each frame, (n, K, 3)."""
-        if not hasattr(self, "_surf_t"):
-            idx = torch.as_tensor(self.surf_joint)
-            self._surf_t = (idx.clamp_min(0), (idx >= 0), _t(self.surf_off0), _t(self.surf_offdirs), _t(self.surf_normal),
-                            _t(self.j_template[0]), _t(self.j_dirs[0]))
-            joints, counts = np.unique(self.surf_joint, return_counts=True)
-            self._surf_groups = list(zip(joints.tolist(), counts.tolist()))
-        idx, moving, off0, offd, nrm, p0, p0d = self._surf_t
-        off = off0 + offd @ betas
+        ``samples`` (n, K) (and ``frames``), only those samples of each frame, (n, K, 3).
+        Frame-major (the contact search indexes frames and samples), unlike the forward."""
+        off = self.surf_off0 + self.surf_offdirs @ betas
+        pelvis = self.j_template[0] + self.j_dirs[0] @ betas
         glob, pos = out["glob"], out["pos"]
         if frames is not None:
-            glob, pos = glob[frames], pos[frames]
+            glob, pos = glob[..., frames], pos[..., frames]
+        glob, pos = glob.transpose(3, 2, 0, 1), pos.transpose(2, 1, 0)
+        nrm = self.surf_normal
         if samples is None:
             # one block per carrying joint (``_init_surface`` sorted them): a (3, 3) by (3, n)
-            # product per frame and joint, instead of a (T, V, 3, 3) gather of rotations that
-            # was a third of the contact search's time
+            # product per frame and joint, not a gather of a rotation per sample
             pts, nrms, a = [], [], 0
             for j, n in self._surf_groups:
                 o, nr = off[a:a + n], nrm[a:a + n]
                 if j < 0:
-                    pts.append((p0 + p0d @ betas + o).expand(len(pos), n, 3))
-                    nrms.append(nr.expand(len(pos), n, 3))
+                    pts.append(np.broadcast_to(pelvis + o, (len(pos), n, 3)))
+                    nrms.append(np.broadcast_to(nr, (len(pos), n, 3)))
                 else:
-                    g = glob[:, j]
-                    pts.append(pos[:, j, None] + o @ g.transpose(1, 2))
-                    nrms.append(nr @ g.transpose(1, 2))
+                    g = np.swapaxes(glob[:, j], 1, 2)
+                    pts.append(pos[:, j, None] + o @ g)
+                    nrms.append(nr @ g)
                 a += n
-            return torch.cat(pts, 1), torch.cat(nrms, 1)
+            return np.concatenate(pts, 1), np.concatenate(nrms, 1)
         # the same for K samples a frame instead of all V: the contact steps need only the
-        # samples near each hand, and posing all of them was a third of the fit's time
-        rows = torch.arange(len(samples))[:, None]
-        joint, mv = idx[samples], moving[samples]
-        g = torch.where(mv[..., None, None], glob[rows, joint], torch.eye(3))
-        base = torch.where(mv[..., None], pos[rows, joint], p0 + p0d @ betas)
+        # samples near each hand
+        rows = np.arange(len(samples))[:, None]
+        joint = self.surf_joint[samples]
+        mv = joint >= 0
+        jc = np.maximum(joint, 0)
+        g = np.where(mv[..., None, None], glob[rows, jc], np.eye(3))
+        base = np.where(mv[..., None], pos[rows, jc], pelvis)
         return base + (g @ off[samples][..., None])[..., 0], (g @ nrm[samples][..., None])[..., 0]
 
     def _hand_rest(self, side: str, betas) -> dict:
-        """The hand's rest geometry for ``betas``, relative to the wrist: knuckles (5, 3) and
-        bones (5, 2, 3) in MediaPipe finger order, and the fingertips' skinning: weights
-        (5, 16) and offsets (5, 16, 3) over the wrist and the 15 finger joints (exact linear
-        blend skinning of the body's fingertip sites)."""
-        b = betas if isinstance(betas, torch.Tensor) else _t(np.asarray(betas, np.float32))
+        """The hand's rest geometry for ``betas``, relative to the wrist, as
+        ``kinematics.hand_chain`` takes it (components first): knuckles (3, 5) and bones
+        (3, 5, 2) in MediaPipe finger order, and the fingertips' skinning: weights (5, 16) and
+        offsets (3, 5, 16) over the wrist and the 15 finger joints (exact linear blend
+        skinning of the body's fingertip sites)."""
+        b = np.asarray(betas, np.float64)
         joints, _ = self.rest(b)
         w = joints[J[f"{side}_wrist"]]
-        knuckles, bones = [], []
-        for f in FINGERS_MP:
-            j1, j2, j3 = (joints[J[f"{side}_{f}{k}"]] for k in (1, 2, 3))
-            knuckles.append(j1 - w)
-            bones.append(torch.stack([j2 - j1, j3 - j2]))
-        tip_b = _t(self.tip_b0[side]) + _t(self.tip_db[side]) @ b
-        return {"knuckles": torch.stack(knuckles), "bones": torch.stack(bones),
-                "tip_a": _t(self.tip_a[side]), "tip_b": tip_b}
+        chain = np.array([[joints[J[f"{side}_{f}{k}"]] for k in (1, 2, 3)] for f in FINGERS_MP])   # (5, 3, 3)
+        return {"knuckles": (chain[:, 0] - w).T, "bones": (chain[:, 1:] - chain[:, :-1]).transpose(2, 0, 1),
+                "tip_a": self.tip_a[side], "tip_b": (self.tip_b0[side] + self.tip_db[side] @ b).transpose(2, 0, 1)}
 
-    @staticmethod
-    def hand_points(rot: torch.Tensor, hr: dict) -> torch.Tensor:
-        """Hand FK in the wrist frame: local rotations (T, 5, 3, 3, 3) [finger, joint] in MP
-        finger order -> (T, 21, 3) points relative to the wrist (MediaPipe order)."""
-        t = rot.shape[0]
-        g1 = rot[:, :, 0]
-        g2 = g1 @ rot[:, :, 1]
-        g3 = g2 @ rot[:, :, 2]
-        bones = hr["bones"]
-        p1 = hr["knuckles"].expand(t, 5, 3)
-        p2 = p1 + (g1 * bones[:, 0, None, :]).sum(-1)            # each bone turned by its joint's frame
-        p3 = p2 + (g2 * bones[:, 1, None, :]).sum(-1)
-        glob = torch.cat([torch.eye(3, dtype=rot.dtype).expand(t, 1, 3, 3),
-                          torch.stack([g1, g2, g3], 2).reshape(t, 15, 3, 3)], 1)
-        pos = torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), torch.stack([p1, p2, p3], 2).reshape(t, 15, 3)], 1)
-        tips = torch.einsum("sj,tjk->tsk", hr["tip_a"], pos) + torch.einsum("tjab,sjb->tsa", glob, hr["tip_b"])
-        fingers = torch.stack([p1, p2, p3, tips], 2).reshape(t, 20, 3)
-        return torch.cat([torch.zeros(t, 1, 3, dtype=rot.dtype), fingers], 1)
+    def _rest_hand_points(self, side: str, betas=None) -> np.ndarray:
+        """(21, 3) the hand's rest points relative to the wrist (MediaPipe order)."""
+        rot = np.broadcast_to(np.eye(3)[:, :, None, None, None], (3, 3, 5, 3, 1))
+        return K.hand_chain(rot, **self._hand_rest(side, np.zeros(10) if betas is None else betas))[0][..., 0].T
 
     # ---------------------------------------------------------------- stage 1: hands
     def fit_hand(self, side: str, obs: np.ndarray, betas=None, found: np.ndarray | None = None) -> np.ndarray:
@@ -445,47 +406,39 @@ class Fitter:
         n = len(obs)
         found = np.isfinite(obs[:, :, 0]).all(1) if found is None else np.asarray(found, bool)
         obs = np.where(found[:, None, None], obs, 0.0)
-        weight = _t(found.astype(np.float32))
         hr = self._hand_rest(side, np.zeros(10) if betas is None else betas)
         p = _to_smplx_axes(obs.astype(np.float64))
         p = p - p[:, :1]
         frame_o, size_o = _palm_frame(p)
-        rest_pts = self.hand_points(torch.eye(3).expand(1, 5, 3, 3, 3), hr)[0].numpy().astype(np.float64)
+        rest_pts = self._rest_hand_points(side, betas)
         frame_m, size_m = _palm_frame(rest_pts)
         local_o = np.einsum("tki,tpk->tpi", frame_o, p) * (size_m / np.maximum(size_o, 1e-9))[:, None, None]
         local_o = _closed_to_model(local_o, rest_pts)
         # the targets turned into the model's wrist frame (the palm frames are orthonormal:
         # the same distances as the model's points turned into the seen palm's frame)
-        target = _t(local_o @ frame_m.T)
-        frame_m = _t(frame_m)
-        init = np.zeros((n, 5, 3, 3))
-        if self.aim_start:   # the thumb starts aimed at its landmarks: from rest it can settle twisted
-            init[:, :1] = _aim_fingers(local_o @ frame_m.numpy().T.astype(np.float64), rest_pts)[:, :1]
-        aa = _t(init).clone().requires_grad_(True)
+        target = (local_o @ frame_m.T)[:, 1:].transpose(2, 1, 0)                 # (3, 20, n)
         flex = _flex_sign(side)
-        hinge = _t(self.thumb_hinge[side])
-        w_data = weight / weight.sum().clamp_min(1) / (20 * 1e-4)    # per frame: the mean over the 20 points
+        hinge = self.thumb_hinge[side]
+        w_data = found / max(found.sum(), 1) / (20 * 1e-4)      # per frame: the mean over the 20 points
 
-        def loss_fn():
-            rot = R.axis_angle_to_matrix(aa.reshape(-1, 3)).reshape(n, 5, 3, 3, 3)
-            pts = self.hand_points(rot, hr)
-            data = (((pts[:, 1:] - target[:, 1:]) ** 2).sum((-1, -2)) * w_data).sum()
-            return data + _finger_prior(aa, flex, hinge) + self.hand_smooth * _smooth_loss(aa.reshape(n, -1))
+        def loss_grad(x):
+            aa = x.reshape(3, 5, 3, n)                          # components, finger, joint, frame
+            rot, rot_cache = K.rodrigues(aa)
+            pts, cache = K.hand_chain(rot, **hr)
+            err = pts[:, 1:] - target
+            w_err = err * w_data
+            d_pts = np.zeros_like(pts)
+            d_pts[:, 1:] = 2 * w_err
+            prior, d_prior = _finger_prior(aa, flex, hinge)
+            smooth, d_smooth = K.smooth_loss(aa)
+            grad = K.rodrigues_grad(rot_cache, K.hand_chain_grad(cache, d_pts)) + d_prior + self.hand_smooth * d_smooth
+            return float(w_err.ravel() @ err.ravel()) + prior + self.hand_smooth * smooth, grad.ravel()
 
-        _minimize([{"params": [aa], "lr": 0.06}], loss_fn, self.iters_hand, self.hand_optimizer)
-        return _mp_to_smplx_hand(aa.detach().numpy())
+        x = lbfgs(loss_grad, np.zeros(45 * n), self.iters_hand)
+        return _mp_to_smplx_hand(x.reshape(3, 5, 3, n).transpose(3, 1, 2, 0)).astype(np.float32)
 
     # ---------------------------------------------------------------- stage 2: body
     def fit(self, lm: Landmarks, progress=None) -> FitResult:
-        # Small tensors: one thread is faster than several, and far faster on a busy machine.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return self._fit(lm, progress)
-        finally:
-            torch.set_num_threads(threads)
-
-    def _fit(self, lm: Landmarks, progress=None) -> FitResult:
         import time
 
         t0 = time.perf_counter()
@@ -564,13 +517,19 @@ class Fitter:
         sh_model = (joints0[J["left_shoulder"]] + joints0[J["right_shoulder"]]) / 2
         sh_px = _fill_nan(px[:, :2].mean(1))
         txy0 = np.stack([sh_px[:, 0] - s0 * sh_model[0], sh_px[:, 1] + s0 * sh_model[1]], -1)
-        aa = _t(init[:, UPPER_IDX]).contiguous().requires_grad_(True)
-        betas = torch.zeros(10, requires_grad=True)
-        log_s = torch.tensor(np.log(s0), dtype=torch.float32, requires_grad=True)
         scale_px = float(np.nanmedian(np.linalg.norm(px[:, 0] - px[:, 1], axis=-1)))
-        # image offsets in shoulder widths from the start: every unknown is of order one
-        txy0_t = _t(txy0)
-        dtxy = torch.zeros(T, 2, requires_grad=True)
+        # the unknowns, one vector: the upper body's rotations, the betas, the camera's log
+        # scale and the image offsets in shoulder widths (every unknown is of order one)
+        n_aa = T * len(UPPER) * 3
+        parts = {"aa": slice(0, n_aa), "betas": slice(n_aa, n_aa + 10), "log_s": slice(n_aa + 10, n_aa + 11),
+                 "dtxy": slice(n_aa + 11, n_aa + 11 + 2 * T)}
+        x0 = np.concatenate([init[:, UPPER_IDX].transpose(2, 1, 0).ravel(), np.zeros(10), [np.log(s0)], np.zeros(2 * T)])
+        lr = np.concatenate([np.full(n_aa, 0.03), np.full(10, 0.1), [0.02], np.full(2 * T, 2.0 / scale_px)])
+
+        def unpack(x):       # components first, frames last (``kinematics``' layout)
+            return (x[parts["aa"]].reshape(3, len(UPPER), T), x[parts["betas"]], float(x[parts["log_s"]][0]),
+                    x[parts["dtxy"]].reshape(2, T))
+
         # the fitted fingers stay fixed here: the hands' points are precomputed, affine in the betas.
         # A hand never found has them too (its fingers at rest): it has no data term, but the
         # contact guard keeps it out of the skin (issue 17: the shared .pose file's left hand,
@@ -580,110 +539,146 @@ class Fitter:
         # share (``edge_weight``) of its weight, enough to place the arm, not to jerk it about
         ew = self.edge_weight
         img_w = vis * (ew + (1 - ew) * point_confidence(lm, idx, visibility=False))
-        t_px, t_vis = _t(np.nan_to_num(px)), _t(img_w)
-        t_w3, w3_ok = _t(np.nan_to_num(w3)), _t(np.isfinite(w3[..., 0]).astype(np.float32) * (vis > 0.3))
+        t_px, t_w3 = np.nan_to_num(px), np.nan_to_num(w3)
+        w3_ok = np.isfinite(w3[..., 0]) * (vis > 0.3)
         # a hand counts by its confidence squared; one no surer than ``sure_hand`` (a flicker,
         # a hand cut by the frame's edge) not at all: the orientation prior carries it
         hand_w = {s: np.where(c > self.sure_hand, c, 0.0) ** 2 for s, c in hand_conf.items()}
-        # the data terms' constant weights and scales, folded ahead of the steps (each op in
-        # the loss is paid again in every step and in its backward): the 3D term's per point
-        # and axis, the image term's (robust at 0.2 shoulder widths: the same Geman-McClure
-        # on pixels, its scale times scale_px), and per hand its knuckles seen relative to the
-        # wrist in units of their mean distance (the wrist's own term, 0 = 0, is left out; the
-        # sum over the palm is still over its five points)
-        zw = torch.tensor([1.0, 1.0, depth_w])
-        w3w = (w3_ok / w3_ok.sum().clamp_min(1) / 1e-3)[..., None] * zw ** 2
-        sigma_px, img_w2 = 0.2 * scale_px, t_vis / t_vis.sum().clamp_min(1) / self.w2d / scale_px ** 2
-        flip = torch.tensor([1.0, -1.0])
+        # the data terms' constant weights and scales, folded ahead of the steps: the 3D
+        # term's per point and axis, the image term's (robust at 0.2 shoulder widths: the same
+        # Geman-McClure on pixels, its scale times scale_px), and per hand its knuckles seen
+        # relative to the wrist in units of their mean distance (the wrist's own term, 0 = 0,
+        # is left out; the sum over the palm is still over its five points)
+        w3w = ((w3_ok / max(w3_ok.sum(), 1) / 1e-3)[..., None] * np.array([1.0, 1.0, depth_w]) ** 2).T
+        sigma_px, img_w2 = 0.2 * scale_px, (img_w / max(img_w.sum(), 1) / self.w2d / scale_px ** 2).T
+        flip = np.array([1.0, -1.0])[:, None, None]
+        t_px_c, t_w3_c, txy0_c = t_px.T, t_w3.T, txy0.T                     # components first
         hand_t = {}
         for sd in ("left", "right"):
             if hand_w[sd].any():
-                obs3, ok = _t(np.nan_to_num(hands[sd][1])), _t(hand_w[sd])
-                knuckles = obs3[:, KNUCKLES]
-                size_o = knuckles.norm(dim=-1).mean(-1, keepdim=True).clamp_min(1e-6)
-                hand_t[sd] = (_t(np.nan_to_num(hands[sd][0])), knuckles / size_o[..., None],
+                knuckles, ok = np.nan_to_num(hands[sd][1])[:, KNUCKLES], hand_w[sd]
+                size_o = np.maximum(np.linalg.norm(knuckles, axis=-1).mean(-1), 1e-6)
+                hand_t[sd] = (np.nan_to_num(hands[sd][0]).T, (knuckles / size_o[:, None, None]).T,
                               ok / ok.sum() / (1e-4 * len(PALM)), ok / ok.sum() / (1e-3 * 21) / scale_px ** 2)
         hold = self._hold_weights(hand_conf, hands)
         # without metric 3D (world landmarks) the shape is barely observable: keep it near the mean
         beta_w = 0.02 if depth_w >= 1.0 else 0.5
         contact: dict = {}
+        k = _UPPER_AT
+        arm = slice(k["left_shoulder"], k["right_wrist"] + 1)
 
-        def loss_fn():
-            out = self._forward(aa, betas, hand_local)
-            txy = (txy0_t + scale_px * dtxy)[:, None]
-            pts3 = torch.cat([out["arm"], out["head"]], 1)
-            sh_c = out["arm"][:, :2].mean(1, keepdim=True)
-            l3 = ((pts3 - sh_c - t_w3) ** 2 * w3w).sum()
-            sf = log_s.exp() * flip                                 # u = s X + tx, v = -s Y + ty
-            r2 = ((pts3[..., :2] * sf + txy - t_px) ** 2).sum(-1)
-            l2 = (_gmof(r2, sigma_px) * img_w2).sum()
-            lh = 0.0
-            for side, (obs2, knuckles_o, ok3, ok2) in hand_t.items():
-                hp = out[f"{side}_hand"]                            # (T, 21, 3) absolute
-                knuckles = hp[:, KNUCKLES] - hp[:, :1]
-                size_m = knuckles.norm(dim=-1).mean(-1, keepdim=True)
-                d3 = ((knuckles - knuckles_o * size_m[..., None]) ** 2).sum((-1, -2))
-                d2 = _gmof(((hp[..., :2] * sf + txy - obs2) ** 2).sum(-1), sigma_px).sum(-1)
-                lh = lh + (d3 * ok3).sum() + (d2 * ok2).sum()
-            prior = _body_prior(aa) + beta_w * (betas ** 2).sum() + 100 * torch.relu(betas.abs() - 2.4).pow(2).sum()
-            smooth = _smooth_loss(aa.reshape(T, -1)) * 20 + _smooth_loss(dtxy) * 1e3
-            lc = 0.0
-            for side, (frames, w, near, touch, clear) in contact.items():
+        def loss_grad(x):
+            aa, betas, log_s, dtxy = unpack(x)
+            out, cache = self._forward(aa, betas, hand_local)
+            d_pos, d_glob = np.zeros_like(out["pos"]), np.zeros_like(out["glob"])
+            d_hands = {sd: np.zeros_like(out[f"{sd}_hand"]) for sd in hand_local}
+            txy = (txy0_c + scale_px * dtxy)[:, None]                      # (2, 1, T)
+            pts3 = np.concatenate([out["arm"], out["head"]], 1)             # (3, 11, T)
+            err = pts3 - 0.5 * (out["arm"][:, :1] + out["arm"][:, 1:2]) - t_w3_c
+            w_err = err * w3w
+            loss = float(w_err.ravel() @ err.ravel())
+            d_pts = 2 * w_err
+            d_centre = -0.5 * d_pts.sum(1, keepdims=True)
+            sf = np.exp(log_s) * flip                                       # u = s X + tx, v = -s Y + ty
+            d_sf, d_txy = np.zeros(2), np.zeros((2, T))
+            for pts, obs, w, d in [(pts3, t_px_c, img_w2, d_pts)] + [
+                    (out[f"{sd}_hand"], obs2, ok2, d_hands[sd]) for sd, (obs2, _, _, ok2) in hand_t.items()]:
+                u = pts[:2] * sf + (txy - obs)
+                rho, d_rho = K.gmof((u * u).sum(0), sigma_px)
+                loss += float((rho * w).sum())
+                du = (2 * d_rho * w) * u
+                d[:2] += du * sf
+                d_sf += np.einsum("apt,apt->a", du, pts[:2])
+                d_txy += du.sum(1)
+            for sd, (_, knuckles_o, ok3, _) in hand_t.items():
+                hp = out[f"{sd}_hand"]                                      # (3, 21, T) absolute
+                kn = hp[:, KNUCKLES] - hp[:, :1]
+                length = np.sqrt((kn * kn).sum(0))
+                err = kn - knuckles_o * length.mean(0)
+                loss += float((err * err).sum((0, 1)) @ ok3)
+                d_kn = 2 * err * ok3
+                d_size = -(d_kn * knuckles_o).sum((0, 1))
+                d_kn += (d_size / 4) * kn / length
+                d_hands[sd][:, KNUCKLES] += d_kn
+                d_hands[sd][:, 0] -= d_kn.sum(1)
+            for sd, (frames, w, near, touch, clear) in contact.items():
                 # a touch lands on the skin; a guarded frame only keeps out of it
-                off = self._hand_gap(out, betas, side, frames, near) - clear
-                lc = lc + (w * torch.where(touch, off, torch.relu(-off)) ** 2).sum() / T / 1e-3
-            lean = out["glob"][:, :3, 2, 1]          # spine1-3's up axes' forward (z) component
-            return (l3 + l2 + lh + prior + smooth + _hold_loss(out, hold) + self.contact_weight * lc
-                    + self.upright * (lean ** 2).mean())
+                gap, d_gap = self._hand_gap(out, betas, sd, frames, near, grad=True)
+                off = gap - clear
+                val = np.where(touch, off, np.maximum(-off, 0.0))
+                scale = self.contact_weight / T / 1e-3
+                loss += scale * float(w * val @ val)
+                d_off = scale * 2 * w * val * np.where(touch, 1.0, -1.0)
+                d_hands[sd][..., frames] += (d_off[:, None, None] * d_gap).transpose(2, 1, 0)
+            held, d_held = _hold_loss(out["glob"], hold)
+            d_glob[:, :, k["left_wrist"]:k["right_wrist"] + 1] += d_held
+            lean = out["glob"][2, 1, :3]             # spine1-3's up axes' forward (z) component
+            d_glob[2, 1, :3] += self.upright * 2 / lean.size * lean
+            d_pos[:, arm] += d_pts[:, :6]
+            d_pos[:, arm.start:arm.start + 2] += d_centre
+            d_aa, d_betas = self._forward_grad(out, cache, betas, d_pos, d_glob, d_pts[:, 6:], d_hands)
+            prior, d_prior = _body_prior(aa)
+            over = np.maximum(np.abs(betas) - 2.4, 0.0)
+            smooth_a, d_smooth_a = K.smooth_loss(aa)
+            smooth_t, d_smooth_t = K.smooth_loss(dtxy)
+            loss += (held + self.upright * float(lean.ravel() @ lean.ravel()) / lean.size + prior
+                     + beta_w * float(betas @ betas) + 100 * float(over @ over) + 20 * smooth_a + 1e3 * smooth_t)
+            grad = np.concatenate([(d_aa + d_prior + 20 * d_smooth_a).ravel(),
+                                   d_betas + 2 * beta_w * betas + 200 * over * np.sign(betas),
+                                   [float(d_sf @ sf[:, 0, 0])], (scale_px * d_txy + 1e3 * d_smooth_t).ravel()])
+            return loss, grad
 
-        def clamp():
-            with torch.no_grad():
-                betas.clamp_(-2.5, 2.5)
+        def clamp(x):
+            np.clip(x[parts["betas"]], -2.5, 2.5, out=x[parts["betas"]])
 
-        groups = [{"params": [aa], "lr": 0.03}, {"params": [betas], "lr": 0.1}, {"params": [log_s], "lr": 0.02},
-                  {"params": [dtxy], "lr": 2.0 / scale_px}]
         first = self.iters_body - self.iters_contact if self.iters_contact else self.iters_body
-        adam: dict = {}
-        _minimize(groups, loss_fn, first, "adam", clamp, adam)
+        state: dict = {}
+        x = adam(loss_grad, x0, lr, first, clamp, state)
         if self.iters_contact:
-            with torch.no_grad():
-                out = self._forward(aa, betas, hand_local)
-                spread = _depth_spread(out, t_w3, w3_ok)
-                reach = float(np.clip(self.reach_per_spread * spread, self.contact_reach_min, self.contact_reach))
-                seen = {sd: (_t(np.nan_to_num(hands[sd][0])), hand_conf[sd]) for sd in ("left", "right")}
-                contact.update(self._contacts(out, betas, log_s.exp(), txy0_t + scale_px * dtxy, seen, reach))
-            _minimize(groups, loss_fn, self.iters_contact, "adam", clamp, adam)
-        txy = (txy0_t + scale_px * dtxy).detach()
+            aa, betas, log_s, dtxy = unpack(x)
+            out, _ = self._forward(aa, betas, hand_local)
+            spread = _depth_spread(out, t_w3, w3_ok)
+            reach = float(np.clip(self.reach_per_spread * spread, self.contact_reach_min, self.contact_reach))
+            seen = {sd: (np.nan_to_num(hands[sd][0]), hand_conf[sd]) for sd in ("left", "right")}
+            contact.update(self._contacts(out, betas, np.exp(log_s), txy0 + scale_px * dtxy.T, seen, reach))
+            x = adam(loss_grad, x, lr, self.iters_contact, clamp, state)
+        aa, betas, log_s, dtxy = unpack(x)
         poses = np.zeros((T, NUM_JOINTS, 3), np.float32)
-        poses[:, UPPER_IDX] = aa.detach().numpy()
-        cam = (float(log_s.detach().exp()), txy.numpy())
-        return poses, betas.detach().numpy(), cam
+        poses[:, UPPER_IDX] = aa.transpose(2, 1, 0)
+        return poses, betas.copy(), (float(np.exp(log_s)), txy0 + scale_px * dtxy.T)
 
-    def _hand_gap(self, out: dict, betas: torch.Tensor, side: str, frames: torch.Tensor,
-                  near_idx: torch.Tensor | None = None) -> torch.Tensor:
+    def _hand_gap(self, out: dict, betas: np.ndarray, side: str, frames: np.ndarray,
+                  near_idx: np.ndarray | None = None, grad: bool = False, skin: tuple | None = None):
         """(len(frames),) signed distance (metres, negative inside) from the hand's nearest
-        touching point (``_touch_points``) to the head and torso skin (``_surface``; only its
-        samples ``near_idx`` (n, K) per frame when given): each hand point against its nearest skin sample, along that
-        sample's normal when near it (inside the skin, or between samples), else straight."""
-        # the skin stays where the body's own landmarks put it: the hand goes to the face, the
-        # head and spine do not bend to meet the hand
-        with torch.no_grad():
-            surf, nrm = self._surface(out, betas, frames, near_idx)
-        hp = _touch_points(out[f"{side}_hand"][frames])                 # (n, 7, 3)
-        with torch.no_grad():                                           # (n, 7) nearest samples
-            near = _nearest(hp, surf).argmin(-1)
-        v = torch.gather(surf, 1, near.reshape(len(hp), -1, 1).expand(-1, -1, 3)).reshape(hp.shape)
-        n = torch.gather(nrm, 1, near.reshape(len(hp), -1, 1).expand(-1, -1, 3)).reshape(hp.shape)
-        along = ((hp - v) * n).sum(-1)
-        dist = (hp - v).norm(dim=-1)
+        touching point (``_TOUCH``) to the head and torso skin (``_surface``; only its
+        samples ``near_idx`` (n, K) per frame when given): each hand point against its nearest
+        skin sample, along that sample's normal when near it (inside the skin, or between
+        samples), else straight. With ``grad``, also its gradient with respect to the hand's
+        21 points, (n, 21, 3): the skin stays where the body's own landmarks put it (the hand
+        goes to the face, the head and spine do not bend to meet the hand). ``skin``: the
+        posed skin and normals of ``frames`` when already at hand."""
+        surf, nrm = self._surface(out, betas, frames, near_idx) if skin is None else skin
+        hp = _TOUCH @ _hand_at(out, side, frames)                        # (n, 7, 3)
+        near = _nearest_sq(hp, surf, rank=True).argmin(-1)[..., None]   # (n, 7, 1) nearest samples
+        diff = hp - np.take_along_axis(surf, near, 1)
+        n = np.take_along_axis(nrm, near, 1)
+        along = (diff * n).sum(-1)
+        dist = np.sqrt((diff * diff).sum(-1))
         # inside is judged as the viewer's ``hand_gap`` judges it, up to NEAR_SKIN deep: with
         # only points within 3 cm of a sample counted by the normal, a wrist 3.7 cm deep in the
         # belly read as 3.7 cm outside, and no guard pushed it out (the shared .pose file)
-        inside = (along < 0) & (dist < NEAR_SKIN)
-        return torch.where((dist < 0.03) | inside, along, dist).min(-1).values
+        by_normal = (dist < 0.03) | ((along < 0) & (dist < NEAR_SKIN))
+        val = np.where(by_normal, along, dist)
+        best = val.argmin(-1)
+        rows = np.arange(len(val))
+        gap = val[rows, best]
+        if not grad:
+            return gap
+        d_point = np.where(by_normal[rows, best, None], n[rows, best],
+                           diff[rows, best] / np.maximum(dist[rows, best], 1e-12)[:, None])
+        return gap, _TOUCH[best][..., None] * d_point[:, None, :]
 
-    def _contacts(self, out: dict, betas: torch.Tensor, s: torch.Tensor, txy: torch.Tensor, seen: dict,
-                  reach: float) -> dict:
+    def _contacts(self, out: dict, betas: np.ndarray, s: float, txy: np.ndarray, seen: dict, reach: float) -> dict:
         """Per hand, the frames of the skin term, their weights and which of them are touches.
         A touch: the hand is found and its landmarks overlap the skin's image (within 1.5 cm of
         a projected skin sample) while the fit so far has it within ``reach`` of the skin, or
@@ -693,21 +688,21 @@ class Fitter:
         seen or not. Each entry's last item is how far off the skin its frames keep the hand's
         nearest point: ``contact_gap``, or ``unseen_gap`` for a hand never found (guarded
         within ``unseen_gap`` + 2 cm)."""
-        surf, _ = self._surface(out, betas)
-        uv = torch.stack([s * surf[..., 0], -s * surf[..., 1]], -1) + txy[:, None]
+        surf, nrm = self._surface(out, betas)
+        uv = np.stack([s * surf[..., 0], -s * surf[..., 1]], -1) + txy[:, None]
         T = surf.shape[0]
         found = {}
         for side in ("left", "right"):
             if f"{side}_hand" not in out:
                 continue
-            gap = self._hand_gap(out, betas, side, torch.arange(T)).numpy()
+            gap = self._hand_gap(out, betas, side, np.arange(T), skin=(surf, nrm))
             weight = np.zeros(T)
             obs2, conf = seen.get(side, (None, np.zeros(T)))
             sure = conf > 0
             if sure.any():
-                frames = torch.as_tensor(np.flatnonzero(sure))
+                frames = np.flatnonzero(sure)
                 over = np.zeros(T, bool)
-                over[sure] = (_nearest(obs2[frames], uv[frames]).amin((1, 2)) < 0.015 * s).numpy()
+                over[sure] = _nearest_sq(obs2[frames], uv[frames]).min((1, 2)) < (0.015 * s) ** 2
                 touch = over & (gap < reach)
                 weight[touch] = np.sqrt(conf[touch])
                 # a hand lost for a few frames (up to MAX_GAP) between two touching ones still
@@ -718,15 +713,16 @@ class Fitter:
             touching = weight > 0
             near_skin = gap < (0.02 if sure.any() else self.unseen_gap + 0.02)
             weight[~touching & near_skin] = 1.0
-            frames = torch.as_tensor(np.flatnonzero(weight > 0))
+            frames = np.flatnonzero(weight > 0)
             if not len(frames):
                 continue
             # the skin the hand can reach in the last steps lies near where it is now:
             # the samples nearest to any of its points (a tenth of the cost of all)
-            d3 = _nearest(out[f"{side}_hand"][frames], surf[frames]).amin(1)
-            near = d3.topk(min(96, d3.shape[1]), largest=False).indices
+            d3 = _nearest_sq(_hand_at(out, side, frames), surf[frames]).min(1)
+            keep = min(96, d3.shape[1])
+            near = np.argpartition(d3, keep - 1, axis=1)[:, :keep]
             clear = self.contact_gap if sure.any() else self.unseen_gap
-            found[side] = (frames, _t(weight[frames.numpy()]), near, torch.as_tensor(touching[frames.numpy()]), clear)
+            found[side] = (frames, weight[frames], near, touching[frames], clear)
         return found
 
     def _hold_weights(self, hand_conf: dict, hands: dict) -> tuple:
@@ -736,7 +732,7 @@ class Fitter:
         ``hold_rot_base``: a twist of the arm that the palm does not show is no motion);
         elsewhere it does not turn, the weight growing to ``hold_rot`` as the hand's
         confidence falls (a barely seen hand keeps its last good orientation). Both hands at
-        once, in UPPER's order of the wrists (left, right): (T-1, 2) and (T-1, 2, 3, 3)."""
+        once, in UPPER's order of the wrists (left, right): (2, T-1) and (3, 3, 2, T-1)."""
         weights, steps = [], []
         for side in ("left", "right"):
             conf = hand_conf[side]
@@ -748,55 +744,72 @@ class Fitter:
                 step[sure] = (frame[1:] @ np.swapaxes(frame[:-1], 1, 2))[sure]
             weights.append(np.where(sure, self.hold_rot_base, self.hold_rot * (1.0 - c_rot) ** 2))
             steps.append(step)
-        return _t(np.stack(weights, 1)), _t(np.stack(steps, 1))
+        return np.stack(weights), np.stack(steps).transpose(2, 3, 0, 1)
 
-    def _hand_local(self, side: str, pose: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _hand_local(self, side: str, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A hand's 21 points in its wrist frame for SMPL-X hand pose (T, 15, 3), as an affine
-        function of the betas: (T, 21, 3) at betas 0 and (T, 21, 3, 10) per beta. Exact:
-        ``hand_points`` is linear in the rest geometry, which is affine in the betas."""
+        function of the betas: (3, 21, T) at betas 0 and (3 * 21 * T, 10) per beta (the points
+        raveled). Exact: the hand's chain is linear in the rest geometry, which is affine in
+        the betas. Worked out once per distinct pose (a hand never found is one)."""
         T = len(pose)
-        rot = _t(R.np_axis_angle_to_matrix(_smplx_to_mp_hand(pose).reshape(-1, 3)).reshape(T, 5, 3, 3, 3))
-        with torch.no_grad():
-            base = self.hand_points(rot, self._hand_rest(side, torch.zeros(10)))
-            dirs = torch.stack([self.hand_points(rot, self._hand_rest(side, torch.eye(10)[k])) - base
-                                for k in range(10)], -1)
-        return base, dirs
+        poses, at = np.unique(pose.reshape(T, -1), axis=0, return_inverse=True)
+        rot = R.np_axis_angle_to_matrix(_smplx_to_mp_hand(poses).reshape(-1, 3)).reshape(len(poses), 5, 3, 3, 3)
+        rot = np.ascontiguousarray(rot.transpose(3, 4, 1, 2, 0))
+        base = K.hand_chain(rot, **self._hand_rest(side, np.zeros(10)))[0]
+        dirs = np.stack([K.hand_chain(rot, **self._hand_rest(side, np.eye(10)[k]))[0] - base for k in range(10)], -1)
+        at = at.reshape(-1)
+        return np.ascontiguousarray(base[..., at]), np.ascontiguousarray(dirs[:, :, at]).reshape(-1, 10)
 
-    def _forward(self, aa: torch.Tensor, betas: torch.Tensor, hand_local: dict) -> dict:
-        """Upper-body FK (pelvis fixed at the origin) -> arm joints, head sites and the points
-        of the hands in ``hand_local`` (side -> ``_hand_local``)."""
-        if not hasattr(self, "_fk_t"):
+    def _forward(self, aa: np.ndarray, betas: np.ndarray, hand_local: dict) -> tuple[dict, tuple]:
+        """Upper-body FK (pelvis fixed at the origin), components first: UPPER's rotation
+        vectors (3, 13, T) -> their global rotations (3, 3, 13, T) and positions (3, 13, T),
+        the arm joints, the head sites and the points of the hands in ``hand_local`` (side ->
+        ``_hand_local``), (3, P, T); and the cache for ``_forward_grad``."""
+        if not hasattr(self, "_fk"):
             # the rest geometry FK reads, affine in the betas: each UPPER joint's offset from its
             # parent, the pelvis, and the head sites' offsets from the head
             jt, jd = self.j_template, self.j_dirs
             st, sd = self.s_template[self.head_sites], self.s_dirs[self.head_sites]
-            self._fk_t = tuple(_t(a) for a in (jt[UPPER_IDX] - jt[_UPPER_PARENT_IDX], jd[UPPER_IDX] - jd[_UPPER_PARENT_IDX],
-                                               jt[0], jd[0], st - jt[J["head"]], sd - jd[J["head"]]))
-        ot, od, pt, pd, ht, hd = self._fk_t
-        T = aa.shape[0]
-        rot = R.axis_angle_to_matrix(aa.reshape(-1, 3)).reshape(T, len(UPPER), 3, 3)
-        # UPPER is ordered by depth: each level's parents are all in the level before it, so
-        # the chain is seven batched steps (fewer, larger tensor ops than joint by joint); a
-        # level's parents are a slice of the level before, or its one joint (views, not
-        # gathers). A bone's offset turned by its parent: a product and a sum, not a matmul
-        offs = (ot + od @ betas).split(_LEVEL_SIZES)
-        rots = rot.split(_LEVEL_SIZES, 1)
-        g, p = rots[0], (pt + pd @ betas + offs[0]).expand(T, 1, 3)     # spine1: the pelvis does not turn
-        globs, poss = [g], [p]
-        for off, r, parent in zip(offs[1:], rots[1:], _LEVEL_PARENTS[1:]):
-            gp, pp = g[:, parent], p[:, parent]
-            p = pp + (gp * off[:, None, :]).sum(-1)
-            g = gp @ r
-            globs.append(g)
-            poss.append(p)
-        glob, pos = torch.cat(globs, 1), torch.cat(poss, 1)            # (T, 13, ...) in UPPER order
+            self._fk = ((jt[UPPER_IDX] - jt[_UPPER_PARENT_IDX]).T, (jd[UPPER_IDX] - jd[_UPPER_PARENT_IDX]).transpose(1, 0, 2),
+                        jt[0], jd[0], (st - jt[J["head"]]).T, (sd - jd[J["head"]]).transpose(1, 0, 2))
+        ot, od, pt, pd, ht, hd = self._fk
+        rot, rot_cache = K.rodrigues(aa)
+        offsets = ot + od @ betas
+        glob, pos = K.body_chain(rot, offsets, pt + pd @ betas, _LEVELS)
         k = _UPPER_AT
         out = {"arm": pos[:, k["left_shoulder"]:k["right_wrist"] + 1], "pos": pos, "glob": glob}
-        out["head"] = _moved(pos[:, k["head"]], glob[:, k["head"]], ht + hd @ betas)
+        h = k["head"]
+        out["head"] = K.moved(pos[:, h], glob[:, :, h], ht + hd @ betas)
+        local = {}
         for side, (base, dirs) in hand_local.items():
             w = k[f"{side}_wrist"]
-            out[f"{side}_hand"] = _moved(pos[:, w], glob[:, w], base + dirs @ betas)
-        return out
+            local[side] = base + (dirs @ betas).reshape(base.shape)
+            out[f"{side}_hand"] = K.moved(pos[:, w], glob[:, :, w], local[side])
+        return out, (rot_cache, local, {side: dirs for side, (_, dirs) in hand_local.items()})
+
+    def _forward_grad(self, out: dict, cache: tuple, betas: np.ndarray, d_pos: np.ndarray, d_glob: np.ndarray,
+                      d_head: np.ndarray, d_hands: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The gradients of the rotation vectors (3, 13, T) and the betas (10,) from those of
+        ``_forward``'s outputs: positions, global rotations (both consumed), head sites and
+        hand points (side -> (3, 21, T))."""
+        ot, od, pt, pd, ht, hd = self._fk
+        rot_cache, local, dirs = cache
+        k = _UPPER_AT
+        glob = out["glob"]
+        h = k["head"]
+        d_o, d_f, d_l = K.moved_grad(glob[:, :, h], ht + hd @ betas, d_head)
+        d_pos[:, h] += d_o
+        d_glob[:, :, h] += d_f
+        d_betas = d_l.ravel() @ hd.reshape(-1, 10)
+        for side, d in d_hands.items():
+            w = k[f"{side}_wrist"]
+            d_o, d_f, d_l = K.moved_grad(glob[:, :, w], local[side], d)
+            d_pos[:, w] += d_o
+            d_glob[:, :, w] += d_f
+            d_betas += d_l.ravel() @ dirs[side]
+        d_rot, d_off, d_root = K.body_chain_grad(glob, out["pos"], _UPPER_PARENT_AT, _UPPER_BELOW, d_glob, d_pos)
+        d_betas += d_off.ravel() @ od.reshape(-1, 10) + d_root @ pd
+        return K.rodrigues_grad(rot_cache, d_rot), d_betas
 
     def _initial_pose(self, w3, hands, found, joints) -> np.ndarray:
         """Closed-form start: shoulders and elbows aim the rest bones at the landmarks,
@@ -813,8 +826,7 @@ class Fitter:
             poses[:, sh] = R.np_quaternion_to_axis_angle(R.np_matrix_to_quaternion(r_sh))
             poses[:, el] = R.np_quaternion_to_axis_angle(R.np_matrix_to_quaternion(r_el))
             if found[side].any():
-                full = self.hand_points(torch.eye(3).expand(1, 5, 3, 3, 3), self._hand_rest(side, np.zeros(10)))
-                f_m, _ = _palm_frame(full[0].numpy().astype(np.float64))
+                f_m, _ = _palm_frame(self._rest_hand_points(side))
                 f_o, _ = _palm_frame(hands[side][1])
                 g = f_o @ f_m.T
                 loc = np.swapaxes(r_el_g, 1, 2) @ g
@@ -827,14 +839,14 @@ class Fitter:
     def _reprojection(self, lm, poses, betas, cam, found):
         s, txy = cam
         T = lm.num_frames
-        with torch.no_grad():
-            hand_local = {sd: self._hand_local(sd, poses[:, sl]) for sd, sl in (("left", slice(25, 40)),
-                                                                               ("right", slice(40, 55)))}
-            out = self._forward(_t(poses[:, UPPER_IDX]), _t(betas), hand_local)
+        hand_local = {sd: self._hand_local(sd, poses[:, sl]) for sd, sl in (("left", slice(25, 40)),
+                                                                           ("right", slice(40, 55)))}
+        out, _ = self._forward(poses[:, UPPER_IDX].transpose(2, 1, 0).astype(np.float64), np.asarray(betas, np.float64),
+                               hand_local)
         pos = np.full((T, NUM_JOINTS, 3), np.nan, np.float32)
         pos[:, 0] = self.j_template[0]
-        pos[:, UPPER_IDX] = out["pos"].numpy()
-        pts = np.concatenate([pos, out["left_hand"].numpy(), out["right_hand"].numpy()], 1)
+        pos[:, UPPER_IDX] = out["pos"].T
+        pts = np.concatenate([pos, out["left_hand"].T, out["right_hand"].T], 1)
         uv = np.stack([s * pts[..., 0], -s * pts[..., 1]], -1) + txy[:, None]
         errs = []
         arm_idx = [BODY_INDEX[n] for n in ARM_POINTS]
@@ -849,121 +861,6 @@ class Fitter:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _aim_fingers(pts: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """Closed-form start for the fingers: each bone swings from its rest direction onto the
-    seen one, in its parent's frame. pts (n, 21, 3) seen and rest (21, 3) rest points in wrist
-    coordinates -> (n, 5, 3, 3) axis-angles (MP finger order)."""
-    n = len(pts)
-    out = np.zeros((n, 5, 3, 3))
-    for i, f in enumerate(FINGERS_MP):
-        chain = MP_CHAIN[f]
-        g = np.broadcast_to(np.eye(3), (n, 3, 3))
-        for k in range(3):
-            d = pts[:, chain[k + 1]] - pts[:, chain[k]]
-            bone = rest[chain[k + 1]] - rest[chain[k]]
-            r = _swing(np.broadcast_to(bone, (n, 3)), np.einsum("tji,tj->ti", g, d))
-            out[:, i, k] = R.np_quaternion_to_axis_angle(R.np_matrix_to_quaternion(r))
-            g = g @ r
-    return np.nan_to_num(out)
-
-
-def _minimize(groups: list, loss_fn, iters: int, kind: str = "adam", after=None, state: dict | None = None) -> None:
-    """Minimize ``loss_fn()`` over the tensors in ``groups`` (param groups with their Adam
-    learning rates): ``iters`` Adam steps, or with "lbfgs" (one tensor) ``iters`` L-BFGS
-    iterations. ``after()`` runs after every Adam step (such as clamping). Adam's moments
-    and step count live in ``state`` when given, so a second call goes on where the first
-    stopped (a fresh Adam's first steps move every parameter by its full rate).
-
-    Both are written here rather than taken from torch.optim: building any torch.optim
-    optimizer imports torch._dynamo, about 1.5 s on the first fit in a process."""
-    if kind != "lbfgs":
-        _adam(groups, loss_fn, iters, after, state=state)
-        return
-    (param,) = [p for g in groups for p in g["params"]]
-    _lbfgs(param, loss_fn, iters)
-    if after is not None:
-        after()
-
-
-def _adam(groups: list, loss_fn, iters: int, after=None, b1: float = 0.9, b2: float = 0.999,
-          eps: float = 1e-8, state: dict | None = None) -> None:
-    """Adam (Kingma and Ba), the same update as torch.optim.Adam's defaults; ``state`` (a
-    dict, filled on the first call) carries the moments and step count between calls."""
-    params = [(p, g["lr"]) for g in groups for p in g["params"]]
-    kept = state if state is not None else {}
-    if "moments" not in kept:
-        kept["moments"], kept["step"] = [(torch.zeros_like(p), torch.zeros_like(p)) for p, _ in params], 0
-    state, first = kept["moments"], kept["step"]
-    kept["step"] += iters
-    tensors = [p for p, _ in params]
-    ms, vs = [m for m, _ in state], [v for _, v in state]
-    for step in range(first + 1, first + iters + 1):
-        for p in tensors:
-            p.grad = None
-        loss_fn().backward()
-        with torch.no_grad():   # every tensor at once (torch's foreach kernels): a few ops, not a few per tensor
-            grads = [p.grad for p in tensors]
-            torch._foreach_lerp_(ms, grads, 1 - b1)
-            torch._foreach_mul_(vs, b2)
-            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
-            denom = torch._foreach_div(vs, 1 - b2 ** step)
-            torch._foreach_sqrt_(denom)
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_(tensors, ms, denom, [-lr / (1 - b1 ** step) for _, lr in params])
-        if after is not None:
-            after()
-
-
-def _lbfgs(param: torch.Tensor, loss_fn, iters: int, history: int = 20) -> None:
-    """L-BFGS on one tensor: two-loop recursion over the last ``history`` steps and a
-    backtracking (Armijo) line search; stops early when the gradient or the step vanishes."""
-    def evaluate():
-        param.grad = None
-        loss = loss_fn()
-        loss.backward()
-        return float(loss.detach()), param.grad.detach().reshape(-1).clone()
-
-    f, g = evaluate()
-    pairs: list = []
-    for it in range(iters):
-        if float(g.abs().max()) < 1e-7:
-            break
-        q, alphas = g.clone(), []
-        for s_k, y_k, rho in reversed(pairs):
-            a_k = rho * float(s_k @ q)
-            q -= a_k * y_k
-            alphas.append(a_k)
-        if pairs:
-            s_k, y_k, _ = pairs[-1]
-            q *= float(s_k @ y_k) / float(y_k @ y_k)
-        for (s_k, y_k, rho), a_k in zip(pairs, reversed(alphas)):
-            q += (a_k - rho * float(y_k @ q)) * s_k
-        d = -q
-        slope = float(g @ d)
-        if slope > -1e-12:                        # not a descent direction: start afresh
-            pairs, d, slope = [], -g, -float(g @ g)
-        t = 1.0 if pairs else min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12))
-        start = param.detach().clone()
-        for _ in range(12):
-            with torch.no_grad():
-                param.copy_(start + t * d.view_as(param))
-            f_new, g_new = evaluate()
-            if f_new <= f + 1e-4 * t * slope:
-                break
-            t *= 0.5
-        else:
-            with torch.no_grad():
-                param.copy_(start)
-            break
-        s_new, y_new = t * d, g_new - g
-        sy = float(s_new @ y_new)
-        if sy > 1e-10:
-            pairs = (pairs + [(s_new, y_new, 1.0 / sy)])[-history:]
-        if abs(f - f_new) < 1e-10 * max(1.0, abs(f)):
-            break
-        f, g = f_new, g_new
-
-
 # A hand the landmarks show shut (middle, ring and pinky curled over CLOSED degrees on average,
 # fully past CLOSED + CLOSED_RAMP) is fitted to its landmarks' fingers rebuilt partly with the
 # model's bone lengths (``CLOSED_SHARE`` of the way): Holistic's fist squeezes the finger bones, so
@@ -1001,85 +898,112 @@ def _flex_sign(side: str) -> float:
 # joint, axis): 0.01 on all; the thumb's MCP and IP 0.5 (their part of the hinge term, whose
 # square along the hinge is taken off again); the other fingers' joints 2-3 0.5 on their
 # twist and abduction axes; their knuckles 0.2 on twist
-_FINGER_W = np.full((5, 3, 3), 0.01, np.float32)
+_FINGER_W = np.full((5, 3, 3), 0.01)
 _FINGER_W[0, 1:] += 0.5
 _FINGER_W[1:, 1:, :2] += 0.5
 _FINGER_W[1:, 0, 0] += 0.2
+_FINGER_W = _FINGER_W.transpose(2, 0, 1)[..., None]               # components first, as the fit's unknowns
+_FLEX_MAX = np.array(FLEX_MAX)[:, None]
 
 
-def _finger_prior(aa: torch.Tensor, flex: float, thumb_hinge: torch.Tensor) -> torch.Tensor:
-    """aa (n, 5 fingers MP order, 3 joints, 3): joint limits and a weak pose prior.
+def _finger_prior(aa: np.ndarray, flex: float, thumb_hinge: np.ndarray) -> tuple[float, np.ndarray]:
+    """aa (3, 5 fingers MP order, 3 joints, n frames): joint limits and a weak pose prior,
+    and its gradient.
 
     Bones 2 and 3 only flex (twist and sideways bend are penalized; the thumb's about its
     hinge axis), no finger bends backwards more than ~0.35 rad, and no joint flexes past
     its ``FLEX_MAX``. The quadratic terms are one weighted sum (``_FINGER_W``): the thumb's
     off-hinge part ||t - (t.h) h||^2 is ||t||^2 - (t.h)^2 for the unit hinge h."""
-    along = ((aa[:, 0, 1:] @ thumb_hinge) ** 2).sum()
-    z = aa[:, 1:, :, 2] * flex                                     # the thumb's axes differ: not limited here
-    over = torch.relu(-z - 0.35) ** 2 + torch.relu(z - torch.tensor(FLEX_MAX)) ** 2
-    return (50 * over.sum() + (aa ** 2 * torch.from_numpy(_FINGER_W)).sum() - 0.5 * along) / aa.shape[0]
+    n = aa.shape[-1]
+    along = np.einsum("c,cjn->jn", thumb_hinge, aa[:, 0, 1:])               # (2, n)
+    z = aa[2, 1:] * flex                                           # the thumb's axes differ: not limited here
+    back, past = np.maximum(-z - 0.35, 0.0), np.maximum(z - _FLEX_MAX, 0.0)
+    sq = aa * aa * _FINGER_W
+    loss = 50 * float((back * back + past * past).sum()) + float(sq.sum()) - 0.5 * float(along.ravel() @ along.ravel())
+    grad = 2 * _FINGER_W * aa
+    grad[:, 0, 1:] -= thumb_hinge[:, None, None] * along
+    grad[2, 1:] += 100 * flex * (past - back)
+    return loss / n, grad / n
 
 
-def _moved(origin: torch.Tensor, frame: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
-    """Points ``local`` ((P, 3), or (T, P, 3) per frame) of a joint at ``origin`` (T, 3) turned
-    by ``frame`` (T, 3, 3) -> (T, P, 3): a product and a sum (fewer ops than a batched matmul)."""
-    return origin[:, None] + (frame[:, None] * local[..., None, :]).sum(-1)
+def _nearest_sq(a: np.ndarray, b: np.ndarray, rank: bool = False) -> np.ndarray:
+    """(n, P, D) and (n, V, D) -> (n, P, V) squared distances (float64: the expansion's
+    cancellation at a metre from the origin is far below a micrometre); with ``rank``, the
+    same less each row's own |a|^2 (enough to rank the V by distance, and cheaper)."""
+    sq = np.einsum("nvd,nvd->nv", b, b)[:, None] - 2 * a @ np.swapaxes(b, -1, -2)
+    if rank:
+        return sq
+    return np.maximum(sq + np.einsum("npd,npd->np", a, a)[..., None], 0.0)
 
 
-def _nearest(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(n, P, D) and (n, V, D) -> (n, P, V) distances, computed directly (not through a
-    product, whose cancellation costs millimetres at a metre from the origin), without the
-    (n, P, V, D) differences that building them by broadcasting allocates."""
-    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+# The points a hand touches with, as a viewer (and ``collide.hand_gap``) judges a touch: the
+# wrist, the five fingertips and the palm's centre (wrist and knuckles), as rows of weights
+# over the 21 hand points (``_TOUCH @ hand``). Not the finger joints, which sit inside the
+# fingers: with all 21 points the fit's own gap was 0.3-0.7 cm where the viewer's measure of
+# the same fit was 2-4 cm (the contact benchmark's stripe, atlanta and zebra).
+_TOUCH = np.zeros((7, 21))
+_TOUCH[np.arange(6), [0, 4, 8, 12, 16, 20]] = 1.0
+_TOUCH[6, list(PALM)] = 1.0 / len(PALM)
 
 
-def _touch_points(hand: torch.Tensor) -> torch.Tensor:
-    """(.., 21, 3) hand points -> (.., 7, 3) the points a hand touches with, as a viewer
-    (and ``collide.hand_gap``) judges a touch: the wrist, the five fingertips and the palm's
-    centre (wrist and knuckles). Not the finger joints, which sit inside the fingers: with
-    all 21 points the fit's own gap was 0.3-0.7 cm where the viewer's measure of the same
-    fit was 2-4 cm (the contact benchmark's stripe, atlanta and zebra)."""
-    palm = hand[..., PALM, :].mean(-2, keepdim=True)
-    return torch.cat([hand[..., [0, 4, 8, 12, 16, 20], :], palm], -2)
+def _hand_at(out: dict, side: str, frames: np.ndarray) -> np.ndarray:
+    """(n, 21, 3) a hand's points in ``frames``, frame-major, from ``Fitter._forward``'s output."""
+    return out[f"{side}_hand"][..., frames].T
 
 
-def _depth_spread(out: dict, t_w3: torch.Tensor, w3_ok: torch.Tensor) -> float:
+def _depth_spread(out: dict, t_w3: np.ndarray, w3_ok: np.ndarray) -> float:
     """How far (metres, RMS) the depth landmarks of the elbows and wrists lie from a fit
     that keeps its bones' lengths and matches the image: the clip's own measure of how far
     its depth can be trusted (about 1 cm for exact depth with 5 mm noise, 2-9 cm for the
     contact benchmark's MediaPipe-like depth errors)."""
-    rel = out["arm"] - out["arm"][:, :2].mean(1, keepdim=True)
+    rel = out["arm"] - out["arm"][:, :2].mean(1, keepdims=True)
     ok = w3_ok[:, 2:6]
-    dz = (rel[:, 2:6, 2] - t_w3[:, 2:6, 2]) * ok
-    return float(((dz ** 2).sum() / ok.sum().clamp_min(1)).sqrt())
+    dz = (rel[2, 2:6].T - t_w3[:, 2:6, 2]) * ok
+    return float(np.sqrt((dz * dz).sum() / max(ok.sum(), 1)))
 
 
-def _hold_loss(out: dict, hold: tuple) -> torch.Tensor:
-    """The orientation prior of ``Fitter._hold_weights``: each hand's orientation G in the
-    body frame against the expected turn S_t, as the squared chordal distance
-    ||G_t - S_t G_t-1||^2 = 4 (1 - cos angle) (smooth, with no wrap at 180 degrees)."""
+def _hold_loss(glob: np.ndarray, hold: tuple) -> tuple[float, np.ndarray]:
+    """The orientation prior of ``Fitter._hold_weights`` and its gradient with respect to
+    the wrists' global rotations (3, 3, 2, T): each hand's orientation G in the body frame
+    against the expected turn S_t, as the squared chordal distance ||G_t - S_t G_t-1||^2 =
+    4 (1 - cos angle) (smooth, with no wrap at 180 degrees)."""
     w_rot, step = hold
-    g = out["glob"][:, _UPPER_AT["left_wrist"]:_UPPER_AT["right_wrist"] + 1]     # (T, 2, 3, 3)
-    if len(g) < 2:
-        return g.sum() * 0.0
-    return (((g[1:] - step @ g[:-1]) ** 2).sum((-1, -2)) * w_rot).sum() / len(g)
+    g = glob[:, :, _UPPER_AT["left_wrist"]:_UPPER_AT["right_wrist"] + 1]     # (3, 3, 2, T)
+    grad = np.zeros_like(g)
+    T = g.shape[-1]
+    if T < 2:
+        return 0.0, grad
+    diff = g[..., 1:] - K.mm(step, g[..., :-1])
+    loss = float((diff * diff).sum((0, 1)).ravel() @ w_rot.ravel()) / T
+    d = 2 / T * w_rot * diff
+    grad[..., 1:] += d
+    grad[..., :-1] -= K.mtm(step, d)
+    return loss, grad
 
 
 # ``_body_prior``'s weight on each UPPER joint's squared rotation: spine, neck and head 2,
 # collars 5, and 0.01 on every joint
-_PRIOR_W = [0.01 + (2.0 if n in ("spine1", "spine2", "spine3", "neck", "head") else 5.0 if n.endswith("collar")
-                    else 0.0) for n in UPPER]
+_PRIOR_W = np.array([0.01 + (2.0 if n in ("spine1", "spine2", "spine3", "neck", "head") else 5.0
+                             if n.endswith("collar") else 0.0) for n in UPPER])[:, None]
 
 
-def _body_prior(aa: torch.Tensor) -> torch.Tensor:
-    """Spine, neck and collars stay near rest; elbows bend one way; wrists within range."""
-    n = aa.shape[0]
+def _body_prior(aa: np.ndarray) -> tuple[float, np.ndarray]:
+    """Spine, neck and collars stay near rest; elbows bend one way; wrists within range: the
+    loss and its gradient for the rotation vectors (3, 13, T)."""
+    n = aa.shape[-1]
     k = _UPPER_AT
-    near_rest = (aa.pow(2).sum(-1) * torch.tensor(_PRIOR_W)).sum() / n
-    wrists = torch.relu(aa[:, k["left_wrist"]:k["right_wrist"] + 1].abs() - 1.3).pow(2).sum() / n
-    elbows = aa[:, k["left_elbow"]:k["right_elbow"] + 1]
-    elbow_lim = torch.relu(elbows.norm(dim=-1) - 2.6).pow(2).sum() / n
-    return near_rest + 10 * wrists + 10 * elbow_lim
+    loss = float((aa * aa * _PRIOR_W).sum()) / n
+    grad = 2 / n * _PRIOR_W * aa
+    wrists = slice(k["left_wrist"], k["right_wrist"] + 1)
+    over = np.maximum(np.abs(aa[:, wrists]) - 1.3, 0.0)
+    loss += 10 * float(over.ravel() @ over.ravel()) / n
+    grad[:, wrists] += 20 / n * over * np.sign(aa[:, wrists])
+    elbows = slice(k["left_elbow"], k["right_elbow"] + 1)
+    bend = np.sqrt((aa[:, elbows] ** 2).sum(0))
+    past = np.maximum(bend - 2.6, 0.0)
+    loss += 10 * float(past.ravel() @ past.ravel()) / n
+    grad[:, elbows] += 20 / n * past / np.maximum(bend, 1e-12) * aa[:, elbows]
+    return loss, grad
 
 
 def _mp_to_smplx_hand(aa: np.ndarray) -> np.ndarray:
