@@ -569,9 +569,10 @@ class Fitter:
 
         def loss_grad(x):
             aa, betas, log_s, dtxy = unpack(x)
-            out, cache = self._forward(aa, betas, hand_local)
+            # only the hands with a term: a hand never found and off the skin moves nothing
+            out, cache = self._forward(aa, betas, {sd: hand_local[sd] for sd in hand_t.keys() | contact.keys()})
             d_pos, d_glob = np.zeros_like(out["pos"]), np.zeros_like(out["glob"])
-            d_hands = {sd: np.zeros_like(out[f"{sd}_hand"]) for sd in hand_local}
+            d_hands = {sd: np.zeros_like(out[f"{sd}_hand"]) for sd in hand_t.keys() | contact.keys()}
             txy = (txy0_c + scale_px * dtxy)[:, None]                      # (2, 1, T)
             pts3 = np.concatenate([out["arm"], out["head"]], 1)             # (3, 11, T)
             err = pts3 - 0.5 * (out["arm"][:, :1] + out["arm"][:, 1:2]) - t_w3_c
@@ -746,18 +747,21 @@ class Fitter:
             steps.append(step)
         return np.stack(weights), np.stack(steps).transpose(2, 3, 0, 1)
 
-    def _hand_local(self, side: str, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _hand_local(self, side: str, pose: np.ndarray, betas: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """A hand's 21 points in its wrist frame for SMPL-X hand pose (T, 15, 3), as an affine
         function of the betas: (3, 21, T) at betas 0 and (3 * 21 * T, 10) per beta (the points
         raveled). Exact: the hand's chain is linear in the rest geometry, which is affine in
-        the betas. Worked out once per distinct pose (a hand never found is one)."""
+        the betas. Worked out once per distinct pose (a hand never found is one). Given
+        ``betas``, the points at them and no betas' directions (zero)."""
         T = len(pose)
         poses, at = np.unique(pose.reshape(T, -1), axis=0, return_inverse=True)
         rot = R.np_axis_angle_to_matrix(_smplx_to_mp_hand(poses).reshape(-1, 3)).reshape(len(poses), 5, 3, 3, 3)
         rot = np.ascontiguousarray(rot.transpose(3, 4, 1, 2, 0))
-        base = K.hand_chain(rot, **self._hand_rest(side, np.zeros(10)))[0]
-        dirs = np.stack([K.hand_chain(rot, **self._hand_rest(side, np.eye(10)[k]))[0] - base for k in range(10)], -1)
         at = at.reshape(-1)
+        base = K.hand_chain(rot, **self._hand_rest(side, np.zeros(10) if betas is None else betas))[0]
+        if betas is not None:
+            return np.ascontiguousarray(base[..., at]), np.zeros((3 * 21 * T, 10))
+        dirs = np.stack([K.hand_chain(rot, **self._hand_rest(side, np.eye(10)[k]))[0] - base for k in range(10)], -1)
         return np.ascontiguousarray(base[..., at]), np.ascontiguousarray(dirs[:, :, at]).reshape(-1, 10)
 
     def _forward(self, aa: np.ndarray, betas: np.ndarray, hand_local: dict) -> tuple[dict, tuple]:
@@ -839,8 +843,8 @@ class Fitter:
     def _reprojection(self, lm, poses, betas, cam, found):
         s, txy = cam
         T = lm.num_frames
-        hand_local = {sd: self._hand_local(sd, poses[:, sl]) for sd, sl in (("left", slice(25, 40)),
-                                                                           ("right", slice(40, 55)))}
+        hand_local = {sd: self._hand_local(sd, poses[:, sl], betas)
+                      for sd, sl in (("left", slice(25, 40)), ("right", slice(40, 55)))}
         out, _ = self._forward(poses[:, UPPER_IDX].transpose(2, 1, 0).astype(np.float64), np.asarray(betas, np.float64),
                                hand_local)
         pos = np.full((T, NUM_JOINTS, 3), np.nan, np.float32)
