@@ -595,7 +595,7 @@ class Fitter:
                 hp = out[f"{sd}_hand"]                                      # (3, 21, T) absolute
                 kn = hp[:, KNUCKLES] - hp[:, :1]
                 length = np.sqrt((kn * kn).sum(0))
-                err = kn - knuckles_o * length.mean(0)
+                err = kn - knuckles_o * (0.25 * length.sum(0))
                 loss += float((err * err).sum((0, 1)) @ ok3)
                 d_kn = 2 * err * ok3
                 d_size = -(d_kn * knuckles_o).sum((0, 1))
@@ -993,20 +993,23 @@ _PRIOR_W = np.array([0.01 + (2.0 if n in ("spine1", "spine2", "spine3", "neck", 
 
 def _body_prior(aa: np.ndarray) -> tuple[float, np.ndarray]:
     """Spine, neck and collars stay near rest; elbows bend one way; wrists within range: the
-    loss and its gradient for the rotation vectors (3, 13, T)."""
+    loss and its gradient for the rotation vectors (3, 13, T). The limits are worked out
+    only when some rotation could reach them (most steps none does)."""
     n = aa.shape[-1]
     k = _UPPER_AT
     loss = float((aa * aa * _PRIOR_W).sum()) / n
     grad = 2 / n * _PRIOR_W * aa
     wrists = slice(k["left_wrist"], k["right_wrist"] + 1)
-    over = np.maximum(np.abs(aa[:, wrists]) - 1.3, 0.0)
-    loss += 10 * float(over.ravel() @ over.ravel()) / n
-    grad[:, wrists] += 20 / n * over * np.sign(aa[:, wrists])
     elbows = slice(k["left_elbow"], k["right_elbow"] + 1)
-    bend = np.sqrt((aa[:, elbows] ** 2).sum(0))
-    past = np.maximum(bend - 2.6, 0.0)
-    loss += 10 * float(past.ravel() @ past.ravel()) / n
-    grad[:, elbows] += 20 / n * past / np.maximum(bend, 1e-12) * aa[:, elbows]
+    if np.abs(aa[:, wrists]).max() > 1.3:
+        over = np.maximum(np.abs(aa[:, wrists]) - 1.3, 0.0)
+        loss += 10 * float(over.ravel() @ over.ravel()) / n
+        grad[:, wrists] += 20 / n * over * np.sign(aa[:, wrists])
+    if np.abs(aa[:, elbows]).max() > 2.6 / 3 ** 0.5:         # no component that large: every norm under 2.6
+        bend = np.sqrt((aa[:, elbows] ** 2).sum(0))
+        past = np.maximum(bend - 2.6, 0.0)
+        loss += 10 * float(past.ravel() @ past.ravel()) / n
+        grad[:, elbows] += 20 / n * past / np.maximum(bend, 1e-12) * aa[:, elbows]
     return loss, grad
 
 

@@ -124,22 +124,24 @@ def hand_chain(rot: np.ndarray, knuckles: np.ndarray, bones: np.ndarray, tip_a: 
     p2 = p1 + mv(g1, bones[:, :, 0, None])
     p3 = p2 + mv(g2, bones[:, :, 1, None])
     # tip_s = sum_j a_sj pos_j + G_j b_sj (exact linear blend skinning of the fingertips);
-    # the wrist is at the origin, unturned
+    # the wrist is at the origin, unturned. The second sum is a (5, 45) by (45, T) product per
+    # row of the G_j: their columns and joints raveled together, b's likewise
     pos15 = np.stack([p1, p2, p3], 2).reshape(3, 15, t)
-    glob15 = np.stack([g1, g2, g3], 3).reshape(3, 3, 15, t)
-    tips = tip_a[:, 1:] @ pos15 + tip_b[:, :, :1] + np.einsum("abjt,bsj->ast", glob15, tip_b[:, :, 1:])
+    glob45 = np.stack([g1, g2, g3], 3).reshape(3, 45, t)
+    tip_b45 = tip_b[:, :, 1:].transpose(0, 2, 1).reshape(45, 5)
+    tips = tip_a[:, 1:] @ pos15 + tip_b[:, :, :1] + tip_b45.T @ glob45
     points = np.concatenate([np.zeros((3, 1, t)), np.stack([p1, p2, p3, tips], 2).reshape(3, 20, t)], 1)
-    return points, (rot, g1, g2, bones, tip_a, tip_b)
+    return points, (rot, g1, g2, bones, tip_a, tip_b45)
 
 
 def hand_chain_grad(cache: tuple, g: np.ndarray) -> np.ndarray:
     """d loss / d rot (3, 3, 5, 3, T) from d loss / d points (3, 21, T)."""
-    rot, g1, g2, bones, tip_a, tip_b = cache
+    rot, g1, g2, bones, tip_a, tip_b45 = cache
     t = rot.shape[-1]
     gf = g[:, 1:].reshape(3, 5, 4, t)
     d_tips = gf[:, :, 3]
     d_pos = (tip_a[:, 1:].T @ d_tips).reshape(3, 5, 3, t)
-    d_glob = np.einsum("ast,bsj->abjt", d_tips, tip_b[:, :, 1:]).reshape(3, 3, 5, 3, t)
+    d_glob = (tip_b45 @ d_tips).reshape(3, 3, 5, 3, t)
     d_p3 = gf[:, :, 2] + d_pos[:, :, 2]
     d_p2 = gf[:, :, 1] + d_pos[:, :, 1] + d_p3
     d_g3 = d_glob[:, :, :, 2]
