@@ -30,8 +30,9 @@ from blender_addon.core.errors import SignForgeError
 if TYPE_CHECKING:
     from .fit import Fitter
 
-# The fitter (torch, about 1.5 s to import) loads with the first fit (``get_fitter``), not with
-# this package: a refused input or a wrong -o is told in well under a second (issue 17).
+# The fitter and its body model (smplx and torch, about 1.5 s to import) load with the first fit
+# (``get_fitter``), not with this package: a refused input or a wrong -o is told in well under
+# a second (issue 17). The fit itself is numpy (``kinematics``, ``optim``).
 
 
 def __getattr__(name: str):

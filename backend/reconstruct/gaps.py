@@ -1,6 +1,6 @@
 """Runs of frames where a hand is missing, and filling them: short gaps between two found
 frames slerped, long ones held (``fill_gaps``). numpy only: the reconstruct package reads
-these without loading the fitter (torch)."""
+these without loading the fitter (its body model loads torch)."""
 from __future__ import annotations
 
 import numpy as np
