@@ -210,9 +210,11 @@ def test_outputs_are_checked_before_any_work(tmp_path):
 
 
 @needs_pose
-def test_a_fit_that_is_not_finite_is_an_error_and_nothing_is_written(tmp_path):
-    """Landmarks at 3e38 px (finite float32, absurd) drove the fit to NaN, which went into the
-    motion, its provenance ('nan') and a shard's JSONL as a bare NaN. Now it is an error."""
+def test_absurd_landmarks_are_refused_and_nothing_is_written(tmp_path):
+    """Landmarks at 3e38 px (finite float32, absurd) drove the torch fit to NaN, which went
+    into the motion, its provenance ('nan') and a shard's JSONL as a bare NaN; the float64 fit
+    stays finite and made a wild motion (4e37 px off, joints 1.8 rad from the clean file's).
+    Landmarks over ten frame sizes outside the frame are refused before the fit, saying where."""
     from backend.io.pose import read_pose, write_pose
     from backend.reconstruct import ReconstructError, reconstruct
 
@@ -220,10 +222,14 @@ def test_a_fit_that_is_not_finite_is_an_error_and_nothing_is_written(tmp_path):
     bad = read_pose(tmp_path / "ok.pose")
     bad.right[5:8, :, :2] = 3e38
     write_pose(bad, tmp_path / "bad.pose")
-    with pytest.raises(ReconstructError, match="the fit failed: its reprojection error is nan px"):
+    with pytest.raises(ReconstructError, match=r"right hand landmarks lie far outside the .* frames 5-7\)"):
         reconstruct(tmp_path / "bad.pose")
     run = _cli("reconstruct", tmp_path / "bad.pose", "-o", tmp_path / "bad.npz")
-    assert run.returncode == 2 and "the fit failed" in _said(run.stderr) and not (tmp_path / "bad.npz").exists()
+    assert run.returncode == 2 and "far outside" in _said(run.stderr) and not (tmp_path / "bad.npz").exists()
+    bad = read_pose(tmp_path / "ok.pose")
+    bad.right[5:8, :, 0] += 2 * bad.width                       # a hand guessed two frames off the edge: kept
+    write_pose(bad, tmp_path / "off.pose")
+    assert np.isfinite(reconstruct(tmp_path / "off.pose").reprojection_px)
 
 
 # ------------------------------------------------------------------------------ batch

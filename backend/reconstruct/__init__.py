@@ -173,7 +173,18 @@ def upright_turn(lm: Landmarks) -> tuple[int | None, float]:
     return 0, tilt
 
 
+FAR_OUTSIDE = 10.0    # landmarks this many frame sizes beyond the frame's edge are no tracking: refused
+
+
 def _check(lm: Landmarks, path: Path) -> None:
+    centre, limit = np.array([lm.width / 2, lm.height / 2]), (FAR_OUTSIDE + 0.5) * max(lm.width, lm.height)
+    for name, pts in (("body", lm.pose), ("left hand", lm.left), ("right hand", lm.right), ("face", lm.face)):
+        xy = pts[..., :2].astype(np.float64)
+        off = np.where(np.isfinite(xy), np.abs(xy - centre), 0.0).max(axis=(1, 2))
+        if (off > limit).any():
+            raise ReconstructError(f"{path}: {name} landmarks lie far outside the {lm.width}x{lm.height} frame "
+                                   f"({off.max():.3g} px from its centre in frames {_ranges(off > limit)}): the "
+                                   f"file is corrupt or its points are not in pixels; nothing was written")
     sh = lm.pose[:, 11:13, 0]
     if not np.isfinite(sh).all(1).any():
         raise ReconstructError(f"{path}: no person found: MediaPipe never saw the signer's shoulders "
