@@ -260,7 +260,7 @@ def test_batch_skips_broken_pose_files_keeps_strict_json_and_states_the_csvs_lic
     out = tmp_path / "out"
     manifest = reconstruct_batch(BatchConfig(video_dir=str(videos), labels=str(labels), out=str(out), workers=1))
     reasons = {s["id"]: s["reason"] for s in manifest["reconstruction"]["skipped"]}
-    assert set(reasons) == {"cut", "huge"} and "truncated" in reasons["cut"] and "fit failed" in reasons["huge"]
+    assert set(reasons) == {"cut", "huge"} and "truncated" in reasons["cut"] and "far outside" in reasons["huge"]
     assert manifest["reconstruction"]["done"] == 1
     for line in (out / "shard-00000.jsonl").read_text().splitlines():
         assert _strict(line)["id"] == "good"
