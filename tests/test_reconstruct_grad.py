@@ -137,15 +137,15 @@ def test_the_fits_objectives_gradients_at_the_points_the_fit_reaches(monkeypatch
     # the skin term holds the skin still (the hand goes to the face; the head and spine do not
     # bend to meet it): its gradient treats the posed skin as fixed, so the differences do too,
     # with the skin posed once, at the point the gradient is taken
-    real_surface, posed = F.Fitter._surface, {}
+    real_skin, posed = F.Fitter._skin_at, {}
 
-    def held_surface(self, out, betas, frames=None, samples=None):
+    def held_skin(self, out, betas, frames=None, samples=None):
         key = (None if frames is None else frames.tobytes(), None if samples is None else samples.tobytes())
         if key not in posed:
-            posed[key] = real_surface(self, out, betas, frames, samples)
+            posed[key] = real_skin(self, out, betas, frames, samples)
         return posed[key]
 
-    monkeypatch.setattr(F.Fitter, "_surface", held_surface)
+    monkeypatch.setattr(F.Fitter, "_skin_at", held_skin)
     rng = np.random.default_rng(1)
     for name, loss_grad, x in seen:
         x = x + 1e-3 * rng.normal(size=x.shape)                  # off the optimum: gradients of size

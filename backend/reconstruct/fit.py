@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..body import rotations as R
-from ..body.collide import NEAR_SKIN
 from ..body.rig import _site_skin
 from ..body.sites import SITE_INDEX
 from ..body.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
@@ -47,6 +46,7 @@ from ..io.pose import BODY_INDEX, Landmarks
 from . import kinematics as K
 from .gaps import MAX_GAP, fill_gaps, runs
 from .optim import adam, lbfgs
+from .skin import PALM, Skin, nearest_sq
 
 J = JOINT_INDEX
 FINGERS_MP = ("thumb", "index", "middle", "ring", "pinky")      # MediaPipe order of the 20 points
@@ -56,7 +56,6 @@ HAND_JOINTS = {side: [J[f"{side}_wrist"]] + [J[f"{side}_{f}{k}"] for f in FINGER
 SMPLX_FINGERS = ("index", "middle", "pinky", "ring", "thumb")
 MP_TIP = {"thumb": 4, "index": 8, "middle": 12, "ring": 16, "pinky": 20}
 MP_CHAIN = {f: [1 + 4 * i + k for k in range(4)] for i, f in enumerate(FINGERS_MP)}   # joint1..3, tip
-PALM = (0, 5, 9, 13, 17)                                       # wrist and the four knuckles
 KNUCKLES = slice(5, 18, 4)                                     # 5, 9, 13, 17
 UPPER = ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "head", "left_shoulder",
          "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist")
@@ -311,7 +310,7 @@ class Fitter:
             self.tip_b0[side] = b0[np.ix_(rows, hj)] / norm[..., None]
             self.tip_db[side] = db[np.ix_(rows, hj)] / norm[..., None, None]
         self.head_sites = [SITE_INDEX[n] for n in HEAD_SITES]
-        self._init_surface(body, vt, sd)
+        self.skin = Skin(body, (self.j_template, self.j_dirs), (vt, sd), UPPER_IDX)
 
     # ---------------------------------------------------------------- rest geometry
     def rest(self, betas: np.ndarray):
@@ -319,66 +318,15 @@ class Fitter:
         b = np.asarray(betas, float)
         return self.j_template + self.j_dirs @ b, self.s_template + self.s_dirs @ b
 
-    def _init_surface(self, body, vt: np.ndarray, sd: np.ndarray, spacing: float = 0.015) -> None:
-        """Head and torso skin for the contact terms: vertices about ``spacing`` apart, each
-        riding rigidly on the upper-body joint that moves it most (the jaw's on the head, the
-        pelvis's fixed), as offsets affine in the betas with their rest outward normals."""
-        from ..body.collide import BODY_PARTS, _vertex_normals
-
-        owner = body.model.lbs_weights.numpy().argmax(1)
-        on = {J[n]: J["head"] if n == "jaw" else J[n] for part in BODY_PARTS.values() for n in part}
-        ids = np.flatnonzero(np.isin(owner, list(on)))
-        # thin to one vertex per ``spacing`` cell: contact is judged to about a centimetre
-        _, keep = np.unique(np.floor(vt[ids] / spacing).astype(np.int64), axis=0, return_index=True)
-        ids = ids[np.sort(keep)]
-        joint = np.array([on[o] for o in owner[ids]])
-        at = np.array([(_UPPER_AT[UPPER[UPPER_IDX.index(j)]] if j in UPPER_IDX else -1) for j in joint])
-        # samples grouped by the joint that carries them: the whole skin is posed one joint's
-        # block at a time (``_surface``), not by gathering a rotation per sample
-        order = np.argsort(at, kind="stable")
-        ids, joint = ids[order], joint[order]
-        self.surf_joint = at[order]
-        self.surf_off0 = vt[ids] - self.j_template[joint]
-        self.surf_offdirs = sd[ids] - self.j_dirs[joint]
-        self.surf_normal = _vertex_normals(vt, body.faces)[ids]
-        joints, counts = np.unique(self.surf_joint, return_counts=True)
-        self._surf_groups = list(zip(joints.tolist(), counts.tolist()))
-
-    def _surface(self, out: dict, betas: np.ndarray, frames=None, samples: np.ndarray | None = None):
-        """The posed skin samples (T, V, 3) and their normals for ``_forward``'s output; with
-        ``samples`` (n, K) (and ``frames``), only those samples of each frame, (n, K, 3).
-        Frame-major (the contact search indexes frames and samples), unlike the forward."""
-        off = self.surf_off0 + self.surf_offdirs @ betas
-        pelvis = self.j_template[0] + self.j_dirs[0] @ betas
+    def _skin_at(self, out: dict, betas: np.ndarray, frames: np.ndarray | None = None,
+                 samples: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The head and torso skin (``Skin.pose``) posed by ``_forward``'s output, in all
+        frames or ``frames``, frame-major: (T, V, 3) samples and normals, or (T, K, 3) for
+        ``samples`` (T, K)."""
         glob, pos = out["glob"], out["pos"]
         if frames is not None:
             glob, pos = glob[..., frames], pos[..., frames]
-        glob, pos = glob.transpose(3, 2, 0, 1), pos.transpose(2, 1, 0)
-        nrm = self.surf_normal
-        if samples is None:
-            # one block per carrying joint (``_init_surface`` sorted them): a (3, 3) by (3, n)
-            # product per frame and joint, not a gather of a rotation per sample
-            pts, nrms, a = [], [], 0
-            for j, n in self._surf_groups:
-                o, nr = off[a:a + n], nrm[a:a + n]
-                if j < 0:
-                    pts.append(np.broadcast_to(pelvis + o, (len(pos), n, 3)))
-                    nrms.append(np.broadcast_to(nr, (len(pos), n, 3)))
-                else:
-                    g = np.swapaxes(glob[:, j], 1, 2)
-                    pts.append(pos[:, j, None] + o @ g)
-                    nrms.append(nr @ g)
-                a += n
-            return np.concatenate(pts, 1), np.concatenate(nrms, 1)
-        # the same for K samples a frame instead of all V: the contact steps need only the
-        # samples near each hand
-        rows = np.arange(len(samples))[:, None]
-        joint = self.surf_joint[samples]
-        mv = joint >= 0
-        jc = np.maximum(joint, 0)
-        g = np.where(mv[..., None, None], glob[rows, jc], np.eye(3))
-        base = np.where(mv[..., None], pos[rows, jc], pelvis)
-        return base + (g @ off[samples][..., None])[..., 0], (g @ nrm[samples][..., None])[..., 0]
+        return self.skin.pose(glob.transpose(3, 2, 0, 1), pos.transpose(2, 1, 0), betas, samples)
 
     def _hand_rest(self, side: str, betas) -> dict:
         """The hand's rest geometry for ``betas``, relative to the wrist, as
@@ -604,7 +552,7 @@ class Fitter:
                 d_hands[sd][:, 0] -= d_kn.sum(1)
             for sd, (frames, w, near, touch, clear) in contact.items():
                 # a touch lands on the skin; a guarded frame only keeps out of it
-                gap, d_gap = self._hand_gap(out, betas, sd, frames, near, grad=True)
+                gap, d_gap = Skin.gap(_hand_at(out, sd, frames), *self._skin_at(out, betas, frames, near), grad=True)
                 off = gap - clear
                 val = np.where(touch, off, np.maximum(-off, 0.0))
                 scale = self.contact_weight / T / 1e-3
@@ -648,37 +596,6 @@ class Fitter:
         poses[:, UPPER_IDX] = aa.transpose(2, 1, 0)
         return poses, betas.copy(), (float(np.exp(log_s)), txy0 + scale_px * dtxy.T)
 
-    def _hand_gap(self, out: dict, betas: np.ndarray, side: str, frames: np.ndarray,
-                  near_idx: np.ndarray | None = None, grad: bool = False, skin: tuple | None = None):
-        """(len(frames),) signed distance (metres, negative inside) from the hand's nearest
-        touching point (``_TOUCH``) to the head and torso skin (``_surface``; only its
-        samples ``near_idx`` (n, K) per frame when given): each hand point against its nearest
-        skin sample, along that sample's normal when near it (inside the skin, or between
-        samples), else straight. With ``grad``, also its gradient with respect to the hand's
-        21 points, (n, 21, 3): the skin stays where the body's own landmarks put it (the hand
-        goes to the face, the head and spine do not bend to meet the hand). ``skin``: the
-        posed skin and normals of ``frames`` when already at hand."""
-        surf, nrm = self._surface(out, betas, frames, near_idx) if skin is None else skin
-        hp = _TOUCH @ _hand_at(out, side, frames)                        # (n, 7, 3)
-        near = _nearest_sq(hp, surf, rank=True).argmin(-1)[..., None]   # (n, 7, 1) nearest samples
-        diff = hp - np.take_along_axis(surf, near, 1)
-        n = np.take_along_axis(nrm, near, 1)
-        along = (diff * n).sum(-1)
-        dist = np.sqrt((diff * diff).sum(-1))
-        # inside is judged as the viewer's ``hand_gap`` judges it, up to NEAR_SKIN deep: with
-        # only points within 3 cm of a sample counted by the normal, a wrist 3.7 cm deep in the
-        # belly read as 3.7 cm outside, and no guard pushed it out (the shared .pose file)
-        by_normal = (dist < 0.03) | ((along < 0) & (dist < NEAR_SKIN))
-        val = np.where(by_normal, along, dist)
-        best = val.argmin(-1)
-        rows = np.arange(len(val))
-        gap = val[rows, best]
-        if not grad:
-            return gap
-        d_point = np.where(by_normal[rows, best, None], n[rows, best],
-                           diff[rows, best] / np.maximum(dist[rows, best], 1e-12)[:, None])
-        return gap, _TOUCH[best][..., None] * d_point[:, None, :]
-
     def _contacts(self, out: dict, betas: np.ndarray, s: float, txy: np.ndarray, seen: dict, reach: float) -> dict:
         """Per hand, the frames of the skin term, their weights and which of them are touches.
         A touch: the hand is found and its landmarks overlap the skin's image (within 1.5 cm of
@@ -689,21 +606,21 @@ class Fitter:
         seen or not. Each entry's last item is how far off the skin its frames keep the hand's
         nearest point: ``contact_gap``, or ``unseen_gap`` for a hand never found (guarded
         within ``unseen_gap`` + 2 cm)."""
-        surf, nrm = self._surface(out, betas)
+        surf, nrm = self._skin_at(out, betas)
         uv = np.stack([s * surf[..., 0], -s * surf[..., 1]], -1) + txy[:, None]
         T = surf.shape[0]
         found = {}
         for side in ("left", "right"):
             if f"{side}_hand" not in out:
                 continue
-            gap = self._hand_gap(out, betas, side, np.arange(T), skin=(surf, nrm))
+            gap = Skin.gap(_hand_at(out, side, np.arange(T)), surf, nrm)
             weight = np.zeros(T)
             obs2, conf = seen.get(side, (None, np.zeros(T)))
             sure = conf > 0
             if sure.any():
                 frames = np.flatnonzero(sure)
                 over = np.zeros(T, bool)
-                over[sure] = _nearest_sq(obs2[frames], uv[frames]).min((1, 2)) < (0.015 * s) ** 2
+                over[sure] = nearest_sq(obs2[frames], uv[frames]).min((1, 2)) < (0.015 * s) ** 2
                 touch = over & (gap < reach)
                 weight[touch] = np.sqrt(conf[touch])
                 # a hand lost for a few frames (up to MAX_GAP) between two touching ones still
@@ -719,7 +636,7 @@ class Fitter:
                 continue
             # the skin the hand can reach in the last steps lies near where it is now:
             # the samples nearest to any of its points (a tenth of the cost of all)
-            d3 = _nearest_sq(_hand_at(out, side, frames), surf[frames]).min(1)
+            d3 = nearest_sq(_hand_at(out, side, frames), surf[frames]).min(1)
             keep = min(96, d3.shape[1])
             near = np.argpartition(d3, keep - 1, axis=1)[:, :keep]
             clear = self.contact_gap if sure.any() else self.unseen_gap
@@ -928,26 +845,6 @@ def _finger_prior(aa: np.ndarray, flex: float, thumb_hinge: np.ndarray) -> tuple
     grad[:, 0, 1:] -= thumb_hinge[:, None, None] * along
     grad[2, 1:] += 100 * flex * (past - back)
     return loss / n, grad / n
-
-
-def _nearest_sq(a: np.ndarray, b: np.ndarray, rank: bool = False) -> np.ndarray:
-    """(n, P, D) and (n, V, D) -> (n, P, V) squared distances (float64: the expansion's
-    cancellation at a metre from the origin is far below a micrometre); with ``rank``, the
-    same less each row's own |a|^2 (enough to rank the V by distance, and cheaper)."""
-    sq = np.einsum("nvd,nvd->nv", b, b)[:, None] - 2 * a @ np.swapaxes(b, -1, -2)
-    if rank:
-        return sq
-    return np.maximum(sq + np.einsum("npd,npd->np", a, a)[..., None], 0.0)
-
-
-# The points a hand touches with, as a viewer (and ``collide.hand_gap``) judges a touch: the
-# wrist, the five fingertips and the palm's centre (wrist and knuckles), as rows of weights
-# over the 21 hand points (``_TOUCH @ hand``). Not the finger joints, which sit inside the
-# fingers: with all 21 points the fit's own gap was 0.3-0.7 cm where the viewer's measure of
-# the same fit was 2-4 cm (the contact benchmark's stripe, atlanta and zebra).
-_TOUCH = np.zeros((7, 21))
-_TOUCH[np.arange(6), [0, 4, 8, 12, 16, 20]] = 1.0
-_TOUCH[6, list(PALM)] = 1.0 / len(PALM)
 
 
 def _hand_at(out: dict, side: str, frames: np.ndarray) -> np.ndarray:
