@@ -29,8 +29,8 @@ Two stages, each one batch over all frames:
 
 The jaw opens by the lips' gap measured against the eyes' distance (closed form).
 Fingertips ride rigidly on the third finger bone (their rest offset from the body's
-fingertip sites). numpy only (the losses' gradients written out in ``kinematics``, minimized by
-``optim``); never torch or bpy.
+fingertip sites). numpy only: the losses' gradients written out in ``kinematics``, minimized by
+``optim``; the contact term's head and torso skin in ``skin``. Never torch or bpy.
 """
 from __future__ import annotations
 
