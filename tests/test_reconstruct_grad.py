@@ -66,6 +66,7 @@ def test_body_chain_gradient_by_rotations_offsets_and_root(rng):
     parent_slices = (None, (0, 1), (1, 2), (2, 3), (3, 6), (7, 9), (9, 11))
     levels = tuple((slice(a, a + n), slice(a, a + n) if p is None else slice(*p))
                    for a, n, p in zip(starts, sizes, parent_slices))
+    assert K.chain_levels(parents) == levels
     aa, off, root = 0.5 * rng.normal(size=(3, 13, 3)), rng.normal(size=(3, 13)), rng.normal(size=3)
     dg, dp = rng.normal(size=(3, 3, 13, 3)), rng.normal(size=(3, 13, 3))
 

@@ -62,17 +62,11 @@ UPPER = ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "h
 UPPER_IDX = [J[n] for n in UPPER]
 _UPPER_AT = {n: i for i, n in enumerate(UPPER)}
 _UPPER_PARENT_IDX = [PARENTS[j] for j in UPPER_IDX]
-# UPPER by depth: sizes of the levels and, per level, its joints' parents in the level before
-# (a slice of it; one parent broadcasts to a level's joints: spine3 to the neck and collars)
-_LEVEL_SIZES = (1, 1, 1, 3, 3, 2, 2)
-_LEVEL_PARENTS = (slice(0, 1), slice(0, 1), slice(0, 1), slice(0, 1), slice(0, 3), slice(1, 3), slice(0, 2))
 _UPPER_PARENT_AT = np.array([UPPER_IDX.index(p) if p in UPPER_IDX else -1 for p in _UPPER_PARENT_IDX])
 _UPPER_BELOW = K.subtree_matrix(_UPPER_PARENT_AT)
-_LEVEL_START = np.cumsum((0,) + _LEVEL_SIZES).tolist()
-# the same as (joints, parents) slices of UPPER, for ``kinematics.body_chain``
-_LEVELS = tuple((slice(_LEVEL_START[k], _LEVEL_START[k] + n),
-                 slice(_LEVEL_START[k - 1] + _LEVEL_PARENTS[k].start, _LEVEL_START[k - 1] + _LEVEL_PARENTS[k].stop)
-                 if k else slice(0, n)) for k, n in enumerate(_LEVEL_SIZES))
+# UPPER is ordered by depth: its levels as (joints, parents) slices for ``kinematics.body_chain``
+# (one parent broadcasts to a level's joints: spine3 to the neck and collars)
+_LEVELS = K.chain_levels(_UPPER_PARENT_AT)
 ARM_POINTS = ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST")
 ARM_JOINTS = [J["left_shoulder"], J["right_shoulder"], J["left_elbow"], J["right_elbow"], J["left_wrist"],
               J["right_wrist"]]
@@ -664,12 +658,12 @@ class Fitter:
             steps.append(step)
         return np.stack(weights), np.stack(steps).transpose(2, 3, 0, 1)
 
-    def _hand_local(self, side: str, pose: np.ndarray, betas: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _hand_local(self, side: str, pose: np.ndarray, betas: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """A hand's 21 points in its wrist frame for SMPL-X hand pose (T, 15, 3), as an affine
         function of the betas: (3, 21, T) at betas 0 and (3 * 21 * T, 10) per beta (the points
         raveled). Exact: the hand's chain is linear in the rest geometry, which is affine in
         the betas. Worked out once per distinct pose (a hand never found is one). Given
-        ``betas``, the points at them and no betas' directions (zero)."""
+        ``betas``, the points at them and None for the directions (nothing to fit)."""
         T = len(pose)
         poses, at = np.unique(pose.reshape(T, -1), axis=0, return_inverse=True)
         rot = R.np_axis_angle_to_matrix(_smplx_to_mp_hand(poses).reshape(-1, 3)).reshape(len(poses), 5, 3, 3, 3)
@@ -677,7 +671,7 @@ class Fitter:
         at = at.reshape(-1)
         base = K.hand_chain(rot, **self._hand_rest(side, np.zeros(10) if betas is None else betas))[0]
         if betas is not None:
-            return np.ascontiguousarray(base[..., at]), np.zeros((3 * 21 * T, 10))
+            return np.ascontiguousarray(base[..., at]), None
         dirs = np.stack([K.hand_chain(rot, **self._hand_rest(side, np.eye(10)[k]))[0] - base for k in range(10)], -1)
         return np.ascontiguousarray(base[..., at]), np.ascontiguousarray(dirs[:, :, at]).reshape(-1, 10)
 
@@ -704,7 +698,7 @@ class Fitter:
         local = {}
         for side, (base, dirs) in hand_local.items():
             w = k[f"{side}_wrist"]
-            local[side] = base + (dirs @ betas).reshape(base.shape)
+            local[side] = base if dirs is None else base + (dirs @ betas).reshape(base.shape)
             out[f"{side}_hand"] = K.moved(pos[:, w], glob[:, :, w], local[side])
         return out, (rot_cache, local, {side: dirs for side, (_, dirs) in hand_local.items()})
 

@@ -186,6 +186,32 @@ def body_chain_grad(glob: np.ndarray, pos: np.ndarray, parents: np.ndarray, subt
     return mtm(g_parent, d_g), np.einsum("abjt,ajt->bj", g_parent, push), push[:, parents < 0].sum((1, 2))
 
 
+def chain_levels(parents: np.ndarray) -> tuple:
+    """``body_chain``'s levels from each joint's parent (-1: a root; joints ordered by depth):
+    (joints, parents) slices, each level's joints contiguous and their parents either one
+    joint (broadcast) or a run in the same order. ValueError for a tree not laid out so."""
+    depth: list[int] = []
+    for p in parents:
+        depth.append(0 if p < 0 else depth[p] + 1)
+    levels, start = [], 0
+    for d in range(max(depth) + 1):
+        n = depth.count(d)
+        js = slice(start, start + n)
+        if depth[js] != [d] * n:
+            raise ValueError(f"joints of depth {d} are not contiguous: order the joints by depth")
+        ps = [int(p) for p in parents[js]]
+        if d == 0:
+            levels.append((js, js))
+        elif len(set(ps)) == 1:
+            levels.append((js, slice(ps[0], ps[0] + 1)))
+        elif ps == list(range(ps[0], ps[0] + n)):
+            levels.append((js, slice(ps[0], ps[0] + n)))
+        else:
+            raise ValueError(f"the parents of the joints of depth {d} ({ps}) are neither one joint nor a run")
+        start += n
+    return tuple(levels)
+
+
 def subtree_matrix(parents: np.ndarray) -> np.ndarray:
     """(J, J) 1 where joint k is joint j or below it (``parents``: each joint's parent's
     index, -1 for a root; parents come before their children)."""

@@ -63,9 +63,6 @@ class Skin:
         joints, counts = np.unique(self.joint, return_counts=True)
         self.groups = list(zip(joints.tolist(), counts.tolist()))
 
-    def __len__(self) -> int:
-        return len(self.joint)
-
     def pose(self, glob: np.ndarray, pos: np.ndarray, betas: np.ndarray, samples: np.ndarray | None = None):
         """The samples (T, V, 3) and their normals posed by the carriers' global rotations
         (T, J, 3, 3) and positions (T, J, 3); with ``samples`` (T, K), only those of each
